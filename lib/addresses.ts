@@ -1,0 +1,92 @@
+/**
+ * Recipient and sender addresses: phone numbers in E.164, channel addresses (`whatsapp:+1…`), and for
+ * calls Twilio Client and SIP endpoints. Checked before any request, so a typo costs no API call.
+ */
+import { TwilioNodeError } from './errors';
+import { isSid } from './client';
+
+const E164 = /^\+[1-9]\d{1,14}$/;
+const CHANNEL_PREFIXES = ['whatsapp:', 'messenger:'];
+const CALL_ENDPOINT = /^(client:[\w.@-]+|sip:\S+@\S+)$/;
+const ALPHANUMERIC_SENDER = /^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$/;
+const SHORT_CODE = /^\d{3,8}$/;
+
+export type Channel = 'message' | 'call';
+
+/** Removes the punctuation people type into numbers: "+1 (415) 555-0100" → "+14155550100". */
+function compactNumber(value: string): string {
+  return /^\+?[\d\s().-]+$/.test(value) ? value.replace(/[\s().-]/g, '') : value;
+}
+
+function splitChannel(address: string): [prefix: string, rest: string] {
+  const prefix = CHANNEL_PREFIXES.find((p) => address.toLowerCase().startsWith(p));
+  return prefix ? [prefix, address.slice(prefix.length).trim()] : ['', address];
+}
+
+/** Normalises one recipient, or throws INVALID_TO_PHONE_NUMBER_ERROR naming it. */
+export function normaliseRecipient(raw: string, channel: Channel): string {
+  const address = raw.trim();
+  if (channel === 'call' && CALL_ENDPOINT.test(address)) return address;
+  const [prefix, rest] = splitChannel(address);
+  const number = compactNumber(rest);
+  if (E164.test(number) && (channel === 'message' || prefix === '')) return prefix + number;
+  throw new TwilioNodeError(
+    'INVALID_TO_PHONE_NUMBER_ERROR',
+    `"${address}" is not a valid recipient: use E.164 like +14155550100${channel === 'message' ? ' or whatsapp:+14155550100' : ', client:name or sip:user@host'}`,
+  );
+}
+
+/**
+ * Reads the To field: one address, a comma/semicolon/newline-separated list, or an array. Duplicates
+ * are sent once, since results are keyed by recipient.
+ */
+export function parseRecipients(value: unknown, channel: Channel): string[] {
+  let items: unknown[];
+  if (Array.isArray(value)) items = value;
+  else if (typeof value === 'string') items = value.split(/[,;\n]/);
+  else if (typeof value === 'number') items = [`+${value}`];
+  else throw new TwilioNodeError('INVALID_INPUT', `To must be a string or an array of strings, got ${value === null ? 'null' : typeof value}`);
+  const recipients: string[] = [];
+  for (const item of items) {
+    if (typeof item !== 'string') throw new TwilioNodeError('INVALID_INPUT', `each recipient must be a string, got ${typeof item}`);
+    if (item.trim() === '') continue;
+    const address = normaliseRecipient(item, channel);
+    if (!recipients.includes(address)) recipients.push(address);
+  }
+  if (recipients.length === 0) throw new TwilioNodeError('MISSING_INPUT', 'no recipient: To is empty');
+  return recipients;
+}
+
+export interface Sender {
+  from?: string;
+  messagingServiceSid?: string;
+}
+
+/** Reads a sender: a number, an alphanumeric sender ID, a short code, a channel address or an MG Sid. */
+export function parseSender(value: unknown, channel: Channel): Sender {
+  if (typeof value !== 'string') throw new TwilioNodeError('INVALID_INPUT', `From must be a string, got ${typeof value}`);
+  const address = value.trim();
+  if (isSid(address, 'MG')) {
+    if (channel === 'call') throw new TwilioNodeError('INVALID_FROM_PHONE_NUMBER_ERROR', 'a call cannot come from a Messaging Service');
+    return { messagingServiceSid: address };
+  }
+  if (channel === 'call' && CALL_ENDPOINT.test(address)) return { from: address };
+  const [prefix, rest] = splitChannel(address);
+  const number = compactNumber(rest);
+  if (E164.test(number) && (channel === 'message' || prefix === '')) return { from: prefix + number };
+  if (channel === 'message' && prefix === '' && (ALPHANUMERIC_SENDER.test(address) || SHORT_CODE.test(address))) {
+    return { from: address };
+  }
+  throw new TwilioNodeError(
+    'INVALID_FROM_PHONE_NUMBER_ERROR',
+    `"${address}" is not a valid sender: use a Twilio number in E.164${channel === 'message' ? ', whatsapp:+…, an alphanumeric sender ID or a Messaging Service SID (MG…)' : ''}`,
+  );
+}
+
+/** WhatsApp senders only reach WhatsApp recipients, so a bare number gets the sender's channel. */
+export function matchSenderChannel(recipient: string, sender: Sender): string {
+  if (!sender.from) return recipient;
+  const [prefix] = splitChannel(sender.from);
+  const [recipientPrefix] = splitChannel(recipient);
+  return prefix && !recipientPrefix && recipient.startsWith('+') ? prefix + recipient : recipient;
+}

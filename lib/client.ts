@@ -1,0 +1,115 @@
+/**
+ * Builds the twilio SDK client for a config node. Twilio's hosts are fixed in the SDK; an API base
+ * URL override (a local simulator, a proxy) is applied by a RequestClient that rewrites each
+ * request's origin, since the SDK's edge/region settings only insert labels into Twilio's hostnames.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import twilio from 'twilio';
+import type RequestClient from 'twilio/lib/base/RequestClient';
+import { TwilioNodeError } from './errors';
+
+export type AuthMode = 'apiKey' | 'authToken';
+
+export interface TwilioCredentials {
+  accountSid: string;
+  authMode: AuthMode;
+  apiKeySid?: string;
+  apiKeySecret?: string;
+  authToken?: string;
+}
+
+export interface ClientSettings {
+  region?: string;
+  edge?: string;
+  /** e.g. http://127.0.0.1:3010: every Twilio domain is sent there, paths kept. */
+  baseUrl?: string;
+  timeoutMs?: number;
+}
+
+export const SID_PATTERN = (prefix: string): RegExp => new RegExp(`^${prefix}[0-9a-fA-F]{32}$`);
+
+/** Checks a Sid's prefix and length: `AC` + 32 hex digits, and so on. */
+export function isSid(value: unknown, prefix: string): value is string {
+  return typeof value === 'string' && SID_PATTERN(prefix).test(value);
+}
+
+/** Parses the base URL override; only an origin with an optional path prefix is meaningful. */
+export function parseBaseUrl(value: string): URL {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new TwilioNodeError('INVALID_INPUT', 'API base URL is not a valid URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new TwilioNodeError('INVALID_INPUT', 'API base URL must start with http:// or https://');
+  }
+  if (url.username || url.password) {
+    // Credentials belong in the credential store, not in a URL that shows in the flow.
+    throw new TwilioNodeError('INVALID_INPUT', 'API base URL must not contain a user name or password');
+  }
+  return url;
+}
+
+/** A RequestClient that sends every request to one base URL and owns its sockets. */
+export class BaseUrlRequestClient extends twilio.RequestClient {
+  private readonly base?: URL;
+  private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 100 });
+
+  constructor(opts: { baseUrl?: string; timeout?: number }) {
+    super({ timeout: opts.timeout, keepAlive: true, maxSockets: 100 });
+    this.base = opts.baseUrl ? parseBaseUrl(opts.baseUrl) : undefined;
+    this.axios.defaults.httpAgent = this.httpAgent;
+  }
+
+  override request<TData>(opts: RequestClient.RequestOptions<TData>) {
+    if (this.base && opts.uri) {
+      const target = new URL(opts.uri);
+      const prefix = this.base.pathname.replace(/\/$/, '');
+      opts = { ...opts, uri: `${this.base.origin}${prefix}${target.pathname}${target.search}` };
+    }
+    return super.request<TData>(opts);
+  }
+
+  /** Closes idle keep-alive sockets so a redeployed or removed config node leaves nothing open. */
+  destroy(): void {
+    this.httpAgent.destroy();
+    const httpsAgent = this.axios.defaults.httpsAgent as https.Agent | undefined;
+    if (httpsAgent && typeof httpsAgent.destroy === 'function') httpsAgent.destroy();
+  }
+}
+
+export interface TwilioClientHandle {
+  client: twilio.Twilio;
+  requestClient: BaseUrlRequestClient;
+}
+
+/** Checks the credentials' formats; throws a coded error that names the field, never its value. */
+export function checkCredentials(creds: TwilioCredentials): void {
+  if (!creds.accountSid) throw new TwilioNodeError('MISSING_INPUT', 'Account SID is not set');
+  if (!isSid(creds.accountSid, 'AC')) throw new TwilioNodeError('INVALID_INPUT', 'Account SID must be AC followed by 32 hex digits');
+  if (creds.authMode === 'apiKey') {
+    if (!creds.apiKeySid) throw new TwilioNodeError('MISSING_INPUT', 'API Key SID is not set');
+    if (!isSid(creds.apiKeySid, 'SK')) throw new TwilioNodeError('INVALID_INPUT', 'API Key SID must be SK followed by 32 hex digits');
+    if (!creds.apiKeySecret) throw new TwilioNodeError('MISSING_INPUT', 'API Key secret is not set');
+  } else if (!creds.authToken) {
+    throw new TwilioNodeError('MISSING_INPUT', 'Auth Token is not set');
+  }
+}
+
+export function createTwilioClient(creds: TwilioCredentials, settings: ClientSettings = {}): TwilioClientHandle {
+  checkCredentials(creds);
+  const requestClient = new BaseUrlRequestClient({ baseUrl: settings.baseUrl, timeout: settings.timeoutMs });
+  const [username, password] =
+    creds.authMode === 'apiKey' ? [creds.apiKeySid, creds.apiKeySecret] : [creds.accountSid, creds.authToken];
+  const client = twilio(username, password, {
+    accountSid: creds.accountSid,
+    httpClient: requestClient,
+    region: settings.region || undefined,
+    edge: settings.edge || undefined,
+    // The SDK would otherwise read TWILIO_* variables of the Node-RED process behind the user's back.
+    env: {},
+  });
+  return { client, requestClient };
+}

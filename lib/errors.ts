@@ -1,0 +1,174 @@
+/**
+ * One error type for every node, and one table that turns whatever failed (our own checks, the
+ * SDK, the network, Twilio's error body) into a stable code that flows can branch on.
+ */
+
+/** Codes the nodes raise themselves, before or around a request. */
+export const LOCAL_ERROR_CODES = [
+  'MISSING_INPUT',
+  'INVALID_INPUT',
+  'TWILIO_CONNECTION_ERROR',
+  'AUTHENTICATION_CONNECTION_ERROR',
+  'INVALID_REQUEST_ERROR',
+  'INVALID_TO_PHONE_NUMBER_ERROR',
+  'INVALID_FROM_PHONE_NUMBER_ERROR',
+  'PERMISSION_DENIED_ERROR',
+  'INVALID_REGION_TO_PHONE_NUMBER_ERROR',
+  'TEMPLATE_READ_ERROR',
+  'TEMPLATE_METADATA_ERROR',
+  'TEMPLATE_SYNTAX_ERROR',
+  'UNKNOWN_ERROR',
+] as const;
+
+/** HTTP failures that no Twilio code explains are named after their status. */
+export const HTTP_STATUS_CODES = {
+  400: 'BAD_REQUEST',
+  401: 'UNAUTHORIZED',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
+  406: 'NOT_ACCEPTABLE',
+  408: 'REQUEST_TIMEOUT',
+  409: 'CONFLICT',
+  410: 'GONE',
+  422: 'UNPROCESSABLE_ENTITY',
+  423: 'LOCKED',
+  424: 'FAILED_DEPENDENCY',
+  429: 'TOO_MANY_REQUESTS',
+  500: 'INTERNAL_SERVER_ERROR',
+  501: 'NOT_IMPLEMENTED',
+  502: 'BAD_GATEWAY',
+  503: 'SERVICE_UNAVAILABLE',
+  504: 'GATEWAY_TIMEOUT',
+} as const;
+
+export type HttpStatusCode = (typeof HTTP_STATUS_CODES)[keyof typeof HTTP_STATUS_CODES];
+export type ErrorCode = (typeof LOCAL_ERROR_CODES)[number] | HttpStatusCode;
+
+export const ALL_ERROR_CODES: readonly ErrorCode[] = [...LOCAL_ERROR_CODES, ...Object.values(HTTP_STATUS_CODES)];
+
+/**
+ * Twilio's numeric error codes (https://www.twilio.com/docs/api/errors) mapped to ours. A code not
+ * listed falls back to INVALID_REQUEST_ERROR for a 400 and to the HTTP status's name otherwise.
+ */
+export const TWILIO_ERROR_TABLE: Readonly<Record<number, ErrorCode>> = {
+  20003: 'AUTHENTICATION_CONNECTION_ERROR', // Authentication failed
+  20005: 'PERMISSION_DENIED_ERROR', // Account not active
+  20008: 'PERMISSION_DENIED_ERROR', // Test credentials cannot reach this resource
+  20404: 'NOT_FOUND',
+  20429: 'TOO_MANY_REQUESTS',
+  20500: 'INTERNAL_SERVER_ERROR',
+  20503: 'SERVICE_UNAVAILABLE',
+  21201: 'MISSING_INPUT', // No 'To' number specified
+  21210: 'INVALID_FROM_PHONE_NUMBER_ERROR', // 'From' number not verified for this account
+  21211: 'INVALID_TO_PHONE_NUMBER_ERROR', // Invalid 'To' phone number
+  21212: 'INVALID_FROM_PHONE_NUMBER_ERROR', // Invalid 'From' phone number
+  21213: 'MISSING_INPUT', // Caller phone number is required
+  21214: 'INVALID_TO_PHONE_NUMBER_ERROR', // 'To' number cannot be reached
+  21215: 'INVALID_REGION_TO_PHONE_NUMBER_ERROR', // Geo permissions do not allow this call
+  21216: 'PERMISSION_DENIED_ERROR', // Call blocked by Twilio's block list
+  21217: 'INVALID_TO_PHONE_NUMBER_ERROR', // Phone number does not appear to be valid
+  21219: 'PERMISSION_DENIED_ERROR', // 'To' number not verified (trial account)
+  21401: 'INVALID_TO_PHONE_NUMBER_ERROR', // Invalid phone number
+  21408: 'INVALID_REGION_TO_PHONE_NUMBER_ERROR', // SMS to this region not enabled
+  21601: 'INVALID_TO_PHONE_NUMBER_ERROR', // Not a valid SMS-capable number
+  21602: 'MISSING_INPUT', // Message body is required
+  21603: 'MISSING_INPUT', // 'From' is required
+  21604: 'MISSING_INPUT', // 'To' is required
+  21606: 'INVALID_FROM_PHONE_NUMBER_ERROR', // 'From' is not a message-capable Twilio number
+  21608: 'PERMISSION_DENIED_ERROR', // Trial accounts may only send to verified numbers
+  21610: 'PERMISSION_DENIED_ERROR', // Recipient unsubscribed (replied STOP)
+  21612: 'INVALID_TO_PHONE_NUMBER_ERROR', // 'To' number not reachable by SMS
+  21614: 'INVALID_TO_PHONE_NUMBER_ERROR', // 'To' number is not a mobile number
+  21619: 'MISSING_INPUT', // A body or media URL is required
+  21611: 'TOO_MANY_REQUESTS', // 'From' number's outbound queue is full
+  13223: 'INVALID_TO_PHONE_NUMBER_ERROR', // Dial: invalid phone number format
+  13224: 'INVALID_TO_PHONE_NUMBER_ERROR', // Dial: invalid phone number
+};
+
+/** Details Twilio gave about a failed request; Node-RED copies `cause` into msg.error.cause. */
+export interface TwilioErrorDetails {
+  twilioCode?: number;
+  status?: number;
+  moreInfo?: string;
+}
+
+export class TwilioNodeError extends Error {
+  readonly code: ErrorCode;
+  readonly twilioCode?: number;
+  readonly status?: number;
+  readonly moreInfo?: string;
+  override readonly cause?: TwilioErrorDetails;
+
+  constructor(code: ErrorCode, message: string, details: TwilioErrorDetails = {}) {
+    super(message);
+    this.name = 'TwilioNodeError';
+    this.code = code;
+    const present = Object.fromEntries(Object.entries(details).filter(([, v]) => v !== undefined && v !== null));
+    Object.assign(this, present);
+    // Node-RED's Catch gets msg.error.{message, code, cause}: the details ride in `cause`.
+    if (Object.keys(present).length > 0) this.cause = present as TwilioErrorDetails;
+  }
+
+  /** The short form used in multi-recipient results: `{ code, message, twilioCode?, ... }`. */
+  toJSON(): Record<string, unknown> {
+    return { code: this.code, message: this.message, ...(this.cause ?? {}) };
+  }
+}
+
+const CONNECTION_ERRNOS = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH',
+  'ERR_SOCKET_CONNECTION_TIMEOUT', 'ERR_NETWORK',
+]);
+const TIMEOUT_ERRNOS = new Set(['ECONNABORTED', 'ETIMEDOUT', 'ERR_CANCELED']);
+
+export function codeForHttpFailure(status: number | undefined, twilioCode: number | undefined): ErrorCode {
+  if (twilioCode !== undefined && TWILIO_ERROR_TABLE[twilioCode]) return TWILIO_ERROR_TABLE[twilioCode];
+  if (status === 400 && twilioCode !== undefined) return 'INVALID_REQUEST_ERROR';
+  if (status !== undefined && status in HTTP_STATUS_CODES) {
+    return HTTP_STATUS_CODES[status as keyof typeof HTTP_STATUS_CODES];
+  }
+  if (status !== undefined && status >= 400 && status < 500) return 'INVALID_REQUEST_ERROR';
+  return 'UNKNOWN_ERROR';
+}
+
+interface ErrorLike {
+  message?: unknown;
+  code?: unknown;
+  status?: unknown;
+  moreInfo?: unknown;
+  name?: unknown;
+}
+
+/**
+ * Turns anything thrown while talking to Twilio into a TwilioNodeError. `redact` removes the
+ * account's secrets from the text, in case a lower layer ever echoed one.
+ */
+export function toTwilioNodeError(err: unknown, redact: (text: string) => string = (t) => t): TwilioNodeError {
+  if (err instanceof TwilioNodeError) return err;
+  const e = (typeof err === 'object' && err !== null ? err : { message: String(err) }) as ErrorLike;
+  const message = redact(typeof e.message === 'string' && e.message ? e.message : String(err));
+  const status = typeof e.status === 'number' ? e.status : undefined;
+  const twilioCode = typeof e.code === 'number' ? e.code : undefined;
+  const moreInfo = typeof e.moreInfo === 'string' ? e.moreInfo : undefined;
+
+  if (status !== undefined) {
+    const text = message || `HTTP ${status}`;
+    return new TwilioNodeError(codeForHttpFailure(status, twilioCode), text, { twilioCode, status, moreInfo });
+  }
+  const errno = typeof e.code === 'string' ? e.code : undefined;
+  if (errno && TIMEOUT_ERRNOS.has(errno)) return new TwilioNodeError('REQUEST_TIMEOUT', message);
+  if ((errno && CONNECTION_ERRNOS.has(errno)) || /socket hang up/i.test(message)) {
+    return new TwilioNodeError('TWILIO_CONNECTION_ERROR', message);
+  }
+  // The SDK checks required parameters itself before any request.
+  if (/^Required parameter .* missing/.test(message)) return new TwilioNodeError('MISSING_INPUT', message);
+  return new TwilioNodeError('UNKNOWN_ERROR', message);
+}
+
+/** A function that replaces every occurrence of the given secrets with a mask. */
+export function secretRedactor(secrets: Array<string | undefined>): (text: string) => string {
+  const present = secrets.filter((s): s is string => typeof s === 'string' && s.length >= 4);
+  if (present.length === 0) return (text) => text;
+  return (text) => present.reduce((out, secret) => out.split(secret).join('********'), text);
+}

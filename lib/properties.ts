@@ -1,0 +1,53 @@
+/**
+ * The one way nodes read a field that the user set as a Node-RED typed input (str, num, bool, json,
+ * msg, flow, global, env, jsonata). Flow and global context may be asynchronous stores and JSONata
+ * may be asynchronous, so the callback form is used.
+ */
+import type { Node, NodeAPI, NodeMessage } from 'node-red';
+import { TwilioNodeError } from './errors';
+
+export interface TypedValue {
+  value: string;
+  type: string;
+}
+
+export function readTypedProperty(RED: NodeAPI, node: Node, msg: NodeMessage, field: string, typed: TypedValue): Promise<unknown> {
+  // An empty literal means "not set": it must not become "" or 0 in a request.
+  if (typed.value === '' && ['str', 'num', 'json', 'msg', 'flow', 'global', 'env', 'jsonata'].includes(typed.type)) {
+    return Promise.resolve(undefined);
+  }
+  return new Promise((resolve, reject) => {
+    try {
+      RED.util.evaluateNodeProperty(typed.value, typed.type, node, msg, (err: Error | null, result: unknown) => {
+        if (err) reject(new TwilioNodeError('INVALID_INPUT', `${field}: ${err.message}`));
+        else resolve(result);
+      });
+    } catch (err) {
+      // JSON parse errors and bad JSONata expressions throw synchronously in some versions.
+      reject(new TwilioNodeError('INVALID_INPUT', `${field}: ${(err as Error).message}`));
+    }
+  });
+}
+
+/** Reads several typed fields stored on a node's config as `<name>` and `<name>Type`. */
+export async function readTypedFields<K extends string>(
+  RED: NodeAPI,
+  node: Node,
+  msg: NodeMessage,
+  config: Record<string, unknown>,
+  names: readonly K[],
+): Promise<Partial<Record<K, unknown>>> {
+  const values = await Promise.all(
+    names.map((name) =>
+      readTypedProperty(RED, node, msg, name, {
+        value: config[name] === undefined || config[name] === null ? '' : String(config[name]),
+        type: typeof config[`${name}Type`] === 'string' ? (config[`${name}Type`] as string) : 'str',
+      }),
+    ),
+  );
+  const out: Partial<Record<K, unknown>> = {};
+  names.forEach((name, i) => {
+    if (values[i] !== undefined && values[i] !== null && values[i] !== '') out[name] = values[i];
+  });
+  return out;
+}

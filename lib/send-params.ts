@@ -1,0 +1,234 @@
+/**
+ * Turns the values read from a twilio-send node and its msg into the SDK's create() parameters,
+ * checking everything Twilio would reject before a request is made. Pure functions: no Node-RED here.
+ */
+import twilio from 'twilio';
+import type { MessageListInstanceCreateOptions } from 'twilio/lib/rest/api/v2010/account/message';
+import type { CallListInstanceCreateOptions } from 'twilio/lib/rest/api/v2010/account/call';
+import { Sender, matchSenderChannel, parseRecipients, parseSender } from './addresses';
+import { isSid } from './client';
+import { TwilioNodeError } from './errors';
+import { renderTemplate } from './templates';
+
+export const MAX_BODY_LENGTH = 1600;
+export const MAX_MEDIA = 10;
+
+/** Values a message send reads; each may come from the node or the msg (typed inputs). */
+export interface MessageFields {
+  to?: unknown;
+  from?: unknown;
+  body?: unknown;
+  mediaUrl?: unknown;
+  messagingServiceSid?: unknown;
+  contentSid?: unknown;
+  contentVariables?: unknown;
+  sendAt?: unknown;
+  statusCallback?: unknown;
+  validityPeriod?: unknown;
+  metadata?: unknown;
+}
+
+export type CallAction = 'say' | 'twiml' | 'url' | 'application';
+
+export interface CallFields {
+  to?: unknown;
+  from?: unknown;
+  say?: unknown;
+  sayVoice?: unknown;
+  sayLanguage?: unknown;
+  twiml?: unknown;
+  url?: unknown;
+  applicationSid?: unknown;
+  statusCallback?: unknown;
+  record?: unknown;
+  timeout?: unknown;
+  machineDetection?: unknown;
+  metadata?: unknown;
+}
+
+export interface SendPlan<P> {
+  recipients: string[];
+  /** Parameters for one recipient. */
+  paramsFor(recipient: string): P;
+}
+
+function text(field: string, value: unknown): string {
+  if (typeof value === 'string') return value.trim();
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  throw new TwilioNodeError('INVALID_INPUT', `${field} must be text, got ${value === null ? 'null' : typeof value}`);
+}
+
+function sid(field: string, value: unknown, prefix: string): string {
+  const s = text(field, value);
+  if (!isSid(s, prefix)) throw new TwilioNodeError('INVALID_INPUT', `${field} must be ${prefix} followed by 32 hex digits`);
+  return s;
+}
+
+function httpUrl(field: string, value: unknown): string {
+  const s = text(field, value);
+  let url: URL | undefined;
+  try {
+    url = new URL(s);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new TwilioNodeError('INVALID_INPUT', `${field} must be an http:// or https:// URL`);
+  }
+  return s;
+}
+
+function integer(field: string, value: unknown, min: number, max: number): number {
+  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
+    throw new TwilioNodeError('INVALID_INPUT', `${field} must be a whole number from ${min} to ${max}`);
+  }
+  return n;
+}
+
+function bool(field: string, value: unknown): boolean {
+  if (typeof value === 'boolean') return value;
+  if (value === 'true' || value === 'false') return value === 'true';
+  throw new TwilioNodeError('INVALID_INPUT', `${field} must be true or false`);
+}
+
+/** A template may arrive as a number or boolean (a sensor reading); anything else must be text. */
+function templateSource(field: string, value: unknown): string {
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (typeof value !== 'string') {
+    throw new TwilioNodeError('TEMPLATE_READ_ERROR', `${field} template must be text, got ${value === null ? 'null' : typeof value}`);
+  }
+  return value;
+}
+
+function mediaUrls(value: unknown): string[] {
+  const items = Array.isArray(value) ? value : typeof value === 'string' ? value.split(/[\s,]+/) : [value];
+  const urls = items.filter((u) => !(typeof u === 'string' && u.trim() === '')).map((u) => httpUrl('Media URL', u));
+  if (urls.length > MAX_MEDIA) throw new TwilioNodeError('INVALID_INPUT', `at most ${MAX_MEDIA} media URLs, got ${urls.length}`);
+  return urls;
+}
+
+function contentVariables(value: unknown): string {
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) return JSON.stringify(value);
+  if (typeof value === 'string') {
+    try {
+      const parsed: unknown = JSON.parse(value);
+      if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return value;
+    } catch {
+      // fall through to the coded error
+    }
+  }
+  throw new TwilioNodeError('INVALID_INPUT', 'Content variables must be an object like {"1": "Alice"} or its JSON text');
+}
+
+function futureDate(field: string, value: unknown): Date {
+  const date = value instanceof Date ? value : typeof value === 'string' || typeof value === 'number' ? new Date(value) : undefined;
+  if (!date || Number.isNaN(date.getTime())) throw new TwilioNodeError('INVALID_INPUT', `${field} must be an ISO 8601 date and time`);
+  if (date.getTime() <= Date.now()) throw new TwilioNodeError('INVALID_INPUT', `${field} must be in the future`);
+  return date;
+}
+
+function resolveSender(from: unknown, defaultFrom: string, channel: 'message' | 'call'): Sender {
+  const value = from ?? (defaultFrom || undefined);
+  if (value === undefined) return {};
+  return parseSender(value, channel);
+}
+
+export function planMessage(fields: MessageFields, msg: object, defaultFrom: string): SendPlan<MessageListInstanceCreateOptions> {
+  if (fields.to === undefined) throw new TwilioNodeError('MISSING_INPUT', 'To is not set');
+  const recipients = parseRecipients(fields.to, 'message');
+  const sender = resolveSender(fields.from, defaultFrom, 'message');
+  const params: Omit<MessageListInstanceCreateOptions, 'to'> = {};
+  if (sender.from) params.from = sender.from;
+  const serviceSid = fields.messagingServiceSid !== undefined ? sid('Messaging Service SID', fields.messagingServiceSid, 'MG') : sender.messagingServiceSid;
+  if (serviceSid) params.messagingServiceSid = serviceSid;
+  if (!params.from && !params.messagingServiceSid) {
+    throw new TwilioNodeError('MISSING_INPUT', 'no sender: set From, a Messaging Service SID, or the account\'s default sender');
+  }
+  if (fields.body !== undefined) {
+    const body = renderTemplate(templateSource('Body', fields.body), msg, fields.metadata);
+    if ([...body].length > MAX_BODY_LENGTH) {
+      throw new TwilioNodeError('INVALID_INPUT', `Body is ${[...body].length} characters; Twilio's limit is ${MAX_BODY_LENGTH}`);
+    }
+    if (body !== '') params.body = body;
+  }
+  if (fields.mediaUrl !== undefined) {
+    const urls = mediaUrls(fields.mediaUrl);
+    if (urls.length > 0) params.mediaUrl = urls;
+  }
+  if (fields.contentSid !== undefined) params.contentSid = sid('Content SID', fields.contentSid, 'HX');
+  if (fields.contentVariables !== undefined) {
+    if (!params.contentSid) throw new TwilioNodeError('INVALID_INPUT', 'Content variables need a Content SID');
+    params.contentVariables = contentVariables(fields.contentVariables);
+  }
+  if (!params.body && !params.mediaUrl && !params.contentSid) {
+    throw new TwilioNodeError('MISSING_INPUT', 'nothing to send: set a Body, Media URLs or a Content SID');
+  }
+  if (fields.sendAt !== undefined) {
+    if (!params.messagingServiceSid) throw new TwilioNodeError('INVALID_INPUT', 'Send at (scheduling) needs a Messaging Service SID');
+    params.sendAt = futureDate('Send at', fields.sendAt);
+    params.scheduleType = 'fixed';
+  }
+  if (fields.statusCallback !== undefined) params.statusCallback = httpUrl('Status callback', fields.statusCallback);
+  if (fields.validityPeriod !== undefined) params.validityPeriod = integer('Validity period', fields.validityPeriod, 1, 36000);
+  return {
+    recipients,
+    paramsFor: (recipient) => ({ ...params, to: matchSenderChannel(recipient, sender) }),
+  };
+}
+
+const MACHINE_DETECTION = ['Enable', 'DetectMessageEnd'];
+
+/** The TwiML for a call that speaks a text: built by the SDK, so the text is XML-escaped. */
+export function sayTwiml(spoken: string, voice?: string, language?: string): string {
+  const response = new twilio.twiml.VoiceResponse();
+  const attributes: Record<string, string> = {};
+  if (voice) attributes.voice = voice;
+  if (language) attributes.language = language;
+  response.say(attributes, spoken);
+  return response.toString();
+}
+
+export function planCall(action: CallAction, fields: CallFields, msg: object, defaultFrom: string): SendPlan<CallListInstanceCreateOptions> {
+  if (fields.to === undefined) throw new TwilioNodeError('MISSING_INPUT', 'To is not set');
+  const recipients = parseRecipients(fields.to, 'call');
+  const sender = resolveSender(fields.from, defaultFrom, 'call');
+  if (!sender.from) throw new TwilioNodeError('MISSING_INPUT', 'no caller: set From or the account\'s default sender (a phone number)');
+  const params: Omit<CallListInstanceCreateOptions, 'to'> = { from: sender.from };
+  switch (action) {
+    case 'say': {
+      if (fields.say === undefined) throw new TwilioNodeError('MISSING_INPUT', 'Text to say is not set');
+      const spoken = renderTemplate(templateSource('Text to say', fields.say), msg, fields.metadata);
+      const voice = fields.sayVoice !== undefined ? text('Voice', fields.sayVoice) : undefined;
+      const language = fields.sayLanguage !== undefined ? text('Language', fields.sayLanguage) : undefined;
+      params.twiml = sayTwiml(spoken, voice, language);
+      break;
+    }
+    case 'twiml': {
+      if (fields.twiml === undefined) throw new TwilioNodeError('MISSING_INPUT', 'TwiML is not set');
+      const twiml = text('TwiML', fields.twiml);
+      if (!/<Response[\s>/]/.test(twiml)) throw new TwilioNodeError('INVALID_INPUT', 'TwiML must be a <Response> document');
+      params.twiml = twiml;
+      break;
+    }
+    case 'url':
+      if (fields.url === undefined) throw new TwilioNodeError('MISSING_INPUT', 'TwiML URL is not set');
+      params.url = httpUrl('TwiML URL', fields.url);
+      break;
+    case 'application':
+      if (fields.applicationSid === undefined) throw new TwilioNodeError('MISSING_INPUT', 'Application SID is not set');
+      params.applicationSid = sid('Application SID', fields.applicationSid, 'AP');
+      break;
+    default:
+      throw new TwilioNodeError('INVALID_INPUT', `unknown call action "${String(action)}"`);
+  }
+  if (fields.statusCallback !== undefined) params.statusCallback = httpUrl('Status callback', fields.statusCallback);
+  if (fields.record !== undefined) params.record = bool('Record', fields.record);
+  if (fields.timeout !== undefined) params.timeout = integer('Timeout', fields.timeout, 1, 600);
+  if (fields.machineDetection !== undefined) {
+    const mode = text('Machine detection', fields.machineDetection);
+    if (!MACHINE_DETECTION.includes(mode)) throw new TwilioNodeError('INVALID_INPUT', 'Machine detection must be Enable or DetectMessageEnd');
+    params.machineDetection = mode;
+  }
+  return { recipients, paramsFor: (recipient) => ({ ...params, to: recipient }) };
+}

@@ -1,0 +1,97 @@
+/**
+ * twilio-config: one Twilio account. Credentials live in Node-RED's credential store (never in the
+ * flow JSON); the SDK client is built once here and shared by every node that uses this account.
+ */
+import type { Node, NodeAPI, NodeDef } from 'node-red';
+import type twilio from 'twilio';
+import { AuthMode, BaseUrlRequestClient, TwilioCredentials, createTwilioClient } from '../lib/client';
+import { TwilioNodeError, secretRedactor } from '../lib/errors';
+
+export interface TwilioConfigDef extends NodeDef {
+  authMode: AuthMode;
+  region: string;
+  edge: string;
+  defaultFrom: string;
+  baseUrl: string;
+}
+
+export interface TwilioConfigCredentials {
+  accountSid?: string;
+  apiKeySid?: string;
+  apiKeySecret?: string;
+  authToken?: string;
+}
+
+/** What other nodes may use of a config node. */
+export interface TwilioAccount {
+  readonly accountSid: string;
+  readonly defaultFrom: string;
+  /** The SDK client, or a coded error saying why the account cannot be used. */
+  getClient(): twilio.Twilio;
+  /** Masks this account's secrets in a text (for errors and logs). */
+  redact(text: string): string;
+}
+
+export type TwilioConfigNode = Node<TwilioConfigCredentials> & TwilioAccount;
+
+const ENV_REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+
+module.exports = function registerTwilioConfig(RED: NodeAPI): void {
+  function TwilioConfig(this: TwilioConfigNode, def: TwilioConfigDef): void {
+    RED.nodes.createNode(this, def);
+    const node = this;
+
+    /** `${NAME}` references are read from Node-RED's env (flow, group and process variables). */
+    const resolve = (value: string | undefined): string =>
+      (value ?? '').trim().replace(ENV_REFERENCE, (_, name: string) => {
+        const found: unknown = RED.util.evaluateNodeProperty(name, 'env', node, {});
+        return typeof found === 'string' ? found : '';
+      });
+
+    const creds = node.credentials ?? {};
+    const credentials: TwilioCredentials = {
+      accountSid: resolve(creds.accountSid),
+      authMode: def.authMode === 'authToken' ? 'authToken' : 'apiKey',
+      apiKeySid: resolve(creds.apiKeySid),
+      apiKeySecret: resolve(creds.apiKeySecret),
+      authToken: resolve(creds.authToken),
+    };
+    const redact = secretRedactor([credentials.apiKeySecret, credentials.authToken]);
+
+    let handle: { client: twilio.Twilio; requestClient: BaseUrlRequestClient } | undefined;
+    let configError: TwilioNodeError | undefined;
+    try {
+      handle = createTwilioClient(credentials, {
+        region: resolve(def.region),
+        edge: resolve(def.edge),
+        baseUrl: resolve(def.baseUrl),
+      });
+    } catch (err) {
+      configError = err as TwilioNodeError;
+    }
+
+    Object.defineProperty(node, 'accountSid', { value: credentials.accountSid, enumerable: false });
+    Object.defineProperty(node, 'defaultFrom', { value: resolve(def.defaultFrom), enumerable: false });
+    node.redact = redact;
+    node.getClient = () => {
+      if (handle) return handle.client;
+      throw new TwilioNodeError(configError?.code ?? 'AUTHENTICATION_CONNECTION_ERROR',
+        `Twilio account "${def.name || node.id}": ${configError?.message ?? 'closed'}`);
+    };
+
+    node.on('close', (done: () => void) => {
+      handle?.requestClient.destroy();
+      handle = undefined;
+      done();
+    });
+  }
+
+  RED.nodes.registerType<TwilioConfigNode, TwilioConfigDef, object, TwilioConfigCredentials>('twilio-config', TwilioConfig, {
+    credentials: {
+      accountSid: { type: 'text' },
+      apiKeySid: { type: 'text' },
+      apiKeySecret: { type: 'password' },
+      authToken: { type: 'password' },
+    },
+  });
+};

@@ -1,0 +1,136 @@
+/**
+ * twilio-send: the Create action for messages (SMS, MMS, WhatsApp) and calls. One Twilio request
+ * per recipient; the msg passes through with the result in msg.payload.
+ */
+import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
+import { mapWithConcurrency } from '../lib/concurrency';
+import { TwilioNodeError, toTwilioNodeError } from '../lib/errors';
+import { readTypedFields } from '../lib/properties';
+import { CallAction, SendPlan, planCall, planMessage } from '../lib/send-params';
+import { NodeStatus } from '../lib/status';
+import type { TwilioAccount } from './twilio-config';
+
+export interface TwilioSendDef extends NodeDef {
+  account: string;
+  resource: 'message' | 'call';
+  callAction: CallAction;
+  [field: string]: unknown;
+}
+
+const MESSAGE_FIELDS = [
+  'to', 'from', 'body', 'mediaUrl', 'messagingServiceSid', 'contentSid', 'contentVariables', 'sendAt',
+  'statusCallback', 'validityPeriod', 'metadata',
+] as const;
+const CALL_FIELDS = ['to', 'from', 'statusCallback', 'record', 'timeout', 'machineDetection', 'metadata'] as const;
+/** A call reads only the fields of its chosen action. */
+const CALL_ACTION_FIELDS: Record<CallAction, readonly string[]> = {
+  say: ['say', 'sayVoice', 'sayLanguage'],
+  twiml: ['twiml'],
+  url: ['url'],
+  application: ['applicationSid'],
+};
+
+/** Recipients of one msg sent at once; the per-account queue (rate limits) sits below this. */
+const RECIPIENT_CONCURRENCY = 5;
+
+interface Created {
+  sid: string;
+  toJSON(): object;
+}
+
+/** SDK instances carry their client; the output is their fields as plain JSON with ISO dates. */
+function plain(resource: Created): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(resource.toJSON())) as Record<string, unknown>;
+}
+
+module.exports = function registerTwilioSend(RED: NodeAPI): void {
+  function TwilioSend(this: Node, def: TwilioSendDef): void {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    const status = new NodeStatus(node, (key, subs) => RED._(key, subs));
+    const account = RED.nodes.getNode(def.account) as (Node & TwilioAccount) | null;
+    const isCall = def.resource === 'call';
+    const callAction: CallAction = def.callAction ?? 'say';
+    const fieldNames = isCall ? [...CALL_FIELDS, ...CALL_ACTION_FIELDS[callAction]] : MESSAGE_FIELDS;
+
+    async function plan(msg: NodeMessageInFlow): Promise<SendPlan<object>> {
+      const fields = await readTypedFields(RED, node, msg, def, fieldNames);
+      const defaultFrom = account?.defaultFrom ?? '';
+      return isCall ? planCall(callAction, fields, msg, defaultFrom) : planMessage(fields, msg, defaultFrom);
+    }
+
+    async function create(params: object): Promise<Record<string, unknown>> {
+      if (!account) throw new TwilioNodeError('MISSING_INPUT', RED._('twilio.errors.noAccount'));
+      const client = account.getClient();
+      try {
+        const created = isCall
+          ? await client.calls.create(params as Parameters<typeof client.calls.create>[0])
+          : await client.messages.create(params as Parameters<typeof client.messages.create>[0]);
+        return plain(created);
+      } catch (err) {
+        throw toTwilioNodeError(err, account.redact);
+      }
+    }
+
+    /** Short enough for a status line: Twilio's number when it gave one, else our code. */
+    const failedStatus = (error: TwilioNodeError) => status.failed('twilio.status.failed', { code: error.twilioCode ?? error.code });
+
+    node.on('input', (msg, send, done) => {
+      (async () => {
+        let sendPlan: SendPlan<object>;
+        try {
+          sendPlan = await plan(msg);
+        } catch (err) {
+          const error = toTwilioNodeError(err, account?.redact);
+          failedStatus(error);
+          return done(error);
+        }
+        const { recipients } = sendPlan;
+        status.working('twilio.status.sending', { count: recipients.length });
+
+        if (recipients.length === 1) {
+          try {
+            msg.payload = await create(sendPlan.paramsFor(recipients[0]));
+          } catch (err) {
+            failedStatus(err as TwilioNodeError);
+            return done(err as TwilioNodeError);
+          }
+          status.success(isCall ? 'twilio.status.called' : 'twilio.status.sent');
+          send(msg);
+          return done();
+        }
+
+        const results: Record<string, string> = {};
+        const errors: Record<string, Record<string, unknown>> = {};
+        let firstError: TwilioNodeError | undefined;
+        await mapWithConcurrency(recipients, RECIPIENT_CONCURRENCY, async (recipient) => {
+          try {
+            results[recipient] = (await create(sendPlan.paramsFor(recipient))).sid as string;
+          } catch (err) {
+            firstError ??= err as TwilioNodeError;
+            errors[recipient] = (err as TwilioNodeError).toJSON();
+          }
+        });
+        msg.payload = { results, errors };
+        const failed = Object.keys(errors).length;
+        if (failed === 0) {
+          status.success('twilio.status.sentCount', { count: recipients.length });
+          send(msg);
+          return done();
+        }
+        if (failed < recipients.length) {
+          status.warning('twilio.status.partial', { sent: recipients.length - failed, failed });
+          send(msg);
+        } else {
+          failedStatus(firstError!);
+        }
+        // Catch nodes learn of every failure; msg.payload.errors says which recipients failed.
+        done(new TwilioNodeError(firstError!.code, `${failed} of ${recipients.length} recipients failed; first: ${firstError!.message}`, firstError!.cause));
+      })().catch((err: unknown) => done(toTwilioNodeError(err, account?.redact)));
+    });
+
+    node.on('close', () => status.clear());
+  }
+
+  RED.nodes.registerType('twilio-send', TwilioSend);
+};

@@ -1,0 +1,19 @@
+#!/usr/bin/env node
+// Runs every compiled test file with Node's built-in test runner, on the Node-RED major that fits
+// this Node (see test/support/harness.ts), and ends with the runner's own summary.
+'use strict';
+const fs = require('fs');
+const path = require('path');
+const { spawnSync } = require('child_process');
+
+const testDir = path.resolve(__dirname, '..', 'dist', 'test');
+const only = process.argv.slice(2);
+const files = fs.readdirSync(testDir)
+  .filter((f) => f.endsWith('.test.js'))
+  .filter((f) => only.length === 0 || only.some((o) => f.includes(o)))
+  .sort()
+  .map((f) => path.join(testDir, f));
+const nodeRed = process.env.NODE_RED_PACKAGE || (Number(process.versions.node.split('.')[0]) >= 22 ? 'node-red-5' : 'node-red');
+console.log(`test: Node ${process.version}, ${nodeRed} ${require(`${nodeRed}/package.json`).version}, ${files.length} files`);
+const run = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-reporter=spec', ...files], { stdio: 'inherit' });
+process.exit(run.status === null ? 1 : run.status);

@@ -1,0 +1,145 @@
+/**
+ * Shared test setup: a real Node-RED runtime through node-red-node-test-helper (Node-RED 4 on Node 20,
+ * Node-RED 5 on Node 22 or newer, or NODE_RED_PACKAGE), the package's nodes, and the simulator.
+ */
+import path from 'node:path';
+import { after, afterEach, before } from 'node:test';
+import { DEMO_ACCOUNT, SimulatorOptions, TwilioSimulator } from '../../simulator/server';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const helper = require('node-red-node-test-helper') as TestHelper;
+
+export interface FlowNode {
+  id: string;
+  type: string;
+  [key: string]: unknown;
+}
+
+export interface RuntimeNode {
+  id: string;
+  type: string;
+  receive(msg: object): void;
+  on(event: string, listener: (arg: any) => void): void;
+  once(event: string, listener: (arg: any) => void): void;
+  removeAllListeners(event?: string): void;
+  [key: string]: unknown;
+}
+
+export interface TestHelper {
+  init(runtimePath: string, settings?: object): void;
+  load(nodes: unknown[], flow: FlowNode[], credentials?: Record<string, object>): Promise<void>;
+  setFlows(flow: FlowNode[], type?: string, credentials?: Record<string, object>): Promise<void>;
+  unload(): Promise<void>;
+  startServer(): Promise<void>;
+  stopServer(): Promise<void>;
+  getNode(id: string): RuntimeNode;
+  request(): any;
+  settings(userSettings: object): object;
+  _redNodes: { getFlows(): { flows: FlowNode[]; credentials?: object } };
+  _RED: { version(): string };
+}
+
+export const nodeRedPackage =
+  process.env.NODE_RED_PACKAGE || (Number(process.versions.node.split('.')[0]) >= 22 ? 'node-red-5' : 'node-red');
+helper.init(require.resolve(nodeRedPackage));
+
+const dist = path.resolve(__dirname, '..', '..', 'nodes');
+export const twilioConfig = require(path.join(dist, 'twilio-config.js')) as unknown;
+export const twilioSend = require(path.join(dist, 'twilio-send.js')) as unknown;
+export const allNodes = [twilioConfig, twilioSend];
+export { helper };
+
+export const ACCOUNT = DEMO_ACCOUNT;
+export const API_KEY = DEMO_ACCOUNT.apiKeys![0];
+
+/** Starts the Node-RED test server and one simulator for the file; both stop after it. */
+export function useRuntime(options: SimulatorOptions = {}): { simulator: TwilioSimulator } {
+  const context = { simulator: new TwilioSimulator({ accounts: [DEMO_ACCOUNT], ...options }) };
+  before(async () => {
+    await context.simulator.start();
+    await helper.startServer();
+  });
+  afterEach(async () => {
+    await helper.unload();
+    context.simulator.reset();
+  });
+  after(async () => {
+    await helper.stopServer();
+    await context.simulator.stop();
+  });
+  return context;
+}
+
+export type AuthMode = 'apiKey' | 'authToken';
+
+/** A twilio-config node and its credentials, pointed at the simulator. */
+export function accountNode(simulatorUrl: string, mode: AuthMode = 'apiKey', extra: Record<string, unknown> = {}): { node: FlowNode; credentials: object } {
+  return {
+    node: { id: 'account', type: 'twilio-config', name: 'test account', authMode: mode, region: '', edge: '', defaultFrom: '+15017122661', baseUrl: simulatorUrl, ...extra },
+    credentials:
+      mode === 'apiKey'
+        ? { accountSid: ACCOUNT.sid, apiKeySid: API_KEY.sid, apiKeySecret: API_KEY.secret }
+        : { accountSid: ACCOUNT.sid, authToken: ACCOUNT.authToken },
+  };
+}
+
+export interface SendResult {
+  output?: any;
+  error?: { code: string; message: string; cause?: any };
+  statuses: Array<{ fill?: string; shape?: string; text?: string }>;
+}
+
+/**
+ * Loads account → twilio-send → helper, sends one msg and resolves when the node has finished
+ * (done called): with the output msg if any and the error given to done(err) if any.
+ */
+export async function runSend(
+  simulatorUrl: string,
+  send: Record<string, unknown>,
+  msg: Record<string, unknown>,
+  opts: { mode?: AuthMode; account?: Record<string, unknown>; credentials?: object } = {},
+): Promise<SendResult> {
+  const account = accountNode(simulatorUrl, opts.mode, opts.account);
+  const flow: FlowNode[] = [
+    account.node,
+    { id: 'send', type: 'twilio-send', account: 'account', resource: 'message', wires: [['out']], ...send },
+    { id: 'out', type: 'helper' },
+  ];
+  await helper.load(allNodes, flow, { account: opts.credentials ?? account.credentials });
+  return sendTo(helper.getNode('send'), helper.getNode('out'), msg);
+}
+
+/**
+ * Sends msg into a loaded node and resolves once the node has called done and everything it sent
+ * has reached the helper node (Node-RED delivers messages asynchronously).
+ */
+export function sendTo(node: RuntimeNode, out: RuntimeNode, msg: Record<string, unknown>): Promise<SendResult> {
+  const result: SendResult = { statuses: [] };
+  const outputs: any[] = [];
+  let sent = 0;
+  return new Promise((resolve, reject) => {
+    out.on('input', (m: any) => {
+      outputs.push(m);
+      result.output = m;
+    });
+    node.on('call:status', (call: any) => result.statuses.push(call.args[0]));
+    const send = node.send as (...args: unknown[]) => void;
+    node.send = (...args: unknown[]) => {
+      sent++;
+      send.apply(node, args);
+    };
+    const complete = node._complete as (m: unknown, err?: any) => void;
+    node._complete = (m: unknown, err?: any) => {
+      if (err) result.error = { code: err.code, message: err.message, cause: err.cause };
+      complete.call(node, m, err);
+      const started = Date.now();
+      const settle = () => {
+        if (outputs.length >= sent) return resolve(result);
+        if (Date.now() - started > 2000) return reject(new Error(`node sent ${sent} messages, ${outputs.length} arrived`));
+        setTimeout(settle, 1);
+      };
+      settle();
+    };
+    node.receive(msg);
+  });
+}
