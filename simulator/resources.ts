@@ -11,11 +11,13 @@ export type TwilioRecord = Record<string, unknown>;
 export const API_VERSION = '2010-04-01';
 
 export class SimulatedError extends Error {
-  constructor(readonly status: number, readonly code: number, message: string, readonly headers: Record<string, string> = {}) {
+  /** `code` undefined gives a body without a Twilio code, as a proxy or a gateway would answer. */
+  constructor(readonly status: number, readonly code: number | undefined, message: string, readonly headers: Record<string, string> = {}) {
     super(message);
   }
 
   body(): TwilioRecord {
+    if (this.code === undefined) return { message: this.message, status: this.status };
     return { code: this.code, message: this.message, more_info: `https://www.twilio.com/docs/errors/${this.code}`, status: this.status };
   }
 }

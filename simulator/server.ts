@@ -280,7 +280,7 @@ export class TwilioSimulator {
         this.stats.faults++;
         if (fault.type === 'reset') return void req.socket.destroy();
         if (fault.type === 'timeout') return; // never answered: the client gives up, the socket dies on stop()
-        throw new SimulatedError(fault.status, fault.code ?? fault.status, fault.message ?? http.STATUS_CODES[fault.status] ?? 'Error',
+        throw new SimulatedError(fault.status, fault.code, fault.message ?? http.STATUS_CODES[fault.status] ?? 'Error',
           fault.retryAfter !== undefined ? { 'Retry-After': String(fault.retryAfter) } : {});
       }
       const candidates = this.routes.filter((r) => r.pattern.test(url.pathname));
