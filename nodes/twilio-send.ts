@@ -101,31 +101,31 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
         }
 
         const results: Record<string, string> = {};
-        const errors: Record<string, Record<string, unknown>> = {};
-        let firstError: TwilioNodeError | undefined;
+        const failures = new Map<string, TwilioNodeError>();
         await mapWithConcurrency(recipients, RECIPIENT_CONCURRENCY, async (recipient) => {
           try {
             results[recipient] = (await create(sendPlan.paramsFor(recipient))).sid as string;
           } catch (err) {
-            firstError ??= err as TwilioNodeError;
-            errors[recipient] = (err as TwilioNodeError).toJSON();
+            failures.set(recipient, err as TwilioNodeError);
           }
         });
+        const errors = Object.fromEntries([...failures].map(([recipient, err]) => [recipient, err.toJSON()]));
         msg.payload = { results, errors };
-        const failed = Object.keys(errors).length;
-        if (failed === 0) {
+        if (failures.size === 0) {
           status.success('twilio.status.sentCount', { count: recipients.length });
           send(msg);
           return done();
         }
-        if (failed < recipients.length) {
-          status.warning('twilio.status.partial', { sent: recipients.length - failed, failed });
+        // The first failure in the recipients' order names the error, whatever finished first.
+        const first = failures.get(recipients.find((r) => failures.has(r))!)!;
+        if (failures.size < recipients.length) {
+          status.warning('twilio.status.partial', { sent: recipients.length - failures.size, failed: failures.size });
           send(msg);
         } else {
-          failedStatus(firstError!);
+          failedStatus(first);
         }
         // Catch nodes learn of every failure; msg.payload.errors says which recipients failed.
-        done(new TwilioNodeError(firstError!.code, `${failed} of ${recipients.length} recipients failed; first: ${firstError!.message}`, firstError!.cause));
+        done(new TwilioNodeError(first.code, `${failures.size} of ${recipients.length} recipients failed; first: ${first.message}`, first.cause));
       })().catch((err: unknown) => done(toTwilioNodeError(err, account?.redact)));
     });
 

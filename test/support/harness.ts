@@ -101,9 +101,10 @@ export async function runSend(
 ): Promise<SendResult> {
   const account = accountNode(simulatorUrl, opts.mode, opts.account);
   const flow: FlowNode[] = [
+    { id: 'tab', type: 'tab', label: 'test' },
     account.node,
-    { id: 'send', type: 'twilio-send', account: 'account', resource: 'message', wires: [['out']], ...send },
-    { id: 'out', type: 'helper' },
+    { id: 'send', type: 'twilio-send', z: 'tab', account: 'account', resource: 'message', wires: [['out']], ...send },
+    { id: 'out', type: 'helper', z: 'tab' },
   ];
   await helper.load(allNodes, flow, { account: opts.credentials ?? account.credentials });
   return sendTo(helper.getNode('send'), helper.getNode('out'), msg);
@@ -138,7 +139,8 @@ export function sendTo(node: RuntimeNode, out: RuntimeNode, msg: Record<string, 
         if (Date.now() - started > 2000) return reject(new Error(`node sent ${sent} messages, ${outputs.length} arrived`));
         setTimeout(settle, 1);
       };
-      settle();
+      // Status and error spies report on the next tick: let them land first.
+      setImmediate(settle);
     };
     node.receive(msg);
   });
