@@ -54,21 +54,21 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
     const fieldNames = isCall ? [...CALL_FIELDS, ...CALL_ACTION_FIELDS[callAction]] : MESSAGE_FIELDS;
 
     async function plan(msg: NodeMessageInFlow): Promise<SendPlan<object>> {
+      if (!account) throw new TwilioNodeError('MISSING_INPUT', RED._('twilio.errors.noAccount'));
       const fields = await readTypedFields(RED, node, msg, def, fieldNames);
-      const defaultFrom = account?.defaultFrom ?? '';
+      const defaultFrom = account.defaultFrom;
       return isCall ? planCall(callAction, fields, msg, defaultFrom) : planMessage(fields, msg, defaultFrom);
     }
 
     async function create(params: object): Promise<Record<string, unknown>> {
-      if (!account) throw new TwilioNodeError('MISSING_INPUT', RED._('twilio.errors.noAccount'));
-      const client = account.getClient();
+      const client = account!.getClient();
       try {
         const created = isCall
           ? await client.calls.create(params as Parameters<typeof client.calls.create>[0])
           : await client.messages.create(params as Parameters<typeof client.messages.create>[0]);
         return plain(created);
       } catch (err) {
-        throw toTwilioNodeError(err, account.redact);
+        throw toTwilioNodeError(err, account!.redact);
       }
     }
 
