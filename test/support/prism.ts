@@ -1,0 +1,143 @@
+/**
+ * Stoplight Prism serving one of Twilio's official OpenAPI specs (../shared/twilio-oai) on a free
+ * 127.0.0.1 port. Prism answers 422 to any request that breaks the spec.
+ */
+import { ChildProcess, spawn } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+
+// dist/test/support → the project's folder → ../shared/twilio-oai beside it.
+export const SPEC_DIR = process.env.TWILIO_OAI_DIR || path.resolve(__dirname, '..', '..', '..', '..', 'shared', 'twilio-oai');
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+export interface PrismServer {
+  url: string;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+export async function startPrism(specFile: string): Promise<PrismServer> {
+  const port = await freePort();
+  const bin = require.resolve('@stoplight/prism-cli/dist/index.js');
+  const child: ChildProcess = spawn(process.execPath, [bin, 'mock', '-h', '127.0.0.1', '-p', String(port), '-v', 'error', path.join(SPEC_DIR, specFile)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`prism exited (${child.exitCode}): ${output}`);
+    try {
+      await fetch(url);
+      break;
+    } catch {
+      if (Date.now() > deadline) {
+        child.kill('SIGKILL');
+        throw new Error(`prism did not start within 60 s: ${output}`);
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  return {
+    url,
+    output: () => output,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+        setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+      }),
+  };
+}
+
+interface PropertySchema {
+  type?: string;
+  items?: { type?: string; pattern?: string };
+}
+
+interface Operation {
+  pattern: RegExp;
+  method: string;
+  properties: Record<string, PropertySchema>;
+}
+
+function loadOperations(specFile: string): Operation[] {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const spec = require(path.join(SPEC_DIR, specFile)) as { paths: Record<string, Record<string, any>> };
+  const operations: Operation[] = [];
+  for (const [template, methods] of Object.entries(spec.paths)) {
+    const pattern = new RegExp(`^${template.replace(/[.]/g, '\\.').replace(/\{[^}]+\}/g, '[^/]+')}$`);
+    for (const [method, op] of Object.entries(methods)) {
+      const schema = op?.requestBody?.content?.['application/x-www-form-urlencoded']?.schema;
+      if (schema) operations.push({ pattern, method: method.toUpperCase(), properties: schema.properties ?? {} });
+    }
+  }
+  return operations;
+}
+
+/**
+ * A proxy in front of Prism for what Prism cannot check in form bodies. Prism does not read an
+ * array sent as repeated keys (`MediaUrl=a&MediaUrl=b`, OpenAPI's default form encoding and what the
+ * twilio SDK sends; stoplightio/prism#2473) and it ignores parameters the spec does not declare. So
+ * here: every key must be declared by the operation, only array properties may repeat, array items
+ * must match the spec's item schema; then the array properties are taken out and Prism checks the rest.
+ */
+export async function startConformanceProxy(prismUrl: string, specFile: string): Promise<{ url: string; violations: string[]; stop(): Promise<void> }> {
+  const http = await import('node:http');
+  const operations = loadOperations(specFile);
+  const violations: string[] = [];
+  const refuse = (res: import('node:http').ServerResponse, problem: string) => {
+    violations.push(problem);
+    res.writeHead(422, { 'Content-Type': 'application/problem+json' });
+    res.end(JSON.stringify({ title: 'Invalid request', status: 422, detail: problem }));
+  };
+  const server = http.createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const url = new URL(req.url ?? '/', prismUrl);
+    let body = Buffer.concat(chunks).toString('utf8');
+    const operation = operations.find((o) => o.method === req.method && o.pattern.test(url.pathname));
+    if (operation && body) {
+      const form = new URLSearchParams(body);
+      const forwarded = new URLSearchParams();
+      for (const key of new Set(form.keys())) {
+        const property = operation.properties[key];
+        const values = form.getAll(key);
+        if (!property) return refuse(res, `${req.method} ${url.pathname}: parameter ${key} is not in the spec`);
+        if (property.type !== 'array') {
+          if (values.length > 1) return refuse(res, `${key} is not an array but was sent ${values.length} times`);
+          forwarded.append(key, values[0]);
+          continue;
+        }
+        const itemPattern = property.items?.pattern ? new RegExp(property.items.pattern) : undefined;
+        const bad = values.find((v) => itemPattern && !itemPattern.test(v));
+        if (bad !== undefined) return refuse(res, `${key} item ${bad} does not match ${property.items!.pattern}`);
+      }
+      body = forwarded.toString();
+    }
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && !['host', 'content-length', 'connection'].includes(k)) headers[k] = v;
+    const answer = await fetch(url, { method: req.method, headers, body: req.method === 'GET' ? undefined : body });
+    res.writeHead(answer.status, { 'Content-Type': answer.headers.get('content-type') ?? 'application/json' });
+    res.end(Buffer.from(await answer.arrayBuffer()));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    violations,
+    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
