@@ -1,0 +1,108 @@
+#!/usr/bin/env node
+// `npm start`: Node-RED on http://127.0.0.1:1880 with this package installed and the examples
+// loaded as a demo, each wired to the local Twilio simulator. No Twilio account needed: the account
+// node reads the simulator's demo credentials from ${TWILIO_*} variables this script sets.
+//   PORT (1880), SIMULATOR_PORT (3010), DEMO_USER_DIR (.demo), NODE_RED_PACKAGE (by Node version)
+'use strict';
+const fs = require('fs');
+const path = require('path');
+const { spawn } = require('child_process');
+const { DEMO_ACCOUNT, TwilioSimulator } = require('../dist/simulator/server');
+
+const root = path.resolve(__dirname, '..');
+const pkg = require(path.join(root, 'package.json'));
+const userDir = path.resolve(process.env.DEMO_USER_DIR || path.join(root, '.demo'));
+const port = Number(process.env.PORT || 1880);
+const nodeRed = process.env.NODE_RED_PACKAGE || (Number(process.versions.node.split('.')[0]) >= 22 ? 'node-red-5' : 'node-red');
+
+/** Installs this package into the user dir the way npm link would: a symlink Node-RED scans. */
+function installPackage() {
+  const target = path.join(userDir, 'node_modules', ...pkg.name.split('/'));
+  fs.mkdirSync(path.dirname(target), { recursive: true });
+  fs.rmSync(target, { recursive: true, force: true });
+  fs.symlinkSync(root, target, 'dir');
+  fs.writeFileSync(path.join(userDir, 'package.json'), JSON.stringify({ name: 'node-red-demo', private: true, dependencies: { [pkg.name]: `file:${root}` } }, null, 2));
+}
+
+/** One tab per example, the shared account node once, its credentials in flows_cred.json. */
+function writeDemoFlows() {
+  const flowFile = path.join(userDir, 'flows.json');
+  if (fs.existsSync(flowFile)) return false; // keep the user's edits; delete the folder to start over
+  const flows = [];
+  const credentials = {};
+  const examples = fs.readdirSync(path.join(root, 'examples')).filter((f) => f.endsWith('.json')).sort();
+  examples.forEach((file, i) => {
+    const tab = `demo0tab0000000${i}`;
+    flows.push({ id: tab, type: 'tab', label: file.replace(/\.json$/, ''), disabled: false, info: '' });
+    for (const node of JSON.parse(fs.readFileSync(path.join(root, 'examples', file), 'utf8'))) {
+      if (flows.some((n) => n.id === node.id)) continue;
+      const { credentials: nodeCredentials, ...rest } = node;
+      if (nodeCredentials) credentials[node.id] = nodeCredentials;
+      flows.push(node.type === 'twilio-config' ? rest : { ...rest, z: tab });
+    }
+  });
+  fs.writeFileSync(flowFile, JSON.stringify(flows, null, 2));
+  fs.writeFileSync(path.join(userDir, 'flows_cred.json'), JSON.stringify(credentials, null, 2));
+  return true;
+}
+
+function writeSettings() {
+  const settings = `// Written by scripts/demo.js for the local demo.
+module.exports = {
+  uiHost: '127.0.0.1',
+  uiPort: ${port},
+  flowFile: 'flows.json',
+  credentialSecret: false, // the demo's credentials are \${ENV} references, not secrets
+  diagnostics: { enabled: false },
+  telemetry: { enabled: false, updateNotification: false },
+  editorTheme: { projects: { enabled: false }, tours: false },
+  logging: { console: { level: 'info', metrics: false, audit: false } },
+};
+`;
+  fs.writeFileSync(path.join(userDir, 'settings.js'), settings);
+}
+
+async function startSimulator() {
+  const simulator = new TwilioSimulator({ accounts: [DEMO_ACCOUNT] });
+  const wanted = Number(process.env.SIMULATOR_PORT || 3010);
+  try {
+    await simulator.start(wanted);
+  } catch (err) {
+    if (err.code !== 'EADDRINUSE') throw err;
+    await simulator.start(0);
+  }
+  return simulator;
+}
+
+async function main() {
+  fs.mkdirSync(userDir, { recursive: true });
+  installPackage();
+  writeSettings();
+  const fresh = writeDemoFlows();
+  const simulator = await startSimulator();
+  console.log(`demo: Twilio simulator on ${simulator.url} (its messages: ${simulator.url}/_sim/messages)`);
+  console.log(`demo: Node-RED ${require(`${nodeRed}/package.json`).version} on http://127.0.0.1:${port} (user dir ${userDir}${fresh ? ', demo flows written' : ', flows kept'})`);
+
+  const red = spawn(process.execPath, [require.resolve(`${nodeRed}/red.js`), '--userDir', userDir, '--settings', path.join(userDir, 'settings.js')], {
+    stdio: 'inherit',
+    env: {
+      ...process.env,
+      TWILIO_SIMULATOR_URL: simulator.url,
+      TWILIO_ACCOUNT: DEMO_ACCOUNT.sid,
+      TWILIO_API_KEY: DEMO_ACCOUNT.apiKeys[0].sid,
+      TWILIO_API_SECRET: DEMO_ACCOUNT.apiKeys[0].secret,
+    },
+  });
+  const stop = (signal) => red.kill(signal);
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  red.on('exit', async (code) => {
+    await simulator.stop();
+    process.exit(code ?? 0);
+  });
+}
+
+main().catch((err) => {
+  console.error(`demo: ${err.message}`);
+  process.exit(1);
+});
