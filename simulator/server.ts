@@ -6,15 +6,9 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import {
-  API_VERSION,
-  Params,
-  SimulatedError,
-  TwilioRecord,
-  accountRecord,
-  createCall,
-  createMessage,
-} from './resources';
+import { COLLECTIONS, CollectionDef, availableNumbers, base, paramsToFields, seedRecords, snakeCase, subaccountRecord } from './collections';
+import { lookupRecord, usageRecords } from './extras';
+import { API_VERSION, Params, SimulatedError, TwilioRecord, accountRecord, first, newSid, twilioDate } from './resources';
 
 export interface SimulatedAccount {
   sid: string;
@@ -46,6 +40,8 @@ export interface SimulatorOptions {
   maxConcurrent?: number;
   faultRates?: FaultRates;
   seed?: number;
+  /** Creates a few records (a conference with participants, a recorded call, …) at start; default true. */
+  seedData?: boolean;
 }
 
 export interface RecordedRequest {
@@ -64,10 +60,12 @@ export const DEMO_ACCOUNT: SimulatedAccount = {
   apiKeys: [{ sid: 'SK0123456789abcdef0123456789abcdef', secret: 'demo-api-key-secret-0123456789ab' }],
 };
 
-type Handler = (ctx: RequestContext) => { status: number; body: TwilioRecord } | Promise<{ status: number; body: TwilioRecord }>;
+type Reply = { status: number; body: TwilioRecord | null };
+type Handler = (ctx: RequestContext) => Reply;
 
 interface RequestContext {
-  account: SimulatedAccount;
+  /** The account the path names (or, for paths without one, the one the credentials belong to). */
+  accountSid: string;
   params: Params;
   query: Params;
   match: RegExpMatchArray;
@@ -95,10 +93,17 @@ function seededRandom(seed: number): () => number {
   };
 }
 
+const SID = (prefix: string) => `${prefix}[0-9a-fA-F]{32}`;
+
+/** A record's Twilio date as a time, or NaN. */
+const timeOf = (value: unknown) => (typeof value === 'string' ? Date.parse(value) : NaN);
+
 export class TwilioSimulator {
   readonly accounts = new Map<string, SimulatedAccount>();
-  readonly messages = new Map<string, TwilioRecord>();
-  readonly calls = new Map<string, TwilioRecord>();
+  /** Subaccounts created through the API: sid → its record (owner_account_sid says whose). */
+  readonly subaccounts = new Map<string, TwilioRecord>();
+  /** Every stored object, by collection name (see COLLECTIONS) and sid. */
+  readonly store = new Map<string, Map<string, TwilioRecord>>();
   readonly requests: RecordedRequest[] = [];
   latencyMs: number;
   maxConcurrent: number;
@@ -110,8 +115,9 @@ export class TwilioSimulator {
   private readonly pendingFaults: Fault[] = [];
   private readonly inFlight = new Map<string, number>();
   private readonly random: () => number;
-  private readonly heldSockets = new Set<import('node:net').Socket>();
+  private readonly sockets = new Set<import('node:net').Socket>();
   private readonly routes: Array<{ method: string; pattern: RegExp; handler: Handler }> = [];
+  private readonly seedData: boolean;
 
   constructor(options: SimulatorOptions = {}) {
     for (const account of options.accounts ?? [DEMO_ACCOUNT]) this.accounts.set(account.sid, account);
@@ -119,7 +125,29 @@ export class TwilioSimulator {
     this.maxConcurrent = options.maxConcurrent ?? 0;
     this.faultRates = options.faultRates ?? {};
     this.random = seededRandom(options.seed ?? 1);
+    this.seedData = options.seedData ?? true;
+    for (const def of COLLECTIONS) this.store.set(def.name, new Map());
     this.defineRoutes();
+    this.seed();
+  }
+
+  get messages(): Map<string, TwilioRecord> {
+    return this.collection('messages');
+  }
+
+  get calls(): Map<string, TwilioRecord> {
+    return this.collection('calls');
+  }
+
+  collection(name: string): Map<string, TwilioRecord> {
+    const found = this.store.get(name);
+    if (!found) throw new Error(`no collection ${name}`);
+    return found;
+  }
+
+  /** The first stored record of a collection that matches, for tests that need a seeded Sid. */
+  find(name: string, match: (record: TwilioRecord) => boolean = () => true): TwilioRecord | undefined {
+    return [...this.collection(name).values()].find(match);
   }
 
   get url(): string {
@@ -132,8 +160,8 @@ export class TwilioSimulator {
     this.server = http.createServer((req, res) => void this.handle(req, res));
     this.server.keepAliveTimeout = 5000;
     this.server.on('connection', (socket) => {
-      this.heldSockets.add(socket);
-      socket.on('close', () => this.heldSockets.delete(socket));
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
     });
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', reject);
@@ -146,7 +174,7 @@ export class TwilioSimulator {
     if (!this.server) return;
     const server = this.server;
     this.server = undefined;
-    for (const socket of this.heldSockets) socket.destroy();
+    for (const socket of this.sockets) socket.destroy();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
@@ -155,56 +183,213 @@ export class TwilioSimulator {
     this.pendingFaults.push(...faults);
   }
 
-  /** Forgets every object and recorded request (accounts and settings stay). */
+  /** Forgets every object and recorded request, then seeds again (accounts and settings stay). */
   reset(): void {
-    this.messages.clear();
-    this.calls.clear();
+    for (const records of this.store.values()) records.clear();
+    this.subaccounts.clear();
     this.requests.length = 0;
     this.pendingFaults.length = 0;
     Object.assign(this.stats, { requests: 0, tooManyRequests: 0, faults: 0, created: 0 });
+    this.seed();
+  }
+
+  private seed(): void {
+    if (!this.seedData) return;
+    for (const account of this.accounts.keys()) seedRecords(account, (name, record) => this.insert(name, record));
+  }
+
+  private insert(name: string, record: TwilioRecord): void {
+    const def = COLLECTIONS.find((c) => c.name === name)!;
+    this.collection(name).set(this.keyOf(def, record), record);
+  }
+
+  private keyOf(def: CollectionDef, record: TwilioRecord): string {
+    return String(def.idFields ? record[def.idFields[0]] : record.sid);
   }
 
   private defineRoutes(): void {
     const account = `/${API_VERSION}/Accounts/(AC[0-9a-fA-F]{32})`;
-    const route = (method: string, path: string, handler: Handler) =>
-      this.routes.push({ method, pattern: new RegExp(`^${path}$`), handler });
+    const route = (method: string, path: string, handler: Handler) => this.routes.push({ method, pattern: new RegExp(`^${path}$`), handler });
 
-    route('GET', `${account}\\.json`, ({ account: a }) => ({
-      status: 200,
-      body: accountRecord(a.sid, a.friendlyName ?? a.sid, a.status ?? 'active'),
-    }));
-    route('POST', `${account}/Messages\\.json`, ({ account: a, params }) => this.created(this.messages, createMessage(a.sid, params)));
-    route('GET', `${account}/Messages\\.json`, (ctx) => this.page(ctx, 'messages', this.messages));
-    route('GET', `${account}/Messages/((?:SM|MM)[0-9a-fA-F]{32})\\.json`, ({ match }) => this.fetch(this.messages, match[2]));
-    route('POST', `${account}/Calls\\.json`, ({ account: a, params }) => this.created(this.calls, createCall(a.sid, params)));
-    route('GET', `${account}/Calls\\.json`, (ctx) => this.page(ctx, 'calls', this.calls));
-    route('GET', `${account}/Calls/(CA[0-9a-fA-F]{32})\\.json`, ({ match }) => this.fetch(this.calls, match[2]));
+    route('GET', `/${API_VERSION}/Accounts\\.json`, (ctx) => this.page(ctx, 'accounts', this.visibleAccounts(ctx.accountSid).filter((a) =>
+      (!ctx.query.FriendlyName || a.friendly_name === first(ctx.query.FriendlyName)) && (!ctx.query.Status || a.status === first(ctx.query.Status)))));
+    route('POST', `/${API_VERSION}/Accounts\\.json`, ({ accountSid, params }) => {
+      const record = subaccountRecord(accountSid, params);
+      this.subaccounts.set(record.sid as string, record);
+      this.stats.created++;
+      return { status: 201, body: record };
+    });
+    route('GET', `${account}\\.json`, ({ accountSid }) => ({ status: 200, body: this.accountBody(accountSid) }));
+    route('POST', `${account}\\.json`, ({ accountSid, params }) => {
+      const status = first(params.Status);
+      if (status !== undefined && !['active', 'suspended', 'closed'].includes(status)) throw new SimulatedError(400, 20009, 'Status must be active, suspended or closed');
+      const record = this.subaccounts.get(accountSid);
+      if (!record) {
+        if (status) throw new SimulatedError(403, 20006, 'The main account cannot change its own status');
+        const own = this.accounts.get(accountSid)!;
+        if (first(params.FriendlyName)) own.friendlyName = first(params.FriendlyName);
+        return { status: 200, body: this.accountBody(accountSid) };
+      }
+      if (record.status === 'closed') throw new SimulatedError(400, 20009, 'A closed account cannot be changed');
+      if (first(params.FriendlyName)) record.friendly_name = first(params.FriendlyName);
+      if (status) record.status = status;
+      record.date_updated = twilioDate();
+      return { status: 200, body: record };
+    });
+    route('GET', `${account}/Balance\\.json`, ({ accountSid }) => ({ status: 200, body: { account_sid: accountSid, balance: '42.50', currency: 'USD' } }));
+    route('GET', `${account}/Usage/Records\\.json`, (ctx) => this.page(ctx, 'usage_records', usageRecords(ctx.accountSid, ctx.query)));
+    for (const [path, type] of [['Local', 'local'], ['TollFree', 'toll-free']] as const) {
+      route('GET', `${account}/AvailablePhoneNumbers/([A-Z]{2})/${path}\\.json`, (ctx) => this.page(ctx, 'available_phone_numbers', this.filterAvailable(availableNumbers(ctx.match[2], type), ctx.query)));
+      route('GET', `${account}/IncomingPhoneNumbers/${path}\\.json`, (ctx) =>
+        this.page(ctx, 'incoming_phone_numbers', this.listOf(COLLECTIONS.find((c) => c.name === 'incomingPhoneNumbers')!, ctx).filter((r) => r.type === type)));
+      route('POST', `${account}/IncomingPhoneNumbers/${path}\\.json`, (ctx) => {
+        const def = COLLECTIONS.find((c) => c.name === 'incomingPhoneNumbers')!;
+        const record = def.create!(this.createContext(ctx));
+        record.type = type;
+        return this.created(def, record);
+      });
+    }
+    route('POST', `${account}/OutgoingCallerIds\\.json`, ({ accountSid, params }) => {
+      const phoneNumber = first(params.PhoneNumber);
+      if (!phoneNumber) throw new SimulatedError(400, 21201, 'Missing required parameter PhoneNumber in the post body');
+      if (!/^\+[1-9]\d{1,14}$/.test(phoneNumber)) throw new SimulatedError(400, 21421, `PhoneNumber ${phoneNumber} is invalid`);
+      if (this.find('outgoingCallerIds', (r) => r.account_sid === accountSid && r.phone_number === phoneNumber)) {
+        throw new SimulatedError(400, 21450, 'Phone number already verified for your account');
+      }
+      // Twilio calls the number and the person types the code; here the validation succeeds at once.
+      this.insert('outgoingCallerIds', base(accountSid, newSid('PN'), 'OutgoingCallerIds', { friendly_name: first(params.FriendlyName) ?? phoneNumber, phone_number: phoneNumber }));
+      const call = newSid('CA');
+      return { status: 201, body: { account_sid: accountSid, call_sid: call, friendly_name: first(params.FriendlyName) ?? phoneNumber, phone_number: phoneNumber, validation_code: String(100000 + Math.floor(this.random() * 900000)) } };
+    });
+    route('GET', '/v2/PhoneNumbers/([^/]+)', ({ query, match }) => ({ status: 200, body: lookupRecord(decodeURIComponent(match[1]), query) }));
+
+    for (const def of COLLECTIONS) this.defineCollectionRoutes(def, account, route);
   }
 
-  private created(store: Map<string, TwilioRecord>, record: TwilioRecord) {
-    store.set(record.sid as string, record);
+  private defineCollectionRoutes(def: CollectionDef, account: string, route: (method: string, path: string, handler: Handler) => void): void {
+    const parent = def.parent ? COLLECTIONS.find((c) => c.name === def.parent)! : undefined;
+    const parentPath = parent ? `/${parent.path}/(${SID(parent.prefix)})` : '';
+    const id = def.idFields ? `(${SID(def.prefix)}|[^/.]+)` : `(${SID(def.prefix)})`;
+    const listPath = `${account}${parentPath}/${def.path}\\.json`;
+    const itemPath = `${account}${parentPath}/${def.path}/${id}\\.json`;
+    const ops = new Set(def.operations);
+    if (ops.has('list')) route('GET', listPath, (ctx) => this.page(ctx, def.listKey, this.listOf(def, ctx)));
+    if (ops.has('create')) route('POST', listPath, (ctx) => this.created(def, def.create!(this.createContext(ctx, parent))));
+    if (ops.has('get')) route('GET', itemPath, (ctx) => ({ status: 200, body: this.item(def, ctx) }));
+    if (ops.has('update')) {
+      route('POST', itemPath, (ctx) => {
+        const record = this.item(def, ctx);
+        if (def.update) def.update(record, ctx.params);
+        else this.applyUpdate(def, record, ctx.params);
+        record.date_updated = twilioDate();
+        return { status: 200, body: record };
+      });
+    }
+    if (ops.has('delete')) {
+      route('DELETE', itemPath, (ctx) => {
+        const record = this.item(def, ctx);
+        this.collection(def.name).delete(this.keyOf(def, record));
+        return { status: 204, body: null };
+      });
+    }
+  }
+
+  private createContext(ctx: RequestContext, parent?: CollectionDef) {
+    return {
+      accountSid: ctx.accountSid,
+      params: ctx.params,
+      parent: parent ? this.lookup(parent, ctx.accountSid, ctx.match[2]) : undefined,
+      insert: (name: string, record: TwilioRecord) => this.insert(name, record),
+      find: (name: string, sid: string) => this.collection(name).get(sid),
+    };
+  }
+
+  private created(def: CollectionDef, record: TwilioRecord): Reply {
+    this.insert(def.name, record);
     this.stats.created++;
     return { status: 201, body: record };
   }
 
-  private fetch(store: Map<string, TwilioRecord>, sid: string) {
-    const record = store.get(sid);
-    if (!record) throw new SimulatedError(404, 20404, `The requested resource ${sid} was not found`);
-    return { status: 200, body: record };
+  private lookup(def: CollectionDef, accountSid: string, key: string, parentSid?: string): TwilioRecord {
+    const records = this.collection(def.name);
+    const record =
+      records.get(key) ??
+      (def.idFields ? [...records.values()].find((r) => def.idFields!.some((f) => r[f] === key) && (!parentSid || r[def.parentField!] === parentSid)) : undefined);
+    if (!record || record.account_sid !== accountSid || (parentSid && def.parentField && record[def.parentField] !== parentSid)) {
+      throw new SimulatedError(404, 20404, `The requested resource /${API_VERSION}/Accounts/${accountSid}/${def.path}/${key}.json was not found`);
+    }
+    return record;
+  }
+
+  private item(def: CollectionDef, ctx: RequestContext): TwilioRecord {
+    const parentSid = def.parent ? ctx.match[2] : undefined;
+    if (def.parent) this.lookup(COLLECTIONS.find((c) => c.name === def.parent)!, ctx.accountSid, parentSid!);
+    return this.lookup(def, ctx.accountSid, ctx.match[def.parent ? 3 : 2], parentSid);
+  }
+
+  private applyUpdate(def: CollectionDef, record: TwilioRecord, params: Params): void {
+    for (const key of Object.keys(params)) {
+      if (!(def.updatable ?? []).includes(key)) throw new SimulatedError(400, 20001, `Unknown parameter ${key} for ${def.path}`);
+    }
+    Object.assign(record, paramsToFields(params));
+  }
+
+  private listOf(def: CollectionDef, ctx: RequestContext): TwilioRecord[] {
+    const parentSid = def.parent ? ctx.match[2] : undefined;
+    if (def.parent) this.lookup(COLLECTIONS.find((c) => c.name === def.parent)!, ctx.accountSid, parentSid!);
+    return [...this.collection(def.name).values()]
+      .filter((r) => r.account_sid === ctx.accountSid && (!parentSid || r[def.parentField!] === parentSid))
+      .filter((r) => Object.entries(def.filters ?? {}).every(([param, field]) => ctx.query[param] === undefined || String(r[field]) === first(ctx.query[param])))
+      .filter((r) => Object.entries(def.dateFilters ?? {}).every(([param, field]) => this.dateMatches(r[field], ctx.query, param)))
+      .reverse(); // newest first, as Twilio lists
+  }
+
+  /** `DateSent=2026-11-24` (that day), `DateSent<=…` (the SDK's "before"), `DateSent>=…` ("after"). */
+  private dateMatches(value: unknown, query: Params, param: string): boolean {
+    const time = timeOf(value);
+    const on = first(query[param]);
+    const before = first(query[`${param}<`]);
+    const after = first(query[`${param}>`]);
+    if (on !== undefined && new Date(time).toISOString().slice(0, 10) !== new Date(on).toISOString().slice(0, 10)) return false;
+    if (before !== undefined && !(time <= Date.parse(before))) return false;
+    if (after !== undefined && !(time >= Date.parse(after))) return false;
+    return true;
+  }
+
+  private filterAvailable(numbers: TwilioRecord[], query: Params): TwilioRecord[] {
+    const flag = (name: string, capability: string) => (r: TwilioRecord) =>
+      query[name] === undefined || String((r.capabilities as Record<string, boolean>)[capability]) === first(query[name]);
+    const contains = first(query.Contains)?.replace(/[*\s]/g, '');
+    const areaCode = first(query.AreaCode);
+    return numbers
+      .filter((r) => !contains || String(r.phone_number).includes(contains))
+      .filter((r) => !areaCode || String(r.phone_number).slice(2, 5) === areaCode)
+      .filter((r) => !query.InRegion || r.region === first(query.InRegion))
+      .filter((r) => !query.InPostalCode || r.postal_code === first(query.InPostalCode))
+      .filter(flag('SmsEnabled', 'SMS'))
+      .filter(flag('MmsEnabled', 'MMS'))
+      .filter(flag('VoiceEnabled', 'voice'));
+  }
+
+  private visibleAccounts(accountSid: string): TwilioRecord[] {
+    return [this.accountBody(accountSid), ...[...this.subaccounts.values()].filter((a) => a.owner_account_sid === accountSid)];
+  }
+
+  private accountBody(accountSid: string): TwilioRecord {
+    const sub = this.subaccounts.get(accountSid);
+    if (sub) return sub;
+    const a = this.accounts.get(accountSid)!;
+    return accountRecord(a.sid, a.friendlyName ?? a.sid, a.status ?? 'active');
   }
 
   /** Twilio's page shape: the list under its own key plus paging URIs. */
-  private page({ account, query, match }: RequestContext, key: string, store: Map<string, TwilioRecord>) {
-    const pageSize = Math.min(Math.max(Number(query.PageSize ?? 50) || 50, 1), 1000);
-    const page = Math.max(Number(query.Page ?? 0) || 0, 0);
-    const filters = Object.entries(query).filter(([k]) => ['To', 'From', 'Status'].includes(k));
-    const items = [...store.values()]
-      .filter((r) => r.account_sid === account.sid)
-      .filter((r) => filters.every(([k, v]) => r[k.toLowerCase()] === v))
-      .reverse(); // newest first, as Twilio lists
+  private page({ query, match }: RequestContext, key: string, items: TwilioRecord[]): Reply {
+    const pageSize = Math.min(Math.max(Number(first(query.PageSize) ?? 50) || 50, 1), 1000);
+    const page = Math.max(Number(first(query.Page) ?? 0) || 0, 0);
     const slice = items.slice(page * pageSize, (page + 1) * pageSize);
-    const path = match[0];
-    const uriFor = (p: number) => `${path}?PageSize=${pageSize}&Page=${p}`;
+    const kept = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) if (!['Page', 'PageSize', 'PageToken'].includes(k)) for (const one of [v].flat()) kept.append(k, one);
+    const uriFor = (p: number) => `${match[0]}?${kept.toString() ? `${kept.toString()}&` : ''}PageSize=${pageSize}&Page=${p}`;
     return {
       status: 200,
       body: {
@@ -221,21 +406,27 @@ export class TwilioSimulator {
     };
   }
 
-  private authenticate(req: http.IncomingMessage, accountSid: string | undefined): { account: SimulatedAccount; username: string } {
+  /** The account the credentials belong to: an Account SID with its Auth Token, or an API Key. */
+  private authenticate(req: http.IncomingMessage): { account: SimulatedAccount; username: string } {
     const header = req.headers.authorization ?? '';
     const decoded = header.startsWith('Basic ') ? Buffer.from(header.slice(6), 'base64').toString('utf8') : '';
     const separator = decoded.indexOf(':');
     const username = separator > 0 ? decoded.slice(0, separator) : '';
     const password = separator > 0 ? decoded.slice(separator + 1) : '';
-    const account = accountSid ? this.accounts.get(accountSid) : undefined;
-    const valid =
-      account &&
-      ((username === account.sid && password === account.authToken) ||
-        (account.apiKeys ?? []).some((key) => key.sid === username && key.secret === password));
-    if (!account || !valid) {
-      throw new SimulatedError(401, 20003, 'Authenticate', { 'WWW-Authenticate': 'Basic realm="Twilio API"' });
+    for (const account of this.accounts.values()) {
+      if ((username === account.sid && password === account.authToken) || (account.apiKeys ?? []).some((key) => key.sid === username && key.secret === password)) {
+        return { account, username };
+      }
     }
-    return { account, username };
+    throw new SimulatedError(401, 20003, 'Authenticate', { 'WWW-Authenticate': 'Basic realm="Twilio API"' });
+  }
+
+  /** An account's credentials reach the account itself and the subaccounts it owns. */
+  private authorise(account: SimulatedAccount, pathAccountSid: string | undefined): string {
+    if (!pathAccountSid || pathAccountSid === account.sid) return account.sid;
+    const sub = this.subaccounts.get(pathAccountSid);
+    if (sub && sub.owner_account_sid === account.sid) return pathAccountSid;
+    throw new SimulatedError(401, 20003, 'Authenticate', { 'WWW-Authenticate': 'Basic realm="Twilio API"' });
   }
 
   private drawFault(): Fault | undefined {
@@ -260,8 +451,8 @@ export class TwilioSimulator {
     if (url.pathname.startsWith('/_sim/')) return this.control(req, res, url, Buffer.concat(chunks).toString('utf8'));
 
     this.stats.requests++;
-    const accountSid = /^\/2010-04-01\/Accounts\/(AC[0-9a-fA-F]{32})/.exec(url.pathname)?.[1];
-    const concurrencyKey = accountSid ?? '-';
+    const pathAccountSid = /^\/2010-04-01\/Accounts\/(AC[0-9a-fA-F]{32})/.exec(url.pathname)?.[1];
+    const concurrencyKey = pathAccountSid ?? '-';
     const inFlight = (this.inFlight.get(concurrencyKey) ?? 0) + 1;
     this.inFlight.set(concurrencyKey, inFlight);
     try {
@@ -270,7 +461,8 @@ export class TwilioSimulator {
         this.stats.tooManyRequests++;
         throw new SimulatedError(429, 20429, 'Too Many Requests');
       }
-      const { account, username } = this.authenticate(req, accountSid);
+      const { account, username } = this.authenticate(req);
+      const accountSid = this.authorise(account, pathAccountSid);
       const query = parseForm(url.search.slice(1));
       const params = parseForm(Buffer.concat(chunks).toString('utf8'));
       this.requests.push({ method: req.method ?? 'GET', path: url.pathname, query, params, username, at: Date.now() });
@@ -284,13 +476,12 @@ export class TwilioSimulator {
           fault.retryAfter !== undefined ? { 'Retry-After': String(fault.retryAfter) } : {});
       }
       const candidates = this.routes.filter((r) => r.pattern.test(url.pathname));
-      const routeFound = candidates.find((r) => r.method === req.method);
-      if (!routeFound) {
+      const found = candidates.find((r) => r.method === req.method);
+      if (!found) {
         if (candidates.length > 0) throw new SimulatedError(405, 20004, 'Method not allowed');
         throw new SimulatedError(404, 20404, `The requested resource ${url.pathname} was not found`);
       }
-      const match = url.pathname.match(routeFound.pattern)!;
-      const { status, body } = await routeFound.handler({ account, params, query, match });
+      const { status, body } = found.handler({ accountSid, params, query, match: url.pathname.match(found.pattern)! });
       this.send(res, status, body);
     } catch (err) {
       if (err instanceof SimulatedError) this.send(res, err.status, err.body(), err.headers);
@@ -302,6 +493,10 @@ export class TwilioSimulator {
 
   private send(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
     if (res.destroyed) return;
+    if (body === null) {
+      res.writeHead(status, headers);
+      return void res.end();
+    }
     const text = JSON.stringify(body);
     res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text), ...headers });
     res.end(text);
@@ -310,8 +505,8 @@ export class TwilioSimulator {
   /** Unauthenticated control endpoints for the demo and benchmarks in other processes. */
   private control(req: http.IncomingMessage, res: http.ServerResponse, url: URL, body: string): void {
     const action = `${req.method} ${url.pathname}`;
-    if (action === 'GET /_sim/messages') return this.send(res, 200, [...this.messages.values()]);
-    if (action === 'GET /_sim/calls') return this.send(res, 200, [...this.calls.values()]);
+    const collection = /^GET \/_sim\/(\w+)$/.exec(action)?.[1];
+    if (collection && this.store.has(collection)) return this.send(res, 200, [...this.collection(collection).values()]);
     if (action === 'GET /_sim/stats') return this.send(res, 200, this.stats);
     if (action === 'POST /_sim/reset') {
       this.reset();
