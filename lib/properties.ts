@@ -11,8 +11,10 @@ export interface TypedValue {
   type: string;
 }
 
-export function readTypedProperty(RED: NodeAPI, node: Node, msg: NodeMessage, field: string, typed: TypedValue): Promise<unknown> {
-  // An empty literal means "not set": it must not become "" or 0 in a request.
+export function readTypedProperty(RED: NodeAPI, node: Node, msg: NodeMessage, field: string, typed: TypedValue, keepEmptyText = false): Promise<unknown> {
+  // An empty literal means "not set": it must not become "" or 0 in a request. Where the user added
+  // the field on purpose (a row), empty text is a value (a redacted message body is "").
+  if (keepEmptyText && typed.type === 'str' && typed.value === '') return Promise.resolve('');
   if (typed.value === '' && ['str', 'num', 'json', 'msg', 'flow', 'global', 'env', 'jsonata'].includes(typed.type)) {
     return Promise.resolve(undefined);
   }

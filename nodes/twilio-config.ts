@@ -4,6 +4,7 @@
  */
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import type twilio from 'twilio';
+import { CATALOGUE } from '../lib/catalogue';
 import { AuthMode, BaseUrlRequestClient, TwilioCredentials, createTwilioClient } from '../lib/client';
 import { TwilioNodeError, secretRedactor } from '../lib/errors';
 
@@ -85,6 +86,11 @@ module.exports = function registerTwilioConfig(RED: NodeAPI): void {
       done();
     });
   }
+
+  // The editor builds its object, filter and field lists from the same catalogue the runtime runs.
+  RED.httpAdmin.get('/twilio-catalogue', RED.auth.needsPermission('twilio-config.read'), (_req, res) => {
+    res.json(CATALOGUE);
+  });
 
   RED.nodes.registerType<TwilioConfigNode, TwilioConfigDef, object, TwilioConfigCredentials>('twilio-config', TwilioConfig, {
     credentials: {

@@ -4,7 +4,10 @@
  */
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { mapWithConcurrency } from '../lib/concurrency';
+import { findObject } from '../lib/catalogue';
 import { TwilioNodeError, toTwilioNodeError } from '../lib/errors';
+import { runAction } from '../lib/resource-actions';
+import { ResourceNodeDef, getAccount, getObject, readFieldValues, readTarget, warnIfDeprecated } from '../lib/resource-node';
 import { readTypedFields } from '../lib/properties';
 import { CallAction, SendPlan, planCall, planMessage } from '../lib/send-params';
 import { NodeStatus } from '../lib/status';
@@ -12,7 +15,8 @@ import type { TwilioAccount } from './twilio-config';
 
 export interface TwilioSendDef extends NodeDef {
   account: string;
-  resource: 'message' | 'call';
+  /** 'message', 'call', or the name of any other creatable catalogue object. */
+  resource: string;
   callAction: CallAction;
   [field: string]: unknown;
 }
@@ -33,14 +37,11 @@ const CALL_ACTION_FIELDS: Record<CallAction, readonly string[]> = {
 /** Recipients of one msg sent at once; the per-account queue (rate limits) sits below this. */
 const RECIPIENT_CONCURRENCY = 5;
 
-interface Created {
-  sid: string;
-  toJSON(): object;
-}
-
-/** SDK instances carry their client; the output is their fields as plain JSON with ISO dates. */
-function plain(resource: Created): Record<string, unknown> {
-  return JSON.parse(JSON.stringify(resource.toJSON())) as Record<string, unknown>;
+/** Messages and calls have their own form; every other creatable object is a catalogue create. */
+function resourceKind(resource: string | undefined): 'message' | 'call' | 'object' {
+  if (!resource || resource === 'message' || resource === 'Message' || resource === 'SMSMessage') return 'message';
+  if (resource === 'call' || resource === 'Call') return 'call';
+  return 'object';
 }
 
 module.exports = function registerTwilioSend(RED: NodeAPI): void {
@@ -49,7 +50,11 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
     const node = this;
     const status = new NodeStatus(node, (key, subs) => RED._(key, subs));
     const account = RED.nodes.getNode(def.account) as (Node & TwilioAccount) | null;
-    const isCall = def.resource === 'call';
+    const kind = resourceKind(def.resource);
+    const isCall = kind === 'call';
+    const catalogueObject = findObject(kind === 'object' ? def.resource : isCall ? 'Call' : 'Message');
+    if (!catalogueObject?.actions.create) status.failed('twilio.status.unknownObject', { object: def.resource });
+    else if (catalogueObject.actions.create.notSupported) status.warning('twilio.status.notSupported');
     const callAction: CallAction = def.callAction ?? 'say';
     const fieldNames = isCall ? [...CALL_FIELDS, ...CALL_ACTION_FIELDS[callAction]] : MESSAGE_FIELDS;
 
@@ -61,15 +66,28 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
     }
 
     async function create(params: object): Promise<Record<string, unknown>> {
-      const client = account!.getClient();
       try {
-        const created = isCall
-          ? await client.calls.create(params as Parameters<typeof client.calls.create>[0])
-          : await client.messages.create(params as Parameters<typeof client.messages.create>[0]);
-        return plain(created);
+        return (await runAction(account!.getClient(), catalogueObject!, 'create', { parts: {} }, params as Record<string, unknown>)) as Record<string, unknown>;
       } catch (err) {
         throw toTwilioNodeError(err, account!.redact);
       }
+    }
+
+    /** Any other creatable object: its parent Sid, then fields from msg.payload and the node's rows. */
+    async function createObject(msg: NodeMessageInFlow): Promise<void> {
+      const owner = getAccount(RED, def.account);
+      const object = getObject(def.resource, 'create');
+      if (object.actions.create!.notSupported) throw new TwilioNodeError('NOT_SUPPORTED', `${object.name} create: ${object.actions.create!.notSupported}`);
+      warnIfDeprecated(RED, node, object);
+      const { target } = await readTarget(RED, node, msg, def as unknown as ResourceNodeDef, object, 'create');
+      const params = await readFieldValues(RED, node, msg, def as unknown as ResourceNodeDef, object, 'create');
+      status.working('twilio.status.requesting');
+      try {
+        msg.payload = await runAction(owner.getClient(), object, 'create', target, params);
+      } catch (err) {
+        throw toTwilioNodeError(err, owner.redact);
+      }
+      (msg as Record<string, unknown>).twilio = { object: object.name, action: 'create', sid: (msg.payload as { sid?: string }).sid, accountSid: target.accountSid ?? owner.accountSid };
     }
 
     /** Short enough for a status line: Twilio's number when it gave one, else our code. */
@@ -77,6 +95,19 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
 
     node.on('input', (msg, send, done) => {
       (async () => {
+        if (kind === 'object') {
+          try {
+            await createObject(msg);
+          } catch (err) {
+            const error = toTwilioNodeError(err, account?.redact);
+            failedStatus(error);
+            return done(error);
+          }
+          status.success('twilio.status.create');
+          send(msg);
+          return done();
+        }
+        if (catalogueObject) warnIfDeprecated(RED, node, def.resource === 'SMSMessage' ? findObject('SMSMessage')! : catalogueObject);
         let sendPlan: SendPlan<object>;
         try {
           sendPlan = await plan(msg);

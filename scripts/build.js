@@ -19,6 +19,24 @@ const nodeNames = fs.readdirSync(path.join(root, 'nodes')).filter((f) => f.endsW
 for (const name of nodeNames) fs.copyFileSync(path.join(root, 'nodes', `${name}.html`), path.join(nodesOut, `${name}.html`));
 fs.cpSync(path.join(root, 'icons'), path.join(nodesOut, 'icons'), { recursive: true });
 
+// Help pages list the catalogue's objects where they say <!-- catalogue:<action> -->, so the help
+// is written from the same table the runtime runs.
+const { CATALOGUE, partsFor, fieldsFor } = require(path.join(dist, 'lib', 'catalogue.js'));
+const escapeHtml = (text) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+function catalogueHelp(action) {
+  const rows = CATALOGUE.filter((o) => o.actions[action]).map((o) => {
+    const spec = o.actions[action];
+    if (spec.notSupported) return `<dt>${o.label} <span class="property-type">not supported</span></dt><dd>${escapeHtml(spec.notSupported)}</dd>`;
+    const sid = partsFor(o, action).map((p) => p.example).join(':');
+    const names = (action === 'query' ? o.filters || [] : fieldsFor(o, action)).map((f) => f.name);
+    const extra = names.length ? `${action === 'query' ? 'Filters' : 'Fields'}: <code>${names.join('</code>, <code>')}</code>.` : '';
+    const deprecated = o.deprecatedFor ? ` Deprecated: served by ${o.deprecatedFor}.` : '';
+    return `<dt>${o.label}${sid ? ` <span class="property-type">${escapeHtml(sid)}</span>` : ''}</dt><dd>${extra}${deprecated}</dd>`;
+  });
+  return `<h4>Objects</h4>\n  <dl class="message-properties">\n    ${rows.join('\n    ')}\n  </dl>`;
+}
+const withCatalogue = (html) => html.replace(/<!-- catalogue:(\w+) -->/g, (_, action) => catalogueHelp(action));
+
 const readJson = (file) => (fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : {});
 for (const lang of fs.readdirSync(path.join(root, 'locales'))) {
   const source = path.join(root, 'locales', lang);
@@ -29,7 +47,7 @@ for (const lang of fs.readdirSync(path.join(root, 'locales'))) {
     const own = readJson(path.join(source, `${name}.json`));
     fs.writeFileSync(path.join(target, `${name}.json`), JSON.stringify({ ...shared, ...own }, null, 2));
     const help = path.join(source, `${name}.html`);
-    if (fs.existsSync(help)) fs.copyFileSync(help, path.join(target, `${name}.html`));
+    if (fs.existsSync(help)) fs.writeFileSync(path.join(target, `${name}.html`), withCatalogue(fs.readFileSync(help, 'utf8')));
   }
 }
 console.log(`build: ${nodeNames.length} nodes (${nodeNames.join(', ')}) in dist/nodes`);

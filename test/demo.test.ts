@@ -55,14 +55,14 @@ describe('npm start (the demo)', () => {
   it('serves the editor on 127.0.0.1 with this package loaded and no load errors', async () => {
     const nodes = (await (await fetch(`${editor}/nodes`, { headers: { Accept: 'application/json' } })).json()) as Array<{ id: string; enabled: boolean; err?: string; types: string[]; module: string; version: string }>;
     const ours = nodes.filter((n) => n.module === '@nr-twilio/node-red-twilio');
-    assert.deepEqual(ours.map((n) => n.types).flat().sort(), ['twilio-config', 'twilio-send']);
+    assert.deepEqual(ours.map((n) => n.types).flat().sort(), ['twilio-config', 'twilio-delete', 'twilio-get', 'twilio-query', 'twilio-send', 'twilio-update']);
     for (const set of ours) assert.equal(set.err, undefined, `${set.id}: ${set.err}`);
     const expectedMajor = nodeRedPackage === 'node-red-5' ? 'v5.' : 'v4.';
     assert.ok(log.includes(`Node-RED version: ${expectedMajor}`), `runs Node-RED ${expectedMajor}`);
     const html = await (await fetch(`${editor}/nodes`, { headers: { Accept: 'text/html' } })).text();
     assert.match(html, /RED\.nodes\.registerType\('twilio-send'/);
     assert.match(html, /data-help-name="twilio-send"/);
-    const icon = await fetch(`${editor}/icons/@nr-twilio/node-red-twilio/twilio.svg`);
+    const icon = await fetch(`${editor}/icons/@nr-twilio/node-red-twilio/twilio-send.svg`);
     assert.equal(icon.status, 200);
   });
 

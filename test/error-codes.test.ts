@@ -69,6 +69,12 @@ describe('error codes through a flow', () => {
     await expectCode('TWILIO_CONNECTION_ERROR', {}, {}, {}, `http://127.0.0.1:${closed}`);
   });
 
+  it('refuses what Twilio\'s API does not offer as NOT_SUPPORTED, before any request', async () => {
+    const error = await expectCode('NOT_SUPPORTED', { resource: 'ConnectApp', fields: [{ name: 'friendlyName', value: 'x', valueType: 'str' }] });
+    assert.match(error.message, /Console/);
+    assert.equal(simulator.requests.length, 0);
+  });
+
   it('has reached every documented code', () => {
     assert.deepEqual(ALL_ERROR_CODES.filter((c) => !reached.has(c)), []);
   });

@@ -46,7 +46,8 @@ helper.init(require.resolve(nodeRedPackage));
 const dist = path.resolve(__dirname, '..', '..', 'nodes');
 export const twilioConfig = require(path.join(dist, 'twilio-config.js')) as unknown;
 export const twilioSend = require(path.join(dist, 'twilio-send.js')) as unknown;
-export const allNodes = [twilioConfig, twilioSend];
+export const resourceNodes = ['get', 'query', 'update', 'delete'].map((a) => require(path.join(dist, `twilio-${a}.js`)) as unknown);
+export const allNodes = [twilioConfig, twilioSend, ...resourceNodes];
 export { helper };
 
 export const ACCOUNT = DEMO_ACCOUNT;
@@ -85,17 +86,21 @@ export function accountNode(simulatorUrl: string, mode: AuthMode = 'apiKey', ext
 
 export interface SendResult {
   output?: any;
+  /** Every msg the node sent, in order (a query in per-record mode sends several). */
+  outputs: any[];
+  warnings: string[];
   error?: { code: string; message: string; cause?: any };
   statuses: Array<{ fill?: string; shape?: string; text?: string }>;
 }
 
 /**
- * Loads account → twilio-send → helper, sends one msg and resolves when the node has finished
+ * Loads account → a node of `type` → helper, sends one msg and resolves when the node has finished
  * (done called): with the output msg if any and the error given to done(err) if any.
  */
-export async function runSend(
+export async function runNode(
   simulatorUrl: string,
-  send: Record<string, unknown>,
+  type: string,
+  config: Record<string, unknown>,
   msg: Record<string, unknown>,
   opts: { mode?: AuthMode; account?: Record<string, unknown>; credentials?: object } = {},
 ): Promise<SendResult> {
@@ -103,11 +108,16 @@ export async function runSend(
   const flow: FlowNode[] = [
     { id: 'tab', type: 'tab', label: 'test' },
     account.node,
-    { id: 'send', type: 'twilio-send', z: 'tab', account: 'account', resource: 'message', wires: [['out']], ...send },
+    { id: 'node', type, z: 'tab', account: 'account', wires: [['out']], ...config },
     { id: 'out', type: 'helper', z: 'tab' },
   ];
   await helper.load(allNodes, flow, { account: opts.credentials ?? account.credentials });
-  return sendTo(helper.getNode('send'), helper.getNode('out'), msg);
+  return sendTo(helper.getNode('node'), helper.getNode('out'), msg);
+}
+
+/** twilio-send with a message by default. */
+export function runSend(simulatorUrl: string, send: Record<string, unknown>, msg: Record<string, unknown>, opts: Parameters<typeof runNode>[4] = {}): Promise<SendResult> {
+  return runNode(simulatorUrl, 'twilio-send', { resource: 'message', ...send }, msg, opts);
 }
 
 /**
@@ -115,8 +125,8 @@ export async function runSend(
  * has reached the helper node (Node-RED delivers messages asynchronously).
  */
 export function sendTo(node: RuntimeNode, out: RuntimeNode, msg: Record<string, unknown>): Promise<SendResult> {
-  const result: SendResult = { statuses: [] };
   const outputs: any[] = [];
+  const result: SendResult = { statuses: [], outputs, warnings: [] };
   let sent = 0;
   return new Promise((resolve, reject) => {
     out.on('input', (m: any) => {
@@ -124,6 +134,7 @@ export function sendTo(node: RuntimeNode, out: RuntimeNode, msg: Record<string, 
       result.output = m;
     });
     node.on('call:status', (call: any) => result.statuses.push(call.args[0]));
+    node.on('call:warn', (call: any) => result.warnings.push(String(call.args[0])));
     const send = node.send as (...args: unknown[]) => void;
     node.send = (...args: unknown[]) => {
       sent++;

@@ -1,0 +1,472 @@
+/**
+ * The resource catalogue: every Twilio object the nodes act on, as data. For each object: its
+ * actions and the SDK call behind each, the parts of its compound Sid, its list filters and its
+ * writable fields. The runtime executes it (lib/resource-actions.ts) and the editor builds its object
+ * and field lists from it (served by twilio-config at GET /twilio-catalogue). Adding an object is a row.
+ *
+ * An SDK call is written as the path the SDK is walked: `account.conferences(conferenceSid).participants(callSid).update`
+ * starts at `client.api.v2010.accounts(<account>)`, calls each `name(part)` with that Sid part, and
+ * ends with the method. Roots: `account` (the config's account, or an `AC…:` prefix), `api`
+ * (`client.api.v2010`), `lookups` (`client.lookups.v2`).
+ */
+
+export type Action = 'get' | 'query' | 'create' | 'update' | 'delete';
+export const ACTIONS: readonly Action[] = ['get', 'query', 'create', 'update', 'delete'];
+
+export type ValueType = 'string' | 'url' | 'method' | 'boolean' | 'integer' | 'enum' | 'sid' | 'phone' | 'list' | 'date';
+
+/** A writable field (create/update) or a list filter, named as the SDK names the parameter. */
+export interface FieldSpec {
+  name: string;
+  type: ValueType;
+  /** For enum: the allowed values. For sid: the prefix. */
+  options?: readonly string[];
+  prefix?: string;
+  /** Which writing actions take it (fields only). */
+  on?: readonly Action[];
+  /** Required when creating. */
+  required?: boolean;
+}
+
+/** One part of a compound Sid: a Sid prefix, or a pattern for parts that are not Sids. */
+export interface SidPart {
+  name: string;
+  label: string;
+  prefixes?: readonly string[];
+  /** Regular expression source, for parts that are not Sids (a country code, a phone number). */
+  pattern?: string;
+  /** Also accepts a free label (conference participants are addressed by label too). */
+  orLabel?: boolean;
+  example: string;
+}
+
+export interface ActionSpec {
+  call: string;
+  /** Parameters always sent (Account "delete" is an update to status closed). */
+  fixed?: Readonly<Record<string, unknown>>;
+  /** Get by listing: the list filter that narrows to one record, fed with a Sid part, matched on a field. */
+  find?: { filter: string; part: string; field: string };
+  /** Options a fetch always takes (Lookup: the data packages to ask for). */
+  fetchOptions?: Readonly<Record<string, unknown>>;
+  /** Why a catalogue action shows but is refused (before any request): the object has no such API. */
+  notSupported?: string;
+}
+
+export interface ObjectSpec {
+  name: string;
+  label: string;
+  plural: string;
+  /** Served by another object's calls, with a one-time deprecation warning. */
+  deprecatedFor?: string;
+  parts: readonly SidPart[];
+  actions: Partial<Record<Action, ActionSpec>>;
+  filters?: readonly FieldSpec[];
+  fields?: readonly FieldSpec[];
+}
+
+// --- building blocks --------------------------------------------------------------------------
+const WRITE: readonly Action[] = ['create', 'update'];
+const CREATE: readonly Action[] = ['create'];
+const UPDATE: readonly Action[] = ['update'];
+
+const sidPart = (name: string, label: string, ...prefixes: string[]): SidPart => ({ name, label, prefixes, example: `${prefixes[0]}…` });
+const field = (name: string, type: ValueType, on: readonly Action[] = WRITE, extra: Partial<FieldSpec> = {}): FieldSpec => ({ name, type, on, ...extra });
+const oneOf = (name: string, options: readonly string[], on: readonly Action[] = WRITE, extra: Partial<FieldSpec> = {}): FieldSpec => ({ name, type: 'enum', options, on, ...extra });
+const filter = (name: string, type: ValueType, extra: Partial<FieldSpec> = {}): FieldSpec => ({ name, type, ...extra });
+/** A URL and its HTTP method: the pair Twilio uses for every webhook setting. */
+const hookPair = (url: string, method: string, on: readonly Action[] = WRITE): FieldSpec[] => [field(url, 'url', on), field(method, 'method', on)];
+
+const ACCOUNT_PART = sidPart('sid', 'Account SID', 'AC');
+const CALL = sidPart('callSid', 'Call SID', 'CA');
+const RECORDING = sidPart('recordingSid', 'Recording SID', 'RE');
+const MESSAGE = sidPart('messageSid', 'Message SID', 'SM', 'MM');
+const COUNTRY: SidPart = { name: 'countryCode', label: 'Country code', pattern: '^[A-Z]{2}$', example: 'US' };
+const PHONE: SidPart = { name: 'phoneNumber', label: 'Phone number', pattern: '^\\+[1-9]\\d{1,14}$', example: '+14155550100' };
+
+const PHONE_NUMBER_FIELDS: FieldSpec[] = [
+  field('friendlyName', 'string'),
+  ...hookPair('voiceUrl', 'voiceMethod'),
+  ...hookPair('voiceFallbackUrl', 'voiceFallbackMethod'),
+  ...hookPair('smsUrl', 'smsMethod'),
+  ...hookPair('smsFallbackUrl', 'smsFallbackMethod'),
+  ...hookPair('statusCallback', 'statusCallbackMethod'),
+  field('voiceApplicationSid', 'sid', WRITE, { prefix: 'AP' }),
+  field('smsApplicationSid', 'sid', WRITE, { prefix: 'AP' }),
+  field('voiceCallerIdLookup', 'boolean'),
+  field('addressSid', 'sid', WRITE, { prefix: 'AD' }),
+  field('bundleSid', 'sid', WRITE, { prefix: 'BU' }),
+  field('identitySid', 'sid', WRITE, { prefix: 'RI' }),
+  field('trunkSid', 'sid', WRITE, { prefix: 'TK' }),
+  oneOf('voiceReceiveMode', ['voice', 'fax']),
+  oneOf('emergencyStatus', ['Active', 'Inactive']),
+  field('emergencyAddressSid', 'sid', WRITE, { prefix: 'AD' }),
+];
+/** Buying a number: a specific one, or any in an area code. */
+const BUY_FIELDS: FieldSpec[] = [field('phoneNumber', 'phone', CREATE), field('areaCode', 'string', CREATE), ...PHONE_NUMBER_FIELDS];
+const PHONE_NUMBER_FILTERS: FieldSpec[] = [filter('friendlyName', 'string'), filter('phoneNumber', 'string'), filter('beta', 'boolean'), oneOf('origin', ['twilio', 'hosted'], [])];
+const AVAILABLE_FILTERS: FieldSpec[] = [
+  filter('areaCode', 'integer'), filter('contains', 'string'), filter('smsEnabled', 'boolean'), filter('mmsEnabled', 'boolean'),
+  filter('voiceEnabled', 'boolean'), filter('inRegion', 'string'), filter('inPostalCode', 'string'), filter('inLocality', 'string'),
+  filter('nearNumber', 'phone'), filter('distance', 'integer'), filter('excludeAllAddressRequired', 'boolean'), filter('beta', 'boolean'),
+];
+const VALIDATION_FIELDS: FieldSpec[] = [
+  field('phoneNumber', 'phone', CREATE, { required: true }), field('friendlyName', 'string', CREATE), field('callDelay', 'integer', CREATE),
+  field('extension', 'string', CREATE), ...hookPair('statusCallback', 'statusCallbackMethod', CREATE),
+];
+const RECORDING_FILTERS: FieldSpec[] = [filter('dateCreated', 'date')];
+const RECORDING_STATUS = ['stopped', 'paused', 'in-progress'];
+
+// --- the catalogue ----------------------------------------------------------------------------
+export const CATALOGUE: readonly ObjectSpec[] = [
+  {
+    name: 'Account', label: 'Account', plural: 'Accounts',
+    parts: [ACCOUNT_PART],
+    actions: {
+      get: { call: 'api.accounts(sid).fetch' },
+      query: { call: 'api.accounts.list' },
+      create: { call: 'api.accounts.create' },
+      update: { call: 'api.accounts(sid).update' },
+      // Twilio never deletes an account: closing it is an update to status "closed".
+      delete: { call: 'api.accounts(sid).update', fixed: { status: 'closed' } },
+    },
+    filters: [filter('friendlyName', 'string'), oneOf('status', ['active', 'suspended', 'closed'], [])],
+    fields: [field('friendlyName', 'string'), oneOf('status', ['active', 'suspended', 'closed'], UPDATE)],
+  },
+  {
+    name: 'Application', label: 'Application', plural: 'Applications',
+    parts: [sidPart('sid', 'Application SID', 'AP')],
+    actions: {
+      get: { call: 'account.applications(sid).fetch' },
+      query: { call: 'account.applications.list' },
+      create: { call: 'account.applications.create' },
+      update: { call: 'account.applications(sid).update' },
+      delete: { call: 'account.applications(sid).remove' },
+    },
+    filters: [filter('friendlyName', 'string')],
+    fields: [
+      field('friendlyName', 'string'), field('apiVersion', 'string'),
+      ...hookPair('voiceUrl', 'voiceMethod'), ...hookPair('voiceFallbackUrl', 'voiceFallbackMethod'),
+      ...hookPair('statusCallback', 'statusCallbackMethod'), field('voiceCallerIdLookup', 'boolean'),
+      ...hookPair('smsUrl', 'smsMethod'), ...hookPair('smsFallbackUrl', 'smsFallbackMethod'),
+      field('smsStatusCallback', 'url'), field('messageStatusCallback', 'url'), field('publicApplicationConnectEnabled', 'boolean'),
+    ],
+  },
+  {
+    name: 'ConnectApp', label: 'Connect App', plural: 'Connect Apps',
+    parts: [sidPart('sid', 'Connect App SID', 'CN')],
+    actions: {
+      get: { call: 'account.connectApps(sid).fetch' },
+      query: { call: 'account.connectApps.list' },
+      create: { call: '', notSupported: 'Twilio\'s API cannot create Connect Apps: create them in the Twilio Console, then Get, Update or Delete them here.' },
+      update: { call: 'account.connectApps(sid).update' },
+      delete: { call: 'account.connectApps(sid).remove' },
+    },
+    fields: [
+      field('friendlyName', 'string', UPDATE), field('companyName', 'string', UPDATE), field('description', 'string', UPDATE),
+      field('homepageUrl', 'url', UPDATE), field('authorizeRedirectUrl', 'url', UPDATE),
+      ...hookPair('deauthorizeCallbackUrl', 'deauthorizeCallbackMethod', UPDATE),
+      field('permissions', 'list', UPDATE, { options: ['get-all', 'post-all'] }),
+    ],
+  },
+  {
+    name: 'AuthorizedConnectApp', label: 'Authorized Connect App', plural: 'Authorized Connect Apps',
+    parts: [sidPart('connectAppSid', 'Connect App SID', 'CN')],
+    actions: {
+      get: { call: 'account.authorizedConnectApps(connectAppSid).fetch' },
+      query: { call: 'account.authorizedConnectApps.list' },
+    },
+  },
+  {
+    name: 'LocalPhoneNumber', label: 'Local number to buy', plural: 'Local numbers to buy',
+    parts: [COUNTRY, PHONE],
+    actions: {
+      get: { call: 'account.availablePhoneNumbers(countryCode).local.list', find: { filter: 'contains', part: 'phoneNumber', field: 'phoneNumber' } },
+      query: { call: 'account.availablePhoneNumbers(countryCode).local.list' },
+    },
+    filters: AVAILABLE_FILTERS,
+  },
+  {
+    name: 'TollFreePhoneNumber', label: 'Toll-free number to buy', plural: 'Toll-free numbers to buy',
+    parts: [COUNTRY, PHONE],
+    actions: {
+      get: { call: 'account.availablePhoneNumbers(countryCode).tollFree.list', find: { filter: 'contains', part: 'phoneNumber', field: 'phoneNumber' } },
+      query: { call: 'account.availablePhoneNumbers(countryCode).tollFree.list' },
+    },
+    filters: AVAILABLE_FILTERS,
+  },
+  {
+    name: 'Call', label: 'Call', plural: 'Calls',
+    parts: [sidPart('sid', 'Call SID', 'CA')],
+    actions: {
+      get: { call: 'account.calls(sid).fetch' },
+      query: { call: 'account.calls.list' },
+      create: { call: 'account.calls.create' },
+      update: { call: 'account.calls(sid).update' },
+      delete: { call: 'account.calls(sid).remove' },
+    },
+    filters: [
+      filter('to', 'phone'), filter('from', 'phone'), filter('parentCallSid', 'sid', { prefix: 'CA' }),
+      oneOf('status', ['queued', 'ringing', 'in-progress', 'canceled', 'completed', 'failed', 'busy', 'no-answer'], []),
+      filter('startTime', 'date'), filter('endTime', 'date'),
+    ],
+    // Update is how a live call is redirected (url or twiml) or ended (status).
+    fields: [
+      ...hookPair('url', 'method', UPDATE), field('twiml', 'string', UPDATE), oneOf('status', ['canceled', 'completed'], UPDATE),
+      ...hookPair('fallbackUrl', 'fallbackMethod', UPDATE), ...hookPair('statusCallback', 'statusCallbackMethod', UPDATE), field('timeLimit', 'integer', UPDATE),
+    ],
+  },
+  {
+    name: 'Conference', label: 'Conference', plural: 'Conferences',
+    parts: [sidPart('sid', 'Conference SID', 'CF')],
+    actions: {
+      get: { call: 'account.conferences(sid).fetch' },
+      query: { call: 'account.conferences.list' },
+      update: { call: 'account.conferences(sid).update' },
+    },
+    filters: [filter('dateCreated', 'date'), filter('dateUpdated', 'date'), filter('friendlyName', 'string'), oneOf('status', ['init', 'in-progress', 'completed'], [])],
+    fields: [oneOf('status', ['completed'], UPDATE), ...hookPair('announceUrl', 'announceMethod', UPDATE)],
+  },
+  {
+    name: 'IncomingPhoneNumber', label: 'Phone number', plural: 'Phone numbers',
+    parts: [sidPart('sid', 'Phone Number SID', 'PN')],
+    actions: {
+      get: { call: 'account.incomingPhoneNumbers(sid).fetch' },
+      query: { call: 'account.incomingPhoneNumbers.list' },
+      create: { call: 'account.incomingPhoneNumbers.create' },
+      update: { call: 'account.incomingPhoneNumbers(sid).update' },
+      delete: { call: 'account.incomingPhoneNumbers(sid).remove' },
+    },
+    filters: PHONE_NUMBER_FILTERS,
+    fields: [...BUY_FIELDS, field('accountSid', 'sid', UPDATE, { prefix: 'AC' }), field('apiVersion', 'string')],
+  },
+  {
+    name: 'LocalIncomingPhoneNumber', label: 'Local phone number', plural: 'Local phone numbers',
+    parts: [sidPart('sid', 'Phone Number SID', 'PN')],
+    actions: {
+      get: { call: 'account.incomingPhoneNumbers(sid).fetch' },
+      query: { call: 'account.incomingPhoneNumbers.local.list' },
+      create: { call: 'account.incomingPhoneNumbers.local.create' },
+    },
+    filters: PHONE_NUMBER_FILTERS,
+    fields: [{ ...BUY_FIELDS[0], required: true }, ...PHONE_NUMBER_FIELDS.map((f) => ({ ...f, on: CREATE }))],
+  },
+  {
+    name: 'TollFreeIncomingPhoneNumber', label: 'Toll-free phone number', plural: 'Toll-free phone numbers',
+    parts: [sidPart('sid', 'Phone Number SID', 'PN')],
+    actions: {
+      get: { call: 'account.incomingPhoneNumbers(sid).fetch' },
+      query: { call: 'account.incomingPhoneNumbers.tollFree.list' },
+      create: { call: 'account.incomingPhoneNumbers.tollFree.create' },
+    },
+    filters: PHONE_NUMBER_FILTERS,
+    fields: [{ ...BUY_FIELDS[0], required: true }, ...PHONE_NUMBER_FIELDS.map((f) => ({ ...f, on: CREATE }))],
+  },
+  {
+    name: 'Notification', label: 'Notification', plural: 'Notifications',
+    parts: [sidPart('sid', 'Notification SID', 'NO')],
+    actions: {
+      get: { call: 'account.notifications(sid).fetch' },
+      query: { call: 'account.notifications.list' },
+      delete: { call: '', notSupported: 'Twilio\'s API no longer deletes Notifications: they expire on their own (Twilio keeps them 31 days).' },
+    },
+    filters: [oneOf('log', ['0', '1'], []), filter('messageDate', 'date')],
+  },
+  {
+    name: 'CallNotification', label: 'Call notification', plural: 'Call notifications',
+    parts: [CALL, sidPart('sid', 'Notification SID', 'NO')],
+    actions: {
+      get: { call: 'account.calls(callSid).notifications(sid).fetch' },
+      query: { call: 'account.calls(callSid).notifications.list' },
+    },
+    filters: [oneOf('log', ['0', '1'], []), filter('messageDate', 'date')],
+  },
+  {
+    name: 'OutgoingCallerId', label: 'Verified caller ID', plural: 'Verified caller IDs',
+    parts: [sidPart('sid', 'Caller ID SID', 'PN')],
+    actions: {
+      get: { call: 'account.outgoingCallerIds(sid).fetch' },
+      query: { call: 'account.outgoingCallerIds.list' },
+      // A caller ID is added by a validation request: Twilio calls the number, the person enters the code.
+      create: { call: 'account.validationRequests.create' },
+      update: { call: 'account.outgoingCallerIds(sid).update' },
+      delete: { call: 'account.outgoingCallerIds(sid).remove' },
+    },
+    filters: [filter('phoneNumber', 'phone'), filter('friendlyName', 'string')],
+    fields: [...VALIDATION_FIELDS.map((f) => (f.name === 'friendlyName' ? { ...f, on: WRITE } : f))],
+  },
+  {
+    name: 'CallerIdValidation', label: 'Caller ID validation', plural: 'Caller ID validations',
+    parts: [sidPart('sid', 'Caller ID SID', 'PN')],
+    actions: {
+      get: { call: '', notSupported: 'A validation request cannot be fetched: Twilio only answers it once, when it is created. Get the verified number as an OutgoingCallerId instead.' },
+      create: { call: 'account.validationRequests.create' },
+    },
+    fields: VALIDATION_FIELDS,
+  },
+  {
+    name: 'ConferenceParticipant', label: 'Conference participant', plural: 'Conference participants',
+    parts: [sidPart('conferenceSid', 'Conference SID', 'CF'), { ...sidPart('callSid', 'Call SID or label', 'CA'), orLabel: true }],
+    actions: {
+      get: { call: 'account.conferences(conferenceSid).participants(callSid).fetch' },
+      query: { call: 'account.conferences(conferenceSid).participants.list' },
+      create: { call: 'account.conferences(conferenceSid).participants.create' },
+      update: { call: 'account.conferences(conferenceSid).participants(callSid).update' },
+      delete: { call: 'account.conferences(conferenceSid).participants(callSid).remove' },
+    },
+    filters: [filter('muted', 'boolean'), filter('hold', 'boolean'), filter('coaching', 'boolean')],
+    fields: [
+      field('from', 'phone', CREATE, { required: true }), field('to', 'phone', CREATE, { required: true }), field('label', 'string', CREATE),
+      ...hookPair('statusCallback', 'statusCallbackMethod', CREATE), field('statusCallbackEvent', 'list', CREATE, { options: ['initiated', 'ringing', 'answered', 'completed'] }),
+      field('timeout', 'integer', CREATE), field('record', 'boolean', CREATE), field('startConferenceOnEnter', 'boolean', CREATE),
+      field('earlyMedia', 'boolean', CREATE), field('maxParticipants', 'integer', CREATE), field('timeLimit', 'integer', CREATE),
+      field('muted', 'boolean'), field('hold', 'boolean', UPDATE), ...hookPair('holdUrl', 'holdMethod', UPDATE),
+      ...hookPair('announceUrl', 'announceMethod', UPDATE), ...hookPair('waitUrl', 'waitMethod'), field('beepOnExit', 'boolean', UPDATE),
+      field('endConferenceOnExit', 'boolean'), field('coaching', 'boolean'), field('callSidToCoach', 'sid', WRITE, { prefix: 'CA' }),
+    ],
+  },
+  {
+    name: 'Recording', label: 'Recording', plural: 'Recordings',
+    parts: [sidPart('sid', 'Recording SID', 'RE')],
+    actions: {
+      get: { call: 'account.recordings(sid).fetch' },
+      query: { call: 'account.recordings.list' },
+      delete: { call: 'account.recordings(sid).remove' },
+    },
+    filters: [...RECORDING_FILTERS, filter('callSid', 'sid', { prefix: 'CA' }), filter('conferenceSid', 'sid', { prefix: 'CF' }), filter('includeSoftDeleted', 'boolean')],
+  },
+  {
+    name: 'CallRecording', label: 'Call recording', plural: 'Call recordings',
+    parts: [CALL, sidPart('sid', 'Recording SID', 'RE')],
+    actions: {
+      get: { call: 'account.calls(callSid).recordings(sid).fetch' },
+      query: { call: 'account.calls(callSid).recordings.list' },
+      create: { call: 'account.calls(callSid).recordings.create' },
+      update: { call: 'account.calls(callSid).recordings(sid).update' },
+      delete: { call: 'account.calls(callSid).recordings(sid).remove' },
+    },
+    filters: RECORDING_FILTERS,
+    fields: [
+      oneOf('status', RECORDING_STATUS, UPDATE, { required: true }), oneOf('pauseBehavior', ['skip', 'silence'], UPDATE),
+      field('recordingStatusCallbackEvent', 'list', CREATE, { options: ['in-progress', 'completed', 'absent'] }),
+      ...hookPair('recordingStatusCallback', 'recordingStatusCallbackMethod', CREATE), oneOf('trim', ['trim-silence', 'do-not-trim'], CREATE),
+      oneOf('recordingChannels', ['mono', 'dual'], CREATE), oneOf('recordingTrack', ['inbound', 'outbound', 'both'], CREATE),
+    ],
+  },
+  {
+    name: 'ShortCode', label: 'Short code', plural: 'Short codes',
+    parts: [sidPart('sid', 'Short Code SID', 'SC')],
+    actions: {
+      get: { call: 'account.shortCodes(sid).fetch' },
+      query: { call: 'account.shortCodes.list' },
+      update: { call: 'account.shortCodes(sid).update' },
+      delete: { call: '', notSupported: 'Short codes are leased through Twilio\'s support, and the API cannot release one: contact Twilio to cancel a short code.' },
+    },
+    filters: [filter('friendlyName', 'string'), filter('shortCode', 'string')],
+    fields: [field('friendlyName', 'string', UPDATE), field('apiVersion', 'string', UPDATE), ...hookPair('smsUrl', 'smsMethod', UPDATE), ...hookPair('smsFallbackUrl', 'smsFallbackMethod', UPDATE)],
+  },
+  {
+    name: 'Transcription', label: 'Transcription', plural: 'Transcriptions',
+    parts: [sidPart('sid', 'Transcription SID', 'TR')],
+    actions: {
+      get: { call: 'account.transcriptions(sid).fetch' },
+      query: { call: 'account.transcriptions.list' },
+      delete: { call: 'account.transcriptions(sid).remove' },
+    },
+  },
+  {
+    name: 'RecordingTranscription', label: 'Recording transcription', plural: 'Recording transcriptions',
+    parts: [RECORDING, sidPart('sid', 'Transcription SID', 'TR')],
+    actions: {
+      get: { call: 'account.recordings(recordingSid).transcriptions(sid).fetch' },
+      query: { call: 'account.recordings(recordingSid).transcriptions.list' },
+      delete: { call: 'account.recordings(recordingSid).transcriptions(sid).remove' },
+    },
+  },
+  {
+    name: 'Message', label: 'Message', plural: 'Messages',
+    parts: [sidPart('sid', 'Message SID', 'SM', 'MM')],
+    actions: {
+      get: { call: 'account.messages(sid).fetch' },
+      query: { call: 'account.messages.list' },
+      create: { call: 'account.messages.create' },
+      update: { call: 'account.messages(sid).update' },
+      delete: { call: 'account.messages(sid).remove' },
+    },
+    filters: [filter('to', 'phone'), filter('from', 'phone'), filter('dateSent', 'date')],
+    // Update redacts (body set to "") or cancels a scheduled message (status "canceled").
+    fields: [field('body', 'string', UPDATE), oneOf('status', ['canceled'], UPDATE)],
+  },
+  {
+    name: 'SMSMessage', label: 'SMS message (deprecated)', plural: 'SMS messages (deprecated)', deprecatedFor: 'Message',
+    parts: [sidPart('sid', 'Message SID', 'SM', 'MM')],
+    actions: {
+      get: { call: 'account.messages(sid).fetch' },
+      query: { call: 'account.messages.list' },
+      create: { call: 'account.messages.create' },
+      update: { call: 'account.messages(sid).update' },
+    },
+    filters: [filter('to', 'phone'), filter('from', 'phone'), filter('dateSent', 'date')],
+    fields: [field('body', 'string', UPDATE), oneOf('status', ['canceled'], UPDATE)],
+  },
+  // Beyond the seed's table: what flows also ask for.
+  {
+    name: 'Balance', label: 'Balance', plural: 'Balances',
+    parts: [],
+    actions: { get: { call: 'account.balance.fetch' } },
+  },
+  {
+    name: 'UsageRecord', label: 'Usage record', plural: 'Usage records',
+    parts: [],
+    actions: { query: { call: 'account.usage.records.list' } },
+    filters: [filter('category', 'string'), filter('startDate', 'string'), filter('endDate', 'string'), filter('includeSubaccounts', 'boolean')],
+  },
+  {
+    name: 'MessageMedia', label: 'Message media', plural: 'Message media',
+    parts: [MESSAGE, sidPart('sid', 'Media SID', 'ME')],
+    actions: {
+      get: { call: 'account.messages(messageSid).media(sid).fetch' },
+      query: { call: 'account.messages(messageSid).media.list' },
+      delete: { call: 'account.messages(messageSid).media(sid).remove' },
+    },
+    filters: [filter('dateCreated', 'date')],
+  },
+  {
+    name: 'Queue', label: 'Queue', plural: 'Queues',
+    parts: [sidPart('sid', 'Queue SID', 'QU')],
+    actions: {
+      get: { call: 'account.queues(sid).fetch' },
+      query: { call: 'account.queues.list' },
+      create: { call: 'account.queues.create' },
+      update: { call: 'account.queues(sid).update' },
+      delete: { call: 'account.queues(sid).remove' },
+    },
+    fields: [field('friendlyName', 'string', WRITE, { required: true }), field('maxSize', 'integer')],
+  },
+  {
+    name: 'PhoneNumberLookup', label: 'Number lookup (Lookup v2)', plural: 'Number lookups',
+    parts: [PHONE],
+    actions: { get: { call: 'lookups.phoneNumbers(phoneNumber).fetch', fetchOptions: { fields: 'validation,line_type_intelligence' } } },
+  },
+];
+
+export function findObject(name: string): ObjectSpec | undefined {
+  return CATALOGUE.find((o) => o.name === name);
+}
+
+/** The Sid parts an action's call needs, in the order the call uses them. */
+export function partsFor(object: ObjectSpec, action: Action): SidPart[] {
+  const call = object.actions[action]?.call ?? '';
+  const names = [...call.matchAll(/\((\w+)\)/g)].map((m) => m[1]);
+  const find = object.actions[action]?.find;
+  if (find) names.push(find.part);
+  return names.map((name) => object.parts.find((p) => p.name === name)!);
+}
+
+export function fieldsFor(object: ObjectSpec, action: Action): FieldSpec[] {
+  return (object.fields ?? []).filter((f) => f.on?.includes(action));
+}
+
+/** Objects an action shows for in the editor (including those it refuses, which say why). */
+export function objectsFor(action: Action): ObjectSpec[] {
+  return CATALOGUE.filter((o) => o.actions[action] !== undefined);
+}

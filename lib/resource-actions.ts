@@ -1,0 +1,182 @@
+/**
+ * Runs a catalogue action (lib/catalogue.ts) with the twilio SDK: parses the compound Sid, checks the
+ * filters and fields against the catalogue, walks the SDK call path and returns plain JSON.
+ */
+import type twilio from 'twilio';
+import { Action, FieldSpec, ObjectSpec, SidPart, fieldsFor, partsFor } from './catalogue';
+import { isSid } from './client';
+import { TwilioNodeError } from './errors';
+import { coerceFieldValue, parseDate } from './field-values';
+
+export interface Target {
+  /** A subaccount named by an `AC…:` prefix; otherwise the config node's account. */
+  accountSid?: string;
+  parts: Record<string, string>;
+}
+
+function describeParts(parts: readonly SidPart[]): string {
+  return parts.map((p) => p.example).join(':');
+}
+
+function checkPart(part: SidPart, value: string): void {
+  const ok = part.pattern
+    ? new RegExp(part.pattern).test(value)
+    : part.prefixes!.some((prefix) => isSid(value, prefix)) || (part.orLabel === true && /^[^:/\s]+$/.test(value) && !/^[A-Z]{2}[0-9a-f]{32}$/i.test(value));
+  if (!ok) {
+    const expected = part.pattern ? `like ${part.example}` : `${part.prefixes!.join(' or ')} followed by 32 hex digits${part.orLabel ? ', or a label' : ''}`;
+    throw new TwilioNodeError('INVALID_INPUT', `${part.label} must be ${expected}, got "${value}"`);
+  }
+}
+
+/**
+ * Parses `Sid`, `ParentSid:Sid`, with an optional `AccountSid:` prefix for a subaccount's record
+ * (e.g. `AC…:CF…:CA…`), checking each part's prefix before any request.
+ */
+export function parseCompoundSid(input: unknown, object: ObjectSpec, action: Action): Target {
+  const parts = partsFor(object, action);
+  const accountScoped = object.actions[action]!.call.startsWith('account.');
+  // A record from an earlier node (e.g. twilio-send's output) stands for its own Sid.
+  const raw = typeof input === 'object' && input !== null && typeof (input as { sid?: unknown }).sid === 'string' ? (input as { sid: string }).sid : input;
+  if (raw === undefined || raw === null || raw === '') {
+    if (parts.length === 0) return { parts: {} };
+    throw new TwilioNodeError('MISSING_INPUT', `${object.name} ${action} needs ${parts.map((p) => p.label).join(' and ')} (${describeParts(parts)})`);
+  }
+  if (typeof raw !== 'string') throw new TwilioNodeError('INVALID_INPUT', `Sid must be text like ${describeParts(parts) || 'AC…'}, got ${typeof raw}`);
+  const pieces = raw.split(':').map((p) => p.trim());
+  let accountSid: string | undefined;
+  if (accountScoped && pieces.length === parts.length + 1) {
+    accountSid = pieces.shift();
+    if (!isSid(accountSid, 'AC')) throw new TwilioNodeError('INVALID_INPUT', `Account SID must be AC followed by 32 hex digits, got "${accountSid}"`);
+  }
+  if (pieces.length !== parts.length) {
+    const shape = [describeParts(parts), accountScoped ? `AC…:${describeParts(parts)}` : ''].filter(Boolean).join(' or ');
+    throw new TwilioNodeError('INVALID_INPUT', `${object.name} ${action} takes ${shape || 'no Sid (or AC… for a subaccount)'}, got "${raw}"`);
+  }
+  const named: Record<string, string> = {};
+  parts.forEach((part, i) => {
+    checkPart(part, pieces[i]);
+    named[part.name] = pieces[i];
+  });
+  return { accountSid, parts: named };
+}
+
+export interface FilterRow {
+  name: string;
+  /** For dates: on, before or after. */
+  op?: 'on' | 'before' | 'after';
+  value: unknown;
+}
+
+/** Turns filter rows into SDK list options: `dateSent` + before → `dateSentBefore`, and so on. */
+export function buildFilters(object: ObjectSpec, rows: readonly FilterRow[]): Record<string, unknown> {
+  const options: Record<string, unknown> = {};
+  for (const row of rows) {
+    const spec = object.filters?.find((f) => f.name === row.name);
+    if (!spec) throw new TwilioNodeError('INVALID_INPUT', `${object.name} has no filter "${row.name}"; it has: ${(object.filters ?? []).map((f) => f.name).join(', ') || 'none'}`);
+    if (spec.type === 'date') {
+      const op = row.op ?? 'on';
+      if (op === 'on') {
+        // Twilio reads a bare date as "that day"; the SDK passes strings through.
+        options[row.name] = parseDate(row.name, row.value).toISOString().slice(0, 10);
+      } else {
+        options[`${row.name}${op === 'before' ? 'Before' : 'After'}`] = parseDate(row.name, row.value);
+      }
+    } else {
+      options[row.name] = coerceFieldValue(spec, row.value);
+    }
+  }
+  return options;
+}
+
+/** Checks the values to write against the action's fields: unknown names and bad types are refused. */
+export function buildFields(object: ObjectSpec, action: Action, values: Record<string, unknown>): Record<string, unknown> {
+  const allowed = fieldsFor(object, action);
+  const params: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(values)) {
+    if (value === undefined) continue;
+    const spec: FieldSpec | undefined = allowed.find((f) => f.name === name);
+    if (!spec) {
+      throw new TwilioNodeError('INVALID_INPUT', `${object.name} ${action} has no field "${name}"; it has: ${allowed.map((f) => f.name).join(', ') || 'none'}`);
+    }
+    params[name] = coerceFieldValue(spec, value);
+  }
+  if (action === 'create') {
+    const missing = allowed.filter((f) => f.required && params[f.name] === undefined).map((f) => f.name);
+    if (missing.length > 0) throw new TwilioNodeError('MISSING_INPUT', `${object.name} create needs ${missing.join(', ')}`);
+  }
+  for (const [name, value] of Object.entries(object.actions[action]?.fixed ?? {})) params[name] = value;
+  return params;
+}
+
+type SdkNode = Record<string, unknown> & ((id: string) => SdkNode);
+
+/** Walks `account.calls(callSid).recordings.list` on the client and returns the method's holder and name. */
+function resolveCall(client: twilio.Twilio, object: ObjectSpec, action: Action, target: Target): { holder: SdkNode; method: string } {
+  const spec = object.actions[action];
+  if (!spec) throw new TwilioNodeError('NOT_SUPPORTED', `${object.name} has no ${action} action`);
+  if (spec.notSupported) throw new TwilioNodeError('NOT_SUPPORTED', `${object.name} ${action}: ${spec.notSupported}`);
+  const segments = spec.call.split('.');
+  const [root, method] = [segments.shift()!, segments.pop()!];
+  let current: SdkNode;
+  if (root === 'account') current = (client.api.v2010.accounts as unknown as SdkNode)(target.accountSid ?? client.accountSid);
+  else if (root === 'api') current = client.api.v2010 as unknown as SdkNode;
+  else current = client.lookups.v2 as unknown as SdkNode;
+  for (const segment of segments) {
+    const [, name, part] = /^(\w+)(?:\((\w+)\))?$/.exec(segment)!;
+    current = current[name] as SdkNode;
+    if (part) current = current(target.parts[part]);
+  }
+  return { holder: current, method };
+}
+
+function plain(value: unknown): unknown {
+  if (typeof value === 'object' && value !== null && typeof (value as { toJSON?: unknown }).toJSON === 'function') {
+    return JSON.parse(JSON.stringify((value as { toJSON(): unknown }).toJSON()));
+  }
+  return value;
+}
+
+/** Runs get, create, update or delete; returns the record as plain JSON (delete: true). */
+export async function runAction(client: twilio.Twilio, object: ObjectSpec, action: Exclude<Action, 'query'>, target: Target, params: Record<string, unknown> = {}): Promise<unknown> {
+  const { holder, method } = resolveCall(client, object, action, target);
+  const spec = object.actions[action]!;
+  const call = holder[method] as (...args: unknown[]) => Promise<unknown>;
+  if (spec.find) {
+    // Get by listing: ask for the one value, then insist on an exact match.
+    const wanted = target.parts[spec.find.part];
+    const found = ((await call.call(holder, { [spec.find.filter]: wanted, limit: 20 })) as Array<Record<string, unknown>>).find((r) => r[spec.find!.field] === wanted);
+    if (!found) throw new TwilioNodeError('NOT_FOUND', `${wanted} is not available (any more) as a ${object.label}`, { status: 404 });
+    return plain(found);
+  }
+  if (method === 'fetch') return plain(await call.call(holder, spec.fetchOptions ?? undefined));
+  if (method === 'remove') return call.call(holder);
+  return plain(await call.call(holder, params));
+}
+
+export interface QueryOptions {
+  filters: Record<string, unknown>;
+  /** Records to return at most; 0 means all. */
+  limit: number;
+  pageSize: number;
+  /** Told after each page, so a status can show progress. */
+  onPage?: (recordsSoFar: number) => void;
+}
+
+/** Runs a query page by page up to the limit (Twilio pages at most 1,000 records). */
+export async function runQuery(client: twilio.Twilio, object: ObjectSpec, target: Target, options: QueryOptions): Promise<unknown[]> {
+  const { holder } = resolveCall(client, object, 'query', target);
+  const records: unknown[] = [];
+  const pageSize = options.limit > 0 ? Math.min(options.pageSize, options.limit) : options.pageSize;
+  type Page = { instances: unknown[]; nextPage(): Promise<Page> | undefined };
+  let page: Page | undefined = await (holder.page as (o: object) => Promise<Page>).call(holder, { ...options.filters, pageSize });
+  while (page) {
+    for (const instance of page.instances) {
+      if (options.limit > 0 && records.length >= options.limit) break;
+      records.push(plain(instance));
+    }
+    options.onPage?.(records.length);
+    if (options.limit > 0 && records.length >= options.limit) break;
+    page = await page.nextPage();
+  }
+  return records;
+}

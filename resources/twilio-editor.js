@@ -1,0 +1,159 @@
+/* Editor helpers shared by the Twilio nodes: the resource catalogue (served by the runtime at
+ * twilio-catalogue, the same table the runtime executes) and the object, Sid, filter and field
+ * inputs built from it. Loaded by each node's .html from resources/@nr-twilio/node-red-twilio/. */
+/* global RED, $ */
+(function () {
+  'use strict';
+  if (window.TwilioEditor) return;
+
+  var catalogue = null;
+  var loading = null;
+  var ALL = ['str', 'msg', 'flow', 'global', 'env', 'jsonata'];
+  var TYPES_BY_VALUE = {
+    boolean: ['bool', 'msg', 'flow', 'global', 'env', 'jsonata'],
+    integer: ['num', 'msg', 'flow', 'global', 'env', 'jsonata'],
+    list: ['str', 'json', 'msg', 'flow', 'global', 'env', 'jsonata']
+  };
+
+  function load() {
+    if (!loading) {
+      loading = $.getJSON('twilio-catalogue').then(function (data) {
+        catalogue = data;
+        return data;
+      });
+    }
+    return loading;
+  }
+
+  function find(name) {
+    return (catalogue || []).filter(function (o) { return o.name === name; })[0];
+  }
+
+  function partsFor(object, action) {
+    var spec = object && object.actions[action];
+    if (!spec) return [];
+    var names = [];
+    (spec.call || '').replace(/\((\w+)\)/g, function (_, n) { names.push(n); });
+    if (spec.find) names.push(spec.find.part);
+    return names.map(function (n) { return object.parts.filter(function (p) { return p.name === n; })[0]; });
+  }
+
+  function fieldsFor(object, action) {
+    return ((object && object.fields) || []).filter(function (f) { return (f.on || []).indexOf(action) >= 0; });
+  }
+
+  function sidPlaceholder(object, action) {
+    var parts = partsFor(object, action).map(function (p) { return p.example; }).join(':');
+    var accountScoped = object && object.actions[action] && /^account\./.test(object.actions[action].call);
+    return parts ? parts + (accountScoped ? '  (AC…:' + parts + ' for a subaccount)' : '') : (accountScoped ? '(optional) AC… for a subaccount' : '');
+  }
+
+  /** "Message" → "Messages", for labels, before and after the catalogue has loaded. */
+  function plural(name) {
+    var o = find(name);
+    return o ? o.plural : name + 's';
+  }
+
+  /** A list of rows: a name chosen from `choices`, an operator for dates, a typed value. */
+  function rowsEditor(container, choices, rows, withOperator, t) {
+    container.css({ 'min-height': '120px', 'min-width': '450px' }).editableList({
+      addItem: function (row, index, data) {
+        var name = $('<select/>', { style: 'width: 35%' }).appendTo(row);
+        choices.forEach(function (c) { $('<option/>').val(c.name).text(c.name).appendTo(name); });
+        var op = $('<select/>', { style: 'width: 18%; margin-left: 4px' }).appendTo(row);
+        ['on', 'before', 'after'].forEach(function (o) { $('<option/>').val(o).text(t('twilio.editor.op.' + o)).appendTo(op); });
+        var value = $('<input type="text"/>', { style: 'width: 40%; margin-left: 4px' }).appendTo(row);
+        var typed = false;
+        var update = function () {
+          var spec = choices.filter(function (c) { return c.name === name.val(); })[0] || { type: 'string' };
+          op.toggle(withOperator && spec.type === 'date');
+          var types = TYPES_BY_VALUE[spec.type] || ALL;
+          if (typed) value.typedInput('types', types);
+          else value.typedInput({ types: types });
+          typed = true;
+          var placeholder = spec.type === 'enum' || spec.options ? (spec.options || []).join(' | ') : spec.type === 'date' ? 'YYYY-MM-DD HH:MM:SS' : spec.prefix ? spec.prefix + '…' : '';
+          value.attr('placeholder', placeholder);
+        };
+        name.val(data.name || (choices[0] && choices[0].name));
+        op.val(data.op || 'on');
+        update();
+        value.typedInput('type', data.valueType || (TYPES_BY_VALUE[(choices.filter(function (c) { return c.name === name.val(); })[0] || {}).type] || ALL)[0]);
+        value.typedInput('value', data.value === undefined ? '' : data.value);
+        name.on('change', update);
+        row.data('read', function () {
+          return { name: name.val(), op: op.is(':visible') ? op.val() : undefined, value: value.typedInput('value'), valueType: value.typedInput('type') };
+        });
+      },
+      removable: true,
+      sortable: true
+    });
+    (rows || []).forEach(function (r) { container.editableList('addItem', r); });
+  }
+
+  function readRows(container) {
+    var out = [];
+    container.editableList('items').each(function () { out.push($(this).data('read')()); });
+    return out;
+  }
+
+  /**
+   * Builds a resource node's dialog: the object list for `action`, the Sid hint, and the filter or
+   * field rows. `options.objectField` names the select holding the object (twilio-send: resource).
+   */
+  function prepare(node, action, options) {
+    options = options || {};
+    var objectSelect = $(options.objectField || '#node-input-object');
+    var sid = $('#node-input-sid');
+    if (sid.length) sid.typedInput({ types: ALL, typeField: '#node-input-sidType' });
+    return load().then(function () {
+      var current = node[options.objectProperty || 'object'];
+      // twilio-send keeps its own Message and Call entries and appends the other creatable objects.
+      if (!options.keepOptions) objectSelect.empty();
+      catalogue.filter(function (o) { return o.actions[action] && (options.exclude || []).indexOf(o.name) < 0; }).forEach(function (o) {
+        var spec = o.actions[action];
+        $('<option/>').val(o.name).text(o.label + (spec.notSupported ? ' — ' + node._('twilio.editor.notSupported') : '')).appendTo(objectSelect);
+      });
+      if (current) objectSelect.val(current);
+      var rowsContainer = $('#twilio-rows');
+      var rowsObject = null;
+      var refresh = function () {
+        var object = find(objectSelect.val());
+        if (!object) return;
+        var spec = object.actions[action] || {};
+        $('#twilio-not-supported').text(spec.notSupported || '').toggle(!!spec.notSupported);
+        if (sid.length) {
+          sid.typedInput('width', '70%');
+          $('#node-input-sid').attr('placeholder', sidPlaceholder(object, action));
+          $('#twilio-sid-hint').text(sidPlaceholder(object, action));
+          sid.closest('.form-row').toggle(partsFor(object, action).length > 0 || /^account\./.test(spec.call || ''));
+        }
+        if (rowsContainer.length) {
+          var choices = action === 'query' ? object.filters || [] : fieldsFor(object, action);
+          // The saved rows belong to the saved object; another object starts with none.
+          var keep = rowsObject === null && object.name === current ? node[action === 'query' ? 'filters' : 'fields'] || [] : [];
+          var fresh = $('<ol id="twilio-rows"/>');
+          rowsContainer.closest('.form-row').find('.red-ui-editableList, #twilio-rows').remove();
+          $('#twilio-rows-row').append(fresh);
+          rowsContainer = fresh;
+          rowsEditor(rowsContainer, choices, keep.filter(function (r) { return choices.some(function (c) { return c.name === r.name; }); }), action === 'query', function (k) { return node._(k); });
+          rowsObject = object.name;
+          $('#twilio-rows-row').toggle(choices.length > 0);
+        }
+      };
+      objectSelect.on('change', refresh);
+      refresh();
+    });
+  }
+
+  function save(node, action) {
+    var rowsContainer = $('#twilio-rows');
+    if (rowsContainer.length && $('#twilio-rows-row').is(':visible')) {
+      node[action === 'query' ? 'filters' : 'fields'] = readRows(rowsContainer);
+    } else if (rowsContainer.length) {
+      node[action === 'query' ? 'filters' : 'fields'] = [];
+    }
+  }
+
+  window.TwilioEditor = { load: load, find: find, plural: plural, prepare: prepare, save: save, partsFor: partsFor, fieldsFor: fieldsFor };
+  load();
+})();
