@@ -28,6 +28,8 @@ export interface ResourceNodeDef extends NodeDef {
   limit?: string | number;
   pageSize?: string | number;
   output?: 'array' | 'each';
+  /** Whether msg.payload's keys are fields to write (default true); off when payload is a record. */
+  payloadFields?: boolean;
 }
 
 type AccountNode = Node & TwilioAccount;
@@ -66,7 +68,12 @@ async function readRows(RED: NodeAPI, node: Node, msg: NodeMessageInFlow, rows: 
 
 /** Values to write: msg.payload's keys (when it is an object), then the node's rows, which win. */
 export async function readFieldValues(RED: NodeAPI, node: Node, msg: NodeMessageInFlow, def: ResourceNodeDef, object: ObjectSpec, action: Action): Promise<Record<string, unknown>> {
-  const fromPayload = typeof msg.payload === 'object' && msg.payload !== null && !Array.isArray(msg.payload) ? (msg.payload as Record<string, unknown>) : {};
+  const usePayload = def.payloadFields !== false && typeof msg.payload === 'object' && msg.payload !== null && !Array.isArray(msg.payload);
+  const fromPayload = usePayload ? (msg.payload as Record<string, unknown>) : {};
+  if (typeof fromPayload.sid === 'string' && 'accountSid' in fromPayload) {
+    // A record from an earlier Twilio node is not a list of changes.
+    throw new TwilioNodeError('INVALID_INPUT', `msg.payload is a Twilio record, not fields to ${action}: untick "fields from msg.payload" or set msg.payload to the fields`);
+  }
   const values: Record<string, unknown> = {};
   for (const key of Object.keys(fromPayload)) values[key] = fromPayload[key]; // own keys only: no __proto__ games
   for (const { row, value } of await readRows(RED, node, msg, def.fields, true)) values[row.name] = value;

@@ -508,6 +508,7 @@ export class TwilioSimulator {
     const collection = /^GET \/_sim\/(\w+)$/.exec(action)?.[1];
     if (collection && this.store.has(collection)) return this.send(res, 200, [...this.collection(collection).values()]);
     if (action === 'GET /_sim/stats') return this.send(res, 200, this.stats);
+    if (action === 'GET /_sim/requests') return this.send(res, 200, this.requests);
     if (action === 'POST /_sim/reset') {
       this.reset();
       return this.send(res, 200, { ok: true });

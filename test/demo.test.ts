@@ -67,16 +67,23 @@ describe('npm start (the demo)', () => {
   });
 
   it('runs every example flow against the simulator', async () => {
-    for (const inject of ['a1inject00000001', 'a2inject00000001', 'a3inject00000001']) {
-      assert.equal((await fetch(`${editor}/inject/${inject}`, { method: 'POST' })).status, 200);
-    }
-    const messages = await waitFor('three messages and a call', async () => {
-      const m = (await (await fetch(`${simulator}/_sim/messages`)).json()) as Array<{ body: string; to: string }>;
-      const c = (await (await fetch(`${simulator}/_sim/calls`)).json()) as unknown[];
-      return m.length >= 3 && c.length >= 1 ? m : undefined;
+    const examples = fs.readdirSync(path.join(root, 'examples')).filter((f) => f.endsWith('.json'));
+    const injects = examples.flatMap((f) => (JSON.parse(fs.readFileSync(path.join(root, 'examples', f), 'utf8')) as Array<{ id: string; type: string }>).filter((n) => n.type === 'inject').map((n) => n.id));
+    assert.ok(injects.length >= examples.length, 'every example starts from an inject');
+    for (const inject of injects) assert.equal((await fetch(`${editor}/inject/${inject}`, { method: 'POST' })).status, 200, inject);
+    const get = async (what: string) => (await (await fetch(`${simulator}/_sim/${what}`)).json()) as Array<Record<string, any>>;
+    const state = await waitFor('every example to reach the simulator', async () => {
+      const [messages, participants, requests] = [await get('messages'), await get('participants'), await get('requests')];
+      const done = messages.length >= 4 && participants.every((p) => p.muted) && requests.some((r) => r.method === 'GET' && /\/Messages\/SM\w+\.json$/.test(r.path))
+        && requests.some((r) => r.path.endsWith('/Recordings.json')) && requests.some((r) => r.path.endsWith('/Messages.json') && r.method === 'GET');
+      return done ? { messages, requests } : undefined;
     });
-    assert.ok(messages.some((m) => m.body === 'Alert: the greenhouse is at 31 °C'));
-    assert.equal(messages.filter((m) => m.body === '[ops] Disk 92% full on db-1').length, 2, 'the invalid test number is refused, the others sent');
+    assert.ok(state.messages.some((m) => m.body === 'Alert: the greenhouse is at 31 °C'));
+    assert.equal(state.messages.filter((m) => m.body === '[ops] Disk 92% full on db-1').length, 2, 'the invalid test number is refused, the others sent');
+    assert.ok(state.requests.some((r) => r.path.endsWith('/Calls.json') && r.method === 'POST'), 'the call example placed a call');
+    // The only error the examples log is the one they show on purpose: the refused test number.
+    const errors = log.split('\n').filter((l) => l.includes('[error]'));
+    assert.deepEqual(errors.filter((l) => !/INVALID_TO_PHONE_NUMBER_ERROR|1 of 3 recipients failed/.test(l)), []);
   });
 
   it('keeps the demo credentials out of the flow file', () => {

@@ -316,6 +316,20 @@ describe('updates: fields from the node or msg.payload', () => {
     assert.equal(({} as Record<string, unknown>).polluted, undefined);
   });
 
+  it('takes a record in msg.payload for what it is: not fields, unless told to ignore msg.payload', async () => {
+    const participant = simulator.find('participants')!;
+    const record = { sid: undefined, callSid: participant.call_sid, accountSid: participant.account_sid, conferenceSid: participant.conference_sid, muted: false };
+    const config = { object: 'ConferenceParticipant', sid: `${String(participant.conference_sid)}:${String(participant.call_sid)}`, sidType: 'str', fields: [{ name: 'muted', value: 'true', valueType: 'bool' }] };
+    const refused = await runNode(simulator.url, 'twilio-update', config, { payload: { ...record, sid: 'CF' + '0'.repeat(32) } });
+    await helper.unload();
+    assert.equal(refused.error?.code, 'INVALID_INPUT');
+    assert.match(refused.error!.message, /is a Twilio record/);
+    const ignored = await runNode(simulator.url, 'twilio-update', { ...config, payloadFields: false }, { payload: { ...record, sid: 'CF' + '0'.repeat(32) } });
+    await helper.unload();
+    assert.equal(ignored.error, undefined);
+    assert.equal(ignored.output.payload.muted, true);
+  });
+
   it('reads the Sid from msg.sid by default, or from a record', async () => {
     const conference = String(simulator.find('conferences')!.sid);
     const { output, error } = await runNode(simulator.url, 'twilio-update', { object: 'Conference', sid: 'sid', sidType: 'msg', fields: [{ name: 'status', value: 'completed', valueType: 'str' }] }, { sid: conference });
