@@ -75,11 +75,15 @@ export function buildFilters(object: ObjectSpec, rows: readonly FilterRow[]): Re
     if (!spec) throw new TwilioNodeError('INVALID_INPUT', `${object.name} has no filter "${row.name}"; it has: ${(object.filters ?? []).map((f) => f.name).join(', ') || 'none'}`);
     if (spec.type === 'date') {
       const op = row.op ?? 'on';
+      const date = parseDate(row.name, row.value);
       if (op === 'on') {
-        // Twilio reads a bare date as "that day"; the SDK passes strings through.
-        options[row.name] = parseDate(row.name, row.value).toISOString().slice(0, 10);
+        // "On" a day is from its first to its last second (UTC): Twilio's spec wants date-times here,
+        // and the SDK writes a plain date where a parameter is a date.
+        const day = Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate());
+        options[`${row.name}After`] = new Date(day);
+        options[`${row.name}Before`] = new Date(day + 86_400_000 - 1000);
       } else {
-        options[`${row.name}${op === 'before' ? 'Before' : 'After'}`] = parseDate(row.name, row.value);
+        options[`${row.name}${op === 'before' ? 'Before' : 'After'}`] = date;
       }
     } else {
       options[row.name] = coerceFieldValue(spec, row.value);

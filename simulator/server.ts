@@ -351,7 +351,9 @@ export class TwilioSimulator {
     const before = first(query[`${param}<`]);
     const after = first(query[`${param}>`]);
     if (on !== undefined && new Date(time).toISOString().slice(0, 10) !== new Date(on).toISOString().slice(0, 10)) return false;
-    if (before !== undefined && !(time <= Date.parse(before))) return false;
+    // A bare date "before" includes that whole day, as Twilio reads `<=YYYY-MM-DD`.
+    const beforeTime = /^\d{4}-\d\d-\d\d$/.test(before ?? '') ? Date.parse(before!) + 86_399_999 : Date.parse(before ?? '');
+    if (before !== undefined && !(time <= beforeTime)) return false;
     if (after !== undefined && !(time >= Date.parse(after))) return false;
     return true;
   }

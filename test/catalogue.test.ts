@@ -106,7 +106,10 @@ describe('parseCompoundSid', () => {
 describe('filters and fields', () => {
   it('turns date filters into the SDK\'s on / Before / After parameters', () => {
     const message = findObject('Message')!;
-    assert.deepEqual(buildFilters(message, [{ name: 'dateSent', op: 'on', value: '2026-11-24 13:45:00' }]), { dateSent: '2026-11-24' });
+    const on = buildFilters(message, [{ name: 'dateSent', op: 'on', value: '2026-11-24 13:45:00' }]);
+    assert.deepEqual(Object.keys(on).sort(), ['dateSentAfter', 'dateSentBefore']);
+    assert.equal((on.dateSentAfter as Date).toISOString(), '2026-11-24T00:00:00.000Z');
+    assert.equal((on.dateSentBefore as Date).toISOString(), '2026-11-24T23:59:59.000Z');
     const after = buildFilters(message, [{ name: 'dateSent', op: 'after', value: '2026-11-24 13:45:00' }]);
     assert.equal((after.dateSentAfter as Date).toISOString(), '2026-11-24T13:45:00.000Z');
     const before = buildFilters(message, [{ name: 'dateSent', op: 'before', value: '2026-11-24T13:45:00+01:00' }]);

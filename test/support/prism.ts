@@ -77,7 +77,10 @@ function loadOperations(specFile: string): Operation[] {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const spec = require(path.join(SPEC_DIR, specFile)) as { paths: Record<string, Record<string, any>> };
   const operations: Operation[] = [];
-  for (const [template, methods] of Object.entries(spec.paths)) {
+  // Literal paths first: IncomingPhoneNumbers/Local.json must not be taken for IncomingPhoneNumbers/{Sid}.json.
+  const templates = Object.keys(spec.paths).sort((a, b) => a.split('{').length - b.split('{').length);
+  for (const template of templates) {
+    const methods = spec.paths[template];
     const pattern = new RegExp(`^${template.replace(/[.]/g, '\\.').replace(/\{[^}]+\}/g, '[^/]+')}$`);
     for (const [method, op] of Object.entries(methods)) {
       const schema = op?.requestBody?.content?.['application/x-www-form-urlencoded']?.schema;
@@ -101,7 +104,7 @@ export async function startConformanceProxy(prismUrl: string, specFile: string):
   const refuse = (res: import('node:http').ServerResponse, problem: string) => {
     violations.push(problem);
     res.writeHead(422, { 'Content-Type': 'application/problem+json' });
-    res.end(JSON.stringify({ title: 'Invalid request', status: 422, detail: problem }));
+    res.end(JSON.stringify({ title: 'Invalid request', status: 422, detail: problem, message: problem }));
   };
   const server = http.createServer(async (req, res) => {
     const chunks: Buffer[] = [];
@@ -130,8 +133,16 @@ export async function startConformanceProxy(prismUrl: string, specFile: string):
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && !['host', 'content-length', 'connection'].includes(k)) headers[k] = v;
     const answer = await fetch(url, { method: req.method, headers, body: req.method === 'GET' ? undefined : body });
+    let payload = Buffer.from(await answer.arrayBuffer());
+    if (answer.status === 422) {
+      // Give Prism's findings a `message`, so the SDK's error (and the test's failure) says what broke.
+      const problem = JSON.parse(payload.toString('utf8')) as { validation?: Array<{ location: string[]; message: string }> };
+      const message = (problem.validation ?? []).map((v) => `${v.location.join('.')}: ${v.message}`).join('; ');
+      violations.push(`${req.method} ${url.pathname}: ${message}`);
+      payload = Buffer.from(JSON.stringify({ ...problem, message }));
+    }
     res.writeHead(answer.status, { 'Content-Type': answer.headers.get('content-type') ?? 'application/json' });
-    res.end(Buffer.from(await answer.arrayBuffer()));
+    res.end(payload);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const { port } = server.address() as net.AddressInfo;
