@@ -58,9 +58,9 @@
   function rowsEditor(container, choices, rows, withOperator, t) {
     container.css({ 'min-height': '120px', 'min-width': '450px' }).editableList({
       addItem: function (row, index, data) {
-        var name = $('<select/>', { style: 'width: 35%' }).appendTo(row);
+        var name = $('<select/>', { style: 'width: 30%' }).appendTo(row);
         choices.forEach(function (c) { $('<option/>').val(c.name).text(c.name).appendTo(name); });
-        var op = $('<select/>', { style: 'width: 18%; margin-left: 4px' }).appendTo(row);
+        var op = $('<select/>', { style: 'width: 16%; margin-left: 4px' }).appendTo(row);
         ['on', 'before', 'after'].forEach(function (o) { $('<option/>').val(o).text(t('twilio.editor.op.' + o)).appendTo(op); });
         var value = $('<input type="text"/>', { style: 'width: 40%; margin-left: 4px' }).appendTo(row);
         var typed = false;
@@ -70,6 +70,7 @@
           var types = TYPES_BY_VALUE[spec.type] || ALL;
           if (typed) value.typedInput('types', types);
           else value.typedInput({ types: types });
+          value.typedInput('width', withOperator && spec.type === 'date' ? '48%' : '64%');
           typed = true;
           var placeholder = spec.type === 'enum' || spec.options ? (spec.options || []).join(' | ') : spec.type === 'date' ? 'YYYY-MM-DD HH:MM:SS' : spec.prefix ? spec.prefix + '…' : '';
           value.attr('placeholder', placeholder);
@@ -123,7 +124,6 @@
         $('#twilio-not-supported').text(spec.notSupported || '').toggle(!!spec.notSupported);
         if (sid.length) {
           sid.typedInput('width', '70%');
-          $('#node-input-sid').attr('placeholder', sidPlaceholder(object, action));
           $('#twilio-sid-hint').text(sidPlaceholder(object, action));
           sid.closest('.form-row').toggle(partsFor(object, action).length > 0 || /^account\./.test(spec.call || ''));
         }
