@@ -1,15 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { codeOf } from './support/assertions';
 import { matchSenderChannel, parseRecipients, parseSender } from '../lib/addresses';
 
-const codeOf = (fn: () => unknown): string => {
-  try {
-    fn();
-  } catch (err) {
-    return (err as { code: string }).code;
-  }
-  return 'no error';
-};
 
 describe('addresses', () => {
   it('reads one number, a list or an array, removing typing punctuation and duplicates', () => {

@@ -4,18 +4,11 @@ import { describe, it } from 'node:test';
 import twilio from 'twilio';
 import { ACTIONS, CATALOGUE, findObject, partsFor } from '../lib/catalogue';
 import { buildFields, buildFilters, parseCompoundSid } from '../lib/resource-actions';
+import { codeAndMessageOf } from './support/assertions';
 
 const AC = 'AC' + 'a'.repeat(32);
 const CF = 'CF' + 'b'.repeat(32);
 const CA = 'CA' + 'c'.repeat(32);
-const codeOf = (fn: () => unknown): string => {
-  try {
-    fn();
-  } catch (err) {
-    return `${(err as { code: string }).code}: ${(err as Error).message}`;
-  }
-  return 'no error';
-};
 
 describe('resource catalogue', () => {
   const client = twilio(AC, 'token', { accountSid: AC });
@@ -89,17 +82,17 @@ describe('parseCompoundSid', () => {
   });
 
   it('names the part that is wrong, before any request', () => {
-    assert.match(codeOf(() => parseCompoundSid(`${CA}:${CA}`, participant, 'get')), /^INVALID_INPUT: Conference SID must be CF/);
-    assert.match(codeOf(() => parseCompoundSid(`${CF}:${CF}`, participant, 'get')), /^INVALID_INPUT: Call SID or label must be CA/);
-    assert.match(codeOf(() => parseCompoundSid(`ACshort:${CF}:${CA}`, participant, 'get')), /^INVALID_INPUT: Account SID must be AC/);
-    assert.match(codeOf(() => parseCompoundSid(CF, participant, 'get')), /^INVALID_INPUT: ConferenceParticipant get takes CF…:CA… or AC…:CF…:CA…/);
-    assert.match(codeOf(() => parseCompoundSid(`${AC}:${AC}:${CF}:${CA}`, participant, 'get')), /^INVALID_INPUT/);
-    assert.match(codeOf(() => parseCompoundSid('RE' + '0'.repeat(32), findObject('Message')!, 'get')), /^INVALID_INPUT: Message SID must be SM or MM/);
-    assert.match(codeOf(() => parseCompoundSid('SM123', findObject('Message')!, 'get')), /^INVALID_INPUT/);
-    assert.match(codeOf(() => parseCompoundSid('us:+14155550100', findObject('LocalPhoneNumber')!, 'get')), /^INVALID_INPUT: Country code must be like US/);
-    assert.match(codeOf(() => parseCompoundSid(undefined, participant, 'get')), /^MISSING_INPUT: ConferenceParticipant get needs Conference SID and Call SID or label/);
-    assert.match(codeOf(() => parseCompoundSid(42, findObject('Call')!, 'get')), /^INVALID_INPUT: Sid must be text/);
-    assert.match(codeOf(() => parseCompoundSid(`${AC}:${AC}`, findObject('Account')!, 'get')), /^INVALID_INPUT/);
+    assert.match(codeAndMessageOf(() => parseCompoundSid(`${CA}:${CA}`, participant, 'get')), /^INVALID_INPUT: Conference SID must be CF/);
+    assert.match(codeAndMessageOf(() => parseCompoundSid(`${CF}:${CF}`, participant, 'get')), /^INVALID_INPUT: Call SID or label must be CA/);
+    assert.match(codeAndMessageOf(() => parseCompoundSid(`ACshort:${CF}:${CA}`, participant, 'get')), /^INVALID_INPUT: Account SID must be AC/);
+    assert.match(codeAndMessageOf(() => parseCompoundSid(CF, participant, 'get')), /^INVALID_INPUT: ConferenceParticipant get takes CF…:CA… or AC…:CF…:CA…/);
+    assert.match(codeAndMessageOf(() => parseCompoundSid(`${AC}:${AC}:${CF}:${CA}`, participant, 'get')), /^INVALID_INPUT/);
+    assert.match(codeAndMessageOf(() => parseCompoundSid('RE' + '0'.repeat(32), findObject('Message')!, 'get')), /^INVALID_INPUT: Message SID must be SM or MM/);
+    assert.match(codeAndMessageOf(() => parseCompoundSid('SM123', findObject('Message')!, 'get')), /^INVALID_INPUT/);
+    assert.match(codeAndMessageOf(() => parseCompoundSid('us:+14155550100', findObject('LocalPhoneNumber')!, 'get')), /^INVALID_INPUT: Country code must be like US/);
+    assert.match(codeAndMessageOf(() => parseCompoundSid(undefined, participant, 'get')), /^MISSING_INPUT: ConferenceParticipant get needs Conference SID and Call SID or label/);
+    assert.match(codeAndMessageOf(() => parseCompoundSid(42, findObject('Call')!, 'get')), /^INVALID_INPUT: Sid must be text/);
+    assert.match(codeAndMessageOf(() => parseCompoundSid(`${AC}:${AC}`, findObject('Account')!, 'get')), /^INVALID_INPUT/);
   });
 });
 
@@ -121,7 +114,7 @@ describe('filters and fields', () => {
     assert.deepEqual(buildFields(participant, 'update', { muted: 'true', holdUrl: 'https://x.test/hold', holdMethod: 'get' }), { muted: true, holdUrl: 'https://x.test/hold', holdMethod: 'GET' });
     assert.deepEqual(buildFields(findObject('Account')!, 'delete', {}), { status: 'closed' });
     assert.deepEqual(buildFields(findObject('Queue')!, 'create', { friendlyName: 'q', maxSize: '10' }), { friendlyName: 'q', maxSize: 10 });
-    assert.match(codeOf(() => buildFields(findObject('Queue')!, 'create', { maxSize: 'ten' })), /^INVALID_INPUT: maxSize must be a whole number/);
-    assert.match(codeOf(() => buildFields(findObject('Queue')!, 'create', {})), /^MISSING_INPUT: Queue create needs friendlyName/);
+    assert.match(codeAndMessageOf(() => buildFields(findObject('Queue')!, 'create', { maxSize: 'ten' })), /^INVALID_INPUT: maxSize must be a whole number/);
+    assert.match(codeAndMessageOf(() => buildFields(findObject('Queue')!, 'create', {})), /^MISSING_INPUT: Queue create needs friendlyName/);
   });
 });

@@ -1,15 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { codeOf } from './support/assertions';
 import { renderTemplate } from '../lib/templates';
 
-const codeOf = (fn: () => unknown): string => {
-  try {
-    fn();
-  } catch (err) {
-    return (err as { code: string }).code;
-  }
-  return 'no error';
-};
 
 describe('renderTemplate', () => {
   it('renders msg properties and metadata, metadata first', () => {
