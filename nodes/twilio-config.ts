@@ -7,6 +7,7 @@ import type twilio from 'twilio';
 import { CATALOGUE } from '../lib/catalogue';
 import { AuthMode, BaseUrlRequestClient, TwilioCredentials, createTwilioClient } from '../lib/client';
 import { TwilioNodeError, secretRedactor } from '../lib/errors';
+import { Body, isValidSignature } from '../lib/webhook';
 
 export interface TwilioConfigDef extends NodeDef {
   authMode: AuthMode;
@@ -31,6 +32,10 @@ export interface TwilioAccount {
   getClient(): twilio.Twilio;
   /** Masks this account's secrets in a text (for errors and logs). */
   redact(text: string): string;
+  /** Whether an Auth Token is set: only it can check webhook signatures (an API Key cannot). */
+  canValidateWebhooks(): boolean;
+  /** Checks a webhook's X-Twilio-Signature; undefined when there is no Auth Token to check it with. */
+  validateWebhook(signature: string | undefined, url: string, body: Body): boolean | undefined;
 }
 
 export type TwilioConfigNode = Node<TwilioConfigCredentials> & TwilioAccount;
@@ -74,6 +79,9 @@ module.exports = function registerTwilioConfig(RED: NodeAPI): void {
     Object.defineProperty(node, 'accountSid', { value: credentials.accountSid, enumerable: false });
     Object.defineProperty(node, 'defaultFrom', { value: resolve(def.defaultFrom), enumerable: false });
     node.redact = redact;
+    // The token stays in here: nodes ask for a verdict, never for the secret.
+    node.canValidateWebhooks = () => Boolean(credentials.authToken);
+    node.validateWebhook = (signature, url, body) => (credentials.authToken ? isValidSignature(credentials.authToken, signature, url, body) : undefined);
     node.getClient = () => {
       if (handle) return handle.client;
       throw new TwilioNodeError(configError?.code ?? 'AUTHENTICATION_CONNECTION_ERROR',

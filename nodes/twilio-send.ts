@@ -61,6 +61,9 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
     async function plan(msg: NodeMessageInFlow): Promise<SendPlan<object>> {
       if (!account) throw new TwilioNodeError('MISSING_INPUT', RED._('twilio.errors.noAccount'));
       const fields = await readTypedFields(RED, node, msg, def, fieldNames);
+      if (fields.statusCallback === undefined && typeof def.statusCallbackNode === 'string' && def.statusCallbackNode) {
+        fields.statusCallback = statusCallbackFromTwilioIn(def.statusCallbackNode);
+      }
       const defaultFrom = account.defaultFrom;
       return isCall ? planCall(callAction, fields, msg, defaultFrom) : planMessage(fields, msg, defaultFrom);
     }
@@ -88,6 +91,15 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
         throw toTwilioNodeError(err, owner.redact);
       }
       (msg as Record<string, unknown>).twilio = { object: object.name, action: 'create', sid: (msg.payload as { sid?: string }).sid, accountSid: target.accountSid ?? owner.accountSid };
+    }
+
+    /** Delivery receipts go to a twilio-in node of this Node-RED: its public URL is the callback. */
+    function statusCallbackFromTwilioIn(id: string): string {
+      const receiver = RED.nodes.getNode(id) as (Node & { publicUrl?: () => string | undefined }) | null;
+      if (!receiver || typeof receiver.publicUrl !== 'function') throw new TwilioNodeError('MISSING_INPUT', RED._('twilio-send.errors.noReceiver'));
+      const url = receiver.publicUrl();
+      if (!url) throw new TwilioNodeError('MISSING_INPUT', RED._('twilio-send.errors.receiverWithoutUrl', { name: receiver.name || receiver.id }));
+      return url;
     }
 
     /** Short enough for a status line: Twilio's number when it gave one, else our code. */

@@ -80,6 +80,9 @@ async function main() {
   writeSettings();
   const fresh = writeDemoFlows();
   const simulator = await startSimulator();
+  // The simulated number texts and rings this Node-RED, as a real one would once connected.
+  const number = simulator.find('incomingPhoneNumbers');
+  if (number) Object.assign(number, { sms_url: `http://127.0.0.1:${port}/twilio/sms`, voice_url: `http://127.0.0.1:${port}/twilio/voice` });
   console.log(`demo: Twilio simulator on ${simulator.url} (its messages: ${simulator.url}/_sim/messages)`);
   console.log(`demo: Node-RED ${require(`${nodeRed}/package.json`).version} on http://127.0.0.1:${port} (user dir ${userDir}${fresh ? ', demo flows written' : ', flows kept'})`);
 
@@ -91,6 +94,8 @@ async function main() {
       TWILIO_ACCOUNT: DEMO_ACCOUNT.sid,
       TWILIO_API_KEY: DEMO_ACCOUNT.apiKeys[0].sid,
       TWILIO_API_SECRET: DEMO_ACCOUNT.apiKeys[0].secret,
+      TWILIO_TOKEN: DEMO_ACCOUNT.authToken,
+      NODE_RED_PUBLIC_URL: `http://127.0.0.1:${port}`,
     },
   });
   const stop = (signal) => red.kill(signal);

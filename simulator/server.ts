@@ -8,7 +8,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { COLLECTIONS, CollectionDef, availableNumbers, base, paramsToFields, seedRecords, snakeCase, subaccountRecord } from './collections';
 import { lookupRecord, usageRecords } from './extras';
-import { API_VERSION, Params, SimulatedError, TwilioRecord, accountRecord, first, newSid, twilioDate } from './resources';
+import { API_VERSION, Params, SimulatedError, TwilioRecord, accountRecord, first, list, newSid, twilioDate } from './resources';
+import { Delivery, DeliveryOptions, deliverWebhook } from './webhooks';
 
 export interface SimulatedAccount {
   sid: string;
@@ -42,6 +43,22 @@ export interface SimulatorOptions {
   seed?: number;
   /** Creates a few records (a conference with participants, a recorded call, …) at start; default true. */
   seedData?: boolean;
+  /** Delay before each status callback after a send (Twilio's sent, delivered, …); default 20 ms. */
+  statusCallbackDelayMs?: number;
+}
+
+export interface InboundMessage {
+  from: string;
+  to: string;
+  body?: string;
+  mediaUrls?: string[];
+}
+
+export interface InboundOptions {
+  /** Call this URL instead of the number's SmsUrl / VoiceUrl. */
+  url?: string;
+  json?: boolean;
+  idempotencyToken?: string;
 }
 
 export interface RecordedRequest {
@@ -118,6 +135,10 @@ export class TwilioSimulator {
   private readonly sockets = new Set<import('node:net').Socket>();
   private readonly routes: Array<{ method: string; pattern: RegExp; handler: Handler }> = [];
   private readonly seedData: boolean;
+  private readonly statusCallbackDelayMs: number;
+  private readonly pending = new Set<Promise<unknown>>();
+  /** Every webhook the simulator sent (status callbacks, inbound messages and calls), with the answer. */
+  readonly deliveries: Delivery[] = [];
 
   constructor(options: SimulatorOptions = {}) {
     for (const account of options.accounts ?? [DEMO_ACCOUNT]) this.accounts.set(account.sid, account);
@@ -126,6 +147,7 @@ export class TwilioSimulator {
     this.faultRates = options.faultRates ?? {};
     this.random = seededRandom(options.seed ?? 1);
     this.seedData = options.seedData ?? true;
+    this.statusCallbackDelayMs = options.statusCallbackDelayMs ?? 20;
     for (const def of COLLECTIONS) this.store.set(def.name, new Map());
     this.defineRoutes();
     this.seed();
@@ -170,7 +192,13 @@ export class TwilioSimulator {
     return this.url;
   }
 
+  /** Resolves when every status callback and webhook under way has been delivered. */
+  async settled(): Promise<void> {
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+  }
+
   async stop(): Promise<void> {
+    await this.settled();
     if (!this.server) return;
     const server = this.server;
     this.server = undefined;
@@ -188,6 +216,7 @@ export class TwilioSimulator {
     for (const records of this.store.values()) records.clear();
     this.subaccounts.clear();
     this.requests.length = 0;
+    this.deliveries.length = 0;
     this.pendingFaults.length = 0;
     Object.assign(this.stats, { requests: 0, tooManyRequests: 0, faults: 0, created: 0 });
     this.seed();
@@ -274,7 +303,13 @@ export class TwilioSimulator {
     const itemPath = `${account}${parentPath}/${def.path}/${id}\\.json`;
     const ops = new Set(def.operations);
     if (ops.has('list')) route('GET', listPath, (ctx) => this.page(ctx, def.listKey, this.listOf(def, ctx)));
-    if (ops.has('create')) route('POST', listPath, (ctx) => this.created(def, def.create!(this.createContext(ctx, parent))));
+    if (ops.has('create')) {
+      route('POST', listPath, (ctx) => {
+        const reply = this.created(def, def.create!(this.createContext(ctx, parent)));
+        this.scheduleStatusCallbacks(def.name, reply.body!, ctx.params);
+        return reply;
+      });
+    }
     if (ops.has('get')) route('GET', itemPath, (ctx) => ({ status: 200, body: this.item(def, ctx) }));
     if (ops.has('update')) {
       route('POST', itemPath, (ctx) => {
@@ -408,6 +443,101 @@ export class TwilioSimulator {
     };
   }
 
+  // --- webhooks -------------------------------------------------------------------------------
+
+  /** The Auth Token Twilio signs an account's webhooks with (a subaccount's owner's, here). */
+  private signingToken(accountSid: string): string {
+    const owner = this.subaccounts.get(accountSid)?.owner_account_sid as string | undefined;
+    return this.accounts.get(owner ?? accountSid)?.authToken ?? '';
+  }
+
+  private track<T>(promise: Promise<T>): Promise<T> {
+    this.pending.add(promise);
+    void promise.finally(() => this.pending.delete(promise));
+    return promise;
+  }
+
+  /** Sends one signed webhook and keeps the delivery (and Twilio's view of the answer). */
+  deliver(url: string, params: Record<string, string>, options: DeliveryOptions): Promise<Delivery> {
+    return this.track(deliverWebhook(url, params, options).then((delivery) => {
+      this.deliveries.push(delivery);
+      return delivery;
+    }));
+  }
+
+  /** After a send with a StatusCallback: the message's sent and delivered, a call's progress events. */
+  private scheduleStatusCallbacks(collection: string, record: TwilioRecord, params: Params): void {
+    const url = first(params.StatusCallback);
+    if (!url || (collection !== 'messages' && collection !== 'calls')) return;
+    const accountSid = String(record.account_sid);
+    const common = { AccountSid: accountSid, ApiVersion: API_VERSION, From: String(record.from ?? ''), To: String(record.to ?? '') };
+    const steps: Array<Record<string, string>> =
+      collection === 'messages'
+        ? record.status === 'scheduled'
+          ? []
+          : ['sent', 'delivered'].map((status) => ({ ...common, MessageSid: String(record.sid), SmsSid: String(record.sid), MessageStatus: status, SmsStatus: status }))
+        : ['initiated', 'ringing', 'answered', 'completed']
+            .filter((event) => (list(params.StatusCallbackEvent).length ? list(params.StatusCallbackEvent) : ['completed']).includes(event))
+            .map((event, i) => ({
+              ...common, CallSid: String(record.sid), CallStatus: event === 'answered' ? 'in-progress' : event, Direction: 'outbound-api', Called: common.To, Caller: common.From,
+              CallbackSource: 'call-progress-events', SequenceNumber: String(i), Timestamp: twilioDate(), ...(event === 'completed' ? { CallDuration: '12' } : {}),
+            }));
+    const run = async () => {
+      for (const step of steps) {
+        await new Promise((r) => setTimeout(r, this.statusCallbackDelayMs));
+        record.status = step.MessageStatus ?? step.CallStatus;
+        await this.deliver(url, step, { authToken: this.signingToken(accountSid), method: first(params.StatusCallbackMethod) === 'GET' ? 'GET' : 'POST' });
+      }
+    };
+    void this.track(run());
+  }
+
+  private numberFor(phoneNumber: string): TwilioRecord {
+    const number = this.find('incomingPhoneNumbers', (r) => r.phone_number === phoneNumber);
+    if (!number) throw new Error(`${phoneNumber} is not one of the simulated account's numbers`);
+    return number;
+  }
+
+  /** Someone texts one of the account's numbers: Twilio calls its SmsUrl; a <Message> answer is sent back. */
+  async receiveMessage(input: InboundMessage, options: InboundOptions = {}): Promise<Delivery> {
+    const number = this.numberFor(input.to);
+    const url = options.url ?? String(number.sms_url ?? '');
+    if (!url) throw new Error(`${input.to} has no SmsUrl`);
+    const accountSid = String(number.account_sid);
+    const sid = newSid(input.mediaUrls?.length ? 'MM' : 'SM');
+    const params: Record<string, string> = {
+      ToCountry: 'US', ToState: 'CA', SmsMessageSid: sid, NumMedia: String(input.mediaUrls?.length ?? 0), ToCity: 'SAN FRANCISCO', FromZip: '94105',
+      SmsSid: sid, FromState: 'CA', SmsStatus: 'received', FromCity: 'SAN FRANCISCO', Body: input.body ?? '', FromCountry: 'US', To: input.to,
+      ToZip: '94105', NumSegments: '1', MessageSid: sid, AccountSid: accountSid, From: input.from, ApiVersion: API_VERSION,
+    };
+    (input.mediaUrls ?? []).forEach((media, i) => {
+      params[`MediaUrl${i}`] = media;
+      params[`MediaContentType${i}`] = /\.png$/i.test(media) ? 'image/png' : 'image/jpeg';
+    });
+    this.insert('messages', { ...base(accountSid, sid, 'Messages', { to: input.to, from: input.from, body: params.Body, direction: 'inbound', status: 'received', num_media: params.NumMedia, num_segments: '1' }) });
+    const delivery = await this.deliver(url, params, { authToken: this.signingToken(accountSid), json: options.json, idempotencyToken: options.idempotencyToken });
+    // Twilio sends what the TwiML answer says, from the number that was texted.
+    for (const text of delivery.replies) {
+      this.insert('messages', base(accountSid, newSid('SM'), 'Messages', { to: input.from, from: input.to, body: text, direction: 'outbound-reply', status: 'sent', num_media: '0', num_segments: '1' }));
+    }
+    return delivery;
+  }
+
+  /** Someone calls one of the account's numbers: Twilio asks its VoiceUrl what to do. */
+  async receiveCall(input: { from: string; to: string }, options: InboundOptions = {}): Promise<Delivery> {
+    const number = this.numberFor(input.to);
+    const url = options.url ?? String(number.voice_url ?? '');
+    if (!url) throw new Error(`${input.to} has no VoiceUrl`);
+    const accountSid = String(number.account_sid);
+    const sid = newSid('CA');
+    const params: Record<string, string> = {
+      AccountSid: accountSid, ApiVersion: API_VERSION, CallSid: sid, CallStatus: 'ringing', Called: input.to, Caller: input.from, Direction: 'inbound',
+      From: input.from, To: input.to, CallerCountry: 'US', CalledCountry: 'US',
+    };
+    this.insert('calls', base(accountSid, sid, 'Calls', { to: input.to, from: input.from, status: 'ringing', direction: 'inbound' }));
+    return this.deliver(url, params, { authToken: this.signingToken(accountSid), json: options.json, idempotencyToken: options.idempotencyToken });
+  }
+
   /** The account the credentials belong to: an Account SID with its Auth Token, or an API Key. */
   private authenticate(req: http.IncomingMessage): { account: SimulatedAccount; username: string } {
     const header = req.headers.authorization ?? '';
@@ -511,6 +641,17 @@ export class TwilioSimulator {
     if (collection && this.store.has(collection)) return this.send(res, 200, [...this.collection(collection).values()]);
     if (action === 'GET /_sim/stats') return this.send(res, 200, this.stats);
     if (action === 'GET /_sim/requests') return this.send(res, 200, this.requests);
+    if (action === 'GET /_sim/deliveries') return this.send(res, 200, this.deliveries);
+    if (action === 'POST /_sim/inbound/message' || action === 'POST /_sim/inbound/call') {
+      let input: InboundMessage;
+      try {
+        input = JSON.parse(body || '{}') as InboundMessage;
+      } catch {
+        return this.send(res, 400, { error: 'body must be JSON: {"from": "+1…", "to": "+1…", "body": "…"}' });
+      }
+      const run = action.endsWith('message') ? this.receiveMessage(input) : this.receiveCall(input);
+      return void run.then((delivery) => this.send(res, 200, delivery), (err: Error) => this.send(res, 400, { error: err.message }));
+    }
     if (action === 'POST /_sim/reset') {
       this.reset();
       return this.send(res, 200, { ok: true });

@@ -3,11 +3,14 @@
  * its user dir, with the examples as demo flows on the local simulator; each example's inject reaches it.
  */
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import twilio from 'twilio';
+import { DEMO_ACCOUNT } from '../simulator/server';
 import { nodeRedPackage } from './support/harness';
 import { freePort } from './support/prism';
 
@@ -55,7 +58,7 @@ describe('npm start (the demo)', () => {
   it('serves the editor on 127.0.0.1 with this package loaded and no load errors', async () => {
     const nodes = (await (await fetch(`${editor}/nodes`, { headers: { Accept: 'application/json' } })).json()) as Array<{ id: string; enabled: boolean; err?: string; types: string[]; module: string; version: string }>;
     const ours = nodes.filter((n) => n.module === '@nr-twilio/node-red-twilio');
-    assert.deepEqual(ours.map((n) => n.types).flat().sort(), ['twilio-config', 'twilio-delete', 'twilio-get', 'twilio-query', 'twilio-send', 'twilio-update']);
+    assert.deepEqual(ours.map((n) => n.types).flat().sort(), ['twilio-config', 'twilio-delete', 'twilio-get', 'twilio-in', 'twilio-query', 'twilio-reply', 'twilio-send', 'twilio-update']);
     for (const set of ours) assert.equal(set.err, undefined, `${set.id}: ${set.err}`);
     const expectedMajor = nodeRedPackage === 'node-red-5' ? 'v5.' : 'v4.';
     assert.ok(log.includes(`Node-RED version: ${expectedMajor}`), `runs Node-RED ${expectedMajor}`);
@@ -73,17 +76,29 @@ describe('npm start (the demo)', () => {
     for (const inject of injects) assert.equal((await fetch(`${editor}/inject/${inject}`, { method: 'POST' })).status, 200, inject);
     const get = async (what: string) => (await (await fetch(`${simulator}/_sim/${what}`)).json()) as Array<Record<string, any>>;
     const state = await waitFor('every example to reach the simulator', async () => {
-      const [messages, participants, requests] = [await get('messages'), await get('participants'), await get('requests')];
-      const done = messages.length >= 4 && participants.every((p) => p.muted) && requests.some((r) => r.method === 'GET' && /\/Messages\/SM\w+\.json$/.test(r.path))
+      const [messages, participants, requests, deliveries] = [await get('messages'), await get('participants'), await get('requests'), await get('deliveries')];
+      const done = messages.length >= 4 && deliveries.some((d) => d.params.MessageStatus === 'delivered' && d.status === 200) && deliveries.some((d) => d.replies.length > 0) && participants.every((p) => p.muted) && requests.some((r) => r.method === 'GET' && /\/Messages\/SM\w+\.json$/.test(r.path))
         && requests.some((r) => r.path.endsWith('/Recordings.json')) && requests.some((r) => r.path.endsWith('/Messages.json') && r.method === 'GET');
-      return done ? { messages, requests } : undefined;
+      return done ? { messages, requests, deliveries } : undefined;
     });
     assert.ok(state.messages.some((m) => m.body === 'Alert: the greenhouse is at 31 °C'));
     assert.equal(state.messages.filter((m) => m.body === '[ops] Disk 92% full on db-1').length, 2, 'the invalid test number is refused, the others sent');
     assert.ok(state.requests.some((r) => r.path.endsWith('/Calls.json') && r.method === 'POST'), 'the call example placed a call');
+    assert.ok(state.deliveries.some((d) => d.replies[0] === 'Hi! You said: Are the lights off?'), 'the SMS bot answered through twilio-reply');
+    assert.ok(state.deliveries.every((d) => d.status === 200), 'every webhook was accepted: signatures check out');
     // The only error the examples log is the one they show on purpose: the refused test number.
     const errors = log.split('\n').filter((l) => l.includes('[error]'));
     assert.deepEqual(errors.filter((l) => !/INVALID_TO_PHONE_NUMBER_ERROR|1 of 3 recipients failed/.test(l)), []);
+  });
+
+  it('checks JSON webhooks by bodySHA256 in a real Node-RED, whose editor parses bodies first', async () => {
+    const body = JSON.stringify({ AccountSid: 'AC0123456789abcdef0123456789abcdef', MessageSid: 'SM' + 'c'.repeat(32), MessageStatus: 'delivered' });
+    const hash = crypto.createHash('sha256').update(body).digest('hex');
+    const url = `${editor}/twilio/status?bodySHA256=${hash}`;
+    const signature = twilio.getExpectedTwilioSignature(DEMO_ACCOUNT.authToken, url, {});
+    const post = (text: string) => fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Twilio-Signature': signature }, body: text });
+    assert.equal((await post(body)).status, 200);
+    assert.equal((await post(body.replace('delivered', 'failed'))).status, 403);
   });
 
   it('keeps the demo credentials out of the flow file', () => {

@@ -47,7 +47,16 @@ const dist = path.resolve(__dirname, '..', '..', 'nodes');
 export const twilioConfig = require(path.join(dist, 'twilio-config.js')) as unknown;
 export const twilioSend = require(path.join(dist, 'twilio-send.js')) as unknown;
 export const resourceNodes = ['get', 'query', 'update', 'delete'].map((a) => require(path.join(dist, `twilio-${a}.js`)) as unknown);
-export const allNodes = [twilioConfig, twilioSend, ...resourceNodes];
+const twilioInModule = require(path.join(dist, 'twilio-in.js')) as (red: unknown) => void;
+export const twilioReply = require(path.join(dist, 'twilio-reply.js')) as unknown;
+
+/** The RED object the nodes were last loaded with: its httpNode app serves twilio-in's routes. */
+export let capturedRED: { httpNode: import('node:http').RequestListener } | undefined;
+export const twilioIn = (red: { httpNode: import('node:http').RequestListener }) => {
+  capturedRED = red;
+  return twilioInModule(red);
+};
+export const allNodes = [twilioConfig, twilioSend, ...resourceNodes, twilioIn, twilioReply];
 export { helper };
 
 export const ACCOUNT = DEMO_ACCOUNT;
@@ -155,4 +164,10 @@ export function sendTo(node: RuntimeNode, out: RuntimeNode, msg: Record<string, 
     };
     node.receive(msg);
   });
+}
+
+/** Every status a node has shown since it was loaded (read from the helper's spy on Node.status). */
+export function statusesOf(node: RuntimeNode): Array<{ fill?: string; shape?: string; text?: string }> {
+  const spy = node.status as unknown as { getCalls(): Array<{ thisValue: unknown; args: unknown[] }> };
+  return spy.getCalls().filter((call) => call.thisValue === node).map((call) => call.args[0] as { text?: string });
 }

@@ -1,0 +1,131 @@
+/**
+ * The TwiML a twilio-reply answers with, built with the SDK's MessagingResponse and VoiceResponse so
+ * every text and attribute is XML-escaped. Texts are Mustache templates, as in twilio-send.
+ */
+import twilio from 'twilio';
+import { TwilioNodeError } from './errors';
+import { renderTemplate } from './templates';
+
+export const REPLY_ACTIONS = ['message', 'say', 'play', 'gather', 'dial', 'redirect', 'hangup', 'reject', 'raw', 'empty'] as const;
+export type ReplyAction = (typeof REPLY_ACTIONS)[number];
+
+export interface ReplyFields {
+  text?: unknown;
+  mediaUrl?: unknown;
+  voice?: unknown;
+  language?: unknown;
+  url?: unknown;
+  loop?: unknown;
+  input?: unknown;
+  numDigits?: unknown;
+  timeout?: unknown;
+  number?: unknown;
+  callerId?: unknown;
+  reason?: unknown;
+  metadata?: unknown;
+}
+
+const str = (v: unknown): string | undefined => (v === undefined || v === null || v === '' ? undefined : String(v));
+const int = (name: string, v: unknown): number | undefined => {
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new TwilioNodeError('INVALID_INPUT', `${name} must be a whole number`);
+  return n;
+};
+const url = (name: string, v: unknown, required = false): string | undefined => {
+  const s = str(v);
+  if (s === undefined) {
+    if (required) throw new TwilioNodeError('MISSING_INPUT', `${name} is not set`);
+    return undefined;
+  }
+  if (!/^(https?:\/\/\S+|\/\S*)$/.test(s)) throw new TwilioNodeError('INVALID_INPUT', `${name} must be an http(s) URL or a path`);
+  return s;
+};
+
+function spoken(fields: ReplyFields, msg: object): string {
+  if (fields.text === undefined) throw new TwilioNodeError('MISSING_INPUT', 'Text is not set');
+  const source = typeof fields.text === 'number' || typeof fields.text === 'boolean' ? String(fields.text) : fields.text;
+  return renderTemplate(source, msg, fields.metadata);
+}
+
+function sayAttributes(fields: ReplyFields): Record<string, string> {
+  const attributes: Record<string, string> = {};
+  if (str(fields.voice)) attributes.voice = String(fields.voice);
+  if (str(fields.language)) attributes.language = String(fields.language);
+  return attributes;
+}
+
+/** Raw TwiML given by the flow: it must be a <Response> document (it is sent as it is). */
+function rawTwiml(value: unknown): string {
+  if (typeof value !== 'string' || !/^\s*(<\?xml[^>]*>\s*)?<Response[\s>/]/.test(value)) {
+    throw new TwilioNodeError('INVALID_INPUT', 'raw TwiML must be text starting with <Response>');
+  }
+  return value.trim();
+}
+
+export function buildTwiml(action: ReplyAction, fields: ReplyFields, msg: object, raw?: unknown): string {
+  if (action === 'raw') return rawTwiml(raw);
+  if (action === 'message') {
+    const response = new twilio.twiml.MessagingResponse();
+    const text = fields.text !== undefined ? spoken(fields, msg) : '';
+    const media = Array.isArray(fields.mediaUrl) ? fields.mediaUrl.map(String) : str(fields.mediaUrl)?.split(/[\s,]+/).filter(Boolean) ?? [];
+    if (!text && media.length === 0) throw new TwilioNodeError('MISSING_INPUT', 'a reply message needs a text or media');
+    const message = response.message({}, text);
+    for (const m of media) message.media({}, url('Media URL', m, true)!);
+    return response.toString();
+  }
+  const response = new twilio.twiml.VoiceResponse();
+  switch (action) {
+    case 'say':
+      response.say({ ...sayAttributes(fields), ...(int('Loop', fields.loop) !== undefined ? { loop: int('Loop', fields.loop) } : {}) }, spoken(fields, msg));
+      break;
+    case 'play':
+      response.play({ ...(int('Loop', fields.loop) !== undefined ? { loop: int('Loop', fields.loop) } : {}) }, url('Audio URL', fields.url, true)!);
+      break;
+    case 'gather': {
+      const input = str(fields.input) ?? 'dtmf';
+      if (!['dtmf', 'speech', 'dtmf speech'].includes(input)) throw new TwilioNodeError('INVALID_INPUT', 'Input must be dtmf, speech or "dtmf speech"');
+      const gather = response.gather({
+        input: input.split(' ') as Array<'dtmf' | 'speech'>,
+        ...(url('Action URL', fields.url) ? { action: url('Action URL', fields.url) } : {}),
+        ...(int('Digits', fields.numDigits) !== undefined ? { numDigits: int('Digits', fields.numDigits) } : {}),
+        ...(int('Timeout', fields.timeout) !== undefined ? { timeout: int('Timeout', fields.timeout) } : {}),
+      });
+      if (fields.text !== undefined) gather.say(sayAttributes(fields), spoken(fields, msg));
+      break;
+    }
+    case 'dial': {
+      const number = str(fields.number);
+      if (!number) throw new TwilioNodeError('MISSING_INPUT', 'Number to dial is not set');
+      const dial = response.dial({
+        ...(str(fields.callerId) ? { callerId: String(fields.callerId) } : {}),
+        ...(int('Timeout', fields.timeout) !== undefined ? { timeout: int('Timeout', fields.timeout) } : {}),
+      });
+      if (number.startsWith('client:')) dial.client({}, number.slice(7));
+      else if (number.startsWith('sip:')) dial.sip({}, number);
+      else if (/^\+[1-9]\d{1,14}$/.test(number)) dial.number({}, number);
+      else throw new TwilioNodeError('INVALID_TO_PHONE_NUMBER_ERROR', `"${number}" is not a number to dial: use E.164, client:name or sip:user@host`);
+      break;
+    }
+    case 'redirect':
+      response.redirect({}, url('Redirect URL', fields.url, true)!);
+      break;
+    case 'hangup':
+      response.hangup();
+      break;
+    case 'reject': {
+      const reason = str(fields.reason) ?? 'rejected';
+      if (!['rejected', 'busy'].includes(reason)) throw new TwilioNodeError('INVALID_INPUT', 'Reason must be rejected or busy');
+      response.reject({ reason: reason as 'rejected' });
+      break;
+    }
+    case 'empty':
+      break;
+    default:
+      throw new TwilioNodeError('INVALID_INPUT', `unknown reply "${String(action)}"`);
+  }
+  return response.toString();
+}
+
+/** What twilio-in answers when no reply is wanted, or none came in time: Twilio's "do nothing". */
+export const EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>';

@@ -1,0 +1,116 @@
+/**
+ * Receiving Twilio's webhooks: which URL Twilio signed (behind proxies and tunnels too), checking
+ * the X-Twilio-Signature with the SDK's own validators, and reading what Twilio sent.
+ */
+import twilio from 'twilio';
+
+export interface SignedUrlOptions {
+  /** The public URL that reaches Node-RED's root, e.g. https://home.example.com/nodered. */
+  publicBaseUrl?: string;
+  /** Believe X-Forwarded-Proto and X-Forwarded-Host (set only behind a proxy you run). */
+  trustProxy?: boolean;
+}
+
+export interface IncomingRequest {
+  /** The path and query exactly as received, e.g. /twilio/sms?site=north (Express: originalUrl). */
+  originalUrl: string;
+  headers: Record<string, string | string[] | undefined>;
+  /** The connection's protocol: http or https. */
+  protocol: string;
+}
+
+function firstHeader(value: string | string[] | undefined): string | undefined {
+  const one = Array.isArray(value) ? value[0] : value;
+  // A proxy chain lists the client's value first: "https, http".
+  return one?.split(',')[0].trim() || undefined;
+}
+
+/** The URL Twilio requested, which is the one it signed: scheme, host (and port) as Twilio saw them. */
+export function signedUrl(req: IncomingRequest, options: SignedUrlOptions = {}): string {
+  if (options.publicBaseUrl) return `${options.publicBaseUrl.replace(/\/+$/, '')}${req.originalUrl}`;
+  const proto = (options.trustProxy && firstHeader(req.headers['x-forwarded-proto'])) || req.protocol;
+  const host = (options.trustProxy && firstHeader(req.headers['x-forwarded-host'])) || firstHeader(req.headers.host) || 'localhost';
+  return `${proto}://${host}${req.originalUrl}`;
+}
+
+export type Body = { kind: 'form'; params: Record<string, string> } | { kind: 'json'; raw: string; value: unknown };
+
+/** Reads a webhook's body: form-encoded (Twilio's usual) or JSON (signed with bodySHA256). */
+export function parseBody(raw: string, contentType: string | undefined): Body {
+  if (/application\/json/i.test(contentType ?? '')) {
+    let value: unknown;
+    try {
+      value = JSON.parse(raw || 'null');
+    } catch {
+      value = raw;
+    }
+    return { kind: 'json', raw, value };
+  }
+  const params: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const [key, value] of new URLSearchParams(raw)) params[key] = value;
+  return { kind: 'form', params };
+}
+
+/**
+ * Checks the signature: form bodies by their parameters, JSON bodies by the bodySHA256 query
+ * parameter (the SDK compares the hash and signs the URL alone). The SDK also tries the URL with and
+ * without its default port, as Twilio's signing does.
+ */
+export function isValidSignature(authToken: string, signature: string | undefined, url: string, body: Body): boolean {
+  if (!signature) return false;
+  try {
+    if (body.kind === 'json') return twilio.validateRequestWithBody(authToken, signature, url, body.raw);
+    return twilio.validateRequest(authToken, signature, url, body.params);
+  } catch {
+    return false; // a malformed URL or bodySHA256 is an invalid signature, not a crash
+  }
+}
+
+export type WebhookEvent = 'message' | 'message-status' | 'call' | 'call-status' | 'other';
+
+const CALL_STATUS_EVENTS = new Set(['initiated', 'answered', 'completed', 'busy', 'no-answer', 'failed', 'canceled']);
+
+/** What a webhook is about, from the parameters Twilio sends with each kind. */
+export function classifyEvent(params: Record<string, unknown>): WebhookEvent {
+  if (typeof params.MessageStatus === 'string' && params.MessageStatus !== 'received') return 'message-status';
+  if (typeof params.MessageSid === 'string' || typeof params.SmsMessageSid === 'string') return 'message';
+  if (typeof params.CallSid === 'string') {
+    const status = String(params.CallStatus ?? '');
+    return params.CallbackSource !== undefined || CALL_STATUS_EVENTS.has(status) ? 'call-status' : 'call';
+  }
+  return 'other';
+}
+
+export interface Media {
+  url: string;
+  contentType: string;
+}
+
+/** MMS and WhatsApp media arrive as NumMedia with MediaUrl0.. and MediaContentType0.. */
+export function mediaOf(params: Record<string, unknown>): Media[] {
+  const count = Math.min(Number(params.NumMedia ?? 0) || 0, 10);
+  const media: Media[] = [];
+  for (let i = 0; i < count; i++) {
+    if (typeof params[`MediaUrl${i}`] === 'string') media.push({ url: String(params[`MediaUrl${i}`]), contentType: String(params[`MediaContentType${i}`] ?? '') });
+  }
+  return media;
+}
+
+export interface WebhookSummary {
+  event: WebhookEvent;
+  sid?: string;
+  from?: string;
+  to?: string;
+  accountSid?: string;
+}
+
+export function summarise(params: Record<string, unknown>): WebhookSummary {
+  const text = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  return {
+    event: classifyEvent(params),
+    sid: text(params.MessageSid) ?? text(params.SmsMessageSid) ?? text(params.CallSid),
+    from: text(params.From),
+    to: text(params.To),
+    accountSid: text(params.AccountSid),
+  };
+}

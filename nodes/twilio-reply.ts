@@ -1,0 +1,60 @@
+/**
+ * twilio-reply: answers the Twilio webhook that a twilio-in node received (in "reply from the flow"
+ * mode) with TwiML built from the node's settings, or with raw TwiML from msg.payload.
+ */
+import type { Response } from 'express';
+import type { Node, NodeAPI, NodeDef } from 'node-red';
+import { TwilioNodeError, toTwilioNodeError } from '../lib/errors';
+import { readTypedFields } from '../lib/properties';
+import { NodeStatus } from '../lib/status';
+import { REPLY_ACTIONS, ReplyAction, ReplyFields, buildTwiml } from '../lib/twiml';
+
+export interface TwilioReplyDef extends NodeDef {
+  action: ReplyAction;
+  [field: string]: unknown;
+}
+
+/** The typed-input fields each reply reads. */
+const FIELDS_BY_ACTION: Record<ReplyAction, ReadonlyArray<keyof ReplyFields>> = {
+  message: ['text', 'mediaUrl', 'metadata'],
+  say: ['text', 'voice', 'language', 'loop', 'metadata'],
+  play: ['url', 'loop'],
+  gather: ['input', 'url', 'numDigits', 'timeout', 'text', 'voice', 'language', 'metadata'],
+  dial: ['number', 'callerId', 'timeout'],
+  redirect: ['url'],
+  hangup: [],
+  reject: ['reason'],
+  raw: [],
+  empty: [],
+};
+
+module.exports = function registerTwilioReply(RED: NodeAPI): void {
+  function TwilioReply(this: Node, def: TwilioReplyDef): void {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    const status = new NodeStatus(node, (key, subs) => RED._(key, subs));
+    const action: ReplyAction = REPLY_ACTIONS.includes(def.action) ? def.action : 'message';
+
+    node.on('input', (msg, _send, done) => {
+      (async () => {
+        const res = (msg as { res?: { _res?: Response } }).res?._res;
+        if (!res || typeof res.status !== 'function') throw new TwilioNodeError('MISSING_INPUT', RED._('twilio-reply.errors.noRequest'));
+        if (res.headersSent) throw new TwilioNodeError('INVALID_INPUT', RED._('twilio-reply.errors.answered'));
+        const fields = (await readTypedFields(RED, node, msg, def, FIELDS_BY_ACTION[action])) as ReplyFields;
+        const twiml = buildTwiml(action, fields, msg, msg.payload);
+        res.status(200).type('text/xml').send(twiml);
+        status.success('twilio-reply.status.replied', { action });
+      })().then(
+        () => done(),
+        (err: unknown) => {
+          const error = toTwilioNodeError(err);
+          status.failed('twilio.status.failed', { code: error.code });
+          done(error);
+        },
+      );
+    });
+    node.on('close', () => status.clear());
+  }
+
+  RED.nodes.registerType('twilio-reply', TwilioReply);
+};
