@@ -7,6 +7,7 @@ import type twilio from 'twilio';
 import { CATALOGUE } from '../lib/catalogue';
 import { AuthMode, BaseUrlRequestClient, TwilioCredentials, createTwilioClient } from '../lib/client';
 import { TwilioNodeError, secretRedactor } from '../lib/errors';
+import { RawRequest, RawResponse, performRawRequest } from '../lib/raw-request';
 import { Body, isValidSignature } from '../lib/webhook';
 
 export interface TwilioConfigDef extends NodeDef {
@@ -36,6 +37,8 @@ export interface TwilioAccount {
   canValidateWebhooks(): boolean;
   /** Checks a webhook's X-Twilio-Signature; undefined when there is no Auth Token to check it with. */
   validateWebhook(signature: string | undefined, url: string, body: Body): boolean | undefined;
+  /** Any REST call with this account's auth (twilio-request). */
+  rawRequest(request: RawRequest): Promise<RawResponse>;
 }
 
 export type TwilioConfigNode = Node<TwilioConfigCredentials> & TwilioAccount;
@@ -67,11 +70,7 @@ module.exports = function registerTwilioConfig(RED: NodeAPI): void {
     let handle: { client: twilio.Twilio; requestClient: BaseUrlRequestClient } | undefined;
     let configError: TwilioNodeError | undefined;
     try {
-      handle = createTwilioClient(credentials, {
-        region: resolve(def.region),
-        edge: resolve(def.edge),
-        baseUrl: resolve(def.baseUrl),
-      });
+      handle = createTwilioClient(credentials, { region: resolve(def.region), edge: resolve(def.edge), baseUrl: resolve(def.baseUrl) });
     } catch (err) {
       configError = err as TwilioNodeError;
     }
@@ -82,10 +81,18 @@ module.exports = function registerTwilioConfig(RED: NodeAPI): void {
     // The token stays in here: nodes ask for a verdict, never for the secret.
     node.canValidateWebhooks = () => Boolean(credentials.authToken);
     node.validateWebhook = (signature, url, body) => (credentials.authToken ? isValidSignature(credentials.authToken, signature, url, body) : undefined);
+    const settings = { region: resolve(def.region), edge: resolve(def.edge), baseUrl: resolve(def.baseUrl) };
+    node.rawRequest = (request) => {
+      if (!handle) return Promise.reject(clientError());
+      const [username, password] = credentials.authMode === 'apiKey' ? [credentials.apiKeySid, credentials.apiKeySecret] : [credentials.accountSid, credentials.authToken];
+      const authorization = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
+      return performRawRequest(request, { accountSid: credentials.accountSid, authorization, ...settings }, redact);
+    };
+    const clientError = () =>
+      new TwilioNodeError(configError?.code ?? 'AUTHENTICATION_CONNECTION_ERROR', `Twilio account "${def.name || node.id}": ${configError?.message ?? 'closed'}`);
     node.getClient = () => {
       if (handle) return handle.client;
-      throw new TwilioNodeError(configError?.code ?? 'AUTHENTICATION_CONNECTION_ERROR',
-        `Twilio account "${def.name || node.id}": ${configError?.message ?? 'closed'}`);
+      throw clientError();
     };
 
     node.on('close', (done: () => void) => {

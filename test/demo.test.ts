@@ -58,7 +58,7 @@ describe('npm start (the demo)', () => {
   it('serves the editor on 127.0.0.1 with this package loaded and no load errors', async () => {
     const nodes = (await (await fetch(`${editor}/nodes`, { headers: { Accept: 'application/json' } })).json()) as Array<{ id: string; enabled: boolean; err?: string; types: string[]; module: string; version: string }>;
     const ours = nodes.filter((n) => n.module === '@nr-twilio/node-red-twilio');
-    assert.deepEqual(ours.map((n) => n.types).flat().sort(), ['twilio-config', 'twilio-delete', 'twilio-get', 'twilio-in', 'twilio-query', 'twilio-reply', 'twilio-send', 'twilio-update']);
+    assert.deepEqual(ours.map((n) => n.types).flat().sort(), ['twilio-config', 'twilio-delete', 'twilio-get', 'twilio-in', 'twilio-query', 'twilio-reply', 'twilio-request', 'twilio-send', 'twilio-update']);
     for (const set of ours) assert.equal(set.err, undefined, `${set.id}: ${set.err}`);
     const expectedMajor = nodeRedPackage === 'node-red-5' ? 'v5.' : 'v4.';
     assert.ok(log.includes(`Node-RED version: ${expectedMajor}`), `runs Node-RED ${expectedMajor}`);
@@ -78,7 +78,7 @@ describe('npm start (the demo)', () => {
     const state = await waitFor('every example to reach the simulator', async () => {
       const [messages, participants, requests, deliveries] = [await get('messages'), await get('participants'), await get('requests'), await get('deliveries')];
       const done = messages.length >= 4 && deliveries.some((d) => d.params.MessageStatus === 'delivered' && d.status === 200) && deliveries.some((d) => d.replies.length > 0) && participants.every((p) => p.muted) && requests.some((r) => r.method === 'GET' && /\/Messages\/SM\w+\.json$/.test(r.path))
-        && requests.some((r) => r.path.endsWith('/Recordings.json')) && requests.some((r) => r.path.endsWith('/Messages.json') && r.method === 'GET');
+        && requests.some((r) => r.path.endsWith('/Recordings.json')) && requests.some((r) => r.path.endsWith('/Balance.json')) && requests.some((r) => r.path.endsWith('/Messages.json') && r.method === 'GET');
       return done ? { messages, requests, deliveries } : undefined;
     });
     assert.ok(state.messages.some((m) => m.body === 'Alert: the greenhouse is at 31 °C'));
@@ -103,7 +103,8 @@ describe('npm start (the demo)', () => {
 
   it('keeps the demo credentials out of the flow file', () => {
     const flows = fs.readFileSync(path.join(userDir, 'flows.json'), 'utf8');
-    assert.ok(!flows.includes('credentials'));
+    assert.ok((JSON.parse(flows) as Array<Record<string, unknown>>).every((n) => !('credentials' in n)));
+    for (const secret of [DEMO_ACCOUNT.authToken, DEMO_ACCOUNT.apiKeys![0].secret]) assert.ok(!flows.includes(secret));
     assert.ok(!log.includes('demo-api-key-secret'));
   });
 });

@@ -49,6 +49,7 @@ export const twilioSend = require(path.join(dist, 'twilio-send.js')) as unknown;
 export const resourceNodes = ['get', 'query', 'update', 'delete'].map((a) => require(path.join(dist, `twilio-${a}.js`)) as unknown);
 const twilioInModule = require(path.join(dist, 'twilio-in.js')) as (red: unknown) => void;
 export const twilioReply = require(path.join(dist, 'twilio-reply.js')) as unknown;
+export const twilioRequest = require(path.join(dist, 'twilio-request.js')) as unknown;
 
 /** The RED object the nodes were last loaded with: its httpNode app serves twilio-in's routes. */
 export let capturedRED: { httpNode: import('node:http').RequestListener } | undefined;
@@ -56,7 +57,7 @@ export const twilioIn = (red: { httpNode: import('node:http').RequestListener })
   capturedRED = red;
   return twilioInModule(red);
 };
-export const allNodes = [twilioConfig, twilioSend, ...resourceNodes, twilioIn, twilioReply];
+export const allNodes = [twilioConfig, twilioSend, ...resourceNodes, twilioIn, twilioReply, twilioRequest];
 export { helper };
 
 export const ACCOUNT = DEMO_ACCOUNT;

@@ -1,0 +1,107 @@
+/**
+ * twilio-request: any Twilio REST call with the account's auth (the seed's "Raw Request"), for the
+ * APIs the catalogue does not describe: Verify, Conversations, Studio, …
+ */
+import type { Node, NodeAPI, NodeDef } from 'node-red';
+import { TwilioNodeError, toTwilioNodeError } from '../lib/errors';
+import { readTypedFields } from '../lib/properties';
+import { FilePart, RawRequest, ResponseType } from '../lib/raw-request';
+import { getAccount } from '../lib/resource-node';
+import { NodeStatus } from '../lib/status';
+
+export interface TwilioRequestDef extends NodeDef {
+  account: string;
+  domain: string;
+  method: string;
+  responseType: ResponseType;
+  timeout: number | string;
+  retries: number | string;
+  retryDelay: number | string;
+  backoff: number | string;
+  retryOn: 'server' | 'all';
+  [field: string]: unknown;
+}
+
+const TYPED_FIELDS = ['path', 'query', 'form', 'json', 'files', 'headers'] as const;
+
+function number(name: string, value: unknown, fallback: number, min: number, max: number): number {
+  if (value === undefined || value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < min || n > max) throw new TwilioNodeError('INVALID_INPUT', `${name} must be a number from ${min} to ${max}`);
+  return n;
+}
+
+function object(name: string, value: unknown): Record<string, unknown> | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new TwilioNodeError('INVALID_INPUT', `${name} must be an object of names and values`);
+  return value as Record<string, unknown>;
+}
+
+/** Files as [{ field, filename, contentType, data }]; data a Buffer or text. */
+function files(value: unknown): FilePart[] | undefined {
+  if (value === undefined) return undefined;
+  const list = Array.isArray(value) ? value : [value];
+  return list.map((item, i) => {
+    const f = item as Partial<FilePart>;
+    if (typeof f !== 'object' || f === null || (!Buffer.isBuffer(f.data) && typeof f.data !== 'string') || typeof f.filename !== 'string') {
+      throw new TwilioNodeError('INVALID_INPUT', `file ${i + 1} must be { field, filename, contentType, data } with data a Buffer or text`);
+    }
+    return { field: f.field || 'file', filename: f.filename, contentType: f.contentType, data: f.data };
+  });
+}
+
+module.exports = function registerTwilioRequest(RED: NodeAPI): void {
+  function TwilioRequest(this: Node, def: TwilioRequestDef): void {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    const status = new NodeStatus(node, (key, subs) => RED._(key, subs));
+
+    node.on('input', (msg, send, done) => {
+      (async () => {
+        const account = getAccount(RED, def.account);
+        const fields = await readTypedFields(RED, node, msg, def, TYPED_FIELDS);
+        if (typeof fields.path !== 'string') throw new TwilioNodeError('MISSING_INPUT', 'Path is not set');
+        const request: RawRequest = {
+          domain: def.domain || 'api',
+          method: def.method || 'GET',
+          path: fields.path,
+          query: object('Query', fields.query),
+          form: object('Form data', fields.form),
+          json: fields.json,
+          files: files(fields.files),
+          headers: object('Headers', fields.headers),
+          responseType: def.responseType ?? 'json',
+          timeoutMs: number('Timeout', def.timeout, 30, 0.1, 600) * 1000,
+          retry: {
+            count: number('Retries', def.retries, 0, 0, 10),
+            delayMs: number('Retry delay', def.retryDelay, 1000, 0, 60_000),
+            backoff: number('Backoff', def.backoff, 2, 1, 10),
+            on: def.retryOn === 'all' ? 'all' : 'server',
+          },
+        };
+        status.working('twilio.status.requesting');
+        try {
+          const response = await account.rawRequest(request);
+          msg.payload = response.body;
+          Object.assign(msg, { statusCode: response.statusCode, headers: response.headers, twilio: { url: response.url, attempts: response.attempts } });
+          status.success('twilio-request.status.done', { status: response.statusCode, attempts: response.attempts });
+        } catch (err) {
+          const error = toTwilioNodeError(err, account.redact);
+          Object.assign(msg, { statusCode: error.status, twilio: { attempts: (err as { attempts?: number }).attempts } });
+          throw error;
+        }
+        send(msg);
+      })().then(
+        () => done(),
+        (err: unknown) => {
+          const error = toTwilioNodeError(err);
+          status.failed('twilio.status.failed', { code: error.twilioCode ?? error.code });
+          done(error);
+        },
+      );
+    });
+    node.on('close', () => status.clear());
+  }
+
+  RED.nodes.registerType('twilio-request', TwilioRequest);
+};
