@@ -14,6 +14,7 @@ export interface TypedValue {
 export function readTypedProperty(RED: NodeAPI, node: Node, msg: NodeMessage, field: string, typed: TypedValue, keepEmptyText = false): Promise<unknown> {
   // An empty literal means "not set": it must not become "" or 0 in a request. Where the user added
   // the field on purpose (a row), empty text is a value (a redacted message body is "").
+  if (typed.type === 'none') return Promise.resolve(undefined); // the editor's explicit "not set"
   if (keepEmptyText && typed.type === 'str' && typed.value === '') return Promise.resolve('');
   if (typed.value === '' && ['str', 'num', 'json', 'msg', 'flow', 'global', 'env', 'jsonata'].includes(typed.type)) {
     return Promise.resolve(undefined);

@@ -253,6 +253,26 @@ describe('twilio-in and twilio-reply', () => {
     assert.ok(simulator.find('messages', (m) => m.direction === 'outbound-reply' && m.to === '+15558675399' && m.body === 'Got "Lights <off>" & thanks'));
   });
 
+  it('answers an incoming call with Say, and reports its kind as a call', async () => {
+    const account = accountNode(simulator.url, 'authToken');
+    await helper.load(allNodes, [
+      { id: 'tab', type: 'tab', label: 't' },
+      account.node,
+      { id: 'voice', type: 'twilio-in', z: 'tab', account: 'account', path: '/twilio/voice', validate: true, reply: 'flow', wires: [['reply', 'out']] },
+      { id: 'reply', type: 'twilio-reply', z: 'tab', action: 'say', text: 'Hello {{payload.From}}, press 1 & wait', textType: 'str', voice: 'Polly.Joanna', voiceType: 'str' },
+      { id: 'out', type: 'helper', z: 'tab' },
+    ], { account: account.credentials });
+    const calls: any[] = [];
+    helper.getNode('out').on('input', (m: any) => calls.push(m));
+    const number = simulator.find('incomingPhoneNumbers')!;
+    number.voice_url = `${base}/twilio/voice`;
+    const delivery = await simulator.receiveCall({ from: '+15558675399', to: String(number.phone_number) });
+    assert.equal(delivery.status, 200);
+    assert.match(delivery.contentType!, /text\/xml/);
+    assert.equal(delivery.body, '<?xml version="1.0" encoding="UTF-8"?><Response><Say voice="Polly.Joanna">Hello +15558675399, press 1 &amp; wait</Say></Response>');
+    assert.equal(calls[0].twilio.event, 'call');
+  });
+
   it('connects a number to a twilio-in route from the editor (admin endpoint)', async () => {
     await load({ publicBaseUrl: 'https://home.example.com' });
     const number = simulator.find('incomingPhoneNumbers')!;
