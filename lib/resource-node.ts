@@ -9,7 +9,7 @@ import { Action, ObjectSpec, findObject } from './catalogue';
 import { TwilioNodeError, toTwilioNodeError } from './errors';
 import { readTypedProperty } from './properties';
 import { FilterRow, Target, buildFields, buildFilters, parseCompoundSid, runAction, runQuery } from './resource-actions';
-import { NodeStatus } from './status';
+import { NodeStatus, onInput } from './status';
 
 export interface TypedRow {
   name: string;
@@ -144,16 +144,7 @@ export function registerResourceNode(RED: NodeAPI, type: string, action: 'get' |
       send(msg);
     }
 
-    node.on('input', (msg, send, done) => {
-      handle(msg, send).then(
-        () => done(),
-        (err: unknown) => {
-          const error = toTwilioNodeError(err);
-          status.failed('twilio.status.failed', { code: error.twilioCode ?? error.code });
-          done(error);
-        },
-      );
-    });
+    onInput(node, status, handle);
     node.on('close', () => status.clear());
   }
 

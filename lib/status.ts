@@ -1,5 +1,6 @@
 /** One status vocabulary for every node: blue while working, green when done, red on failure. */
-import type { Node } from 'node-red';
+import type { Node, NodeMessageInFlow } from 'node-red';
+import { toTwilioNodeError } from './errors';
 
 type Translate = (key: string, subs?: Record<string, string | number>) => string;
 
@@ -25,4 +26,26 @@ export class NodeStatus {
   clear(): void {
     this.node.status({});
   }
+}
+
+/**
+ * The message API every node uses: the handler does the work (and may send); a failure becomes a
+ * coded error for Catch nodes and a red status with Twilio's number or our code.
+ */
+export function onInput(
+  node: Node,
+  status: NodeStatus,
+  handler: (msg: NodeMessageInFlow, send: (msg: NodeMessageInFlow | NodeMessageInFlow[]) => void) => Promise<void>,
+  redact?: () => ((text: string) => string) | undefined,
+): void {
+  node.on('input', (msg, send, done) => {
+    handler(msg, send).then(
+      () => done(),
+      (err: unknown) => {
+        const error = toTwilioNodeError(err, redact?.());
+        status.failed('twilio.status.failed', { code: error.twilioCode ?? error.code });
+        done(error);
+      },
+    );
+  });
 }

@@ -4,9 +4,9 @@
  */
 import type { Response } from 'express';
 import type { Node, NodeAPI, NodeDef } from 'node-red';
-import { TwilioNodeError, toTwilioNodeError } from '../lib/errors';
+import { TwilioNodeError } from '../lib/errors';
 import { readTypedFields } from '../lib/properties';
-import { NodeStatus } from '../lib/status';
+import { NodeStatus, onInput } from '../lib/status';
 import { REPLY_ACTIONS, ReplyAction, ReplyFields, buildTwiml } from '../lib/twiml';
 
 export interface TwilioReplyDef extends NodeDef {
@@ -35,23 +35,14 @@ module.exports = function registerTwilioReply(RED: NodeAPI): void {
     const status = new NodeStatus(node, (key, subs) => RED._(key, subs));
     const action: ReplyAction = REPLY_ACTIONS.includes(def.action) ? def.action : 'message';
 
-    node.on('input', (msg, _send, done) => {
-      (async () => {
-        const res = (msg as { res?: { _res?: Response } }).res?._res;
-        if (!res || typeof res.status !== 'function') throw new TwilioNodeError('MISSING_INPUT', RED._('twilio-reply.errors.noRequest'));
-        if (res.headersSent) throw new TwilioNodeError('INVALID_INPUT', RED._('twilio-reply.errors.answered'));
-        const fields = (await readTypedFields(RED, node, msg, def, FIELDS_BY_ACTION[action])) as ReplyFields;
-        const twiml = buildTwiml(action, fields, msg, msg.payload);
-        res.status(200).type('text/xml').send(twiml);
-        status.success('twilio-reply.status.replied', { action });
-      })().then(
-        () => done(),
-        (err: unknown) => {
-          const error = toTwilioNodeError(err);
-          status.failed('twilio.status.failed', { code: error.code });
-          done(error);
-        },
-      );
+    onInput(node, status, async (msg) => {
+      const res = (msg as { res?: { _res?: Response } }).res?._res;
+      if (!res || typeof res.status !== 'function') throw new TwilioNodeError('MISSING_INPUT', RED._('twilio-reply.errors.noRequest'));
+      if (res.headersSent) throw new TwilioNodeError('INVALID_INPUT', RED._('twilio-reply.errors.answered'));
+      const fields = (await readTypedFields(RED, node, msg, def, FIELDS_BY_ACTION[action])) as ReplyFields;
+      const twiml = buildTwiml(action, fields, msg, msg.payload);
+      res.status(200).type('text/xml').send(twiml);
+      status.success('twilio-reply.status.replied', { action });
     });
     node.on('close', () => status.clear());
   }

@@ -7,7 +7,7 @@ import { TwilioNodeError, toTwilioNodeError } from '../lib/errors';
 import { readTypedFields } from '../lib/properties';
 import { FilePart, RawRequest, ResponseType } from '../lib/raw-request';
 import { getAccount } from '../lib/resource-node';
-import { NodeStatus } from '../lib/status';
+import { NodeStatus, onInput } from '../lib/status';
 
 export interface TwilioRequestDef extends NodeDef {
   account: string;
@@ -56,49 +56,40 @@ module.exports = function registerTwilioRequest(RED: NodeAPI): void {
     const node = this;
     const status = new NodeStatus(node, (key, subs) => RED._(key, subs));
 
-    node.on('input', (msg, send, done) => {
-      (async () => {
-        const account = getAccount(RED, def.account);
-        const fields = await readTypedFields(RED, node, msg, def, TYPED_FIELDS);
-        if (typeof fields.path !== 'string') throw new TwilioNodeError('MISSING_INPUT', 'Path is not set');
-        const request: RawRequest = {
-          domain: def.domain || 'api',
-          method: def.method || 'GET',
-          path: fields.path,
-          query: object('Query', fields.query),
-          form: object('Form data', fields.form),
-          json: fields.json,
-          files: files(fields.files),
-          headers: object('Headers', fields.headers),
-          responseType: def.responseType ?? 'json',
-          timeoutMs: number('Timeout', def.timeout, 30, 0.1, 600) * 1000,
-          retry: {
-            count: number('Retries', def.retries, 0, 0, 10),
-            delayMs: number('Retry delay', def.retryDelay, 1000, 0, 60_000),
-            backoff: number('Backoff', def.backoff, 2, 1, 10),
-            on: def.retryOn === 'all' ? 'all' : 'server',
-          },
-        };
-        status.working('twilio.status.requesting');
-        try {
-          const response = await account.rawRequest(request);
-          msg.payload = response.body;
-          Object.assign(msg, { statusCode: response.statusCode, headers: response.headers, twilio: { url: response.url, attempts: response.attempts } });
-          status.success('twilio-request.status.done', { status: response.statusCode, attempts: response.attempts });
-        } catch (err) {
-          const error = toTwilioNodeError(err, account.redact);
-          Object.assign(msg, { statusCode: error.status, twilio: { attempts: (err as { attempts?: number }).attempts } });
-          throw error;
-        }
-        send(msg);
-      })().then(
-        () => done(),
-        (err: unknown) => {
-          const error = toTwilioNodeError(err);
-          status.failed('twilio.status.failed', { code: error.twilioCode ?? error.code });
-          done(error);
+    onInput(node, status, async (msg, send) => {
+      const account = getAccount(RED, def.account);
+      const fields = await readTypedFields(RED, node, msg, def, TYPED_FIELDS);
+      if (typeof fields.path !== 'string') throw new TwilioNodeError('MISSING_INPUT', 'Path is not set');
+      const request: RawRequest = {
+        domain: def.domain || 'api',
+        method: def.method || 'GET',
+        path: fields.path,
+        query: object('Query', fields.query),
+        form: object('Form data', fields.form),
+        json: fields.json,
+        files: files(fields.files),
+        headers: object('Headers', fields.headers),
+        responseType: def.responseType ?? 'json',
+        timeoutMs: number('Timeout', def.timeout, 30, 0.1, 600) * 1000,
+        retry: {
+          count: number('Retries', def.retries, 0, 0, 10),
+          delayMs: number('Retry delay', def.retryDelay, 1000, 0, 60_000),
+          backoff: number('Backoff', def.backoff, 2, 1, 10),
+          on: def.retryOn === 'all' ? 'all' : 'server',
         },
-      );
+      };
+      status.working('twilio.status.requesting');
+      try {
+        const response = await account.rawRequest(request);
+        msg.payload = response.body;
+        Object.assign(msg, { statusCode: response.statusCode, headers: response.headers, twilio: { url: response.url, attempts: response.attempts } });
+        status.success('twilio-request.status.done', { status: response.statusCode, attempts: response.attempts });
+      } catch (err) {
+        const error = toTwilioNodeError(err, account.redact);
+        Object.assign(msg, { statusCode: error.status, twilio: { attempts: (err as { attempts?: number }).attempts } });
+        throw error;
+      }
+      send(msg);
     });
     node.on('close', () => status.clear());
   }
