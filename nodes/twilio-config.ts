@@ -6,7 +6,7 @@ import type { Node, NodeAPI, NodeDef } from 'node-red';
 import type twilio from 'twilio';
 import { CATALOGUE } from '../lib/catalogue';
 import { AuthMode, BaseUrlRequestClient, TwilioCredentials, createTwilioClient } from '../lib/client';
-import { TwilioNodeError, secretRedactor } from '../lib/errors';
+import { TwilioNodeError, secretRedactor, toTwilioNodeError } from '../lib/errors';
 import { RawRequest, RawResponse, performRawRequest } from '../lib/raw-request';
 import { Body, isValidSignature } from '../lib/webhook';
 
@@ -105,6 +105,43 @@ module.exports = function registerTwilioConfig(RED: NodeAPI): void {
   // The editor builds its object, filter and field lists from the same catalogue the runtime runs.
   RED.httpAdmin.get('/twilio-catalogue', RED.auth.needsPermission('twilio-config.read'), (_req, res) => {
     res.json(CATALOGUE);
+  });
+
+  // "Test connection" in the editor: fetches the account with the dialog's values (saved secrets are
+  // used where the dialog shows a password unchanged), so unsaved edits can be checked before deploy.
+  RED.httpAdmin.post('/twilio-config/test', RED.auth.needsPermission('twilio-config.write'), (req, res) => {
+    const body = (req.body ?? {}) as { id?: string; authMode?: string; region?: string; edge?: string; baseUrl?: string; credentials?: Record<string, string> };
+    const deployed = typeof body.id === 'string' ? (RED.nodes.getNode(body.id) as Node | null) : null;
+    const saved = (typeof body.id === 'string' ? RED.nodes.getCredentials(body.id) : undefined) as TwilioConfigCredentials | undefined;
+    const resolveEnv = (value: string | undefined) =>
+      (value ?? '').trim().replace(ENV_REFERENCE, (_, name: string) => {
+        const found: unknown = deployed ? RED.util.evaluateNodeProperty(name, 'env', deployed, {}) : process.env[name];
+        return typeof found === 'string' ? found : '';
+      });
+    const pick = (name: keyof TwilioConfigCredentials) => {
+      const given = body.credentials?.[name];
+      return resolveEnv(given === undefined || given === '__PWRD__' ? saved?.[name] : given);
+    };
+    const credentials: TwilioCredentials = {
+      accountSid: pick('accountSid'),
+      authMode: body.authMode === 'authToken' ? 'authToken' : 'apiKey',
+      apiKeySid: pick('apiKeySid'),
+      apiKeySecret: pick('apiKeySecret'),
+      authToken: pick('authToken'),
+    };
+    const redact = secretRedactor([credentials.apiKeySecret, credentials.authToken]);
+    (async () => {
+      const handle = createTwilioClient(credentials, { region: resolveEnv(body.region), edge: resolveEnv(body.edge), baseUrl: resolveEnv(body.baseUrl) });
+      try {
+        const account = await handle.client.api.v2010.accounts(credentials.accountSid).fetch();
+        res.json({ ok: true, friendlyName: account.friendlyName, status: account.status, type: account.type });
+      } finally {
+        handle.requestClient.destroy();
+      }
+    })().catch((err: unknown) => {
+      const error = toTwilioNodeError(err, redact);
+      res.json({ ok: false, code: error.code, message: error.message });
+    });
   });
 
   RED.nodes.registerType<TwilioConfigNode, TwilioConfigDef, object, TwilioConfigCredentials>('twilio-config', TwilioConfig, {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ACCOUNT, API_KEY, FlowNode, allNodes, helper, runSend, sendTo, useRuntime } from './support/harness';
+import { ACCOUNT, API_KEY, FlowNode, accountNode, allNodes, helper, runSend, sendTo, useRuntime } from './support/harness';
 
 const TO = '+15558675310';
 const message = { to: TO, toType: 'str', body: 'hi', bodyType: 'str' };
@@ -114,5 +114,20 @@ describe('twilio-config', () => {
     const { error } = await sendTo(helper.getNode('send'), helper.getNode('out'), {});
     assert.equal(error?.code, 'MISSING_INPUT');
     assert.equal(error?.message, 'twilio.errors.noAccount'); // the helper's RED._ returns the key
+  });
+
+  it('tests a connection from the editor: unsaved values, saved secrets, and failures without secrets', async () => {
+    const { node, credentials } = accountNode(simulator.url, 'apiKey');
+    await helper.load(allNodes, [node], { account: credentials });
+    const unsaved = await helper.request().post('/twilio-config/test').send({ authMode: 'authToken', baseUrl: simulator.url, credentials: { accountSid: ACCOUNT.sid, authToken: ACCOUNT.authToken } });
+    assert.deepEqual(unsaved.body, { ok: true, friendlyName: 'Simulated demo account', status: 'active', type: 'Full' });
+    const saved = await helper.request().post('/twilio-config/test').send({ id: 'account', authMode: 'apiKey', baseUrl: simulator.url, credentials: { accountSid: ACCOUNT.sid, apiKeySid: API_KEY.sid, apiKeySecret: '__PWRD__' } });
+    assert.equal(saved.body.ok, true, 'the saved secret stood in for the unchanged password field');
+    const wrong = await helper.request().post('/twilio-config/test').send({ authMode: 'apiKey', baseUrl: simulator.url, credentials: { accountSid: ACCOUNT.sid, apiKeySid: API_KEY.sid, apiKeySecret: 'wrong-secret-123' } });
+    assert.equal(wrong.body.ok, false);
+    assert.equal(wrong.body.code, 'AUTHENTICATION_CONNECTION_ERROR');
+    assert.ok(!JSON.stringify(wrong.body).includes('wrong-secret-123'));
+    const incomplete = await helper.request().post('/twilio-config/test').send({ authMode: 'apiKey', credentials: { accountSid: 'AC123' } });
+    assert.deepEqual([incomplete.body.ok, incomplete.body.code], [false, 'INVALID_INPUT']);
   });
 });
