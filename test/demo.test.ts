@@ -4,55 +4,28 @@
  */
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import twilio from 'twilio';
 import { DEMO_ACCOUNT } from '../simulator/server';
 import { nodeRedPackage } from './support/harness';
-import { freePort } from './support/prism';
-
-const root = path.resolve(__dirname, '..', '..');
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+import { Demo, root, startDemo, waitFor } from './support/demo';
 
 describe('npm start (the demo)', () => {
-  let demo: ChildProcess;
-  let log = '';
+  let demo: Demo;
   let editor: string;
   let simulator: string;
-  const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'twilio-demo-'));
+  let userDir: string;
+  const log = () => demo.log();
 
   before(async () => {
-    const [port, simulatorPort] = [await freePort(), await freePort()];
-    editor = `http://127.0.0.1:${port}`;
-    simulator = `http://127.0.0.1:${simulatorPort}`;
-    demo = spawn(process.execPath, [path.join(root, 'scripts', 'demo.js')], {
-      env: { ...process.env, PORT: String(port), SIMULATOR_PORT: String(simulatorPort), DEMO_USER_DIR: userDir, NODE_RED_PACKAGE: nodeRedPackage },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    demo.stdout!.on('data', (d: Buffer) => (log += d.toString()));
-    demo.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-    await waitFor('Node-RED to start flows', async () => (log.includes('Started flows') ? true : undefined));
+    demo = await startDemo();
+    ({ editor, simulator, userDir } = demo);
   });
 
   after(async () => {
-    if (demo && demo.exitCode === null) {
-      const exited = new Promise((r) => demo.once('exit', r));
-      demo.kill('SIGTERM');
-      await exited;
-    }
-    fs.rmSync(userDir, { recursive: true, force: true });
+    await demo?.stop();
   });
 
   it('serves the editor on 127.0.0.1 with this package loaded and no load errors', async () => {
@@ -61,7 +34,7 @@ describe('npm start (the demo)', () => {
     assert.deepEqual(ours.map((n) => n.types).flat().sort(), ['twilio-config', 'twilio-delete', 'twilio-get', 'twilio-in', 'twilio-query', 'twilio-reply', 'twilio-request', 'twilio-send', 'twilio-update']);
     for (const set of ours) assert.equal(set.err, undefined, `${set.id}: ${set.err}`);
     const expectedMajor = nodeRedPackage === 'node-red-5' ? 'v5.' : 'v4.';
-    assert.ok(log.includes(`Node-RED version: ${expectedMajor}`), `runs Node-RED ${expectedMajor}`);
+    assert.ok(log().includes(`Node-RED version: ${expectedMajor}`), `runs Node-RED ${expectedMajor}`);
     const html = await (await fetch(`${editor}/nodes`, { headers: { Accept: 'text/html' } })).text();
     assert.match(html, /RED\.nodes\.registerType\('twilio-send'/);
     assert.match(html, /data-help-name="twilio-send"/);
@@ -87,7 +60,7 @@ describe('npm start (the demo)', () => {
     assert.ok(state.deliveries.some((d) => d.replies[0] === 'Hi! You said: Are the lights off?'), 'the SMS bot answered through twilio-reply');
     assert.ok(state.deliveries.every((d) => d.status === 200), 'every webhook was accepted: signatures check out');
     // The only error the examples log is the one they show on purpose: the refused test number.
-    const errors = log.split('\n').filter((l) => l.includes('[error]'));
+    const errors = log().split('\n').filter((l) => l.includes('[error]'));
     assert.deepEqual(errors.filter((l) => !/INVALID_TO_PHONE_NUMBER_ERROR|1 of 3 recipients failed/.test(l)), []);
   });
 
@@ -105,6 +78,6 @@ describe('npm start (the demo)', () => {
     const flows = fs.readFileSync(path.join(userDir, 'flows.json'), 'utf8');
     assert.ok((JSON.parse(flows) as Array<Record<string, unknown>>).every((n) => !('credentials' in n)));
     for (const secret of [DEMO_ACCOUNT.authToken, DEMO_ACCOUNT.apiKeys![0].secret]) assert.ok(!flows.includes(secret));
-    assert.ok(!log.includes('demo-api-key-secret'));
+    assert.ok(!log().includes('demo-api-key-secret'));
   });
 });
