@@ -112,6 +112,23 @@ describe('the editor in a real browser', { skip, timeout: 300_000 }, () => {
     await closeDialogs();
   });
 
+  it('flags bad literal values: numbers, Sids, URLs', async () => {
+    const verdicts = await page.evaluate(() => {
+      const defaults = (window as any).RED.nodes.getType('twilio-send').defaults;
+      const check = (field: string, value: string) => defaults[field].validate.call({ [`${field}Type`]: 'str' }, value);
+      return {
+        goodTo: check('to', '+1 (415) 555-0100, whatsapp:+447700900123; client:alice'),
+        badTo: check('to', '415 555 0100'),
+        goodFrom: check('from', 'MyBrand'),
+        badFrom: check('from', 'Far too long a sender'),
+        badService: check('messagingServiceSid', 'MG123'),
+        badCallback: check('statusCallback', 'example.com/cb'),
+        fromMsg: defaults.to.validate.call({ toType: 'msg' }, 'anything'),
+      };
+    });
+    assert.deepEqual(verdicts, { goodTo: true, badTo: false, goodFrom: true, badFrom: false, badService: false, badCallback: false, fromMsg: true });
+  });
+
   it('switches fields with Message / Call and with the object', async () => {
     await openDialog('a1send0000000001'); // the SMS alert example: a message
     assert.ok(await visible('#node-input-body'));
