@@ -62,12 +62,18 @@ describe('twilio-in and twilio-reply', () => {
     return post(path, new URLSearchParams(params).toString(), { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Twilio-Signature': signature, ...extra });
   }
 
-  const settle = () => new Promise((r) => setTimeout(r, 30));
+  /** Node-RED delivers messages asynchronously: wait until `done()` holds (or a moment, without one). */
+  const settle = async (done?: () => boolean) => {
+    for (let waited = 0; waited < (done ? 5000 : 30); waited += 10) {
+      if (done?.()) return;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
 
   it('accepts a correctly signed webhook, answers empty TwiML at once and emits the parameters', async () => {
     const { received } = await load();
     const answer = await signedForm('/twilio/sms', { ...PARAMS, NumMedia: '2', MediaUrl0: 'https://api.twilio.com/m/0', MediaContentType0: 'image/jpeg', MediaUrl1: 'https://api.twilio.com/m/1', MediaContentType1: 'image/png' });
-    await settle();
+    await settle(() => received.length >= 1);
     assert.equal(answer.status, 200);
     assert.match(answer.contentType!, /text\/xml/);
     assert.equal(answer.body, '<?xml version="1.0" encoding="UTF-8"?><Response/>');
@@ -98,7 +104,7 @@ describe('twilio-in and twilio-reply', () => {
     const { received } = await load({ path: '/twilio/sms' });
     const path = "/twilio/sms?site=O'Brien&pct=100%25&and=a%26b&city=caf%C3%A9&tag=%E2%9C%93";
     const answer = await signedForm(path, { ...PARAMS, Body: "100% <b>'quoted'</b> & ünïcödé ✓" });
-    await settle();
+    await settle(() => received.length >= 1);
     assert.equal(answer.status, 200);
     assert.equal(received.length, 1);
     assert.equal(received[0].payload.Body, "100% <b>'quoted'</b> & ünïcödé ✓");
@@ -110,7 +116,7 @@ describe('twilio-in and twilio-reply', () => {
     assert.equal((await signedForm('/twilio/sms', PARAMS, publicPath)).status, 200);
     assert.equal((await signedForm('/twilio/sms', PARAMS, 'https://home.example.com:443/twilio/sms')).status, 200, 'Twilio may sign with the default port');
     assert.equal((await signedForm('/twilio/sms')).status, 403, 'the local URL is not what Twilio signed');
-    await settle();
+    await settle(() => loaded.received.length >= 2);
     assert.equal(loaded.received.length, 2);
     await helper.unload();
 
@@ -136,7 +142,7 @@ describe('twilio-in and twilio-reply', () => {
     const signature = twilio.getExpectedTwilioSignature(TOKEN, `${base}${path}`, {});
     const ok = await post(path, body, { 'Content-Type': 'application/json', 'X-Twilio-Signature': signature });
     const tampered = await post(path, body.replace('delivered"}', 'failed"}'), { 'Content-Type': 'application/json', 'X-Twilio-Signature': signature });
-    await settle();
+    await settle(() => received.length >= 1);
     assert.equal(ok.status, 200);
     assert.equal(tampered.status, 403);
     assert.equal(received.length, 1);
@@ -152,7 +158,7 @@ describe('twilio-in and twilio-reply', () => {
     const first = await signedForm('/twilio/sms', PARAMS, undefined, TOKEN, token);
     const again = await signedForm('/twilio/sms', PARAMS, undefined, TOKEN, token);
     const other = await signedForm('/twilio/sms', PARAMS, undefined, TOKEN, { 'I-Twilio-Idempotency-Token': crypto.randomUUID() });
-    await settle();
+    await settle(() => received.length >= 2);
     assert.deepEqual([first.status, again.status, other.status], [200, 200, 200]);
     assert.equal(received.length, 2);
     assert.ok(statuses.includes('twilio-in.status.duplicate'));
@@ -174,7 +180,7 @@ describe('twilio-in and twilio-reply', () => {
     assert.equal(answer.status, 200);
     assert.equal(answer.body, '<?xml version="1.0" encoding="UTF-8"?><Response/>');
     assert.ok(Date.now() - started >= 250);
-    await settle();
+    await settle(() => received.length >= 1);
     assert.equal(received.length, 1);
     assert.match(warnings.join('\n'), /twilio-in\.warnings\.replyTimeout/);
   });
@@ -212,7 +218,7 @@ describe('twilio-in and twilio-reply', () => {
     const received: any[] = [];
     helper.getNode('out').on('input', (m: any) => received.push(m));
     const answer = await post('/twilio/open', new URLSearchParams(PARAMS).toString(), { 'Content-Type': 'application/x-www-form-urlencoded' });
-    await settle();
+    await settle(() => received.length >= 1);
     assert.equal(answer.status, 200);
     assert.equal(received.length, 1);
     assert.deepEqual(statusesOf(helper.getNode('in'))[0], { fill: 'yellow', shape: 'ring', text: 'twilio-in.status.unchecked' });
@@ -240,7 +246,8 @@ describe('twilio-in and twilio-reply', () => {
     const receipts: any[] = [];
     helper.getNode('out').on('input', (m: any) => receipts.push(m));
     helper.getNode('send').receive({ payload: 'x' });
-    await new Promise((r) => setTimeout(r, 100));
+    // The send, then two receipts: wait for them (under load they take longer than any fixed sleep).
+    for (let waited = 0; receipts.length < 2 && waited < 10_000; waited += 20) await new Promise((r) => setTimeout(r, 20));
     await simulator.settled();
     assert.deepEqual(receipts.map((m) => [m.twilio.event, m.payload.MessageStatus]), [['message-status', 'sent'], ['message-status', 'delivered']]);
     assert.equal(simulator.requests.at(-1)!.params.StatusCallback, `${base}/twilio/status`);
