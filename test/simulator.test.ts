@@ -120,11 +120,11 @@ describe('simulator', () => {
   });
 
   it('adds latency and refuses requests over the concurrency cap with 429 / 20429', async () => {
-    simulator.latencyMs = 50;
+    simulator.latencyMs = 250; // long enough that all five overlap, even on a busy machine
     simulator.maxConcurrent = 2;
     const started = Date.now();
     const outcomes = await Promise.all(Array.from({ length: 5 }, () => client.client.messages.create({ to: TO, from: FROM, body: 'x' }).then(() => 'ok', (e: { code: number }) => String(e.code))));
-    assert.ok(Date.now() - started >= 45, 'latency applied');
+    assert.ok(Date.now() - started >= 240, 'latency applied');
     assert.equal(outcomes.filter((o) => o === 'ok').length, 2);
     assert.equal(outcomes.filter((o) => o === '20429').length, 3);
     assert.equal(simulator.stats.tooManyRequests, 3);
