@@ -8,6 +8,7 @@ import https from 'node:https';
 import twilio from 'twilio';
 import type RequestClient from 'twilio/lib/base/RequestClient';
 import { TwilioNodeError } from './errors';
+import { RequestQueue, Verdict } from './request-queue';
 
 export type AuthMode = 'apiKey' | 'authToken';
 
@@ -25,6 +26,8 @@ export interface ClientSettings {
   /** e.g. http://127.0.0.1:3010: every Twilio domain is sent there, paths kept. */
   baseUrl?: string;
   timeoutMs?: number;
+  /** The account's request queue; every request of the client waits its turn there. */
+  queue?: RequestQueue;
 }
 
 export const SID_PATTERN = (prefix: string): RegExp => new RegExp(`^${prefix}[0-9a-fA-F]{32}$`);
@@ -52,14 +55,34 @@ export function parseBaseUrl(value: string): URL {
   return url;
 }
 
-/** A RequestClient that sends every request to one base URL and owns its sockets. */
+/** Errors that mean the request never left this machine: repeating it cannot act twice. */
+const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/** How the queue reads an SDK request's outcome (the SDK turns the response into an error later). */
+export function judgeSdkOutcome(outcome: { value?: unknown; error?: unknown }): Verdict {
+  if (outcome.error !== undefined) {
+    const code = (outcome.error as { code?: unknown }).code;
+    return typeof code === 'string' && NOT_SENT.has(code) ? { kind: 'retry', reason: 'not-connected' } : { kind: 'fail' };
+  }
+  const response = outcome.value as { statusCode?: number; headers?: Record<string, unknown> } | undefined;
+  if (response?.statusCode === 429) {
+    const seconds = Number(response.headers?.['retry-after']);
+    return { kind: 'retry', reason: 'rate-limited', retryAfterMs: Number.isFinite(seconds) ? seconds * 1000 : undefined };
+  }
+  if (response?.statusCode === 503) return { kind: 'retry', reason: 'unavailable' };
+  return { kind: 'done' };
+}
+
+/** A RequestClient that sends every request to one base URL, through the account's queue, and owns its sockets. */
 export class BaseUrlRequestClient extends twilio.RequestClient {
   private readonly base?: URL;
+  private readonly queue?: RequestQueue;
   private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 100 });
 
-  constructor(opts: { baseUrl?: string; timeout?: number }) {
+  constructor(opts: { baseUrl?: string; timeout?: number; queue?: RequestQueue }) {
     super({ timeout: opts.timeout, keepAlive: true, maxSockets: 100 });
     this.base = opts.baseUrl ? parseBaseUrl(opts.baseUrl) : undefined;
+    this.queue = opts.queue;
     this.axios.defaults.httpAgent = this.httpAgent;
   }
 
@@ -69,7 +92,8 @@ export class BaseUrlRequestClient extends twilio.RequestClient {
       const prefix = this.base.pathname.replace(/\/$/, '');
       opts = { ...opts, uri: `${this.base.origin}${prefix}${target.pathname}${target.search}` };
     }
-    return super.request<TData>(opts);
+    const send = () => super.request<TData>(opts);
+    return this.queue ? this.queue.schedule(send, judgeSdkOutcome) : send();
   }
 
   /** Closes idle keep-alive sockets so a redeployed or removed config node leaves nothing open. */
@@ -100,7 +124,7 @@ export function checkCredentials(creds: TwilioCredentials): void {
 
 export function createTwilioClient(creds: TwilioCredentials, settings: ClientSettings = {}): TwilioClientHandle {
   checkCredentials(creds);
-  const requestClient = new BaseUrlRequestClient({ baseUrl: settings.baseUrl, timeout: settings.timeoutMs });
+  const requestClient = new BaseUrlRequestClient({ baseUrl: settings.baseUrl, timeout: settings.timeoutMs, queue: settings.queue });
   const [username, password] =
     creds.authMode === 'apiKey' ? [creds.apiKeySid, creds.apiKeySecret] : [creds.accountSid, creds.authToken];
   const client = twilio(username, password, {

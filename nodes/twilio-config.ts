@@ -8,10 +8,17 @@ import { CATALOGUE } from '../lib/catalogue';
 import { AuthMode, BaseUrlRequestClient, TwilioCredentials, createTwilioClient } from '../lib/client';
 import { TwilioNodeError, secretRedactor, toTwilioNodeError } from '../lib/errors';
 import { RawRequest, RawResponse, performRawRequest } from '../lib/raw-request';
+import { RequestQueue } from '../lib/request-queue';
 import { Body, isValidSignature } from '../lib/webhook';
 
 export interface TwilioConfigDef extends NodeDef {
   authMode: AuthMode;
+  /** Requests in flight at most (the queue finds the account's limit below it). */
+  maxConcurrency?: number | string;
+  /** Requests started per second at most; empty or 0 for none. */
+  ratePerSecond?: number | string;
+  /** Retries of a request after 429, 503 or a refused connection (default 6). */
+  maxRetries?: number | string;
   region: string;
   edge: string;
   defaultFrom: string;
@@ -39,6 +46,8 @@ export interface TwilioAccount {
   validateWebhook(signature: string | undefined, url: string, body: Body): boolean | undefined;
   /** Any REST call with this account's auth (twilio-request). */
   rawRequest(request: RawRequest): Promise<RawResponse>;
+  /** The account's request queue: its depth and retries, for the nodes' status lines. */
+  readonly queue: RequestQueue;
 }
 
 export type TwilioConfigNode = Node<TwilioConfigCredentials> & TwilioAccount;
@@ -67,10 +76,14 @@ module.exports = function registerTwilioConfig(RED: NodeAPI): void {
     };
     const redact = secretRedactor([credentials.apiKeySecret, credentials.authToken]);
 
+    const positive = (value: unknown, fallback: number) => (Number(value) > 0 ? Number(value) : fallback);
+    const retries = def.maxRetries === undefined || def.maxRetries === '' ? 6 : Math.max(0, Math.floor(Number(def.maxRetries) || 0));
+    const queue = new RequestQueue({ maxConcurrency: positive(def.maxConcurrency, 100), ratePerSecond: positive(def.ratePerSecond, 0), maxRetries: retries });
+    Object.defineProperty(node, 'queue', { value: queue, enumerable: false });
     let handle: { client: twilio.Twilio; requestClient: BaseUrlRequestClient } | undefined;
     let configError: TwilioNodeError | undefined;
     try {
-      handle = createTwilioClient(credentials, { region: resolve(def.region), edge: resolve(def.edge), baseUrl: resolve(def.baseUrl) });
+      handle = createTwilioClient(credentials, { region: resolve(def.region), edge: resolve(def.edge), baseUrl: resolve(def.baseUrl), queue });
     } catch (err) {
       configError = err as TwilioNodeError;
     }
@@ -86,7 +99,8 @@ module.exports = function registerTwilioConfig(RED: NodeAPI): void {
       if (!handle) return Promise.reject(clientError());
       const [username, password] = credentials.authMode === 'apiKey' ? [credentials.apiKeySid, credentials.apiKeySecret] : [credentials.accountSid, credentials.authToken];
       const authorization = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
-      return performRawRequest(request, { accountSid: credentials.accountSid, authorization, ...settings }, redact);
+      // In the account's queue like every other request; twilio-request retries by its own settings.
+      return queue.schedule(() => performRawRequest(request, { accountSid: credentials.accountSid, authorization, ...settings }, redact), () => ({ kind: 'done' }));
     };
     const clientError = () =>
       new TwilioNodeError(configError?.code ?? 'AUTHENTICATION_CONNECTION_ERROR', `Twilio account "${def.name || node.id}": ${configError?.message ?? 'closed'}`);
@@ -96,9 +110,13 @@ module.exports = function registerTwilioConfig(RED: NodeAPI): void {
     };
 
     node.on('close', (done: () => void) => {
-      handle?.requestClient.destroy();
-      handle = undefined;
-      done();
+      // Queued requests fail now (each node reports its own); those in flight get 10 s to finish.
+      const drained = Promise.race([queue.close(), new Promise((r) => setTimeout(r, 10_000).unref())]);
+      void drained.then(() => {
+        handle?.requestClient.destroy();
+        handle = undefined;
+        done();
+      });
     });
   }
 

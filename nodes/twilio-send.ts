@@ -34,8 +34,8 @@ const CALL_ACTION_FIELDS: Record<CallAction, readonly string[]> = {
   application: ['applicationSid'],
 };
 
-/** Recipients of one msg sent at once; the per-account queue (rate limits) sits below this. */
-const RECIPIENT_CONCURRENCY = 5;
+/** Recipients of one msg handed to the account's queue at once (the queue decides what runs). */
+const RECIPIENT_CONCURRENCY = 20;
 
 /** Messages and calls have their own form; every other creatable object is a catalogue create. */
 function resourceKind(resource: string | undefined): 'message' | 'call' | 'object' {

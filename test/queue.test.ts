@@ -1,0 +1,110 @@
+/** The per-account request queue: unit behaviour, and faults injected by the simulator through real flows. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { RequestQueue, Verdict } from '../lib/request-queue';
+import { runSend, useRuntime } from './support/harness';
+
+const done: Verdict = { kind: 'done' };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('RequestQueue', () => {
+  it('keeps requests in flight within its window, and grows it on success', async () => {
+    const queue = new RequestQueue({ initialConcurrency: 2, maxConcurrency: 4 });
+    let running = 0;
+    let peak = 0;
+    const task = async () => {
+      running++;
+      peak = Math.max(peak, running);
+      await sleep(5);
+      running--;
+    };
+    await Promise.all(Array.from({ length: 40 }, () => queue.schedule(task, () => done)));
+    assert.ok(peak >= 3 && peak <= 4, `peak ${peak}: grew from 2, never above 4`);
+    assert.equal(queue.state.window, 4);
+  });
+
+  it('halves its window on 429, retries after Retry-After, and gives the last answer when retries run out', async () => {
+    const queue = new RequestQueue({ initialConcurrency: 8, baseDelayMs: 1, random: () => 0 });
+    let calls = 0;
+    const started = Date.now();
+    const value = await queue.schedule(async () => ++calls, (o) => (o.value === 1 ? { kind: 'retry', reason: 'rate-limited', retryAfterMs: 120 } : done));
+    assert.equal(value, 2);
+    assert.ok(Date.now() - started >= 115, 'waited for Retry-After');
+    assert.equal(queue.state.window, 4, 'halved: 8 → 4');
+    assert.deepEqual([queue.stats.retried, queue.stats.rateLimited], [1, 1]);
+
+    const stubborn = new RequestQueue({ maxRetries: 2, baseDelayMs: 1 });
+    let tries = 0;
+    const last = await stubborn.schedule(async () => ({ statusCode: 429, try: ++tries }), () => ({ kind: 'retry', reason: 'rate-limited' }));
+    assert.deepEqual(last, { statusCode: 429, try: 3 }, 'three tries, then the 429 goes to the caller');
+  });
+
+  it('does not retry failures it is not told are safe', async () => {
+    const queue = new RequestQueue({ baseDelayMs: 1 });
+    let tries = 0;
+    await assert.rejects(queue.schedule(async () => { tries++; throw new Error('socket hang up'); }, () => ({ kind: 'fail' })), /socket hang up/);
+    assert.equal(tries, 1);
+  });
+
+  it('spaces requests to a per-second cap', async () => {
+    const queue = new RequestQueue({ ratePerSecond: 50, initialConcurrency: 10 });
+    const starts: number[] = [];
+    await Promise.all(Array.from({ length: 6 }, () => queue.schedule(async () => starts.push(Date.now()), () => done)));
+    const span = starts[starts.length - 1] - starts[0];
+    assert.ok(span >= 90, `6 requests at 50/s span ${span} ms`);
+  });
+
+  it('on close, fails what is queued (nothing silently lost) and lets what is in flight finish', async () => {
+    const queue = new RequestQueue({ initialConcurrency: 1 });
+    const first = queue.schedule(async () => { await sleep(50); return 'finished'; }, () => done);
+    const second = queue.schedule(async () => 'never', () => done);
+    const closing = queue.close();
+    await assert.rejects(second, { code: 'TWILIO_CONNECTION_ERROR' });
+    assert.equal(await first, 'finished');
+    await closing;
+    await assert.rejects(queue.schedule(async () => 'late', () => done), /not sent/);
+  });
+});
+
+describe('faults through a flow', () => {
+  const { simulator } = useRuntime({ seed: 7, statusCallbackDelayMs: 1 });
+  const recipients = (n: number) => Array.from({ length: n }, (_, i) => `+1555010${String(i).padStart(4, '0')}`);
+
+  it('ends every message in exactly one outcome under 429, 503 and resets, with no duplicates', async () => {
+    simulator.faultRates = { tooManyRequests: 0.25, unavailable: 0.1, reset: 0.05 };
+    try {
+      const to = recipients(40);
+      const { output, error } = await runSend(simulator.url, { to: 'to', toType: 'msg', body: 'storm', bodyType: 'str' }, { to }, { account: { maxRetries: 8 } });
+      assert.ok(output, 'some recipients got through');
+      const { results, errors } = output.payload;
+      assert.equal(Object.keys(results).length + Object.keys(errors).length, 40, 'each recipient has one outcome');
+      for (const recipient of to) assert.ok(!(recipient in results && recipient in errors), recipient);
+      // Only resets may fail (they may have reached Twilio, so they are not repeated); 429 and 503 were retried.
+      for (const failure of Object.values(errors) as Array<{ code: string }>) assert.equal(failure.code, 'TWILIO_CONNECTION_ERROR');
+      const created = [...simulator.messages.values()].filter((m) => m.body === 'storm');
+      assert.equal(created.length, Object.keys(results).length, 'created once for each success, never twice');
+      assert.equal(new Set(created.map((m) => m.to)).size, created.length, 'no recipient got two messages');
+      assert.ok(simulator.stats.faults > 5, `${simulator.stats.faults} faults injected`);
+      if (Object.keys(errors).length > 0) assert.ok(error, 'a partial failure still reaches Catch');
+    } finally {
+      simulator.faultRates = {};
+    }
+  });
+
+  it('finds the account\'s concurrency limit (429 above it) and delivers everything once', async () => {
+    simulator.maxConcurrent = 3;
+    simulator.latencyMs = 30;
+    try {
+      const to = recipients(30);
+      const { output, error } = await runSend(simulator.url, { to: 'to', toType: 'msg', body: 'capped', bodyType: 'str' }, { to });
+      assert.equal(error, undefined, error?.message);
+      assert.equal(Object.keys(output.payload.results).length, 30);
+      const created = [...simulator.messages.values()].filter((m) => m.body === 'capped');
+      assert.equal(created.length, 30);
+      assert.equal(new Set(created.map((m) => m.to)).size, 30);
+    } finally {
+      simulator.maxConcurrent = 0;
+      simulator.latencyMs = 0;
+    }
+  });
+});
