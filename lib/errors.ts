@@ -158,7 +158,10 @@ export function toTwilioNodeError(err: unknown, redact: (text: string) => string
     return new TwilioNodeError(codeForHttpFailure(status, twilioCode), text, { twilioCode, status, moreInfo });
   }
   const errno = typeof e.code === 'string' ? e.code : undefined;
-  if (errno && TIMEOUT_ERRNOS.has(errno)) return new TwilioNodeError('REQUEST_TIMEOUT', message);
+  if (errno && TIMEOUT_ERRNOS.has(errno)) {
+    // The request left: Twilio may have acted on it. Repeating it could send a message twice.
+    return new TwilioNodeError('REQUEST_TIMEOUT', `${message}: the request may have reached Twilio, so it was not repeated`);
+  }
   if ((errno && CONNECTION_ERRNOS.has(errno)) || /socket hang up/i.test(message)) {
     return new TwilioNodeError('TWILIO_CONNECTION_ERROR', message);
   }

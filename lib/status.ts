@@ -49,3 +49,14 @@ export function onInput(
     );
   });
 }
+
+/** While a node waits on its account's queue, its status says how many wait and how many retry. */
+export function showQueue(status: NodeStatus, queue: { onChange(listener: (state: { queued: number; retrying: number }) => void): () => void }): () => void {
+  let last = 0;
+  return queue.onChange((state) => {
+    const now = Date.now();
+    if ((state.queued === 0 && state.retrying === 0) || now - last < 250) return;
+    last = now;
+    status.working('twilio.status.queued', { queued: state.queued, retrying: state.retrying });
+  });
+}

@@ -10,7 +10,7 @@ import { runAction } from '../lib/resource-actions';
 import { ResourceNodeDef, getAccount, getObject, readFieldValues, readTarget, warnIfDeprecated } from '../lib/resource-node';
 import { readTypedFields } from '../lib/properties';
 import { CallAction, SendPlan, planCall, planMessage } from '../lib/send-params';
-import { NodeStatus } from '../lib/status';
+import { NodeStatus, showQueue } from '../lib/status';
 import type { TwilioAccount } from './twilio-config';
 
 export interface TwilioSendDef extends NodeDef {
@@ -130,47 +130,57 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
         }
         const { recipients } = sendPlan;
         status.working('twilio.status.sending', { count: recipients.length });
-
-        if (recipients.length === 1) {
-          try {
-            msg.payload = await create(sendPlan.paramsFor(recipients[0]));
-          } catch (err) {
-            failedStatus(err as TwilioNodeError);
-            return done(err as TwilioNodeError);
-          }
-          status.success(isCall ? 'twilio.status.called' : 'twilio.status.sent');
-          send(msg);
-          return done();
+        const stopShowingQueue = showQueue(status, account!.queue);
+        try {
+          await deliver(msg, send, done, sendPlan);
+        } finally {
+          stopShowingQueue();
         }
-
-        const results: Record<string, string> = {};
-        const failures = new Map<string, TwilioNodeError>();
-        await mapWithConcurrency(recipients, RECIPIENT_CONCURRENCY, async (recipient) => {
-          try {
-            results[recipient] = (await create(sendPlan.paramsFor(recipient))).sid as string;
-          } catch (err) {
-            failures.set(recipient, err as TwilioNodeError);
-          }
-        });
-        const errors = Object.fromEntries([...failures].map(([recipient, err]) => [recipient, err.toJSON()]));
-        msg.payload = { results, errors };
-        if (failures.size === 0) {
-          status.success('twilio.status.sentCount', { count: recipients.length });
-          send(msg);
-          return done();
-        }
-        // The first failure in the recipients' order names the error, whatever finished first.
-        const first = failures.get(recipients.find((r) => failures.has(r))!)!;
-        if (failures.size < recipients.length) {
-          status.warning('twilio.status.partial', { sent: recipients.length - failures.size, failed: failures.size });
-          send(msg);
-        } else {
-          failedStatus(first);
-        }
-        // Catch nodes learn of every failure; msg.payload.errors says which recipients failed.
-        done(new TwilioNodeError(first.code, `${failures.size} of ${recipients.length} recipients failed; first: ${first.message}`, first.cause));
       })().catch((err: unknown) => done(toTwilioNodeError(err, account?.redact)));
     });
+
+    async function deliver(msg: NodeMessageInFlow, send: (msg: NodeMessageInFlow) => void, done: (err?: Error) => void, sendPlan: SendPlan<object>): Promise<void> {
+      const { recipients } = sendPlan;
+
+      if (recipients.length === 1) {
+        try {
+          msg.payload = await create(sendPlan.paramsFor(recipients[0]));
+        } catch (err) {
+          failedStatus(err as TwilioNodeError);
+          return done(err as TwilioNodeError);
+        }
+        status.success(isCall ? 'twilio.status.called' : 'twilio.status.sent');
+        send(msg);
+        return done();
+      }
+
+      const results: Record<string, string> = {};
+      const failures = new Map<string, TwilioNodeError>();
+      await mapWithConcurrency(recipients, RECIPIENT_CONCURRENCY, async (recipient) => {
+        try {
+          results[recipient] = (await create(sendPlan.paramsFor(recipient))).sid as string;
+        } catch (err) {
+          failures.set(recipient, err as TwilioNodeError);
+        }
+      });
+      const errors = Object.fromEntries([...failures].map(([recipient, err]) => [recipient, err.toJSON()]));
+      msg.payload = { results, errors };
+      if (failures.size === 0) {
+        status.success('twilio.status.sentCount', { count: recipients.length });
+        send(msg);
+        return done();
+      }
+      // The first failure in the recipients' order names the error, whatever finished first.
+      const first = failures.get(recipients.find((r) => failures.has(r))!)!;
+      if (failures.size < recipients.length) {
+        status.warning('twilio.status.partial', { sent: recipients.length - failures.size, failed: failures.size });
+        send(msg);
+      } else {
+        failedStatus(first);
+      }
+      // Catch nodes learn of every failure; msg.payload.errors says which recipients failed.
+      done(new TwilioNodeError(first.code, `${failures.size} of ${recipients.length} recipients failed; first: ${first.message}`, first.cause));
+    }
 
     node.on('close', () => status.clear());
   }

@@ -96,8 +96,9 @@ describe('faults through a flow', () => {
     simulator.latencyMs = 30;
     try {
       const to = recipients(30);
-      const { output, error } = await runSend(simulator.url, { to: 'to', toType: 'msg', body: 'capped', bodyType: 'str' }, { to });
+      const { output, error, statuses } = await runSend(simulator.url, { to: 'to', toType: 'msg', body: 'capped', bodyType: 'str' }, { to });
       assert.equal(error, undefined, error?.message);
+      assert.ok(statuses.some((s) => s.text === 'twilio.status.queued'), 'the status showed the queue');
       assert.equal(Object.keys(output.payload.results).length, 30);
       const created = [...simulator.messages.values()].filter((m) => m.body === 'capped');
       assert.equal(created.length, 30);
