@@ -55,6 +55,8 @@ export class RequestQueue {
   private inFlight = 0;
   private retrying = 0;
   private lastDecrease = 0;
+  /** Until the first 429 the window doubles each round trip (slow start), then grows by one. */
+  private slowStart = true;
   private nextStart = 0;
   private timer?: NodeJS.Timeout;
   private closed = false;
@@ -166,9 +168,9 @@ export class RequestQueue {
     this.pump();
   }
 
-  /** Additive increase: about one more request in flight per window of successes. */
+  /** Slow start, then additive increase: about one more request in flight per window of successes. */
   private increase(): void {
-    if (this.window < this.max) this.window = Math.min(this.max, this.window + 1 / this.window);
+    if (this.window < this.max) this.window = Math.min(this.max, this.window + (this.slowStart ? 1 : 1 / this.window));
   }
 
   /** Multiplicative decrease, once per burst: the 429s of requests already in flight say the same thing. */
@@ -176,6 +178,7 @@ export class RequestQueue {
     const now = Date.now();
     if (now - this.lastDecrease < 100) return;
     this.lastDecrease = now;
+    this.slowStart = false;
     this.window = Math.max(1, this.window / 2);
   }
 }

@@ -1,0 +1,166 @@
+/**
+ * `npm run bench`: the nodes against the raw twilio SDK, side by side in one run, on the local
+ * simulator. Prints a table and writes bench/results/latest.json. Ratios, not absolute speeds, are
+ * what to compare across machines.
+ *   a. overhead: N messages through a real Node-RED flow vs the SDK at the same concurrency, no latency
+ *   b. rate-limited: 100 ms latency, a cap of 5, 20 and 50 concurrent requests (429 above it); the flow
+ *      with default settings vs the SDK with Promise.all and with its autoRetry
+ *   d. memory: peak RSS for a burst of messages, and RSS after the queue drains, three bursts
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import twilio from 'twilio';
+import { BaseUrlRequestClient } from '../lib/client';
+import { DEMO_ACCOUNT, TwilioSimulator } from '../simulator/server';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const helper = require('node-red-node-test-helper');
+const nodeRed = process.env.NODE_RED_PACKAGE || (Number(process.versions.node.split('.')[0]) >= 22 ? 'node-red-5' : 'node-red');
+helper.init(require.resolve(nodeRed));
+const nodesDir = path.resolve(__dirname, '..', 'nodes');
+const nodes = ['twilio-config', 'twilio-send'].map((n) => require(path.join(nodesDir, `${n}.js`)));
+const KEY = DEMO_ACCOUNT.apiKeys![0];
+const SCALE = Number(process.env.BENCH_SCALE || 1);
+
+interface Row {
+  scenario: string;
+  subject: string;
+  messages: number;
+  seconds: number;
+  perSecond: number;
+  delivered: number;
+  lost: number;
+  duplicated: number;
+  tooManyRequests: number;
+  note?: string;
+}
+
+async function flowRun(sim: TwilioSimulator, count: number, body: string, account: Record<string, unknown> = {}): Promise<{ seconds: number; outputs: number; errors: number }> {
+  await helper.load(nodes, [
+    { id: 'tab', type: 'tab', label: 'bench' },
+    { id: 'account', type: 'twilio-config', authMode: 'apiKey', region: '', edge: '', defaultFrom: '+15017122661', baseUrl: sim.url, ...account },
+    { id: 'send', type: 'twilio-send', z: 'tab', account: 'account', resource: 'message', to: 'to', toType: 'msg', body, bodyType: 'str', wires: [['out']] },
+    { id: 'out', type: 'helper', z: 'tab' },
+  ], { account: { accountSid: DEMO_ACCOUNT.sid, apiKeySid: KEY.sid, apiKeySecret: KEY.secret } });
+  const send = helper.getNode('send');
+  let outputs = 0;
+  let errors = 0;
+  const finished = new Promise<void>((resolve) => {
+    const check = () => outputs + errors >= count && resolve();
+    helper.getNode('out').on('input', () => { outputs++; check(); });
+    send.on('call:error', () => { errors++; check(); });
+  });
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < count; i++) send.receive({ to: `+1555${String(1_000_000 + i)}` });
+  await finished;
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  await helper.unload();
+  return { seconds, outputs, errors };
+}
+
+async function sdkRun(sim: TwilioSimulator, count: number, body: string, concurrency: number, options: { autoRetry?: boolean } = {}): Promise<{ seconds: number; ok: number; failed: number }> {
+  const requestClient = new BaseUrlRequestClient({ baseUrl: sim.url, autoRetry: options.autoRetry, maxRetries: options.autoRetry ? 6 : undefined });
+  const client = twilio(KEY.sid, KEY.secret, { accountSid: DEMO_ACCOUNT.sid, httpClient: requestClient, env: {} });
+  let next = 0;
+  let ok = 0;
+  let failed = 0;
+  const started = process.hrtime.bigint();
+  const worker = async () => {
+    while (next < count) {
+      const i = next++;
+      try {
+        await client.messages.create({ to: `+1555${String(1_000_000 + i)}`, from: '+15017122661', body });
+        ok++;
+      } catch {
+        failed++;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  requestClient.destroy();
+  return { seconds, ok, failed };
+}
+
+function delivered(sim: TwilioSimulator, body: string): { delivered: number; duplicated: number } {
+  const to = [...sim.messages.values()].filter((m) => m.body === body).map((m) => m.to);
+  return { delivered: new Set(to).size, duplicated: to.length - new Set(to).size };
+}
+
+async function overhead(rows: Row[]): Promise<void> {
+  const count = Math.round(5000 * SCALE);
+  const concurrency = 20;
+  const sim = new TwilioSimulator({ accounts: [DEMO_ACCOUNT], seedData: false });
+  await sim.start();
+  // Warm both paths once, so neither pays for first-use compilation in the measured run.
+  await sdkRun(sim, 200, 'warm', concurrency);
+  await flowRun(sim, 200, 'warm', { maxConcurrency: concurrency });
+  const sdk = await sdkRun(sim, count, 'a-sdk', concurrency);
+  const flow = await flowRun(sim, count, 'a-flow', { maxConcurrency: concurrency });
+  const d = { sdk: delivered(sim, 'a-sdk'), flow: delivered(sim, 'a-flow') };
+  rows.push({ scenario: 'a. overhead', subject: `raw SDK, ${concurrency} at a time`, messages: count, seconds: sdk.seconds, perSecond: count / sdk.seconds, delivered: d.sdk.delivered, lost: count - d.sdk.delivered, duplicated: d.sdk.duplicated, tooManyRequests: 0 });
+  rows.push({ scenario: 'a. overhead', subject: `flow, queue of ${concurrency}`, messages: count, seconds: flow.seconds, perSecond: count / flow.seconds, delivered: d.flow.delivered, lost: count - d.flow.delivered, duplicated: d.flow.duplicated, tooManyRequests: 0,
+    note: `${(sdk.seconds / flow.seconds).toFixed(2)}× the SDK's rate (target ≥ 0.9)` });
+  await sim.stop();
+}
+
+async function rateLimited(rows: Row[], cap: number): Promise<void> {
+  const latency = 100;
+  const ideal = cap / (latency / 1000);
+  const count = Math.round(ideal * 5 * SCALE); // about five seconds of ideal sending
+  for (const subject of ['flow, default settings', 'raw SDK, Promise.all', 'raw SDK, autoRetry']) {
+    const sim = new TwilioSimulator({ accounts: [DEMO_ACCOUNT], seedData: false, latencyMs: latency, maxConcurrent: cap });
+    await sim.start();
+    const body = `b-${cap}`;
+    let seconds: number;
+    if (subject.startsWith('flow')) seconds = (await flowRun(sim, count, body)).seconds;
+    else seconds = (await sdkRun(sim, count, body, count, { autoRetry: subject.endsWith('autoRetry') })).seconds;
+    const d = delivered(sim, body);
+    rows.push({
+      scenario: `b. cap ${cap}, ${latency} ms`, subject, messages: count, seconds, perSecond: d.delivered / seconds, delivered: d.delivered, lost: count - d.delivered,
+      duplicated: d.duplicated, tooManyRequests: sim.stats.tooManyRequests, note: `${((d.delivered / seconds / ideal) * 100).toFixed(0)} % of the ideal ${ideal}/s`,
+    });
+    await sim.stop();
+  }
+}
+
+async function memory(rows: Row[]): Promise<void> {
+  const count = Math.round(50_000 * SCALE);
+  const sim = new TwilioSimulator({ accounts: [DEMO_ACCOUNT], seedData: false });
+  await sim.start();
+  const rss: number[] = [];
+  let peak = 0;
+  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+  for (let burst = 1; burst <= 3; burst++) {
+    const { seconds } = await flowRun(sim, count, `d-${burst}`);
+    sim.reset(); // the simulator's own records are not the nodes' memory
+    global.gc?.();
+    await new Promise((r) => setTimeout(r, 200));
+    rss.push(process.memoryUsage().rss);
+    rows.push({ scenario: 'd. memory', subject: `burst ${burst}`, messages: count, seconds, perSecond: count / seconds, delivered: count, lost: 0, duplicated: 0, tooManyRequests: 0,
+      note: `peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB, after draining ${(rss[burst - 1] / 2 ** 20).toFixed(0)} MiB` });
+  }
+  clearInterval(sampler);
+  await sim.stop();
+}
+
+async function main(): Promise<void> {
+  await helper.startServer();
+  const rows: Row[] = [];
+  await overhead(rows);
+  for (const cap of [5, 20, 50]) await rateLimited(rows, cap);
+  if (!process.env.BENCH_SKIP_MEMORY) await memory(rows);
+  await helper.stopServer();
+  console.log(`Node ${process.version}, ${nodeRed}; scale ${SCALE}`);
+  console.table(rows.map((r) => ({ ...r, seconds: r.seconds.toFixed(2), perSecond: r.perSecond.toFixed(0) })));
+  const out = path.resolve(__dirname, '..', '..', 'bench', 'results');
+  fs.mkdirSync(out, { recursive: true });
+  fs.writeFileSync(path.join(out, 'latest.json'), JSON.stringify({ node: process.version, nodeRed, scale: SCALE, at: new Date().toISOString(), rows }, null, 2));
+  console.log(`written: ${path.join(out, 'latest.json')}`);
+  process.exit(0);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
