@@ -221,7 +221,39 @@
     $('<script type="text/html"/>').attr('data-template-name', type).text(html).appendTo('body');
   }
 
+  // --- nodes whose fields are typed inputs (send, reply, request) ------------------------------
+
+  /**
+   * Adds `<field>` and `<field>Type` defaults for each field: { value, type, types, check? }. A check
+   * (a RegExp) applies to literal (str) values only; values read at run time are checked then.
+   */
+  function typedDefaults(fields, defaults) {
+    Object.keys(fields).forEach(function (name) {
+      var field = fields[name];
+      defaults[name] = { value: field.value };
+      if (field.check) {
+        defaults[name].validate = function (v) { var t = this[name + 'Type'] || 'str'; return t !== 'str' || !v || field.check.test(v); };
+      }
+      defaults[name + 'Type'] = { value: field.type || 'str' };
+    });
+    return defaults;
+  }
+
+  /** Turns each field's input into a typed input in the open dialog. */
+  function typedInputs(fields) {
+    Object.keys(fields).forEach(function (name) {
+      var input = $('#node-input-' + name);
+      var typeField = $('#node-input-' + name + 'Type');
+      // Flows written by hand may lack a field: give it its default type, and keep an unset bool
+      // off (an empty bool input would show, and save, "true").
+      if (!typeField.val()) typeField.val(fields[name].type || 'str');
+      if (typeField.val() === 'bool' && !input.val()) input.val('false');
+      input.typedInput({ types: fields[name].types, typeField: '#node-input-' + name + 'Type' });
+    });
+  }
+
   window.TwilioEditor = {
+    typedDefaults: typedDefaults, typedInputs: typedInputs,
     load: load, find: find, plural: plural, prepare: prepare, save: save, partsFor: partsFor, fieldsFor: fieldsFor,
     resourceDefaults: resourceDefaults, resourceLabel: resourceLabel, labelStyle: labelStyle, resourceTemplate: resourceTemplate
   };
