@@ -6,7 +6,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { COLLECTIONS, CollectionDef, availableNumbers, base, paramsToFields, seedRecords, snakeCase, subaccountRecord } from './collections';
+import { COLLECTIONS, CollectionDef, availableNumbers, base, paramsToFields, seedRecords, subaccountRecord } from './collections';
 import { lookupRecord, usageRecords } from './extras';
 import { API_VERSION, Params, SimulatedError, TwilioRecord, accountRecord, first, list, newSid, twilioDate } from './resources';
 import { Delivery, DeliveryOptions, deliverWebhook } from './webhooks';
