@@ -54,3 +54,16 @@ export async function readTypedFields<K extends string>(
   });
   return out;
 }
+
+const ENV_REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+
+/**
+ * Replaces `${NAME}` references in a setting: from Node-RED's env as the node sees it (flow, group
+ * and process variables), or from the process's environment where there is no node (editor endpoints).
+ */
+export function resolveEnvReferences(RED: NodeAPI, node: Node | null | undefined, value: string | undefined): string {
+  return (value ?? '').trim().replace(ENV_REFERENCE, (_, name: string) => {
+    const found: unknown = node ? RED.util.evaluateNodeProperty(name, 'env', node, {}) : process.env[name];
+    return typeof found === 'string' ? found : '';
+  });
+}

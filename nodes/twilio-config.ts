@@ -7,6 +7,7 @@ import type twilio from 'twilio';
 import { CATALOGUE } from '../lib/catalogue';
 import { AuthMode, BaseUrlRequestClient, TwilioCredentials, createTwilioClient } from '../lib/client';
 import { TwilioNodeError, secretRedactor, toTwilioNodeError } from '../lib/errors';
+import { resolveEnvReferences } from '../lib/properties';
 import { RawRequest, RawResponse, performRawRequest } from '../lib/raw-request';
 import { RequestQueue } from '../lib/request-queue';
 import { Body, isValidSignature } from '../lib/webhook';
@@ -52,19 +53,13 @@ export interface TwilioAccount {
 
 export type TwilioConfigNode = Node<TwilioConfigCredentials> & TwilioAccount;
 
-const ENV_REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
 module.exports = function registerTwilioConfig(RED: NodeAPI): void {
   function TwilioConfig(this: TwilioConfigNode, def: TwilioConfigDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
 
-    /** `${NAME}` references are read from Node-RED's env (flow, group and process variables). */
-    const resolve = (value: string | undefined): string =>
-      (value ?? '').trim().replace(ENV_REFERENCE, (_, name: string) => {
-        const found: unknown = RED.util.evaluateNodeProperty(name, 'env', node, {});
-        return typeof found === 'string' ? found : '';
-      });
+    const resolve = (value: string | undefined): string => resolveEnvReferences(RED, node, value);
 
     const creds = node.credentials ?? {};
     const credentials: TwilioCredentials = {
@@ -80,10 +75,11 @@ module.exports = function registerTwilioConfig(RED: NodeAPI): void {
     const retries = def.maxRetries === undefined || def.maxRetries === '' ? 6 : Math.max(0, Math.floor(Number(def.maxRetries) || 0));
     const queue = new RequestQueue({ maxConcurrency: positive(def.maxConcurrency, 100), ratePerSecond: positive(def.ratePerSecond, 0), maxRetries: retries });
     Object.defineProperty(node, 'queue', { value: queue, enumerable: false });
+    const settings = { region: resolve(def.region), edge: resolve(def.edge), baseUrl: resolve(def.baseUrl) };
     let handle: { client: twilio.Twilio; requestClient: BaseUrlRequestClient } | undefined;
     let configError: TwilioNodeError | undefined;
     try {
-      handle = createTwilioClient(credentials, { region: resolve(def.region), edge: resolve(def.edge), baseUrl: resolve(def.baseUrl), queue });
+      handle = createTwilioClient(credentials, { ...settings, queue });
     } catch (err) {
       configError = err as TwilioNodeError;
     }
@@ -94,7 +90,6 @@ module.exports = function registerTwilioConfig(RED: NodeAPI): void {
     // The token stays in here: nodes ask for a verdict, never for the secret.
     node.canValidateWebhooks = () => Boolean(credentials.authToken);
     node.validateWebhook = (signature, url, body) => (credentials.authToken ? isValidSignature(credentials.authToken, signature, url, body) : undefined);
-    const settings = { region: resolve(def.region), edge: resolve(def.edge), baseUrl: resolve(def.baseUrl) };
     node.rawRequest = (request) => {
       if (!handle) return Promise.reject(clientError());
       const [username, password] = credentials.authMode === 'apiKey' ? [credentials.apiKeySid, credentials.apiKeySecret] : [credentials.accountSid, credentials.authToken];
@@ -131,11 +126,7 @@ module.exports = function registerTwilioConfig(RED: NodeAPI): void {
     const body = (req.body ?? {}) as { id?: string; authMode?: string; region?: string; edge?: string; baseUrl?: string; credentials?: Record<string, string> };
     const deployed = typeof body.id === 'string' ? (RED.nodes.getNode(body.id) as Node | null) : null;
     const saved = (typeof body.id === 'string' ? RED.nodes.getCredentials(body.id) : undefined) as TwilioConfigCredentials | undefined;
-    const resolveEnv = (value: string | undefined) =>
-      (value ?? '').trim().replace(ENV_REFERENCE, (_, name: string) => {
-        const found: unknown = deployed ? RED.util.evaluateNodeProperty(name, 'env', deployed, {}) : process.env[name];
-        return typeof found === 'string' ? found : '';
-      });
+    const resolveEnv = (value: string | undefined) => resolveEnvReferences(RED, deployed, value);
     const pick = (name: keyof TwilioConfigCredentials) => {
       const given = body.credentials?.[name];
       return resolveEnv(given === undefined || given === '__PWRD__' ? saved?.[name] : given);

@@ -6,6 +6,7 @@
 import type { Request, Response, NextFunction } from 'express';
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { TwilioNodeError, toTwilioNodeError } from '../lib/errors';
+import { resolveEnvReferences } from '../lib/properties';
 import { EMPTY_TWIML } from '../lib/twiml';
 import { Body, mediaOf, parseBody, signedUrl, summarise } from '../lib/webhook';
 import { NodeStatus } from '../lib/status';
@@ -104,11 +105,6 @@ async function rawBodyOf(req: RawRequest): Promise<string> {
   return '';
 }
 
-/** `${NAME}` references in a setting, read from Node-RED's env (flow, group and process variables). */
-function resolveEnv(RED: NodeAPI, node: Node | undefined, value: string | undefined): string {
-  return (value ?? '').trim().replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => String(RED.util.evaluateNodeProperty(name, 'env', node as Node, {}) ?? ''));
-}
-
 /** The public URL of a route: the base that reaches Node-RED, its httpNodeRoot, the node's path. */
 export function publicWebhookUrl(RED: NodeAPI, base: string, path: string): string {
   const mount = (RED.httpNode as unknown as { path?: () => string }).path?.() ?? '';
@@ -138,7 +134,7 @@ module.exports = function registerTwilioIn(RED: NodeAPI): void {
     let lastWarning = 0;
     let suppressedWarnings = 0;
 
-    const publicBaseUrl = (): string | undefined => resolveEnv(RED, node, def.publicBaseUrl) || undefined;
+    const publicBaseUrl = (): string | undefined => resolveEnvReferences(RED, node, def.publicBaseUrl) || undefined;
     node.publicUrl = () => {
       const base = publicBaseUrl();
       return base ? publicWebhookUrl(RED, base, path) : undefined;
@@ -294,7 +290,7 @@ module.exports = function registerTwilioIn(RED: NodeAPI): void {
   RED.httpAdmin.post('/twilio-in/connect', RED.auth.needsPermission('twilio-in.write'), (req, res) => {
     (async () => {
       const { account, publicBaseUrl, path, which, number } = (req.body ?? {}) as Record<string, unknown>;
-      const base = resolveEnv(RED, undefined, typeof publicBaseUrl === 'string' ? publicBaseUrl : '');
+      const base = resolveEnvReferences(RED, undefined, typeof publicBaseUrl === 'string' ? publicBaseUrl : '');
       if (!/^https?:\/\/\S+$/.test(base)) throw new TwilioNodeError('MISSING_INPUT', RED._('twilio-in.connect.needsPublicUrl'));
       if (typeof path !== 'string' || !path) throw new TwilioNodeError('MISSING_INPUT', 'path is not set');
       if (typeof number !== 'string' || !/^PN[0-9a-fA-F]{32}$/.test(number)) throw new TwilioNodeError('INVALID_INPUT', 'choose a phone number (PN…)');
