@@ -1,11 +1,14 @@
 /**
  * One request queue per Twilio account: every request of every node using the account goes through
- * it. It bounds concurrency, finding the account's limit by itself (additive increase on success,
- * multiplicative decrease on 429, as TCP does), optionally caps requests per second, and retries what
+ * it. It bounds concurrency, finding the account's limit by itself, optionally caps requests per
+ * second, and retries what
  * is safe to retry: 429 (after Retry-After), 503, and connections that failed before anything was
  * sent, with exponential backoff and jitter. A request that may have reached Twilio is never repeated.
  */
 import { TwilioNodeError } from './errors';
+
+const FIRST_PROBE_INTERVAL_MS = 2_000;
+const MAX_PROBE_INTERVAL_MS = 120_000;
 
 export interface QueueOptions {
   /** Upper bound of requests in flight; the queue settles below Twilio's limit on its own. */
@@ -41,6 +44,10 @@ interface Job {
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
   attempts: number;
+  /** Requests in flight, this one included, when it started: a 429 at level k says the limit is below k. */
+  level: number;
+  startedAt: number;
+  probe?: boolean;
 }
 
 export class RequestQueue {
@@ -54,9 +61,20 @@ export class RequestQueue {
   private readonly waiting: Job[] = [];
   private inFlight = 0;
   private retrying = 0;
-  private lastDecrease = 0;
-  /** Until the first 429 the window doubles each round trip (slow start), then grows by one. */
+  /** Until the first 429 the window doubles each round trip (slow start). */
   private slowStart = true;
+  /** The lowest level that drew a 429: the account allows fewer. Only a probe goes there. */
+  private ceiling = Infinity;
+  /** When the last 429 that told something new arrived: later 429s of requests sent before it are its echo. */
+  private lastCut = -Infinity;
+  /**
+   * A probe is one request at the ceiling, to learn whether the limit has risen. At a concurrency limit
+   * a failed probe costs about a round trip of sending (the requests arriving with it are refused too),
+   * so probes are spaced in time: doubling after each failure, at once again after a success.
+   */
+  private probeInterval = 0;
+  private nextProbeAt = 0;
+  private probeInFlight = false;
   private nextStart = 0;
   private timer?: NodeJS.Timeout;
   private closed = false;
@@ -88,7 +106,7 @@ export class RequestQueue {
   schedule<T>(run: () => Promise<T>, judge: Job['judge']): Promise<T> {
     if (this.closed) return Promise.reject(this.closedError());
     return new Promise<T>((resolve, reject) => {
-      this.waiting.push({ run, judge, resolve: resolve as (v: unknown) => void, reject, attempts: 0 });
+      this.waiting.push({ run, judge, resolve: resolve as (v: unknown) => void, reject, attempts: 0, level: 0, startedAt: 0 });
       this.pump();
     });
   }
@@ -113,7 +131,7 @@ export class RequestQueue {
   }
 
   private pump(): void {
-    while (!this.closed && this.waiting.length > 0 && this.inFlight < Math.floor(this.window)) {
+    while (!this.closed && this.waiting.length > 0 && this.inFlight < this.limit()) {
       if (this.rate > 0) {
         const now = Date.now();
         if (now < this.nextStart) {
@@ -128,10 +146,21 @@ export class RequestQueue {
     this.notify();
   }
 
+  private limit(): number {
+    const window = Math.floor(this.window);
+    if (window < this.ceiling - 1) return window;
+    const probe = !this.probeInFlight && performance.now() >= this.nextProbeAt;
+    return this.ceiling - 1 + (probe ? 1 : 0);
+  }
+
   private start(job: Job): void {
     this.inFlight++;
     this.stats.started++;
     job.attempts++;
+    job.level = this.inFlight;
+    job.startedAt = performance.now();
+    job.probe = job.level >= this.ceiling;
+    if (job.probe) this.probeInFlight = true;
     job.run().then(
       (value) => this.finish(job, { value }),
       (error: unknown) => this.finish(job, { error }),
@@ -140,9 +169,10 @@ export class RequestQueue {
 
   private finish(job: Job, outcome: { value?: unknown; error?: unknown }): void {
     this.inFlight--;
+    if (job.probe) this.probeInFlight = false;
     const verdict = job.judge(outcome);
-    if (verdict.kind === 'retry' && verdict.reason === 'rate-limited') this.decrease();
-    else if (verdict.kind === 'done') this.increase();
+    if (verdict.kind === 'retry' && verdict.reason === 'rate-limited') this.decrease(job);
+    else if (verdict.kind === 'done') this.increase(job);
     if (verdict.kind === 'retry' && job.attempts <= this.maxRetries && !this.closed) {
       this.stats.retried++;
       if (verdict.reason === 'rate-limited') this.stats.rateLimited++;
@@ -168,17 +198,31 @@ export class RequestQueue {
     this.pump();
   }
 
-  /** Slow start, then additive increase: about one more request in flight per window of successes. */
-  private increase(): void {
-    if (this.window < this.max) this.window = Math.min(this.max, this.window + (this.slowStart ? 1 : 1 / this.window));
+  /** Slow start (one more per success: doubling each round trip) until the first 429, then one more per round trip up to the ceiling. */
+  private increase(job: Job): void {
+    if (job.probe) {
+      // The account took one more than the ceiling: the limit has risen (another client stopped, a plan changed).
+      this.ceiling = job.level + 1;
+      this.window = Math.max(this.window, job.level);
+      this.probeInterval = 0;
+    }
+    const step = this.slowStart ? 1 : 1 / this.window;
+    this.window = Math.min(this.max, this.ceiling - 1, this.window + step);
   }
 
-  /** Multiplicative decrease, once per burst: the 429s of requests already in flight say the same thing. */
-  private decrease(): void {
-    const now = Date.now();
-    if (now - this.lastDecrease < 100) return;
-    this.lastDecrease = now;
+  /**
+   * A 429 for a request that started with `level` in flight: the account allows fewer than that, so
+   * the window drops just under it (not by half, as TCP must without that knowledge). A limit that is
+   * not a concurrency limit still shrinks the window, by one per new 429 at least.
+   */
+  private decrease(job: Job): void {
+    if (job.startedAt < this.lastCut) return;
+    const now = performance.now();
+    this.lastCut = now;
     this.slowStart = false;
-    this.window = Math.max(1, this.window / 2);
+    this.ceiling = Math.min(this.ceiling, Math.max(2, job.level)); // one request at a time is always allowed
+    this.window = Math.max(1, Math.min(this.window - 1, job.level - 1));
+    this.probeInterval = job.probe ? Math.min(MAX_PROBE_INTERVAL_MS, Math.max(FIRST_PROBE_INTERVAL_MS, this.probeInterval * 2)) : Math.max(FIRST_PROBE_INTERVAL_MS, this.probeInterval);
+    this.nextProbeAt = now + this.probeInterval;
   }
 }

@@ -133,11 +133,19 @@ function resolveCall(client: twilio.Twilio, object: ObjectSpec, action: Action, 
   return { holder: current, method };
 }
 
+/** An SDK instance as the JSON Twilio sent, with ISO dates: what JSON.stringify then parse would give, without the text in between. */
 function plain(value: unknown): unknown {
-  if (typeof value === 'object' && value !== null && typeof (value as { toJSON?: unknown }).toJSON === 'function') {
-    return JSON.parse(JSON.stringify((value as { toJSON(): unknown }).toJSON()));
+  if (typeof value === 'number') return Number.isFinite(value) ? value : null;
+  if (typeof value !== 'object' || value === null) return typeof value === 'function' ? undefined : value;
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return plain((value as { toJSON(): unknown }).toJSON());
+  if (Array.isArray(value)) return value.map((item) => plain(item) ?? null);
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) {
+    const converted = plain(item);
+    if (converted !== undefined) out[key] = converted;
   }
-  return value;
+  return out;
 }
 
 /** Runs get, create, update or delete; returns the record as plain JSON (delete: true). */

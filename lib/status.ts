@@ -50,12 +50,21 @@ export function onInput(
   });
 }
 
-/** While a node waits on its account's queue, its status says how many wait and how many retry. */
-export function showQueue(status: NodeStatus, queue: { onChange(listener: (state: { queued: number; retrying: number }) => void): () => void }): () => void {
+/**
+ * While a node has messages waiting on its account's queue, its status says how many wait and how
+ * many retry. One watcher per node (not per message: a burst of 50,000 would make each queue change
+ * call 50,000 listeners); `busy` says whether this node has work in the queue. Returns the unsubscribe.
+ */
+export function showQueue(
+  status: NodeStatus,
+  queue: { onChange(listener: (state: { queued: number; retrying: number }) => void): () => void },
+  busy: () => boolean,
+): () => void {
   let last = 0;
   return queue.onChange((state) => {
+    if ((state.queued === 0 && state.retrying === 0) || !busy()) return;
     const now = Date.now();
-    if ((state.queued === 0 && state.retrying === 0) || now - last < 250) return;
+    if (now - last < 250) return;
     last = now;
     status.working('twilio.status.queued', { queued: state.queued, retrying: state.retrying });
   });

@@ -57,6 +57,8 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
     else if (catalogueObject.actions.create.notSupported) status.warning('twilio.status.notSupported');
     const callAction: CallAction = def.callAction ?? 'say';
     const fieldNames = isCall ? [...CALL_FIELDS, ...CALL_ACTION_FIELDS[callAction]] : MESSAGE_FIELDS;
+    let delivering = 0;
+    const stopShowingQueue = account ? showQueue(status, account.queue, () => delivering > 0) : () => undefined;
 
     async function plan(msg: NodeMessageInFlow): Promise<SendPlan<object>> {
       if (!account) throw new TwilioNodeError('MISSING_INPUT', RED._('twilio.errors.noAccount'));
@@ -130,11 +132,11 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
         }
         const { recipients } = sendPlan;
         status.working('twilio.status.sending', { count: recipients.length });
-        const stopShowingQueue = showQueue(status, account!.queue);
+        delivering++;
         try {
           await deliver(msg, send, done, sendPlan);
         } finally {
-          stopShowingQueue();
+          delivering--;
         }
       })().catch((err: unknown) => done(toTwilioNodeError(err, account?.redact)));
     });
@@ -182,7 +184,10 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
       done(new TwilioNodeError(first.code, `${failures.size} of ${recipients.length} recipients failed; first: ${first.message}`, first.cause));
     }
 
-    node.on('close', () => status.clear());
+    node.on('close', () => {
+      stopShowingQueue();
+      status.clear();
+    });
   }
 
   RED.nodes.registerType('twilio-send', TwilioSend);

@@ -23,20 +23,47 @@ describe('RequestQueue', () => {
     assert.equal(queue.state.window, 4);
   });
 
-  it('halves its window on 429, retries after Retry-After, and gives the last answer when retries run out', async () => {
+  it('on 429, drops its window just under the level that drew it, retries after Retry-After, and gives the last answer when retries run out', async () => {
     const queue = new RequestQueue({ initialConcurrency: 8, baseDelayMs: 1, random: () => 0 });
     let calls = 0;
     const started = Date.now();
-    const value = await queue.schedule(async () => ++calls, (o) => (o.value === 1 ? { kind: 'retry', reason: 'rate-limited', retryAfterMs: 120 } : done));
+    // Three in flight: the third draws a 429, so the account allows at most two at a time.
+    const blockers = [queue.schedule(() => sleep(200), () => done), queue.schedule(() => sleep(200), () => done)];
+    let windowAtRetry = 0;
+    const value = await queue.schedule(async () => {
+      if (++calls === 2) windowAtRetry = queue.state.window;
+      return calls;
+    }, (o) => (o.value === 1 ? { kind: 'retry', reason: 'rate-limited', retryAfterMs: 120 } : done));
+    await Promise.all(blockers);
     assert.equal(value, 2);
     assert.ok(Date.now() - started >= 115, 'waited for Retry-After');
-    assert.equal(queue.state.window, 4, 'halved: 8 → 4');
+    assert.equal(windowAtRetry, 2, '8 → 2, just under the level of the 429');
     assert.deepEqual([queue.stats.retried, queue.stats.rateLimited], [1, 1]);
 
     const stubborn = new RequestQueue({ maxRetries: 2, baseDelayMs: 1 });
     let tries = 0;
     const last = await stubborn.schedule(async () => ({ statusCode: 429, try: ++tries }), () => ({ kind: 'retry', reason: 'rate-limited' }));
     assert.deepEqual(last, { statusCode: 429, try: 3 }, 'three tries, then the 429 goes to the caller');
+  });
+
+  it('settles at a concurrency limit it is not told, probing above it ever more rarely', async () => {
+    const limit = 5;
+    const queue = new RequestQueue({ baseDelayMs: 1, random: () => 0 });
+    let running = 0;
+    let refused = 0;
+    const call = async () => {
+      running++;
+      const over = running > limit;
+      await sleep(2);
+      running--;
+      if (over) refused++;
+      return over ? 429 : 200;
+    };
+    const judge = (o: { value?: unknown }): Verdict => (o.value === 429 ? { kind: 'retry', reason: 'rate-limited' } : done);
+    const answers = await Promise.all(Array.from({ length: 600 }, () => queue.schedule(call, judge)));
+    assert.ok(answers.every((a) => a === 200), 'every request ended in success');
+    assert.ok(queue.state.window >= limit && queue.state.window <= limit + 1, `window ${queue.state.window}: at the limit, or one probe above it`);
+    assert.ok(refused < 30, `${refused} of 600 requests drew a 429 (slow start's overshoot, then rare probes)`);
   });
 
   it('does not retry failures it is not told are safe', async () => {
