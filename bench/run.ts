@@ -5,6 +5,8 @@
  *   a. overhead: N messages through a real Node-RED flow vs the SDK at the same concurrency, no latency
  *   b. rate-limited: 100 ms latency, a cap of 5, 20 and 50 concurrent requests (429 above it); the flow
  *      with default settings vs the SDK with Promise.all and with its autoRetry
+ *   c. webhook intake: signed requests through twilio-in → twilio-reply vs the core http in → http
+ *      response, autocannon against one real Node-RED process
  *   d. memory: peak RSS for a burst of messages, and RSS after the queue drains, three bursts
  */
 import fs from 'node:fs';
@@ -12,6 +14,7 @@ import path from 'node:path';
 import twilio from 'twilio';
 import { BaseUrlRequestClient } from '../lib/client';
 import { DEMO_ACCOUNT, TwilioSimulator } from '../simulator/server';
+import { webhookIntake } from './webhooks';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const helper = require('node-red-node-test-helper');
@@ -186,9 +189,16 @@ async function main(): Promise<void> {
     for (const r of added) console.log(JSON.stringify(r));
     return push(...added);
   };
-  if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY.includes("a")) await overhead(rows);
-  if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY.includes("b")) for (const cap of (process.env.BENCH_CAPS || "5,20,50").split(",").map(Number)) await rateLimited(rows, cap);
-  if (!process.env.BENCH_SKIP_MEMORY) await memory(rows);
+  if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY.includes('a')) await overhead(rows);
+  if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY.includes('b')) for (const cap of (process.env.BENCH_CAPS || '5,20,50').split(",").map(Number)) await rateLimited(rows, cap);
+  if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY.includes('c')) {
+    const seconds = Math.max(2, Math.round(10 * SCALE));
+    for (const r of await webhookIntake(nodeRed, { seconds, rounds: 3, connections: 20 })) {
+      rows.push({ scenario: 'c. webhook intake', subject: r.subject, messages: r.requests, seconds: seconds * 3, perSecond: r.perSecond, delivered: r.requests - r.non2xx - r.errors,
+        lost: r.non2xx + r.errors, duplicated: 0, tooManyRequests: 0, note: `${r.note ?? ''}; p99 ${r.p99Ms} ms` });
+    }
+  }
+  if (!process.env.BENCH_SKIP_MEMORY && (!process.env.BENCH_ONLY || process.env.BENCH_ONLY.includes('d'))) await memory(rows);
   await helper.stopServer();
   console.log(`Node ${process.version}, ${nodeRed}; scale ${SCALE}`);
   console.table(rows.map((r) => ({ ...r, seconds: r.seconds.toFixed(2), perSecond: r.perSecond.toFixed(0) })));
