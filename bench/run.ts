@@ -13,7 +13,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import twilio from 'twilio';
 import { BaseUrlRequestClient } from '../lib/client';
-import { DEMO_ACCOUNT, TwilioSimulator } from '../simulator/server';
+import { DEMO_ACCOUNT } from '../simulator/server';
+import { SimulatorProcess } from './simulator-process';
 import { webhookIntake } from './webhooks';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -38,7 +39,7 @@ interface Row {
   note?: string;
 }
 
-async function flowRun(sim: TwilioSimulator, count: number, body: string, account: Record<string, unknown> = {}): Promise<{ seconds: number; outputs: number; errors: number }> {
+async function flowRun(sim: SimulatorProcess, count: number, body: string, account: Record<string, unknown> = {}): Promise<{ seconds: number; outputs: number; errors: number }> {
   // The test helper wraps Node's methods (send, status, …) in spies and Proxies that record every
   // call; restoring its sandbox leaves the Proxies. A benchmark measures Node-RED, not the helper.
   const nodePrototype = helper._NodePrototype as Record<string, unknown>;
@@ -76,7 +77,7 @@ async function flowRun(sim: TwilioSimulator, count: number, body: string, accoun
   return { seconds, outputs, errors };
 }
 
-async function sdkRun(sim: TwilioSimulator, count: number, body: string, concurrency: number, options: { autoRetry?: boolean } = {}): Promise<{ seconds: number; ok: number; failed: number }> {
+async function sdkRun(sim: SimulatorProcess, count: number, body: string, concurrency: number, options: { autoRetry?: boolean } = {}): Promise<{ seconds: number; ok: number; failed: number }> {
   const requestClient = new BaseUrlRequestClient({ baseUrl: sim.url, autoRetry: options.autoRetry, maxRetries: options.autoRetry ? 6 : undefined });
   const client = twilio(KEY.sid, KEY.secret, { accountSid: DEMO_ACCOUNT.sid, httpClient: requestClient, env: {} });
   let next = 0;
@@ -100,19 +101,13 @@ async function sdkRun(sim: TwilioSimulator, count: number, body: string, concurr
   return { seconds, ok, failed };
 }
 
-function delivered(sim: TwilioSimulator, body: string): { delivered: number; duplicated: number } {
-  const to = [...sim.messages.values()].filter((m) => m.body === body).map((m) => m.to);
-  return { delivered: new Set(to).size, duplicated: to.length - new Set(to).size };
-}
-
 const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)];
 
 async function overhead(rows: Row[]): Promise<void> {
   const count = Math.round(5000 * SCALE);
   const concurrency = 20;
   const rounds = 5;
-  const sim = new TwilioSimulator({ accounts: [DEMO_ACCOUNT], seedData: false });
-  await sim.start();
+  const sim = await SimulatorProcess.start();
   // Warm both paths once, so neither pays for first-use compilation in the measured run.
   await sdkRun(sim, 200, 'warm', concurrency);
   await flowRun(sim, 200, 'warm', { maxConcurrency: concurrency });
@@ -124,11 +119,11 @@ async function overhead(rows: Row[]): Promise<void> {
     seconds.sdk.push((await sdkRun(sim, count, `a-sdk-${round}`, concurrency)).seconds);
     seconds.flow.push((await flowRun(sim, count, `a-flow-${round}`, { maxConcurrency: concurrency })).seconds);
     for (const subject of ['sdk', 'flow'] as const) {
-      const d = delivered(sim, `a-${subject}-${round}`);
+      const d = await sim.delivered(`a-${subject}-${round}`);
       lost[subject] += count - d.delivered;
       duplicated[subject] += d.duplicated;
     }
-    sim.reset();
+    await sim.reset();
   }
   const sdk = median(seconds.sdk);
   const flow = median(seconds.flow);
@@ -145,16 +140,16 @@ async function rateLimited(rows: Row[], cap: number): Promise<void> {
   const ideal = cap / (latency / 1000);
   const count = Math.round(ideal * 20 * SCALE); // twenty seconds of ideal sending: a broadcast, not a blip
   for (const subject of ['flow, default settings', 'raw SDK, Promise.all', 'raw SDK, autoRetry']) {
-    const sim = new TwilioSimulator({ accounts: [DEMO_ACCOUNT], seedData: false, latencyMs: latency, maxConcurrent: cap });
-    await sim.start();
+    const sim = await SimulatorProcess.start({ latencyMs: latency, maxConcurrent: cap });
     const body = `b-${cap}`;
     let seconds: number;
     if (subject.startsWith('flow')) seconds = (await flowRun(sim, count, body)).seconds;
     else seconds = (await sdkRun(sim, count, body, count, { autoRetry: subject.endsWith('autoRetry') })).seconds;
-    const d = delivered(sim, body);
+    const d = await sim.delivered(body);
+    const { tooManyRequests } = await sim.stats();
     rows.push({
       scenario: `b. cap ${cap}, ${latency} ms`, subject, messages: count, seconds, perSecond: d.delivered / seconds, delivered: d.delivered, lost: count - d.delivered,
-      duplicated: d.duplicated, tooManyRequests: sim.stats.tooManyRequests, note: `${((d.delivered / seconds / ideal) * 100).toFixed(0)} % of the ideal ${ideal}/s`,
+      duplicated: d.duplicated, tooManyRequests, note: `${((d.delivered / seconds / ideal) * 100).toFixed(0)} % of the ideal ${ideal}/s`,
     });
     await sim.stop();
   }
@@ -162,14 +157,13 @@ async function rateLimited(rows: Row[], cap: number): Promise<void> {
 
 async function memory(rows: Row[]): Promise<void> {
   const count = Math.round(50_000 * SCALE);
-  const sim = new TwilioSimulator({ accounts: [DEMO_ACCOUNT], seedData: false });
-  await sim.start();
+  const sim = await SimulatorProcess.start();
   const rss: number[] = [];
   let peak = 0;
   const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
   for (let burst = 1; burst <= 3; burst++) {
     const { seconds } = await flowRun(sim, count, `d-${burst}`);
-    sim.reset(); // the simulator's own records are not the nodes' memory
+    await sim.reset(); // its records would only grow the listing
     global.gc?.();
     await new Promise((r) => setTimeout(r, 200));
     rss.push(process.memoryUsage().rss);
