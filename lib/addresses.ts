@@ -3,6 +3,7 @@
  * calls Twilio Client and SIP endpoints. Checked before any request, so a typo costs no API call.
  */
 import { TwilioNodeError } from './errors';
+import { text } from './messages';
 import { isSid } from './client';
 
 const E164 = /^\+[1-9]\d{1,14}$/;
@@ -32,7 +33,7 @@ export function normaliseRecipient(raw: string, channel: Channel): string {
   if (E164.test(number) && (channel === 'message' || prefix === '')) return prefix + number;
   throw new TwilioNodeError(
     'INVALID_TO_PHONE_NUMBER_ERROR',
-    `"${address}" is not a valid recipient: use E.164 like +14155550100${channel === 'message' ? ' or whatsapp:+14155550100' : ', client:name or sip:user@host'}`,
+    text(channel === 'message' ? 'badRecipientMessage' : 'badRecipientCall', { address }),
   );
 }
 
@@ -45,15 +46,15 @@ export function parseRecipients(value: unknown, channel: Channel): string[] {
   if (Array.isArray(value)) items = value;
   else if (typeof value === 'string') items = value.split(/[,;\n]/);
   else if (typeof value === 'number') items = [`+${value}`];
-  else throw new TwilioNodeError('INVALID_INPUT', `To must be a string or an array of strings, got ${value === null ? 'null' : typeof value}`);
+  else throw new TwilioNodeError('INVALID_INPUT', text('toType', { type: value === null ? 'null' : typeof value }));
   const recipients: string[] = [];
   for (const item of items) {
-    if (typeof item !== 'string') throw new TwilioNodeError('INVALID_INPUT', `each recipient must be a string, got ${typeof item}`);
+    if (typeof item !== 'string') throw new TwilioNodeError('INVALID_INPUT', text('recipientType', { type: typeof item }));
     if (item.trim() === '') continue;
     const address = normaliseRecipient(item, channel);
     if (!recipients.includes(address)) recipients.push(address);
   }
-  if (recipients.length === 0) throw new TwilioNodeError('MISSING_INPUT', 'no recipient: To is empty');
+  if (recipients.length === 0) throw new TwilioNodeError('MISSING_INPUT', text('noRecipient'));
   return recipients;
 }
 
@@ -64,10 +65,10 @@ export interface Sender {
 
 /** Reads a sender: a number, an alphanumeric sender ID, a short code, a channel address or an MG Sid. */
 export function parseSender(value: unknown, channel: Channel): Sender {
-  if (typeof value !== 'string') throw new TwilioNodeError('INVALID_INPUT', `From must be a string, got ${typeof value}`);
+  if (typeof value !== 'string') throw new TwilioNodeError('INVALID_INPUT', text('fromType', { type: typeof value }));
   const address = value.trim();
   if (isSid(address, 'MG')) {
-    if (channel === 'call') throw new TwilioNodeError('INVALID_FROM_PHONE_NUMBER_ERROR', 'a call cannot come from a Messaging Service');
+    if (channel === 'call') throw new TwilioNodeError('INVALID_FROM_PHONE_NUMBER_ERROR', text('callFromService'));
     return { messagingServiceSid: address };
   }
   if (channel === 'call' && CALL_ENDPOINT.test(address)) return { from: address };
@@ -79,7 +80,7 @@ export function parseSender(value: unknown, channel: Channel): Sender {
   }
   throw new TwilioNodeError(
     'INVALID_FROM_PHONE_NUMBER_ERROR',
-    `"${address}" is not a valid sender: use a Twilio number in E.164${channel === 'message' ? ', whatsapp:+…, an alphanumeric sender ID or a Messaging Service SID (MG…)' : ''}`,
+    text(channel === 'message' ? 'badSenderMessage' : 'badSenderCall', { address }),
   );
 }
 

@@ -9,6 +9,7 @@
  * ends with the method. Roots: `account` (the config's account, or an `AC…:` prefix), `api`
  * (`client.api.v2010`), `lookups` (`client.lookups.v2`).
  */
+import { LocalText, text } from './messages';
 
 export type Action = 'get' | 'query' | 'create' | 'update' | 'delete';
 export const ACTIONS: readonly Action[] = ['get', 'query', 'create', 'update', 'delete'];
@@ -387,4 +388,9 @@ export function fieldsFor(object: ObjectSpec, action: Action): FieldSpec[] {
 /** Objects an action shows for in the editor (including those it refuses, which say why). */
 export function objectsFor(action: Action): ObjectSpec[] {
   return CATALOGUE.filter((o) => o.actions[action] !== undefined);
+}
+
+/** Why Twilio's API lacks an action, as a text the nodes translate (the English is the catalogue's own). */
+export function notSupportedText(object: ObjectSpec, action: Action): LocalText {
+  return text('notSupportedAction', { object: object.name, action, reason: { key: `twilio.notSupported.${object.name}.${action}`, subs: {} } });
 }

@@ -8,6 +8,7 @@ import https from 'node:https';
 import twilio from 'twilio';
 import type RequestClient from 'twilio/lib/base/RequestClient';
 import { TwilioNodeError } from './errors';
+import { text } from './messages';
 import { RequestQueue, Verdict } from './request-queue';
 
 export type AuthMode = 'apiKey' | 'authToken';
@@ -43,14 +44,14 @@ export function parseBaseUrl(value: string): URL {
   try {
     url = new URL(value);
   } catch {
-    throw new TwilioNodeError('INVALID_INPUT', 'API base URL is not a valid URL');
+    throw new TwilioNodeError('INVALID_INPUT', text('baseUrlInvalid'));
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new TwilioNodeError('INVALID_INPUT', 'API base URL must start with http:// or https://');
+    throw new TwilioNodeError('INVALID_INPUT', text('baseUrlScheme'));
   }
   if (url.username || url.password) {
     // Credentials belong in the credential store, not in a URL that shows in the flow.
-    throw new TwilioNodeError('INVALID_INPUT', 'API base URL must not contain a user name or password');
+    throw new TwilioNodeError('INVALID_INPUT', text('baseUrlCredentials'));
   }
   return url;
 }
@@ -112,14 +113,14 @@ export interface TwilioClientHandle {
 
 /** Checks the credentials' formats; throws a coded error that names the field, never its value. */
 export function checkCredentials(creds: TwilioCredentials): void {
-  if (!creds.accountSid) throw new TwilioNodeError('MISSING_INPUT', 'Account SID is not set');
-  if (!isSid(creds.accountSid, 'AC')) throw new TwilioNodeError('INVALID_INPUT', 'Account SID must be AC followed by 32 hex digits');
+  if (!creds.accountSid) throw new TwilioNodeError('MISSING_INPUT', text('notSet', { field: 'Account SID' }));
+  if (!isSid(creds.accountSid, 'AC')) throw new TwilioNodeError('INVALID_INPUT', text('sidFormat', { field: 'Account SID', prefix: 'AC' }));
   if (creds.authMode === 'apiKey') {
-    if (!creds.apiKeySid) throw new TwilioNodeError('MISSING_INPUT', 'API Key SID is not set');
-    if (!isSid(creds.apiKeySid, 'SK')) throw new TwilioNodeError('INVALID_INPUT', 'API Key SID must be SK followed by 32 hex digits');
-    if (!creds.apiKeySecret) throw new TwilioNodeError('MISSING_INPUT', 'API Key secret is not set');
+    if (!creds.apiKeySid) throw new TwilioNodeError('MISSING_INPUT', text('notSet', { field: 'API Key SID' }));
+    if (!isSid(creds.apiKeySid, 'SK')) throw new TwilioNodeError('INVALID_INPUT', text('sidFormat', { field: 'API Key SID', prefix: 'SK' }));
+    if (!creds.apiKeySecret) throw new TwilioNodeError('MISSING_INPUT', text('notSet', { field: 'API Key secret' }));
   } else if (!creds.authToken) {
-    throw new TwilioNodeError('MISSING_INPUT', 'Auth Token is not set');
+    throw new TwilioNodeError('MISSING_INPUT', text('notSet', { field: 'Auth Token' }));
   }
 }
 

@@ -2,6 +2,7 @@
  * One error type for every node, and one table that turns whatever failed (our own checks, the
  * SDK, the network, Twilio's error body) into a stable code that flows can branch on.
  */
+import { LocalText, Translate, render, text } from './messages';
 
 /** Codes the nodes raise themselves, before or around a request. */
 export const LOCAL_ERROR_CODES = [
@@ -101,14 +102,25 @@ export class TwilioNodeError extends Error {
   readonly moreInfo?: string;
   override readonly cause?: TwilioErrorDetails;
 
-  constructor(code: ErrorCode, message: string, details: TwilioErrorDetails = {}) {
-    super(message);
+  /** The message as a catalogue key and values, for translating it where it is reported. */
+  declare readonly text?: LocalText;
+
+  constructor(code: ErrorCode, message: string | LocalText, details: TwilioErrorDetails = {}) {
+    super(typeof message === 'string' ? message : render(message));
     this.name = 'TwilioNodeError';
     this.code = code;
+    // Not enumerable: msg.error carries the message, not its ingredients.
+    if (typeof message !== 'string') Object.defineProperty(this, 'text', { value: message, enumerable: false });
     const present = Object.fromEntries(Object.entries(details).filter(([, v]) => v !== undefined && v !== null));
     Object.assign(this, present);
     // Node-RED's Catch gets msg.error.{message, code, cause}: the details ride in `cause`.
     if (Object.keys(present).length > 0) this.cause = present as TwilioErrorDetails;
+  }
+
+  /** Says the message in the runtime's language (when the catalogue has it): call where the error is reported. */
+  localise(translate: Translate): this {
+    if (this.text) this.message = render(this.text, translate);
+    return this;
   }
 
   /** The short form used in multi-recipient results: `{ code, message, twilioCode?, ... }`. */
@@ -160,7 +172,7 @@ export function toTwilioNodeError(err: unknown, redact: (text: string) => string
   const errno = typeof e.code === 'string' ? e.code : undefined;
   if (errno && TIMEOUT_ERRNOS.has(errno)) {
     // The request left: Twilio may have acted on it. Repeating it could send a message twice.
-    return new TwilioNodeError('REQUEST_TIMEOUT', `${message}: the request may have reached Twilio, so it was not repeated`);
+    return new TwilioNodeError('REQUEST_TIMEOUT', text('maybeSent', { detail: message }));
   }
   if ((errno && CONNECTION_ERRNOS.has(errno)) || /socket hang up/i.test(message)) {
     return new TwilioNodeError('TWILIO_CONNECTION_ERROR', message);

@@ -5,14 +5,15 @@
 import type { FieldSpec } from './catalogue';
 import { isSid } from './client';
 import { TwilioNodeError } from './errors';
+import { TextValue, text } from './messages';
 
 const E164 = /^\+[1-9]\d{1,14}$/;
 /** "2026-11-24 18:30:00" (read as UTC, the seed's form) or any ISO 8601 date and time. */
 const SPACED_DATE_TIME = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d(:\d\d)?)$/;
 const DATE_ONLY = /^\d{4}-\d\d-\d\d$/;
 
-function invalid(name: string, expected: string): TwilioNodeError {
-  return new TwilioNodeError('INVALID_INPUT', `${name} must be ${expected}`);
+function invalid(name: string, expected: string, subs: Record<string, TextValue> = {}): TwilioNodeError {
+  return new TwilioNodeError('INVALID_INPUT', text('mustBe', { field: name, expected: text(`expected.${expected}`, subs) }));
 }
 
 export function parseDate(name: string, value: unknown): Date {
@@ -24,7 +25,7 @@ export function parseDate(name: string, value: unknown): Date {
     const date = new Date(spaced ? `${spaced[1]}T${spaced[2]}Z` : DATE_ONLY.test(trimmed) ? `${trimmed}T00:00:00Z` : trimmed);
     if (!Number.isNaN(date.getTime())) return date;
   }
-  throw invalid(name, 'a date: YYYY-MM-DD, YYYY-MM-DD HH:MM:SS (UTC) or ISO 8601');
+  throw invalid(name, 'date');
 }
 
 export function coerceFieldValue(spec: FieldSpec, value: unknown): unknown {
@@ -39,50 +40,50 @@ export function coerceFieldValue(spec: FieldSpec, value: unknown): unknown {
       return typeof value === 'string' ? value : text();
     case 'url': {
       const url = text();
-      if (!/^https?:\/\/\S+$/.test(url)) throw invalid(name, 'an http:// or https:// URL');
+      if (!/^https?:\/\/\S+$/.test(url)) throw invalid(name, 'httpUrl');
       return url;
     }
     case 'method': {
       const method = text().toUpperCase();
-      if (method !== 'GET' && method !== 'POST') throw invalid(name, 'GET or POST');
+      if (method !== 'GET' && method !== 'POST') throw invalid(name, 'getOrPost');
       return method;
     }
     case 'boolean':
       if (typeof value === 'boolean') return value;
       if (value === 'true' || value === 'false') return value === 'true';
-      throw invalid(name, 'true or false');
+      throw invalid(name, 'trueOrFalse');
     case 'integer': {
       const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
-      if (typeof n !== 'number' || !Number.isInteger(n)) throw invalid(name, 'a whole number');
+      if (typeof n !== 'number' || !Number.isInteger(n)) throw invalid(name, 'wholeNumber');
       return n;
     }
     case 'enum': {
       const choice = text();
-      if (!spec.options!.includes(choice)) throw invalid(name, `one of ${spec.options!.join(', ')}`);
+      if (!spec.options!.includes(choice)) throw invalid(name, 'oneOf', { options: spec.options!.join(', ') });
       return choice;
     }
     case 'sid': {
       const sid = text();
-      if (!isSid(sid, spec.prefix!)) throw invalid(name, `${spec.prefix} followed by 32 hex digits`);
+      if (!isSid(sid, spec.prefix!)) throw invalid(name, 'sid', { prefix: spec.prefix! });
       return sid;
     }
     case 'phone': {
       const phone = text().replace(/[\s().-]/g, '');
-      if (!E164.test(phone)) throw invalid(name, 'a phone number in E.164, like +14155550100');
+      if (!E164.test(phone)) throw invalid(name, 'phone');
       return phone;
     }
     case 'list': {
       const items = Array.isArray(value) ? value : text().split(/\s*,\s*/).filter(Boolean);
-      if (!items.every((i) => typeof i === 'string')) throw invalid(name, 'a list of texts');
+      if (!items.every((i) => typeof i === 'string')) throw invalid(name, 'texts');
       if (spec.options) {
         const bad = items.find((i) => !spec.options!.includes(i as string));
-        if (bad !== undefined) throw invalid(name, `a list of ${spec.options.join(', ')}`);
+        if (bad !== undefined) throw invalid(name, 'listOf', { options: spec.options.join(', ') });
       }
       return items;
     }
     case 'date':
       return parseDate(name, value);
     default:
-      throw invalid(name, 'a known type');
+      throw invalid(name, 'knownType');
   }
 }

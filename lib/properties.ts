@@ -5,6 +5,7 @@
  */
 import type { Node, NodeAPI, NodeMessage } from 'node-red';
 import { TwilioNodeError } from './errors';
+import { text } from './messages';
 
 export interface TypedValue {
   value: string;
@@ -22,12 +23,12 @@ export function readTypedProperty(RED: NodeAPI, node: Node, msg: NodeMessage, fi
   return new Promise((resolve, reject) => {
     try {
       RED.util.evaluateNodeProperty(typed.value, typed.type, node, msg, (err: Error | null, result: unknown) => {
-        if (err) reject(new TwilioNodeError('INVALID_INPUT', `${field}: ${err.message}`));
+        if (err) reject(new TwilioNodeError('INVALID_INPUT', text('fieldDetail', { field, detail: err.message })));
         else resolve(result);
       });
     } catch (err) {
       // JSON parse errors and bad JSONata expressions throw synchronously in some versions.
-      reject(new TwilioNodeError('INVALID_INPUT', `${field}: ${(err as Error).message}`));
+      reject(new TwilioNodeError('INVALID_INPUT', text('fieldDetail', { field, detail: (err as Error).message })));
     }
   });
 }

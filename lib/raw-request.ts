@@ -5,6 +5,7 @@
  * a full URL, so the account's credentials cannot be sent anywhere else.
  */
 import { TwilioNodeError, codeForHttpFailure, toTwilioNodeError } from './errors';
+import { text } from './messages';
 
 /** Twilio's API domains (https://<domain>.twilio.com). */
 export const TWILIO_DOMAINS = [
@@ -78,10 +79,10 @@ export function twilioHost(domain: string, region?: string, edge?: string): stri
 
 export function buildUrl(request: RawRequest, transport: RawTransport): URL {
   if (!(TWILIO_DOMAINS as readonly string[]).includes(request.domain)) {
-    throw new TwilioNodeError('INVALID_INPUT', `unknown Twilio domain "${request.domain}"`);
+    throw new TwilioNodeError('INVALID_INPUT', text('unknownDomain', { domain: String(request.domain) }));
   }
   if (typeof request.path !== 'string' || !request.path.startsWith('/') || request.path.startsWith('//')) {
-    throw new TwilioNodeError('INVALID_INPUT', 'Path must start with / and be relative to the Twilio domain, e.g. /2010-04-01/Accounts/{AccountSid}/Messages.json');
+    throw new TwilioNodeError('INVALID_INPUT', text('relativePath'));
   }
   const path = request.path.replace(/\{AccountSid\}/g, transport.accountSid);
   let url = new URL(`https://${twilioHost(request.domain, transport.region, transport.edge)}${path}`);
@@ -150,10 +151,10 @@ function httpError(status: number, body: unknown): TwilioNodeError {
 
 export async function performRawRequest(request: RawRequest, transport: RawTransport, redact: (t: string) => string = (t) => t): Promise<RawResponse> {
   const method = String(request.method ?? '').toUpperCase();
-  if (!METHODS.includes(method)) throw new TwilioNodeError('INVALID_INPUT', `Method must be one of ${METHODS.join(', ')}`);
+  if (!METHODS.includes(method)) throw new TwilioNodeError('INVALID_INPUT', text('methodOneOf', { methods: METHODS.join(', ') }));
   const url = buildUrl(request, transport);
   if (Object.keys(request.headers ?? {}).some((h) => h.toLowerCase() === 'authorization')) {
-    throw new TwilioNodeError('INVALID_INPUT', 'the Authorization header comes from the account node; remove it from Headers');
+    throw new TwilioNodeError('INVALID_INPUT', text('authorizationHeader'));
   }
   let attempts = 0;
   for (;;) {
@@ -181,7 +182,7 @@ export async function performRawRequest(request: RawRequest, transport: RawTrans
     } catch (err) {
       const timedOut = (err as Error).name === 'TimeoutError' || (err as Error).name === 'AbortError';
       failure = timedOut
-        ? new TwilioNodeError('REQUEST_TIMEOUT', `no answer within ${request.timeoutMs} ms${IDEMPOTENT.includes(method) ? '' : ': the request may have reached Twilio, so it is not repeated'}`)
+        ? new TwilioNodeError('REQUEST_TIMEOUT', text(IDEMPOTENT.includes(method) ? 'noAnswerWithin' : 'noAnswerMaybeSent', { ms: request.timeoutMs }))
         : toTwilioNodeError((err as { cause?: unknown }).cause ?? err, redact);
       if (!timedOut && failure.code === 'UNKNOWN_ERROR') failure = new TwilioNodeError('TWILIO_CONNECTION_ERROR', redact((err as Error).message));
       retryable = !timedOut || IDEMPOTENT.includes(method);

@@ -6,6 +6,7 @@
  * sent, with exponential backoff and jitter. A request that may have reached Twilio is never repeated.
  */
 import { TwilioNodeError } from './errors';
+import { text } from './messages';
 
 const FIRST_PROBE_INTERVAL_MS = 2_000;
 const MAX_PROBE_INTERVAL_MS = 120_000;
@@ -121,7 +122,7 @@ export class RequestQueue {
   }
 
   private closedError(): TwilioNodeError {
-    return new TwilioNodeError('TWILIO_CONNECTION_ERROR', 'the Twilio account node stopped (redeploy or shutdown) before this request was sent; it was not sent');
+    return new TwilioNodeError('TWILIO_CONNECTION_ERROR', text('accountStopped'));
   }
 
   private notify(): void {

@@ -3,9 +3,10 @@
  * filters and fields against the catalogue, walks the SDK call path and returns plain JSON.
  */
 import type twilio from 'twilio';
-import { Action, FieldSpec, ObjectSpec, SidPart, fieldsFor, partsFor } from './catalogue';
+import { Action, FieldSpec, ObjectSpec, SidPart, fieldsFor, notSupportedText, partsFor } from './catalogue';
 import { isSid } from './client';
 import { TwilioNodeError } from './errors';
+import { text } from './messages';
 import { coerceFieldValue, parseDate } from './field-values';
 
 export interface Target {
@@ -24,7 +25,7 @@ function checkPart(part: SidPart, value: string): void {
     : part.prefixes!.some((prefix) => isSid(value, prefix)) || (part.orLabel === true && /^[^:/\s]+$/.test(value) && !/^[A-Z]{2}[0-9a-f]{32}$/i.test(value));
   if (!ok) {
     const expected = part.pattern ? `like ${part.example}` : `${part.prefixes!.join(' or ')} followed by 32 hex digits${part.orLabel ? ', or a label' : ''}`;
-    throw new TwilioNodeError('INVALID_INPUT', `${part.label} must be ${expected}, got "${value}"`);
+    throw new TwilioNodeError('INVALID_INPUT', text('sidPart', { part: part.label, expected, value }));
   }
 }
 
@@ -39,18 +40,18 @@ export function parseCompoundSid(input: unknown, object: ObjectSpec, action: Act
   const raw = typeof input === 'object' && input !== null && typeof (input as { sid?: unknown }).sid === 'string' ? (input as { sid: string }).sid : input;
   if (raw === undefined || raw === null || raw === '') {
     if (parts.length === 0) return { parts: {} };
-    throw new TwilioNodeError('MISSING_INPUT', `${object.name} ${action} needs ${parts.map((p) => p.label).join(' and ')} (${describeParts(parts)})`);
+    throw new TwilioNodeError('MISSING_INPUT', text('needsParts', { object: object.name, action, parts: parts.map((p) => p.label).join(' + '), shape: describeParts(parts) }));
   }
-  if (typeof raw !== 'string') throw new TwilioNodeError('INVALID_INPUT', `Sid must be text like ${describeParts(parts) || 'AC…'}, got ${typeof raw}`);
+  if (typeof raw !== 'string') throw new TwilioNodeError('INVALID_INPUT', text('sidNotText', { shape: describeParts(parts) || 'AC…', type: typeof raw }));
   const pieces = raw.split(':').map((p) => p.trim());
   let accountSid: string | undefined;
   if (accountScoped && pieces.length === parts.length + 1) {
     accountSid = pieces.shift();
-    if (!isSid(accountSid, 'AC')) throw new TwilioNodeError('INVALID_INPUT', `Account SID must be AC followed by 32 hex digits, got "${accountSid}"`);
+    if (!isSid(accountSid, 'AC')) throw new TwilioNodeError('INVALID_INPUT', text('accountSidValue', { value: String(accountSid) }));
   }
   if (pieces.length !== parts.length) {
     const shape = [describeParts(parts), accountScoped ? `AC…:${describeParts(parts)}` : ''].filter(Boolean).join(' or ');
-    throw new TwilioNodeError('INVALID_INPUT', `${object.name} ${action} takes ${shape || 'no Sid (or AC… for a subaccount)'}, got "${raw}"`);
+    throw new TwilioNodeError('INVALID_INPUT', shape ? text('sidShape', { object: object.name, action, shape, value: raw }) : text('sidNone', { object: object.name, action, value: raw }));
   }
   const named: Record<string, string> = {};
   parts.forEach((part, i) => {
@@ -72,7 +73,7 @@ export function buildFilters(object: ObjectSpec, rows: readonly FilterRow[]): Re
   const options: Record<string, unknown> = {};
   for (const row of rows) {
     const spec = object.filters?.find((f) => f.name === row.name);
-    if (!spec) throw new TwilioNodeError('INVALID_INPUT', `${object.name} has no filter "${row.name}"; it has: ${(object.filters ?? []).map((f) => f.name).join(', ') || 'none'}`);
+    if (!spec) throw new TwilioNodeError('INVALID_INPUT', text('noFilter', { object: object.name, name: row.name, names: (object.filters ?? []).map((f) => f.name).join(', ') || '—' }));
     if (spec.type === 'date') {
       const op = row.op ?? 'on';
       const date = parseDate(row.name, row.value);
@@ -100,13 +101,13 @@ export function buildFields(object: ObjectSpec, action: Action, values: Record<s
     if (value === undefined) continue;
     const spec: FieldSpec | undefined = allowed.find((f) => f.name === name);
     if (!spec) {
-      throw new TwilioNodeError('INVALID_INPUT', `${object.name} ${action} has no field "${name}"; it has: ${allowed.map((f) => f.name).join(', ') || 'none'}`);
+      throw new TwilioNodeError('INVALID_INPUT', text('noField', { object: object.name, action, name, names: allowed.map((f) => f.name).join(', ') || '—' }));
     }
     params[name] = coerceFieldValue(spec, value);
   }
   if (action === 'create') {
     const missing = allowed.filter((f) => f.required && params[f.name] === undefined).map((f) => f.name);
-    if (missing.length > 0) throw new TwilioNodeError('MISSING_INPUT', `${object.name} create needs ${missing.join(', ')}`);
+    if (missing.length > 0) throw new TwilioNodeError('MISSING_INPUT', text('createNeeds', { object: object.name, names: missing.join(', ') }));
   }
   for (const [name, value] of Object.entries(object.actions[action]?.fixed ?? {})) params[name] = value;
   return params;
@@ -117,8 +118,8 @@ type SdkNode = Record<string, unknown> & ((id: string) => SdkNode);
 /** Walks `account.calls(callSid).recordings.list` on the client and returns the method's holder and name. */
 function resolveCall(client: twilio.Twilio, object: ObjectSpec, action: Action, target: Target): { holder: SdkNode; method: string } {
   const spec = object.actions[action];
-  if (!spec) throw new TwilioNodeError('NOT_SUPPORTED', `${object.name} has no ${action} action`);
-  if (spec.notSupported) throw new TwilioNodeError('NOT_SUPPORTED', `${object.name} ${action}: ${spec.notSupported}`);
+  if (!spec) throw new TwilioNodeError('NOT_SUPPORTED', text('noAction', { object: object.name, action }));
+  if (spec.notSupported) throw new TwilioNodeError('NOT_SUPPORTED', notSupportedText(object, action));
   const segments = spec.call.split('.');
   const [root, method] = [segments.shift()!, segments.pop()!];
   let current: SdkNode;
@@ -157,7 +158,7 @@ export async function runAction(client: twilio.Twilio, object: ObjectSpec, actio
     // Get by listing: ask for the one value, then insist on an exact match.
     const wanted = target.parts[spec.find.part];
     const found = ((await call.call(holder, { [spec.find.filter]: wanted, limit: 20 })) as Array<Record<string, unknown>>).find((r) => r[spec.find!.field] === wanted);
-    if (!found) throw new TwilioNodeError('NOT_FOUND', `${wanted} is not available (any more) as a ${object.label}`, { status: 404 });
+    if (!found) throw new TwilioNodeError('NOT_FOUND', text('notAvailable', { value: String(wanted), object: object.label }), { status: 404 });
     return plain(found);
   }
   if (method === 'fetch') return plain(await call.call(holder, spec.fetchOptions ?? undefined));

@@ -5,8 +5,9 @@
  */
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import type { TwilioAccount } from '../nodes/twilio-config';
-import { Action, ObjectSpec, findObject } from './catalogue';
+import { Action, ObjectSpec, findObject, notSupportedText } from './catalogue';
 import { TwilioNodeError, toTwilioNodeError } from './errors';
+import { text } from './messages';
 import { readTypedProperty } from './properties';
 import { FilterRow, Target, buildFields, buildFilters, parseCompoundSid, runAction, runQuery } from './resource-actions';
 import { NodeStatus, onInput } from './status';
@@ -45,7 +46,7 @@ export function getAccount(RED: NodeAPI, id: string): AccountNode {
 
 export function getObject(name: string, action: Action): ObjectSpec {
   const object = findObject(name);
-  if (!object || !object.actions[action]) throw new TwilioNodeError('INVALID_INPUT', `"${name}" is not an object that can ${action}`);
+  if (!object || !object.actions[action]) throw new TwilioNodeError('INVALID_INPUT', text('notAnObjectFor', { name, action }));
   return object;
 }
 
@@ -72,7 +73,7 @@ export async function readFieldValues(RED: NodeAPI, node: Node, msg: NodeMessage
   const fromPayload = usePayload ? (msg.payload as Record<string, unknown>) : {};
   if (typeof fromPayload.sid === 'string' && 'accountSid' in fromPayload) {
     // A record from an earlier Twilio node is not a list of changes.
-    throw new TwilioNodeError('INVALID_INPUT', `msg.payload is a Twilio record, not fields to ${action}: untick "fields from msg.payload" or set msg.payload to the fields`);
+    throw new TwilioNodeError('INVALID_INPUT', text('payloadIsRecord', { action }));
   }
   const values: Record<string, unknown> = {};
   for (const key of Object.keys(fromPayload)) values[key] = fromPayload[key]; // own keys only: no __proto__ games
@@ -83,7 +84,7 @@ export async function readFieldValues(RED: NodeAPI, node: Node, msg: NodeMessage
 function positiveInteger(name: string, value: unknown, fallback: number, allowZero: boolean): number {
   if (value === undefined || value === '') return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < (allowZero ? 0 : 1)) throw new TwilioNodeError('INVALID_INPUT', `${name} must be a whole number${allowZero ? ' (0 for all)' : ' from 1'}`);
+  if (!Number.isInteger(n) || n < (allowZero ? 0 : 1)) throw new TwilioNodeError('INVALID_INPUT', text(allowZero ? 'wholeNumberOrZero' : 'wholeNumberFromOne', { field: name }));
   return n;
 }
 
@@ -102,7 +103,7 @@ export function registerResourceNode(RED: NodeAPI, type: string, action: 'get' |
     async function handle(msg: NodeMessageInFlow, send: (msg: NodeMessageInFlow | NodeMessageInFlow[]) => void): Promise<void> {
       const account = getAccount(RED, def.account);
       const chosen = getObject(def.object, action);
-      if (chosen.actions[action]!.notSupported) throw new TwilioNodeError('NOT_SUPPORTED', `${chosen.name} ${action}: ${chosen.actions[action]!.notSupported}`);
+      if (chosen.actions[action]!.notSupported) throw new TwilioNodeError('NOT_SUPPORTED', notSupportedText(chosen, action));
       warnIfDeprecated(RED, node, chosen);
       const { raw, target } = await readTarget(RED, node, msg, def, chosen, action);
       const client = account.getClient();

@@ -8,6 +8,7 @@ import type { CallListInstanceCreateOptions } from 'twilio/lib/rest/api/v2010/ac
 import { Sender, matchSenderChannel, parseRecipients, parseSender } from './addresses';
 import { isSid } from './client';
 import { TwilioNodeError } from './errors';
+import { text } from './messages';
 import { renderTemplate } from './templates';
 
 export const MAX_BODY_LENGTH = 1600;
@@ -52,20 +53,20 @@ export interface SendPlan<P> {
   paramsFor(recipient: string): P;
 }
 
-function text(field: string, value: unknown): string {
+function asText(field: string, value: unknown): string {
   if (typeof value === 'string') return value.trim();
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  throw new TwilioNodeError('INVALID_INPUT', `${field} must be text, got ${value === null ? 'null' : typeof value}`);
+  throw new TwilioNodeError('INVALID_INPUT', text('notText', { field, type: value === null ? 'null' : typeof value }));
 }
 
 function sid(field: string, value: unknown, prefix: string): string {
-  const s = text(field, value);
-  if (!isSid(s, prefix)) throw new TwilioNodeError('INVALID_INPUT', `${field} must be ${prefix} followed by 32 hex digits`);
+  const s = asText(field, value);
+  if (!isSid(s, prefix)) throw new TwilioNodeError('INVALID_INPUT', text('sidFormat', { field, prefix }));
   return s;
 }
 
 function httpUrl(field: string, value: unknown): string {
-  const s = text(field, value);
+  const s = asText(field, value);
   let url: URL | undefined;
   try {
     url = new URL(s);
@@ -73,7 +74,7 @@ function httpUrl(field: string, value: unknown): string {
     url = undefined;
   }
   if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-    throw new TwilioNodeError('INVALID_INPUT', `${field} must be an http:// or https:// URL`);
+    throw new TwilioNodeError('INVALID_INPUT', text('httpUrl', { field }));
   }
   return s;
 }
@@ -81,7 +82,7 @@ function httpUrl(field: string, value: unknown): string {
 function integer(field: string, value: unknown, min: number, max: number): number {
   const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
   if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
-    throw new TwilioNodeError('INVALID_INPUT', `${field} must be a whole number from ${min} to ${max}`);
+    throw new TwilioNodeError('INVALID_INPUT', text('wholeNumberRange', { field, min, max }));
   }
   return n;
 }
@@ -89,14 +90,14 @@ function integer(field: string, value: unknown, min: number, max: number): numbe
 function bool(field: string, value: unknown): boolean {
   if (typeof value === 'boolean') return value;
   if (value === 'true' || value === 'false') return value === 'true';
-  throw new TwilioNodeError('INVALID_INPUT', `${field} must be true or false`);
+  throw new TwilioNodeError('INVALID_INPUT', text('trueOrFalse', { field }));
 }
 
 /** A template may arrive as a number or boolean (a sensor reading); anything else must be text. */
 function templateSource(field: string, value: unknown): string {
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
   if (typeof value !== 'string') {
-    throw new TwilioNodeError('TEMPLATE_READ_ERROR', `${field} template must be text, got ${value === null ? 'null' : typeof value}`);
+    throw new TwilioNodeError('TEMPLATE_READ_ERROR', text('templateFieldNotText', { field, type: value === null ? 'null' : typeof value }));
   }
   return value;
 }
@@ -104,7 +105,7 @@ function templateSource(field: string, value: unknown): string {
 function mediaUrls(value: unknown): string[] {
   const items = Array.isArray(value) ? value : typeof value === 'string' ? value.split(/[\s,]+/) : [value];
   const urls = items.filter((u) => !(typeof u === 'string' && u.trim() === '')).map((u) => httpUrl('Media URL', u));
-  if (urls.length > MAX_MEDIA) throw new TwilioNodeError('INVALID_INPUT', `at most ${MAX_MEDIA} media URLs, got ${urls.length}`);
+  if (urls.length > MAX_MEDIA) throw new TwilioNodeError('INVALID_INPUT', text('tooManyMedia', { max: MAX_MEDIA, count: urls.length }));
   return urls;
 }
 
@@ -118,13 +119,13 @@ function contentVariables(value: unknown): string {
       // fall through to the coded error
     }
   }
-  throw new TwilioNodeError('INVALID_INPUT', 'Content variables must be an object like {"1": "Alice"} or its JSON text');
+  throw new TwilioNodeError('INVALID_INPUT', text('contentVariables'));
 }
 
 function futureDate(field: string, value: unknown): Date {
   const date = value instanceof Date ? value : typeof value === 'string' || typeof value === 'number' ? new Date(value) : undefined;
-  if (!date || Number.isNaN(date.getTime())) throw new TwilioNodeError('INVALID_INPUT', `${field} must be an ISO 8601 date and time`);
-  if (date.getTime() <= Date.now()) throw new TwilioNodeError('INVALID_INPUT', `${field} must be in the future`);
+  if (!date || Number.isNaN(date.getTime())) throw new TwilioNodeError('INVALID_INPUT', text('isoDate', { field }));
+  if (date.getTime() <= Date.now()) throw new TwilioNodeError('INVALID_INPUT', text('future', { field }));
   return date;
 }
 
@@ -135,7 +136,7 @@ function resolveSender(from: unknown, defaultFrom: string, channel: 'message' | 
 }
 
 export function planMessage(fields: MessageFields, msg: object, defaultFrom: string): SendPlan<MessageListInstanceCreateOptions> {
-  if (fields.to === undefined) throw new TwilioNodeError('MISSING_INPUT', 'To is not set');
+  if (fields.to === undefined) throw new TwilioNodeError('MISSING_INPUT', text('notSet', { field: 'To' }));
   const recipients = parseRecipients(fields.to, 'message');
   const sender = resolveSender(fields.from, defaultFrom, 'message');
   const params: Omit<MessageListInstanceCreateOptions, 'to'> = {};
@@ -143,12 +144,12 @@ export function planMessage(fields: MessageFields, msg: object, defaultFrom: str
   const serviceSid = fields.messagingServiceSid !== undefined ? sid('Messaging Service SID', fields.messagingServiceSid, 'MG') : sender.messagingServiceSid;
   if (serviceSid) params.messagingServiceSid = serviceSid;
   if (!params.from && !params.messagingServiceSid) {
-    throw new TwilioNodeError('MISSING_INPUT', 'no sender: set From, a Messaging Service SID, or the account\'s default sender');
+    throw new TwilioNodeError('MISSING_INPUT', text('noSender'));
   }
   if (fields.body !== undefined) {
     const body = renderTemplate(templateSource('Body', fields.body), msg, fields.metadata);
     if ([...body].length > MAX_BODY_LENGTH) {
-      throw new TwilioNodeError('INVALID_INPUT', `Body is ${[...body].length} characters; Twilio's limit is ${MAX_BODY_LENGTH}`);
+      throw new TwilioNodeError('INVALID_INPUT', text('bodyTooLong', { length: [...body].length, max: MAX_BODY_LENGTH }));
     }
     if (body !== '') params.body = body;
   }
@@ -158,14 +159,14 @@ export function planMessage(fields: MessageFields, msg: object, defaultFrom: str
   }
   if (fields.contentSid !== undefined) params.contentSid = sid('Content SID', fields.contentSid, 'HX');
   if (fields.contentVariables !== undefined) {
-    if (!params.contentSid) throw new TwilioNodeError('INVALID_INPUT', 'Content variables need a Content SID');
+    if (!params.contentSid) throw new TwilioNodeError('INVALID_INPUT', text('contentVariablesNeedSid'));
     params.contentVariables = contentVariables(fields.contentVariables);
   }
   if (!params.body && !params.mediaUrl && !params.contentSid) {
-    throw new TwilioNodeError('MISSING_INPUT', 'nothing to send: set a Body, Media URLs or a Content SID');
+    throw new TwilioNodeError('MISSING_INPUT', text('nothingToSend'));
   }
   if (fields.sendAt !== undefined) {
-    if (!params.messagingServiceSid) throw new TwilioNodeError('INVALID_INPUT', 'Send at (scheduling) needs a Messaging Service SID');
+    if (!params.messagingServiceSid) throw new TwilioNodeError('INVALID_INPUT', text('sendAtNeedsService'));
     params.sendAt = futureDate('Send at', fields.sendAt);
     params.scheduleType = 'fixed';
   }
@@ -190,44 +191,44 @@ export function sayTwiml(spoken: string, voice?: string, language?: string): str
 }
 
 export function planCall(action: CallAction, fields: CallFields, msg: object, defaultFrom: string): SendPlan<CallListInstanceCreateOptions> {
-  if (fields.to === undefined) throw new TwilioNodeError('MISSING_INPUT', 'To is not set');
+  if (fields.to === undefined) throw new TwilioNodeError('MISSING_INPUT', text('notSet', { field: 'To' }));
   const recipients = parseRecipients(fields.to, 'call');
   const sender = resolveSender(fields.from, defaultFrom, 'call');
-  if (!sender.from) throw new TwilioNodeError('MISSING_INPUT', 'no caller: set From or the account\'s default sender (a phone number)');
+  if (!sender.from) throw new TwilioNodeError('MISSING_INPUT', text('noCaller'));
   const params: Omit<CallListInstanceCreateOptions, 'to'> = { from: sender.from };
   switch (action) {
     case 'say': {
-      if (fields.say === undefined) throw new TwilioNodeError('MISSING_INPUT', 'Text to say is not set');
+      if (fields.say === undefined) throw new TwilioNodeError('MISSING_INPUT', text('notSet', { field: 'Say' }));
       const spoken = renderTemplate(templateSource('Text to say', fields.say), msg, fields.metadata);
-      const voice = fields.sayVoice !== undefined ? text('Voice', fields.sayVoice) : undefined;
-      const language = fields.sayLanguage !== undefined ? text('Language', fields.sayLanguage) : undefined;
+      const voice = fields.sayVoice !== undefined ? asText('Voice', fields.sayVoice) : undefined;
+      const language = fields.sayLanguage !== undefined ? asText('Language', fields.sayLanguage) : undefined;
       params.twiml = sayTwiml(spoken, voice, language);
       break;
     }
     case 'twiml': {
-      if (fields.twiml === undefined) throw new TwilioNodeError('MISSING_INPUT', 'TwiML is not set');
-      const twiml = text('TwiML', fields.twiml);
-      if (!/<Response[\s>/]/.test(twiml)) throw new TwilioNodeError('INVALID_INPUT', 'TwiML must be a <Response> document');
+      if (fields.twiml === undefined) throw new TwilioNodeError('MISSING_INPUT', text('notSet', { field: 'TwiML' }));
+      const twiml = asText('TwiML', fields.twiml);
+      if (!/<Response[\s>/]/.test(twiml)) throw new TwilioNodeError('INVALID_INPUT', text('twimlResponse'));
       params.twiml = twiml;
       break;
     }
     case 'url':
-      if (fields.url === undefined) throw new TwilioNodeError('MISSING_INPUT', 'TwiML URL is not set');
+      if (fields.url === undefined) throw new TwilioNodeError('MISSING_INPUT', text('notSet', { field: 'TwiML URL' }));
       params.url = httpUrl('TwiML URL', fields.url);
       break;
     case 'application':
-      if (fields.applicationSid === undefined) throw new TwilioNodeError('MISSING_INPUT', 'Application SID is not set');
+      if (fields.applicationSid === undefined) throw new TwilioNodeError('MISSING_INPUT', text('notSet', { field: 'Application SID' }));
       params.applicationSid = sid('Application SID', fields.applicationSid, 'AP');
       break;
     default:
-      throw new TwilioNodeError('INVALID_INPUT', `unknown call action "${String(action)}"`);
+      throw new TwilioNodeError('INVALID_INPUT', text('unknownCallAction', { action: String(action) }));
   }
   if (fields.statusCallback !== undefined) params.statusCallback = httpUrl('Status callback', fields.statusCallback);
   if (fields.record !== undefined) params.record = bool('Record', fields.record);
   if (fields.timeout !== undefined) params.timeout = integer('Timeout', fields.timeout, 1, 600);
   if (fields.machineDetection !== undefined) {
-    const mode = text('Machine detection', fields.machineDetection);
-    if (!MACHINE_DETECTION.includes(mode)) throw new TwilioNodeError('INVALID_INPUT', 'Machine detection must be Enable or DetectMessageEnd');
+    const mode = asText('Machine detection', fields.machineDetection);
+    if (!MACHINE_DETECTION.includes(mode)) throw new TwilioNodeError('INVALID_INPUT', text('machineDetection'));
     params.machineDetection = mode;
   }
   return { recipients, paramsFor: (recipient) => ({ ...params, to: recipient }) };

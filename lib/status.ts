@@ -9,6 +9,11 @@ export class NodeStatus {
 
   constructor(private readonly node: Node, private readonly t: Translate) {}
 
+  /** The node's translator (RED._), for error texts reported with the status. */
+  get translate(): Translate {
+    return this.t;
+  }
+
   working(key: string, subs?: Record<string, string | number>): void {
     this.node.status({ fill: 'blue', shape: 'dot', text: this.text(key, subs) });
   }
@@ -61,7 +66,7 @@ export function onInput(
     handler(msg, send).then(
       () => done(),
       (err: unknown) => {
-        const error = toTwilioNodeError(err, redact?.());
+        const error = toTwilioNodeError(err, redact?.()).localise(status.translate);
         status.failed('twilio.status.failed', { code: error.twilioCode ?? error.code });
         done(error);
       },

@@ -5,6 +5,7 @@
  */
 import Mustache from 'mustache';
 import { TwilioNodeError } from './errors';
+import { text } from './messages';
 
 type Token = string[];
 
@@ -42,7 +43,7 @@ class StrictWriter extends Mustache.Writer {
   override unescapedValue(token: Token, context: Mustache.Context): string {
     const value: unknown = context.lookup(token[1]);
     if (value === undefined) {
-      throw new TwilioNodeError('TEMPLATE_METADATA_ERROR', `template variable "${token[1]}" is not in the message or metadata`);
+      throw new TwilioNodeError('TEMPLATE_METADATA_ERROR', text('templateVariable', { name: token[1] }));
     }
     return value === null ? '' : formatValue(value);
   }
@@ -55,7 +56,7 @@ export function parseTemplate(template: string): void {
   try {
     writer.parse(template);
   } catch (err) {
-    throw new TwilioNodeError('TEMPLATE_SYNTAX_ERROR', `template syntax: ${(err as Error).message}`);
+    throw new TwilioNodeError('TEMPLATE_SYNTAX_ERROR', text('templateSyntax', { detail: (err as Error).message }));
   }
 }
 
@@ -65,10 +66,10 @@ export function parseTemplate(template: string): void {
  */
 export function renderTemplate(template: unknown, msg: object, metadata?: unknown): string {
   if (typeof template !== 'string') {
-    throw new TwilioNodeError('TEMPLATE_READ_ERROR', `template must be a string, got ${template === null ? 'null' : typeof template}`);
+    throw new TwilioNodeError('TEMPLATE_READ_ERROR', text('templateNotText', { type: template === null ? 'null' : typeof template }));
   }
   if (metadata !== undefined && metadata !== null && (typeof metadata !== 'object' || Array.isArray(metadata))) {
-    throw new TwilioNodeError('TEMPLATE_METADATA_ERROR', 'metadata must be an object of template values');
+    throw new TwilioNodeError('TEMPLATE_METADATA_ERROR', text('metadataNotObject'));
   }
   parseTemplate(template);
   let context = new Mustache.Context(msg);

@@ -4,6 +4,7 @@
  */
 import twilio from 'twilio';
 import { TwilioNodeError } from './errors';
+import { text } from './messages';
 import { renderTemplate } from './templates';
 
 export const REPLY_ACTIONS = ['message', 'say', 'play', 'gather', 'dial', 'redirect', 'hangup', 'reject', 'raw', 'empty'] as const;
@@ -29,21 +30,21 @@ const str = (v: unknown): string | undefined => (v === undefined || v === null |
 const int = (name: string, v: unknown): number | undefined => {
   if (v === undefined || v === '') return undefined;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new TwilioNodeError('INVALID_INPUT', `${name} must be a whole number`);
+  if (!Number.isInteger(n) || n < 0) throw new TwilioNodeError('INVALID_INPUT', text('wholeNumber', { field: name }));
   return n;
 };
 const url = (name: string, v: unknown, required = false): string | undefined => {
   const s = str(v);
   if (s === undefined) {
-    if (required) throw new TwilioNodeError('MISSING_INPUT', `${name} is not set`);
+    if (required) throw new TwilioNodeError('MISSING_INPUT', text('notSet', { field: name }));
     return undefined;
   }
-  if (!/^(https?:\/\/\S+|\/\S*)$/.test(s)) throw new TwilioNodeError('INVALID_INPUT', `${name} must be an http(s) URL or a path`);
+  if (!/^(https?:\/\/\S+|\/\S*)$/.test(s)) throw new TwilioNodeError('INVALID_INPUT', text('urlOrPath', { field: name }));
   return s;
 };
 
 function spoken(fields: ReplyFields, msg: object): string {
-  if (fields.text === undefined) throw new TwilioNodeError('MISSING_INPUT', 'Text is not set');
+  if (fields.text === undefined) throw new TwilioNodeError('MISSING_INPUT', text('notSet', { field: 'Text' }));
   const source = typeof fields.text === 'number' || typeof fields.text === 'boolean' ? String(fields.text) : fields.text;
   return renderTemplate(source, msg, fields.metadata);
 }
@@ -58,7 +59,7 @@ function sayAttributes(fields: ReplyFields): Record<string, string> {
 /** Raw TwiML given by the flow: it must be a <Response> document (it is sent as it is). */
 function rawTwiml(value: unknown): string {
   if (typeof value !== 'string' || !/^\s*(<\?xml[^>]*>\s*)?<Response[\s>/]/.test(value)) {
-    throw new TwilioNodeError('INVALID_INPUT', 'raw TwiML must be text starting with <Response>');
+    throw new TwilioNodeError('INVALID_INPUT', text('rawTwiml'));
   }
   return value.trim();
 }
@@ -67,10 +68,10 @@ export function buildTwiml(action: ReplyAction, fields: ReplyFields, msg: object
   if (action === 'raw') return rawTwiml(raw);
   if (action === 'message') {
     const response = new twilio.twiml.MessagingResponse();
-    const text = fields.text !== undefined ? spoken(fields, msg) : '';
+    const body = fields.text !== undefined ? spoken(fields, msg) : '';
     const media = Array.isArray(fields.mediaUrl) ? fields.mediaUrl.map(String) : str(fields.mediaUrl)?.split(/[\s,]+/).filter(Boolean) ?? [];
-    if (!text && media.length === 0) throw new TwilioNodeError('MISSING_INPUT', 'a reply message needs a text or media');
-    const message = response.message({}, text);
+    if (!body && media.length === 0) throw new TwilioNodeError('MISSING_INPUT', text('replyNeedsContent'));
+    const message = response.message({}, body);
     for (const m of media) message.media({}, url('Media URL', m, true)!);
     return response.toString();
   }
@@ -84,7 +85,7 @@ export function buildTwiml(action: ReplyAction, fields: ReplyFields, msg: object
       break;
     case 'gather': {
       const input = str(fields.input) ?? 'dtmf';
-      if (!['dtmf', 'speech', 'dtmf speech'].includes(input)) throw new TwilioNodeError('INVALID_INPUT', 'Input must be dtmf, speech or "dtmf speech"');
+      if (!['dtmf', 'speech', 'dtmf speech'].includes(input)) throw new TwilioNodeError('INVALID_INPUT', text('gatherInput'));
       const gather = response.gather({
         input: input.split(' ') as Array<'dtmf' | 'speech'>,
         ...(url('Action URL', fields.url) ? { action: url('Action URL', fields.url) } : {}),
@@ -96,7 +97,7 @@ export function buildTwiml(action: ReplyAction, fields: ReplyFields, msg: object
     }
     case 'dial': {
       const number = str(fields.number);
-      if (!number) throw new TwilioNodeError('MISSING_INPUT', 'Number to dial is not set');
+      if (!number) throw new TwilioNodeError('MISSING_INPUT', text('notSet', { field: 'Number' }));
       const dial = response.dial({
         ...(str(fields.callerId) ? { callerId: String(fields.callerId) } : {}),
         ...(int('Timeout', fields.timeout) !== undefined ? { timeout: int('Timeout', fields.timeout) } : {}),
@@ -104,7 +105,7 @@ export function buildTwiml(action: ReplyAction, fields: ReplyFields, msg: object
       if (number.startsWith('client:')) dial.client({}, number.slice(7));
       else if (number.startsWith('sip:')) dial.sip({}, number);
       else if (/^\+[1-9]\d{1,14}$/.test(number)) dial.number({}, number);
-      else throw new TwilioNodeError('INVALID_TO_PHONE_NUMBER_ERROR', `"${number}" is not a number to dial: use E.164, client:name or sip:user@host`);
+      else throw new TwilioNodeError('INVALID_TO_PHONE_NUMBER_ERROR', text('dialTarget', { number }));
       break;
     }
     case 'redirect':
@@ -115,14 +116,14 @@ export function buildTwiml(action: ReplyAction, fields: ReplyFields, msg: object
       break;
     case 'reject': {
       const reason = str(fields.reason) ?? 'rejected';
-      if (!['rejected', 'busy'].includes(reason)) throw new TwilioNodeError('INVALID_INPUT', 'Reason must be rejected or busy');
+      if (!['rejected', 'busy'].includes(reason)) throw new TwilioNodeError('INVALID_INPUT', text('rejectReason'));
       response.reject({ reason: reason as 'rejected' });
       break;
     }
     case 'empty':
       break;
     default:
-      throw new TwilioNodeError('INVALID_INPUT', `unknown reply "${String(action)}"`);
+      throw new TwilioNodeError('INVALID_INPUT', text('unknownReply', { action: String(action) }));
   }
   return response.toString();
 }

@@ -7,6 +7,7 @@ import type twilio from 'twilio';
 import { CATALOGUE } from '../lib/catalogue';
 import { AuthMode, BaseUrlRequestClient, TwilioCredentials, createTwilioClient } from '../lib/client';
 import { TwilioNodeError, secretRedactor, toTwilioNodeError } from '../lib/errors';
+import { text } from '../lib/messages';
 import { resolveEnvReferences } from '../lib/properties';
 import { RawRequest, RawResponse, performRawRequest } from '../lib/raw-request';
 import { RequestQueue } from '../lib/request-queue';
@@ -98,7 +99,7 @@ module.exports = function registerTwilioConfig(RED: NodeAPI): void {
       return queue.schedule(() => performRawRequest(request, { accountSid: credentials.accountSid, authorization, ...settings }, redact), () => ({ kind: 'done' }));
     };
     const clientError = () =>
-      new TwilioNodeError(configError?.code ?? 'AUTHENTICATION_CONNECTION_ERROR', `Twilio account "${def.name || node.id}": ${configError?.message ?? 'closed'}`);
+      new TwilioNodeError(configError?.code ?? 'AUTHENTICATION_CONNECTION_ERROR', text('accountUnusable', { name: def.name || node.id, detail: configError?.text ?? configError?.message ?? text('accountClosed') }));
     node.getClient = () => {
       if (handle) return handle.client;
       throw clientError();
@@ -148,7 +149,7 @@ module.exports = function registerTwilioConfig(RED: NodeAPI): void {
         handle.requestClient.destroy();
       }
     })().catch((err: unknown) => {
-      const error = toTwilioNodeError(err, redact);
+      const error = toTwilioNodeError(err, redact).localise(RED._);
       res.json({ ok: false, code: error.code, message: error.message });
     });
   });

@@ -6,6 +6,7 @@
 import type { Request, Response, NextFunction } from 'express';
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { TwilioNodeError, toTwilioNodeError } from '../lib/errors';
+import { text } from '../lib/messages';
 import { resolveEnvReferences } from '../lib/properties';
 import { EMPTY_TWIML } from '../lib/twiml';
 import { Body, mediaOf, parseBody, signedUrl, summarise } from '../lib/webhook';
@@ -278,7 +279,7 @@ module.exports = function registerTwilioIn(RED: NodeAPI): void {
     return account;
   };
   const fail = (res: Response, err: unknown) => {
-    const error = toTwilioNodeError(err);
+    const error = toTwilioNodeError(err).localise(RED._);
     res.status(400).json({ code: error.code, error: error.message });
   };
   RED.httpAdmin.get('/twilio-in/numbers', RED.auth.needsPermission('twilio-in.read'), (req, res) => {
@@ -292,8 +293,8 @@ module.exports = function registerTwilioIn(RED: NodeAPI): void {
       const { account, publicBaseUrl, path, which, number } = (req.body ?? {}) as Record<string, unknown>;
       const base = resolveEnvReferences(RED, undefined, typeof publicBaseUrl === 'string' ? publicBaseUrl : '');
       if (!/^https?:\/\/\S+$/.test(base)) throw new TwilioNodeError('MISSING_INPUT', RED._('twilio-in.connect.needsPublicUrl'));
-      if (typeof path !== 'string' || !path) throw new TwilioNodeError('MISSING_INPUT', 'path is not set');
-      if (typeof number !== 'string' || !/^PN[0-9a-fA-F]{32}$/.test(number)) throw new TwilioNodeError('INVALID_INPUT', 'choose a phone number (PN…)');
+      if (typeof path !== 'string' || !path) throw new TwilioNodeError('MISSING_INPUT', text('notSet', { field: 'path' }));
+      if (typeof number !== 'string' || !/^PN[0-9a-fA-F]{32}$/.test(number)) throw new TwilioNodeError('INVALID_INPUT', text('choosePhoneNumber'));
       const url = publicWebhookUrl(RED, base, path);
       const update = which === 'voice' ? { voiceUrl: url, voiceMethod: 'POST' } : { smsUrl: url, smsMethod: 'POST' };
       const updated = await accountFor(account).getClient().incomingPhoneNumbers(number).update(update);

@@ -4,6 +4,7 @@
  */
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { TwilioNodeError, toTwilioNodeError } from '../lib/errors';
+import { text } from '../lib/messages';
 import { readTypedFields } from '../lib/properties';
 import { FilePart, RawRequest, ResponseType } from '../lib/raw-request';
 import { getAccount } from '../lib/resource-node';
@@ -27,13 +28,13 @@ const TYPED_FIELDS = ['path', 'query', 'form', 'json', 'files', 'headers'] as co
 function number(name: string, value: unknown, fallback: number, min: number, max: number): number {
   if (value === undefined || value === '') return fallback;
   const n = Number(value);
-  if (!Number.isFinite(n) || n < min || n > max) throw new TwilioNodeError('INVALID_INPUT', `${name} must be a number from ${min} to ${max}`);
+  if (!Number.isFinite(n) || n < min || n > max) throw new TwilioNodeError('INVALID_INPUT', text('numberRange', { field: name, min, max }));
   return n;
 }
 
 function object(name: string, value: unknown): Record<string, unknown> | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new TwilioNodeError('INVALID_INPUT', `${name} must be an object of names and values`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new TwilioNodeError('INVALID_INPUT', text('objectOfNames', { field: name }));
   return value as Record<string, unknown>;
 }
 
@@ -44,7 +45,7 @@ function files(value: unknown): FilePart[] | undefined {
   return list.map((item, i) => {
     const f = item as Partial<FilePart>;
     if (typeof f !== 'object' || f === null || (!Buffer.isBuffer(f.data) && typeof f.data !== 'string') || typeof f.filename !== 'string') {
-      throw new TwilioNodeError('INVALID_INPUT', `file ${i + 1} must be { field, filename, contentType, data } with data a Buffer or text`);
+      throw new TwilioNodeError('INVALID_INPUT', text('fileShape', { index: i + 1 }));
     }
     return { field: f.field || 'file', filename: f.filename, contentType: f.contentType, data: f.data };
   });
@@ -59,7 +60,7 @@ module.exports = function registerTwilioRequest(RED: NodeAPI): void {
     onInput(node, status, async (msg, send) => {
       const account = getAccount(RED, def.account);
       const fields = await readTypedFields(RED, node, msg, def, TYPED_FIELDS);
-      if (typeof fields.path !== 'string') throw new TwilioNodeError('MISSING_INPUT', 'Path is not set');
+      if (typeof fields.path !== 'string') throw new TwilioNodeError('MISSING_INPUT', text('notSet', { field: 'Path' }));
       const request: RawRequest = {
         domain: def.domain || 'api',
         method: def.method || 'GET',

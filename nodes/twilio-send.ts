@@ -4,8 +4,9 @@
  */
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { mapWithConcurrency } from '../lib/concurrency';
-import { findObject } from '../lib/catalogue';
+import { findObject, notSupportedText } from '../lib/catalogue';
 import { TwilioNodeError, toTwilioNodeError } from '../lib/errors';
+import { text } from '../lib/messages';
 import { runAction } from '../lib/resource-actions';
 import { ResourceNodeDef, getAccount, getObject, readFieldValues, readTarget, warnIfDeprecated } from '../lib/resource-node';
 import { readTypedFields } from '../lib/properties';
@@ -82,7 +83,7 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
     async function createObject(msg: NodeMessageInFlow): Promise<void> {
       const owner = getAccount(RED, def.account);
       const object = getObject(def.resource, 'create');
-      if (object.actions.create!.notSupported) throw new TwilioNodeError('NOT_SUPPORTED', `${object.name} create: ${object.actions.create!.notSupported}`);
+      if (object.actions.create!.notSupported) throw new TwilioNodeError('NOT_SUPPORTED', notSupportedText(object, 'create'));
       warnIfDeprecated(RED, node, object);
       const { target } = await readTarget(RED, node, msg, def as unknown as ResourceNodeDef, object, 'create');
       const params = await readFieldValues(RED, node, msg, def as unknown as ResourceNodeDef, object, 'create');
@@ -107,7 +108,9 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
     /** Short enough for a status line: Twilio's number when it gave one, else our code. */
     const failedStatus = (error: TwilioNodeError) => status.failed('twilio.status.failed', { code: error.twilioCode ?? error.code });
 
-    node.on('input', (msg, send, done) => {
+    node.on('input', (msg, send, reportDone) => {
+      // Every error leaves in the runtime's language.
+      const done = (error?: TwilioNodeError) => reportDone(error?.localise(status.translate));
       (async () => {
         if (kind === 'object') {
           try {
@@ -141,7 +144,7 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
       })().catch((err: unknown) => done(toTwilioNodeError(err, account?.redact)));
     });
 
-    async function deliver(msg: NodeMessageInFlow, send: (msg: NodeMessageInFlow) => void, done: (err?: Error) => void, sendPlan: SendPlan<object>): Promise<void> {
+    async function deliver(msg: NodeMessageInFlow, send: (msg: NodeMessageInFlow) => void, done: (err?: TwilioNodeError) => void, sendPlan: SendPlan<object>): Promise<void> {
       const { recipients } = sendPlan;
 
       if (recipients.length === 1) {
@@ -165,7 +168,7 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
           failures.set(recipient, err as TwilioNodeError);
         }
       });
-      const errors = Object.fromEntries([...failures].map(([recipient, err]) => [recipient, err.toJSON()]));
+      const errors = Object.fromEntries([...failures].map(([recipient, err]) => [recipient, err.localise(status.translate).toJSON()]));
       msg.payload = { results, errors };
       if (failures.size === 0) {
         status.success('twilio.status.sentCount', { count: recipients.length });
@@ -181,7 +184,7 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
         failedStatus(first);
       }
       // Catch nodes learn of every failure; msg.payload.errors says which recipients failed.
-      done(new TwilioNodeError(first.code, `${failures.size} of ${recipients.length} recipients failed; first: ${first.message}`, first.cause));
+      done(new TwilioNodeError(first.code, text('recipientsFailed', { failed: failures.size, total: recipients.length, first: first.text ?? first.message }), first.cause));
     }
 
     node.on('close', () => {

@@ -42,6 +42,15 @@
     return ((object && object.fields) || []).filter(function (f) { return (f.on || []).indexOf(action) >= 0; });
   }
 
+  /** Why Twilio's API lacks this action, in the editor's language (the catalogue's English otherwise). */
+  function notSupportedReason(node, object, action) {
+    var reason = object.actions[action] && object.actions[action].notSupported;
+    if (!reason) return '';
+    var key = 'twilio.notSupported.' + object.name + '.' + action;
+    var translated = node._(key);
+    return translated && translated !== key ? translated : reason;
+  }
+
   function sidPlaceholder(object, action) {
     var parts = partsFor(object, action).map(function (p) { return p.example; }).join(':');
     var accountScoped = object && object.actions[action] && /^account\./.test(object.actions[action].call);
@@ -121,7 +130,7 @@
         var object = find(objectSelect.val());
         if (!object) return;
         var spec = object.actions[action] || {};
-        $('#twilio-not-supported').text(spec.notSupported || '').toggle(!!spec.notSupported);
+        $('#twilio-not-supported').text(notSupportedReason(node, object, action)).toggle(!!spec.notSupported);
         if (sid.length) {
           sid.typedInput('width', '70%');
           $('#twilio-sid-hint').text(sidPlaceholder(object, action));

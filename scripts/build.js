@@ -20,24 +20,29 @@ for (const name of nodeNames) fs.copyFileSync(path.join(root, 'nodes', `${name}.
 fs.cpSync(path.join(root, 'icons'), path.join(nodesOut, 'icons'), { recursive: true });
 
 // Help pages list the catalogue's objects where they say <!-- catalogue:<action> -->, so the help
-// is written from the same table the runtime runs.
+// is written from the same table the runtime runs, in the help's language (locales/<lang>/_shared.json).
 const { CATALOGUE, partsFor, fieldsFor } = require(path.join(dist, 'lib', 'catalogue.js'));
 const escapeHtml = (text) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-function catalogueHelp(action) {
+function catalogueHelp(action, strings) {
+  const words = strings.twilio.help;
+  const reason = (o) => (strings.twilio.notSupported[o.name] || {})[action] || o.actions[action].notSupported;
   const rows = CATALOGUE.filter((o) => o.actions[action]).map((o) => {
     const spec = o.actions[action];
-    if (spec.notSupported) return `<dt>${o.label} <span class="property-type">not supported</span></dt><dd>${escapeHtml(spec.notSupported)}</dd>`;
+    if (spec.notSupported) return `<dt>${o.label} <span class="property-type">${words.notSupported}</span></dt><dd>${escapeHtml(reason(o))}</dd>`;
     const sid = partsFor(o, action).map((p) => p.example).join(':');
     const names = (action === 'query' ? o.filters || [] : fieldsFor(o, action)).map((f) => f.name);
-    const extra = names.length ? `${action === 'query' ? 'Filters' : 'Fields'}: <code>${names.join('</code>, <code>')}</code>.` : '';
-    const deprecated = o.deprecatedFor ? ` Deprecated: served by ${o.deprecatedFor}.` : '';
+    const extra = names.length ? `${action === 'query' ? words.filters : words.fields}: <code>${names.join('</code>, <code>')}</code>.` : '';
+    const deprecated = o.deprecatedFor ? ` ${words.deprecated.replace('__replacement__', o.deprecatedFor)}` : '';
     return `<dt>${o.label}${sid ? ` <span class="property-type">${escapeHtml(sid)}</span>` : ''}</dt><dd>${extra}${deprecated}</dd>`;
   });
-  return `<h4>Objects</h4>\n  <dl class="message-properties">\n    ${rows.join('\n    ')}\n  </dl>`;
+  return `<h4>${words.objects}</h4>\n  <dl class="message-properties">\n    ${rows.join('\n    ')}\n  </dl>`;
 }
-const withCatalogue = (html) => html.replace(/<!-- catalogue:(\w+) -->/g, (_, action) => catalogueHelp(action));
+const withCatalogue = (html, strings) => html.replace(/<!-- catalogue:(\w+) -->/g, (_, action) => catalogueHelp(action, strings));
 
 const readJson = (file) => (fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : {});
+// The lib composes its error texts in English from the en-US catalogue (lib/messages.ts).
+const englishShared = readJson(path.join(root, 'locales', 'en-US', '_shared.json'));
+fs.writeFileSync(path.join(dist, 'lib', 'messages.en-US.json'), JSON.stringify({ twilio: { errors: englishShared.twilio.errors, notSupported: englishShared.twilio.notSupported } }, null, 2));
 for (const lang of fs.readdirSync(path.join(root, 'locales'))) {
   const source = path.join(root, 'locales', lang);
   const target = path.join(nodesOut, 'locales', lang);
@@ -47,7 +52,7 @@ for (const lang of fs.readdirSync(path.join(root, 'locales'))) {
     const own = readJson(path.join(source, `${name}.json`));
     fs.writeFileSync(path.join(target, `${name}.json`), JSON.stringify({ ...shared, ...own }, null, 2));
     const help = path.join(source, `${name}.html`);
-    if (fs.existsSync(help)) fs.writeFileSync(path.join(target, `${name}.html`), withCatalogue(fs.readFileSync(help, 'utf8')));
+    if (fs.existsSync(help)) fs.writeFileSync(path.join(target, `${name}.html`), withCatalogue(fs.readFileSync(help, 'utf8'), shared));
   }
 }
 console.log(`build: ${nodeNames.length} nodes (${nodeNames.join(', ')}) in dist/nodes`);

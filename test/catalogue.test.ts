@@ -90,7 +90,7 @@ describe('parseCompoundSid', () => {
     assert.match(codeAndMessageOf(() => parseCompoundSid('RE' + '0'.repeat(32), findObject('Message')!, 'get')), /^INVALID_INPUT: Message SID must be SM or MM/);
     assert.match(codeAndMessageOf(() => parseCompoundSid('SM123', findObject('Message')!, 'get')), /^INVALID_INPUT/);
     assert.match(codeAndMessageOf(() => parseCompoundSid('us:+14155550100', findObject('LocalPhoneNumber')!, 'get')), /^INVALID_INPUT: Country code must be like US/);
-    assert.match(codeAndMessageOf(() => parseCompoundSid(undefined, participant, 'get')), /^MISSING_INPUT: ConferenceParticipant get needs Conference SID and Call SID or label/);
+    assert.match(codeAndMessageOf(() => parseCompoundSid(undefined, participant, 'get')), /^MISSING_INPUT: ConferenceParticipant get needs Conference SID \+ Call SID or label \(CF…:CA…\)/);
     assert.match(codeAndMessageOf(() => parseCompoundSid(42, findObject('Call')!, 'get')), /^INVALID_INPUT: Sid must be text/);
     assert.match(codeAndMessageOf(() => parseCompoundSid(`${AC}:${AC}`, findObject('Account')!, 'get')), /^INVALID_INPUT/);
   });

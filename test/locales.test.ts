@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { CATALOGUE } from '../lib/catalogue';
 
 const root = path.resolve(__dirname, '..', '..');
 const locales = path.join(root, 'locales');
@@ -59,11 +60,53 @@ describe('locales', () => {
       for (const m of text.matchAll(/data-i18n="(?:\[\w+\])?([\w.-]+)"/g)) used.add(m[1]);
       for (const m of text.matchAll(/(?:RED\._|this\._|node\._|\bt)\(\s*'((?:twilio[\w-]*)\.[\w.]+)'/g)) used.add(m[1]);
       for (const m of text.matchAll(/status\.(?:working|success|warning|failed)\('((?:twilio[\w-]*)\.[\w.]+)'/g)) used.add(m[1]);
+      // Error texts: text('key') and text(cond ? 'a' : 'b'), and the expected values field checks name.
+      for (const m of text.matchAll(/\btext\((?:[^?'(),]*\?\s*)?'(\w+)'(?:\s*:\s*'(\w+)')?/g)) for (const k of [m[1], m[2]].filter(Boolean)) used.add(`twilio.errors.${k}`);
+      for (const m of text.matchAll(/\binvalid\(name, '(\w+)'/g)) used.add(`twilio.errors.expected.${m[1]}`);
     }
     assert.ok(used.size > 80, `${used.size} keys found in the sources`);
     // A key built at run time ("twilio.editor.op." + op) is checked by its known endings.
     const missing = [...used].filter((key) => !key.endsWith('.') && !allEnglishKeys.has(key));
     for (const op of ['on', 'before', 'after']) assert.ok(allEnglishKeys.has(`twilio.editor.op.${op}`));
     assert.deepEqual(missing, []);
+  });
+
+  it('says in every language why an action is not supported, the English being the catalogue\'s own text', () => {
+    const refusals = CATALOGUE.flatMap((o) => Object.entries(o.actions).filter(([, spec]) => spec?.notSupported).map(([action, spec]) => ({ key: `twilio.notSupported.${o.name}.${action}`, text: spec!.notSupported! })));
+    assert.equal(refusals.length, 4);
+    for (const lang of LANGUAGES) {
+      const shared = catalogue(lang)['_shared.json'];
+      for (const { key, text } of refusals) {
+        assert.ok(shared[key], `${lang}: ${key}`);
+        if (lang === 'en-US') assert.equal(shared[key], text, key);
+      }
+    }
+  });
+
+  it('has a help page for every node in every language, each with the sections and codes of the English one', () => {
+    const nodes = fs.readdirSync(path.join(root, 'nodes')).filter((f) => f.endsWith('.html')).map((f) => f.slice(0, -5));
+    assert.equal(nodes.length, 9);
+    const shape = (html: string) => ({
+      sections: (html.match(/<h3>/g) ?? []).length,
+      properties: [...html.matchAll(/<dt[^>]*>([^<]*)/g)].map((m) => m[1].trim().split(' ')[0]).filter((name) => /^[A-Z_…/,. ]+$|^[a-z]+$/.test(name)),
+      catalogue: [...html.matchAll(/<!-- catalogue:(\w+) -->/g)].map((m) => m[1]),
+      codes: [...html.matchAll(/\b[A-Z]{3,}(?:_[A-Z]+)+\b/g)].map((m) => m[0]).sort(),
+    });
+    for (const node of nodes) {
+      const english = fs.readFileSync(path.join(locales, 'en-US', `${node}.html`), 'utf8');
+      assert.match(english, new RegExp(`data-help-name="${node}"`));
+      for (const lang of LANGUAGES.filter((l) => l !== 'en-US')) {
+        const file = path.join(locales, lang, `${node}.html`);
+        assert.ok(fs.existsSync(file), `${lang}/${node}.html`);
+        const translated = fs.readFileSync(file, 'utf8');
+        assert.match(translated, new RegExp(`data-help-name="${node}"`));
+        assert.notEqual(translated, english);
+        const [a, b] = [shape(english), shape(translated)];
+        assert.equal(b.sections, a.sections, `${lang}/${node}: sections`);
+        assert.deepEqual(b.catalogue, a.catalogue, `${lang}/${node}: catalogue lists`);
+        assert.deepEqual(b.codes, a.codes, `${lang}/${node}: error codes`);
+        assert.deepEqual(b.properties.filter((p) => /^[a-z]+$/.test(p)), a.properties.filter((p) => /^[a-z]+$/.test(p)), `${lang}/${node}: msg properties`);
+      }
+    }
   });
 });
