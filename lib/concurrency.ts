@@ -11,3 +11,32 @@ export async function mapWithConcurrency<T, R>(items: readonly T[], limit: numbe
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return results;
 }
+
+/**
+ * Starts tasks in arrival order, a few milliseconds' worth at a time, yielding to the event loop in
+ * between. A burst of thousands of messages (a split node, a broadcast) would otherwise prepare every
+ * request before the first answer could be read; sliced, preparing overlaps with sending.
+ */
+export class SlicedIntake {
+  private readonly waiting: Array<() => void> = [];
+  private scheduled = false;
+
+  constructor(private readonly sliceMs = 4) {}
+
+  run(task: () => void): void {
+    this.waiting.push(task);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.drain());
+    }
+  }
+
+  private drain(): void {
+    const until = performance.now() + this.sliceMs;
+    let index = 0;
+    while (index < this.waiting.length && (index === 0 || performance.now() < until)) this.waiting[index++]();
+    this.waiting.splice(0, index);
+    if (this.waiting.length > 0) setImmediate(() => this.drain());
+    else this.scheduled = false;
+  }
+}

@@ -8,7 +8,7 @@
 import { TwilioNodeError } from './errors';
 import { text } from './messages';
 
-const FIRST_PROBE_INTERVAL_MS = 2_000;
+const FIRST_PROBE_INTERVAL_MS = 5_000;
 const MAX_PROBE_INTERVAL_MS = 120_000;
 
 export interface QueueOptions {
@@ -86,7 +86,7 @@ export class RequestQueue {
 
   constructor(options: QueueOptions = {}) {
     this.max = Math.max(1, options.maxConcurrency ?? 100);
-    this.window = Math.min(this.max, Math.max(1, options.initialConcurrency ?? 4));
+    this.window = Math.min(this.max, Math.max(1, options.initialConcurrency ?? 16));
     this.rate = Math.max(0, options.ratePerSecond ?? 0);
     this.maxRetries = options.maxRetries ?? 6;
     this.baseDelay = options.baseDelayMs ?? 250;
@@ -220,9 +220,14 @@ export class RequestQueue {
     if (job.startedAt < this.lastCut) return;
     const now = performance.now();
     this.lastCut = now;
+    // The level overstates what Twilio saw while answers wait to be read (a busy event loop), so a
+    // 429 below the ceiling that is not the echo of the last cut means the estimate was high: shrink
+    // by a sixth at least, to get under the limit in a round trip or two rather than one step a trip.
+    const estimateWasHigh = !this.slowStart && !job.probe;
     this.slowStart = false;
     this.ceiling = Math.min(this.ceiling, Math.max(2, job.level)); // one request at a time is always allowed
-    this.window = Math.max(1, Math.min(this.window - 1, job.level - 1));
+    const under = Math.min(this.window - 1, job.level - 1);
+    this.window = Math.max(1, estimateWasHigh ? Math.min(under, Math.floor(this.window * 5 / 6)) : under);
     this.probeInterval = job.probe ? Math.min(MAX_PROBE_INTERVAL_MS, Math.max(FIRST_PROBE_INTERVAL_MS, this.probeInterval * 2)) : Math.max(FIRST_PROBE_INTERVAL_MS, this.probeInterval);
     this.nextProbeAt = now + this.probeInterval;
   }

@@ -120,18 +120,42 @@ function resolveCall(client: twilio.Twilio, object: ObjectSpec, action: Action, 
   const spec = object.actions[action];
   if (!spec) throw new TwilioNodeError('NOT_SUPPORTED', text('noAction', { object: object.name, action }));
   if (spec.notSupported) throw new TwilioNodeError('NOT_SUPPORTED', notSupportedText(object, action));
-  const segments = spec.call.split('.');
-  const [root, method] = [segments.shift()!, segments.pop()!];
+  const { root, steps, method } = parseCall(spec.call);
   let current: SdkNode;
-  if (root === 'account') current = (client.api.v2010.accounts as unknown as SdkNode)(target.accountSid ?? client.accountSid);
-  else if (root === 'api') current = client.api.v2010 as unknown as SdkNode;
+  if (root === 'account') {
+    // The client's own account is the SDK's cached context (and its cached lists): a send per message stays cheap.
+    const own = !target.accountSid || target.accountSid === client.accountSid;
+    current = (own ? client.api.v2010.account : (client.api.v2010.accounts as unknown as SdkNode)(target.accountSid!)) as unknown as SdkNode;
+  } else if (root === 'api') current = client.api.v2010 as unknown as SdkNode;
   else current = client.lookups.v2 as unknown as SdkNode;
-  for (const segment of segments) {
-    const [, name, part] = /^(\w+)(?:\((\w+)\))?$/.exec(segment)!;
+  for (const { name, part } of steps) {
     current = current[name] as SdkNode;
     if (part) current = current(target.parts[part]);
   }
   return { holder: current, method };
+}
+
+interface ParsedCall {
+  root: string;
+  steps: Array<{ name: string; part?: string }>;
+  method: string;
+}
+const parsedCalls = new Map<string, ParsedCall>();
+
+/** `account.calls(callSid).recordings.list` → root, steps and method; parsed once per call path. */
+function parseCall(call: string): ParsedCall {
+  let parsed = parsedCalls.get(call);
+  if (!parsed) {
+    const segments = call.split('.');
+    const [root, method] = [segments.shift()!, segments.pop()!];
+    const steps = segments.map((segment) => {
+      const [, name, part] = /^(\w+)(?:\((\w+)\))?$/.exec(segment)!;
+      return { name, part };
+    });
+    parsed = { root, steps, method };
+    parsedCalls.set(call, parsed);
+  }
+  return parsed;
 }
 
 /** An SDK instance as the JSON Twilio sent, with ISO dates: what JSON.stringify then parse would give, without the text in between. */

@@ -3,7 +3,7 @@
  * per recipient; the msg passes through with the result in msg.payload.
  */
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
-import { mapWithConcurrency } from '../lib/concurrency';
+import { SlicedIntake, mapWithConcurrency } from '../lib/concurrency';
 import { findObject, notSupportedText } from '../lib/catalogue';
 import { TwilioNodeError, toTwilioNodeError } from '../lib/errors';
 import { text } from '../lib/messages';
@@ -108,7 +108,9 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
     /** Short enough for a status line: Twilio's number when it gave one, else our code. */
     const failedStatus = (error: TwilioNodeError) => status.failed('twilio.status.failed', { code: error.twilioCode ?? error.code });
 
-    node.on('input', (msg, send, reportDone) => {
+    const intake = new SlicedIntake();
+
+    node.on('input', (msg, send, reportDone) => intake.run(() => {
       // Every error leaves in the runtime's language.
       const done = (error?: TwilioNodeError) => reportDone(error?.localise(status.translate));
       (async () => {
@@ -142,7 +144,7 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
           delivering--;
         }
       })().catch((err: unknown) => done(toTwilioNodeError(err, account?.redact)));
-    });
+    }));
 
     async function deliver(msg: NodeMessageInFlow, send: (msg: NodeMessageInFlow) => void, done: (err?: TwilioNodeError) => void, sendPlan: SendPlan<object>): Promise<void> {
       const { recipients } = sendPlan;

@@ -202,6 +202,49 @@ describe('the editor in a real browser', { skip, timeout: 300_000 }, () => {
     await page.screenshot({ path: path.join(artifacts, 'deployed-flow.png') });
   });
 
+  it('speaks German and Japanese where the browser does: palette, dialog, help', async () => {
+    const expectations = [
+      { locale: 'de-DE', help: /Sendet eine SMS, MMS oder WhatsApp-Nachricht/, objects: 'Objekte', reason: 'Eine Validierungsanfrage lässt sich nicht abrufen' },
+      { locale: 'ja-JP', help: /Twilio で SMS、MMS、WhatsApp メッセージを送信/, objects: 'オブジェクト', reason: '検証リクエストは取得できません' },
+    ];
+    for (const expected of expectations) {
+      const context = await browser.newContext({ locale: expected.locale, viewport: { width: 1400, height: 1000 } });
+      const localised = await context.newPage();
+      localised.on('pageerror', (err) => pageErrors.push(`${expected.locale}: ${err.message}`));
+      try {
+        await localised.goto(demo.editor);
+        await localised.waitForSelector('#red-ui-palette .red-ui-palette-node', { timeout: 60_000 });
+        const help = await localised.evaluate(() => {
+          const RED = (window as any).RED;
+          const read = (type: string) => {
+            RED.sidebar.help.show(type);
+            return (document.querySelector('.red-ui-sidebar-help-stack .red-ui-help')?.textContent ?? '').trim();
+          };
+          return { send: read('twilio-send'), get: read('twilio-get') };
+        });
+        assert.match(help.send, expected.help, `${expected.locale}: twilio-send help`);
+        assert.ok(help.get.includes(expected.objects) && help.get.includes(expected.reason), `${expected.locale}: the catalogue's list in the help`);
+        // A dialog's labels come from the same catalogue: the Get dialog's "not supported" note too.
+        const note = await localised.evaluate(async () => {
+          const RED = (window as any).RED;
+          let id: string | undefined;
+          RED.nodes.eachNode((n: any) => { if (!id && n.type === 'twilio-get') id = n.id; });
+          const node = RED.nodes.node(id);
+          RED.workspaces.show(node.z);
+          RED.editor.edit(node);
+          await new Promise((r) => setTimeout(r, 800));
+          (window as any).$('#node-input-object').val('CallerIdValidation').trigger('change');
+          await new Promise((r) => setTimeout(r, 200));
+          return (window as any).$('#twilio-not-supported').text();
+        });
+        assert.ok(note.startsWith(expected.reason), `${expected.locale}: ${note}`);
+        await localised.screenshot({ path: path.join(artifacts, `get-dialog-${expected.locale}.png`) });
+      } finally {
+        await context.close();
+      }
+    }
+  });
+
   it('raised no errors in the page', () => {
     assert.deepEqual(pageErrors, []);
   });
