@@ -158,17 +158,20 @@ function parseCall(call: string): ParsedCall {
   return parsed;
 }
 
-/** An SDK instance as the JSON Twilio sent, with ISO dates: what JSON.stringify then parse would give, without the text in between. */
+/**
+ * An SDK instance as the JSON Twilio sent, with ISO dates: what JSON.stringify then parse would give.
+ * The SDK's toJSON() builds a fresh object whose only non-JSON values are its top-level Dates (nested
+ * values come from the parsed answer), so converting those in place is enough, and cheap per message.
+ */
 function plain(value: unknown): unknown {
-  if (typeof value === 'number') return Number.isFinite(value) ? value : null;
-  if (typeof value !== 'object' || value === null) return typeof value === 'function' ? undefined : value;
-  if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
-  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return plain((value as { toJSON(): unknown }).toJSON());
-  if (Array.isArray(value)) return value.map((item) => plain(item) ?? null);
-  const out: Record<string, unknown> = {};
-  for (const [key, item] of Object.entries(value)) {
-    const converted = plain(item);
-    if (converted !== undefined) out[key] = converted;
+  if (typeof value !== 'object' || value === null || typeof (value as { toJSON?: unknown }).toJSON !== 'function') return value;
+  const record = (value as { toJSON(): unknown }).toJSON();
+  if (typeof record !== 'object' || record === null) return record;
+  const out = record as Record<string, unknown>;
+  for (const key of Object.keys(out)) {
+    const item = out[key];
+    if (item instanceof Date) out[key] = Number.isNaN(item.getTime()) ? null : item.toISOString();
+    else if (item === undefined || typeof item === 'function') delete out[key];
   }
   return out;
 }

@@ -80,4 +80,27 @@ describe('npm start (the demo)', () => {
     for (const secret of [DEMO_ACCOUNT.authToken, DEMO_ACCOUNT.apiKeys![0].secret]) assert.ok(!flows.includes(secret));
     assert.ok(!log().includes('demo-api-key-secret'));
   });
+
+  it('says its errors in Node-RED\'s runtime language (LANG=de, ja)', async () => {
+    const cases = [['de_DE.UTF-8', /\[error\] \[twilio-send:bad number\] .*ist kein gültiger Empfänger: E\.164 wie \+14155550100/], ['ja_JP.UTF-8', /\[error\] \[twilio-send:bad number\] .*は有効な宛先ではありません。/]] as const;
+    for (const [lang, expected] of cases) {
+      const localised = await startDemo({ LANG: lang, LC_ALL: lang });
+      try {
+        // A tab of its own, with no Catch node: the runtime logs the error as the user would read it.
+        const added = await fetch(`${localised.editor}/flow`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({ label: 'language', nodes: [
+            { id: 'langinject000001', type: 'inject', props: [{ p: 'payload' }], payload: 'hello', payloadType: 'str', wires: [['langsend00000001']] },
+            { id: 'langsend00000001', type: 'twilio-send', name: 'bad number', account: 'twilio0demo0acct', resource: 'message', to: 'not-a-number', toType: 'str', from: '', fromType: 'str', body: '{{payload}}', bodyType: 'str', wires: [[]] },
+          ] }),
+        });
+        assert.equal(added.status, 200, await added.text());
+        await waitFor('the new tab to start', async () => ((await fetch(`${localised.editor}/inject/langinject000001`, { method: 'POST' })).status === 200 ? true : undefined));
+        await waitFor(`the ${lang} error in the log`, async () => (expected.test(localised.log()) ? true : undefined));
+      } finally {
+        await localised.stop();
+      }
+    }
+  });
 });

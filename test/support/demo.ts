@@ -26,12 +26,13 @@ export interface Demo {
   stop(): Promise<void>;
 }
 
-export async function startDemo(): Promise<Demo> {
+/** `env` adds to the demo's environment, e.g. LANG for Node-RED's runtime language. */
+export async function startDemo(env: Record<string, string> = {}): Promise<Demo> {
   const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'twilio-demo-'));
   const [port, simulatorPort] = [await freePort(), await freePort()];
   let log = '';
   const child: ChildProcess = spawn(process.execPath, [path.join(root, 'scripts', 'demo.js')], {
-    env: { ...process.env, PORT: String(port), SIMULATOR_PORT: String(simulatorPort), DEMO_USER_DIR: userDir, NODE_RED_PACKAGE: nodeRedPackage },
+    env: { ...process.env, PORT: String(port), SIMULATOR_PORT: String(simulatorPort), DEMO_USER_DIR: userDir, NODE_RED_PACKAGE: nodeRedPackage, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout!.on('data', (d: Buffer) => (log += d.toString()));
@@ -51,7 +52,9 @@ export async function startDemo(): Promise<Demo> {
     },
   };
   try {
-    await waitFor('Node-RED to start flows', async () => (log.includes('Started flows') ? true : child.exitCode !== null ? Promise.reject(new Error(log)) : undefined));
+    // Node-RED logs in its runtime language: the tests run it in English, German and Japanese.
+    const started = ['Started flows', 'Flows sind gestartet', 'フローを開始しました'];
+    await waitFor('Node-RED to start flows', async () => (started.some((s) => log.includes(s)) ? true : child.exitCode !== null ? Promise.reject(new Error(log)) : undefined));
   } catch (err) {
     await demo.stop();
     throw err;
