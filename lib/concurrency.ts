@@ -14,29 +14,34 @@ export async function mapWithConcurrency<T, R>(items: readonly T[], limit: numbe
 
 /**
  * Starts tasks in arrival order, a few milliseconds' worth at a time, yielding to the event loop in
- * between. A burst of thousands of messages (a split node, a broadcast) would otherwise prepare every
- * request before the first answer could be read; sliced, preparing overlaps with sending.
+ * between, and only while `ready()` says the work downstream can take more. A burst of thousands of
+ * messages (a split node, a broadcast) would otherwise prepare every request at once: answers would
+ * wait to be read behind the preparing, and every prepared request would sit in memory. Waiting
+ * tasks are a closure each; call `wake()` when downstream has room again.
  */
 export class SlicedIntake {
   private readonly waiting: Array<() => void> = [];
   private scheduled = false;
 
-  constructor(private readonly sliceMs = 4) {}
+  constructor(private readonly ready: () => boolean = () => true, private readonly sliceMs = 4) {}
 
   run(task: () => void): void {
     this.waiting.push(task);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => this.drain());
-    }
+    this.wake();
+  }
+
+  wake(): void {
+    if (this.scheduled || this.waiting.length === 0) return;
+    this.scheduled = true;
+    setImmediate(() => this.drain());
   }
 
   private drain(): void {
+    this.scheduled = false;
     const until = performance.now() + this.sliceMs;
     let index = 0;
-    while (index < this.waiting.length && (index === 0 || performance.now() < until)) this.waiting[index++]();
+    while (index < this.waiting.length && this.ready() && (index === 0 || performance.now() < until)) this.waiting[index++]();
     this.waiting.splice(0, index);
-    if (this.waiting.length > 0) setImmediate(() => this.drain());
-    else this.scheduled = false;
+    if (index > 0) this.wake(); // more to do; when not ready, the next wake() comes from downstream
   }
 }

@@ -35,6 +35,9 @@ const CALL_ACTION_FIELDS: Record<CallAction, readonly string[]> = {
   application: ['applicationSid'],
 };
 
+/** Requests prepared ahead of the account's queue: enough to keep it busy, few enough to keep memory flat. */
+const INTAKE_AHEAD = 200;
+
 /** Recipients of one msg handed to the account's queue at once (the queue decides what runs). */
 const RECIPIENT_CONCURRENCY = 20;
 
@@ -108,7 +111,9 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
     /** Short enough for a status line: Twilio's number when it gave one, else our code. */
     const failedStatus = (error: TwilioNodeError) => status.failed('twilio.status.failed', { code: error.twilioCode ?? error.code });
 
-    const intake = new SlicedIntake();
+    // Messages are prepared as the account's queue has room for them: a burst waits as messages, not as requests.
+    const intake = new SlicedIntake(() => !account || account.queue.state.queued < INTAKE_AHEAD);
+    const stopWaking = account ? account.queue.onChange(() => intake.wake()) : () => undefined;
 
     node.on('input', (msg, send, reportDone) => intake.run(() => {
       // Every error leaves in the runtime's language.
@@ -190,6 +195,7 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
     }
 
     node.on('close', () => {
+      stopWaking();
       stopShowingQueue();
       status.clear();
     });
