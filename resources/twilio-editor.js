@@ -116,6 +116,7 @@
     var sid = $('#node-input-sid');
     if (sid.length) sid.typedInput({ types: ALL, typeField: '#node-input-sidType' });
     return load().then(function () {
+      tooltips(node);
       var current = node[options.objectProperty || 'object'];
       // twilio-send keeps its own Message and Call entries and appends the other creatable objects.
       if (!options.keepOptions) objectSelect.empty();
@@ -261,8 +262,27 @@
     });
   }
 
+  /**
+   * Hover help on each field's label, from the node's catalogue: `<type>.tip.<field>`, else the
+   * shared `twilio.tip.<field>`. Fields without a tip keep their label alone.
+   */
+  function tooltips(node) {
+    $('.red-ui-editor label[for^="node-input-"], .red-ui-editor label[for^="node-config-input-"]').each(function () {
+      var label = $(this);
+      if (label.data('twilio-tip')) return;
+      var field = label.attr('for').replace(/^node-(config-)?input-/, '');
+      var tip = [node.type + '.tip.' + field, 'twilio.tip.' + field].map(function (key) {
+        var text = node._(key);
+        return text !== key ? text : null;
+      }).filter(Boolean)[0];
+      if (!tip) return;
+      label.data('twilio-tip', true).addClass('twilio-has-tip');
+      RED.popover.tooltip(label, tip);
+    });
+  }
+
   window.TwilioEditor = {
-    typedDefaults: typedDefaults, typedInputs: typedInputs,
+    tooltips: tooltips, typedDefaults: typedDefaults, typedInputs: typedInputs,
     load: load, find: find, plural: plural, prepare: prepare, save: save, partsFor: partsFor, fieldsFor: fieldsFor,
     resourceDefaults: resourceDefaults, resourceLabel: resourceLabel, labelStyle: labelStyle, resourceTemplate: resourceTemplate
   };

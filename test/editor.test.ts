@@ -202,6 +202,22 @@ describe('the editor in a real browser', { skip, timeout: 300_000 }, () => {
     await page.screenshot({ path: path.join(artifacts, 'deployed-flow.png') });
   });
 
+  it('explains fields on hover, from the catalogue', async () => {
+    for (const [type, least] of [['twilio-send', 12], ['twilio-in', 6], ['twilio-get', 2], ['twilio-request', 6]] as const) {
+      await openDialog((await firstOfType(type))!);
+      const tips = await page.evaluate(() => (window as any).$('.red-ui-editor .twilio-has-tip').length);
+      assert.ok(tips >= least, `${type}: ${tips} labels with a tooltip`);
+      await closeDialogs();
+    }
+    await openDialog((await firstOfType('twilio-send'))!);
+    await page.hover('label[for="node-input-to"]');
+    const shown = await page.waitForSelector('.red-ui-popover', { timeout: 5_000 });
+    assert.match((await shown.textContent()) ?? '', /comma-separated list/);
+    await page.screenshot({ path: path.join(artifacts, 'tooltip.png') });
+    await page.mouse.move(0, 0);
+    await closeDialogs();
+  });
+
   it('speaks German and Japanese where the browser does: palette, dialog, help', async () => {
     const expectations = [
       { locale: 'de-DE', help: /Sendet eine SMS, MMS oder WhatsApp-Nachricht/, objects: 'Objekte', reason: 'Eine Validierungsanfrage lässt sich nicht abrufen' },
