@@ -141,7 +141,9 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
           return done(error);
         }
         const { recipients } = sendPlan;
-        status.working('twilio.status.sending', { count: recipients.length });
+        // In a burst the status follows the burst (its queue while it waits, the last result), not each
+        // message: thousands of status events a second would tell the editor nothing.
+        if (delivering === 0) status.working('twilio.status.sending', { count: recipients.length });
         delivering++;
         try {
           await deliver(msg, send, done, sendPlan);
@@ -161,7 +163,7 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
           failedStatus(err as TwilioNodeError);
           return done(err as TwilioNodeError);
         }
-        status.success(isCall ? 'twilio.status.called' : 'twilio.status.sent');
+        if (delivering === 1) status.success(isCall ? 'twilio.status.called' : 'twilio.status.sent');
         send(msg);
         return done();
       }
@@ -178,7 +180,7 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
       const errors = Object.fromEntries([...failures].map(([recipient, err]) => [recipient, err.localise(status.translate).toJSON()]));
       msg.payload = { results, errors };
       if (failures.size === 0) {
-        status.success('twilio.status.sentCount', { count: recipients.length });
+        if (delivering === 1) status.success('twilio.status.sentCount', { count: recipients.length });
         send(msg);
         return done();
       }

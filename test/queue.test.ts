@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { RequestQueue, Verdict } from '../lib/request-queue';
-import { runSend, useRuntime } from './support/harness';
+import { accountNode, allNodes, helper, runSend, statusesOf, useRuntime } from './support/harness';
 
 const done: Verdict = { kind: 'done' };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -132,6 +132,35 @@ describe('faults through a flow', () => {
       assert.equal(new Set(created.map((m) => m.to)).size, 30);
     } finally {
       simulator.maxConcurrent = 0;
+      simulator.latencyMs = 0;
+    }
+  });
+
+  it('takes a burst of messages, shows the burst in its status (not each message), and delivers each once', async () => {
+    simulator.latencyMs = 5;
+    try {
+      const account = accountNode(simulator.url, 'apiKey', { maxConcurrency: 4 });
+      await helper.load(allNodes, [
+        { id: 'tab', type: 'tab', label: 'test' },
+        account.node,
+        { id: 'send', type: 'twilio-send', z: 'tab', account: 'account', resource: 'message', to: 'to', toType: 'msg', body: 'burst {{n}}', bodyType: 'str', metadata: '', metadataType: 'none', wires: [['out']] },
+        { id: 'out', type: 'helper', z: 'tab' },
+      ], { account: account.credentials });
+      const send = helper.getNode('send');
+      const out = helper.getNode('out');
+      const outputs: Array<{ n: number }> = [];
+      const count = 300;
+      const all = new Promise<void>((resolve) => out.on('input', (msg: { n: number }) => outputs.push(msg) >= count && resolve()));
+      for (let n = 0; n < count; n++) send.receive({ n, to: `+1555020${String(n).padStart(4, '0')}` });
+      await all;
+      const created = [...simulator.messages.values()].filter((m) => String(m.body).startsWith('burst '));
+      assert.equal(created.length, count);
+      assert.equal(new Set(created.map((m) => m.to)).size, count, 'once each');
+      const statuses = statusesOf(send);
+      assert.ok(statuses.length < count / 2, `${statuses.length} statuses for ${count} messages`);
+      await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(statusesOf(send).at(-1), { fill: 'green', shape: 'dot', text: 'twilio.status.sent' }, 'the burst ends green');
+    } finally {
       simulator.latencyMs = 0;
     }
   });
