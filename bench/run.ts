@@ -106,18 +106,37 @@ const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floo
 async function overhead(rows: Row[]): Promise<void> {
   const count = Math.round(5000 * SCALE);
   const concurrency = 20;
-  const rounds = 5;
+  const rounds = 7;
   const sim = await SimulatorProcess.start();
   // Warm both paths once, so neither pays for first-use compilation in the measured run.
   await sdkRun(sim, 200, 'warm', concurrency);
   await flowRun(sim, 200, 'warm', { maxConcurrency: concurrency });
-  // Alternating rounds, medians compared: one process on two cores drifts (GC, JIT) by ±15 % run to run.
+  // Rounds, medians compared: one process on two cores drifts (GC, JIT) by ±15 % run to run.
   const seconds = { sdk: [] as number[], flow: [] as number[] };
   const lost = { sdk: 0, flow: 0 };
   const duplicated = { sdk: 0, flow: 0 };
-  for (let round = 1; round <= rounds; round++) {
+  // Each run starts from a collected heap (so neither pays for the other's garbage), and the order
+  // swaps every round (so neither always runs second).
+  const settle = async () => {
+    global.gc?.();
+    await new Promise((r) => setTimeout(r, 100));
+  };
+  const runSdk = async (round: number) => {
+    await settle();
     seconds.sdk.push((await sdkRun(sim, count, `a-sdk-${round}`, concurrency)).seconds);
+  };
+  const runFlow = async (round: number) => {
+    await settle();
     seconds.flow.push((await flowRun(sim, count, `a-flow-${round}`, { maxConcurrency: concurrency })).seconds);
+  };
+  for (let round = 1; round <= rounds; round++) {
+    if (round % 2) {
+      await runSdk(round);
+      await runFlow(round);
+    } else {
+      await runFlow(round);
+      await runSdk(round);
+    }
     for (const subject of ['sdk', 'flow'] as const) {
       const d = await sim.delivered(`a-${subject}-${round}`);
       lost[subject] += count - d.delivered;
