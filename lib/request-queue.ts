@@ -81,8 +81,8 @@ export class RequestQueue {
   private closed = false;
   private readonly listeners = new Set<(state: QueueState) => void>();
   private readonly idle: Array<() => void> = [];
-  /** Counters for status lines and benchmarks. */
-  readonly stats = { started: 0, retried: 0, rateLimited: 0, failed: 0 };
+  /** Retries made, for tests and benchmarks. */
+  readonly stats = { retried: 0, rateLimited: 0 };
 
   constructor(options: QueueOptions = {}) {
     this.max = Math.max(1, options.maxConcurrency ?? 100);
@@ -156,7 +156,6 @@ export class RequestQueue {
 
   private start(job: Job): void {
     this.inFlight++;
-    this.stats.started++;
     job.attempts++;
     job.level = this.inFlight;
     job.startedAt = performance.now();
@@ -191,7 +190,6 @@ export class RequestQueue {
         this.pump();
       }, delay);
     } else if (outcome.error !== undefined) {
-      this.stats.failed++;
       job.reject(outcome.error);
     } else {
       job.resolve(outcome.value);

@@ -40,7 +40,7 @@ const warned = new WeakSet<Node>();
 
 export function getAccount(RED: NodeAPI, id: string): AccountNode {
   const account = RED.nodes.getNode(id) as AccountNode | null;
-  if (!account) throw new TwilioNodeError('MISSING_INPUT', RED._('twilio.errors.noAccount'));
+  if (!account) throw new TwilioNodeError('MISSING_INPUT', text('noAccount'));
   return account;
 }
 

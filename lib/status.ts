@@ -7,12 +7,8 @@ type Translate = (key: string, subs?: Record<string, string | number>) => string
 export class NodeStatus {
   private readonly templates = new Map<string, string>();
 
-  constructor(private readonly node: Node, private readonly t: Translate) {}
-
-  /** The node's translator (RED._), for error texts reported with the status. */
-  get translate(): Translate {
-    return this.t;
-  }
+  /** `translate` is the node's RED._, also for the error texts reported with a status. */
+  constructor(private readonly node: Node, readonly translate: Translate) {}
 
   working(key: string, subs?: Record<string, string | number>): void {
     this.node.status({ fill: 'blue', shape: 'dot', text: this.text(key, subs) });
@@ -41,7 +37,7 @@ export class NodeStatus {
     const cacheKey = `${key}\u0000${names.join(',')}`;
     let template = this.templates.get(cacheKey);
     if (template === undefined) {
-      template = this.t(key, Object.fromEntries(names.map((name) => [name, `\u0001${name}\u0001`])));
+      template = this.translate(key, Object.fromEntries(names.map((name) => [name, `\u0001${name}\u0001`])));
       this.templates.set(cacheKey, template);
     }
     return template.replace(/\u0001(\w+)\u0001/g, (_, name: string) => String(subs[name]));

@@ -65,7 +65,7 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
     const stopShowingQueue = account ? showQueue(status, account.queue, () => delivering > 0) : () => undefined;
 
     async function plan(msg: NodeMessageInFlow): Promise<SendPlan<object>> {
-      if (!account) throw new TwilioNodeError('MISSING_INPUT', RED._('twilio.errors.noAccount'));
+      if (!account) throw new TwilioNodeError('MISSING_INPUT', text('noAccount'));
       const fields = await readTypedFields(RED, node, msg, def, fieldNames);
       if (fields.statusCallback === undefined && typeof def.statusCallbackNode === 'string' && def.statusCallbackNode) {
         fields.statusCallback = statusCallbackFromTwilioIn(def.statusCallbackNode);

@@ -113,7 +113,7 @@ describe('twilio-config', () => {
     ]);
     const { error } = await sendTo(helper.getNode('send'), helper.getNode('out'), {});
     assert.equal(error?.code, 'MISSING_INPUT');
-    assert.equal(error?.message, 'twilio.errors.noAccount'); // the helper's RED._ returns the key
+    assert.equal(error?.message, 'no Twilio account is selected for this node');
   });
 
   it('tests a connection from the editor: unsaved values, saved secrets, and failures without secrets', async () => {
