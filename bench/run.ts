@@ -39,7 +39,8 @@ interface Row {
   note?: string;
 }
 
-async function flowRun(sim: SimulatorProcess, count: number, body: string, account: Record<string, unknown> = {}): Promise<{ seconds: number; outputs: number; errors: number }> {
+/** `ready` runs just before the clock starts, after the flow is deployed. */
+async function flowRun(sim: SimulatorProcess, count: number, body: string, account: Record<string, unknown> = {}, ready?: () => Promise<void>): Promise<{ seconds: number; outputs: number; errors: number }> {
   // The test helper wraps Node's methods (send, status, …) in spies and Proxies that record every
   // call; restoring its sandbox leaves the Proxies. A benchmark measures Node-RED, not the helper.
   const nodePrototype = helper._NodePrototype as Record<string, unknown>;
@@ -68,6 +69,7 @@ async function flowRun(sim: SimulatorProcess, count: number, body: string, accou
     helper.getNode('out').on('input', () => { outputs++; check(); });
     helper.getNode('failed').on('input', () => { errors++; check(); });
   });
+  await ready?.();
   const started = process.hrtime.bigint();
   for (let i = 0; i < count; i++) send.receive({ to: `+1555${String(1_000_000 + i)}` });
   // A run that cannot finish (a message neither sent nor reported) shows as lost, not as a hang.
@@ -77,12 +79,13 @@ async function flowRun(sim: SimulatorProcess, count: number, body: string, accou
   return { seconds, outputs, errors };
 }
 
-async function sdkRun(sim: SimulatorProcess, count: number, body: string, concurrency: number, options: { autoRetry?: boolean } = {}): Promise<{ seconds: number; ok: number; failed: number }> {
+async function sdkRun(sim: SimulatorProcess, count: number, body: string, concurrency: number, options: { autoRetry?: boolean; ready?: () => Promise<void> } = {}): Promise<{ seconds: number; ok: number; failed: number }> {
   const requestClient = new BaseUrlRequestClient({ baseUrl: sim.url, autoRetry: options.autoRetry, maxRetries: options.autoRetry ? 6 : undefined });
   const client = twilio(KEY.sid, KEY.secret, { accountSid: DEMO_ACCOUNT.sid, httpClient: requestClient, env: {} });
   let next = 0;
   let ok = 0;
   let failed = 0;
+  await options.ready?.();
   const started = process.hrtime.bigint();
   const worker = async () => {
     while (next < count) {
@@ -109,40 +112,32 @@ async function overhead(rows: Row[]): Promise<void> {
   const rounds = 7;
   const sim = await SimulatorProcess.start();
   // Warm both paths once, so neither pays for first-use compilation in the measured run.
-  await sdkRun(sim, 200, 'warm', concurrency);
-  await flowRun(sim, 200, 'warm', { maxConcurrency: concurrency });
+  await sdkRun(sim, 1000, 'warm', concurrency);
+  await flowRun(sim, 1000, 'warm', { maxConcurrency: concurrency });
   // Rounds, medians compared: one process on two cores drifts (GC, JIT) by ±15 % run to run.
   const seconds = { sdk: [] as number[], flow: [] as number[] };
   const lost = { sdk: 0, flow: 0 };
   const duplicated = { sdk: 0, flow: 0 };
-  // Each run starts from a collected heap (so neither pays for the other's garbage), and the order
-  // swaps every round (so neither always runs second).
+  // Each run starts from the same state: this process's heap collected (so neither pays for the
+  // other's garbage) and the simulator emptied and collected (so neither pays for the other's
+  // records); and the order swaps every round (so neither always runs second).
   const settle = async () => {
     global.gc?.();
     await new Promise((r) => setTimeout(r, 100));
   };
-  const runSdk = async (round: number) => {
-    await settle();
-    seconds.sdk.push((await sdkRun(sim, count, `a-sdk-${round}`, concurrency)).seconds);
-  };
-  const runFlow = async (round: number) => {
-    await settle();
-    seconds.flow.push((await flowRun(sim, count, `a-flow-${round}`, { maxConcurrency: concurrency })).seconds);
+  const measure = async (subject: 'sdk' | 'flow', round: number) => {
+    await sim.reset();
+    const body = `a-${subject}-${round}`;
+    const run = subject === 'sdk'
+      ? (await sdkRun(sim, count, body, concurrency, { ready: settle })).seconds
+      : (await flowRun(sim, count, body, { maxConcurrency: concurrency }, settle)).seconds;
+    seconds[subject].push(run);
+    const d = await sim.delivered(body);
+    lost[subject] += count - d.delivered;
+    duplicated[subject] += d.duplicated;
   };
   for (let round = 1; round <= rounds; round++) {
-    if (round % 2) {
-      await runSdk(round);
-      await runFlow(round);
-    } else {
-      await runFlow(round);
-      await runSdk(round);
-    }
-    for (const subject of ['sdk', 'flow'] as const) {
-      const d = await sim.delivered(`a-${subject}-${round}`);
-      lost[subject] += count - d.delivered;
-      duplicated[subject] += d.duplicated;
-    }
-    await sim.reset();
+    for (const subject of round % 2 ? (['sdk', 'flow'] as const) : (['flow', 'sdk'] as const)) await measure(subject, round);
   }
   const sdk = median(seconds.sdk);
   const flow = median(seconds.flow);

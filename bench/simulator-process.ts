@@ -14,7 +14,7 @@ export class SimulatorProcess {
 
   static async start(options: { latencyMs?: number; maxConcurrent?: number } = {}): Promise<SimulatorProcess> {
     const cli = path.resolve(__dirname, '..', 'simulator', 'cli.js');
-    const child = spawn(process.execPath, [cli, '--port', '0', '--latency', String(options.latencyMs ?? 0), '--max-concurrent', String(options.maxConcurrent ?? 0)], {
+    const child = spawn(process.execPath, ['--expose-gc', cli, '--port', '0', '--latency', String(options.latencyMs ?? 0), '--max-concurrent', String(options.maxConcurrent ?? 0)], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const url = await new Promise<string>((resolve, reject) => {
@@ -46,6 +46,7 @@ export class SimulatorProcess {
     return this.control<SimulatorStats>('GET', 'stats');
   }
 
+  /** Forgets every record and collects the garbage, so each run starts from the same simulator. */
   async reset(): Promise<void> {
     await this.control('POST', 'reset');
   }
