@@ -19,17 +19,19 @@ function compactNumber(value: string): string {
   return /^\+?[\d\s().-]+$/.test(value) ? value.replace(/[\s().-]/g, '') : value;
 }
 
-function splitChannel(address: string): [prefix: string, rest: string] {
-  const prefix = CHANNEL_PREFIXES.find((p) => address.toLowerCase().startsWith(p));
-  return prefix ? [prefix, address.slice(prefix.length).trim()] : ['', address];
+/** The channel prefix of an address (`whatsapp:`), or '' for a plain number. */
+function channelOf(address: string): string {
+  if (!address.includes(':')) return '';
+  const lower = address.toLowerCase();
+  return CHANNEL_PREFIXES.find((p) => lower.startsWith(p)) ?? '';
 }
 
 /** Normalises one recipient, or throws INVALID_TO_PHONE_NUMBER_ERROR naming it. */
 export function normaliseRecipient(raw: string, channel: Channel): string {
   const address = raw.trim();
   if (channel === 'call' && CALL_ENDPOINT.test(address)) return address;
-  const [prefix, rest] = splitChannel(address);
-  const number = compactNumber(rest);
+  const prefix = channelOf(address);
+  const number = compactNumber(address.slice(prefix.length).trim());
   if (E164.test(number) && (channel === 'message' || prefix === '')) return prefix + number;
   throw new TwilioNodeError(
     'INVALID_TO_PHONE_NUMBER_ERROR',
@@ -67,13 +69,13 @@ export interface Sender {
 export function parseSender(value: unknown, channel: Channel): Sender {
   if (typeof value !== 'string') throw new TwilioNodeError('INVALID_INPUT', text('fromType', { type: typeof value }));
   const address = value.trim();
+  const prefix = channelOf(address);
+  const number = compactNumber(address.slice(prefix.length).trim());
   if (isSid(address, 'MG')) {
     if (channel === 'call') throw new TwilioNodeError('INVALID_FROM_PHONE_NUMBER_ERROR', text('callFromService'));
     return { messagingServiceSid: address };
   }
   if (channel === 'call' && CALL_ENDPOINT.test(address)) return { from: address };
-  const [prefix, rest] = splitChannel(address);
-  const number = compactNumber(rest);
   if (E164.test(number) && (channel === 'message' || prefix === '')) return { from: prefix + number };
   if (channel === 'message' && prefix === '' && (ALPHANUMERIC_SENDER.test(address) || SHORT_CODE.test(address))) {
     return { from: address };
@@ -87,7 +89,6 @@ export function parseSender(value: unknown, channel: Channel): Sender {
 /** WhatsApp senders only reach WhatsApp recipients, so a bare number gets the sender's channel. */
 export function matchSenderChannel(recipient: string, sender: Sender): string {
   if (!sender.from) return recipient;
-  const [prefix] = splitChannel(sender.from);
-  const [recipientPrefix] = splitChannel(recipient);
-  return prefix && !recipientPrefix && recipient.startsWith('+') ? prefix + recipient : recipient;
+  const prefix = channelOf(sender.from);
+  return prefix && recipient.startsWith('+') ? prefix + recipient : recipient;
 }

@@ -31,11 +31,18 @@ export interface ClientSettings {
   queue?: RequestQueue;
 }
 
-export const SID_PATTERN = (prefix: string): RegExp => new RegExp(`^${prefix}[0-9a-fA-F]{32}$`);
+const SID_PATTERNS = new Map<string, RegExp>();
+
+/** `AC` + 32 hex digits, and so on; made once per prefix (a send checks its sender on every message). */
+function sidPattern(prefix: string): RegExp {
+  let pattern = SID_PATTERNS.get(prefix);
+  if (!pattern) SID_PATTERNS.set(prefix, (pattern = new RegExp(`^${prefix}[0-9a-fA-F]{32}$`)));
+  return pattern;
+}
 
 /** Checks a Sid's prefix and length: `AC` + 32 hex digits, and so on. */
 export function isSid(value: unknown, prefix: string): value is string {
-  return typeof value === 'string' && SID_PATTERN(prefix).test(value);
+  return typeof value === 'string' && sidPattern(prefix).test(value);
 }
 
 /** Parses the base URL override; only an origin with an optional path prefix is meaningful. */

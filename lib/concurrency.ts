@@ -20,7 +20,9 @@ export async function mapWithConcurrency<T, R>(items: readonly T[], limit: numbe
  * tasks are a closure each; call `wake()` when downstream has room again.
  */
 export class SlicedIntake {
-  private readonly waiting: Array<() => void> = [];
+  /** Tasks in arrival order from `head` on; run ones are cleared, and the array is cut when half is spent. */
+  private waiting: Array<(() => void) | undefined> = [];
+  private head = 0;
   private scheduled = false;
 
   constructor(private readonly ready: () => boolean = () => true, private readonly sliceMs = 4) {}
@@ -31,7 +33,7 @@ export class SlicedIntake {
   }
 
   wake(): void {
-    if (this.scheduled || this.waiting.length === 0) return;
+    if (this.scheduled || this.head === this.waiting.length) return;
     this.scheduled = true;
     setImmediate(() => this.drain());
   }
@@ -39,9 +41,21 @@ export class SlicedIntake {
   private drain(): void {
     this.scheduled = false;
     const until = performance.now() + this.sliceMs;
-    let index = 0;
-    while (index < this.waiting.length && this.ready() && (index === 0 || performance.now() < until)) this.waiting[index++]();
-    this.waiting.splice(0, index);
-    if (index > 0) this.wake(); // more to do; when not ready, the next wake() comes from downstream
+    let ran = 0;
+    while (this.head < this.waiting.length && this.ready() && (ran === 0 || performance.now() < until)) {
+      const task = this.waiting[this.head]!;
+      this.waiting[this.head++] = undefined;
+      ran++;
+      task();
+    }
+    // Cutting the front off a long array copies the rest: done once half of it is spent, not per slice.
+    if (this.head === this.waiting.length) {
+      this.waiting = [];
+      this.head = 0;
+    } else if (this.head >= 1024 && this.head * 2 >= this.waiting.length) {
+      this.waiting = this.waiting.slice(this.head);
+      this.head = 0;
+    }
+    if (ran > 0) this.wake(); // more to do; when not ready, the next wake() comes from downstream
   }
 }

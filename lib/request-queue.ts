@@ -10,6 +10,8 @@ import { text } from './messages';
 
 const FIRST_PROBE_INTERVAL_MS = 5_000;
 const MAX_PROBE_INTERVAL_MS = 120_000;
+/** Requests a node keeps prepared in the queue at least (see wantsMore). */
+const MIN_AHEAD = 16;
 
 export interface QueueOptions {
   /** Upper bound of requests in flight; the queue settles below Twilio's limit on its own. */
@@ -96,6 +98,15 @@ export class RequestQueue {
 
   get state(): QueueState {
     return { queued: this.waiting.length, inFlight: this.inFlight, window: Math.floor(this.window), retrying: this.retrying };
+  }
+
+  /**
+   * Whether a node that prepares requests ahead (`preparing` of them not yet here) should hand over
+   * more: about one window's worth waiting keeps every slot busy as answers come in, and no more,
+   * since a prepared request waiting long is memory the garbage collector copies.
+   */
+  wantsMore(preparing = 0): boolean {
+    return this.waiting.length + preparing < Math.max(MIN_AHEAD, Math.ceil(this.window));
   }
 
   onChange(listener: (state: QueueState) => void): () => void {

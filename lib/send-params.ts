@@ -148,9 +148,9 @@ export function planMessage(fields: MessageFields, msg: object, defaultFrom: str
   }
   if (fields.body !== undefined) {
     const body = renderTemplate(templateSource('Body', fields.body), msg, fields.metadata);
-    if ([...body].length > MAX_BODY_LENGTH) {
-      throw new TwilioNodeError('INVALID_INPUT', text('bodyTooLong', { length: [...body].length, max: MAX_BODY_LENGTH }));
-    }
+    // Twilio counts characters, not UTF-16 units; a text no longer than the limit in units is within it.
+    const length = body.length > MAX_BODY_LENGTH ? [...body].length : body.length;
+    if (length > MAX_BODY_LENGTH) throw new TwilioNodeError('INVALID_INPUT', text('bodyTooLong', { length, max: MAX_BODY_LENGTH }));
     if (body !== '') params.body = body;
   }
   if (fields.mediaUrl !== undefined) {

@@ -71,6 +71,8 @@ export function renderTemplate(template: unknown, msg: object, metadata?: unknow
   if (metadata !== undefined && metadata !== null && (typeof metadata !== 'object' || Array.isArray(metadata))) {
     throw new TwilioNodeError('TEMPLATE_METADATA_ERROR', text('metadataNotObject'));
   }
+  // Without a tag the text is its own rendering (every Mustache tag, a delimiter change too, opens with "{{").
+  if (!template.includes('{{')) return template;
   parseTemplate(template);
   let context = new Mustache.Context(msg);
   if (metadata) context = context.push(metadata);

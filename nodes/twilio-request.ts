@@ -5,7 +5,7 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { TwilioNodeError, toTwilioNodeError } from '../lib/errors';
 import { text } from '../lib/messages';
-import { readTypedFields } from '../lib/properties';
+import { typedFieldsReader } from '../lib/properties';
 import { FilePart, RawRequest, ResponseType } from '../lib/raw-request';
 import { getAccount } from '../lib/resource-node';
 import { NodeStatus, onInput } from '../lib/status';
@@ -56,10 +56,11 @@ module.exports = function registerTwilioRequest(RED: NodeAPI): void {
     RED.nodes.createNode(this, def);
     const node = this;
     const status = new NodeStatus(node, (key, subs) => RED._(key, subs));
+    const readFields = typedFieldsReader(RED, node, def, TYPED_FIELDS);
 
     onInput(node, status, async (msg, send) => {
       const account = getAccount(RED, def.account);
-      const fields = await readTypedFields(RED, node, msg, def, TYPED_FIELDS);
+      const fields = await readFields(msg);
       if (typeof fields.path !== 'string') throw new TwilioNodeError('MISSING_INPUT', text('notSet', { field: 'Path' }));
       const request: RawRequest = {
         domain: def.domain || 'api',

@@ -9,7 +9,7 @@ import { TwilioNodeError, toTwilioNodeError } from '../lib/errors';
 import { text } from '../lib/messages';
 import { runAction } from '../lib/resource-actions';
 import { ResourceNodeDef, getAccount, getObject, readFieldValues, readTarget, warnIfDeprecated } from '../lib/resource-node';
-import { readTypedFields } from '../lib/properties';
+import { typedFieldsReader } from '../lib/properties';
 import { CallAction, SendPlan, planCall, planMessage } from '../lib/send-params';
 import { NodeStatus, showQueue } from '../lib/status';
 import type { TwilioAccount } from './twilio-config';
@@ -35,8 +35,8 @@ const CALL_ACTION_FIELDS: Record<CallAction, readonly string[]> = {
   application: ['applicationSid'],
 };
 
-/** Requests prepared ahead of the account's queue: enough to keep it busy, few enough to keep memory flat. */
-const INTAKE_AHEAD = 200;
+/** A message or call is created in the client's own account. */
+const OWN_ACCOUNT = { parts: {} };
 
 /** Recipients of one msg handed to the account's queue at once (the queue decides what runs). */
 const RECIPIENT_CONCURRENCY = 20;
@@ -60,13 +60,13 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
     if (!catalogueObject?.actions.create) status.failed('twilio.status.unknownObject', { object: def.resource });
     else if (catalogueObject.actions.create.notSupported) status.warning('twilio.status.notSupported');
     const callAction: CallAction = def.callAction ?? 'say';
-    const fieldNames = isCall ? [...CALL_FIELDS, ...CALL_ACTION_FIELDS[callAction]] : MESSAGE_FIELDS;
+    const readFields = typedFieldsReader(RED, node, def, isCall ? [...CALL_FIELDS, ...CALL_ACTION_FIELDS[callAction]] : MESSAGE_FIELDS);
     let delivering = 0;
     const stopShowingQueue = account ? showQueue(status, account.queue, () => delivering > 0) : () => undefined;
 
     async function plan(msg: NodeMessageInFlow): Promise<SendPlan<object>> {
       if (!account) throw new TwilioNodeError('MISSING_INPUT', text('noAccount'));
-      const fields = await readTypedFields(RED, node, msg, def, fieldNames);
+      const fields = await readFields(msg);
       if (fields.statusCallback === undefined && typeof def.statusCallbackNode === 'string' && def.statusCallbackNode) {
         fields.statusCallback = statusCallbackFromTwilioIn(def.statusCallbackNode);
       }
@@ -74,11 +74,14 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
       return isCall ? planCall(callAction, fields, msg, defaultFrom) : planMessage(fields, msg, defaultFrom);
     }
 
-    async function create(params: object): Promise<Record<string, unknown>> {
+    /** Creates the message or call for one recipient; a failure (a recipient on the wrong channel too) is a coded error with no secret in it. */
+    function create(sendPlan: SendPlan<object>, recipient: string): Promise<Record<string, unknown>> {
+      const coded = (err: unknown) => Promise.reject(toTwilioNodeError(err, account!.redact));
       try {
-        return (await runAction(account!.getClient(), catalogueObject!, 'create', { parts: {} }, params as Record<string, unknown>)) as Record<string, unknown>;
+        const params = sendPlan.paramsFor(recipient) as Record<string, unknown>;
+        return (runAction(account!.getClient(), catalogueObject!, 'create', OWN_ACCOUNT, params) as Promise<Record<string, unknown>>).then(undefined, coded);
       } catch (err) {
-        throw toTwilioNodeError(err, account!.redact);
+        return coded(err);
       }
     }
 
@@ -111,68 +114,82 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
     /** Short enough for a status line: Twilio's number when it gave one, else our code. */
     const failedStatus = (error: TwilioNodeError) => status.failed('twilio.status.failed', { code: error.twilioCode ?? error.code });
 
-    // Messages are prepared as the account's queue has room for them: a burst waits as messages, not as requests.
-    const intake = new SlicedIntake(() => !account || account.queue.state.queued < INTAKE_AHEAD);
+    // Messages are prepared as the account's queue wants them: a burst waits as messages, not as requests.
+    // Those being prepared count too: a slice starts many before any of them reaches the queue.
+    let preparing = 0;
+    const intake = new SlicedIntake(() => !account || account.queue.wantsMore(preparing));
     const stopWaking = account ? account.queue.onChange(() => intake.wake()) : () => undefined;
 
+    // The path of each message is small steps, not one large async function: in a burst of thousands,
+    // what each message holds while it waits is what the garbage collector copies.
     node.on('input', (msg, send, reportDone) => intake.run(() => {
       // Every error leaves in the runtime's language.
       const done = (error?: TwilioNodeError) => reportDone(error?.localise(status.translate));
-      (async () => {
-        if (kind === 'object') {
-          try {
-            await createObject(msg);
-          } catch (err) {
-            const error = toTwilioNodeError(err, account?.redact);
-            failedStatus(error);
-            return done(error);
+      const fail = (err: unknown) => {
+        const error = toTwilioNodeError(err, account?.redact);
+        failedStatus(error);
+        done(error);
+      };
+      preparing++;
+      const prepared = () => {
+        preparing--;
+        intake.wake();
+      };
+      if (kind !== 'object' && catalogueObject) warnIfDeprecated(RED, node, def.resource === 'SMSMessage' ? findObject('SMSMessage')! : catalogueObject);
+      const preparation = kind === 'object' ? createObject(msg) : plan(msg);
+      preparation.then((sendPlan) => {
+        prepared();
+        // A step that throws is reported for its message, never left as an unhandled rejection.
+        try {
+          if (!sendPlan) {
+            status.success('twilio.status.create');
+            send(msg);
+            done();
+          } else {
+            deliver(msg, send, done, sendPlan);
           }
-          status.success('twilio.status.create');
-          send(msg);
-          return done();
-        }
-        if (catalogueObject) warnIfDeprecated(RED, node, def.resource === 'SMSMessage' ? findObject('SMSMessage')! : catalogueObject);
-        let sendPlan: SendPlan<object>;
-        try {
-          sendPlan = await plan(msg);
         } catch (err) {
-          const error = toTwilioNodeError(err, account?.redact);
-          failedStatus(error);
-          return done(error);
+          fail(err);
         }
-        const { recipients } = sendPlan;
-        // In a burst the status follows the burst (its queue while it waits, the last result), not each
-        // message: thousands of status events a second would tell the editor nothing.
-        if (delivering === 0) status.working('twilio.status.sending', { count: recipients.length });
-        delivering++;
-        try {
-          await deliver(msg, send, done, sendPlan);
-        } finally {
-          delivering--;
-        }
-      })().catch((err: unknown) => done(toTwilioNodeError(err, account?.redact)));
+      }, (err: unknown) => {
+        prepared();
+        fail(err);
+      });
     }));
 
-    async function deliver(msg: NodeMessageInFlow, send: (msg: NodeMessageInFlow) => void, done: (err?: TwilioNodeError) => void, sendPlan: SendPlan<object>): Promise<void> {
+    function deliver(msg: NodeMessageInFlow, send: (msg: NodeMessageInFlow) => void, done: (err?: TwilioNodeError) => void, sendPlan: SendPlan<object>): void {
       const { recipients } = sendPlan;
+      // In a burst the status follows the burst (its queue while it waits, the last result), not each
+      // message: thousands of status events a second would tell the editor nothing.
+      if (delivering === 0) status.working('twilio.status.sending', { count: recipients.length });
+      delivering++;
+      const delivered = recipients.length > 1 ? deliverToEach(msg, send, done, sendPlan) : deliverOne(msg, send, done, sendPlan);
+      delivered.then(() => delivering--, (err: unknown) => {
+        delivering--;
+        done(toTwilioNodeError(err, account?.redact));
+      });
+    }
 
-      if (recipients.length === 1) {
-        try {
-          msg.payload = await create(sendPlan.paramsFor(recipients[0]));
-        } catch (err) {
-          failedStatus(err as TwilioNodeError);
-          return done(err as TwilioNodeError);
-        }
+    function deliverOne(msg: NodeMessageInFlow, send: (msg: NodeMessageInFlow) => void, done: (err?: TwilioNodeError) => void, sendPlan: SendPlan<object>): Promise<void> {
+      return create(sendPlan, sendPlan.recipients[0]).then((payload) => {
+        msg.payload = payload;
         if (delivering === 1) status.success(isCall ? 'twilio.status.called' : 'twilio.status.sent');
         send(msg);
-        return done();
-      }
+        done();
+      }, (error: TwilioNodeError) => {
+        failedStatus(error);
+        done(error);
+      });
+    }
 
+    /** One request per recipient; msg.payload says which succeeded and which failed. */
+    async function deliverToEach(msg: NodeMessageInFlow, send: (msg: NodeMessageInFlow) => void, done: (err?: TwilioNodeError) => void, sendPlan: SendPlan<object>): Promise<void> {
+      const { recipients } = sendPlan;
       const results: Record<string, string> = {};
       const failures = new Map<string, TwilioNodeError>();
       await mapWithConcurrency(recipients, RECIPIENT_CONCURRENCY, async (recipient) => {
         try {
-          results[recipient] = (await create(sendPlan.paramsFor(recipient))).sid as string;
+          results[recipient] = (await create(sendPlan, recipient)).sid as string;
         } catch (err) {
           failures.set(recipient, err as TwilioNodeError);
         }
