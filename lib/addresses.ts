@@ -16,6 +16,7 @@ export type Channel = 'message' | 'call';
 
 /** Removes the punctuation people type into numbers: "+1 (415) 555-0100" → "+14155550100". */
 function compactNumber(value: string): string {
+  if (E164.test(value)) return value; // most numbers come compact
   return /^\+?[\d\s().-]+$/.test(value) ? value.replace(/[\s().-]/g, '') : value;
 }
 

@@ -129,10 +129,17 @@ function futureDate(field: string, value: unknown): Date {
   return date;
 }
 
+/** The last sender read per channel: a burst sends from one number, read once, not once a message. */
+const lastSender: Record<'message' | 'call', { value?: string; sender?: Sender }> = { message: {}, call: {} };
+
 function resolveSender(from: unknown, defaultFrom: string, channel: 'message' | 'call'): Sender {
   const value = from ?? (defaultFrom || undefined);
   if (value === undefined) return {};
-  return parseSender(value, channel);
+  const last = lastSender[channel];
+  if (value === last.value) return last.sender!;
+  const sender = parseSender(value, channel); // throws for a bad sender, which is then not kept
+  if (typeof value === 'string') lastSender[channel] = { value, sender };
+  return sender;
 }
 
 export function planMessage(fields: MessageFields, msg: object, defaultFrom: string): SendPlan<MessageListInstanceCreateOptions> {
@@ -174,7 +181,9 @@ export function planMessage(fields: MessageFields, msg: object, defaultFrom: str
   if (fields.validityPeriod !== undefined) params.validityPeriod = integer('Validity period', fields.validityPeriod, 1, 36000);
   return {
     recipients,
-    paramsFor: (recipient) => ({ ...params, to: matchSenderChannel(recipient, sender) }),
+    // To first, as in the SDK's own examples ({ to, from, body }): its create() reads some thirty
+    // optional keys and stays fast only while every caller in the process passes objects of one shape.
+    paramsFor: (recipient) => ({ to: matchSenderChannel(recipient, sender), ...params }),
   };
 }
 
@@ -231,5 +240,5 @@ export function planCall(action: CallAction, fields: CallFields, msg: object, de
     if (!MACHINE_DETECTION.includes(mode)) throw new TwilioNodeError('INVALID_INPUT', text('machineDetection'));
     params.machineDetection = mode;
   }
-  return { recipients, paramsFor: (recipient) => ({ ...params, to: recipient }) };
+  return { recipients, paramsFor: (recipient) => ({ to: recipient, ...params }) };
 }

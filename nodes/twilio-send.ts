@@ -64,14 +64,14 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
     let delivering = 0;
     const stopShowingQueue = account ? showQueue(status, account.queue, () => delivering > 0) : () => undefined;
 
-    async function plan(msg: NodeMessageInFlow): Promise<SendPlan<object>> {
-      if (!account) throw new TwilioNodeError('MISSING_INPUT', text('noAccount'));
-      const fields = await readFields(msg);
-      if (fields.statusCallback === undefined && typeof def.statusCallbackNode === 'string' && def.statusCallbackNode) {
-        fields.statusCallback = statusCallbackFromTwilioIn(def.statusCallbackNode);
-      }
-      const defaultFrom = account.defaultFrom;
-      return isCall ? planCall(callAction, fields, msg, defaultFrom) : planMessage(fields, msg, defaultFrom);
+    function plan(msg: NodeMessageInFlow): Promise<SendPlan<object>> {
+      if (!account) return Promise.reject(new TwilioNodeError('MISSING_INPUT', text('noAccount')));
+      return readFields(msg).then((fields) => {
+        if (fields.statusCallback === undefined && typeof def.statusCallbackNode === 'string' && def.statusCallbackNode) {
+          fields.statusCallback = statusCallbackFromTwilioIn(def.statusCallbackNode);
+        }
+        return isCall ? planCall(callAction, fields, msg, account.defaultFrom) : planMessage(fields, msg, account.defaultFrom);
+      });
     }
 
     /** Creates the message or call for one recipient; a failure (a recipient on the wrong channel too) is a coded error with no secret in it. */
