@@ -2,7 +2,8 @@
  * `npm run bench`: the nodes against the raw twilio SDK, side by side in one run, on the local
  * simulator. Prints a table and writes bench/results/latest.json. Ratios, not absolute speeds, are
  * what to compare across machines.
- *   a. overhead: N messages through a real Node-RED flow vs the SDK at the same concurrency, no latency
+ *   a. overhead: N messages through a real Node-RED flow vs the SDK at the same concurrency, no latency;
+ *      beside them the floor, a bare node that only calls the SDK (what Node-RED itself costs)
  *   b. rate-limited: 100 ms latency, a cap of 5, 20 and 50 concurrent requests (429 above it); the flow
  *      with default settings vs the SDK with Promise.all and with its autoRetry
  *   c. webhook intake: signed requests through twilio-in → twilio-reply vs the core http in → http
@@ -22,7 +23,7 @@ const helper = require('node-red-node-test-helper');
 const nodeRed = process.env.NODE_RED_PACKAGE || (Number(process.versions.node.split('.')[0]) >= 22 ? 'node-red-5' : 'node-red');
 helper.init(require.resolve(nodeRed));
 const nodesDir = path.resolve(__dirname, '..', 'nodes');
-const nodes = ['twilio-config', 'twilio-send'].map((n) => require(path.join(nodesDir, `${n}.js`)));
+const nodes = [...['twilio-config', 'twilio-send'].map((n) => require(path.join(nodesDir, `${n}.js`))), require('./bare-send-node')];
 const KEY = DEMO_ACCOUNT.apiKeys![0];
 const SCALE = Number(process.env.BENCH_SCALE || 1);
 
@@ -39,8 +40,11 @@ interface Row {
   note?: string;
 }
 
-/** `ready` runs just before the clock starts, after the flow is deployed. */
-async function flowRun(sim: SimulatorProcess, count: number, body: string, account: Record<string, unknown> = {}, ready?: () => Promise<void>): Promise<{ seconds: number; outputs: number; errors: number }> {
+/**
+ * `ready` runs just before the clock starts, after the flow is deployed. `bare` puts the least a node
+ * can do (bench/bare-send-node.ts) where twilio-send is, at the account's concurrency.
+ */
+async function flowRun(sim: SimulatorProcess, count: number, body: string, account: Record<string, unknown> = {}, ready?: () => Promise<void>, bare = false): Promise<{ seconds: number; outputs: number; errors: number }> {
   // The test helper wraps Node's methods (send, status, …) in spies and Proxies that record every
   // call; restoring its sandbox leaves the Proxies. A benchmark measures Node-RED, not the helper.
   const nodePrototype = helper._NodePrototype as Record<string, unknown>;
@@ -48,7 +52,9 @@ async function flowRun(sim: SimulatorProcess, count: number, body: string, accou
   await helper.load(nodes, [
     { id: 'tab', type: 'tab', label: 'bench' },
     { id: 'account', type: 'twilio-config', authMode: 'apiKey', region: '', edge: '', defaultFrom: '+15017122661', baseUrl: sim.url, ...account },
-    { id: 'send', type: 'twilio-send', z: 'tab', account: 'account', resource: 'message', to: 'to', toType: 'msg', body, bodyType: 'str', wires: [['out']] },
+    bare
+      ? { id: 'send', type: 'bench-bare-send', z: 'tab', baseUrl: sim.url, accountSid: DEMO_ACCOUNT.sid, keySid: KEY.sid, keySecret: KEY.secret, from: '+15017122661', body, concurrency: account.maxConcurrency, wires: [['out']] }
+      : { id: 'send', type: 'twilio-send', z: 'tab', account: 'account', resource: 'message', to: 'to', toType: 'msg', body, bodyType: 'str', wires: [['out']] },
     { id: 'out', type: 'helper', z: 'tab' },
     { id: 'catcher', type: 'catch', z: 'tab', scope: ['send'], uncaught: false, wires: [['failed']] },
     { id: 'failed', type: 'helper', z: 'tab' },
@@ -106,46 +112,52 @@ async function sdkRun(sim: SimulatorProcess, count: number, body: string, concur
 
 const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)];
 
+type OverheadSubject = 'sdk' | 'flow' | 'bare';
+
 async function overhead(rows: Row[]): Promise<void> {
   const count = Math.round(5000 * SCALE);
   const concurrency = 20;
   const rounds = 7;
   const sim = await SimulatorProcess.start();
-  // Warm both paths once, so neither pays for first-use compilation in the measured run.
-  await sdkRun(sim, 1000, 'warm', concurrency);
-  await flowRun(sim, 1000, 'warm', { maxConcurrency: concurrency });
+  const subjects: OverheadSubject[] = ['sdk', 'flow', 'bare'];
+  const run = (subject: OverheadSubject, messages: number, body: string, ready?: () => Promise<void>) =>
+    subject === 'sdk'
+      ? sdkRun(sim, messages, body, concurrency, { ready })
+      : flowRun(sim, messages, body, { maxConcurrency: concurrency }, ready, subject === 'bare');
+  // Warm every path once, so none pays for first-use compilation in the measured runs.
+  for (const subject of subjects) await run(subject, 1000, 'warm');
   // Rounds, medians compared: one process on two cores drifts (GC, JIT) by ±15 % run to run.
-  const seconds = { sdk: [] as number[], flow: [] as number[] };
-  const lost = { sdk: 0, flow: 0 };
-  const duplicated = { sdk: 0, flow: 0 };
-  // Each run starts from the same state: this process's heap collected (so neither pays for the
-  // other's garbage) and the simulator emptied and collected (so neither pays for the other's
-  // records); and the order swaps every round (so neither always runs second).
+  const seconds: Record<OverheadSubject, number[]> = { sdk: [], flow: [], bare: [] };
+  const lost: Record<OverheadSubject, number> = { sdk: 0, flow: 0, bare: 0 };
+  const duplicated: Record<OverheadSubject, number> = { sdk: 0, flow: 0, bare: 0 };
+  // Each run starts from the same state: this process's heap collected (so none pays for another's
+  // garbage) and the simulator emptied and collected (so none pays for another's records); and the
+  // order rotates every round (so none always runs first or last).
   const settle = async () => {
     global.gc?.();
     await new Promise((r) => setTimeout(r, 100));
   };
-  const measure = async (subject: 'sdk' | 'flow', round: number) => {
-    await sim.reset();
-    const body = `a-${subject}-${round}`;
-    const run = subject === 'sdk'
-      ? (await sdkRun(sim, count, body, concurrency, { ready: settle })).seconds
-      : (await flowRun(sim, count, body, { maxConcurrency: concurrency }, settle)).seconds;
-    seconds[subject].push(run);
-    const d = await sim.delivered(body);
-    lost[subject] += count - d.delivered;
-    duplicated[subject] += d.duplicated;
-  };
   for (let round = 1; round <= rounds; round++) {
-    for (const subject of round % 2 ? (['sdk', 'flow'] as const) : (['flow', 'sdk'] as const)) await measure(subject, round);
+    for (let i = 0; i < subjects.length; i++) {
+      const subject = subjects[(round + i) % subjects.length];
+      await sim.reset();
+      const body = `a-${subject}-${round}`;
+      seconds[subject].push((await run(subject, count, body, settle)).seconds);
+      const d = await sim.delivered(body);
+      lost[subject] += count - d.delivered;
+      duplicated[subject] += d.duplicated;
+    }
   }
   const sdk = median(seconds.sdk);
-  const flow = median(seconds.flow);
-  const spread = (values: number[]) => values.map((v) => (count / v).toFixed(0)).join(' / ');
-  rows.push({ scenario: 'a. overhead', subject: `raw SDK, ${concurrency} at a time`, messages: count, seconds: sdk, perSecond: count / sdk, delivered: count * rounds - lost.sdk, lost: lost.sdk, duplicated: duplicated.sdk, tooManyRequests: 0,
-    note: `median of ${rounds} rounds (${spread(seconds.sdk)} /s)` });
-  rows.push({ scenario: 'a. overhead', subject: `flow, queue of ${concurrency}`, messages: count, seconds: flow, perSecond: count / flow, delivered: count * rounds - lost.flow, lost: lost.flow, duplicated: duplicated.flow, tooManyRequests: 0,
-    note: `median of ${rounds} rounds (${spread(seconds.flow)} /s): ${(sdk / flow).toFixed(2)}× the SDK's rate (target ≥ 0.9)` });
+  const row = (subject: OverheadSubject, label: string, comparison: string) => {
+    const value = median(seconds[subject]);
+    const spread = seconds[subject].map((v) => (count / v).toFixed(0)).join(' / ');
+    rows.push({ scenario: 'a. overhead', subject: label, messages: count, seconds: value, perSecond: count / value, delivered: count * rounds - lost[subject], lost: lost[subject],
+      duplicated: duplicated[subject], tooManyRequests: 0, note: `median of ${rounds} rounds (${spread} /s)${comparison}` });
+  };
+  row('sdk', `raw SDK, ${concurrency} at a time`, '');
+  row('flow', `flow, queue of ${concurrency}`, `: ${(sdk / median(seconds.flow)).toFixed(2)}× the SDK's rate (target ≥ 0.9)`);
+  row('bare', `floor: a bare node, ${concurrency} at a time`, `: ${(sdk / median(seconds.bare)).toFixed(2)}× the SDK's rate; twilio-send reaches ${(median(seconds.bare) / median(seconds.flow)).toFixed(2)}× it`);
   await sim.stop();
 }
 
