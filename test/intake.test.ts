@@ -40,4 +40,29 @@ describe('SlicedIntake', () => {
     for (let i = 0; i < 5; i++) await tick();
     assert.deepEqual(ran, [...Array(10).keys()], 'nothing lost, nothing reordered');
   });
+
+  it('keeps arrival order across thousands of tasks while its list is cut as it goes', async () => {
+    let room = 0;
+    const intake = new SlicedIntake(() => room > 0, 1);
+    const ran: number[] = [];
+    const count = 5000;
+    for (let i = 0; i < count; i++) intake.run(() => { room--; ran.push(i); });
+    // Downstream takes a few at a time, as a queue with a small window does.
+    let late = false;
+    while (ran.length < count) {
+      room = 1 + (ran.length % 7);
+      intake.wake();
+      await tick();
+      if (!late && ran.length >= 2000) {
+        // Tasks arriving while the burst drains join its end.
+        late = true;
+        for (let i = count; i < count + 100; i++) intake.run(() => { room--; ran.push(i); });
+      }
+    }
+    room = 1000;
+    intake.wake();
+    while (ran.length < count + 100) await tick();
+    assert.deepEqual(ran, [...Array(count + 100).keys()]);
+  });
 });
+

@@ -66,6 +66,24 @@ describe('RequestQueue', () => {
     assert.ok(refused < 30, `${refused} of 600 requests drew a 429 (slow start's overshoot, then rare probes)`);
   });
 
+  it('asks for about one window of requests waiting ahead, at least sixteen', async () => {
+    const small = new RequestQueue({ initialConcurrency: 1, maxConcurrency: 1 });
+    const release: Array<() => void> = [];
+    const blocked = () => new Promise<void>((resolve) => release.push(resolve));
+    const all = Array.from({ length: 10 }, () => small.schedule(blocked, () => done));
+    assert.deepEqual([small.state.inFlight, small.state.queued], [1, 9]);
+    assert.equal(small.wantsMore(6), true, '9 waiting and 6 being prepared are fewer than 16');
+    assert.equal(small.wantsMore(7), false);
+    while (release.length > 0 || small.state.inFlight > 0) {
+      release.splice(0).forEach((r) => r());
+      await sleep(1);
+    }
+    await Promise.all(all);
+    const wide = new RequestQueue({ initialConcurrency: 40, maxConcurrency: 100 });
+    assert.equal(wide.wantsMore(39), true);
+    assert.equal(wide.wantsMore(40), false, 'a window of 40 wants 40 ready');
+  });
+
   it('does not retry failures it is not told are safe', async () => {
     const queue = new RequestQueue({ baseDelayMs: 1 });
     let tries = 0;
@@ -136,6 +154,34 @@ describe('faults through a flow', () => {
     }
   });
 
+  it('keeps taking a burst when some of its messages cannot be sent: each ends in one output or one Catch', async () => {
+    const account = accountNode(simulator.url, 'apiKey', { maxConcurrency: 1 });
+    await helper.load(allNodes, [
+      { id: 'tab', type: 'tab', label: 'test' },
+      account.node,
+      { id: 'send', type: 'twilio-send', z: 'tab', account: 'account', resource: 'message', to: 'to', toType: 'msg', body: 'mixed', bodyType: 'str', wires: [['out']] },
+      { id: 'out', type: 'helper', z: 'tab' },
+      { id: 'catcher', type: 'catch', z: 'tab', scope: ['send'], uncaught: false, wires: [['caught']] },
+      { id: 'caught', type: 'helper', z: 'tab' },
+    ], { account: account.credentials });
+    const count = 60;
+    const sent: number[] = [];
+    const caught: Array<{ n: number; code: string }> = [];
+    const finished = new Promise<void>((resolve) => {
+      const check = () => sent.length + caught.length >= count && resolve();
+      helper.getNode('out').on('input', (msg: { n: number }) => { sent.push(msg.n); check(); });
+      helper.getNode('caught').on('input', (msg: { n: number; error: { code: string } }) => { caught.push({ n: msg.n, code: msg.error.code }); check(); });
+    });
+    // Every third message has no valid recipient: it fails while it is prepared, before the queue.
+    for (let n = 0; n < count; n++) helper.getNode('send').receive({ n, to: n % 3 === 0 ? 'not a number' : `+1555030${String(n).padStart(4, '0')}` });
+    const stalled = new Promise<string>((resolve) => setTimeout(() => resolve(`stalled after ${sent.length} sent and ${caught.length} caught`), 20_000).unref());
+    assert.equal(await Promise.race([finished.then(() => 'finished'), stalled]), 'finished');
+    assert.deepEqual(caught.map((c) => c.n), [...Array(count).keys()].filter((n) => n % 3 === 0));
+    assert.ok(caught.every((c) => c.code === 'INVALID_TO_PHONE_NUMBER_ERROR'));
+    assert.equal(sent.length, count - count / 3);
+    assert.equal(new Set(sent).size, sent.length, 'each sent once');
+  });
+
   it('takes a burst of messages, shows the burst in its status (not each message), and delivers each once', async () => {
     simulator.latencyMs = 5;
     try {
@@ -148,11 +194,14 @@ describe('faults through a flow', () => {
       ], { account: account.credentials });
       const send = helper.getNode('send');
       const out = helper.getNode('out');
+      let maxQueued = 0;
+      (helper.getNode('account') as unknown as { queue: RequestQueue }).queue.onChange((state) => (maxQueued = Math.max(maxQueued, state.queued)));
       const outputs: Array<{ n: number }> = [];
       const count = 300;
       const all = new Promise<void>((resolve) => out.on('input', (msg: { n: number }) => outputs.push(msg) >= count && resolve()));
       for (let n = 0; n < count; n++) send.receive({ n, to: `+1555020${String(n).padStart(4, '0')}` });
       await all;
+      assert.ok(maxQueued > 0 && maxQueued <= 16, `requests prepared ahead stayed about one window (at most ${maxQueued} waited, for a window of 4)`);
       const created = [...simulator.messages.values()].filter((m) => String(m.body).startsWith('burst '));
       assert.equal(created.length, count);
       assert.equal(new Set(created.map((m) => m.to)).size, count, 'once each');
