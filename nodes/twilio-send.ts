@@ -141,13 +141,10 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
         prepared();
         // A step that throws is reported for its message, never left as an unhandled rejection.
         try {
-          if (!sendPlan) {
-            status.success('twilio.status.create');
-            send(msg);
-            done();
-          } else {
-            deliver(msg, send, done, sendPlan);
-          }
+          if (sendPlan) return deliver(msg, send, done, sendPlan);
+          status.success('twilio.status.create'); // any other object is created while it is prepared
+          send(msg);
+          done();
         } catch (err) {
           fail(err);
         }
