@@ -22,6 +22,7 @@ export interface RuntimeNode {
   on(event: string, listener: (arg: any) => void): void;
   once(event: string, listener: (arg: any) => void): void;
   removeAllListeners(event?: string): void;
+  removeListener(event: string, listener: (arg: any) => void): void;
   [key: string]: unknown;
 }
 
@@ -139,25 +140,42 @@ export function sendTo(node: RuntimeNode, out: RuntimeNode, msg: Record<string, 
   const result: SendResult = { statuses: [], outputs, warnings: [] };
   let sent = 0;
   return new Promise((resolve, reject) => {
-    out.on('input', (m: any) => {
+    const onOutput = (m: any) => {
       outputs.push(m);
       result.output = m;
-    });
-    node.on('call:status', (call: any) => result.statuses.push(call.args[0]));
-    node.on('call:warn', (call: any) => result.warnings.push(String(call.args[0])));
+    };
+    const onStatus = (call: any) => result.statuses.push(call.args[0]);
+    const onWarn = (call: any) => result.warnings.push(String(call.args[0]));
+    out.on('input', onOutput);
+    node.on('call:status', onStatus);
+    node.on('call:warn', onWarn);
     const send = node.send as (...args: unknown[]) => void;
     node.send = (...args: unknown[]) => {
       sent++;
       send.apply(node, args);
     };
     const complete = node._complete as (m: unknown, err?: any) => void;
+    // A node may get many messages one after another (the property tests): each call leaves it as it found it.
+    const restore = () => {
+      out.removeListener('input', onOutput);
+      node.removeListener('call:status', onStatus);
+      node.removeListener('call:warn', onWarn);
+      node.send = send;
+      node._complete = complete;
+    };
     node._complete = (m: unknown, err?: any) => {
       if (err) result.error = { code: err.code, message: err.message, cause: err.cause };
       complete.call(node, m, err);
       const started = Date.now();
       const settle = () => {
-        if (outputs.length >= sent) return resolve(result);
-        if (Date.now() - started > 2000) return reject(new Error(`node sent ${sent} messages, ${outputs.length} arrived`));
+        if (outputs.length >= sent) {
+          restore();
+          return resolve(result);
+        }
+        if (Date.now() - started > 2000) {
+          restore();
+          return reject(new Error(`node sent ${sent} messages, ${outputs.length} arrived`));
+        }
         setTimeout(settle, 1);
       };
       // Status and error spies report on the next tick: let them land first.
