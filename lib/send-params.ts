@@ -129,17 +129,10 @@ function futureDate(field: string, value: unknown): Date {
   return date;
 }
 
-/** The last sender read per channel: a burst sends from one number, read once, not once a message. */
-const lastSender: Record<'message' | 'call', { value?: string; sender?: Sender }> = { message: {}, call: {} };
-
 function resolveSender(from: unknown, defaultFrom: string, channel: 'message' | 'call'): Sender {
   const value = from ?? (defaultFrom || undefined);
   if (value === undefined) return {};
-  const last = lastSender[channel];
-  if (value === last.value) return last.sender!;
-  const sender = parseSender(value, channel); // throws for a bad sender, which is then not kept
-  if (typeof value === 'string') lastSender[channel] = { value, sender };
-  return sender;
+  return parseSender(value, channel);
 }
 
 export function planMessage(fields: MessageFields, msg: object, defaultFrom: string): SendPlan<MessageListInstanceCreateOptions> {

@@ -1,6 +1,6 @@
 /** One status vocabulary for every node: blue while working, green when done, red on failure. */
 import type { Node, NodeMessageInFlow } from 'node-red';
-import { toTwilioNodeError } from './errors';
+import { TwilioNodeError, toTwilioNodeError } from './errors';
 
 type Translate = (key: string, subs?: Record<string, string | number>) => string;
 
@@ -24,6 +24,11 @@ export class NodeStatus {
 
   failed(key: string, subs?: Record<string, string | number>): void {
     this.node.status({ fill: 'red', shape: 'ring', text: this.text(key, subs) });
+  }
+
+  /** A failure, short enough for a status line: Twilio's number when it gave one, else our code. */
+  failedWith(error: TwilioNodeError): void {
+    this.failed('twilio.status.failed', { code: error.twilioCode ?? error.code });
   }
 
   /**
@@ -63,7 +68,7 @@ export function onInput(
       () => done(),
       (err: unknown) => {
         const error = toTwilioNodeError(err, redact?.()).localise(status.translate);
-        status.failed('twilio.status.failed', { code: error.twilioCode ?? error.code });
+        status.failedWith(error);
         done(error);
       },
     );

@@ -74,7 +74,7 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
       });
     }
 
-    /** Creates the message or call for one recipient; a failure (a recipient on the wrong channel too) is a coded error with no secret in it. */
+    /** Creates the message or call for one recipient; a failure (an unusable account too) is a coded error with no secret in it. */
     function create(sendPlan: SendPlan<object>, recipient: string): Promise<Record<string, unknown>> {
       const coded = (err: unknown) => Promise.reject(toTwilioNodeError(err, account!.redact));
       try {
@@ -111,14 +111,15 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
       return url;
     }
 
-    /** Short enough for a status line: Twilio's number when it gave one, else our code. */
-    const failedStatus = (error: TwilioNodeError) => status.failed('twilio.status.failed', { code: error.twilioCode ?? error.code });
-
     // Messages are prepared as the account's queue wants them: a burst waits as messages, not as requests.
     // Those being prepared count too: a slice starts many before any of them reaches the queue.
     let preparing = 0;
     const intake = new SlicedIntake(() => !account || account.queue.wantsMore(preparing));
     const stopWaking = account ? account.queue.onChange(() => intake.wake()) : () => undefined;
+    const prepared = () => {
+      preparing--;
+      intake.wake();
+    };
 
     // The path of each message is small steps, not one large async function: in a burst of thousands,
     // what each message holds while it waits is what the garbage collector copies.
@@ -127,14 +128,10 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
       const done = (error?: TwilioNodeError) => reportDone(error?.localise(status.translate));
       const fail = (err: unknown) => {
         const error = toTwilioNodeError(err, account?.redact);
-        failedStatus(error);
+        status.failedWith(error);
         done(error);
       };
       preparing++;
-      const prepared = () => {
-        preparing--;
-        intake.wake();
-      };
       if (kind !== 'object' && catalogueObject) warnIfDeprecated(RED, node, def.resource === 'SMSMessage' ? findObject('SMSMessage')! : catalogueObject);
       const preparation = kind === 'object' ? createObject(msg) : plan(msg);
       preparation.then((sendPlan) => {
@@ -174,7 +171,7 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
         send(msg);
         done();
       }, (error: TwilioNodeError) => {
-        failedStatus(error);
+        status.failedWith(error);
         done(error);
       });
     }
@@ -204,7 +201,7 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
         status.warning('twilio.status.partial', { sent: recipients.length - failures.size, failed: failures.size });
         send(msg);
       } else {
-        failedStatus(first);
+        status.failedWith(first);
       }
       // Catch nodes learn of every failure; msg.payload.errors says which recipients failed.
       done(new TwilioNodeError(first.code, text('recipientsFailed', { failed: failures.size, total: recipients.length, first: first.text ?? first.message }), first.cause));
