@@ -6,7 +6,7 @@
  */
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import twilio from 'twilio';
-import { BaseUrlRequestClient } from '../lib/client';
+import { RawSdkRequestClient } from '../simulator/raw-sdk-client';
 
 interface BareSendDef extends NodeDef {
   baseUrl: string;
@@ -23,7 +23,7 @@ type Waiting = [NodeMessageInFlow & { to?: string }, (msg: NodeMessageInFlow) =>
 module.exports = function registerBareSend(RED: NodeAPI): void {
   function BareSend(this: Node, def: BareSendDef): void {
     RED.nodes.createNode(this, def);
-    const requestClient = new BaseUrlRequestClient({ baseUrl: def.baseUrl });
+    const requestClient = new RawSdkRequestClient(def.baseUrl);
     const client = twilio(def.keySid, def.keySecret, { accountSid: def.accountSid, httpClient: requestClient, env: {} });
     const waiting: Waiting[] = [];
     let active = 0;

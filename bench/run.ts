@@ -13,8 +13,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import twilio from 'twilio';
-import { BaseUrlRequestClient } from '../lib/client';
 import { DEMO_ACCOUNT } from '../simulator/server';
+import { RawSdkRequestClient } from '../simulator/raw-sdk-client';
 import { SimulatorProcess } from './simulator-process';
 import { webhookIntake } from './webhooks';
 
@@ -86,7 +86,7 @@ async function flowRun(sim: SimulatorProcess, count: number, body: string, accou
 }
 
 async function sdkRun(sim: SimulatorProcess, count: number, body: string, concurrency: number, options: { autoRetry?: boolean; ready?: () => Promise<void> } = {}): Promise<{ seconds: number; ok: number; failed: number }> {
-  const requestClient = new BaseUrlRequestClient({ baseUrl: sim.url, autoRetry: options.autoRetry, maxRetries: options.autoRetry ? 6 : undefined });
+  const requestClient = new RawSdkRequestClient(sim.url, { autoRetry: options.autoRetry, maxRetries: options.autoRetry ? 6 : undefined });
   const client = twilio(KEY.sid, KEY.secret, { accountSid: DEMO_ACCOUNT.sid, httpClient: requestClient, env: {} });
   let next = 0;
   let ok = 0;
