@@ -7,8 +7,10 @@ import http from 'node:http';
 import https from 'node:https';
 import twilio from 'twilio';
 import type RequestClient from 'twilio/lib/base/RequestClient';
+import type SdkHttpResponse from 'twilio/lib/http/response';
 import { TwilioNodeError } from './errors';
 import { text } from './messages';
+import { sendOverWire } from './http-transport';
 import { RequestQueue, Verdict } from './request-queue';
 
 export type AuthMode = 'apiKey' | 'authToken';
@@ -81,28 +83,48 @@ export function judgeSdkOutcome(outcome: { value?: unknown; error?: unknown }): 
   return { kind: 'done' };
 }
 
-/** A RequestClient that sends every request to one base URL, through the account's queue, and owns its sockets. */
+/**
+ * The SDK's RequestClient, sending with node:http(s) (lib/http-transport.ts) instead of its axios
+ * instance, every request to the base URL override when there is one, through the account's queue;
+ * it owns its sockets. What that transport does not do (redirects, the SDK's debug log) goes through
+ * the SDK's own; `lastRequest`/`lastResponse` are not kept (nothing of ours reads them).
+ */
 export class BaseUrlRequestClient extends twilio.RequestClient {
   private readonly base?: URL;
   private readonly queue?: RequestQueue;
   private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 100 });
 
-  constructor(opts: { baseUrl?: string; timeout?: number; queue?: RequestQueue; autoRetry?: boolean; maxRetries?: number }) {
-    // autoRetry is the SDK's own 429 retry, used only as a baseline in the benchmarks.
-    super({ timeout: opts.timeout, keepAlive: true, maxSockets: 100, autoRetry: opts.autoRetry, maxRetries: opts.maxRetries });
+  constructor(opts: { baseUrl?: string; timeout?: number; queue?: RequestQueue }) {
+    super({ timeout: opts.timeout, keepAlive: true, maxSockets: 100 });
     this.base = opts.baseUrl ? parseBaseUrl(opts.baseUrl) : undefined;
     this.queue = opts.queue;
     this.axios.defaults.httpAgent = this.httpAgent;
   }
 
-  override request<TData>(opts: RequestClient.RequestOptions<TData>) {
-    if (this.base && opts.uri) {
-      const target = new URL(opts.uri);
-      const prefix = this.base.pathname.replace(/\/$/, '');
-      opts = { ...opts, uri: `${this.base.origin}${prefix}${target.pathname}${target.search}` };
-    }
-    const send = () => super.request<TData>(opts);
+  override request<TData>(opts: RequestClient.RequestOptions<TData>): Promise<SdkHttpResponse<TData>> {
+    const send = () => this.send(opts) as Promise<SdkHttpResponse<TData>>;
     return this.queue ? this.queue.schedule(send, judgeSdkOutcome) : send();
+  }
+
+  private target(uri: string): URL {
+    const url = new URL(uri);
+    if (this.base) {
+      url.protocol = this.base.protocol;
+      url.host = this.base.host;
+      url.pathname = this.base.pathname.replace(/\/$/, '') + url.pathname;
+    }
+    return url;
+  }
+
+  private async send<TData>(opts: RequestClient.RequestOptions<TData>): Promise<unknown> {
+    if (!opts.method || !opts.uri) return super.request(opts); // its own "is required" errors
+    const url = this.target(opts.uri);
+    if (opts.allowRedirects || opts.logLevel === 'debug') return super.request({ ...opts, uri: url.href });
+    const headers: Record<string, string> = { ...(opts.headers as Record<string, string> | undefined), Connection: 'keep-alive' };
+    if (opts.username && opts.password) headers.Authorization = `Basic ${Buffer.from(`${opts.username}:${opts.password}`).toString('base64')}`;
+    else if (opts.authStrategy) headers.Authorization = await opts.authStrategy.getAuthString();
+    const agent = url.protocol === 'https:' ? (this.axios.defaults.httpsAgent as http.Agent) : this.httpAgent;
+    return sendOverWire({ method: opts.method, url, headers, data: opts.data, params: opts.params, timeoutMs: opts.timeout || this.defaultTimeout, agent });
   }
 
   /** Closes idle keep-alive sockets so a redeployed or removed config node leaves nothing open. */
