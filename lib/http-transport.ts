@@ -64,9 +64,21 @@ export function sendOverWire(request: WireRequest): Promise<SdkResponse> {
   const headers = body === undefined ? request.headers : { ...request.headers, 'Content-Length': String(Buffer.byteLength(body)) };
   const transport = url.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
+    let timedOut: Error | undefined;
+    const timeOut = () => {
+      timedOut = failure(`timeout of ${request.timeoutMs}ms exceeded`, 'ECONNABORTED');
+      reject(timedOut); // a request without a socket yet emits nothing when destroyed
+      req.destroy(timedOut);
+    };
+    // As axios does it: a clock from the start until the answer begins (a socket that is never made,
+    // e.g. a proxy that never answers CONNECT, has no idle time to count), then a socket silent for
+    // the timeout, even in the middle of an answer. ECONNABORTED says the request may have reached
+    // Twilio, so the queue does not repeat it.
+    const untilAnswer = setTimeout(timeOut, request.timeoutMs);
     const req = transport.request(
       { ...urlToHttpOptions(url), path, method: request.method.toUpperCase(), headers, agent: request.agent },
       (res) => {
+        clearTimeout(untilAnswer);
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.on('error', reject);
@@ -77,13 +89,12 @@ export function sendOverWire(request: WireRequest): Promise<SdkResponse> {
             reject(err);
           }
         });
-        res.on('close', () => res.complete || reject(failure('the connection closed before the answer was complete', 'ECONNRESET')));
+        res.on('close', () => res.complete || reject(timedOut ?? failure('the connection closed before the answer was complete', 'ECONNRESET')));
       },
     );
     req.on('error', reject);
-    // As axios does it: a socket silent for the timeout ends the request. ECONNABORTED says it may
-    // have reached Twilio, so the queue does not repeat it.
-    req.setTimeout(request.timeoutMs, () => req.destroy(failure(`timeout of ${request.timeoutMs}ms exceeded`, 'ECONNABORTED')));
+    req.once('close', () => clearTimeout(untilAnswer));
+    req.setTimeout(request.timeoutMs, timeOut);
     req.end(body);
   });
 }

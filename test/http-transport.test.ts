@@ -5,7 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import zlib from 'node:zlib';
 import { after, before, beforeEach, describe, it } from 'node:test';
@@ -151,7 +150,7 @@ describe('http transport', () => {
     }
   });
 
-  it('fails as the SDK did: a silent server is a timeout that may have sent, a cut answer a connection error', async () => {
+  it('fails as the SDK did: a silent server (before or during its answer) is a timeout that may have sent, a cut answer a connection error', async () => {
     const { client, requestClient } = ours(150);
     try {
       script.push(() => undefined); // never answers
@@ -159,6 +158,12 @@ describe('http transport', () => {
       assert.equal((timedOut as { code?: string }).code, 'ECONNABORTED');
       assert.equal(judgeSdkOutcome({ error: timedOut }).kind, 'fail', 'a request that may have reached Twilio is not repeated');
       assert.equal(toTwilioNodeError(timedOut).code, 'REQUEST_TIMEOUT');
+      script.push((_req, res) => {
+        res.writeHead(201, { 'Content-Type': 'application/json', 'Content-Length': '500' });
+        res.write('{"sid":'); // then silence, in the middle of the answer
+      });
+      const stalled = await client.messages.create({ to: '+15558675310', from: '+15017122661', body: 'x' }).then(() => undefined, (err: unknown) => err);
+      assert.equal((stalled as { code?: string }).code, 'ECONNABORTED');
       script.push((_req, res) => {
         res.writeHead(201, { 'Content-Type': 'application/json', 'Content-Length': '500' });
         res.write('{"sid":');
@@ -188,18 +193,28 @@ describe('http transport', () => {
     }
   });
 
-  it("sends https requests through the RequestClient's own https agent (its proxy, CA bundle and keep-alive)", async () => {
-    const { client, requestClient } = createTwilioClient({ accountSid: ACCOUNT_SID, authMode: 'apiKey', apiKeySid: KEY_SID, apiKeySecret: KEY_SECRET }, { baseUrl: baseUrl.replace('http:', 'https:') });
-    const agent = requestClient.axios.defaults.httpsAgent as https.Agent;
-    const used: string[] = [];
-    const addRequest = (agent as unknown as { addRequest: (req: http.ClientRequest, options: { host: string }) => void }).addRequest;
-    Object.assign(agent, { addRequest(req: http.ClientRequest, options: { host: string }) { used.push(options.host); return addRequest.call(agent, req, options); } });
+  it('sends https requests through the proxy in HTTP_PROXY, as the SDK does, and times out when it opens no tunnel', async () => {
+    // A proxy that records the CONNECT it is asked for, then hangs up. The proxy agent then never
+    // gives the request a socket: only a clock that runs from the start can end it.
+    const connects: string[] = [];
+    const proxy = http.createServer();
+    proxy.on('connect', (req: http.IncomingMessage, socket: import('node:net').Socket) => {
+      connects.push(String(req.url));
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', () => resolve()));
+    const before = process.env.HTTP_PROXY;
+    process.env.HTTP_PROXY = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    let handle: ReturnType<typeof createTwilioClient> | undefined;
     try {
-      // The local server speaks plain HTTP, so the TLS handshake fails: what matters is the agent it went through.
-      await assert.rejects(client.messages.create({ to: '+15558675310', from: '+15017122661', body: 'x' }));
-      assert.deepEqual(used, ['127.0.0.1']);
+      handle = createTwilioClient({ accountSid: ACCOUNT_SID, authMode: 'apiKey', apiKeySid: KEY_SID, apiKeySecret: KEY_SECRET }, { baseUrl: 'https://twilio.example.test:8443', timeoutMs: 500 });
+      await assert.rejects(handle.client.messages.create({ to: '+15558675310', from: '+15017122661', body: 'x' }), { code: 'ECONNABORTED' });
+      assert.deepEqual(connects, ['twilio.example.test:8443']);
     } finally {
-      requestClient.destroy();
+      if (before === undefined) delete process.env.HTTP_PROXY;
+      else process.env.HTTP_PROXY = before;
+      handle?.requestClient.destroy();
+      await new Promise((resolve) => proxy.close(resolve));
     }
   });
 
