@@ -110,7 +110,8 @@ export class BaseUrlRequestClient extends twilio.RequestClient {
     const url = new URL(uri);
     if (this.base) {
       url.protocol = this.base.protocol;
-      url.host = this.base.host;
+      url.hostname = this.base.hostname;
+      url.port = this.base.port; // the host setter alone would keep a port the URI had
       url.pathname = this.base.pathname.replace(/\/$/, '') + url.pathname;
     }
     return url;

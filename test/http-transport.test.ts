@@ -139,6 +139,24 @@ describe('http transport', () => {
     }
   });
 
+  it("sends to the base URL override with its path prefix, whatever Twilio domain the SDK chose", async () => {
+    for (const prefix of ['/twilio-api', '/twilio-api/']) {
+      const { client, requestClient } = createTwilioClient({ accountSid: ACCOUNT_SID, authMode: 'apiKey', apiKeySid: KEY_SID, apiKeySecret: KEY_SECRET }, { baseUrl: baseUrl + prefix, region: 'ie1', edge: 'dublin' });
+      try {
+        await client.messages.create({ to: '+15558675310', from: '+15017122661', body: 'x' });
+        script.push(json(200, { results: [] }));
+        await client.request({ method: 'get', uri: 'https://verify.twilio.com/v2/Services?PageSize=2' });
+      } finally {
+        requestClient.destroy();
+      }
+    }
+    assert.deepEqual(seen.map((s) => s.url), [
+      `/twilio-api/2010-04-01/Accounts/${ACCOUNT_SID}/Messages.json`, '/twilio-api/v2/Services?PageSize=2',
+      `/twilio-api/2010-04-01/Accounts/${ACCOUNT_SID}/Messages.json`, '/twilio-api/v2/Services?PageSize=2',
+    ]);
+    assert.equal(seen[0].headers.host, baseUrl.replace('http://', ''));
+  });
+
   it("gives the queue Twilio's 429 and Retry-After as the SDK's transport did", async () => {
     const { client, requestClient } = ours();
     try {
