@@ -121,7 +121,8 @@ export class BaseUrlRequestClient extends twilio.RequestClient {
     if (!opts.method || !opts.uri) return super.request(opts); // its own "is required" errors
     const url = this.target(opts.uri);
     if (opts.allowRedirects || opts.logLevel === 'debug') return super.request({ ...opts, uri: url.href });
-    const headers: Record<string, string> = { ...(opts.headers as Record<string, string> | undefined), Connection: 'keep-alive' };
+    const headers: Record<string, string> = { ...(opts.headers as Record<string, string> | undefined) };
+    if (!headers.Connection && !headers.connection) headers.Connection = 'keep-alive';
     if (opts.username && opts.password) headers.Authorization = `Basic ${Buffer.from(`${opts.username}:${opts.password}`).toString('base64')}`;
     else if (opts.authStrategy) headers.Authorization = await opts.authStrategy.getAuthString();
     const agent = url.protocol === 'https:' ? (this.axios.defaults.httpsAgent as http.Agent) : this.httpAgent;
