@@ -65,6 +65,11 @@ export function parseBaseUrl(value: string): URL {
   return url;
 }
 
+/** A Twilio URL moved onto the base URL override: its origin, and its path prefix before the URL's path. */
+export function onBaseUrl(url: URL, base: URL): URL {
+  return new URL(`${base.origin}${base.pathname.replace(/\/$/, '')}${url.pathname}${url.search}`);
+}
+
 /** Errors that mean the request never left this machine: repeating it cannot act twice. */
 const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 
@@ -106,20 +111,9 @@ export class BaseUrlRequestClient extends twilio.RequestClient {
     return this.queue ? this.queue.schedule(send, judgeSdkOutcome) : send();
   }
 
-  private target(uri: string): URL {
-    const url = new URL(uri);
-    if (this.base) {
-      url.protocol = this.base.protocol;
-      url.hostname = this.base.hostname;
-      url.port = this.base.port; // the host setter alone would keep a port the URI had
-      url.pathname = this.base.pathname.replace(/\/$/, '') + url.pathname;
-    }
-    return url;
-  }
-
   private async send<TData>(opts: RequestClient.RequestOptions<TData>): Promise<unknown> {
     if (!opts.method || !opts.uri) return super.request(opts); // its own "is required" errors
-    const url = this.target(opts.uri);
+    const url = this.base ? onBaseUrl(new URL(opts.uri), this.base) : new URL(opts.uri);
     if (opts.allowRedirects || opts.logLevel === 'debug') return super.request({ ...opts, uri: url.href });
     const headers: Record<string, string> = { ...(opts.headers as Record<string, string> | undefined) };
     if (!headers.Connection && !headers.connection) headers.Connection = 'keep-alive';

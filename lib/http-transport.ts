@@ -32,10 +32,12 @@ export interface WireRequest {
 }
 
 const FORM = 'application/x-www-form-urlencoded';
+/** The SDK's encoding: a list is its key repeated (MediaUrl=a&MediaUrl=b). */
+const QS_OPTIONS = { arrayFormat: 'repeat' } as const;
 
 function encodeBody(data: unknown, contentType: string | undefined): string | undefined {
   if (data === undefined || data === null) return undefined;
-  if (contentType === FORM) return qs.stringify(data, { arrayFormat: 'repeat' });
+  if (contentType === FORM) return qs.stringify(data, QS_OPTIONS);
   if (contentType === 'application/json') return typeof data === 'string' ? data : JSON.stringify(data);
   return undefined; // the SDK sends data only with one of those two types
 }
@@ -57,7 +59,7 @@ export function sendOverWire(request: WireRequest): Promise<SdkResponse> {
   const { url } = request;
   let path = url.pathname + url.search;
   if (request.params) {
-    const query = qs.stringify(request.params, { arrayFormat: 'repeat' });
+    const query = qs.stringify(request.params, QS_OPTIONS);
     if (query) path += (url.search ? '&' : '?') + query;
   }
   const body = encodeBody(request.data, request.headers['Content-Type']);

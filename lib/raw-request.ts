@@ -4,6 +4,7 @@
  * retries. Requests only ever go to Twilio's hosts (or the account's base URL override): a path, never
  * a full URL, so the account's credentials cannot be sent anywhere else.
  */
+import { onBaseUrl } from './client';
 import { TwilioNodeError, codeForHttpFailure, toTwilioNodeError } from './errors';
 import { text } from './messages';
 
@@ -86,10 +87,7 @@ export function buildUrl(request: RawRequest, transport: RawTransport): URL {
   }
   const path = request.path.replace(/\{AccountSid\}/g, transport.accountSid);
   let url = new URL(`https://${twilioHost(request.domain, transport.region, transport.edge)}${path}`);
-  if (transport.baseUrl) {
-    const base = new URL(transport.baseUrl);
-    url = new URL(`${base.origin}${base.pathname.replace(/\/$/, '')}${url.pathname}${url.search}`);
-  }
+  if (transport.baseUrl) url = onBaseUrl(url, new URL(transport.baseUrl));
   for (const [key, value] of Object.entries(request.query ?? {})) {
     for (const one of [value].flat()) if (one !== undefined && one !== null) url.searchParams.append(key, String(one));
   }
