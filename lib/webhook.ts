@@ -33,7 +33,8 @@ export function signedUrl(req: IncomingRequest, options: SignedUrlOptions = {}):
   return `${proto}://${host}${req.originalUrl}`;
 }
 
-export type Body = { kind: 'form'; params: Record<string, string> } | { kind: 'json'; raw: string; value: unknown };
+/** A webhook's body as sent (`raw`, what a bodySHA256 covers) and as read. */
+export type Body = { kind: 'form'; raw: string; params: Record<string, string> } | { kind: 'json'; raw: string; value: unknown };
 
 /** Reads a webhook's body: form-encoded (Twilio's usual) or JSON (signed with bodySHA256). */
 export function parseBody(raw: string, contentType: string | undefined): Body {
@@ -48,18 +49,19 @@ export function parseBody(raw: string, contentType: string | undefined): Body {
   }
   const params: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [key, value] of new URLSearchParams(raw)) params[key] = value;
-  return { kind: 'form', params };
+  return { kind: 'form', raw, params };
 }
 
 /**
- * Checks the signature: form bodies by their parameters, JSON bodies by the bodySHA256 query
- * parameter (the SDK compares the hash and signs the URL alone). The SDK also tries the URL with and
- * without its default port, as Twilio's signing does.
+ * Checks the signature: a URL that carries bodySHA256 by that hash of the raw body, whatever the
+ * content type says (Twilio then signs the URL alone, so the body must match the hash: an empty form
+ * body must not pass on the URL's signature); other requests by their form parameters. The SDK also
+ * tries the URL with and without its default port, as Twilio's signing does.
  */
 export function isValidSignature(authToken: string, signature: string | undefined, url: string, body: Body): boolean {
   if (!signature) return false;
   try {
-    if (body.kind === 'json') return twilio.validateRequestWithBody(authToken, signature, url, body.raw);
+    if (body.kind === 'json' || new URL(url).searchParams.has('bodySHA256')) return twilio.validateRequestWithBody(authToken, signature, url, body.raw);
     return twilio.validateRequest(authToken, signature, url, body.params);
   } catch {
     return false; // a malformed URL or bodySHA256 is an invalid signature, not a crash

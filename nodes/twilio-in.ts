@@ -3,13 +3,16 @@
  * and calls, status callbacks), checks Twilio's signature, drops duplicate deliveries, and answers
  * Twilio with TwiML: at once, or from a twilio-reply (or http response) node in the flow.
  */
-import type { Request, Response, NextFunction } from 'express';
+import type { Request, Response } from 'express';
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { TwilioNodeError, toTwilioNodeError } from '../lib/errors';
 import { text } from '../lib/messages';
 import { resolveEnvReferences } from '../lib/properties';
 import { EMPTY_TWIML } from '../lib/twiml';
 import { Body, mediaOf, parseBody, signedUrl, summarise } from '../lib/webhook';
+import { BODY_TIMEOUT_MS, BodyReadError, MAX_WEBHOOK_BODY, mountWebhookRoute, readWebhookBody, refuseBody } from '../lib/webhook-route';
+import { DuplicateWindow } from '../lib/dedupe';
+import { forgetNodeState, nodeStateStore } from '../lib/context';
 import { NodeStatus } from '../lib/status';
 import type { TwilioAccount } from './twilio-config';
 
@@ -31,80 +34,10 @@ export interface TwilioInNode extends Node {
   publicUrl(): string | undefined;
 }
 
-const MAX_BODY = 1024 * 1024;
 /** An attacker must not be able to flood the log: one warning per interval, with a count. */
 const WARNING_INTERVAL_MS = 10_000;
-const IDEMPOTENCY_KEY = 'twilio-in-idempotency';
-
-function readStream(req: Request): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY) {
-        reject(Object.assign(new Error('body too large'), { status: 413 }));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
-type RawRequest = Request & { twilioRawBody?: string; _body?: boolean };
-
-/**
- * When Node-RED's editor and nodes share a root, the editor's body parsers read every request first
- * and the exact bytes a JSON signature covers are gone. Like the core http-in node, capture the raw
- * body of our routes at the top of the root app, before any parser (which then skips: req._body).
- */
-const rawRoutes = new Set<string>();
-const capturingApps = new WeakSet<object>();
-const routeKey = (path: string) => path.replace(/\/{2,}/g, '/').replace(/\/$/, '');
-
-function installRawCapture(httpNode: unknown): void {
-  let root = httpNode as unknown as { parent?: unknown; use(fn: unknown): void; _router?: { stack: Array<{ handle: unknown }> } };
-  while (typeof root.parent === 'function') root = root.parent as unknown as typeof root;
-  if (capturingApps.has(root) || typeof root.use !== 'function') return;
-  capturingApps.add(root);
-  const capture = (req: RawRequest, res: Response, next: NextFunction) => {
-    let path: string;
-    try {
-      path = routeKey(new URL(req.originalUrl ?? req.url ?? '/', 'http://localhost').pathname);
-    } catch {
-      return next(); // never stand in the way of a request that is not ours
-    }
-    if (req.method !== 'POST' || req._body || !rawRoutes.has(path)) return next();
-    readStream(req).then((raw) => {
-      req.twilioRawBody = raw;
-      req._body = true; // body-parser's mark: "already read"
-      next();
-    }, (err: Error & { status?: number }) => res.status(err.status ?? 400).end());
-  };
-  root.use(capture);
-  const stack = root._router?.stack;
-  const index = stack?.findIndex((layer) => layer.handle === capture) ?? -1;
-  if (stack && index > 0) stack.unshift(stack.splice(index, 1)[0]);
-}
-
-/** The body as Twilio sent it: captured raw, still unread, or (last resort) rebuilt from a parsed form. */
-async function rawBodyOf(req: RawRequest): Promise<string> {
-  if (typeof req.twilioRawBody === 'string') return req.twilioRawBody;
-  if (!req.readableEnded && !req._body) return readStream(req);
-  const parsed = (req as { body?: unknown }).body;
-  if (Buffer.isBuffer(parsed)) return parsed.toString('utf8');
-  if (typeof parsed === 'string') return parsed;
-  if (typeof parsed === 'object' && parsed !== null) {
-    if (/json/i.test(req.headers['content-type'] ?? '')) return JSON.stringify(parsed);
-    const form = new URLSearchParams();
-    for (const [key, value] of Object.entries(parsed)) for (const one of [value].flat()) form.append(key, String(one));
-    return form.toString();
-  }
-  return '';
-}
+/** Tokens remembered at most: a broadcast's receipts, or a stranger's fresh tokens, cannot grow it further. */
+const DEDUPE_CAPACITY = 100_000;
 
 /** The public URL of a route: the base that reaches Node-RED, its httpNodeRoot, the node's path. */
 export function publicWebhookUrl(RED: NodeAPI, base: string, path: string): string {
@@ -128,9 +61,9 @@ module.exports = function registerTwilioIn(RED: NodeAPI): void {
     const validate = def.validate !== false;
     const replyTimeoutMs = seconds(def.replyTimeout, 10) * 1000;
     const dedupeWindowMs = seconds(def.dedupeWindow, 600) * 1000;
-    const context = node.context();
-    const store = def.contextStore || undefined;
-    const inFlightTokens = new Set<string>();
+    // settings.js may shorten (or lengthen) how long a body may take: `twilioInBodyTimeout` in ms.
+    const bodyTimeoutMs = Number((RED.settings as unknown as { twilioInBodyTimeout?: unknown }).twilioInBodyTimeout) || BODY_TIMEOUT_MS;
+    const duplicates = new DuplicateWindow(nodeStateStore(RED, node, def.contextStore || undefined), { windowMs: dedupeWindowMs, capacity: DEDUPE_CAPACITY, prefix: 'twilio-in-dedupe' });
     let received = 0;
     let lastWarning = 0;
     let suppressedWarnings = 0;
@@ -157,58 +90,36 @@ module.exports = function registerTwilioIn(RED: NodeAPI): void {
     else if (!account.canValidateWebhooks()) status.failed('twilio-in.status.noToken');
     else status.success('twilio-in.status.listening', { path });
 
-    /** Context calls with a callback work with every store, in memory or shared between instances. */
-    const contextGet = (key: string) =>
-      new Promise<unknown>((resolve, reject) => {
-        const callback = (err: Error | undefined, value: unknown) => (err ? reject(err) : resolve(value));
-        if (store) context.get(key, store, callback);
-        else context.get(key, callback);
-      });
-    const contextSet = (key: string, value: unknown) =>
-      new Promise<void>((resolve, reject) => {
-        const callback = (err: Error | undefined) => (err ? reject(err) : resolve());
-        if (store) context.set(key, value, store, callback);
-        else context.set(key, value, callback);
-      });
-
-    /** True when this delivery was seen within the window (Twilio retried, or a proxy repeated it). */
-    async function isDuplicate(token: string): Promise<boolean> {
-      if (inFlightTokens.has(token)) return true;
-      inFlightTokens.add(token);
-      try {
-        const now = Date.now();
-        const seen = ((await contextGet(IDEMPOTENCY_KEY)) ?? {}) as Record<string, number>;
-        const fresh: Record<string, number> = {};
-        for (const [t, expiry] of Object.entries(seen)) if (expiry > now) fresh[t] = expiry;
-        if (fresh[token]) return true;
-        fresh[token] = now + dedupeWindowMs;
-        await contextSet(IDEMPOTENCY_KEY, fresh);
-        return false;
-      } finally {
-        inFlightTokens.delete(token);
-      }
-    }
-
     function answer(res: Response, status: number, body: string, type = 'text/xml'): void {
       if (!res.headersSent) res.status(status).type(type).send(body);
     }
 
     async function handle(req: Request, res: Response): Promise<void> {
       if (!account) return answer(res, 500, 'Twilio account not configured', 'text/plain');
-      const raw = await rawBodyOf(req as RawRequest);
-      const body: Body = parseBody(raw, req.headers['content-type']);
-      if (validate) {
-        const url = signedUrl({ originalUrl: req.originalUrl, headers: req.headers, protocol: req.protocol }, { publicBaseUrl: publicBaseUrl(), trustProxy: def.trustProxy === true });
-        const signature = req.headers['x-twilio-signature'];
-        const verdict = account.validateWebhook(typeof signature === 'string' ? signature : undefined, url, body);
-        if (verdict !== true) {
-          warnThrottled(verdict === undefined ? 'twilio-in.warnings.noToken' : signature ? 'twilio-in.warnings.invalidSignature' : 'twilio-in.warnings.missingSignature', { url });
-          status.failed('twilio-in.status.rejected');
-          return answer(res, 403, 'Forbidden: invalid Twilio signature', 'text/plain');
-        }
+      const header = req.headers['x-twilio-signature'];
+      const signature = typeof header === 'string' && header ? header : undefined;
+      const url = () => signedUrl({ originalUrl: req.originalUrl, headers: req.headers, protocol: req.protocol }, { publicBaseUrl: publicBaseUrl(), trustProxy: def.trustProxy === true });
+      const reject = (warning: string, bodyRead: boolean) => {
+        warnThrottled(warning, { url: url() });
+        status.failed('twilio-in.status.rejected');
+        if (!bodyRead) res.set('Connection', 'close'); // the unread body is not worth reading for another request
+        answer(res, 403, 'Forbidden: invalid Twilio signature', 'text/plain');
+      };
+      // What can be refused without the body is refused before a byte of it is read.
+      if (validate && !account.canValidateWebhooks()) return reject('twilio-in.warnings.noToken', false);
+      if (validate && !signature) return reject('twilio-in.warnings.missingSignature', false);
+      let raw: string;
+      try {
+        raw = await readWebhookBody(req, MAX_WEBHOOK_BODY, bodyTimeoutMs);
+      } catch (err) {
+        if (!(err instanceof BodyReadError)) throw err;
+        if (err.status !== 0) warnThrottled('twilio-in.warnings.badBody', { reason: err.reason, status: err.status });
+        return refuseBody(req, res, err);
       }
+      const body: Body = parseBody(raw, req.headers['content-type']);
+      if (validate && account.validateWebhook(signature, url(), body) !== true) return reject('twilio-in.warnings.invalidSignature', true);
       const token = req.headers['i-twilio-idempotency-token'];
-      if (def.dedupe !== false && typeof token === 'string' && token && (await isDuplicate(token))) {
+      if (def.dedupe !== false && typeof token === 'string' && token && (await duplicates.seen(token))) {
         status.warning('twilio-in.status.duplicate');
         return answer(res, 200, EMPTY_TWIML);
       }
@@ -243,27 +154,16 @@ module.exports = function registerTwilioIn(RED: NodeAPI): void {
       node.send(msg);
     }
 
-    const middleware = (RED.settings as unknown as { httpNodeMiddleware?: unknown }).httpNodeMiddleware;
-    const before = (typeof middleware === 'function' ? [middleware] : Array.isArray(middleware) ? middleware : []) as Array<(req: Request, res: Response, next: NextFunction) => void>;
-    const route = (req: Request, res: Response) => {
-      handle(req, res).catch((err: Error & { status?: number }) => {
-        node.error(RED._('twilio-in.errors.failed', { message: err.message }));
-        answer(res, err.status ?? 500, 'Error', 'text/plain');
+    const route = mountWebhookRoute(RED, path, (req, res) => {
+      handle(req, res).catch((err: Error) => {
+        warnThrottled('twilio-in.errors.failed', { message: err.message });
+        answer(res, 500, 'Error', 'text/plain');
       });
-    };
-    const mount = (RED.httpNode as unknown as { path?: () => string }).path?.() ?? '';
-    const fullPath = routeKey(`${mount === '/' ? '' : mount}${path}`);
-    rawRoutes.add(fullPath);
-    installRawCapture(RED.httpNode);
-    RED.httpNode.post(path, ...before, route);
+    });
 
-    node.on('close', (done: () => void) => {
-      // Like the core http-in node: take this node's route out of Node-RED's router.
-      const router = (RED.httpNode as unknown as { _router?: { stack: Array<{ route?: { path: string; methods: Record<string, boolean>; stack: Array<{ handle: unknown }> } }> } })._router;
-      if (router) {
-        router.stack = router.stack.filter((layer) => !(layer.route && layer.route.path === path && layer.route.methods.post && layer.route.stack.some((s) => s.handle === route)));
-      }
-      rawRoutes.delete(fullPath);
+    node.on('close', (removed: boolean, done: () => void) => {
+      if (removed) forgetNodeState(node);
+      route.remove();
       status.clear();
       done();
     });

@@ -162,8 +162,24 @@ describe('twilio-in and twilio-reply', () => {
     assert.deepEqual([first.status, again.status, other.status], [200, 200, 200]);
     assert.equal(received.length, 2);
     assert.ok(statuses.includes('twilio-in.status.duplicate'));
-    const seen = (inNode as any).context().get('twilio-in-idempotency');
-    assert.equal(Object.keys(seen).length, 2, 'kept in the node context');
+  });
+
+  it('still drops a duplicate after a full redeploy, and after a modified-nodes one', async () => {
+    const { received } = await load();
+    const token = { 'I-Twilio-Idempotency-Token': crypto.randomUUID() };
+    assert.equal((await signedForm('/twilio/sms', PARAMS, undefined, TOKEN, token)).status, 200);
+    await settle(() => received.length >= 1);
+    const flows = helper._redNodes.getFlows();
+    await helper.setFlows(flows.flows, 'full', flows.credentials as Record<string, object>);
+    const later: any[] = [];
+    helper.getNode('out').on('input', (m: any) => later.push(m));
+    assert.equal((await signedForm('/twilio/sms', PARAMS, undefined, TOKEN, token)).status, 200, 'Twilio\'s retry is answered');
+    const changed = helper._redNodes.getFlows().flows.map((n) => (n.id === 'in' ? { ...n, name: 'renamed' } : n));
+    await helper.setFlows(changed, 'nodes', flows.credentials as Record<string, object>);
+    helper.getNode('out').on('input', (m: any) => later.push(m));
+    assert.equal((await signedForm('/twilio/sms', PARAMS, undefined, TOKEN, token)).status, 200);
+    await settle();
+    assert.equal(later.length, 0, 'but not emitted again');
   });
 
   it('answers with twilio-reply\'s TwiML, XML-escaped', async () => {

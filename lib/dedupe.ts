@@ -1,0 +1,74 @@
+/**
+ * A bounded window of recently seen delivery tokens (Twilio's I-Twilio-Idempotency-Token), kept in a
+ * Node-RED context store so it outlives a redeploy and, in a shared store, serves several instances.
+ *
+ * Each token is a key of its own (a shared store never rewrites the whole window) and a ring of slots
+ * remembers the order they came in: the oldest is dropped once the ring is full. A check costs a fixed
+ * handful of context calls, whatever the window holds.
+ */
+import crypto from 'node:crypto';
+
+/** A context store as promises (lib/context.ts wraps Node-RED's callback API). */
+export interface KeyValueStore {
+  get(key: string): Promise<unknown>;
+  set(key: string, value: unknown): Promise<void>;
+}
+
+export interface DuplicateWindowOptions {
+  /** How long a token is remembered. */
+  windowMs: number;
+  /** How many tokens are remembered at most; the oldest goes first. */
+  capacity: number;
+  /** Prefix of every context key this window writes. */
+  prefix?: string;
+  now?: () => number;
+}
+
+export class DuplicateWindow {
+  private readonly prefix: string;
+  private readonly now: () => number;
+  /** Tokens being checked right now: the same token twice at once is a duplicate before the store answers. */
+  private readonly checking = new Set<string>();
+  private head?: Promise<number>;
+  private nextSlot = 0;
+
+  constructor(private readonly store: KeyValueStore, private readonly options: DuplicateWindowOptions) {
+    this.prefix = options.prefix ?? 'dedupe';
+    this.now = options.now ?? Date.now;
+  }
+
+  /**
+   * True when `token` was seen within the window; otherwise remembers it. Tokens are hashed into
+   * key names: a stranger's token never becomes a context path (no dots, no `__proto__`).
+   */
+  async seen(token: string): Promise<boolean> {
+    const key = `${this.prefix}-t-${crypto.createHash('sha256').update(token).digest('base64url').slice(0, 22)}`;
+    if (this.checking.has(key)) return true;
+    this.checking.add(key);
+    try {
+      const expiry = await this.store.get(key);
+      if (typeof expiry === 'number' && expiry > this.now()) return true;
+      const slot = await this.claimSlot();
+      const slotKey = `${this.prefix}-s-${slot}`;
+      const evicted = await this.store.get(slotKey);
+      if (typeof evicted === 'string' && evicted !== key) await this.store.set(evicted, undefined);
+      await Promise.all([this.store.set(slotKey, key), this.store.set(key, this.now() + this.options.windowMs), this.store.set(`${this.prefix}-head`, (slot + 1) % this.options.capacity)]);
+      return false;
+    } finally {
+      this.checking.delete(key);
+    }
+  }
+
+  /** The next slot of the ring; where the ring stood is read from the store once, then kept here. */
+  private async claimSlot(): Promise<number> {
+    this.head ??= this.store.get(`${this.prefix}-head`).then((stored) => {
+      const at = typeof stored === 'number' && Number.isInteger(stored) && stored >= 0 ? stored % this.options.capacity : 0;
+      this.nextSlot = at;
+      return at;
+    });
+    await this.head;
+    const slot = this.nextSlot;
+    this.nextSlot = (slot + 1) % this.options.capacity;
+    return slot;
+  }
+}

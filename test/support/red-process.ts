@@ -1,0 +1,63 @@
+/**
+ * A real Node-RED process (red.js of the runtime under test) with this package in a fresh user dir,
+ * given flows, credentials and settings: for what only a whole process shows (the root app, the
+ * editor's body parsers, httpNodeAuth, a crash).
+ */
+import { ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { nodeRedPackage } from './harness';
+import { root, waitFor } from './demo';
+import { freePort } from './prism';
+
+export interface RedProcess {
+  url: string;
+  log(): string;
+  alive(): boolean;
+  stop(): Promise<void>;
+}
+
+/** `settings` is the body of settings.js's object literal beyond port, host and files. */
+export async function startRed(flows: object[], credentials: Record<string, object>, settings = ''): Promise<RedProcess> {
+  const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'twilio-red-'));
+  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { name: string };
+  const target = path.join(userDir, 'node_modules', ...pkg.name.split('/'));
+  fs.mkdirSync(path.dirname(target), { recursive: true });
+  fs.symlinkSync(root, target, 'dir');
+  fs.writeFileSync(path.join(userDir, 'package.json'), JSON.stringify({ name: 'red-under-test', private: true, dependencies: { [pkg.name]: `file:${root}` } }));
+  fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify(flows));
+  fs.writeFileSync(path.join(userDir, 'flows_cred.json'), JSON.stringify(credentials));
+  const port = await freePort();
+  fs.writeFileSync(path.join(userDir, 'settings.js'), `module.exports = {
+  uiHost: '127.0.0.1', uiPort: ${port}, flowFile: 'flows.json', credentialSecret: false,
+  diagnostics: { enabled: false }, telemetry: { enabled: false, updateNotification: false },
+  editorTheme: { projects: { enabled: false }, tours: false },
+  logging: { console: { level: 'info', metrics: false, audit: false } },
+  ${settings}
+};\n`);
+  let log = '';
+  const child: ChildProcess = spawn(process.execPath, [require.resolve(`${nodeRedPackage}/red.js`), '--userDir', userDir, '--settings', path.join(userDir, 'settings.js')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout!.on('data', (d: Buffer) => (log += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+  const red: RedProcess = {
+    url: `http://127.0.0.1:${port}`,
+    log: () => log,
+    alive: () => child.exitCode === null && child.signalCode === null,
+    stop: async () => {
+      if (red.alive()) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      fs.rmSync(userDir, { recursive: true, force: true });
+    },
+  };
+  try {
+    await waitFor('Node-RED to start flows', async () => (log.includes('Started flows') ? true : red.alive() ? undefined : Promise.reject(new Error(log))));
+  } catch (err) {
+    await red.stop();
+    throw err;
+  }
+  return red;
+}
