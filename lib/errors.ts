@@ -19,6 +19,8 @@ export const LOCAL_ERROR_CODES = [
   'TEMPLATE_METADATA_ERROR',
   'TEMPLATE_SYNTAX_ERROR',
   'NOT_SUPPORTED',
+  /** Withdrawn before it left (the node or its account stopped): safe to send again. */
+  'NOT_SENT',
   'UNKNOWN_ERROR',
 ] as const;
 

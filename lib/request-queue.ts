@@ -5,6 +5,7 @@
  * is safe to retry: 429 (after Retry-After), 503, and connections that failed before anything was
  * sent, with exponential backoff and jitter. A request that may have reached Twilio is never repeated.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { TwilioNodeError } from './errors';
 import { text } from './messages';
 
@@ -27,6 +28,12 @@ export interface QueueOptions {
   /** Seeded for tests; Math.random otherwise. */
   random?: () => number;
 }
+
+/**
+ * Who a request is for (a node): requests scheduled inside `requestOwner.run(owner, …)`, however deep
+ * in the SDK, carry it, so the owner can withdraw what it has waiting when it stops (`withdraw`).
+ */
+export const requestOwner = new AsyncLocalStorage<object>();
 
 /** What a request's outcome means for the queue. */
 export type Verdict =
@@ -51,6 +58,7 @@ interface Job {
   level: number;
   startedAt: number;
   probe?: boolean;
+  owner?: object;
 }
 
 export class RequestQueue {
@@ -82,6 +90,8 @@ export class RequestQueue {
   private timer?: NodeJS.Timeout;
   private closed = false;
   private readonly listeners = new Set<(state: QueueState) => void>();
+  /** Jobs between a retryable answer and their retry, with the timer that brings them back. */
+  private readonly retryingJobs = new Map<Job, NodeJS.Timeout>();
   private readonly idle: Array<() => void> = [];
   /** Retries made, for tests and benchmarks. */
   readonly stats = { retried: 0, rateLimited: 0 };
@@ -118,7 +128,7 @@ export class RequestQueue {
   schedule<T>(run: () => Promise<T>, judge: Job['judge']): Promise<T> {
     if (this.closed) return Promise.reject(this.closedError());
     return new Promise<T>((resolve, reject) => {
-      this.waiting.push({ run, judge, resolve: resolve as (v: unknown) => void, reject, attempts: 0, level: 0, startedAt: 0 });
+      this.waiting.push({ run, judge, resolve: resolve as (v: unknown) => void, reject, attempts: 0, level: 0, startedAt: 0, owner: requestOwner.getStore() });
       this.pump();
     });
   }
@@ -128,12 +138,39 @@ export class RequestQueue {
     this.closed = true;
     clearTimeout(this.timer);
     for (const job of this.waiting.splice(0)) job.reject(this.closedError());
+    for (const job of [...this.retryingJobs.keys()]) this.cancelRetry(job, this.closedError());
     this.notify();
     if (this.inFlight > 0 || this.retrying > 0) await new Promise<void>((resolve) => this.idle.push(resolve));
   }
 
+  /**
+   * Takes back every request of `owner` that has not left (queued, or waiting to retry after a 429 or
+   * 503 that Twilio did not act on): each fails as NOT_SENT. Those in flight finish as they will.
+   */
+  withdraw(owner: object): void {
+    const kept: Job[] = [];
+    for (const job of this.waiting.splice(0)) {
+      if (job.owner === owner) job.reject(this.withdrawnError());
+      else kept.push(job);
+    }
+    this.waiting.push(...kept);
+    for (const job of [...this.retryingJobs.keys()]) if (job.owner === owner) this.cancelRetry(job, this.withdrawnError());
+    this.notify();
+  }
+
+  private cancelRetry(job: Job, error: TwilioNodeError): void {
+    clearTimeout(this.retryingJobs.get(job));
+    this.retryingJobs.delete(job);
+    this.retrying--;
+    job.reject(error);
+  }
+
   private closedError(): TwilioNodeError {
-    return new TwilioNodeError('TWILIO_CONNECTION_ERROR', text('accountStopped'));
+    return new TwilioNodeError('NOT_SENT', text('accountStopped'));
+  }
+
+  private withdrawnError(): TwilioNodeError {
+    return new TwilioNodeError('NOT_SENT', text('nodeStopped'));
   }
 
   private notify(): void {
@@ -190,16 +227,13 @@ export class RequestQueue {
       this.retrying++;
       const backoff = Math.min(this.maxDelay, this.baseDelay * 2 ** (job.attempts - 1));
       const delay = Math.max(verdict.retryAfterMs ?? 0, backoff * (0.5 + this.random() / 2)); // jitter: 50–100 %
-      setTimeout(() => {
+      const timer = setTimeout(() => {
         this.retrying--;
-        if (this.closed) {
-          job.reject(this.closedError());
-          this.notify();
-          return;
-        }
+        this.retryingJobs.delete(job);
         this.waiting.unshift(job); // a retry keeps its place at the front
         this.pump();
       }, delay);
+      this.retryingJobs.set(job, timer);
     } else if (outcome.error !== undefined) {
       job.reject(outcome.error);
     } else {

@@ -12,6 +12,7 @@ import { ResourceNodeDef, getAccount, getObject, readFieldValues, readTarget, wa
 import { typedFieldsReader } from '../lib/properties';
 import { CallAction, SendPlan, planCall, planMessage } from '../lib/send-params';
 import { NodeStatus, showQueue } from '../lib/status';
+import { requestOwner } from '../lib/request-queue';
 import type { TwilioAccount } from './twilio-config';
 
 export interface TwilioSendDef extends NodeDef {
@@ -37,6 +38,11 @@ const CALL_ACTION_FIELDS: Record<CallAction, readonly string[]> = {
 
 /** A message or call is created in the client's own account. */
 const OWN_ACCOUNT = { parts: {} };
+
+/** How long a close waits for answers to requests in flight (Node-RED gives a close 15 s). */
+const CLOSE_WAIT_MS = 12_000;
+
+const notSent = () => new TwilioNodeError('NOT_SENT', text('nodeStopped'));
 
 /** Recipients of one msg handed to the account's queue at once (the queue decides what runs). */
 const RECIPIENT_CONCURRENCY = 20;
@@ -120,25 +126,43 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
       preparing--;
       intake.wake();
     };
+    /** Messages past the intake and not yet ended, each with how to end it if the close cannot wait. */
+    const active = new Set<(error: TwilioNodeError) => void>();
+    let closing: (() => void) | undefined;
 
     // The path of each message is small steps, not one large async function: in a burst of thousands,
     // what each message holds while it waits is what the garbage collector copies.
-    node.on('input', (msg, send, reportDone) => intake.run(() => {
-      // Every error leaves in the runtime's language.
-      const done = (error?: TwilioNodeError) => reportDone(error?.localise(status.translate));
+    node.on('input', (msg, nodeSend, reportDone) => intake.run((cancelled) => {
+      // Each msg ends once, in the runtime's language: a late answer after the close gave up is dropped.
+      let ended = false;
+      const done = (error?: TwilioNodeError) => {
+        if (ended) return;
+        ended = true;
+        active.delete(abandon);
+        reportDone(error?.localise(status.translate));
+        if (closing && active.size === 0) closing();
+      };
+      const send = (out: NodeMessageInFlow) => {
+        if (!ended) nodeSend(out);
+      };
       const fail = (err: unknown) => {
         const error = toTwilioNodeError(err, account?.redact);
         status.failedWith(error);
         done(error);
       };
+      const abandon = (error: TwilioNodeError) => done(error);
+      if (cancelled) return done(notSent());
+      active.add(abandon);
       preparing++;
       if (kind !== 'object' && catalogueObject) warnIfDeprecated(RED, node, def.resource === 'SMSMessage' ? findObject('SMSMessage')! : catalogueObject);
-      const preparation = kind === 'object' ? createObject(msg) : plan(msg);
+      // Every request this msg makes carries the node as its owner: the close withdraws what still waits.
+      const preparation = requestOwner.run(node, () => (kind === 'object' ? createObject(msg) : plan(msg)));
       preparation.then((sendPlan) => {
         prepared();
+        if (closing) return done(notSent());
         // A step that throws is reported for its message, never left as an unhandled rejection.
         try {
-          if (sendPlan) return deliver(msg, send, done, sendPlan);
+          if (sendPlan) return requestOwner.run(node, () => deliver(msg, send, done, sendPlan));
           status.success('twilio.status.create'); // any other object is created while it is prepared
           send(msg);
           done();
@@ -207,10 +231,26 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
       done(new TwilioNodeError(first.code, text('recipientsFailed', { failed: failures.size, total: recipients.length, first: first.text ?? first.message }), first.cause));
     }
 
-    node.on('close', () => {
-      stopWaking();
-      stopShowingQueue();
-      status.clear();
+    // On a redeploy or shutdown every msg this node took ends once: what has not reached Twilio fails
+    // as NOT_SENT at once; what is in flight gets its answer, for as long as Node-RED's 15 s allow.
+    node.on('close', (done: () => void) => {
+      let closed = false;
+      const finished = () => {
+        if (closed) return;
+        closed = true;
+        clearTimeout(deadline);
+        stopWaking();
+        stopShowingQueue();
+        status.clear();
+        done();
+      };
+      const deadline = setTimeout(() => {
+        for (const abandon of [...active]) abandon(new TwilioNodeError('REQUEST_TIMEOUT', text('stoppedWaiting')));
+      }, CLOSE_WAIT_MS);
+      closing = finished;
+      intake.close();
+      account?.queue.withdraw(node);
+      if (active.size === 0) finished();
     });
   }
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { describe, it } from 'node:test';
 import { ALL_ERROR_CODES, HTTP_STATUS_CODES } from '../lib/errors';
-import { helper, runSend, useRuntime } from './support/harness';
+import { accountNode, allNodes, helper, runSend, useRuntime } from './support/harness';
 
 const TO = '+15558675310';
 
@@ -74,6 +74,32 @@ describe('error codes through a flow', () => {
     const error = await expectCode('NOT_SUPPORTED', { resource: 'ConnectApp', fields: [{ name: 'friendlyName', value: 'x', valueType: 'str' }] });
     assert.match(error.message, /Console/);
     assert.equal(simulator.requests.length, 0);
+  });
+
+  it('ends what a stopped node had not sent as NOT_SENT', async () => {
+    simulator.latencyMs = 300;
+    try {
+      const account = accountNode(simulator.url);
+      await helper.load(allNodes, [
+        { id: 'tab', type: 'tab', label: 't' },
+        account.node,
+        { id: 'send', type: 'twilio-send', z: 'tab', account: 'account', resource: 'message', to: TO, toType: 'str', body: 'hi', bodyType: 'str', wires: [[]] },
+      ], { account: account.credentials });
+      const node = helper.getNode('send');
+      const codes: string[] = [];
+      const complete = node._complete as (m: unknown, err?: { code: string }) => void;
+      node._complete = (m: unknown, err?: { code: string }) => {
+        if (err) codes.push(err.code);
+        complete.call(node, m, err);
+      };
+      for (let i = 0; i < 100; i++) node.receive({ payload: i });
+      await new Promise((r) => setTimeout(r, 50));
+      await helper.unload();
+      assert.ok(codes.includes('NOT_SENT'), codes.join());
+      reached.add('NOT_SENT');
+    } finally {
+      simulator.latencyMs = 0;
+    }
   });
 
   it('has reached every documented code', () => {

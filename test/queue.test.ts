@@ -1,7 +1,7 @@
 /** The per-account request queue: unit behaviour, and faults injected by the simulator through real flows. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { RequestQueue, Verdict } from '../lib/request-queue';
+import { RequestQueue, Verdict, requestOwner } from '../lib/request-queue';
 import { accountNode, allNodes, helper, runSend, statusesOf, useRuntime } from './support/harness';
 
 const done: Verdict = { kind: 'done' };
@@ -104,10 +104,27 @@ describe('RequestQueue', () => {
     const first = queue.schedule(async () => { await sleep(50); return 'finished'; }, () => done);
     const second = queue.schedule(async () => 'never', () => done);
     const closing = queue.close();
-    await assert.rejects(second, { code: 'TWILIO_CONNECTION_ERROR' });
+    await assert.rejects(second, { code: 'NOT_SENT' });
     assert.equal(await first, 'finished');
     await closing;
     await assert.rejects(queue.schedule(async () => 'late', () => done), /not sent/);
+  });
+
+  it('withdraws one owner\'s waiting and retrying requests (NOT_SENT), and no one else\'s', async () => {
+    const queue = new RequestQueue({ initialConcurrency: 1, baseDelayMs: 60_000 });
+    const [mine, theirs] = [{}, {}];
+    let answered429 = false;
+    const inFlight = requestOwner.run(mine, () => queue.schedule(async () => { await sleep(30); return 'finished'; }, () => done));
+    const retrying = requestOwner.run(mine, () => queue.schedule(async () => 'limited', () => (answered429 ? done : ((answered429 = true), { kind: 'retry', reason: 'rate-limited' } as const))));
+    const other = requestOwner.run(theirs, () => queue.schedule(async () => { await sleep(200); return 'theirs'; }, () => done));
+    const queued = requestOwner.run(mine, () => queue.schedule(async () => 'never', () => done));
+    await sleep(80); // the first finished, the second got its 429 and waits a minute, the third is in flight, the last queued
+    queue.withdraw(mine);
+    assert.equal(await inFlight, 'finished', 'in flight: it finishes');
+    await assert.rejects(retrying, { code: 'NOT_SENT' });
+    await assert.rejects(queued, { code: 'NOT_SENT' });
+    assert.equal(await other, 'theirs');
+    assert.equal(queue.state.retrying, 0);
   });
 });
 
