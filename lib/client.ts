@@ -149,8 +149,17 @@ export function checkCredentials(creds: TwilioCredentials): void {
   }
 }
 
+/** Twilio's region and edge names (us1, ie1, dublin, sydney…): they become labels of the host name. */
+const HOST_LABEL = /^[a-z0-9]+(-[a-z0-9]+)*$/;
+
+export function checkHostLabel(field: string, value: string | undefined): void {
+  if (value && !HOST_LABEL.test(value)) throw new TwilioNodeError('INVALID_INPUT', text('hostLabel', { field }));
+}
+
 export function createTwilioClient(creds: TwilioCredentials, settings: ClientSettings = {}): TwilioClientHandle {
   checkCredentials(creds);
+  checkHostLabel('Region', settings.region);
+  checkHostLabel('Edge', settings.edge);
   const requestClient = new BaseUrlRequestClient({ baseUrl: settings.baseUrl, timeout: settings.timeoutMs, queue: settings.queue });
   const [username, password] =
     creds.authMode === 'apiKey' ? [creds.apiKeySid, creds.apiKeySecret] : [creds.accountSid, creds.authToken];

@@ -5,7 +5,8 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import type twilio from 'twilio';
 import { CATALOGUE } from '../lib/catalogue';
-import { AuthMode, BaseUrlRequestClient, TwilioCredentials, createTwilioClient } from '../lib/client';
+import { AuthMode, BaseUrlRequestClient, ClientSettings, TwilioCredentials, createTwilioClient } from '../lib/client';
+import { adminEndpoint, editorValue, findDeployed } from '../lib/editor-api';
 import { TwilioNodeError, secretRedactor, toTwilioNodeError } from '../lib/errors';
 import { text } from '../lib/messages';
 import { resolveEnvReferences } from '../lib/properties';
@@ -51,6 +52,10 @@ export interface TwilioAccount {
   /** The account's request queue: its depth and retries, for the nodes' status lines. */
   readonly queue: RequestQueue;
 }
+
+/** The settings that decide which host receives the account's credentials. */
+const CONNECTION_SETTINGS = ['region', 'edge', 'baseUrl'] as const;
+type ConnectionSetting = (typeof CONNECTION_SETTINGS)[number];
 
 export type TwilioConfigNode = Node<TwilioConfigCredentials> & TwilioAccount;
 
@@ -117,41 +122,51 @@ module.exports = function registerTwilioConfig(RED: NodeAPI): void {
   }
 
   // The editor builds its object, filter and field lists from the same catalogue the runtime runs.
-  RED.httpAdmin.get('/twilio-catalogue', RED.auth.needsPermission('twilio-config.read'), (_req, res) => {
-    res.json(CATALOGUE);
-  });
+  adminEndpoint(RED, 'get', '/twilio-catalogue', 'twilio-config.read', async () => CATALOGUE);
 
-  // "Test connection" in the editor: fetches the account with the dialog's values (saved secrets are
-  // used where the dialog shows a password unchanged), so unsaved edits can be checked before deploy.
-  RED.httpAdmin.post('/twilio-config/test', RED.auth.needsPermission('twilio-config.write'), (req, res) => {
-    const body = (req.body ?? {}) as { id?: string; authMode?: string; region?: string; edge?: string; baseUrl?: string; credentials?: Record<string, string> };
-    const deployed = typeof body.id === 'string' ? (RED.nodes.getNode(body.id) as Node | null) : null;
-    const saved = (typeof body.id === 'string' ? RED.nodes.getCredentials(body.id) : undefined) as TwilioConfigCredentials | undefined;
-    const resolveEnv = (value: string | undefined) => resolveEnvReferences(RED, deployed, value);
-    const pick = (name: keyof TwilioConfigCredentials) => {
-      const given = body.credentials?.[name];
-      return resolveEnv(given === undefined || given === '__PWRD__' ? saved?.[name] : given);
-    };
-    const credentials: TwilioCredentials = {
-      accountSid: pick('accountSid'),
-      authMode: body.authMode === 'authToken' ? 'authToken' : 'apiKey',
-      apiKeySid: pick('apiKeySid'),
-      apiKeySecret: pick('apiKeySecret'),
-      authToken: pick('authToken'),
-    };
-    const redact = secretRedactor([credentials.apiKeySecret, credentials.authToken]);
-    (async () => {
-      const handle = createTwilioClient(credentials, { region: resolveEnv(body.region), edge: resolveEnv(body.edge), baseUrl: resolveEnv(body.baseUrl) });
+  // "Test connection" in the editor: fetches the account with the dialog's values, so unsaved edits
+  // can be checked before deploy. A saved secret (the dialog shows it as unchanged) is used only with
+  // the deployed API base URL, region and edge: the editor never learns it, and cannot send it elsewhere.
+  adminEndpoint(RED, 'post', '/twilio-config/test', 'twilio-config.write', async (req) => {
+    const body = (req.body ?? {}) as { id?: unknown; authMode?: unknown; region?: unknown; edge?: unknown; baseUrl?: unknown; credentials?: Record<string, unknown> };
+    const deployed = findDeployed(RED, body.id, 'twilio-config');
+    const saved = (deployed ? RED.nodes.getCredentials(deployed.node.id) : undefined) as TwilioConfigCredentials | undefined;
+    let redact = (t: string) => t;
+    try {
+      const authMode: AuthMode = body.authMode === 'authToken' ? 'authToken' : 'apiKey';
+      const secretName = authMode === 'apiKey' ? 'apiKeySecret' : 'authToken';
+      const given = (name: keyof TwilioConfigCredentials) => body.credentials?.[name];
+      const keepsSavedSecret = given(secretName) === undefined || given(secretName) === '__PWRD__';
+      const usesSavedSecret = keepsSavedSecret && Boolean(saved?.[secretName]);
+      const credential = (name: keyof TwilioConfigCredentials, label: string) => {
+        const value = name === secretName && keepsSavedSecret ? saved?.[name] : given(name);
+        return editorValue(RED, label, value, deployed, saved?.[name]);
+      };
+      const credentials: TwilioCredentials = {
+        accountSid: credential('accountSid', 'Account SID'),
+        authMode,
+        apiKeySid: authMode === 'apiKey' ? credential('apiKeySid', 'API Key SID') : '',
+        apiKeySecret: authMode === 'apiKey' ? credential('apiKeySecret', 'API Key secret') : '',
+        authToken: authMode === 'authToken' ? credential('authToken', 'Auth Token') : '',
+      };
+      redact = secretRedactor([credentials.apiKeySecret, credentials.authToken]);
+      const settings = Object.fromEntries(CONNECTION_SETTINGS.map((name) => {
+        if (usesSavedSecret && String(body[name] ?? '').trim() !== String(deployed?.config[name] ?? '').trim()) {
+          throw new TwilioNodeError('INVALID_INPUT', text('savedSecretElsewhere'));
+        }
+        return [name, editorValue(RED, name, body[name], deployed, deployed?.config[name])];
+      })) as Pick<ClientSettings, ConnectionSetting>;
+      const handle = createTwilioClient(credentials, settings);
       try {
         const account = await handle.client.api.v2010.accounts(credentials.accountSid).fetch();
-        res.json({ ok: true, friendlyName: account.friendlyName, status: account.status, type: account.type });
+        return { ok: true, friendlyName: account.friendlyName, status: account.status, type: account.type };
       } finally {
         handle.requestClient.destroy();
       }
-    })().catch((err: unknown) => {
+    } catch (err) {
       const error = toTwilioNodeError(err, redact).localise(RED._);
-      res.json({ ok: false, code: error.code, message: error.message });
-    });
+      return { ok: false, code: error.code, message: error.message };
+    }
   });
 
   RED.nodes.registerType<TwilioConfigNode, TwilioConfigDef, object, TwilioConfigCredentials>('twilio-config', TwilioConfig, {

@@ -5,7 +5,8 @@
  */
 import type { Request, Response } from 'express';
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
-import { TwilioNodeError, toTwilioNodeError } from '../lib/errors';
+import { TwilioNodeError } from '../lib/errors';
+import { adminEndpoint, editorValue, findDeployed } from '../lib/editor-api';
 import { text } from '../lib/messages';
 import { resolveEnvReferences } from '../lib/properties';
 import { EMPTY_TWIML } from '../lib/twiml';
@@ -178,27 +179,20 @@ module.exports = function registerTwilioIn(RED: NodeAPI): void {
     if (!account || typeof account.getClient !== 'function') throw new TwilioNodeError('MISSING_INPUT', RED._('twilio-in.connect.deployFirst'));
     return account;
   };
-  const fail = (res: Response, err: unknown) => {
-    const error = toTwilioNodeError(err).localise(RED._);
-    res.status(400).json({ code: error.code, error: error.message });
-  };
-  RED.httpAdmin.get('/twilio-in/numbers', RED.auth.needsPermission('twilio-in.read'), (req, res) => {
-    (async () => {
-      const numbers = await accountFor(req.query.account).getClient().incomingPhoneNumbers.list({ limit: 200 });
-      res.json(numbers.map((n) => ({ sid: n.sid, phoneNumber: n.phoneNumber, friendlyName: n.friendlyName, smsUrl: n.smsUrl, voiceUrl: n.voiceUrl })));
-    })().catch((err: unknown) => fail(res, err));
+  adminEndpoint(RED, 'get', '/twilio-in/numbers', 'twilio-in.read', async (req) => {
+    const numbers = await accountFor(req.query.account).getClient().incomingPhoneNumbers.list({ limit: 200 });
+    return numbers.map((n) => ({ sid: n.sid, phoneNumber: n.phoneNumber, friendlyName: n.friendlyName, smsUrl: n.smsUrl, voiceUrl: n.voiceUrl }));
   });
-  RED.httpAdmin.post('/twilio-in/connect', RED.auth.needsPermission('twilio-in.write'), (req, res) => {
-    (async () => {
-      const { account, publicBaseUrl, path, which, number } = (req.body ?? {}) as Record<string, unknown>;
-      const base = resolveEnvReferences(RED, undefined, typeof publicBaseUrl === 'string' ? publicBaseUrl : '');
-      if (!/^https?:\/\/\S+$/.test(base)) throw new TwilioNodeError('MISSING_INPUT', RED._('twilio-in.connect.needsPublicUrl'));
-      if (typeof path !== 'string' || !path) throw new TwilioNodeError('MISSING_INPUT', text('notSet', { field: 'path' }));
-      if (typeof number !== 'string' || !/^PN[0-9a-fA-F]{32}$/.test(number)) throw new TwilioNodeError('INVALID_INPUT', text('choosePhoneNumber'));
-      const url = publicWebhookUrl(RED, base, path);
-      const update = which === 'voice' ? { voiceUrl: url, voiceMethod: 'POST' } : { smsUrl: url, smsMethod: 'POST' };
-      const updated = await accountFor(account).getClient().incomingPhoneNumbers(number).update(update);
-      res.json({ sid: updated.sid, phoneNumber: updated.phoneNumber, url });
-    })().catch((err: unknown) => fail(res, err));
+  adminEndpoint(RED, 'post', '/twilio-in/connect', 'twilio-in.write', async (req) => {
+    const { account, node: id, publicBaseUrl, path, which, number } = (req.body ?? {}) as Record<string, unknown>;
+    const deployed = findDeployed(RED, id, 'twilio-in');
+    const base = editorValue(RED, 'Public URL', publicBaseUrl, deployed, deployed?.config.publicBaseUrl);
+    if (!/^https?:\/\/\S+$/.test(base)) throw new TwilioNodeError('MISSING_INPUT', RED._('twilio-in.connect.needsPublicUrl'));
+    if (typeof path !== 'string' || !path) throw new TwilioNodeError('MISSING_INPUT', text('notSet', { field: 'path' }));
+    if (typeof number !== 'string' || !/^PN[0-9a-fA-F]{32}$/.test(number)) throw new TwilioNodeError('INVALID_INPUT', text('choosePhoneNumber'));
+    const url = publicWebhookUrl(RED, base, path);
+    const update = which === 'voice' ? { voiceUrl: url, voiceMethod: 'POST' } : { smsUrl: url, smsMethod: 'POST' };
+    const updated = await accountFor(account).getClient().incomingPhoneNumbers(number).update(update);
+    return { sid: updated.sid, phoneNumber: updated.phoneNumber, url };
   });
 };

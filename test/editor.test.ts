@@ -129,6 +129,18 @@ describe('the editor in a real browser', { skip, timeout: 300_000 }, () => {
     assert.deepEqual(verdicts, { goodTo: true, badTo: false, goodFrom: true, badFrom: false, badService: false, badCallback: false, fromMsg: true });
   });
 
+  it('takes only Twilio\'s names for the account\'s region and edge', async () => {
+    const verdicts = await page.evaluate(() => {
+      const defaults = (window as any).RED.nodes.getType('twilio-config').defaults;
+      const check = (field: string, value: string) => defaults[field].validate.call({}, value);
+      return ['', 'ie1', 'us1', 'dublin', 'sydney', '${TWILIO_REGION}', 'evil.example#', 'IE1', 'ie1.evil', 'a b', 'a/b'].map((v) => [v, check('region', v), check('edge', v)]);
+    });
+    for (const [value, region, edge] of verdicts) {
+      const good = ['', 'ie1', 'us1', 'dublin', 'sydney', '${TWILIO_REGION}'].includes(value as string);
+      assert.deepEqual([region, edge], [good, good], String(value));
+    }
+  });
+
   it('switches fields with Message / Call and with the object', async () => {
     await openDialog('a1send0000000001'); // the SMS alert example: a message
     assert.ok(await visible('#node-input-body'));
