@@ -86,6 +86,12 @@ export function typedFieldsReader<K extends string>(
   };
 }
 
+/** Whether a typed field holds the node's own text (type str): only such a text may be a template. */
+export function isOwnText(config: Record<string, unknown>, name: string): boolean {
+  const type = config[`${name}Type`];
+  return type === undefined || type === 'str';
+}
+
 const ENV_REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
 /**

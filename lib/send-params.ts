@@ -9,7 +9,7 @@ import { Sender, matchSenderChannel, parseRecipients, parseSender } from './addr
 import { isSid } from './client';
 import { TwilioNodeError } from './errors';
 import { text } from './messages';
-import { renderTemplate } from './templates';
+import { textField } from './templates';
 
 export const MAX_BODY_LENGTH = 1600;
 export const MAX_MEDIA = 10;
@@ -93,15 +93,6 @@ function bool(field: string, value: unknown): boolean {
   throw new TwilioNodeError('INVALID_INPUT', text('trueOrFalse', { field }));
 }
 
-/** A template may arrive as a number or boolean (a sensor reading); anything else must be text. */
-function templateSource(field: string, value: unknown): string {
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  if (typeof value !== 'string') {
-    throw new TwilioNodeError('TEMPLATE_READ_ERROR', text('templateFieldNotText', { field, type: value === null ? 'null' : typeof value }));
-  }
-  return value;
-}
-
 function mediaUrls(value: unknown): string[] {
   const items = Array.isArray(value) ? value : typeof value === 'string' ? value.split(/[\s,]+/) : [value];
   const urls = items.filter((u) => !(typeof u === 'string' && u.trim() === '')).map((u) => httpUrl('Media URL', u));
@@ -135,7 +126,13 @@ function resolveSender(from: unknown, defaultFrom: string, channel: 'message' | 
   return parseSender(value, channel);
 }
 
-export function planMessage(fields: MessageFields, msg: object, defaultFrom: string): SendPlan<MessageListInstanceCreateOptions> {
+/** Which text fields are the node's own text, and so templates (lib/templates.ts): all, unless said. */
+export interface TemplateFields {
+  body?: boolean;
+  say?: boolean;
+}
+
+export function planMessage(fields: MessageFields, msg: object, defaultFrom: string, templates: TemplateFields = {}): SendPlan<MessageListInstanceCreateOptions> {
   if (fields.to === undefined) throw new TwilioNodeError('MISSING_INPUT', text('notSet', { field: 'To' }));
   const recipients = parseRecipients(fields.to, 'message');
   const sender = resolveSender(fields.from, defaultFrom, 'message');
@@ -147,7 +144,7 @@ export function planMessage(fields: MessageFields, msg: object, defaultFrom: str
     throw new TwilioNodeError('MISSING_INPUT', text('noSender'));
   }
   if (fields.body !== undefined) {
-    const body = renderTemplate(templateSource('Body', fields.body), msg, fields.metadata);
+    const body = textField('Body', fields.body, templates.body !== false, msg, fields.metadata);
     // Twilio counts characters, not UTF-16 units; a text no longer than the limit in units is within it.
     const length = body.length > MAX_BODY_LENGTH ? [...body].length : body.length;
     if (length > MAX_BODY_LENGTH) throw new TwilioNodeError('INVALID_INPUT', text('bodyTooLong', { length, max: MAX_BODY_LENGTH }));
@@ -192,7 +189,7 @@ export function sayTwiml(spoken: string, voice?: string, language?: string): str
   return response.toString();
 }
 
-export function planCall(action: CallAction, fields: CallFields, msg: object, defaultFrom: string): SendPlan<CallListInstanceCreateOptions> {
+export function planCall(action: CallAction, fields: CallFields, msg: object, defaultFrom: string, templates: TemplateFields = {}): SendPlan<CallListInstanceCreateOptions> {
   if (fields.to === undefined) throw new TwilioNodeError('MISSING_INPUT', text('notSet', { field: 'To' }));
   const recipients = parseRecipients(fields.to, 'call');
   const sender = resolveSender(fields.from, defaultFrom, 'call');
@@ -201,7 +198,7 @@ export function planCall(action: CallAction, fields: CallFields, msg: object, de
   switch (action) {
     case 'say': {
       if (fields.say === undefined) throw new TwilioNodeError('MISSING_INPUT', text('notSet', { field: 'Say' }));
-      const spoken = renderTemplate(templateSource('Text to say', fields.say), msg, fields.metadata);
+      const spoken = textField('Text to say', fields.say, templates.say !== false, msg, fields.metadata);
       const voice = fields.sayVoice !== undefined ? asText('Voice', fields.sayVoice) : undefined;
       const language = fields.sayLanguage !== undefined ? asText('Language', fields.sayLanguage) : undefined;
       params.twiml = sayTwiml(spoken, voice, language);

@@ -1,11 +1,11 @@
 /**
  * The TwiML a twilio-reply answers with, built with the SDK's MessagingResponse and VoiceResponse so
- * every text and attribute is XML-escaped. Texts are Mustache templates, as in twilio-send.
+ * every text and attribute is XML-escaped. The node's own texts are Mustache templates, as in twilio-send.
  */
 import twilio from 'twilio';
 import { TwilioNodeError } from './errors';
 import { text } from './messages';
-import { renderTemplate } from './templates';
+import { textField } from './templates';
 
 export const REPLY_ACTIONS = ['message', 'say', 'play', 'gather', 'dial', 'redirect', 'hangup', 'reject', 'raw', 'empty'] as const;
 export type ReplyAction = (typeof REPLY_ACTIONS)[number];
@@ -43,10 +43,9 @@ const url = (name: string, v: unknown, required = false): string | undefined => 
   return s;
 };
 
-function spoken(fields: ReplyFields, msg: object): string {
+function spoken(fields: ReplyFields, msg: object, textIsTemplate: boolean): string {
   if (fields.text === undefined) throw new TwilioNodeError('MISSING_INPUT', text('notSet', { field: 'Text' }));
-  const source = typeof fields.text === 'number' || typeof fields.text === 'boolean' ? String(fields.text) : fields.text;
-  return renderTemplate(source, msg, fields.metadata);
+  return textField('Text', fields.text, textIsTemplate, msg, fields.metadata);
 }
 
 function sayAttributes(fields: ReplyFields): Record<string, string> {
@@ -64,11 +63,12 @@ function rawTwiml(value: unknown): string {
   return value.trim();
 }
 
-export function buildTwiml(action: ReplyAction, fields: ReplyFields, msg: object, raw?: unknown): string {
+/** `textIsTemplate`: the Text is the node's own (a template), not one read from msg or context (literal). */
+export function buildTwiml(action: ReplyAction, fields: ReplyFields, msg: object, raw?: unknown, textIsTemplate = true): string {
   if (action === 'raw') return rawTwiml(raw);
   if (action === 'message') {
     const response = new twilio.twiml.MessagingResponse();
-    const body = fields.text !== undefined ? spoken(fields, msg) : '';
+    const body = fields.text !== undefined ? spoken(fields, msg, textIsTemplate) : '';
     const media = Array.isArray(fields.mediaUrl) ? fields.mediaUrl.map(String) : str(fields.mediaUrl)?.split(/[\s,]+/).filter(Boolean) ?? [];
     if (!body && media.length === 0) throw new TwilioNodeError('MISSING_INPUT', text('replyNeedsContent'));
     const message = response.message({}, body);
@@ -78,7 +78,7 @@ export function buildTwiml(action: ReplyAction, fields: ReplyFields, msg: object
   const response = new twilio.twiml.VoiceResponse();
   switch (action) {
     case 'say':
-      response.say({ ...sayAttributes(fields), ...(int('Loop', fields.loop) !== undefined ? { loop: int('Loop', fields.loop) } : {}) }, spoken(fields, msg));
+      response.say({ ...sayAttributes(fields), ...(int('Loop', fields.loop) !== undefined ? { loop: int('Loop', fields.loop) } : {}) }, spoken(fields, msg, textIsTemplate));
       break;
     case 'play':
       response.play({ ...(int('Loop', fields.loop) !== undefined ? { loop: int('Loop', fields.loop) } : {}) }, url('Audio URL', fields.url, true)!);
@@ -92,7 +92,7 @@ export function buildTwiml(action: ReplyAction, fields: ReplyFields, msg: object
         ...(int('Digits', fields.numDigits) !== undefined ? { numDigits: int('Digits', fields.numDigits) } : {}),
         ...(int('Timeout', fields.timeout) !== undefined ? { timeout: int('Timeout', fields.timeout) } : {}),
       });
-      if (fields.text !== undefined) gather.say(sayAttributes(fields), spoken(fields, msg));
+      if (fields.text !== undefined) gather.say(sayAttributes(fields), spoken(fields, msg, textIsTemplate));
       break;
     }
     case 'dial': {

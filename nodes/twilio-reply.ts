@@ -5,7 +5,7 @@
 import type { Response } from 'express';
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { TwilioNodeError } from '../lib/errors';
-import { typedFieldsReader } from '../lib/properties';
+import { isOwnText, typedFieldsReader } from '../lib/properties';
 import { NodeStatus, onInput } from '../lib/status';
 import { REPLY_ACTIONS, ReplyAction, ReplyFields, buildTwiml } from '../lib/twiml';
 
@@ -35,13 +35,15 @@ module.exports = function registerTwilioReply(RED: NodeAPI): void {
     const status = new NodeStatus(node, (key, subs) => RED._(key, subs));
     const action: ReplyAction = REPLY_ACTIONS.includes(def.action) ? def.action : 'message';
     const readFields = typedFieldsReader(RED, node, def, FIELDS_BY_ACTION[action]);
+    // Only the node's own Text is a template: an echo of msg.payload.Body is sent as the stranger wrote it.
+    const textIsTemplate = isOwnText(def, 'text');
 
     onInput(node, status, async (msg) => {
       const res = (msg as { res?: { _res?: Response } }).res?._res;
       if (!res || typeof res.status !== 'function') throw new TwilioNodeError('MISSING_INPUT', RED._('twilio-reply.errors.noRequest'));
       if (res.headersSent) throw new TwilioNodeError('INVALID_INPUT', RED._('twilio-reply.errors.answered'));
       const fields = (await readFields(msg)) as ReplyFields;
-      const twiml = buildTwiml(action, fields, msg, msg.payload);
+      const twiml = buildTwiml(action, fields, msg, msg.payload, textIsTemplate);
       res.status(200).type('text/xml').send(twiml);
       status.success('twilio-reply.status.replied', { action });
     });

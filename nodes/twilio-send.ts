@@ -9,7 +9,7 @@ import { TwilioNodeError, toTwilioNodeError } from '../lib/errors';
 import { text } from '../lib/messages';
 import { runAction } from '../lib/resource-actions';
 import { ResourceNodeDef, getAccount, getObject, readFieldValues, readTarget, warnIfDeprecated } from '../lib/resource-node';
-import { typedFieldsReader } from '../lib/properties';
+import { isOwnText, typedFieldsReader } from '../lib/properties';
 import { CallAction, SendPlan, planCall, planMessage } from '../lib/send-params';
 import { NodeStatus, showQueue } from '../lib/status';
 import { requestOwner } from '../lib/request-queue';
@@ -67,6 +67,8 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
     else if (catalogueObject.actions.create.notSupported) status.warning('twilio.status.notSupported');
     const callAction: CallAction = def.callAction ?? 'say';
     const readFields = typedFieldsReader(RED, node, def, isCall ? [...CALL_FIELDS, ...CALL_ACTION_FIELDS[callAction]] : MESSAGE_FIELDS);
+    // Only the node's own Body and Say are templates: a text from msg, context or env is sent as it is.
+    const templates = { body: isOwnText(def, 'body'), say: isOwnText(def, 'say') };
     let delivering = 0;
     const stopShowingQueue = account ? showQueue(status, account.queue, () => delivering > 0) : () => undefined;
 
@@ -76,7 +78,7 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
         if (fields.statusCallback === undefined && typeof def.statusCallbackNode === 'string' && def.statusCallbackNode) {
           fields.statusCallback = statusCallbackFromTwilioIn(def.statusCallbackNode);
         }
-        return isCall ? planCall(callAction, fields, msg, account.defaultFrom) : planMessage(fields, msg, account.defaultFrom);
+        return isCall ? planCall(callAction, fields, msg, account.defaultFrom, templates) : planMessage(fields, msg, account.defaultFrom, templates);
       });
     }
 

@@ -140,7 +140,8 @@ describe('twilio-send: messages', () => {
     (node as any).context().global.set('callback', 'https://example.com/cb');
     const { error } = await sendTo(node, helper.getNode('out'), { recipient: TO, payload: 'door open' });
     assert.equal(error, undefined);
-    assert.deepEqual(lastParams(), { To: TO, From: '+15017122662', Body: 'north: door open', StatusCallback: 'https://example.com/cb', ValidityPeriod: '300' });
+    // Only the node's own text is a template: a body read from context is sent as it is.
+    assert.deepEqual(lastParams(), { To: TO, From: '+15017122662', Body: '{{site}}: {{payload}}', StatusCallback: 'https://example.com/cb', ValidityPeriod: '300' });
     delete process.env.TWILIO_TEST_SENDER;
   });
 
