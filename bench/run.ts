@@ -7,7 +7,8 @@
  *   b. rate-limited: 100 ms latency, a cap of 5, 20 and 50 concurrent requests (429 above it); the flow
  *      with default settings vs the SDK with Promise.all and with its autoRetry
  *   c. webhook intake: signed requests through twilio-in → twilio-reply vs the core http in → http
- *      response, autocannon against one real Node-RED process
+ *      response, autocannon against one real Node-RED process; and twilio-in's duplicate window, nearly
+ *      empty and holding 100,000 tokens (BENCH_DEDUPE_TOKENS)
  *   d. memory: peak RSS for a burst of messages, and RSS after the queue drains, three bursts
  */
 import fs from 'node:fs';
@@ -215,7 +216,8 @@ async function main(): Promise<void> {
   if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY.includes('b')) for (const cap of (process.env.BENCH_CAPS || '5,20,50').split(",").map(Number)) await rateLimited(rows, cap);
   if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY.includes('c')) {
     const seconds = Math.max(2, Math.round(10 * SCALE));
-    for (const r of await webhookIntake(nodeRed, { seconds, rounds: 3, connections: 20 })) {
+    const dedupeTokens = Number(process.env.BENCH_DEDUPE_TOKENS) || Math.round(100_000 * SCALE);
+    for (const r of await webhookIntake(nodeRed, { seconds, rounds: 3, connections: 20, dedupeTokens })) {
       rows.push({ scenario: 'c. webhook intake', subject: r.subject, messages: r.requests, seconds: seconds * 3, perSecond: r.perSecond, delivered: r.requests - r.non2xx - r.errors,
         lost: r.non2xx + r.errors, duplicated: 0, tooManyRequests: 0, note: `${r.note ?? ''}; p99 ${r.p99Ms} ms` });
     }

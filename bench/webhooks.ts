@@ -52,6 +52,7 @@ function flows(): object[] {
     { id: 'benchTab', type: 'tab', label: 'webhook intake' },
     { id: 'benchAccount', type: 'twilio-config', name: 'bench', authMode: 'authToken', region: '', edge: '', defaultFrom: '', baseUrl: '' },
     { id: 'benchIn', type: 'twilio-in', z: 'benchTab', account: 'benchAccount', path: '/bench/twilio', publicBaseUrl: '${NODE_RED_PUBLIC_URL}', validate: true, reply: 'flow', replyTimeout: 10, dedupe: false, wires: [['benchReply']] },
+    { id: 'benchDedupe', type: 'twilio-in', z: 'benchTab', account: 'benchAccount', path: '/bench/dedupe', publicBaseUrl: '${NODE_RED_PUBLIC_URL}', validate: true, reply: 'flow', replyTimeout: 10, dedupe: true, dedupeWindow: 3600, wires: [['benchReply']] },
     { id: 'benchReply', type: 'twilio-reply', z: 'benchTab', action: 'message', text: 'Got it: {{payload.Body}}', textType: 'str', wires: [] },
     { id: 'benchHttpIn', type: 'http in', z: 'benchTab', url: '/bench/plain', method: 'post', upload: false, wires: [['benchTemplate']] },
     { id: 'benchTemplate', type: 'template', z: 'benchTab', field: 'payload', fieldType: 'msg', format: 'handlebars', syntax: 'mustache', template: TWIML_TEMPLATE, output: 'str', wires: [['benchHttpOut']] },
@@ -84,7 +85,11 @@ async function startNodeRed(port: number, userDir: string, nodeRed: string): Pro
   throw new Error('Node-RED did not start its flows within 60 s');
 }
 
-export async function webhookIntake(nodeRed: string, options: { seconds: number; rounds: number; connections: number }): Promise<IntakeRow[]> {
+/**
+ * `dedupeTokens`: how many distinct idempotency tokens twilio-in's duplicate window holds before the
+ * second measurement of the dedupe route (each request of the bench carries a fresh token, as Twilio's do).
+ */
+export async function webhookIntake(nodeRed: string, options: { seconds: number; rounds: number; connections: number; dedupeTokens: number }): Promise<IntakeRow[]> {
   const port = await freePort();
   const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'twilio-bench-'));
   const red = await startNodeRed(port, userDir, nodeRed);
@@ -92,6 +97,7 @@ export async function webhookIntake(nodeRed: string, options: { seconds: number;
     const params = { AccountSid: DEMO_ACCOUNT.sid, MessageSid: 'SM' + '0'.repeat(32), From: '+15558675310', To: '+15017122661', Body: 'Lights off?', NumMedia: '0' };
     const body = new URLSearchParams(params).toString();
     const base = `http://127.0.0.1:${port}`;
+    let token = 0;
     const target = (route: string, signed: boolean) => ({
       url: `${base}${route}`,
       method: 'POST',
@@ -102,6 +108,8 @@ export async function webhookIntake(nodeRed: string, options: { seconds: number;
         'content-type': 'application/x-www-form-urlencoded',
         ...(signed ? { 'x-twilio-signature': twilio.getExpectedTwilioSignature(DEMO_ACCOUNT.authToken, `${base}${route}`, params) } : {}),
       },
+      // Every request a token of its own, as Twilio's deliveries have: each one is new to the window.
+      requests: [{ setupRequest: (request: { headers: Record<string, string> }) => ({ ...request, headers: { ...request.headers, 'i-twilio-idempotency-token': `bench-${token++}` } }) }],
     });
     // Both warmed first (JIT, sockets); a wrong signature would show as non-2xx below, not as speed.
     await autocannon({ ...target('/bench/plain', false), duration: 2 });
@@ -120,7 +128,24 @@ export async function webhookIntake(nodeRed: string, options: { seconds: number;
     const core = row('http in → template → http response', results.core, `median of ${options.rounds} rounds of ${options.seconds} s, ${options.connections} connections`);
     const ours = row('twilio-in (signature checked) → twilio-reply', results.twilio);
     ours.note = `${(ours.perSecond / core.perSecond).toFixed(2)}× the core nodes' rate (target ≥ 0.8)`;
-    return [core, ours];
+
+    // The duplicate window: webhooks per second with it empty, then with `dedupeTokens` remembered.
+    token = 0;
+    await autocannon({ ...target('/bench/dedupe', true), duration: 2 });
+    const empty: AutocannonResult[] = [];
+    for (let round = 0; round < options.rounds; round++) {
+      token = 1_000_000_000 * (round + 1); // fresh tokens; the window is as good as empty
+      empty.push(await autocannon(target('/bench/dedupe', true)));
+    }
+    token = 0;
+    const { duration: _duration, ...filling } = target('/bench/dedupe', true);
+    await autocannon({ ...filling, amount: options.dedupeTokens });
+    const full: AutocannonResult[] = [];
+    for (let round = 0; round < options.rounds; round++) full.push(await autocannon(target('/bench/dedupe', true)));
+    const fresh = row('twilio-in, dedupe on, window nearly empty', empty);
+    const remembered = row(`twilio-in, dedupe on, ${options.dedupeTokens.toLocaleString('en')} tokens remembered`, full);
+    remembered.note = `${(remembered.perSecond / fresh.perSecond).toFixed(2)}× the nearly empty window's rate`;
+    return [core, ours, fresh, remembered];
   } finally {
     red.kill('SIGTERM');
     await new Promise((r) => red.once('exit', r));
