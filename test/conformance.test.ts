@@ -38,7 +38,7 @@ const HEX = '0123456789abcdef0123456789abcdef';
 /** A value of the right type for a field or filter, as a typed-input row. */
 function sampleRow(spec: FieldSpec): { name: string; value: string; valueType: string; op?: string } {
   const byType: Record<string, [string, string]> = {
-    string: [/Date$/.test(spec.name) ? '2026-11-01' : spec.name === 'areaCode' ? '415' : 'sample', 'str'],
+    string: [/Date$/.test(spec.name) ? '2026-11-01' : spec.name === 'areaCode' ? '415' : spec.name === 'category' ? 'sms' : 'sample', 'str'],
     url: ['https://example.com/hook', 'str'],
     method: ['POST', 'str'],
     boolean: ['true', 'bool'],

@@ -1,13 +1,16 @@
 /**
- * Stoplight Prism serving one of Twilio's official OpenAPI specs (../shared/twilio-oai) on a free
+ * Stoplight Prism serving one of Twilio's official OpenAPI specs (see SPEC_DIR) on a free
  * 127.0.0.1 port. Prism answers 422 to any request that breaks the spec.
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 
-// dist/test/support → the project's folder → ../shared/twilio-oai beside it.
-export const SPEC_DIR = process.env.TWILIO_OAI_DIR || path.resolve(__dirname, '..', '..', '..', '..', 'shared', 'twilio-oai');
+/**
+ * Twilio's official OpenAPI specs (twilio/twilio-oai, MIT) as Twilio ships them on the npm registry
+ * inside @twilio-alpha/mcp (a pinned devDependency): installed by `npm ci`, nothing outside the clone.
+ */
+export const SPEC_DIR = process.env.TWILIO_OAI_DIR || path.join(path.dirname(require.resolve('@twilio-alpha/mcp/package.json')), 'twilio-oai', 'spec', 'json');
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
