@@ -15,6 +15,8 @@ const files = fs.readdirSync(testDir)
   .map((f) => path.join(testDir, f));
 const nodeRed = process.env.NODE_RED_PACKAGE || (Number(process.versions.node.split('.')[0]) >= 22 ? 'node-red-5' : 'node-red');
 console.log(`test: Node ${process.version}, ${nodeRed} ${require(`${nodeRed}/package.json`).version}, ${files.length} files`);
+const chromium = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+if (!fs.existsSync(chromium)) console.log(`test: no browser at ${chromium}, so the editor tests are skipped: apt-get install chromium (or set CHROMIUM_PATH)`);
 // A hung test fails after 5 minutes instead of holding CI to its limit.
 const run = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=300000', '--test-reporter=spec', ...files], { stdio: 'inherit' });
 process.exit(run.status === null ? 1 : run.status);
