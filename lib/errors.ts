@@ -125,6 +125,14 @@ export class TwilioNodeError extends Error {
     return this;
   }
 
+  /**
+   * Node-RED's Catch builds msg.error.message from toString(): the message alone, as a user reads it
+   * in the debug sidebar ("1 of 3 recipients failed…", not "TwilioNodeError: 1 of 3…"); the code is in msg.error.code.
+   */
+  override toString(): string {
+    return this.message;
+  }
+
   /** The short form used in multi-recipient results: `{ code, message, twilioCode?, ... }`. */
   toJSON(): Record<string, unknown> {
     return { code: this.code, message: this.message, ...(this.cause ?? {}) };

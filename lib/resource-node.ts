@@ -117,9 +117,9 @@ export function registerResourceNode(RED: NodeAPI, type: string, action: 'get' |
             filters,
             limit: positiveInteger('Limit', def.limit, 50, true),
             pageSize: Math.min(positiveInteger('Page size', def.pageSize, 50, false), 1000),
-            onPage: (count) => status.working('twilio.status.records', { count }),
+            onPage: (count) => status.working(count === 1 ? 'twilio.status.record' : 'twilio.status.records', { count }),
           });
-          status.success('twilio.status.records', { count: records.length });
+          status.success(records.length === 1 ? 'twilio.status.record' : 'twilio.status.records', { count: records.length });
           if (def.output === 'each') {
             const id = RED.util.generateId();
             records.forEach((record, index) => {

@@ -85,7 +85,8 @@ module.exports = function registerTwilioRequest(RED: NodeAPI): void {
         const response = await account.rawRequest(request);
         msg.payload = response.body;
         Object.assign(msg, { statusCode: response.statusCode, headers: response.headers, twilio: { url: response.url, attempts: response.attempts } });
-        status.success('twilio-request.status.done', { status: response.statusCode, attempts: response.attempts });
+        if (response.attempts === 1) status.success('twilio-request.status.doneFirstTry', { status: response.statusCode });
+        else status.success('twilio-request.status.done', { status: response.statusCode, attempts: response.attempts });
       } catch (err) {
         const error = toTwilioNodeError(err, account.redact);
         Object.assign(msg, { statusCode: error.status, twilio: { attempts: (err as { attempts?: number }).attempts } });

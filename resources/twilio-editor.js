@@ -51,10 +51,20 @@
     return translated && translated !== key ? translated : reason;
   }
 
-  function sidPlaceholder(object, action) {
+  function sidPlaceholder(node, object, action) {
     var parts = partsFor(object, action).map(function (p) { return p.example; }).join(':');
     var accountScoped = object && object.actions[action] && /^account\./.test(object.actions[action].call);
-    return parts ? parts + (accountScoped ? '  (AC…:' + parts + ' for a subaccount)' : '') : (accountScoped ? '(optional) AC… for a subaccount' : '');
+    if (!parts) return accountScoped ? node._('twilio.editor.subaccountHint') : '';
+    return accountScoped ? node._('twilio.editor.sidHint', { sid: parts }) : parts;
+  }
+
+  /**
+   * What the Sid row holds: a record's Sid for get, update and delete; for a query, the record a
+   * list belongs to (a call's recordings), or with no such parent only a subaccount to list from.
+   */
+  function sidLabel(node, object, action) {
+    if (action !== 'query') return node._('twilio.editor.sid');
+    return node._(partsFor(object, action).length > 0 ? 'twilio.editor.parentSid' : 'twilio.editor.subaccount');
   }
 
   /** "Message" → "Messages", for labels, before and after the catalogue has loaded. */
@@ -134,7 +144,8 @@
         $('#twilio-not-supported').text(notSupportedReason(node, object, action)).toggle(!!spec.notSupported);
         if (sid.length) {
           sid.typedInput('width', '70%');
-          $('#twilio-sid-hint').text(sidPlaceholder(object, action));
+          $('#twilio-sid-hint').text(sidPlaceholder(node, object, action));
+          $('label[for="node-input-sid"] span').text(sidLabel(node, object, action));
           sid.closest('.form-row').toggle(partsFor(object, action).length > 0 || /^account\./.test(spec.call || ''));
         }
         if (rowsContainer.length) {

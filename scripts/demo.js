@@ -24,13 +24,26 @@ function installPackage() {
   fs.writeFileSync(path.join(userDir, 'package.json'), JSON.stringify({ name: 'node-red-demo', private: true, dependencies: { [pkg.name]: `file:${root}` } }, null, 2));
 }
 
+/** The demo's tabs from the simplest on; an example not listed comes after these, by name. */
+const DEMO_ORDER = [
+  'Send an SMS alert', 'Place a phone call', 'Send to several recipients', 'Check delivery status', 'SMS bot with a reply',
+  'Delivery receipts', "Query today's messages", 'Delete old recordings', 'Mute everyone in a conference', 'Any API call',
+];
+function byDemoOrder(a, b) {
+  const rank = (file) => {
+    const at = DEMO_ORDER.indexOf(file.replace(/\.json$/, ''));
+    return at === -1 ? DEMO_ORDER.length : at;
+  };
+  return rank(a) - rank(b) || a.localeCompare(b);
+}
+
 /** One tab per example, the shared account node once, its credentials in flows_cred.json. */
 function writeDemoFlows() {
   const flowFile = path.join(userDir, 'flows.json');
   if (fs.existsSync(flowFile)) return false; // keep the user's edits; delete the folder to start over
   const flows = [];
   const credentials = {};
-  const examples = fs.readdirSync(path.join(root, 'examples')).filter((f) => f.endsWith('.json')).sort();
+  const examples = fs.readdirSync(path.join(root, 'examples')).filter((f) => f.endsWith('.json')).sort(byDemoOrder);
   examples.forEach((file, i) => {
     const tab = `demo0tab0000000${i}`;
     flows.push({ id: tab, type: 'tab', label: file.replace(/\.json$/, ''), disabled: false, info: '' });

@@ -23,6 +23,7 @@ else describe('the editor in a real browser', { timeout: 300_000 }, () => {
   let browser: Browser;
   let page: Page;
   const pageErrors: string[] = [];
+  let firstShownTab = '';
 
   before(async () => {
     fs.mkdirSync(artifacts, { recursive: true });
@@ -37,6 +38,7 @@ else describe('the editor in a real browser', { timeout: 300_000 }, () => {
     await page.goto(demo.editor);
     await page.waitForSelector('#red-ui-palette .red-ui-palette-node', { timeout: 60_000 });
     await page.waitForFunction(() => (window as any).TwilioEditor && (window as any).TwilioEditor.find('Message'));
+    firstShownTab = (await page.textContent('#red-ui-workspace-tabs .red-ui-tab.active')) ?? '';
   });
 
   after(async () => {
@@ -164,9 +166,25 @@ else describe('the editor in a real browser', { timeout: 300_000 }, () => {
     const choices = await page.$$eval('#twilio-rows-row li select:first-of-type option', (options) => options.map((o) => (o as HTMLOptionElement).value));
     assert.ok(choices.includes('status') && choices.includes('startTime'), `Call filters from the catalogue: ${choices.join(', ')}`);
     assert.match(await page.textContent('#twilio-sid-hint') ?? '', /AC…/);
+    // With no parent record, a query's row only picks a subaccount, and says so.
+    assert.equal((await page.textContent('label[for="node-input-sid"] span'))?.trim(), 'Subaccount');
+    assert.match(await page.textContent('#twilio-sid-hint') ?? '', /^Empty: this account's records\. A subaccount's Account SID \(AC…\)/);
     await page.selectOption('#node-input-object', 'ConferenceParticipant');
     assert.match(await page.textContent('#twilio-sid-hint') ?? '', /^CF…/);
+    assert.equal((await page.textContent('label[for="node-input-sid"] span'))?.trim(), 'Parent Sid');
+    await page.screenshot({ path: path.join(artifacts, 'query-parent-sid.png') });
     await closeDialogs();
+  });
+
+  it('opens on the simplest example: the first demo tab is the SMS alert', async () => {
+    const tabs = await page.evaluate(() => {
+      const labels: string[] = [];
+      (window as any).RED.nodes.eachWorkspace((w: any) => labels.push(w.label));
+      return labels;
+    });
+    assert.equal(tabs[0], 'Send an SMS alert');
+    assert.equal(tabs.at(-1), 'Any API call', 'the most advanced one last');
+    assert.match(firstShownTab, /Send an SMS alert/, 'the editor opened on it');
   });
 
   it('shows each node\'s help in the sidebar', async () => {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { describe, it } from 'node:test';
 import { ALL_ERROR_CODES, HTTP_STATUS_CODES } from '../lib/errors';
-import { accountNode, allNodes, helper, runSend, useRuntime } from './support/harness';
+import { accountNode, allNodes, helper, nodeRedPackage, runSend, useRuntime } from './support/harness';
 
 const TO = '+15558675310';
 
@@ -100,6 +100,24 @@ describe('error codes through a flow', () => {
     } finally {
       simulator.latencyMs = 0;
     }
+  });
+
+  it('reaches a Catch node with the message alone in msg.error.message, the code beside it', async () => {
+    const catchNode = require(require.resolve('@node-red/nodes/core/common/25-catch.js', { paths: [require.resolve(nodeRedPackage)] }));
+    const account = accountNode(simulator.url);
+    await helper.load([...allNodes, catchNode], [
+      { id: 'tab', type: 'tab', label: 't' },
+      account.node,
+      { id: 'send', type: 'twilio-send', z: 'tab', account: 'account', resource: 'message', to: `${TO}, +15005550001, +15005550004`, toType: 'str', body: 'hi', bodyType: 'str', wires: [[]] },
+      { id: 'catcher', type: 'catch', z: 'tab', scope: null, uncaught: false, wires: [['caught']] },
+      { id: 'caught', type: 'helper', z: 'tab' },
+    ], { account: account.credentials });
+    const caught = new Promise<any>((resolve) => helper.getNode('caught').once('input', resolve));
+    helper.getNode('send').receive({ payload: 'x' });
+    const msg = await caught;
+    await helper.unload();
+    assert.equal(msg.error.message, '2 of 3 recipients failed; first: The \'To\' number +15005550001 is not a valid phone number.');
+    assert.equal(msg.error.code, 'INVALID_TO_PHONE_NUMBER_ERROR');
   });
 
   it('has reached every documented code', () => {
