@@ -8,16 +8,17 @@ import type { IncomingMessage } from 'node:http';
 import type { NodeAPI } from 'node-red';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 
-export const MAX_WEBHOOK_BODY = 1024 * 1024;
 /** Twilio sends a webhook's body at once and gives up after 15 s: a body slower than this is not Twilio. */
 export const BODY_TIMEOUT_MS = 10_000;
 
 /** Why a body could not be read: `status` is what the client is told (0: the client is gone). */
 export class BodyReadError extends Error {
-  constructor(readonly status: 0 | 400 | 408 | 413, readonly reason: 'aborted' | 'malformed' | 'timeout' | 'too-large') {
+  constructor(readonly status: 0 | 400 | 408 | 413 | 415, readonly reason: 'aborted' | 'malformed' | 'timeout' | 'too-large' | 'too-many-parameters' | 'too-deep' | 'not-a-webhook-type') {
     super(reason);
   }
 }
+
+const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 413: 'Payload Too Large', 415: 'Unsupported Media Type' };
 
 /** What Express gives us of an app: enough to find the root, add a middleware and remove a route. */
 interface ExpressApp {
@@ -36,7 +37,8 @@ interface Layer {
 /** A request we told the editor's body parsers to leave alone; its body waits for our route. */
 type DeferredRequest = IncomingMessage & { _body?: boolean; twilioBodyDeferred?: boolean; body?: unknown; originalUrl?: string };
 
-const routeKey = (path: string) => path.replace(/\/{2,}/g, '/').replace(/\/$/, '');
+/** A path as Express routes it: case-insensitive, a trailing slash and doubled slashes ignored. */
+const routeKey = (path: string) => path.replace(/\/{2,}/g, '/').replace(/\/$/, '').toLowerCase();
 /** Paths (with httpNodeRoot) of every twilio-in route, counted: two nodes may briefly share one across a redeploy. */
 const deferredRoutes = new Map<string, number>();
 const markedApps = new WeakSet<object>();
@@ -116,7 +118,7 @@ export function mountWebhookRoute(RED: NodeAPI, path: string, handler: (req: Req
  * the cap before reading anything. A request whose body someone else already parsed (a body parser in
  * httpNodeMiddleware) is rebuilt from what they parsed, a last resort that JSON signatures may fail.
  */
-export function readWebhookBody(req: Request, maxBytes = MAX_WEBHOOK_BODY, timeoutMs = BODY_TIMEOUT_MS): Promise<string> {
+export function readWebhookBody(req: Request, maxBytes: number, timeoutMs = BODY_TIMEOUT_MS): Promise<string> {
   const raw = req as unknown as DeferredRequest;
   if (!raw.twilioBodyDeferred && (raw._body || raw.readableEnded)) return Promise.resolve(rebuildParsedBody(raw));
   const declared = Number(raw.headers['content-length']);
@@ -174,7 +176,7 @@ function rebuildParsedBody(req: DeferredRequest): string {
 }
 
 /**
- * Tells a client its body was refused and closes the connection: the rest of an oversized or slow
+ * Tells a client its body was refused (or, for a 415, never read) and closes the connection: the rest of an oversized or slow
  * body is not read, and the socket is not kept for another request.
  */
 export function refuseBody(req: Request, res: Response, error: BodyReadError): void {
@@ -183,7 +185,7 @@ export function refuseBody(req: Request, res: Response, error: BodyReadError): v
     return;
   }
   res.set('Connection', 'close');
-  res.status(error.status).type('text/plain').send(error.status === 413 ? 'Payload Too Large' : error.status === 408 ? 'Request Timeout' : 'Bad Request');
+  res.status(error.status).type('text/plain').send(STATUS_TEXT[error.status]);
   // The client may still be sending: once the answer is out, the socket goes.
   res.once('finish', () => setImmediate(() => req.socket.destroy()));
 }

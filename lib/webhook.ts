@@ -33,23 +33,62 @@ export function signedUrl(req: IncomingRequest, options: SignedUrlOptions = {}):
   return `${proto}://${host}${req.originalUrl}`;
 }
 
-/** A webhook's body as sent (`raw`, what a bodySHA256 covers) and as read. */
-export type Body = { kind: 'form'; raw: string; params: Record<string, string> } | { kind: 'json'; raw: string; value: unknown };
+/** A webhook's body as sent (`raw`, what a bodySHA256 covers) and as read (a JSON value once checked). */
+export type Body = { kind: 'form'; raw: string; params: Record<string, string> } | { kind: 'json'; raw: string; value?: unknown };
 
-/** Reads a webhook's body: form-encoded (Twilio's usual) or JSON (signed with bodySHA256). */
-export function parseBody(raw: string, contentType: string | undefined): Body {
-  if (/application\/json/i.test(contentType ?? '')) {
-    let value: unknown;
-    try {
-      value = JSON.parse(raw || 'null');
-    } catch {
-      value = raw;
-    }
-    return { kind: 'json', raw, value };
+/** Twilio posts forms (its usual) or JSON (signed with bodySHA256); anything else is not Twilio. */
+export function webhookBodyKind(contentType: string | undefined): 'form' | 'json' | undefined {
+  const type = (contentType ?? '').split(';')[0].trim().toLowerCase();
+  if (type === 'application/x-www-form-urlencoded') return 'form';
+  if (type === 'application/json') return 'json';
+  return undefined;
+}
+
+/**
+ * Limits a body must keep before any work is spent on it (a stranger's unsigned request costs its
+ * signature check): Twilio's forms carry a few dozen parameters in a few KiB (a WhatsApp text of
+ * 4,096 characters is under 40 KiB encoded); its JSON events are shallow.
+ */
+export const WEBHOOK_LIMITS = { formBytes: 128 * 1024, formParameters: 256, jsonBytes: 1024 * 1024, jsonDepth: 32 } as const;
+
+/** Whether a form body has more parameters than Twilio ever sends, counted before it is parsed. */
+export function tooManyParameters(raw: string, max: number = WEBHOOK_LIMITS.formParameters): boolean {
+  let count = 1;
+  for (let at = raw.indexOf('&'); at !== -1; at = raw.indexOf('&', at + 1)) if (++count > max) return true;
+  return false;
+}
+
+/** Whether JSON text nests deeper than `max` (a deep document would cost the flow's clones their stack). */
+export function nestsDeeperThan(raw: string, max: number = WEBHOOK_LIMITS.jsonDepth): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
   }
+  return false;
+}
+
+/** Reads a form body into its parameters (own keys only: `__proto__` is a parameter like any other). */
+export function parseForm(raw: string): Body {
   const params: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [key, value] of new URLSearchParams(raw)) params[key] = value;
   return { kind: 'form', raw, params };
+}
+
+/** A JSON body's value, read once its signature is checked (text that is not JSON stays text). */
+export function jsonValue(raw: string): unknown {
+  try {
+    return JSON.parse(raw || 'null');
+  } catch {
+    return raw;
+  }
 }
 
 /**

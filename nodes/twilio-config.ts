@@ -136,7 +136,8 @@ module.exports = function registerTwilioConfig(RED: NodeAPI): void {
       const authMode: AuthMode = body.authMode === 'authToken' ? 'authToken' : 'apiKey';
       const secretName = authMode === 'apiKey' ? 'apiKeySecret' : 'authToken';
       const given = (name: keyof TwilioConfigCredentials) => body.credentials?.[name];
-      const keepsSavedSecret = given(secretName) === undefined || given(secretName) === '__PWRD__';
+      // The dialog shows a saved secret as __PWRD__; the saved text itself (a `${NAME}` someone knows) is the saved secret too.
+      const keepsSavedSecret = given(secretName) === undefined || given(secretName) === '__PWRD__' || (saved?.[secretName] !== undefined && String(given(secretName)).trim() === saved[secretName]!.trim());
       const usesSavedSecret = keepsSavedSecret && Boolean(saved?.[secretName]);
       const credential = (name: keyof TwilioConfigCredentials, label: string) => {
         const value = name === secretName && keepsSavedSecret ? saved?.[name] : given(name);

@@ -10,8 +10,8 @@ import { adminEndpoint, editorValue, findDeployed } from '../lib/editor-api';
 import { text } from '../lib/messages';
 import { resolveEnvReferences } from '../lib/properties';
 import { EMPTY_TWIML } from '../lib/twiml';
-import { Body, mediaOf, parseBody, signedUrl, summarise } from '../lib/webhook';
-import { BODY_TIMEOUT_MS, BodyReadError, MAX_WEBHOOK_BODY, mountWebhookRoute, readWebhookBody, refuseBody } from '../lib/webhook-route';
+import { Body, WEBHOOK_LIMITS, jsonValue, mediaOf, nestsDeeperThan, parseForm, signedUrl, summarise, tooManyParameters, webhookBodyKind } from '../lib/webhook';
+import { BODY_TIMEOUT_MS, BodyReadError, mountWebhookRoute, readWebhookBody, refuseBody } from '../lib/webhook-route';
 import { DuplicateWindow } from '../lib/dedupe';
 import { forgetNodeState, nodeStateStore } from '../lib/context';
 import { NodeStatus } from '../lib/status';
@@ -95,6 +95,23 @@ module.exports = function registerTwilioIn(RED: NodeAPI): void {
       if (!res.headersSent) res.status(status).type(type).send(body);
     }
 
+    /**
+     * The body, within the limits of what Twilio sends (lib/webhook.ts WEBHOOK_LIMITS), before any
+     * work is spent on it: a form's parameters are counted before they are parsed, JSON's nesting
+     * before it is read (after the signature check).
+     */
+    async function readBody(req: Request): Promise<Body> {
+      const kind = webhookBodyKind(req.headers['content-type']);
+      if (!kind) throw new BodyReadError(415, 'not-a-webhook-type');
+      const raw = await readWebhookBody(req, kind === 'form' ? WEBHOOK_LIMITS.formBytes : WEBHOOK_LIMITS.jsonBytes, bodyTimeoutMs);
+      if (kind === 'json') {
+        if (nestsDeeperThan(raw)) throw new BodyReadError(413, 'too-deep');
+        return { kind: 'json', raw };
+      }
+      if (tooManyParameters(raw)) throw new BodyReadError(413, 'too-many-parameters');
+      return parseForm(raw);
+    }
+
     async function handle(req: Request, res: Response): Promise<void> {
       if (!account) return answer(res, 500, 'Twilio account not configured', 'text/plain');
       const header = req.headers['x-twilio-signature'];
@@ -109,16 +126,16 @@ module.exports = function registerTwilioIn(RED: NodeAPI): void {
       // What can be refused without the body is refused before a byte of it is read.
       if (validate && !account.canValidateWebhooks()) return reject('twilio-in.warnings.noToken', false);
       if (validate && !signature) return reject('twilio-in.warnings.missingSignature', false);
-      let raw: string;
+      let body: Body;
       try {
-        raw = await readWebhookBody(req, MAX_WEBHOOK_BODY, bodyTimeoutMs);
+        body = await readBody(req);
       } catch (err) {
         if (!(err instanceof BodyReadError)) throw err;
         if (err.status !== 0) warnThrottled('twilio-in.warnings.badBody', { reason: err.reason, status: err.status });
         return refuseBody(req, res, err);
       }
-      const body: Body = parseBody(raw, req.headers['content-type']);
       if (validate && account.validateWebhook(signature, url(), body) !== true) return reject('twilio-in.warnings.invalidSignature', true);
+      if (body.kind === 'json') body.value = jsonValue(body.raw); // read only once Twilio's signature holds
       const token = req.headers['i-twilio-idempotency-token'];
       if (def.dedupe !== false && typeof token === 'string' && token && (await duplicates.seen(token))) {
         status.warning('twilio-in.status.duplicate');

@@ -133,6 +133,17 @@ describe('admin endpoints', () => {
       const noNode = await helper.request().post('/twilio-in/connect').send({ account: 'account', publicBaseUrl: '${HOME_URL}', path: '/twilio/sms', which: 'sms', number: number.sid });
       assert.deepEqual([noNode.status, noNode.body.code], [400, 'INVALID_INPUT']);
       assert.notEqual(simulator.find('incomingPhoneNumbers')!.sms_url, `${elsewhere.url()}/twilio/sms`);
+      // A saved `${NAME}` secret sent back as text is the saved secret: it goes nowhere the deployed settings do not.
+      await helper.unload();
+      process.env.SAVED_TOKEN = 'env-secret-value-42';
+      const refAccount = accountNode(simulator.url, 'authToken');
+      await helper.load(allNodes, [refAccount.node], { account: { accountSid: ACCOUNT.sid, authToken: '${SAVED_TOKEN}' } });
+      for (const token of ['${SAVED_TOKEN}', ' ${SAVED_TOKEN} ']) {
+        const sentBack = await helper.request().post('/twilio-config/test').send({ id: 'account', authMode: 'authToken', baseUrl: elsewhere.url(), credentials: { accountSid: ACCOUNT.sid, authToken: token } });
+        assert.deepEqual([sentBack.body.ok, sentBack.body.code], [false, 'INVALID_INPUT'], JSON.stringify(sentBack.body));
+      }
+      assert.equal(elsewhere.seen.length, 0, 'the env secret never left');
+      delete process.env.SAVED_TOKEN;
       // The account's own ${NAME} settings, as deployed (the demo's), still test with the saved secret.
       await helper.unload();
       process.env.SIM_URL = simulator.url;

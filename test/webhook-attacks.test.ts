@@ -180,6 +180,35 @@ for (const variant of variants) {
       assert.equal(empty.status, 403, 'the URL\'s signature does not cover another body');
     });
 
+    it('refuses what Twilio never sends before spending work on it: other types, huge forms, deep JSON', async () => {
+      const junk = { ...authHeader, 'X-Twilio-Signature': 'forged' };
+      const asText = await raw(port, head(path, { ...junk, 'Content-Type': 'text/plain', 'Content-Length': 6 }), ['From=x']);
+      const noType = await raw(port, head(path, { ...junk, 'Content-Length': 6 }), ['From=x']);
+      const multipart = await raw(port, head(path, { ...junk, 'Content-Type': 'multipart/form-data; boundary=x', 'Content-Length': 6 }), ['From=x']);
+      for (const answer of [asText, noType, multipart]) assert.equal(answer.status, 415);
+      const manyKeys = Array.from({ length: 20_000 }, (_, i) => `k${i}=`).join('&');
+      const many = await raw(port, head(path, { ...junk, 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': manyKeys.length }), [manyKeys]);
+      assert.equal(many.status, 413, 'a form with 20,000 parameters');
+      const long = 'Body=' + 'a'.repeat(200 * 1024);
+      const big = await raw(port, head(path, { ...junk, 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': long.length }), [long]);
+      assert.equal(big.status, 413, 'a form of 200 KiB');
+      const deep = '['.repeat(100_000) + ']'.repeat(100_000);
+      const nested = await raw(port, head(`${path}?bodySHA256=${crypto.createHash('sha256').update(deep).digest('hex')}`, { ...junk, 'Content-Type': 'application/json', 'Content-Length': deep.length }), [deep]);
+      assert.equal(nested.status, 413, 'JSON nested 100,000 deep');
+      await stillServes();
+    });
+
+    it('defers the body of the route under any spelling Express routes to it (case, trailing slash)', async () => {
+      for (const spelling of [path.toUpperCase(), `${path}/`, path.replace('sms', 'SMS')]) {
+        const body = JSON.stringify({ MessageSid: PARAMS.MessageSid, AccountSid: DEMO_ACCOUNT.sid, Body: 'still here' });
+        const hashed = `${spelling}?bodySHA256=${crypto.createHash('sha256').update(body).digest('hex')}`;
+        const signature = twilio.getExpectedTwilioSignature(TOKEN, `http://127.0.0.1:${port}${hashed}`, {});
+        const answer = await fetch(`http://127.0.0.1:${port}${hashed}`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Twilio-Signature': signature, ...authHeader }, body });
+        assert.equal(answer.status, 200, spelling);
+        assert.match(await answer.text(), /got still here/, `${spelling}: the exact bytes reached the signature check`);
+      }
+    });
+
     it('survives 120 hostile requests at once', async () => {
       const big = Buffer.alloc(1024 * 1024 + 10, 'a');
       const attacks = Array.from({ length: 120 }, (_, i) => {

@@ -8,6 +8,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import twilio from 'twilio';
+import { nestsDeeperThan, tooManyParameters, webhookBodyKind } from '../lib/webhook';
 import { ACCOUNT, API_KEY, FlowNode, RuntimeNode, accountNode, allNodes, capturedRED, helper, statusesOf, useRuntime } from './support/harness';
 
 const TOKEN = ACCOUNT.authToken;
@@ -18,6 +19,20 @@ interface Posted {
   body: string;
   contentType: string | null;
 }
+
+describe('webhook body limits', () => {
+  it('counts a form\'s parameters and a JSON text\'s nesting without parsing them', () => {
+    assert.equal(tooManyParameters('a=1&b=2', 2), false);
+    assert.equal(tooManyParameters('a=1&b=2&c=3', 2), true);
+    assert.equal(tooManyParameters('', 1), false);
+    assert.equal(nestsDeeperThan('{"a":[{"b":[1]}]}', 4), false);
+    assert.equal(nestsDeeperThan('{"a":[{"b":[[1]]}]}', 4), true);
+    assert.equal(nestsDeeperThan('{"a":"[[[[[[[[[[\\"[[[[["}', 2), false, 'brackets in strings do not count');
+    assert.equal(webhookBodyKind('application/x-www-form-urlencoded; charset=UTF-8'), 'form');
+    assert.equal(webhookBodyKind('Application/JSON'), 'json');
+    for (const other of [undefined, '', 'text/plain', 'multipart/form-data; boundary=x', 'application/jsonx', 'text/plain; application/json']) assert.equal(webhookBodyKind(other), undefined, String(other));
+  });
+});
 
 describe('twilio-in and twilio-reply', () => {
   const { simulator } = useRuntime();
