@@ -279,11 +279,13 @@ export const COLLECTIONS: CollectionDef[] = [
 
 /** Collections whose records the server creates at start so that Get/Query/Update have something to find. */
 export function seedRecords(accountSid: string, insert: (collection: string, record: TwilioRecord) => void): void {
+  // A call of some weeks ago, so that "older than 30 days" (the Delete old recordings example) finds its recording.
+  const weeksAgo = twilioDate(new Date(Date.now() - 45 * 24 * 3600 * 1000));
   const call = createCall(accountSid, { To: '+15558675310', From: '+15017122661', Url: 'https://demo.twilio.com/welcome/voice/' });
-  Object.assign(call, { status: 'completed', duration: '42', start_time: twilioDate(), end_time: twilioDate() });
+  Object.assign(call, { status: 'completed', duration: '42', date_created: weeksAgo, date_updated: weeksAgo, start_time: weeksAgo, end_time: weeksAgo });
   insert('calls', call);
   const recording = recordingRecord(accountSid, call.sid as string, null);
-  Object.assign(recording, { status: 'completed', duration: '40' });
+  Object.assign(recording, { status: 'completed', duration: '40', date_created: weeksAgo, date_updated: weeksAgo, start_time: weeksAgo });
   insert('recordings', recording);
   insert('callRecordings', recording);
   const transcription = base(accountSid, newSid('TR'), 'Transcriptions', {

@@ -465,28 +465,35 @@ export class TwilioSimulator {
     }));
   }
 
-  /** After a send with a StatusCallback: the message's sent and delivered, a call's progress events. */
+  /**
+   * After a send, a message lives on as Twilio's do (sent, then delivered) and a call rings, is
+   * answered and completes, whether or not anyone asked to hear of it: a later Get sees where it got
+   * to. With a StatusCallback each step (a call's: those in StatusCallbackEvent, or completed) is also
+   * delivered there, signed.
+   */
   private scheduleStatusCallbacks(collection: string, record: TwilioRecord, params: Params): void {
+    if (collection !== 'messages' && collection !== 'calls') return;
+    if (collection === 'messages' && record.status === 'scheduled') return;
     const url = first(params.StatusCallback);
-    if (!url || (collection !== 'messages' && collection !== 'calls')) return;
     const accountSid = String(record.account_sid);
     const common = { AccountSid: accountSid, ApiVersion: API_VERSION, From: String(record.from ?? ''), To: String(record.to ?? '') };
-    const steps: Array<Record<string, string>> =
+    const wanted = list(params.StatusCallbackEvent).length ? list(params.StatusCallbackEvent) : ['completed'];
+    const steps: Array<{ status: string; callback?: Record<string, string> }> =
       collection === 'messages'
-        ? record.status === 'scheduled'
-          ? []
-          : ['sent', 'delivered'].map((status) => ({ ...common, MessageSid: String(record.sid), SmsSid: String(record.sid), MessageStatus: status, SmsStatus: status }))
-        : ['initiated', 'ringing', 'answered', 'completed']
-            .filter((event) => (list(params.StatusCallbackEvent).length ? list(params.StatusCallbackEvent) : ['completed']).includes(event))
-            .map((event, i) => ({
-              ...common, CallSid: String(record.sid), CallStatus: event === 'answered' ? 'in-progress' : event, Direction: 'outbound-api', Called: common.To, Caller: common.From,
+        ? ['sent', 'delivered'].map((status) => ({ status, callback: { ...common, MessageSid: String(record.sid), SmsSid: String(record.sid), MessageStatus: status, SmsStatus: status } }))
+        : ['initiated', 'ringing', 'answered', 'completed'].map((event, i) => {
+            const status = event === 'answered' ? 'in-progress' : event;
+            const callback = {
+              ...common, CallSid: String(record.sid), CallStatus: status, Direction: 'outbound-api', Called: common.To, Caller: common.From,
               CallbackSource: 'call-progress-events', SequenceNumber: String(i), Timestamp: twilioDate(), ...(event === 'completed' ? { CallDuration: '12' } : {}),
-            }));
+            };
+            return { status, callback: wanted.includes(event) ? callback : undefined };
+          });
     const run = async () => {
       for (const step of steps) {
         await new Promise((r) => setTimeout(r, this.statusCallbackDelayMs));
-        record.status = step.MessageStatus ?? step.CallStatus;
-        await this.deliver(url, step, { authToken: this.signingToken(accountSid), method: first(params.StatusCallbackMethod) === 'GET' ? 'GET' : 'POST' });
+        record.status = step.status;
+        if (url && step.callback) await this.deliver(url, step.callback, { authToken: this.signingToken(accountSid), method: first(params.StatusCallbackMethod) === 'GET' ? 'GET' : 'POST' });
       }
     };
     void this.track(run());

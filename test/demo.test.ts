@@ -51,12 +51,14 @@ describe('npm start (the demo)', () => {
     const state = await waitFor('every example to reach the simulator', async () => {
       const [messages, participants, requests, deliveries] = [await get('messages'), await get('participants'), await get('requests'), await get('deliveries')];
       const done = messages.length >= 4 && deliveries.some((d) => d.params.MessageStatus === 'delivered' && d.status === 200) && deliveries.some((d) => d.replies.length > 0) && participants.every((p) => p.muted) && requests.some((r) => r.method === 'GET' && /\/Messages\/SM\w+\.json$/.test(r.path))
-        && requests.some((r) => r.path.endsWith('/Recordings.json')) && requests.some((r) => r.path.endsWith('/Balance.json')) && requests.some((r) => r.path.endsWith('/Messages.json') && r.method === 'GET');
+        && requests.some((r) => r.path.endsWith('/Recordings.json')) && requests.some((r) => r.method === 'DELETE' && /\/Recordings\/RE\w+\.json$/.test(r.path))
+        && requests.some((r) => r.path.endsWith('/Balance.json')) && requests.some((r) => r.path.endsWith('/Messages.json') && r.method === 'GET');
       return done ? { messages, requests, deliveries } : undefined;
     });
     assert.ok(state.messages.some((m) => m.body === 'Alert: the greenhouse is at 31 °C'));
     assert.equal(state.messages.filter((m) => m.body === '[ops] Disk 92% full on db-1').length, 2, 'the invalid test number is refused, the others sent');
     assert.ok(state.requests.some((r) => r.path.endsWith('/Calls.json') && r.method === 'POST'), 'the call example placed a call');
+    assert.deepEqual(await get('recordings'), [], 'the old recording was found and deleted');
     assert.ok(state.deliveries.some((d) => d.replies[0] === 'Hi! You said: Are the lights off?'), 'the SMS bot answered through twilio-reply');
     assert.ok(state.deliveries.every((d) => d.status === 200), 'every webhook was accepted: signatures check out');
     // The only error the examples log is the one they show on purpose: the refused test number.

@@ -41,6 +41,16 @@ describe('simulator', () => {
     assert.equal(raw.num_segments, '1');
   });
 
+  it('moves a message to delivered and a call to completed with or without a status callback', async () => {
+    const message = await client.client.messages.create({ to: TO, from: FROM, body: 'where are you' });
+    const call = await client.client.calls.create({ to: TO, from: FROM, twiml: '<Response><Say>hi</Say></Response>' });
+    assert.equal(message.status, 'queued');
+    await simulator.settled();
+    assert.equal((await client.client.messages(message.sid).fetch()).status, 'delivered', 'a later Get sees where it got to');
+    assert.equal((await client.client.calls(call.sid).fetch()).status, 'completed');
+    assert.equal(simulator.deliveries.length, 0, 'no callback was asked for, none was sent');
+  });
+
   it('pages lists as Twilio does (next_page_uri), followed by the SDK', async () => {
     for (let i = 0; i < 7; i++) await client.client.messages.create({ to: TO, from: FROM, body: `m${i}` });
     const all = await client.client.messages.list({ pageSize: 3 });
