@@ -93,6 +93,7 @@ describe('twilio-request', () => {
 
   it('answers as text or bytes when asked', async () => {
     const text = await request({ path: '/anything', responseType: 'text' });
+    assert.ok(text.statuses.some((st: any) => st.text === 'twilio-request.status.doneFirstTry'), 'status: 200 (1 try), not "1 tries"');
     assert.equal(typeof text.output.payload, 'string');
     const bytes = await request({ path: '/bytes', responseType: 'binary' });
     assert.ok(Buffer.isBuffer(bytes.output.payload));
@@ -106,6 +107,7 @@ describe('twilio-request', () => {
     const took = Date.now() - started;
     assert.equal(ok.error, undefined);
     assert.equal(ok.output.twilio.attempts, 3);
+    assert.ok(ok.statuses.some((st: any) => st.text === 'twilio-request.status.done'), 'status: 200 (3 tries)');
     assert.ok(took >= 40 + 80, `waited ${took} ms`);
     script.push({ status: 429, headers: { 'Retry-After': '0.3' }, body: '{"code":20429,"message":"Too Many Requests"}' });
     const started2 = Date.now();

@@ -242,6 +242,15 @@ describe('queries: paging, limits, one message per record', () => {
     assert.deepEqual(statuses.filter((s) => s.text === 'twilio.status.records').map((s) => s.fill), ['blue', 'blue', 'blue', 'green']);
   });
 
+  it('says "1 record", not "1 records"', async () => {
+    const { output, statuses } = await runNode(simulator.url, 'twilio-query', { object: 'LocalPhoneNumber', sid: 'US', sidType: 'str', limit: 1, pageSize: 1 }, {});
+    await helper.unload();
+    assert.equal(output.payload.length, 1);
+    assert.equal(statuses.at(-1)?.text, 'twilio.status.record');
+    const en = JSON.parse(require('node:fs').readFileSync(require('node:path').join(__dirname, '..', 'nodes', 'locales', 'en-US', 'twilio-query.json'), 'utf8'));
+    assert.equal(en.twilio.status.record, '__count__ record');
+  });
+
   it('reads every page with limit 0', async () => {
     const { output } = await runNode(simulator.url, 'twilio-query', { object: 'LocalPhoneNumber', sid: 'US', sidType: 'str', limit: 0, pageSize: 25 }, {});
     await helper.unload();
