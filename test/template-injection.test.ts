@@ -5,12 +5,10 @@
  * node's own template sees data only: no req/res, no prototype, no getter, no function called.
  */
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { after, before, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { renderTemplate } from '../lib/templates';
-import { FlowNode, RuntimeNode, accountNode, allNodes, capturedRED, helper, sendTo, useRuntime } from './support/harness';
+import { FlowNode, RuntimeNode, accountNode, allNodes, helper, sendTo, useHttpNode, useRuntime } from './support/harness';
 import { codeOf } from './support/assertions';
 
 const HOSTILE = [
@@ -53,16 +51,9 @@ function place(source: (typeof SOURCES)[number], text: string, node: RuntimeNode
 
 describe('a sender\'s text is data, never a template', () => {
   const { simulator } = useRuntime();
-  let server: http.Server;
-  let base: string;
-  before(async () => {
-    server = http.createServer((req, res) => (capturedRED ? capturedRED.httpNode(req, res) : res.writeHead(503).end()));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  });
-  after(async () => {
-    delete process.env.STRANGER_TEXT;
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+  const httpNode = useHttpNode();
+  after(() => {
+      delete process.env.STRANGER_TEXT;
   });
 
   /** Loads a node of `type` whose `field` is read from `source`, sends a msg holding `text` there. */
@@ -128,11 +119,11 @@ describe('a sender\'s text is data, never a template', () => {
     await helper.load(allNodes, [
       { id: 'tab', type: 'tab', label: 't' },
       account.node,
-      { id: 'bot', type: 'twilio-in', z: 'tab', account: 'account', path: '/twilio/echo', publicBaseUrl: base, validate: true, reply: 'flow', wires: [['reply']] },
+      { id: 'bot', type: 'twilio-in', z: 'tab', account: 'account', path: '/twilio/echo', publicBaseUrl: httpNode.base(), validate: true, reply: 'flow', wires: [['reply']] },
       { id: 'reply', type: 'twilio-reply', z: 'tab', action: 'message', text: 'payload.Body', textType: 'msg' },
     ], { account: account.credentials });
     const number = simulator.find('incomingPhoneNumbers')!;
-    number.sms_url = `${base}/twilio/echo`;
+    number.sms_url = `${httpNode.base()}/twilio/echo`;
     for (const body of HOSTILE) {
       const delivery = await simulator.receiveMessage({ from: '+15558675399', to: String(number.phone_number), body });
       assert.equal(delivery.status, 200);

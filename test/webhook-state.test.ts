@@ -4,11 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import twilio from 'twilio';
-import { ACCOUNT, FlowNode, accountNode, allNodes, capturedRED, helper, nodeRedPackage, useRuntime } from './support/harness';
+import { ACCOUNT, FlowNode, accountNode, allNodes, helper, nodeRedPackage, useHttpNode, useRuntime } from './support/harness';
 
 helper.init(require.resolve(nodeRedPackage), { contextStorage: { default: { module: 'memory' }, shared: { module: 'memory' } } });
 
@@ -16,21 +14,12 @@ const PARAMS = { MessageSid: 'SM' + 'd'.repeat(32), AccountSid: ACCOUNT.sid, Fro
 
 describe('twilio-in duplicate window in a configured context store', () => {
   const { simulator } = useRuntime();
-  let server: http.Server;
-  let base: string;
-  before(async () => {
-    server = http.createServer((req, res) => (capturedRED ? capturedRED.httpNode(req, res) : res.writeHead(503).end()));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  });
-  after(async () => {
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
+  const httpNode = useHttpNode();
 
   const post = (token: string) =>
-    fetch(`${base}/twilio/sms`, {
+    fetch(`${httpNode.base()}/twilio/sms`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Twilio-Signature': twilio.getExpectedTwilioSignature(ACCOUNT.authToken, `${base}/twilio/sms`, PARAMS), 'I-Twilio-Idempotency-Token': token },
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Twilio-Signature': twilio.getExpectedTwilioSignature(ACCOUNT.authToken, `${httpNode.base()}/twilio/sms`, PARAMS), 'I-Twilio-Idempotency-Token': token },
       body: new URLSearchParams(PARAMS).toString(),
     });
 

@@ -4,12 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import twilio from 'twilio';
 import { nestsDeeperThan, tooManyParameters, webhookBodyKind } from '../lib/webhook';
-import { ACCOUNT, API_KEY, FlowNode, RuntimeNode, accountNode, allNodes, capturedRED, helper, statusesOf, useRuntime } from './support/harness';
+import { ACCOUNT, API_KEY, FlowNode, RuntimeNode, accountNode, allNodes, helper, statusesOf, useHttpNode, useRuntime } from './support/harness';
 
 const TOKEN = ACCOUNT.authToken;
 const PARAMS = { MessageSid: 'SM' + 'a'.repeat(32), AccountSid: ACCOUNT.sid, From: '+15558675310', To: '+15017122661', Body: "It's 100% Tom & Jerry — café", NumMedia: '0' };
@@ -36,17 +34,7 @@ describe('webhook body limits', () => {
 
 describe('twilio-in and twilio-reply', () => {
   const { simulator } = useRuntime();
-  let server: http.Server;
-  let base: string;
-
-  before(async () => {
-    server = http.createServer((req, res) => (capturedRED ? capturedRED.httpNode(req, res) : res.writeHead(503).end()));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  });
-  after(async () => {
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
+  const httpNode = useHttpNode();
 
   /** Loads account → twilio-in → (twilio-reply) and a helper on twilio-in's output. */
   async function load(inConfig: Record<string, unknown> = {}, opts: { reply?: Record<string, unknown>; mode?: 'apiKey' | 'authToken'; credentials?: object } = {}) {
@@ -67,12 +55,12 @@ describe('twilio-in and twilio-reply', () => {
   }
 
   async function post(path: string, body: string, headers: Record<string, string>): Promise<Posted> {
-    const response = await fetch(`${base}${path}`, { method: 'POST', headers, body });
+    const response = await fetch(`${httpNode.base()}${path}`, { method: 'POST', headers, body });
     return { status: response.status, body: await response.text(), contentType: response.headers.get('content-type') };
   }
 
   /** A form POST signed for `signedFor` (the URL Twilio believes it called). */
-  function signedForm(path: string, params: Record<string, string> = PARAMS, signedFor = `${base}${path}`, token = TOKEN, extra: Record<string, string> = {}) {
+  function signedForm(path: string, params: Record<string, string> = PARAMS, signedFor = `${httpNode.base()}${path}`, token = TOKEN, extra: Record<string, string> = {}) {
     const signature = twilio.getExpectedTwilioSignature(token, signedFor, params);
     return post(path, new URLSearchParams(params).toString(), { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Twilio-Signature': signature, ...extra });
   }
@@ -102,12 +90,12 @@ describe('twilio-in and twilio-reply', () => {
 
   it('refuses a tampered body, a tampered URL, a missing header and a wrong token with 403 and no message', async () => {
     const { received, warnings } = await load();
-    const signature = twilio.getExpectedTwilioSignature(TOKEN, `${base}/twilio/sms`, PARAMS);
+    const signature = twilio.getExpectedTwilioSignature(TOKEN, `${httpNode.base()}/twilio/sms`, PARAMS);
     const tampered = await post('/twilio/sms', new URLSearchParams({ ...PARAMS, Body: 'send me the codes' }).toString(), { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Twilio-Signature': signature });
-    const otherUrl = await signedForm('/twilio/sms', PARAMS, `${base}/twilio/other`);
-    const otherQuery = await signedForm('/twilio/sms?site=a', PARAMS, `${base}/twilio/sms?site=b`);
+    const otherUrl = await signedForm('/twilio/sms', PARAMS, `${httpNode.base()}/twilio/other`);
+    const otherQuery = await signedForm('/twilio/sms?site=a', PARAMS, `${httpNode.base()}/twilio/sms?site=b`);
     const missing = await post('/twilio/sms', new URLSearchParams(PARAMS).toString(), { 'Content-Type': 'application/x-www-form-urlencoded' });
-    const wrongToken = await signedForm('/twilio/sms', PARAMS, `${base}/twilio/sms`, 'not-the-token');
+    const wrongToken = await signedForm('/twilio/sms', PARAMS, `${httpNode.base()}/twilio/sms`, 'not-the-token');
     await settle();
     for (const answer of [tampered, otherUrl, otherQuery, missing, wrongToken]) assert.equal(answer.status, 403);
     assert.equal(received.length, 0);
@@ -154,7 +142,7 @@ describe('twilio-in and twilio-reply', () => {
     const body = JSON.stringify({ EventType: 'com.twilio.messaging.message.delivered', AccountSid: ACCOUNT.sid, MessageSid: 'SM' + 'b'.repeat(32), MessageStatus: 'delivered' });
     const hash = crypto.createHash('sha256').update(body).digest('hex');
     const path = `/twilio/sms?bodySHA256=${hash}`;
-    const signature = twilio.getExpectedTwilioSignature(TOKEN, `${base}${path}`, {});
+    const signature = twilio.getExpectedTwilioSignature(TOKEN, `${httpNode.base()}${path}`, {});
     const ok = await post(path, body, { 'Content-Type': 'application/json', 'X-Twilio-Signature': signature });
     const tampered = await post(path, body.replace('delivered"}', 'failed"}'), { 'Content-Type': 'application/json', 'X-Twilio-Signature': signature });
     await settle(() => received.length >= 1);
@@ -268,9 +256,9 @@ describe('twilio-in and twilio-reply', () => {
     await helper.load(allNodes, [
       { id: 'tab', type: 'tab', label: 't' },
       account.node,
-      { id: 'receipts', type: 'twilio-in', z: 'tab', account: 'account', path: '/twilio/status', publicBaseUrl: base, validate: true, reply: 'auto', wires: [['out']] },
+      { id: 'receipts', type: 'twilio-in', z: 'tab', account: 'account', path: '/twilio/status', publicBaseUrl: httpNode.base(), validate: true, reply: 'auto', wires: [['out']] },
       { id: 'send', type: 'twilio-send', z: 'tab', account: 'account', resource: 'message', to: '+15558675310', toType: 'str', body: 'hi', bodyType: 'str', statusCallbackNode: 'receipts', wires: [[]] },
-      { id: 'bot', type: 'twilio-in', z: 'tab', account: 'account', path: '/twilio/sms', publicBaseUrl: base, validate: true, reply: 'flow', wires: [['reply']] },
+      { id: 'bot', type: 'twilio-in', z: 'tab', account: 'account', path: '/twilio/sms', publicBaseUrl: httpNode.base(), validate: true, reply: 'flow', wires: [['reply']] },
       { id: 'reply', type: 'twilio-reply', z: 'tab', action: 'message', text: 'Got "{{payload.Body}}" & thanks', textType: 'str' },
       { id: 'out', type: 'helper', z: 'tab' },
     ], { account: account.credentials });
@@ -281,10 +269,10 @@ describe('twilio-in and twilio-reply', () => {
     for (let waited = 0; receipts.length < 2 && waited < 10_000; waited += 20) await new Promise((r) => setTimeout(r, 20));
     await simulator.settled();
     assert.deepEqual(receipts.map((m) => [m.twilio.event, m.payload.MessageStatus]), [['message-status', 'sent'], ['message-status', 'delivered']]);
-    assert.equal(simulator.requests.at(-1)!.params.StatusCallback, `${base}/twilio/status`);
+    assert.equal(simulator.requests.at(-1)!.params.StatusCallback, `${httpNode.base()}/twilio/status`);
 
     const number = simulator.find('incomingPhoneNumbers')!;
-    number.sms_url = `${base}/twilio/sms`;
+    number.sms_url = `${httpNode.base()}/twilio/sms`;
     const delivery = await simulator.receiveMessage({ from: '+15558675399', to: String(number.phone_number), body: 'Lights <off>' });
     assert.equal(delivery.status, 200);
     assert.deepEqual(delivery.replies, ['Got "Lights <off>" & thanks']);
@@ -303,7 +291,7 @@ describe('twilio-in and twilio-reply', () => {
     const calls: any[] = [];
     helper.getNode('out').on('input', (m: any) => calls.push(m));
     const number = simulator.find('incomingPhoneNumbers')!;
-    number.voice_url = `${base}/twilio/voice`;
+    number.voice_url = `${httpNode.base()}/twilio/voice`;
     const delivery = await simulator.receiveCall({ from: '+15558675399', to: String(number.phone_number) });
     assert.equal(delivery.status, 200);
     assert.match(delivery.contentType!, /text\/xml/);

@@ -82,6 +82,25 @@ export function useRuntime(options: SimulatorOptions = {}): { simulator: TwilioS
   return context;
 }
 
+/**
+ * An HTTP server on 127.0.0.1 (a free port) serving the loaded runtime's RED.httpNode, where
+ * twilio-in mounts its routes: `base()` is its URL once the file's tests start.
+ */
+export function useHttpNode(): { base(): string } {
+  let server: import('node:http').Server | undefined;
+  let url = '';
+  before(async () => {
+    const http = await import('node:http');
+    server = http.createServer((req, res) => (capturedRED ? capturedRED.httpNode(req, res) : res.writeHead(503).end()));
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', () => resolve()));
+    url = `http://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}`;
+  });
+  after(async () => {
+    await new Promise<void>((resolve) => server?.close(() => resolve()) ?? resolve());
+  });
+  return { base: () => url };
+}
+
 export type AuthMode = 'apiKey' | 'authToken';
 
 /** A twilio-config node and its credentials, pointed at the simulator. */
