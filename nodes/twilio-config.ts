@@ -4,15 +4,15 @@
  */
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import type twilio from 'twilio';
-import { CATALOGUE } from '../lib/catalogue';
-import { AuthMode, BaseUrlRequestClient, ClientSettings, TwilioCredentials, createTwilioClient } from '../lib/client';
-import { adminEndpoint, editorValue, findDeployed } from '../lib/editor-api';
-import { TwilioNodeError, secretRedactor, toTwilioNodeError } from '../lib/errors';
-import { text } from '../lib/messages';
-import { resolveEnvReferences } from '../lib/properties';
-import { RawRequest, RawResponse, performRawRequest } from '../lib/raw-request';
-import { RequestQueue } from '../lib/request-queue';
-import { Body, isValidSignature } from '../lib/webhook';
+import { CATALOGUE } from '../lib/catalogue/catalogue';
+import { AuthMode, BaseUrlRequestClient, ClientSettings, TwilioCredentials, createTwilioClient } from '../lib/transport/sdk-client';
+import { adminEndpoint, editorValue, findDeployed } from '../lib/node-red/admin-endpoints';
+import { TwilioNodeError, secretRedactor, toTwilioNodeError } from '../lib/core/errors';
+import { text } from '../lib/core/texts';
+import { resolveEnvReferences } from '../lib/node-red/typed-fields';
+import { RawRequest, RawResponse, performRawRequest } from '../lib/transport/raw-request';
+import { RequestQueue } from '../lib/transport/request-queue';
+import { Body, isValidSignature } from '../lib/inbound/webhook';
 
 export interface TwilioConfigDef extends NodeDef {
   authMode: AuthMode;

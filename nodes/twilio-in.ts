@@ -5,16 +5,16 @@
  */
 import type { Request, Response } from 'express';
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
-import { TwilioNodeError } from '../lib/errors';
-import { adminEndpoint, editorValue, findDeployed } from '../lib/editor-api';
-import { text } from '../lib/messages';
-import { resolveEnvReferences } from '../lib/properties';
-import { EMPTY_TWIML } from '../lib/twiml';
-import { Body, WEBHOOK_LIMITS, jsonValue, mediaOf, nestsDeeperThan, parseForm, signedUrl, summarise, tooManyParameters, webhookBodyKind } from '../lib/webhook';
-import { BODY_TIMEOUT_MS, BodyReadError, mountWebhookRoute, readWebhookBody, refuseBody } from '../lib/webhook-route';
-import { DuplicateWindow } from '../lib/dedupe';
-import { forgetNodeState, nodeStateStore } from '../lib/context';
-import { NodeStatus } from '../lib/status';
+import { TwilioNodeError } from '../lib/core/errors';
+import { adminEndpoint, editorValue, findDeployed } from '../lib/node-red/admin-endpoints';
+import { text } from '../lib/core/texts';
+import { resolveEnvReferences } from '../lib/node-red/typed-fields';
+import { EMPTY_TWIML } from '../lib/twilio/twiml';
+import { Body, WEBHOOK_LIMITS, jsonValue, mediaOf, nestsDeeperThan, parseForm, signedUrl, summarise, tooManyParameters, webhookBodyKind } from '../lib/inbound/webhook';
+import { BODY_TIMEOUT_MS, BodyReadError, mountWebhookRoute, readWebhookBody, refuseBody } from '../lib/inbound/route';
+import { DuplicateWindow } from '../lib/inbound/dedupe';
+import { forgetNodeState, nodeStateStore } from '../lib/node-red/context';
+import { NodeStatus } from '../lib/node-red/status';
 import type { TwilioAccount } from './twilio-config';
 
 export interface TwilioInDef extends NodeDef {

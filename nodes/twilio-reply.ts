@@ -4,10 +4,10 @@
  */
 import type { Response } from 'express';
 import type { Node, NodeAPI, NodeDef } from 'node-red';
-import { TwilioNodeError } from '../lib/errors';
-import { isOwnText, typedFieldsReader } from '../lib/properties';
-import { NodeStatus, onInput } from '../lib/status';
-import { REPLY_ACTIONS, ReplyAction, ReplyFields, buildTwiml } from '../lib/twiml';
+import { TwilioNodeError } from '../lib/core/errors';
+import { isOwnText, typedFieldsReader } from '../lib/node-red/typed-fields';
+import { NodeStatus, onInput } from '../lib/node-red/status';
+import { REPLY_ACTIONS, ReplyAction, ReplyFields, buildTwiml } from '../lib/twilio/twiml';
 
 export interface TwilioReplyDef extends NodeDef {
   action: ReplyAction;

@@ -3,12 +3,12 @@
  * APIs the catalogue does not describe: Verify, Conversations, Studio, …
  */
 import type { Node, NodeAPI, NodeDef } from 'node-red';
-import { TwilioNodeError, toTwilioNodeError } from '../lib/errors';
-import { text } from '../lib/messages';
-import { typedFieldsReader } from '../lib/properties';
-import { FilePart, RawRequest, ResponseType } from '../lib/raw-request';
-import { getAccount } from '../lib/resource-node';
-import { NodeStatus, onInput } from '../lib/status';
+import { TwilioNodeError, toTwilioNodeError } from '../lib/core/errors';
+import { text } from '../lib/core/texts';
+import { typedFieldsReader } from '../lib/node-red/typed-fields';
+import { FilePart, RawRequest, ResponseType } from '../lib/transport/raw-request';
+import { getAccount } from '../lib/resources/resource-node';
+import { NodeStatus, onInput } from '../lib/node-red/status';
 
 export interface TwilioRequestDef extends NodeDef {
   account: string;

@@ -3,16 +3,16 @@
  * per recipient; the msg passes through with the result in msg.payload.
  */
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
-import { SlicedIntake, mapWithConcurrency } from '../lib/concurrency';
-import { findObject, notSupportedText } from '../lib/catalogue';
-import { TwilioNodeError, toTwilioNodeError } from '../lib/errors';
-import { text } from '../lib/messages';
-import { runAction } from '../lib/resource-actions';
-import { ResourceNodeDef, getAccount, getObject, readFieldValues, readTarget, warnIfDeprecated } from '../lib/resource-node';
-import { isOwnText, typedFieldsReader } from '../lib/properties';
-import { CallAction, SendPlan, planCall, planMessage } from '../lib/send-params';
-import { NodeStatus, showQueue } from '../lib/status';
-import { requestOwner } from '../lib/request-queue';
+import { SlicedIntake, mapWithConcurrency } from '../lib/outbound/intake';
+import { findObject, notSupportedText } from '../lib/catalogue/catalogue';
+import { TwilioNodeError, toTwilioNodeError } from '../lib/core/errors';
+import { text } from '../lib/core/texts';
+import { runAction } from '../lib/catalogue/actions';
+import { ResourceNodeDef, getAccount, getObject, readFieldValues, readTarget, warnIfDeprecated } from '../lib/resources/resource-node';
+import { isOwnText, typedFieldsReader } from '../lib/node-red/typed-fields';
+import { CallAction, SendPlan, planCall, planMessage } from '../lib/twilio/send-plans';
+import { NodeStatus, showQueue } from '../lib/node-red/status';
+import { requestOwner } from '../lib/transport/request-queue';
 import type { TwilioAccount } from './twilio-config';
 
 export interface TwilioSendDef extends NodeDef {

@@ -21,7 +21,7 @@ fs.cpSync(path.join(root, 'icons'), path.join(nodesOut, 'icons'), { recursive: t
 
 // Help pages list the catalogue's objects where they say <!-- catalogue:<action> -->, so the help
 // is written from the same table the runtime runs, in the help's language (locales/<lang>/_shared.json).
-const { CATALOGUE, partsFor, fieldsFor } = require(path.join(dist, 'lib', 'catalogue.js'));
+const { CATALOGUE, partsFor, fieldsFor } = require(path.join(dist, 'lib', 'catalogue', 'catalogue.js'));
 const escapeHtml = (text) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 function catalogueHelp(action, strings) {
   const words = strings.twilio.help;
@@ -40,9 +40,9 @@ function catalogueHelp(action, strings) {
 const withCatalogue = (html, strings) => html.replace(/<!-- catalogue:(\w+) -->/g, (_, action) => catalogueHelp(action, strings));
 
 const readJson = (file) => (fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : {});
-// The lib composes its error texts in English from the en-US catalogue (lib/messages.ts).
+// The lib composes its error texts in English from the en-US catalogue (lib/core/texts.ts).
 const englishShared = readJson(path.join(root, 'locales', 'en-US', '_shared.json'));
-fs.writeFileSync(path.join(dist, 'lib', 'messages.en-US.json'), JSON.stringify({ twilio: { errors: englishShared.twilio.errors, notSupported: englishShared.twilio.notSupported } }, null, 2));
+fs.writeFileSync(path.join(dist, 'lib', 'core', 'texts.en-US.json'), JSON.stringify({ twilio: { errors: englishShared.twilio.errors, notSupported: englishShared.twilio.notSupported } }, null, 2));
 for (const lang of fs.readdirSync(path.join(root, 'locales'))) {
   const source = path.join(root, 'locales', lang);
   const target = path.join(nodesOut, 'locales', lang);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { codeOf } from './support/assertions';
-import { matchSenderChannel, parseRecipients, parseSender } from '../lib/addresses';
+import { matchSenderChannel, parseRecipients, parseSender } from '../lib/twilio/addresses';
 
 
 describe('addresses', () => {

@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import twilio from 'twilio';
-import { ACTIONS, CATALOGUE, findObject, partsFor } from '../lib/catalogue';
-import { buildFields, buildFilters, parseCompoundSid } from '../lib/resource-actions';
+import { ACTIONS, CATALOGUE, findObject, partsFor } from '../lib/catalogue/catalogue';
+import { buildFields, buildFilters, parseCompoundSid } from '../lib/catalogue/actions';
 import { codeAndMessageOf } from './support/assertions';
 
 const AC = 'AC' + 'a'.repeat(32);

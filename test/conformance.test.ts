@@ -4,8 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { ACTIONS, CATALOGUE, FieldSpec, SidPart, fieldsFor, partsFor } from '../lib/catalogue';
-import { createTwilioClient } from '../lib/client';
+import { ACTIONS, CATALOGUE, FieldSpec, SidPart, fieldsFor, partsFor } from '../lib/catalogue/catalogue';
+import { createTwilioClient } from '../lib/transport/sdk-client';
 import { ACCOUNT, API_KEY, helper, runNode, runSend } from './support/harness';
 import { PrismServer, startConformanceProxy, startPrism } from './support/prism';
 

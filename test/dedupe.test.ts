@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { DuplicateWindow, KeyValueStore } from '../lib/dedupe';
+import { DuplicateWindow, KeyValueStore } from '../lib/inbound/dedupe';
 
 /** A store like Node-RED's memory store, counting the calls made to it. */
 function countingStore(): KeyValueStore & { data: Map<string, unknown>; calls: number } {

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { describe, it } from 'node:test';
-import { ALL_ERROR_CODES, HTTP_STATUS_CODES } from '../lib/errors';
+import { ALL_ERROR_CODES, HTTP_STATUS_CODES } from '../lib/core/errors';
 import { accountNode, allNodes, helper, nodeRedPackage, runSend, useRuntime } from './support/harness';
 
 const TO = '+15558675310';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import twilio from 'twilio';
-import { HTTP_STATUS_CODES, TWILIO_ERROR_TABLE, TwilioNodeError, secretRedactor, toTwilioNodeError } from '../lib/errors';
+import { HTTP_STATUS_CODES, TWILIO_ERROR_TABLE, TwilioNodeError, secretRedactor, toTwilioNodeError } from '../lib/core/errors';
 
 function restException(status: number, body: object | string) {
   return new twilio.RestException({ statusCode: status, body: typeof body === 'string' ? body : JSON.stringify(body), headers: {} });

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
-import { ALL_ERROR_CODES } from '../lib/errors';
+import { ALL_ERROR_CODES } from '../lib/core/errors';
 import { ACCOUNT, API_KEY, FlowNode, SendResult, allNodes, helper, sendTo, useRuntime } from './support/harness';
 
 const CODES = new Set<string>(ALL_ERROR_CODES);

@@ -9,8 +9,8 @@ import type { AddressInfo } from 'node:net';
 import zlib from 'node:zlib';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import twilio from 'twilio';
-import { createTwilioClient, judgeSdkOutcome } from '../lib/client';
-import { toTwilioNodeError } from '../lib/errors';
+import { createTwilioClient, judgeSdkOutcome } from '../lib/transport/sdk-client';
+import { toTwilioNodeError } from '../lib/core/errors';
 import { RawSdkRequestClient } from '../simulator/raw-sdk-client';
 
 const ACCOUNT_SID = 'AC' + 'a'.repeat(32);

@@ -1,7 +1,7 @@
 /** SlicedIntake: a burst of messages is prepared in order, a slice at a time, and only while downstream has room. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { SlicedIntake } from '../lib/concurrency';
+import { SlicedIntake } from '../lib/outbound/intake';
 
 const tick = () => new Promise((r) => setImmediate(r));
 

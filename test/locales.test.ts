@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { CATALOGUE } from '../lib/catalogue';
+import { CATALOGUE } from '../lib/catalogue/catalogue';
 
 const root = path.resolve(__dirname, '..', '..');
 const locales = path.join(root, 'locales');
@@ -51,7 +51,7 @@ describe('locales', () => {
   it('defines every key the editor files and the runtime use', () => {
     const sources = [
       ...fs.readdirSync(path.join(root, 'nodes')).map((f) => path.join(root, 'nodes', f)),
-      ...fs.readdirSync(path.join(root, 'lib')).map((f) => path.join(root, 'lib', f)),
+      ...(fs.readdirSync(path.join(root, 'lib'), { recursive: true }) as string[]).filter((f) => f.endsWith('.ts')).map((f) => path.join(root, 'lib', f)),
       path.join(root, 'resources', 'twilio-editor.js'),
     ];
     const used = new Set<string>();

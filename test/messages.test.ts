@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { findObject, notSupportedText } from '../lib/catalogue';
-import { TwilioNodeError } from '../lib/errors';
-import { text } from '../lib/messages';
-import { parseRecipients } from '../lib/addresses';
+import { findObject, notSupportedText } from '../lib/catalogue/catalogue';
+import { TwilioNodeError } from '../lib/core/errors';
+import { text } from '../lib/core/texts';
+import { parseRecipients } from '../lib/twilio/addresses';
 
 const locales = path.resolve(__dirname, '..', '..', 'locales');
 

@@ -1,7 +1,7 @@
 /** The per-account request queue: unit behaviour, and faults injected by the simulator through real flows. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { RequestQueue, Verdict, requestOwner } from '../lib/request-queue';
+import { RequestQueue, Verdict, requestOwner } from '../lib/transport/request-queue';
 import { accountNode, allNodes, helper, runSend, statusesOf, useRuntime } from './support/harness';
 
 const done: Verdict = { kind: 'done' };

@@ -4,8 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { CATALOGUE } from '../lib/catalogue';
-import { createTwilioClient } from '../lib/client';
+import { CATALOGUE } from '../lib/catalogue/catalogue';
+import { createTwilioClient } from '../lib/transport/sdk-client';
 import type { TwilioSimulator } from '../simulator/server';
 import { ACCOUNT, API_KEY, SendResult, helper, runNode, useRuntime } from './support/harness';
 

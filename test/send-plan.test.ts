@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Node, NodeAPI } from 'node-red';
 import { codeOf } from './support/assertions';
-import { typedFieldsReader } from '../lib/properties';
-import { planMessage } from '../lib/send-params';
-import { runAction } from '../lib/resource-actions';
-import { findObject } from '../lib/catalogue';
-import type { TwilioNodeError } from '../lib/errors';
+import { typedFieldsReader } from '../lib/node-red/typed-fields';
+import { planMessage } from '../lib/twilio/send-plans';
+import { runAction } from '../lib/catalogue/actions';
+import { findObject } from '../lib/catalogue/catalogue';
+import type { TwilioNodeError } from '../lib/core/errors';
 
 type Callback = (err: Error | null, value?: unknown) => void;
 

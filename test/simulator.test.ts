@@ -1,7 +1,7 @@
 /** The simulator itself, driven by the unmodified twilio SDK through the base-URL request client. */
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { createTwilioClient } from '../lib/client';
+import { createTwilioClient } from '../lib/transport/sdk-client';
 import { DEMO_ACCOUNT, TwilioSimulator } from '../simulator/server';
 
 const KEY = DEMO_ACCOUNT.apiKeys![0];

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { Node, NodeStatus as NodeRedStatus } from 'node-red';
-import { NodeStatus } from '../lib/status';
+import { NodeStatus } from '../lib/node-red/status';
 
 const locales = path.resolve(__dirname, '..', '..', 'locales');
 

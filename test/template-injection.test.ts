@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import fc from 'fast-check';
-import { renderTemplate } from '../lib/templates';
+import { renderTemplate } from '../lib/twilio/templates';
 import { FlowNode, RuntimeNode, accountNode, allNodes, helper, sendTo, useHttpNode, useRuntime } from './support/harness';
 import { codeOf } from './support/assertions';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { codeOf } from './support/assertions';
-import { renderTemplate } from '../lib/templates';
+import { renderTemplate } from '../lib/twilio/templates';
 
 
 describe('renderTemplate', () => {

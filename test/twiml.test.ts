@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { EMPTY_TWIML, buildTwiml } from '../lib/twiml';
-import { classifyEvent, signedUrl } from '../lib/webhook';
+import { EMPTY_TWIML, buildTwiml } from '../lib/twilio/twiml';
+import { classifyEvent, signedUrl } from '../lib/inbound/webhook';
 import { codeOf } from './support/assertions';
 
 const XML = '<?xml version="1.0" encoding="UTF-8"?>';

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { describe, it } from 'node:test';
 import twilio from 'twilio';
-import { nestsDeeperThan, tooManyParameters, webhookBodyKind } from '../lib/webhook';
+import { nestsDeeperThan, tooManyParameters, webhookBodyKind } from '../lib/inbound/webhook';
 import { ACCOUNT, API_KEY, FlowNode, RuntimeNode, accountNode, allNodes, helper, statusesOf, useHttpNode, useRuntime } from './support/harness';
 
 const TOKEN = ACCOUNT.authToken;

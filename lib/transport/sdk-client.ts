@@ -8,9 +8,9 @@ import https from 'node:https';
 import twilio from 'twilio';
 import type RequestClient from 'twilio/lib/base/RequestClient';
 import type SdkHttpResponse from 'twilio/lib/http/response';
-import { TwilioNodeError } from './errors';
-import { text } from './messages';
-import { sendOverWire } from './http-transport';
+import { TwilioNodeError } from '../core/errors';
+import { text } from '../core/texts';
+import { sendOverWire } from './http';
 import { RequestQueue, Verdict } from './request-queue';
 
 export type AuthMode = 'apiKey' | 'authToken';

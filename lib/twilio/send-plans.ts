@@ -6,9 +6,9 @@ import twilio from 'twilio';
 import type { MessageListInstanceCreateOptions } from 'twilio/lib/rest/api/v2010/account/message';
 import type { CallListInstanceCreateOptions } from 'twilio/lib/rest/api/v2010/account/call';
 import { Sender, matchSenderChannel, parseRecipients, parseSender } from './addresses';
-import { isSid } from './client';
-import { TwilioNodeError } from './errors';
-import { text } from './messages';
+import { isSid } from '../transport/sdk-client';
+import { TwilioNodeError } from '../core/errors';
+import { text } from '../core/texts';
 import { textField } from './templates';
 
 export const MAX_BODY_LENGTH = 1600;

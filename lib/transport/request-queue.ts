@@ -6,8 +6,8 @@
  * sent, with exponential backoff and jitter. A request that may have reached Twilio is never repeated.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { TwilioNodeError } from './errors';
-import { text } from './messages';
+import { TwilioNodeError } from '../core/errors';
+import { text } from '../core/texts';
 
 const FIRST_PROBE_INTERVAL_MS = 5_000;
 const MAX_PROBE_INTERVAL_MS = 120_000;

@@ -2,7 +2,7 @@
  * One error type for every node, and one table that turns whatever failed (our own checks, the
  * SDK, the network, Twilio's error body) into a stable code that flows can branch on.
  */
-import { LocalText, Translate, render, text } from './messages';
+import { LocalText, Translate, render, text } from './texts';
 
 /** Codes the nodes raise themselves, before or around a request. */
 export const LOCAL_ERROR_CODES = [

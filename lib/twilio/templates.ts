@@ -9,8 +9,8 @@
  *   no getter), and no function is ever called, as a Mustache lambda or a toJSON.
  */
 import Mustache from 'mustache';
-import { TwilioNodeError } from './errors';
-import { text } from './messages';
+import { TwilioNodeError } from '../core/errors';
+import { text } from '../core/texts';
 
 type Token = string[];
 

@@ -4,8 +4,8 @@
  * may be asynchronous, so the callback form is used.
  */
 import type { Node, NodeAPI, NodeMessage } from 'node-red';
-import { TwilioNodeError } from './errors';
-import { text } from './messages';
+import { TwilioNodeError } from '../core/errors';
+import { text } from '../core/texts';
 
 export interface TypedValue {
   value: string;

@@ -8,9 +8,9 @@
  */
 import type { Node, NodeAPI } from 'node-red';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { TwilioNodeError, toTwilioNodeError } from './errors';
-import { text } from './messages';
-import { resolveEnvReferences } from './properties';
+import { TwilioNodeError, toTwilioNodeError } from '../core/errors';
+import { text } from '../core/texts';
+import { resolveEnvReferences } from './typed-fields';
 
 /** Refuses what a page on another site could send: cross-site fetches, and bodies other than JSON. */
 function sameSiteJson(req: Request, res: Response, next: NextFunction): void {

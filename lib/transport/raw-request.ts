@@ -4,9 +4,9 @@
  * retries. Requests only ever go to Twilio's hosts (or the account's base URL override): a path, never
  * a full URL, so the account's credentials cannot be sent anywhere else.
  */
-import { onBaseUrl } from './client';
-import { TwilioNodeError, codeForHttpFailure, toTwilioNodeError } from './errors';
-import { text } from './messages';
+import { onBaseUrl } from './sdk-client';
+import { TwilioNodeError, codeForHttpFailure, toTwilioNodeError } from '../core/errors';
+import { text } from '../core/texts';
 
 /** Twilio's API domains (https://<domain>.twilio.com). */
 export const TWILIO_DOMAINS = [

@@ -9,7 +9,7 @@
  * ends with the method. Roots: `account` (the config's account, or an `AC…:` prefix), `api`
  * (`client.api.v2010`), `lookups` (`client.lookups.v2`).
  */
-import { LocalText, text } from './messages';
+import { LocalText, text } from '../core/texts';
 
 export type Action = 'get' | 'query' | 'create' | 'update' | 'delete';
 export const ACTIONS: readonly Action[] = ['get', 'query', 'create', 'update', 'delete'];

@@ -4,9 +4,9 @@
  */
 import type twilio from 'twilio';
 import { Action, ActionSpec, FieldSpec, ObjectSpec, SidPart, fieldsFor, notSupportedText, partsFor } from './catalogue';
-import { isSid } from './client';
-import { TwilioNodeError } from './errors';
-import { text } from './messages';
+import { isSid } from '../transport/sdk-client';
+import { TwilioNodeError } from '../core/errors';
+import { text } from '../core/texts';
 import { coerceFieldValue, parseDate } from './field-values';
 
 export interface Target {

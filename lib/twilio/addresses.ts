@@ -2,9 +2,9 @@
  * Recipient and sender addresses: phone numbers in E.164, channel addresses (`whatsapp:+1…`), and for
  * calls Twilio Client and SIP endpoints. Checked before any request, so a typo costs no API call.
  */
-import { TwilioNodeError } from './errors';
-import { text } from './messages';
-import { isSid } from './client';
+import { TwilioNodeError } from '../core/errors';
+import { text } from '../core/texts';
+import { isSid } from '../transport/sdk-client';
 
 const E164 = /^\+[1-9]\d{1,14}$/;
 const CHANNEL_PREFIXES = ['whatsapp:', 'messenger:'];

@@ -3,8 +3,8 @@
  * every text and attribute is XML-escaped. The node's own texts are Mustache templates, as in twilio-send.
  */
 import twilio from 'twilio';
-import { TwilioNodeError } from './errors';
-import { text } from './messages';
+import { TwilioNodeError } from '../core/errors';
+import { text } from '../core/texts';
 import { textField } from './templates';
 
 export const REPLY_ACTIONS = ['message', 'say', 'play', 'gather', 'dial', 'redirect', 'hangup', 'reject', 'raw', 'empty'] as const;

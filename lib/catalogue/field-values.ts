@@ -3,9 +3,9 @@
  * the SDK, so a wrong type is a coded INVALID_INPUT naming the field, not a Twilio round trip.
  */
 import type { FieldSpec } from './catalogue';
-import { isSid } from './client';
-import { TwilioNodeError } from './errors';
-import { TextValue, text } from './messages';
+import { isSid } from '../transport/sdk-client';
+import { TwilioNodeError } from '../core/errors';
+import { TextValue, text } from '../core/texts';
 
 const E164 = /^\+[1-9]\d{1,14}$/;
 /** "2026-11-24 18:30:00" (read as UTC, the seed's form) or any ISO 8601 date and time. */

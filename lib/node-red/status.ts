@@ -1,6 +1,6 @@
 /** One status vocabulary for every node: blue while working, green when done, red on failure. */
 import type { Node, NodeMessageInFlow } from 'node-red';
-import { TwilioNodeError, toTwilioNodeError } from './errors';
+import { TwilioNodeError, toTwilioNodeError } from '../core/errors';
 
 type Translate = (key: string, subs?: Record<string, string | number>) => string;
 

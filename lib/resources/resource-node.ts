@@ -4,13 +4,13 @@
  * inputs (and, for writes, msg.payload), runs the action, and passes the msg on with the result.
  */
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
-import type { TwilioAccount } from '../nodes/twilio-config';
-import { Action, ObjectSpec, findObject, notSupportedText } from './catalogue';
-import { TwilioNodeError, toTwilioNodeError } from './errors';
-import { text } from './messages';
-import { readTypedProperty } from './properties';
-import { FilterRow, Target, buildFields, buildFilters, parseCompoundSid, runAction, runQuery } from './resource-actions';
-import { NodeStatus, onInput } from './status';
+import type { TwilioAccount } from '../../nodes/twilio-config';
+import { Action, ObjectSpec, findObject, notSupportedText } from '../catalogue/catalogue';
+import { TwilioNodeError, toTwilioNodeError } from '../core/errors';
+import { text } from '../core/texts';
+import { readTypedProperty } from '../node-red/typed-fields';
+import { FilterRow, Target, buildFields, buildFilters, parseCompoundSid, runAction, runQuery } from '../catalogue/actions';
+import { NodeStatus, onInput } from '../node-red/status';
 
 export interface TypedRow {
   name: string;

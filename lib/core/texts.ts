@@ -17,7 +17,7 @@ export interface LocalText {
 /** Looks a full key up (e.g. RED._); gives the key itself back when it has no translation, as RED._ does. */
 export type Translate = (key: string, subs?: Record<string, string | number>) => string;
 
-const CATALOGUE_FILE = path.join(__dirname, 'messages.en-US.json');
+const CATALOGUE_FILE = path.join(__dirname, 'texts.en-US.json');
 const english: Record<string, unknown> = fs.existsSync(CATALOGUE_FILE) ? (JSON.parse(fs.readFileSync(CATALOGUE_FILE, 'utf8')) as Record<string, unknown>) : {};
 
 function lookUpEnglish(key: string, subs: Record<string, string | number> = {}): string {
