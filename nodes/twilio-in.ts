@@ -5,17 +5,15 @@
  */
 import type { Request, Response } from 'express';
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
-import { TwilioNodeError } from '../lib/core/errors';
-import { adminEndpoint, editorValue, findDeployed } from '../lib/node-red/admin-endpoints';
-import { text } from '../lib/core/texts';
+import { registerConnectEndpoints } from './twilio-in.admin';
 import { resolveEnvReferences } from '../lib/node-red/typed-fields';
 import { EMPTY_TWIML } from '../lib/twilio/twiml';
 import { Body, WEBHOOK_LIMITS, jsonValue, mediaOf, nestsDeeperThan, parseForm, signedUrl, summarise, tooManyParameters, webhookBodyKind } from '../lib/inbound/webhook';
-import { BODY_TIMEOUT_MS, BodyReadError, mountWebhookRoute, readWebhookBody, refuseBody } from '../lib/inbound/route';
+import { BODY_TIMEOUT_MS, BodyReadError, mountWebhookRoute, publicWebhookUrl, readWebhookBody, refuseBody } from '../lib/inbound/route';
 import { DuplicateWindow } from '../lib/inbound/dedupe';
 import { forgetNodeState, nodeStateStore } from '../lib/node-red/context';
 import { NodeStatus } from '../lib/node-red/status';
-import type { TwilioAccount } from './twilio-config';
+import type { TwilioAccount } from '../lib/account/account';
 
 export interface TwilioInDef extends NodeDef {
   account: string;
@@ -39,13 +37,6 @@ export interface TwilioInNode extends Node {
 const WARNING_INTERVAL_MS = 10_000;
 /** Tokens remembered at most: a broadcast's receipts, or a stranger's fresh tokens, cannot grow it further. */
 const DEDUPE_CAPACITY = 100_000;
-
-/** The public URL of a route: the base that reaches Node-RED, its httpNodeRoot, the node's path. */
-export function publicWebhookUrl(RED: NodeAPI, base: string, path: string): string {
-  const mount = (RED.httpNode as unknown as { path?: () => string }).path?.() ?? '';
-  const route = path.startsWith('/') ? path : `/${path}`;
-  return `${base.replace(/\/+$/, '')}${mount === '/' ? '' : mount.replace(/\/+$/, '')}${route}`;
-}
 
 function seconds(value: number | string | undefined, fallback: number): number {
   const n = Number(value);
@@ -142,13 +133,14 @@ module.exports = function registerTwilioIn(RED: NodeAPI): void {
         return answer(res, 200, EMPTY_TWIML);
       }
 
-      const params = body.kind === 'form' ? body.params : typeof body.value === 'object' && body.value !== null ? (body.value as Record<string, unknown>) : {};
+      const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+      const params = body.kind === 'form' ? body.params : isRecord(body.value) ? body.value : {};
       const payload: Record<string, unknown> = body.kind === 'form' ? { ...body.params } : { ...(params as object) };
       const media = mediaOf(params);
       if (media.length > 0) payload.media = media;
       const msg = {
         _msgid: RED.util.generateId(),
-        payload: body.kind === 'json' && (typeof body.value !== 'object' || body.value === null) ? body.value : payload,
+        payload: body.kind === 'json' && !isRecord(body.value) ? body.value : payload, // a JSON array or scalar as it came
         twilio: summarise(params),
         req,
         res: { _res: res },
@@ -189,27 +181,5 @@ module.exports = function registerTwilioIn(RED: NodeAPI): void {
 
   RED.nodes.registerType('twilio-in', TwilioIn);
 
-  // The editor's "connect a number" button: lists the account's numbers, and points one's SmsUrl or
-  // VoiceUrl at a twilio-in route. It uses the deployed account node: secrets never reach the editor.
-  const accountFor = (id: unknown) => {
-    const account = typeof id === 'string' ? (RED.nodes.getNode(id) as (Node & TwilioAccount) | null) : null;
-    if (!account || typeof account.getClient !== 'function') throw new TwilioNodeError('MISSING_INPUT', RED._('twilio-in.connect.deployFirst'));
-    return account;
-  };
-  adminEndpoint(RED, 'get', '/twilio-in/numbers', 'twilio-in.read', async (req) => {
-    const numbers = await accountFor(req.query.account).getClient().incomingPhoneNumbers.list({ limit: 200 });
-    return numbers.map((n) => ({ sid: n.sid, phoneNumber: n.phoneNumber, friendlyName: n.friendlyName, smsUrl: n.smsUrl, voiceUrl: n.voiceUrl }));
-  });
-  adminEndpoint(RED, 'post', '/twilio-in/connect', 'twilio-in.write', async (req) => {
-    const { account, node: id, publicBaseUrl, path, which, number } = (req.body ?? {}) as Record<string, unknown>;
-    const deployed = findDeployed(RED, id, 'twilio-in');
-    const base = editorValue(RED, 'Public URL', publicBaseUrl, deployed, deployed?.config.publicBaseUrl);
-    if (!/^https?:\/\/\S+$/.test(base)) throw new TwilioNodeError('MISSING_INPUT', RED._('twilio-in.connect.needsPublicUrl'));
-    if (typeof path !== 'string' || !path) throw new TwilioNodeError('MISSING_INPUT', text('notSet', { field: 'path' }));
-    if (typeof number !== 'string' || !/^PN[0-9a-fA-F]{32}$/.test(number)) throw new TwilioNodeError('INVALID_INPUT', text('choosePhoneNumber'));
-    const url = publicWebhookUrl(RED, base, path);
-    const update = which === 'voice' ? { voiceUrl: url, voiceMethod: 'POST' } : { smsUrl: url, smsMethod: 'POST' };
-    const updated = await accountFor(account).getClient().incomingPhoneNumbers(number).update(update);
-    return { sid: updated.sid, phoneNumber: updated.phoneNumber, url };
-  });
+  registerConnectEndpoints(RED);
 };

@@ -7,7 +7,7 @@ import { TwilioNodeError, toTwilioNodeError } from '../lib/core/errors';
 import { text } from '../lib/core/texts';
 import { typedFieldsReader } from '../lib/node-red/typed-fields';
 import { FilePart, RawRequest, ResponseType } from '../lib/transport/raw-request';
-import { getAccount } from '../lib/resources/resource-node';
+import { getAccount } from '../lib/account/account';
 import { NodeStatus, onInput } from '../lib/node-red/status';
 
 export interface TwilioRequestDef extends NodeDef {

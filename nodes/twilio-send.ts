@@ -8,12 +8,13 @@ import { findObject, notSupportedText } from '../lib/catalogue/catalogue';
 import { TwilioNodeError, toTwilioNodeError } from '../lib/core/errors';
 import { text } from '../lib/core/texts';
 import { runAction } from '../lib/catalogue/actions';
-import { ResourceNodeDef, getAccount, getObject, readFieldValues, readTarget, warnIfDeprecated } from '../lib/resources/resource-node';
+import { getAccount } from '../lib/account/account';
+import { ResourceNodeDef, getObject, readFieldValues, readTarget, warnIfDeprecated } from '../lib/resources/resource-node';
 import { isOwnText, typedFieldsReader } from '../lib/node-red/typed-fields';
 import { CallAction, SendPlan, planCall, planMessage } from '../lib/twilio/send-plans';
 import { NodeStatus, showQueue } from '../lib/node-red/status';
 import { requestOwner } from '../lib/transport/request-queue';
-import type { TwilioAccount } from './twilio-config';
+import type { TwilioAccount } from '../lib/account/account';
 
 export interface TwilioSendDef extends NodeDef {
   account: string;

@@ -142,6 +142,13 @@ describe('admin endpoints', () => {
         const sentBack = await helper.request().post('/twilio-config/test').send({ id: 'account', authMode: 'authToken', baseUrl: elsewhere.url(), credentials: { accountSid: ACCOUNT.sid, authToken: token } });
         assert.deepEqual([sentBack.body.ok, sentBack.body.code], [false, 'INVALID_INPUT'], JSON.stringify(sentBack.body));
       }
+      // Nor any other deployed `${NAME}`: an Account SID read from the environment goes only where the deployed settings say.
+      await helper.unload();
+      process.env.SAVED_SID = ACCOUNT.sid;
+      await helper.load(allNodes, [refAccount.node], { account: { accountSid: '${SAVED_SID}', authToken: 'saved-token' } });
+      const sidBack = await helper.request().post('/twilio-config/test').send({ id: 'account', authMode: 'authToken', baseUrl: elsewhere.url(), credentials: { accountSid: '${SAVED_SID}', authToken: 'typed-by-me' } });
+      assert.deepEqual([sidBack.body.ok, sidBack.body.code], [false, 'INVALID_INPUT'], JSON.stringify(sidBack.body));
+      delete process.env.SAVED_SID;
       assert.equal(elsewhere.seen.length, 0, 'the env secret never left');
       delete process.env.SAVED_TOKEN;
       // The account's own ${NAME} settings, as deployed (the demo's), still test with the saved secret.

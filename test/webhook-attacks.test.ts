@@ -192,6 +192,11 @@ for (const variant of variants) {
       const long = 'Body=' + 'a'.repeat(200 * 1024);
       const big = await raw(port, head(path, { ...junk, 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': long.length }), [long]);
       assert.equal(big.status, 413, 'a form of 200 KiB');
+      // Spellings of the target that Express routes here: the body waits for the route under each.
+      for (const target of [`${path}#fragment`, `http://127.0.0.1:${port}${path}`, `${path}?a=1#b`]) {
+        const spelled = await raw(port, head(target, { ...junk, 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': long.length }), [long]);
+        assert.equal(spelled.status, 413, `a 200 KiB form to ${target}`);
+      }
       const deep = '['.repeat(100_000) + ']'.repeat(100_000);
       const nested = await raw(port, head(`${path}?bodySHA256=${crypto.createHash('sha256').update(deep).digest('hex')}`, { ...junk, 'Content-Type': 'application/json', 'Content-Length': deep.length }), [deep]);
       assert.equal(nested.status, 413, 'JSON nested 100,000 deep');

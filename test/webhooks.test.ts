@@ -151,6 +151,13 @@ describe('twilio-in and twilio-reply', () => {
     assert.equal(received.length, 1);
     assert.equal(received[0].payload.MessageStatus, 'delivered');
     assert.equal(received[0].twilio.event, 'message-status');
+    // A JSON array arrives as the array it is.
+    const list = JSON.stringify([{ MessageSid: 'SM' + 'c'.repeat(32) }]);
+    const listPath = `/twilio/sms?bodySHA256=${crypto.createHash('sha256').update(list).digest('hex')}`;
+    const listed = await post(listPath, list, { 'Content-Type': 'application/json', 'X-Twilio-Signature': twilio.getExpectedTwilioSignature(TOKEN, `${httpNode.base()}${listPath}`, {}) });
+    assert.equal(listed.status, 200);
+    await settle(() => received.length >= 2);
+    assert.deepEqual(received[1].payload, [{ MessageSid: 'SM' + 'c'.repeat(32) }]);
   });
 
   it('drops a duplicate delivery (same I-Twilio-Idempotency-Token) but answers it', async () => {

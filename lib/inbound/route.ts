@@ -39,6 +39,20 @@ type DeferredRequest = IncomingMessage & { _body?: boolean; twilioBodyDeferred?:
 
 /** A path as Express routes it: case-insensitive, a trailing slash and doubled slashes ignored. */
 const routeKey = (path: string) => path.replace(/\/{2,}/g, '/').replace(/\/$/, '').toLowerCase();
+/**
+ * The path of a request target as Express routes it (parseurl's pathname): an absolute-form target
+ * loses its scheme and host, and the path ends at `?` or `#`. Not decoded: Express matches it raw.
+ */
+function pathnameOf(target: string): string {
+  let path = target;
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(path)) {
+    const slash = path.indexOf('/', path.indexOf('//') + 2);
+    path = slash === -1 ? '/' : path.slice(slash);
+  }
+  const end = path.search(/[?#]/);
+  return end === -1 ? path : path.slice(0, end);
+}
+
 /** Paths (with httpNodeRoot) of every twilio-in route, counted: two nodes may briefly share one across a redeploy. */
 const deferredRoutes = new Map<string, number>();
 const markedApps = new WeakSet<object>();
@@ -58,14 +72,7 @@ function deferBodiesAtRoot(httpNode: ExpressApp): void {
   const defer = (req: Request, _res: Response, next: NextFunction) => {
     const raw = req as unknown as DeferredRequest;
     if (raw.method === 'POST' && !raw._body && deferredRoutes.size > 0) {
-      const url = raw.originalUrl ?? raw.url ?? '/';
-      const query = url.indexOf('?');
-      let path = query === -1 ? url : url.slice(0, query);
-      try {
-        path = decodeURI(path);
-      } catch {
-        // an undecodable path is not one of ours
-      }
+      const path = pathnameOf(raw.originalUrl ?? raw.url ?? '/');
       if (deferredRoutes.has(routeKey(path))) {
         raw._body = true;
         raw.twilioBodyDeferred = true;
@@ -83,6 +90,13 @@ function deferBodiesAtRoot(httpNode: ExpressApp): void {
 function nodeMiddleware(RED: NodeAPI): RequestHandler[] {
   const middleware = (RED.settings as unknown as { httpNodeMiddleware?: unknown }).httpNodeMiddleware;
   return (typeof middleware === 'function' ? [middleware] : Array.isArray(middleware) ? middleware : []) as RequestHandler[];
+}
+
+/** The public URL of a route: the base that reaches Node-RED, its httpNodeRoot, the route's path. */
+export function publicWebhookUrl(RED: NodeAPI, base: string, path: string): string {
+  const mount = (RED.httpNode as unknown as ExpressApp).path?.() ?? '';
+  const route = path.startsWith('/') ? path : `/${path}`;
+  return `${base.replace(/\/+$/, '')}${mount === '/' ? '' : mount.replace(/\/+$/, '')}${route}`;
 }
 
 export interface MountedRoute {
@@ -120,7 +134,10 @@ export function mountWebhookRoute(RED: NodeAPI, path: string, handler: (req: Req
  */
 export function readWebhookBody(req: Request, maxBytes: number, timeoutMs = BODY_TIMEOUT_MS): Promise<string> {
   const raw = req as unknown as DeferredRequest;
-  if (!raw.twilioBodyDeferred && (raw._body || raw.readableEnded)) return Promise.resolve(rebuildParsedBody(raw));
+  if (!raw.twilioBodyDeferred && (raw._body || raw.readableEnded)) {
+    const rebuilt = rebuildParsedBody(raw);
+    return Buffer.byteLength(rebuilt) > maxBytes ? Promise.reject(new BodyReadError(413, 'too-large')) : Promise.resolve(rebuilt);
+  }
   const declared = Number(raw.headers['content-length']);
   if (Number.isFinite(declared) && declared > maxBytes) return Promise.reject(new BodyReadError(413, 'too-large'));
   return new Promise((resolve, reject) => {

@@ -4,7 +4,7 @@
  * inputs (and, for writes, msg.payload), runs the action, and passes the msg on with the result.
  */
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
-import type { TwilioAccount } from '../../nodes/twilio-config';
+import { getAccount } from '../account/account';
 import { Action, ObjectSpec, findObject, notSupportedText } from '../catalogue/catalogue';
 import { TwilioNodeError, toTwilioNodeError } from '../core/errors';
 import { text } from '../core/texts';
@@ -33,16 +33,8 @@ export interface ResourceNodeDef extends NodeDef {
   payloadFields?: boolean;
 }
 
-type AccountNode = Node & TwilioAccount;
-
 /** Deprecation warnings are said once per node, not once per message. */
 const warned = new WeakSet<Node>();
-
-export function getAccount(RED: NodeAPI, id: string): AccountNode {
-  const account = RED.nodes.getNode(id) as AccountNode | null;
-  if (!account) throw new TwilioNodeError('MISSING_INPUT', text('noAccount'));
-  return account;
-}
 
 export function getObject(name: string, action: Action): ObjectSpec {
   const object = findObject(name);

@@ -156,13 +156,23 @@ export function checkHostLabel(field: string, value: string | undefined): void {
   if (value && !HOST_LABEL.test(value)) throw new TwilioNodeError('INVALID_INPUT', text('hostLabel', { field }));
 }
 
+/** Who signs in: an API Key (SK… and its secret) or the account itself (AC… and its Auth Token). */
+export function signInPair(creds: TwilioCredentials): [string | undefined, string | undefined] {
+  return creds.authMode === 'apiKey' ? [creds.apiKeySid, creds.apiKeySecret] : [creds.accountSid, creds.authToken];
+}
+
+/** The Authorization header Twilio's REST API takes for these credentials. */
+export function basicAuthorization(creds: TwilioCredentials): string {
+  const [username, password] = signInPair(creds);
+  return `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
+}
+
 export function createTwilioClient(creds: TwilioCredentials, settings: ClientSettings = {}): TwilioClientHandle {
   checkCredentials(creds);
   checkHostLabel('Region', settings.region);
   checkHostLabel('Edge', settings.edge);
   const requestClient = new BaseUrlRequestClient({ baseUrl: settings.baseUrl, timeout: settings.timeoutMs, queue: settings.queue });
-  const [username, password] =
-    creds.authMode === 'apiKey' ? [creds.apiKeySid, creds.apiKeySecret] : [creds.accountSid, creds.authToken];
+  const [username, password] = signInPair(creds);
   const client = twilio(username, password, {
     accountSid: creds.accountSid,
     httpClient: requestClient,

@@ -1,0 +1,134 @@
+/**
+ * What a twilio-config node gives every other node: one Twilio account, built once from its
+ * settings and credentials. Its SDK client, its request queue, the verdict on a webhook's signature,
+ * and raw requests with its auth. Secrets stay in here: nodes get results, never the secret.
+ */
+import type { Node, NodeAPI } from 'node-red';
+import type twilio from 'twilio';
+import { TwilioNodeError, secretRedactor } from '../core/errors';
+import { text } from '../core/texts';
+import { Body, isValidSignature } from '../inbound/webhook';
+import { resolveEnvReferences } from '../node-red/typed-fields';
+import { RawRequest, RawResponse, performRawRequest } from '../transport/raw-request';
+import { RequestQueue } from '../transport/request-queue';
+import { AuthMode, BaseUrlRequestClient, TwilioCredentials, basicAuthorization, createTwilioClient } from '../transport/sdk-client';
+
+/** The account's settings as the config node stores them (typed in the editor, `${NAME}` allowed). */
+export interface AccountSettings {
+  name?: string;
+  authMode: AuthMode;
+  /** Requests in flight at most (the queue finds the account's limit below it). */
+  maxConcurrency?: number | string;
+  /** Requests started per second at most; empty or 0 for none. */
+  ratePerSecond?: number | string;
+  /** Retries of a request after 429, 503 or a refused connection (default 6). */
+  maxRetries?: number | string;
+  region: string;
+  edge: string;
+  defaultFrom: string;
+  baseUrl: string;
+}
+
+/** The account's credentials, as Node-RED's credential store keeps them. */
+export interface AccountCredentials {
+  accountSid?: string;
+  apiKeySid?: string;
+  apiKeySecret?: string;
+  authToken?: string;
+}
+
+/** What other nodes may use of a config node. */
+export interface TwilioAccount {
+  readonly accountSid: string;
+  readonly defaultFrom: string;
+  /** The SDK client, or a coded error saying why the account cannot be used. */
+  getClient(): twilio.Twilio;
+  /** Masks this account's secrets in a text (for errors and logs). */
+  redact(text: string): string;
+  /** Whether an Auth Token is set: only it can check webhook signatures (an API Key cannot). */
+  canValidateWebhooks(): boolean;
+  /** Checks a webhook's X-Twilio-Signature; undefined when there is no Auth Token to check it with. */
+  validateWebhook(signature: string | undefined, url: string, body: Body): boolean | undefined;
+  /** Any REST call with this account's auth (twilio-request). */
+  rawRequest(request: RawRequest): Promise<RawResponse>;
+  /** The account's request queue: its depth and retries, for the nodes' status lines. */
+  readonly queue: RequestQueue;
+}
+
+export type AccountNode = Node & TwilioAccount;
+
+/** The settings that decide which host receives the account's credentials. */
+export const CONNECTION_SETTINGS = ['region', 'edge', 'baseUrl'] as const;
+export type ConnectionSetting = (typeof CONNECTION_SETTINGS)[number];
+
+/** The account a node selected, once deployed; a coded MISSING_INPUT when there is none. */
+export function getAccount(RED: NodeAPI, id: string | undefined): AccountNode {
+  const account = id ? (RED.nodes.getNode(id) as AccountNode | null) : null;
+  if (!account || typeof account.getClient !== 'function') throw new TwilioNodeError('MISSING_INPUT', text('noAccount'));
+  return account;
+}
+
+/** The account a node selected, or undefined (the node shows "no account" and refuses its input). */
+export function findAccount(RED: NodeAPI, id: string | undefined): AccountNode | undefined {
+  const account = id ? (RED.nodes.getNode(id) as AccountNode | null) : null;
+  return account && typeof account.getClient === 'function' ? account : undefined;
+}
+
+/** How long a closing account waits for its requests in flight (Node-RED gives a close 15 s). */
+const CLOSE_WAIT_MS = 10_000;
+
+/**
+ * Makes `node` (a twilio-config node) the account its settings and credentials describe. Returns
+ * what its close must run: queued requests fail as NOT_SENT, those in flight get 10 s, then the
+ * client's sockets close.
+ */
+export function openAccount(RED: NodeAPI, node: Node, settings: AccountSettings, stored: AccountCredentials): () => Promise<void> {
+  const resolve = (value: string | undefined): string => resolveEnvReferences(RED, node, value);
+  const credentials: TwilioCredentials = {
+    accountSid: resolve(stored.accountSid),
+    authMode: settings.authMode === 'authToken' ? 'authToken' : 'apiKey',
+    apiKeySid: resolve(stored.apiKeySid),
+    apiKeySecret: resolve(stored.apiKeySecret),
+    authToken: resolve(stored.authToken),
+  };
+  const redact = secretRedactor([credentials.apiKeySecret, credentials.authToken]);
+  const positive = (value: unknown, fallback: number) => (Number(value) > 0 ? Number(value) : fallback);
+  const retries = settings.maxRetries === undefined || settings.maxRetries === '' ? 6 : Math.max(0, Math.floor(Number(settings.maxRetries) || 0));
+  const queue = new RequestQueue({ maxConcurrency: positive(settings.maxConcurrency, 100), ratePerSecond: positive(settings.ratePerSecond, 0), maxRetries: retries });
+  const connection = { region: resolve(settings.region), edge: resolve(settings.edge), baseUrl: resolve(settings.baseUrl) };
+  let handle: { client: twilio.Twilio; requestClient: BaseUrlRequestClient } | undefined;
+  let configError: TwilioNodeError | undefined;
+  try {
+    handle = createTwilioClient(credentials, { ...connection, queue });
+  } catch (err) {
+    configError = err as TwilioNodeError;
+  }
+  const unusable = () =>
+    new TwilioNodeError(configError?.code ?? 'AUTHENTICATION_CONNECTION_ERROR', text('accountUnusable', { name: settings.name || node.id, detail: configError?.text ?? configError?.message ?? text('accountClosed') }));
+
+  const account: TwilioAccount = {
+    accountSid: credentials.accountSid,
+    defaultFrom: resolve(settings.defaultFrom),
+    queue,
+    redact,
+    getClient() {
+      if (handle) return handle.client;
+      throw unusable();
+    },
+    canValidateWebhooks: () => Boolean(credentials.authToken),
+    validateWebhook: (signature, url, body) => (credentials.authToken ? isValidSignature(credentials.authToken, signature, url, body) : undefined),
+    rawRequest(request) {
+      if (!handle) return Promise.reject(unusable());
+      // In the account's queue like every other request; twilio-request retries by its own settings.
+      return queue.schedule(() => performRawRequest(request, { accountSid: credentials.accountSid, authorization: basicAuthorization(credentials), ...connection }, redact), () => ({ kind: 'done' }));
+    },
+  };
+  // Not enumerable: nothing of the account shows when Node-RED or a flow inspects the node.
+  for (const [key, value] of Object.entries(account)) Object.defineProperty(node, key, { value, enumerable: false, configurable: true });
+
+  return async () => {
+    await Promise.race([queue.close(), new Promise((r) => setTimeout(r, CLOSE_WAIT_MS).unref())]);
+    handle?.requestClient.destroy();
+    handle = undefined;
+  };
+}
