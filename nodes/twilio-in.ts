@@ -6,6 +6,7 @@
 import type { Request, Response } from 'express';
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { registerConnectEndpoints } from './twilio-in.admin';
+import { LIMITS, seconds } from '../lib/twilio/values';
 import { resolveEnvReferences } from '../lib/node-red/typed-fields';
 import { EMPTY_TWIML } from '../lib/twilio/twiml';
 import { Body, WEBHOOK_LIMITS, jsonValue, mediaOf, nestsDeeperThan, parseForm, signedUrl, summarise, tooManyParameters, webhookBodyKind } from '../lib/inbound/webhook';
@@ -38,11 +39,6 @@ const WARNING_INTERVAL_MS = 10_000;
 /** Tokens remembered at most: a broadcast's receipts, or a stranger's fresh tokens, cannot grow it further. */
 const DEDUPE_CAPACITY = 100_000;
 
-function seconds(value: number | string | undefined, fallback: number): number {
-  const n = Number(value);
-  return Number.isFinite(n) && n > 0 ? n : fallback;
-}
-
 module.exports = function registerTwilioIn(RED: NodeAPI): void {
   function TwilioIn(this: TwilioInNode, def: TwilioInDef): void {
     RED.nodes.createNode(this, def);
@@ -51,7 +47,7 @@ module.exports = function registerTwilioIn(RED: NodeAPI): void {
     const account = RED.nodes.getNode(def.account) as (Node & TwilioAccount) | null;
     const path = def.path?.startsWith('/') ? def.path : `/${def.path ?? ''}`;
     const validate = def.validate !== false;
-    const replyTimeoutMs = seconds(def.replyTimeout, 10) * 1000;
+    const replyTimeoutMs = Math.min(seconds(def.replyTimeout, 10), LIMITS.replyWaitSeconds.max) * 1000;
     const dedupeWindowMs = seconds(def.dedupeWindow, 600) * 1000;
     // settings.js may shorten (or lengthen) how long a body may take: `twilioInBodyTimeout` in ms.
     const bodyTimeoutMs = Number((RED.settings as unknown as { twilioInBodyTimeout?: unknown }).twilioInBodyTimeout) || BODY_TIMEOUT_MS;

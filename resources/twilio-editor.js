@@ -6,6 +6,20 @@
   'use strict';
   if (window.TwilioEditor) return;
 
+  // The runtime's value rules (lib/twilio/values.ts), written by the build into twilio-rules.js.
+  var RULES = window.TwilioRules;
+  /** A rule's pattern without its anchors, to combine with others. */
+  function rule(name) { return RULES.patterns[name].replace(/^\^/, '').replace(/\$$/, ''); }
+  function sidRule(prefix) { return prefix + RULES.patterns.sidHex; }
+  /** A whole value that is one of `rules` (or empty, or a ${NAME} reference, when asked). */
+  function anyOf(rules, options) {
+    options = options || {};
+    var all = rules.slice();
+    if (options.env) all.push(rule('envReference'));
+    if (options.optional) all.unshift('\\s*');
+    return new RegExp('^(' + all.join('|') + ')$');
+  }
+
   var catalogue = null;
   var loading = null;
   var ALL = ['str', 'msg', 'flow', 'global', 'env', 'jsonata'];
@@ -293,6 +307,10 @@
   }
 
   window.TwilioEditor = {
+    rules: RULES,
+    rule: rule,
+    sidRule: sidRule,
+    anyOf: anyOf,
     tooltips: tooltips, typedDefaults: typedDefaults, typedInputs: typedInputs,
     load: load, find: find, plural: plural, prepare: prepare, save: save, partsFor: partsFor, fieldsFor: fieldsFor,
     resourceDefaults: resourceDefaults, resourceLabel: resourceLabel, labelStyle: labelStyle, resourceTemplate: resourceTemplate

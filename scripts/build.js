@@ -19,6 +19,11 @@ const nodeNames = fs.readdirSync(path.join(root, 'nodes')).filter((f) => f.endsW
 for (const name of nodeNames) fs.copyFileSync(path.join(root, 'nodes', `${name}.html`), path.join(nodesOut, `${name}.html`));
 fs.cpSync(path.join(root, 'icons'), path.join(nodesOut, 'icons'), { recursive: true });
 
+// The value rules the runtime checks with (lib/twilio/values.ts), for the editor's validators: one
+// definition, served as a script from the package's resources/ like the editor's own code.
+const { PATTERNS, LIMITS } = require(path.join(dist, 'lib', 'twilio', 'values.js'));
+fs.writeFileSync(path.join(root, 'resources', 'twilio-rules.js'), `/* Written by scripts/build.js from lib/twilio/values.ts: edit that, not this. */\nwindow.TwilioRules = ${JSON.stringify({ patterns: PATTERNS, limits: LIMITS }, null, 2)};\n`);
+
 // Help pages list the catalogue's objects where they say <!-- catalogue:<action> -->, so the help
 // is written from the same table the runtime runs, in the help's language (locales/<lang>/_shared.json).
 const { CATALOGUE, partsFor, fieldsFor } = require(path.join(dist, 'lib', 'catalogue', 'catalogue.js'));

@@ -294,6 +294,6 @@ else describe('the editor in a real browser', { timeout: 300_000 }, () => {
   });
 
   it('raised no errors in the page', () => {
-    assert.deepEqual(pageErrors, []);
+    assert.deepEqual(pageErrors, [], `errors in the page: ${pageErrors.join(' | ')}`);
   });
 });

@@ -4,7 +4,7 @@
  */
 import type twilio from 'twilio';
 import { Action, ActionSpec, FieldSpec, ObjectSpec, SidPart, fieldsFor, notSupportedText, partsFor } from './catalogue';
-import { isSid } from '../transport/sdk-client';
+import { isSid } from '../twilio/values';
 import { TwilioNodeError } from '../core/errors';
 import { text } from '../core/texts';
 import { coerceFieldValue, parseDate } from './field-values';

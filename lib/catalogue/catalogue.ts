@@ -9,6 +9,7 @@
  * ends with the method. Roots: `account` (the config's account, or an `AC…:` prefix), `api`
  * (`client.api.v2010`), `lookups` (`client.lookups.v2`).
  */
+import { PATTERNS } from '../twilio/values';
 import { LocalText, text } from '../core/texts';
 
 export type Action = 'get' | 'query' | 'create' | 'update' | 'delete';
@@ -82,7 +83,7 @@ const CALL = sidPart('callSid', 'Call SID', 'CA');
 const RECORDING = sidPart('recordingSid', 'Recording SID', 'RE');
 const MESSAGE_PART = sidPart('messageSid', 'Message SID', 'SM', 'MM');
 const COUNTRY: SidPart = { name: 'countryCode', label: 'Country code', pattern: '^[A-Z]{2}$', example: 'US' };
-const PHONE: SidPart = { name: 'phoneNumber', label: 'Phone number', pattern: '^\\+[1-9]\\d{1,14}$', example: '+14155550100' };
+const PHONE: SidPart = { name: 'phoneNumber', label: 'Phone number', pattern: PATTERNS.e164, example: '+14155550100' };
 
 const PHONE_NUMBER_FIELDS: FieldSpec[] = [
   field('friendlyName', 'string'),

@@ -3,11 +3,10 @@
  * the SDK, so a wrong type is a coded INVALID_INPUT naming the field, not a Twilio round trip.
  */
 import type { FieldSpec } from './catalogue';
-import { isSid } from '../transport/sdk-client';
+import { asWholeNumber, isE164, isHttpUrl, isSid } from '../twilio/values';
 import { TwilioNodeError } from '../core/errors';
 import { TextValue, text } from '../core/texts';
 
-const E164 = /^\+[1-9]\d{1,14}$/;
 /** "2026-11-24 18:30:00" (read as UTC, the seed's form) or any ISO 8601 date and time. */
 const SPACED_DATE_TIME = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d(:\d\d)?)$/;
 const DATE_ONLY = /^\d{4}-\d\d-\d\d$/;
@@ -40,7 +39,7 @@ export function coerceFieldValue(spec: FieldSpec, value: unknown): unknown {
       return typeof value === 'string' ? value : text();
     case 'url': {
       const url = text();
-      if (!/^https?:\/\/\S+$/.test(url)) throw invalid(name, 'httpUrl');
+      if (!isHttpUrl(url) || /\s/.test(url)) throw invalid(name, 'httpUrl');
       return url;
     }
     case 'method': {
@@ -53,8 +52,8 @@ export function coerceFieldValue(spec: FieldSpec, value: unknown): unknown {
       if (value === 'true' || value === 'false') return value === 'true';
       throw invalid(name, 'trueOrFalse');
     case 'integer': {
-      const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
-      if (typeof n !== 'number' || !Number.isInteger(n)) throw invalid(name, 'wholeNumber');
+      const n = asWholeNumber(value);
+      if (n === undefined) throw invalid(name, 'wholeNumber');
       return n;
     }
     case 'enum': {
@@ -69,7 +68,7 @@ export function coerceFieldValue(spec: FieldSpec, value: unknown): unknown {
     }
     case 'phone': {
       const phone = text().replace(/[\s().-]/g, '');
-      if (!E164.test(phone)) throw invalid(name, 'phone');
+      if (!isE164(phone)) throw invalid(name, 'phone');
       return phone;
     }
     case 'list': {

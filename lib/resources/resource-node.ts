@@ -5,6 +5,7 @@
  */
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { getAccount } from '../account/account';
+import { asWholeNumber, wholeNumber } from '../twilio/values';
 import { Action, ObjectSpec, findObject, notSupportedText } from '../catalogue/catalogue';
 import { TwilioNodeError, toTwilioNodeError } from '../core/errors';
 import { text } from '../core/texts';
@@ -73,11 +74,15 @@ export async function readFieldValues(RED: NodeAPI, node: Node, msg: NodeMessage
   return buildFields(object, action, values);
 }
 
+/** A query's limit (0: every record) or page size (from 1), empty for the default. */
 function positiveInteger(name: string, value: unknown, fallback: number, allowZero: boolean): number {
   if (value === undefined || value === '') return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < (allowZero ? 0 : 1)) throw new TwilioNodeError('INVALID_INPUT', text(allowZero ? 'wholeNumberOrZero' : 'wholeNumberFromOne', { field: name }));
-  return n;
+  if (allowZero) {
+    const n = asWholeNumber(value, { min: 0 });
+    if (n === undefined) throw new TwilioNodeError('INVALID_INPUT', text('wholeNumberOrZero', { field: name }));
+    return n;
+  }
+  return wholeNumber(name, value, { min: 1 });
 }
 
 /** Registers one of the four resource nodes. */

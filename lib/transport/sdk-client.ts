@@ -9,6 +9,7 @@ import twilio from 'twilio';
 import type RequestClient from 'twilio/lib/base/RequestClient';
 import type SdkHttpResponse from 'twilio/lib/http/response';
 import { TwilioNodeError } from '../core/errors';
+import { checkHostLabel, isSid } from '../twilio/values';
 import { text } from '../core/texts';
 import { sendOverWire } from './http';
 import { RequestQueue, Verdict } from './request-queue';
@@ -31,20 +32,6 @@ export interface ClientSettings {
   timeoutMs?: number;
   /** The account's request queue; every request of the client waits its turn there. */
   queue?: RequestQueue;
-}
-
-const SID_PATTERNS = new Map<string, RegExp>();
-
-/** `AC` + 32 hex digits, and so on; made once per prefix (a send checks its sender on every message). */
-function sidPattern(prefix: string): RegExp {
-  let pattern = SID_PATTERNS.get(prefix);
-  if (!pattern) SID_PATTERNS.set(prefix, (pattern = new RegExp(`^${prefix}[0-9a-fA-F]{32}$`)));
-  return pattern;
-}
-
-/** Checks a Sid's prefix and length: `AC` + 32 hex digits, and so on. */
-export function isSid(value: unknown, prefix: string): value is string {
-  return typeof value === 'string' && sidPattern(prefix).test(value);
 }
 
 /** Parses the base URL override; only an origin with an optional path prefix is meaningful. */
@@ -147,13 +134,6 @@ export function checkCredentials(creds: TwilioCredentials): void {
   } else if (!creds.authToken) {
     throw new TwilioNodeError('MISSING_INPUT', text('notSet', { field: 'Auth Token' }));
   }
-}
-
-/** Twilio's region and edge names (us1, ie1, dublin, sydney…): they become labels of the host name. */
-const HOST_LABEL = /^[a-z0-9]+(-[a-z0-9]+)*$/;
-
-export function checkHostLabel(field: string, value: string | undefined): void {
-  if (value && !HOST_LABEL.test(value)) throw new TwilioNodeError('INVALID_INPUT', text('hostLabel', { field }));
 }
 
 /** Who signs in: an API Key (SK… and its secret) or the account itself (AC… and its Auth Token). */

@@ -4,13 +4,13 @@
  */
 import { TwilioNodeError } from '../core/errors';
 import { text } from '../core/texts';
-import { isSid } from '../transport/sdk-client';
+import { PATTERNS, isSid } from './values';
 
-const E164 = /^\+[1-9]\d{1,14}$/;
+const E164 = new RegExp(PATTERNS.e164);
 const CHANNEL_PREFIXES = ['whatsapp:', 'messenger:'];
-const CALL_ENDPOINT = /^(client:[\w.@-]+|sip:\S+@\S+)$/;
-const ALPHANUMERIC_SENDER = /^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$/;
-const SHORT_CODE = /^\d{3,8}$/;
+const CALL_ENDPOINT = new RegExp(PATTERNS.callEndpoint);
+const ALPHANUMERIC_SENDER = new RegExp(PATTERNS.alphanumericSender);
+const SHORT_CODE = new RegExp(PATTERNS.shortCode);
 
 export type Channel = 'message' | 'call';
 

@@ -6,7 +6,7 @@ import twilio from 'twilio';
 import type { MessageListInstanceCreateOptions } from 'twilio/lib/rest/api/v2010/account/message';
 import type { CallListInstanceCreateOptions } from 'twilio/lib/rest/api/v2010/account/call';
 import { Sender, matchSenderChannel, parseRecipients, parseSender } from './addresses';
-import { isSid } from '../transport/sdk-client';
+import { isHttpUrl, isSid, wholeNumber } from './values';
 import { TwilioNodeError } from '../core/errors';
 import { text } from '../core/texts';
 import { textField } from './templates';
@@ -67,24 +67,8 @@ function sid(field: string, value: unknown, prefix: string): string {
 
 function httpUrl(field: string, value: unknown): string {
   const s = asText(field, value);
-  let url: URL | undefined;
-  try {
-    url = new URL(s);
-  } catch {
-    url = undefined;
-  }
-  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-    throw new TwilioNodeError('INVALID_INPUT', text('httpUrl', { field }));
-  }
+  if (!isHttpUrl(s)) throw new TwilioNodeError('INVALID_INPUT', text('httpUrl', { field }));
   return s;
-}
-
-function integer(field: string, value: unknown, min: number, max: number): number {
-  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
-    throw new TwilioNodeError('INVALID_INPUT', text('wholeNumberRange', { field, min, max }));
-  }
-  return n;
 }
 
 function bool(field: string, value: unknown): boolean {
@@ -168,7 +152,7 @@ export function planMessage(fields: MessageFields, msg: object, defaultFrom: str
     params.scheduleType = 'fixed';
   }
   if (fields.statusCallback !== undefined) params.statusCallback = httpUrl('Status callback', fields.statusCallback);
-  if (fields.validityPeriod !== undefined) params.validityPeriod = integer('Validity period', fields.validityPeriod, 1, 36000);
+  if (fields.validityPeriod !== undefined) params.validityPeriod = wholeNumber('Validity period', fields.validityPeriod, { min: 1, max: 36000 });
   return {
     recipients,
     // To first, as in the SDK's own examples ({ to, from, body }): its create() reads some thirty
@@ -224,7 +208,7 @@ export function planCall(action: CallAction, fields: CallFields, msg: object, de
   }
   if (fields.statusCallback !== undefined) params.statusCallback = httpUrl('Status callback', fields.statusCallback);
   if (fields.record !== undefined) params.record = bool('Record', fields.record);
-  if (fields.timeout !== undefined) params.timeout = integer('Timeout', fields.timeout, 1, 600);
+  if (fields.timeout !== undefined) params.timeout = wholeNumber('Timeout', fields.timeout, { min: 1, max: 600 });
   if (fields.machineDetection !== undefined) {
     const mode = asText('Machine detection', fields.machineDetection);
     if (!MACHINE_DETECTION.includes(mode)) throw new TwilioNodeError('INVALID_INPUT', text('machineDetection'));

@@ -6,6 +6,7 @@ import twilio from 'twilio';
 import { TwilioNodeError } from '../core/errors';
 import { text } from '../core/texts';
 import { textField } from './templates';
+import { isE164, isHttpUrl, wholeNumber } from './values';
 
 export const REPLY_ACTIONS = ['message', 'say', 'play', 'gather', 'dial', 'redirect', 'hangup', 'reject', 'raw', 'empty'] as const;
 export type ReplyAction = (typeof REPLY_ACTIONS)[number];
@@ -27,19 +28,14 @@ export interface ReplyFields {
 }
 
 const str = (v: unknown): string | undefined => (v === undefined || v === null || v === '' ? undefined : String(v));
-const int = (name: string, v: unknown): number | undefined => {
-  if (v === undefined || v === '') return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new TwilioNodeError('INVALID_INPUT', text('wholeNumber', { field: name }));
-  return n;
-};
+const int = (name: string, v: unknown): number | undefined => (v === undefined || v === '' ? undefined : wholeNumber(name, v, { min: 0 }));
 const url = (name: string, v: unknown, required = false): string | undefined => {
   const s = str(v);
   if (s === undefined) {
     if (required) throw new TwilioNodeError('MISSING_INPUT', text('notSet', { field: name }));
     return undefined;
   }
-  if (!/^(https?:\/\/\S+|\/\S*)$/.test(s)) throw new TwilioNodeError('INVALID_INPUT', text('urlOrPath', { field: name }));
+  if (!(isHttpUrl(s) && !/\s/.test(s)) && !/^\/\S*$/.test(s)) throw new TwilioNodeError('INVALID_INPUT', text('urlOrPath', { field: name }));
   return s;
 };
 
@@ -104,7 +100,7 @@ export function buildTwiml(action: ReplyAction, fields: ReplyFields, msg: object
       });
       if (number.startsWith('client:')) dial.client({}, number.slice(7));
       else if (number.startsWith('sip:')) dial.sip({}, number);
-      else if (/^\+[1-9]\d{1,14}$/.test(number)) dial.number({}, number);
+      else if (isE164(number)) dial.number({}, number);
       else throw new TwilioNodeError('INVALID_TO_PHONE_NUMBER_ERROR', text('dialTarget', { number }));
       break;
     }
