@@ -13,7 +13,7 @@ import { Body, WEBHOOK_LIMITS, jsonValue, mediaOf, nestsDeeperThan, parseForm, s
 import { BODY_TIMEOUT_MS, BodyReadError, mountWebhookRoute, publicWebhookUrl, readWebhookBody, refuseBody } from '../lib/inbound/route';
 import { DuplicateWindow } from '../lib/inbound/dedupe';
 import { forgetNodeState, nodeStateStore } from '../lib/node-red/context';
-import { NodeStatus } from '../lib/node-red/status';
+import { nodeStatus } from '../lib/node-red/status';
 import type { TwilioAccount } from '../lib/account/account';
 
 export interface TwilioInDef extends NodeDef {
@@ -43,7 +43,7 @@ module.exports = function registerTwilioIn(RED: NodeAPI): void {
   function TwilioIn(this: TwilioInNode, def: TwilioInDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
-    const status = new NodeStatus(node, (key, subs) => RED._(key, subs));
+    const status = nodeStatus(RED, node);
     const account = RED.nodes.getNode(def.account) as (Node & TwilioAccount) | null;
     const path = def.path?.startsWith('/') ? def.path : `/${def.path ?? ''}`;
     const validate = def.validate !== false;

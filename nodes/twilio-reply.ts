@@ -6,7 +6,8 @@ import type { Response } from 'express';
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { TwilioNodeError } from '../lib/core/errors';
 import { isOwnText, typedFieldsReader } from '../lib/node-red/typed-fields';
-import { NodeStatus, onInput } from '../lib/node-red/status';
+import { nodeStatus } from '../lib/node-red/status';
+import { onInput } from '../lib/node-red/input';
 import { REPLY_ACTIONS, ReplyAction, ReplyFields, buildTwiml } from '../lib/twilio/twiml';
 
 export interface TwilioReplyDef extends NodeDef {
@@ -32,7 +33,7 @@ module.exports = function registerTwilioReply(RED: NodeAPI): void {
   function TwilioReply(this: Node, def: TwilioReplyDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
-    const status = new NodeStatus(node, (key, subs) => RED._(key, subs));
+    const status = nodeStatus(RED, node);
     const action: ReplyAction = REPLY_ACTIONS.includes(def.action) ? def.action : 'message';
     const readFields = typedFieldsReader(RED, node, def, FIELDS_BY_ACTION[action]);
     // Only the node's own Text is a template: an echo of msg.payload.Body is sent as the stranger wrote it.

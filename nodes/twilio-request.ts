@@ -8,7 +8,8 @@ import { text } from '../lib/core/texts';
 import { typedFieldsReader } from '../lib/node-red/typed-fields';
 import { FilePart, RawRequest, ResponseType } from '../lib/transport/raw-request';
 import { getAccount } from '../lib/account/account';
-import { NodeStatus, onInput } from '../lib/node-red/status';
+import { nodeStatus } from '../lib/node-red/status';
+import { onInput } from '../lib/node-red/input';
 
 export interface TwilioRequestDef extends NodeDef {
   account: string;
@@ -55,7 +56,7 @@ module.exports = function registerTwilioRequest(RED: NodeAPI): void {
   function TwilioRequest(this: Node, def: TwilioRequestDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
-    const status = new NodeStatus(node, (key, subs) => RED._(key, subs));
+    const status = nodeStatus(RED, node);
     const readFields = typedFieldsReader(RED, node, def, TYPED_FIELDS);
 
     onInput(node, status, async (msg, send) => {

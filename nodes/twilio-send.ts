@@ -3,7 +3,8 @@
  * per recipient; the msg passes through with the result in msg.payload.
  */
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
-import { SlicedIntake, mapWithConcurrency } from '../lib/outbound/intake';
+import { SlicedIntake } from '../lib/outbound/intake';
+import { mapWithConcurrency } from '../lib/core/concurrency';
 import { findObject, notSupportedText } from '../lib/catalogue/catalogue';
 import { TwilioNodeError, toTwilioNodeError } from '../lib/core/errors';
 import { text } from '../lib/core/texts';
@@ -12,7 +13,7 @@ import { getAccount } from '../lib/account/account';
 import { ResourceNodeDef, getObject, readFieldValues, readTarget, warnIfDeprecated } from '../lib/resources/resource-node';
 import { isOwnText, typedFieldsReader } from '../lib/node-red/typed-fields';
 import { CallAction, SendPlan, planCall, planMessage } from '../lib/twilio/send-plans';
-import { NodeStatus, showQueue } from '../lib/node-red/status';
+import { nodeStatus, showQueue } from '../lib/node-red/status';
 import { requestOwner } from '../lib/transport/request-queue';
 import type { TwilioAccount } from '../lib/account/account';
 
@@ -59,7 +60,7 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
   function TwilioSend(this: Node, def: TwilioSendDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
-    const status = new NodeStatus(node, (key, subs) => RED._(key, subs));
+    const status = nodeStatus(RED, node);
     const account = RED.nodes.getNode(def.account) as (Node & TwilioAccount) | null;
     const kind = resourceKind(def.resource);
     const isCall = kind === 'call';

@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { DuplicateWindow, KeyValueStore } from '../lib/inbound/dedupe';
+import { DuplicateWindow } from '../lib/inbound/dedupe';
+import type { KeyValueStore } from '../lib/node-red/context';
 
 /** A store like Node-RED's memory store, counting the calls made to it. */
 function countingStore(): KeyValueStore & { data: Map<string, unknown>; calls: number } {

@@ -7,12 +7,7 @@
  * handful of context calls, whatever the window holds.
  */
 import crypto from 'node:crypto';
-
-/** A context store as promises (lib/context.ts wraps Node-RED's callback API). */
-export interface KeyValueStore {
-  get(key: string): Promise<unknown>;
-  set(key: string, value: unknown): Promise<void>;
-}
+import type { KeyValueStore } from '../node-red/context';
 
 export interface DuplicateWindowOptions {
   /** How long a token is remembered. */

@@ -3,7 +3,12 @@
  * Node-RED's context API as promises: the callback forms work with every store, in memory or shared.
  */
 import type { Node, NodeAPI, NodeContextData } from 'node-red';
-import type { KeyValueStore } from '../inbound/dedupe';
+
+/** A context store as promises. */
+export interface KeyValueStore {
+  get(key: string): Promise<unknown>;
+  set(key: string, value: unknown): Promise<void>;
+}
 
 /** One context (a node's, a flow's) in the store the user chose (`undefined`: the default store). */
 export function contextStore(context: NodeContextData, store: string | undefined): KeyValueStore {

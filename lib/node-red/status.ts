@@ -1,6 +1,6 @@
 /** One status vocabulary for every node: blue while working, green when done, red on failure. */
-import type { Node, NodeMessageInFlow } from 'node-red';
-import { TwilioNodeError, toTwilioNodeError } from '../core/errors';
+import type { Node, NodeAPI } from 'node-red';
+import type { TwilioNodeError } from '../core/errors';
 
 type Translate = (key: string, subs?: Record<string, string | number>) => string;
 
@@ -53,26 +53,9 @@ export class NodeStatus {
   }
 }
 
-/**
- * The message API every node uses: the handler does the work (and may send); a failure becomes a
- * coded error for Catch nodes and a red status with Twilio's number or our code.
- */
-export function onInput(
-  node: Node,
-  status: NodeStatus,
-  handler: (msg: NodeMessageInFlow, send: (msg: NodeMessageInFlow | NodeMessageInFlow[]) => void) => Promise<void>,
-  redact?: () => ((text: string) => string) | undefined,
-): void {
-  node.on('input', (msg, send, done) => {
-    handler(msg, send).then(
-      () => done(),
-      (err: unknown) => {
-        const error = toTwilioNodeError(err, redact?.()).localise(status.translate);
-        status.failedWith(error);
-        done(error);
-      },
-    );
-  });
+/** The one way a node makes its status: in the runtime's language, through RED._. */
+export function nodeStatus(RED: NodeAPI, node: Node): NodeStatus {
+  return new NodeStatus(node, (key, subs) => RED._(key, subs));
 }
 
 /**

@@ -11,7 +11,8 @@ import { TwilioNodeError, toTwilioNodeError } from '../core/errors';
 import { text } from '../core/texts';
 import { readTypedProperty } from '../node-red/typed-fields';
 import { FilterRow, Target, buildFields, buildFilters, parseCompoundSid, runAction, runQuery } from '../catalogue/actions';
-import { NodeStatus, onInput } from '../node-red/status';
+import { nodeStatus } from '../node-red/status';
+import { onInput } from '../node-red/input';
 
 export interface TypedRow {
   name: string;
@@ -90,7 +91,7 @@ export function registerResourceNode(RED: NodeAPI, type: string, action: 'get' |
   function ResourceNode(this: Node, def: ResourceNodeDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
-    const status = new NodeStatus(node, (key, subs) => RED._(key, subs));
+    const status = nodeStatus(RED, node);
     const object = findObject(def.object);
     const spec = object?.actions[action];
     // Say it at deploy too: a node that can never work should not look ready.
