@@ -1,3 +1,6 @@
+/** What a node takes in: bursts started as the account's queue has room, and msgs that end exactly once. */
+import type { TwilioNodeError } from '../core/errors';
+
 /**
  * Starts tasks in arrival order, a few milliseconds' worth at a time, yielding to the event loop in
  * between, and only while `ready()` says the work downstream can take more. A burst of thousands of
@@ -61,5 +64,88 @@ export class SlicedIntake {
       this.head = 0;
     }
     if (ran > 0) this.wake(); // more to do; when not ready, the next wake() comes from downstream
+  }
+}
+
+/** A msg a node took: it sends on at most once and ends exactly once, whatever happens around it. */
+export interface AcceptedMessage<M> {
+  /** Sends `msg` on, unless this msg has already ended. */
+  send(msg: M): void;
+  /** Ends this msg (done, or done(err)); later calls do nothing. */
+  done(error?: TwilioNodeError): void;
+}
+
+export interface MessageIntakeOptions {
+  /** Whether the work downstream can take another msg now. */
+  ready?: () => boolean;
+  /** The error a msg ends with when the node stopped before it started: it was not sent. */
+  notSent: () => TwilioNodeError;
+  /** The error a msg ends with when the close could not wait for its answer. */
+  abandoned: () => TwilioNodeError;
+  /** How long a close waits for msgs under way (Node-RED gives a close 15 s). */
+  closeWaitMs?: number;
+}
+
+/**
+ * The msgs a node has taken, from input to their end: a burst waits in a SlicedIntake and starts as
+ * the work downstream has room; on close, what waits ends as not sent at once, what is under way gets
+ * its answer for a while, and then ends as abandoned. So every msg taken ends exactly once.
+ */
+export class MessageIntake<M> {
+  private readonly waiting: SlicedIntake;
+  private readonly underWay = new Set<(error: TwilioNodeError) => void>();
+  private closed = false;
+  private onIdle?: () => void;
+
+  constructor(private readonly options: MessageIntakeOptions) {
+    this.waiting = new SlicedIntake(options.ready);
+  }
+
+  /** Whether the node is closing: a msg that gets here now should end as not sent. */
+  get closing(): boolean {
+    return this.closed;
+  }
+
+  /** Starts waiting msgs if the work downstream has room again. */
+  wake(): void {
+    this.waiting.wake();
+  }
+
+  /** Takes a msg; `start` runs when its turn comes (never, if the node closes first). */
+  accept(send: (msg: M) => void, done: (error?: TwilioNodeError) => void, start: (msg: AcceptedMessage<M>) => void): void {
+    this.waiting.run((cancelled) => {
+      let ended = false;
+      const accepted: AcceptedMessage<M> = {
+        send: (msg) => {
+          if (!ended) send(msg);
+        },
+        done: (error) => {
+          if (ended) return;
+          ended = true;
+          this.underWay.delete(accepted.done);
+          done(error);
+          if (this.closed && this.underWay.size === 0) this.onIdle?.();
+        },
+      };
+      if (cancelled) return accepted.done(this.options.notSent());
+      this.underWay.add(accepted.done);
+      start(accepted);
+    });
+  }
+
+  /** Resolves once every msg taken has ended. */
+  close(): Promise<void> {
+    this.closed = true;
+    this.waiting.close();
+    if (this.underWay.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const deadline = setTimeout(() => {
+        for (const end of [...this.underWay]) end(this.options.abandoned());
+      }, this.options.closeWaitMs ?? 12_000);
+      this.onIdle = () => {
+        clearTimeout(deadline);
+        resolve();
+      };
+    });
   }
 }
