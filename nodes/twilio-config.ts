@@ -3,6 +3,7 @@
  * flow JSON); the account (lib/account) builds the SDK client and the request queue once, and every
  * node that selects this config node shares them.
  */
+import { upgradeConfig } from '../lib/node-red/config-version';
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { AccountCredentials, AccountSettings, TwilioAccount, openAccount } from '../lib/account/account';
 import { registerAccountEndpoints } from './twilio-config.admin';
@@ -13,6 +14,7 @@ export type TwilioConfigNode = Node<AccountCredentials> & TwilioAccount;
 module.exports = function registerTwilioConfig(RED: NodeAPI): void {
   function TwilioConfig(this: TwilioConfigNode, def: TwilioConfigDef): void {
     RED.nodes.createNode(this, def);
+    def = upgradeConfig('twilio-config', def);
     const close = openAccount(RED, this, def, this.credentials ?? {});
     this.on('close', (done: () => void) => void close().then(done));
   }

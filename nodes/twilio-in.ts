@@ -3,6 +3,7 @@
  * and calls, status callbacks), checks Twilio's signature, drops duplicate deliveries, and answers
  * Twilio with TwiML: at once, or from a twilio-reply (or http response) node in the flow.
  */
+import { upgradeConfig } from '../lib/node-red/config-version';
 import type { Request, Response } from 'express';
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { registerConnectEndpoints } from './twilio-in.admin';
@@ -42,6 +43,7 @@ const DEDUPE_CAPACITY = 100_000;
 module.exports = function registerTwilioIn(RED: NodeAPI): void {
   function TwilioIn(this: TwilioInNode, def: TwilioInDef): void {
     RED.nodes.createNode(this, def);
+    def = upgradeConfig('twilio-in', def);
     const node = this;
     const status = nodeStatus(RED, node);
     const account = RED.nodes.getNode(def.account) as (Node & TwilioAccount) | null;

@@ -2,6 +2,7 @@
  * twilio-reply: answers the Twilio webhook that a twilio-in node received (in "reply from the flow"
  * mode) with TwiML built from the node's settings, or with raw TwiML from msg.payload.
  */
+import { upgradeConfig } from '../lib/node-red/config-version';
 import type { Response } from 'express';
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { TwilioNodeError } from '../lib/core/errors';
@@ -32,6 +33,7 @@ const FIELDS_BY_ACTION: Record<ReplyAction, ReadonlyArray<keyof ReplyFields>> = 
 module.exports = function registerTwilioReply(RED: NodeAPI): void {
   function TwilioReply(this: Node, def: TwilioReplyDef): void {
     RED.nodes.createNode(this, def);
+    def = upgradeConfig('twilio-reply', def);
     const node = this;
     const status = nodeStatus(RED, node);
     const action: ReplyAction = REPLY_ACTIONS.includes(def.action) ? def.action : 'message';

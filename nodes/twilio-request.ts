@@ -2,6 +2,7 @@
  * twilio-request: any Twilio REST call with the account's auth (the seed's "Raw Request"), for the
  * APIs the catalogue does not describe: Verify, Conversations, Studio, …
  */
+import { upgradeConfig } from '../lib/node-red/config-version';
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { TwilioNodeError, toTwilioNodeError } from '../lib/core/errors';
 import { text } from '../lib/core/texts';
@@ -55,6 +56,7 @@ function files(value: unknown): FilePart[] | undefined {
 module.exports = function registerTwilioRequest(RED: NodeAPI): void {
   function TwilioRequest(this: Node, def: TwilioRequestDef): void {
     RED.nodes.createNode(this, def);
+    def = upgradeConfig('twilio-request', def);
     const node = this;
     const status = nodeStatus(RED, node);
     const readFields = typedFieldsReader(RED, node, def, TYPED_FIELDS);

@@ -2,6 +2,7 @@
  * twilio-send: the Create action for messages (SMS, MMS, WhatsApp) and calls. One Twilio request
  * per recipient; the msg passes through with the result in msg.payload.
  */
+import { upgradeConfig } from '../lib/node-red/config-version';
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { AcceptedMessage, MessageIntake } from '../lib/outbound/intake';
 import { deliverToRecipients } from '../lib/outbound/delivery';
@@ -53,6 +54,7 @@ function resourceKind(resource: string | undefined): 'message' | 'call' | 'objec
 module.exports = function registerTwilioSend(RED: NodeAPI): void {
   function TwilioSend(this: Node, def: TwilioSendDef): void {
     RED.nodes.createNode(this, def);
+    def = upgradeConfig('twilio-send', def);
     const node = this;
     const status = nodeStatus(RED, node);
     const account = findAccount(RED, def.account);

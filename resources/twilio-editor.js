@@ -20,6 +20,19 @@
     return new RegExp('^(' + all.join('|') + ')$');
   }
 
+  /**
+   * A node's config brought to its type's current version in the editor too, by the same steps as
+   * lib/node-red/config-version.ts (none yet: version 1 is the first that carries the field).
+   */
+  var EDITOR_MIGRATIONS = {};
+  function configVersion(type) { return RULES.configVersions[type] || 0; }
+  function upgrade(node) {
+    var steps = EDITOR_MIGRATIONS[node.type] || [];
+    var from = typeof node.configVersion === 'number' ? node.configVersion : 0;
+    for (var v = from; v < steps.length; v++) if (steps[v]) steps[v](node);
+    node.configVersion = Math.max(from, configVersion(node.type));
+  }
+
   var catalogue = null;
   var loading = null;
   var ALL = ['str', 'msg', 'flow', 'global', 'env', 'jsonata'];
@@ -136,6 +149,7 @@
    */
   function prepare(node, action, options) {
     options = options || {};
+    upgrade(node);
     var objectSelect = $(options.objectField || '#node-input-object');
     var sid = $('#node-input-sid');
     if (sid.length) sid.typedInput({ types: ALL, typeField: '#node-input-sidType' });
@@ -195,6 +209,7 @@
   function resourceDefaults(action) {
     var defaults = {
       name: { value: '' },
+      configVersion: { value: configVersion('twilio-' + action) },
       account: { value: '', type: 'twilio-config', required: true },
       object: { value: 'Message', required: true },
       sid: { value: action === 'query' ? '' : action === 'update' ? 'sid' : 'payload' },
@@ -311,6 +326,8 @@
     rule: rule,
     sidRule: sidRule,
     anyOf: anyOf,
+    configVersion: configVersion,
+    upgrade: upgrade,
     tooltips: tooltips, typedDefaults: typedDefaults, typedInputs: typedInputs,
     load: load, find: find, plural: plural, prepare: prepare, save: save, partsFor: partsFor, fieldsFor: fieldsFor,
     resourceDefaults: resourceDefaults, resourceLabel: resourceLabel, labelStyle: labelStyle, resourceTemplate: resourceTemplate

@@ -21,8 +21,11 @@ fs.cpSync(path.join(root, 'icons'), path.join(nodesOut, 'icons'), { recursive: t
 
 // The value rules the runtime checks with (lib/twilio/values.ts), for the editor's validators: one
 // definition, served as a script from the package's resources/ like the editor's own code.
+// With them, each node type's config version (lib/node-red/config-version.ts) for its defaults.
 const { PATTERNS, LIMITS } = require(path.join(dist, 'lib', 'twilio', 'values.js'));
-fs.writeFileSync(path.join(root, 'resources', 'twilio-rules.js'), `/* Written by scripts/build.js from lib/twilio/values.ts: edit that, not this. */\nwindow.TwilioRules = ${JSON.stringify({ patterns: PATTERNS, limits: LIMITS }, null, 2)};\n`);
+const { MIGRATIONS, currentConfigVersion } = require(path.join(dist, 'lib', 'node-red', 'config-version.js'));
+const configVersions = Object.fromEntries(Object.keys(MIGRATIONS).map((type) => [type, currentConfigVersion(type)]));
+fs.writeFileSync(path.join(root, 'resources', 'twilio-rules.js'), `/* Written by scripts/build.js from lib/twilio/values.ts and lib/node-red/config-version.ts: edit those, not this. */\nwindow.TwilioRules = ${JSON.stringify({ patterns: PATTERNS, limits: LIMITS, configVersions }, null, 2)};\n`);
 
 // Help pages list the catalogue's objects where they say <!-- catalogue:<action> -->, so the help
 // is written from the same table the runtime runs, in the help's language (locales/<lang>/_shared.json).

@@ -3,6 +3,7 @@
  * action over the object chosen in the node. Reads the Sid, filters and fields from the node's typed
  * inputs (and, for writes, msg.payload), runs the action, and passes the msg on with the result.
  */
+import { upgradeConfig } from '../node-red/config-version';
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { getAccount } from '../account/account';
 import { asWholeNumber, wholeNumber } from '../twilio/values';
@@ -90,6 +91,7 @@ function positiveInteger(name: string, value: unknown, fallback: number, allowZe
 export function registerResourceNode(RED: NodeAPI, type: string, action: 'get' | 'query' | 'update' | 'delete'): void {
   function ResourceNode(this: Node, def: ResourceNodeDef): void {
     RED.nodes.createNode(this, def);
+    def = upgradeConfig(type, def);
     const node = this;
     const status = nodeStatus(RED, node);
     const object = findObject(def.object);
