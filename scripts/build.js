@@ -19,13 +19,18 @@ const nodeNames = fs.readdirSync(path.join(root, 'nodes')).filter((f) => f.endsW
 for (const name of nodeNames) fs.copyFileSync(path.join(root, 'nodes', `${name}.html`), path.join(nodesOut, `${name}.html`));
 fs.cpSync(path.join(root, 'icons'), path.join(nodesOut, 'icons'), { recursive: true });
 
-// The value rules the runtime checks with (lib/twilio/values.ts), for the editor's validators: one
-// definition, served as a script from the package's resources/ like the editor's own code.
-// With them, each node type's config version (lib/node-red/config-version.ts) for its defaults.
+// The editor's shared script (editor/twilio-editor.js) as Node-RED serves it from the package's
+// resources/, with the value rules the runtime checks with (lib/twilio/values.ts) and each node type's
+// config version (lib/node-red/config-version.ts) in front: one definition, one file to load.
 const { PATTERNS, LIMITS } = require(path.join(dist, 'lib', 'twilio', 'values.js'));
 const { MIGRATIONS, currentConfigVersion } = require(path.join(dist, 'lib', 'node-red', 'config-version.js'));
 const configVersions = Object.fromEntries(Object.keys(MIGRATIONS).map((type) => [type, currentConfigVersion(type)]));
-fs.writeFileSync(path.join(root, 'resources', 'twilio-rules.js'), `/* Written by scripts/build.js from lib/twilio/values.ts and lib/node-red/config-version.ts: edit those, not this. */\nwindow.TwilioRules = ${JSON.stringify({ patterns: PATTERNS, limits: LIMITS, configVersions }, null, 2)};\n`);
+fs.mkdirSync(path.join(root, 'resources'), { recursive: true });
+fs.writeFileSync(path.join(root, 'resources', 'twilio-editor.js'), [
+  '/* Built by scripts/build.js from editor/twilio-editor.js, lib/twilio/values.ts and lib/node-red/config-version.ts: edit those. */',
+  `window.TwilioRules = ${JSON.stringify({ patterns: PATTERNS, limits: LIMITS, configVersions }, null, 2)};`,
+  fs.readFileSync(path.join(root, 'editor', 'twilio-editor.js'), 'utf8'),
+].join('\n'));
 
 // Help pages list the catalogue's objects where they say <!-- catalogue:<action> -->, so the help
 // is written from the same table the runtime runs, in the help's language (locales/<lang>/_shared.json).

@@ -8,7 +8,9 @@ const { spawnSync } = require('child_process');
 
 const testDir = path.resolve(__dirname, '..', 'dist', 'test');
 const only = process.argv.slice(2);
-const files = fs.readdirSync(testDir)
+// Tests are grouped as the code is: unit/ (mirrors lib/), nodes/ (a real runtime per node), process/
+// (whole Node-RED processes), conformance/, editor/, package/, simulator/.
+const files = fs.readdirSync(testDir, { recursive: true })
   .filter((f) => f.endsWith('.test.js'))
   .filter((f) => only.length === 0 || only.some((o) => f.includes(o)))
   .sort()

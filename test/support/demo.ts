@@ -6,7 +6,8 @@ import path from 'node:path';
 import { nodeRedPackage } from './harness';
 import { freePort } from './prism';
 
-export const root = path.resolve(__dirname, '..', '..', '..');
+export { root } from './paths';
+import { root } from './paths';
 
 export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
   const deadline = Date.now() + ms;

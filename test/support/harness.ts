@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { after, afterEach, before } from 'node:test';
 import { DEMO_ACCOUNT, SimulatorOptions, TwilioSimulator } from '../../simulator/server';
+import { builtNodes } from './paths';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const helper = require('node-red-node-test-helper') as TestHelper;
@@ -44,7 +45,7 @@ export const nodeRedPackage =
   process.env.NODE_RED_PACKAGE || (Number(process.versions.node.split('.')[0]) >= 22 ? 'node-red-5' : 'node-red');
 helper.init(require.resolve(nodeRedPackage));
 
-const dist = path.resolve(__dirname, '..', '..', 'nodes');
+const dist = builtNodes;
 export const twilioConfig = require(path.join(dist, 'twilio-config.js')) as unknown;
 export const twilioSend = require(path.join(dist, 'twilio-send.js')) as unknown;
 export const resourceNodes = ['get', 'query', 'update', 'delete'].map((a) => require(path.join(dist, `twilio-${a}.js`)) as unknown);

@@ -1,0 +1,153 @@
+/** The simulator itself, driven by the unmodified twilio SDK through the base-URL request client. */
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { createTwilioClient } from '../../lib/transport/sdk-client';
+import { DEMO_ACCOUNT, TwilioSimulator } from '../../simulator/server';
+
+const KEY = DEMO_ACCOUNT.apiKeys![0];
+const TO = '+15558675310';
+const FROM = '+15017122661';
+
+describe('simulator', () => {
+  const simulator = new TwilioSimulator({ accounts: [DEMO_ACCOUNT] });
+  let client: ReturnType<typeof createTwilioClient>;
+  before(async () => {
+    await simulator.start();
+    client = createTwilioClient({ accountSid: DEMO_ACCOUNT.sid, authMode: 'apiKey', apiKeySid: KEY.sid, apiKeySecret: KEY.secret }, { baseUrl: simulator.url });
+  });
+  beforeEach(() => {
+    simulator.reset();
+    simulator.latencyMs = 0;
+    simulator.maxConcurrent = 0;
+    simulator.faultRates = {};
+  });
+  after(async () => {
+    client.requestClient.destroy();
+    await simulator.stop();
+  });
+
+  it('listens on 127.0.0.1 only', () => {
+    assert.match(simulator.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+  });
+
+  it('creates, fetches and lists messages in Twilio JSON shapes', async () => {
+    const created = await client.client.messages.create({ to: TO, from: FROM, body: 'hello' });
+    assert.match(created.sid, /^SM[0-9a-f]{32}$/);
+    assert.ok(created.dateCreated instanceof Date && !Number.isNaN(created.dateCreated.getTime()), 'RFC 2822 dates parse');
+    const fetched = await client.client.messages(created.sid).fetch();
+    assert.equal(fetched.body, 'hello');
+    const raw = simulator.messages.get(created.sid)!;
+    for (const key of ['account_sid', 'api_version', 'date_created', 'num_segments', 'subresource_uris', 'uri']) assert.ok(key in raw, key);
+    assert.equal(raw.num_segments, '1');
+  });
+
+  it('moves a message to delivered and a call to completed with or without a status callback', async () => {
+    const message = await client.client.messages.create({ to: TO, from: FROM, body: 'where are you' });
+    const call = await client.client.calls.create({ to: TO, from: FROM, twiml: '<Response><Say>hi</Say></Response>' });
+    assert.equal(message.status, 'queued');
+    await simulator.settled();
+    assert.equal((await client.client.messages(message.sid).fetch()).status, 'delivered', 'a later Get sees where it got to');
+    assert.equal((await client.client.calls(call.sid).fetch()).status, 'completed');
+    assert.equal(simulator.deliveries.length, 0, 'no callback was asked for, none was sent');
+  });
+
+  it('pages lists as Twilio does (next_page_uri), followed by the SDK', async () => {
+    for (let i = 0; i < 7; i++) await client.client.messages.create({ to: TO, from: FROM, body: `m${i}` });
+    const all = await client.client.messages.list({ pageSize: 3 });
+    assert.equal(all.length, 7);
+    assert.equal(all[0].body, 'm6', 'newest first');
+    const pages = simulator.requests.filter((r) => r.method === 'GET').length;
+    assert.equal(pages, 3);
+    const filtered = await client.client.messages.list({ to: TO, limit: 2 });
+    assert.equal(filtered.length, 2);
+  });
+
+  it('accepts the Auth Token and API Keys, refuses anything else with 20003', async () => {
+    const token = createTwilioClient({ accountSid: DEMO_ACCOUNT.sid, authMode: 'authToken', authToken: DEMO_ACCOUNT.authToken }, { baseUrl: simulator.url });
+    assert.equal((await token.client.api.v2010.accounts(DEMO_ACCOUNT.sid).fetch()).status, 'active');
+    token.requestClient.destroy();
+    const wrong = createTwilioClient({ accountSid: DEMO_ACCOUNT.sid, authMode: 'authToken', authToken: 'wrong' }, { baseUrl: simulator.url });
+    await assert.rejects(wrong.client.messages.create({ to: TO, from: FROM, body: 'x' }), { status: 401, code: 20003 });
+    wrong.requestClient.destroy();
+    const otherAccount = createTwilioClient({ accountSid: 'AC' + 'e'.repeat(32), authMode: 'apiKey', apiKeySid: KEY.sid, apiKeySecret: KEY.secret }, { baseUrl: simulator.url });
+    await assert.rejects(otherAccount.client.messages.create({ to: TO, from: FROM, body: 'x' }), { status: 401, code: 20003 });
+    otherAccount.requestClient.destroy();
+    const record = simulator.requests.find((r) => r.username);
+    assert.ok(record && !JSON.stringify(simulator.requests).includes(KEY.secret), 'it never records a password');
+  });
+
+  it("answers Twilio's validation errors and test numbers", async () => {
+    await assert.rejects(client.client.messages.create({ to: 'abc', from: FROM, body: 'x' }), { status: 400, code: 21211 });
+    await assert.rejects(client.client.messages.create({ to: TO, from: FROM }), { status: 400, code: 21619 });
+    await assert.rejects(client.client.messages.create({ to: TO, from: FROM, body: 'x'.repeat(1601) }), { status: 400, code: 21617 });
+    await assert.rejects(client.client.messages.create({ to: '+15005550002', from: FROM, body: 'x' }), { code: 21612 });
+    await assert.rejects(client.client.messages.create({ to: TO, from: '+15005550007', body: 'x' }), { code: 21606 });
+    await assert.rejects(client.client.calls.create({ to: TO, from: FROM }), { status: 400, code: 21205 });
+    await assert.rejects(client.client.calls.create({ to: TO, from: FROM, url: 'https://x.test/a', twiml: '<Response/>' }), { code: 21205 });
+    await assert.rejects(client.client.messages('SM' + '0'.repeat(32)).fetch(), { status: 404, code: 20404 });
+    assert.equal(simulator.messages.size, 0);
+  });
+
+  it('counts segments as Twilio does (GSM-7 153 a part, UCS-2 67)', async () => {
+    const gsm = await client.client.messages.create({ to: TO, from: FROM, body: 'a'.repeat(161) });
+    const ucs = await client.client.messages.create({ to: TO, from: FROM, body: '😀'.repeat(71) });
+    assert.equal(gsm.numSegments, '2');
+    assert.equal(ucs.numSegments, '2');
+  });
+
+  it('injects faults in order: 429 with Retry-After, 5xx, a reset', async () => {
+    simulator.failNext({ type: 'http', status: 429, code: 20429, message: 'Too Many Requests', retryAfter: 2 }, { type: 'http', status: 503, code: 20503 }, { type: 'reset' });
+    const response = await fetch(`${simulator.url}/2010-04-01/Accounts/${DEMO_ACCOUNT.sid}/Messages.json`, {
+      method: 'POST',
+      headers: { Authorization: `Basic ${Buffer.from(`${KEY.sid}:${KEY.secret}`).toString('base64')}`, 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ To: TO, From: FROM, Body: 'x' }),
+    });
+    assert.equal(response.status, 429);
+    assert.equal(response.headers.get('retry-after'), '2');
+    assert.deepEqual(await response.json(), { code: 20429, message: 'Too Many Requests', more_info: 'https://www.twilio.com/docs/errors/20429', status: 429 });
+    await assert.rejects(client.client.messages.create({ to: TO, from: FROM, body: 'x' }), { status: 503, code: 20503 });
+    await assert.rejects(client.client.messages.create({ to: TO, from: FROM, body: 'x' }), (err: NodeJS.ErrnoException) => ['ECONNRESET', 'ERR_NETWORK'].includes(String(err.code)) || /socket hang up/.test(err.message));
+    await client.client.messages.create({ to: TO, from: FROM, body: 'after the faults' });
+    assert.equal(simulator.messages.size, 1);
+    assert.equal(simulator.stats.faults, 3);
+  });
+
+  it('draws faults at set rates from a seeded generator, the same each run', async () => {
+    const run = async () => {
+      const local = new TwilioSimulator({ accounts: [DEMO_ACCOUNT], faultRates: { serverError: 0.3 }, seed: 42 });
+      await local.start();
+      const c = createTwilioClient({ accountSid: DEMO_ACCOUNT.sid, authMode: 'apiKey', apiKeySid: KEY.sid, apiKeySecret: KEY.secret }, { baseUrl: local.url });
+      const outcomes: string[] = [];
+      for (let i = 0; i < 20; i++) outcomes.push(await c.client.messages.create({ to: TO, from: FROM, body: 'x' }).then(() => 'ok', (e: { status: number }) => String(e.status)));
+      c.requestClient.destroy();
+      await local.stop();
+      return outcomes;
+    };
+    const first = await run();
+    assert.deepEqual(await run(), first);
+    const failures = first.filter((o) => o === '500').length;
+    assert.ok(failures > 0 && failures < 20, `${failures} of 20 failed`);
+  });
+
+  it('adds latency and refuses requests over the concurrency cap with 429 / 20429', async () => {
+    simulator.latencyMs = 250; // long enough that all five overlap, even on a busy machine
+    simulator.maxConcurrent = 2;
+    const started = Date.now();
+    const outcomes = await Promise.all(Array.from({ length: 5 }, () => client.client.messages.create({ to: TO, from: FROM, body: 'x' }).then(() => 'ok', (e: { code: number }) => String(e.code))));
+    assert.ok(Date.now() - started >= 240, 'latency applied');
+    assert.equal(outcomes.filter((o) => o === 'ok').length, 2);
+    assert.equal(outcomes.filter((o) => o === '20429').length, 3);
+    assert.equal(simulator.stats.tooManyRequests, 3);
+  });
+
+  it('serves control endpoints for the demo and benchmarks', async () => {
+    await client.client.messages.create({ to: TO, from: FROM, body: 'x' });
+    const messages = (await (await fetch(`${simulator.url}/_sim/messages`)).json()) as unknown[];
+    assert.equal(messages.length, 1);
+    await fetch(`${simulator.url}/_sim/settings`, { method: 'POST', body: JSON.stringify({ latencyMs: 5, failNext: [{ type: 'http', status: 500 }] }) });
+    assert.equal(simulator.latencyMs, 5);
+    await assert.rejects(client.client.messages.create({ to: TO, from: FROM, body: 'x' }), { status: 500 });
+    await fetch(`${simulator.url}/_sim/reset`, { method: 'POST' });
+    assert.equal(simulator.messages.size, 0);
+  });
+});
