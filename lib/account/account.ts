@@ -7,7 +7,7 @@ import type { Node, NodeAPI } from 'node-red';
 import type twilio from 'twilio';
 import { TwilioNodeError, secretRedactor } from '../core/errors';
 import { text } from '../core/texts';
-import { Body, isValidSignature } from '../inbound/webhook';
+import { Body, isValidSignature } from '../twilio/signature';
 import { resolveEnvReferences } from '../node-red/typed-fields';
 import { RawRequest, RawResponse, performRawRequest } from '../transport/raw-request';
 import { RequestQueue } from '../transport/request-queue';

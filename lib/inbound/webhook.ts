@@ -1,8 +1,9 @@
 /**
- * Receiving Twilio's webhooks: which URL Twilio signed (behind proxies and tunnels too), checking
- * the X-Twilio-Signature with the SDK's own validators, and reading what Twilio sent.
+ * Receiving Twilio's webhooks: which URL Twilio signed (behind proxies and tunnels too), what bodies
+ * Twilio sends and their limits, and what a webhook is about (its event, Sid, numbers, media).
+ * The signature check itself is a Twilio rule: lib/twilio/signature.ts.
  */
-import twilio from 'twilio';
+import type { Body } from '../twilio/signature';
 
 export interface SignedUrlOptions {
   /** The public URL that reaches Node-RED's root, e.g. https://home.example.com/nodered. */
@@ -32,9 +33,6 @@ export function signedUrl(req: IncomingRequest, options: SignedUrlOptions = {}):
   const host = (options.trustProxy && firstHeader(req.headers['x-forwarded-host'])) || firstHeader(req.headers.host) || 'localhost';
   return `${proto}://${host}${req.originalUrl}`;
 }
-
-/** A webhook's body as sent (`raw`, what a bodySHA256 covers) and as read (a JSON value once checked). */
-export type Body = { kind: 'form'; raw: string; params: Record<string, string> } | { kind: 'json'; raw: string; value?: unknown };
 
 /** Twilio posts forms (its usual) or JSON (signed with bodySHA256); anything else is not Twilio. */
 export function webhookBodyKind(contentType: string | undefined): 'form' | 'json' | undefined {
@@ -88,22 +86,6 @@ export function jsonValue(raw: string): unknown {
     return JSON.parse(raw || 'null');
   } catch {
     return raw;
-  }
-}
-
-/**
- * Checks the signature: a URL that carries bodySHA256 by that hash of the raw body, whatever the
- * content type says (Twilio then signs the URL alone, so the body must match the hash: an empty form
- * body must not pass on the URL's signature); other requests by their form parameters. The SDK also
- * tries the URL with and without its default port, as Twilio's signing does.
- */
-export function isValidSignature(authToken: string, signature: string | undefined, url: string, body: Body): boolean {
-  if (!signature) return false;
-  try {
-    if (body.kind === 'json' || new URL(url).searchParams.has('bodySHA256')) return twilio.validateRequestWithBody(authToken, signature, url, body.raw);
-    return twilio.validateRequest(authToken, signature, url, body.params);
-  } catch {
-    return false; // a malformed URL or bodySHA256 is an invalid signature, not a crash
   }
 }
 
