@@ -29,14 +29,17 @@ module.exports = function registerBareSend(RED: NodeAPI): void {
     let active = 0;
     const start = ([msg, send, done]: Waiting) => {
       active++;
-      client.messages.create({ to: msg.to!, from: def.from, body: def.body }).then((message) => {
-        msg.payload = message.toJSON();
-        send(msg);
-        done();
-      }, done).finally(() => {
-        active--;
-        if (waiting.length > 0) start(waiting.shift()!);
-      });
+      client.messages
+        .create({ to: msg.to!, from: def.from, body: def.body })
+        .then((message) => {
+          msg.payload = message.toJSON();
+          send(msg);
+          done();
+        }, done)
+        .finally(() => {
+          active--;
+          if (waiting.length > 0) start(waiting.shift()!);
+        });
     };
     this.on('input', (msg, send, done) => {
       if (active < def.concurrency) start([msg, send, done]);

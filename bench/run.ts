@@ -19,7 +19,6 @@ import { RawSdkRequestClient } from '../simulator/raw-sdk-client';
 import { SimulatorProcess } from './simulator-process';
 import { webhookIntake } from './webhooks';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const helper = require('node-red-node-test-helper');
 const nodeRed = process.env.NODE_RED_PACKAGE || (Number(process.versions.node.split('.')[0]) >= 22 ? 'node-red-5' : 'node-red');
 helper.init(require.resolve(nodeRed));
@@ -45,21 +44,64 @@ interface Row {
  * `ready` runs just before the clock starts, after the flow is deployed. `bare` puts the least a node
  * can do (bench/bare-send-node.ts) where twilio-send is, at the account's concurrency.
  */
-async function flowRun(sim: SimulatorProcess, count: number, body: string, account: Record<string, unknown> = {}, ready?: () => Promise<void>, bare = false): Promise<{ seconds: number; outputs: number; errors: number }> {
+async function flowRun(
+  sim: SimulatorProcess,
+  count: number,
+  body: string,
+  account: Record<string, unknown> = {},
+  ready?: () => Promise<void>,
+  bare = false,
+): Promise<{ seconds: number; outputs: number; errors: number }> {
   // The test helper wraps Node's methods (send, status, …) in spies and Proxies that record every
   // call; restoring its sandbox leaves the Proxies. A benchmark measures Node-RED, not the helper.
   const nodePrototype = helper._NodePrototype as Record<string, unknown>;
   const originals = Object.fromEntries(Object.getOwnPropertyNames(nodePrototype).map((name) => [name, nodePrototype[name]]));
-  await helper.load(nodes, [
-    { id: 'tab', type: 'tab', label: 'bench' },
-    { id: 'account', type: 'twilio-config', authMode: 'apiKey', region: '', edge: '', defaultFrom: '+15017122661', baseUrl: sim.url, ...account },
-    bare
-      ? { id: 'send', type: 'bench-bare-send', z: 'tab', baseUrl: sim.url, accountSid: DEMO_ACCOUNT.sid, keySid: KEY.sid, keySecret: KEY.secret, from: '+15017122661', body, concurrency: account.maxConcurrency, wires: [['out']] }
-      : { id: 'send', type: 'twilio-send', z: 'tab', account: 'account', resource: 'message', to: 'to', toType: 'msg', body, bodyType: 'str', wires: [['out']] },
-    { id: 'out', type: 'helper', z: 'tab' },
-    { id: 'catcher', type: 'catch', z: 'tab', scope: ['send'], uncaught: false, wires: [['failed']] },
-    { id: 'failed', type: 'helper', z: 'tab' },
-  ], { account: { accountSid: DEMO_ACCOUNT.sid, apiKeySid: KEY.sid, apiKeySecret: KEY.secret } });
+  await helper.load(
+    nodes,
+    [
+      { id: 'tab', type: 'tab', label: 'bench' },
+      {
+        id: 'account',
+        type: 'twilio-config',
+        authMode: 'apiKey',
+        region: '',
+        edge: '',
+        defaultFrom: '+15017122661',
+        baseUrl: sim.url,
+        ...account,
+      },
+      bare
+        ? {
+            id: 'send',
+            type: 'bench-bare-send',
+            z: 'tab',
+            baseUrl: sim.url,
+            accountSid: DEMO_ACCOUNT.sid,
+            keySid: KEY.sid,
+            keySecret: KEY.secret,
+            from: '+15017122661',
+            body,
+            concurrency: account.maxConcurrency,
+            wires: [['out']],
+          }
+        : {
+            id: 'send',
+            type: 'twilio-send',
+            z: 'tab',
+            account: 'account',
+            resource: 'message',
+            to: 'to',
+            toType: 'msg',
+            body,
+            bodyType: 'str',
+            wires: [['out']],
+          },
+      { id: 'out', type: 'helper', z: 'tab' },
+      { id: 'catcher', type: 'catch', z: 'tab', scope: ['send'], uncaught: false, wires: [['failed']] },
+      { id: 'failed', type: 'helper', z: 'tab' },
+    ],
+    { account: { accountSid: DEMO_ACCOUNT.sid, apiKeySid: KEY.sid, apiKeySecret: KEY.secret } },
+  );
   const proxiedSend = nodePrototype.send;
   helper._sandbox.restore();
   Object.assign(nodePrototype, originals);
@@ -73,8 +115,14 @@ async function flowRun(sim: SimulatorProcess, count: number, body: string, accou
   let errors = 0;
   const finished = new Promise<void>((resolve) => {
     const check = () => outputs + errors >= count && resolve();
-    helper.getNode('out').on('input', () => { outputs++; check(); });
-    helper.getNode('failed').on('input', () => { errors++; check(); });
+    helper.getNode('out').on('input', () => {
+      outputs++;
+      check();
+    });
+    helper.getNode('failed').on('input', () => {
+      errors++;
+      check();
+    });
   });
   await ready?.();
   const started = process.hrtime.bigint();
@@ -86,7 +134,13 @@ async function flowRun(sim: SimulatorProcess, count: number, body: string, accou
   return { seconds, outputs, errors };
 }
 
-async function sdkRun(sim: SimulatorProcess, count: number, body: string, concurrency: number, options: { autoRetry?: boolean; ready?: () => Promise<void> } = {}): Promise<{ seconds: number; ok: number; failed: number }> {
+async function sdkRun(
+  sim: SimulatorProcess,
+  count: number,
+  body: string,
+  concurrency: number,
+  options: { autoRetry?: boolean; ready?: () => Promise<void> } = {},
+): Promise<{ seconds: number; ok: number; failed: number }> {
   const requestClient = new RawSdkRequestClient(sim.url, { autoRetry: options.autoRetry, maxRetries: options.autoRetry ? 6 : undefined });
   const client = twilio(KEY.sid, KEY.secret, { accountSid: DEMO_ACCOUNT.sid, httpClient: requestClient, env: {} });
   let next = 0;
@@ -153,12 +207,26 @@ async function overhead(rows: Row[]): Promise<void> {
   const row = (subject: OverheadSubject, label: string, comparison: string) => {
     const value = median(seconds[subject]);
     const spread = seconds[subject].map((v) => (count / v).toFixed(0)).join(' / ');
-    rows.push({ scenario: 'a. overhead', subject: label, messages: count, seconds: value, perSecond: count / value, delivered: count * rounds - lost[subject], lost: lost[subject],
-      duplicated: duplicated[subject], tooManyRequests: 0, note: `median of ${rounds} rounds (${spread} /s)${comparison}` });
+    rows.push({
+      scenario: 'a. overhead',
+      subject: label,
+      messages: count,
+      seconds: value,
+      perSecond: count / value,
+      delivered: count * rounds - lost[subject],
+      lost: lost[subject],
+      duplicated: duplicated[subject],
+      tooManyRequests: 0,
+      note: `median of ${rounds} rounds (${spread} /s)${comparison}`,
+    });
   };
   row('sdk', `raw SDK, ${concurrency} at a time`, '');
   row('flow', `flow, queue of ${concurrency}`, `: ${(sdk / median(seconds.flow)).toFixed(2)}× the SDK's rate (target ≥ 0.9)`);
-  row('bare', `floor: a bare node, ${concurrency} at a time`, `: ${(sdk / median(seconds.bare)).toFixed(2)}× the SDK's rate; twilio-send reaches ${(median(seconds.bare) / median(seconds.flow)).toFixed(2)}× it`);
+  row(
+    'bare',
+    `floor: a bare node, ${concurrency} at a time`,
+    `: ${(sdk / median(seconds.bare)).toFixed(2)}× the SDK's rate; twilio-send reaches ${(median(seconds.bare) / median(seconds.flow)).toFixed(2)}× it`,
+  );
   await sim.stop();
 }
 
@@ -175,8 +243,16 @@ async function rateLimited(rows: Row[], cap: number): Promise<void> {
     const d = await sim.delivered(body);
     const { tooManyRequests } = await sim.stats();
     rows.push({
-      scenario: `b. cap ${cap}, ${latency} ms`, subject, messages: count, seconds, perSecond: d.delivered / seconds, delivered: d.delivered, lost: count - d.delivered,
-      duplicated: d.duplicated, tooManyRequests, note: `${((d.delivered / seconds / ideal) * 100).toFixed(0)} % of the ideal ${ideal}/s`,
+      scenario: `b. cap ${cap}, ${latency} ms`,
+      subject,
+      messages: count,
+      seconds,
+      perSecond: d.delivered / seconds,
+      delivered: d.delivered,
+      lost: count - d.delivered,
+      duplicated: d.duplicated,
+      tooManyRequests,
+      note: `${((d.delivered / seconds / ideal) * 100).toFixed(0)} % of the ideal ${ideal}/s`,
     });
     await sim.stop();
   }
@@ -196,8 +272,18 @@ async function memory(rows: Row[]): Promise<void> {
     // RSS keeps pages the allocator has not returned; the live heap after a collection shows a leak.
     const after = process.memoryUsage();
     rss.push(after.rss);
-    rows.push({ scenario: 'd. memory', subject: `burst ${burst}`, messages: count, seconds, perSecond: count / seconds, delivered: count, lost: 0, duplicated: 0, tooManyRequests: 0,
-      note: `peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB, after draining ${(rss[burst - 1] / 2 ** 20).toFixed(0)} MiB (live heap ${(after.heapUsed / 2 ** 20).toFixed(1)} MiB)` });
+    rows.push({
+      scenario: 'd. memory',
+      subject: `burst ${burst}`,
+      messages: count,
+      seconds,
+      perSecond: count / seconds,
+      delivered: count,
+      lost: 0,
+      duplicated: 0,
+      tooManyRequests: 0,
+      note: `peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB, after draining ${(rss[burst - 1] / 2 ** 20).toFixed(0)} MiB (live heap ${(after.heapUsed / 2 ** 20).toFixed(1)} MiB)`,
+    });
   }
   clearInterval(sampler);
   await sim.stop();
@@ -213,13 +299,24 @@ async function main(): Promise<void> {
     return push(...added);
   };
   if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY.includes('a')) await overhead(rows);
-  if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY.includes('b')) for (const cap of (process.env.BENCH_CAPS || '5,20,50').split(",").map(Number)) await rateLimited(rows, cap);
+  if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY.includes('b'))
+    for (const cap of (process.env.BENCH_CAPS || '5,20,50').split(',').map(Number)) await rateLimited(rows, cap);
   if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY.includes('c')) {
     const seconds = Math.max(2, Math.round(10 * SCALE));
     const dedupeTokens = Number(process.env.BENCH_DEDUPE_TOKENS) || Math.round(100_000 * SCALE);
     for (const r of await webhookIntake(nodeRed, { seconds, rounds: 3, connections: 20, dedupeTokens })) {
-      rows.push({ scenario: 'c. webhook intake', subject: r.subject, messages: r.requests, seconds: seconds * 3, perSecond: r.perSecond, delivered: r.requests - r.non2xx - r.errors,
-        lost: r.non2xx + r.errors, duplicated: 0, tooManyRequests: 0, note: `${r.note ?? ''}; p99 ${r.p99Ms} ms` });
+      rows.push({
+        scenario: 'c. webhook intake',
+        subject: r.subject,
+        messages: r.requests,
+        seconds: seconds * 3,
+        perSecond: r.perSecond,
+        delivered: r.requests - r.non2xx - r.errors,
+        lost: r.non2xx + r.errors,
+        duplicated: 0,
+        tooManyRequests: 0,
+        note: `${r.note ?? ''}; p99 ${r.p99Ms} ms`,
+      });
     }
   }
   if (!process.env.BENCH_SKIP_MEMORY && (!process.env.BENCH_ONLY || process.env.BENCH_ONLY.includes('d'))) await memory(rows);
@@ -228,7 +325,10 @@ async function main(): Promise<void> {
   console.table(rows.map((r) => ({ ...r, seconds: r.seconds.toFixed(2), perSecond: r.perSecond.toFixed(0) })));
   const out = path.resolve(__dirname, '..', '..', 'bench', 'results');
   fs.mkdirSync(out, { recursive: true });
-  fs.writeFileSync(path.join(out, 'latest.json'), JSON.stringify({ node: process.version, nodeRed, scale: SCALE, at: new Date().toISOString(), rows }, null, 2));
+  fs.writeFileSync(
+    path.join(out, 'latest.json'),
+    JSON.stringify({ node: process.version, nodeRed, scale: SCALE, at: new Date().toISOString(), rows }, null, 2),
+  );
   console.log(`written: ${path.join(out, 'latest.json')}`);
   process.exit(0);
 }

@@ -10,13 +10,29 @@ interface SimulatorStats {
 }
 
 export class SimulatorProcess {
-  private constructor(readonly url: string, private readonly child: ChildProcess) {}
+  private constructor(
+    readonly url: string,
+    private readonly child: ChildProcess,
+  ) {}
 
   static async start(options: { latencyMs?: number; maxConcurrent?: number } = {}): Promise<SimulatorProcess> {
     const cli = path.resolve(__dirname, '..', 'simulator', 'cli.js');
-    const child = spawn(process.execPath, ['--expose-gc', cli, '--port', '0', '--latency', String(options.latencyMs ?? 0), '--max-concurrent', String(options.maxConcurrent ?? 0)], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        '--expose-gc',
+        cli,
+        '--port',
+        '0',
+        '--latency',
+        String(options.latencyMs ?? 0),
+        '--max-concurrent',
+        String(options.maxConcurrent ?? 0),
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     const url = await new Promise<string>((resolve, reject) => {
       let out = '';
       child.stdout!.on('data', (chunk: Buffer) => {

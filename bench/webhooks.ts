@@ -19,7 +19,7 @@ interface AutocannonResult {
   errors: number;
   timeouts: number;
 }
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+
 const autocannon = require('autocannon') as (opts: Record<string, unknown>) => Promise<AutocannonResult>;
 
 const root = path.resolve(__dirname, '..', '..');
@@ -51,11 +51,55 @@ function flows(): object[] {
   return [
     { id: 'benchTab', type: 'tab', label: 'webhook intake' },
     { id: 'benchAccount', type: 'twilio-config', name: 'bench', authMode: 'authToken', region: '', edge: '', defaultFrom: '', baseUrl: '' },
-    { id: 'benchIn', type: 'twilio-in', z: 'benchTab', account: 'benchAccount', path: '/bench/twilio', publicBaseUrl: '${NODE_RED_PUBLIC_URL}', validate: true, reply: 'flow', replyTimeout: 10, dedupe: false, wires: [['benchReply']] },
-    { id: 'benchDedupe', type: 'twilio-in', z: 'benchTab', account: 'benchAccount', path: '/bench/dedupe', publicBaseUrl: '${NODE_RED_PUBLIC_URL}', validate: true, reply: 'flow', replyTimeout: 10, dedupe: true, dedupeWindow: 3600, wires: [['benchReply']] },
-    { id: 'benchReply', type: 'twilio-reply', z: 'benchTab', action: 'message', text: 'Got it: {{payload.Body}}', textType: 'str', wires: [] },
+    {
+      id: 'benchIn',
+      type: 'twilio-in',
+      z: 'benchTab',
+      account: 'benchAccount',
+      path: '/bench/twilio',
+      publicBaseUrl: '${NODE_RED_PUBLIC_URL}',
+      validate: true,
+      reply: 'flow',
+      replyTimeout: 10,
+      dedupe: false,
+      wires: [['benchReply']],
+    },
+    {
+      id: 'benchDedupe',
+      type: 'twilio-in',
+      z: 'benchTab',
+      account: 'benchAccount',
+      path: '/bench/dedupe',
+      publicBaseUrl: '${NODE_RED_PUBLIC_URL}',
+      validate: true,
+      reply: 'flow',
+      replyTimeout: 10,
+      dedupe: true,
+      dedupeWindow: 3600,
+      wires: [['benchReply']],
+    },
+    {
+      id: 'benchReply',
+      type: 'twilio-reply',
+      z: 'benchTab',
+      action: 'message',
+      text: 'Got it: {{payload.Body}}',
+      textType: 'str',
+      wires: [],
+    },
     { id: 'benchHttpIn', type: 'http in', z: 'benchTab', url: '/bench/plain', method: 'post', upload: false, wires: [['benchTemplate']] },
-    { id: 'benchTemplate', type: 'template', z: 'benchTab', field: 'payload', fieldType: 'msg', format: 'handlebars', syntax: 'mustache', template: TWIML_TEMPLATE, output: 'str', wires: [['benchHttpOut']] },
+    {
+      id: 'benchTemplate',
+      type: 'template',
+      z: 'benchTab',
+      field: 'payload',
+      fieldType: 'msg',
+      format: 'handlebars',
+      syntax: 'mustache',
+      template: TWIML_TEMPLATE,
+      output: 'str',
+      wires: [['benchHttpOut']],
+    },
     { id: 'benchHttpOut', type: 'http response', z: 'benchTab', statusCode: '200', headers: { 'content-type': 'text/xml' }, wires: [] },
   ];
 }
@@ -65,19 +109,51 @@ async function startNodeRed(port: number, userDir: string, nodeRed: string): Pro
   const link = path.join(userDir, 'node_modules', ...pkgName.split('/'));
   fs.mkdirSync(path.dirname(link), { recursive: true });
   fs.symlinkSync(root, link, 'dir');
-  fs.writeFileSync(path.join(userDir, 'package.json'), JSON.stringify({ name: 'bench', private: true, dependencies: { [pkgName]: `file:${root}` } }));
+  fs.writeFileSync(
+    path.join(userDir, 'package.json'),
+    JSON.stringify({ name: 'bench', private: true, dependencies: { [pkgName]: `file:${root}` } }),
+  );
   fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify(flows()));
   // Credentials as ${ENV} references, as in the demo: nothing secret is written to disk.
-  fs.writeFileSync(path.join(userDir, 'flows_cred.json'), JSON.stringify({ benchAccount: { accountSid: '${TWILIO_ACCOUNT}', authToken: '${TWILIO_TOKEN}' } }));
-  fs.writeFileSync(path.join(userDir, 'settings.js'), `module.exports = { uiHost: '127.0.0.1', uiPort: ${port}, flowFile: 'flows.json', credentialSecret: false,
-  diagnostics: { enabled: false }, telemetry: { enabled: false, updateNotification: false }, logging: { console: { level: 'warn', metrics: false, audit: false } } };\n`);
-  const red = spawn(process.execPath, [...(process.env.BENCH_NODE_RED_ARGS ?? '').split(' ').filter(Boolean), require.resolve(`${nodeRed}/red.js`), '--userDir', userDir, '--settings', path.join(userDir, 'settings.js')], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, TWILIO_ACCOUNT: DEMO_ACCOUNT.sid, TWILIO_TOKEN: DEMO_ACCOUNT.authToken, NODE_RED_PUBLIC_URL: `http://127.0.0.1:${port}` },
-  });
+  fs.writeFileSync(
+    path.join(userDir, 'flows_cred.json'),
+    JSON.stringify({ benchAccount: { accountSid: '${TWILIO_ACCOUNT}', authToken: '${TWILIO_TOKEN}' } }),
+  );
+  fs.writeFileSync(
+    path.join(userDir, 'settings.js'),
+    `module.exports = { uiHost: '127.0.0.1', uiPort: ${port}, flowFile: 'flows.json', credentialSecret: false,
+  diagnostics: { enabled: false }, telemetry: { enabled: false, updateNotification: false }, logging: { console: { level: 'warn', metrics: false, audit: false } } };\n`,
+  );
+  const red = spawn(
+    process.execPath,
+    [
+      ...(process.env.BENCH_NODE_RED_ARGS ?? '').split(' ').filter(Boolean),
+      require.resolve(`${nodeRed}/red.js`),
+      '--userDir',
+      userDir,
+      '--settings',
+      path.join(userDir, 'settings.js'),
+    ],
+    {
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env: {
+        ...process.env,
+        TWILIO_ACCOUNT: DEMO_ACCOUNT.sid,
+        TWILIO_TOKEN: DEMO_ACCOUNT.authToken,
+        NODE_RED_PUBLIC_URL: `http://127.0.0.1:${port}`,
+      },
+    },
+  );
   for (let waited = 0; waited < 60_000; waited += 250) {
     if (red.exitCode !== null) throw new Error(`Node-RED exited (${red.exitCode}) before its flows started`);
-    const ready = await fetch(`http://127.0.0.1:${port}/bench/plain`, { method: 'POST', body: 'Body=ping', headers: { 'content-type': 'application/x-www-form-urlencoded' } }).then((r) => r.ok, () => false);
+    const ready = await fetch(`http://127.0.0.1:${port}/bench/plain`, {
+      method: 'POST',
+      body: 'Body=ping',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    }).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ready) return red;
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -89,12 +165,22 @@ async function startNodeRed(port: number, userDir: string, nodeRed: string): Pro
  * `dedupeTokens`: how many distinct idempotency tokens twilio-in's duplicate window holds before the
  * second measurement of the dedupe route (each request of the bench carries a fresh token, as Twilio's do).
  */
-export async function webhookIntake(nodeRed: string, options: { seconds: number; rounds: number; connections: number; dedupeTokens: number }): Promise<IntakeRow[]> {
+export async function webhookIntake(
+  nodeRed: string,
+  options: { seconds: number; rounds: number; connections: number; dedupeTokens: number },
+): Promise<IntakeRow[]> {
   const port = await freePort();
   const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'twilio-bench-'));
   const red = await startNodeRed(port, userDir, nodeRed);
   try {
-    const params = { AccountSid: DEMO_ACCOUNT.sid, MessageSid: 'SM' + '0'.repeat(32), From: '+15558675310', To: '+15017122661', Body: 'Lights off?', NumMedia: '0' };
+    const params = {
+      AccountSid: DEMO_ACCOUNT.sid,
+      MessageSid: 'SM' + '0'.repeat(32),
+      From: '+15558675310',
+      To: '+15017122661',
+      Body: 'Lights off?',
+      NumMedia: '0',
+    };
     const body = new URLSearchParams(params).toString();
     const base = `http://127.0.0.1:${port}`;
     let token = 0;
@@ -109,7 +195,14 @@ export async function webhookIntake(nodeRed: string, options: { seconds: number;
         ...(signed ? { 'x-twilio-signature': twilio.getExpectedTwilioSignature(DEMO_ACCOUNT.authToken, `${base}${route}`, params) } : {}),
       },
       // Every request a token of its own, as Twilio's deliveries have: each one is new to the window.
-      requests: [{ setupRequest: (request: { headers: Record<string, string> }) => ({ ...request, headers: { ...request.headers, 'i-twilio-idempotency-token': `bench-${token++}` } }) }],
+      requests: [
+        {
+          setupRequest: (request: { headers: Record<string, string> }) => ({
+            ...request,
+            headers: { ...request.headers, 'i-twilio-idempotency-token': `bench-${token++}` },
+          }),
+        },
+      ],
     });
     // Both warmed first (JIT, sockets); a wrong signature would show as non-2xx below, not as speed.
     await autocannon({ ...target('/bench/plain', false), duration: 2 });
@@ -119,13 +212,26 @@ export async function webhookIntake(nodeRed: string, options: { seconds: number;
       results.core.push(await autocannon(target('/bench/plain', false)));
       results.twilio.push(await autocannon(target('/bench/twilio', true)));
     }
-    const medianOf = (list: AutocannonResult[]) => [...list].sort((a, b) => a.requests.average - b.requests.average)[Math.floor(list.length / 2)];
+    const medianOf = (list: AutocannonResult[]) =>
+      [...list].sort((a, b) => a.requests.average - b.requests.average)[Math.floor(list.length / 2)];
     const sum = (list: AutocannonResult[], pick: (r: AutocannonResult) => number) => list.reduce((n, r) => n + pick(r), 0);
     const row = (subject: string, list: AutocannonResult[], note?: string): IntakeRow => {
       const m = medianOf(list);
-      return { subject, perSecond: m.requests.average, requests: sum(list, (r) => r.requests.total), non2xx: sum(list, (r) => r.non2xx), errors: sum(list, (r) => r.errors + r.timeouts), p99Ms: m.latency.p99, note };
+      return {
+        subject,
+        perSecond: m.requests.average,
+        requests: sum(list, (r) => r.requests.total),
+        non2xx: sum(list, (r) => r.non2xx),
+        errors: sum(list, (r) => r.errors + r.timeouts),
+        p99Ms: m.latency.p99,
+        note,
+      };
     };
-    const core = row('http in → template → http response', results.core, `median of ${options.rounds} rounds of ${options.seconds} s, ${options.connections} connections`);
+    const core = row(
+      'http in → template → http response',
+      results.core,
+      `median of ${options.rounds} rounds of ${options.seconds} s, ${options.connections} connections`,
+    );
     const ours = row('twilio-in (signature checked) → twilio-reply', results.twilio);
     ours.note = `${(ours.perSecond / core.perSecond).toFixed(2)}× the core nodes' rate (target ≥ 0.8)`;
 

@@ -1,7 +1,6 @@
 /* Editor helpers shared by the Twilio nodes: the resource catalogue (served by the runtime at
  * twilio-catalogue, the same table the runtime executes) and the object, Sid, filter and field
  * inputs built from it. Loaded by each node's .html from resources/@nr-twilio/node-red-twilio/. */
-/* global RED, $ */
 (function () {
   'use strict';
   if (window.TwilioEditor) return;
@@ -9,8 +8,12 @@
   // The runtime's value rules and config versions, put in front of this script by the build.
   var RULES = window.TwilioRules;
   /** A rule's pattern without its anchors, to combine with others. */
-  function rule(name) { return RULES.patterns[name].replace(/^\^/, '').replace(/\$$/, ''); }
-  function sidRule(prefix) { return prefix + RULES.patterns.sidHex; }
+  function rule(name) {
+    return RULES.patterns[name].replace(/^\^/, '').replace(/\$$/, '');
+  }
+  function sidRule(prefix) {
+    return prefix + RULES.patterns.sidHex;
+  }
   /** A whole value that is one of `rules` (or empty, or a ${NAME} reference, when asked). */
   function anyOf(rules, options) {
     options = options || {};
@@ -25,7 +28,9 @@
    * lib/node-red/config-version.ts (none yet: version 1 is the first that carries the field).
    */
   var EDITOR_MIGRATIONS = {};
-  function configVersion(type) { return RULES.configVersions[type] || 0; }
+  function configVersion(type) {
+    return RULES.configVersions[type] || 0;
+  }
   function upgrade(node) {
     var steps = EDITOR_MIGRATIONS[node.type] || [];
     var from = typeof node.configVersion === 'number' ? node.configVersion : 0;
@@ -39,7 +44,7 @@
   var TYPES_BY_VALUE = {
     boolean: ['bool', 'msg', 'flow', 'global', 'env', 'jsonata'],
     integer: ['num', 'msg', 'flow', 'global', 'env', 'jsonata'],
-    list: ['str', 'json', 'msg', 'flow', 'global', 'env', 'jsonata']
+    list: ['str', 'json', 'msg', 'flow', 'global', 'env', 'jsonata'],
   };
 
   function load() {
@@ -53,20 +58,30 @@
   }
 
   function find(name) {
-    return (catalogue || []).filter(function (o) { return o.name === name; })[0];
+    return (catalogue || []).filter(function (o) {
+      return o.name === name;
+    })[0];
   }
 
   function partsFor(object, action) {
     var spec = object && object.actions[action];
     if (!spec) return [];
     var names = [];
-    (spec.call || '').replace(/\((\w+)\)/g, function (_, n) { names.push(n); });
+    (spec.call || '').replace(/\((\w+)\)/g, function (_, n) {
+      names.push(n);
+    });
     if (spec.find) names.push(spec.find.part);
-    return names.map(function (n) { return object.parts.filter(function (p) { return p.name === n; })[0]; });
+    return names.map(function (n) {
+      return object.parts.filter(function (p) {
+        return p.name === n;
+      })[0];
+    });
   }
 
   function fieldsFor(object, action) {
-    return ((object && object.fields) || []).filter(function (f) { return (f.on || []).indexOf(action) >= 0; });
+    return ((object && object.fields) || []).filter(function (f) {
+      return (f.on || []).indexOf(action) >= 0;
+    });
   }
 
   /** Why Twilio's API lacks this action, in the editor's language (the catalogue's English otherwise). */
@@ -79,7 +94,11 @@
   }
 
   function sidPlaceholder(node, object, action) {
-    var parts = partsFor(object, action).map(function (p) { return p.example; }).join(':');
+    var parts = partsFor(object, action)
+      .map(function (p) {
+        return p.example;
+      })
+      .join(':');
     var accountScoped = object && object.actions[action] && /^account\./.test(object.actions[action].call);
     if (!parts) return accountScoped ? node._('twilio.editor.subaccountHint') : '';
     return accountScoped ? node._('twilio.editor.sidHint', { sid: parts }) : parts;
@@ -105,41 +124,76 @@
     container.css({ 'min-height': '120px', 'min-width': '450px' }).editableList({
       addItem: function (row, index, data) {
         var name = $('<select/>', { style: 'width: 30%' }).appendTo(row);
-        choices.forEach(function (c) { $('<option/>').val(c.name).text(c.name).appendTo(name); });
+        choices.forEach(function (c) {
+          $('<option/>').val(c.name).text(c.name).appendTo(name);
+        });
         var op = $('<select/>', { style: 'width: 16%; margin-left: 4px' }).appendTo(row);
-        ['on', 'before', 'after'].forEach(function (o) { $('<option/>').val(o).text(t('twilio.editor.op.' + o)).appendTo(op); });
+        ['on', 'before', 'after'].forEach(function (o) {
+          $('<option/>')
+            .val(o)
+            .text(t('twilio.editor.op.' + o))
+            .appendTo(op);
+        });
         var value = $('<input type="text"/>', { style: 'width: 40%; margin-left: 4px' }).appendTo(row);
         var typed = false;
         var update = function () {
-          var spec = choices.filter(function (c) { return c.name === name.val(); })[0] || { type: 'string' };
+          var spec = choices.filter(function (c) {
+            return c.name === name.val();
+          })[0] || { type: 'string' };
           op.toggle(withOperator && spec.type === 'date');
           var types = TYPES_BY_VALUE[spec.type] || ALL;
           if (typed) value.typedInput('types', types);
           else value.typedInput({ types: types });
           value.typedInput('width', withOperator && spec.type === 'date' ? '48%' : '64%');
           typed = true;
-          var placeholder = spec.type === 'enum' || spec.options ? (spec.options || []).join(' | ') : spec.type === 'date' ? 'YYYY-MM-DD HH:MM:SS' : spec.prefix ? spec.prefix + '…' : '';
+          var placeholder =
+            spec.type === 'enum' || spec.options
+              ? (spec.options || []).join(' | ')
+              : spec.type === 'date'
+                ? 'YYYY-MM-DD HH:MM:SS'
+                : spec.prefix
+                  ? spec.prefix + '…'
+                  : '';
           value.attr('placeholder', placeholder);
         };
         name.val(data.name || (choices[0] && choices[0].name));
         op.val(data.op || 'on');
         update();
-        value.typedInput('type', data.valueType || (TYPES_BY_VALUE[(choices.filter(function (c) { return c.name === name.val(); })[0] || {}).type] || ALL)[0]);
+        value.typedInput(
+          'type',
+          data.valueType ||
+            (TYPES_BY_VALUE[
+              (
+                choices.filter(function (c) {
+                  return c.name === name.val();
+                })[0] || {}
+              ).type
+            ] || ALL)[0],
+        );
         value.typedInput('value', data.value === undefined ? '' : data.value);
         name.on('change', update);
         row.data('read', function () {
-          return { name: name.val(), op: op.is(':visible') ? op.val() : undefined, value: value.typedInput('value'), valueType: value.typedInput('type') };
+          return {
+            name: name.val(),
+            op: op.is(':visible') ? op.val() : undefined,
+            value: value.typedInput('value'),
+            valueType: value.typedInput('type'),
+          };
         });
       },
       removable: true,
-      sortable: true
+      sortable: true,
     });
-    (rows || []).forEach(function (r) { container.editableList('addItem', r); });
+    (rows || []).forEach(function (r) {
+      container.editableList('addItem', r);
+    });
   }
 
   function readRows(container) {
     var out = [];
-    container.editableList('items').each(function () { out.push($(this).data('read')()); });
+    container.editableList('items').each(function () {
+      out.push($(this).data('read')());
+    });
     return out;
   }
 
@@ -158,10 +212,17 @@
       var current = node[options.objectProperty || 'object'];
       // twilio-send keeps its own Message and Call entries and appends the other creatable objects.
       if (!options.keepOptions) objectSelect.empty();
-      catalogue.filter(function (o) { return o.actions[action] && (options.exclude || []).indexOf(o.name) < 0; }).forEach(function (o) {
-        var spec = o.actions[action];
-        $('<option/>').val(o.name).text(o.label + (spec.notSupported ? ' — ' + node._('twilio.editor.notSupported') : '')).appendTo(objectSelect);
-      });
+      catalogue
+        .filter(function (o) {
+          return o.actions[action] && (options.exclude || []).indexOf(o.name) < 0;
+        })
+        .forEach(function (o) {
+          var spec = o.actions[action];
+          $('<option/>')
+            .val(o.name)
+            .text(o.label + (spec.notSupported ? ' — ' + node._('twilio.editor.notSupported') : ''))
+            .appendTo(objectSelect);
+        });
       if (current) objectSelect.val(current);
       var rowsContainer = $('#twilio-rows');
       var rowsObject = null;
@@ -169,7 +230,9 @@
         var object = find(objectSelect.val());
         if (!object) return;
         var spec = object.actions[action] || {};
-        $('#twilio-not-supported').text(notSupportedReason(node, object, action)).toggle(!!spec.notSupported);
+        $('#twilio-not-supported')
+          .text(notSupportedReason(node, object, action))
+          .toggle(!!spec.notSupported);
         if (sid.length) {
           sid.typedInput('width', '70%');
           $('#twilio-sid-hint').text(sidPlaceholder(node, object, action));
@@ -184,7 +247,19 @@
           rowsContainer.closest('.form-row').find('.red-ui-editableList, #twilio-rows').remove();
           $('#twilio-rows-row').append(fresh);
           rowsContainer = fresh;
-          rowsEditor(rowsContainer, choices, keep.filter(function (r) { return choices.some(function (c) { return c.name === r.name; }); }), action === 'query', function (k) { return node._(k); });
+          rowsEditor(
+            rowsContainer,
+            choices,
+            keep.filter(function (r) {
+              return choices.some(function (c) {
+                return c.name === r.name;
+              });
+            }),
+            action === 'query',
+            function (k) {
+              return node._(k);
+            },
+          );
           rowsObject = object.name;
           $('#twilio-rows-row').toggle(choices.length > 0);
         }
@@ -213,7 +288,7 @@
       account: { value: '', type: 'twilio-config', required: true },
       object: { value: 'Message', required: true },
       sid: { value: action === 'query' ? '' : action === 'update' ? 'sid' : 'payload' },
-      sidType: { value: action === 'query' ? 'str' : 'msg' }
+      sidType: { value: action === 'query' ? 'str' : 'msg' },
     };
     if (action === 'query') {
       defaults.filters = { value: [] };
@@ -240,7 +315,17 @@
   }
 
   var ROW = function (icon, key, input) {
-    return '<div class="form-row"><label for="node-input-' + key + '"><i class="fa fa-' + icon + '"></i> <span data-i18n="twilio.editor.' + key + '"></span></label>' + input + '</div>';
+    return (
+      '<div class="form-row"><label for="node-input-' +
+      key +
+      '"><i class="fa fa-' +
+      icon +
+      '"></i> <span data-i18n="twilio.editor.' +
+      key +
+      '"></span></label>' +
+      input +
+      '</div>'
+    );
   };
   var TEMPLATE_ROWS = {
     query:
@@ -248,11 +333,15 @@
       '<div class="form-row"><label for="node-input-limit"><i class="fa fa-list-ol"></i> <span data-i18n="twilio.editor.limit"></span></label>' +
       '<input type="text" id="node-input-limit" style="width: 80px"> <span data-i18n="twilio.editor.pageSize" style="margin-left: 12px"></span> ' +
       '<input type="text" id="node-input-pageSize" style="width: 80px"></div>' +
-      ROW('sign-out', 'output', '<select id="node-input-output" style="width: 70%"><option value="array" data-i18n="twilio.editor.outputArray"></option><option value="each" data-i18n="twilio.editor.outputEach"></option></select>'),
+      ROW(
+        'sign-out',
+        'output',
+        '<select id="node-input-output" style="width: 70%"><option value="array" data-i18n="twilio.editor.outputArray"></option><option value="each" data-i18n="twilio.editor.outputEach"></option></select>',
+      ),
     update:
       '<div class="form-row" id="twilio-rows-row"><label><i class="fa fa-pencil"></i> <span data-i18n="twilio.editor.fields"></span></label><ol id="twilio-rows"></ol></div>' +
       '<div class="form-row"><label>&nbsp;</label><input type="checkbox" id="node-input-payloadFields" style="width: auto; margin: 0 6px 0 0">' +
-      '<label for="node-input-payloadFields" style="width: auto" data-i18n="[html]twilio.editor.payloadFields"></label></div>'
+      '<label for="node-input-payloadFields" style="width: auto" data-i18n="[html]twilio.editor.payloadFields"></label></div>',
   };
 
   /** Adds the edit dialog's template for twilio-<action> (Node-RED looks it up when a dialog opens). */
@@ -263,8 +352,12 @@
       ROW('user', 'account', '<input type="text" id="node-input-account">') +
       ROW('cube', 'object', '<select id="node-input-object" style="width: 70%"></select>') +
       '<div class="form-tips" id="twilio-not-supported" style="display: none"></div>' +
-      ROW('key', 'sid', '<input type="text" id="node-input-sid"><input type="hidden" id="node-input-sidType">' +
-        '<div class="form-tips" id="twilio-sid-hint" style="margin: 4px 0 0 104px"></div>') +
+      ROW(
+        'key',
+        'sid',
+        '<input type="text" id="node-input-sid"><input type="hidden" id="node-input-sidType">' +
+          '<div class="form-tips" id="twilio-sid-hint" style="margin: 4px 0 0 104px"></div>',
+      ) +
       (TEMPLATE_ROWS[action] || '') +
       '<div class="form-row"><label for="node-input-name"><i class="fa fa-tag"></i> <span data-i18n="node-red:common.label.name"></span></label>' +
       '<input type="text" id="node-input-name" data-i18n="[placeholder]node-red:common.label.name"></div>';
@@ -282,7 +375,10 @@
       var field = fields[name];
       defaults[name] = { value: field.value };
       if (field.check) {
-        defaults[name].validate = function (v) { var t = this[name + 'Type'] || 'str'; return t !== 'str' || !v || field.check.test(v); };
+        defaults[name].validate = function (v) {
+          var t = this[name + 'Type'] || 'str';
+          return t !== 'str' || !v || field.check.test(v);
+        };
       }
       defaults[name + 'Type'] = { value: field.type || 'str' };
     });
@@ -311,10 +407,12 @@
       var label = $(this);
       if (label.data('twilio-tip')) return;
       var field = label.attr('for').replace(/^node-(config-)?input-/, '');
-      var tip = [node.type + '.tip.' + field, 'twilio.tip.' + field].map(function (key) {
-        var text = node._(key);
-        return text !== key ? text : null;
-      }).filter(Boolean)[0];
+      var tip = [node.type + '.tip.' + field, 'twilio.tip.' + field]
+        .map(function (key) {
+          var text = node._(key);
+          return text !== key ? text : null;
+        })
+        .filter(Boolean)[0];
       if (!tip) return;
       label.data('twilio-tip', true).addClass('twilio-has-tip');
       RED.popover.tooltip(label, tip);
@@ -328,9 +426,20 @@
     anyOf: anyOf,
     configVersion: configVersion,
     upgrade: upgrade,
-    tooltips: tooltips, typedDefaults: typedDefaults, typedInputs: typedInputs,
-    load: load, find: find, plural: plural, prepare: prepare, save: save, partsFor: partsFor, fieldsFor: fieldsFor,
-    resourceDefaults: resourceDefaults, resourceLabel: resourceLabel, labelStyle: labelStyle, resourceTemplate: resourceTemplate
+    tooltips: tooltips,
+    typedDefaults: typedDefaults,
+    typedInputs: typedInputs,
+    load: load,
+    find: find,
+    plural: plural,
+    prepare: prepare,
+    save: save,
+    partsFor: partsFor,
+    fieldsFor: fieldsFor,
+    resourceDefaults: resourceDefaults,
+    resourceLabel: resourceLabel,
+    labelStyle: labelStyle,
+    resourceTemplate: resourceTemplate,
   };
   load();
 })();

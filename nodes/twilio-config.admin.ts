@@ -18,7 +18,14 @@ export function registerAccountEndpoints(RED: NodeAPI): void {
   // can be checked before deploy. A saved secret (the dialog shows it as unchanged) is used only with
   // the deployed API base URL, region and edge: the editor never learns it, and cannot send it elsewhere.
   adminEndpoint(RED, 'post', '/twilio-config/test', 'twilio-config.write', async (req) => {
-    const body = (req.body ?? {}) as { id?: unknown; authMode?: unknown; region?: unknown; edge?: unknown; baseUrl?: unknown; credentials?: Record<string, unknown> };
+    const body = (req.body ?? {}) as {
+      id?: unknown;
+      authMode?: unknown;
+      region?: unknown;
+      edge?: unknown;
+      baseUrl?: unknown;
+      credentials?: Record<string, unknown>;
+    };
     const deployed = findDeployed(RED, body.id, 'twilio-config');
     const saved = (deployed ? RED.nodes.getCredentials(deployed.node.id) : undefined) as AccountCredentials | undefined;
     let redact = (t: string) => t;
@@ -27,7 +34,10 @@ export function registerAccountEndpoints(RED: NodeAPI): void {
       const secretName = authMode === 'apiKey' ? 'apiKeySecret' : 'authToken';
       const given = (name: keyof AccountCredentials) => body.credentials?.[name];
       // The dialog shows a saved secret as __PWRD__; the saved text itself (a `${NAME}` someone knows) is the saved secret too.
-      const keepsSavedSecret = given(secretName) === undefined || given(secretName) === '__PWRD__' || (saved?.[secretName] !== undefined && String(given(secretName)).trim() === saved[secretName]!.trim());
+      const keepsSavedSecret =
+        given(secretName) === undefined ||
+        given(secretName) === '__PWRD__' ||
+        (saved?.[secretName] !== undefined && String(given(secretName)).trim() === saved[secretName]!.trim());
       const usesSavedSecret = keepsSavedSecret && Boolean(saved?.[secretName]);
       // A deployed `${NAME}` (a saved credential the dialog sent back as it is) is read from the environment
       // only for the deployed base URL, region and edge, like a saved secret.
@@ -45,12 +55,14 @@ export function registerAccountEndpoints(RED: NodeAPI): void {
         authToken: authMode === 'authToken' ? credential('authToken', 'Auth Token') : '',
       };
       redact = secretRedactor([credentials.apiKeySecret, credentials.authToken]);
-      const settings = Object.fromEntries(CONNECTION_SETTINGS.map((name) => {
-        if ((usesSavedSecret || readsDeployedEnv) && String(body[name] ?? '').trim() !== String(deployed?.config[name] ?? '').trim()) {
-          throw new TwilioNodeError('INVALID_INPUT', text('savedSecretElsewhere'));
-        }
-        return [name, editorValue(RED, name, body[name], deployed, deployed?.config[name])];
-      })) as Pick<ClientSettings, ConnectionSetting>;
+      const settings = Object.fromEntries(
+        CONNECTION_SETTINGS.map((name) => {
+          if ((usesSavedSecret || readsDeployedEnv) && String(body[name] ?? '').trim() !== String(deployed?.config[name] ?? '').trim()) {
+            throw new TwilioNodeError('INVALID_INPUT', text('savedSecretElsewhere'));
+          }
+          return [name, editorValue(RED, name, body[name], deployed, deployed?.config[name])];
+        }),
+      ) as Pick<ClientSettings, ConnectionSetting>;
       const handle = createTwilioClient(credentials, settings);
       try {
         const account = await handle.client.api.v2010.accounts(credentials.accountSid).fetch();
@@ -63,5 +75,4 @@ export function registerAccountEndpoints(RED: NodeAPI): void {
       return { ok: false, code: error.code, message: error.message };
     }
   });
-
 }

@@ -18,7 +18,13 @@ export function registerConnectEndpoints(RED: NodeAPI): void {
   };
   adminEndpoint(RED, 'get', '/twilio-in/numbers', 'twilio-in.read', async (req) => {
     const numbers = await accountFor(req.query.account).getClient().incomingPhoneNumbers.list({ limit: 200 });
-    return numbers.map((n) => ({ sid: n.sid, phoneNumber: n.phoneNumber, friendlyName: n.friendlyName, smsUrl: n.smsUrl, voiceUrl: n.voiceUrl }));
+    return numbers.map((n) => ({
+      sid: n.sid,
+      phoneNumber: n.phoneNumber,
+      friendlyName: n.friendlyName,
+      smsUrl: n.smsUrl,
+      voiceUrl: n.voiceUrl,
+    }));
   });
   adminEndpoint(RED, 'post', '/twilio-in/connect', 'twilio-in.write', async (req) => {
     const { account, node: id, publicBaseUrl, path, which, number } = (req.body ?? {}) as Record<string, unknown>;
@@ -26,7 +32,8 @@ export function registerConnectEndpoints(RED: NodeAPI): void {
     const base = editorValue(RED, 'Public URL', publicBaseUrl, deployed, deployed?.config.publicBaseUrl);
     if (!/^https?:\/\/\S+$/.test(base)) throw new TwilioNodeError('MISSING_INPUT', RED._('twilio-in.connect.needsPublicUrl'));
     if (typeof path !== 'string' || !path) throw new TwilioNodeError('MISSING_INPUT', text('notSet', { field: 'path' }));
-    if (typeof number !== 'string' || !/^PN[0-9a-fA-F]{32}$/.test(number)) throw new TwilioNodeError('INVALID_INPUT', text('choosePhoneNumber'));
+    if (typeof number !== 'string' || !/^PN[0-9a-fA-F]{32}$/.test(number))
+      throw new TwilioNodeError('INVALID_INPUT', text('choosePhoneNumber'));
     const url = publicWebhookUrl(RED, base, path);
     const update = which === 'voice' ? { voiceUrl: url, voiceMethod: 'POST' } : { smsUrl: url, smsMethod: 'POST' };
     const updated = await accountFor(account).getClient().incomingPhoneNumbers(number).update(update);

@@ -10,7 +10,17 @@ import { registerConnectEndpoints } from './twilio-in.admin';
 import { LIMITS, seconds } from '../lib/twilio/values';
 import { resolveEnvReferences } from '../lib/node-red/typed-fields';
 import { EMPTY_TWIML } from '../lib/twilio/twiml';
-import { WEBHOOK_LIMITS, jsonValue, mediaOf, nestsDeeperThan, parseForm, signedUrl, summarise, tooManyParameters, webhookBodyKind } from '../lib/inbound/webhook';
+import {
+  WEBHOOK_LIMITS,
+  jsonValue,
+  mediaOf,
+  nestsDeeperThan,
+  parseForm,
+  signedUrl,
+  summarise,
+  tooManyParameters,
+  webhookBodyKind,
+} from '../lib/inbound/webhook';
 import { Body } from '../lib/twilio/signature';
 import { BODY_TIMEOUT_MS, BodyReadError, mountWebhookRoute, publicWebhookUrl, readWebhookBody, refuseBody } from '../lib/inbound/route';
 import { DuplicateWindow } from '../lib/inbound/dedupe';
@@ -54,7 +64,11 @@ module.exports = function registerTwilioIn(RED: NodeAPI): void {
     const dedupeWindowMs = seconds(def.dedupeWindow, 600) * 1000;
     // settings.js may shorten (or lengthen) how long a body may take: `twilioInBodyTimeout` in ms.
     const bodyTimeoutMs = Number((RED.settings as unknown as { twilioInBodyTimeout?: unknown }).twilioInBodyTimeout) || BODY_TIMEOUT_MS;
-    const duplicates = new DuplicateWindow(nodeStateStore(RED, node, def.contextStore || undefined), { windowMs: dedupeWindowMs, capacity: DEDUPE_CAPACITY, prefix: 'twilio-in-dedupe' });
+    const duplicates = new DuplicateWindow(nodeStateStore(RED, node, def.contextStore || undefined), {
+      windowMs: dedupeWindowMs,
+      capacity: DEDUPE_CAPACITY,
+      prefix: 'twilio-in-dedupe',
+    });
     let received = 0;
     let lastWarning = 0;
     let suppressedWarnings = 0;
@@ -106,7 +120,11 @@ module.exports = function registerTwilioIn(RED: NodeAPI): void {
       if (!account) return answer(res, 500, 'Twilio account not configured', 'text/plain');
       const header = req.headers['x-twilio-signature'];
       const signature = typeof header === 'string' && header ? header : undefined;
-      const url = () => signedUrl({ originalUrl: req.originalUrl, headers: req.headers, protocol: req.protocol }, { publicBaseUrl: publicBaseUrl(), trustProxy: def.trustProxy === true });
+      const url = () =>
+        signedUrl(
+          { originalUrl: req.originalUrl, headers: req.headers, protocol: req.protocol },
+          { publicBaseUrl: publicBaseUrl(), trustProxy: def.trustProxy === true },
+        );
       const reject = (warning: string, bodyRead: boolean) => {
         warnThrottled(warning, { url: url() });
         status.failed('twilio-in.status.rejected');
@@ -132,7 +150,8 @@ module.exports = function registerTwilioIn(RED: NodeAPI): void {
         return answer(res, 200, EMPTY_TWIML);
       }
 
-      const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+      const isRecord = (value: unknown): value is Record<string, unknown> =>
+        typeof value === 'object' && value !== null && !Array.isArray(value);
       const params = body.kind === 'form' ? body.params : isRecord(body.value) ? body.value : {};
       const payload: Record<string, unknown> = body.kind === 'form' ? { ...body.params } : { ...(params as object) };
       const media = mediaOf(params);
@@ -159,7 +178,10 @@ module.exports = function registerTwilioIn(RED: NodeAPI): void {
         answer(res, 200, EMPTY_TWIML);
       }
       received++;
-      status.success('twilio-in.status.received', { count: received, event: (msg as unknown as { twilio: { event: string } }).twilio.event });
+      status.success('twilio-in.status.received', {
+        count: received,
+        event: (msg as unknown as { twilio: { event: string } }).twilio.event,
+      });
       node.send(msg);
     }
 

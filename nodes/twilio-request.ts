@@ -36,7 +36,8 @@ function number(name: string, value: unknown, fallback: number, min: number, max
 
 function object(name: string, value: unknown): Record<string, unknown> | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new TwilioNodeError('INVALID_INPUT', text('objectOfNames', { field: name }));
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new TwilioNodeError('INVALID_INPUT', text('objectOfNames', { field: name }));
   return value as Record<string, unknown>;
 }
 
@@ -87,7 +88,11 @@ module.exports = function registerTwilioRequest(RED: NodeAPI): void {
       try {
         const response = await account.rawRequest(request);
         msg.payload = response.body;
-        Object.assign(msg, { statusCode: response.statusCode, headers: response.headers, twilio: { url: response.url, attempts: response.attempts } });
+        Object.assign(msg, {
+          statusCode: response.statusCode,
+          headers: response.headers,
+          twilio: { url: response.url, attempts: response.attempts },
+        });
         if (response.attempts === 1) status.success('twilio-request.status.doneFirstTry', { status: response.statusCode });
         else status.success('twilio-request.status.done', { status: response.statusCode, attempts: response.attempts });
       } catch (err) {

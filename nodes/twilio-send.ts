@@ -26,8 +26,17 @@ export interface TwilioSendDef extends NodeDef {
 }
 
 const MESSAGE_FIELDS = [
-  'to', 'from', 'body', 'mediaUrl', 'messagingServiceSid', 'contentSid', 'contentVariables', 'sendAt',
-  'statusCallback', 'validityPeriod', 'metadata',
+  'to',
+  'from',
+  'body',
+  'mediaUrl',
+  'messagingServiceSid',
+  'contentSid',
+  'contentVariables',
+  'sendAt',
+  'statusCallback',
+  'validityPeriod',
+  'metadata',
 ] as const;
 const CALL_FIELDS = ['to', 'from', 'statusCallback', 'record', 'timeout', 'machineDetection', 'metadata'] as const;
 /** A call reads only the fields of its chosen action. */
@@ -72,7 +81,11 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
     // Those being prepared count too: a slice starts many before any of them reaches the queue.
     let preparing = 0;
     let delivering = 0;
-    const intake = new MessageIntake<NodeMessageInFlow>({ ready: () => !account || account.queue.wantsMore(preparing), notSent, abandoned });
+    const intake = new MessageIntake<NodeMessageInFlow>({
+      ready: () => !account || account.queue.wantsMore(preparing),
+      notSent,
+      abandoned,
+    });
     const stopWaking = account ? account.queue.onChange(() => intake.wake()) : () => undefined;
     const stopShowingQueue = account ? showQueue(status, account.queue, () => delivering > 0) : () => undefined;
 
@@ -82,16 +95,20 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
         if (fields.statusCallback === undefined && typeof def.statusCallbackNode === 'string' && def.statusCallbackNode) {
           fields.statusCallback = statusCallbackFromTwilioIn(def.statusCallbackNode);
         }
-        return isCall ? planCall(callAction, fields, msg, account.defaultFrom, templates) : planMessage(fields, msg, account.defaultFrom, templates);
+        return isCall
+          ? planCall(callAction, fields, msg, account.defaultFrom, templates)
+          : planMessage(fields, msg, account.defaultFrom, templates);
       });
     }
 
     /** Delivery receipts go to a twilio-in node of this Node-RED: its public URL is the callback. */
     function statusCallbackFromTwilioIn(id: string): string {
       const receiver = RED.nodes.getNode(id) as (Node & { publicUrl?: () => string | undefined }) | null;
-      if (!receiver || typeof receiver.publicUrl !== 'function') throw new TwilioNodeError('MISSING_INPUT', RED._('twilio-send.errors.noReceiver'));
+      if (!receiver || typeof receiver.publicUrl !== 'function')
+        throw new TwilioNodeError('MISSING_INPUT', RED._('twilio-send.errors.noReceiver'));
       const url = receiver.publicUrl();
-      if (!url) throw new TwilioNodeError('MISSING_INPUT', RED._('twilio-send.errors.receiverWithoutUrl', { name: receiver.name || receiver.id }));
+      if (!url)
+        throw new TwilioNodeError('MISSING_INPUT', RED._('twilio-send.errors.receiverWithoutUrl', { name: receiver.name || receiver.id }));
       return url;
     }
 
@@ -111,7 +128,11 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
       // message: thousands of status events a second would tell the editor nothing.
       if (delivering === 0) status.working('twilio.status.sending', { count: recipients.length });
       delivering++;
-      const create = async (params: object) => (await runAction(account!.getClient(), catalogueObject!, 'create', OWN_ACCOUNT, params as Record<string, unknown>)) as Record<string, unknown>;
+      const create = async (params: object) =>
+        (await runAction(account!.getClient(), catalogueObject!, 'create', OWN_ACCOUNT, params as Record<string, unknown>)) as Record<
+          string,
+          unknown
+        >;
       const delivery = await deliverToRecipients(sendPlan, create, account!.redact).finally(() => delivering--);
       const last = delivering === 0;
       if (recipients.length === 1) {
@@ -122,7 +143,9 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
         return accepted.done();
       }
       // Several recipients: msg.payload says which succeeded and which failed.
-      const errors = Object.fromEntries([...delivery.failures].map(([recipient, err]) => [recipient, err.localise(status.translate).toJSON()]));
+      const errors = Object.fromEntries(
+        [...delivery.failures].map(([recipient, err]) => [recipient, err.localise(status.translate).toJSON()]),
+      );
       msg.payload = { results: Object.fromEntries([...delivery.results].map(([recipient, created]) => [recipient, created.sid])), errors };
       const first = delivery.firstFailure;
       if (!first) {
@@ -137,7 +160,13 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
         status.failedWith(first);
       }
       // Catch nodes learn of every failure; msg.payload.errors says which recipients failed.
-      accepted.done(new TwilioNodeError(first.code, text('recipientsFailed', { failed: delivery.failures.size, total: recipients.length, first: first.text ?? first.message }), first.cause));
+      accepted.done(
+        new TwilioNodeError(
+          first.code,
+          text('recipientsFailed', { failed: delivery.failures.size, total: recipients.length, first: first.text ?? first.message }),
+          first.cause,
+        ),
+      );
     }
 
     /** Any other creatable object: its parent Sid, then fields from msg.payload and the node's rows. */
@@ -157,7 +186,12 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
       } catch (err) {
         throw toTwilioNodeError(err, owner.redact);
       }
-      (msg as Record<string, unknown>).twilio = { object: object.name, action: 'create', sid: (msg.payload as { sid?: string }).sid, accountSid: target.accountSid ?? owner.accountSid };
+      (msg as Record<string, unknown>).twilio = {
+        object: object.name,
+        action: 'create',
+        sid: (msg.payload as { sid?: string }).sid,
+        accountSid: target.accountSid ?? owner.accountSid,
+      };
       status.success('twilio.status.create');
       accepted.send(msg);
       accepted.done();
@@ -171,12 +205,18 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
 
     node.on('input', (msg, send, done) =>
       // Every error leaves in the runtime's language.
-      intake.accept(send, (error) => done(error?.localise(status.translate)), (accepted) => {
-        preparing++;
-        // Every request this msg makes carries the node as its owner: the close withdraws what still waits.
-        const handled = requestOwner.run(node, () => (kind === 'object' ? createObject(msg, accepted) : sendMessageOrCall(msg, accepted)));
-        handled.catch((err: unknown) => fail(accepted, err));
-      }),
+      intake.accept(
+        send,
+        (error) => done(error?.localise(status.translate)),
+        (accepted) => {
+          preparing++;
+          // Every request this msg makes carries the node as its owner: the close withdraws what still waits.
+          const handled = requestOwner.run(node, () =>
+            kind === 'object' ? createObject(msg, accepted) : sendMessageOrCall(msg, accepted),
+          );
+          handled.catch((err: unknown) => fail(accepted, err));
+        },
+      ),
     );
 
     // On a redeploy or shutdown every msg this node took ends once: what has not reached Twilio fails

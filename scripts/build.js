@@ -15,7 +15,10 @@ fs.rmSync(dist, { recursive: true, force: true });
 const tsc = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', root], { stdio: 'inherit' });
 if (tsc.status !== 0) process.exit(tsc.status || 1);
 
-const nodeNames = fs.readdirSync(path.join(root, 'nodes')).filter((f) => f.endsWith('.html')).map((f) => f.slice(0, -5));
+const nodeNames = fs
+  .readdirSync(path.join(root, 'nodes'))
+  .filter((f) => f.endsWith('.html'))
+  .map((f) => f.slice(0, -5));
 for (const name of nodeNames) fs.copyFileSync(path.join(root, 'nodes', `${name}.html`), path.join(nodesOut, `${name}.html`));
 fs.cpSync(path.join(root, 'icons'), path.join(nodesOut, 'icons'), { recursive: true });
 
@@ -26,11 +29,14 @@ const { PATTERNS, LIMITS } = require(path.join(dist, 'lib', 'twilio', 'values.js
 const { MIGRATIONS, currentConfigVersion } = require(path.join(dist, 'lib', 'node-red', 'config-version.js'));
 const configVersions = Object.fromEntries(Object.keys(MIGRATIONS).map((type) => [type, currentConfigVersion(type)]));
 fs.mkdirSync(path.join(root, 'resources'), { recursive: true });
-fs.writeFileSync(path.join(root, 'resources', 'twilio-editor.js'), [
-  '/* Built by scripts/build.js from editor/twilio-editor.js, lib/twilio/values.ts and lib/node-red/config-version.ts: edit those. */',
-  `window.TwilioRules = ${JSON.stringify({ patterns: PATTERNS, limits: LIMITS, configVersions }, null, 2)};`,
-  fs.readFileSync(path.join(root, 'editor', 'twilio-editor.js'), 'utf8'),
-].join('\n'));
+fs.writeFileSync(
+  path.join(root, 'resources', 'twilio-editor.js'),
+  [
+    '/* Built by scripts/build.js from editor/twilio-editor.js, lib/twilio/values.ts and lib/node-red/config-version.ts: edit those. */',
+    `window.TwilioRules = ${JSON.stringify({ patterns: PATTERNS, limits: LIMITS, configVersions }, null, 2)};`,
+    fs.readFileSync(path.join(root, 'editor', 'twilio-editor.js'), 'utf8'),
+  ].join('\n'),
+);
 
 // Help pages list the catalogue's objects where they say <!-- catalogue:<action> -->, so the help
 // is written from the same table the runtime runs, in the help's language (locales/<lang>/_shared.json).
@@ -41,10 +47,15 @@ function catalogueHelp(action, strings) {
   const reason = (o) => (strings.twilio.notSupported[o.name] || {})[action] || o.actions[action].notSupported;
   const rows = CATALOGUE.filter((o) => o.actions[action]).map((o) => {
     const spec = o.actions[action];
-    if (spec.notSupported) return `<dt>${o.label} <span class="property-type">${words.notSupported}</span></dt><dd>${escapeHtml(reason(o))}</dd>`;
-    const sid = partsFor(o, action).map((p) => p.example).join(':');
+    if (spec.notSupported)
+      return `<dt>${o.label} <span class="property-type">${words.notSupported}</span></dt><dd>${escapeHtml(reason(o))}</dd>`;
+    const sid = partsFor(o, action)
+      .map((p) => p.example)
+      .join(':');
     const names = (action === 'query' ? o.filters || [] : fieldsFor(o, action)).map((f) => f.name);
-    const extra = names.length ? `${action === 'query' ? words.filters : words.fields}: <code>${names.join('</code>, <code>')}</code>.` : '';
+    const extra = names.length
+      ? `${action === 'query' ? words.filters : words.fields}: <code>${names.join('</code>, <code>')}</code>.`
+      : '';
     const deprecated = o.deprecatedFor ? ` ${words.deprecated.replace('__replacement__', o.deprecatedFor)}` : '';
     return `<dt>${o.label}${sid ? ` <span class="property-type">${escapeHtml(sid)}</span>` : ''}</dt><dd>${extra}${deprecated}</dd>`;
   });
@@ -55,7 +66,10 @@ const withCatalogue = (html, strings) => html.replace(/<!-- catalogue:(\w+) -->/
 const readJson = (file) => (fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : {});
 // The lib composes its error texts in English from the en-US catalogue (lib/core/texts.ts).
 const englishShared = readJson(path.join(root, 'locales', 'en-US', '_shared.json'));
-fs.writeFileSync(path.join(dist, 'lib', 'core', 'texts.en-US.json'), JSON.stringify({ twilio: { errors: englishShared.twilio.errors, notSupported: englishShared.twilio.notSupported } }, null, 2));
+fs.writeFileSync(
+  path.join(dist, 'lib', 'core', 'texts.en-US.json'),
+  JSON.stringify({ twilio: { errors: englishShared.twilio.errors, notSupported: englishShared.twilio.notSupported } }, null, 2),
+);
 for (const lang of fs.readdirSync(path.join(root, 'locales'))) {
   const source = path.join(root, 'locales', lang);
   const target = path.join(nodesOut, 'locales', lang);

@@ -21,13 +21,24 @@ function installPackage() {
   fs.mkdirSync(path.dirname(target), { recursive: true });
   fs.rmSync(target, { recursive: true, force: true });
   fs.symlinkSync(root, target, 'dir');
-  fs.writeFileSync(path.join(userDir, 'package.json'), JSON.stringify({ name: 'node-red-demo', private: true, dependencies: { [pkg.name]: `file:${root}` } }, null, 2));
+  fs.writeFileSync(
+    path.join(userDir, 'package.json'),
+    JSON.stringify({ name: 'node-red-demo', private: true, dependencies: { [pkg.name]: `file:${root}` } }, null, 2),
+  );
 }
 
 /** The demo's tabs from the simplest on; an example not listed comes after these, by name. */
 const DEMO_ORDER = [
-  'Send an SMS alert', 'Place a phone call', 'Send to several recipients', 'Check delivery status', 'SMS bot with a reply',
-  'Delivery receipts', "Query today's messages", 'Delete old recordings', 'Mute everyone in a conference', 'Any API call',
+  'Send an SMS alert',
+  'Place a phone call',
+  'Send to several recipients',
+  'Check delivery status',
+  'SMS bot with a reply',
+  'Delivery receipts',
+  "Query today's messages",
+  'Delete old recordings',
+  'Mute everyone in a conference',
+  'Any API call',
 ];
 function byDemoOrder(a, b) {
   const rank = (file) => {
@@ -43,7 +54,10 @@ function writeDemoFlows() {
   if (fs.existsSync(flowFile)) return false; // keep the user's edits; delete the folder to start over
   const flows = [];
   const credentials = {};
-  const examples = fs.readdirSync(path.join(root, 'examples')).filter((f) => f.endsWith('.json')).sort(byDemoOrder);
+  const examples = fs
+    .readdirSync(path.join(root, 'examples'))
+    .filter((f) => f.endsWith('.json'))
+    .sort(byDemoOrder);
   examples.forEach((file, i) => {
     const tab = `demo0tab0000000${i}`;
     flows.push({ id: tab, type: 'tab', label: file.replace(/\.json$/, ''), disabled: false, info: '' });
@@ -97,20 +111,26 @@ async function main() {
   const number = simulator.find('incomingPhoneNumbers');
   if (number) Object.assign(number, { sms_url: `http://127.0.0.1:${port}/twilio/sms`, voice_url: `http://127.0.0.1:${port}/twilio/voice` });
   console.log(`demo: Twilio simulator on ${simulator.url} (its messages: ${simulator.url}/_sim/messages)`);
-  console.log(`demo: Node-RED ${require(`${nodeRed}/package.json`).version} on http://127.0.0.1:${port} (user dir ${userDir}${fresh ? ', demo flows written' : ', flows kept'})`);
+  console.log(
+    `demo: Node-RED ${require(`${nodeRed}/package.json`).version} on http://127.0.0.1:${port} (user dir ${userDir}${fresh ? ', demo flows written' : ', flows kept'})`,
+  );
 
-  const red = spawn(process.execPath, [require.resolve(`${nodeRed}/red.js`), '--userDir', userDir, '--settings', path.join(userDir, 'settings.js')], {
-    stdio: 'inherit',
-    env: {
-      ...process.env,
-      TWILIO_SIMULATOR_URL: simulator.url,
-      TWILIO_ACCOUNT: DEMO_ACCOUNT.sid,
-      TWILIO_API_KEY: DEMO_ACCOUNT.apiKeys[0].sid,
-      TWILIO_API_SECRET: DEMO_ACCOUNT.apiKeys[0].secret,
-      TWILIO_TOKEN: DEMO_ACCOUNT.authToken,
-      NODE_RED_PUBLIC_URL: `http://127.0.0.1:${port}`,
+  const red = spawn(
+    process.execPath,
+    [require.resolve(`${nodeRed}/red.js`), '--userDir', userDir, '--settings', path.join(userDir, 'settings.js')],
+    {
+      stdio: 'inherit',
+      env: {
+        ...process.env,
+        TWILIO_SIMULATOR_URL: simulator.url,
+        TWILIO_ACCOUNT: DEMO_ACCOUNT.sid,
+        TWILIO_API_KEY: DEMO_ACCOUNT.apiKeys[0].sid,
+        TWILIO_API_SECRET: DEMO_ACCOUNT.apiKeys[0].secret,
+        TWILIO_TOKEN: DEMO_ACCOUNT.authToken,
+        NODE_RED_PUBLIC_URL: `http://127.0.0.1:${port}`,
+      },
     },
-  });
+  );
   const stop = (signal) => red.kill(signal);
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));

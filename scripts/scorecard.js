@@ -13,9 +13,15 @@ const path = require('path');
 const root = path.resolve(__dirname, '..');
 const validator = require.resolve('node-red-dev/bin/run', { paths: [root] });
 const jsonFlag = process.argv.indexOf('--json');
-const report = jsonFlag > 0 ? path.resolve(process.argv[jsonFlag + 1]) : path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'scorecard-')), 'scorecard.json');
+const report =
+  jsonFlag > 0
+    ? path.resolve(process.argv[jsonFlag + 1])
+    : path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'scorecard-')), 'scorecard.json');
 
-const run = spawnSync(process.execPath, ['-r', path.join(__dirname, 'flow-library-offline.js'), validator, 'validate', '-o', report], { cwd: root, encoding: 'utf8' });
+const run = spawnSync(process.execPath, ['-r', path.join(__dirname, 'flow-library-offline.js'), validator, 'validate', '-o', report], {
+  cwd: root,
+  encoding: 'utf8',
+});
 process.stdout.write(run.stdout ?? '');
 process.stderr.write(run.stderr ?? '');
 if (!fs.existsSync(report)) {

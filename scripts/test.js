@@ -10,7 +10,8 @@ const testDir = path.resolve(__dirname, '..', 'dist', 'test');
 const only = process.argv.slice(2);
 // Tests are grouped as the code is: unit/ (mirrors lib/), nodes/ (a real runtime per node), process/
 // (whole Node-RED processes), conformance/, editor/, package/, simulator/.
-const files = fs.readdirSync(testDir, { recursive: true })
+const files = fs
+  .readdirSync(testDir, { recursive: true })
   .filter((f) => f.endsWith('.test.js'))
   .filter((f) => only.length === 0 || only.some((o) => f.includes(o)))
   .sort()
@@ -18,7 +19,10 @@ const files = fs.readdirSync(testDir, { recursive: true })
 const nodeRed = process.env.NODE_RED_PACKAGE || (Number(process.versions.node.split('.')[0]) >= 22 ? 'node-red-5' : 'node-red');
 console.log(`test: Node ${process.version}, ${nodeRed} ${require(`${nodeRed}/package.json`).version}, ${files.length} files`);
 const chromium = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-if (!fs.existsSync(chromium)) console.log(`test: no browser at ${chromium}, so the editor tests are skipped: apt-get install chromium (or set CHROMIUM_PATH)`);
+if (!fs.existsSync(chromium))
+  console.log(`test: no browser at ${chromium}, so the editor tests are skipped: apt-get install chromium (or set CHROMIUM_PATH)`);
 // A hung test fails after 5 minutes instead of holding CI to its limit.
-const run = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=300000', '--test-reporter=spec', ...files], { stdio: 'inherit' });
+const run = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=300000', '--test-reporter=spec', ...files], {
+  stdio: 'inherit',
+});
 process.exit(run.status === null ? 1 : run.status);

@@ -16,9 +16,21 @@ export function usageRecords(accountSid: string, query: Params): TwilioRecord[] 
   return USAGE.filter(([c]) => !category || c === category).map(([c, description, unit, price], i) => {
     const count = 10 * (i + 1);
     return {
-      account_sid: accountSid, api_version: API_VERSION, as_of: new Date().toISOString(), category: c, count: String(count), count_unit: unit,
-      description, end_date: end, price: (count * price).toFixed(4), price_unit: 'usd', start_date: start, subresource_uris: {},
-      uri: `/${API_VERSION}/Accounts/${accountSid}/Usage/Records.json?Category=${c}&StartDate=${start}&EndDate=${end}`, usage: String(count), usage_unit: unit,
+      account_sid: accountSid,
+      api_version: API_VERSION,
+      as_of: new Date().toISOString(),
+      category: c,
+      count: String(count),
+      count_unit: unit,
+      description,
+      end_date: end,
+      price: (count * price).toFixed(4),
+      price_unit: 'usd',
+      start_date: start,
+      subresource_uris: {},
+      uri: `/${API_VERSION}/Accounts/${accountSid}/Usage/Records.json?Category=${c}&StartDate=${start}&EndDate=${end}`,
+      usage: String(count),
+      usage_unit: unit,
     };
   });
 }
@@ -41,9 +53,16 @@ export function lookupRecord(number: string, query: Params): TwilioRecord {
     sim_swap: null,
     call_forwarding: null,
     line_status: null,
-    line_type_intelligence: fields.includes('line_type_intelligence') && valid
-      ? { carrier_name: 'Simulated Wireless', error_code: null, mobile_country_code: '310', mobile_network_code: '456', type: number.startsWith('+1800') ? 'tollFree' : 'mobile' }
-      : null,
+    line_type_intelligence:
+      fields.includes('line_type_intelligence') && valid
+        ? {
+            carrier_name: 'Simulated Wireless',
+            error_code: null,
+            mobile_country_code: '310',
+            mobile_network_code: '456',
+            type: number.startsWith('+1800') ? 'tollFree' : 'mobile',
+          }
+        : null,
     identity_match: null,
     reassigned_number: null,
     sms_pumping_risk: null,

@@ -12,7 +12,12 @@ export const API_VERSION = '2010-04-01';
 
 export class SimulatedError extends Error {
   /** `code` undefined gives a body without a Twilio code, as a proxy or a gateway would answer. */
-  constructor(readonly status: number, readonly code: number | undefined, message: string, readonly headers: Record<string, string> = {}) {
+  constructor(
+    readonly status: number,
+    readonly code: number | undefined,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
     super(message);
   }
 
@@ -49,13 +54,16 @@ const SID = (prefix: string) => new RegExp(`^${prefix}[0-9a-fA-F]{32}$`);
 /** Twilio's test numbers: a sender or recipient that always fails in a known way. */
 const MAGIC_FROM: Record<string, [number, string]> = {
   '+15005550001': [21212, "The 'From' number +15005550001 is not a valid phone number, shortcode, or alphanumeric sender ID."],
-  '+15005550007': [21606, "The 'From' phone number provided (+15005550007) is not a valid message-capable Twilio phone number for this destination/account."],
+  '+15005550007': [
+    21606,
+    "The 'From' phone number provided (+15005550007) is not a valid message-capable Twilio phone number for this destination/account.",
+  ],
   '+15005550008': [21611, "This 'From' number has exceeded the maximum number of queued messages."],
 };
 const MAGIC_TO_MESSAGE: Record<string, [number, string]> = {
   '+15005550001': [21211, "The 'To' number +15005550001 is not a valid phone number."],
   '+15005550002': [21612, "The 'To' phone number: +15005550002, is not currently reachable using the 'From' phone number via SMS."],
-  '+15005550003': [21408, 'Permission to send an SMS has not been enabled for the region indicated by the \'To\' number: +15005550003.'],
+  '+15005550003': [21408, "Permission to send an SMS has not been enabled for the region indicated by the 'To' number: +15005550003."],
   '+15005550004': [21610, 'Attempt to send to unsubscribed recipient'],
   '+15005550009': [21614, "'To' number is not a valid mobile number"],
 };
@@ -96,10 +104,14 @@ export function createMessage(accountSid: string, p: Params): TwilioRecord {
   if (!to) throw new SimulatedError(400, 21604, "A 'To' phone number is required.");
   if (!MESSAGE_ADDRESS.test(to)) throw new SimulatedError(400, 21211, `The 'To' number ${to} is not a valid phone number.`);
   if (!from && !messagingServiceSid) throw new SimulatedError(400, 21603, "A 'From' phone number is required.");
-  if (from && !SENDER.test(from)) throw new SimulatedError(400, 21212, `The 'From' number ${from} is not a valid phone number, shortcode, or alphanumeric sender ID.`);
-  if (messagingServiceSid && !SID('MG').test(messagingServiceSid)) throw new SimulatedError(400, 21701, `The Messaging Service Sid ${messagingServiceSid} is invalid.`);
-  if (!body && mediaUrls.length === 0 && !contentSid) throw new SimulatedError(400, 21619, 'A text message body or media urls must be specified.');
-  if (body && [...body].length > 1600) throw new SimulatedError(400, 21617, 'The concatenated message body exceeds the 1600 character limit.');
+  if (from && !SENDER.test(from))
+    throw new SimulatedError(400, 21212, `The 'From' number ${from} is not a valid phone number, shortcode, or alphanumeric sender ID.`);
+  if (messagingServiceSid && !SID('MG').test(messagingServiceSid))
+    throw new SimulatedError(400, 21701, `The Messaging Service Sid ${messagingServiceSid} is invalid.`);
+  if (!body && mediaUrls.length === 0 && !contentSid)
+    throw new SimulatedError(400, 21619, 'A text message body or media urls must be specified.');
+  if (body && [...body].length > 1600)
+    throw new SimulatedError(400, 21617, 'The concatenated message body exceeds the 1600 character limit.');
   if (mediaUrls.length > 10) throw new SimulatedError(400, 21623, 'The number of media files exceeds the maximum of 10 allowed.');
   for (const url of mediaUrls) if (!/^https?:\/\//.test(url)) throw new SimulatedError(400, 21620, `Invalid media URL(s): ${url}`);
   if (contentSid && !SID('HX').test(contentSid)) throw new SimulatedError(400, 21655, 'The ContentSid is Invalid.');
@@ -159,9 +171,11 @@ export function createCall(accountSid: string, p: Params): TwilioRecord {
   if (!CALL_ADDRESS.test(from)) throw new SimulatedError(400, 21212, `The 'From' number ${from} is not a valid phone number.`);
   const sources = ['Url', 'Twiml', 'ApplicationSid'].filter((k) => first(p[k]));
   if (sources.length === 0) throw new SimulatedError(400, 21205, 'Url, Twiml or ApplicationSid is required');
-  if (sources.length > 1) throw new SimulatedError(400, 21205, `Only one of Url, Twiml or ApplicationSid may be given (got ${sources.join(', ')})`);
+  if (sources.length > 1)
+    throw new SimulatedError(400, 21205, `Only one of Url, Twiml or ApplicationSid may be given (got ${sources.join(', ')})`);
   const twiml = first(p.Twiml);
-  if (twiml && !/<Response[\s>/]/.test(twiml)) throw new SimulatedError(400, 21205, 'Twiml is not valid TwiML: it needs a <Response> element');
+  if (twiml && !/<Response[\s>/]/.test(twiml))
+    throw new SimulatedError(400, 21205, 'Twiml is not valid TwiML: it needs a <Response> element');
   const timeout = first(p.Timeout);
   if (timeout !== undefined && !(Number.isInteger(Number(timeout)) && Number(timeout) >= 1 && Number(timeout) <= 600)) {
     throw new SimulatedError(400, 21232, 'Timeout must be an integer between 1 and 600');

@@ -21,9 +21,7 @@ export interface SimulatedAccount {
 
 /** One injected fault: an HTTP error, a dropped connection, or no answer at all. */
 export type Fault =
-  | { type: 'http'; status: number; code?: number; message?: string; retryAfter?: number }
-  | { type: 'reset' }
-  | { type: 'timeout' };
+  { type: 'http'; status: number; code?: number; message?: string; retryAfter?: number } | { type: 'reset' } | { type: 'timeout' };
 
 /** Probabilities (0..1) of a fault on each request, drawn from a seeded generator. */
 export interface FaultRates {
@@ -238,10 +236,20 @@ export class TwilioSimulator {
 
   private defineRoutes(): void {
     const account = `/${API_VERSION}/Accounts/(AC[0-9a-fA-F]{32})`;
-    const route = (method: string, path: string, handler: Handler) => this.routes.push({ method, pattern: new RegExp(`^${path}$`), handler });
+    const route = (method: string, path: string, handler: Handler) =>
+      this.routes.push({ method, pattern: new RegExp(`^${path}$`), handler });
 
-    route('GET', `/${API_VERSION}/Accounts\\.json`, (ctx) => this.page(ctx, 'accounts', this.visibleAccounts(ctx.accountSid).filter((a) =>
-      (!ctx.query.FriendlyName || a.friendly_name === first(ctx.query.FriendlyName)) && (!ctx.query.Status || a.status === first(ctx.query.Status)))));
+    route('GET', `/${API_VERSION}/Accounts\\.json`, (ctx) =>
+      this.page(
+        ctx,
+        'accounts',
+        this.visibleAccounts(ctx.accountSid).filter(
+          (a) =>
+            (!ctx.query.FriendlyName || a.friendly_name === first(ctx.query.FriendlyName)) &&
+            (!ctx.query.Status || a.status === first(ctx.query.Status)),
+        ),
+      ),
+    );
     route('POST', `/${API_VERSION}/Accounts\\.json`, ({ accountSid, params }) => {
       const record = subaccountRecord(accountSid, params);
       this.subaccounts.set(record.sid as string, record);
@@ -251,7 +259,8 @@ export class TwilioSimulator {
     route('GET', `${account}\\.json`, ({ accountSid }) => ({ status: 200, body: this.accountBody(accountSid) }));
     route('POST', `${account}\\.json`, ({ accountSid, params }) => {
       const status = first(params.Status);
-      if (status !== undefined && !['active', 'suspended', 'closed'].includes(status)) throw new SimulatedError(400, 20009, 'Status must be active, suspended or closed');
+      if (status !== undefined && !['active', 'suspended', 'closed'].includes(status))
+        throw new SimulatedError(400, 20009, 'Status must be active, suspended or closed');
       const record = this.subaccounts.get(accountSid);
       if (!record) {
         if (status) throw new SimulatedError(403, 20006, 'The main account cannot change its own status');
@@ -265,12 +274,28 @@ export class TwilioSimulator {
       record.date_updated = twilioDate();
       return { status: 200, body: record };
     });
-    route('GET', `${account}/Balance\\.json`, ({ accountSid }) => ({ status: 200, body: { account_sid: accountSid, balance: '42.50', currency: 'USD' } }));
+    route('GET', `${account}/Balance\\.json`, ({ accountSid }) => ({
+      status: 200,
+      body: { account_sid: accountSid, balance: '42.50', currency: 'USD' },
+    }));
     route('GET', `${account}/Usage/Records\\.json`, (ctx) => this.page(ctx, 'usage_records', usageRecords(ctx.accountSid, ctx.query)));
-    for (const [path, type] of [['Local', 'local'], ['TollFree', 'toll-free']] as const) {
-      route('GET', `${account}/AvailablePhoneNumbers/([A-Z]{2})/${path}\\.json`, (ctx) => this.page(ctx, 'available_phone_numbers', this.filterAvailable(availableNumbers(ctx.match[2], type), ctx.query)));
+    for (const [path, type] of [
+      ['Local', 'local'],
+      ['TollFree', 'toll-free'],
+    ] as const) {
+      route('GET', `${account}/AvailablePhoneNumbers/([A-Z]{2})/${path}\\.json`, (ctx) =>
+        this.page(ctx, 'available_phone_numbers', this.filterAvailable(availableNumbers(ctx.match[2], type), ctx.query)),
+      );
       route('GET', `${account}/IncomingPhoneNumbers/${path}\\.json`, (ctx) =>
-        this.page(ctx, 'incoming_phone_numbers', this.listOf(COLLECTIONS.find((c) => c.name === 'incomingPhoneNumbers')!, ctx).filter((r) => r.type === type)));
+        this.page(
+          ctx,
+          'incoming_phone_numbers',
+          this.listOf(
+            COLLECTIONS.find((c) => c.name === 'incomingPhoneNumbers')!,
+            ctx,
+          ).filter((r) => r.type === type),
+        ),
+      );
       route('POST', `${account}/IncomingPhoneNumbers/${path}\\.json`, (ctx) => {
         const def = COLLECTIONS.find((c) => c.name === 'incomingPhoneNumbers')!;
         const record = def.create!(this.createContext(ctx));
@@ -286,16 +311,38 @@ export class TwilioSimulator {
         throw new SimulatedError(400, 21450, 'Phone number already verified for your account');
       }
       // Twilio calls the number and the person types the code; here the validation succeeds at once.
-      this.insert('outgoingCallerIds', base(accountSid, newSid('PN'), 'OutgoingCallerIds', { friendly_name: first(params.FriendlyName) ?? phoneNumber, phone_number: phoneNumber }));
+      this.insert(
+        'outgoingCallerIds',
+        base(accountSid, newSid('PN'), 'OutgoingCallerIds', {
+          friendly_name: first(params.FriendlyName) ?? phoneNumber,
+          phone_number: phoneNumber,
+        }),
+      );
       const call = newSid('CA');
-      return { status: 201, body: { account_sid: accountSid, call_sid: call, friendly_name: first(params.FriendlyName) ?? phoneNumber, phone_number: phoneNumber, validation_code: String(100000 + Math.floor(this.random() * 900000)) } };
+      return {
+        status: 201,
+        body: {
+          account_sid: accountSid,
+          call_sid: call,
+          friendly_name: first(params.FriendlyName) ?? phoneNumber,
+          phone_number: phoneNumber,
+          validation_code: String(100000 + Math.floor(this.random() * 900000)),
+        },
+      };
     });
-    route('GET', '/v2/PhoneNumbers/([^/]+)', ({ query, match }) => ({ status: 200, body: lookupRecord(decodeURIComponent(match[1]), query) }));
+    route('GET', '/v2/PhoneNumbers/([^/]+)', ({ query, match }) => ({
+      status: 200,
+      body: lookupRecord(decodeURIComponent(match[1]), query),
+    }));
 
     for (const def of COLLECTIONS) this.defineCollectionRoutes(def, account, route);
   }
 
-  private defineCollectionRoutes(def: CollectionDef, account: string, route: (method: string, path: string, handler: Handler) => void): void {
+  private defineCollectionRoutes(
+    def: CollectionDef,
+    account: string,
+    route: (method: string, path: string, handler: Handler) => void,
+  ): void {
     const parent = def.parent ? COLLECTIONS.find((c) => c.name === def.parent)! : undefined;
     const parentPath = parent ? `/${parent.path}/(${SID(parent.prefix)})` : '';
     const id = def.idFields ? `(${SID(def.prefix)}|[^/.]+)` : `(${SID(def.prefix)})`;
@@ -349,16 +396,27 @@ export class TwilioSimulator {
     const records = this.collection(def.name);
     const record =
       records.get(key) ??
-      (def.idFields ? [...records.values()].find((r) => def.idFields!.some((f) => r[f] === key) && (!parentSid || r[def.parentField!] === parentSid)) : undefined);
+      (def.idFields
+        ? [...records.values()].find((r) => def.idFields!.some((f) => r[f] === key) && (!parentSid || r[def.parentField!] === parentSid))
+        : undefined);
     if (!record || record.account_sid !== accountSid || (parentSid && def.parentField && record[def.parentField] !== parentSid)) {
-      throw new SimulatedError(404, 20404, `The requested resource /${API_VERSION}/Accounts/${accountSid}/${def.path}/${key}.json was not found`);
+      throw new SimulatedError(
+        404,
+        20404,
+        `The requested resource /${API_VERSION}/Accounts/${accountSid}/${def.path}/${key}.json was not found`,
+      );
     }
     return record;
   }
 
   private item(def: CollectionDef, ctx: RequestContext): TwilioRecord {
     const parentSid = def.parent ? ctx.match[2] : undefined;
-    if (def.parent) this.lookup(COLLECTIONS.find((c) => c.name === def.parent)!, ctx.accountSid, parentSid!);
+    if (def.parent)
+      this.lookup(
+        COLLECTIONS.find((c) => c.name === def.parent)!,
+        ctx.accountSid,
+        parentSid!,
+      );
     return this.lookup(def, ctx.accountSid, ctx.match[def.parent ? 3 : 2], parentSid);
   }
 
@@ -371,10 +429,19 @@ export class TwilioSimulator {
 
   private listOf(def: CollectionDef, ctx: RequestContext): TwilioRecord[] {
     const parentSid = def.parent ? ctx.match[2] : undefined;
-    if (def.parent) this.lookup(COLLECTIONS.find((c) => c.name === def.parent)!, ctx.accountSid, parentSid!);
+    if (def.parent)
+      this.lookup(
+        COLLECTIONS.find((c) => c.name === def.parent)!,
+        ctx.accountSid,
+        parentSid!,
+      );
     return [...this.collection(def.name).values()]
       .filter((r) => r.account_sid === ctx.accountSid && (!parentSid || r[def.parentField!] === parentSid))
-      .filter((r) => Object.entries(def.filters ?? {}).every(([param, field]) => ctx.query[param] === undefined || String(r[field]) === first(ctx.query[param])))
+      .filter((r) =>
+        Object.entries(def.filters ?? {}).every(
+          ([param, field]) => ctx.query[param] === undefined || String(r[field]) === first(ctx.query[param]),
+        ),
+      )
       .filter((r) => Object.entries(def.dateFilters ?? {}).every(([param, field]) => this.dateMatches(r[field], ctx.query, param)))
       .reverse(); // newest first, as Twilio lists
   }
@@ -425,7 +492,8 @@ export class TwilioSimulator {
     const page = Math.max(Number(first(query.Page) ?? 0) || 0, 0);
     const slice = items.slice(page * pageSize, (page + 1) * pageSize);
     const kept = new URLSearchParams();
-    for (const [k, v] of Object.entries(query)) if (!['Page', 'PageSize', 'PageToken'].includes(k)) for (const one of [v].flat()) kept.append(k, one);
+    for (const [k, v] of Object.entries(query))
+      if (!['Page', 'PageSize', 'PageToken'].includes(k)) for (const one of [v].flat()) kept.append(k, one);
     const uriFor = (p: number) => `${match[0]}?${kept.toString() ? `${kept.toString()}&` : ''}PageSize=${pageSize}&Page=${p}`;
     return {
       status: 200,
@@ -459,10 +527,12 @@ export class TwilioSimulator {
 
   /** Sends one signed webhook and keeps the delivery (and Twilio's view of the answer). */
   deliver(url: string, params: Record<string, string>, options: DeliveryOptions): Promise<Delivery> {
-    return this.track(deliverWebhook(url, params, options).then((delivery) => {
-      this.deliveries.push(delivery);
-      return delivery;
-    }));
+    return this.track(
+      deliverWebhook(url, params, options).then((delivery) => {
+        this.deliveries.push(delivery);
+        return delivery;
+      }),
+    );
   }
 
   /**
@@ -480,12 +550,23 @@ export class TwilioSimulator {
     const wanted = list(params.StatusCallbackEvent).length ? list(params.StatusCallbackEvent) : ['completed'];
     const steps: Array<{ status: string; callback?: Record<string, string> }> =
       collection === 'messages'
-        ? ['sent', 'delivered'].map((status) => ({ status, callback: { ...common, MessageSid: String(record.sid), SmsSid: String(record.sid), MessageStatus: status, SmsStatus: status } }))
+        ? ['sent', 'delivered'].map((status) => ({
+            status,
+            callback: { ...common, MessageSid: String(record.sid), SmsSid: String(record.sid), MessageStatus: status, SmsStatus: status },
+          }))
         : ['initiated', 'ringing', 'answered', 'completed'].map((event, i) => {
             const status = event === 'answered' ? 'in-progress' : event;
             const callback = {
-              ...common, CallSid: String(record.sid), CallStatus: status, Direction: 'outbound-api', Called: common.To, Caller: common.From,
-              CallbackSource: 'call-progress-events', SequenceNumber: String(i), Timestamp: twilioDate(), ...(event === 'completed' ? { CallDuration: '12' } : {}),
+              ...common,
+              CallSid: String(record.sid),
+              CallStatus: status,
+              Direction: 'outbound-api',
+              Called: common.To,
+              Caller: common.From,
+              CallbackSource: 'call-progress-events',
+              SequenceNumber: String(i),
+              Timestamp: twilioDate(),
+              ...(event === 'completed' ? { CallDuration: '12' } : {}),
             };
             return { status, callback: wanted.includes(event) ? callback : undefined };
           });
@@ -493,7 +574,11 @@ export class TwilioSimulator {
       for (const step of steps) {
         await new Promise((r) => setTimeout(r, this.statusCallbackDelayMs));
         record.status = step.status;
-        if (url && step.callback) await this.deliver(url, step.callback, { authToken: this.signingToken(accountSid), method: first(params.StatusCallbackMethod) === 'GET' ? 'GET' : 'POST' });
+        if (url && step.callback)
+          await this.deliver(url, step.callback, {
+            authToken: this.signingToken(accountSid),
+            method: first(params.StatusCallbackMethod) === 'GET' ? 'GET' : 'POST',
+          });
       }
     };
     void this.track(run());
@@ -513,19 +598,60 @@ export class TwilioSimulator {
     const accountSid = String(number.account_sid);
     const sid = newSid(input.mediaUrls?.length ? 'MM' : 'SM');
     const params: Record<string, string> = {
-      ToCountry: 'US', ToState: 'CA', SmsMessageSid: sid, NumMedia: String(input.mediaUrls?.length ?? 0), ToCity: 'SAN FRANCISCO', FromZip: '94105',
-      SmsSid: sid, FromState: 'CA', SmsStatus: 'received', FromCity: 'SAN FRANCISCO', Body: input.body ?? '', FromCountry: 'US', To: input.to,
-      ToZip: '94105', NumSegments: '1', MessageSid: sid, AccountSid: accountSid, From: input.from, ApiVersion: API_VERSION,
+      ToCountry: 'US',
+      ToState: 'CA',
+      SmsMessageSid: sid,
+      NumMedia: String(input.mediaUrls?.length ?? 0),
+      ToCity: 'SAN FRANCISCO',
+      FromZip: '94105',
+      SmsSid: sid,
+      FromState: 'CA',
+      SmsStatus: 'received',
+      FromCity: 'SAN FRANCISCO',
+      Body: input.body ?? '',
+      FromCountry: 'US',
+      To: input.to,
+      ToZip: '94105',
+      NumSegments: '1',
+      MessageSid: sid,
+      AccountSid: accountSid,
+      From: input.from,
+      ApiVersion: API_VERSION,
     };
     (input.mediaUrls ?? []).forEach((media, i) => {
       params[`MediaUrl${i}`] = media;
       params[`MediaContentType${i}`] = /\.png$/i.test(media) ? 'image/png' : 'image/jpeg';
     });
-    this.insert('messages', { ...base(accountSid, sid, 'Messages', { to: input.to, from: input.from, body: params.Body, direction: 'inbound', status: 'received', num_media: params.NumMedia, num_segments: '1' }) });
-    const delivery = await this.deliver(url, params, { authToken: this.signingToken(accountSid), json: options.json, idempotencyToken: options.idempotencyToken });
+    this.insert('messages', {
+      ...base(accountSid, sid, 'Messages', {
+        to: input.to,
+        from: input.from,
+        body: params.Body,
+        direction: 'inbound',
+        status: 'received',
+        num_media: params.NumMedia,
+        num_segments: '1',
+      }),
+    });
+    const delivery = await this.deliver(url, params, {
+      authToken: this.signingToken(accountSid),
+      json: options.json,
+      idempotencyToken: options.idempotencyToken,
+    });
     // Twilio sends what the TwiML answer says, from the number that was texted.
     for (const text of delivery.replies) {
-      this.insert('messages', base(accountSid, newSid('SM'), 'Messages', { to: input.from, from: input.to, body: text, direction: 'outbound-reply', status: 'sent', num_media: '0', num_segments: '1' }));
+      this.insert(
+        'messages',
+        base(accountSid, newSid('SM'), 'Messages', {
+          to: input.from,
+          from: input.to,
+          body: text,
+          direction: 'outbound-reply',
+          status: 'sent',
+          num_media: '0',
+          num_segments: '1',
+        }),
+      );
     }
     return delivery;
   }
@@ -538,11 +664,24 @@ export class TwilioSimulator {
     const accountSid = String(number.account_sid);
     const sid = newSid('CA');
     const params: Record<string, string> = {
-      AccountSid: accountSid, ApiVersion: API_VERSION, CallSid: sid, CallStatus: 'ringing', Called: input.to, Caller: input.from, Direction: 'inbound',
-      From: input.from, To: input.to, CallerCountry: 'US', CalledCountry: 'US',
+      AccountSid: accountSid,
+      ApiVersion: API_VERSION,
+      CallSid: sid,
+      CallStatus: 'ringing',
+      Called: input.to,
+      Caller: input.from,
+      Direction: 'inbound',
+      From: input.from,
+      To: input.to,
+      CallerCountry: 'US',
+      CalledCountry: 'US',
     };
     this.insert('calls', base(accountSid, sid, 'Calls', { to: input.to, from: input.from, status: 'ringing', direction: 'inbound' }));
-    return this.deliver(url, params, { authToken: this.signingToken(accountSid), json: options.json, idempotencyToken: options.idempotencyToken });
+    return this.deliver(url, params, {
+      authToken: this.signingToken(accountSid),
+      json: options.json,
+      idempotencyToken: options.idempotencyToken,
+    });
   }
 
   /** The account the credentials belong to: an Account SID with its Auth Token, or an API Key. */
@@ -553,7 +692,10 @@ export class TwilioSimulator {
     const username = separator > 0 ? decoded.slice(0, separator) : '';
     const password = separator > 0 ? decoded.slice(separator + 1) : '';
     for (const account of this.accounts.values()) {
-      if ((username === account.sid && password === account.authToken) || (account.apiKeys ?? []).some((key) => key.sid === username && key.secret === password)) {
+      if (
+        (username === account.sid && password === account.authToken) ||
+        (account.apiKeys ?? []).some((key) => key.sid === username && key.secret === password)
+      ) {
         return { account, username };
       }
     }
@@ -611,8 +753,12 @@ export class TwilioSimulator {
         this.stats.faults++;
         if (fault.type === 'reset') return void req.socket.destroy();
         if (fault.type === 'timeout') return; // never answered: the client gives up, the socket dies on stop()
-        throw new SimulatedError(fault.status, fault.code, fault.message ?? http.STATUS_CODES[fault.status] ?? 'Error',
-          fault.retryAfter !== undefined ? { 'Retry-After': String(fault.retryAfter) } : {});
+        throw new SimulatedError(
+          fault.status,
+          fault.code,
+          fault.message ?? http.STATUS_CODES[fault.status] ?? 'Error',
+          fault.retryAfter !== undefined ? { 'Retry-After': String(fault.retryAfter) } : {},
+        );
       }
       const candidates = this.routes.filter((r) => r.pattern.test(url.pathname));
       const found = candidates.find((r) => r.method === req.method);
@@ -657,7 +803,10 @@ export class TwilioSimulator {
         return this.send(res, 400, { error: 'body must be JSON: {"from": "+1…", "to": "+1…", "body": "…"}' });
       }
       const run = action.endsWith('message') ? this.receiveMessage(input) : this.receiveCall(input);
-      return void run.then((delivery) => this.send(res, 200, delivery), (err: Error) => this.send(res, 400, { error: err.message }));
+      return void run.then(
+        (delivery) => this.send(res, 200, delivery),
+        (err: Error) => this.send(res, 400, { error: err.message }),
+      );
     }
     if (action === 'POST /_sim/reset') {
       this.reset();
@@ -667,7 +816,12 @@ export class TwilioSimulator {
     }
     if (action === 'POST /_sim/settings') {
       try {
-        const settings = JSON.parse(body || '{}') as { latencyMs?: number; maxConcurrent?: number; faultRates?: FaultRates; failNext?: Fault[] };
+        const settings = JSON.parse(body || '{}') as {
+          latencyMs?: number;
+          maxConcurrent?: number;
+          faultRates?: FaultRates;
+          failNext?: Fault[];
+        };
         if (settings.latencyMs !== undefined) this.latencyMs = settings.latencyMs;
         if (settings.maxConcurrent !== undefined) this.maxConcurrent = settings.maxConcurrent;
         if (settings.faultRates !== undefined) this.faultRates = settings.faultRates;

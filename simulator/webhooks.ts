@@ -42,8 +42,16 @@ export function isLoopback(url: string): boolean {
 
 /** The <Message> texts of a MessagingResponse (entities decoded), for the simulator's records. */
 export function messageReplies(twiml: string): string[] {
-  const decode = (s: string) => s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
-  return [...twiml.matchAll(/<Message\b[^>]*>([\s\S]*?)<\/Message>/g)].map((m) => decode(m[1].replace(/<Media\b[^>]*>[\s\S]*?<\/Media>/g, '').replace(/<Body>([\s\S]*?)<\/Body>/, '$1')));
+  const decode = (s: string) =>
+    s
+      .replace(/&lt;/g, '<')
+      .replace(/&gt;/g, '>')
+      .replace(/&quot;/g, '"')
+      .replace(/&apos;/g, "'")
+      .replace(/&amp;/g, '&');
+  return [...twiml.matchAll(/<Message\b[^>]*>([\s\S]*?)<\/Message>/g)].map((m) =>
+    decode(m[1].replace(/<Media\b[^>]*>[\s\S]*?<\/Media>/g, '').replace(/<Body>([\s\S]*?)<\/Body>/, '$1')),
+  );
 }
 
 export async function deliverWebhook(url: string, params: Record<string, string>, options: DeliveryOptions): Promise<Delivery> {
@@ -71,7 +79,12 @@ export async function deliverWebhook(url: string, params: Record<string, string>
   try {
     const response = await fetch(target, {
       method: options.method ?? 'POST',
-      headers: { 'Content-Type': contentType, 'X-Twilio-Signature': signature, 'I-Twilio-Idempotency-Token': idempotencyToken, 'User-Agent': 'TwilioProxy/1.1' },
+      headers: {
+        'Content-Type': contentType,
+        'X-Twilio-Signature': signature,
+        'I-Twilio-Idempotency-Token': idempotencyToken,
+        'User-Agent': 'TwilioProxy/1.1',
+      },
       body,
       signal: AbortSignal.timeout(15_000), // Twilio gives up after 15 s
     });

@@ -93,8 +93,13 @@ export function openAccount(RED: NodeAPI, node: Node, settings: AccountSettings,
   };
   const redact = secretRedactor([credentials.apiKeySecret, credentials.authToken]);
   const positive = (value: unknown, fallback: number) => (Number(value) > 0 ? Number(value) : fallback);
-  const retries = settings.maxRetries === undefined || settings.maxRetries === '' ? 6 : Math.max(0, Math.floor(Number(settings.maxRetries) || 0));
-  const queue = new RequestQueue({ maxConcurrency: positive(settings.maxConcurrency, 100), ratePerSecond: positive(settings.ratePerSecond, 0), maxRetries: retries });
+  const retries =
+    settings.maxRetries === undefined || settings.maxRetries === '' ? 6 : Math.max(0, Math.floor(Number(settings.maxRetries) || 0));
+  const queue = new RequestQueue({
+    maxConcurrency: positive(settings.maxConcurrency, 100),
+    ratePerSecond: positive(settings.ratePerSecond, 0),
+    maxRetries: retries,
+  });
   const connection = { region: resolve(settings.region), edge: resolve(settings.edge), baseUrl: resolve(settings.baseUrl) };
   let handle: { client: twilio.Twilio; requestClient: BaseUrlRequestClient } | undefined;
   let configError: TwilioNodeError | undefined;
@@ -104,7 +109,13 @@ export function openAccount(RED: NodeAPI, node: Node, settings: AccountSettings,
     configError = err as TwilioNodeError;
   }
   const unusable = () =>
-    new TwilioNodeError(configError?.code ?? 'AUTHENTICATION_CONNECTION_ERROR', text('accountUnusable', { name: settings.name || node.id, detail: configError?.text ?? configError?.message ?? text('accountClosed') }));
+    new TwilioNodeError(
+      configError?.code ?? 'AUTHENTICATION_CONNECTION_ERROR',
+      text('accountUnusable', {
+        name: settings.name || node.id,
+        detail: configError?.text ?? configError?.message ?? text('accountClosed'),
+      }),
+    );
 
   const account: TwilioAccount = {
     accountSid: credentials.accountSid,
@@ -116,11 +127,20 @@ export function openAccount(RED: NodeAPI, node: Node, settings: AccountSettings,
       throw unusable();
     },
     canValidateWebhooks: () => Boolean(credentials.authToken),
-    validateWebhook: (signature, url, body) => (credentials.authToken ? isValidSignature(credentials.authToken, signature, url, body) : undefined),
+    validateWebhook: (signature, url, body) =>
+      credentials.authToken ? isValidSignature(credentials.authToken, signature, url, body) : undefined,
     rawRequest(request) {
       if (!handle) return Promise.reject(unusable());
       // In the account's queue like every other request; twilio-request retries by its own settings.
-      return queue.schedule(() => performRawRequest(request, { accountSid: credentials.accountSid, authorization: basicAuthorization(credentials), ...connection }, redact), () => ({ kind: 'done' }));
+      return queue.schedule(
+        () =>
+          performRawRequest(
+            request,
+            { accountSid: credentials.accountSid, authorization: basicAuthorization(credentials), ...connection },
+            redact,
+          ),
+        () => ({ kind: 'done' }),
+      );
     },
   };
   // Not enumerable: nothing of the account shows when Node-RED or a flow inspects the node.

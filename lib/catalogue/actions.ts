@@ -22,9 +22,12 @@ function describeParts(parts: readonly SidPart[]): string {
 function checkPart(part: SidPart, value: string): void {
   const ok = part.pattern
     ? new RegExp(part.pattern).test(value)
-    : part.prefixes!.some((prefix) => isSid(value, prefix)) || (part.orLabel === true && /^[^:/\s]+$/.test(value) && !/^[A-Z]{2}[0-9a-f]{32}$/i.test(value));
+    : part.prefixes!.some((prefix) => isSid(value, prefix)) ||
+      (part.orLabel === true && /^[^:/\s]+$/.test(value) && !/^[A-Z]{2}[0-9a-f]{32}$/i.test(value));
   if (!ok) {
-    const expected = part.pattern ? `like ${part.example}` : `${part.prefixes!.join(' or ')} followed by 32 hex digits${part.orLabel ? ', or a label' : ''}`;
+    const expected = part.pattern
+      ? `like ${part.example}`
+      : `${part.prefixes!.join(' or ')} followed by 32 hex digits${part.orLabel ? ', or a label' : ''}`;
     throw new TwilioNodeError('INVALID_INPUT', text('sidPart', { part: part.label, expected, value }));
   }
 }
@@ -37,12 +40,19 @@ export function parseCompoundSid(input: unknown, object: ObjectSpec, action: Act
   const parts = partsFor(object, action);
   const accountScoped = object.actions[action]!.call.startsWith('account.');
   // A record from an earlier node (e.g. twilio-send's output) stands for its own Sid.
-  const raw = typeof input === 'object' && input !== null && typeof (input as { sid?: unknown }).sid === 'string' ? (input as { sid: string }).sid : input;
+  const raw =
+    typeof input === 'object' && input !== null && typeof (input as { sid?: unknown }).sid === 'string'
+      ? (input as { sid: string }).sid
+      : input;
   if (raw === undefined || raw === null || raw === '') {
     if (parts.length === 0) return { parts: {} };
-    throw new TwilioNodeError('MISSING_INPUT', text('needsParts', { object: object.name, action, parts: parts.map((p) => p.label).join(' + '), shape: describeParts(parts) }));
+    throw new TwilioNodeError(
+      'MISSING_INPUT',
+      text('needsParts', { object: object.name, action, parts: parts.map((p) => p.label).join(' + '), shape: describeParts(parts) }),
+    );
   }
-  if (typeof raw !== 'string') throw new TwilioNodeError('INVALID_INPUT', text('sidNotText', { shape: describeParts(parts) || 'AC…', type: typeof raw }));
+  if (typeof raw !== 'string')
+    throw new TwilioNodeError('INVALID_INPUT', text('sidNotText', { shape: describeParts(parts) || 'AC…', type: typeof raw }));
   const pieces = raw.split(':').map((p) => p.trim());
   let accountSid: string | undefined;
   if (accountScoped && pieces.length === parts.length + 1) {
@@ -51,7 +61,12 @@ export function parseCompoundSid(input: unknown, object: ObjectSpec, action: Act
   }
   if (pieces.length !== parts.length) {
     const shape = [describeParts(parts), accountScoped ? `AC…:${describeParts(parts)}` : ''].filter(Boolean).join(' or ');
-    throw new TwilioNodeError('INVALID_INPUT', shape ? text('sidShape', { object: object.name, action, shape, value: raw }) : text('sidNone', { object: object.name, action, value: raw }));
+    throw new TwilioNodeError(
+      'INVALID_INPUT',
+      shape
+        ? text('sidShape', { object: object.name, action, shape, value: raw })
+        : text('sidNone', { object: object.name, action, value: raw }),
+    );
   }
   const named: Record<string, string> = {};
   parts.forEach((part, i) => {
@@ -73,7 +88,11 @@ export function buildFilters(object: ObjectSpec, rows: readonly FilterRow[]): Re
   const options: Record<string, unknown> = {};
   for (const row of rows) {
     const spec = object.filters?.find((f) => f.name === row.name);
-    if (!spec) throw new TwilioNodeError('INVALID_INPUT', text('noFilter', { object: object.name, name: row.name, names: (object.filters ?? []).map((f) => f.name).join(', ') || '—' }));
+    if (!spec)
+      throw new TwilioNodeError(
+        'INVALID_INPUT',
+        text('noFilter', { object: object.name, name: row.name, names: (object.filters ?? []).map((f) => f.name).join(', ') || '—' }),
+      );
     if (spec.type === 'date') {
       const op = row.op ?? 'on';
       const date = parseDate(row.name, row.value);
@@ -101,13 +120,17 @@ export function buildFields(object: ObjectSpec, action: Action, values: Record<s
     if (value === undefined) continue;
     const spec: FieldSpec | undefined = allowed.find((f) => f.name === name);
     if (!spec) {
-      throw new TwilioNodeError('INVALID_INPUT', text('noField', { object: object.name, action, name, names: allowed.map((f) => f.name).join(', ') || '—' }));
+      throw new TwilioNodeError(
+        'INVALID_INPUT',
+        text('noField', { object: object.name, action, name, names: allowed.map((f) => f.name).join(', ') || '—' }),
+      );
     }
     params[name] = coerceFieldValue(spec, value);
   }
   if (action === 'create') {
     const missing = allowed.filter((f) => f.required && params[f.name] === undefined).map((f) => f.name);
-    if (missing.length > 0) throw new TwilioNodeError('MISSING_INPUT', text('createNeeds', { object: object.name, names: missing.join(', ') }));
+    if (missing.length > 0)
+      throw new TwilioNodeError('MISSING_INPUT', text('createNeeds', { object: object.name, names: missing.join(', ') }));
   }
   for (const [name, value] of Object.entries(object.actions[action]?.fixed ?? {})) params[name] = value;
   return params;
@@ -125,7 +148,9 @@ function resolveCall(client: twilio.Twilio, object: ObjectSpec, action: Action, 
   if (root === 'account') {
     // The client's own account is the SDK's cached context (and its cached lists): a send per message stays cheap.
     const own = !target.accountSid || target.accountSid === client.accountSid;
-    current = (own ? client.api.v2010.account : (client.api.v2010.accounts as unknown as SdkNode)(target.accountSid!)) as unknown as SdkNode;
+    current = (own
+      ? client.api.v2010.account
+      : (client.api.v2010.accounts as unknown as SdkNode)(target.accountSid!)) as unknown as SdkNode;
   } else if (root === 'api') current = client.api.v2010 as unknown as SdkNode;
   else current = client.lookups.v2 as unknown as SdkNode;
   for (const { name, part } of steps) {
@@ -191,13 +216,20 @@ function plain(value: unknown): unknown {
 }
 
 /** Runs get, create, update or delete; returns the record as plain JSON (delete: true). */
-export function runAction(client: twilio.Twilio, object: ObjectSpec, action: Exclude<Action, 'query'>, target: Target, params: Record<string, unknown> = {}): Promise<unknown> {
+export function runAction(
+  client: twilio.Twilio,
+  object: ObjectSpec,
+  action: Exclude<Action, 'query'>,
+  target: Target,
+  params: Record<string, unknown> = {},
+): Promise<unknown> {
   // Not an async function: a send per message goes through here, and each layer of awaiting costs.
   try {
     const { holder, method } = resolveCall(client, object, action, target);
     const spec = object.actions[action]!;
     const call = holder[method] as (...args: unknown[]) => Promise<unknown>;
-    if (spec.find) return findByListing(object, spec.find, target, (filters) => call.call(holder, filters) as Promise<Array<Record<string, unknown>>>);
+    if (spec.find)
+      return findByListing(object, spec.find, target, (filters) => call.call(holder, filters) as Promise<Array<Record<string, unknown>>>);
     if (method === 'fetch') return call.call(holder, spec.fetchOptions ?? undefined).then(plain);
     if (method === 'remove') return call.call(holder);
     return call.call(holder, params).then(plain);
@@ -207,10 +239,16 @@ export function runAction(client: twilio.Twilio, object: ObjectSpec, action: Exc
 }
 
 /** Get by listing: ask for the one value, then insist on an exact match. */
-async function findByListing(object: ObjectSpec, find: NonNullable<ActionSpec['find']>, target: Target, list: (filters: object) => Promise<Array<Record<string, unknown>>>): Promise<unknown> {
+async function findByListing(
+  object: ObjectSpec,
+  find: NonNullable<ActionSpec['find']>,
+  target: Target,
+  list: (filters: object) => Promise<Array<Record<string, unknown>>>,
+): Promise<unknown> {
   const wanted = target.parts[find.part];
   const found = (await list({ [find.filter]: wanted, limit: 20 })).find((r) => r[find.field] === wanted);
-  if (!found) throw new TwilioNodeError('NOT_FOUND', text('notAvailable', { value: String(wanted), object: object.label }), { status: 404 });
+  if (!found)
+    throw new TwilioNodeError('NOT_FOUND', text('notAvailable', { value: String(wanted), object: object.label }), { status: 404 });
   return plain(found);
 }
 

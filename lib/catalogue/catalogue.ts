@@ -72,11 +72,25 @@ const CREATE: readonly Action[] = ['create'];
 const UPDATE: readonly Action[] = ['update'];
 
 const sidPart = (name: string, label: string, ...prefixes: string[]): SidPart => ({ name, label, prefixes, example: `${prefixes[0]}…` });
-const field = (name: string, type: ValueType, on: readonly Action[] = WRITE, extra: Partial<FieldSpec> = {}): FieldSpec => ({ name, type, on, ...extra });
-const oneOf = (name: string, options: readonly string[], on: readonly Action[] = WRITE, extra: Partial<FieldSpec> = {}): FieldSpec => ({ name, type: 'enum', options, on, ...extra });
+const field = (name: string, type: ValueType, on: readonly Action[] = WRITE, extra: Partial<FieldSpec> = {}): FieldSpec => ({
+  name,
+  type,
+  on,
+  ...extra,
+});
+const oneOf = (name: string, options: readonly string[], on: readonly Action[] = WRITE, extra: Partial<FieldSpec> = {}): FieldSpec => ({
+  name,
+  type: 'enum',
+  options,
+  on,
+  ...extra,
+});
 const filter = (name: string, type: ValueType, extra: Partial<FieldSpec> = {}): FieldSpec => ({ name, type, ...extra });
 /** A URL and its HTTP method: the pair Twilio uses for every webhook setting. */
-const hookPair = (url: string, method: string, on: readonly Action[] = WRITE): FieldSpec[] => [field(url, 'url', on), field(method, 'method', on)];
+const hookPair = (url: string, method: string, on: readonly Action[] = WRITE): FieldSpec[] => [
+  field(url, 'url', on),
+  field(method, 'method', on),
+];
 
 const ACCOUNT_PART = sidPart('sid', 'Account SID', 'AC');
 const CALL = sidPart('callSid', 'Call SID', 'CA');
@@ -105,15 +119,32 @@ const PHONE_NUMBER_FIELDS: FieldSpec[] = [
 ];
 /** Buying a number: a specific one, or any in an area code. */
 const BUY_FIELDS: FieldSpec[] = [field('phoneNumber', 'phone', CREATE), field('areaCode', 'string', CREATE), ...PHONE_NUMBER_FIELDS];
-const PHONE_NUMBER_FILTERS: FieldSpec[] = [filter('friendlyName', 'string'), filter('phoneNumber', 'string'), filter('beta', 'boolean'), oneOf('origin', ['twilio', 'hosted'], [])];
+const PHONE_NUMBER_FILTERS: FieldSpec[] = [
+  filter('friendlyName', 'string'),
+  filter('phoneNumber', 'string'),
+  filter('beta', 'boolean'),
+  oneOf('origin', ['twilio', 'hosted'], []),
+];
 const AVAILABLE_FILTERS: FieldSpec[] = [
-  filter('areaCode', 'integer'), filter('contains', 'string'), filter('smsEnabled', 'boolean'), filter('mmsEnabled', 'boolean'),
-  filter('voiceEnabled', 'boolean'), filter('inRegion', 'string'), filter('inPostalCode', 'string'), filter('inLocality', 'string'),
-  filter('nearNumber', 'phone'), filter('distance', 'integer'), filter('excludeAllAddressRequired', 'boolean'), filter('beta', 'boolean'),
+  filter('areaCode', 'integer'),
+  filter('contains', 'string'),
+  filter('smsEnabled', 'boolean'),
+  filter('mmsEnabled', 'boolean'),
+  filter('voiceEnabled', 'boolean'),
+  filter('inRegion', 'string'),
+  filter('inPostalCode', 'string'),
+  filter('inLocality', 'string'),
+  filter('nearNumber', 'phone'),
+  filter('distance', 'integer'),
+  filter('excludeAllAddressRequired', 'boolean'),
+  filter('beta', 'boolean'),
 ];
 const VALIDATION_FIELDS: FieldSpec[] = [
-  field('phoneNumber', 'phone', CREATE, { required: true }), field('friendlyName', 'string', CREATE), field('callDelay', 'integer', CREATE),
-  field('extension', 'string', CREATE), ...hookPair('statusCallback', 'statusCallbackMethod', CREATE),
+  field('phoneNumber', 'phone', CREATE, { required: true }),
+  field('friendlyName', 'string', CREATE),
+  field('callDelay', 'integer', CREATE),
+  field('extension', 'string', CREATE),
+  ...hookPair('statusCallback', 'statusCallbackMethod', CREATE),
 ];
 const RECORDING_FILTERS: FieldSpec[] = [filter('dateCreated', 'date')];
 const RECORDING_STATUS = ['stopped', 'paused', 'in-progress'];
@@ -127,7 +158,9 @@ const METHOD_OF: Record<Action, string> = { get: 'fetch', query: 'list', create:
 function standard(list: string, actions: string, item = 'sid'): Partial<Record<Action, ActionSpec>> {
   const out: Partial<Record<Action, ActionSpec>> = {};
   for (const action of actions.split(' ') as Action[]) {
-    out[action] = { call: action === 'query' || action === 'create' ? `${list}.${METHOD_OF[action]}` : `${list}(${item}).${METHOD_OF[action]}` };
+    out[action] = {
+      call: action === 'query' || action === 'create' ? `${list}.${METHOD_OF[action]}` : `${list}(${item}).${METHOD_OF[action]}`,
+    };
   }
   return out;
 }
@@ -139,7 +172,9 @@ const notSupported = (reason: string): ActionSpec => ({ call: '', notSupported: 
 function numbersToBuy(name: string, label: string, list: 'local' | 'tollFree'): ObjectSpec {
   const call = `account.availablePhoneNumbers(countryCode).${list}.list`;
   return {
-    name, label, plural: `${label.replace('number', 'numbers')}`,
+    name,
+    label,
+    plural: `${label.replace('number', 'numbers')}`,
     parts: [COUNTRY, PHONE],
     actions: { get: { call, find: { filter: 'contains', part: 'phoneNumber', field: 'phoneNumber' } }, query: { call } },
     filters: AVAILABLE_FILTERS,
@@ -149,16 +184,23 @@ function numbersToBuy(name: string, label: string, list: 'local' | 'tollFree'): 
 /** The account's numbers of one type: their own list and purchase; a record is fetched as any number. */
 function incomingNumbersOfType(name: string, label: string, list: 'local' | 'tollFree'): ObjectSpec {
   return {
-    name, label, plural: `${label}s`,
+    name,
+    label,
+    plural: `${label}s`,
     parts: [sidPart('sid', 'Phone Number SID', 'PN')],
-    actions: { ...standard(`account.incomingPhoneNumbers.${list}`, 'query create'), get: { call: 'account.incomingPhoneNumbers(sid).fetch' } },
+    actions: {
+      ...standard(`account.incomingPhoneNumbers.${list}`, 'query create'),
+      get: { call: 'account.incomingPhoneNumbers(sid).fetch' },
+    },
     filters: PHONE_NUMBER_FILTERS,
     fields: [{ ...BUY_FIELDS[0], required: true }, ...PHONE_NUMBER_FIELDS.map((f) => ({ ...f, on: CREATE }))],
   };
 }
 
 const MESSAGE: ObjectSpec = {
-  name: 'Message', label: 'Message', plural: 'Messages',
+  name: 'Message',
+  label: 'Message',
+  plural: 'Messages',
   parts: [sidPart('sid', 'Message SID', 'SM', 'MM')],
   actions: standard('account.messages', 'get query create update delete'),
   filters: [filter('to', 'phone'), filter('from', 'phone'), filter('dateSent', 'date')],
@@ -169,7 +211,9 @@ const MESSAGE: ObjectSpec = {
 // --- the catalogue ----------------------------------------------------------------------------
 export const CATALOGUE: readonly ObjectSpec[] = [
   {
-    name: 'Account', label: 'Account', plural: 'Accounts',
+    name: 'Account',
+    label: 'Account',
+    plural: 'Accounts',
     parts: [ACCOUNT_PART],
     actions: {
       get: { call: 'api.accounts(sid).fetch' },
@@ -183,63 +227,98 @@ export const CATALOGUE: readonly ObjectSpec[] = [
     fields: [field('friendlyName', 'string'), oneOf('status', ['active', 'suspended', 'closed'], UPDATE)],
   },
   {
-    name: 'Application', label: 'Application', plural: 'Applications',
+    name: 'Application',
+    label: 'Application',
+    plural: 'Applications',
     parts: [sidPart('sid', 'Application SID', 'AP')],
     actions: standard('account.applications', 'get query create update delete'),
     filters: [filter('friendlyName', 'string')],
     fields: [
-      field('friendlyName', 'string'), field('apiVersion', 'string'),
-      ...hookPair('voiceUrl', 'voiceMethod'), ...hookPair('voiceFallbackUrl', 'voiceFallbackMethod'),
-      ...hookPair('statusCallback', 'statusCallbackMethod'), field('voiceCallerIdLookup', 'boolean'),
-      ...hookPair('smsUrl', 'smsMethod'), ...hookPair('smsFallbackUrl', 'smsFallbackMethod'),
-      field('smsStatusCallback', 'url'), field('messageStatusCallback', 'url'), field('publicApplicationConnectEnabled', 'boolean'),
+      field('friendlyName', 'string'),
+      field('apiVersion', 'string'),
+      ...hookPair('voiceUrl', 'voiceMethod'),
+      ...hookPair('voiceFallbackUrl', 'voiceFallbackMethod'),
+      ...hookPair('statusCallback', 'statusCallbackMethod'),
+      field('voiceCallerIdLookup', 'boolean'),
+      ...hookPair('smsUrl', 'smsMethod'),
+      ...hookPair('smsFallbackUrl', 'smsFallbackMethod'),
+      field('smsStatusCallback', 'url'),
+      field('messageStatusCallback', 'url'),
+      field('publicApplicationConnectEnabled', 'boolean'),
     ],
   },
   {
-    name: 'ConnectApp', label: 'Connect App', plural: 'Connect Apps',
+    name: 'ConnectApp',
+    label: 'Connect App',
+    plural: 'Connect Apps',
     parts: [sidPart('sid', 'Connect App SID', 'CN')],
     actions: {
       ...standard('account.connectApps', 'get query update delete'),
-      create: notSupported('Twilio\'s API cannot create Connect Apps: create them in the Twilio Console, then Get, Update or Delete them here.'),
+      create: notSupported(
+        "Twilio's API cannot create Connect Apps: create them in the Twilio Console, then Get, Update or Delete them here.",
+      ),
     },
     fields: [
-      field('friendlyName', 'string', UPDATE), field('companyName', 'string', UPDATE), field('description', 'string', UPDATE),
-      field('homepageUrl', 'url', UPDATE), field('authorizeRedirectUrl', 'url', UPDATE),
+      field('friendlyName', 'string', UPDATE),
+      field('companyName', 'string', UPDATE),
+      field('description', 'string', UPDATE),
+      field('homepageUrl', 'url', UPDATE),
+      field('authorizeRedirectUrl', 'url', UPDATE),
       ...hookPair('deauthorizeCallbackUrl', 'deauthorizeCallbackMethod', UPDATE),
       field('permissions', 'list', UPDATE, { options: ['get-all', 'post-all'] }),
     ],
   },
   {
-    name: 'AuthorizedConnectApp', label: 'Authorized Connect App', plural: 'Authorized Connect Apps',
+    name: 'AuthorizedConnectApp',
+    label: 'Authorized Connect App',
+    plural: 'Authorized Connect Apps',
     parts: [sidPart('connectAppSid', 'Connect App SID', 'CN')],
     actions: standard('account.authorizedConnectApps', 'get query', 'connectAppSid'),
   },
   numbersToBuy('LocalPhoneNumber', 'Local number to buy', 'local'),
   numbersToBuy('TollFreePhoneNumber', 'Toll-free number to buy', 'tollFree'),
   {
-    name: 'Call', label: 'Call', plural: 'Calls',
+    name: 'Call',
+    label: 'Call',
+    plural: 'Calls',
     parts: [sidPart('sid', 'Call SID', 'CA')],
     actions: standard('account.calls', 'get query create update delete'),
     filters: [
-      filter('to', 'phone'), filter('from', 'phone'), filter('parentCallSid', 'sid', { prefix: 'CA' }),
+      filter('to', 'phone'),
+      filter('from', 'phone'),
+      filter('parentCallSid', 'sid', { prefix: 'CA' }),
       oneOf('status', ['queued', 'ringing', 'in-progress', 'canceled', 'completed', 'failed', 'busy', 'no-answer'], []),
-      filter('startTime', 'date'), filter('endTime', 'date'),
+      filter('startTime', 'date'),
+      filter('endTime', 'date'),
     ],
     // Update is how a live call is redirected (url or twiml) or ended (status).
     fields: [
-      ...hookPair('url', 'method', UPDATE), field('twiml', 'string', UPDATE), oneOf('status', ['canceled', 'completed'], UPDATE),
-      ...hookPair('fallbackUrl', 'fallbackMethod', UPDATE), ...hookPair('statusCallback', 'statusCallbackMethod', UPDATE), field('timeLimit', 'integer', UPDATE),
+      ...hookPair('url', 'method', UPDATE),
+      field('twiml', 'string', UPDATE),
+      oneOf('status', ['canceled', 'completed'], UPDATE),
+      ...hookPair('fallbackUrl', 'fallbackMethod', UPDATE),
+      ...hookPair('statusCallback', 'statusCallbackMethod', UPDATE),
+      field('timeLimit', 'integer', UPDATE),
     ],
   },
   {
-    name: 'Conference', label: 'Conference', plural: 'Conferences',
+    name: 'Conference',
+    label: 'Conference',
+    plural: 'Conferences',
     parts: [sidPart('sid', 'Conference SID', 'CF')],
     actions: standard('account.conferences', 'get query update'),
-    filters: [filter('dateCreated', 'date'), filter('dateUpdated', 'date'), filter('friendlyName', 'string'), oneOf('status', ['init', 'in-progress', 'completed'], [])],
+    filters: [
+      filter('dateCreated', 'date'),
+      filter('dateUpdated', 'date'),
+      filter('friendlyName', 'string'),
+      oneOf('status', ['init', 'in-progress', 'completed'], []),
+    ],
     fields: [oneOf('status', ['completed'], UPDATE), ...hookPair('announceUrl', 'announceMethod', UPDATE)],
   },
   {
-    name: 'IncomingPhoneNumber', label: 'Phone number', plural: 'Phone numbers',
+    name: 'IncomingPhoneNumber',
+    label: 'Phone number',
+    plural: 'Phone numbers',
     parts: [sidPart('sid', 'Phone Number SID', 'PN')],
     actions: standard('account.incomingPhoneNumbers', 'get query create update delete'),
     filters: PHONE_NUMBER_FILTERS,
@@ -248,22 +327,28 @@ export const CATALOGUE: readonly ObjectSpec[] = [
   incomingNumbersOfType('LocalIncomingPhoneNumber', 'Local phone number', 'local'),
   incomingNumbersOfType('TollFreeIncomingPhoneNumber', 'Toll-free phone number', 'tollFree'),
   {
-    name: 'Notification', label: 'Notification', plural: 'Notifications',
+    name: 'Notification',
+    label: 'Notification',
+    plural: 'Notifications',
     parts: [sidPart('sid', 'Notification SID', 'NO')],
     actions: {
       ...standard('account.notifications', 'get query'),
-      delete: notSupported('Twilio\'s API no longer deletes Notifications: they expire on their own (Twilio keeps them 31 days).'),
+      delete: notSupported("Twilio's API no longer deletes Notifications: they expire on their own (Twilio keeps them 31 days)."),
     },
     filters: [oneOf('log', ['0', '1'], []), filter('messageDate', 'date')],
   },
   {
-    name: 'CallNotification', label: 'Call notification', plural: 'Call notifications',
+    name: 'CallNotification',
+    label: 'Call notification',
+    plural: 'Call notifications',
     parts: [CALL, sidPart('sid', 'Notification SID', 'NO')],
     actions: standard('account.calls(callSid).notifications', 'get query'),
     filters: [oneOf('log', ['0', '1'], []), filter('messageDate', 'date')],
   },
   {
-    name: 'OutgoingCallerId', label: 'Verified caller ID', plural: 'Verified caller IDs',
+    name: 'OutgoingCallerId',
+    label: 'Verified caller ID',
+    plural: 'Verified caller IDs',
     parts: [sidPart('sid', 'Caller ID SID', 'PN')],
     actions: {
       ...standard('account.outgoingCallerIds', 'get query update delete'),
@@ -274,96 +359,162 @@ export const CATALOGUE: readonly ObjectSpec[] = [
     fields: [...VALIDATION_FIELDS.map((f) => (f.name === 'friendlyName' ? { ...f, on: WRITE } : f))],
   },
   {
-    name: 'CallerIdValidation', label: 'Caller ID validation', plural: 'Caller ID validations',
+    name: 'CallerIdValidation',
+    label: 'Caller ID validation',
+    plural: 'Caller ID validations',
     parts: [sidPart('sid', 'Caller ID SID', 'PN')],
     actions: {
-      get: notSupported('A validation request cannot be fetched: Twilio only answers it once, when it is created. Get the verified number as an OutgoingCallerId instead.'),
+      get: notSupported(
+        'A validation request cannot be fetched: Twilio only answers it once, when it is created. Get the verified number as an OutgoingCallerId instead.',
+      ),
       create: { call: 'account.validationRequests.create' },
     },
     fields: VALIDATION_FIELDS,
   },
   {
-    name: 'ConferenceParticipant', label: 'Conference participant', plural: 'Conference participants',
+    name: 'ConferenceParticipant',
+    label: 'Conference participant',
+    plural: 'Conference participants',
     parts: [sidPart('conferenceSid', 'Conference SID', 'CF'), { ...sidPart('callSid', 'Call SID or label', 'CA'), orLabel: true }],
     actions: standard('account.conferences(conferenceSid).participants', 'get query create update delete', 'callSid'),
     filters: [filter('muted', 'boolean'), filter('hold', 'boolean'), filter('coaching', 'boolean')],
     fields: [
-      field('from', 'phone', CREATE, { required: true }), field('to', 'phone', CREATE, { required: true }), field('label', 'string', CREATE),
-      ...hookPair('statusCallback', 'statusCallbackMethod', CREATE), field('statusCallbackEvent', 'list', CREATE, { options: ['initiated', 'ringing', 'answered', 'completed'] }),
-      field('timeout', 'integer', CREATE), field('record', 'boolean', CREATE), field('startConferenceOnEnter', 'boolean', CREATE),
-      field('earlyMedia', 'boolean', CREATE), field('maxParticipants', 'integer', CREATE), field('timeLimit', 'integer', CREATE),
-      field('muted', 'boolean'), field('hold', 'boolean', UPDATE), ...hookPair('holdUrl', 'holdMethod', UPDATE),
-      ...hookPair('announceUrl', 'announceMethod', UPDATE), ...hookPair('waitUrl', 'waitMethod'), field('beepOnExit', 'boolean', UPDATE),
-      field('endConferenceOnExit', 'boolean'), field('coaching', 'boolean'), field('callSidToCoach', 'sid', WRITE, { prefix: 'CA' }),
+      field('from', 'phone', CREATE, { required: true }),
+      field('to', 'phone', CREATE, { required: true }),
+      field('label', 'string', CREATE),
+      ...hookPair('statusCallback', 'statusCallbackMethod', CREATE),
+      field('statusCallbackEvent', 'list', CREATE, { options: ['initiated', 'ringing', 'answered', 'completed'] }),
+      field('timeout', 'integer', CREATE),
+      field('record', 'boolean', CREATE),
+      field('startConferenceOnEnter', 'boolean', CREATE),
+      field('earlyMedia', 'boolean', CREATE),
+      field('maxParticipants', 'integer', CREATE),
+      field('timeLimit', 'integer', CREATE),
+      field('muted', 'boolean'),
+      field('hold', 'boolean', UPDATE),
+      ...hookPair('holdUrl', 'holdMethod', UPDATE),
+      ...hookPair('announceUrl', 'announceMethod', UPDATE),
+      ...hookPair('waitUrl', 'waitMethod'),
+      field('beepOnExit', 'boolean', UPDATE),
+      field('endConferenceOnExit', 'boolean'),
+      field('coaching', 'boolean'),
+      field('callSidToCoach', 'sid', WRITE, { prefix: 'CA' }),
     ],
   },
   {
-    name: 'Recording', label: 'Recording', plural: 'Recordings',
+    name: 'Recording',
+    label: 'Recording',
+    plural: 'Recordings',
     parts: [sidPart('sid', 'Recording SID', 'RE')],
     actions: standard('account.recordings', 'get query delete'),
-    filters: [...RECORDING_FILTERS, filter('callSid', 'sid', { prefix: 'CA' }), filter('conferenceSid', 'sid', { prefix: 'CF' }), filter('includeSoftDeleted', 'boolean')],
+    filters: [
+      ...RECORDING_FILTERS,
+      filter('callSid', 'sid', { prefix: 'CA' }),
+      filter('conferenceSid', 'sid', { prefix: 'CF' }),
+      filter('includeSoftDeleted', 'boolean'),
+    ],
   },
   {
-    name: 'CallRecording', label: 'Call recording', plural: 'Call recordings',
+    name: 'CallRecording',
+    label: 'Call recording',
+    plural: 'Call recordings',
     parts: [CALL, sidPart('sid', 'Recording SID', 'RE')],
     actions: standard('account.calls(callSid).recordings', 'get query create update delete'),
     filters: RECORDING_FILTERS,
     fields: [
-      oneOf('status', RECORDING_STATUS, UPDATE, { required: true }), oneOf('pauseBehavior', ['skip', 'silence'], UPDATE),
+      oneOf('status', RECORDING_STATUS, UPDATE, { required: true }),
+      oneOf('pauseBehavior', ['skip', 'silence'], UPDATE),
       field('recordingStatusCallbackEvent', 'list', CREATE, { options: ['in-progress', 'completed', 'absent'] }),
-      ...hookPair('recordingStatusCallback', 'recordingStatusCallbackMethod', CREATE), oneOf('trim', ['trim-silence', 'do-not-trim'], CREATE),
-      oneOf('recordingChannels', ['mono', 'dual'], CREATE), oneOf('recordingTrack', ['inbound', 'outbound', 'both'], CREATE),
+      ...hookPair('recordingStatusCallback', 'recordingStatusCallbackMethod', CREATE),
+      oneOf('trim', ['trim-silence', 'do-not-trim'], CREATE),
+      oneOf('recordingChannels', ['mono', 'dual'], CREATE),
+      oneOf('recordingTrack', ['inbound', 'outbound', 'both'], CREATE),
     ],
   },
   {
-    name: 'ShortCode', label: 'Short code', plural: 'Short codes',
+    name: 'ShortCode',
+    label: 'Short code',
+    plural: 'Short codes',
     parts: [sidPart('sid', 'Short Code SID', 'SC')],
     actions: {
       ...standard('account.shortCodes', 'get query update'),
-      delete: notSupported('Short codes are leased through Twilio\'s support, and the API cannot release one: contact Twilio to cancel a short code.'),
+      delete: notSupported(
+        "Short codes are leased through Twilio's support, and the API cannot release one: contact Twilio to cancel a short code.",
+      ),
     },
     filters: [filter('friendlyName', 'string'), filter('shortCode', 'string')],
-    fields: [field('friendlyName', 'string', UPDATE), field('apiVersion', 'string', UPDATE), ...hookPair('smsUrl', 'smsMethod', UPDATE), ...hookPair('smsFallbackUrl', 'smsFallbackMethod', UPDATE)],
+    fields: [
+      field('friendlyName', 'string', UPDATE),
+      field('apiVersion', 'string', UPDATE),
+      ...hookPair('smsUrl', 'smsMethod', UPDATE),
+      ...hookPair('smsFallbackUrl', 'smsFallbackMethod', UPDATE),
+    ],
   },
   {
-    name: 'Transcription', label: 'Transcription', plural: 'Transcriptions',
+    name: 'Transcription',
+    label: 'Transcription',
+    plural: 'Transcriptions',
     parts: [sidPart('sid', 'Transcription SID', 'TR')],
     actions: standard('account.transcriptions', 'get query delete'),
   },
   {
-    name: 'RecordingTranscription', label: 'Recording transcription', plural: 'Recording transcriptions',
+    name: 'RecordingTranscription',
+    label: 'Recording transcription',
+    plural: 'Recording transcriptions',
     parts: [RECORDING, sidPart('sid', 'Transcription SID', 'TR')],
     actions: standard('account.recordings(recordingSid).transcriptions', 'get query delete'),
   },
   MESSAGE,
   // Twilio's old SMS/Messages resource is gone: the Message calls serve it (with a warning, once).
-  { ...MESSAGE, name: 'SMSMessage', label: 'SMS message (deprecated)', plural: 'SMS messages (deprecated)', deprecatedFor: 'Message', actions: standard('account.messages', 'get query create update') },
+  {
+    ...MESSAGE,
+    name: 'SMSMessage',
+    label: 'SMS message (deprecated)',
+    plural: 'SMS messages (deprecated)',
+    deprecatedFor: 'Message',
+    actions: standard('account.messages', 'get query create update'),
+  },
   // Beyond the seed's table: what flows also ask for.
   {
-    name: 'Balance', label: 'Balance', plural: 'Balances',
+    name: 'Balance',
+    label: 'Balance',
+    plural: 'Balances',
     parts: [],
     actions: { get: { call: 'account.balance.fetch' } },
   },
   {
-    name: 'UsageRecord', label: 'Usage record', plural: 'Usage records',
+    name: 'UsageRecord',
+    label: 'Usage record',
+    plural: 'Usage records',
     parts: [],
     actions: { query: { call: 'account.usage.records.list' } },
-    filters: [filter('category', 'string'), filter('startDate', 'string'), filter('endDate', 'string'), filter('includeSubaccounts', 'boolean')],
+    filters: [
+      filter('category', 'string'),
+      filter('startDate', 'string'),
+      filter('endDate', 'string'),
+      filter('includeSubaccounts', 'boolean'),
+    ],
   },
   {
-    name: 'MessageMedia', label: 'Message media', plural: 'Message media',
+    name: 'MessageMedia',
+    label: 'Message media',
+    plural: 'Message media',
     parts: [MESSAGE_PART, sidPart('sid', 'Media SID', 'ME')],
     actions: standard('account.messages(messageSid).media', 'get query delete'),
     filters: [filter('dateCreated', 'date')],
   },
   {
-    name: 'Queue', label: 'Queue', plural: 'Queues',
+    name: 'Queue',
+    label: 'Queue',
+    plural: 'Queues',
     parts: [sidPart('sid', 'Queue SID', 'QU')],
     actions: standard('account.queues', 'get query create update delete'),
     fields: [field('friendlyName', 'string', WRITE, { required: true }), field('maxSize', 'integer')],
   },
   {
-    name: 'PhoneNumberLookup', label: 'Number lookup (Lookup v2)', plural: 'Number lookups',
+    name: 'PhoneNumberLookup',
+    label: 'Number lookup (Lookup v2)',
+    plural: 'Number lookups',
     parts: [PHONE],
     actions: { get: { call: 'lookups.phoneNumbers(phoneNumber).fetch', fetchOptions: { fields: 'validation,line_type_intelligence' } } },
   },
@@ -393,5 +544,9 @@ export function objectsFor(action: Action): ObjectSpec[] {
 
 /** Why Twilio's API lacks an action, as a text the nodes translate (the English is the catalogue's own). */
 export function notSupportedText(object: ObjectSpec, action: Action): LocalText {
-  return text('notSupportedAction', { object: object.name, action, reason: { key: `twilio.notSupported.${object.name}.${action}`, subs: {} } });
+  return text('notSupportedAction', {
+    object: object.name,
+    action,
+    reason: { key: `twilio.notSupported.${object.name}.${action}`, subs: {} },
+  });
 }

@@ -72,7 +72,11 @@ export function coerceFieldValue(spec: FieldSpec, value: unknown): unknown {
       return phone;
     }
     case 'list': {
-      const items = Array.isArray(value) ? value : text().split(/\s*,\s*/).filter(Boolean);
+      const items = Array.isArray(value)
+        ? value
+        : text()
+            .split(/\s*,\s*/)
+            .filter(Boolean);
       if (!items.every((i) => typeof i === 'string')) throw invalid(name, 'texts');
       if (spec.options) {
         const bad = items.find((i) => !spec.options!.includes(i as string));

@@ -18,7 +18,9 @@ export interface LocalText {
 export type Translate = (key: string, subs?: Record<string, string | number>) => string;
 
 const CATALOGUE_FILE = path.join(__dirname, 'texts.en-US.json');
-const english: Record<string, unknown> = fs.existsSync(CATALOGUE_FILE) ? (JSON.parse(fs.readFileSync(CATALOGUE_FILE, 'utf8')) as Record<string, unknown>) : {};
+const english: Record<string, unknown> = fs.existsSync(CATALOGUE_FILE)
+  ? (JSON.parse(fs.readFileSync(CATALOGUE_FILE, 'utf8')) as Record<string, unknown>)
+  : {};
 
 function lookUpEnglish(key: string, subs: Record<string, string | number> = {}): string {
   const template = key.split('.').reduce<unknown>((node, part) => (node as Record<string, unknown> | undefined)?.[part], english);
@@ -32,7 +34,12 @@ export function text(key: string, subs: Record<string, TextValue> = {}): LocalTe
 }
 
 export function isLocalText(value: unknown): value is LocalText {
-  return typeof value === 'object' && value !== null && typeof (value as LocalText).key === 'string' && typeof (value as LocalText).subs === 'object';
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as LocalText).key === 'string' &&
+    typeof (value as LocalText).subs === 'object'
+  );
 }
 
 /** Renders a text with `translate`, falling back to English for any key it does not know. */

@@ -27,7 +27,10 @@ export class DuplicateWindow {
   private head?: Promise<number>;
   private nextSlot = 0;
 
-  constructor(private readonly store: KeyValueStore, private readonly options: DuplicateWindowOptions) {
+  constructor(
+    private readonly store: KeyValueStore,
+    private readonly options: DuplicateWindowOptions,
+  ) {
     this.prefix = options.prefix ?? 'dedupe';
     this.now = options.now ?? Date.now;
   }
@@ -47,7 +50,11 @@ export class DuplicateWindow {
       const slotKey = `${this.prefix}-s-${slot}`;
       const evicted = await this.store.get(slotKey);
       if (typeof evicted === 'string' && evicted !== key) await this.store.set(evicted, undefined);
-      await Promise.all([this.store.set(slotKey, key), this.store.set(key, this.now() + this.options.windowMs), this.store.set(`${this.prefix}-head`, (slot + 1) % this.options.capacity)]);
+      await Promise.all([
+        this.store.set(slotKey, key),
+        this.store.set(key, this.now() + this.options.windowMs),
+        this.store.set(`${this.prefix}-head`, (slot + 1) % this.options.capacity),
+      ]);
       return false;
     } finally {
       this.checking.delete(key);

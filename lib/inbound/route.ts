@@ -13,12 +13,20 @@ export const BODY_TIMEOUT_MS = 10_000;
 
 /** Why a body could not be read: `status` is what the client is told (0: the client is gone). */
 export class BodyReadError extends Error {
-  constructor(readonly status: 0 | 400 | 408 | 413 | 415, readonly reason: 'aborted' | 'malformed' | 'timeout' | 'too-large' | 'too-many-parameters' | 'too-deep' | 'not-a-webhook-type') {
+  constructor(
+    readonly status: 0 | 400 | 408 | 413 | 415,
+    readonly reason: 'aborted' | 'malformed' | 'timeout' | 'too-large' | 'too-many-parameters' | 'too-deep' | 'not-a-webhook-type',
+  ) {
     super(reason);
   }
 }
 
-const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 413: 'Payload Too Large', 415: 'Unsupported Media Type' };
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  408: 'Request Timeout',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+};
 
 /** What Express gives us of an app: enough to find the root, add a middleware and remove a route. */
 interface ExpressApp {
@@ -38,7 +46,11 @@ interface Layer {
 type DeferredRequest = IncomingMessage & { _body?: boolean; twilioBodyDeferred?: boolean; body?: unknown; originalUrl?: string };
 
 /** A path as Express routes it: case-insensitive, a trailing slash and doubled slashes ignored. */
-const routeKey = (path: string) => path.replace(/\/{2,}/g, '/').replace(/\/$/, '').toLowerCase();
+const routeKey = (path: string) =>
+  path
+    .replace(/\/{2,}/g, '/')
+    .replace(/\/$/, '')
+    .toLowerCase();
 /**
  * The path of a request target as Express routes it (parseurl's pathname): an absolute-form target
  * loses its scheme and host, and the path ends at `?` or `#`. Not decoded: Express matches it raw.
@@ -119,7 +131,8 @@ export function mountWebhookRoute(RED: NodeAPI, path: string, handler: (req: Req
     remove() {
       // Like the core http-in node: take this route (and only this one) out of Node-RED's router.
       const router = app._router;
-      if (router) router.stack = router.stack.filter((layer) => !(layer.route?.methods.post && layer.route.stack.some((s) => s.handle === route)));
+      if (router)
+        router.stack = router.stack.filter((layer) => !(layer.route?.methods.post && layer.route.stack.some((s) => s.handle === route)));
       const count = (deferredRoutes.get(fullPath) ?? 1) - 1;
       if (count > 0) deferredRoutes.set(fullPath, count);
       else deferredRoutes.delete(fullPath);

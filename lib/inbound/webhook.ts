@@ -63,7 +63,8 @@ export function nestsDeeperThan(raw: string, max: number = WEBHOOK_LIMITS.jsonDe
   for (let i = 0; i < raw.length; i++) {
     const c = raw.charCodeAt(i);
     if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) inString = true;
     else if (c === 0x5b || c === 0x7b) {
@@ -114,7 +115,8 @@ export function mediaOf(params: Record<string, unknown>): Media[] {
   const count = Math.min(Number(params.NumMedia ?? 0) || 0, 10);
   const media: Media[] = [];
   for (let i = 0; i < count; i++) {
-    if (typeof params[`MediaUrl${i}`] === 'string') media.push({ url: String(params[`MediaUrl${i}`]), contentType: String(params[`MediaContentType${i}`] ?? '') });
+    if (typeof params[`MediaUrl${i}`] === 'string')
+      media.push({ url: String(params[`MediaUrl${i}`]), contentType: String(params[`MediaContentType${i}`] ?? '') });
   }
   return media;
 }

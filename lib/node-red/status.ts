@@ -8,7 +8,10 @@ export class NodeStatus {
   private readonly templates = new Map<string, string>();
 
   /** `translate` is the node's RED._, also for the error texts reported with a status. */
-  constructor(private readonly node: Node, readonly translate: Translate) {}
+  constructor(
+    private readonly node: Node,
+    readonly translate: Translate,
+  ) {}
 
   working(key: string, subs?: Record<string, string | number>): void {
     this.node.status({ fill: 'blue', shape: 'dot', text: this.text(key, subs) });
@@ -45,6 +48,8 @@ export class NodeStatus {
       template = this.translate(key, Object.fromEntries(names.map((name) => [name, `\u0001${name}\u0001`])));
       this.templates.set(cacheKey, template);
     }
+    // \u0001 marks where a value goes: a character no translation contains.
+    // eslint-disable-next-line no-control-regex
     return template.replace(/\u0001(\w+)\u0001/g, (_, name: string) => String(subs[name]));
   }
 

@@ -35,11 +35,20 @@ function evaluateTyped(RED: NodeAPI, node: Node, msg: NodeMessage, field: string
   }
 }
 
-export function readTypedProperty(RED: NodeAPI, node: Node, msg: NodeMessage, field: string, typed: TypedValue, keepEmptyText = false): Promise<unknown> {
+export function readTypedProperty(
+  RED: NodeAPI,
+  node: Node,
+  msg: NodeMessage,
+  field: string,
+  typed: TypedValue,
+  keepEmptyText = false,
+): Promise<unknown> {
   // Where the user added the field on purpose (a row), empty text is a value (a redacted message body is "").
   if (keepEmptyText && typed.type === 'str' && typed.value === '') return Promise.resolve('');
   if (isUnset(typed)) return Promise.resolve(undefined);
-  return new Promise((resolve, reject) => evaluateTyped(RED, node, msg, field, typed, (err, value) => (err ? reject(err) : resolve(value))));
+  return new Promise((resolve, reject) =>
+    evaluateTyped(RED, node, msg, field, typed, (err, value) => (err ? reject(err) : resolve(value))),
+  );
 }
 
 /**

@@ -24,7 +24,11 @@ export interface Delivery<R> {
  * Creates what the plan says for each recipient with `create` (a message, a call). Never rejects:
  * every failure, an unusable account's too, is a recipient's coded error.
  */
-export async function deliverToRecipients<P, R>(plan: SendPlan<P>, create: (params: P) => Promise<R>, redact?: (text: string) => string): Promise<Delivery<R>> {
+export async function deliverToRecipients<P, R>(
+  plan: SendPlan<P>,
+  create: (params: P) => Promise<R>,
+  redact?: (text: string) => string,
+): Promise<Delivery<R>> {
   const results = new Map<string, R>();
   const failures = new Map<string, TwilioNodeError>();
   const one = async (recipient: string) => {

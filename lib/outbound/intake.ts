@@ -16,7 +16,10 @@ export class SlicedIntake {
   private scheduled = false;
   private closed = false;
 
-  constructor(private readonly ready: () => boolean = () => true, private readonly sliceMs = 4) {}
+  constructor(
+    private readonly ready: () => boolean = () => true,
+    private readonly sliceMs = 4,
+  ) {}
 
   /** How many tasks wait for their turn. */
   get size(): number {

@@ -86,12 +86,19 @@ export function sendOverWire(request: WireRequest): Promise<SdkResponse> {
         res.on('error', reject);
         res.on('end', () => {
           try {
-            resolve({ statusCode: res.statusCode ?? 0, body: decode(Buffer.concat(chunks), res.headers['content-encoding']), headers: res.headers });
+            resolve({
+              statusCode: res.statusCode ?? 0,
+              body: decode(Buffer.concat(chunks), res.headers['content-encoding']),
+              headers: res.headers,
+            });
           } catch (err) {
             reject(err);
           }
         });
-        res.on('close', () => res.complete || reject(timedOut ?? failure('the connection closed before the answer was complete', 'ECONNRESET')));
+        res.on(
+          'close',
+          () => res.complete || reject(timedOut ?? failure('the connection closed before the answer was complete', 'ECONNRESET')),
+        );
       },
     );
     req.on('error', reject);

@@ -10,10 +10,43 @@ import { text } from '../core/texts';
 
 /** Twilio's API domains (https://<domain>.twilio.com). */
 export const TWILIO_DOMAINS = [
-  'api', 'accounts', 'assistants', 'bulkexports', 'chat', 'content', 'conversations', 'events', 'flex-api', 'frontline-api', 'iam',
-  'insights', 'intelligence', 'ip-messaging', 'knowledge', 'lookups', 'marketplace', 'messaging', 'monitor', 'notify', 'numbers',
-  'oauth', 'preview', 'pricing', 'proxy', 'routes', 'serverless', 'studio', 'supersim', 'sync', 'taskrouter', 'trunking',
-  'trusthub', 'verify', 'video', 'voice', 'wireless',
+  'api',
+  'accounts',
+  'assistants',
+  'bulkexports',
+  'chat',
+  'content',
+  'conversations',
+  'events',
+  'flex-api',
+  'frontline-api',
+  'iam',
+  'insights',
+  'intelligence',
+  'ip-messaging',
+  'knowledge',
+  'lookups',
+  'marketplace',
+  'messaging',
+  'monitor',
+  'notify',
+  'numbers',
+  'oauth',
+  'preview',
+  'pricing',
+  'proxy',
+  'routes',
+  'serverless',
+  'studio',
+  'supersim',
+  'sync',
+  'taskrouter',
+  'trunking',
+  'trusthub',
+  'verify',
+  'video',
+  'voice',
+  'wireless',
 ] as const;
 
 export type ResponseType = 'json' | 'text' | 'binary';
@@ -110,7 +143,9 @@ function body(request: RawRequest, headers: Record<string, string>): BodyInit | 
   }
   if (request.form) {
     const form = new URLSearchParams();
-    for (const [key, value] of Object.entries(request.form)) for (const one of [value].flat()) if (one !== undefined && one !== null) form.append(key, typeof one === 'object' ? JSON.stringify(one) : String(one));
+    for (const [key, value] of Object.entries(request.form))
+      for (const one of [value].flat())
+        if (one !== undefined && one !== null) form.append(key, typeof one === 'object' ? JSON.stringify(one) : String(one));
     headers['Content-Type'] ??= 'application/x-www-form-urlencoded';
     return form.toString();
   }
@@ -144,10 +179,18 @@ function httpError(status: number, body: unknown): TwilioNodeError {
   const twilio = typeof body === 'object' && body !== null ? (body as { code?: unknown; message?: unknown; more_info?: unknown }) : {};
   const twilioCode = typeof twilio.code === 'number' ? twilio.code : undefined;
   const message = typeof twilio.message === 'string' ? twilio.message : `HTTP ${status}`;
-  return new TwilioNodeError(codeForHttpFailure(status, twilioCode), message, { twilioCode, status, moreInfo: typeof twilio.more_info === 'string' ? twilio.more_info : undefined });
+  return new TwilioNodeError(codeForHttpFailure(status, twilioCode), message, {
+    twilioCode,
+    status,
+    moreInfo: typeof twilio.more_info === 'string' ? twilio.more_info : undefined,
+  });
 }
 
-export async function performRawRequest(request: RawRequest, transport: RawTransport, redact: (t: string) => string = (t) => t): Promise<RawResponse> {
+export async function performRawRequest(
+  request: RawRequest,
+  transport: RawTransport,
+  redact: (t: string) => string = (t) => t,
+): Promise<RawResponse> {
   const method = String(request.method ?? '').toUpperCase();
   if (!METHODS.includes(method)) throw new TwilioNodeError('INVALID_INPUT', text('methodOneOf', { methods: METHODS.join(', ') }));
   const url = buildUrl(request, transport);
@@ -158,7 +201,8 @@ export async function performRawRequest(request: RawRequest, transport: RawTrans
   for (;;) {
     attempts++;
     const headers: Record<string, string> = {};
-    for (const [key, value] of Object.entries(request.headers ?? {})) if (value !== undefined && value !== null) headers[key] = String(value);
+    for (const [key, value] of Object.entries(request.headers ?? {}))
+      if (value !== undefined && value !== null) headers[key] = String(value);
     const payload = method === 'GET' || method === 'HEAD' ? undefined : body(request, headers);
     headers.Authorization = transport.authorization;
     headers.Accept ??= request.responseType === 'json' ? 'application/json' : '*/*';
@@ -180,9 +224,13 @@ export async function performRawRequest(request: RawRequest, transport: RawTrans
     } catch (err) {
       const timedOut = (err as Error).name === 'TimeoutError' || (err as Error).name === 'AbortError';
       failure = timedOut
-        ? new TwilioNodeError('REQUEST_TIMEOUT', text(IDEMPOTENT.includes(method) ? 'noAnswerWithin' : 'noAnswerMaybeSent', { ms: request.timeoutMs }))
+        ? new TwilioNodeError(
+            'REQUEST_TIMEOUT',
+            text(IDEMPOTENT.includes(method) ? 'noAnswerWithin' : 'noAnswerMaybeSent', { ms: request.timeoutMs }),
+          )
         : toTwilioNodeError((err as { cause?: unknown }).cause ?? err, redact);
-      if (!timedOut && failure.code === 'UNKNOWN_ERROR') failure = new TwilioNodeError('TWILIO_CONNECTION_ERROR', redact((err as Error).message));
+      if (!timedOut && failure.code === 'UNKNOWN_ERROR')
+        failure = new TwilioNodeError('TWILIO_CONNECTION_ERROR', redact((err as Error).message));
       retryable = !timedOut || IDEMPOTENT.includes(method);
     }
     if (!retryable || attempts > request.retry.count) {

@@ -37,9 +37,7 @@ export const requestOwner = new AsyncLocalStorage<object>();
 
 /** What a request's outcome means for the queue. */
 export type Verdict =
-  | { kind: 'done' }
-  | { kind: 'retry'; reason: 'rate-limited' | 'unavailable' | 'not-connected'; retryAfterMs?: number }
-  | { kind: 'fail' };
+  { kind: 'done' } | { kind: 'retry'; reason: 'rate-limited' | 'unavailable' | 'not-connected'; retryAfterMs?: number } | { kind: 'fail' };
 
 export interface QueueState {
   queued: number;
@@ -128,7 +126,16 @@ export class RequestQueue {
   schedule<T>(run: () => Promise<T>, judge: Job['judge']): Promise<T> {
     if (this.closed) return Promise.reject(this.closedError());
     return new Promise<T>((resolve, reject) => {
-      this.waiting.push({ run, judge, resolve: resolve as (v: unknown) => void, reject, attempts: 0, level: 0, startedAt: 0, owner: requestOwner.getStore() });
+      this.waiting.push({
+        run,
+        judge,
+        resolve: resolve as (v: unknown) => void,
+        reject,
+        attempts: 0,
+        level: 0,
+        startedAt: 0,
+        owner: requestOwner.getStore(),
+      });
       this.pump();
     });
   }
@@ -270,8 +277,10 @@ export class RequestQueue {
     this.slowStart = false;
     this.ceiling = Math.min(this.ceiling, Math.max(2, job.level)); // one request at a time is always allowed
     const under = Math.min(this.window - 1, job.level - 1);
-    this.window = Math.max(1, estimateWasHigh ? Math.min(under, Math.floor(this.window * 5 / 6)) : under);
-    this.probeInterval = job.probe ? Math.min(MAX_PROBE_INTERVAL_MS, Math.max(FIRST_PROBE_INTERVAL_MS, this.probeInterval * 2)) : Math.max(FIRST_PROBE_INTERVAL_MS, this.probeInterval);
+    this.window = Math.max(1, estimateWasHigh ? Math.min(under, Math.floor((this.window * 5) / 6)) : under);
+    this.probeInterval = job.probe
+      ? Math.min(MAX_PROBE_INTERVAL_MS, Math.max(FIRST_PROBE_INTERVAL_MS, this.probeInterval * 2))
+      : Math.max(FIRST_PROBE_INTERVAL_MS, this.probeInterval);
     this.nextProbeAt = now + this.probeInterval;
   }
 }

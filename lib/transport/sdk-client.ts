@@ -104,10 +104,19 @@ export class BaseUrlRequestClient extends twilio.RequestClient {
     if (opts.allowRedirects || opts.logLevel === 'debug') return super.request({ ...opts, uri: url.href });
     const headers: Record<string, string> = { ...(opts.headers as Record<string, string> | undefined) };
     if (!headers.Connection && !headers.connection) headers.Connection = 'keep-alive';
-    if (opts.username && opts.password) headers.Authorization = `Basic ${Buffer.from(`${opts.username}:${opts.password}`).toString('base64')}`;
+    if (opts.username && opts.password)
+      headers.Authorization = `Basic ${Buffer.from(`${opts.username}:${opts.password}`).toString('base64')}`;
     else if (opts.authStrategy) headers.Authorization = await opts.authStrategy.getAuthString();
     const agent = url.protocol === 'https:' ? (this.axios.defaults.httpsAgent as http.Agent) : this.httpAgent;
-    return sendOverWire({ method: opts.method, url, headers, data: opts.data, params: opts.params, timeoutMs: opts.timeout || this.defaultTimeout, agent });
+    return sendOverWire({
+      method: opts.method,
+      url,
+      headers,
+      data: opts.data,
+      params: opts.params,
+      timeoutMs: opts.timeout || this.defaultTimeout,
+      agent,
+    });
   }
 
   /** Closes idle keep-alive sockets so a redeployed or removed config node leaves nothing open. */
@@ -129,7 +138,8 @@ export function checkCredentials(creds: TwilioCredentials): void {
   if (!isSid(creds.accountSid, 'AC')) throw new TwilioNodeError('INVALID_INPUT', text('sidFormat', { field: 'Account SID', prefix: 'AC' }));
   if (creds.authMode === 'apiKey') {
     if (!creds.apiKeySid) throw new TwilioNodeError('MISSING_INPUT', text('notSet', { field: 'API Key SID' }));
-    if (!isSid(creds.apiKeySid, 'SK')) throw new TwilioNodeError('INVALID_INPUT', text('sidFormat', { field: 'API Key SID', prefix: 'SK' }));
+    if (!isSid(creds.apiKeySid, 'SK'))
+      throw new TwilioNodeError('INVALID_INPUT', text('sidFormat', { field: 'API Key SID', prefix: 'SK' }));
     if (!creds.apiKeySecret) throw new TwilioNodeError('MISSING_INPUT', text('notSet', { field: 'API Key secret' }));
   } else if (!creds.authToken) {
     throw new TwilioNodeError('MISSING_INPUT', text('notSet', { field: 'Auth Token' }));

@@ -116,13 +116,19 @@ export interface TemplateFields {
   say?: boolean;
 }
 
-export function planMessage(fields: MessageFields, msg: object, defaultFrom: string, templates: TemplateFields = {}): SendPlan<MessageListInstanceCreateOptions> {
+export function planMessage(
+  fields: MessageFields,
+  msg: object,
+  defaultFrom: string,
+  templates: TemplateFields = {},
+): SendPlan<MessageListInstanceCreateOptions> {
   if (fields.to === undefined) throw new TwilioNodeError('MISSING_INPUT', text('notSet', { field: 'To' }));
   const recipients = parseRecipients(fields.to, 'message');
   const sender = resolveSender(fields.from, defaultFrom, 'message');
   const params: Omit<MessageListInstanceCreateOptions, 'to'> = {};
   if (sender.from) params.from = sender.from;
-  const serviceSid = fields.messagingServiceSid !== undefined ? sid('Messaging Service SID', fields.messagingServiceSid, 'MG') : sender.messagingServiceSid;
+  const serviceSid =
+    fields.messagingServiceSid !== undefined ? sid('Messaging Service SID', fields.messagingServiceSid, 'MG') : sender.messagingServiceSid;
   if (serviceSid) params.messagingServiceSid = serviceSid;
   if (!params.from && !params.messagingServiceSid) {
     throw new TwilioNodeError('MISSING_INPUT', text('noSender'));
@@ -152,7 +158,8 @@ export function planMessage(fields: MessageFields, msg: object, defaultFrom: str
     params.scheduleType = 'fixed';
   }
   if (fields.statusCallback !== undefined) params.statusCallback = httpUrl('Status callback', fields.statusCallback);
-  if (fields.validityPeriod !== undefined) params.validityPeriod = wholeNumber('Validity period', fields.validityPeriod, { min: 1, max: 36000 });
+  if (fields.validityPeriod !== undefined)
+    params.validityPeriod = wholeNumber('Validity period', fields.validityPeriod, { min: 1, max: 36000 });
   return {
     recipients,
     // To first, as in the SDK's own examples ({ to, from, body }): its create() reads some thirty
@@ -173,7 +180,13 @@ export function sayTwiml(spoken: string, voice?: string, language?: string): str
   return response.toString();
 }
 
-export function planCall(action: CallAction, fields: CallFields, msg: object, defaultFrom: string, templates: TemplateFields = {}): SendPlan<CallListInstanceCreateOptions> {
+export function planCall(
+  action: CallAction,
+  fields: CallFields,
+  msg: object,
+  defaultFrom: string,
+  templates: TemplateFields = {},
+): SendPlan<CallListInstanceCreateOptions> {
   if (fields.to === undefined) throw new TwilioNodeError('MISSING_INPUT', text('notSet', { field: 'To' }));
   const recipients = parseRecipients(fields.to, 'call');
   const sender = resolveSender(fields.from, defaultFrom, 'call');

@@ -13,7 +13,8 @@ export type Body = { kind: 'form'; raw: string; params: Record<string, string> }
 export function isValidSignature(authToken: string, signature: string | undefined, url: string, body: Body): boolean {
   if (!signature) return false;
   try {
-    if (body.kind === 'json' || new URL(url).searchParams.has('bodySHA256')) return twilio.validateRequestWithBody(authToken, signature, url, body.raw);
+    if (body.kind === 'json' || new URL(url).searchParams.has('bodySHA256'))
+      return twilio.validateRequestWithBody(authToken, signature, url, body.raw);
     return twilio.validateRequest(authToken, signature, url, body.params);
   } catch {
     return false; // a malformed URL or bodySHA256 is an invalid signature, not a crash

@@ -55,7 +55,11 @@ const HIDDEN_FROM_TEMPLATES = new Set(['req', 'res']);
  * not run. At the root (the msg) `req` and `res` are not there.
  */
 class DataContext extends Mustache.Context {
-  constructor(view: unknown, parent?: Mustache.Context, private readonly isMsg = false) {
+  constructor(
+    view: unknown,
+    parent?: Mustache.Context,
+    private readonly isMsg = false,
+  ) {
     super(view, parent);
   }
 
@@ -164,7 +168,10 @@ export function renderTemplate(template: unknown, msg: object, metadata?: unknow
 export function textField(field: string, value: unknown, isTemplate: boolean, msg: object, metadata?: unknown): string {
   const source = typeof value === 'number' || typeof value === 'boolean' ? String(value) : value;
   if (typeof source !== 'string') {
-    throw new TwilioNodeError('TEMPLATE_READ_ERROR', text('templateFieldNotText', { field, type: source === null ? 'null' : typeof source }));
+    throw new TwilioNodeError(
+      'TEMPLATE_READ_ERROR',
+      text('templateFieldNotText', { field, type: source === null ? 'null' : typeof source }),
+    );
   }
   return isTemplate ? renderTemplate(source, msg, metadata) : source;
 }

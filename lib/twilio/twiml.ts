@@ -35,7 +35,8 @@ const url = (name: string, v: unknown, required = false): string | undefined => 
     if (required) throw new TwilioNodeError('MISSING_INPUT', text('notSet', { field: name }));
     return undefined;
   }
-  if (!(isHttpUrl(s) && !/\s/.test(s)) && !/^\/\S*$/.test(s)) throw new TwilioNodeError('INVALID_INPUT', text('urlOrPath', { field: name }));
+  if (!(isHttpUrl(s) && !/\s/.test(s)) && !/^\/\S*$/.test(s))
+    throw new TwilioNodeError('INVALID_INPUT', text('urlOrPath', { field: name }));
   return s;
 };
 
@@ -65,7 +66,11 @@ export function buildTwiml(action: ReplyAction, fields: ReplyFields, msg: object
   if (action === 'message') {
     const response = new twilio.twiml.MessagingResponse();
     const body = fields.text !== undefined ? spoken(fields, msg, textIsTemplate) : '';
-    const media = Array.isArray(fields.mediaUrl) ? fields.mediaUrl.map(String) : str(fields.mediaUrl)?.split(/[\s,]+/).filter(Boolean) ?? [];
+    const media = Array.isArray(fields.mediaUrl)
+      ? fields.mediaUrl.map(String)
+      : (str(fields.mediaUrl)
+          ?.split(/[\s,]+/)
+          .filter(Boolean) ?? []);
     if (!body && media.length === 0) throw new TwilioNodeError('MISSING_INPUT', text('replyNeedsContent'));
     const message = response.message({}, body);
     for (const m of media) message.media({}, url('Media URL', m, true)!);
@@ -74,10 +79,16 @@ export function buildTwiml(action: ReplyAction, fields: ReplyFields, msg: object
   const response = new twilio.twiml.VoiceResponse();
   switch (action) {
     case 'say':
-      response.say({ ...sayAttributes(fields), ...(int('Loop', fields.loop) !== undefined ? { loop: int('Loop', fields.loop) } : {}) }, spoken(fields, msg, textIsTemplate));
+      response.say(
+        { ...sayAttributes(fields), ...(int('Loop', fields.loop) !== undefined ? { loop: int('Loop', fields.loop) } : {}) },
+        spoken(fields, msg, textIsTemplate),
+      );
       break;
     case 'play':
-      response.play({ ...(int('Loop', fields.loop) !== undefined ? { loop: int('Loop', fields.loop) } : {}) }, url('Audio URL', fields.url, true)!);
+      response.play(
+        { ...(int('Loop', fields.loop) !== undefined ? { loop: int('Loop', fields.loop) } : {}) },
+        url('Audio URL', fields.url, true)!,
+      );
       break;
     case 'gather': {
       const input = str(fields.input) ?? 'dtmf';

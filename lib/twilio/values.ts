@@ -84,7 +84,8 @@ export function asWholeNumber(value: unknown, bounds: Bounds = {}): number | und
 export function wholeNumber(field: string, value: unknown, bounds: Bounds = {}): number {
   const n = asWholeNumber(value, bounds);
   if (n !== undefined) return n;
-  if (bounds.max !== undefined) throw new TwilioNodeError('INVALID_INPUT', text('wholeNumberRange', { field, min: bounds.min ?? 0, max: bounds.max }));
+  if (bounds.max !== undefined)
+    throw new TwilioNodeError('INVALID_INPUT', text('wholeNumberRange', { field, min: bounds.min ?? 0, max: bounds.max }));
   if (bounds.min === 1) throw new TwilioNodeError('INVALID_INPUT', text('wholeNumberFromOne', { field }));
   throw new TwilioNodeError('INVALID_INPUT', text('wholeNumber', { field }));
 }

@@ -16,20 +16,81 @@ const MESSAGE_REQUESTS: Array<[string, Record<string, unknown>, Record<string, u
   ['SMS from a number', { body: 'Hello {{payload}}' }],
   ['SMS from an alphanumeric sender ID', { from: 'MyBrand', fromType: 'str', body: 'hi' }],
   ['MMS with one media URL', { body: '', mediaUrl: 'https://demo.twilio.com/owl.png', mediaUrlType: 'str' }],
-  ['MMS with ten media URLs and a body', { body: 'pics', mediaUrl: Array.from({ length: 10 }, (_, i) => `https://example.com/${i}.png`).join(','), mediaUrlType: 'str' }],
+  [
+    'MMS with ten media URLs and a body',
+    { body: 'pics', mediaUrl: Array.from({ length: 10 }, (_, i) => `https://example.com/${i}.png`).join(','), mediaUrlType: 'str' },
+  ],
   ['WhatsApp free text', { from: 'whatsapp:+14155238886', fromType: 'str', body: 'Your order shipped' }],
-  ['WhatsApp Content template', { from: 'whatsapp:+14155238886', fromType: 'str', body: '', contentSid: 'HXb5b62575e6e4ff6129ad7c8efe1f983e', contentSidType: 'str', contentVariables: '{"1":"Alice","2":"3pm"}', contentVariablesType: 'json' }],
-  ['scheduled from a Messaging Service', { from: 'MG9752274e9e519418a7406176694466fa', fromType: 'str', body: 'later', sendAt: 'at', sendAtType: 'msg' }, { at: future() }],
-  ['number plus Messaging Service, status callback, validity', { messagingServiceSid: 'MG9752274e9e519418a7406176694466fa', messagingServiceSidType: 'str', body: 'x', statusCallback: 'https://example.com/status', statusCallbackType: 'str', validityPeriod: '600', validityPeriodType: 'num' }],
+  [
+    'WhatsApp Content template',
+    {
+      from: 'whatsapp:+14155238886',
+      fromType: 'str',
+      body: '',
+      contentSid: 'HXb5b62575e6e4ff6129ad7c8efe1f983e',
+      contentSidType: 'str',
+      contentVariables: '{"1":"Alice","2":"3pm"}',
+      contentVariablesType: 'json',
+    },
+  ],
+  [
+    'scheduled from a Messaging Service',
+    { from: 'MG9752274e9e519418a7406176694466fa', fromType: 'str', body: 'later', sendAt: 'at', sendAtType: 'msg' },
+    { at: future() },
+  ],
+  [
+    'number plus Messaging Service, status callback, validity',
+    {
+      messagingServiceSid: 'MG9752274e9e519418a7406176694466fa',
+      messagingServiceSidType: 'str',
+      body: 'x',
+      statusCallback: 'https://example.com/status',
+      statusCallbackType: 'str',
+      validityPeriod: '600',
+      validityPeriodType: 'num',
+    },
+  ],
   ['several recipients', { to: '+15558675310, +447700900123, whatsapp:+33612345678', body: 'all' }],
 ];
 
 const CALL_REQUESTS: Array<[string, Record<string, unknown>]> = [
-  ['a call that says a text', { callAction: 'say', say: 'Alarm in the <hall> & "attic"', sayType: 'str', sayVoice: 'Polly.Joanna', sayVoiceType: 'str', sayLanguage: 'en-US', sayLanguageType: 'str' }],
-  ['a call that runs TwiML', { callAction: 'twiml', twiml: '<Response><Play>https://example.com/a.mp3</Play></Response>', twimlType: 'str' }],
+  [
+    'a call that says a text',
+    {
+      callAction: 'say',
+      say: 'Alarm in the <hall> & "attic"',
+      sayType: 'str',
+      sayVoice: 'Polly.Joanna',
+      sayVoiceType: 'str',
+      sayLanguage: 'en-US',
+      sayLanguageType: 'str',
+    },
+  ],
+  [
+    'a call that runs TwiML',
+    { callAction: 'twiml', twiml: '<Response><Play>https://example.com/a.mp3</Play></Response>', twimlType: 'str' },
+  ],
   ['a call that fetches TwiML', { callAction: 'url', url: 'https://example.com/voice.xml', urlType: 'str' }],
-  ['a call through a TwiML App', { callAction: 'application', applicationSid: 'AP0123456789abcdef0123456789abcdef', applicationSidType: 'str' }],
-  ['a call with every option', { callAction: 'say', say: 'hi', sayType: 'str', statusCallback: 'https://example.com/cs', statusCallbackType: 'str', record: 'true', recordType: 'bool', timeout: '30', timeoutType: 'num', machineDetection: 'Enable', machineDetectionType: 'str' }],
+  [
+    'a call through a TwiML App',
+    { callAction: 'application', applicationSid: 'AP0123456789abcdef0123456789abcdef', applicationSidType: 'str' },
+  ],
+  [
+    'a call with every option',
+    {
+      callAction: 'say',
+      say: 'hi',
+      sayType: 'str',
+      statusCallback: 'https://example.com/cs',
+      statusCallbackType: 'str',
+      record: 'true',
+      recordType: 'bool',
+      timeout: '30',
+      timeoutType: 'num',
+      machineDetection: 'Enable',
+      machineDetectionType: 'str',
+    },
+  ],
   ['calls to Client and SIP endpoints', { callAction: 'say', say: 'hi', sayType: 'str', to: 'client:alice, sip:bob@example.com' }],
 ];
 
@@ -38,7 +99,10 @@ const HEX = '0123456789abcdef0123456789abcdef';
 /** A value of the right type for a field or filter, as a typed-input row. */
 function sampleRow(spec: FieldSpec): { name: string; value: string; valueType: string; op?: string } {
   const byType: Record<string, [string, string]> = {
-    string: [/Date$/.test(spec.name) ? '2026-11-01' : spec.name === 'areaCode' ? '415' : spec.name === 'category' ? 'sms' : 'sample', 'str'],
+    string: [
+      /Date$/.test(spec.name) ? '2026-11-01' : spec.name === 'areaCode' ? '415' : spec.name === 'category' ? 'sms' : 'sample',
+      'str',
+    ],
     url: ['https://example.com/hook', 'str'],
     method: ['POST', 'str'],
     boolean: ['true', 'bool'],
@@ -58,7 +122,7 @@ function sampleSid(parts: SidPart[]): string {
   return parts.map((p) => (p.pattern ? p.example : `${p.prefixes![0]}${HEX}`)).join(':');
 }
 
-describe('conformance with Twilio\'s OpenAPI spec (Prism)', () => {
+describe("conformance with Twilio's OpenAPI spec (Prism)", () => {
   let prism: PrismServer;
   let lookups: PrismServer;
   let proxy: Awaited<ReturnType<typeof startConformanceProxy>>;
@@ -78,14 +142,15 @@ describe('conformance with Twilio\'s OpenAPI spec (Prism)', () => {
     for (const action of ACTIONS) {
       const spec = object.actions[action];
       if (!spec || spec.notSupported || (action === 'create' && ['Message', 'Call', 'SMSMessage'].includes(object.name))) continue;
-      const rows = (action === 'query' ? object.filters ?? [] : fieldsFor(object, action)).map(sampleRow);
+      const rows = (action === 'query' ? (object.filters ?? []) : fieldsFor(object, action)).map(sampleRow);
       it(`${action} ${object.name} with ${rows.length} ${action === 'query' ? 'filters' : 'fields'}`, async () => {
         const type = action === 'create' ? 'twilio-send' : `twilio-${action}`;
         const sid = sampleSid(partsFor(object, action));
-        const config = action === 'create'
-          ? { resource: object.name, sid, sidType: 'str', fields: rows }
-          // One record, one page: Prism's example next pages carry example queries that break its own spec.
-          : { object: object.name, sid, sidType: 'str', [action === 'query' ? 'filters' : 'fields']: rows, limit: 1, pageSize: 1 };
+        const config =
+          action === 'create'
+            ? { resource: object.name, sid, sidType: 'str', fields: rows }
+            : // One record, one page: Prism's example next pages carry example queries that break its own spec.
+              { object: object.name, sid, sidType: 'str', [action === 'query' ? 'filters' : 'fields']: rows, limit: 1, pageSize: 1 };
         const url = spec.call.startsWith('lookups.') ? lookups.url : proxy.url;
         const { output, error } = await runNode(url, type, config, {});
         await helper.unload();
@@ -99,7 +164,11 @@ describe('conformance with Twilio\'s OpenAPI spec (Prism)', () => {
 
   for (const [name, node, msg] of MESSAGE_REQUESTS) {
     it(`message: ${name}`, async () => {
-      const { output, error } = await runSend(proxy.url, { resource: 'message', to: TO, toType: 'str', bodyType: 'str', ...node }, { payload: 'x', ...msg });
+      const { output, error } = await runSend(
+        proxy.url,
+        { resource: 'message', to: TO, toType: 'str', bodyType: 'str', ...node },
+        { payload: 'x', ...msg },
+      );
       await helper.unload();
       assert.equal(error, undefined, `Prism refused the request: ${error?.message} ${JSON.stringify(error?.cause)}`);
       assert.ok(output.payload.sid || output.payload.results, 'Prism answered with a message');
@@ -118,16 +187,30 @@ describe('conformance with Twilio\'s OpenAPI spec (Prism)', () => {
   }
 
   it('refuses a request that breaks the spec (the checks above can fail)', async () => {
-    const { client, requestClient } = createTwilioClient({ accountSid: ACCOUNT.sid, authMode: 'apiKey', apiKeySid: API_KEY.sid, apiKeySecret: API_KEY.secret }, { baseUrl: proxy.url });
+    const { client, requestClient } = createTwilioClient(
+      { accountSid: ACCOUNT.sid, authMode: 'apiKey', apiKeySid: API_KEY.sid, apiKeySecret: API_KEY.secret },
+      { baseUrl: proxy.url },
+    );
     try {
       // Prism's own checks: patterns and types.
       await assert.rejects(client.calls.create({ to: TO, from: '+15017122661', applicationSid: 'AP-not-a-sid' }), { status: 422 });
-      await assert.rejects(client.messages.create({ to: TO, from: '+15017122661', body: 'x', messagingServiceSid: 'MG123' }), { status: 422 });
+      await assert.rejects(client.messages.create({ to: TO, from: '+15017122661', body: 'x', messagingServiceSid: 'MG123' }), {
+        status: 422,
+      });
       // The proxy's: an undeclared parameter, a repeated scalar.
-      const raw = (body: string) => fetch(`${proxy.url}/2010-04-01/Accounts/${ACCOUNT.sid}/Messages.json`, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: 'Basic eDp5' }, body });
+      const raw = (body: string) =>
+        fetch(`${proxy.url}/2010-04-01/Accounts/${ACCOUNT.sid}/Messages.json`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: 'Basic eDp5' },
+          body,
+        });
       assert.equal((await raw('To=%2B15558675310&From=%2B15017122661&Body=x&Bodyy=typo')).status, 422);
       assert.equal((await raw('To=%2B15558675310&From=%2B15017122661&Body=x&Body=twice')).status, 422);
-      assert.equal((await raw('To=%2B15558675310&From=%2B15017122661&Body=x&MediaUrl=https%3A%2F%2Fa.test%2F1&MediaUrl=https%3A%2F%2Fa.test%2F2')).status, 201);
+      assert.equal(
+        (await raw('To=%2B15558675310&From=%2B15017122661&Body=x&MediaUrl=https%3A%2F%2Fa.test%2F1&MediaUrl=https%3A%2F%2Fa.test%2F2'))
+          .status,
+        201,
+      );
     } finally {
       requestClient.destroy();
     }

@@ -12,288 +12,419 @@ import type { Browser, Page } from 'playwright-core';
 import { Demo, root, startDemo, waitFor } from '../support/demo';
 
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const noBrowser = fs.existsSync(CHROMIUM) ? undefined : `no browser at ${CHROMIUM}: install Debian's (apt-get install chromium) or set CHROMIUM_PATH`;
+const noBrowser = fs.existsSync(CHROMIUM)
+  ? undefined
+  : `no browser at ${CHROMIUM}: install Debian's (apt-get install chromium) or set CHROMIUM_PATH`;
 const artifacts = path.join(root, 'test-artifacts');
-const TYPES = ['twilio-send', 'twilio-get', 'twilio-query', 'twilio-update', 'twilio-delete', 'twilio-in', 'twilio-reply', 'twilio-request'];
+const TYPES = [
+  'twilio-send',
+  'twilio-get',
+  'twilio-query',
+  'twilio-update',
+  'twilio-delete',
+  'twilio-in',
+  'twilio-reply',
+  'twilio-request',
+];
 
 // Without a browser the suite is one skipped test, so the runner's summary counts it as skipped.
 if (noBrowser) it('the editor in a real browser', { skip: noBrowser }, () => undefined);
-else describe('the editor in a real browser', { timeout: 300_000 }, () => {
-  let demo: Demo;
-  let browser: Browser;
-  let page: Page;
-  const pageErrors: string[] = [];
-  let firstShownTab = '';
+else
+  describe('the editor in a real browser', { timeout: 300_000 }, () => {
+    let demo: Demo;
+    let browser: Browser;
+    let page: Page;
+    const pageErrors: string[] = [];
+    let firstShownTab = '';
 
-  before(async () => {
-    fs.mkdirSync(artifacts, { recursive: true });
-    demo = await startDemo();
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+    before(async () => {
+      fs.mkdirSync(artifacts, { recursive: true });
+      demo = await startDemo();
+      const { chromium } = await import('playwright-core');
+      browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: [
+          '--headless',
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+          '--no-first-run',
+          '--disable-quic',
+        ],
+      });
+      page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+      page.on('pageerror', (err) => pageErrors.push(err.message));
+      await page.goto(demo.editor);
+      await page.waitForSelector('#red-ui-palette .red-ui-palette-node', { timeout: 60_000 });
+      await page.waitForFunction(() => (window as any).TwilioEditor && (window as any).TwilioEditor.find('Message'));
+      firstShownTab = (await page.textContent('#red-ui-workspace-tabs .red-ui-tab.active')) ?? '';
     });
-    page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-    page.on('pageerror', (err) => pageErrors.push(err.message));
-    await page.goto(demo.editor);
-    await page.waitForSelector('#red-ui-palette .red-ui-palette-node', { timeout: 60_000 });
-    await page.waitForFunction(() => (window as any).TwilioEditor && (window as any).TwilioEditor.find('Message'));
-    firstShownTab = (await page.textContent('#red-ui-workspace-tabs .red-ui-tab.active')) ?? '';
-  });
 
-  after(async () => {
-    await browser?.close();
-    await demo?.stop();
-  });
-
-  /** Opens a node's edit dialog by id (config nodes too) and waits for it. */
-  async function openDialog(id: string): Promise<void> {
-    await page.evaluate((nodeId) => {
-      const RED = (window as any).RED;
-      const node = RED.nodes.node(nodeId);
-      if (node.z) RED.workspaces.show(node.z);
-      if (node._def.category === 'config') RED.editor.editConfig('', node.type, node.id);
-      else RED.editor.edit(node);
-    }, id);
-    await page.waitForSelector('.red-ui-tray .red-ui-tray-body', { state: 'visible' });
-    await page.waitForTimeout(400); // the dialog's catalogue-driven rows load asynchronously
-  }
-
-  /** Cancels the open dialogs one by one (a tray slides away before the next can close). */
-  async function closeDialogs(): Promise<void> {
-    for (let i = 0; i < 5 && (await page.$('.red-ui-tray')); i++) {
-      await page.evaluate(() => (window as any).RED.tray.close());
-      await page.waitForTimeout(350);
-    }
-  }
-
-  /** Whether the form row holding an input shows (typed inputs wrap, and may hide, the input itself). */
-  const visible = (selector: string) => page.evaluate((sel) => (window as any).$(sel).closest('.form-row').is(':visible'), selector);
-  const firstOfType = (type: string) => page.evaluate((t) => {
-    let id: string | undefined;
-    (window as any).RED.nodes.eachNode((n: any) => { if (!id && n.type === t) id = n.id; });
-    return id;
-  }, type);
-
-  it('shows every node in its own palette category, with the demo flows valid', async () => {
-    for (const type of TYPES) assert.ok(await page.$(`#red-ui-palette .red-ui-palette-node[data-palette-type="${type}"]`), `${type} is in the palette`);
-    const invalid = await page.evaluate(() => {
-      const out: string[] = [];
-      (window as any).RED.nodes.eachNode((n: any) => { if (/^twilio/.test(n.type) && !n.valid) out.push(`${n.type} ${n.id}`); });
-      return out;
+    after(async () => {
+      await browser?.close();
+      await demo?.stop();
     });
-    assert.deepEqual(invalid, []);
-    await page.evaluate(() => document.querySelector('#red-ui-palette-Twilio, [id^="red-ui-palette-base-category-Twilio"]')?.scrollIntoView());
-    await page.screenshot({ path: path.join(artifacts, 'palette.png') });
-  });
 
-  it('opens each node\'s dialog with its fields', async () => {
-    const expected: Record<string, string[]> = {
-      'twilio-send': ['#node-input-account', '#node-input-resource', '#node-input-to', '#node-input-body'],
-      'twilio-get': ['#node-input-object', '#node-input-sid'],
-      'twilio-query': ['#node-input-object', '#twilio-rows', '#node-input-limit', '#node-input-output'],
-      'twilio-update': ['#node-input-object', '#node-input-sid', '#twilio-rows'],
-      'twilio-delete': ['#node-input-object', '#node-input-sid'],
-      'twilio-in': ['#node-input-path', '#node-input-validate', '#node-input-reply'],
-      'twilio-reply': ['#node-input-action', '#node-input-text'],
-      'twilio-request': ['#node-input-method', '#node-input-domain', '#node-input-path'],
-    };
-    for (const type of TYPES) {
-      const id = await firstOfType(type);
-      assert.ok(id, `the demo has a ${type}`);
-      await openDialog(id!);
-      for (const selector of expected[type]) assert.ok(await page.$(selector), `${type}: ${selector}`);
-      const untranslated = await page.$$eval('.red-ui-tray label, .red-ui-tray .form-tips, .red-ui-tray option', (els) =>
-        // An i18n key shown as it is: "twilio-send.label.to", "twilio.editor.sid".
-        els.map((e) => (e.textContent ?? '').trim()).filter((t) => /^(twilio[\w-]*|node-red)(:[\w-]+)?\.[\w.]+$/.test(t)));
-      assert.deepEqual(untranslated, [], `${type}: every label is translated`);
-      await page.screenshot({ path: path.join(artifacts, `dialog-${type}.png`) });
-      await closeDialogs();
+    /** Opens a node's edit dialog by id (config nodes too) and waits for it. */
+    async function openDialog(id: string): Promise<void> {
+      await page.evaluate((nodeId) => {
+        const RED = (window as any).RED;
+        const node = RED.nodes.node(nodeId);
+        if (node.z) RED.workspaces.show(node.z);
+        if (node._def.category === 'config') RED.editor.editConfig('', node.type, node.id);
+        else RED.editor.edit(node);
+      }, id);
+      await page.waitForSelector('.red-ui-tray .red-ui-tray-body', { state: 'visible' });
+      await page.waitForTimeout(400); // the dialog's catalogue-driven rows load asynchronously
     }
-    const configId = await page.evaluate(() => { let id; (window as any).RED.nodes.eachConfig((n: any) => { if (n.type === 'twilio-config') id = n.id; }); return id; });
-    await openDialog(configId!);
-    await page.screenshot({ path: path.join(artifacts, 'dialog-twilio-config.png') });
-    await closeDialogs();
-  });
 
-  it('flags bad literal values: numbers, Sids, URLs', async () => {
-    const verdicts = await page.evaluate(() => {
-      const defaults = (window as any).RED.nodes.getType('twilio-send').defaults;
-      const check = (field: string, value: string) => defaults[field].validate.call({ [`${field}Type`]: 'str' }, value);
-      return {
-        goodTo: check('to', '+1 (415) 555-0100, whatsapp:+447700900123; client:alice'),
-        badTo: check('to', '415 555 0100'),
-        goodFrom: check('from', 'MyBrand'),
-        badFrom: check('from', 'Far too long a sender'),
-        badService: check('messagingServiceSid', 'MG123'),
-        badCallback: check('statusCallback', 'example.com/cb'),
-        fromMsg: defaults.to.validate.call({ toType: 'msg' }, 'anything'),
-      };
-    });
-    assert.deepEqual(verdicts, { goodTo: true, badTo: false, goodFrom: true, badFrom: false, badService: false, badCallback: false, fromMsg: true });
-  });
-
-  it('takes only Twilio\'s names for the account\'s region and edge', async () => {
-    const verdicts = await page.evaluate(() => {
-      const defaults = (window as any).RED.nodes.getType('twilio-config').defaults;
-      const check = (field: string, value: string) => defaults[field].validate.call({}, value);
-      return ['', 'ie1', 'us1', 'dublin', 'sydney', '${TWILIO_REGION}', 'evil.example#', 'IE1', 'ie1.evil', 'a b', 'a/b'].map((v) => [v, check('region', v), check('edge', v)]);
-    });
-    for (const [value, region, edge] of verdicts) {
-      const good = ['', 'ie1', 'us1', 'dublin', 'sydney', '${TWILIO_REGION}'].includes(value as string);
-      assert.deepEqual([region, edge], [good, good], String(value));
-    }
-  });
-
-  it('switches fields with Message / Call and with the object', async () => {
-    await openDialog('a1send0000000001'); // the SMS alert example: a message
-    assert.ok(await visible('#node-input-body'));
-    await page.selectOption('#node-input-resource', 'call');
-    assert.ok(await visible('#node-input-say'), 'a call says a text');
-    assert.ok(!(await visible('#node-input-body')), 'a call has no body');
-    await page.selectOption('#node-input-callAction', 'url');
-    assert.ok(await visible('#node-input-url'));
-    assert.ok(!(await visible('#node-input-say')));
-    await page.selectOption('#node-input-resource', 'Queue');
-    assert.ok(await visible('#twilio-rows-row'), 'other objects take field rows');
-    assert.ok(!(await visible('#node-input-to')));
-    await page.screenshot({ path: path.join(artifacts, 'send-queue.png') });
-    await closeDialogs();
-
-    await openDialog((await firstOfType('twilio-query'))!);
-    await page.selectOption('#node-input-object', 'Call');
-    await page.click('#twilio-rows-row .red-ui-editableList-addButton');
-    const choices = await page.$$eval('#twilio-rows-row li select:first-of-type option', (options) => options.map((o) => (o as HTMLOptionElement).value));
-    assert.ok(choices.includes('status') && choices.includes('startTime'), `Call filters from the catalogue: ${choices.join(', ')}`);
-    assert.match(await page.textContent('#twilio-sid-hint') ?? '', /AC…/);
-    // With no parent record, a query's row only picks a subaccount, and says so.
-    assert.equal((await page.textContent('label[for="node-input-sid"] span'))?.trim(), 'Subaccount');
-    assert.match(await page.textContent('#twilio-sid-hint') ?? '', /^Empty: this account's records\. A subaccount's Account SID \(AC…\)/);
-    await page.selectOption('#node-input-object', 'ConferenceParticipant');
-    assert.match(await page.textContent('#twilio-sid-hint') ?? '', /^CF…/);
-    assert.equal((await page.textContent('label[for="node-input-sid"] span'))?.trim(), 'Parent Sid');
-    await page.screenshot({ path: path.join(artifacts, 'query-parent-sid.png') });
-    await closeDialogs();
-  });
-
-  it('opens on the simplest example: the first demo tab is the SMS alert', async () => {
-    const tabs = await page.evaluate(() => {
-      const labels: string[] = [];
-      (window as any).RED.nodes.eachWorkspace((w: any) => labels.push(w.label));
-      return labels;
-    });
-    assert.equal(tabs[0], 'Send an SMS alert');
-    assert.equal(tabs.at(-1), 'Any API call', 'the most advanced one last');
-    assert.match(firstShownTab, /Send an SMS alert/, 'the editor opened on it');
-  });
-
-  it('shows each node\'s help in the sidebar', async () => {
-    for (const type of [...TYPES, 'twilio-config']) {
-      const text = await page.evaluate((t) => {
-        (window as any).RED.sidebar.help.show(t);
-        return document.querySelector('.red-ui-sidebar-help-stack .red-ui-help')?.textContent ?? '';
-      }, type);
-      assert.ok(text.length > 200, `${type} has help (${text.length} characters)`);
-      assert.ok(!/data-help-name|__\w+__/.test(text), `${type}: no raw markup`);
-    }
-    await page.screenshot({ path: path.join(artifacts, 'help.png') });
-  });
-
-  it('tests the account\'s connection from its dialog', async () => {
-    const configId = await page.evaluate(() => { let id; (window as any).RED.nodes.eachConfig((n: any) => { if (n.type === 'twilio-config') id = n.id; }); return id; });
-    await openDialog(configId!);
-    await page.click('#twilio-config-test');
-    await page.waitForFunction(() => /connected|failed/.test(document.querySelector('#twilio-config-test-result')?.textContent ?? ''));
-    assert.match((await page.textContent('#twilio-config-test-result')) ?? '', /connected: Simulated demo account \(active\)/);
-    await page.screenshot({ path: path.join(artifacts, 'test-connection.png') });
-    await closeDialogs();
-  });
-
-  it('deploys a flow built in the editor (inject → send → debug) that delivers to the simulator', async () => {
-    const body = `built in the editor ${Date.now()}`;
-    await page.evaluate((text) => {
-      const RED = (window as any).RED;
-      const tab = RED.workspaces.add();
-      let account: string | undefined;
-      RED.nodes.eachConfig((n: any) => { if (n.type === 'twilio-config') account = n.id; });
-      RED.view.importNodes([
-        { id: 'e2einject0000001', type: 'inject', z: tab.id, name: 'e2e', props: [{ p: 'payload' }], payload: text, payloadType: 'str', repeat: '', crontab: '', once: false, x: 120, y: 80, wires: [['e2esend00000001']] },
-        { id: 'e2esend00000001', type: 'twilio-send', z: tab.id, account, resource: 'message', to: '+15558675310', toType: 'str', body: '{{payload}}', bodyType: 'str', x: 300, y: 80, wires: [['e2edebug0000001']] },
-        { id: 'e2edebug0000001', type: 'debug', z: tab.id, name: 'e2e out', active: true, tosidebar: true, complete: 'payload', targetType: 'msg', x: 480, y: 80, wires: [] },
-      ], { generateIds: false, addFlow: false });
-    }, body);
-    await page.click('#red-ui-header-button-deploy');
-    await page.waitForFunction(() => !(window as any).RED.nodes.dirty(), undefined, { timeout: 20_000 });
-    // The deploy answers before the new flows may have started: press the inject until it exists.
-    await waitFor('the deployed inject', async () => ((await fetch(`${demo.editor}/inject/e2einject0000001`, { method: 'POST' })).status === 200 ? true : undefined), 20_000);
-    const delivered = await waitFor('the message at the simulator', async () => {
-      const messages = (await (await fetch(`${demo.simulator}/_sim/messages`)).json()) as Array<{ body: string }>;
-      return messages.find((m) => m.body === body);
-    }, 20_000);
-    assert.equal(delivered.body, body);
-    await page.screenshot({ path: path.join(artifacts, 'deployed-flow.png') });
-  });
-
-  it('explains fields on hover, from the catalogue', async () => {
-    for (const [type, least] of [['twilio-send', 12], ['twilio-in', 6], ['twilio-get', 2], ['twilio-request', 6]] as const) {
-      await openDialog((await firstOfType(type))!);
-      const tips = await page.evaluate(() => (window as any).$('.red-ui-editor .twilio-has-tip').length);
-      assert.ok(tips >= least, `${type}: ${tips} labels with a tooltip`);
-      await closeDialogs();
-    }
-    await openDialog((await firstOfType('twilio-send'))!);
-    await page.hover('label[for="node-input-to"]');
-    const shown = await page.waitForSelector('.red-ui-popover', { timeout: 5_000 });
-    assert.match((await shown.textContent()) ?? '', /comma-separated list/);
-    await page.screenshot({ path: path.join(artifacts, 'tooltip.png') });
-    await page.mouse.move(0, 0);
-    await closeDialogs();
-  });
-
-  it('speaks German and Japanese where the browser does: palette, dialog, help', async () => {
-    const expectations = [
-      { locale: 'de-DE', help: /Sendet eine SMS, MMS oder WhatsApp-Nachricht/, objects: 'Objekte', reason: 'Eine Validierungsanfrage lässt sich nicht abrufen' },
-      { locale: 'ja-JP', help: /Twilio で SMS、MMS、WhatsApp メッセージを送信/, objects: 'オブジェクト', reason: '検証リクエストは取得できません' },
-    ];
-    for (const expected of expectations) {
-      const context = await browser.newContext({ locale: expected.locale, viewport: { width: 1400, height: 1000 } });
-      const localised = await context.newPage();
-      localised.on('pageerror', (err) => pageErrors.push(`${expected.locale}: ${err.message}`));
-      try {
-        await localised.goto(demo.editor);
-        await localised.waitForSelector('#red-ui-palette .red-ui-palette-node', { timeout: 60_000 });
-        const help = await localised.evaluate(() => {
-          const RED = (window as any).RED;
-          const read = (type: string) => {
-            RED.sidebar.help.show(type);
-            return (document.querySelector('.red-ui-sidebar-help-stack .red-ui-help')?.textContent ?? '').trim();
-          };
-          return { send: read('twilio-send'), get: read('twilio-get') };
-        });
-        assert.match(help.send, expected.help, `${expected.locale}: twilio-send help`);
-        assert.ok(help.get.includes(expected.objects) && help.get.includes(expected.reason), `${expected.locale}: the catalogue's list in the help`);
-        // A dialog's labels come from the same catalogue: the Get dialog's "not supported" note too.
-        const note = await localised.evaluate(async () => {
-          const RED = (window as any).RED;
-          let id: string | undefined;
-          RED.nodes.eachNode((n: any) => { if (!id && n.type === 'twilio-get') id = n.id; });
-          const node = RED.nodes.node(id);
-          RED.workspaces.show(node.z);
-          RED.editor.edit(node);
-          await new Promise((r) => setTimeout(r, 800));
-          (window as any).$('#node-input-object').val('CallerIdValidation').trigger('change');
-          await new Promise((r) => setTimeout(r, 200));
-          return (window as any).$('#twilio-not-supported').text();
-        });
-        assert.ok(note.startsWith(expected.reason), `${expected.locale}: ${note}`);
-        await localised.screenshot({ path: path.join(artifacts, `get-dialog-${expected.locale}.png`) });
-      } finally {
-        await context.close();
+    /** Cancels the open dialogs one by one (a tray slides away before the next can close). */
+    async function closeDialogs(): Promise<void> {
+      for (let i = 0; i < 5 && (await page.$('.red-ui-tray')); i++) {
+        await page.evaluate(() => (window as any).RED.tray.close());
+        await page.waitForTimeout(350);
       }
     }
-  });
 
-  it('raised no errors in the page', () => {
-    assert.deepEqual(pageErrors, [], `errors in the page: ${pageErrors.join(' | ')}`);
+    /** Whether the form row holding an input shows (typed inputs wrap, and may hide, the input itself). */
+    const visible = (selector: string) => page.evaluate((sel) => (window as any).$(sel).closest('.form-row').is(':visible'), selector);
+    const firstOfType = (type: string) =>
+      page.evaluate((t) => {
+        let id: string | undefined;
+        (window as any).RED.nodes.eachNode((n: any) => {
+          if (!id && n.type === t) id = n.id;
+        });
+        return id;
+      }, type);
+
+    it('shows every node in its own palette category, with the demo flows valid', async () => {
+      for (const type of TYPES)
+        assert.ok(await page.$(`#red-ui-palette .red-ui-palette-node[data-palette-type="${type}"]`), `${type} is in the palette`);
+      const invalid = await page.evaluate(() => {
+        const out: string[] = [];
+        (window as any).RED.nodes.eachNode((n: any) => {
+          if (/^twilio/.test(n.type) && !n.valid) out.push(`${n.type} ${n.id}`);
+        });
+        return out;
+      });
+      assert.deepEqual(invalid, []);
+      await page.evaluate(() =>
+        document.querySelector('#red-ui-palette-Twilio, [id^="red-ui-palette-base-category-Twilio"]')?.scrollIntoView(),
+      );
+      await page.screenshot({ path: path.join(artifacts, 'palette.png') });
+    });
+
+    it("opens each node's dialog with its fields", async () => {
+      const expected: Record<string, string[]> = {
+        'twilio-send': ['#node-input-account', '#node-input-resource', '#node-input-to', '#node-input-body'],
+        'twilio-get': ['#node-input-object', '#node-input-sid'],
+        'twilio-query': ['#node-input-object', '#twilio-rows', '#node-input-limit', '#node-input-output'],
+        'twilio-update': ['#node-input-object', '#node-input-sid', '#twilio-rows'],
+        'twilio-delete': ['#node-input-object', '#node-input-sid'],
+        'twilio-in': ['#node-input-path', '#node-input-validate', '#node-input-reply'],
+        'twilio-reply': ['#node-input-action', '#node-input-text'],
+        'twilio-request': ['#node-input-method', '#node-input-domain', '#node-input-path'],
+      };
+      for (const type of TYPES) {
+        const id = await firstOfType(type);
+        assert.ok(id, `the demo has a ${type}`);
+        await openDialog(id!);
+        for (const selector of expected[type]) assert.ok(await page.$(selector), `${type}: ${selector}`);
+        const untranslated = await page.$$eval('.red-ui-tray label, .red-ui-tray .form-tips, .red-ui-tray option', (els) =>
+          // An i18n key shown as it is: "twilio-send.label.to", "twilio.editor.sid".
+          els.map((e) => (e.textContent ?? '').trim()).filter((t) => /^(twilio[\w-]*|node-red)(:[\w-]+)?\.[\w.]+$/.test(t)),
+        );
+        assert.deepEqual(untranslated, [], `${type}: every label is translated`);
+        await page.screenshot({ path: path.join(artifacts, `dialog-${type}.png`) });
+        await closeDialogs();
+      }
+      const configId = await page.evaluate(() => {
+        let id;
+        (window as any).RED.nodes.eachConfig((n: any) => {
+          if (n.type === 'twilio-config') id = n.id;
+        });
+        return id;
+      });
+      await openDialog(configId!);
+      await page.screenshot({ path: path.join(artifacts, 'dialog-twilio-config.png') });
+      await closeDialogs();
+    });
+
+    it('flags bad literal values: numbers, Sids, URLs', async () => {
+      const verdicts = await page.evaluate(() => {
+        const defaults = (window as any).RED.nodes.getType('twilio-send').defaults;
+        const check = (field: string, value: string) => defaults[field].validate.call({ [`${field}Type`]: 'str' }, value);
+        return {
+          goodTo: check('to', '+1 (415) 555-0100, whatsapp:+447700900123; client:alice'),
+          badTo: check('to', '415 555 0100'),
+          goodFrom: check('from', 'MyBrand'),
+          badFrom: check('from', 'Far too long a sender'),
+          badService: check('messagingServiceSid', 'MG123'),
+          badCallback: check('statusCallback', 'example.com/cb'),
+          fromMsg: defaults.to.validate.call({ toType: 'msg' }, 'anything'),
+        };
+      });
+      assert.deepEqual(verdicts, {
+        goodTo: true,
+        badTo: false,
+        goodFrom: true,
+        badFrom: false,
+        badService: false,
+        badCallback: false,
+        fromMsg: true,
+      });
+    });
+
+    it("takes only Twilio's names for the account's region and edge", async () => {
+      const verdicts = await page.evaluate(() => {
+        const defaults = (window as any).RED.nodes.getType('twilio-config').defaults;
+        const check = (field: string, value: string) => defaults[field].validate.call({}, value);
+        return ['', 'ie1', 'us1', 'dublin', 'sydney', '${TWILIO_REGION}', 'evil.example#', 'IE1', 'ie1.evil', 'a b', 'a/b'].map((v) => [
+          v,
+          check('region', v),
+          check('edge', v),
+        ]);
+      });
+      for (const [value, region, edge] of verdicts) {
+        const good = ['', 'ie1', 'us1', 'dublin', 'sydney', '${TWILIO_REGION}'].includes(value as string);
+        assert.deepEqual([region, edge], [good, good], String(value));
+      }
+    });
+
+    it('switches fields with Message / Call and with the object', async () => {
+      await openDialog('a1send0000000001'); // the SMS alert example: a message
+      assert.ok(await visible('#node-input-body'));
+      await page.selectOption('#node-input-resource', 'call');
+      assert.ok(await visible('#node-input-say'), 'a call says a text');
+      assert.ok(!(await visible('#node-input-body')), 'a call has no body');
+      await page.selectOption('#node-input-callAction', 'url');
+      assert.ok(await visible('#node-input-url'));
+      assert.ok(!(await visible('#node-input-say')));
+      await page.selectOption('#node-input-resource', 'Queue');
+      assert.ok(await visible('#twilio-rows-row'), 'other objects take field rows');
+      assert.ok(!(await visible('#node-input-to')));
+      await page.screenshot({ path: path.join(artifacts, 'send-queue.png') });
+      await closeDialogs();
+
+      await openDialog((await firstOfType('twilio-query'))!);
+      await page.selectOption('#node-input-object', 'Call');
+      await page.click('#twilio-rows-row .red-ui-editableList-addButton');
+      const choices = await page.$$eval('#twilio-rows-row li select:first-of-type option', (options) =>
+        options.map((o) => (o as HTMLOptionElement).value),
+      );
+      assert.ok(choices.includes('status') && choices.includes('startTime'), `Call filters from the catalogue: ${choices.join(', ')}`);
+      assert.match((await page.textContent('#twilio-sid-hint')) ?? '', /AC…/);
+      // With no parent record, a query's row only picks a subaccount, and says so.
+      assert.equal((await page.textContent('label[for="node-input-sid"] span'))?.trim(), 'Subaccount');
+      assert.match(
+        (await page.textContent('#twilio-sid-hint')) ?? '',
+        /^Empty: this account's records\. A subaccount's Account SID \(AC…\)/,
+      );
+      await page.selectOption('#node-input-object', 'ConferenceParticipant');
+      assert.match((await page.textContent('#twilio-sid-hint')) ?? '', /^CF…/);
+      assert.equal((await page.textContent('label[for="node-input-sid"] span'))?.trim(), 'Parent Sid');
+      await page.screenshot({ path: path.join(artifacts, 'query-parent-sid.png') });
+      await closeDialogs();
+    });
+
+    it('opens on the simplest example: the first demo tab is the SMS alert', async () => {
+      const tabs = await page.evaluate(() => {
+        const labels: string[] = [];
+        (window as any).RED.nodes.eachWorkspace((w: any) => labels.push(w.label));
+        return labels;
+      });
+      assert.equal(tabs[0], 'Send an SMS alert');
+      assert.equal(tabs.at(-1), 'Any API call', 'the most advanced one last');
+      assert.match(firstShownTab, /Send an SMS alert/, 'the editor opened on it');
+    });
+
+    it("shows each node's help in the sidebar", async () => {
+      for (const type of [...TYPES, 'twilio-config']) {
+        const text = await page.evaluate((t) => {
+          (window as any).RED.sidebar.help.show(t);
+          return document.querySelector('.red-ui-sidebar-help-stack .red-ui-help')?.textContent ?? '';
+        }, type);
+        assert.ok(text.length > 200, `${type} has help (${text.length} characters)`);
+        assert.ok(!/data-help-name|__\w+__/.test(text), `${type}: no raw markup`);
+      }
+      await page.screenshot({ path: path.join(artifacts, 'help.png') });
+    });
+
+    it("tests the account's connection from its dialog", async () => {
+      const configId = await page.evaluate(() => {
+        let id;
+        (window as any).RED.nodes.eachConfig((n: any) => {
+          if (n.type === 'twilio-config') id = n.id;
+        });
+        return id;
+      });
+      await openDialog(configId!);
+      await page.click('#twilio-config-test');
+      await page.waitForFunction(() => /connected|failed/.test(document.querySelector('#twilio-config-test-result')?.textContent ?? ''));
+      assert.match((await page.textContent('#twilio-config-test-result')) ?? '', /connected: Simulated demo account \(active\)/);
+      await page.screenshot({ path: path.join(artifacts, 'test-connection.png') });
+      await closeDialogs();
+    });
+
+    it('deploys a flow built in the editor (inject → send → debug) that delivers to the simulator', async () => {
+      const body = `built in the editor ${Date.now()}`;
+      await page.evaluate((text) => {
+        const RED = (window as any).RED;
+        const tab = RED.workspaces.add();
+        let account: string | undefined;
+        RED.nodes.eachConfig((n: any) => {
+          if (n.type === 'twilio-config') account = n.id;
+        });
+        RED.view.importNodes(
+          [
+            {
+              id: 'e2einject0000001',
+              type: 'inject',
+              z: tab.id,
+              name: 'e2e',
+              props: [{ p: 'payload' }],
+              payload: text,
+              payloadType: 'str',
+              repeat: '',
+              crontab: '',
+              once: false,
+              x: 120,
+              y: 80,
+              wires: [['e2esend00000001']],
+            },
+            {
+              id: 'e2esend00000001',
+              type: 'twilio-send',
+              z: tab.id,
+              account,
+              resource: 'message',
+              to: '+15558675310',
+              toType: 'str',
+              body: '{{payload}}',
+              bodyType: 'str',
+              x: 300,
+              y: 80,
+              wires: [['e2edebug0000001']],
+            },
+            {
+              id: 'e2edebug0000001',
+              type: 'debug',
+              z: tab.id,
+              name: 'e2e out',
+              active: true,
+              tosidebar: true,
+              complete: 'payload',
+              targetType: 'msg',
+              x: 480,
+              y: 80,
+              wires: [],
+            },
+          ],
+          { generateIds: false, addFlow: false },
+        );
+      }, body);
+      await page.click('#red-ui-header-button-deploy');
+      await page.waitForFunction(() => !(window as any).RED.nodes.dirty(), undefined, { timeout: 20_000 });
+      // The deploy answers before the new flows may have started: press the inject until it exists.
+      await waitFor(
+        'the deployed inject',
+        async () => ((await fetch(`${demo.editor}/inject/e2einject0000001`, { method: 'POST' })).status === 200 ? true : undefined),
+        20_000,
+      );
+      const delivered = await waitFor(
+        'the message at the simulator',
+        async () => {
+          const messages = (await (await fetch(`${demo.simulator}/_sim/messages`)).json()) as Array<{ body: string }>;
+          return messages.find((m) => m.body === body);
+        },
+        20_000,
+      );
+      assert.equal(delivered.body, body);
+      await page.screenshot({ path: path.join(artifacts, 'deployed-flow.png') });
+    });
+
+    it('explains fields on hover, from the catalogue', async () => {
+      for (const [type, least] of [
+        ['twilio-send', 12],
+        ['twilio-in', 6],
+        ['twilio-get', 2],
+        ['twilio-request', 6],
+      ] as const) {
+        await openDialog((await firstOfType(type))!);
+        const tips = await page.evaluate(() => (window as any).$('.red-ui-editor .twilio-has-tip').length);
+        assert.ok(tips >= least, `${type}: ${tips} labels with a tooltip`);
+        await closeDialogs();
+      }
+      await openDialog((await firstOfType('twilio-send'))!);
+      await page.hover('label[for="node-input-to"]');
+      const shown = await page.waitForSelector('.red-ui-popover', { timeout: 5_000 });
+      assert.match((await shown.textContent()) ?? '', /comma-separated list/);
+      await page.screenshot({ path: path.join(artifacts, 'tooltip.png') });
+      await page.mouse.move(0, 0);
+      await closeDialogs();
+    });
+
+    it('speaks German and Japanese where the browser does: palette, dialog, help', async () => {
+      const expectations = [
+        {
+          locale: 'de-DE',
+          help: /Sendet eine SMS, MMS oder WhatsApp-Nachricht/,
+          objects: 'Objekte',
+          reason: 'Eine Validierungsanfrage lässt sich nicht abrufen',
+        },
+        {
+          locale: 'ja-JP',
+          help: /Twilio で SMS、MMS、WhatsApp メッセージを送信/,
+          objects: 'オブジェクト',
+          reason: '検証リクエストは取得できません',
+        },
+      ];
+      for (const expected of expectations) {
+        const context = await browser.newContext({ locale: expected.locale, viewport: { width: 1400, height: 1000 } });
+        const localised = await context.newPage();
+        localised.on('pageerror', (err) => pageErrors.push(`${expected.locale}: ${err.message}`));
+        try {
+          await localised.goto(demo.editor);
+          await localised.waitForSelector('#red-ui-palette .red-ui-palette-node', { timeout: 60_000 });
+          const help = await localised.evaluate(() => {
+            const RED = (window as any).RED;
+            const read = (type: string) => {
+              RED.sidebar.help.show(type);
+              return (document.querySelector('.red-ui-sidebar-help-stack .red-ui-help')?.textContent ?? '').trim();
+            };
+            return { send: read('twilio-send'), get: read('twilio-get') };
+          });
+          assert.match(help.send, expected.help, `${expected.locale}: twilio-send help`);
+          assert.ok(
+            help.get.includes(expected.objects) && help.get.includes(expected.reason),
+            `${expected.locale}: the catalogue's list in the help`,
+          );
+          // A dialog's labels come from the same catalogue: the Get dialog's "not supported" note too.
+          const note = await localised.evaluate(async () => {
+            const RED = (window as any).RED;
+            let id: string | undefined;
+            RED.nodes.eachNode((n: any) => {
+              if (!id && n.type === 'twilio-get') id = n.id;
+            });
+            const node = RED.nodes.node(id);
+            RED.workspaces.show(node.z);
+            RED.editor.edit(node);
+            await new Promise((r) => setTimeout(r, 800));
+            (window as any).$('#node-input-object').val('CallerIdValidation').trigger('change');
+            await new Promise((r) => setTimeout(r, 200));
+            return (window as any).$('#twilio-not-supported').text();
+          });
+          assert.ok(note.startsWith(expected.reason), `${expected.locale}: ${note}`);
+          await localised.screenshot({ path: path.join(artifacts, `get-dialog-${expected.locale}.png`) });
+        } finally {
+          await context.close();
+        }
+      }
+    });
+
+    it('raised no errors in the page', () => {
+      assert.deepEqual(pageErrors, [], `errors in the page: ${pageErrors.join(' | ')}`);
+    });
   });
-});

@@ -13,7 +13,13 @@ const TO = '+15558675310';
 describe('error codes through a flow', () => {
   const { simulator } = useRuntime();
   const reached = new Set<string>();
-  const expectCode = async (code: string, node: Record<string, unknown>, msg: Record<string, unknown> = {}, opts: Parameters<typeof runSend>[3] = {}, url = simulator.url) => {
+  const expectCode = async (
+    code: string,
+    node: Record<string, unknown>,
+    msg: Record<string, unknown> = {},
+    opts: Parameters<typeof runSend>[3] = {},
+    url = simulator.url,
+  ) => {
     const { error, output } = await runSend(url, { to: TO, toType: 'str', body: 'hi', bodyType: 'str', ...node }, msg, opts);
     await helper.unload();
     assert.equal(error?.code, code, `expected ${code}, got ${error?.code}: ${error?.message}`);
@@ -41,7 +47,12 @@ describe('error codes through a flow', () => {
     assert.equal((await expectCode('INVALID_REGION_TO_PHONE_NUMBER_ERROR', { to: '+15005550003' })).cause.twilioCode, 21408);
     assert.equal((await expectCode('PERMISSION_DENIED_ERROR', { to: '+15005550004' })).cause.twilioCode, 21610);
     assert.equal((await expectCode('TOO_MANY_REQUESTS', { from: '+15005550008', fromType: 'str' })).cause.twilioCode, 21611);
-    await expectCode('AUTHENTICATION_CONNECTION_ERROR', {}, {}, { mode: 'authToken', credentials: { accountSid: 'AC' + 'f'.repeat(32), authToken: 'nope' } });
+    await expectCode(
+      'AUTHENTICATION_CONNECTION_ERROR',
+      {},
+      {},
+      { mode: 'authToken', credentials: { accountSid: 'AC' + 'f'.repeat(32), authToken: 'nope' } },
+    );
     simulator.failNext({ type: 'http', status: 400, code: 21620, message: 'Invalid media URL(s)' });
     assert.equal((await expectCode('INVALID_REQUEST_ERROR', {})).cause.twilioCode, 21620);
   });
@@ -70,8 +81,11 @@ describe('error codes through a flow', () => {
     await expectCode('TWILIO_CONNECTION_ERROR', {}, {}, {}, `http://127.0.0.1:${closed}`);
   });
 
-  it('refuses what Twilio\'s API does not offer as NOT_SUPPORTED, before any request', async () => {
-    const error = await expectCode('NOT_SUPPORTED', { resource: 'ConnectApp', fields: [{ name: 'friendlyName', value: 'x', valueType: 'str' }] });
+  it("refuses what Twilio's API does not offer as NOT_SUPPORTED, before any request", async () => {
+    const error = await expectCode('NOT_SUPPORTED', {
+      resource: 'ConnectApp',
+      fields: [{ name: 'friendlyName', value: 'x', valueType: 'str' }],
+    });
     assert.match(error.message, /Console/);
     assert.equal(simulator.requests.length, 0);
   });
@@ -80,11 +94,26 @@ describe('error codes through a flow', () => {
     simulator.latencyMs = 300;
     try {
       const account = accountNode(simulator.url);
-      await helper.load(allNodes, [
-        { id: 'tab', type: 'tab', label: 't' },
-        account.node,
-        { id: 'send', type: 'twilio-send', z: 'tab', account: 'account', resource: 'message', to: TO, toType: 'str', body: 'hi', bodyType: 'str', wires: [[]] },
-      ], { account: account.credentials });
+      await helper.load(
+        allNodes,
+        [
+          { id: 'tab', type: 'tab', label: 't' },
+          account.node,
+          {
+            id: 'send',
+            type: 'twilio-send',
+            z: 'tab',
+            account: 'account',
+            resource: 'message',
+            to: TO,
+            toType: 'str',
+            body: 'hi',
+            bodyType: 'str',
+            wires: [[]],
+          },
+        ],
+        { account: account.credentials },
+      );
       const node = helper.getNode('send');
       const codes: string[] = [];
       const complete = node._complete as (m: unknown, err?: { code: string }) => void;
@@ -105,22 +134,40 @@ describe('error codes through a flow', () => {
   it('reaches a Catch node with the message alone in msg.error.message, the code beside it', async () => {
     const catchNode = require(require.resolve('@node-red/nodes/core/common/25-catch.js', { paths: [require.resolve(nodeRedPackage)] }));
     const account = accountNode(simulator.url);
-    await helper.load([...allNodes, catchNode], [
-      { id: 'tab', type: 'tab', label: 't' },
-      account.node,
-      { id: 'send', type: 'twilio-send', z: 'tab', account: 'account', resource: 'message', to: `${TO}, +15005550001, +15005550004`, toType: 'str', body: 'hi', bodyType: 'str', wires: [[]] },
-      { id: 'catcher', type: 'catch', z: 'tab', scope: null, uncaught: false, wires: [['caught']] },
-      { id: 'caught', type: 'helper', z: 'tab' },
-    ], { account: account.credentials });
+    await helper.load(
+      [...allNodes, catchNode],
+      [
+        { id: 'tab', type: 'tab', label: 't' },
+        account.node,
+        {
+          id: 'send',
+          type: 'twilio-send',
+          z: 'tab',
+          account: 'account',
+          resource: 'message',
+          to: `${TO}, +15005550001, +15005550004`,
+          toType: 'str',
+          body: 'hi',
+          bodyType: 'str',
+          wires: [[]],
+        },
+        { id: 'catcher', type: 'catch', z: 'tab', scope: null, uncaught: false, wires: [['caught']] },
+        { id: 'caught', type: 'helper', z: 'tab' },
+      ],
+      { account: account.credentials },
+    );
     const caught = new Promise<any>((resolve) => helper.getNode('caught').once('input', resolve));
     helper.getNode('send').receive({ payload: 'x' });
     const msg = await caught;
     await helper.unload();
-    assert.equal(msg.error.message, '2 of 3 recipients failed; first: The \'To\' number +15005550001 is not a valid phone number.');
+    assert.equal(msg.error.message, "2 of 3 recipients failed; first: The 'To' number +15005550001 is not a valid phone number.");
     assert.equal(msg.error.code, 'INVALID_TO_PHONE_NUMBER_ERROR');
   });
 
   it('has reached every documented code', () => {
-    assert.deepEqual(ALL_ERROR_CODES.filter((c) => !reached.has(c)), []);
+    assert.deepEqual(
+      ALL_ERROR_CODES.filter((c) => !reached.has(c)),
+      [],
+    );
   });
 });

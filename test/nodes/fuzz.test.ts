@@ -11,7 +11,19 @@ import { ACCOUNT, API_KEY, FlowNode, SendResult, allNodes, helper, sendTo, useRu
 
 const CODES = new Set<string>(ALL_ERROR_CODES);
 const number = fc.oneof(
-  fc.constantFrom('+15558675310', '+15005550001', '+15005550003', 'whatsapp:+15558675310', 'client:alice', '+0', '++1', '555', '', ' ', '+1 (555) 867-5310'),
+  fc.constantFrom(
+    '+15558675310',
+    '+15005550001',
+    '+15005550003',
+    'whatsapp:+15558675310',
+    'client:alice',
+    '+0',
+    '++1',
+    '555',
+    '',
+    ' ',
+    '+1 (555) 867-5310',
+  ),
   fc.string({ maxLength: 20 }),
   fc.integer(),
 );
@@ -22,18 +34,39 @@ const text = fc.oneof(
   fc.constantFrom('{{missing}}', '{{#open}}', '{{payload}} 🚀 ünïcödé', '<Response/>', ''),
 );
 const anything = fc.anything({ withNullPrototype: true, withObjectString: true, maxDepth: 2 });
-const recipients = fc.oneof(number, fc.array(number, { maxLength: 8 }), fc.uniqueArray(fc.integer({ min: 1_000_000, max: 9_999_999 }).map((n) => `+1555${n}`), { minLength: 100, maxLength: 250 }), anything);
-const message = fc.record({
-  payload: fc.oneof(text, anything, fc.constant(undefined)),
-  to: recipients,
-  body: fc.oneof(text, anything),
-  sid: fc.oneof(fc.constantFrom('SM' + 'a'.repeat(32), 'CF' + 'b'.repeat(32) + ':bob', 'AC' + 'c'.repeat(32) + ':SMx', '', ':::'), fc.string({ maxLength: 40 }), anything),
-  metadata: anything,
-  path: fc.oneof(fc.constantFrom('/2010-04-01/Accounts/{AccountSid}.json', 'https://evil.example.com/', '//x', ''), fc.string({ maxLength: 30 })),
-}, { requiredKeys: [], noNullPrototype: true }); // Node-RED messages are plain objects
+const recipients = fc.oneof(
+  number,
+  fc.array(number, { maxLength: 8 }),
+  fc.uniqueArray(
+    fc.integer({ min: 1_000_000, max: 9_999_999 }).map((n) => `+1555${n}`),
+    { minLength: 100, maxLength: 250 },
+  ),
+  anything,
+);
+const message = fc.record(
+  {
+    payload: fc.oneof(text, anything, fc.constant(undefined)),
+    to: recipients,
+    body: fc.oneof(text, anything),
+    sid: fc.oneof(
+      fc.constantFrom('SM' + 'a'.repeat(32), 'CF' + 'b'.repeat(32) + ':bob', 'AC' + 'c'.repeat(32) + ':SMx', '', ':::'),
+      fc.string({ maxLength: 40 }),
+      anything,
+    ),
+    metadata: anything,
+    path: fc.oneof(
+      fc.constantFrom('/2010-04-01/Accounts/{AccountSid}.json', 'https://evil.example.com/', '//x', ''),
+      fc.string({ maxLength: 30 }),
+    ),
+  },
+  { requiredKeys: [], noNullPrototype: true },
+); // Node-RED messages are plain objects
 
 /** Adds __proto__ and constructor keys as own properties, as JSON.parse would. */
-const withPrototypeKeys = (msg: Record<string, unknown>) => ({ ...msg, ...JSON.parse('{"__proto__": {"polluted": true}, "constructor": {"prototype": {"polluted": true}}}') });
+const withPrototypeKeys = (msg: Record<string, unknown>) => ({
+  ...msg,
+  ...JSON.parse('{"__proto__": {"polluted": true}, "constructor": {"prototype": {"polluted": true}}}'),
+});
 
 describe('random messages into every node', () => {
   const { simulator } = useRuntime();
@@ -43,14 +76,50 @@ describe('random messages into every node', () => {
   after(() => process.off('unhandledRejection', onUnhandled));
 
   const nodes: Array<[string, Record<string, unknown>]> = [
-    ['send a message', { type: 'twilio-send', resource: 'message', to: 'to', toType: 'msg', body: 'body', bodyType: 'msg', metadata: 'metadata', metadataType: 'msg' }],
+    [
+      'send a message',
+      {
+        type: 'twilio-send',
+        resource: 'message',
+        to: 'to',
+        toType: 'msg',
+        body: 'body',
+        bodyType: 'msg',
+        metadata: 'metadata',
+        metadataType: 'msg',
+      },
+    ],
     ['send a call', { type: 'twilio-send', resource: 'call', callAction: 'say', to: 'to', toType: 'msg', say: 'body', sayType: 'msg' }],
     ['create a queue', { type: 'twilio-send', resource: 'Queue', fields: [{ name: 'friendlyName', value: 'body', valueType: 'msg' }] }],
     ['get', { type: 'twilio-get', object: 'Message', sid: 'sid', sidType: 'msg' }],
-    ['query', { type: 'twilio-query', object: 'ConferenceParticipant', sid: 'sid', sidType: 'msg', filters: [{ name: 'muted', value: 'payload', valueType: 'msg' }], limit: 3 }],
+    [
+      'query',
+      {
+        type: 'twilio-query',
+        object: 'ConferenceParticipant',
+        sid: 'sid',
+        sidType: 'msg',
+        filters: [{ name: 'muted', value: 'payload', valueType: 'msg' }],
+        limit: 3,
+      },
+    ],
     ['update', { type: 'twilio-update', object: 'ConferenceParticipant', sid: 'sid', sidType: 'msg' }],
     ['delete', { type: 'twilio-delete', object: 'Recording', sid: 'sid', sidType: 'msg' }],
-    ['request', { type: 'twilio-request', domain: 'api', method: 'POST', path: 'path', pathType: 'msg', form: 'payload', formType: 'msg', responseType: 'json', timeout: 5, retries: 0 }],
+    [
+      'request',
+      {
+        type: 'twilio-request',
+        domain: 'api',
+        method: 'POST',
+        path: 'path',
+        pathType: 'msg',
+        form: 'payload',
+        formType: 'msg',
+        responseType: 'json',
+        timeout: 5,
+        retries: 0,
+      },
+    ],
     ['reply', { type: 'twilio-reply', action: 'raw' }],
   ];
 
@@ -58,7 +127,16 @@ describe('random messages into every node', () => {
     it(`${name}: an output or a coded error for each`, async () => {
       const flow: FlowNode[] = [
         { id: 'tab', type: 'tab', label: 't' },
-        { id: 'account', type: 'twilio-config', authMode: 'apiKey', region: '', edge: '', defaultFrom: '+15017122661', baseUrl: simulator.url, maxRetries: 0 },
+        {
+          id: 'account',
+          type: 'twilio-config',
+          authMode: 'apiKey',
+          region: '',
+          edge: '',
+          defaultFrom: '+15017122661',
+          baseUrl: simulator.url,
+          maxRetries: 0,
+        },
         { id: 'node', type: String(config.type), z: 'tab', account: 'account', wires: [['out']], ...config },
         { id: 'out', type: 'helper', z: 'tab' },
       ];

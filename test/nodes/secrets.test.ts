@@ -31,13 +31,73 @@ describe('secrets stay secret', () => {
     const base = { z: 'tab', wires: [['out']] };
     const flow: FlowNode[] = [
       { id: 'tab', type: 'tab', label: 't' },
-      { id: 'account-good', type: 'twilio-config', name: 'working account', authMode: 'apiKey', region: '', edge: '', defaultFrom: '+15017122661', baseUrl: simulator.url },
-      { id: 'account-bad', type: 'twilio-config', name: 'wrong token', authMode: 'authToken', region: '', edge: '', defaultFrom: '+15017122661', baseUrl: simulator.url },
-      { id: 'sms', type: 'twilio-send', account: 'account-good', resource: 'message', to: '+15558675310', toType: 'str', body: 'hi', bodyType: 'str', ...base },
-      { id: 'invalid', type: 'twilio-send', account: 'account-good', resource: 'message', to: '+15005550001', toType: 'str', body: 'hi', bodyType: 'str', ...base },
-      { id: 'denied', type: 'twilio-send', account: 'account-bad', resource: 'message', to: '+15558675310', toType: 'str', body: 'hi', bodyType: 'str', ...base },
+      {
+        id: 'account-good',
+        type: 'twilio-config',
+        name: 'working account',
+        authMode: 'apiKey',
+        region: '',
+        edge: '',
+        defaultFrom: '+15017122661',
+        baseUrl: simulator.url,
+      },
+      {
+        id: 'account-bad',
+        type: 'twilio-config',
+        name: 'wrong token',
+        authMode: 'authToken',
+        region: '',
+        edge: '',
+        defaultFrom: '+15017122661',
+        baseUrl: simulator.url,
+      },
+      {
+        id: 'sms',
+        type: 'twilio-send',
+        account: 'account-good',
+        resource: 'message',
+        to: '+15558675310',
+        toType: 'str',
+        body: 'hi',
+        bodyType: 'str',
+        ...base,
+      },
+      {
+        id: 'invalid',
+        type: 'twilio-send',
+        account: 'account-good',
+        resource: 'message',
+        to: '+15005550001',
+        toType: 'str',
+        body: 'hi',
+        bodyType: 'str',
+        ...base,
+      },
+      {
+        id: 'denied',
+        type: 'twilio-send',
+        account: 'account-bad',
+        resource: 'message',
+        to: '+15558675310',
+        toType: 'str',
+        body: 'hi',
+        bodyType: 'str',
+        ...base,
+      },
       { id: 'get', type: 'twilio-get', account: 'account-bad', object: 'Account', sid: ACCOUNT.sid, sidType: 'str', ...base },
-      { id: 'raw', type: 'twilio-request', account: 'account-good', domain: 'api', method: 'GET', path: '/2010-04-01/Accounts/{AccountSid}/Nothing.json', pathType: 'str', responseType: 'json', timeout: 5, retries: 0, ...base },
+      {
+        id: 'raw',
+        type: 'twilio-request',
+        account: 'account-good',
+        domain: 'api',
+        method: 'GET',
+        path: '/2010-04-01/Accounts/{AccountSid}/Nothing.json',
+        pathType: 'str',
+        responseType: 'json',
+        timeout: 5,
+        retries: 0,
+        ...base,
+      },
       { id: 'in', type: 'twilio-in', account: 'account-good', path: '/twilio/secret', validate: true, reply: 'auto', ...base },
       { id: 'out', type: 'helper', z: 'tab' },
     ];
@@ -50,7 +110,8 @@ describe('secrets stay secret', () => {
     helper.getNode('out').on('input', (msg: unknown) => seen.push(msg));
     for (const id of ['sms', 'invalid', 'denied', 'get', 'raw', 'in']) {
       const node = helper.getNode(id);
-      for (const event of ['call:status', 'call:error', 'call:warn', 'call:log']) node.on(event, (call: { args: unknown[] }) => seen.push(call.args));
+      for (const event of ['call:status', 'call:error', 'call:warn', 'call:log'])
+        node.on(event, (call: { args: unknown[] }) => seen.push(call.args));
     }
     for (const id of ['sms', 'invalid', 'denied', 'get', 'raw']) helper.getNode(id).receive({ payload: 'go' });
     // A forged webhook: the warning it causes must not carry the token or the signature.
@@ -58,7 +119,9 @@ describe('secrets stay secret', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
     try {
       const forged = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/twilio/secret`, {
-        method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Twilio-Signature': 'forged' }, body: 'Body=hi',
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Twilio-Signature': 'forged' },
+        body: 'Body=hi',
       });
       assert.equal(forged.status, 403);
     } finally {

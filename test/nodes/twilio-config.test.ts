@@ -23,7 +23,12 @@ describe('twilio-config', () => {
 
   it('reports credentials Twilio refuses as AUTHENTICATION_CONNECTION_ERROR, with no secret in the error', async () => {
     const secret = 'wrong-secret-value-1234';
-    const { error, statuses } = await runSend(simulator.url, message, {}, { credentials: { accountSid: ACCOUNT.sid, apiKeySid: API_KEY.sid, apiKeySecret: secret } });
+    const { error, statuses } = await runSend(
+      simulator.url,
+      message,
+      {},
+      { credentials: { accountSid: ACCOUNT.sid, apiKeySid: API_KEY.sid, apiKeySecret: secret } },
+    );
     assert.equal(error?.code, 'AUTHENTICATION_CONNECTION_ERROR');
     assert.equal(error?.cause?.twilioCode, 20003);
     assert.equal(error?.cause?.status, 401);
@@ -60,13 +65,23 @@ describe('twilio-config', () => {
   });
 
   it('reads ${ENV_VAR} references in credentials and settings (seed: TWILIO_ACCOUNT / TWILIO_TOKEN)', async () => {
-    Object.assign(process.env, { TWILIO_ACCOUNT: ACCOUNT.sid, TWILIO_TOKEN: ACCOUNT.authToken, TWILIO_SIM: simulator.url, TWILIO_FROM: '+15017122669' });
+    Object.assign(process.env, {
+      TWILIO_ACCOUNT: ACCOUNT.sid,
+      TWILIO_TOKEN: ACCOUNT.authToken,
+      TWILIO_SIM: simulator.url,
+      TWILIO_FROM: '+15017122669',
+    });
     try {
-      const { error } = await runSend('${TWILIO_SIM}', message, {}, {
-        mode: 'authToken',
-        account: { defaultFrom: '${TWILIO_FROM}' },
-        credentials: { accountSid: '${TWILIO_ACCOUNT}', authToken: '${TWILIO_TOKEN}' },
-      });
+      const { error } = await runSend(
+        '${TWILIO_SIM}',
+        message,
+        {},
+        {
+          mode: 'authToken',
+          account: { defaultFrom: '${TWILIO_FROM}' },
+          credentials: { accountSid: '${TWILIO_ACCOUNT}', authToken: '${TWILIO_TOKEN}' },
+        },
+      );
       assert.equal(error, undefined);
       assert.equal(simulator.requests[0].username, ACCOUNT.sid);
       assert.equal(simulator.requests[0].params.From, '+15017122669');
@@ -78,7 +93,15 @@ describe('twilio-config', () => {
   it('builds one SDK client per account, shared by its nodes, with region and edge, and releases it on close', async () => {
     const flow: FlowNode[] = [
       { id: 'tab', type: 'tab', label: 't' },
-      { id: 'account', type: 'twilio-config', authMode: 'apiKey', region: 'ie1', edge: 'dublin', defaultFrom: '+15017122661', baseUrl: simulator.url },
+      {
+        id: 'account',
+        type: 'twilio-config',
+        authMode: 'apiKey',
+        region: 'ie1',
+        edge: 'dublin',
+        defaultFrom: '+15017122661',
+        baseUrl: simulator.url,
+      },
       { id: 'a', type: 'twilio-send', z: 'tab', account: 'account', resource: 'message', ...message, wires: [['out']] },
       { id: 'b', type: 'twilio-send', z: 'tab', account: 'account', resource: 'message', ...message, wires: [['out']] },
       { id: 'out', type: 'helper', z: 'tab' },
@@ -100,7 +123,13 @@ describe('twilio-config', () => {
     const { output } = await runSend(simulator.url, message, {});
     const flows = JSON.stringify(helper._redNodes.getFlows().flows);
     const account = helper.getNode('account');
-    const visible = JSON.stringify({ flows, output, account: Object.keys(account).filter((k) => k !== 'credentials').map((k) => String(account[k])) });
+    const visible = JSON.stringify({
+      flows,
+      output,
+      account: Object.keys(account)
+        .filter((k) => k !== 'credentials')
+        .map((k) => String(account[k])),
+    });
     for (const secret of [API_KEY.secret, ACCOUNT.authToken]) assert.ok(!visible.includes(secret), 'a secret leaked');
     assert.ok(!flows.includes(API_KEY.sid), 'credential fields stay out of the flow');
   });
@@ -119,15 +148,36 @@ describe('twilio-config', () => {
   it('tests a connection from the editor: unsaved values, saved secrets, and failures without secrets', async () => {
     const { node, credentials } = accountNode(simulator.url, 'apiKey');
     await helper.load(allNodes, [node], { account: credentials });
-    const unsaved = await helper.request().post('/twilio-config/test').send({ authMode: 'authToken', baseUrl: simulator.url, credentials: { accountSid: ACCOUNT.sid, authToken: ACCOUNT.authToken } });
+    const unsaved = await helper
+      .request()
+      .post('/twilio-config/test')
+      .send({ authMode: 'authToken', baseUrl: simulator.url, credentials: { accountSid: ACCOUNT.sid, authToken: ACCOUNT.authToken } });
     assert.deepEqual(unsaved.body, { ok: true, friendlyName: 'Simulated demo account', status: 'active', type: 'Full' });
-    const saved = await helper.request().post('/twilio-config/test').send({ id: 'account', authMode: 'apiKey', baseUrl: simulator.url, credentials: { accountSid: ACCOUNT.sid, apiKeySid: API_KEY.sid, apiKeySecret: '__PWRD__' } });
+    const saved = await helper
+      .request()
+      .post('/twilio-config/test')
+      .send({
+        id: 'account',
+        authMode: 'apiKey',
+        baseUrl: simulator.url,
+        credentials: { accountSid: ACCOUNT.sid, apiKeySid: API_KEY.sid, apiKeySecret: '__PWRD__' },
+      });
     assert.equal(saved.body.ok, true, 'the saved secret stood in for the unchanged password field');
-    const wrong = await helper.request().post('/twilio-config/test').send({ authMode: 'apiKey', baseUrl: simulator.url, credentials: { accountSid: ACCOUNT.sid, apiKeySid: API_KEY.sid, apiKeySecret: 'wrong-secret-123' } });
+    const wrong = await helper
+      .request()
+      .post('/twilio-config/test')
+      .send({
+        authMode: 'apiKey',
+        baseUrl: simulator.url,
+        credentials: { accountSid: ACCOUNT.sid, apiKeySid: API_KEY.sid, apiKeySecret: 'wrong-secret-123' },
+      });
     assert.equal(wrong.body.ok, false);
     assert.equal(wrong.body.code, 'AUTHENTICATION_CONNECTION_ERROR');
     assert.ok(!JSON.stringify(wrong.body).includes('wrong-secret-123'));
-    const incomplete = await helper.request().post('/twilio-config/test').send({ authMode: 'apiKey', credentials: { accountSid: 'AC123' } });
+    const incomplete = await helper
+      .request()
+      .post('/twilio-config/test')
+      .send({ authMode: 'apiKey', credentials: { accountSid: 'AC123' } });
     assert.deepEqual([incomplete.body.ok, incomplete.body.code], [false, 'INVALID_INPUT']);
   });
 });

@@ -19,7 +19,11 @@ describe('twilio-in duplicate window in a configured context store', () => {
   const post = (token: string) =>
     fetch(`${httpNode.base()}/twilio/sms`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Twilio-Signature': twilio.getExpectedTwilioSignature(ACCOUNT.authToken, `${httpNode.base()}/twilio/sms`, PARAMS), 'I-Twilio-Idempotency-Token': token },
+      headers: {
+        'Content-Type': 'application/x-www-form-urlencoded',
+        'X-Twilio-Signature': twilio.getExpectedTwilioSignature(ACCOUNT.authToken, `${httpNode.base()}/twilio/sms`, PARAMS),
+        'I-Twilio-Idempotency-Token': token,
+      },
       body: new URLSearchParams(PARAMS).toString(),
     });
 
@@ -28,7 +32,19 @@ describe('twilio-in duplicate window in a configured context store', () => {
     const flow: FlowNode[] = [
       { id: 'tab', type: 'tab', label: 't' },
       account.node,
-      { id: 'in', type: 'twilio-in', z: 'tab', account: 'account', path: '/twilio/sms', validate: true, reply: 'auto', dedupe: true, dedupeWindow: 600, contextStore: 'shared', wires: [['out']] },
+      {
+        id: 'in',
+        type: 'twilio-in',
+        z: 'tab',
+        account: 'account',
+        path: '/twilio/sms',
+        validate: true,
+        reply: 'auto',
+        dedupe: true,
+        dedupeWindow: 600,
+        contextStore: 'shared',
+        wires: [['out']],
+      },
       { id: 'out', type: 'helper', z: 'tab' },
     ];
     await helper.load(allNodes, flow, { account: account.credentials });
@@ -40,14 +56,28 @@ describe('twilio-in duplicate window in a configured context store', () => {
     const tokens = [crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID()];
     for (const token of tokens) assert.equal((await post(token)).status, 200);
     const context = (helper.getNode('in') as any).context();
-    const keys = (await new Promise<string[]>((resolve, reject) => context.keys('shared', (err: Error, k: string[]) => (err ? reject(err) : resolve(k))))).filter((k) => k.startsWith('twilio-in-dedupe-t-'));
+    const keys = (
+      await new Promise<string[]>((resolve, reject) =>
+        context.keys('shared', (err: Error, k: string[]) => (err ? reject(err) : resolve(k))),
+      )
+    ).filter((k) => k.startsWith('twilio-in-dedupe-t-'));
     assert.equal(keys.length, 3, 'one key per token, in the store the node names');
-    const defaults = await new Promise<string[]>((resolve, reject) => context.keys('default', (err: Error, k: string[]) => (err ? reject(err) : resolve(k))));
-    assert.deepEqual(defaults.filter((k) => k.startsWith('twilio-in')), [], `nothing in the default store: ${JSON.stringify(defaults)}`);
+    const defaults = await new Promise<string[]>((resolve, reject) =>
+      context.keys('default', (err: Error, k: string[]) => (err ? reject(err) : resolve(k))),
+    );
+    assert.deepEqual(
+      defaults.filter((k) => k.startsWith('twilio-in')),
+      [],
+      `nothing in the default store: ${JSON.stringify(defaults)}`,
+    );
 
     for (const type of ['full', 'nodes']) {
       const flows = helper._redNodes.getFlows();
-      await helper.setFlows(flows.flows.map((n) => (n.id === 'in' ? { ...n, name: `after ${type}` } : n)), type, flows.credentials as Record<string, object>);
+      await helper.setFlows(
+        flows.flows.map((n) => (n.id === 'in' ? { ...n, name: `after ${type}` } : n)),
+        type,
+        flows.credentials as Record<string, object>,
+      );
       listen();
       for (const token of tokens) assert.equal((await post(token)).status, 200);
     }

@@ -30,8 +30,11 @@ describe('twilio-request', () => {
         const next = script.shift();
         if (next?.hang) return; // never answers
         if (next) return res.writeHead(next.status, { 'Content-Type': 'application/json', ...next.headers }).end(next.body ?? '{}');
-        if (req.url!.startsWith('/bytes')) return res.writeHead(200, { 'Content-Type': 'image/png' }).end(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 255]));
-        res.writeHead(200, { 'Content-Type': 'application/json', 'X-Echo': 'yes' }).end(JSON.stringify({ method: req.method, url: req.url, contentType: req.headers['content-type'], body: body.toString('utf8') }));
+        if (req.url!.startsWith('/bytes'))
+          return res.writeHead(200, { 'Content-Type': 'image/png' }).end(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 255]));
+        res
+          .writeHead(200, { 'Content-Type': 'application/json', 'X-Echo': 'yes' })
+          .end(JSON.stringify({ method: req.method, url: req.url, contentType: req.headers['content-type'], body: body.toString('utf8') }));
       });
     });
     await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', () => resolve()));
@@ -47,32 +50,73 @@ describe('twilio-request', () => {
   });
 
   const request = async (config: Record<string, unknown>, msg: Record<string, unknown> = {}, url = echoUrl) => {
-    const result = await runNode(url, 'twilio-request', { domain: 'api', method: 'GET', responseType: 'json', timeout: 5, retries: 0, retryDelay: 1, backoff: 2, retryOn: 'server', pathType: 'str', ...config }, msg);
+    const result = await runNode(
+      url,
+      'twilio-request',
+      {
+        domain: 'api',
+        method: 'GET',
+        responseType: 'json',
+        timeout: 5,
+        retries: 0,
+        retryDelay: 1,
+        backoff: 2,
+        retryOn: 'server',
+        pathType: 'str',
+        ...config,
+      },
+      msg,
+    );
     await helper.unload();
     return result;
   };
 
-  it('calls the 2010 API on the simulator with the account\'s auth, filling in {AccountSid}', async () => {
-    const created = await request({ method: 'POST', path: '/2010-04-01/Accounts/{AccountSid}/Messages.json', form: '{"To":"+15558675310","From":"+15017122661","Body":"raw","MediaUrl":["https://x.test/1.png","https://x.test/2.png"]}', formType: 'json' }, {}, simulator.url);
+  it("calls the 2010 API on the simulator with the account's auth, filling in {AccountSid}", async () => {
+    const created = await request(
+      {
+        method: 'POST',
+        path: '/2010-04-01/Accounts/{AccountSid}/Messages.json',
+        form: '{"To":"+15558675310","From":"+15017122661","Body":"raw","MediaUrl":["https://x.test/1.png","https://x.test/2.png"]}',
+        formType: 'json',
+      },
+      {},
+      simulator.url,
+    );
     assert.equal(created.error, undefined);
     assert.equal(created.output.statusCode, 201);
     assert.match(created.output.payload.sid, /^MM/);
     assert.deepEqual(simulator.requests[0].params.MediaUrl, ['https://x.test/1.png', 'https://x.test/2.png'], 'arrays repeat the key');
     assert.equal(simulator.requests[0].username, API_KEY.sid);
-    const listed = await request({ path: '/2010-04-01/Accounts/{AccountSid}/Messages.json', query: 'q', queryType: 'msg' }, { q: { PageSize: 1 } }, simulator.url);
+    const listed = await request(
+      { path: '/2010-04-01/Accounts/{AccountSid}/Messages.json', query: 'q', queryType: 'msg' },
+      { q: { PageSize: 1 } },
+      simulator.url,
+    );
     assert.equal(listed.output.payload.messages.length, 1);
     assert.equal(listed.output.payload.page_size, 1);
   });
 
-  it('maps Twilio\'s error answers to the usual codes, keeping the status', async () => {
-    const { error, output } = await request({ path: '/2010-04-01/Accounts/{AccountSid}/Messages/SM00000000000000000000000000000000.json' }, {}, simulator.url);
+  it("maps Twilio's error answers to the usual codes, keeping the status", async () => {
+    const { error, output } = await request(
+      { path: '/2010-04-01/Accounts/{AccountSid}/Messages/SM00000000000000000000000000000000.json' },
+      {},
+      simulator.url,
+    );
     assert.equal(output, undefined);
     assert.equal(error?.code, 'NOT_FOUND');
     assert.equal(error?.cause?.twilioCode, 20404);
   });
 
   it('sends JSON bodies, headers and multipart files with their names', async () => {
-    const json = await request({ method: 'POST', domain: 'verify', path: '/v2/Services', json: '{"FriendlyName":"My app","Nested":{"a":[1,2]}}', jsonType: 'json', headers: '{"X-Custom":"1"}', headersType: 'json' });
+    const json = await request({
+      method: 'POST',
+      domain: 'verify',
+      path: '/v2/Services',
+      json: '{"FriendlyName":"My app","Nested":{"a":[1,2]}}',
+      jsonType: 'json',
+      headers: '{"X-Custom":"1"}',
+      headersType: 'json',
+    });
     assert.equal(json.error, undefined);
     assert.equal(json.output.payload.contentType, 'application/json');
     assert.deepEqual(JSON.parse(json.output.payload.body), { FriendlyName: 'My app', Nested: { a: [1, 2] } });
@@ -81,8 +125,18 @@ describe('twilio-request', () => {
     assert.equal(json.output.headers['x-echo'], 'yes');
     seen.length = 0;
 
-    const multipart = await request({ method: 'POST', path: '/v1/Services/ZS00000000000000000000000000000000/Assets', domain: 'serverless', form: '{"Path":"/a.txt"}', formType: 'json', files: 'upload', filesType: 'msg' },
-      { upload: [{ field: 'Content', filename: 'hello "world".txt', contentType: 'text/plain', data: Buffer.from('héllo') }] });
+    const multipart = await request(
+      {
+        method: 'POST',
+        path: '/v1/Services/ZS00000000000000000000000000000000/Assets',
+        domain: 'serverless',
+        form: '{"Path":"/a.txt"}',
+        formType: 'json',
+        files: 'upload',
+        filesType: 'msg',
+      },
+      { upload: [{ field: 'Content', filename: 'hello "world".txt', contentType: 'text/plain', data: Buffer.from('héllo') }] },
+    );
     assert.equal(multipart.error, undefined);
     assert.match(multipart.output.payload.contentType, /^multipart\/form-data; boundary=/);
     const body = seen[0].body.toString('utf8');
@@ -93,7 +147,10 @@ describe('twilio-request', () => {
 
   it('answers as text or bytes when asked', async () => {
     const text = await request({ path: '/anything', responseType: 'text' });
-    assert.ok(text.statuses.some((st: any) => st.text === 'twilio-request.status.doneFirstTry'), 'status: 200 (1 try), not "1 tries"');
+    assert.ok(
+      text.statuses.some((st: any) => st.text === 'twilio-request.status.doneFirstTry'),
+      'status: 200 (1 try), not "1 tries"',
+    );
     assert.equal(typeof text.output.payload, 'string');
     const bytes = await request({ path: '/bytes', responseType: 'binary' });
     assert.ok(Buffer.isBuffer(bytes.output.payload));
@@ -107,7 +164,10 @@ describe('twilio-request', () => {
     const took = Date.now() - started;
     assert.equal(ok.error, undefined);
     assert.equal(ok.output.twilio.attempts, 3);
-    assert.ok(ok.statuses.some((st: any) => st.text === 'twilio-request.status.done'), 'status: 200 (3 tries)');
+    assert.ok(
+      ok.statuses.some((st: any) => st.text === 'twilio-request.status.done'),
+      'status: 200 (3 tries)',
+    );
     assert.ok(took >= 40 + 80, `waited ${took} ms`);
     script.push({ status: 429, headers: { 'Retry-After': '0.3' }, body: '{"code":20429,"message":"Too Many Requests"}' });
     const started2 = Date.now();

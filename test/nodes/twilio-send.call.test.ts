@@ -13,7 +13,15 @@ describe('twilio-send: calls', () => {
 
   it('says a templated text, XML-escaped into <Say> by the SDK', async () => {
     const { output, error, statuses } = await call(
-      { callAction: 'say', say: 'Alarm in {{payload.room}}', sayType: 'str', sayVoice: 'Polly.Joanna', sayVoiceType: 'str', sayLanguage: 'en-US', sayLanguageType: 'str' },
+      {
+        callAction: 'say',
+        say: 'Alarm in {{payload.room}}',
+        sayType: 'str',
+        sayVoice: 'Polly.Joanna',
+        sayVoiceType: 'str',
+        sayLanguage: 'en-US',
+        sayLanguageType: 'str',
+      },
       { payload: { room: `Tom & Jerry's <lab> "A"` } },
     );
     assert.equal(error, undefined);
@@ -56,11 +64,17 @@ describe('twilio-send: calls', () => {
 
   it('sets StatusCallback, Record, Timeout and machine detection', async () => {
     const { error } = await call({
-      callAction: 'say', say: 'hi', sayType: 'str',
-      statusCallback: 'https://example.com/call-status', statusCallbackType: 'str',
-      record: 'true', recordType: 'bool',
-      timeout: '25', timeoutType: 'num',
-      machineDetection: 'DetectMessageEnd', machineDetectionType: 'str',
+      callAction: 'say',
+      say: 'hi',
+      sayType: 'str',
+      statusCallback: 'https://example.com/call-status',
+      statusCallbackType: 'str',
+      record: 'true',
+      recordType: 'bool',
+      timeout: '25',
+      timeoutType: 'num',
+      machineDetection: 'DetectMessageEnd',
+      machineDetectionType: 'str',
     });
     assert.equal(error, undefined);
     const params = lastParams();
@@ -68,7 +82,12 @@ describe('twilio-send: calls', () => {
     assert.equal(params.Record, 'true');
     assert.equal(params.Timeout, '25');
     assert.equal(params.MachineDetection, 'DetectMessageEnd');
-    for (const bad of [{ timeout: '0', timeoutType: 'num' }, { timeout: '601', timeoutType: 'num' }, { machineDetection: 'Sometimes', machineDetectionType: 'str' }, { record: 'maybe', recordType: 'str' }]) {
+    for (const bad of [
+      { timeout: '0', timeoutType: 'num' },
+      { timeout: '601', timeoutType: 'num' },
+      { machineDetection: 'Sometimes', machineDetectionType: 'str' },
+      { record: 'maybe', recordType: 'str' },
+    ]) {
       await helper.unload();
       const result = await call({ callAction: 'say', say: 'hi', sayType: 'str', ...bad });
       assert.equal(result.error?.code, 'INVALID_INPUT', JSON.stringify(bad));
@@ -76,14 +95,23 @@ describe('twilio-send: calls', () => {
   });
 
   it('calls Twilio Client and SIP endpoints and several numbers', async () => {
-    const { output, error } = await call({ callAction: 'say', say: 'hi', sayType: 'str', to: 'client:alice, sip:bob@example.com, +15558675311' });
+    const { output, error } = await call({
+      callAction: 'say',
+      say: 'hi',
+      sayType: 'str',
+      to: 'client:alice, sip:bob@example.com, +15558675311',
+    });
     assert.equal(error, undefined);
     assert.deepEqual(Object.keys(output.payload.results), ['client:alice', 'sip:bob@example.com', '+15558675311']);
     assert.equal(simulator.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/Calls.json')).length, 3);
   });
 
   it('needs a phone number to call from: not a Messaging Service, not WhatsApp', async () => {
-    const service = await call({ callAction: 'say', say: 'hi', sayType: 'str' }, {}, { account: { defaultFrom: 'MG0123456789abcdef0123456789abcdef' } });
+    const service = await call(
+      { callAction: 'say', say: 'hi', sayType: 'str' },
+      {},
+      { account: { defaultFrom: 'MG0123456789abcdef0123456789abcdef' } },
+    );
     assert.equal(service.error?.code, 'INVALID_FROM_PHONE_NUMBER_ERROR');
     await helper.unload();
     const none = await call({ callAction: 'say', say: 'hi', sayType: 'str' }, {}, { account: { defaultFrom: '' } });

@@ -24,7 +24,18 @@ describe('twilio-send on close', { timeout: 120_000 }, () => {
     return [
       { id: 'tab', type: 'tab', label: 't' },
       ...(withAccount ? [account.node] : []),
-      { id: 'send', type: 'twilio-send', z: 'tab', account: 'account', resource: 'message', to: '+15558675310', toType: 'str', body: 'm-{{payload}}', bodyType: 'str', wires: [['out']] },
+      {
+        id: 'send',
+        type: 'twilio-send',
+        z: 'tab',
+        account: 'account',
+        resource: 'message',
+        to: '+15558675310',
+        toType: 'str',
+        body: 'm-{{payload}}',
+        bodyType: 'str',
+        wires: [['out']],
+      },
       { id: 'out', type: 'helper', z: 'tab' },
     ];
   }
@@ -75,7 +86,11 @@ describe('twilio-send on close', { timeout: 120_000 }, () => {
     }
     for (const [i, times] of made) assert.equal(times, 1, `${label}: msg ${i} created ${times} times`);
     const codes = new Set(outcomes.flatMap((o) => o.errors));
-    assert.deepEqual([...codes].filter((c) => c !== 'NOT_SENT'), [], `${label}: only NOT_SENT (got ${[...codes].join(', ')})`);
+    assert.deepEqual(
+      [...codes].filter((c) => c !== 'NOT_SENT'),
+      [],
+      `${label}: only NOT_SENT (got ${[...codes].join(', ')})`,
+    );
     const sent = outcomes.filter((o) => o.sent).length;
     assert.ok(sent > 0 && sent < COUNT, `${label}: some sent (${sent}), the rest withdrawn`);
   }

@@ -13,7 +13,10 @@ describe('twilio-send: messages', () => {
   const lastParams = () => simulator.requests.at(-1)!.params;
 
   it('sends an SMS, passes the msg through and outputs plain JSON with ISO dates', async () => {
-    const { output, error, statuses } = await send({ to: TO, body: 'Hello {{payload}}' }, { payload: 'world', topic: 'keep', _msgid: 'abc' });
+    const { output, error, statuses } = await send(
+      { to: TO, body: 'Hello {{payload}}' },
+      { payload: 'world', topic: 'keep', _msgid: 'abc' },
+    );
     assert.equal(error, undefined);
     assert.match(output.payload.sid, /^SM[0-9a-f]{32}$/);
     assert.equal(output.payload.body, 'Hello world');
@@ -23,7 +26,13 @@ describe('twilio-send: messages', () => {
     assert.equal(typeof output.payload.toJSON, 'undefined');
     assert.equal(output.topic, 'keep');
     assert.deepEqual(lastParams(), { To: TO, From: '+15017122661', Body: 'Hello world' });
-    assert.deepEqual(statuses.map((s) => [s.fill, s.text]), [['blue', 'twilio.status.sending'], ['green', 'twilio.status.sent']]);
+    assert.deepEqual(
+      statuses.map((s) => [s.fill, s.text]),
+      [
+        ['blue', 'twilio.status.sending'],
+        ['green', 'twilio.status.sent'],
+      ],
+    );
     assert.equal(simulator.messages.get(output.payload.sid)!.body, 'Hello world');
   });
 
@@ -39,7 +48,10 @@ describe('twilio-send: messages', () => {
     assert.equal(ten.error, undefined);
     assert.deepEqual(lastParams().MediaUrl, urls);
     await helper.unload();
-    const eleven = await send({ to: TO, body: 'pics', mediaUrl: 'media', mediaUrlType: 'msg' }, { media: [...urls, 'https://example.com/10.jpg'] });
+    const eleven = await send(
+      { to: TO, body: 'pics', mediaUrl: 'media', mediaUrlType: 'msg' },
+      { media: [...urls, 'https://example.com/10.jpg'] },
+    );
     assert.equal(eleven.error?.code, 'INVALID_INPUT');
     await helper.unload();
     const notUrl = await send({ to: TO, body: 'x', mediaUrl: 'ftp://example.com/a.png', mediaUrlType: 'str' });
@@ -55,14 +67,30 @@ describe('twilio-send: messages', () => {
 
   it('sends a WhatsApp Content template with its variables (object or JSON text)', async () => {
     const { error } = await send(
-      { to: `whatsapp:${TO}`, from: 'whatsapp:+14155238886', fromType: 'str', body: '', contentSid: CONTENT, contentSidType: 'str', contentVariables: 'vars', contentVariablesType: 'msg' },
+      {
+        to: `whatsapp:${TO}`,
+        from: 'whatsapp:+14155238886',
+        fromType: 'str',
+        body: '',
+        contentSid: CONTENT,
+        contentSidType: 'str',
+        contentVariables: 'vars',
+        contentVariablesType: 'msg',
+      },
       { vars: { 1: 'Alice', 2: '12/1' } },
     );
     assert.equal(error, undefined);
     assert.equal(lastParams().ContentSid, CONTENT);
     assert.deepEqual(JSON.parse(lastParams().ContentVariables as string), { 1: 'Alice', 2: '12/1' });
     await helper.unload();
-    const text = await send({ to: TO, body: '', contentSid: CONTENT, contentSidType: 'str', contentVariables: '{"1":"Bob"}', contentVariablesType: 'json' });
+    const text = await send({
+      to: TO,
+      body: '',
+      contentSid: CONTENT,
+      contentSidType: 'str',
+      contentVariables: '{"1":"Bob"}',
+      contentVariablesType: 'json',
+    });
     assert.equal(text.error, undefined);
     assert.equal(lastParams().ContentVariables, '{"1":"Bob"}');
     await helper.unload();
@@ -106,11 +134,22 @@ describe('twilio-send: messages', () => {
   });
 
   it('sets StatusCallback and ValidityPeriod, and checks them', async () => {
-    const { error } = await send({ to: TO, body: 'x', statusCallback: 'https://example.com/status', statusCallbackType: 'str', validityPeriod: '600', validityPeriodType: 'num' });
+    const { error } = await send({
+      to: TO,
+      body: 'x',
+      statusCallback: 'https://example.com/status',
+      statusCallbackType: 'str',
+      validityPeriod: '600',
+      validityPeriodType: 'num',
+    });
     assert.equal(error, undefined);
     assert.equal(lastParams().StatusCallback, 'https://example.com/status');
     assert.equal(lastParams().ValidityPeriod, '600');
-    for (const bad of [{ validityPeriod: '0', validityPeriodType: 'num' }, { validityPeriod: '36001', validityPeriodType: 'num' }, { statusCallback: 'not a url', statusCallbackType: 'str' }]) {
+    for (const bad of [
+      { validityPeriod: '0', validityPeriodType: 'num' },
+      { validityPeriod: '36001', validityPeriodType: 'num' },
+      { statusCallback: 'not a url', statusCallbackType: 'str' },
+    ]) {
       await helper.unload();
       const result = await send({ to: TO, body: 'x', ...bad });
       assert.equal(result.error?.code, 'INVALID_INPUT', JSON.stringify(bad));
@@ -123,30 +162,53 @@ describe('twilio-send: messages', () => {
       { id: 'tab', type: 'tab', label: 'test' },
       { id: 'account', type: 'twilio-config', authMode: 'apiKey', region: '', edge: '', defaultFrom: '', baseUrl: simulator.url },
       {
-        id: 'send', type: 'twilio-send', z: 'tab', account: 'account', resource: 'message', wires: [['out']],
-        to: 'recipient', toType: 'msg',
-        from: 'TWILIO_TEST_SENDER', fromType: 'env',
-        body: 'template', bodyType: 'flow',
-        metadata: '{"site": "north"}', metadataType: 'json',
-        validityPeriod: '60 * 5', validityPeriodType: 'jsonata',
-        statusCallback: 'callback', statusCallbackType: 'global',
+        id: 'send',
+        type: 'twilio-send',
+        z: 'tab',
+        account: 'account',
+        resource: 'message',
+        wires: [['out']],
+        to: 'recipient',
+        toType: 'msg',
+        from: 'TWILIO_TEST_SENDER',
+        fromType: 'env',
+        body: 'template',
+        bodyType: 'flow',
+        metadata: '{"site": "north"}',
+        metadataType: 'json',
+        validityPeriod: '60 * 5',
+        validityPeriodType: 'jsonata',
+        statusCallback: 'callback',
+        statusCallbackType: 'global',
       },
       { id: 'out', type: 'helper', z: 'tab' },
     ];
     const { ACCOUNT, API_KEY, twilioConfig, twilioSend, sendTo } = await import('../support/harness');
-    await helper.load([twilioConfig, twilioSend], flow, { account: { accountSid: ACCOUNT.sid, apiKeySid: API_KEY.sid, apiKeySecret: API_KEY.secret } });
+    await helper.load([twilioConfig, twilioSend], flow, {
+      account: { accountSid: ACCOUNT.sid, apiKeySid: API_KEY.sid, apiKeySecret: API_KEY.secret },
+    });
     const node = helper.getNode('send');
     (node as any).context().flow.set('template', '{{site}}: {{payload}}');
     (node as any).context().global.set('callback', 'https://example.com/cb');
     const { error } = await sendTo(node, helper.getNode('out'), { recipient: TO, payload: 'door open' });
     assert.equal(error, undefined);
     // Only the node's own text is a template: a body read from context is sent as it is.
-    assert.deepEqual(lastParams(), { To: TO, From: '+15017122662', Body: '{{site}}: {{payload}}', StatusCallback: 'https://example.com/cb', ValidityPeriod: '300' });
+    assert.deepEqual(lastParams(), {
+      To: TO,
+      From: '+15017122662',
+      Body: '{{site}}: {{payload}}',
+      StatusCallback: 'https://example.com/cb',
+      ValidityPeriod: '300',
+    });
     delete process.env.TWILIO_TEST_SENDER;
   });
 
   it('renders the body against msg.metadata by default (the seed: smsBody + metadata)', async () => {
-    const { output, error } = await runSend(simulator.url, { to: TO, toType: 'str', body: 'Hi {{name}}, code {{code}}', bodyType: 'str', metadata: 'metadata', metadataType: 'msg' }, { metadata: { name: 'Ada', code: 4321 } });
+    const { output, error } = await runSend(
+      simulator.url,
+      { to: TO, toType: 'str', body: 'Hi {{name}}, code {{code}}', bodyType: 'str', metadata: 'metadata', metadataType: 'msg' },
+      { metadata: { name: 'Ada', code: 4321 } },
+    );
     assert.equal(error, undefined);
     assert.equal(output.payload.body, 'Hi Ada, code 4321');
   });
@@ -183,7 +245,10 @@ describe('twilio-send: messages', () => {
   });
 
   it('sends to several recipients, one request each, and outputs the map of results', async () => {
-    const { output, error, statuses } = await send({ to: 'to', toType: 'msg', body: 'all hands' }, { to: ['+15558675310', '+15558675311', '+15558675312'] });
+    const { output, error, statuses } = await send(
+      { to: 'to', toType: 'msg', body: 'all hands' },
+      { to: ['+15558675310', '+15558675311', '+15558675312'] },
+    );
     assert.equal(error, undefined);
     assert.deepEqual(Object.keys(output.payload.results).sort(), ['+15558675310', '+15558675311', '+15558675312']);
     for (const sid of Object.values(output.payload.results)) assert.match(sid as string, /^SM/);

@@ -51,7 +51,9 @@ describe('locales', () => {
   it('defines every key the editor files and the runtime use', () => {
     const sources = [
       ...fs.readdirSync(path.join(root, 'nodes')).map((f) => path.join(root, 'nodes', f)),
-      ...(fs.readdirSync(path.join(root, 'lib'), { recursive: true }) as string[]).filter((f) => f.endsWith('.ts')).map((f) => path.join(root, 'lib', f)),
+      ...(fs.readdirSync(path.join(root, 'lib'), { recursive: true }) as string[])
+        .filter((f) => f.endsWith('.ts'))
+        .map((f) => path.join(root, 'lib', f)),
       path.join(root, 'resources', 'twilio-editor.js'),
     ];
     const used = new Set<string>();
@@ -61,7 +63,8 @@ describe('locales', () => {
       for (const m of text.matchAll(/(?:RED\._|this\._|node\._|\bt)\(\s*'((?:twilio[\w-]*)\.[\w.]+)'/g)) used.add(m[1]);
       for (const m of text.matchAll(/status\.(?:working|success|warning|failed)\('((?:twilio[\w-]*)\.[\w.]+)'/g)) used.add(m[1]);
       // Error texts: text('key') and text(cond ? 'a' : 'b'), and the expected values field checks name.
-      for (const m of text.matchAll(/\btext\((?:[^?'(),]*\?\s*)?'(\w+)'(?:\s*:\s*'(\w+)')?/g)) for (const k of [m[1], m[2]].filter(Boolean)) used.add(`twilio.errors.${k}`);
+      for (const m of text.matchAll(/\btext\((?:[^?'(),]*\?\s*)?'(\w+)'(?:\s*:\s*'(\w+)')?/g))
+        for (const k of [m[1], m[2]].filter(Boolean)) used.add(`twilio.errors.${k}`);
       for (const m of text.matchAll(/\binvalid\(name, '(\w+)'/g)) used.add(`twilio.errors.expected.${m[1]}`);
     }
     assert.ok(used.size > 80, `${used.size} keys found in the sources`);
@@ -71,8 +74,12 @@ describe('locales', () => {
     assert.deepEqual(missing, []);
   });
 
-  it('says in every language why an action is not supported, the English being the catalogue\'s own text', () => {
-    const refusals = CATALOGUE.flatMap((o) => Object.entries(o.actions).filter(([, spec]) => spec?.notSupported).map(([action, spec]) => ({ key: `twilio.notSupported.${o.name}.${action}`, text: spec!.notSupported! })));
+  it("says in every language why an action is not supported, the English being the catalogue's own text", () => {
+    const refusals = CATALOGUE.flatMap((o) =>
+      Object.entries(o.actions)
+        .filter(([, spec]) => spec?.notSupported)
+        .map(([action, spec]) => ({ key: `twilio.notSupported.${o.name}.${action}`, text: spec!.notSupported! })),
+    );
     assert.equal(refusals.length, 4);
     for (const lang of LANGUAGES) {
       const shared = catalogue(lang)['_shared.json'];
@@ -84,11 +91,16 @@ describe('locales', () => {
   });
 
   it('has a help page for every node in every language, each with the sections and codes of the English one', () => {
-    const nodes = fs.readdirSync(path.join(root, 'nodes')).filter((f) => f.endsWith('.html')).map((f) => f.slice(0, -5));
+    const nodes = fs
+      .readdirSync(path.join(root, 'nodes'))
+      .filter((f) => f.endsWith('.html'))
+      .map((f) => f.slice(0, -5));
     assert.equal(nodes.length, 9);
     const shape = (html: string) => ({
       sections: (html.match(/<h3>/g) ?? []).length,
-      properties: [...html.matchAll(/<dt[^>]*>([^<]*)/g)].map((m) => m[1].trim().split(' ')[0]).filter((name) => /^[A-Z_…/,. ]+$|^[a-z]+$/.test(name)),
+      properties: [...html.matchAll(/<dt[^>]*>([^<]*)/g)]
+        .map((m) => m[1].trim().split(' ')[0])
+        .filter((name) => /^[A-Z_…/,. ]+$|^[a-z]+$/.test(name)),
       catalogue: [...html.matchAll(/<!-- catalogue:(\w+) -->/g)].map((m) => m[1]),
       codes: [...html.matchAll(/\b[A-Z]{3,}(?:_[A-Z]+)+\b/g)].map((m) => m[0]).sort(),
     });
@@ -105,7 +117,11 @@ describe('locales', () => {
         assert.equal(b.sections, a.sections, `${lang}/${node}: sections`);
         assert.deepEqual(b.catalogue, a.catalogue, `${lang}/${node}: catalogue lists`);
         assert.deepEqual(b.codes, a.codes, `${lang}/${node}: error codes`);
-        assert.deepEqual(b.properties.filter((p) => /^[a-z]+$/.test(p)), a.properties.filter((p) => /^[a-z]+$/.test(p)), `${lang}/${node}: msg properties`);
+        assert.deepEqual(
+          b.properties.filter((p) => /^[a-z]+$/.test(p)),
+          a.properties.filter((p) => /^[a-z]+$/.test(p)),
+          `${lang}/${node}: msg properties`,
+        );
       }
     }
   });

@@ -6,10 +6,10 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { root } from '../support/paths';
 
-
 describe('the published package', () => {
   it('holds what Node-RED loads, and nothing it cannot use', () => {
-    const npm = process.env.npm_execpath && fs.existsSync(process.env.npm_execpath) ? [process.execPath, process.env.npm_execpath] : ['npm'];
+    const npm =
+      process.env.npm_execpath && fs.existsSync(process.env.npm_execpath) ? [process.execPath, process.env.npm_execpath] : ['npm'];
     const run = spawnSync(npm[0], [...npm.slice(1), 'pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8' });
     assert.equal(run.status, 0, run.stderr);
     const files = (JSON.parse(run.stdout) as Array<{ files: Array<{ path: string }> }>)[0].files.map((f) => f.path);
@@ -21,6 +21,10 @@ describe('the published package', () => {
     assert.ok(files.includes('resources/twilio-editor.js'));
     assert.ok(files.includes('dist/nodes/locales/de/twilio-send.html') && files.includes('dist/nodes/icons/twilio-send.svg'));
     assert.ok(files.filter((f) => f.startsWith('examples/')).length >= 10);
-    assert.deepEqual(files.filter((f) => /\.(map|ts)$/.test(f) || /^dist\/(test|simulator|bench)\//.test(f)), [], 'no source maps, sources, tests or tools');
+    assert.deepEqual(
+      files.filter((f) => /\.(map|ts)$/.test(f) || /^dist\/(test|simulator|bench)\//.test(f)),
+      [],
+      'no source maps, sources, tests or tools',
+    );
   });
 });

@@ -5,7 +5,6 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { root } from '../support/paths';
 
-
 describe('Flow Library scorecard', () => {
   it('passes every check', () => {
     const run = spawnSync(process.execPath, [path.join(root, 'scripts', 'scorecard.js')], { cwd: root, encoding: 'utf8' });

@@ -29,9 +29,32 @@ describe('npm start (the demo)', () => {
   });
 
   it('serves the editor on 127.0.0.1 with this package loaded and no load errors', async () => {
-    const nodes = (await (await fetch(`${editor}/nodes`, { headers: { Accept: 'application/json' } })).json()) as Array<{ id: string; enabled: boolean; err?: string; types: string[]; module: string; version: string }>;
+    const nodes = (await (await fetch(`${editor}/nodes`, { headers: { Accept: 'application/json' } })).json()) as Array<{
+      id: string;
+      enabled: boolean;
+      err?: string;
+      types: string[];
+      module: string;
+      version: string;
+    }>;
     const ours = nodes.filter((n) => n.module === '@nr-twilio/node-red-twilio');
-    assert.deepEqual(ours.map((n) => n.types).flat().sort(), ['twilio-config', 'twilio-delete', 'twilio-get', 'twilio-in', 'twilio-query', 'twilio-reply', 'twilio-request', 'twilio-send', 'twilio-update']);
+    assert.deepEqual(
+      ours
+        .map((n) => n.types)
+        .flat()
+        .sort(),
+      [
+        'twilio-config',
+        'twilio-delete',
+        'twilio-get',
+        'twilio-in',
+        'twilio-query',
+        'twilio-reply',
+        'twilio-request',
+        'twilio-send',
+        'twilio-update',
+      ],
+    );
     for (const set of ours) assert.equal(set.err, undefined, `${set.id}: ${set.err}`);
     const expectedMajor = nodeRedPackage === 'node-red-5' ? 'v5.' : 'v4.';
     assert.ok(log().includes(`Node-RED version: ${expectedMajor}`), `runs Node-RED ${expectedMajor}`);
@@ -44,34 +67,73 @@ describe('npm start (the demo)', () => {
 
   it('runs every example flow against the simulator', async () => {
     const examples = fs.readdirSync(path.join(root, 'examples')).filter((f) => f.endsWith('.json'));
-    const injects = examples.flatMap((f) => (JSON.parse(fs.readFileSync(path.join(root, 'examples', f), 'utf8')) as Array<{ id: string; type: string }>).filter((n) => n.type === 'inject').map((n) => n.id));
+    const injects = examples.flatMap((f) =>
+      (JSON.parse(fs.readFileSync(path.join(root, 'examples', f), 'utf8')) as Array<{ id: string; type: string }>)
+        .filter((n) => n.type === 'inject')
+        .map((n) => n.id),
+    );
     assert.ok(injects.length >= examples.length, 'every example starts from an inject');
     for (const inject of injects) assert.equal((await fetch(`${editor}/inject/${inject}`, { method: 'POST' })).status, 200, inject);
     const get = async (what: string) => (await (await fetch(`${simulator}/_sim/${what}`)).json()) as Array<Record<string, any>>;
     const state = await waitFor('every example to reach the simulator', async () => {
-      const [messages, participants, requests, deliveries] = [await get('messages'), await get('participants'), await get('requests'), await get('deliveries')];
-      const done = messages.length >= 4 && deliveries.some((d) => d.params.MessageStatus === 'delivered' && d.status === 200) && deliveries.some((d) => d.replies.length > 0) && participants.every((p) => p.muted) && requests.some((r) => r.method === 'GET' && /\/Messages\/SM\w+\.json$/.test(r.path))
-        && requests.some((r) => r.path.endsWith('/Recordings.json')) && requests.some((r) => r.method === 'DELETE' && /\/Recordings\/RE\w+\.json$/.test(r.path))
-        && requests.some((r) => r.path.endsWith('/Balance.json')) && requests.some((r) => r.path.endsWith('/Messages.json') && r.method === 'GET');
+      const [messages, participants, requests, deliveries] = [
+        await get('messages'),
+        await get('participants'),
+        await get('requests'),
+        await get('deliveries'),
+      ];
+      const done =
+        messages.length >= 4 &&
+        deliveries.some((d) => d.params.MessageStatus === 'delivered' && d.status === 200) &&
+        deliveries.some((d) => d.replies.length > 0) &&
+        participants.every((p) => p.muted) &&
+        requests.some((r) => r.method === 'GET' && /\/Messages\/SM\w+\.json$/.test(r.path)) &&
+        requests.some((r) => r.path.endsWith('/Recordings.json')) &&
+        requests.some((r) => r.method === 'DELETE' && /\/Recordings\/RE\w+\.json$/.test(r.path)) &&
+        requests.some((r) => r.path.endsWith('/Balance.json')) &&
+        requests.some((r) => r.path.endsWith('/Messages.json') && r.method === 'GET');
       return done ? { messages, requests, deliveries } : undefined;
     });
     assert.ok(state.messages.some((m) => m.body === 'Alert: the greenhouse is at 31 °C'));
-    assert.equal(state.messages.filter((m) => m.body === '[ops] Disk 92% full on db-1').length, 2, 'the invalid test number is refused, the others sent');
-    assert.ok(state.requests.some((r) => r.path.endsWith('/Calls.json') && r.method === 'POST'), 'the call example placed a call');
+    assert.equal(
+      state.messages.filter((m) => m.body === '[ops] Disk 92% full on db-1').length,
+      2,
+      'the invalid test number is refused, the others sent',
+    );
+    assert.ok(
+      state.requests.some((r) => r.path.endsWith('/Calls.json') && r.method === 'POST'),
+      'the call example placed a call',
+    );
     assert.deepEqual(await get('recordings'), [], 'the old recording was found and deleted');
-    assert.ok(state.deliveries.some((d) => d.replies[0] === 'Hi! You said: Are the lights off?'), 'the SMS bot answered through twilio-reply');
-    assert.ok(state.deliveries.every((d) => d.status === 200), 'every webhook was accepted: signatures check out');
+    assert.ok(
+      state.deliveries.some((d) => d.replies[0] === 'Hi! You said: Are the lights off?'),
+      'the SMS bot answered through twilio-reply',
+    );
+    assert.ok(
+      state.deliveries.every((d) => d.status === 200),
+      'every webhook was accepted: signatures check out',
+    );
     // The only error the examples log is the one they show on purpose: the refused test number.
-    const errors = log().split('\n').filter((l) => l.includes('[error]'));
-    assert.deepEqual(errors.filter((l) => !/INVALID_TO_PHONE_NUMBER_ERROR|1 of 3 recipients failed/.test(l)), []);
+    const errors = log()
+      .split('\n')
+      .filter((l) => l.includes('[error]'));
+    assert.deepEqual(
+      errors.filter((l) => !/INVALID_TO_PHONE_NUMBER_ERROR|1 of 3 recipients failed/.test(l)),
+      [],
+    );
   });
 
   it('checks JSON webhooks by bodySHA256 in a real Node-RED, whose editor parses bodies first', async () => {
-    const body = JSON.stringify({ AccountSid: 'AC0123456789abcdef0123456789abcdef', MessageSid: 'SM' + 'c'.repeat(32), MessageStatus: 'delivered' });
+    const body = JSON.stringify({
+      AccountSid: 'AC0123456789abcdef0123456789abcdef',
+      MessageSid: 'SM' + 'c'.repeat(32),
+      MessageStatus: 'delivered',
+    });
     const hash = crypto.createHash('sha256').update(body).digest('hex');
     const url = `${editor}/twilio/status?bodySHA256=${hash}`;
     const signature = twilio.getExpectedTwilioSignature(DEMO_ACCOUNT.authToken, url, {});
-    const post = (text: string) => fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Twilio-Signature': signature }, body: text });
+    const post = (text: string) =>
+      fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Twilio-Signature': signature }, body: text });
     assert.equal((await post(body)).status, 200);
     assert.equal((await post(body.replace('delivered', 'failed'))).status, 403);
   });
@@ -83,8 +145,11 @@ describe('npm start (the demo)', () => {
     assert.ok(!log().includes('demo-api-key-secret'));
   });
 
-  it('says its errors in Node-RED\'s runtime language (LANG=de, ja)', async () => {
-    const cases = [['de_DE.UTF-8', /\[error\] \[twilio-send:bad number\] .*ist kein gültiger Empfänger: E\.164 wie \+14155550100/], ['ja_JP.UTF-8', /\[error\] \[twilio-send:bad number\] .*は有効な宛先ではありません。/]] as const;
+  it("says its errors in Node-RED's runtime language (LANG=de, ja)", async () => {
+    const cases = [
+      ['de_DE.UTF-8', /\[error\] \[twilio-send:bad number\] .*ist kein gültiger Empfänger: E\.164 wie \+14155550100/],
+      ['ja_JP.UTF-8', /\[error\] \[twilio-send:bad number\] .*は有効な宛先ではありません。/],
+    ] as const;
     for (const [lang, expected] of cases) {
       const localised = await startDemo({ LANG: lang, LC_ALL: lang });
       try {
@@ -92,13 +157,38 @@ describe('npm start (the demo)', () => {
         const added = await fetch(`${localised.editor}/flow`, {
           method: 'POST',
           headers: { 'Content-Type': 'application/json' },
-          body: JSON.stringify({ label: 'language', nodes: [
-            { id: 'langinject000001', type: 'inject', props: [{ p: 'payload' }], payload: 'hello', payloadType: 'str', wires: [['langsend00000001']] },
-            { id: 'langsend00000001', type: 'twilio-send', name: 'bad number', account: 'twilio0demo0acct', resource: 'message', to: 'not-a-number', toType: 'str', from: '', fromType: 'str', body: '{{payload}}', bodyType: 'str', wires: [[]] },
-          ] }),
+          body: JSON.stringify({
+            label: 'language',
+            nodes: [
+              {
+                id: 'langinject000001',
+                type: 'inject',
+                props: [{ p: 'payload' }],
+                payload: 'hello',
+                payloadType: 'str',
+                wires: [['langsend00000001']],
+              },
+              {
+                id: 'langsend00000001',
+                type: 'twilio-send',
+                name: 'bad number',
+                account: 'twilio0demo0acct',
+                resource: 'message',
+                to: 'not-a-number',
+                toType: 'str',
+                from: '',
+                fromType: 'str',
+                body: '{{payload}}',
+                bodyType: 'str',
+                wires: [[]],
+              },
+            ],
+          }),
         });
         assert.equal(added.status, 200, await added.text());
-        await waitFor('the new tab to start', async () => ((await fetch(`${localised.editor}/inject/langinject000001`, { method: 'POST' })).status === 200 ? true : undefined));
+        await waitFor('the new tab to start', async () =>
+          (await fetch(`${localised.editor}/inject/langinject000001`, { method: 'POST' })).status === 200 ? true : undefined,
+        );
         await waitFor(`the ${lang} error in the log`, async () => (expected.test(localised.log()) ? true : undefined));
       } finally {
         await localised.stop();

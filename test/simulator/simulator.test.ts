@@ -13,7 +13,10 @@ describe('simulator', () => {
   let client: ReturnType<typeof createTwilioClient>;
   before(async () => {
     await simulator.start();
-    client = createTwilioClient({ accountSid: DEMO_ACCOUNT.sid, authMode: 'apiKey', apiKeySid: KEY.sid, apiKeySecret: KEY.secret }, { baseUrl: simulator.url });
+    client = createTwilioClient(
+      { accountSid: DEMO_ACCOUNT.sid, authMode: 'apiKey', apiKeySid: KEY.sid, apiKeySecret: KEY.secret },
+      { baseUrl: simulator.url },
+    );
   });
   beforeEach(() => {
     simulator.reset();
@@ -63,13 +66,22 @@ describe('simulator', () => {
   });
 
   it('accepts the Auth Token and API Keys, refuses anything else with 20003', async () => {
-    const token = createTwilioClient({ accountSid: DEMO_ACCOUNT.sid, authMode: 'authToken', authToken: DEMO_ACCOUNT.authToken }, { baseUrl: simulator.url });
+    const token = createTwilioClient(
+      { accountSid: DEMO_ACCOUNT.sid, authMode: 'authToken', authToken: DEMO_ACCOUNT.authToken },
+      { baseUrl: simulator.url },
+    );
     assert.equal((await token.client.api.v2010.accounts(DEMO_ACCOUNT.sid).fetch()).status, 'active');
     token.requestClient.destroy();
-    const wrong = createTwilioClient({ accountSid: DEMO_ACCOUNT.sid, authMode: 'authToken', authToken: 'wrong' }, { baseUrl: simulator.url });
+    const wrong = createTwilioClient(
+      { accountSid: DEMO_ACCOUNT.sid, authMode: 'authToken', authToken: 'wrong' },
+      { baseUrl: simulator.url },
+    );
     await assert.rejects(wrong.client.messages.create({ to: TO, from: FROM, body: 'x' }), { status: 401, code: 20003 });
     wrong.requestClient.destroy();
-    const otherAccount = createTwilioClient({ accountSid: 'AC' + 'e'.repeat(32), authMode: 'apiKey', apiKeySid: KEY.sid, apiKeySecret: KEY.secret }, { baseUrl: simulator.url });
+    const otherAccount = createTwilioClient(
+      { accountSid: 'AC' + 'e'.repeat(32), authMode: 'apiKey', apiKeySid: KEY.sid, apiKeySecret: KEY.secret },
+      { baseUrl: simulator.url },
+    );
     await assert.rejects(otherAccount.client.messages.create({ to: TO, from: FROM, body: 'x' }), { status: 401, code: 20003 });
     otherAccount.requestClient.destroy();
     const record = simulator.requests.find((r) => r.username);
@@ -83,7 +95,9 @@ describe('simulator', () => {
     await assert.rejects(client.client.messages.create({ to: '+15005550002', from: FROM, body: 'x' }), { code: 21612 });
     await assert.rejects(client.client.messages.create({ to: TO, from: '+15005550007', body: 'x' }), { code: 21606 });
     await assert.rejects(client.client.calls.create({ to: TO, from: FROM }), { status: 400, code: 21205 });
-    await assert.rejects(client.client.calls.create({ to: TO, from: FROM, url: 'https://x.test/a', twiml: '<Response/>' }), { code: 21205 });
+    await assert.rejects(client.client.calls.create({ to: TO, from: FROM, url: 'https://x.test/a', twiml: '<Response/>' }), {
+      code: 21205,
+    });
     await assert.rejects(client.client.messages('SM' + '0'.repeat(32)).fetch(), { status: 404, code: 20404 });
     assert.equal(simulator.messages.size, 0);
   });
@@ -96,17 +110,32 @@ describe('simulator', () => {
   });
 
   it('injects faults in order: 429 with Retry-After, 5xx, a reset', async () => {
-    simulator.failNext({ type: 'http', status: 429, code: 20429, message: 'Too Many Requests', retryAfter: 2 }, { type: 'http', status: 503, code: 20503 }, { type: 'reset' });
+    simulator.failNext(
+      { type: 'http', status: 429, code: 20429, message: 'Too Many Requests', retryAfter: 2 },
+      { type: 'http', status: 503, code: 20503 },
+      { type: 'reset' },
+    );
     const response = await fetch(`${simulator.url}/2010-04-01/Accounts/${DEMO_ACCOUNT.sid}/Messages.json`, {
       method: 'POST',
-      headers: { Authorization: `Basic ${Buffer.from(`${KEY.sid}:${KEY.secret}`).toString('base64')}`, 'Content-Type': 'application/x-www-form-urlencoded' },
+      headers: {
+        Authorization: `Basic ${Buffer.from(`${KEY.sid}:${KEY.secret}`).toString('base64')}`,
+        'Content-Type': 'application/x-www-form-urlencoded',
+      },
       body: new URLSearchParams({ To: TO, From: FROM, Body: 'x' }),
     });
     assert.equal(response.status, 429);
     assert.equal(response.headers.get('retry-after'), '2');
-    assert.deepEqual(await response.json(), { code: 20429, message: 'Too Many Requests', more_info: 'https://www.twilio.com/docs/errors/20429', status: 429 });
+    assert.deepEqual(await response.json(), {
+      code: 20429,
+      message: 'Too Many Requests',
+      more_info: 'https://www.twilio.com/docs/errors/20429',
+      status: 429,
+    });
     await assert.rejects(client.client.messages.create({ to: TO, from: FROM, body: 'x' }), { status: 503, code: 20503 });
-    await assert.rejects(client.client.messages.create({ to: TO, from: FROM, body: 'x' }), (err: NodeJS.ErrnoException) => ['ECONNRESET', 'ERR_NETWORK'].includes(String(err.code)) || /socket hang up/.test(err.message));
+    await assert.rejects(
+      client.client.messages.create({ to: TO, from: FROM, body: 'x' }),
+      (err: NodeJS.ErrnoException) => ['ECONNRESET', 'ERR_NETWORK'].includes(String(err.code)) || /socket hang up/.test(err.message),
+    );
     await client.client.messages.create({ to: TO, from: FROM, body: 'after the faults' });
     assert.equal(simulator.messages.size, 1);
     assert.equal(simulator.stats.faults, 3);
@@ -116,9 +145,18 @@ describe('simulator', () => {
     const run = async () => {
       const local = new TwilioSimulator({ accounts: [DEMO_ACCOUNT], faultRates: { serverError: 0.3 }, seed: 42 });
       await local.start();
-      const c = createTwilioClient({ accountSid: DEMO_ACCOUNT.sid, authMode: 'apiKey', apiKeySid: KEY.sid, apiKeySecret: KEY.secret }, { baseUrl: local.url });
+      const c = createTwilioClient(
+        { accountSid: DEMO_ACCOUNT.sid, authMode: 'apiKey', apiKeySid: KEY.sid, apiKeySecret: KEY.secret },
+        { baseUrl: local.url },
+      );
       const outcomes: string[] = [];
-      for (let i = 0; i < 20; i++) outcomes.push(await c.client.messages.create({ to: TO, from: FROM, body: 'x' }).then(() => 'ok', (e: { status: number }) => String(e.status)));
+      for (let i = 0; i < 20; i++)
+        outcomes.push(
+          await c.client.messages.create({ to: TO, from: FROM, body: 'x' }).then(
+            () => 'ok',
+            (e: { status: number }) => String(e.status),
+          ),
+        );
       c.requestClient.destroy();
       await local.stop();
       return outcomes;
@@ -133,7 +171,14 @@ describe('simulator', () => {
     simulator.latencyMs = 250; // long enough that all five overlap, even on a busy machine
     simulator.maxConcurrent = 2;
     const started = Date.now();
-    const outcomes = await Promise.all(Array.from({ length: 5 }, () => client.client.messages.create({ to: TO, from: FROM, body: 'x' }).then(() => 'ok', (e: { code: number }) => String(e.code))));
+    const outcomes = await Promise.all(
+      Array.from({ length: 5 }, () =>
+        client.client.messages.create({ to: TO, from: FROM, body: 'x' }).then(
+          () => 'ok',
+          (e: { code: number }) => String(e.code),
+        ),
+      ),
+    );
     assert.ok(Date.now() - started >= 240, 'latency applied');
     assert.equal(outcomes.filter((o) => o === 'ok').length, 2);
     assert.equal(outcomes.filter((o) => o === '20429').length, 3);
@@ -144,7 +189,10 @@ describe('simulator', () => {
     await client.client.messages.create({ to: TO, from: FROM, body: 'x' });
     const messages = (await (await fetch(`${simulator.url}/_sim/messages`)).json()) as unknown[];
     assert.equal(messages.length, 1);
-    await fetch(`${simulator.url}/_sim/settings`, { method: 'POST', body: JSON.stringify({ latencyMs: 5, failNext: [{ type: 'http', status: 500 }] }) });
+    await fetch(`${simulator.url}/_sim/settings`, {
+      method: 'POST',
+      body: JSON.stringify({ latencyMs: 5, failNext: [{ type: 'http', status: 500 }] }),
+    });
     assert.equal(simulator.latencyMs, 5);
     await assert.rejects(client.client.messages.create({ to: TO, from: FROM, body: 'x' }), { status: 500 });
     await fetch(`${simulator.url}/_sim/reset`, { method: 'POST' });

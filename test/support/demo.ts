@@ -33,7 +33,14 @@ export async function startDemo(env: Record<string, string> = {}): Promise<Demo>
   const [port, simulatorPort] = [await freePort(), await freePort()];
   let log = '';
   const child: ChildProcess = spawn(process.execPath, [path.join(root, 'scripts', 'demo.js')], {
-    env: { ...process.env, PORT: String(port), SIMULATOR_PORT: String(simulatorPort), DEMO_USER_DIR: userDir, NODE_RED_PACKAGE: nodeRedPackage, ...env },
+    env: {
+      ...process.env,
+      PORT: String(port),
+      SIMULATOR_PORT: String(simulatorPort),
+      DEMO_USER_DIR: userDir,
+      NODE_RED_PACKAGE: nodeRedPackage,
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout!.on('data', (d: Buffer) => (log += d.toString()));
@@ -55,7 +62,9 @@ export async function startDemo(env: Record<string, string> = {}): Promise<Demo>
   try {
     // Node-RED logs in its runtime language: the tests run it in English, German and Japanese.
     const started = ['Started flows', 'Flows sind gestartet', 'フローを開始しました'];
-    await waitFor('Node-RED to start flows', async () => (started.some((s) => log.includes(s)) ? true : child.exitCode !== null ? Promise.reject(new Error(log)) : undefined));
+    await waitFor('Node-RED to start flows', async () =>
+      started.some((s) => log.includes(s)) ? true : child.exitCode !== null ? Promise.reject(new Error(log)) : undefined,
+    );
   } catch (err) {
     await demo.stop();
     throw err;

@@ -7,7 +7,6 @@ import { after, afterEach, before } from 'node:test';
 import { DEMO_ACCOUNT, SimulatorOptions, TwilioSimulator } from '../../simulator/server';
 import { builtNodes } from './paths';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const helper = require('node-red-node-test-helper') as TestHelper;
 
 export interface FlowNode {
@@ -105,9 +104,23 @@ export function useHttpNode(): { base(): string } {
 export type AuthMode = 'apiKey' | 'authToken';
 
 /** A twilio-config node and its credentials, pointed at the simulator. */
-export function accountNode(simulatorUrl: string, mode: AuthMode = 'apiKey', extra: Record<string, unknown> = {}): { node: FlowNode; credentials: object } {
+export function accountNode(
+  simulatorUrl: string,
+  mode: AuthMode = 'apiKey',
+  extra: Record<string, unknown> = {},
+): { node: FlowNode; credentials: object } {
   return {
-    node: { id: 'account', type: 'twilio-config', name: 'test account', authMode: mode, region: '', edge: '', defaultFrom: '+15017122661', baseUrl: simulatorUrl, ...extra },
+    node: {
+      id: 'account',
+      type: 'twilio-config',
+      name: 'test account',
+      authMode: mode,
+      region: '',
+      edge: '',
+      defaultFrom: '+15017122661',
+      baseUrl: simulatorUrl,
+      ...extra,
+    },
     credentials:
       mode === 'apiKey'
         ? { accountSid: ACCOUNT.sid, apiKeySid: API_KEY.sid, apiKeySecret: API_KEY.secret }
@@ -147,7 +160,12 @@ export async function runNode(
 }
 
 /** twilio-send with a message by default. */
-export function runSend(simulatorUrl: string, send: Record<string, unknown>, msg: Record<string, unknown>, opts: Parameters<typeof runNode>[4] = {}): Promise<SendResult> {
+export function runSend(
+  simulatorUrl: string,
+  send: Record<string, unknown>,
+  msg: Record<string, unknown>,
+  opts: Parameters<typeof runNode>[4] = {},
+): Promise<SendResult> {
   return runNode(simulatorUrl, 'twilio-send', { resource: 'message', ...send }, msg, opts);
 }
 
@@ -208,5 +226,8 @@ export function sendTo(node: RuntimeNode, out: RuntimeNode, msg: Record<string, 
 /** Every status a node has shown since it was loaded (read from the helper's spy on Node.status). */
 export function statusesOf(node: RuntimeNode): Array<{ fill?: string; shape?: string; text?: string }> {
   const spy = node.status as unknown as { getCalls(): Array<{ thisValue: unknown; args: unknown[] }> };
-  return spy.getCalls().filter((call) => call.thisValue === node).map((call) => call.args[0] as { text?: string });
+  return spy
+    .getCalls()
+    .filter((call) => call.thisValue === node)
+    .map((call) => call.args[0] as { text?: string });
 }

@@ -10,7 +10,8 @@ import path from 'node:path';
  * Twilio's official OpenAPI specs (twilio/twilio-oai, MIT) as Twilio ships them on the npm registry
  * inside @twilio-alpha/mcp (a pinned devDependency): installed by `npm ci`, nothing outside the clone.
  */
-export const SPEC_DIR = process.env.TWILIO_OAI_DIR || path.join(path.dirname(require.resolve('@twilio-alpha/mcp/package.json')), 'twilio-oai', 'spec', 'json');
+export const SPEC_DIR =
+  process.env.TWILIO_OAI_DIR || path.join(path.dirname(require.resolve('@twilio-alpha/mcp/package.json')), 'twilio-oai', 'spec', 'json');
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -31,9 +32,13 @@ export interface PrismServer {
 export async function startPrism(specFile: string): Promise<PrismServer> {
   const port = await freePort();
   const bin = require.resolve('@stoplight/prism-cli/dist/index.js');
-  const child: ChildProcess = spawn(process.execPath, [bin, 'mock', '-h', '127.0.0.1', '-p', String(port), '-v', 'error', path.join(SPEC_DIR, specFile)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [bin, 'mock', '-h', '127.0.0.1', '-p', String(port), '-v', 'error', path.join(SPEC_DIR, specFile)],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
@@ -77,7 +82,6 @@ interface Operation {
 }
 
 function loadOperations(specFile: string): Operation[] {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const spec = require(path.join(SPEC_DIR, specFile)) as { paths: Record<string, Record<string, any>> };
   const operations: Operation[] = [];
   // Literal paths first: IncomingPhoneNumbers/Local.json must not be taken for IncomingPhoneNumbers/{Sid}.json.
@@ -100,7 +104,10 @@ function loadOperations(specFile: string): Operation[] {
  * here: every key must be declared by the operation, only array properties may repeat, array items
  * must match the spec's item schema; then the array properties are taken out and Prism checks the rest.
  */
-export async function startConformanceProxy(prismUrl: string, specFile: string): Promise<{ url: string; violations: string[]; stop(): Promise<void> }> {
+export async function startConformanceProxy(
+  prismUrl: string,
+  specFile: string,
+): Promise<{ url: string; violations: string[]; stop(): Promise<void> }> {
   const http = await import('node:http');
   const operations = loadOperations(specFile);
   const violations: string[] = [];
@@ -134,7 +141,8 @@ export async function startConformanceProxy(prismUrl: string, specFile: string):
       body = forwarded.toString();
     }
     const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && !['host', 'content-length', 'connection'].includes(k)) headers[k] = v;
+    for (const [k, v] of Object.entries(req.headers))
+      if (typeof v === 'string' && !['host', 'content-length', 'connection'].includes(k)) headers[k] = v;
     const answer = await fetch(url, { method: req.method, headers, body: req.method === 'GET' ? undefined : body });
     let payload = Buffer.from(await answer.arrayBuffer());
     if (answer.status === 422) {

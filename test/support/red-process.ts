@@ -25,19 +25,29 @@ export async function startRed(flows: object[], credentials: Record<string, obje
   const target = path.join(userDir, 'node_modules', ...pkg.name.split('/'));
   fs.mkdirSync(path.dirname(target), { recursive: true });
   fs.symlinkSync(root, target, 'dir');
-  fs.writeFileSync(path.join(userDir, 'package.json'), JSON.stringify({ name: 'red-under-test', private: true, dependencies: { [pkg.name]: `file:${root}` } }));
+  fs.writeFileSync(
+    path.join(userDir, 'package.json'),
+    JSON.stringify({ name: 'red-under-test', private: true, dependencies: { [pkg.name]: `file:${root}` } }),
+  );
   fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify(flows));
   fs.writeFileSync(path.join(userDir, 'flows_cred.json'), JSON.stringify(credentials));
   const port = await freePort();
-  fs.writeFileSync(path.join(userDir, 'settings.js'), `module.exports = {
+  fs.writeFileSync(
+    path.join(userDir, 'settings.js'),
+    `module.exports = {
   uiHost: '127.0.0.1', uiPort: ${port}, flowFile: 'flows.json', credentialSecret: false,
   diagnostics: { enabled: false }, telemetry: { enabled: false, updateNotification: false },
   editorTheme: { projects: { enabled: false }, tours: false },
   logging: { console: { level: 'info', metrics: false, audit: false } },
   ${settings}
-};\n`);
+};\n`,
+  );
   let log = '';
-  const child: ChildProcess = spawn(process.execPath, [require.resolve(`${nodeRedPackage}/red.js`), '--userDir', userDir, '--settings', path.join(userDir, 'settings.js')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [require.resolve(`${nodeRedPackage}/red.js`), '--userDir', userDir, '--settings', path.join(userDir, 'settings.js')],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   child.stdout!.on('data', (d: Buffer) => (log += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
   const red: RedProcess = {
@@ -54,7 +64,9 @@ export async function startRed(flows: object[], credentials: Record<string, obje
     },
   };
   try {
-    await waitFor('Node-RED to start flows', async () => (log.includes('Started flows') ? true : red.alive() ? undefined : Promise.reject(new Error(log))));
+    await waitFor('Node-RED to start flows', async () =>
+      log.includes('Started flows') ? true : red.alive() ? undefined : Promise.reject(new Error(log)),
+    );
   } catch (err) {
     await red.stop();
     throw err;

@@ -9,14 +9,28 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { root } from '../support/paths';
 
-const LEVEL: Record<string, number> = { core: 0, twilio: 1, 'node-red': 1, catalogue: 2, transport: 2, account: 3, outbound: 4, inbound: 4, resources: 4 };
+const LEVEL: Record<string, number> = {
+  core: 0,
+  twilio: 1,
+  'node-red': 1,
+  catalogue: 2,
+  transport: 2,
+  account: 3,
+  outbound: 4,
+  inbound: 4,
+  resources: 4,
+};
 
 describe('lib layers', () => {
   it('imports only downwards, and never from nodes/', () => {
     const lib = path.join(root, 'lib');
     const folders = fs.readdirSync(lib).filter((f) => fs.statSync(path.join(lib, f)).isDirectory());
     assert.deepEqual(folders.sort(), Object.keys(LEVEL).sort(), 'every folder of lib/ has a layer');
-    assert.deepEqual(fs.readdirSync(lib).filter((f) => f.endsWith('.ts')), [], 'no module outside a layer');
+    assert.deepEqual(
+      fs.readdirSync(lib).filter((f) => f.endsWith('.ts')),
+      [],
+      'no module outside a layer',
+    );
     const wrong: string[] = [];
     for (const folder of folders) {
       for (const file of fs.readdirSync(path.join(lib, folder)).filter((f) => f.endsWith('.ts'))) {

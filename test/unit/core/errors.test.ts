@@ -9,7 +9,14 @@ function restException(status: number, body: object | string) {
 
 describe('error mapping', () => {
   it("maps Twilio's codes through the one table, keeping twilioCode, status and moreInfo", () => {
-    const err = toTwilioNodeError(restException(400, { code: 21211, message: "The 'To' number 123 is not a valid phone number.", more_info: 'https://www.twilio.com/docs/errors/21211', status: 400 }));
+    const err = toTwilioNodeError(
+      restException(400, {
+        code: 21211,
+        message: "The 'To' number 123 is not a valid phone number.",
+        more_info: 'https://www.twilio.com/docs/errors/21211',
+        status: 400,
+      }),
+    );
     assert.equal(err.code, 'INVALID_TO_PHONE_NUMBER_ERROR');
     assert.equal(err.twilioCode, 21211);
     assert.equal(err.status, 400);
@@ -17,7 +24,11 @@ describe('error mapping', () => {
     assert.deepEqual(err.cause, { twilioCode: 21211, status: 400, moreInfo: 'https://www.twilio.com/docs/errors/21211' });
     assert.match(err.message, /not a valid phone number/);
     for (const [code, expected] of Object.entries(TWILIO_ERROR_TABLE)) {
-      assert.equal(toTwilioNodeError(restException(400, { code: Number(code), message: 'm', status: 400 })).code, expected, `Twilio ${code}`);
+      assert.equal(
+        toTwilioNodeError(restException(400, { code: Number(code), message: 'm', status: 400 })).code,
+        expected,
+        `Twilio ${code}`,
+      );
     }
   });
 
@@ -25,12 +36,15 @@ describe('error mapping', () => {
     for (const [status, name] of Object.entries(HTTP_STATUS_CODES)) {
       assert.equal(toTwilioNodeError(restException(Number(status), { message: 'x', status: Number(status) })).code, name);
     }
-    assert.equal(toTwilioNodeError(restException(400, { code: 21620, message: 'Invalid media URL(s)', status: 400 })).code, 'INVALID_REQUEST_ERROR');
+    assert.equal(
+      toTwilioNodeError(restException(400, { code: 21620, message: 'Invalid media URL(s)', status: 400 })).code,
+      'INVALID_REQUEST_ERROR',
+    );
     assert.equal(toTwilioNodeError(restException(418, 'not json')).code, 'INVALID_REQUEST_ERROR');
     assert.equal(toTwilioNodeError(restException(302, '')).code, 'UNKNOWN_ERROR');
   });
 
-  it('maps network failures, timeouts and the SDK\'s own parameter checks', () => {
+  it("maps network failures, timeouts and the SDK's own parameter checks", () => {
     const errno = (code: string, message = code) => Object.assign(new Error(message), { code });
     assert.equal(toTwilioNodeError(errno('ECONNREFUSED')).code, 'TWILIO_CONNECTION_ERROR');
     assert.equal(toTwilioNodeError(errno('ECONNRESET')).code, 'TWILIO_CONNECTION_ERROR');

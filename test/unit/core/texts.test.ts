@@ -16,7 +16,9 @@ function redTranslate(lang: string) {
   const shared = JSON.parse(fs.readFileSync(path.join(locales, lang, '_shared.json'), 'utf8')) as Record<string, unknown>;
   return (key: string, subs: Record<string, string | number> = {}) => {
     const template = key.split('.').reduce<unknown>((node, part) => (node as Record<string, unknown> | undefined)?.[part], shared);
-    return typeof template === 'string' ? template.replace(/__(\w+)__/g, (whole, name: string) => (name in subs ? String(subs[name]) : whole)) : key;
+    return typeof template === 'string'
+      ? template.replace(/__(\w+)__/g, (whole, name: string) => (name in subs ? String(subs[name]) : whole))
+      : key;
   };
 }
 
@@ -42,8 +44,10 @@ describe('error texts', () => {
     }
     assert.ok(first?.text, 'a lib error carries its text');
     const summary = new TwilioNodeError(first!.code, text('recipientsFailed', { failed: 1, total: 3, first: first!.text! }));
-    assert.equal(summary.localise(redTranslate('de')).message,
-      '1 von 3 Empfängern fehlgeschlagen; erster Fehler: „not-a-number“ ist kein gültiger Empfänger: E.164 wie +14155550100 oder whatsapp:+14155550100 verwenden');
+    assert.equal(
+      summary.localise(redTranslate('de')).message,
+      '1 von 3 Empfängern fehlgeschlagen; erster Fehler: „not-a-number“ ist kein gültiger Empfänger: E.164 wie +14155550100 oder whatsapp:+14155550100 verwenden',
+    );
   });
 
   it('fall back to English for a key the runtime does not know, and keep plain messages as they are', () => {

@@ -58,19 +58,23 @@ describe('DuplicateWindow', () => {
 
   it('never holds more than its capacity, dropping the oldest first (any sequence of tokens)', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.string({ maxLength: 8 }), { maxLength: 80 }), fc.integer({ min: 1, max: 12 }), async (tokens, capacity) => {
-        const store = countingStore();
-        const window = new DuplicateWindow(store, { windowMs: 60_000, capacity, prefix: 'd' });
-        for (const token of tokens) await window.seen(token);
-        const remembered = [...store.data.keys()].filter((k) => k.startsWith('d-t-'));
-        assert.ok(remembered.length <= capacity, `${remembered.length} > ${capacity}`);
-        // The newest distinct token is always still known.
-        if (tokens.length > 0) assert.equal(await window.seen(tokens.at(-1)!), true);
-      }),
+      fc.asyncProperty(
+        fc.array(fc.string({ maxLength: 8 }), { maxLength: 80 }),
+        fc.integer({ min: 1, max: 12 }),
+        async (tokens, capacity) => {
+          const store = countingStore();
+          const window = new DuplicateWindow(store, { windowMs: 60_000, capacity, prefix: 'd' });
+          for (const token of tokens) await window.seen(token);
+          const remembered = [...store.data.keys()].filter((k) => k.startsWith('d-t-'));
+          assert.ok(remembered.length <= capacity, `${remembered.length} > ${capacity}`);
+          // The newest distinct token is always still known.
+          if (tokens.length > 0) assert.equal(await window.seen(tokens.at(-1)!), true);
+        },
+      ),
     );
   });
 
-  it('names keys by a hash: a stranger\'s token is never a context path', async () => {
+  it("names keys by a hash: a stranger's token is never a context path", async () => {
     const store = countingStore();
     const window = new DuplicateWindow(store, { windowMs: 60_000, capacity: 10, prefix: 'd' });
     for (const token of ['__proto__', 'a.b.c', 'constructor', '[0]', 'x'.repeat(10_000)]) assert.equal(await window.seen(token), false);

@@ -9,13 +9,30 @@ import { root } from '../../support/paths';
 describe('config versions', () => {
   it('brings a config up one step per version, from 0 when it has none, without touching the original', () => {
     const migrations = {
-      'twilio-x': [() => undefined, (c: Record<string, unknown>) => { c.renamed = c.old; delete c.old; }, (c: Record<string, unknown>) => { c.count = Number(c.count) * 2; }],
+      'twilio-x': [
+        () => undefined,
+        (c: Record<string, unknown>) => {
+          c.renamed = c.old;
+          delete c.old;
+        },
+        (c: Record<string, unknown>) => {
+          c.count = Number(c.count) * 2;
+        },
+      ],
     };
     const saved = { old: 'value', count: 2 };
     assert.deepEqual(upgradeConfig('twilio-x', saved, migrations), { renamed: 'value', count: 4, configVersion: 3 });
     assert.deepEqual(saved, { old: 'value', count: 2 }, 'the deployed config stays as it was');
-    assert.deepEqual(upgradeConfig('twilio-x', { renamed: 'v', count: 3, configVersion: 2 }, migrations), { renamed: 'v', count: 6, configVersion: 3 }, 'only the steps it lacks');
-    assert.deepEqual(upgradeConfig('twilio-x', { configVersion: 9 }, migrations), { configVersion: 9 }, 'a newer release\'s config is left alone');
+    assert.deepEqual(
+      upgradeConfig('twilio-x', { renamed: 'v', count: 3, configVersion: 2 }, migrations),
+      { renamed: 'v', count: 6, configVersion: 3 },
+      'only the steps it lacks',
+    );
+    assert.deepEqual(
+      upgradeConfig('twilio-x', { configVersion: 9 }, migrations),
+      { configVersion: 9 },
+      "a newer release's config is left alone",
+    );
   });
 
   it('gives every node type a version, and the editor the same numbers', () => {

@@ -18,7 +18,8 @@ function translator(lang: string) {
       else strings[`${prefix}${k}`] = String(v);
     }
   };
-  for (const file of fs.readdirSync(path.join(locales, lang)).filter((f) => f.endsWith('.json'))) walk(JSON.parse(fs.readFileSync(path.join(locales, lang, file), 'utf8')), '');
+  for (const file of fs.readdirSync(path.join(locales, lang)).filter((f) => f.endsWith('.json')))
+    walk(JSON.parse(fs.readFileSync(path.join(locales, lang, file), 'utf8')), '');
   const t = (key: string, subs?: Record<string, string | number>) => {
     t.calls++;
     return (strings[key] ?? key).replace(/__(\w+)__/g, (m, name: string) => (subs && name in subs ? String(subs[name]) : m));

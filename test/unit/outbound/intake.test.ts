@@ -28,7 +28,11 @@ describe('SlicedIntake', () => {
     let room = 3;
     const intake = new SlicedIntake(() => room > 0);
     const ran: number[] = [];
-    for (let i = 0; i < 10; i++) intake.run(() => { room--; ran.push(i); });
+    for (let i = 0; i < 10; i++)
+      intake.run(() => {
+        room--;
+        ran.push(i);
+      });
     for (let i = 0; i < 5; i++) await tick();
     assert.deepEqual(ran, [0, 1, 2], 'stopped when full');
     room = 4;
@@ -46,7 +50,11 @@ describe('SlicedIntake', () => {
     const intake = new SlicedIntake(() => room > 0, 1);
     const ran: number[] = [];
     const count = 5000;
-    for (let i = 0; i < count; i++) intake.run(() => { room--; ran.push(i); });
+    for (let i = 0; i < count; i++)
+      intake.run(() => {
+        room--;
+        ran.push(i);
+      });
     // Downstream takes a few at a time, as a queue with a small window does.
     let late = false;
     while (ran.length < count) {
@@ -56,7 +64,11 @@ describe('SlicedIntake', () => {
       if (!late && ran.length >= 2000) {
         // Tasks arriving while the burst drains join its end.
         late = true;
-        for (let i = count; i < count + 100; i++) intake.run(() => { room--; ran.push(i); });
+        for (let i = count; i < count + 100; i++)
+          intake.run(() => {
+            room--;
+            ran.push(i);
+          });
       }
     }
     room = 1000;
@@ -65,4 +77,3 @@ describe('SlicedIntake', () => {
     assert.deepEqual(ran, [...Array(count + 100).keys()]);
   });
 });
-

@@ -16,7 +16,14 @@ import { RawSdkRequestClient } from '../../../simulator/raw-sdk-client';
 const ACCOUNT_SID = 'AC' + 'a'.repeat(32);
 const KEY_SID = 'SK' + 'b'.repeat(32);
 const KEY_SECRET = 'transport-secret-1';
-const MESSAGE = { sid: 'SM' + 'c'.repeat(32), account_sid: ACCOUNT_SID, body: 'hé 😀', date_created: 'Wed, 25 Nov 2026 02:00:00 +0000', status: 'queued', num_segments: '1' };
+const MESSAGE = {
+  sid: 'SM' + 'c'.repeat(32),
+  account_sid: ACCOUNT_SID,
+  body: 'hé 😀',
+  date_created: 'Wed, 25 Nov 2026 02:00:00 +0000',
+  status: 'queued',
+  num_segments: '1',
+};
 
 interface Seen {
   method: string;
@@ -27,9 +34,11 @@ interface Seen {
 
 type Answer = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
-const json = (status: number, body: unknown, headers: Record<string, string> = {}): Answer => (_req, res) => {
-  res.writeHead(status, { 'Content-Type': 'application/json', ...headers }).end(JSON.stringify(body));
-};
+const json =
+  (status: number, body: unknown, headers: Record<string, string> = {}): Answer =>
+  (_req, res) => {
+    res.writeHead(status, { 'Content-Type': 'application/json', ...headers }).end(JSON.stringify(body));
+  };
 
 describe('http transport', () => {
   let server: http.Server;
@@ -60,7 +69,10 @@ describe('http transport', () => {
   });
 
   const ours = (timeoutMs?: number) =>
-    createTwilioClient({ accountSid: ACCOUNT_SID, authMode: 'apiKey', apiKeySid: KEY_SID, apiKeySecret: KEY_SECRET }, { baseUrl, timeoutMs });
+    createTwilioClient(
+      { accountSid: ACCOUNT_SID, authMode: 'apiKey', apiKeySid: KEY_SID, apiKeySecret: KEY_SECRET },
+      { baseUrl, timeoutMs },
+    );
   const theSdks = () => {
     const requestClient = new RawSdkRequestClient(baseUrl);
     return { client: twilio(KEY_SID, KEY_SECRET, { accountSid: ACCOUNT_SID, httpClient: requestClient, env: {} }), requestClient };
@@ -89,7 +101,14 @@ describe('http transport', () => {
 
   it('puts on the wire what the SDK would: form bodies with repeated keys, non-ASCII, auth, User-Agent', async () => {
     const [sdk, product] = await bothWires((client) =>
-      client.messages.create({ to: '+15558675310', from: '+15017122661', body: 'hé 😀 & = + %', mediaUrl: ['https://a.test/1.png', 'https://a.test/2.png'], statusCallback: 'https://a.test/cb?x=1&y=2' }));
+      client.messages.create({
+        to: '+15558675310',
+        from: '+15017122661',
+        body: 'hé 😀 & = + %',
+        mediaUrl: ['https://a.test/1.png', 'https://a.test/2.png'],
+        statusCallback: 'https://a.test/cb?x=1&y=2',
+      }),
+    );
     assert.equal(product.method, sdk.method);
     assert.equal(product.url, sdk.url);
     assert.equal(product.body, sdk.body);
@@ -103,7 +122,9 @@ describe('http transport', () => {
 
   it('puts query parameters on the wire as the SDK would (lists and filters)', async () => {
     script.push(json(200, { messages: [], next_page_uri: null }), json(200, { messages: [], next_page_uri: null }));
-    const [sdk, product] = await bothWires((client) => client.messages.list({ to: '+15558675310', dateSentAfter: new Date('2026-11-01T00:00:00Z'), pageSize: 5 }));
+    const [sdk, product] = await bothWires((client) =>
+      client.messages.list({ to: '+15558675310', dateSentAfter: new Date('2026-11-01T00:00:00Z'), pageSize: 5 }),
+    );
     assert.equal(product.method, 'GET');
     assert.equal(product.url, sdk.url);
     assert.match(product.url, /\?To=%2B15558675310&DateSent%3E=2026-11-01T00%3A00%3A00Z&PageSize=5$/);
@@ -115,7 +136,13 @@ describe('http transport', () => {
     const content = { sid: 'HX' + 'd'.repeat(32), friendly_name: 'x', language: 'en', variables: {}, types: {} };
     script.push(json(201, content), json(201, content));
     const [sdk, product] = await bothWires((client) =>
-      client.content.v1.contents.create({ friendlyName: 'x', language: 'en', variables: { 1: 'name' }, types: { 'twilio/text': { body: 'Hi {{1}}' } } } as never));
+      client.content.v1.contents.create({
+        friendlyName: 'x',
+        language: 'en',
+        variables: { 1: 'name' },
+        types: { 'twilio/text': { body: 'Hi {{1}}' } },
+      } as never),
+    );
     assert.equal(product.url, sdk.url);
     assert.equal(product.headers['content-type'], 'application/json');
     assert.deepEqual(JSON.parse(product.body), JSON.parse(sdk.body));
@@ -128,20 +155,36 @@ describe('http transport', () => {
       const created = await client.messages.create({ to: '+15558675310', from: '+15017122661', body: 'x' });
       assert.equal(created.body, 'hé 😀');
       assert.equal(created.dateCreated.toISOString(), '2026-11-25T02:00:00.000Z');
-      script.push(json(400, { code: 21211, message: "The 'To' number is not valid.", more_info: 'https://www.twilio.com/docs/errors/21211', status: 400 }));
-      await assert.rejects(client.messages.create({ to: 'x', from: '+15017122661', body: 'x' }), { status: 400, code: 21211, message: "The 'To' number is not valid." });
+      script.push(
+        json(400, {
+          code: 21211,
+          message: "The 'To' number is not valid.",
+          more_info: 'https://www.twilio.com/docs/errors/21211',
+          status: 400,
+        }),
+      );
+      await assert.rejects(client.messages.create({ to: 'x', from: '+15017122661', body: 'x' }), {
+        status: 400,
+        code: 21211,
+        message: "The 'To' number is not valid.",
+      });
       script.push((_req, res) => res.writeHead(204).end());
       assert.equal(await client.messages(MESSAGE.sid).remove(), true);
-      script.push((_req, res) => res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' }).end(zlib.gzipSync(JSON.stringify(MESSAGE))));
+      script.push((_req, res) =>
+        res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' }).end(zlib.gzipSync(JSON.stringify(MESSAGE))),
+      );
       assert.equal((await client.messages(MESSAGE.sid).fetch()).sid, MESSAGE.sid);
     } finally {
       requestClient.destroy();
     }
   });
 
-  it("sends to the base URL override with its path prefix, whatever Twilio domain the SDK chose", async () => {
+  it('sends to the base URL override with its path prefix, whatever Twilio domain the SDK chose', async () => {
     for (const prefix of ['/twilio-api', '/twilio-api/']) {
-      const { client, requestClient } = createTwilioClient({ accountSid: ACCOUNT_SID, authMode: 'apiKey', apiKeySid: KEY_SID, apiKeySecret: KEY_SECRET }, { baseUrl: baseUrl + prefix, region: 'ie1', edge: 'dublin' });
+      const { client, requestClient } = createTwilioClient(
+        { accountSid: ACCOUNT_SID, authMode: 'apiKey', apiKeySid: KEY_SID, apiKeySecret: KEY_SECRET },
+        { baseUrl: baseUrl + prefix, region: 'ie1', edge: 'dublin' },
+      );
       try {
         await client.messages.create({ to: '+15558675310', from: '+15017122661', body: 'x' });
         script.push(json(200, { results: [] }));
@@ -150,10 +193,15 @@ describe('http transport', () => {
         requestClient.destroy();
       }
     }
-    assert.deepEqual(seen.map((s) => s.url), [
-      `/twilio-api/2010-04-01/Accounts/${ACCOUNT_SID}/Messages.json`, '/twilio-api/v2/Services?PageSize=2',
-      `/twilio-api/2010-04-01/Accounts/${ACCOUNT_SID}/Messages.json`, '/twilio-api/v2/Services?PageSize=2',
-    ]);
+    assert.deepEqual(
+      seen.map((s) => s.url),
+      [
+        `/twilio-api/2010-04-01/Accounts/${ACCOUNT_SID}/Messages.json`,
+        '/twilio-api/v2/Services?PageSize=2',
+        `/twilio-api/2010-04-01/Accounts/${ACCOUNT_SID}/Messages.json`,
+        '/twilio-api/v2/Services?PageSize=2',
+      ],
+    );
     assert.equal(seen[0].headers.host, baseUrl.replace('http://', ''));
   });
 
@@ -172,7 +220,10 @@ describe('http transport', () => {
     const { client, requestClient } = ours(150);
     try {
       script.push(() => undefined); // never answers
-      const timedOut = await client.messages.create({ to: '+15558675310', from: '+15017122661', body: 'x' }).then(() => undefined, (err: unknown) => err);
+      const timedOut = await client.messages.create({ to: '+15558675310', from: '+15017122661', body: 'x' }).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
       assert.equal((timedOut as { code?: string }).code, 'ECONNABORTED');
       assert.equal(judgeSdkOutcome({ error: timedOut }).kind, 'fail', 'a request that may have reached Twilio is not repeated');
       assert.equal(toTwilioNodeError(timedOut).code, 'REQUEST_TIMEOUT');
@@ -180,14 +231,20 @@ describe('http transport', () => {
         res.writeHead(201, { 'Content-Type': 'application/json', 'Content-Length': '500' });
         res.write('{"sid":'); // then silence, in the middle of the answer
       });
-      const stalled = await client.messages.create({ to: '+15558675310', from: '+15017122661', body: 'x' }).then(() => undefined, (err: unknown) => err);
+      const stalled = await client.messages.create({ to: '+15558675310', from: '+15017122661', body: 'x' }).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
       assert.equal((stalled as { code?: string }).code, 'ECONNABORTED');
       script.push((_req, res) => {
         res.writeHead(201, { 'Content-Type': 'application/json', 'Content-Length': '500' });
         res.write('{"sid":');
         setTimeout(() => res.destroy(), 10);
       });
-      const cut = await client.messages.create({ to: '+15558675310', from: '+15017122661', body: 'x' }).then(() => undefined, (err: unknown) => err);
+      const cut = await client.messages.create({ to: '+15558675310', from: '+15017122661', body: 'x' }).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
       assert.equal((cut as { code?: string }).code, 'ECONNRESET');
       assert.equal(toTwilioNodeError(cut).code, 'TWILIO_CONNECTION_ERROR');
       assert.ok(!String((cut as Error).message).includes(KEY_SECRET) && !String((timedOut as Error).message).includes(KEY_SECRET));
@@ -201,9 +258,15 @@ describe('http transport', () => {
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', () => resolve()));
     const port = (closed.address() as AddressInfo).port;
     await new Promise((resolve) => closed.close(resolve));
-    const { client, requestClient } = createTwilioClient({ accountSid: ACCOUNT_SID, authMode: 'apiKey', apiKeySid: KEY_SID, apiKeySecret: KEY_SECRET }, { baseUrl: `http://127.0.0.1:${port}` });
+    const { client, requestClient } = createTwilioClient(
+      { accountSid: ACCOUNT_SID, authMode: 'apiKey', apiKeySid: KEY_SID, apiKeySecret: KEY_SECRET },
+      { baseUrl: `http://127.0.0.1:${port}` },
+    );
     try {
-      const refused = await client.messages.create({ to: '+15558675310', from: '+15017122661', body: 'x' }).then(() => undefined, (err: unknown) => err);
+      const refused = await client.messages.create({ to: '+15558675310', from: '+15017122661', body: 'x' }).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
       assert.equal((refused as { code?: string }).code, 'ECONNREFUSED');
       assert.deepEqual(judgeSdkOutcome({ error: refused }), { kind: 'retry', reason: 'not-connected' });
     } finally {
@@ -225,8 +288,13 @@ describe('http transport', () => {
     process.env.HTTP_PROXY = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
     let handle: ReturnType<typeof createTwilioClient> | undefined;
     try {
-      handle = createTwilioClient({ accountSid: ACCOUNT_SID, authMode: 'apiKey', apiKeySid: KEY_SID, apiKeySecret: KEY_SECRET }, { baseUrl: 'https://twilio.example.test:8443', timeoutMs: 500 });
-      await assert.rejects(handle.client.messages.create({ to: '+15558675310', from: '+15017122661', body: 'x' }), { code: 'ECONNABORTED' });
+      handle = createTwilioClient(
+        { accountSid: ACCOUNT_SID, authMode: 'apiKey', apiKeySid: KEY_SID, apiKeySecret: KEY_SECRET },
+        { baseUrl: 'https://twilio.example.test:8443', timeoutMs: 500 },
+      );
+      await assert.rejects(handle.client.messages.create({ to: '+15558675310', from: '+15017122661', body: 'x' }), {
+        code: 'ECONNABORTED',
+      });
       assert.deepEqual(connects, ['twilio.example.test:8443']);
     } finally {
       if (before === undefined) delete process.env.HTTP_PROXY;
@@ -240,9 +308,16 @@ describe('http transport', () => {
     script.push((_req, res) => res.writeHead(302, { Location: '/2010-04-01/Accounts/moved.json' }).end(), json(200, { moved: true }));
     const { client, requestClient } = ours();
     try {
-      const response = await client.request({ method: 'get', uri: 'https://api.twilio.com/2010-04-01/Accounts.json', allowRedirects: true } as never);
+      const response = await client.request({
+        method: 'get',
+        uri: 'https://api.twilio.com/2010-04-01/Accounts.json',
+        allowRedirects: true,
+      } as never);
       assert.deepEqual([response.statusCode, response.body], [200, { moved: true }]);
-      assert.deepEqual(seen.map((s) => s.url), ['/2010-04-01/Accounts.json', '/2010-04-01/Accounts/moved.json']);
+      assert.deepEqual(
+        seen.map((s) => s.url),
+        ['/2010-04-01/Accounts.json', '/2010-04-01/Accounts/moved.json'],
+      );
     } finally {
       requestClient.destroy();
     }

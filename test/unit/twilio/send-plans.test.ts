@@ -29,7 +29,18 @@ describe('typed fields', () => {
 
   it('costs nothing per message for fields left empty or fixed text, and evaluates the rest each time', async () => {
     const { RED, evaluated } = fakeRuntime();
-    const config = { to: 'number', toType: 'msg', body: 'Hello', bodyType: 'str', from: '', fromType: 'str', sendAt: 'x', sendAtType: 'none', mediaUrl: '', mediaUrlType: 'msg' };
+    const config = {
+      to: 'number',
+      toType: 'msg',
+      body: 'Hello',
+      bodyType: 'str',
+      from: '',
+      fromType: 'str',
+      sendAt: 'x',
+      sendAtType: 'none',
+      mediaUrl: '',
+      mediaUrlType: 'msg',
+    };
     const read = typedFieldsReader(RED, node, config, ['to', 'body', 'from', 'sendAt', 'mediaUrl', 'statusCallback']);
     assert.deepEqual(await read({ number: '+15551230001' } as never), { to: '+15551230001', body: 'Hello' });
     assert.deepEqual(await read({ number: '+15551230002' } as never), { to: '+15551230002', body: 'Hello' });
@@ -49,19 +60,45 @@ describe('typed fields', () => {
 });
 
 describe('message plan', () => {
-  it('puts To first in each request, and reads each message\'s sender afresh', () => {
+  it("puts To first in each request, and reads each message's sender afresh", () => {
     const plan = planMessage({ to: '+15551230001', body: 'hi' }, {}, '+15017122661');
     assert.deepEqual(Object.keys(plan.paramsFor('+15551230001')), ['to', 'from', 'body']);
-    assert.equal((planMessage({ to: '+15551230001', body: 'hi', from: '+15017122662' }, {}, '+15017122661').paramsFor('+15551230001') as { from: string }).from, '+15017122662');
-    assert.equal((planMessage({ to: '+15551230001', body: 'hi' }, {}, '+15017122661').paramsFor('+15551230001') as { from: string }).from, '+15017122661');
-    assert.equal(codeOf(() => planMessage({ to: '+15551230001', body: 'hi', from: 'not a sender!' }, {}, '+15017122661')), 'INVALID_FROM_PHONE_NUMBER_ERROR');
-    assert.equal(codeOf(() => planMessage({ to: '+15551230001', body: 'hi', from: 'not a sender!' }, {}, '+15017122661')), 'INVALID_FROM_PHONE_NUMBER_ERROR', 'a bad sender is refused every time');
+    assert.equal(
+      (
+        planMessage({ to: '+15551230001', body: 'hi', from: '+15017122662' }, {}, '+15017122661').paramsFor('+15551230001') as {
+          from: string;
+        }
+      ).from,
+      '+15017122662',
+    );
+    assert.equal(
+      (planMessage({ to: '+15551230001', body: 'hi' }, {}, '+15017122661').paramsFor('+15551230001') as { from: string }).from,
+      '+15017122661',
+    );
+    assert.equal(
+      codeOf(() => planMessage({ to: '+15551230001', body: 'hi', from: 'not a sender!' }, {}, '+15017122661')),
+      'INVALID_FROM_PHONE_NUMBER_ERROR',
+    );
+    assert.equal(
+      codeOf(() => planMessage({ to: '+15551230001', body: 'hi', from: 'not a sender!' }, {}, '+15017122661')),
+      'INVALID_FROM_PHONE_NUMBER_ERROR',
+      'a bad sender is refused every time',
+    );
   });
 
   it('counts a long body in characters, not UTF-16 units', () => {
-    assert.doesNotThrow(() => planMessage({ to: '+15551230001', body: '😀'.repeat(1600) }, {}, '+15017122661'), '1,600 emoji are 3,200 units but 1,600 characters');
-    assert.equal(codeOf(() => planMessage({ to: '+15551230001', body: '😀'.repeat(1601) }, {}, '+15017122661')), 'INVALID_INPUT');
-    assert.equal(codeOf(() => planMessage({ to: '+15551230001', body: 'a'.repeat(1601) }, {}, '+15017122661')), 'INVALID_INPUT');
+    assert.doesNotThrow(
+      () => planMessage({ to: '+15551230001', body: '😀'.repeat(1600) }, {}, '+15017122661'),
+      '1,600 emoji are 3,200 units but 1,600 characters',
+    );
+    assert.equal(
+      codeOf(() => planMessage({ to: '+15551230001', body: '😀'.repeat(1601) }, {}, '+15017122661')),
+      'INVALID_INPUT',
+    );
+    assert.equal(
+      codeOf(() => planMessage({ to: '+15551230001', body: 'a'.repeat(1601) }, {}, '+15017122661')),
+      'INVALID_INPUT',
+    );
   });
 });
 
@@ -69,7 +106,12 @@ describe('a created record as msg.payload', () => {
   it('has its dates as ISO text, each its own, and an unreadable date as null', async () => {
     const records = [
       { sid: 'SM1', dateCreated: new Date('2024-01-01T00:00:00Z'), dateUpdated: new Date('2024-01-01T00:00:05Z'), dateSent: null },
-      { sid: 'SM2', dateCreated: new Date('2024-01-01T00:00:05Z'), dateUpdated: new Date('2024-01-01T00:00:05Z'), dateSent: new Date('nonsense') },
+      {
+        sid: 'SM2',
+        dateCreated: new Date('2024-01-01T00:00:05Z'),
+        dateUpdated: new Date('2024-01-01T00:00:05Z'),
+        dateSent: new Date('nonsense'),
+      },
       { sid: 'SM3', dateCreated: new Date('2024-01-01T00:00:00Z'), dateUpdated: new Date('2025-06-30T12:34:56Z'), dateSent: undefined },
     ];
     let next = 0;
@@ -77,7 +119,8 @@ describe('a created record as msg.payload', () => {
     const client = { accountSid: 'AC00000000000000000000000000000000', api: { v2010: { account } } } as never;
     const message = findObject('Message')!;
     const payloads = [];
-    for (let i = 0; i < records.length; i++) payloads.push(await runAction(client, message, 'create', { parts: {} }, { to: '+15551230001' }));
+    for (let i = 0; i < records.length; i++)
+      payloads.push(await runAction(client, message, 'create', { parts: {} }, { to: '+15551230001' }));
     assert.deepEqual(payloads, [
       { sid: 'SM1', dateCreated: '2024-01-01T00:00:00.000Z', dateUpdated: '2024-01-01T00:00:05.000Z', dateSent: null },
       { sid: 'SM2', dateCreated: '2024-01-01T00:00:05.000Z', dateUpdated: '2024-01-01T00:00:05.000Z', dateSent: null },
