@@ -63,25 +63,13 @@
     })[0];
   }
 
+  // The Sid parts and fields of an object's action, as the runtime works them out (lib/catalogue).
   function partsFor(object, action) {
-    var spec = object && object.actions[action];
-    if (!spec) return [];
-    var names = [];
-    (spec.call || '').replace(/\((\w+)\)/g, function (_, n) {
-      names.push(n);
-    });
-    if (spec.find) names.push(spec.find.part);
-    return names.map(function (n) {
-      return object.parts.filter(function (p) {
-        return p.name === n;
-      })[0];
-    });
+    return (object && object.editor && object.editor[action] && object.editor[action].parts) || [];
   }
 
   function fieldsFor(object, action) {
-    return ((object && object.fields) || []).filter(function (f) {
-      return (f.on || []).indexOf(action) >= 0;
-    });
+    return (object && object.editor && object.editor[action] && object.editor[action].fields) || [];
   }
 
   /** Why Twilio's API lacks this action, in the editor's language (the catalogue's English otherwise). */

@@ -4,7 +4,7 @@
  */
 import type { NodeAPI } from 'node-red';
 import { AccountCredentials, CONNECTION_SETTINGS, ConnectionSetting } from '../lib/account/account';
-import { CATALOGUE } from '../lib/catalogue/catalogue';
+import { catalogueForEditor } from '../lib/catalogue/catalogue';
 import { TwilioNodeError, secretRedactor, toTwilioNodeError } from '../lib/core/errors';
 import { text } from '../lib/core/texts';
 import { adminEndpoint, editorValue, findDeployed } from '../lib/node-red/admin-endpoints';
@@ -12,7 +12,7 @@ import { AuthMode, ClientSettings, TwilioCredentials, createTwilioClient } from 
 
 export function registerAccountEndpoints(RED: NodeAPI): void {
   // The editor builds its object, filter and field lists from the same catalogue the runtime runs.
-  adminEndpoint(RED, 'get', '/twilio-catalogue', 'twilio-config.read', async () => CATALOGUE);
+  adminEndpoint(RED, 'get', '/twilio-catalogue', 'twilio-config.read', async () => catalogueForEditor());
 
   // "Test connection" in the editor: fetches the account with the dialog's values, so unsaved edits
   // can be checked before deploy. A saved secret (the dialog shows it as unchanged) is used only with

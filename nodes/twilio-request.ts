@@ -1,5 +1,5 @@
 /**
- * twilio-request: any Twilio REST call with the account's auth (the seed's "Raw Request"), for the
+ * twilio-request: any Twilio REST call with the account's auth (a "raw request"), for the
  * APIs the catalogue does not describe: Verify, Conversations, Studio, …
  */
 import { upgradeConfig } from '../lib/node-red/config-version';

@@ -165,7 +165,7 @@ function standard(list: string, actions: string, item = 'sid'): Partial<Record<A
   return out;
 }
 
-/** An action the seed names but Twilio's API does not offer: refused before any request, with why. */
+/** An action users look for but Twilio's API does not offer: refused before any request, with why. */
 const notSupported = (reason: string): ActionSpec => ({ call: '', notSupported: reason });
 
 /** Numbers on offer of one type, by country: there is no fetch, so Get finds the number in the list. */
@@ -474,7 +474,7 @@ export const CATALOGUE: readonly ObjectSpec[] = [
     deprecatedFor: 'Message',
     actions: standard('account.messages', 'get query create update'),
   },
-  // Beyond the seed's table: what flows also ask for.
+  // Beyond the 2010-04-01 objects: what flows also ask for.
   {
     name: 'Balance',
     label: 'Balance',
@@ -535,6 +535,23 @@ export function partsFor(object: ObjectSpec, action: Action): SidPart[] {
 
 export function fieldsFor(object: ObjectSpec, action: Action): FieldSpec[] {
   return (object.fields ?? []).filter((f) => f.on?.includes(action));
+}
+
+/**
+ * The catalogue as the editor gets it: each object with, for each of its actions, the Sid parts and
+ * fields this module works out, so the editor shows what the runtime will read and never works it
+ * out again.
+ */
+export function catalogueForEditor(): Array<ObjectSpec & { editor: Partial<Record<Action, { parts: SidPart[]; fields: FieldSpec[] }>> }> {
+  return CATALOGUE.map((object) => ({
+    ...object,
+    editor: Object.fromEntries(
+      (Object.keys(object.actions) as Action[]).map((action) => [
+        action,
+        { parts: partsFor(object, action), fields: fieldsFor(object, action) },
+      ]),
+    ),
+  }));
 }
 
 /** Objects an action shows for in the editor (including those it refuses, which say why). */

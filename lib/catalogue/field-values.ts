@@ -7,7 +7,7 @@ import { asWholeNumber, isE164, isHttpUrl, isSid } from '../twilio/values';
 import { TwilioNodeError } from '../core/errors';
 import { TextValue, text } from '../core/texts';
 
-/** "2026-11-24 18:30:00" (read as UTC, the seed's form) or any ISO 8601 date and time. */
+/** "2026-11-24 18:30:00" (read as UTC, as the editor shows dates) or any ISO 8601 date and time. */
 const SPACED_DATE_TIME = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d(:\d\d)?)$/;
 const DATE_ONLY = /^\d{4}-\d\d-\d\d$/;
 

@@ -2,7 +2,7 @@
  * Sends the SDK's requests with node:http(s). The SDK still builds every request (URL, auth, User-Agent,
  * parameters) and reads every answer (JSON, RestException, resource objects); this only replaces the
  * axios instance inside its RequestClient, whose per-request config merging and header objects were
- * about a quarter of a message's CPU (bench a.). The agents are the ones the RequestClient owns, so
+ * about a quarter of a message's CPU in the flow-overhead benchmark. The agents are the ones the RequestClient owns, so
  * its proxy, CA bundle and keep-alive settings still apply; the wire format is the SDK's own (qs,
  * repeated keys for lists).
  */

@@ -540,7 +540,7 @@ const SCENARIOS: Scenario[] = [
     }),
   },
   { node: 'update', object: 'SMSMessage', sid: (_s, m) => m.message, rows: [row('body', '')], check: ok((p) => assert.equal(p.body, '')) },
-  // Beyond the seed: balance, usage, media, queues, lookups
+  // Beyond the 2010-04-01 objects: balance, usage, media, queues, lookups
   {
     node: 'get',
     object: 'Balance',

@@ -64,7 +64,7 @@ describe('twilio-config', () => {
     }
   });
 
-  it('reads ${ENV_VAR} references in credentials and settings (seed: TWILIO_ACCOUNT / TWILIO_TOKEN)', async () => {
+  it('reads ${ENV_VAR} references in credentials and settings (as in the demo: TWILIO_ACCOUNT / TWILIO_TOKEN)', async () => {
     Object.assign(process.env, {
       TWILIO_ACCOUNT: ACCOUNT.sid,
       TWILIO_TOKEN: ACCOUNT.authToken,

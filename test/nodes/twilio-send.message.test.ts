@@ -203,7 +203,7 @@ describe('twilio-send: messages', () => {
     delete process.env.TWILIO_TEST_SENDER;
   });
 
-  it('renders the body against msg.metadata by default (the seed: smsBody + metadata)', async () => {
+  it('renders the body against msg.metadata by default (Template data, as the dialog calls it)', async () => {
     const { output, error } = await runSend(
       simulator.url,
       { to: TO, toType: 'str', body: 'Hi {{name}}, code {{code}}', bodyType: 'str', metadata: 'metadata', metadataType: 'msg' },
