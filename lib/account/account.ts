@@ -131,16 +131,17 @@ export function openAccount(RED: NodeAPI, node: Node, settings: AccountSettings,
       credentials.authToken ? isValidSignature(credentials.authToken, signature, url, body) : undefined,
     rawRequest(request) {
       if (!handle) return Promise.reject(unusable());
-      // In the account's queue like every other request; twilio-request retries by its own settings.
-      return queue.schedule(
-        () =>
-          performRawRequest(
-            request,
-            { accountSid: credentials.accountSid, authorization: basicAuthorization(credentials), ...connection },
-            redact,
-          ),
-        () => ({ kind: 'done' }),
-      );
+      const { requestClient } = handle;
+      // Over the account's transport and through its queue, like every other request; the queue
+      // repeats it by twilio-request's own retry settings.
+      const transport = {
+        accountSid: credentials.accountSid,
+        authorization: basicAuthorization(credentials),
+        ...connection,
+        agentFor: (url: URL) => requestClient.agentFor(url),
+        schedule: queue.schedule.bind(queue),
+      };
+      return performRawRequest(request, transport, redact);
     },
   };
   // Not enumerable: nothing of the account shows when Node-RED or a flow inspects the node.

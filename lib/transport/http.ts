@@ -1,10 +1,10 @@
 /**
- * Sends the SDK's requests with node:http(s). The SDK still builds every request (URL, auth, User-Agent,
- * parameters) and reads every answer (JSON, RestException, resource objects); this only replaces the
- * axios instance inside its RequestClient, whose per-request config merging and header objects were
- * about a quarter of a message's CPU in the flow-overhead benchmark. The agents are the ones the RequestClient owns, so
- * its proxy, CA bundle and keep-alive settings still apply; the wire format is the SDK's own (qs,
- * repeated keys for lists).
+ * Sends every request of the package with node:http(s): the SDK's and twilio-request's, with the
+ * agents the account's RequestClient owns, so its proxy (HTTP_PROXY), CA bundle (TWILIO_CA_BUNDLE) and
+ * keep-alive apply to all of them. For the SDK this replaces only the axios instance inside its
+ * RequestClient (whose per-request config merging was about a quarter of a message's CPU in the
+ * flow-overhead benchmark): the SDK still builds every request and reads every answer, and the wire
+ * format is its own (qs, repeated keys for lists).
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -16,6 +16,8 @@ export interface SdkResponse {
   statusCode: number;
   /** The body as text: the SDK parses JSON itself. */
   body: string;
+  /** The body's bytes (decompressed), for an answer that is not text. */
+  bytes: Buffer;
   headers: http.IncomingHttpHeaders;
 }
 
@@ -25,6 +27,8 @@ export interface WireRequest {
   headers: Record<string, string>;
   /** Form fields or a JSON value, encoded as the Content-Type header says. */
   data?: unknown;
+  /** A body already encoded (a multipart form, a raw request's), sent as it is. */
+  body?: Buffer | string;
   /** Added to the URL's query. */
   params?: object;
   timeoutMs: number;
@@ -47,12 +51,12 @@ function failure(message: string, code: string): Error {
   return Object.assign(new Error(message), { code });
 }
 
-function decode(raw: Buffer, encoding: string | undefined): string {
+function decode(raw: Buffer, encoding: string | undefined): Buffer {
   // We ask for no compression; a proxy on the way may compress all the same.
-  if (encoding === 'gzip' || encoding === 'x-gzip') return zlib.gunzipSync(raw).toString('utf8');
-  if (encoding === 'deflate') return zlib.inflateSync(raw).toString('utf8');
-  if (encoding === 'br') return zlib.brotliDecompressSync(raw).toString('utf8');
-  return raw.toString('utf8');
+  if (encoding === 'gzip' || encoding === 'x-gzip') return zlib.gunzipSync(raw);
+  if (encoding === 'deflate') return zlib.inflateSync(raw);
+  if (encoding === 'br') return zlib.brotliDecompressSync(raw);
+  return raw;
 }
 
 export function sendOverWire(request: WireRequest): Promise<SdkResponse> {
@@ -62,7 +66,7 @@ export function sendOverWire(request: WireRequest): Promise<SdkResponse> {
     const query = qs.stringify(request.params, QS_OPTIONS);
     if (query) path += (url.search ? '&' : '?') + query;
   }
-  const body = encodeBody(request.data, request.headers['Content-Type']);
+  const body = request.body ?? encodeBody(request.data, request.headers['Content-Type']);
   const headers = body === undefined ? request.headers : { ...request.headers, 'Content-Length': String(Buffer.byteLength(body)) };
   const transport = url.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
@@ -86,11 +90,8 @@ export function sendOverWire(request: WireRequest): Promise<SdkResponse> {
         res.on('error', reject);
         res.on('end', () => {
           try {
-            resolve({
-              statusCode: res.statusCode ?? 0,
-              body: decode(Buffer.concat(chunks), res.headers['content-encoding']),
-              headers: res.headers,
-            });
+            const bytes = decode(Buffer.concat(chunks), res.headers['content-encoding']);
+            resolve({ statusCode: res.statusCode ?? 0, body: bytes.toString('utf8'), bytes, headers: res.headers });
           } catch (err) {
             reject(err);
           }

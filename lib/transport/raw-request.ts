@@ -2,11 +2,17 @@
  * Any Twilio REST call, for what the catalogue does not cover: a path on a Twilio domain, with the
  * account's auth, query/form/JSON/multipart bodies, a response as JSON, text or bytes, a timeout and
  * retries. Requests only ever go to Twilio's hosts (or the account's base URL override): a path, never
- * a full URL, so the account's credentials cannot be sent anywhere else.
+ * a full URL, so the account's credentials cannot be sent anywhere else. They go out as every other
+ * request does: over the account's transport (lib/transport/http.ts) and through its queue, whose
+ * retry engine repeats them by the node's settings.
  */
-import { onBaseUrl } from './sdk-client';
+import type http from 'node:http';
 import { TwilioNodeError, codeForHttpFailure, toTwilioNodeError } from '../core/errors';
 import { text } from '../core/texts';
+import { SdkResponse, sendOverWire } from './http';
+import { MultipartFile, encodeMultipart } from './multipart';
+import { RetryPolicy as QueueRetryPolicy, Verdict } from './request-queue';
+import { onBaseUrl } from './sdk-client';
 
 /** Twilio's API domains (https://<domain>.twilio.com). */
 export const TWILIO_DOMAINS = [
@@ -51,13 +57,7 @@ export const TWILIO_DOMAINS = [
 
 export type ResponseType = 'json' | 'text' | 'binary';
 
-export interface FilePart {
-  /** The form field. */
-  field: string;
-  filename: string;
-  contentType?: string;
-  data: Buffer | string;
-}
+export type FilePart = MultipartFile;
 
 export interface RetryPolicy {
   /** Retries after the first attempt (0: none). */
@@ -92,13 +92,21 @@ export interface RawResponse {
   attempts: number;
 }
 
-/** What the account node gives a raw request: where to send it and how to sign in. Never logged. */
+/** What the account node gives a raw request: where to send it, how to sign in, its agents and queue. Never logged. */
 export interface RawTransport {
   accountSid: string;
   authorization: string;
   baseUrl?: string;
   region?: string;
   edge?: string;
+  /** The account's agent for a URL (its proxy and CA bundle for https). */
+  agentFor(url: URL): http.Agent;
+  /** The account's queue: every request waits its turn there, and its retries are the queue's. */
+  schedule<T>(
+    run: () => Promise<T>,
+    judge: (outcome: { value?: unknown; error?: unknown }) => Verdict,
+    policy: QueueRetryPolicy,
+  ): Promise<T>;
 }
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD'];
@@ -127,15 +135,12 @@ export function buildUrl(request: RawRequest, transport: RawTransport): URL {
   return url;
 }
 
-function body(request: RawRequest, headers: Record<string, string>): BodyInit | undefined {
+/** The request's body and its Content-Type: form fields, JSON, or a multipart form with files. */
+function encodeBody(request: RawRequest, headers: Record<string, string>): Buffer | string | undefined {
   if (request.files && request.files.length > 0) {
-    const data = new FormData();
-    for (const [key, value] of Object.entries(request.form ?? {})) for (const one of [value].flat()) data.append(key, String(one));
-    for (const file of request.files) {
-      const bytes = typeof file.data === 'string' ? Buffer.from(file.data) : file.data;
-      data.append(file.field, new Blob([new Uint8Array(bytes)], { type: file.contentType ?? 'application/octet-stream' }), file.filename);
-    }
-    return data; // fetch sets the multipart boundary
+    const { body, contentType } = encodeMultipart(request.form ?? {}, request.files);
+    headers['Content-Type'] = contentType;
+    return body;
   }
   if (request.json !== undefined) {
     headers['Content-Type'] ??= 'application/json';
@@ -152,25 +157,23 @@ function body(request: RawRequest, headers: Record<string, string>): BodyInit | 
   return undefined;
 }
 
-async function readBody(response: Response, type: ResponseType): Promise<unknown> {
-  if (type === 'binary') return Buffer.from(await response.arrayBuffer());
-  const text = await response.text();
-  if (type === 'text') return text;
-  if (text === '') return null;
+function readBody(response: SdkResponse, type: ResponseType): unknown {
+  if (type === 'binary') return response.bytes;
+  if (type === 'text') return response.body;
+  if (response.body === '') return null;
   try {
-    return JSON.parse(text);
+    return JSON.parse(response.body);
   } catch {
-    return text;
+    return response.body;
   }
 }
 
-const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function retryAfterMs(header: string | null): number | undefined {
-  if (!header) return undefined;
-  const seconds = Number(header);
+function retryAfterMs(header: string | string[] | undefined): number | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (!value) return undefined;
+  const seconds = Number(value);
   if (Number.isFinite(seconds)) return seconds * 1000;
-  const date = Date.parse(header);
+  const date = Date.parse(value);
   return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
 }
 
@@ -186,6 +189,31 @@ function httpError(status: number, body: unknown): TwilioNodeError {
   });
 }
 
+/** Errors that mean the request never left this machine: repeating it cannot act twice. */
+const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/**
+ * What the queue makes of a raw request's outcome, by the node's settings: 429 waits for Retry-After,
+ * 5xx and failed connections are repeated (every failure, with `on: all`), and a request that may have
+ * reached Twilio (a timeout, a connection lost mid-way) is repeated only when repeating is harmless.
+ */
+function judgeRawOutcome(method: string, on: RetryPolicy['on']): (outcome: { value?: unknown; error?: unknown }) => Verdict {
+  return ({ value, error }) => {
+    if (error !== undefined) {
+      const code = String((error as { code?: unknown }).code ?? '');
+      if (NOT_SENT.has(code)) return { kind: 'retry', reason: 'not-connected' };
+      return IDEMPOTENT.includes(method) ? { kind: 'retry', reason: 'unavailable' } : { kind: 'fail' };
+    }
+    const response = value as SdkResponse;
+    if (response.statusCode >= 200 && response.statusCode < 300) return { kind: 'done' };
+    if (response.statusCode === 429)
+      return { kind: 'retry', reason: 'rate-limited', retryAfterMs: retryAfterMs(response.headers['retry-after']) };
+    if (response.statusCode >= 500 || on === 'all')
+      return { kind: 'retry', reason: 'unavailable', retryAfterMs: retryAfterMs(response.headers['retry-after']) };
+    return { kind: 'fail' };
+  };
+}
+
 export async function performRawRequest(
   request: RawRequest,
   transport: RawTransport,
@@ -197,45 +225,41 @@ export async function performRawRequest(
   if (Object.keys(request.headers ?? {}).some((h) => h.toLowerCase() === 'authorization')) {
     throw new TwilioNodeError('INVALID_INPUT', text('authorizationHeader'));
   }
+  const headers: Record<string, string> = {};
+  for (const [key, value] of Object.entries(request.headers ?? {})) if (value !== undefined && value !== null) headers[key] = String(value);
+  const body = method === 'GET' || method === 'HEAD' ? undefined : encodeBody(request, headers);
+  if (body !== undefined) headers['Content-Length'] = String(Buffer.byteLength(body));
+  headers.Authorization = transport.authorization;
+  headers.Accept ??= request.responseType === 'json' ? 'application/json' : '*/*';
+  headers.Connection ??= 'keep-alive';
+
   let attempts = 0;
-  for (;;) {
+  const send = () => {
     attempts++;
-    const headers: Record<string, string> = {};
-    for (const [key, value] of Object.entries(request.headers ?? {}))
-      if (value !== undefined && value !== null) headers[key] = String(value);
-    const payload = method === 'GET' || method === 'HEAD' ? undefined : body(request, headers);
-    headers.Authorization = transport.authorization;
-    headers.Accept ??= request.responseType === 'json' ? 'application/json' : '*/*';
-    let response: Response | undefined;
-    let failure: TwilioNodeError;
-    let retryable: boolean;
-    let delay = request.retry.delayMs * request.retry.backoff ** (attempts - 1);
-    try {
-      response = await fetch(url, { method, headers, body: payload, signal: AbortSignal.timeout(request.timeoutMs), redirect: 'manual' });
-      const responseBody = await readBody(response, request.responseType);
-      if (response.status >= 200 && response.status < 300) {
-        const responseHeaders: Record<string, string> = {};
-        response.headers.forEach((value, key) => (responseHeaders[key] = value));
-        return { statusCode: response.status, headers: responseHeaders, body: responseBody, url: url.toString(), attempts };
-      }
-      failure = httpError(response.status, responseBody);
-      retryable = request.retry.on === 'all' || response.status >= 500 || response.status === 429;
-      delay = Math.max(delay, retryAfterMs(response.headers.get('retry-after')) ?? 0);
-    } catch (err) {
-      const timedOut = (err as Error).name === 'TimeoutError' || (err as Error).name === 'AbortError';
-      failure = timedOut
-        ? new TwilioNodeError(
-            'REQUEST_TIMEOUT',
-            text(IDEMPOTENT.includes(method) ? 'noAnswerWithin' : 'noAnswerMaybeSent', { ms: request.timeoutMs }),
-          )
-        : toTwilioNodeError((err as { cause?: unknown }).cause ?? err, redact);
-      if (!timedOut && failure.code === 'UNKNOWN_ERROR')
-        failure = new TwilioNodeError('TWILIO_CONNECTION_ERROR', redact((err as Error).message));
-      retryable = !timedOut || IDEMPOTENT.includes(method);
-    }
-    if (!retryable || attempts > request.retry.count) {
-      throw Object.assign(failure, { attempts });
-    }
-    await wait(delay);
+    return sendOverWire({ method, url, headers, body, timeoutMs: request.timeoutMs, agent: transport.agentFor(url) });
+  };
+  const policy = { retries: request.retry.count, delayMs: request.retry.delayMs, backoff: request.retry.backoff };
+  let response: SdkResponse;
+  try {
+    response = await transport.schedule(send, judgeRawOutcome(method, request.retry.on), policy);
+  } catch (err) {
+    if (err instanceof TwilioNodeError) throw Object.assign(err, { attempts }); // withdrawn or stopped: NOT_SENT
+    const timedOut = (err as { code?: unknown }).code === 'ECONNABORTED';
+    let failure = timedOut
+      ? new TwilioNodeError(
+          'REQUEST_TIMEOUT',
+          text(IDEMPOTENT.includes(method) ? 'noAnswerWithin' : 'noAnswerMaybeSent', { ms: request.timeoutMs }),
+        )
+      : toTwilioNodeError(err, redact);
+    if (!timedOut && failure.code === 'UNKNOWN_ERROR')
+      failure = new TwilioNodeError('TWILIO_CONNECTION_ERROR', redact((err as Error).message));
+    throw Object.assign(failure, { attempts });
   }
+  const responseBody = readBody(response, request.responseType);
+  if (response.statusCode < 200 || response.statusCode >= 300)
+    throw Object.assign(httpError(response.statusCode, responseBody), { attempts });
+  const responseHeaders: Record<string, string> = {};
+  for (const [key, value] of Object.entries(response.headers))
+    if (value !== undefined) responseHeaders[key] = Array.isArray(value) ? value.join(', ') : value;
+  return { statusCode: response.statusCode, headers: responseHeaders, body: responseBody, url: url.toString(), attempts };
 }

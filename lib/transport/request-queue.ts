@@ -46,8 +46,20 @@ export interface QueueState {
   retrying: number;
 }
 
+/**
+ * How a request that asked for its own retries is repeated (twilio-request's settings), instead of
+ * the queue's: how often, and how long it waits (each wait `backoff` times the one before, no jitter).
+ * What is safe to repeat is still the judge's to say.
+ */
+export interface RetryPolicy {
+  retries: number;
+  delayMs: number;
+  backoff: number;
+}
+
 interface Job {
   run: () => Promise<unknown>;
+  policy?: RetryPolicy;
   judge: (outcome: { value?: unknown; error?: unknown }) => Verdict;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
@@ -123,12 +135,13 @@ export class RequestQueue {
   }
 
   /** Runs `run` when there is room; `judge` says whether its outcome is final or worth a retry. */
-  schedule<T>(run: () => Promise<T>, judge: Job['judge']): Promise<T> {
+  schedule<T>(run: () => Promise<T>, judge: Job['judge'], policy?: RetryPolicy): Promise<T> {
     if (this.closed) return Promise.reject(this.closedError());
     return new Promise<T>((resolve, reject) => {
       this.waiting.push({
         run,
         judge,
+        policy,
         resolve: resolve as (v: unknown) => void,
         reject,
         attempts: 0,
@@ -228,12 +241,14 @@ export class RequestQueue {
     const verdict = job.judge(outcome);
     if (verdict.kind === 'retry' && verdict.reason === 'rate-limited') this.decrease(job);
     else if (verdict.kind === 'done') this.increase(job);
-    if (verdict.kind === 'retry' && job.attempts <= this.maxRetries && !this.closed) {
+    if (verdict.kind === 'retry' && job.attempts <= (job.policy?.retries ?? this.maxRetries) && !this.closed) {
       this.stats.retried++;
       if (verdict.reason === 'rate-limited') this.stats.rateLimited++;
       this.retrying++;
-      const backoff = Math.min(this.maxDelay, this.baseDelay * 2 ** (job.attempts - 1));
-      const delay = Math.max(verdict.retryAfterMs ?? 0, backoff * (0.5 + this.random() / 2)); // jitter: 50–100 %
+      const backoff = job.policy
+        ? job.policy.delayMs * job.policy.backoff ** (job.attempts - 1)
+        : Math.min(this.maxDelay, this.baseDelay * 2 ** (job.attempts - 1)) * (0.5 + this.random() / 2); // jitter: 50–100 %
+      const delay = Math.max(verdict.retryAfterMs ?? 0, backoff);
       const timer = setTimeout(() => {
         this.retrying--;
         this.retryingJobs.delete(job);

@@ -107,7 +107,7 @@ export class BaseUrlRequestClient extends twilio.RequestClient {
     if (opts.username && opts.password)
       headers.Authorization = `Basic ${Buffer.from(`${opts.username}:${opts.password}`).toString('base64')}`;
     else if (opts.authStrategy) headers.Authorization = await opts.authStrategy.getAuthString();
-    const agent = url.protocol === 'https:' ? (this.axios.defaults.httpsAgent as http.Agent) : this.httpAgent;
+    const agent = this.agentFor(url);
     return sendOverWire({
       method: opts.method,
       url,
@@ -117,6 +117,11 @@ export class BaseUrlRequestClient extends twilio.RequestClient {
       timeoutMs: opts.timeout || this.defaultTimeout,
       agent,
     });
+  }
+
+  /** The agent for a URL: https through the SDK's own (its proxy and CA bundle), http through ours. */
+  agentFor(url: URL): http.Agent {
+    return url.protocol === 'https:' ? (this.axios.defaults.httpsAgent as http.Agent) : this.httpAgent;
   }
 
   /** Closes idle keep-alive sockets so a redeployed or removed config node leaves nothing open. */

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { ACCOUNT, API_KEY, helper, runNode, useRuntime } from '../support/harness';
+import { ACCOUNT, API_KEY, accountNode, allNodes, helper, runNode, sendTo, useRuntime } from '../support/harness';
 
 interface Seen {
   method: string;
@@ -191,6 +191,89 @@ describe('twilio-request', () => {
     const retried = await request({ path: '/x', retries: 2, retryDelay: 1, retryOn: 'all' });
     assert.equal(retried.error, undefined);
     assert.equal(seen.length, 2);
+  });
+
+  it("retries through the account's queue (one retry engine): its counts, its withdrawal on close", async () => {
+    script.push({ status: 503 }, { status: 503 });
+    const account = accountNode(echoUrl);
+    await helper.load(
+      allNodes,
+      [
+        { id: 'tab', type: 'tab', label: 't' },
+        account.node,
+        {
+          id: 'req',
+          type: 'twilio-request',
+          z: 'tab',
+          account: 'account',
+          domain: 'api',
+          method: 'GET',
+          path: '/x',
+          pathType: 'str',
+          responseType: 'json',
+          timeout: 5,
+          retries: 3,
+          retryDelay: 1,
+          backoff: 1,
+          retryOn: 'server',
+          wires: [['out']],
+        },
+        {
+          id: 'slow',
+          type: 'twilio-request',
+          z: 'tab',
+          account: 'account',
+          domain: 'api',
+          method: 'GET',
+          path: '/x',
+          pathType: 'str',
+          responseType: 'json',
+          timeout: 5,
+          retries: 3,
+          retryDelay: 5000,
+          backoff: 1,
+          retryOn: 'server',
+          wires: [['out']],
+        },
+        { id: 'out', type: 'helper', z: 'tab' },
+      ],
+      { account: account.credentials },
+    );
+    const queue = (helper.getNode('account') as unknown as { queue: { stats: { retried: number } } }).queue;
+    const done = await sendTo(helper.getNode('req'), helper.getNode('out'), {});
+    assert.equal(done.error, undefined);
+    assert.equal(queue.stats.retried, 2, 'the queue counted the two retries');
+    // A retry waiting when the account stops is not sent: NOT_SENT, as every other request's.
+    script.push({ status: 503 });
+    const pending = sendTo(helper.getNode('slow'), helper.getNode('out'), {});
+    await new Promise((r) => setTimeout(r, 100));
+    await helper.unload();
+    assert.equal((await pending).error?.code, 'NOT_SENT');
+  });
+
+  it("sends https requests through HTTP_PROXY with the account's agents, as the SDK's own requests", async () => {
+    const connects: string[] = [];
+    const proxy = http.createServer();
+    proxy.on('connect', (req: http.IncomingMessage, socket: import('node:net').Socket) => {
+      connects.push(String(req.url));
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', () => resolve()));
+    const before = process.env.HTTP_PROXY;
+    process.env.HTTP_PROXY = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    try {
+      const proxied = await request(
+        { path: '/2010-04-01/Accounts/{AccountSid}.json', timeout: 0.5 },
+        {},
+        'https://twilio.example.test:8443',
+      );
+      assert.equal(proxied.error?.code, 'REQUEST_TIMEOUT');
+      assert.deepEqual(connects, ['twilio.example.test:8443'], 'the request asked the proxy for the tunnel');
+    } finally {
+      if (before === undefined) delete process.env.HTTP_PROXY;
+      else process.env.HTTP_PROXY = before;
+      await new Promise((resolve) => proxy.close(resolve));
+    }
   });
 
   it('times out, and does not repeat a POST that may have reached Twilio', async () => {
