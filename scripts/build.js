@@ -28,12 +28,13 @@ fs.cpSync(path.join(root, 'icons'), path.join(nodesOut, 'icons'), { recursive: t
 const { PATTERNS, LIMITS } = require(path.join(dist, 'lib', 'twilio', 'values.js'));
 const { MIGRATIONS, currentConfigVersion } = require(path.join(dist, 'lib', 'node-red', 'config-version.js'));
 const configVersions = Object.fromEntries(Object.keys(MIGRATIONS).map((type) => [type, currentConfigVersion(type)]));
+const { TWILIO_DOMAINS } = require(path.join(dist, 'lib', 'transport', 'raw-request.js'));
 fs.mkdirSync(path.join(root, 'resources'), { recursive: true });
 fs.writeFileSync(
   path.join(root, 'resources', 'twilio-editor.js'),
   [
     '/* Built by scripts/build.js from editor/twilio-editor.js, lib/twilio/values.ts and lib/node-red/config-version.ts: edit those. */',
-    `window.TwilioRules = ${JSON.stringify({ patterns: PATTERNS, limits: LIMITS, configVersions }, null, 2)};`,
+    `window.TwilioRules = ${JSON.stringify({ patterns: PATTERNS, limits: LIMITS, configVersions, twilioDomains: TWILIO_DOMAINS }, null, 2)};`,
     fs.readFileSync(path.join(root, 'editor', 'twilio-editor.js'), 'utf8'),
   ].join('\n'),
 );
