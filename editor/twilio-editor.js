@@ -302,56 +302,6 @@
     return this.name ? 'node_label_italic' : '';
   }
 
-  var ROW = function (icon, key, input) {
-    return (
-      '<div class="form-row"><label for="node-input-' +
-      key +
-      '"><i class="fa fa-' +
-      icon +
-      '"></i> <span data-i18n="twilio.editor.' +
-      key +
-      '"></span></label>' +
-      input +
-      '</div>'
-    );
-  };
-  var TEMPLATE_ROWS = {
-    query:
-      '<div class="form-row" id="twilio-rows-row"><label><i class="fa fa-filter"></i> <span data-i18n="twilio.editor.filters"></span></label><ol id="twilio-rows"></ol></div>' +
-      '<div class="form-row"><label for="node-input-limit"><i class="fa fa-list-ol"></i> <span data-i18n="twilio.editor.limit"></span></label>' +
-      '<input type="text" id="node-input-limit" style="width: 80px"> <span data-i18n="twilio.editor.pageSize" style="margin-left: 12px"></span> ' +
-      '<input type="text" id="node-input-pageSize" style="width: 80px"></div>' +
-      ROW(
-        'sign-out',
-        'output',
-        '<select id="node-input-output" style="width: 70%"><option value="array" data-i18n="twilio.editor.outputArray"></option><option value="each" data-i18n="twilio.editor.outputEach"></option></select>',
-      ),
-    update:
-      '<div class="form-row" id="twilio-rows-row"><label><i class="fa fa-pencil"></i> <span data-i18n="twilio.editor.fields"></span></label><ol id="twilio-rows"></ol></div>' +
-      '<div class="form-row"><label>&nbsp;</label><input type="checkbox" id="node-input-payloadFields" style="width: auto; margin: 0 6px 0 0">' +
-      '<label for="node-input-payloadFields" style="width: auto" data-i18n="[html]twilio.editor.payloadFields"></label></div>',
-  };
-
-  /** Adds the edit dialog's template for twilio-<action> (Node-RED looks it up when a dialog opens). */
-  function resourceTemplate(action) {
-    var type = 'twilio-' + action;
-    if ($('script[data-template-name="' + type + '"]').length) return;
-    var html =
-      ROW('user', 'account', '<input type="text" id="node-input-account">') +
-      ROW('cube', 'object', '<select id="node-input-object" style="width: 70%"></select>') +
-      '<div class="form-tips" id="twilio-not-supported" style="display: none"></div>' +
-      ROW(
-        'key',
-        'sid',
-        '<input type="text" id="node-input-sid"><input type="hidden" id="node-input-sidType">' +
-          '<div class="form-tips" id="twilio-sid-hint" style="margin: 4px 0 0 104px"></div>',
-      ) +
-      (TEMPLATE_ROWS[action] || '') +
-      '<div class="form-row"><label for="node-input-name"><i class="fa fa-tag"></i> <span data-i18n="node-red:common.label.name"></span></label>' +
-      '<input type="text" id="node-input-name" data-i18n="[placeholder]node-red:common.label.name"></div>';
-    $('<script type="text/html"/>').attr('data-template-name', type).text(html).appendTo('body');
-  }
-
   // --- nodes whose fields are typed inputs (send, reply, request) ------------------------------
 
   /**
@@ -427,7 +377,6 @@
     resourceDefaults: resourceDefaults,
     resourceLabel: resourceLabel,
     labelStyle: labelStyle,
-    resourceTemplate: resourceTemplate,
   };
   load();
 })();

@@ -19,7 +19,19 @@ const nodeNames = fs
   .readdirSync(path.join(root, 'nodes'))
   .filter((f) => f.endsWith('.html'))
   .map((f) => f.slice(0, -5));
-for (const name of nodeNames) fs.copyFileSync(path.join(root, 'nodes', `${name}.html`), path.join(nodesOut, `${name}.html`));
+// The four resource nodes share one dialog, an HTML template (editor/templates/) with the action's
+// rows: each node's .html says where it goes, <!-- twilio:resource-dialog <action> -->.
+const template = (name) => fs.readFileSync(path.join(root, 'editor', 'templates', `${name}.html`), 'utf8').trim();
+const ACTION_ROWS = { query: 'query-rows', update: 'update-rows' };
+const resourceDialog = (action) =>
+  `<script type="text/html" data-template-name="twilio-${action}">\n${template('resource-dialog').replace("<!-- the action's rows -->", ACTION_ROWS[action] ? template(ACTION_ROWS[action]) : '')}\n</script>`;
+for (const name of nodeNames) {
+  const html = fs.readFileSync(path.join(root, 'nodes', `${name}.html`), 'utf8');
+  fs.writeFileSync(
+    path.join(nodesOut, `${name}.html`),
+    html.replace(/<!-- twilio:resource-dialog (\w+) -->/g, (_, action) => resourceDialog(action)),
+  );
+}
 fs.cpSync(path.join(root, 'icons'), path.join(nodesOut, 'icons'), { recursive: true });
 
 // The editor's shared script (editor/twilio-editor.js) as Node-RED serves it from the package's
