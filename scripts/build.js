@@ -34,7 +34,17 @@ for (const name of nodeNames) {
 }
 fs.cpSync(path.join(root, 'icons'), path.join(nodesOut, 'icons'), { recursive: true });
 
-// The editor's shared script (editor/twilio-editor.js) as Node-RED serves it from the package's
+// The editor's code is TypeScript (editor/twilio-editor.ts, its own tsconfig for the browser): compiled
+// here, it is a script, not a module (its imports are types only).
+const editorTsc = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(root, 'editor')], {
+  stdio: 'inherit',
+});
+if (editorTsc.status !== 0) process.exit(editorTsc.status || 1);
+const editorScript = fs
+  .readFileSync(path.join(dist, 'editor-build', 'editor', 'twilio-editor.js'), 'utf8')
+  .replace(/^export \{\};\s*$/m, '');
+
+// The editor's shared script (compiled) as Node-RED serves it from the package's
 // resources/, with the value rules the runtime checks with (lib/twilio/values.ts) and each node type's
 // config version (lib/node-red/config-version.ts) in front: one definition, one file to load.
 const { PATTERNS, LIMITS } = require(path.join(dist, 'lib', 'twilio', 'values.js'));
@@ -45,9 +55,9 @@ fs.mkdirSync(path.join(root, 'resources'), { recursive: true });
 fs.writeFileSync(
   path.join(root, 'resources', 'twilio-editor.js'),
   [
-    '/* Built by scripts/build.js from editor/twilio-editor.js, lib/twilio/values.ts and lib/node-red/config-version.ts: edit those. */',
+    '/* Built by scripts/build.js from editor/twilio-editor.ts, lib/twilio/values.ts and lib/node-red/config-version.ts: edit those. */',
     `window.TwilioRules = ${JSON.stringify({ patterns: PATTERNS, limits: LIMITS, configVersions, twilioDomains: TWILIO_DOMAINS }, null, 2)};`,
-    fs.readFileSync(path.join(root, 'editor', 'twilio-editor.js'), 'utf8'),
+    editorScript,
   ].join('\n'),
 );
 
