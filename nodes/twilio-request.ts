@@ -3,6 +3,7 @@
  * APIs the catalogue does not describe: Verify, Conversations, Studio, …
  */
 import { upgradeConfig } from '../lib/node-red/config-version';
+import { numberInRange } from '../lib/twilio/values';
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { TwilioNodeError, toTwilioNodeError } from '../lib/core/errors';
 import { text } from '../lib/core/texts';
@@ -26,13 +27,6 @@ export interface TwilioRequestDef extends NodeDef {
 }
 
 const TYPED_FIELDS = ['path', 'query', 'form', 'json', 'files', 'headers'] as const;
-
-function number(name: string, value: unknown, fallback: number, min: number, max: number): number {
-  if (value === undefined || value === '') return fallback;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < min || n > max) throw new TwilioNodeError('INVALID_INPUT', text('numberRange', { field: name, min, max }));
-  return n;
-}
 
 function object(name: string, value: unknown): Record<string, unknown> | undefined {
   if (value === undefined) return undefined;
@@ -76,11 +70,11 @@ module.exports = function registerTwilioRequest(RED: NodeAPI): void {
         files: files(fields.files),
         headers: object('Headers', fields.headers),
         responseType: def.responseType ?? 'json',
-        timeoutMs: number('Timeout', def.timeout, 30, 0.1, 600) * 1000,
+        timeoutMs: numberInRange('Timeout', def.timeout, { min: 0.1, max: 600 }, 30) * 1000,
         retry: {
-          count: number('Retries', def.retries, 0, 0, 10),
-          delayMs: number('Retry delay', def.retryDelay, 1000, 0, 60_000),
-          backoff: number('Backoff', def.backoff, 2, 1, 10),
+          count: numberInRange('Retries', def.retries, { min: 0, max: 10 }, 0),
+          delayMs: numberInRange('Retry delay', def.retryDelay, { min: 0, max: 60_000 }, 1000),
+          backoff: numberInRange('Backoff', def.backoff, { min: 1, max: 10 }, 2),
           on: def.retryOn === 'all' ? 'all' : 'server',
         },
       };

@@ -92,6 +92,7 @@ export function openAccount(RED: NodeAPI, node: Node, settings: AccountSettings,
     authToken: resolve(stored.authToken),
   };
   const redact = secretRedactor([credentials.apiKeySecret, credentials.authToken]);
+  // The account's limits: empty (or not a number) means the default.
   const positive = (value: unknown, fallback: number) => (Number(value) > 0 ? Number(value) : fallback);
   const retries =
     settings.maxRetries === undefined || settings.maxRetries === '' ? 6 : Math.max(0, Math.floor(Number(settings.maxRetries) || 0));

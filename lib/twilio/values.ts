@@ -90,6 +90,15 @@ export function wholeNumber(field: string, value: unknown, bounds: Bounds = {}):
   throw new TwilioNodeError('INVALID_INPUT', text('wholeNumber', { field }));
 }
 
+/** A number (decimals too) within bounds from a node's settings, the fallback when empty, else a coded INVALID_INPUT. */
+export function numberInRange(field: string, value: unknown, bounds: Required<Bounds>, fallback: number): number {
+  if (value === undefined || value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < bounds.min || n > bounds.max)
+    throw new TwilioNodeError('INVALID_INPUT', text('numberRange', { field, ...bounds }));
+  return n;
+}
+
 /** A positive number of seconds from a node's settings, or the fallback when it is empty or not one. */
 export function seconds(value: unknown, fallback: number): number {
   const n = Number(value);
