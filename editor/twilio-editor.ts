@@ -4,11 +4,8 @@
  * object, Sid, filter and field inputs built from it. Built (editor/tsconfig.json) into the
  * resources/twilio-editor.js that each node's .html loads.
  */
-import type * as EditorClient from '@node-red/editor-client';
 import type { Action, FieldSpec, ObjectSpec, SidPart } from '../lib/catalogue/catalogue';
 import type { LIMITS, PATTERNS } from '../lib/twilio/values';
-
-declare const RED: EditorClient.RED;
 
 /** What the build puts in front of this script: the runtime's rules, served as data. */
 interface Rules {
@@ -22,7 +19,7 @@ interface Rules {
 type EditorObject = ObjectSpec & { editor: Partial<Record<Action, { parts: SidPart[]; fields: FieldSpec[] }>> };
 
 /** A node being edited: its type, its translations, and its properties. */
-interface EditedNode {
+export interface EditedNode {
   type: string;
   name?: string;
   _: (key: string, subs?: Record<string, unknown>) => string;
@@ -37,23 +34,47 @@ interface Row {
   valueType: string;
 }
 
-interface TypedField {
+export interface TypedField {
   types: Array<string | object>;
   value: string;
   type?: string;
   check?: RegExp;
 }
 
-type Defaults = Record<string, { value: unknown; type?: string; required?: boolean; validate?: (this: EditedNode, v: unknown) => boolean }>;
+export type Defaults = Record<
+  string,
+  { value: unknown; type?: string; required?: boolean; validate?: (this: EditedNode, v: unknown) => boolean }
+>;
+
+/** A node type's definition for RED.nodes.registerType, as our nodes write it (editor/nodes/). */
+export interface NodeDefinition {
+  category: string;
+  color?: string;
+  defaults: Defaults;
+  credentials?: Record<string, { type: string; required?: boolean; validate?: (this: EditedNode, v: unknown) => boolean }>;
+  inputs?: number;
+  outputs?: number;
+  icon?: string;
+  align?: 'left' | 'right';
+  paletteLabel?: string;
+  label?: string | ((this: EditedNode) => string);
+  labelStyle?: string | ((this: EditedNode) => string);
+  inputLabels?: string | ((this: EditedNode) => string);
+  outputLabels?: string | string[] | ((this: EditedNode, index: number) => string);
+  oneditprepare?: (this: EditedNode) => void;
+  oneditsave?: (this: EditedNode) => void;
+}
 
 interface EditorWindow {
   TwilioRules: Rules;
-  TwilioEditor?: object;
+  TwilioEditor?: TwilioEditorApi;
 }
 
-(function (window: EditorWindow) {
-  if (window.TwilioEditor) return;
+/** What every node's editor script uses, as the global TwilioEditor (see editor/nodes/). */
+export type TwilioEditorApi = ReturnType<typeof createTwilioEditor>;
 
+// A function declaration, not a binding: the script is loaded once per node's .html, and may be again.
+function createTwilioEditor(window: EditorWindow) {
   const RULES = window.TwilioRules;
 
   /** A rule's pattern without its anchors, to combine with others. */
@@ -378,7 +399,7 @@ interface EditorWindow {
     });
   }
 
-  window.TwilioEditor = {
+  const api = {
     rules: RULES,
     rule,
     sidRule,
@@ -400,4 +421,9 @@ interface EditorWindow {
     labelStyle,
   };
   void load();
+  return api;
+}
+
+(function (window: EditorWindow) {
+  window.TwilioEditor ??= createTwilioEditor(window);
 })(window as unknown as EditorWindow);

@@ -19,6 +19,19 @@ const nodeNames = fs
   .readdirSync(path.join(root, 'nodes'))
   .filter((f) => f.endsWith('.html'))
   .map((f) => f.slice(0, -5));
+// The editor's code is TypeScript (editor/twilio-editor.ts, its own tsconfig for the browser): compiled
+// here, it is a script, not a module (its imports are types only).
+const editorTsc = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(root, 'editor')], {
+  stdio: 'inherit',
+});
+if (editorTsc.status !== 0) process.exit(editorTsc.status || 1);
+const compiledEditor = (file) =>
+  fs
+    .readFileSync(path.join(dist, 'editor-build', 'editor', file), 'utf8')
+    .replace(/^export \{\};\s*$/m, '')
+    .trim();
+const editorScript = compiledEditor('twilio-editor.js');
+
 // The four resource nodes share one dialog, an HTML template (editor/templates/) with the action's
 // rows: each node's .html says where it goes, <!-- twilio:resource-dialog <action> -->.
 const template = (name) => fs.readFileSync(path.join(root, 'editor', 'templates', `${name}.html`), 'utf8').trim();
@@ -27,22 +40,16 @@ const resourceDialog = (action) =>
   `<script type="text/html" data-template-name="twilio-${action}">\n${template('resource-dialog').replace("<!-- the action's rows -->", ACTION_ROWS[action] ? template(ACTION_ROWS[action]) : '')}\n</script>`;
 for (const name of nodeNames) {
   const html = fs.readFileSync(path.join(root, 'nodes', `${name}.html`), 'utf8');
+  // Each node's editor script, compiled from editor/nodes/<node>.ts, goes where its .html says.
+  const script = () => `<script type="text/javascript">\n${compiledEditor(path.join('nodes', `${name}.js`))}\n</script>`;
   fs.writeFileSync(
     path.join(nodesOut, `${name}.html`),
-    html.replace(/<!-- twilio:resource-dialog (\w+) -->/g, (_, action) => resourceDialog(action)),
+    html
+      .replace('<!-- twilio:editor-script -->', script)
+      .replace(/<!-- twilio:resource-dialog (\w+) -->/g, (_, action) => resourceDialog(action)),
   );
 }
 fs.cpSync(path.join(root, 'icons'), path.join(nodesOut, 'icons'), { recursive: true });
-
-// The editor's code is TypeScript (editor/twilio-editor.ts, its own tsconfig for the browser): compiled
-// here, it is a script, not a module (its imports are types only).
-const editorTsc = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(root, 'editor')], {
-  stdio: 'inherit',
-});
-if (editorTsc.status !== 0) process.exit(editorTsc.status || 1);
-const editorScript = fs
-  .readFileSync(path.join(dist, 'editor-build', 'editor', 'twilio-editor.js'), 'utf8')
-  .replace(/^export \{\};\s*$/m, '');
 
 // The editor's shared script (compiled) as Node-RED serves it from the package's
 // resources/, with the value rules the runtime checks with (lib/twilio/values.ts) and each node type's

@@ -50,7 +50,15 @@ describe('locales', () => {
 
   it('defines every key the editor files and the runtime use', () => {
     const sources = [
-      ...fs.readdirSync(path.join(root, 'nodes')).map((f) => path.join(root, 'nodes', f)),
+      // The nodes as built: their .html with the dialog templates and the editor scripts compiled in.
+      ...fs
+        .readdirSync(path.join(root, 'dist', 'nodes'))
+        .filter((f) => f.endsWith('.html'))
+        .map((f) => path.join(root, 'dist', 'nodes', f)),
+      ...fs
+        .readdirSync(path.join(root, 'nodes'))
+        .filter((f) => f.endsWith('.ts'))
+        .map((f) => path.join(root, 'nodes', f)),
       ...(fs.readdirSync(path.join(root, 'lib'), { recursive: true }) as string[])
         .filter((f) => f.endsWith('.ts'))
         .map((f) => path.join(root, 'lib', f)),

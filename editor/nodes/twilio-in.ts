@@ -1,0 +1,102 @@
+import type { NodeDefinition } from '../twilio-editor';
+
+/** twilio-in: its registration in the editor and its dialog's behaviour (built into nodes/twilio-in.html). */
+(function () {
+  RED.nodes.registerType('twilio-in', {
+    category: 'Twilio',
+    color: '#F22F46',
+    defaults: {
+      name: { value: '' },
+      configVersion: { value: TwilioEditor.configVersion('twilio-in') },
+      account: { value: '', type: 'twilio-config', required: true },
+      path: { value: '/twilio/sms', required: true, validate: RED.validators.regex(/^\/?[\w\-./:]+$/) },
+      publicBaseUrl: {
+        value: '',
+        validate: RED.validators.regex(TwilioEditor.anyOf([TwilioEditor.rule('baseUrl')], { optional: true, env: true })),
+      },
+      trustProxy: { value: false },
+      validate: { value: true },
+      reply: { value: 'auto' },
+      replyTimeout: {
+        value: 10,
+        validate: function (v) {
+          const n = Number(v),
+            limit = TwilioEditor.rules.limits.replyWaitSeconds;
+          return n >= limit.min && n <= limit.max;
+        },
+      },
+      dedupe: { value: true },
+      dedupeWindow: { value: 600, validate: RED.validators.number() },
+      contextStore: { value: '' },
+    },
+    inputs: 0,
+    outputs: 1,
+    icon: 'twilio-in.svg',
+    paletteLabel: 'twilio in',
+    label: function () {
+      return this.name || this._('twilio-in.label.node', { path: this.path });
+    },
+    labelStyle: function () {
+      return this.name ? 'node_label_italic' : '';
+    },
+    outputLabels: function () {
+      return this._('twilio-in.label.output');
+    },
+    oneditprepare: function () {
+      TwilioEditor.upgrade(this);
+      TwilioEditor.tooltips(this);
+      const node = this;
+      const toggle = function () {
+        $('#twilio-in-unchecked').toggle(!$('#node-input-validate').prop('checked'));
+        $('#node-input-replyTimeout')
+          .closest('.form-row')
+          .toggle($('#node-input-reply').val() === 'flow');
+        $('#node-input-dedupeWindow').closest('.form-row').toggle($('#node-input-dedupe').prop('checked'));
+      };
+      $('#node-input-validate, #node-input-reply, #node-input-dedupe').on('change', toggle);
+      toggle();
+      // The context stores settings.js configures (Node-RED's editor settings list them).
+      const settings = RED.settings as unknown as { context?: { stores?: string[] } };
+      const stores = (settings.context && settings.context.stores) || [];
+      stores.forEach(function (s: string) {
+        $('<option/>').val(s).text(s).appendTo('#node-input-contextStore');
+      });
+      $('#node-input-contextStore').val(String(node.contextStore || ''));
+      // Point one of the account's numbers at this node (the deployed account and public URL are used).
+      $('#twilio-in-connect').on('click', function () {
+        const account = $('#node-input-account').val();
+        const base = $('#node-input-publicBaseUrl').val();
+        const path = $('#node-input-path').val();
+        const which = $('#twilio-in-connect-which').val();
+        const number = $('#twilio-in-connect-number').val();
+        $.ajax({
+          url: 'twilio-in/connect',
+          type: 'POST',
+          contentType: 'application/json',
+          data: JSON.stringify({ account: account, node: node.id, publicBaseUrl: base, path: path, which: which, number: number }),
+        })
+          .done(function (r) {
+            RED.notify(node._('twilio-in.connect.done', { number: r.phoneNumber, url: r.url }), 'success');
+          })
+          .fail(function (x) {
+            RED.notify(node._('twilio-in.connect.failed', { error: (x.responseJSON && x.responseJSON.error) || x.statusText }), 'error');
+          });
+      });
+      $('#twilio-in-load-numbers').on('click', function () {
+        $.getJSON('twilio-in/numbers', { account: $('#node-input-account').val() })
+          .done(function (numbers: Array<{ sid: string; phoneNumber: string; friendlyName?: string }>) {
+            const select = $('#twilio-in-connect-number').empty();
+            numbers.forEach(function (n) {
+              $('<option/>')
+                .val(n.sid)
+                .text(n.phoneNumber + (n.friendlyName && n.friendlyName !== n.phoneNumber ? ' — ' + n.friendlyName : ''))
+                .appendTo(select);
+            });
+          })
+          .fail(function (x) {
+            RED.notify(node._('twilio-in.connect.failed', { error: (x.responseJSON && x.responseJSON.error) || x.statusText }), 'error');
+          });
+      });
+    },
+  } satisfies NodeDefinition as never);
+})();
