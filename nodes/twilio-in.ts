@@ -24,6 +24,7 @@ import {
 import { Body } from '../lib/twilio/signature';
 import { BODY_TIMEOUT_MS, BodyReadError, mountWebhookRoute, publicWebhookUrl, readWebhookBody, refuseBody } from '../lib/inbound/route';
 import { DuplicateWindow } from '../lib/inbound/dedupe';
+import { inboundHubFor } from '../lib/inbound/hub';
 import { forgetNodeState, nodeStateStore } from '../lib/node-red/context';
 import { nodeStatus } from '../lib/node-red/status';
 import type { TwilioAccount } from '../lib/account/account';
@@ -156,10 +157,21 @@ module.exports = function registerTwilioIn(RED: NodeAPI): void {
       const payload: Record<string, unknown> = body.kind === 'form' ? { ...body.params } : { ...(params as object) };
       const media = mediaOf(params);
       if (media.length > 0) payload.media = media;
+      const summary = summarise(params);
+      // The account's one inbound path hears of it too (nodes waiting for this Sid or these numbers).
+      inboundHubFor(account).publish({
+        kind: summary.event,
+        sid: summary.sid,
+        from: summary.from,
+        to: summary.to,
+        accountSid: summary.accountSid,
+        params,
+        source: 'webhook',
+      });
       const msg = {
         _msgid: RED.util.generateId(),
         payload: body.kind === 'json' && !isRecord(body.value) ? body.value : payload, // a JSON array or scalar as it came
-        twilio: summarise(params),
+        twilio: summary,
         req,
         res: { _res: res },
       } as unknown as NodeMessageInFlow;

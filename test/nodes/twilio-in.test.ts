@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { describe, it } from 'node:test';
 import twilio from 'twilio';
+import { inboundHubFor } from '../../lib/inbound/hub';
 import { nestsDeeperThan, tooManyParameters, webhookBodyKind } from '../../lib/inbound/webhook';
 import {
   ACCOUNT,
@@ -287,6 +288,25 @@ describe('twilio-in and twilio-reply', () => {
     assert.equal((await signedForm('/twilio/sms', PARAMS, undefined, TOKEN, token)).status, 200);
     await settle();
     assert.equal(later.length, 0, 'but not emitted again');
+  });
+
+  it("publishes each webhook to the account's inbound path once, and still emits it", async () => {
+    const { received } = await load();
+    const hub = inboundHubFor(helper.getNode('account'));
+    const heard: string[] = [];
+    const stops = [
+      hub.subscribe({ sid: PARAMS.MessageSid }, (e) => heard.push(`sid:${e.kind}:${e.source}`)),
+      hub.subscribe({ from: PARAMS.From, to: PARAMS.To }, (e) => heard.push(`pair:${String(e.params.Body)}`)),
+      hub.subscribe({ to: PARAMS.To }, () => heard.push('number')),
+    ];
+    const token = { 'I-Twilio-Idempotency-Token': crypto.randomUUID() };
+    assert.equal((await signedForm('/twilio/sms', PARAMS, undefined, TOKEN, token)).status, 200);
+    assert.equal((await signedForm('/twilio/sms', PARAMS, undefined, TOKEN, token)).status, 200, 'a duplicate delivery');
+    assert.equal((await signedForm('/twilio/sms', { ...PARAMS, Body: 'forged' }, undefined, 'not-the-token')).status, 403);
+    await settle(() => received.length >= 1);
+    assert.deepEqual(heard.sort(), ['number', `pair:${PARAMS.Body}`, 'sid:message:webhook']);
+    assert.equal(received.length, 1, 'the output works as before');
+    for (const stop of stops) stop();
   });
 
   it("answers with twilio-reply's TwiML, XML-escaped", async () => {

@@ -1,0 +1,108 @@
+/**
+ * One inbound path per account: everything Twilio tells us about an account (incoming messages and
+ * calls, message and call statuses, gather results) is published here, whatever brought it (a
+ * twilio-in webhook after its signature and duplicate checks; a poll, later). Nodes subscribe by
+ * what they wait for: a Sid (a message's or call's outcome), a pair of numbers (a reply from the
+ * person we wrote to), or a number (everything to it). Each event reaches each subscriber once, even
+ * when it arrives twice (by webhook and by poll).
+ */
+import type { WebhookEvent } from './webhook';
+
+export interface InboundEvent {
+  kind: WebhookEvent;
+  /** The message's or call's Sid. */
+  sid?: string;
+  from?: string;
+  to?: string;
+  accountSid?: string;
+  /** What Twilio sent, as it sent it. */
+  params: Readonly<Record<string, unknown>>;
+  source: 'webhook' | 'poll';
+}
+
+/** What a subscriber waits for: one record, a conversation (from → to), or everything to a number. */
+export type InboundMatch = { sid: string } | { from: string; to: string } | { to: string };
+
+export type InboundHandler = (event: InboundEvent) => void;
+
+/** Events remembered to keep a second arrival of the same one from anyone: bounded, oldest out first. */
+const REMEMBERED_EVENTS = 10_000;
+
+/**
+ * The same event however it came: a message's arrival by its Sid, a status by its Sid and status
+ * (Twilio sends each status once per callback; a retry repeats it), a call event with its sequence.
+ */
+export function eventIdentity(event: InboundEvent): string | undefined {
+  if (!event.sid) return undefined;
+  const p = event.params;
+  const status = String(p.MessageStatus ?? p.CallStatus ?? p.SmsStatus ?? '');
+  const step = String(p.SequenceNumber ?? p.Digits ?? p.SpeechResult ?? '');
+  return `${event.kind}|${event.sid}|${status}|${step}`;
+}
+
+export class InboundHub {
+  private readonly bySid = new Map<string, Set<InboundHandler>>();
+  private readonly byPair = new Map<string, Set<InboundHandler>>();
+  private readonly byNumber = new Map<string, Set<InboundHandler>>();
+  /** Identities of recent events, in arrival order (a Map keeps insertion order). */
+  private readonly seen = new Map<string, true>();
+  /** Handlers that threw, reported here rather than to whoever published. */
+  constructor(private readonly onHandlerError: (err: unknown) => void = () => undefined) {}
+
+  /** Starts delivering matching events to `handler`; returns how to stop. */
+  subscribe(match: InboundMatch, handler: InboundHandler): () => void {
+    const [index, key] =
+      'sid' in match ? [this.bySid, match.sid] : 'from' in match ? [this.byPair, pairKey(match.from, match.to)] : [this.byNumber, match.to];
+    let handlers = index.get(key);
+    if (!handlers) index.set(key, (handlers = new Set()));
+    handlers.add(handler);
+    return () => {
+      handlers!.delete(handler);
+      if (handlers!.size === 0 && index.get(key) === handlers) index.delete(key);
+    };
+  }
+
+  /**
+   * Delivers an event to every subscriber it matches, once each; a repeat of an event already
+   * published (the same status by webhook and by poll) reaches no one. Returns how many got it.
+   */
+  publish(event: InboundEvent): number {
+    const identity = eventIdentity(event);
+    if (identity !== undefined) {
+      if (this.seen.has(identity)) return 0;
+      this.seen.set(identity, true);
+      if (this.seen.size > REMEMBERED_EVENTS) this.seen.delete(this.seen.keys().next().value as string);
+    }
+    const handlers = new Set<InboundHandler>();
+    const add = (set: Set<InboundHandler> | undefined) => set?.forEach((h) => handlers.add(h));
+    if (event.sid) add(this.bySid.get(event.sid));
+    if (event.from && event.to) add(this.byPair.get(pairKey(event.from, event.to)));
+    if (event.to) add(this.byNumber.get(event.to));
+    for (const handler of handlers) {
+      try {
+        handler(event);
+      } catch (err) {
+        this.onHandlerError(err);
+      }
+    }
+    return handlers.size;
+  }
+
+  /** How many subscriptions are open (for status lines and tests). */
+  get subscriptions(): number {
+    let n = 0;
+    for (const index of [this.bySid, this.byPair, this.byNumber]) for (const set of index.values()) n += set.size;
+    return n;
+  }
+}
+
+const pairKey = (from: string, to: string) => `${from}\u0000${to}`;
+
+const hubs = new WeakMap<object, InboundHub>();
+
+/** The hub of an account (its config node): made when first asked for, gone with the node. */
+export function inboundHubFor(account: object): InboundHub {
+  let hub = hubs.get(account);
+  if (!hub) hubs.set(account, (hub = new InboundHub()));
+  return hub;
+}

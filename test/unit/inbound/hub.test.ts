@@ -1,0 +1,90 @@
+/**
+ * The account's one inbound path: subscribers by Sid, by a pair of numbers and by a number; each
+ * event reaches each subscriber once, even when it arrives twice; memory of events is bounded.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { InboundEvent, InboundHub, eventIdentity, inboundHubFor } from '../../../lib/inbound/hub';
+
+const SM = 'SM' + 'a'.repeat(32);
+const reply = (overrides: Partial<InboundEvent> = {}, params: Record<string, unknown> = {}): InboundEvent => ({
+  kind: 'message',
+  sid: SM,
+  from: '+15558675310',
+  to: '+15017122661',
+  params: { MessageSid: SM, Body: 'YES', ...params },
+  source: 'webhook',
+  ...overrides,
+});
+
+describe('InboundHub', () => {
+  it('delivers by Sid, by the pair of numbers and by the number, once to a subscriber that matches several ways', () => {
+    const hub = new InboundHub();
+    const got: string[] = [];
+    hub.subscribe({ sid: SM }, () => got.push('sid'));
+    hub.subscribe({ from: '+15558675310', to: '+15017122661' }, () => got.push('pair'));
+    hub.subscribe({ to: '+15017122661' }, () => got.push('number'));
+    hub.subscribe({ from: '+15550000000', to: '+15017122661' }, () => got.push('someone else'));
+    const both = () => got.push('both');
+    hub.subscribe({ sid: SM }, both);
+    hub.subscribe({ to: '+15017122661' }, both);
+    assert.equal(hub.publish(reply()), 4);
+    assert.deepEqual(got.sort(), ['both', 'number', 'pair', 'sid']);
+  });
+
+  it('reaches no one with the same event a second time (webhook, then poll), but does with its next status', () => {
+    const hub = new InboundHub();
+    const statuses: string[] = [];
+    hub.subscribe({ sid: SM }, (e) => statuses.push(String(e.params.MessageStatus)));
+    const status = (value: string, source: InboundEvent['source']) => reply({ kind: 'message-status', source }, { MessageStatus: value });
+    hub.publish(status('sent', 'webhook'));
+    hub.publish(status('sent', 'poll'));
+    hub.publish(status('delivered', 'poll'));
+    hub.publish(status('delivered', 'webhook'));
+    assert.deepEqual(statuses, ['sent', 'delivered']);
+    assert.notEqual(eventIdentity(status('sent', 'webhook')), eventIdentity(status('delivered', 'webhook')));
+  });
+
+  it('stops delivering once unsubscribed, and keeps no empty index behind', () => {
+    const hub = new InboundHub();
+    let count = 0;
+    const stop = hub.subscribe({ from: '+15558675310', to: '+15017122661' }, () => count++);
+    hub.publish(reply({ sid: 'SM' + '1'.repeat(32) }));
+    stop();
+    hub.publish(reply({ sid: 'SM' + '2'.repeat(32) }));
+    assert.equal(count, 1);
+    assert.equal(hub.subscriptions, 0);
+  });
+
+  it("keeps one subscriber's failure from the others and from the publisher", () => {
+    const errors: unknown[] = [];
+    const hub = new InboundHub((err) => errors.push(err));
+    let reached = false;
+    hub.subscribe({ sid: SM }, () => {
+      throw new Error('a broken subscriber');
+    });
+    hub.subscribe({ sid: SM }, () => (reached = true));
+    assert.doesNotThrow(() => hub.publish(reply()));
+    assert.ok(reached);
+    assert.equal(errors.length, 1);
+  });
+
+  it('remembers a bounded number of events: the oldest may come again', () => {
+    const hub = new InboundHub();
+    let count = 0;
+    hub.subscribe({ to: '+15017122661' }, () => count++);
+    const sid = (i: number) => 'SM' + String(i).padStart(32, '0');
+    for (let i = 0; i < 10_001; i++) hub.publish(reply({ sid: sid(i) }));
+    assert.equal(count, 10_001);
+    hub.publish(reply({ sid: sid(10_000) }));
+    assert.equal(count, 10_001, 'a recent one is still known');
+    hub.publish(reply({ sid: sid(0) }));
+    assert.equal(count, 10_002, 'the oldest was forgotten');
+  });
+
+  it('gives each account its own hub, the same one every time', () => {
+    const [a, b] = [{}, {}];
+    assert.equal(inboundHubFor(a), inboundHubFor(a));
+    assert.notEqual(inboundHubFor(a), inboundHubFor(b));
+  });
+});
