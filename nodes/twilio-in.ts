@@ -9,7 +9,7 @@ import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { registerConnectEndpoints } from './twilio-in.admin';
 import { LIMITS, seconds } from '../lib/twilio/values';
 import { resolveEnvReferences } from '../lib/node-red/typed-fields';
-import { EMPTY_TWIML } from '../lib/twilio/twiml';
+import { EMPTY_TWIML, buildTwiml } from '../lib/twilio/twiml';
 import {
   WEBHOOK_LIMITS,
   jsonValue,
@@ -37,6 +37,9 @@ export interface TwilioInDef extends NodeDef {
   validate: boolean;
   reply: 'auto' | 'flow';
   replyTimeout: number | string;
+  /** What to answer when no reply comes in time: nothing (empty TwiML), a message, a spoken text, or TwiML. */
+  fallback?: 'empty' | 'message' | 'say' | 'twiml';
+  fallbackText?: string;
   dedupe: boolean;
   dedupeWindow: number | string;
   contextStore?: string;
@@ -52,6 +55,21 @@ const WARNING_INTERVAL_MS = 10_000;
 /** Tokens remembered at most: a broadcast's receipts, or a stranger's fresh tokens, cannot grow it further. */
 const DEDUPE_CAPACITY = 100_000;
 
+/**
+ * The answer twilio-in gives when the flow's reply is late: the user's message, spoken text or TwiML
+ * (the node's own text, sent as written), else Twilio's "do nothing". Built once, when the node starts:
+ * at the deadline there is no time to find out that it is malformed.
+ */
+function fallbackTwiml(def: TwilioInDef): string {
+  const text = def.fallbackText ?? '';
+  if (!def.fallback || def.fallback === 'empty' || text.trim() === '') return EMPTY_TWIML;
+  try {
+    return def.fallback === 'twiml' ? buildTwiml('raw', {}, {}, text) : buildTwiml(def.fallback, { text }, {}, undefined, false);
+  } catch {
+    return EMPTY_TWIML; // the editor refuses such a fallback; one deployed by hand answers empty
+  }
+}
+
 module.exports = function registerTwilioIn(RED: NodeAPI): void {
   function TwilioIn(this: TwilioInNode, def: TwilioInDef): void {
     RED.nodes.createNode(this, def);
@@ -62,6 +80,7 @@ module.exports = function registerTwilioIn(RED: NodeAPI): void {
     const path = def.path?.startsWith('/') ? def.path : `/${def.path ?? ''}`;
     const validate = def.validate !== false;
     const replyTimeoutMs = Math.min(seconds(def.replyTimeout, 10), LIMITS.replyWaitSeconds.max) * 1000;
+    const fallback = fallbackTwiml(def);
     const dedupeWindowMs = seconds(def.dedupeWindow, 600) * 1000;
     // settings.js may shorten (or lengthen) how long a body may take: `twilioInBodyTimeout` in ms.
     const bodyTimeoutMs = Number((RED.settings as unknown as { twilioInBodyTimeout?: unknown }).twilioInBodyTimeout) || BODY_TIMEOUT_MS;
@@ -180,7 +199,7 @@ module.exports = function registerTwilioIn(RED: NodeAPI): void {
         // A twilio-reply (or http response) node answers; Twilio gives up after 15 s, so do not wait longer.
         const timer = setTimeout(() => {
           if (res.headersSent) return;
-          answer(res, 200, EMPTY_TWIML);
+          answer(res, 200, fallback);
           status.warning('twilio-in.status.replyTimeout');
           node.warn(RED._('twilio-in.warnings.replyTimeout', { seconds: replyTimeoutMs / 1000 }));
         }, replyTimeoutMs);

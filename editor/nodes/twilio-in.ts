@@ -25,6 +25,18 @@ import type { NodeDefinition } from '../twilio-editor';
           return n >= limit.min && n <= limit.max;
         },
       },
+      fallback: { value: 'empty' },
+      fallbackText: {
+        value: '',
+        // Raw TwiML must be a <Response> document, as the runtime sends it.
+        validate: function (v) {
+          return (
+            $('#node-input-fallback').val() !== 'twiml' ||
+            this.fallback !== 'twiml' ||
+            /^\s*(<\?xml[^>]*>\s*)?<Response[\s>/]/.test(String(v))
+          );
+        },
+      },
       dedupe: { value: true },
       dedupeWindow: { value: 600, validate: RED.validators.number() },
       contextStore: { value: '' },
@@ -48,12 +60,14 @@ import type { NodeDefinition } from '../twilio-editor';
       const node = this;
       const toggle = function () {
         $('#twilio-in-unchecked').toggle(!$('#node-input-validate').prop('checked'));
-        $('#node-input-replyTimeout')
+        const fromFlow = $('#node-input-reply').val() === 'flow';
+        $('#node-input-replyTimeout, #node-input-fallback').closest('.form-row').toggle(fromFlow);
+        $('#node-input-fallbackText')
           .closest('.form-row')
-          .toggle($('#node-input-reply').val() === 'flow');
+          .toggle(fromFlow && $('#node-input-fallback').val() !== 'empty');
         $('#node-input-dedupeWindow').closest('.form-row').toggle($('#node-input-dedupe').prop('checked'));
       };
-      $('#node-input-validate, #node-input-reply, #node-input-dedupe').on('change', toggle);
+      $('#node-input-validate, #node-input-reply, #node-input-dedupe, #node-input-fallback').on('change', toggle);
       toggle();
       // The context stores settings.js configures (Node-RED's editor settings list them).
       const settings = RED.settings as unknown as { context?: { stores?: string[] } };

@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import twilio from 'twilio';
 import { inboundHubFor } from '../../lib/inbound/hub';
@@ -16,6 +17,7 @@ import {
   accountNode,
   allNodes,
   helper,
+  nodeRedPackage,
   statusesOf,
   useHttpNode,
   useRuntime,
@@ -340,6 +342,62 @@ describe('twilio-in and twilio-reply', () => {
     await settle(() => received.length >= 1);
     assert.equal(received.length, 1);
     assert.match(warnings.join('\n'), /twilio-in\.warnings\.replyTimeout/);
+  });
+
+  it('answers a late flow with the fallback set (a message, a said text, TwiML), well before Twilio gives up', async () => {
+    const XML = '<?xml version="1.0" encoding="UTF-8"?>';
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [
+        { fallback: 'message', fallbackText: "We'll call you back <soon> & {{payload}}" },
+        `${XML}<Response><Message>We'll call you back &lt;soon&gt; &amp; {{payload}}</Message></Response>`,
+      ],
+      [{ fallback: 'say', fallbackText: 'Please hold' }, `${XML}<Response><Say>Please hold</Say></Response>`],
+      [{ fallback: 'twiml', fallbackText: '<Response><Hangup/></Response>' }, '<Response><Hangup/></Response>'],
+      [{ fallback: 'twiml', fallbackText: 'not TwiML' }, `${XML}<Response/>`],
+      [{ fallback: 'message', fallbackText: '' }, `${XML}<Response/>`],
+    ];
+    for (const [settings, expected] of cases) {
+      await load({ reply: 'flow', replyTimeout: 0.2, ...settings });
+      const answer = await signedForm('/twilio/sms');
+      assert.equal(answer.body, expected, JSON.stringify(settings));
+      await helper.unload();
+    }
+  });
+
+  it('reports a reply that comes after the fallback went out, to Catch nodes', async () => {
+    const nodesDir = path.dirname(require.resolve('@node-red/nodes/package.json', { paths: [require.resolve(nodeRedPackage)] }));
+    const delay = require(path.join(nodesDir, 'core', 'function', '89-delay.js'));
+    const account = accountNode(simulator.url, 'authToken');
+    await helper.load(
+      [...allNodes, delay],
+      [
+        { id: 'tab', type: 'tab', label: 't' },
+        account.node,
+        {
+          id: 'in',
+          type: 'twilio-in',
+          z: 'tab',
+          account: 'account',
+          path: '/twilio/sms',
+          validate: true,
+          reply: 'flow',
+          replyTimeout: 0.2,
+          fallback: 'say',
+          fallbackText: 'Hold on',
+          wires: [['slow']],
+        },
+        { id: 'slow', type: 'delay', z: 'tab', pauseType: 'delay', timeout: '500', timeoutUnits: 'milliseconds', wires: [['reply']] },
+        { id: 'reply', type: 'twilio-reply', z: 'tab', action: 'message', text: 'too late', textType: 'str' },
+      ],
+      { account: account.credentials },
+    );
+    const errors: any[] = [];
+    helper.getNode('reply').on('call:error', (call: any) => errors.push(call.args[0]));
+    const answer = await signedForm('/twilio/sms');
+    assert.match(answer.body, /<Say>Hold on<\/Say>/);
+    await settle(() => errors.length >= 1);
+    assert.equal(errors.length, 1, 'the late reply is reported, not lost');
+    assert.match(String(errors[0].message ?? errors[0]), /twilio-reply.errors.answered/, 'the reply node says it was already answered');
   });
 
   it('lets a core http response node answer too (msg.res as http-in gives it)', async () => {
