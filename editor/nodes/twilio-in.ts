@@ -28,13 +28,11 @@ import type { NodeDefinition } from '../twilio-editor';
       fallback: { value: 'empty' },
       fallbackText: {
         value: '',
-        // Raw TwiML must be a <Response> document, as the runtime sends it.
+        // Raw TwiML must be a <Response> document, as the runtime sends it; the dialog's choice while it is open.
         validate: function (v) {
-          return (
-            $('#node-input-fallback').val() !== 'twiml' ||
-            this.fallback !== 'twiml' ||
-            /^\s*(<\?xml[^>]*>\s*)?<Response[\s>/]/.test(String(v))
-          );
+          const open = $('#node-input-fallback');
+          const fallback = open.length ? open.val() : this.fallback;
+          return fallback !== 'twiml' || new RegExp(TwilioEditor.rules.patterns.twimlDocument).test(String(v));
         },
       },
       dedupe: { value: true },

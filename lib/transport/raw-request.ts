@@ -12,7 +12,7 @@ import { text } from '../core/texts';
 import { SdkResponse, sendOverWire } from './http';
 import { MultipartFile, encodeMultipart } from './multipart';
 import { RetryPolicy as QueueRetryPolicy, Verdict } from './request-queue';
-import { onBaseUrl } from './sdk-client';
+import { NOT_SENT_ERRNOS, onBaseUrl } from './sdk-client';
 
 /** Twilio's API domains (https://<domain>.twilio.com). */
 export const TWILIO_DOMAINS = [
@@ -189,9 +189,6 @@ function httpError(status: number, body: unknown): TwilioNodeError {
   });
 }
 
-/** Errors that mean the request never left this machine: repeating it cannot act twice. */
-const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
-
 /**
  * What the queue makes of a raw request's outcome, by the node's settings: 429 waits for Retry-After,
  * 5xx and failed connections are repeated (every failure, with `on: all`), and a request that may have
@@ -201,7 +198,7 @@ function judgeRawOutcome(method: string, on: RetryPolicy['on']): (outcome: { val
   return ({ value, error }) => {
     if (error !== undefined) {
       const code = String((error as { code?: unknown }).code ?? '');
-      if (NOT_SENT.has(code)) return { kind: 'retry', reason: 'not-connected' };
+      if (NOT_SENT_ERRNOS.has(code)) return { kind: 'retry', reason: 'not-connected' };
       return IDEMPOTENT.includes(method) ? { kind: 'retry', reason: 'unavailable' } : { kind: 'fail' };
     }
     const response = value as SdkResponse;

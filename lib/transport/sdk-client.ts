@@ -58,13 +58,13 @@ export function onBaseUrl(url: URL, base: URL): URL {
 }
 
 /** Errors that mean the request never left this machine: repeating it cannot act twice. */
-const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+export const NOT_SENT_ERRNOS = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 
 /** How the queue reads an SDK request's outcome (the SDK turns the response into an error later). */
 export function judgeSdkOutcome(outcome: { value?: unknown; error?: unknown }): Verdict {
   if (outcome.error !== undefined) {
     const code = (outcome.error as { code?: unknown }).code;
-    return typeof code === 'string' && NOT_SENT.has(code) ? { kind: 'retry', reason: 'not-connected' } : { kind: 'fail' };
+    return typeof code === 'string' && NOT_SENT_ERRNOS.has(code) ? { kind: 'retry', reason: 'not-connected' } : { kind: 'fail' };
   }
   const response = outcome.value as { statusCode?: number; headers?: Record<string, unknown> } | undefined;
   if (response?.statusCode === 429) {

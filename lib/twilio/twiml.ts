@@ -6,7 +6,9 @@ import twilio from 'twilio';
 import { TwilioNodeError } from '../core/errors';
 import { text } from '../core/texts';
 import { textField } from './templates';
-import { isE164, isHttpUrl, wholeNumber } from './values';
+import { PATTERNS, isE164, isHttpUrl, wholeNumber } from './values';
+
+const TWIML_DOCUMENT = new RegExp(PATTERNS.twimlDocument);
 
 export const REPLY_ACTIONS = ['message', 'say', 'play', 'gather', 'dial', 'redirect', 'hangup', 'reject', 'raw', 'empty'] as const;
 export type ReplyAction = (typeof REPLY_ACTIONS)[number];
@@ -54,7 +56,7 @@ function sayAttributes(fields: ReplyFields): Record<string, string> {
 
 /** Raw TwiML given by the flow: it must be a <Response> document (it is sent as it is). */
 function rawTwiml(value: unknown): string {
-  if (typeof value !== 'string' || !/^\s*(<\?xml[^>]*>\s*)?<Response[\s>/]/.test(value)) {
+  if (typeof value !== 'string' || !TWIML_DOCUMENT.test(value)) {
     throw new TwilioNodeError('INVALID_INPUT', text('rawTwiml'));
   }
   return value.trim();

@@ -26,6 +26,8 @@ export const PATTERNS = {
   envReference: '\\$\\{[A-Za-z_][A-Za-z0-9_]*\\}',
   /** An API base URL or a public URL of Node-RED: http(s), a host, no user or password. */
   baseUrl: '^https?:\\/\\/[^\\s@\\/]+(\\/\\S*)?$',
+  /** A TwiML document as twilio-reply and twilio-in send it: a <Response>, after an optional XML declaration. */
+  twimlDocument: '^\\s*(<\\?xml[^>]*>\\s*)?<Response[\\s>/]',
   /** A phone number as people type it: E.164 with spaces, dots, dashes and brackets (removed before the check). */
   phoneAsTyped: '\\+[1-9][\\d\\s().-]{1,20}',
 } as const;

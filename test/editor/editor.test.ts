@@ -177,6 +177,18 @@ else
       });
     });
 
+    it("checks twilio-in's TwiML fallback as the runtime does, with its dialog closed too", async () => {
+      const verdicts = await page.evaluate(() => {
+        const check = (window as any).RED.nodes.getType('twilio-in').defaults.fallbackText.validate;
+        return [
+          check.call({ fallback: 'twiml' }, 'not TwiML'),
+          check.call({ fallback: 'twiml' }, '<?xml version="1.0"?><Response><Hangup/></Response>'),
+          check.call({ fallback: 'message' }, 'not TwiML, a message'),
+        ];
+      });
+      assert.deepEqual(verdicts, [false, true, true]);
+    });
+
     it("takes only Twilio's names for the account's region and edge", async () => {
       const verdicts = await page.evaluate(() => {
         const defaults = (window as any).RED.nodes.getType('twilio-config').defaults;
