@@ -24,6 +24,7 @@ import {
 import { Body } from '../lib/twilio/signature';
 import { BODY_TIMEOUT_MS, BodyReadError, mountWebhookRoute, publicWebhookUrl, readWebhookBody, refuseBody } from '../lib/inbound/route';
 import { DuplicateWindow } from '../lib/inbound/dedupe';
+import { InboundPoller } from '../lib/inbound/poller';
 import { inboundHubFor } from '../lib/inbound/hub';
 import { forgetNodeState, nodeStateStore } from '../lib/node-red/context';
 import { nodeStatus } from '../lib/node-red/status';
@@ -43,6 +44,12 @@ export interface TwilioInDef extends NodeDef {
   dedupe: boolean;
   dedupeWindow: number | string;
   contextStore?: string;
+  /** How Twilio's news arrives: Twilio calls our route (webhook), or we look every few seconds (poll). */
+  receive?: 'webhook' | 'poll';
+  /** Polling: one of the account's numbers, or empty for all of them. */
+  pollNumber?: string;
+  pollCalls?: boolean;
+  pollInterval?: number | string;
 }
 
 export interface TwilioInNode extends Node {
@@ -54,6 +61,9 @@ export interface TwilioInNode extends Node {
 const WARNING_INTERVAL_MS = 10_000;
 /** Tokens remembered at most: a broadcast's receipts, or a stranger's fresh tokens, cannot grow it further. */
 const DEDUPE_CAPACITY = 100_000;
+/** Sids a poller remembers: far more than one lookback holds; each is remembered long after it can be listed again. */
+const POLLED_CAPACITY = 20_000;
+const POLLED_MEMORY_MS = 30 * 24 * 3600_000;
 
 /**
  * The answer twilio-in gives when the flow's reply is late: the user's message, spoken text or TwiML
@@ -95,7 +105,7 @@ module.exports = function registerTwilioIn(RED: NodeAPI): void {
 
     const publicBaseUrl = (): string | undefined => resolveEnvReferences(RED, node, def.publicBaseUrl) || undefined;
     node.publicUrl = () => {
-      const base = publicBaseUrl();
+      const base = def.receive === 'poll' ? undefined : publicBaseUrl(); // a polling node has no route
       return base ? publicWebhookUrl(RED, base, path) : undefined;
     };
 
@@ -109,6 +119,8 @@ module.exports = function registerTwilioIn(RED: NodeAPI): void {
       lastWarning = now;
       suppressedWarnings = 0;
     }
+
+    if (def.receive === 'poll') return startPolling();
 
     if (!account) status.failed('twilio-in.status.noAccount');
     else if (!validate) status.warning('twilio-in.status.unchecked');
@@ -170,30 +182,10 @@ module.exports = function registerTwilioIn(RED: NodeAPI): void {
         return answer(res, 200, EMPTY_TWIML);
       }
 
-      const isRecord = (value: unknown): value is Record<string, unknown> =>
-        typeof value === 'object' && value !== null && !Array.isArray(value);
       const params = body.kind === 'form' ? body.params : isRecord(body.value) ? body.value : {};
-      const payload: Record<string, unknown> = body.kind === 'form' ? { ...body.params } : { ...(params as object) };
-      const media = mediaOf(params);
-      if (media.length > 0) payload.media = media;
-      const summary = summarise(params);
-      // The account's one inbound path hears of it too (nodes waiting for this Sid or these numbers).
-      inboundHubFor(account).publish({
-        kind: summary.event,
-        sid: summary.sid,
-        from: summary.from,
-        to: summary.to,
-        accountSid: summary.accountSid,
-        params,
-        source: 'webhook',
-      });
-      const msg = {
-        _msgid: RED.util.generateId(),
-        payload: body.kind === 'json' && !isRecord(body.value) ? body.value : payload, // a JSON array or scalar as it came
-        twilio: summary,
-        req,
-        res: { _res: res },
-      } as unknown as NodeMessageInFlow;
+      const msg = inboundMessage(account, params, 'webhook');
+      if (body.kind === 'json' && !isRecord(body.value)) msg.payload = body.value; // a JSON array or scalar as it came
+      Object.assign(msg, { req, res: { _res: res } });
 
       if (def.reply === 'flow') {
         // A twilio-reply (or http response) node answers; Twilio gives up after 15 s, so do not wait longer.
@@ -215,6 +207,90 @@ module.exports = function registerTwilioIn(RED: NodeAPI): void {
       });
       node.send(msg);
     }
+
+    /**
+     * What Twilio told us, from a webhook or a poll: published on the account's one inbound path (to
+     * nodes waiting for this Sid or these numbers), and the msg this node sends.
+     */
+    function inboundMessage(
+      account: TwilioAccount,
+      params: Record<string, unknown>,
+      source: 'webhook' | 'poll',
+      event?: 'message' | 'call',
+    ): NodeMessageInFlow {
+      const payload: Record<string, unknown> = { ...params };
+      const media = mediaOf(params);
+      if (media.length > 0) payload.media = media;
+      // A polled call is an incoming call whatever its status by now (a missed one has ended: no-answer).
+      const summary = { ...summarise(params), ...(event ? { event } : {}) };
+      inboundHubFor(account).publish({
+        kind: summary.event,
+        sid: summary.sid,
+        from: summary.from,
+        to: summary.to,
+        accountSid: summary.accountSid,
+        params,
+        source,
+      });
+      return {
+        _msgid: RED.util.generateId(),
+        payload,
+        twilio: source === 'poll' ? { ...summary, source } : summary,
+      } as unknown as NodeMessageInFlow;
+    }
+
+    /**
+     * Receiving without a public URL: the account is asked every interval for what arrived; each new
+     * message (and call) goes out once, as a webhook's would, without req and res (there is no one to
+     * answer: a reply is a twilio-send to msg.payload.From).
+     */
+    function startPolling(): void {
+      if (!account) return status.failed('twilio-in.status.noAccount');
+      // Out of bounds (a flow written by hand): the nearest allowed, never a flood of requests.
+      const intervalMs = Math.min(Math.max(seconds(def.pollInterval, 10), LIMITS.pollSeconds.min), LIMITS.pollSeconds.max) * 1000;
+      const store = nodeStateStore(RED, node, def.contextStore || undefined);
+      let wasFailing = false;
+      const poller = new InboundPoller({
+        client: () => account.getClient(),
+        store,
+        seen: new DuplicateWindow(store, { windowMs: POLLED_MEMORY_MS, capacity: POLLED_CAPACITY, prefix: 'twilio-in-polled' }),
+        to: def.pollNumber?.trim() || undefined,
+        messages: true,
+        calls: def.pollCalls === true,
+        intervalMs,
+        redact: account.redact,
+        onEvent: (event) => {
+          received++;
+          node.send(inboundMessage(account, event.params, 'poll', event.kind));
+        },
+        onPoll: (outcome) => {
+          const time = new Date(outcome.at).toLocaleTimeString();
+          if (outcome.error) {
+            const subs = { code: outcome.error.twilioCode ?? outcome.error.code, seconds: Math.round(outcome.nextInMs / 1000) };
+            status.failed('twilio-in.status.pollFailed', subs);
+            // The log hears of the first failure and of the recovery, never of each retry.
+            if (!wasFailing) node.warn(RED._('twilio-in.warnings.pollFailed', { ...subs, message: outcome.error.message }));
+            wasFailing = true;
+            return;
+          }
+          if (wasFailing) node.log(RED._('twilio-in.warnings.pollRecovered'));
+          wasFailing = false;
+          status.success('twilio-in.status.polled', { time, count: received });
+        },
+      });
+      status.working('twilio-in.status.polling', { seconds: intervalMs / 1000 });
+      poller.start();
+      node.on('close', (removed: boolean, done: () => void) => {
+        void poller.stop().then(() => {
+          if (removed) forgetNodeState(node);
+          status.clear();
+          done();
+        });
+      });
+    }
+
+    const isRecord = (value: unknown): value is Record<string, unknown> =>
+      typeof value === 'object' && value !== null && !Array.isArray(value);
 
     const route = mountWebhookRoute(RED, path, (req, res) => {
       handle(req, res).catch((err: Error) => {

@@ -31,8 +31,20 @@ export function newSid(prefix: string): string {
   return prefix + crypto.randomBytes(16).toString('hex');
 }
 
+/** How far the simulated Twilio's clock runs ahead of this machine's: set by the simulator (one per process). */
+let clockSkewMs = 0;
+
+export function setClockSkew(ms: number): void {
+  clockSkewMs = ms;
+}
+
+/** Now, by the simulated Twilio's clock. */
+export function twilioNow(): Date {
+  return new Date(Date.now() + clockSkewMs);
+}
+
 /** Twilio writes dates as RFC 2822: "Tue, 24 Nov 2026 19:02:18 +0000". */
-export function twilioDate(date = new Date()): string {
+export function twilioDate(date = twilioNow()): string {
   return date.toUTCString().replace('GMT', '+0000');
 }
 

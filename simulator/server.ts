@@ -8,8 +8,20 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { COLLECTIONS, CollectionDef, availableNumbers, base, paramsToFields, seedRecords, subaccountRecord } from './collections';
 import { lookupRecord, usageRecords } from './extras';
-import { API_VERSION, Params, SimulatedError, TwilioRecord, accountRecord, first, list, newSid, twilioDate } from './resources';
+import {
+  API_VERSION,
+  Params,
+  SimulatedError,
+  TwilioRecord,
+  accountRecord,
+  first,
+  list,
+  newSid,
+  setClockSkew,
+  twilioDate,
+} from './resources';
 import { Delivery, DeliveryOptions, deliverWebhook } from './webhooks';
+import { Person, SIMULATED_PEOPLE, callSteps, messageSteps } from './people';
 
 export interface SimulatedAccount {
   sid: string;
@@ -43,6 +55,17 @@ export interface SimulatorOptions {
   seedData?: boolean;
   /** Delay before each status callback after a send (Twilio's sent, delivered, …); default 20 ms. */
   statusCallbackDelayMs?: number;
+  /** What becomes of messages and calls to some numbers (beside SIMULATED_PEOPLE): undelivered, busy, voicemail, … */
+  people?: Record<string, Person>;
+  /** How far Twilio's clock is ahead of this machine's (ms; negative: behind), for the dates it writes. */
+  clockSkewMs?: number;
+}
+
+/** A person who texts one of the account's numbers, once after `afterMs`, or every `everyMs` (`count` times). */
+export interface ScheduledText extends InboundMessage {
+  afterMs?: number;
+  everyMs?: number;
+  count?: number;
 }
 
 export interface InboundMessage {
@@ -50,6 +73,12 @@ export interface InboundMessage {
   to: string;
   body?: string;
   mediaUrls?: string[];
+}
+
+/** What came of an inbound message or call: the webhook Twilio sent, or none (the number has no URL). */
+export interface Arrival {
+  sid: string;
+  delivery?: Delivery;
 }
 
 export interface InboundOptions {
@@ -137,6 +166,9 @@ export class TwilioSimulator {
   private readonly pending = new Set<Promise<unknown>>();
   /** Every webhook the simulator sent (status callbacks, inbound messages and calls), with the answer. */
   readonly deliveries: Delivery[] = [];
+  /** Numbers whose messages and calls do not simply succeed (see people.ts). */
+  people: Record<string, Person>;
+  private readonly schedules = new Set<NodeJS.Timeout>();
 
   constructor(options: SimulatorOptions = {}) {
     for (const account of options.accounts ?? [DEMO_ACCOUNT]) this.accounts.set(account.sid, account);
@@ -146,6 +178,8 @@ export class TwilioSimulator {
     this.random = seededRandom(options.seed ?? 1);
     this.seedData = options.seedData ?? true;
     this.statusCallbackDelayMs = options.statusCallbackDelayMs ?? 20;
+    this.people = { ...SIMULATED_PEOPLE, ...options.people };
+    setClockSkew(options.clockSkewMs ?? 0);
     for (const def of COLLECTIONS) this.store.set(def.name, new Map());
     this.defineRoutes();
     this.seed();
@@ -196,6 +230,7 @@ export class TwilioSimulator {
   }
 
   async stop(): Promise<void> {
+    this.cancelSchedules();
     await this.settled();
     if (!this.server) return;
     const server = this.server;
@@ -216,6 +251,7 @@ export class TwilioSimulator {
     this.requests.length = 0;
     this.deliveries.length = 0;
     this.pendingFaults.length = 0;
+    this.cancelSchedules();
     Object.assign(this.stats, { requests: 0, tooManyRequests: 0, faults: 0, created: 0 });
     this.seed();
   }
@@ -536,9 +572,10 @@ export class TwilioSimulator {
   }
 
   /**
-   * After a send, a message lives on as Twilio's do (sent, then delivered) and a call rings, is
-   * answered and completes, whether or not anyone asked to hear of it: a later Get sees where it got
-   * to. With a StatusCallback each step (a call's: those in StatusCallbackEvent, or completed) is also
+   * After a send, a message lives on as Twilio's do (sent, then delivered, or what the person at that
+   * number makes of it: see people.ts) and a call rings, is answered (by a person or a machine) or
+   * not, and ends, whether or not anyone asked to hear of it: a later Get sees where it got to. With
+   * a StatusCallback each step (a call's: those in StatusCallbackEvent, or completed) is also
    * delivered there, signed.
    */
   private scheduleStatusCallbacks(collection: string, record: TwilioRecord, params: Params): void {
@@ -548,34 +585,18 @@ export class TwilioSimulator {
     const accountSid = String(record.account_sid);
     const common = { AccountSid: accountSid, ApiVersion: API_VERSION, From: String(record.from ?? ''), To: String(record.to ?? '') };
     const wanted = list(params.StatusCallbackEvent).length ? list(params.StatusCallbackEvent) : ['completed'];
-    const steps: Array<{ status: string; callback?: Record<string, string> }> =
+    const steps =
       collection === 'messages'
-        ? ['sent', 'delivered'].map((status) => ({
-            status,
-            callback: { ...common, MessageSid: String(record.sid), SmsSid: String(record.sid), MessageStatus: status, SmsStatus: status },
-          }))
-        : ['initiated', 'ringing', 'answered', 'completed'].map((event, i) => {
-            const status = event === 'answered' ? 'in-progress' : event;
-            const callback = {
-              ...common,
-              CallSid: String(record.sid),
-              CallStatus: status,
-              Direction: 'outbound-api',
-              Called: common.To,
-              Caller: common.From,
-              CallbackSource: 'call-progress-events',
-              SequenceNumber: String(i),
-              Timestamp: twilioDate(),
-              ...(event === 'completed' ? { CallDuration: '12' } : {}),
-            };
-            return { status, callback: wanted.includes(event) ? callback : undefined };
-          });
+        ? messageSteps(record, this.people)
+        : callSteps(record, this.people, Boolean(first(params.MachineDetection)));
     const run = async () => {
       for (const step of steps) {
         await new Promise((r) => setTimeout(r, this.statusCallbackDelayMs));
-        record.status = step.status;
-        if (url && step.callback)
-          await this.deliver(url, step.callback, {
+        Object.assign(record, step.fields, { date_updated: twilioDate() });
+        const callback = { ...common, ...step.callback };
+        if (collection === 'calls') Object.assign(callback, { Called: common.To, Caller: common.From });
+        if (url && (collection === 'messages' || wanted.includes(step.event!)))
+          await this.deliver(url, callback, {
             authToken: this.signingToken(accountSid),
             method: first(params.StatusCallbackMethod) === 'GET' ? 'GET' : 'POST',
           });
@@ -590,11 +611,13 @@ export class TwilioSimulator {
     return number;
   }
 
-  /** Someone texts one of the account's numbers: Twilio calls its SmsUrl; a <Message> answer is sent back. */
-  async receiveMessage(input: InboundMessage, options: InboundOptions = {}): Promise<Delivery> {
+  /**
+   * Someone texts one of the account's numbers. Twilio keeps the message (a poll lists it) and, when
+   * the number has an SmsUrl, calls it; a <Message> answer is sent back from the number texted.
+   */
+  async receiveMessage(input: InboundMessage, options: InboundOptions = {}): Promise<Arrival> {
     const number = this.numberFor(input.to);
     const url = options.url ?? String(number.sms_url ?? '');
-    if (!url) throw new Error(`${input.to} has no SmsUrl`);
     const accountSid = String(number.account_sid);
     const sid = newSid(input.mediaUrls?.length ? 'MM' : 'SM');
     const params: Record<string, string> = {
@@ -622,6 +645,7 @@ export class TwilioSimulator {
       params[`MediaUrl${i}`] = media;
       params[`MediaContentType${i}`] = /\.png$/i.test(media) ? 'image/png' : 'image/jpeg';
     });
+    const now = twilioDate();
     this.insert('messages', {
       ...base(accountSid, sid, 'Messages', {
         to: input.to,
@@ -629,10 +653,24 @@ export class TwilioSimulator {
         body: params.Body,
         direction: 'inbound',
         status: 'received',
+        date_sent: now,
         num_media: params.NumMedia,
         num_segments: '1',
+        error_code: null,
+        error_message: null,
+        subresource_uris: { media: `/${API_VERSION}/Accounts/${accountSid}/Messages/${sid}/Media.json` },
       }),
     });
+    (input.mediaUrls ?? []).forEach((media) =>
+      this.insert('media', {
+        ...base(accountSid, newSid('ME'), `Messages/${sid}/Media`, {
+          parent_sid: sid,
+          content_type: /\.png$/i.test(media) ? 'image/png' : 'image/jpeg',
+        }),
+        media_url: media,
+      }),
+    );
+    if (!url) return { sid };
     const delivery = await this.deliver(url, params, {
       authToken: this.signingToken(accountSid),
       json: options.json,
@@ -653,14 +691,16 @@ export class TwilioSimulator {
         }),
       );
     }
-    return delivery;
+    return { sid, delivery };
   }
 
-  /** Someone calls one of the account's numbers: Twilio asks its VoiceUrl what to do. */
-  async receiveCall(input: { from: string; to: string }, options: InboundOptions = {}): Promise<Delivery> {
+  /**
+   * Someone calls one of the account's numbers: Twilio asks its VoiceUrl what to do. A number without
+   * one rings out: the call is kept as a missed call (no-answer), which a poll lists.
+   */
+  async receiveCall(input: { from: string; to: string }, options: InboundOptions = {}): Promise<Arrival> {
     const number = this.numberFor(input.to);
     const url = options.url ?? String(number.voice_url ?? '');
-    if (!url) throw new Error(`${input.to} has no VoiceUrl`);
     const accountSid = String(number.account_sid);
     const sid = newSid('CA');
     const params: Record<string, string> = {
@@ -676,12 +716,43 @@ export class TwilioSimulator {
       CallerCountry: 'US',
       CalledCountry: 'US',
     };
-    this.insert('calls', base(accountSid, sid, 'Calls', { to: input.to, from: input.from, status: 'ringing', direction: 'inbound' }));
-    return this.deliver(url, params, {
+    const now = twilioDate();
+    const status = url ? 'ringing' : 'no-answer';
+    this.insert('calls', base(accountSid, sid, 'Calls', { to: input.to, from: input.from, status, direction: 'inbound', start_time: now }));
+    if (!url) return { sid };
+    const delivery = await this.deliver(url, params, {
       authToken: this.signingToken(accountSid),
       json: options.json,
       idempotencyToken: options.idempotencyToken,
     });
+    return { sid, delivery };
+  }
+
+  /**
+   * People text in on a schedule (the demo's "someone texts the house", a test's arrivals): each
+   * text once after `afterMs`, or every `everyMs` up to `count` times. stop() and reset() end them.
+   */
+  scheduleTexts(texts: ScheduledText[]): void {
+    for (const text of texts) {
+      this.numberFor(text.to); // refused now, not when the timer fires
+      let left = text.count ?? (text.everyMs ? Infinity : 1);
+      const fire = () => {
+        this.schedules.delete(timer);
+        if (left-- <= 0) return;
+        void this.track(this.receiveMessage(text).catch(() => undefined));
+        if (left > 0 && text.everyMs) {
+          timer = setTimeout(fire, text.everyMs);
+          this.schedules.add(timer);
+        }
+      };
+      let timer = setTimeout(fire, text.afterMs ?? 0);
+      this.schedules.add(timer);
+    }
+  }
+
+  private cancelSchedules(): void {
+    for (const timer of this.schedules) clearTimeout(timer);
+    this.schedules.clear();
   }
 
   /** The account the credentials belong to: an Account SID with its Auth Token, or an API Key. */
@@ -804,9 +875,19 @@ export class TwilioSimulator {
       }
       const run = action.endsWith('message') ? this.receiveMessage(input) : this.receiveCall(input);
       return void run.then(
-        (delivery) => this.send(res, 200, delivery),
+        // The webhook and its answer; or, for a number without a URL, the stored message a poll will find.
+        (arrival) => this.send(res, 200, arrival.delivery ?? { sid: arrival.sid, stored: true }),
         (err: Error) => this.send(res, 400, { error: err.message }),
       );
+    }
+    if (action === 'POST /_sim/schedule') {
+      try {
+        const texts = JSON.parse(body || '{}') as { texts?: ScheduledText[] };
+        this.scheduleTexts(texts.texts ?? []);
+        return this.send(res, 200, { ok: true });
+      } catch (err) {
+        return this.send(res, 400, { error: (err as Error).message });
+      }
     }
     if (action === 'POST /_sim/reset') {
       this.reset();
@@ -821,7 +902,11 @@ export class TwilioSimulator {
           maxConcurrent?: number;
           faultRates?: FaultRates;
           failNext?: Fault[];
+          people?: Record<string, Person>;
+          clockSkewMs?: number;
         };
+        if (settings.people !== undefined) this.people = { ...SIMULATED_PEOPLE, ...settings.people };
+        if (settings.clockSkewMs !== undefined) setClockSkew(settings.clockSkewMs);
         if (settings.latencyMs !== undefined) this.latencyMs = settings.latencyMs;
         if (settings.maxConcurrent !== undefined) this.maxConcurrent = settings.maxConcurrent;
         if (settings.faultRates !== undefined) this.faultRates = settings.faultRates;

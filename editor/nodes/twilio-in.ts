@@ -38,13 +38,30 @@ import type { NodeDefinition } from '../twilio-editor';
       dedupe: { value: true },
       dedupeWindow: { value: 600, validate: RED.validators.number() },
       contextStore: { value: '' },
+      receive: { value: 'webhook' },
+      pollNumber: {
+        value: '',
+        validate: RED.validators.regex(TwilioEditor.anyOf([TwilioEditor.rule('e164')], { optional: true, env: true })),
+      },
+      pollInterval: {
+        value: 10,
+        validate: function (v) {
+          const n = Number(v),
+            limit = TwilioEditor.rules.limits.pollSeconds;
+          return n >= limit.min && n <= limit.max;
+        },
+      },
+      pollCalls: { value: false },
     },
     inputs: 0,
     outputs: 1,
     icon: 'twilio-in.svg',
     paletteLabel: 'twilio in',
     label: function () {
-      return this.name || this._('twilio-in.label.node', { path: this.path });
+      if (this.name) return this.name;
+      return this.receive === 'poll'
+        ? this._('twilio-in.label.nodePoll', { number: this.pollNumber || this._('twilio-in.label.everyNumber') })
+        : this._('twilio-in.label.node', { path: this.path });
     },
     labelStyle: function () {
       return this.name ? 'node_label_italic' : '';
@@ -56,7 +73,12 @@ import type { NodeDefinition } from '../twilio-editor';
       TwilioEditor.upgrade(this);
       TwilioEditor.tooltips(this);
       const node = this;
+      // Webhook or polling: each shows its own rows; the context store serves both (duplicates, or the cursor).
       const toggle = function () {
+        const polling = $('#node-input-receive').val() === 'poll';
+        $('.twilio-in-poll').toggle(polling);
+        $('.twilio-in-webhook').toggle(!polling);
+        if (polling) return void $('#twilio-in-unchecked').hide();
         $('#twilio-in-unchecked').toggle(!$('#node-input-validate').prop('checked'));
         const fromFlow = $('#node-input-reply').val() === 'flow';
         $('#node-input-replyTimeout, #node-input-fallback').closest('.form-row').toggle(fromFlow);
@@ -65,7 +87,7 @@ import type { NodeDefinition } from '../twilio-editor';
           .toggle(fromFlow && $('#node-input-fallback').val() !== 'empty');
         $('#node-input-dedupeWindow').closest('.form-row').toggle($('#node-input-dedupe').prop('checked'));
       };
-      $('#node-input-validate, #node-input-reply, #node-input-dedupe, #node-input-fallback').on('change', toggle);
+      $('#node-input-receive, #node-input-validate, #node-input-reply, #node-input-dedupe, #node-input-fallback').on('change', toggle);
       toggle();
       // The context stores settings.js configures (Node-RED's editor settings list them).
       const settings = RED.settings as unknown as { context?: { stores?: string[] } };

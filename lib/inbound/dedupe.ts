@@ -40,25 +40,47 @@ export class DuplicateWindow {
    * key names: a stranger's token never becomes a context path (no dots, no `__proto__`).
    */
   async seen(token: string): Promise<boolean> {
-    const key = `${this.prefix}-t-${crypto.createHash('sha256').update(token).digest('base64url').slice(0, 22)}`;
+    const key = this.keyOf(token);
     if (this.checking.has(key)) return true;
     this.checking.add(key);
     try {
-      const expiry = await this.store.get(key);
-      if (typeof expiry === 'number' && expiry > this.now()) return true;
-      const slot = await this.claimSlot();
-      const slotKey = `${this.prefix}-s-${slot}`;
-      const evicted = await this.store.get(slotKey);
-      if (typeof evicted === 'string' && evicted !== key) await this.store.set(evicted, undefined);
-      await Promise.all([
-        this.store.set(slotKey, key),
-        this.store.set(key, this.now() + this.options.windowMs),
-        this.store.set(`${this.prefix}-head`, (slot + 1) % this.options.capacity),
-      ]);
+      if (await this.holds(key)) return true;
+      await this.write(key);
       return false;
     } finally {
       this.checking.delete(key);
     }
+  }
+
+  /** Whether `token` is in the window, without remembering it (a poll emits first, then remembers). */
+  has(token: string): Promise<boolean> {
+    return this.holds(this.keyOf(token));
+  }
+
+  /** Remembers `token` (again: its window starts over). */
+  remember(token: string): Promise<void> {
+    return this.write(this.keyOf(token));
+  }
+
+  private keyOf(token: string): string {
+    return `${this.prefix}-t-${crypto.createHash('sha256').update(token).digest('base64url').slice(0, 22)}`;
+  }
+
+  private async holds(key: string): Promise<boolean> {
+    const expiry = await this.store.get(key);
+    return typeof expiry === 'number' && expiry > this.now();
+  }
+
+  private async write(key: string): Promise<void> {
+    const slot = await this.claimSlot();
+    const slotKey = `${this.prefix}-s-${slot}`;
+    const evicted = await this.store.get(slotKey);
+    if (typeof evicted === 'string' && evicted !== key) await this.store.set(evicted, undefined);
+    await Promise.all([
+      this.store.set(slotKey, key),
+      this.store.set(key, this.now() + this.options.windowMs),
+      this.store.set(`${this.prefix}-head`, (slot + 1) % this.options.capacity),
+    ]);
   }
 
   /** The next slot of the ring; where the ring stood is read from the store once, then kept here. */

@@ -36,6 +36,10 @@ export const PATTERNS = {
 export const LIMITS = {
   /** How long twilio-in waits for a twilio-reply: Twilio gives up on a webhook after 15 s. */
   replyWaitSeconds: { min: 0.1, max: 14 },
+  /** How often twilio-in looks for new messages when it polls: often enough for a chat, not a flood. */
+  pollSeconds: { min: 1, max: 3600 },
+  /** How long twilio-send waits for a message's or call's outcome: Twilio keeps trying a text up to 10 h, WhatsApp longer. */
+  outcomeWaitSeconds: { min: 5, max: 7 * 24 * 3600 },
 } as const;
 
 const E164 = new RegExp(PATTERNS.e164);

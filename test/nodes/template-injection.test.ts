@@ -176,9 +176,9 @@ describe("a sender's text is data, never a template", () => {
     const number = simulator.find('incomingPhoneNumbers')!;
     number.sms_url = `${httpNode.base()}/twilio/echo`;
     for (const body of HOSTILE) {
-      const delivery = await simulator.receiveMessage({ from: '+15558675399', to: String(number.phone_number), body });
-      assert.equal(delivery.status, 200);
-      assert.deepEqual(delivery.replies, [body]);
+      const { delivery } = await simulator.receiveMessage({ from: '+15558675399', to: String(number.phone_number), body });
+      assert.equal(delivery?.status, 200);
+      assert.deepEqual(delivery?.replies, [body]);
     }
   });
 

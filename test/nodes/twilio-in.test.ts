@@ -554,9 +554,9 @@ describe('twilio-in and twilio-reply', () => {
 
     const number = simulator.find('incomingPhoneNumbers')!;
     number.sms_url = `${httpNode.base()}/twilio/sms`;
-    const delivery = await simulator.receiveMessage({ from: '+15558675399', to: String(number.phone_number), body: 'Lights <off>' });
-    assert.equal(delivery.status, 200);
-    assert.deepEqual(delivery.replies, ['Got "Lights <off>" & thanks']);
+    const { delivery } = await simulator.receiveMessage({ from: '+15558675399', to: String(number.phone_number), body: 'Lights <off>' });
+    assert.equal(delivery?.status, 200);
+    assert.deepEqual(delivery?.replies, ['Got "Lights <off>" & thanks']);
     assert.ok(
       simulator.find(
         'messages',
@@ -600,11 +600,11 @@ describe('twilio-in and twilio-reply', () => {
     helper.getNode('out').on('input', (m: any) => calls.push(m));
     const number = simulator.find('incomingPhoneNumbers')!;
     number.voice_url = `${httpNode.base()}/twilio/voice`;
-    const delivery = await simulator.receiveCall({ from: '+15558675399', to: String(number.phone_number) });
-    assert.equal(delivery.status, 200);
-    assert.match(delivery.contentType!, /text\/xml/);
+    const { delivery } = await simulator.receiveCall({ from: '+15558675399', to: String(number.phone_number) });
+    assert.equal(delivery?.status, 200);
+    assert.match(delivery!.contentType!, /text\/xml/);
     assert.equal(
-      delivery.body,
+      delivery!.body,
       '<?xml version="1.0" encoding="UTF-8"?><Response><Say voice="Polly.Joanna">Hello +15558675399, press 1 &amp; wait</Say></Response>',
     );
     assert.equal(calls[0].twilio.event, 'call');

@@ -198,4 +198,86 @@ describe('simulator', () => {
     await fetch(`${simulator.url}/_sim/reset`, { method: 'POST' });
     assert.equal(simulator.messages.size, 0);
   });
+
+  /** Resolves once the record of `sid` in `collection` reaches `status` (statuses advance every 20 ms). */
+  async function settle(collection: 'messages' | 'calls', sid: string, status: string): Promise<Record<string, unknown>> {
+    for (let i = 0; i < 200; i++) {
+      const record = simulator.collection(collection).get(sid)!;
+      if (record.status === status) return record;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.fail(`${sid} never reached ${status}: ${String(simulator.collection(collection).get(sid)?.status)}`);
+  }
+
+  it("plays the people at the other end: texts delivered, read, undelivered or failed with Twilio's codes", async () => {
+    const cases: Array<[string, string, number | null]> = [
+      ['+15555550100', 'delivered', null],
+      ['+15555550104', 'read', null],
+      ['+15555550101', 'undelivered', 30003],
+      ['+15555550102', 'failed', 30006],
+    ];
+    for (const [to, status, code] of cases) {
+      const created = await client.client.messages.create({ to, from: FROM, body: 'are you there?' });
+      const record = await settle('messages', created.sid, status);
+      assert.equal(record.error_code, code, to);
+      const fetched = await client.client.messages(created.sid).fetch();
+      assert.equal(fetched.status, status);
+    }
+  });
+
+  it('plays calls that are answered by a person or a machine, ring out, are busy or fail', async () => {
+    const cases: Array<[string, string, string | null]> = [
+      ['+15555550100', 'completed', 'human'],
+      ['+15555550103', 'completed', 'machine_start'],
+      ['+15555550101', 'no-answer', null],
+      ['+15555550102', 'busy', null],
+      ['+15555550104', 'failed', null],
+    ];
+    for (const [to, status, answeredBy] of cases) {
+      const created = await client.client.calls.create({
+        to,
+        from: FROM,
+        twiml: '<Response><Say>hi</Say></Response>',
+        machineDetection: 'Enable',
+      });
+      const record = await settle('calls', created.sid, status);
+      assert.equal(record.answered_by, answeredBy, to);
+    }
+    // People set by a test or the demo: this one never picks up.
+    await fetch(`${simulator.url}/_sim/settings`, { method: 'POST', body: JSON.stringify({ people: { [TO]: { call: 'no-answer' } } }) });
+    const created = await client.client.calls.create({ to: TO, from: FROM, twiml: '<Response/>' });
+    await settle('calls', created.sid, 'no-answer');
+  });
+
+  it('lets people text in on a schedule; a number without an SmsUrl keeps them for a poll', async () => {
+    const response = await fetch(`${simulator.url}/_sim/schedule`, {
+      method: 'POST',
+      body: JSON.stringify({ texts: [{ from: TO, to: FROM, body: 'ping', afterMs: 10, everyMs: 30, count: 3 }] }),
+    });
+    assert.equal(response.status, 200);
+    for (let i = 0; i < 100 && simulator.find('messages', (m) => m.direction === 'inbound') === undefined; i++)
+      await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 150));
+    const inbound = await client.client.messages.list({ to: FROM });
+    assert.deepEqual(
+      inbound.map((m) => [m.direction, m.body, m.from]),
+      Array.from({ length: 3 }, () => ['inbound', 'ping', TO]),
+    );
+    const refused = await fetch(`${simulator.url}/_sim/schedule`, {
+      method: 'POST',
+      body: JSON.stringify({ texts: [{ from: TO, to: '+15550000000' }] }),
+    });
+    assert.equal(refused.status, 400);
+  });
+
+  it("writes dates by its own clock when told that Twilio's is off", async () => {
+    await fetch(`${simulator.url}/_sim/settings`, { method: 'POST', body: JSON.stringify({ clockSkewMs: -3_600_000 }) });
+    try {
+      const created = await client.client.messages.create({ to: TO, from: FROM, body: 'late clock' });
+      const skew = created.dateCreated.getTime() - Date.now();
+      assert.ok(skew < -3_590_000 && skew > -3_610_000, `${skew} ms`);
+    } finally {
+      await fetch(`${simulator.url}/_sim/settings`, { method: 'POST', body: JSON.stringify({ clockSkewMs: 0 }) });
+    }
+  });
 });
