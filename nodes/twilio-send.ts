@@ -7,23 +7,64 @@ import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { AcceptedMessage, MessageIntake } from '../lib/outbound/intake';
 import { deliverToRecipients } from '../lib/outbound/delivery';
 import { findObject, notSupportedText } from '../lib/catalogue/catalogue';
-import { TwilioNodeError, toTwilioNodeError } from '../lib/core/errors';
+import { ErrorCode, TwilioNodeError, toTwilioNodeError } from '../lib/core/errors';
 import { text } from '../lib/core/texts';
 import { runAction } from '../lib/catalogue/actions';
-import { findAccount, getAccount } from '../lib/account/account';
+import { TwilioAccount, findAccount, getAccount } from '../lib/account/account';
 import { ResourceNodeDef, getObject, readFieldValues, readTarget, warnIfDeprecated } from '../lib/resources/resource-node';
 import { isOwnText, typedFieldsReader } from '../lib/node-red/typed-fields';
 import { CallAction, SendPlan, planCall, planMessage } from '../lib/twilio/send-plans';
 import { nodeStatus, showQueue } from '../lib/node-red/status';
 import { requestOwner } from '../lib/transport/request-queue';
+import { Outcome, OutcomeTracker, TrackedKind } from '../lib/inbound/outcomes';
+import { inboundHubFor } from '../lib/inbound/hub';
+import { HeldMessages } from '../lib/node-red/held-messages';
+import { forgetNodeState, nodeStateStore } from '../lib/node-red/context';
+import { LIMITS, seconds } from '../lib/twilio/values';
+import type { Delivery } from '../lib/outbound/delivery';
 
 export interface TwilioSendDef extends NodeDef {
   account: string;
   /** 'message', 'call', or the name of any other creatable catalogue object. */
   resource: string;
   callAction: CallAction;
+  /** Send the msg on when Twilio has queued it (as before), or hold it until its outcome is known. */
+  waitFor?: 'queued' | 'outcome';
+  /** Seconds to wait for an outcome before it is `unknown`. */
+  outcomeTimeout?: number | string;
+  /** Outcomes that did not reach the person leave by a second output. */
+  failureOutput?: boolean;
+  /** Where waits are kept (a persistent store keeps them across restarts). */
+  contextStore?: string;
   [field: string]: unknown;
 }
+
+/** A held msg's wait, as the context store keeps it: enough to resume after a restart. */
+interface OutcomeWait {
+  kind: TrackedKind;
+  deadline: number;
+  /** Whether a status callback comes to a twilio-in of this Node-RED (looks are then only a safety net). */
+  callbacks: boolean;
+  /** The msg (without req and res), for a wait restored after a restart. */
+  msg: Record<string, unknown>;
+  /** Several recipients: msg.payload holds every one's outcome; one: the outcome is msg.payload. */
+  several: boolean;
+  sids: Record<string, string>;
+  errors: Record<string, unknown>;
+  outcomes: Record<string, Outcome>;
+  /** The failure to report to Catch once every outcome is in (recipients that were never sent). */
+  failure?: { code: string; message: string };
+}
+
+const isOutcomeWait = (value: unknown): value is OutcomeWait =>
+  typeof value === 'object' &&
+  value !== null &&
+  typeof (value as OutcomeWait).deadline === 'number' &&
+  typeof (value as OutcomeWait).sids === 'object' &&
+  ((value as OutcomeWait).kind === 'message' || (value as OutcomeWait).kind === 'call');
+
+/** Waits one twilio-send holds at most: each is a msg in memory and a key in the store. */
+const MAX_WAITS = 50_000;
 
 const MESSAGE_FIELDS = [
   'to',
@@ -60,6 +101,12 @@ function resourceKind(resource: string | undefined): 'message' | 'call' | 'objec
   return 'object';
 }
 
+/** A msg as a context store can keep it: a copy without req and res (an http in node's, which cannot be stored). */
+function storable(msg: NodeMessageInFlow): Record<string, unknown> {
+  const { req: _req, res: _res, ...rest } = msg as unknown as Record<string, unknown>;
+  return JSON.parse(JSON.stringify(rest)) as Record<string, unknown>;
+}
+
 module.exports = function registerTwilioSend(RED: NodeAPI): void {
   function TwilioSend(this: Node, def: TwilioSendDef): void {
     RED.nodes.createNode(this, def);
@@ -88,6 +135,7 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
     });
     const stopWaking = account ? account.queue.onChange(() => intake.wake()) : () => undefined;
     const stopShowingQueue = account ? showQueue(status, account.queue, () => delivering > 0) : () => undefined;
+    const outcomes = kind !== 'object' && def.waitFor === 'outcome' && account ? outcomeWaits(account) : undefined;
 
     function plan(msg: NodeMessageInFlow): Promise<SendPlan<object>> {
       if (!account) return Promise.reject(new TwilioNodeError('MISSING_INPUT', text('noAccount')));
@@ -134,6 +182,7 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
           unknown
         >;
       const delivery = await deliverToRecipients(sendPlan, create, account!.redact).finally(() => delivering--);
+      if (outcomes && delivery.results.size > 0) return outcomes.hold(msg, accepted, delivery);
       const last = delivering === 0;
       if (recipients.length === 1) {
         if (delivery.firstFailure) return fail(accepted, delivery.firstFailure);
@@ -197,6 +246,168 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
       accepted.done();
     }
 
+    /**
+     * Sends that wait for their outcome: each msg is held (its done too) until every recipient's
+     * message or call has a final status, or the deadline says `unknown`; the wait is kept in the
+     * node's context, so a redeploy or a restart resumes it (as a fresh msg: the old done has ended).
+     */
+    function outcomeWaits(account: TwilioAccount) {
+      const deadlineMs = Math.min(seconds(def.outcomeTimeout, 900), LIMITS.outcomeWaitSeconds.max) * 1000;
+      const expectCallbacks = typeof def.statusCallbackNode === 'string' && def.statusCallbackNode !== '';
+      const waits = new HeldMessages<OutcomeWait, NodeMessageInFlow>(
+        nodeStateStore(RED, node, def.contextStore || undefined),
+        'twilio-send-wait-',
+        MAX_WAITS,
+      );
+      const tracker = new OutcomeTracker({
+        hub: inboundHubFor(account),
+        // Looks are this node's requests: a close withdraws those still queued.
+        fetchStatus: (kind, sid) =>
+          requestOwner.run(node, async () => {
+            const client = account.getClient();
+            if (kind === 'message') {
+              const m = await client.messages(sid).fetch();
+              return { status: m.status, errorCode: m.errorCode, errorMessage: m.errorMessage };
+            }
+            const c = await client.calls(sid).fetch();
+            return { status: c.status, answeredBy: c.answeredBy, duration: c.duration };
+          }),
+      });
+      let lastStatus = 0;
+      const showWaiting = (force = false) => {
+        const now = Date.now();
+        if (!force && now - lastStatus < 250) return; // a burst of thousands: the count, not every change
+        lastStatus = now;
+        if (waits.size > 0) status.working('twilio-send.status.waiting', { count: waits.size });
+      };
+
+      function track(id: string, wait: OutcomeWait): void {
+        for (const [recipient, sid] of Object.entries(wait.sids)) {
+          if (wait.outcomes[recipient]) continue;
+          tracker.track(
+            wait.kind,
+            sid,
+            wait.deadline,
+            (outcome) => {
+              wait.outcomes[recipient] = outcome;
+              if (Object.keys(wait.outcomes).length === Object.keys(wait.sids).length) finish(id);
+              else void waits.update(id).catch(() => undefined);
+            },
+            wait.callbacks,
+          );
+        }
+      }
+
+      function finish(id: string): void {
+        const held = waits.release(id);
+        if (!held) return;
+        const wait = held.record;
+        const msg = (held.msg ?? wait.msg) as NodeMessageInFlow;
+        const all = Object.values(wait.outcomes);
+        const reached = all.every((o) => o.reached) && Object.keys(wait.errors).length === 0;
+        if (wait.several) msg.payload = { results: wait.sids, errors: wait.errors, outcomes: wait.outcomes };
+        else msg.payload = { ...all[0], to: Object.keys(wait.sids)[0] };
+        const out = (def.failureOutput ? (reached ? [msg, null] : [null, msg]) : msg) as NodeMessageInFlow;
+        if (waits.size === 0) {
+          if (reached)
+            status.success(wait.several ? 'twilio-send.status.reachedCount' : 'twilio-send.status.reached', {
+              count: all.length,
+              status: all[0].status,
+            });
+          else
+            status.warning('twilio-send.status.outcome', {
+              status: wait.several ? `${all.filter((o) => !o.reached).length}/${all.length}` : all[0].status,
+            });
+        } else showWaiting();
+        const failure = wait.failure ? new TwilioNodeError(wait.failure.code as ErrorCode, wait.failure.message) : undefined;
+        if (held.handle) {
+          held.handle.send(out);
+          held.handle.done(failure);
+        } else node.send(out); // restored after a restart: its done ended with the run that took it
+      }
+
+      async function hold(
+        msg: NodeMessageInFlow,
+        accepted: AcceptedMessage<NodeMessageInFlow>,
+        delivery: Delivery<Record<string, unknown>>,
+      ) {
+        const sids = Object.fromEntries([...delivery.results].map(([recipient, created]) => [recipient, String(created.sid)]));
+        if (waits.full) {
+          const error = new TwilioNodeError(
+            'OUTCOME_UNKNOWN',
+            text('outcomeTooMany', { sid: Object.values(sids).join(', '), count: waits.size }),
+          );
+          msg.payload = delivery.recipients.length === 1 ? delivery.results.get(delivery.recipients[0]) : { results: sids };
+          accepted.send(msg);
+          return fail(accepted, error);
+        }
+        const first = delivery.firstFailure;
+        const wait: OutcomeWait = {
+          kind: isCall ? 'call' : 'message',
+          deadline: Date.now() + deadlineMs,
+          callbacks: expectCallbacks,
+          msg: storable(msg),
+          several: delivery.recipients.length > 1,
+          sids,
+          errors: Object.fromEntries(
+            [...delivery.failures].map(([recipient, err]) => [recipient, err.localise(status.translate).toJSON()]),
+          ),
+          outcomes: {},
+          // Recipients that were never sent: Catch hears of them once every outcome is in, as without waiting.
+          failure: first && {
+            code: first.code,
+            message: new TwilioNodeError(
+              first.code,
+              text('recipientsFailed', {
+                failed: delivery.failures.size,
+                total: delivery.recipients.length,
+                first: first.text ?? first.message,
+              }),
+            ).localise(status.translate).message,
+          },
+        };
+        const id = RED.util.generateId();
+        await waits.hold(id, wait, { send: accepted.send, done: (err) => accepted.done(err as TwilioNodeError | undefined) }, msg);
+        showWaiting(waits.size === 1);
+        // Sent while the node was closing: the store keeps the wait; the next start resumes it.
+        if (intake.closing) return accepted.done();
+        track(id, wait);
+      }
+
+      /** Waits a previous run left: resumed with the time they had left; their msgs leave as fresh ones. */
+      void waits.restore(isOutcomeWait).then(
+        (restored) => {
+          for (const held of restored) track(held.id, held.record);
+          if (restored.length > 0) showWaiting(true);
+        },
+        (err: Error) => node.warn(err.message),
+      );
+
+      return {
+        hold,
+        /** On close: a removed node ends every wait (Catch hears of it); otherwise they stay stored, to resume. */
+        close(removed: boolean): void {
+          tracker.stop();
+          if (removed) {
+            for (const held of [...waits.values()]) {
+              waits.release(held.id);
+              held.handle?.done(
+                new TwilioNodeError(
+                  'OUTCOME_UNKNOWN',
+                  text('outcomeNodeRemoved', { sid: Object.values(held.record.sids).join(', ') }),
+                ).localise(status.translate),
+              );
+            }
+            forgetNodeState(node);
+            return;
+          }
+          const left = waits.letGo();
+          for (const held of left) held.handle?.done();
+          if (left.length > 0) node.log(RED._('twilio-send.warnings.waitsKept', { count: left.length }));
+        },
+      };
+    }
+
     function fail(accepted: AcceptedMessage<NodeMessageInFlow>, err: unknown): void {
       const error = toTwilioNodeError(err, account?.redact);
       status.failedWith(error);
@@ -221,7 +432,8 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
 
     // On a redeploy or shutdown every msg this node took ends once: what has not reached Twilio fails
     // as NOT_SENT at once; what is in flight gets its answer, for as long as Node-RED's 15 s allow.
-    node.on('close', (done: () => void) => {
+    node.on('close', (removed: boolean, done: () => void) => {
+      outcomes?.close(removed);
       const closed = intake.close();
       account?.queue.withdraw(node);
       void closed.then(() => {

@@ -10,6 +10,8 @@ const { spawn } = require('child_process');
 const { DEMO_ACCOUNT, TwilioSimulator } = require('../dist/simulator/server');
 
 const root = path.resolve(__dirname, '..');
+/** The number of the demo's "Text my house" tab (examples/Text my house.json). */
+const HOUSE = '+15017122662';
 const pkg = require(path.join(root, 'package.json'));
 const userDir = path.resolve(process.env.DEMO_USER_DIR || path.join(root, '.demo'));
 const port = Number(process.env.PORT || 1880);
@@ -33,6 +35,8 @@ const DEMO_ORDER = [
   'Place a phone call',
   'Send to several recipients',
   'Check delivery status',
+  'Wait for delivery',
+  'Text my house',
   'SMS bot with a reply',
   'Delivery receipts',
   "Query today's messages",
@@ -110,6 +114,10 @@ async function main() {
   // The simulated number texts and rings this Node-RED, as a real one would once connected.
   const number = simulator.find('incomingPhoneNumbers');
   if (number) Object.assign(number, { sms_url: `http://127.0.0.1:${port}/twilio/sms`, voice_url: `http://127.0.0.1:${port}/twilio/voice` });
+  // The house of "Text my house" has no URL at all: its texts wait at Twilio until twilio-in polls for them.
+  // Someone asks it every two minutes; the tab's inject asks at once.
+  simulator.addNumber(DEMO_ACCOUNT.sid, HOUSE, 'House (no URL: polled)');
+  simulator.scheduleTexts([{ from: '+15555550100', to: HOUSE, body: 'status', afterMs: 20_000, everyMs: 120_000 }]);
   console.log(`demo: Twilio simulator on ${simulator.url} (its messages: ${simulator.url}/_sim/messages)`);
   console.log(
     `demo: Node-RED ${require(`${nodeRed}/package.json`).version} on http://127.0.0.1:${port} (user dir ${userDir}${fresh ? ', demo flows written' : ', flows kept'})`,

@@ -162,7 +162,8 @@ export class TwilioSimulator {
   private readonly sockets = new Set<import('node:net').Socket>();
   private readonly routes: Array<{ method: string; pattern: RegExp; handler: Handler }> = [];
   private readonly seedData: boolean;
-  private readonly statusCallbackDelayMs: number;
+  /** Delay before each status step after a send. */
+  statusCallbackDelayMs: number;
   private readonly pending = new Set<Promise<unknown>>();
   /** Every webhook the simulator sent (status callbacks, inbound messages and calls), with the answer. */
   readonly deliveries: Delivery[] = [];
@@ -605,6 +606,21 @@ export class TwilioSimulator {
     void this.track(run());
   }
 
+  /** Gives an account another number (no SmsUrl or VoiceUrl: what comes to it waits for a poll). */
+  addNumber(accountSid: string, phoneNumber: string, friendlyName = phoneNumber): TwilioRecord {
+    const def = COLLECTIONS.find((c) => c.name === 'incomingPhoneNumbers')!;
+    const record = def.create!(
+      this.createContext({
+        accountSid,
+        params: { PhoneNumber: phoneNumber, FriendlyName: friendlyName },
+        query: {},
+        match: [] as unknown as RegExpMatchArray,
+      }),
+    );
+    this.insert(def.name, record);
+    return record;
+  }
+
   private numberFor(phoneNumber: string): TwilioRecord {
     const number = this.find('incomingPhoneNumbers', (r) => r.phone_number === phoneNumber);
     if (!number) throw new Error(`${phoneNumber} is not one of the simulated account's numbers`);
@@ -904,9 +920,11 @@ export class TwilioSimulator {
           failNext?: Fault[];
           people?: Record<string, Person>;
           clockSkewMs?: number;
+          statusCallbackDelayMs?: number;
         };
         if (settings.people !== undefined) this.people = { ...SIMULATED_PEOPLE, ...settings.people };
         if (settings.clockSkewMs !== undefined) setClockSkew(settings.clockSkewMs);
+        if (settings.statusCallbackDelayMs !== undefined) this.statusCallbackDelayMs = settings.statusCallbackDelayMs;
         if (settings.latencyMs !== undefined) this.latencyMs = settings.latencyMs;
         if (settings.maxConcurrent !== undefined) this.maxConcurrent = settings.maxConcurrent;
         if (settings.faultRates !== undefined) this.faultRates = settings.faultRates;

@@ -1,7 +1,12 @@
-import type { NodeDefinition } from '../twilio-editor';
+import type { EditedNode, NodeDefinition } from '../twilio-editor';
 
 /** twilio-in: its registration in the editor and its dialog's behaviour (built into nodes/twilio-in.html). */
 (function () {
+  /** Whether the node polls: the dialog's choice while it is open, else the saved one. */
+  const polls = function (node: EditedNode) {
+    const open = $('#node-input-receive');
+    return (open.length ? open.val() : node.receive) === 'poll';
+  };
   RED.nodes.registerType('twilio-in', {
     category: 'Twilio',
     color: '#F22F46',
@@ -39,16 +44,20 @@ import type { NodeDefinition } from '../twilio-editor';
       dedupeWindow: { value: 600, validate: RED.validators.number() },
       contextStore: { value: '' },
       receive: { value: 'webhook' },
+      // Checked only when the node polls: flows from before polling have neither.
       pollNumber: {
         value: '',
-        validate: RED.validators.regex(TwilioEditor.anyOf([TwilioEditor.rule('e164')], { optional: true, env: true })),
+        validate: function (v) {
+          const number = new RegExp(TwilioEditor.anyOf([TwilioEditor.rule('e164')], { optional: true, env: true }));
+          return !polls(this) || number.test(String(v ?? ''));
+        },
       },
       pollInterval: {
         value: 10,
         validate: function (v) {
           const n = Number(v),
             limit = TwilioEditor.rules.limits.pollSeconds;
-          return n >= limit.min && n <= limit.max;
+          return !polls(this) || (n >= limit.min && n <= limit.max);
         },
       },
       pollCalls: { value: false },

@@ -1,4 +1,4 @@
-import type { NodeDefinition, TypedField } from '../twilio-editor';
+import type { EditedNode, NodeDefinition, TypedField } from '../twilio-editor';
 
 /** twilio-send: its registration in the editor and its dialog's behaviour (built into nodes/twilio-send.html). */
 (function () {
@@ -59,6 +59,18 @@ import type { NodeDefinition, TypedField } from '../twilio-editor';
     payloadFields: { value: true },
     // Delivery receipts to a twilio-in node of this Node-RED (its public URL becomes the StatusCallback).
     statusCallbackNode: { value: '' },
+    // Send on when queued, or hold the msg until its outcome (failures by a second output when chosen).
+    waitFor: { value: 'queued' },
+    outcomeTimeout: {
+      value: 900,
+      validate: function (this: EditedNode, v: unknown) {
+        const limit = TwilioEditor.rules.limits.outcomeWaitSeconds;
+        return this.waitFor !== 'outcome' || (Number(v) >= limit.min && Number(v) <= limit.max);
+      },
+    },
+    failureOutput: { value: false },
+    contextStore: { value: '' },
+    outputs: { value: 1 },
   };
   (Object.keys(LITERAL_CHECKS) as Array<keyof typeof LITERAL_CHECKS>).forEach(function (name) {
     FIELDS[name].check = LITERAL_CHECKS[name];
@@ -87,8 +99,10 @@ import type { NodeDefinition, TypedField } from '../twilio-editor';
     inputLabels: function () {
       return this._('twilio-send.label.inputLabel');
     },
-    outputLabels: function () {
-      return this._('twilio-send.label.outputLabel');
+    outputLabels: function (index) {
+      if (this.waitFor !== 'outcome') return this._('twilio-send.label.outputLabel');
+      if (!this.failureOutput) return this._('twilio-send.label.outcomeLabel');
+      return this._(index === 0 ? 'twilio-send.label.reachedLabel' : 'twilio-send.label.notReachedLabel');
     },
     oneditprepare: function () {
       TwilioEditor.tooltips(this);
@@ -117,7 +131,15 @@ import type { NodeDefinition, TypedField } from '../twilio-editor';
         $('.twilio-send-call-only').toggle(resource === 'call');
         $('.twilio-send-object-only').toggle(resource === 'object');
         $('.twilio-send-receipts').toggle(resource !== 'object');
+        $('.twilio-send-waits').toggle(resource !== 'object' && $('#node-input-waitFor').val() === 'outcome');
       };
+      // The context stores settings.js configures, for the waits (a persistent one keeps them across restarts).
+      const settings = RED.settings as unknown as { context?: { stores?: string[] } };
+      ((settings.context && settings.context.stores) || []).forEach(function (store: string) {
+        $('<option/>').val(store).text(store).appendTo('#node-input-contextStore');
+      });
+      $('#node-input-contextStore').val(String(this.contextStore || ''));
+      $('#node-input-waitFor').on('change', update);
       const node = this;
       RED.nodes.eachNode(function (found) {
         const n = found as unknown as { type: string; id: string; name?: string; path?: string };
@@ -142,6 +164,11 @@ import type { NodeDefinition, TypedField } from '../twilio-editor';
     },
     oneditsave: function () {
       TwilioEditor.save(this, 'create');
+      // A second output for outcomes that did not reach the person, as the core switch node adds its outputs.
+      const waiting =
+        $('#node-input-waitFor').val() === 'outcome' &&
+        ['message', 'call', 'SMSMessage'].indexOf(String($('#node-input-resource').val())) >= 0;
+      this.outputs = waiting && $('#node-input-failureOutput').prop('checked') ? 2 : 1;
     },
   } satisfies NodeDefinition as never);
 })();

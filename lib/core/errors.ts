@@ -21,6 +21,8 @@ export const LOCAL_ERROR_CODES = [
   'NOT_SUPPORTED',
   /** Withdrawn before it left (the node or its account stopped): safe to send again. */
   'NOT_SENT',
+  /** Sent, but its outcome will not be known: the node that waited for it was removed, or holds too many waits. */
+  'OUTCOME_UNKNOWN',
   'UNKNOWN_ERROR',
 ] as const;
 

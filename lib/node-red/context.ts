@@ -8,6 +8,8 @@ import type { Node, NodeAPI, NodeContextData } from 'node-red';
 export interface KeyValueStore {
   get(key: string): Promise<unknown>;
   set(key: string, value: unknown): Promise<void>;
+  /** Every key held (read once, when a node starts, to find the waits it left). */
+  keys(): Promise<string[]>;
 }
 
 /** One context (a node's, a flow's) in the store the user chose (`undefined`: the default store). */
@@ -24,6 +26,12 @@ export function contextStore(context: NodeContextData, store: string | undefined
         const callback = (err: Error | undefined) => (err ? reject(err) : resolve());
         if (store) context.set(key, value, store, callback);
         else context.set(key, value, callback);
+      }),
+    keys: () =>
+      new Promise<string[]>((resolve, reject) => {
+        const callback = (err: Error | undefined, keys: unknown[]) => (err ? reject(err) : resolve((keys ?? []).map(String)));
+        if (store) context.keys(store, callback);
+        else context.keys(callback);
       }),
   };
 }
@@ -51,6 +59,7 @@ export function nodeStateStore(RED: NodeAPI, node: Node, store: string | undefin
       else memory.set(key, value);
       return Promise.resolve();
     },
+    keys: () => Promise.resolve([...memory.keys()]),
   };
 }
 

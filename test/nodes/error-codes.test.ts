@@ -131,6 +131,52 @@ describe('error codes through a flow', () => {
     }
   });
 
+  it('ends a wait for an outcome as OUTCOME_UNKNOWN when the node is removed (it was sent)', async () => {
+    simulator.statusCallbackDelayMs = 5_000; // delivered long after the node is gone
+    try {
+      const account = accountNode(simulator.url);
+      const flow = [
+        { id: 'tab', type: 'tab', label: 't' },
+        account.node,
+        {
+          id: 'send',
+          type: 'twilio-send',
+          z: 'tab',
+          account: 'account',
+          resource: 'message',
+          to: TO,
+          toType: 'str',
+          body: 'hi',
+          bodyType: 'str',
+          waitFor: 'outcome',
+          wires: [[]],
+        },
+      ];
+      await helper.load(allNodes, flow, { account: account.credentials });
+      const node = helper.getNode('send');
+      const codes: string[] = [];
+      const complete = node._complete as (m: unknown, err?: { code: string }) => void;
+      node._complete = (m: unknown, err?: { code: string }) => {
+        codes.push(err?.code ?? 'done');
+        complete.call(node, m, err);
+      };
+      node.receive({ payload: 'x' });
+      for (let i = 0; i < 100 && simulator.messages.size === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      await new Promise((r) => setTimeout(r, 100));
+      await helper.setFlows(
+        flow.filter((n) => n.id !== 'send'),
+        'full',
+        { account: account.credentials } as never,
+      );
+      assert.deepEqual(codes, ['OUTCOME_UNKNOWN']);
+      assert.equal(simulator.messages.size, 1, 'it was sent');
+      reached.add('OUTCOME_UNKNOWN');
+    } finally {
+      simulator.statusCallbackDelayMs = 20;
+      await helper.unload();
+    }
+  });
+
   it('reaches a Catch node with the message alone in msg.error.message, the code beside it', async () => {
     const catchNode = require(require.resolve('@node-red/nodes/core/common/25-catch.js', { paths: [require.resolve(nodeRedPackage)] }));
     const account = accountNode(simulator.url);

@@ -6,12 +6,13 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { ACCOUNT, FlowNode, accountNode, allNodes, helper, nodeRedPackage, useHttpNode, useRuntime } from '../support/harness';
 import { inboundHubFor } from '../../lib/inbound/hub';
 
 const contextDir = fs.mkdtempSync(path.join(os.tmpdir(), 'twilio-poll-context-'));
-after(() => fs.rmSync(contextDir, { recursive: true, force: true }));
+// Removed as the process ends: the runtime's file store still writes as the last test unloads.
+process.on('exit', () => fs.rmSync(contextDir, { recursive: true, force: true }));
 helper.init(require.resolve(nodeRedPackage), {
   contextStorage: {
     default: { module: 'memory' },

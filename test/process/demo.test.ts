@@ -91,7 +91,11 @@ describe('npm start (the demo)', () => {
         requests.some((r) => r.path.endsWith('/Recordings.json')) &&
         requests.some((r) => r.method === 'DELETE' && /\/Recordings\/RE\w+\.json$/.test(r.path)) &&
         requests.some((r) => r.path.endsWith('/Balance.json')) &&
-        requests.some((r) => r.path.endsWith('/Messages.json') && r.method === 'GET');
+        requests.some((r) => r.path.endsWith('/Messages.json') && r.method === 'GET') &&
+        // Text my house: the house (no URL) polled, and answered from its own number.
+        messages.some((m) => m.from === '+15017122662' && m.to === '+15555550100' && /^All fine/.test(m.body)) &&
+        // Wait for delivery: the text to the phone that is off came back undelivered, so the flow called instead.
+        (await get('calls')).some((c) => c.to === '+15555550101' && c.status === 'no-answer');
       return done ? { messages, requests, deliveries } : undefined;
     });
     assert.ok(state.messages.some((m) => m.body === 'Alert: the greenhouse is at 31 °C'));

@@ -24,6 +24,7 @@ function countingStore(): KeyValueStore & { data: Map<string, unknown>; calls: n
       if (value === undefined) data.delete(key);
       else data.set(key, value);
     },
+    keys: async () => [...data.keys()],
   };
   return store;
 }

@@ -1,0 +1,275 @@
+/**
+ * twilio-send that waits for each message's or call's outcome: from status callbacks through a
+ * twilio-in, or by asking Twilio with backoff; a deadline ends as unknown; waits outlive a redeploy
+ * and a restart; each msg leaves exactly once, on the output the user chose.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { FlowNode, accountNode, allNodes, helper, nodeRedPackage, useHttpNode, useRuntime } from '../support/harness';
+
+const contextDir = fs.mkdtempSync(path.join(os.tmpdir(), 'twilio-outcome-context-'));
+// Removed as the process ends: the runtime's file store still writes as the last test unloads.
+process.on('exit', () => fs.rmSync(contextDir, { recursive: true, force: true }));
+helper.init(require.resolve(nodeRedPackage), {
+  contextStorage: { default: { module: 'memory' }, file: { module: 'localfilesystem', config: { dir: contextDir } } },
+});
+
+/** The simulator's people (simulator/people.ts). */
+const ANSWERS = '+15555550100';
+const PHONE_OFF = '+15555550101';
+const LANDLINE = '+15555550102';
+const VOICEMAIL = '+15555550103';
+const WHATSAPP_READER = '+15555550104';
+
+async function until(check: () => boolean, what: string, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+interface Run {
+  reached: any[];
+  notReached: any[];
+  errors: any[];
+  dones: number;
+}
+
+describe('twilio-send waiting for outcomes', () => {
+  const { simulator } = useRuntime();
+  const httpNode = useHttpNode();
+
+  const settings = (body: object) => fetch(`${simulator.url}/_sim/settings`, { method: 'POST', body: JSON.stringify(body) });
+
+  function flow(send: Record<string, unknown>, extra: FlowNode[] = []): FlowNode[] {
+    return [
+      { id: 'tab', type: 'tab', label: 't' },
+      accountNode(simulator.url, 'authToken').node,
+      {
+        id: 'send',
+        type: 'twilio-send',
+        z: 'tab',
+        account: 'account',
+        resource: 'message',
+        to: ANSWERS,
+        toType: 'str',
+        body: 'The garage is open',
+        bodyType: 'str',
+        waitFor: 'outcome',
+        failureOutput: true,
+        outputs: 2,
+        wires: [['reached'], ['notReached']],
+        ...send,
+      },
+      { id: 'reached', type: 'helper', z: 'tab' },
+      { id: 'notReached', type: 'helper', z: 'tab' },
+      { id: 'catcher', type: 'catch', z: 'tab', scope: ['send'], wires: [['caught']] },
+      { id: 'caught', type: 'helper', z: 'tab' },
+      ...extra,
+    ];
+  }
+  const credentials = () => ({ account: accountNode(simulator.url, 'authToken').credentials });
+
+  function listen(): Run {
+    const run: Run = { reached: [], notReached: [], errors: [], dones: 0 };
+    helper.getNode('reached').on('input', (m: any) => run.reached.push(m));
+    helper.getNode('notReached').on('input', (m: any) => run.notReached.push(m));
+    helper.getNode('caught').on('input', (m: any) => run.errors.push(m.error));
+    const send = helper.getNode('send') as any;
+    const complete = send._complete.bind(send);
+    send._complete = (m: unknown, err: unknown) => {
+      run.dones++;
+      complete(m, err);
+    };
+    return run;
+  }
+
+  async function load(send: Record<string, unknown>, extra: FlowNode[] = []): Promise<Run> {
+    await helper.load(allNodes, flow(send, extra), credentials());
+    await (helper as any)._context.load();
+    return listen();
+  }
+
+  const outputs = (run: Run) => run.reached.length + run.notReached.length;
+
+  it('holds the msg until its text is delivered (asking Twilio, no public URL) and keeps the msg whole', async () => {
+    const run = await load({ failureOutput: false, outputs: 1, wires: [['reached']] });
+    helper.getNode('send').receive({ payload: 'x', door: 'garage' });
+    await until(() => run.reached.length === 1, 'the outcome');
+    const [msg] = run.reached;
+    assert.equal(msg.door, 'garage');
+    assert.equal(msg.payload.status, 'delivered');
+    assert.equal(msg.payload.reached, true);
+    assert.equal(msg.payload.via, 'poll');
+    assert.equal(msg.payload.to, ANSWERS);
+    assert.match(msg.payload.sid, /^SM[0-9a-f]{32}$/);
+    assert.equal(run.dones, 1);
+    const looks = simulator.requests.filter((r) => r.method === 'GET' && r.path.endsWith(`/Messages/${msg.payload.sid}.json`));
+    assert.equal(looks.length, 1, 'one look: delivered within the first 2 s');
+  });
+
+  it('sends what did not reach the person to the second output, with the reason', async () => {
+    const cases: Array<[string, string, number | undefined, boolean]> = [
+      [PHONE_OFF, 'undelivered', 30003, false],
+      [LANDLINE, 'failed', 30006, false],
+      [WHATSAPP_READER, 'read', undefined, true],
+    ];
+    const run = await load({ to: 'to', toType: 'msg' });
+    for (const [to] of cases) helper.getNode('send').receive({ to, payload: '', topic: to });
+    await until(() => outputs(run) === 3, 'three outcomes');
+    for (const [to, status, code, reached] of cases) {
+      const msg = [...run.reached, ...run.notReached].find((m) => m.payload.to === to);
+      assert.ok(msg, to);
+      assert.equal(msg.payload.status, status, to);
+      assert.equal(msg.payload.errorCode, code, to);
+      assert.equal((reached ? run.reached : run.notReached).includes(msg), true, `${to} on the ${reached ? 'first' : 'second'} output`);
+    }
+    assert.equal(run.errors.length, 0, 'an outcome is not an error');
+    assert.equal(run.dones, 3);
+  });
+
+  it('waits for a call to end: answered by a person or a machine (AnsweredBy), busy, no answer', async () => {
+    const run = await load({
+      resource: 'call',
+      callAction: 'say',
+      say: 'Smoke detected',
+      sayType: 'str',
+      machineDetection: 'Enable',
+      machineDetectionType: 'str',
+      to: 'to',
+      toType: 'msg',
+    });
+    for (const to of [ANSWERS, VOICEMAIL, LANDLINE, PHONE_OFF]) helper.getNode('send').receive({ to });
+    await until(() => outputs(run) === 4, 'four call outcomes', 20_000);
+    const by = (to: string) => [...run.reached, ...run.notReached].find((m) => m.payload.to === to).payload;
+    assert.deepEqual([by(ANSWERS).status, by(ANSWERS).answeredBy, by(ANSWERS).duration], ['completed', 'human', 12]);
+    assert.deepEqual([by(VOICEMAIL).status, by(VOICEMAIL).answeredBy], ['completed', 'machine_start']);
+    assert.equal(by(LANDLINE).status, 'busy');
+    assert.equal(by(PHONE_OFF).status, 'no-answer');
+    assert.deepEqual(run.notReached.map((m) => m.payload.to).sort(), [LANDLINE, PHONE_OFF].sort());
+  });
+
+  it('sends a msg to several recipients on once all have an outcome, with one each', async () => {
+    const run = await load({ to: `${ANSWERS}, ${PHONE_OFF}, +15005550001` });
+    helper.getNode('send').receive({ payload: 'x' });
+    await until(() => outputs(run) === 1 && run.errors.length === 1, 'the msg and the failure of the invalid number');
+    const [msg] = run.notReached;
+    assert.deepEqual(Object.keys(msg.payload.outcomes).sort(), [ANSWERS, PHONE_OFF].sort());
+    assert.equal(msg.payload.outcomes[ANSWERS].status, 'delivered');
+    assert.equal(msg.payload.outcomes[PHONE_OFF].status, 'undelivered');
+    assert.equal(msg.payload.errors['+15005550001'].code, 'INVALID_TO_PHONE_NUMBER_ERROR');
+    assert.equal(run.errors[0].code, 'INVALID_TO_PHONE_NUMBER_ERROR');
+    assert.equal(run.dones, 1);
+  });
+
+  it('takes the outcome from the status callback when a twilio-in with a public URL receives them, once', async () => {
+    const receipts: FlowNode = {
+      id: 'receipts',
+      type: 'twilio-in',
+      z: 'tab',
+      account: 'account',
+      path: '/twilio/status',
+      publicBaseUrl: httpNode.base(),
+      validate: true,
+      reply: 'auto',
+      wires: [['heard']],
+    };
+    const run = await load({ statusCallbackNode: 'receipts' }, [receipts, { id: 'heard', type: 'helper', z: 'tab' }]);
+    const heard: any[] = [];
+    helper.getNode('heard').on('input', (m: any) => heard.push(m));
+    helper.getNode('send').receive({ payload: 'x' });
+    await until(() => outputs(run) === 1, 'the outcome');
+    assert.equal(run.reached[0].payload.via, 'callback');
+    assert.equal(run.reached[0].payload.status, 'delivered');
+    // twilio-in still sends its receipts on, as before.
+    await until(() => heard.length === 2, 'the two receipts');
+    assert.deepEqual(
+      heard.map((m) => m.payload.MessageStatus),
+      ['sent', 'delivered'],
+    );
+    const looks = simulator.requests.filter((r) => r.method === 'GET' && r.path.includes('/Messages/'));
+    assert.equal(looks.length, 0, 'no look: the callback came first');
+    assert.equal(run.dones, 1);
+  });
+
+  it('ends as unknown at the deadline, with the last status Twilio gave', async () => {
+    await settings({ people: { '+15555550199': { message: 'sent' } } });
+    try {
+      const run = await load({ to: '+15555550199', outcomeTimeout: 5 });
+      helper.getNode('send').receive({ payload: 'x' });
+      await until(() => outputs(run) === 1, 'the deadline', 10_000);
+      assert.deepEqual(
+        [run.notReached[0].payload.status, run.notReached[0].payload.lastStatus, run.notReached[0].payload.via],
+        ['unknown', 'sent', 'deadline'],
+      );
+    } finally {
+      await settings({ people: {} });
+    }
+  });
+
+  for (const how of ['a full redeploy', 'a restart of Node-RED']) {
+    it(`resumes a wait after ${how}: the msg that waited ends once, the outcome leaves once as a fresh msg`, async () => {
+      await settings({ statusCallbackDelayMs: 1_500 });
+      try {
+        let run = await load({ contextStore: 'file' });
+        helper.getNode('send').receive({ payload: 'x', door: 'garage' });
+        await until(() => (helper.getNode('send') as any).status && simulator.messages.size === 1, 'the message created');
+        await new Promise((r) => setTimeout(r, 300));
+        const before = run;
+        if (how === 'a full redeploy') {
+          await helper.setFlows(flow({ contextStore: 'file', name: 'changed' }), 'full', credentials());
+        } else {
+          const red = helper as any;
+          await red._redNodes.stopFlows();
+          await red._context.close();
+          await red._context.load();
+          await red._redNodes.startFlows();
+        }
+        assert.equal(before.dones, 1, 'the msg that waited ended when the node stopped');
+        assert.equal(outputs(before), 0);
+        run = listen();
+        await until(() => outputs(run) === 1, 'the resumed outcome');
+        assert.equal(run.reached[0].payload.status, 'delivered');
+        assert.equal(run.reached[0].door, 'garage', 'the msg as it came in');
+        await new Promise((r) => setTimeout(r, 2_500));
+        assert.equal(outputs(run) + outputs(before), 1, 'once');
+      } finally {
+        await settings({ statusCallbackDelayMs: 20 });
+      }
+    });
+  }
+
+  it('ends every wait when the node is removed: Catch hears OUTCOME_UNKNOWN, and the store forgets them', async () => {
+    await settings({ statusCallbackDelayMs: 2_000 });
+    try {
+      const run = await load({ contextStore: 'file' });
+      helper.getNode('send').receive({ payload: 'x' });
+      helper.getNode('send').receive({ payload: 'y' });
+      await until(() => simulator.messages.size === 2, 'two messages created');
+      await new Promise((r) => setTimeout(r, 200));
+      const send = helper.getNode('send') as any;
+      const errors: any[] = [];
+      const complete = send._complete.bind(send);
+      send._complete = (m: unknown, err: any) => {
+        if (err) errors.push(err);
+        complete(m, err);
+      };
+      await helper.setFlows(
+        flow({}).filter((n) => n.id !== 'send'),
+        'full',
+        credentials(),
+      );
+      assert.deepEqual(
+        errors.map((e) => e.code),
+        ['OUTCOME_UNKNOWN', 'OUTCOME_UNKNOWN'],
+      );
+      assert.equal(outputs(run), 0);
+    } finally {
+      await settings({ statusCallbackDelayMs: 20 });
+    }
+  });
+});
