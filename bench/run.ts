@@ -10,6 +10,8 @@
  *      response, autocannon against one real Node-RED process; and twilio-in's duplicate window, nearly
  *      empty and holding 100,000 tokens (BENCH_DEDUPE_TOKENS)
  *   d. memory: peak RSS for a burst of messages, and RSS after the queue drains, three bursts
+ *   e. two-way: requests per hour of an idle poll, a text's delay to its msg, 5,000 sends that wait
+ *      for their outcome (bench/two-way.ts)
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -18,6 +20,7 @@ import { DEMO_ACCOUNT } from '../simulator/server';
 import { RawSdkRequestClient } from '../simulator/raw-sdk-client';
 import { SimulatorProcess } from './simulator-process';
 import { webhookIntake } from './webhooks';
+import { twoWay } from './two-way';
 
 const helper = require('node-red-node-test-helper');
 const nodeRed = process.env.NODE_RED_PACKAGE || (Number(process.versions.node.split('.')[0]) >= 22 ? 'node-red-5' : 'node-red');
@@ -320,6 +323,12 @@ async function main(): Promise<void> {
     }
   }
   if (!process.env.BENCH_SKIP_MEMORY && (!process.env.BENCH_ONLY || process.env.BENCH_ONLY.includes('d'))) await memory(rows);
+  if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY.includes('e')) {
+    const sim = await SimulatorProcess.start();
+    for (const r of await twoWay([...nodes, require(path.join(nodesDir, 'twilio-in.js'))], sim, SCALE))
+      rows.push({ scenario: 'e. two-way', perSecond: r.messages / r.seconds, tooManyRequests: 0, ...r });
+    await sim.stop();
+  }
   await helper.stopServer();
   console.log(`Node ${process.version}, ${nodeRed}; scale ${SCALE}`);
   console.table(rows.map((r) => ({ ...r, seconds: r.seconds.toFixed(2), perSecond: r.perSecond.toFixed(0) })));

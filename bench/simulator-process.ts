@@ -45,8 +45,9 @@ export class SimulatorProcess {
     return new SimulatorProcess(url, child);
   }
 
-  private async control<T>(method: 'GET' | 'POST', route: string): Promise<T> {
-    const response = await fetch(`${this.url}/_sim/${route}`, { method });
+  /** One of the simulator's control endpoints (/_sim/…): its records, inbound texts, settings. */
+  async control<T>(method: 'GET' | 'POST', route: string, body?: object): Promise<T> {
+    const response = await fetch(`${this.url}/_sim/${route}`, { method, body: body && JSON.stringify(body) });
     if (!response.ok) throw new Error(`simulator ${route}: ${response.status}`);
     return (await response.json()) as T;
   }

@@ -21,6 +21,8 @@ export const POLL_CATCH_UP_MS = 24 * 60 * 60_000;
 export const POLL_MAX_BACKOFF_MS = 5 * 60_000;
 /** Records per page: one page (one request) holds every quiet interval's lookback. */
 const PAGE_SIZE = 200;
+/** Pages one look reads at most (10,000 records): a server that always says "next page" cannot hold a look forever. */
+const MAX_PAGES = 50;
 
 export interface PolledEvent {
   kind: 'message' | 'call';
@@ -139,12 +141,12 @@ export class InboundPoller {
     const out: Listed[] = [];
     if (this.options.messages) {
       let page = await client.messages.page({ to, dateSentAfter: since, pageSize: PAGE_SIZE });
-      for (;;) {
+      for (let pages = 1; ; pages++) {
         for (const m of page.instances) {
           if (m.direction !== 'inbound') continue;
           out.push({ sid: m.sid, at: timeOf(m.dateSent ?? m.dateCreated), event: () => messageEvent(client, m) });
         }
-        const next = page.nextPageUrl && page.instances.length > 0 ? await page.nextPage() : undefined;
+        const next = page.nextPageUrl && page.instances.length > 0 && pages < MAX_PAGES ? await page.nextPage() : undefined;
         if (!next) break;
         page = next as typeof page;
       }
@@ -153,12 +155,12 @@ export class InboundPoller {
     const messages = out.length;
     if (this.options.calls) {
       let page = await client.calls.page({ to, startTimeAfter: since, pageSize: PAGE_SIZE });
-      for (;;) {
+      for (let pages = 1; ; pages++) {
         for (const c of page.instances) {
           if (c.direction !== 'inbound') continue;
           out.push({ sid: c.sid, at: timeOf(c.startTime ?? c.dateCreated), event: () => Promise.resolve(callEvent(c)) });
         }
-        const next = page.nextPageUrl && page.instances.length > 0 ? await page.nextPage() : undefined;
+        const next = page.nextPageUrl && page.instances.length > 0 && pages < MAX_PAGES ? await page.nextPage() : undefined;
         if (!next) break;
         page = next as typeof page;
       }

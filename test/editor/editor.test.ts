@@ -241,6 +241,47 @@ else
       await closeDialogs();
     });
 
+    it("switches twilio-in between webhook and polling, and twilio-send's outputs with its outcome choice", async () => {
+      await openDialog('h1in000000000001'); // Text my house: polling
+      assert.ok(await visible('#node-input-pollNumber'));
+      assert.ok(await visible('#node-input-pollInterval'));
+      assert.ok(!(await visible('#node-input-path')), 'a polling node has no route');
+      assert.ok(!(await visible('#node-input-validate')));
+      assert.match((await page.textContent('#twilio-in-receive-tip')) ?? '', /cannot be answered/);
+      await page.screenshot({ path: path.join(artifacts, 'in-polling.png') });
+      await page.selectOption('#node-input-receive', 'webhook');
+      assert.ok(await visible('#node-input-path'));
+      assert.ok(!(await visible('#node-input-pollNumber')));
+      await closeDialogs();
+
+      const outputsOf = (id: string) =>
+        page.evaluate((nodeId) => {
+          const node = (window as any).RED.nodes.node(nodeId);
+          return { outputs: node.outputs, labels: [0, 1].slice(0, node.outputs).map((i) => node._def.outputLabels.call(node, i)) };
+        }, id);
+      assert.deepEqual(await outputsOf('w1send0000000001'), {
+        outputs: 2,
+        labels: ['reached: delivered, read, answered', 'not reached: undelivered, failed, busy, no answer, unknown'],
+      });
+      await openDialog('w1send0000000001');
+      assert.ok(await visible('#node-input-outcomeTimeout'));
+      await page.screenshot({ path: path.join(artifacts, 'send-waiting.png') });
+      await page.uncheck('#node-input-failureOutput');
+      await page.click('#node-dialog-ok');
+      await page.waitForTimeout(400);
+      assert.equal((await outputsOf('w1send0000000001')).outputs, 1, 'one output: the outcome says what happened');
+      await openDialog('w1send0000000001');
+      await page.check('#node-input-failureOutput');
+      await page.click('#node-dialog-ok');
+      await page.waitForTimeout(400);
+      assert.equal((await outputsOf('w1send0000000001')).outputs, 2);
+      await openDialog('w1send0000000001');
+      await page.selectOption('#node-input-waitFor', 'queued');
+      assert.ok(!(await visible('#node-input-outcomeTimeout')));
+      assert.ok(!(await visible('#node-input-failureOutput')));
+      await closeDialogs();
+    });
+
     it('opens on the simplest example: the first demo tab is the SMS alert', async () => {
       const tabs = await page.evaluate(() => {
         const labels: string[] = [];
