@@ -11,7 +11,7 @@
  *      empty and holding 100,000 tokens (BENCH_DEDUPE_TOKENS)
  *   d. memory: peak RSS for a burst of messages, and RSS after the queue drains, three bursts
  *   e. two-way: requests per hour of an idle poll, a text's delay to its msg, 5,000 sends that wait
- *      for their outcome (bench/two-way.ts)
+ *      for their outcome, 1,000 open questions (bench/two-way.ts)
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -325,7 +325,11 @@ async function main(): Promise<void> {
   if (!process.env.BENCH_SKIP_MEMORY && (!process.env.BENCH_ONLY || process.env.BENCH_ONLY.includes('d'))) await memory(rows);
   if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY.includes('e')) {
     const sim = await SimulatorProcess.start();
-    for (const r of await twoWay([...nodes, require(path.join(nodesDir, 'twilio-in.js'))], sim, SCALE))
+    for (const r of await twoWay(
+      [...nodes, ...['twilio-in', 'twilio-ask'].map((n) => require(path.join(nodesDir, `${n}.js`)))],
+      sim,
+      SCALE,
+    ))
       rows.push({ scenario: 'e. two-way', perSecond: r.messages / r.seconds, tooManyRequests: 0, ...r });
     await sim.stop();
   }

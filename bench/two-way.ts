@@ -6,6 +6,8 @@
  *     (target: at most the interval + 1 s)
  *   outcomes: 5,000 messages sent at once by a twilio-send that waits for each outcome: time to the
  *     last outcome, heap while they wait, requests it took, and none lost or doubled
+ *   questions: 1,000 questions open at once in a twilio-ask: heap while they wait, then all cancelled,
+ *     none lost or doubled
  */
 import { DEMO_ACCOUNT } from '../simulator/server';
 import type { SimulatorProcess } from './simulator-process';
@@ -171,6 +173,62 @@ export async function twoWay(nodes: unknown[], sim: SimulatorProcess, scale: num
     lost: messages - outcomes.size - failed,
     duplicated: doubled,
     note: `heap +${((heapPeak - heapBefore) / 2 ** 20).toFixed(1)} MiB at the peak (${((heapPeak - heapBefore) / messages / 1024).toFixed(1)} KiB a wait); ${looks} looks (${(looks / messages).toFixed(2)} a message); ${failed} errors`,
+  });
+  await helper.unload();
+  await sim.reset();
+
+  // Questions: 1,000 open at once (people who never answer), then ended by one cancel.
+  const questions = Math.max(200, Math.round(1_000 * scale));
+  await helper.load(
+    nodes,
+    [
+      { id: 'tab', type: 'tab', label: 'bench' },
+      account(sim.url),
+      { id: 'in', type: 'twilio-in', z: 'tab', account: 'account', receive: 'poll', pollNumber: HOUSE, pollInterval: 10, wires: [[]] },
+      {
+        id: 'ask',
+        type: 'twilio-ask',
+        z: 'tab',
+        account: 'account',
+        to: 'to',
+        toType: 'msg',
+        body: 'Leave the heating on? Reply YES or NO.',
+        bodyType: 'str',
+        answers: [
+          { type: 'words', value: 'yes' },
+          { type: 'words', value: 'no' },
+        ],
+        cancelTopic: 'cancel',
+        wires: [['out'], ['out'], ['out'], ['out'], ['out']],
+      },
+      { id: 'out', type: 'helper', z: 'tab' },
+    ],
+    credentials,
+  );
+  global.gc?.();
+  const askHeapBefore = process.memoryUsage().heapUsed;
+  const ended = new Map<string, number>();
+  helper.getNode('out').on('input', (msg: { to: string }) => ended.set(msg.to, (ended.get(msg.to) ?? 0) + 1));
+  const askStarted = Date.now();
+  const ask = helper.getNode('ask');
+  for (let i = 0; i < questions; i++) ask.receive({ to: `+1555${String(4_000_000 + i)}` });
+  const sentBy = Date.now() + 120_000;
+  while ((await sim.control<unknown[]>('GET', 'messages')).length < questions && Date.now() < sentBy) await sleep(200);
+  const askSeconds = (Date.now() - askStarted) / 1000;
+  await sleep(3_000); // each question's look for its outcome (delivered) has come and gone
+  global.gc?.();
+  const askHeap = process.memoryUsage().heapUsed - askHeapBefore;
+  ask.receive({ topic: 'cancel' });
+  const cancelBy = Date.now() + 30_000;
+  while (ended.size < questions && Date.now() < cancelBy) await sleep(50);
+  rows.push({
+    subject: `${questions} questions open at once (twilio-ask)`,
+    messages: questions,
+    seconds: askSeconds,
+    delivered: ended.size,
+    lost: questions - ended.size,
+    duplicated: [...ended.values()].filter((n) => n > 1).length,
+    note: `heap +${(askHeap / 2 ** 20).toFixed(1)} MiB while open (${(askHeap / questions / 1024).toFixed(1)} KiB a question); all ended by one cancel`,
   });
   await helper.unload();
   await sim.reset();

@@ -184,6 +184,11 @@ module.exports = function registerTwilioIn(RED: NodeAPI): void {
 
       const params = body.kind === 'form' ? body.params : isRecord(body.value) ? body.value : {};
       const msg = inboundMessage(account, params, 'webhook');
+      // An answer to a question a twilio-ask asked is that node's, not news for this flow.
+      if (!msg) {
+        status.success('twilio-in.status.answer');
+        return answer(res, 200, EMPTY_TWIML);
+      }
       if (body.kind === 'json' && !isRecord(body.value)) msg.payload = body.value; // a JSON array or scalar as it came
       Object.assign(msg, { req, res: { _res: res } });
 
@@ -217,13 +222,13 @@ module.exports = function registerTwilioIn(RED: NodeAPI): void {
       params: Record<string, unknown>,
       source: 'webhook' | 'poll',
       event?: 'message' | 'call',
-    ): NodeMessageInFlow {
+    ): NodeMessageInFlow | undefined {
       const payload: Record<string, unknown> = { ...params };
       const media = mediaOf(params);
       if (media.length > 0) payload.media = media;
       // A polled call is an incoming call whatever its status by now (a missed one has ended: no-answer).
       const summary = { ...summarise(params), ...(event ? { event } : {}) };
-      inboundHubFor(account).publish({
+      const published = inboundHubFor(account).publish({
         kind: summary.event,
         sid: summary.sid,
         from: summary.from,
@@ -232,6 +237,7 @@ module.exports = function registerTwilioIn(RED: NodeAPI): void {
         params,
         source,
       });
+      if (published.claimed) return undefined;
       return {
         _msgid: RED.util.generateId(),
         payload,
@@ -260,8 +266,10 @@ module.exports = function registerTwilioIn(RED: NodeAPI): void {
         intervalMs,
         redact: account.redact,
         onEvent: (event) => {
+          const msg = inboundMessage(account, event.params, 'poll', event.kind);
+          if (!msg) return; // an answer a twilio-ask took
           received++;
-          node.send(inboundMessage(account, event.params, 'poll', event.kind));
+          node.send(msg);
         },
         onPoll: (outcome) => {
           const time = new Date(outcome.at).toLocaleTimeString();
@@ -279,8 +287,10 @@ module.exports = function registerTwilioIn(RED: NodeAPI): void {
         },
       });
       status.working('twilio-in.status.polling', { seconds: intervalMs / 1000 });
+      const stopFeeding = inboundHubFor(account).addSource();
       poller.start();
       node.on('close', (removed: boolean, done: () => void) => {
+        stopFeeding();
         void poller.stop().then(() => {
           if (removed) forgetNodeState(node);
           status.clear();
@@ -292,6 +302,7 @@ module.exports = function registerTwilioIn(RED: NodeAPI): void {
     const isRecord = (value: unknown): value is Record<string, unknown> =>
       typeof value === 'object' && value !== null && !Array.isArray(value);
 
+    const stopFeeding = account ? inboundHubFor(account).addSource() : () => undefined;
     const route = mountWebhookRoute(RED, path, (req, res) => {
       handle(req, res).catch((err: Error) => {
         warnThrottled('twilio-in.errors.failed', { message: err.message });
@@ -301,6 +312,7 @@ module.exports = function registerTwilioIn(RED: NodeAPI): void {
 
     node.on('close', (removed: boolean, done: () => void) => {
       if (removed) forgetNodeState(node);
+      stopFeeding();
       route.remove();
       status.clear();
       done();

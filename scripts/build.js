@@ -94,11 +94,17 @@ function catalogueHelp(action, strings) {
 const withCatalogue = (html, strings) => html.replace(/<!-- catalogue:(\w+) -->/g, (_, action) => catalogueHelp(action, strings));
 
 const readJson = (file) => (fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : {});
-// The lib composes its error texts in English from the en-US catalogue (lib/core/texts.ts).
+// The lib composes its error texts, and what nodes text to people, in English from the en-US catalogue (lib/core/texts.ts).
 const englishShared = readJson(path.join(root, 'locales', 'en-US', '_shared.json'));
 fs.writeFileSync(
   path.join(dist, 'lib', 'core', 'texts.en-US.json'),
-  JSON.stringify({ twilio: { errors: englishShared.twilio.errors, notSupported: englishShared.twilio.notSupported } }, null, 2),
+  JSON.stringify(
+    {
+      twilio: { errors: englishShared.twilio.errors, notSupported: englishShared.twilio.notSupported, people: englishShared.twilio.people },
+    },
+    null,
+    2,
+  ),
 );
 for (const lang of fs.readdirSync(path.join(root, 'locales'))) {
   const source = path.join(root, 'locales', lang);

@@ -37,6 +37,8 @@ const DEMO_ORDER = [
   'Check delivery status',
   'Wait for delivery',
   'Text my house',
+  'Ask before the garage closes',
+  'Yes or no from two people',
   'SMS bot with a reply',
   'Delivery receipts',
   "Query today's messages",

@@ -12,6 +12,8 @@ export type CallFate = 'completed' | 'busy' | 'no-answer' | 'failed' | 'machine'
 export interface Person {
   message?: MessageFate;
   call?: CallFate;
+  /** Texts back once a text reaches them: this, after `afterMs` (default 1500). */
+  reply?: { text: string; afterMs?: number };
 }
 
 /** The simulated people every test and the demo can write to (numbers no real phone has: 555 01xx). */
@@ -21,6 +23,12 @@ export const SIMULATED_PEOPLE: Readonly<Record<string, Person>> = {
   '+15555550102': { message: 'failed', call: 'busy' }, // a landline: no texts; always on the phone
   '+15555550103': { message: 'delivered', call: 'machine' }, // voicemail picks up
   '+15555550104': { message: 'read', call: 'failed' }, // WhatsApp reads receipts; calls cannot reach it
+  // People who answer questions (twilio-ask): yes, no, something else, and one who reads but never answers.
+  '+15555550110': { reply: { text: 'Yes!' } },
+  '+15555550111': { reply: { text: 'no' } },
+  '+15555550112': { reply: { text: 'what garage?' } },
+  '+15555550113': {},
+  '+15555550114': { reply: { text: 'close', afterMs: 3_000 } },
 };
 
 /** Twilio's codes for what went wrong (https://www.twilio.com/docs/api/errors). */

@@ -594,6 +594,7 @@ export class TwilioSimulator {
       for (const step of steps) {
         await new Promise((r) => setTimeout(r, this.statusCallbackDelayMs));
         Object.assign(record, step.fields, { date_updated: twilioDate() });
+        if (collection === 'messages' && step.fields.status === 'delivered') this.replyFromPerson(record);
         const callback = { ...common, ...step.callback };
         if (collection === 'calls') Object.assign(callback, { Called: common.To, Caller: common.From });
         if (url && (collection === 'messages' || wanted.includes(step.event!)))
@@ -621,8 +622,22 @@ export class TwilioSimulator {
     return record;
   }
 
+  /** A person who answers texts (people.ts `reply`) does, to the number that wrote, a little later. */
+  private replyFromPerson(record: TwilioRecord): void {
+    const to = String(record.to ?? '');
+    const person = this.people[to.replace(/^whatsapp:/, '')];
+    if (!person?.reply || !record.from) return;
+    const { text, afterMs = 1_500 } = person.reply;
+    const timer = setTimeout(() => {
+      this.schedules.delete(timer);
+      void this.track(this.receiveMessage({ from: to, to: String(record.from), body: text }).catch(() => undefined));
+    }, afterMs);
+    this.schedules.add(timer);
+  }
+
   private numberFor(phoneNumber: string): TwilioRecord {
-    const number = this.find('incomingPhoneNumbers', (r) => r.phone_number === phoneNumber);
+    const bare = phoneNumber.replace(/^whatsapp:/, ''); // WhatsApp comes to the number behind its sender
+    const number = this.find('incomingPhoneNumbers', (r) => r.phone_number === bare);
     if (!number) throw new Error(`${phoneNumber} is not one of the simulated account's numbers`);
     return number;
   }

@@ -20,10 +20,25 @@ export interface InboundEvent {
   source: 'webhook' | 'poll';
 }
 
-/** What a subscriber waits for: one record, a conversation (from → to), or everything to a number. */
-export type InboundMatch = { sid: string } | { from: string; to: string } | { to: string };
+/**
+ * What a subscriber waits for: one record, a conversation (from → to), everything to a number, or
+ * everything from a person (a reply to a question sent through a Messaging Service, whose sender
+ * Twilio picks).
+ */
+export type InboundMatch = { sid: string } | { from: string; to: string } | { to: string } | { from: string };
 
-export type InboundHandler = (event: InboundEvent) => void;
+/**
+ * A subscriber gets each matching event; it returns `'claimed'` when the event was meant for it alone
+ * (an answer to its question), so the source (twilio-in) does not also pass it on as news.
+ */
+export type InboundHandler = (event: InboundEvent) => unknown;
+
+export interface Published {
+  /** How many subscribers got it (0 for a repeat of an event already published). */
+  delivered: number;
+  /** Whether one of them took it as its own. */
+  claimed: boolean;
+}
 
 /** Events remembered to keep a second arrival of the same one from anyone: bounded, oldest out first. */
 const REMEMBERED_EVENTS = 10_000;
@@ -44,15 +59,24 @@ export class InboundHub {
   private readonly bySid = new Map<string, Set<InboundHandler>>();
   private readonly byPair = new Map<string, Set<InboundHandler>>();
   private readonly byNumber = new Map<string, Set<InboundHandler>>();
-  /** Identities of recent events, in arrival order (a Map keeps insertion order). */
-  private readonly seen = new Map<string, true>();
+  private readonly bySender = new Map<string, Set<InboundHandler>>();
+  /** Sources that feed this hub (twilio-in nodes, by webhook or by poll): a node that waits can say when there is none. */
+  private sourceCount = 0;
+  /** Identities of recent events, in arrival order (a Map keeps insertion order), and whether one was claimed. */
+  private readonly seen = new Map<string, 'claimed' | 'heard'>();
   /** Handlers that threw, reported here rather than to whoever published. */
   constructor(private readonly onHandlerError: (err: unknown) => void = () => undefined) {}
 
   /** Starts delivering matching events to `handler`; returns how to stop. */
   subscribe(match: InboundMatch, handler: InboundHandler): () => void {
     const [index, key] =
-      'sid' in match ? [this.bySid, match.sid] : 'from' in match ? [this.byPair, pairKey(match.from, match.to)] : [this.byNumber, match.to];
+      'sid' in match
+        ? [this.bySid, match.sid]
+        : 'from' in match && 'to' in match
+          ? [this.byPair, pairKey(match.from, match.to)]
+          : 'to' in match
+            ? [this.byNumber, match.to]
+            : [this.bySender, match.from];
     let handlers = index.get(key);
     if (!handlers) index.set(key, (handlers = new Set()));
     handlers.add(handler);
@@ -64,13 +88,15 @@ export class InboundHub {
 
   /**
    * Delivers an event to every subscriber it matches, once each; a repeat of an event already
-   * published (the same status by webhook and by poll) reaches no one. Returns how many got it.
+   * published (the same status by webhook and by poll) reaches no one, and counts as claimed when
+   * the first one was (so neither arrival is passed on as news).
    */
-  publish(event: InboundEvent): number {
+  publish(event: InboundEvent): Published {
     const identity = eventIdentity(event);
     if (identity !== undefined) {
-      if (this.seen.has(identity)) return 0;
-      this.seen.set(identity, true);
+      const before = this.seen.get(identity);
+      if (before !== undefined) return { delivered: 0, claimed: before === 'claimed' };
+      this.seen.set(identity, 'heard');
       if (this.seen.size > REMEMBERED_EVENTS) this.seen.delete(this.seen.keys().next().value as string);
     }
     const handlers = new Set<InboundHandler>();
@@ -78,20 +104,38 @@ export class InboundHub {
     if (event.sid) add(this.bySid.get(event.sid));
     if (event.from && event.to) add(this.byPair.get(pairKey(event.from, event.to)));
     if (event.to) add(this.byNumber.get(event.to));
+    if (event.from) add(this.bySender.get(event.from));
+    let claimed = false;
     for (const handler of handlers) {
       try {
-        handler(event);
+        if (handler(event) === 'claimed') claimed = true;
       } catch (err) {
         this.onHandlerError(err);
       }
     }
-    return handlers.size;
+    if (claimed && identity !== undefined) this.seen.set(identity, 'claimed');
+    return { delivered: handlers.size, claimed };
+  }
+
+  /** A source (a twilio-in) starts feeding this hub; returns how to stop. */
+  addSource(): () => void {
+    this.sourceCount++;
+    let removed = false;
+    return () => {
+      if (!removed) this.sourceCount--;
+      removed = true;
+    };
+  }
+
+  /** How many sources feed it now. */
+  get sources(): number {
+    return this.sourceCount;
   }
 
   /** How many subscriptions are open (for status lines and tests). */
   get subscriptions(): number {
     let n = 0;
-    for (const index of [this.bySid, this.byPair, this.byNumber]) for (const set of index.values()) n += set.size;
+    for (const index of [this.bySid, this.byPair, this.byNumber, this.bySender]) for (const set of index.values()) n += set.size;
     return n;
   }
 }

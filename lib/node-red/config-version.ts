@@ -23,6 +23,7 @@ export const MIGRATIONS: Readonly<Record<string, readonly ConfigMigration[]>> = 
   'twilio-in': [() => undefined],
   'twilio-reply': [() => undefined],
   'twilio-request': [() => undefined],
+  'twilio-ask': [() => undefined],
 };
 
 export function currentConfigVersion(type: string, migrations = MIGRATIONS): number {

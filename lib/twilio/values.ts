@@ -40,6 +40,8 @@ export const LIMITS = {
   pollSeconds: { min: 1, max: 3600 },
   /** How long twilio-send waits for a message's or call's outcome: Twilio keeps trying a text up to 10 h, WhatsApp longer. */
   outcomeWaitSeconds: { min: 5, max: 7 * 24 * 3600 },
+  /** How long twilio-ask waits for a reply: Studio's default is an hour; up to two weeks. */
+  askWaitSeconds: { min: 10, max: 14 * 24 * 3600 },
 } as const;
 
 const E164 = new RegExp(PATTERNS.e164);

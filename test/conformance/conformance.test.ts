@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ACTIONS, CATALOGUE, FieldSpec, SidPart, fieldsFor, partsFor } from '../../lib/catalogue/catalogue';
 import { createTwilioClient } from '../../lib/transport/sdk-client';
-import { ACCOUNT, API_KEY, helper, runNode, runSend } from '../support/harness';
+import { ACCOUNT, API_KEY, accountNode, allNodes, helper, runNode, runSend } from '../support/harness';
 import { PrismServer, startConformanceProxy, startPrism } from '../support/prism';
 
 const TO = '+15558675310';
@@ -185,6 +185,60 @@ describe("conformance with Twilio's OpenAPI spec (Prism)", () => {
       if (output.payload.results) assert.deepEqual(output.payload.errors, {});
     });
   }
+
+  it("two-way: the listings a poll makes, the looks for an outcome, an MMS reply's media", async () => {
+    const { client, requestClient } = createTwilioClient(
+      { accountSid: ACCOUNT.sid, authMode: 'apiKey', apiKeySid: API_KEY.sid, apiKeySecret: API_KEY.secret },
+      { baseUrl: proxy.url },
+    );
+    const before = proxy.violations.length;
+    try {
+      // As lib/inbound/poller.ts and lib/inbound/outcomes.ts call them (first pages: Prism's example next pages are its own).
+      const since = new Date(Date.now() - 300_000);
+      await client.messages.page({ to: '+15017122661', dateSentAfter: since, pageSize: 200 });
+      await client.messages.page({ dateSentAfter: since, pageSize: 200 });
+      await client.calls.page({ to: '+15017122661', startTimeAfter: since, pageSize: 200 });
+      await client.messages('SM' + 'a'.repeat(32)).fetch();
+      await client.calls('CA' + 'a'.repeat(32)).fetch();
+      await client.messages('MM' + 'a'.repeat(32)).media.list();
+    } finally {
+      requestClient.destroy();
+    }
+    assert.deepEqual(proxy.violations.slice(before), []);
+  });
+
+  it('twilio-ask: its question, and the look for its outcome (its other texts are the same create)', async () => {
+    const before = proxy.violations.length;
+    const from = proxy.requests.length;
+    const made = () => proxy.requests.slice(from).map((r) => r.replace(/AC\w{32}/, 'AC…').replace(/SM\w{32}/, 'SM…'));
+    const account = accountNode(proxy.url);
+    await helper.load(
+      allNodes,
+      [
+        { id: 'tab', type: 'tab', label: 't' },
+        account.node,
+        {
+          id: 'ask',
+          type: 'twilio-ask',
+          z: 'tab',
+          account: 'account',
+          to: TO,
+          toType: 'str',
+          body: 'The garage is open. Reply CLOSE to close it.',
+          bodyType: 'str',
+          answers: [{ type: 'words', value: 'close' }],
+          wires: [[], [], [], [], []],
+        },
+      ],
+      { account: account.credentials },
+    );
+    helper.getNode('ask').receive({ payload: 'x' });
+    // The question, then (2 s on) the look for its outcome: not delivered goes to its own output.
+    for (let i = 0; i < 200 && made().length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+    await helper.unload();
+    assert.deepEqual(made().slice(0, 2), ['POST /2010-04-01/Accounts/AC…/Messages.json', 'GET /2010-04-01/Accounts/AC…/Messages/SM….json']);
+    assert.deepEqual(proxy.violations.slice(before), []);
+  });
 
   it('refuses a request that breaks the spec (the checks above can fail)', async () => {
     const { client, requestClient } = createTwilioClient(

@@ -25,6 +25,7 @@ const TYPES = [
   'twilio-in',
   'twilio-reply',
   'twilio-request',
+  'twilio-ask',
 ];
 
 // Without a browser the suite is one skipped test, so the runner's summary counts it as skipped.
@@ -126,6 +127,7 @@ else
         'twilio-in': ['#node-input-path', '#node-input-validate', '#node-input-reply'],
         'twilio-reply': ['#node-input-action', '#node-input-text'],
         'twilio-request': ['#node-input-method', '#node-input-domain', '#node-input-path'],
+        'twilio-ask': ['#node-input-to', '#node-input-body', '#node-input-answers-container', '#node-input-timeout', '#node-input-mode'],
       };
       for (const type of TYPES) {
         const id = await firstOfType(type);
@@ -282,6 +284,49 @@ else
       await closeDialogs();
     });
 
+    it('gives twilio-ask an output per answer, labelled, and keeps each wire on its output as answers come and go', async () => {
+      const ASK = 'g1ask00000000001'; // Ask before the garage closes
+      const ports = () =>
+        page.evaluate((id) => {
+          const RED = (window as any).RED;
+          const node = RED.nodes.node(id);
+          const wires: Record<string, number> = {};
+          RED.nodes.filterLinks({ source: node }).forEach((l: any) => (wires[l.target.id] = Number(l.sourcePort)));
+          return {
+            outputs: node.outputs,
+            labels: Array.from({ length: node.outputs }, (_, i) => node._def.outputLabels.call(node, i)),
+            elseWire: wires.g1debug000000003,
+            closeWire: wires.g1change00000001,
+          };
+        }, ASK);
+      assert.deepEqual(await ports(), {
+        outputs: 5,
+        labels: ['answer: close', 'answer: leave it', 'anything else', 'no reply in time (or cancelled)', 'not delivered'],
+        elseWire: 2,
+        closeWire: 0,
+      });
+      await openDialog(ASK);
+      await page.click('.node-input-answers-row .red-ui-editableList-addButton');
+      const rows = page.locator('#node-input-answers-container li');
+      await rows.nth(2).locator('.twilio-ask-value').fill('later, tomorrow');
+      await rows.nth(2).locator('.twilio-ask-label').fill('later');
+      await page.screenshot({ path: path.join(artifacts, 'dialog-ask-answers.png') });
+      await page.click('#node-dialog-ok');
+      await page.waitForTimeout(400);
+      const added = await ports();
+      assert.equal(added.outputs, 6);
+      assert.equal(added.labels[2], 'answer: later');
+      assert.equal(added.elseWire, 3, '"anything else" keeps its wire, one output further on');
+      assert.equal(added.closeWire, 0);
+      await openDialog(ASK);
+      await rows.nth(2).locator('.red-ui-editableList-item-remove').click();
+      await page.waitForTimeout(300);
+      await page.click('#node-dialog-ok');
+      await page.waitForTimeout(400);
+      assert.deepEqual((await ports()).elseWire, 2);
+      assert.equal((await ports()).outputs, 5);
+    });
+
     it('opens on the simplest example: the first demo tab is the SMS alert', async () => {
       const tabs = await page.evaluate(() => {
         const labels: string[] = [];
@@ -404,6 +449,7 @@ else
         ['twilio-in', 6],
         ['twilio-get', 2],
         ['twilio-request', 6],
+        ['twilio-ask', 7],
       ] as const) {
         await openDialog((await firstOfType(type))!);
         const tips = await page.evaluate(() => (window as any).$('.red-ui-editor .twilio-has-tip').length);

@@ -44,6 +44,7 @@ describe('npm start (the demo)', () => {
         .flat()
         .sort(),
       [
+        'twilio-ask',
         'twilio-config',
         'twilio-delete',
         'twilio-get',
@@ -95,7 +96,11 @@ describe('npm start (the demo)', () => {
         // Text my house: the house (no URL) polled, and answered from its own number.
         messages.some((m) => m.from === '+15017122662' && m.to === '+15555550100' && /^All fine/.test(m.body)) &&
         // Wait for delivery: the text to the phone that is off came back undelivered, so the flow called instead.
-        (await get('calls')).some((c) => c.to === '+15555550101' && c.status === 'no-answer');
+        (await get('calls')).some((c) => c.to === '+15555550101' && c.status === 'no-answer') &&
+        // Yes or no from two people: the first answer won, and the other was told.
+        messages.some((m) => /already answered/.test(m.body)) &&
+        // The garage: "close" came back by webhook too, and was the question's, not the SMS bot's to answer.
+        deliveries.some((d) => d.params.Body === 'close' && d.status === 200 && d.replies.length === 0);
       return done ? { messages, requests, deliveries } : undefined;
     });
     assert.ok(state.messages.some((m) => m.body === 'Alert: the greenhouse is at 31 °C'));

@@ -107,10 +107,12 @@ function loadOperations(specFile: string): Operation[] {
 export async function startConformanceProxy(
   prismUrl: string,
   specFile: string,
-): Promise<{ url: string; violations: string[]; stop(): Promise<void> }> {
+): Promise<{ url: string; violations: string[]; requests: string[]; stop(): Promise<void> }> {
   const http = await import('node:http');
   const operations = loadOperations(specFile);
   const violations: string[] = [];
+  /** Every request that came, as `METHOD /path`. */
+  const requests: string[] = [];
   const refuse = (res: import('node:http').ServerResponse, problem: string) => {
     violations.push(problem);
     res.writeHead(422, { 'Content-Type': 'application/problem+json' });
@@ -120,6 +122,7 @@ export async function startConformanceProxy(
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const url = new URL(req.url ?? '/', prismUrl);
+    requests.push(`${req.method} ${url.pathname}`);
     let body = Buffer.concat(chunks).toString('utf8');
     const operation = operations.find((o) => o.method === req.method && o.pattern.test(url.pathname));
     if (operation && body) {
@@ -160,6 +163,7 @@ export async function startConformanceProxy(
   return {
     url: `http://127.0.0.1:${port}`,
     violations,
+    requests,
     stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

@@ -28,8 +28,9 @@ describe('InboundHub', () => {
     const both = () => got.push('both');
     hub.subscribe({ sid: SM }, both);
     hub.subscribe({ to: '+15017122661' }, both);
-    assert.equal(hub.publish(reply()), 4);
-    assert.deepEqual(got.sort(), ['both', 'number', 'pair', 'sid']);
+    hub.subscribe({ from: '+15558675310' }, () => got.push('sender'));
+    assert.deepEqual(hub.publish(reply()), { delivered: 5, claimed: false });
+    assert.deepEqual(got.sort(), ['both', 'number', 'pair', 'sender', 'sid']);
   });
 
   it('reaches no one with the same event a second time (webhook, then poll), but does with its next status', () => {
@@ -80,6 +81,25 @@ describe('InboundHub', () => {
     assert.equal(count, 10_001, 'a recent one is still known');
     hub.publish(reply({ sid: sid(0) }));
     assert.equal(count, 10_002, 'the oldest was forgotten');
+  });
+
+  it('says an event was claimed when one subscriber took it as its own, for its repeat too', () => {
+    const hub = new InboundHub();
+    hub.subscribe({ from: '+15558675310', to: '+15017122661' }, () => 'claimed');
+    hub.subscribe({ to: '+15017122661' }, () => undefined);
+    assert.deepEqual(hub.publish(reply()), { delivered: 2, claimed: true });
+    assert.deepEqual(hub.publish(reply({ source: 'poll' })), { delivered: 0, claimed: true }, 'the same answer by poll');
+    assert.deepEqual(hub.publish(reply({ sid: 'SM' + 'b'.repeat(32), from: '+15550000000' })), { delivered: 1, claimed: false });
+  });
+
+  it('counts the sources that feed it', () => {
+    const hub = new InboundHub();
+    const stop = hub.addSource();
+    hub.addSource();
+    assert.equal(hub.sources, 2);
+    stop();
+    stop();
+    assert.equal(hub.sources, 1);
   });
 
   it('gives each account its own hub, the same one every time', () => {

@@ -1,0 +1,273 @@
+/**
+ * twilio-ask: a question sent, its answer routed to the output it matches; anything else, no reply,
+ * not delivered; two open questions for one person; waits that outlive a restart; cancel.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { FlowNode, accountNode, allNodes, helper, nodeRedPackage, useHttpNode, useRuntime } from '../support/harness';
+
+const contextDir = fs.mkdtempSync(path.join(os.tmpdir(), 'twilio-ask-context-'));
+process.on('exit', () => fs.rmSync(contextDir, { recursive: true, force: true }));
+helper.init(require.resolve(nodeRedPackage), {
+  contextStorage: { default: { module: 'memory' }, file: { module: 'localfilesystem', config: { dir: contextDir } } },
+});
+
+const HOUSE = '+15017122661';
+/** simulator/people.ts */
+const SAYS_YES = '+15555550110';
+const SAYS_NO = '+15555550111';
+const SAYS_SOMETHING_ELSE = '+15555550112';
+const NEVER_ANSWERS = '+15555550113';
+const CLOSES_THE_GARAGE = '+15555550114';
+const PHONE_OFF = '+15555550101';
+const SOMEONE = '+15555550199';
+
+const OUTPUTS = ['yes', 'no', 'else', 'noReply', 'notDelivered'] as const;
+
+async function until(check: () => boolean, what: string, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('twilio-ask', () => {
+  const { simulator } = useRuntime();
+  const httpNode = useHttpNode();
+  const account = () => accountNode(simulator.url, 'authToken');
+
+  function askNode(id: string, extra: Record<string, unknown> = {}): FlowNode {
+    return {
+      id,
+      type: 'twilio-ask',
+      z: 'tab',
+      account: 'account',
+      to: 'to',
+      toType: 'msg',
+      from: HOUSE,
+      fromType: 'str',
+      body: 'Leave the heating on?',
+      bodyType: 'str',
+      answers: [
+        { type: 'words', value: 'yes, y, yeah', label: 'yes' },
+        { type: 'regex', value: '^(no|nope)\\b' },
+      ],
+      timeout: 3600,
+      mode: 'each',
+      contextStore: 'file',
+      outputs: 5,
+      wires: OUTPUTS.map((o) => [`${id}-${o}`]),
+      ...extra,
+    };
+  }
+
+  /** A flow with twilio-in receiving the house's texts (webhook, or polling) and the given asks. */
+  function flow(asks: FlowNode[], inbound: 'webhook' | 'poll' = 'webhook'): FlowNode[] {
+    return [
+      { id: 'tab', type: 'tab', label: 't' },
+      account().node,
+      inbound === 'webhook'
+        ? {
+            id: 'in',
+            type: 'twilio-in',
+            z: 'tab',
+            account: 'account',
+            path: '/twilio/sms',
+            validate: true,
+            reply: 'auto',
+            wires: [['news']],
+          }
+        : {
+            id: 'in',
+            type: 'twilio-in',
+            z: 'tab',
+            account: 'account',
+            receive: 'poll',
+            pollNumber: HOUSE,
+            pollInterval: 1,
+            wires: [['news']],
+          },
+      { id: 'news', type: 'helper', z: 'tab' },
+      ...asks,
+      ...asks.flatMap((a) => OUTPUTS.map((o) => ({ id: `${a.id}-${o}`, type: 'helper', z: 'tab' }))),
+    ];
+  }
+
+  type Got = Record<(typeof OUTPUTS)[number] | 'news', any[]> & { dones: number; errors: any[] };
+  function listen(ask = 'ask'): Got {
+    const got = { dones: 0, errors: [] as any[], news: [] as any[] } as unknown as Got;
+    for (const o of OUTPUTS) {
+      got[o] = [];
+      helper.getNode(`${ask}-${o}`).on('input', (m: any) => got[o].push(m));
+    }
+    helper.getNode('news').on('input', (m: any) => got.news.push(m));
+    const node = helper.getNode(ask) as any;
+    const complete = node._complete.bind(node);
+    node._complete = (m: unknown, err: unknown) => {
+      got.dones++;
+      if (err) got.errors.push(err);
+      complete(m, err);
+    };
+    return got;
+  }
+  const total = (got: Got) => OUTPUTS.reduce((n, o) => n + got[o].length, 0);
+
+  async function load(asks: FlowNode[], inbound: 'webhook' | 'poll' = 'webhook'): Promise<void> {
+    simulator.find('incomingPhoneNumbers')!.sms_url = inbound === 'webhook' ? `${httpNode.base()}/twilio/sms` : '';
+    await helper.load(allNodes, flow(asks, inbound), { account: account().credentials });
+    await (helper as any)._context.load();
+  }
+  const texts = (to: string) =>
+    [...simulator.messages.values()].filter((m) => m.to === to && m.direction !== 'inbound').map((m) => String(m.body));
+  const textIn = (from: string, body: string) => simulator.receiveMessage({ from, to: HOUSE, body });
+
+  it('asks the garage question and routes "close" to its output, with the msg as it came and the reply beside it', async () => {
+    await load([askNode('ask', { body: 'The garage is open. Reply CLOSE to close it.', answers: [{ type: 'words', value: 'close' }] })]);
+    const got = listen();
+    helper.getNode('ask').receive({ to: CLOSES_THE_GARAGE, door: 'garage', payload: 'sensor 3' });
+    await until(() => got.yes.length === 1, 'the answer');
+    const [msg] = got.yes;
+    assert.equal(msg.door, 'garage');
+    assert.equal(msg.payload, 'sensor 3');
+    assert.deepEqual(
+      [msg.reply.text, msg.reply.from, msg.reply.to, msg.reply.answer, msg.reply.matched],
+      ['close', CLOSES_THE_GARAGE, HOUSE, 'close', 0],
+    );
+    assert.equal(msg.ask.outcome, 'answered');
+    assert.match(msg.ask.sid, /^SM[0-9a-f]{32}$/);
+    assert.deepEqual(texts(CLOSES_THE_GARAGE), ['The garage is open. Reply CLOSE to close it.']);
+    assert.equal(got.news.length, 0, 'twilio-in does not pass on an answer a question took');
+    assert.equal(got.dones, 1);
+  });
+
+  it('sends each reply to its output: a word in any case and punctuation, a regex, anything else, no reply, not delivered', async () => {
+    await load([askNode('ask', { timeout: 10 })]);
+    const got = listen();
+    for (const to of [SAYS_YES, SAYS_NO, SAYS_SOMETHING_ELSE, NEVER_ANSWERS, PHONE_OFF, '+15005550001'])
+      helper.getNode('ask').receive({ to, topic: to });
+    await until(() => total(got) === 6, 'six outcomes', 20_000);
+    const where = Object.fromEntries(OUTPUTS.flatMap((o) => got[o].map((m) => [m.topic, o])));
+    assert.deepEqual(where, {
+      [SAYS_YES]: 'yes',
+      [SAYS_NO]: 'no',
+      [SAYS_SOMETHING_ELSE]: 'else',
+      [NEVER_ANSWERS]: 'noReply',
+      [PHONE_OFF]: 'notDelivered',
+      '+15005550001': 'notDelivered',
+    });
+    const by = (to: string) => OUTPUTS.flatMap((o) => got[o]).find((m) => m.topic === to);
+    assert.equal(by(SAYS_YES).reply.text, 'Yes!');
+    assert.equal(by(SAYS_SOMETHING_ELSE).reply.answer, null);
+    assert.equal(by(NEVER_ANSWERS).reply, null);
+    assert.equal(by(NEVER_ANSWERS).ask.outcome, 'no-reply');
+    assert.equal(by(PHONE_OFF).ask.error.errorCode, 30003);
+    assert.equal(by('+15005550001').ask.error.code, 'INVALID_TO_PHONE_NUMBER_ERROR');
+    assert.equal(got.dones, 6);
+    assert.equal(got.errors.length, 0);
+  });
+
+  it('never misroutes two open questions for one person: codes, and a clarifying reply when none is quoted', async () => {
+    await load([
+      askNode('ask', { body: 'Leave the heating on?' }),
+      askNode('garage', {
+        body: 'Close the garage?',
+        answers: [
+          { type: 'words', value: 'yes' },
+          { type: 'words', value: 'no' },
+        ],
+      }),
+    ]);
+    const heating = listen('ask');
+    const garage = listen('garage');
+    helper.getNode('ask').receive({ to: SOMEONE, payload: 'first' });
+    await until(() => texts(SOMEONE).length === 1, 'the first question');
+    helper.getNode('garage').receive({ to: SOMEONE, payload: 'second' });
+    await until(() => texts(SOMEONE).length === 2, 'the second question');
+    assert.equal(texts(SOMEONE)[0], 'Leave the heating on?', 'one question open: no code');
+    const code = /reply with (\d+)/.exec(texts(SOMEONE)[1])?.[1];
+    assert.ok(code, `the second carries its code: ${texts(SOMEONE)[1]}`);
+
+    await textIn(SOMEONE, 'yes');
+    await until(() => texts(SOMEONE).length === 3, 'the clarifying reply');
+    assert.match(texts(SOMEONE)[2], /2 open questions/);
+    assert.match(texts(SOMEONE)[2], new RegExp(`${code}: Close the garage\\?`));
+    const heatingCode = new RegExp(`(\\d+): Leave the heating on\\?`).exec(texts(SOMEONE)[2])?.[1];
+    assert.ok(heatingCode && heatingCode !== code);
+    assert.equal(total(heating) + total(garage), 0, 'an answer without a code goes to neither');
+
+    await textIn(SOMEONE, `YES ${code}`);
+    await until(() => garage.yes.length === 1, "the garage's answer");
+    assert.deepEqual([garage.yes[0].reply.text, garage.yes[0].reply.code], ['YES', code]);
+    await textIn(SOMEONE, 'nope'); // one question open now: no code needed
+    await until(() => heating.no.length === 1, "the heating's answer");
+    assert.equal(total(heating) + total(garage), 2);
+    assert.equal(heating.news.length, 0);
+  });
+
+  it('keeps a wait across a restart of Node-RED (re-armed), and the answer leaves as a fresh msg', async () => {
+    await load([askNode('ask')]);
+    const before = listen();
+    helper.getNode('ask').receive({ to: SOMEONE, door: 'garage' });
+    await until(() => texts(SOMEONE).length === 1, 'the question');
+    await new Promise((r) => setTimeout(r, 200));
+    const red = helper as any;
+    await red._redNodes.stopFlows();
+    await red._context.close();
+    await red._context.load();
+    await red._redNodes.startFlows();
+    assert.equal(before.dones, 1, 'the msg that waited ended when its node stopped');
+    const after = listen();
+    await new Promise((r) => setTimeout(r, 300)); // restored from the store
+    await textIn(SOMEONE, 'y');
+    await until(() => after.yes.length === 1, 'the answer after the restart');
+    assert.equal(after.yes[0].door, 'garage');
+    assert.equal(total(before), 0);
+  });
+
+  it('with several people, the first valid answer wins and the others are told; a stranger is left to twilio-in', async () => {
+    await load([askNode('ask', { mode: 'first', tellOthers: '{{reply.from}} answered {{reply.text}}' })]);
+    const got = listen();
+    helper.getNode('ask').receive({ to: [SAYS_SOMETHING_ELSE, SAYS_YES, NEVER_ANSWERS] });
+    await until(() => got.yes.length === 1, 'the winning answer');
+    await until(() => texts(NEVER_ANSWERS).length === 2, 'the others told');
+    assert.equal(texts(NEVER_ANSWERS)[1], `${SAYS_YES} answered Yes!`);
+    assert.equal(got.else.length, 1, "'what garage?' went to anything else, alone");
+    assert.equal(got.else[0].reply.text, 'what garage?');
+    assert.equal(got.dones, 1);
+    await textIn('+15555550198', 'yes');
+    await until(() => got.news.length === 1, 'the stranger reaches twilio-in');
+    assert.equal(got.news[0].payload.Body, 'yes');
+    assert.equal(total(got), 2);
+  });
+
+  it('ends a wait on msg.cancel or the cancel topic, by the no-reply output', async () => {
+    await load([askNode('ask', { cancelTopic: 'sensor-cleared' })]);
+    const got = listen();
+    helper.getNode('ask').receive({ to: SOMEONE, payload: 'a' });
+    helper.getNode('ask').receive({ to: NEVER_ANSWERS, payload: 'b' });
+    await until(() => texts(SOMEONE).length === 1 && texts(NEVER_ANSWERS).length === 1, 'two questions');
+    await new Promise((r) => setTimeout(r, 100));
+    helper.getNode('ask').receive({ to: SOMEONE, cancel: true });
+    await until(() => got.noReply.length === 1, 'the cancelled one');
+    assert.deepEqual([got.noReply[0].payload, got.noReply[0].ask.outcome], ['a', 'cancelled']);
+    helper.getNode('ask').receive({ topic: 'sensor-cleared' });
+    await until(() => got.noReply.length === 2, 'the rest cancelled by topic');
+    assert.equal(got.noReply[1].payload, 'b');
+    await textIn(SOMEONE, 'yes');
+    await until(() => got.news.length === 1, 'a reply after the cancel is news again');
+  });
+
+  it('receives answers by polling too, with no public URL', async () => {
+    await load([askNode('ask')], 'poll');
+    const got = listen();
+    helper.getNode('ask').receive({ to: SAYS_NO });
+    await until(() => got.no.length === 1, 'the answer by poll');
+    assert.equal(got.no[0].reply.text, 'no');
+    await new Promise((r) => setTimeout(r, 1_500));
+    assert.equal(got.news.length, 0, 'the polling twilio-in does not also emit it');
+  });
+});

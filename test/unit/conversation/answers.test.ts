@@ -1,0 +1,91 @@
+/** Answers and the board of open questions: matching without regard to form, codes, routing. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { AnswerMatcher, answerProblem, normaliseAnswer } from '../../../lib/conversation/answers';
+import { QuestionBoard, quotedCode } from '../../../lib/conversation/questions';
+import { InboundEvent, InboundHub } from '../../../lib/inbound/hub';
+
+describe('answers', () => {
+  it('matches words without regard to case, spaces, punctuation or emoji', () => {
+    const matcher = new AnswerMatcher([
+      { type: 'words', value: 'yes, y, oui' },
+      { type: 'words', value: 'lights on' },
+    ]);
+    for (const reply of ['yes', 'YES', ' Yes! ', 'y.', '👍 yes 👍', 'Oui', 'y e s']) assert.equal(matcher.match(reply), 0, reply);
+    for (const reply of ['Lights ON', 'lights-on', 'LIGHTSON']) assert.equal(matcher.match(reply), 1, reply);
+    for (const reply of ['yes please', 'no', '', '👍', 'yess']) assert.equal(matcher.match(reply), -1, reply);
+    assert.equal(normaliseAnswer('Ｙｅｓ！'), 'yes', 'full-width forms too');
+  });
+
+  it('tries a regular expression on the reply as written, case-insensitively; the first rule that matches wins', () => {
+    const matcher = new AnswerMatcher([
+      { type: 'regex', value: '^\\s*(\\d{1,2})\\s*°?c?\\s*$' },
+      { type: 'words', value: '21' },
+    ]);
+    assert.equal(matcher.match('21 °C'), 0);
+    assert.equal(matcher.match('21'), 0, 'the first rule that matches');
+    assert.equal(matcher.match('warm'), -1);
+  });
+
+  it('says what is wrong with a rule: a regex that does not compile, a list with no word', () => {
+    assert.match(answerProblem({ type: 'regex', value: '(' }) ?? '', /./);
+    assert.equal(answerProblem({ type: 'words', value: ' , !' }), 'no word to match');
+    assert.equal(answerProblem({ type: 'words', value: 'ok' }), undefined);
+  });
+});
+
+describe('QuestionBoard', () => {
+  const message = (from: string, body: string, to = '+15017122661'): InboundEvent => ({
+    kind: 'message',
+    sid: 'SM' + Math.random().toString(16).slice(2).padEnd(32, '0').slice(0, 32),
+    from,
+    to,
+    params: { Body: body },
+    source: 'webhook',
+  });
+
+  it('finds the code a reply quotes, wherever it stands, and leaves the answer', () => {
+    const codes = new Set(['42', '17']);
+    assert.deepEqual(quotedCode('YES 42', codes), { code: '42', rest: 'YES' });
+    assert.deepEqual(quotedCode('42 yes', codes), { code: '42', rest: 'yes' });
+    assert.deepEqual(quotedCode('#17: no', codes), { code: '17', rest: 'no' });
+    assert.equal(quotedCode('set it to 21', codes), undefined, 'a number that is no open code is part of the answer');
+  });
+
+  it('gives each of a person’s open questions its own code', () => {
+    const board = new QuestionBoard(new InboundHub(), () => undefined);
+    const codes = new Set<string>();
+    for (let i = 0; i < 40; i++) {
+      const code = board.codeFor('+15555550100');
+      assert.ok(!codes.has(code), code);
+      codes.add(code);
+      board.open({ id: String(i), person: '+15555550100', code, summary: 'q', onReply: () => undefined });
+    }
+    assert.equal(board.openFor('+15555550100'), 40);
+  });
+
+  it('routes a reply to exactly one question, asks which when it cannot tell, and claims it from twilio-in', () => {
+    const hub = new InboundHub();
+    const clarified: string[][] = [];
+    const board = new QuestionBoard(hub, (_person, _from, open) => clarified.push(open.map((q) => q.code)));
+    const got: string[] = [];
+    const closeA = board.open({
+      id: 'a',
+      person: '+1555',
+      ourNumber: '+15017122661',
+      code: '11',
+      summary: 'A?',
+      onReply: (r) => got.push(`a:${r.text}`),
+    });
+    assert.deepEqual(hub.publish(message('+1555', 'yes')), { delivered: 1, claimed: true });
+    board.open({ id: 'b', person: '+1555', ourNumber: '+15017122661', code: '22', summary: 'B?', onReply: (r) => got.push(`b:${r.text}`) });
+    hub.publish(message('+1555', 'yes'));
+    assert.deepEqual(clarified, [['11', '22']]);
+    hub.publish(message('+1555', 'no 22'));
+    closeA();
+    hub.publish(message('+1555', 'maybe'));
+    assert.deepEqual(got, ['a:yes', 'b:no', 'b:maybe']);
+    assert.deepEqual(hub.publish(message('+1666', 'hello')), { delivered: 0, claimed: false }, 'a stranger is no one’s answer');
+    assert.deepEqual(hub.publish(message('+1555', 'to another number', '+15017122662')).claimed, false, 'only the number that asked');
+  });
+});
