@@ -15,7 +15,7 @@ import { inboundHubFor } from '../lib/inbound/hub';
 import { OutcomeTracker } from '../lib/inbound/outcomes';
 import { AnswerMatcher, ExpectedAnswer, answerProblem } from '../lib/conversation/answers';
 import { Reply, questionBoardFor } from '../lib/conversation/questions';
-import { HeldMessages } from '../lib/node-red/held-messages';
+import { HeldMessages, MAX_HELD_BYTES, storableCopy } from '../lib/node-red/held-messages';
 import { forgetNodeState, nodeStateStore } from '../lib/node-red/context';
 import { nodeStatus } from '../lib/node-red/status';
 import { isOwnText, typedFieldsReader } from '../lib/node-red/typed-fields';
@@ -67,11 +67,6 @@ const isAskWait = (value: unknown): value is AskWait =>
 
 const MAX_WAITS = 10_000;
 const SUMMARY_LENGTH = 40;
-
-function storable(msg: NodeMessageInFlow): Record<string, unknown> {
-  const { req: _req, res: _res, ...rest } = msg as unknown as Record<string, unknown>;
-  return JSON.parse(JSON.stringify(rest)) as Record<string, unknown>;
-}
 
 module.exports = function registerTwilioAsk(RED: NodeAPI): void {
   function TwilioAsk(this: Node, def: TwilioAskDef): void {
@@ -273,7 +268,25 @@ module.exports = function registerTwilioAsk(RED: NodeAPI): void {
 
     async function ask(msg: NodeMessageInFlow, accepted: AcceptedMessage<NodeMessageInFlow>): Promise<void> {
       if (!account || !board) throw new TwilioNodeError('MISSING_INPUT', text('noAccount'));
-      if (waits.full) throw new TwilioNodeError('INVALID_INPUT', RED._('twilio-ask.errors.tooMany', { count: waits.size }));
+      // The copy its wait keeps, made before the question goes out: a msg that cannot wait is not sent.
+      const kept = storableCopy(msg);
+      if (!waits.reserve(kept.bytes))
+        throw new TwilioNodeError('NOT_SENT', text('waitsFull', { count: waits.size, megabytes: MAX_HELD_BYTES / 2 ** 20 }));
+      let held = false;
+      try {
+        held = await askAndHold(msg, accepted, kept);
+      } finally {
+        if (!held) waits.unreserve(kept.bytes);
+      }
+    }
+
+    /** Sends the question; true when its wait is held (the reserved room is then the wait's). */
+    async function askAndHold(
+      msg: NodeMessageInFlow,
+      accepted: AcceptedMessage<NodeMessageInFlow>,
+      kept: { copy: Record<string, unknown>; bytes: number },
+    ): Promise<boolean> {
+      if (!account || !board) throw new TwilioNodeError('MISSING_INPUT', text('noAccount'));
       const fields = await readFields(msg);
       const plan = planMessage(fields, msg, account.defaultFrom, templates);
       const question = String((plan.paramsFor(plan.recipients[0]) as { body?: string }).body ?? '');
@@ -307,7 +320,8 @@ module.exports = function registerTwilioAsk(RED: NodeAPI): void {
         const ports: Array<NodeMessageInFlow | null> = Array.from({ length: OUT.notDelivered + 1 }, () => null);
         ports[OUT.notDelivered] = msgOut;
         accepted.send(ports as unknown as NodeMessageInFlow);
-        return accepted.done();
+        accepted.done();
+        return false;
       }
       const id = RED.util.generateId();
       const recipients: Record<string, Asked> = {};
@@ -321,12 +335,22 @@ module.exports = function registerTwilioAsk(RED: NodeAPI): void {
       const wait: AskWait = {
         deadline: Date.now() + timeoutMs,
         askedAt: new Date().toISOString(),
-        msg: storable(msg),
+        msg: kept.copy,
         question: question.length > SUMMARY_LENGTH ? `${question.slice(0, SUMMARY_LENGTH - 1)}…` : question,
         recipients,
       };
-      await waits.hold(id, wait, { send: accepted.send, done: (err) => accepted.done(err as TwilioNodeError | undefined) }, msg);
-      if (intake.closing) return accepted.done(); // the store keeps it: the next start resumes it
+      if (accepted.ended) return false; // a close that could not wait ended it: never resumed
+      await waits.hold(
+        id,
+        wait,
+        kept.bytes,
+        { send: accepted.send, done: (err) => accepted.done(err as TwilioNodeError | undefined) },
+        msg,
+      );
+      if (intake.closing) {
+        accepted.done(); // the store keeps it: the next start resumes it
+        return true;
+      }
       arm(id);
       // Several recipients, some refused: each is "not delivered" as the outputs say (`first`: only if no one else can answer).
       for (const [recipient, err] of delivery.failures) {
@@ -334,6 +358,7 @@ module.exports = function registerTwilioAsk(RED: NodeAPI): void {
         notDelivered(id, recipient, err.localise(status.translate).toJSON());
       }
       showOpen();
+      return true;
     }
 
     const firstWord = () => (answers[0]?.type === 'words' ? answers[0].value.split(',')[0].trim().toUpperCase() : '');

@@ -228,15 +228,20 @@ module.exports = function registerTwilioIn(RED: NodeAPI): void {
       if (media.length > 0) payload.media = media;
       // A polled call is an incoming call whatever its status by now (a missed one has ended: no-answer).
       const summary = { ...summarise(params), ...(event ? { event } : {}) };
-      const published = inboundHubFor(account).publish({
-        kind: summary.event,
-        sid: summary.sid,
-        from: summary.from,
-        to: summary.to,
-        accountSid: summary.accountSid,
-        params,
-        source,
-      });
+      // Only what Twilio provably sent reaches the account's other nodes: with the signature check off,
+      // anyone could mark a message delivered or answer a question. This node still emits it.
+      const unchecked = !validate && source === 'webhook';
+      const published = unchecked
+        ? { claimed: false }
+        : inboundHubFor(account).publish({
+            kind: summary.event,
+            sid: summary.sid,
+            from: summary.from,
+            to: summary.to,
+            accountSid: summary.accountSid,
+            params,
+            source,
+          });
       if (published.claimed) return undefined;
       return {
         _msgid: RED.util.generateId(),
@@ -283,6 +288,7 @@ module.exports = function registerTwilioIn(RED: NodeAPI): void {
           }
           if (wasFailing) node.log(RED._('twilio-in.warnings.pollRecovered'));
           wasFailing = false;
+          if (outcome.truncated) node.warn(RED._('twilio-in.warnings.pollTruncated'));
           status.success('twilio-in.status.polled', { time, count: received });
         },
       });
@@ -302,7 +308,7 @@ module.exports = function registerTwilioIn(RED: NodeAPI): void {
     const isRecord = (value: unknown): value is Record<string, unknown> =>
       typeof value === 'object' && value !== null && !Array.isArray(value);
 
-    const stopFeeding = account ? inboundHubFor(account).addSource() : () => undefined;
+    const stopFeeding = account && validate ? inboundHubFor(account).addSource() : () => undefined;
     const route = mountWebhookRoute(RED, path, (req, res) => {
       handle(req, res).catch((err: Error) => {
         warnThrottled('twilio-in.errors.failed', { message: err.message });

@@ -18,7 +18,7 @@ import { nodeStatus, showQueue } from '../lib/node-red/status';
 import { requestOwner } from '../lib/transport/request-queue';
 import { Outcome, OutcomeTracker, TrackedKind } from '../lib/inbound/outcomes';
 import { inboundHubFor } from '../lib/inbound/hub';
-import { HeldMessages } from '../lib/node-red/held-messages';
+import { HeldMessages, MAX_HELD_BYTES, storableCopy } from '../lib/node-red/held-messages';
 import { forgetNodeState, nodeStateStore } from '../lib/node-red/context';
 import { LIMITS, seconds } from '../lib/twilio/values';
 import type { Delivery } from '../lib/outbound/delivery';
@@ -102,11 +102,6 @@ function resourceKind(resource: string | undefined): 'message' | 'call' | 'objec
 }
 
 /** A msg as a context store can keep it: a copy without req and res (an http in node's, which cannot be stored). */
-function storable(msg: NodeMessageInFlow): Record<string, unknown> {
-  const { req: _req, res: _res, ...rest } = msg as unknown as Record<string, unknown>;
-  return JSON.parse(JSON.stringify(rest)) as Record<string, unknown>;
-}
-
 module.exports = function registerTwilioSend(RED: NodeAPI): void {
   function TwilioSend(this: Node, def: TwilioSendDef): void {
     RED.nodes.createNode(this, def);
@@ -171,6 +166,8 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
         intake.wake();
       }
       if (intake.closing) return accepted.done(notSent());
+      // The copy of the msg its wait keeps, with room set aside for it, before anything is sent.
+      const kept = outcomes?.admit(msg);
       const { recipients } = sendPlan;
       // In a burst the status follows the burst (its queue while it waits, the last result), not each
       // message: thousands of status events a second would tell the editor nothing.
@@ -182,7 +179,8 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
           unknown
         >;
       const delivery = await deliverToRecipients(sendPlan, create, account!.redact).finally(() => delivering--);
-      if (outcomes && delivery.results.size > 0) return outcomes.hold(msg, accepted, delivery);
+      if (outcomes && kept && delivery.results.size > 0) return outcomes.hold(msg, accepted, delivery, kept);
+      if (outcomes && kept) outcomes.unreserve(kept);
       const last = delivering === 0;
       if (recipients.length === 1) {
         if (delivery.firstFailure) return fail(accepted, delivery.firstFailure);
@@ -326,27 +324,33 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
         } else node.send(out); // restored after a restart: its done ended with the run that took it
       }
 
+      /**
+       * Before anything is sent: the copy of the msg its wait will keep. A msg that cannot be kept (a
+       * circular one), or one more than the node holds (in number or in bytes), is refused while it is
+       * still safe to send again.
+       */
+      function admit(msg: NodeMessageInFlow): { copy: Record<string, unknown>; bytes: number } {
+        const kept = storableCopy(msg);
+        if (!waits.reserve(kept.bytes))
+          throw new TwilioNodeError('NOT_SENT', text('waitsFull', { count: waits.size, megabytes: MAX_HELD_BYTES / 2 ** 20 }));
+        return kept;
+      }
+
       async function hold(
         msg: NodeMessageInFlow,
         accepted: AcceptedMessage<NodeMessageInFlow>,
         delivery: Delivery<Record<string, unknown>>,
+        kept: { copy: Record<string, unknown>; bytes: number },
       ) {
+        // Ended already (a close that could not wait for the answer said "may have been sent"): never resumed.
+        if (accepted.ended) return waits.unreserve(kept.bytes);
         const sids = Object.fromEntries([...delivery.results].map(([recipient, created]) => [recipient, String(created.sid)]));
-        if (waits.full) {
-          const error = new TwilioNodeError(
-            'OUTCOME_UNKNOWN',
-            text('outcomeTooMany', { sid: Object.values(sids).join(', '), count: waits.size }),
-          );
-          msg.payload = delivery.recipients.length === 1 ? delivery.results.get(delivery.recipients[0]) : { results: sids };
-          accepted.send(msg);
-          return fail(accepted, error);
-        }
         const first = delivery.firstFailure;
         const wait: OutcomeWait = {
           kind: isCall ? 'call' : 'message',
           deadline: Date.now() + deadlineMs,
           callbacks: expectCallbacks,
-          msg: storable(msg),
+          msg: kept.copy,
           several: delivery.recipients.length > 1,
           sids,
           errors: Object.fromEntries(
@@ -367,7 +371,13 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
           },
         };
         const id = RED.util.generateId();
-        await waits.hold(id, wait, { send: accepted.send, done: (err) => accepted.done(err as TwilioNodeError | undefined) }, msg);
+        await waits.hold(
+          id,
+          wait,
+          kept.bytes,
+          { send: accepted.send, done: (err) => accepted.done(err as TwilioNodeError | undefined) },
+          msg,
+        );
         showWaiting(waits.size === 1);
         // Sent while the node was closing: the store keeps the wait; the next start resumes it.
         if (intake.closing) return accepted.done();
@@ -384,7 +394,10 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
       );
 
       return {
+        admit,
         hold,
+        /** Room admitted for a msg that will not wait after all (nothing of it was sent). */
+        unreserve: (kept: { bytes: number }) => waits.unreserve(kept.bytes),
         /** On close: a removed node ends every wait (Catch hears of it); otherwise they stay stored, to resume. */
         close(removed: boolean): void {
           tracker.stop();

@@ -39,6 +39,7 @@ const DEMO_ORDER = [
   'Text my house',
   'Ask before the garage closes',
   'Yes or no from two people',
+  'Smoke alarm: call until someone answers',
   'SMS bot with a reply',
   'Delivery receipts',
   "Query today's messages",

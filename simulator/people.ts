@@ -14,6 +14,8 @@ export interface Person {
   call?: CallFate;
   /** Texts back once a text reaches them: this, after `afterMs` (default 1500). */
   reply?: { text: string; afterMs?: number };
+  /** Presses these keys when a call they answer asks for them (a <Gather>). */
+  press?: string;
 }
 
 /** The simulated people every test and the demo can write to (numbers no real phone has: 555 01xx). */
@@ -29,6 +31,10 @@ export const SIMULATED_PEOPLE: Readonly<Record<string, Person>> = {
   '+15555550112': { reply: { text: 'what garage?' } },
   '+15555550113': {},
   '+15555550114': { reply: { text: 'close', afterMs: 3_000 } },
+  // People who get paged (twilio-page): one presses 1, one answers but presses nothing, one acknowledges by text.
+  '+15555550120': { call: 'completed', press: '1' },
+  '+15555550121': { call: 'completed' },
+  '+15555550122': { call: 'no-answer', reply: { text: 'ACK', afterMs: 1_000 } },
 };
 
 /** Twilio's codes for what went wrong (https://www.twilio.com/docs/api/errors). */

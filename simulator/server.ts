@@ -595,6 +595,8 @@ export class TwilioSimulator {
         await new Promise((r) => setTimeout(r, this.statusCallbackDelayMs));
         Object.assign(record, step.fields, { date_updated: twilioDate() });
         if (collection === 'messages' && step.fields.status === 'delivered') this.replyFromPerson(record);
+        if (collection === 'calls' && step.fields.status === 'in-progress' && !String(step.fields.answered_by ?? '').startsWith('machine'))
+          await this.pressKeys(record, params);
         const callback = { ...common, ...step.callback };
         if (collection === 'calls') Object.assign(callback, { Called: common.To, Caller: common.From });
         if (url && (collection === 'messages' || wanted.includes(step.event!)))
@@ -620,6 +622,33 @@ export class TwilioSimulator {
     );
     this.insert(def.name, record);
     return record;
+  }
+
+  /**
+   * A person who answers a call that asks for keys (a <Gather> with an action URL) presses theirs
+   * (people.ts `press`): Twilio posts the Digits to the action URL, signed, as it does.
+   */
+  private async pressKeys(record: TwilioRecord, params: Params): Promise<void> {
+    const keys = this.people[String(record.to ?? '')]?.press;
+    const twiml = first(params.Twiml) ?? '';
+    const action = /<Gather\b[^>]*\baction="([^"]+)"/.exec(twiml)?.[1]?.replace(/&amp;/g, '&');
+    if (!keys || !action) return;
+    const accountSid = String(record.account_sid);
+    await this.deliver(
+      action,
+      {
+        AccountSid: accountSid,
+        ApiVersion: API_VERSION,
+        CallSid: String(record.sid),
+        CallStatus: 'in-progress',
+        Digits: keys,
+        Direction: 'outbound-api',
+        From: String(record.from ?? ''),
+        To: String(record.to ?? ''),
+        FinishedOnKey: '',
+      },
+      { authToken: this.signingToken(accountSid) },
+    );
   }
 
   /** A person who answers texts (people.ts `reply`) does, to the number that wrote, a little later. */

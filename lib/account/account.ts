@@ -91,7 +91,12 @@ export function openAccount(RED: NodeAPI, node: Node, settings: AccountSettings,
     apiKeySecret: resolve(stored.apiKeySecret),
     authToken: resolve(stored.authToken),
   };
-  const redact = secretRedactor([credentials.apiKeySecret, credentials.authToken]);
+  // The secrets, and the Authorization header made of them (a server that echoes it must not put it in a log).
+  const encodedPairs = [credentials.authToken, credentials.apiKeySecret].map((secret) => {
+    const username = secret === credentials.authToken ? credentials.accountSid : credentials.apiKeySid;
+    return secret && username ? Buffer.from(`${username}:${secret}`).toString('base64') : undefined;
+  });
+  const redact = secretRedactor([credentials.apiKeySecret, credentials.authToken, ...encodedPairs]);
   // The account's limits: empty (or not a number) means the default.
   const positive = (value: unknown, fallback: number) => (Number(value) > 0 ? Number(value) : fallback);
   const retries =

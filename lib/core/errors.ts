@@ -164,6 +164,9 @@ export function codeForHttpFailure(status: number | undefined, twilioCode: numbe
   return 'UNKNOWN_ERROR';
 }
 
+/** The longest error text kept from an answer (a hostile server's 1 MiB message would fill every log line). */
+const MAX_MESSAGE_LENGTH = 500;
+
 interface ErrorLike {
   message?: unknown;
   code?: unknown;
@@ -179,7 +182,9 @@ interface ErrorLike {
 export function toTwilioNodeError(err: unknown, redact: (text: string) => string = (t) => t): TwilioNodeError {
   if (err instanceof TwilioNodeError) return err;
   const e = (typeof err === 'object' && err !== null ? err : { message: String(err) }) as ErrorLike;
-  const message = redact(typeof e.message === 'string' && e.message ? e.message : String(err));
+  // A server's text can be anything, of any length: the first part is kept (redacted first, so a cut never halves a secret).
+  const whole = redact(typeof e.message === 'string' && e.message ? e.message : String(err));
+  const message = whole.length > MAX_MESSAGE_LENGTH ? `${whole.slice(0, MAX_MESSAGE_LENGTH)}… (${whole.length} characters)` : whole;
   const status = typeof e.status === 'number' ? e.status : undefined;
   const twilioCode = typeof e.code === 'number' ? e.code : undefined;
   const moreInfo = typeof e.moreInfo === 'string' ? e.moreInfo : undefined;

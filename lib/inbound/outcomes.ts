@@ -59,6 +59,8 @@ export interface OutcomeTrackerOptions {
 
 /** When callbacks are expected, looks only catch a lost one: the first comes this much later. */
 const LOOK_DELAY_WITH_CALLBACKS = 15;
+/** With N waits the longest gap between one wait's looks is at least N × this (N / 10 looks a second in all). */
+const LOOK_GAP_PER_WAIT_MS = 100;
 
 interface Tracked {
   kind: TrackedKind;
@@ -104,9 +106,19 @@ export class OutcomeTracker {
     };
     this.tracked.set(sid, entry);
     const left = deadline - this.now();
-    entry.deadlineTimer = setTimeout(() => this.finish(entry, { status: 'unknown', via: 'deadline' }), Math.max(left, 0));
-    // A wait restored after its deadline (Node-RED was off) looks once at once, then ends.
-    this.scheduleLook(entry, left <= 0 ? 0 : Math.min(first, left));
+    if (left <= 0) {
+      // A wait restored after its deadline (Node-RED was off) looks once, and only then is unknown.
+      this.options
+        .fetchStatus(kind, sid)
+        .then(
+          (report) => this.report(entry, report, 'poll'),
+          () => undefined,
+        )
+        .finally(() => this.finish(entry, { status: 'unknown', via: 'deadline' }));
+      return;
+    }
+    entry.deadlineTimer = setTimeout(() => this.finish(entry, { status: 'unknown', via: 'deadline' }), left);
+    this.scheduleLook(entry, Math.min(first, left));
   }
 
   /** Stops every wait; outcomes not reached are not reported (the node keeps them to resume). */
@@ -135,7 +147,8 @@ export class OutcomeTracker {
 
   private scheduleLook(entry: Tracked, ms: number): void {
     entry.lookTimer = setTimeout(() => {
-      entry.nextLookMs = Math.min(entry.nextLookMs * 2, this.maxLookMs);
+      // Many waits at once stretch the longest gap, so a node's steady looks stay near ten a second.
+      entry.nextLookMs = Math.min(entry.nextLookMs * 2, Math.max(this.maxLookMs, this.tracked.size * LOOK_GAP_PER_WAIT_MS));
       this.options
         .fetchStatus(entry.kind, entry.sid)
         .then(

@@ -23,6 +23,8 @@ export const POLL_MAX_BACKOFF_MS = 5 * 60_000;
 const PAGE_SIZE = 200;
 /** Pages one look reads at most (10,000 records): a server that always says "next page" cannot hold a look forever. */
 const MAX_PAGES = 50;
+/** Media of one message at most, as Twilio allows. */
+const MAX_MEDIA = 10;
 
 export interface PolledEvent {
   kind: 'message' | 'call';
@@ -40,6 +42,8 @@ export interface PollOutcome {
   /** Failed looks in a row, and when the next one is. */
   failures: number;
   nextInMs: number;
+  /** More arrived since the last look than one look reads (MAX_PAGES pages): the oldest of them were not handed on. */
+  truncated?: boolean;
 }
 
 export interface PollerOptions {
@@ -61,8 +65,26 @@ export interface PollerOptions {
 }
 
 const CURSOR_KEY = 'twilio-in-poll-cursor';
+/** How long stop() waits for a look under way (a server that never answers must not hold a redeploy). */
+const STOP_WAIT_MS = 5_000;
 
+type Kind = 'messages' | 'calls';
+/** Where each listing stands: the newest date seen, by Twilio's clock (ms). 0: nothing seen, all that comes is new. */
+type Cursor = Partial<Record<Kind, number>>;
 type Listed = { sid: string; at: number; event: () => Promise<PolledEvent> };
+
+/** A Sid Twilio would give a message or a call; anything else in a listing is not handed on. */
+const LISTED_SID = /^(SM|MM|CA)[0-9a-f]{32}$/;
+
+function readCursor(stored: unknown): Cursor | undefined {
+  if (typeof stored !== 'object' || stored === null) return undefined;
+  const cursor: Cursor = {};
+  for (const kind of ['messages', 'calls'] as const) {
+    const at = (stored as Record<string, unknown>)[kind];
+    if (typeof at === 'number' && Number.isFinite(at)) cursor[kind] = at;
+  }
+  return cursor;
+}
 
 export class InboundPoller {
   private timer?: NodeJS.Timeout;
@@ -80,11 +102,16 @@ export class InboundPoller {
     this.schedule(0);
   }
 
-  /** Stops looking; resolves when a look under way has finished handing on what it found. */
+  /**
+   * Stops looking; resolves when a look under way has finished handing on what it found, or after a
+   * few seconds (what it had not handed on yet, it has not remembered: the next start hands it on).
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    await this.running;
+    let waited: NodeJS.Timeout | undefined;
+    await Promise.race([this.running, new Promise((resolve) => (waited = setTimeout(resolve, STOP_WAIT_MS)))]);
+    clearTimeout(waited);
   }
 
   private schedule(ms: number): void {
@@ -94,21 +121,39 @@ export class InboundPoller {
     }, ms);
   }
 
-  /** One look: list, hand on what is new, move the cursor. Never rejects. */
+  /**
+   * One look: list what came since each cursor (less the lookback), hand on what is new, oldest
+   * first, and move the cursors to the newest date seen. The cursors are Twilio's own dates, so
+   * this machine's clock, however wrong, never hides a text. Never rejects.
+   */
   async look(): Promise<void> {
     const at = this.now();
     let received = 0;
+    let truncated = false;
     try {
-      const stored = await this.options.store.get(CURSOR_KEY);
-      const cursor = typeof stored === 'number' && Number.isFinite(stored) ? stored : undefined;
-      const since = Math.max(cursor ?? at, at - POLL_CATCH_UP_MS) - POLL_LOOKBACK_MS;
+      const cursor = readCursor(await this.options.store.get(CURSOR_KEY)) ?? {};
+      const kinds = (['messages', 'calls'] as const).filter((k) => this.options[k]);
+      const listed: Listed[] = [];
+      const history = new Set<string>();
+      const next: Cursor = { ...cursor };
+      for (const kind of kinds) {
+        const from = cursor[kind];
+        // A kind without a cursor starts now: what is there already is history, remembered and not handed on.
+        const since = from === undefined ? undefined : new Date(Math.max(from - POLL_LOOKBACK_MS, at - POLL_CATCH_UP_MS));
+        const found = await this.list(kind, since);
+        truncated ||= found.truncated;
+        for (const item of found.items) {
+          if (from === undefined) history.add(item.sid);
+          listed.push(item);
+        }
+        next[kind] = Math.max(from ?? 0, ...found.items.map((item) => item.at));
+      }
       // Oldest first: Twilio lists newest first, and the (stable) sort keeps one second's arrivals in their order.
-      const listed = (await this.list(new Date(since))).sort((a, b) => a.at - b.at);
+      listed.sort((a, b) => a.at - b.at);
       for (const item of listed) {
         if (this.stopped) return; // what is left is handed on after the next start
         if (await this.options.seen.has(item.sid)) continue;
-        // First start: what is already there is history. Remembered, not handed on.
-        if (cursor !== undefined) {
+        if (!history.has(item.sid)) {
           const event = await item.event();
           if (this.stopped) return;
           this.options.onEvent(event);
@@ -116,9 +161,9 @@ export class InboundPoller {
         }
         await this.options.seen.remember(item.sid);
       }
-      await this.options.store.set(CURSOR_KEY, at);
+      await this.options.store.set(CURSOR_KEY, next);
       this.failures = 0;
-      this.options.onPoll({ at, received, failures: 0, nextInMs: this.options.intervalMs });
+      this.options.onPoll({ at, received, failures: 0, nextInMs: this.options.intervalMs, truncated });
       this.schedule(this.options.intervalMs);
     } catch (err) {
       this.failures++;
@@ -134,38 +179,36 @@ export class InboundPoller {
     }
   }
 
-  /** Everything to the number (or numbers) since `since`, every page, in the order it arrived. */
-  private async list(since: Date): Promise<Listed[]> {
+  /**
+   * Everything to the number (or numbers) since `since`, every page up to MAX_PAGES, in the order it
+   * arrived; with no `since`, the newest page only (a first start's history).
+   */
+  private async list(kind: Kind, since: Date | undefined): Promise<{ items: Listed[]; truncated: boolean }> {
     const client = this.options.client();
     const to = this.options.to || undefined;
-    const out: Listed[] = [];
-    if (this.options.messages) {
-      let page = await client.messages.page({ to, dateSentAfter: since, pageSize: PAGE_SIZE });
-      for (let pages = 1; ; pages++) {
-        for (const m of page.instances) {
-          if (m.direction !== 'inbound') continue;
-          out.push({ sid: m.sid, at: timeOf(m.dateSent ?? m.dateCreated), event: () => messageEvent(client, m) });
+    const items: Listed[] = [];
+    let page =
+      kind === 'messages'
+        ? await client.messages.page({ to, ...(since ? { dateSentAfter: since } : {}), pageSize: PAGE_SIZE })
+        : await client.calls.page({ to, ...(since ? { startTimeAfter: since } : {}), pageSize: PAGE_SIZE });
+    for (let pages = 1; ; pages++) {
+      for (const record of page.instances as Array<MessageRecord | CallRecord>) {
+        if (record.direction !== 'inbound' || typeof record.sid !== 'string' || !LISTED_SID.test(record.sid)) continue;
+        if (kind === 'messages') {
+          const m = record as MessageRecord;
+          items.push({ sid: m.sid, at: timeOf(m.dateSent ?? m.dateCreated), event: () => messageEvent(client, m) });
+        } else {
+          const c = record as CallRecord;
+          items.push({ sid: c.sid, at: timeOf(c.startTime ?? c.dateCreated), event: () => Promise.resolve(callEvent(c)) });
         }
-        const next = page.nextPageUrl && page.instances.length > 0 && pages < MAX_PAGES ? await page.nextPage() : undefined;
-        if (!next) break;
-        page = next as typeof page;
       }
+      const more = Boolean(since && page.nextPageUrl && page.instances.length > 0);
+      if (more && pages >= MAX_PAGES) return { items: items.reverse(), truncated: true };
+      const following = more ? await page.nextPage() : undefined;
+      if (!following) break;
+      page = following as typeof page;
     }
-    out.reverse();
-    const messages = out.length;
-    if (this.options.calls) {
-      let page = await client.calls.page({ to, startTimeAfter: since, pageSize: PAGE_SIZE });
-      for (let pages = 1; ; pages++) {
-        for (const c of page.instances) {
-          if (c.direction !== 'inbound') continue;
-          out.push({ sid: c.sid, at: timeOf(c.startTime ?? c.dateCreated), event: () => Promise.resolve(callEvent(c)) });
-        }
-        const next = page.nextPageUrl && page.instances.length > 0 && pages < MAX_PAGES ? await page.nextPage() : undefined;
-        if (!next) break;
-        page = next as typeof page;
-      }
-    }
-    return [...out.slice(0, messages), ...out.slice(messages).reverse()];
+    return { items: items.reverse(), truncated: false };
   }
 }
 
@@ -181,21 +224,28 @@ async function messageEvent(client: twilio.Twilio, m: MessageRecord): Promise<Po
     SmsMessageSid: m.sid,
     SmsSid: m.sid,
     AccountSid: m.accountSid,
-    From: m.from,
-    To: m.to,
-    Body: m.body ?? '',
+    From: String(m.from ?? ''),
+    To: String(m.to ?? ''),
+    Body: String(m.body ?? ''),
     NumMedia: String(m.numMedia ?? '0'),
     NumSegments: String(m.numSegments ?? '1'),
     SmsStatus: 'received',
     ApiVersion: m.apiVersion ?? '2010-04-01',
   };
   if (Number(m.numMedia) > 0) {
-    // A second request, only for MMS: the listing says how many media there are, not where.
-    const media = await client.messages(m.sid).media.list();
-    media.forEach((item, i) => {
-      params[`MediaUrl${i}`] = `https://api.twilio.com${item.uri.replace(/\.json$/, '')}`;
-      params[`MediaContentType${i}`] = item.contentType;
-    });
+    // A second request, only for MMS: the listing says how many media there are, not where. One page
+    // (a message has at most 10); when it fails, the text goes on without its media's URLs rather than
+    // holding back every text after it.
+    try {
+      const media = await client.messages(m.sid).media.page({ pageSize: MAX_MEDIA });
+      media.instances.slice(0, MAX_MEDIA).forEach((item, i) => {
+        if (typeof item.uri !== 'string') return;
+        params[`MediaUrl${i}`] = `https://api.twilio.com${item.uri.replace(/\.json$/, '')}`;
+        params[`MediaContentType${i}`] = String(item.contentType ?? '');
+      });
+    } catch {
+      params.MediaUnavailable = 'true';
+    }
   }
   return { kind: 'message', sid: m.sid, params };
 }
@@ -207,11 +257,11 @@ function callEvent(c: CallRecord): PolledEvent {
     params: {
       CallSid: c.sid,
       AccountSid: c.accountSid,
-      From: c.from,
-      To: c.to,
-      Caller: c.from,
-      Called: c.to,
-      CallStatus: c.status,
+      From: String(c.from ?? ''),
+      To: String(c.to ?? ''),
+      Caller: String(c.from ?? ''),
+      Called: String(c.to ?? ''),
+      CallStatus: String(c.status ?? ''),
       Direction: 'inbound',
       ApiVersion: c.apiVersion ?? '2010-04-01',
     },

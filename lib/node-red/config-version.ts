@@ -24,6 +24,7 @@ export const MIGRATIONS: Readonly<Record<string, readonly ConfigMigration[]>> = 
   'twilio-reply': [() => undefined],
   'twilio-request': [() => undefined],
   'twilio-ask': [() => undefined],
+  'twilio-page': [() => undefined],
 };
 
 export function currentConfigVersion(type: string, migrations = MIGRATIONS): number {

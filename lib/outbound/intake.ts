@@ -76,6 +76,8 @@ export interface AcceptedMessage<M> {
   send(msg: M): void;
   /** Ends this msg (done, or done(err)); later calls do nothing. */
   done(error?: TwilioNodeError): void;
+  /** Whether it has ended (a close that could not wait ended it as abandoned). */
+  readonly ended: boolean;
 }
 
 export interface MessageIntakeOptions {
@@ -119,6 +121,9 @@ export class MessageIntake<M> {
     this.waiting.run((cancelled) => {
       let ended = false;
       const accepted: AcceptedMessage<M> = {
+        get ended() {
+          return ended;
+        },
         send: (msg) => {
           if (!ended) send(msg);
         },

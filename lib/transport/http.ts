@@ -36,6 +36,13 @@ export interface WireRequest {
 }
 
 const FORM = 'application/x-www-form-urlencoded';
+/**
+ * The most an answer may hold, and how long it may take from the first byte to the last: Twilio's
+ * largest (a page of 1,000 records, a recording) is far below; a server that streams without end, or
+ * one byte at a time, is cut off instead of filling memory or holding its caller for ever.
+ */
+export const MAX_ANSWER_BYTES = 64 * 2 ** 20;
+const ANSWER_TIME_FACTOR = 2;
 /** The SDK's encoding: a list is its key repeated (MediaUrl=a&MediaUrl=b). */
 const QS_OPTIONS = { arrayFormat: 'repeat' } as const;
 
@@ -52,10 +59,11 @@ function failure(message: string, code: string): Error {
 }
 
 function decode(raw: Buffer, encoding: string | undefined): Buffer {
-  // We ask for no compression; a proxy on the way may compress all the same.
-  if (encoding === 'gzip' || encoding === 'x-gzip') return zlib.gunzipSync(raw);
-  if (encoding === 'deflate') return zlib.inflateSync(raw);
-  if (encoding === 'br') return zlib.brotliDecompressSync(raw);
+  // We ask for no compression; a proxy on the way may compress all the same (within the same limit).
+  const limit = { maxOutputLength: MAX_ANSWER_BYTES };
+  if (encoding === 'gzip' || encoding === 'x-gzip') return zlib.gunzipSync(raw, limit);
+  if (encoding === 'deflate') return zlib.inflateSync(raw, limit);
+  if (encoding === 'br') return zlib.brotliDecompressSync(raw, limit);
   return raw;
 }
 
@@ -86,7 +94,19 @@ export function sendOverWire(request: WireRequest): Promise<SdkResponse> {
       (res) => {
         clearTimeout(untilAnswer);
         const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        let received = 0;
+        const untilComplete = setTimeout(timeOut, request.timeoutMs * ANSWER_TIME_FACTOR);
+        res.once('close', () => clearTimeout(untilComplete));
+        res.on('data', (chunk: Buffer) => {
+          received += chunk.length;
+          if (received > MAX_ANSWER_BYTES) {
+            const tooLarge = failure(`the answer is larger than ${MAX_ANSWER_BYTES} bytes`, 'ERR_RESPONSE_TOO_LARGE');
+            timedOut = tooLarge;
+            reject(tooLarge);
+            return void req.destroy(tooLarge);
+          }
+          chunks.push(chunk);
+        });
         res.on('error', reject);
         res.on('end', () => {
           try {

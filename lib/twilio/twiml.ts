@@ -139,3 +139,27 @@ export function buildTwiml(action: ReplyAction, fields: ReplyFields, msg: object
 
 /** What twilio-in answers when no reply is wanted, or none came in time: Twilio's "do nothing". */
 export const EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>';
+
+/**
+ * A page's call: the alert said, then how to acknowledge. With a URL Twilio can reach, a <Gather>
+ * takes the key (its Digits go to that URL); without one, the call asks for a text instead.
+ */
+export function pageCallTwiml(
+  spoken: string,
+  how: { key: string; gatherUrl: string; press: string } | { replyByText: string },
+  voice?: string,
+  language?: string,
+): string {
+  const response = new twilio.twiml.VoiceResponse();
+  const attributes: Record<string, string> = {};
+  if (voice) attributes.voice = voice;
+  if (language) attributes.language = language;
+  if ('gatherUrl' in how) {
+    const gather = response.gather({ numDigits: how.key.length, action: how.gatherUrl, method: 'POST', timeout: 8 });
+    gather.say(attributes as never, `${spoken} ${how.press}`);
+    response.say(attributes as never, spoken);
+  } else {
+    response.say(attributes as never, `${spoken} ${how.replyByText}`);
+  }
+  return response.toString();
+}

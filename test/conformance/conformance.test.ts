@@ -186,7 +186,7 @@ describe("conformance with Twilio's OpenAPI spec (Prism)", () => {
     });
   }
 
-  it("two-way: the listings a poll makes, the looks for an outcome, an MMS reply's media", async () => {
+  it("two-way: the listings a poll makes, the looks for an outcome, an MMS reply's media, a page's calls", async () => {
     const { client, requestClient } = createTwilioClient(
       { accountSid: ACCOUNT.sid, authMode: 'apiKey', apiKeySid: API_KEY.sid, apiKeySecret: API_KEY.secret },
       { baseUrl: proxy.url },
@@ -201,6 +201,16 @@ describe("conformance with Twilio's OpenAPI spec (Prism)", () => {
       await client.messages('SM' + 'a'.repeat(32)).fetch();
       await client.calls('CA' + 'a'.repeat(32)).fetch();
       await client.messages('MM' + 'a'.repeat(32)).media.list();
+      // As nodes/twilio-page.ts places and ends its calls.
+      await client.calls.create({
+        to: TO,
+        from: '+15017122661',
+        twiml:
+          '<Response><Gather numDigits="1" action="https://example.com/keys" method="POST" timeout="8"><Say>Smoke. Press 1.</Say></Gather></Response>',
+        timeout: 30,
+        machineDetection: 'Enable',
+      });
+      await client.calls('CA' + 'a'.repeat(32)).update({ status: 'completed' });
     } finally {
       requestClient.destroy();
     }

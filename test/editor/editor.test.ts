@@ -26,6 +26,7 @@ const TYPES = [
   'twilio-reply',
   'twilio-request',
   'twilio-ask',
+  'twilio-page',
 ];
 
 // Without a browser the suite is one skipped test, so the runner's summary counts it as skipped.
@@ -127,6 +128,7 @@ else
         'twilio-in': ['#node-input-path', '#node-input-validate', '#node-input-reply'],
         'twilio-reply': ['#node-input-action', '#node-input-text'],
         'twilio-request': ['#node-input-method', '#node-input-domain', '#node-input-path'],
+        'twilio-page': ['#node-input-contacts', '#node-input-alert', '#node-input-steps-container', '#node-input-keysNode'],
         'twilio-ask': ['#node-input-to', '#node-input-body', '#node-input-answers-container', '#node-input-timeout', '#node-input-mode'],
       };
       for (const type of TYPES) {
@@ -327,6 +329,31 @@ else
       assert.equal((await ports()).outputs, 5);
     });
 
+    it("shows twilio-page's ladder of steps, and says what calls do without a URL for the keys", async () => {
+      await openDialog('p1page0000000001'); // the smoke alarm
+      const steps = await page.$$eval('#node-input-steps-container li', (rows) =>
+        rows.map((r) => [
+          (r.querySelector('.twilio-page-action') as HTMLSelectElement).value,
+          (r.querySelector('.twilio-page-wait') as HTMLInputElement).value,
+        ]),
+      );
+      assert.deepEqual(steps, [
+        ['text', '10'],
+        ['call', '30'],
+      ]);
+      assert.equal(await page.isVisible('#twilio-page-no-keys'), false, 'keys go to a twilio-in');
+      await page.selectOption('#node-input-keysNode', '');
+      assert.match((await page.textContent('#twilio-page-no-keys')) ?? '', /ask to reply by text/);
+      assert.equal(await page.isVisible('#twilio-page-no-keys'), true);
+      await page.screenshot({ path: path.join(artifacts, 'dialog-page.png') });
+      await closeDialogs();
+      const labels = await page.evaluate(() => {
+        const node = (window as any).RED.nodes.node('p1page0000000001');
+        return [0, 1, 2].map((i) => node._def.outputLabels.call(node, i));
+      });
+      assert.deepEqual(labels, ['acknowledged', 'nobody acknowledged', 'cancelled']);
+    });
+
     it('opens on the simplest example: the first demo tab is the SMS alert', async () => {
       const tabs = await page.evaluate(() => {
         const labels: string[] = [];
@@ -450,6 +477,7 @@ else
         ['twilio-get', 2],
         ['twilio-request', 6],
         ['twilio-ask', 7],
+        ['twilio-page', 8],
       ] as const) {
         await openDialog((await firstOfType(type))!);
         const tips = await page.evaluate(() => (window as any).$('.red-ui-editor .twilio-has-tip').length);

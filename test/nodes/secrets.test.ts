@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
-import { ACCOUNT, API_KEY, FlowNode, allNodes, capturedRED, helper, useRuntime } from '../support/harness';
+import { ACCOUNT, API_KEY, FlowNode, allNodes, capturedRED, helper, runSend, useRuntime } from '../support/harness';
 
 const SECRETS = [API_KEY.secret, ACCOUNT.authToken, 'not-the-right-secret-1234'];
 
@@ -143,6 +143,30 @@ describe('secrets stay secret', () => {
     assert.ok(haystacks['log lines'].length > 100, 'something was logged');
     for (const [where, text] of Object.entries(haystacks)) {
       for (const secret of SECRETS) assert.ok(!text.includes(secret), `a secret appeared in the ${where}`);
+    }
+  });
+
+  it('stay out of errors when a server echoes the Authorization header (plain or base64) back', async () => {
+    const echo = http.createServer((req, res) => {
+      const header = String(req.headers.authorization ?? '');
+      const decoded = Buffer.from(header.replace(/^Basic /, ''), 'base64').toString('utf8');
+      res.writeHead(401, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ code: 20003, status: 401, message: `refused ${header} (${decoded}) ${encodeURIComponent(decoded)}` }));
+    });
+    await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', () => resolve()));
+    try {
+      const url = `http://127.0.0.1:${(echo.address() as AddressInfo).port}`;
+      for (const mode of ['apiKey', 'authToken'] as const) {
+        const { error } = await runSend(url, { to: '+15558675310', toType: 'str', body: 'x', bodyType: 'str' }, {}, { mode });
+        await helper.unload();
+        assert.equal(error?.code, 'AUTHENTICATION_CONNECTION_ERROR');
+        const text = dump(error);
+        for (const secret of [API_KEY.secret, ACCOUNT.authToken])
+          assert.ok(!text.includes(secret) && !text.includes(encodeURIComponent(secret)), `${mode}: ${text}`);
+        assert.ok(!/Basic [A-Za-z0-9+/=]{20,}/.test(text), `${mode}: no Authorization in ${text}`);
+      }
+    } finally {
+      await new Promise((resolve) => echo.close(resolve));
     }
   });
 });

@@ -473,12 +473,19 @@ describe('twilio-in and twilio-reply', () => {
     );
     const received: any[] = [];
     helper.getNode('out').on('input', (m: any) => received.push(m));
+    // What anyone could have sent reaches this node's output only: never a wait for an outcome or an answer.
+    const heard: unknown[] = [];
+    const hub = inboundHubFor(helper.getNode('account'));
+    hub.subscribe({ sid: PARAMS.MessageSid }, (e) => heard.push(e));
+    hub.subscribe({ from: PARAMS.From }, (e) => heard.push(e));
     const answer = await post('/twilio/open', new URLSearchParams(PARAMS).toString(), {
       'Content-Type': 'application/x-www-form-urlencoded',
     });
     await settle(() => received.length >= 1);
     assert.equal(answer.status, 200);
     assert.equal(received.length, 1);
+    assert.deepEqual(heard, [], 'not published on the inbound path');
+    assert.equal(hub.sources, 0, 'an unchecked twilio-in is no source');
     assert.deepEqual(statusesOf(helper.getNode('in'))[0], { fill: 'yellow', shape: 'ring', text: 'twilio-in.status.unchecked' });
   });
 

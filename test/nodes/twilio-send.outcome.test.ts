@@ -272,4 +272,45 @@ describe('twilio-send waiting for outcomes', () => {
       await settings({ statusCallbackDelayMs: 20 });
     }
   });
+
+  it('refuses, before sending, a msg its wait could not keep: a circular one, or one past the bytes a node holds', async () => {
+    const run = await load({});
+    const circular: Record<string, unknown> = { payload: 'x' };
+    circular.self = circular;
+    helper.getNode('send').receive(circular);
+    await until(() => run.errors.length === 1, 'the refusal');
+    assert.equal(run.errors[0].code, 'INVALID_INPUT');
+    assert.equal(simulator.messages.size, 0, 'nothing was sent');
+    // 7.9 MiB each: a node holds 64 MiB of waiting msgs, so the ninth and tenth are not sent.
+    await settings({ statusCallbackDelayMs: 10_000 });
+    try {
+      const big = 'x'.repeat(Math.floor(7.9 * 2 ** 20));
+      for (let i = 0; i < 10; i++) helper.getNode('send').receive({ payload: big, i });
+      await until(() => run.errors.length === 3, 'two refusals');
+      assert.deepEqual(
+        run.errors.slice(1).map((e) => e.code),
+        ['NOT_SENT', 'NOT_SENT'],
+      );
+      await until(() => simulator.messages.size === 8, 'eight sent', 5_000);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(simulator.messages.size, 8);
+    } finally {
+      await settings({ statusCallbackDelayMs: 20 });
+    }
+  });
+
+  it('looks once for a wait whose deadline passed while Node-RED was off, before calling it unknown', async () => {
+    let run = await load({ contextStore: 'file', outcomeTimeout: 5 });
+    helper.getNode('send').receive({ payload: 'x' });
+    await until(() => simulator.messages.size === 1, 'the message created');
+    const red = helper as any;
+    await red._redNodes.stopFlows();
+    await red._context.close();
+    await new Promise((r) => setTimeout(r, 5_500)); // the deadline passes while it is off; the text is delivered
+    await red._context.load();
+    await red._redNodes.startFlows();
+    run = listen();
+    await until(() => outputs(run) === 1, 'the resumed outcome');
+    assert.deepEqual([run.reached[0].payload.status, run.reached[0].payload.via], ['delivered', 'poll']);
+  });
 });

@@ -103,7 +103,7 @@ describe('locales', () => {
       .readdirSync(path.join(root, 'nodes'))
       .filter((f) => f.endsWith('.html'))
       .map((f) => f.slice(0, -5));
-    assert.equal(nodes.length, 10);
+    assert.equal(nodes.length, 11);
     const shape = (html: string) => ({
       sections: (html.match(/<h3>/g) ?? []).length,
       properties: [...html.matchAll(/<dt[^>]*>([^<]*)/g)]

@@ -49,6 +49,7 @@ describe('npm start (the demo)', () => {
         'twilio-delete',
         'twilio-get',
         'twilio-in',
+        'twilio-page',
         'twilio-query',
         'twilio-reply',
         'twilio-request',
@@ -100,7 +101,9 @@ describe('npm start (the demo)', () => {
         // Yes or no from two people: the first answer won, and the other was told.
         messages.some((m) => /already answered/.test(m.body)) &&
         // The garage: "close" came back by webhook too, and was the question's, not the SMS bot's to answer.
-        deliveries.some((d) => d.params.Body === 'close' && d.status === 200 && d.replies.length === 0);
+        deliveries.some((d) => d.params.Body === 'close' && d.status === 200 && d.replies.length === 0) &&
+        // The smoke alarm: past the phone that is off and the voicemail, Alice pressed 1 (her Digits reached twilio-in).
+        deliveries.some((d) => d.params.Digits === '1' && d.params.To === '+15555550120' && d.status === 200);
       return done ? { messages, requests, deliveries } : undefined;
     });
     assert.ok(state.messages.some((m) => m.body === 'Alert: the greenhouse is at 31 °C'));

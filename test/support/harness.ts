@@ -52,6 +52,7 @@ const twilioInModule = require(path.join(dist, 'twilio-in.js')) as (red: unknown
 export const twilioReply = require(path.join(dist, 'twilio-reply.js')) as unknown;
 export const twilioRequest = require(path.join(dist, 'twilio-request.js')) as unknown;
 export const twilioAsk = require(path.join(dist, 'twilio-ask.js')) as unknown;
+export const twilioPage = require(path.join(dist, 'twilio-page.js')) as unknown;
 
 /** The RED object the nodes were last loaded with: its httpNode app serves twilio-in's routes. */
 export let capturedRED: { httpNode: import('node:http').RequestListener } | undefined;
@@ -59,7 +60,7 @@ export const twilioIn = (red: { httpNode: import('node:http').RequestListener })
   capturedRED = red;
   return twilioInModule(red);
 };
-export const allNodes = [twilioConfig, twilioSend, ...resourceNodes, twilioIn, twilioReply, twilioRequest, twilioAsk];
+export const allNodes = [twilioConfig, twilioSend, ...resourceNodes, twilioIn, twilioReply, twilioRequest, twilioAsk, twilioPage];
 export { helper };
 
 export const ACCOUNT = DEMO_ACCOUNT;

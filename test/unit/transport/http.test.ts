@@ -322,4 +322,40 @@ describe('http transport', () => {
       requestClient.destroy();
     }
   });
+
+  it('cuts off an answer that never ends, or that comes a byte at a time, instead of filling memory or waiting for ever', async () => {
+    // A body streamed without end: refused once past MAX_ANSWER_BYTES, and the heap does not follow it.
+    script.push((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      const chunk = Buffer.alloc(1 << 20, 'x');
+      const pump = () => {
+        while (!res.destroyed && res.write(chunk));
+        if (!res.destroyed) res.once('drain', pump);
+      };
+      pump();
+    });
+    const { client, requestClient } = ours(5_000);
+    const before = process.memoryUsage().rss;
+    await assert.rejects(client.messages(MESSAGE.sid).fetch(), (err: unknown) => /larger than/.test(toTwilioNodeError(err).message));
+    assert.ok(process.memoryUsage().rss - before < 400 * 2 ** 20, 'memory stays near the cap');
+    // Headers, then a byte every 200 ms: each byte is activity, but the whole answer has twice the timeout.
+    script.push((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      const drip = setInterval(() => (res.destroyed ? clearInterval(drip) : res.write(' ')), 200);
+      res.once('close', () => clearInterval(drip));
+    });
+    const slow = ours(500);
+    const started = Date.now();
+    await assert.rejects(slow.client.messages(MESSAGE.sid).fetch(), (err: unknown) => toTwilioNodeError(err).code === 'REQUEST_TIMEOUT');
+    const took = Date.now() - started;
+    assert.ok(took >= 900 && took < 3_000, `gave up after ${took} ms`);
+    requestClient.destroy();
+    slow.requestClient.destroy();
+  });
+
+  it("keeps a server's long error text short, and never the Authorization it echoes", () => {
+    const long = toTwilioNodeError(Object.assign(new Error('x'.repeat(1 << 20)), { status: 500 }));
+    assert.ok(long.message.length < 600, `${long.message.length} characters`);
+    assert.match(long.message, /1048576 characters/);
+  });
 });
