@@ -515,6 +515,18 @@ else
         try {
           await localised.goto(demo.editor);
           await localised.waitForSelector('#red-ui-palette .red-ui-palette-node', { timeout: 60_000 });
+          // The palette comes before the flows: wait for the demo's nodes too (more tabs load later).
+          await localised.waitForFunction(
+            () => {
+              let found = false;
+              (window as any).RED.nodes.eachNode((n: any) => {
+                if (n.type === 'twilio-get') found = true;
+              });
+              return found;
+            },
+            undefined,
+            { timeout: 60_000 },
+          );
           const help = await localised.evaluate(() => {
             const RED = (window as any).RED;
             const read = (type: string) => {
