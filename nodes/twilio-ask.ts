@@ -14,7 +14,7 @@ import { deliverToRecipients } from '../lib/outbound/delivery';
 import { inboundHubFor } from '../lib/inbound/hub';
 import { OutcomeTracker } from '../lib/inbound/outcomes';
 import { AnswerMatcher, ExpectedAnswer, answerProblem } from '../lib/conversation/answers';
-import { Reply, questionBoardFor } from '../lib/conversation/questions';
+import { OpenQuestion, Reply, questionBoardFor } from '../lib/conversation/questions';
 import { HeldMessages, MAX_HELD_BYTES, storableCopy } from '../lib/node-red/held-messages';
 import { forgetNodeState, nodeStateStore } from '../lib/node-red/context';
 import { nodeStatus } from '../lib/node-red/status';
@@ -44,9 +44,20 @@ export interface TwilioAskDef extends NodeDef {
 interface Asked {
   sid: string;
   code: string;
+  /** The address as Twilio wrote it (whatsapp:+1… for WhatsApp): a reply comes from it. */
+  person?: string;
   /** The number the question went from (undefined: a Messaging Service picked it). */
   from?: string;
+  /** When Twilio took the question (its clock). */
+  askedAt?: number;
   open: boolean;
+}
+
+/** A question opened on the board as soon as it was sent: replies wait here until its wait is held. */
+interface Early {
+  question: OpenQuestion;
+  close: () => void;
+  replies: Reply[];
 }
 
 /** A held msg's wait, as the context store keeps it. */
@@ -92,6 +103,8 @@ module.exports = function registerTwilioAsk(RED: NodeAPI): void {
       notSent: () => new TwilioNodeError('NOT_SENT', text('nodeStopped')),
       abandoned: () => new TwilioNodeError('REQUEST_TIMEOUT', text('stoppedWaiting')),
     });
+    // A burst waits as msgs until the account's queue has room; the queue says when it has.
+    const stopWaking = account ? account.queue.onChange(() => intake.wake()) : () => undefined;
     const waits = new HeldMessages<AskWait, NodeMessageInFlow>(
       nodeStateStore(RED, node, def.contextStore || undefined),
       'twilio-ask-',
@@ -100,7 +113,9 @@ module.exports = function registerTwilioAsk(RED: NodeAPI): void {
     const timers = new Map<string, NodeJS.Timeout>();
     const closers = new Map<string, () => void>();
     const hub = account ? inboundHubFor(account) : undefined;
-    const board = account && hub ? questionBoardFor(account, hub, (person, from, open) => clarify(account, person, from, open)) : undefined;
+    const board = account && hub ? questionBoardFor(account, hub) : undefined;
+    const clarifyHere = (person: string, from: string, open: ReadonlyArray<{ code: string; summary: string }>) =>
+      account && clarify(account, person, from, open);
     const tracker = hub && account ? new OutcomeTracker({ hub, fetchStatus: (_kind, sid) => fetchMessage(account, sid) }) : undefined;
 
     /** The message status, by asking Twilio: a question that could not be delivered goes to "not delivered". */
@@ -202,8 +217,15 @@ module.exports = function registerTwilioAsk(RED: NodeAPI): void {
         closeQuestion(id, person);
         if (def.tellOthers && account)
           for (const other of others) {
-            const body = renderTemplate(def.tellOthers, { ...held.record.msg, reply: full });
-            sendText(account, other, held.record.recipients[other].from, body);
+            let body: string;
+            try {
+              body = renderTemplate(def.tellOthers, { ...held.record.msg, reply: full });
+            } catch (err) {
+              // The answer still wins; only the others' text is lost, and the log says why.
+              node.warn(toTwilioNodeError(err).localise(status.translate).message);
+              break;
+            }
+            sendText(account, held.record.recipients[other].person ?? other, held.record.recipients[other].from, body);
           }
         return emit(id, matched, outgoing(id, person, 'answered', full), true);
       }
@@ -240,21 +262,31 @@ module.exports = function registerTwilioAsk(RED: NodeAPI): void {
     }
 
     /** Opens the wait's questions on the account's board, with its deadline (the time it has left). */
-    function arm(id: string): void {
+    function arm(id: string, early = new Map<string, Early>()): void {
       const wait = waits.get(id)!.record;
       for (const [person, asked] of Object.entries(wait.recipients)) {
         if (!asked.open) continue;
-        closers.set(
-          `${id} ${person}`,
-          board!.open({
-            id: `${node.id} ${id} ${person}`,
-            person,
-            ourNumber: asked.from,
-            code: asked.code,
-            summary: wait.question,
-            onReply: (reply) => answered(id, person, reply),
-          }),
-        );
+        const opened = early.get(person);
+        if (opened) {
+          // Opened when it was sent: from now on its replies are answers; those that came already, first.
+          opened.question.onReply = (reply) => answered(id, person, reply);
+          closers.set(`${id} ${person}`, opened.close);
+          for (const reply of opened.replies) answered(id, person, reply);
+        } else
+          closers.set(
+            `${id} ${person}`,
+            board!.open({
+              id: `${node.id} ${id} ${person}`,
+              person: asked.person ?? person,
+              ourNumber: asked.from,
+              code: asked.code,
+              summary: wait.question,
+              askedAt: asked.askedAt,
+              onReply: (reply) => answered(id, person, reply),
+              clarify: clarifyHere,
+            }),
+          );
+        if (!waits.get(id)) return; // an early answer ended it
         tracker!.track('message', asked.sid, wait.deadline, (outcome) => {
           if (!outcome.reached && outcome.status !== 'unknown')
             notDelivered(id, person, { status: outcome.status, errorCode: outcome.errorCode, errorMessage: outcome.errorMessage });
@@ -287,27 +319,57 @@ module.exports = function registerTwilioAsk(RED: NodeAPI): void {
       kept: { copy: Record<string, unknown>; bytes: number },
     ): Promise<boolean> {
       if (!account || !board) throw new TwilioNodeError('MISSING_INPUT', text('noAccount'));
+      const acceptedAt = Date.now();
       const fields = await readFields(msg);
       const plan = planMessage(fields, msg, account.defaultFrom, templates);
       const question = String((plan.paramsFor(plan.recipients[0]) as { body?: string }).body ?? '');
-      const codes = new Map<string, string>();
+      const summary = question.length > SUMMARY_LENGTH ? `${question.slice(0, SUMMARY_LENGTH - 1)}…` : question;
+      const codes = new Map<string, { person: string; code: string }>();
+      const early = new Map<string, Early>();
       const sendPlan = {
         recipients: plan.recipients,
         paramsFor: (recipient: string) => {
-          const params = plan.paramsFor(recipient) as { body?: string };
-          const code = board.codeFor(recipient);
-          codes.set(recipient, code);
-          // Another question is open for this person: this one carries its code, and the reply quotes it.
-          if (board.openFor(recipient) > 0 && !(params.body ?? '').includes(code))
-            params.body = `${params.body ?? ''} ${say('codeHint', { code, answer: firstWord() })}`.trim();
+          const params = plan.paramsFor(recipient) as { body?: string; to: string };
+          // Replies come from the address as sent (whatsapp:+1… when the sender is WhatsApp). Its code
+          // is reserved at once: two questions sent at the same moment never share one.
+          const person = params.to;
+          const code = board.codeFor(person);
+          codes.set(recipient, { person, code });
+          // Another question is open (or being sent) for this person: this one carries its code, which the reply quotes.
+          if (board.openFor(person) > 1) params.body = `${params.body ?? ''} ${say('codeHint', { code, answer: firstWord() })}`.trim();
           return params;
         },
       };
-      const delivery = await deliverToRecipients(
-        sendPlan,
-        async (params) => (await account.getClient().messages.create(params as never)).toJSON() as unknown as Record<string, unknown>,
-        account.redact,
-      );
+      /** Sends one question, and opens it on the board at once: an answer may come before the others are sent. */
+      const create = async (params: { to: string }) => {
+        const created = (await account.getClient().messages.create(params as never)).toJSON() as unknown as Record<string, unknown>;
+        const recipient = [...codes].find(([, c]) => c.person === params.to)?.[0] ?? params.to;
+        const { person, code } = codes.get(recipient)!;
+        const entry: Early = { replies: [], close: () => undefined, question: undefined as unknown as OpenQuestion };
+        entry.question = {
+          id: `${node.id} ${created.sid as string}`,
+          person,
+          ourNumber: (created.from as string) || undefined,
+          code,
+          summary,
+          askedAt: Date.parse(String(created.dateCreated)) || undefined,
+          onReply: (reply) => entry.replies.push(reply),
+          clarify: clarifyHere,
+        };
+        entry.close = board.open(entry.question);
+        early.set(recipient, entry);
+        return created;
+      };
+      let delivery;
+      try {
+        delivery = await deliverToRecipients(sendPlan, create, account.redact);
+      } finally {
+        for (const [recipient, { person, code }] of codes) if (!early.has(recipient)) board.releaseCode(person, code);
+      }
+      // Not held after all (nothing went out, or the msg ended): what opened closes again.
+      const letGoEarly = () => {
+        for (const entry of early.values()) entry.close();
+      };
       if (delivery.results.size === 0) {
         // Not one question went out: the msg leaves "not delivered" at once, with why.
         const msgOut = msg as NodeMessageInFlow & Record<string, unknown>;
@@ -321,6 +383,7 @@ module.exports = function registerTwilioAsk(RED: NodeAPI): void {
         ports[OUT.notDelivered] = msgOut;
         accepted.send(ports as unknown as NodeMessageInFlow);
         accepted.done();
+        letGoEarly();
         return false;
       }
       const id = RED.util.generateId();
@@ -328,18 +391,23 @@ module.exports = function registerTwilioAsk(RED: NodeAPI): void {
       for (const [recipient, created] of delivery.results)
         recipients[recipient] = {
           sid: String(created.sid),
-          code: codes.get(recipient)!,
+          code: codes.get(recipient)!.code,
+          person: codes.get(recipient)!.person,
           from: (created.from as string) || undefined,
+          askedAt: early.get(recipient)?.question.askedAt,
           open: true,
         };
       const wait: AskWait = {
         deadline: Date.now() + timeoutMs,
         askedAt: new Date().toISOString(),
         msg: kept.copy,
-        question: question.length > SUMMARY_LENGTH ? `${question.slice(0, SUMMARY_LENGTH - 1)}…` : question,
+        question: summary,
         recipients,
       };
-      if (accepted.ended) return false; // a close that could not wait ended it: never resumed
+      if (accepted.ended) {
+        letGoEarly(); // a close that could not wait ended it: never resumed
+        return false;
+      }
       await waits.hold(
         id,
         wait,
@@ -348,13 +416,17 @@ module.exports = function registerTwilioAsk(RED: NodeAPI): void {
         msg,
       );
       if (intake.closing) {
+        letGoEarly();
         accepted.done(); // the store keeps it: the next start resumes it
         return true;
       }
-      arm(id);
+      arm(id, early);
+      if (!waits.get(id)) return true; // an answer that came while the others were sent ended it
+      // A cancel that came while the question was being sent applies now.
+      if (cancelledSince(acceptedAt, Object.keys(recipients))) return (timedOut(id, 'cancelled'), true);
       // Several recipients, some refused: each is "not delivered" as the outputs say (`first`: only if no one else can answer).
       for (const [recipient, err] of delivery.failures) {
-        recipients[recipient] = { sid: '', code: codes.get(recipient) ?? '', open: true };
+        recipients[recipient] = { sid: '', code: codes.get(recipient)?.code ?? '', open: true };
         notDelivered(id, recipient, err.localise(status.translate).toJSON());
       }
       showOpen();
@@ -364,14 +436,19 @@ module.exports = function registerTwilioAsk(RED: NodeAPI): void {
     const firstWord = () => (answers[0]?.type === 'words' ? answers[0].value.split(',')[0].trim().toUpperCase() : '');
 
     /** msg.cancel, or the cancel topic: ends this node's waits for the msg's recipients (all, if it names none). */
+    /** Cancels of the last minute, for questions still being sent when they came. */
+    const recentCancels: Array<{ at: number; only?: Set<string> }> = [];
+    const cancelledSince = (since: number, recipients: string[]) =>
+      recentCancels.some((c) => c.at >= since && (!c.only || recipients.some((r) => c.only!.has(r))));
+
     async function cancel(msg: NodeMessageInFlow): Promise<void> {
       let only: Set<string> | undefined;
-      try {
-        const fields = await readFields(msg);
-        if (fields.to !== undefined && fields.to !== '') only = new Set(parseRecipients(fields.to, 'message'));
-      } catch {
-        only = undefined;
-      }
+      const fields = await readFields(msg);
+      // A To that is no recipient cancels nothing (it is an error), never everything.
+      if (fields.to !== undefined && fields.to !== '') only = new Set(parseRecipients(fields.to, 'message'));
+      const now = Date.now();
+      recentCancels.push({ at: now, only });
+      while (recentCancels.length > 0 && (recentCancels[0].at < now - 60_000 || recentCancels.length > 1000)) recentCancels.shift();
       for (const held of [...waits.values()]) {
         const recipients = Object.keys(held.record.recipients);
         if (!only || recipients.some((r) => only!.has(r))) timedOut(held.id, 'cancelled');
@@ -381,7 +458,10 @@ module.exports = function registerTwilioAsk(RED: NodeAPI): void {
     node.on('input', (msg, send, done) => {
       const m = msg as NodeMessageInFlow & { cancel?: unknown; topic?: unknown };
       if (m.cancel === true || (def.cancelTopic && m.topic === def.cancelTopic)) {
-        void cancel(msg).then(() => done());
+        cancel(msg).then(
+          () => done(),
+          (err: unknown) => done(toTwilioNodeError(err, account?.redact).localise(status.translate)),
+        );
         return;
       }
       intake.accept(
@@ -423,6 +503,7 @@ module.exports = function registerTwilioAsk(RED: NodeAPI): void {
       } else for (const held of waits.letGo()) held.handle?.done();
       account?.queue.withdraw(node);
       void intake.close().then(() => {
+        stopWaking();
         status.clear();
         done();
       });

@@ -55,6 +55,8 @@ export interface TwilioInDef extends NodeDef {
 export interface TwilioInNode extends Node {
   /** The URL Twilio should call, when a public base URL is set: for status callbacks and numbers. */
   publicUrl(): string | undefined;
+  /** Whether what it receives reaches the account's other nodes (a webhook with the signature check on). */
+  feedsInboundPath: boolean;
 }
 
 /** An attacker must not be able to flood the log: one warning per interval, with a count. */
@@ -104,6 +106,7 @@ module.exports = function registerTwilioIn(RED: NodeAPI): void {
     let suppressedWarnings = 0;
 
     const publicBaseUrl = (): string | undefined => resolveEnvReferences(RED, node, def.publicBaseUrl) || undefined;
+    node.feedsInboundPath = def.receive !== 'poll' && validate;
     node.publicUrl = () => {
       const base = def.receive === 'poll' ? undefined : publicBaseUrl(); // a polling node has no route
       return base ? publicWebhookUrl(RED, base, path) : undefined;
@@ -222,6 +225,7 @@ module.exports = function registerTwilioIn(RED: NodeAPI): void {
       params: Record<string, unknown>,
       source: 'webhook' | 'poll',
       event?: 'message' | 'call',
+      at?: number,
     ): NodeMessageInFlow | undefined {
       const payload: Record<string, unknown> = { ...params };
       const media = mediaOf(params);
@@ -241,6 +245,7 @@ module.exports = function registerTwilioIn(RED: NodeAPI): void {
             accountSid: summary.accountSid,
             params,
             source,
+            at,
           });
       if (published.claimed) return undefined;
       return {
@@ -271,7 +276,7 @@ module.exports = function registerTwilioIn(RED: NodeAPI): void {
         intervalMs,
         redact: account.redact,
         onEvent: (event) => {
-          const msg = inboundMessage(account, event.params, 'poll', event.kind);
+          const msg = inboundMessage(account, event.params, 'poll', event.kind, event.at);
           if (!msg) return; // an answer a twilio-ask took
           received++;
           node.send(msg);

@@ -81,7 +81,7 @@ interface PageRecord {
   /** The number the page texts and calls from. */
   from: string;
   /** Numbers texted, and from which number: their replies can acknowledge until the page ends. */
-  texted: Array<{ number: string; from?: string; name: string }>;
+  texted: Array<{ number: string; from?: string; name: string; code: string }>;
   alerted: string[];
   history: StepOutcome[];
   merged: number;
@@ -159,7 +159,18 @@ module.exports = function registerTwilioPage(RED: NodeAPI): void {
     const listeners = new Map<string, Array<() => void>>();
     const replies = new Map<string, Map<string, () => void>>();
     const hub = account ? inboundHubFor(account) : undefined;
-    const board = account && hub ? questionBoardFor(account, hub, () => undefined) : undefined;
+    const board = account && hub ? questionBoardFor(account, hub) : undefined;
+    /** A person paged for two alarms who replies without a code hears which pages are open (once per set). */
+    const clarify = (person: string, from: string, open: ReadonlyArray<{ code: string; summary: string }>) => {
+      if (!account) return;
+      const list = open.map((q) => say('clarifyItem', { code: q.code, question: q.summary })).join('\n');
+      void requestOwner
+        .run(node, () => account.getClient().messages.create({ to: person, from, body: say('clarify', { count: open.length, list }) }))
+        .catch((err: unknown) => node.warn(toTwilioNodeError(err, account.redact).localise(status.translate).message));
+    };
+    /** Steps being sent right now: a close waits for them, so a call placed is known (and can be hung up). */
+    const sending = new Set<Promise<unknown>>();
+    let closing = false;
     const tracker =
       account && hub
         ? new OutcomeTracker({
@@ -179,8 +190,11 @@ module.exports = function registerTwilioPage(RED: NodeAPI): void {
     /** The URL key presses go to: the chosen twilio-in's public URL, when it has one. */
     function keysUrl(): string | undefined {
       if (!def.keysNode) return undefined;
-      const receiver = RED.nodes.getNode(def.keysNode) as (Node & { publicUrl?: () => string | undefined }) | null;
-      return receiver?.publicUrl?.();
+      const receiver = RED.nodes.getNode(def.keysNode) as
+        (Node & { publicUrl?: () => string | undefined; feedsInboundPath?: boolean }) | null;
+      // A twilio-in that does not check signatures passes nothing on: asking to press a key would be a lie.
+      if (!receiver?.feedsInboundPath) return undefined;
+      return receiver.publicUrl?.();
     }
 
     function listen(id: string, stop: () => void): void {
@@ -204,7 +218,7 @@ module.exports = function registerTwilioPage(RED: NodeAPI): void {
 
     function showStep(page: PageRecord): void {
       const contact = page.contacts[page.contact];
-      const key = ladder[page.step].action === 'call' ? 'twilio-page.status.calling' : 'twilio-page.status.texting';
+      const key = ladder[page.step]?.action === 'call' ? 'twilio-page.status.calling' : 'twilio-page.status.texting';
       status.working(key, { name: contact.name, step: stepNumber(page), of: totalSteps(page) });
     }
 
@@ -213,7 +227,7 @@ module.exports = function registerTwilioPage(RED: NodeAPI): void {
       page.history.push({
         name: contact.name,
         number: contact.number,
-        action: ladder[page.step].action,
+        action: ladder[page.step]?.action ?? 'text',
         round: page.round + 1,
         at: new Date().toISOString(),
         ...outcome,
@@ -271,7 +285,13 @@ module.exports = function registerTwilioPage(RED: NodeAPI): void {
           if (++page.round >= rounds) return end(id, OUT.exhausted, {});
         }
       }
-      void runStep(id);
+      runStepSafely(id);
+    }
+
+    /** Hangs up a call of a page that is over. */
+    function hangUp(sid: string): void {
+      if (!account) return;
+      void requestOwner.run(node, () => account.getClient().calls(sid).update({ status: 'completed' })).catch(() => undefined);
     }
 
     /** Every number this page texted: a reply with an acknowledgement word from it ends the page. */
@@ -288,8 +308,9 @@ module.exports = function registerTwilioPage(RED: NodeAPI): void {
             id: `${node.id} ${id} ${texted.number}`,
             person: texted.number,
             ourNumber: texted.from,
-            code: board.codeFor(texted.number),
+            code: texted.code,
             summary: page.spoken.slice(0, 40),
+            clarify,
             onReply: (reply) => {
               if (ack.match(reply.text) >= 0) acknowledged(id, { name: texted.name, number: texted.number }, 'reply');
             },
@@ -298,10 +319,23 @@ module.exports = function registerTwilioPage(RED: NodeAPI): void {
       }
     }
 
+    /** Runs a step; whatever goes wrong is the step's outcome or a warning, never an exception out of a timer. */
+    function runStepSafely(id: string, resumed = false): void {
+      const running = runStep(id, resumed).catch((err: unknown) => node.warn(toTwilioNodeError(err, account?.redact).message));
+      sending.add(running);
+      void running.finally(() => sending.delete(running));
+    }
+
     async function runStep(id: string, resumed = false): Promise<void> {
       const held = pages.get(id);
-      if (!held || !account) return;
+      if (!held || !account || closing) return;
       const page = held.record;
+      // A page saved by a node whose ladder or contacts were since changed goes on from the nearest step that still exists.
+      if (page.contact >= page.contacts.length) page.contact = page.contacts.length - 1;
+      if (page.step >= ladder.length) {
+        page.step = ladder.length - 1;
+        return advance(id);
+      }
       const contact = page.contacts[page.contact];
       const rung = ladder[page.step];
       showStep(page);
@@ -320,15 +354,21 @@ module.exports = function registerTwilioPage(RED: NodeAPI): void {
       try {
         const from = page.from;
         if (rung.action === 'text') {
+          // The code is this page's for the contact; the text shows it when another question is open for them.
+          const code = page.texted.find((t) => t.number === contact.number)?.code ?? board?.codeFor(contact.number) ?? '';
+          const hint =
+            board && board.openFor(contact.number) > 1
+              ? say('codeHint', { code, answer: firstAckWord })
+              : say('pageTextHint', { word: firstAckWord });
           const created = await requestOwner.run(node, () =>
-            account
-              .getClient()
-              .messages.create({ to: contact.number, from, body: `${page.spoken} ${say('pageTextHint', { word: firstAckWord })}` }),
+            account.getClient().messages.create({ to: contact.number, from, body: `${page.spoken} ${hint}` }),
           );
-          if (!pages.get(id)) return;
+          // Even when the page ended meanwhile, what went out is in its record (the all clear reaches this person).
           record(page, { sid: created.sid, outcome: 'sent' });
           if (!page.texted.some((t) => t.number === contact.number))
-            page.texted.push({ number: contact.number, from: created.from || undefined, name: contact.name });
+            page.texted.push({ number: contact.number, from: created.from || undefined, name: contact.name, code });
+          if (!page.alerted.includes(contact.number)) page.alerted.push(contact.number);
+          if (!pages.get(id) || closing) return void pages.update(id).catch(() => undefined);
         } else {
           const url = keysUrl();
           const twiml = pageCallTwiml(
@@ -348,11 +388,12 @@ module.exports = function registerTwilioPage(RED: NodeAPI): void {
               ...(def.skipVoicemail !== false ? { machineDetection: 'Enable' } : {}),
             }),
           );
-          if (!pages.get(id)) return;
+          if (!pages.get(id)) return hangUp(created.sid); // the page ended while the call was being placed
           page.callSid = created.sid;
+          if (!page.alerted.includes(contact.number)) page.alerted.push(contact.number);
+          if (closing) return void pages.update(id).catch(() => undefined); // kept: the next start watches it
           watchCall(id, created.sid);
         }
-        if (!page.alerted.includes(contact.number)) page.alerted.push(contact.number);
         await pages.update(id);
         listenForReplies(id);
         wait(rung.waitMs);
@@ -360,7 +401,7 @@ module.exports = function registerTwilioPage(RED: NodeAPI): void {
         // A contact that cannot be reached (an invalid number) is a step's outcome, not the page's end.
         const error = toTwilioNodeError(err, account.redact).localise(status.translate);
         record(page, { outcome: 'failed', error: `${error.code}: ${error.message}` });
-        advance(id);
+        if (!closing) advance(id);
       }
     }
 
@@ -387,7 +428,7 @@ module.exports = function registerTwilioPage(RED: NodeAPI): void {
     function stepDone(id: string, outcome: string, sid?: string): void {
       const page = pages.get(id)?.record;
       if (!page) return;
-      if (ladder[page.step].action === 'call') record(page, { sid: sid ?? page.callSid, outcome });
+      if (ladder[page.step]?.action === 'call') record(page, { sid: sid ?? page.callSid, outcome });
       advance(id);
     }
 
@@ -431,7 +472,7 @@ module.exports = function registerTwilioPage(RED: NodeAPI): void {
         startedAt: new Date().toISOString(),
       };
       await pages.hold(id, page, kept.bytes, { send: (m) => send(m), done: (err) => done(err) }, msg);
-      void runStep(id);
+      runStepSafely(id);
     }
 
     async function cancel(msg: NodeMessageInFlow): Promise<void> {
@@ -442,21 +483,24 @@ module.exports = function registerTwilioPage(RED: NodeAPI): void {
         if (def.cancelTopic && only === def.cancelTopic) {
           /* the cancel topic itself ends every page */
         } else if (only !== undefined && only !== '' && page.alarmId !== String(only)) continue;
-        // Those already alerted hear that it is over, if the node says so.
-        if (def.allClear && account)
-          for (const number of page.alerted) {
-            const body = renderTemplate(def.allClear, { ...page.msg, page: { alarmId: page.alarmId } });
-            const from = page.texted.find((t) => t.number === number)?.from ?? account.defaultFrom;
-            void requestOwner
-              .run(node, () => account.getClient().messages.create({ to: number, from, body }))
-              .catch((err: unknown) => node.warn(toTwilioNodeError(err, account.redact).localise(status.translate).message));
-          }
-        // A call that rings now is hung up: the alarm is over.
-        if (page.callSid && account) {
-          const sid = page.callSid;
-          void requestOwner.run(node, () => account.getClient().calls(sid).update({ status: 'completed' })).catch(() => undefined);
-        }
+        // A call that rings now is hung up, and the page ends, whatever its all clear makes of its data.
+        if (page.callSid) hangUp(page.callSid);
         end(held.id, OUT.cancelled, { cancelledAt: new Date().toISOString() });
+        // Those already alerted hear that it is over, if the node says so.
+        if (!def.allClear || !account) continue;
+        let body: string;
+        try {
+          body = renderTemplate(def.allClear, { ...page.msg, page: { alarmId: page.alarmId } });
+        } catch (err) {
+          node.warn(toTwilioNodeError(err).localise(status.translate).message);
+          continue;
+        }
+        for (const number of page.alerted) {
+          const from = page.texted.find((t) => t.number === number)?.from ?? page.from;
+          void requestOwner
+            .run(node, () => account.getClient().messages.create({ to: number, from, body }))
+            .catch((err: unknown) => node.warn(toTwilioNodeError(err, account.redact).localise(status.translate).message));
+        }
       }
     }
 
@@ -475,21 +519,31 @@ module.exports = function registerTwilioPage(RED: NodeAPI): void {
     if (account)
       void pages.restore(isPageRecord).then(
         (restored) => {
-          for (const held of restored) void runStep(held.id, true);
+          for (const held of restored) runStepSafely(held.id, true);
         },
         (err: Error) => node.warn(err.message),
       );
 
     node.on('close', (removed: boolean, done: () => void) => {
+      closing = true;
       tracker?.stop();
       for (const id of new Set([...listeners.keys(), ...timers.keys(), ...replies.keys()])) silence(id);
-      if (removed) {
-        for (const held of [...pages.values()]) pages.release(held.id)?.handle?.done();
-        forgetNodeState(node);
-      } else for (const held of pages.letGo()) held.handle?.done();
-      account?.queue.withdraw(node);
-      status.clear();
-      done();
+      // Steps being sent get their answer first (up to 5 s): a call placed is then known, to watch after a
+      // redeploy, or to hang up when the node is removed.
+      let waited: NodeJS.Timeout | undefined;
+      void Promise.race([Promise.allSettled([...sending]), new Promise((resolve) => (waited = setTimeout(resolve, 5_000)))]).then(() => {
+        clearTimeout(waited);
+        if (removed) {
+          for (const held of [...pages.values()]) {
+            if (held.record.callSid) hangUp(held.record.callSid);
+            pages.release(held.id)?.handle?.done();
+          }
+          forgetNodeState(node);
+        } else for (const held of pages.letGo()) held.handle?.done();
+        account?.queue.withdraw(node);
+        status.clear();
+        done();
+      });
     });
   }
 

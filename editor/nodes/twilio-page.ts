@@ -94,8 +94,9 @@ import type { NodeDefinition, TypedField } from '../twilio-editor';
         container.editableList('addItem', step);
       });
       RED.nodes.eachNode(function (found) {
-        const n = found as unknown as { type: string; id: string; name?: string; path?: string; receive?: string };
-        if (n.type === 'twilio-in' && n.receive !== 'poll')
+        const n = found as unknown as { type: string; id: string; name?: string; path?: string; receive?: string; validate?: boolean };
+        // Only a webhook twilio-in that checks signatures passes key presses on.
+        if (n.type === 'twilio-in' && n.receive !== 'poll' && n.validate !== false)
           $('<option/>')
             .val(n.id)
             .text(n.name || n.path || n.id)

@@ -32,7 +32,11 @@ export interface OpenQuestion {
   code: string;
   /** The question's text, for the clarifying message. */
   summary: string;
+  /** When Twilio took the question (its clock): a polled reply from before it cannot answer it. */
+  askedAt?: number;
   onReply(reply: Reply): void;
+  /** How its node sends a clarifying message (each node its own; the board's when it has none). */
+  clarify?: Clarify;
 }
 
 /** Sends the clarifying message: the open questions, each with its code. */
@@ -44,30 +48,48 @@ export class QuestionBoard {
   /** Open questions by person, in the order they were asked. */
   private readonly byPerson = new Map<string, Map<string, OpenQuestion>>();
   private readonly unsubscribe = new Map<string, () => void>();
+  /** Codes handed out for questions still being sent, by person: two asks at once never share one. */
+  private readonly pending = new Map<string, Set<string>>();
+  /** The open questions each person was last sent a clarifying message about: one message per set, not one per reply. */
+  private readonly clarified = new Map<string, string>();
 
   constructor(
     private readonly hub: InboundHub,
-    private readonly clarify: Clarify,
+    private readonly clarify: Clarify = () => undefined,
     private readonly random: () => number = Math.random,
   ) {}
 
-  /** How many questions are open for a person (on any of our numbers). */
+  /** How many questions are open for a person (on any of our numbers), those being sent included. */
   openFor(person: string): number {
-    return this.byPerson.get(person)?.size ?? 0;
+    return (this.byPerson.get(person)?.size ?? 0) + (this.pending.get(person)?.size ?? 0);
   }
 
-  /** A code no other open question of this person has (10–99; more digits once those run out). */
+  /**
+   * A code no other question of this person has, open or being sent (10–99; more digits once those
+   * run out). It stays reserved until its question opens, or `releaseCode` gives it back.
+   */
   codeFor(person: string): string {
-    const taken = new Set([...(this.byPerson.get(person)?.values() ?? [])].map((q) => q.code));
+    const pending = this.pending.get(person) ?? new Set<string>();
+    const taken = new Set([...(this.byPerson.get(person)?.values() ?? [])].map((q) => q.code).concat([...pending]));
     for (let digits = CODE_DIGITS; ; digits++) {
       const low = 10 ** (digits - 1);
       const span = 9 * low;
       if (taken.size < span / 2)
         for (;;) {
           const code = String(low + Math.floor(this.random() * span));
-          if (!taken.has(code)) return code;
+          if (taken.has(code)) continue;
+          pending.add(code);
+          this.pending.set(person, pending);
+          return code;
         }
     }
+  }
+
+  /** Gives back a code whose question was not sent. */
+  releaseCode(person: string, code: string): void {
+    const pending = this.pending.get(person);
+    pending?.delete(code);
+    if (pending?.size === 0) this.pending.delete(person);
   }
 
   /** Opens a question; returns how to close it. A question reopened after a restart keeps its code. */
@@ -80,13 +102,16 @@ export class QuestionBoard {
         this.hub.subscribe({ from: question.person }, (event) => this.route(question.person, event)),
       );
     }
+    this.releaseCode(question.person, question.code);
     questions.set(question.id, question);
     return () => this.close(question.person, question.id);
   }
 
   private close(person: string, id: string): void {
     const questions = this.byPerson.get(person);
-    if (!questions?.delete(id) || questions.size > 0) return;
+    if (!questions?.delete(id)) return;
+    this.clarified.delete(person);
+    if (questions.size > 0) return;
     this.byPerson.delete(person);
     this.unsubscribe.get(person)?.();
     this.unsubscribe.delete(person);
@@ -95,7 +120,10 @@ export class QuestionBoard {
   /** A message from a person with open questions: to one of them, or a clarifying message. */
   private route(person: string, event: InboundEvent): 'claimed' | undefined {
     if (event.kind !== 'message' || !event.to) return undefined;
-    const candidates = [...(this.byPerson.get(person)?.values() ?? [])].filter((q) => !q.ourNumber || q.ourNumber === event.to);
+    // A reply that came before a question was asked (a poll listing an old text again) cannot answer it.
+    const candidates = [...(this.byPerson.get(person)?.values() ?? [])].filter(
+      (q) => (!q.ourNumber || q.ourNumber === event.to) && !(event.at !== undefined && q.askedAt !== undefined && event.at < q.askedAt),
+    );
     if (candidates.length === 0) return undefined;
     const p = event.params;
     const text = typeof p.Body === 'string' ? p.Body : '';
@@ -117,35 +145,56 @@ export class QuestionBoard {
       chosen.onReply({ ...reply, text: quoted.rest, code: quoted.code });
       return 'claimed';
     }
-    this.clarify(
-      person,
-      event.to,
-      candidates.map((q) => ({ code: q.code, summary: q.summary })),
-    );
+    // One clarifying message per set of open questions: a phone that answers every text (an
+    // auto-reply) must not start an endless exchange.
+    const set = candidates
+      .map((q) => q.id)
+      .sort()
+      .join('\u0000');
+    if (this.clarified.get(person) !== set) {
+      this.clarified.set(person, set);
+      const clarify = candidates.find((q) => q.clarify)?.clarify ?? this.clarify;
+      clarify(
+        person,
+        event.to,
+        candidates.map((q) => ({ code: q.code, summary: q.summary })),
+      );
+    }
     return 'claimed';
   }
 }
 
-/** The open code a reply quotes ("YES 42", "42 yes", "#42: yes"), and the reply without it. */
+/**
+ * The open code a reply quotes ("YES 42", "42 yes", "#42: yes"), and the reply without it. A whole
+ * number only (42 in 142 is no code); a code at the end wins, then one at the start, then the first
+ * ("17 guests 42" quotes 42).
+ */
 export function quotedCode(text: string, codes: ReadonlySet<string>): { code: string; rest: string } | undefined {
-  const tokens = text.match(/#?\d+/g) ?? [];
-  for (const token of tokens) {
-    const code = token.replace('#', '');
-    if (!codes.has(code)) continue;
-    const rest = text
-      .replace(token, ' ')
-      .replace(/\s+/g, ' ')
-      .replace(/^[\s:,.-]+|[\s:,.-]+$/g, '');
-    return { code, rest };
-  }
-  return undefined;
+  const found = [...text.matchAll(/(?<![\p{L}\p{N}])#?(\d+)(?![\p{L}\p{N}])/gu)].filter((m) => codes.has(m[1]));
+  const chosen = found.find((m) => atTail(text, m)) ?? found.find((m) => atHead(text, m)) ?? found[0];
+  if (!chosen || chosen.index === undefined) return undefined;
+  const rest = trimPunctuation(`${text.slice(0, chosen.index)} ${text.slice(chosen.index + chosen[0].length)}`.replace(/\s+/g, ' '));
+  return { code: chosen[1], rest };
+}
+
+const atTail = (text: string, m: RegExpMatchArray) => trimPunctuation(text.slice(m.index! + m[0].length)) === '';
+const atHead = (text: string, m: RegExpMatchArray) => trimPunctuation(text.slice(0, m.index)) === '';
+
+/** Spaces and : , . - off both ends, in one pass each way (a regex anchored at the end is quadratic on a long run). */
+function trimPunctuation(text: string): string {
+  const strip = (c: string) => /[\s:,.-]/.test(c);
+  let start = 0;
+  let end = text.length;
+  while (start < end && strip(text[start])) start++;
+  while (end > start && strip(text[end - 1])) end--;
+  return text.slice(start, end);
 }
 
 const boards = new WeakMap<object, QuestionBoard>();
 
-/** The board of an account (its config node), made by the first node that asks. */
-export function questionBoardFor(account: object, hub: InboundHub, clarify: Clarify): QuestionBoard {
+/** The board of an account (its config node), made by the first node that asks; each question brings its own clarify. */
+export function questionBoardFor(account: object, hub: InboundHub): QuestionBoard {
   let board = boards.get(account);
-  if (!board) boards.set(account, (board = new QuestionBoard(hub, clarify)));
+  if (!board) boards.set(account, (board = new QuestionBoard(hub)));
   return board;
 }

@@ -18,6 +18,8 @@ export interface InboundEvent {
   /** What Twilio sent, as it sent it. */
   params: Readonly<Record<string, unknown>>;
   source: 'webhook' | 'poll';
+  /** When Twilio got it, by Twilio's clock, for a polled event (a webhook's is now). */
+  at?: number;
 }
 
 /**
@@ -62,10 +64,15 @@ export class InboundHub {
   private readonly bySender = new Map<string, Set<InboundHandler>>();
   /** Sources that feed this hub (twilio-in nodes, by webhook or by poll): a node that waits can say when there is none. */
   private sourceCount = 0;
-  /** Identities of recent events, in arrival order (a Map keeps insertion order), and whether one was claimed. */
-  private readonly seen = new Map<string, 'claimed' | 'heard'>();
-  /** Handlers that threw, reported here rather than to whoever published. */
-  constructor(private readonly onHandlerError: (err: unknown) => void = () => undefined) {}
+  /**
+   * Handlers that threw are reported to `onHandlerError`, not to whoever published. `seen` holds the
+   * identities of recent events in arrival order (a Map keeps insertion order) and whether one was
+   * claimed: given by the caller, it can outlive the hub (a redeploy makes a new account node).
+   */
+  constructor(
+    private readonly onHandlerError: (err: unknown) => void = () => undefined,
+    private readonly seen = new Map<string, 'claimed' | 'heard'>(),
+  ) {}
 
   /** Starts delivering matching events to `handler`; returns how to stop. */
   subscribe(match: InboundMatch, handler: InboundHandler): () => void {
@@ -143,10 +150,23 @@ export class InboundHub {
 const pairKey = (from: string, to: string) => `${from}\u0000${to}`;
 
 const hubs = new WeakMap<object, InboundHub>();
+/**
+ * What each account's hub has heard, by the config node's id: a redeploy makes a new config node (and
+ * hub), and a text heard by webhook before it must not come back as new by the next poll after it.
+ */
+const heardByAccount = new Map<string, Map<string, 'claimed' | 'heard'>>();
 
 /** The hub of an account (its config node): made when first asked for, gone with the node. */
 export function inboundHubFor(account: object): InboundHub {
   let hub = hubs.get(account);
-  if (!hub) hubs.set(account, (hub = new InboundHub()));
+  if (!hub) {
+    const id = (account as { id?: unknown }).id;
+    let heard = typeof id === 'string' ? heardByAccount.get(id) : undefined;
+    if (!heard) {
+      heard = new Map();
+      if (typeof id === 'string') heardByAccount.set(id, heard);
+    }
+    hubs.set(account, (hub = new InboundHub(undefined, heard)));
+  }
   return hub;
 }

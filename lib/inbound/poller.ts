@@ -31,6 +31,8 @@ export interface PolledEvent {
   sid: string;
   /** What Twilio's webhook for it would have carried. */
   params: Record<string, string>;
+  /** When Twilio got it (its clock). */
+  at: number;
 }
 
 export interface PollOutcome {
@@ -247,13 +249,14 @@ async function messageEvent(client: twilio.Twilio, m: MessageRecord): Promise<Po
       params.MediaUnavailable = 'true';
     }
   }
-  return { kind: 'message', sid: m.sid, params };
+  return { kind: 'message', sid: m.sid, params, at: timeOf(m.dateSent ?? m.dateCreated) };
 }
 
 function callEvent(c: CallRecord): PolledEvent {
   return {
     kind: 'call',
     sid: c.sid,
+    at: timeOf(c.startTime ?? c.dateCreated),
     params: {
       CallSid: c.sid,
       AccountSid: c.accountSid,

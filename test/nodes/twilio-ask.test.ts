@@ -270,4 +270,51 @@ describe('twilio-ask', () => {
     await new Promise((r) => setTimeout(r, 1_500));
     assert.equal(got.news.length, 0, 'the polling twilio-in does not also emit it');
   });
+
+  it('holds against what a stranger or a busy phone can do: an auto-reply, twelve questions at once, WhatsApp, a broken "tell the others", a cancel with a bad To', async () => {
+    await load([
+      askNode('ask', { body: 'Leave the heating on?', tellOthers: 'Answered: {{missing.field}}', mode: 'first' }),
+      askNode('second', { body: 'Close the garage?' }),
+    ]);
+    const got = listen();
+    const second = listen('second');
+    // A phone that answers every text ("Yes!") with two questions open: one clarifying message, not a loop.
+    helper.getNode('ask').receive({ to: [SAYS_YES, NEVER_ANSWERS] });
+    helper.getNode('second').receive({ to: SAYS_YES });
+    await until(() => texts(SAYS_YES).length >= 3, 'the questions and a clarifying message');
+    await new Promise((r) => setTimeout(r, 4_000));
+    const clarifying = texts(SAYS_YES).filter((t) => /open questions/.test(t));
+    assert.equal(clarifying.length, 1, `one clarifying message: ${texts(SAYS_YES).join(' | ')}`);
+    // The broken "tell the others" template: the answer still wins, on its output.
+    await textIn(SAYS_YES, `yes ${/reply with (\d+)/.exec(texts(SAYS_YES).find((t) => /reply with/.test(t)) ?? '')?.[1] ?? ''}`);
+    await until(() => got.yes.length + second.yes.length === 1, 'the coded answer');
+
+    // Twelve questions to one person at the same moment: twelve codes, each (but the first) in its text.
+    for (let i = 0; i < 12; i++) helper.getNode('second').receive({ to: SOMEONE, payload: i });
+    await until(() => texts(SOMEONE).length === 12, 'twelve questions');
+    const codes = texts(SOMEONE).map((t) => /reply with (\d+)/.exec(t)?.[1]);
+    assert.ok(codes.filter(Boolean).length >= 11, codes.join());
+    assert.equal(new Set(codes.filter(Boolean)).size, codes.filter(Boolean).length, 'no code twice');
+
+    // A cancel whose To is no number cancels nothing and says so.
+    const errors: any[] = [];
+    const node = helper.getNode('second') as any;
+    const complete = node._complete.bind(node);
+    node._complete = (m: unknown, err: any) => {
+      if (err) errors.push(err);
+      complete(m, err);
+    };
+    helper.getNode('second').receive({ to: 'not a number', cancel: true });
+    await until(() => errors.length === 1, 'the refused cancel');
+    assert.equal(errors[0].code, 'INVALID_TO_PHONE_NUMBER_ERROR');
+    assert.equal(second.noReply.length, 0);
+  });
+
+  it('takes a WhatsApp answer when To is a bare number and From a WhatsApp sender', async () => {
+    await load([askNode('ask', { from: `whatsapp:${HOUSE}` })]);
+    const got = listen();
+    helper.getNode('ask').receive({ to: SAYS_YES });
+    await until(() => got.yes.length === 1, 'the WhatsApp answer');
+    assert.equal(got.yes[0].reply.from, `whatsapp:${SAYS_YES}`);
+  });
 });

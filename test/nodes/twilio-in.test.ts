@@ -294,19 +294,21 @@ describe('twilio-in and twilio-reply', () => {
 
   it("publishes each webhook to the account's inbound path once, and still emits it", async () => {
     const { received } = await load();
+    // A Sid of its own: the account's path remembers what it heard across redeploys (and these tests).
+    const params = { ...PARAMS, MessageSid: 'SM' + crypto.randomBytes(16).toString('hex') };
     const hub = inboundHubFor(helper.getNode('account'));
     const heard: string[] = [];
     const stops = [
-      hub.subscribe({ sid: PARAMS.MessageSid }, (e) => heard.push(`sid:${e.kind}:${e.source}`)),
-      hub.subscribe({ from: PARAMS.From, to: PARAMS.To }, (e) => heard.push(`pair:${String(e.params.Body)}`)),
-      hub.subscribe({ to: PARAMS.To }, () => heard.push('number')),
+      hub.subscribe({ sid: params.MessageSid }, (e) => heard.push(`sid:${e.kind}:${e.source}`)),
+      hub.subscribe({ from: params.From, to: params.To }, (e) => heard.push(`pair:${String(e.params.Body)}`)),
+      hub.subscribe({ to: params.To }, () => heard.push('number')),
     ];
     const token = { 'I-Twilio-Idempotency-Token': crypto.randomUUID() };
-    assert.equal((await signedForm('/twilio/sms', PARAMS, undefined, TOKEN, token)).status, 200);
-    assert.equal((await signedForm('/twilio/sms', PARAMS, undefined, TOKEN, token)).status, 200, 'a duplicate delivery');
-    assert.equal((await signedForm('/twilio/sms', { ...PARAMS, Body: 'forged' }, undefined, 'not-the-token')).status, 403);
+    assert.equal((await signedForm('/twilio/sms', params, undefined, TOKEN, token)).status, 200);
+    assert.equal((await signedForm('/twilio/sms', params, undefined, TOKEN, token)).status, 200, 'a duplicate delivery');
+    assert.equal((await signedForm('/twilio/sms', { ...params, Body: 'forged' }, undefined, 'not-the-token')).status, 403);
     await settle(() => received.length >= 1);
-    assert.deepEqual(heard.sort(), ['number', `pair:${PARAMS.Body}`, 'sid:message:webhook']);
+    assert.deepEqual(heard.sort(), ['number', `pair:${params.Body}`, 'sid:message:webhook']);
     assert.equal(received.length, 1, 'the output works as before');
     for (const stop of stops) stop();
   });

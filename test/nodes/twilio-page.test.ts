@@ -203,5 +203,47 @@ describe('twilio-page', () => {
     assert.equal(got.dones, 50);
   });
 
+  it('survives its ladder shrinking under a running page, a cancel whose all clear cannot render, and keys to an unchecked twilio-in', async () => {
+    const got = await load({
+      contacts: `Bob ${ANSWERS_NO_KEY}, Alice ${PRESSES_1}`,
+      steps: [
+        { action: 'text', wait: 5 },
+        { action: 'text', wait: 30 },
+      ],
+      allClear: 'All clear in {{room}}',
+      cancelTopic: 'cleared',
+    });
+    helper.getNode('page').receive({ topic: 'smoke', payload: 'attic' });
+    await until(() => texts(ANSWERS_NO_KEY).length === 2, "Bob's second step", 15_000);
+    // The same page, its node now with one step: it goes on from the nearest step, no crash.
+    await helper.setFlows(
+      flow({
+        contacts: `Bob ${ANSWERS_NO_KEY}, Alice ${PRESSES_1}`,
+        steps: [{ action: 'text', wait: 30 }],
+        allClear: 'All clear in {{room}}',
+        cancelTopic: 'cleared',
+      }),
+      'full',
+      { account: account().credentials },
+    );
+    const cancelled: any[] = [];
+    helper.getNode('cancelled').on('input', (m: any) => cancelled.push(m));
+    await until(() => texts(PRESSES_1).length === 1, 'Alice texted after the change');
+    helper.getNode('page').receive({ topic: 'cleared' });
+    await until(() => cancelled.length === 1, 'cancelled although its all clear lacks {{room}}');
+    assert.equal(got.dones, 1);
+
+    // A twilio-in that does not check signatures passes no key presses on: the call asks for a text.
+    await helper.setFlows(
+      flow({ contacts: `Alice ${PRESSES_1}` }).map((n) => (n.id === 'in' ? { ...n, validate: false } : n)),
+      'full',
+      { account: account().credentials },
+    );
+    helper.getNode('page').receive({ topic: 'smoke 2', payload: 'hall' });
+    await until(() => simulator.requests.some((r) => r.path.endsWith('/Calls.json') && /hall/.test(String(r.params.Twiml))), 'the call');
+    const call = simulator.requests.find((r) => r.path.endsWith('/Calls.json') && /hall/.test(String(r.params.Twiml)))!;
+    assert.doesNotMatch(String(call.params.Twiml), /<Gather/);
+  });
+
   const simulatorSettings = (body: object) => fetch(`${simulator.url}/_sim/settings`, { method: 'POST', body: JSON.stringify(body) });
 });

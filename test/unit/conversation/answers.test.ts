@@ -88,4 +88,19 @@ describe('QuestionBoard', () => {
     assert.deepEqual(hub.publish(message('+1666', 'hello')), { delivered: 0, claimed: false }, 'a stranger is no one’s answer');
     assert.deepEqual(hub.publish(message('+1555', 'to another number', '+15017122662')).claimed, false, 'only the number that asked');
   });
+
+  it('lets no reply older than a question answer it (a poll listing an old text again), and quotes codes only as whole numbers', () => {
+    const hub = new InboundHub();
+    const got: string[] = [];
+    const board = new QuestionBoard(hub);
+    board.open({ id: 'b', person: '+1555', code: '52', summary: 'B?', askedAt: 2_000_000, onReply: (r) => got.push(r.text) });
+    assert.equal(hub.publish({ ...message('+1555', 'yes'), source: 'poll', at: 1_000_000 }).claimed, false, 'older than the question');
+    hub.publish({ ...message('+1555', 'no'), source: 'poll', at: 2_000_000 });
+    assert.deepEqual(got, ['no']);
+    assert.equal(quotedCode('yes 142 42', new Set(['42']))?.rest, 'yes 142');
+    assert.equal(quotedCode('17 guests 42', new Set(['17', '42']))?.code, '42', 'a code at the end first');
+    const started = performance.now();
+    quotedCode('.'.repeat(120_000) + ' 42 yes', new Set(['42']));
+    assert.ok(performance.now() - started < 200, 'linear in the reply');
+  });
 });
