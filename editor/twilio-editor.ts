@@ -399,7 +399,19 @@ function createTwilioEditor(window: EditorWindow) {
     });
   }
 
+  /**
+   * Fills the dialog's "keep state in" select with the context stores settings.js configures (the
+   * editor's settings list them) and selects the node's own; every node that keeps state has one.
+   */
+  function contextStores(node: EditedNode): void {
+    const settings = RED.settings as unknown as { context?: { stores?: string[] } };
+    for (const store of (settings.context && settings.context.stores) || [])
+      $('<option/>').val(store).text(store).appendTo('#node-input-contextStore');
+    $('#node-input-contextStore').val(String(node.contextStore || ''));
+  }
+
   const api = {
+    contextStores,
     rules: RULES,
     rule,
     sidRule,

@@ -124,11 +124,7 @@ import type { EditedNode, NodeDefinition, TypedField } from '../twilio-editor';
       };
       $('#node-input-mode').on('change', toggle);
       toggle();
-      const settings = RED.settings as unknown as { context?: { stores?: string[] } };
-      ((settings.context && settings.context.stores) || []).forEach(function (store: string) {
-        $('<option/>').val(store).text(store).appendTo('#node-input-contextStore');
-      });
-      $('#node-input-contextStore').val(String(node.contextStore || ''));
+      TwilioEditor.contextStores(node);
     },
     oneditsave: function () {
       const before = answersOf(this).length;

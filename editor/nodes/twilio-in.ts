@@ -98,13 +98,7 @@ import type { EditedNode, NodeDefinition } from '../twilio-editor';
       };
       $('#node-input-receive, #node-input-validate, #node-input-reply, #node-input-dedupe, #node-input-fallback').on('change', toggle);
       toggle();
-      // The context stores settings.js configures (Node-RED's editor settings list them).
-      const settings = RED.settings as unknown as { context?: { stores?: string[] } };
-      const stores = (settings.context && settings.context.stores) || [];
-      stores.forEach(function (s: string) {
-        $('<option/>').val(s).text(s).appendTo('#node-input-contextStore');
-      });
-      $('#node-input-contextStore').val(String(node.contextStore || ''));
+      TwilioEditor.contextStores(node);
       // Point one of the account's numbers at this node (the deployed account and public URL are used).
       $('#twilio-in-connect').on('click', function () {
         const account = $('#node-input-account').val();

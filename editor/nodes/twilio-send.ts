@@ -133,12 +133,7 @@ import type { EditedNode, NodeDefinition, TypedField } from '../twilio-editor';
         $('.twilio-send-receipts').toggle(resource !== 'object');
         $('.twilio-send-waits').toggle(resource !== 'object' && $('#node-input-waitFor').val() === 'outcome');
       };
-      // The context stores settings.js configures, for the waits (a persistent one keeps them across restarts).
-      const settings = RED.settings as unknown as { context?: { stores?: string[] } };
-      ((settings.context && settings.context.stores) || []).forEach(function (store: string) {
-        $('<option/>').val(store).text(store).appendTo('#node-input-contextStore');
-      });
-      $('#node-input-contextStore').val(String(this.contextStore || ''));
+      TwilioEditor.contextStores(this);
       $('#node-input-waitFor').on('change', update);
       const node = this;
       RED.nodes.eachNode(function (found) {

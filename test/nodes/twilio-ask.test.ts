@@ -3,17 +3,11 @@
  * not delivered; two open questions for one person; waits that outlive a restart; cancel.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { describe, it } from 'node:test';
-import { FlowNode, accountNode, allNodes, helper, nodeRedPackage, useHttpNode, useRuntime } from '../support/harness';
+import { until as untilWithin } from '../support/assertions';
+import { FlowNode, initWithFileContext, accountNode, allNodes, helper, useHttpNode, useRuntime } from '../support/harness';
 
-const contextDir = fs.mkdtempSync(path.join(os.tmpdir(), 'twilio-ask-context-'));
-process.on('exit', () => fs.rmSync(contextDir, { recursive: true, force: true }));
-helper.init(require.resolve(nodeRedPackage), {
-  contextStorage: { default: { module: 'memory' }, file: { module: 'localfilesystem', config: { dir: contextDir } } },
-});
+initWithFileContext();
 
 const HOUSE = '+15017122661';
 /** simulator/people.ts */
@@ -27,13 +21,7 @@ const SOMEONE = '+15555550199';
 
 const OUTPUTS = ['yes', 'no', 'else', 'noReply', 'notDelivered'] as const;
 
-async function until(check: () => boolean, what: string, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const until = (check: () => boolean, what: string, ms = 15_000) => untilWithin(check, what, ms);
 
 describe('twilio-ask', () => {
   const { simulator } = useRuntime();

@@ -7,18 +7,13 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { until as untilWithin } from '../support/assertions';
 import { ACCOUNT, FlowNode, accountNode, allNodes, helper, useRuntime } from '../support/harness';
 
 const HOUSE = '+15017122661';
 const sid = (prefix: string, n: number) => prefix + n.toString(16).padStart(32, '0');
 
-async function until(check: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const until = (check: () => boolean, what: string, ms = 10_000) => untilWithin(check, what, ms);
 
 describe('twilio-in polling a misbehaving server', () => {
   useRuntime();

@@ -3,34 +3,17 @@
  * and hands each on exactly once, across redeploys and restarts, with no replay of history.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { describe, it } from 'node:test';
-import { ACCOUNT, FlowNode, accountNode, allNodes, helper, nodeRedPackage, useHttpNode, useRuntime } from '../support/harness';
+import { until as untilWithin } from '../support/assertions';
+import { ACCOUNT, FlowNode, initWithFileContext, accountNode, allNodes, helper, useHttpNode, useRuntime } from '../support/harness';
 import { inboundHubFor } from '../../lib/inbound/hub';
 
-const contextDir = fs.mkdtempSync(path.join(os.tmpdir(), 'twilio-poll-context-'));
-// Removed as the process ends: the runtime's file store still writes as the last test unloads.
-process.on('exit', () => fs.rmSync(contextDir, { recursive: true, force: true }));
-helper.init(require.resolve(nodeRedPackage), {
-  contextStorage: {
-    default: { module: 'memory' },
-    file: { module: 'localfilesystem', config: { dir: contextDir } },
-  },
-});
+initWithFileContext();
 
 const HOUSE = '+15017122661';
 const PERSON = '+15555550100';
 
-/** Resolves once `check` holds, polling every 20 ms; fails with `what` after `ms`. */
-async function until(check: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const until = (check: () => boolean, what: string, ms = 10_000) => untilWithin(check, what, ms);
 
 describe('twilio-in polling', () => {
   const { simulator } = useRuntime();

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { until as untilWithin } from '../support/assertions';
 import { FlowNode, accountNode, allNodes, helper, useHttpNode, useRuntime } from '../support/harness';
 
 /** simulator/people.ts */
@@ -14,13 +15,7 @@ const TEXTS_ACK = '+15555550122';
 const VOICEMAIL = '+15555550103';
 const PHONE_OFF = '+15555550101';
 
-async function until(check: () => boolean, what: string, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const until = (check: () => boolean, what: string, ms = 20_000) => untilWithin(check, what, ms);
 
 describe('twilio-page', () => {
   const { simulator } = useRuntime();

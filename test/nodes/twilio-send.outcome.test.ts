@@ -4,18 +4,11 @@
  * and a restart; each msg leaves exactly once, on the output the user chose.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { describe, it } from 'node:test';
-import { FlowNode, accountNode, allNodes, helper, nodeRedPackage, useHttpNode, useRuntime } from '../support/harness';
+import { until as untilWithin } from '../support/assertions';
+import { FlowNode, initWithFileContext, accountNode, allNodes, helper, useHttpNode, useRuntime } from '../support/harness';
 
-const contextDir = fs.mkdtempSync(path.join(os.tmpdir(), 'twilio-outcome-context-'));
-// Removed as the process ends: the runtime's file store still writes as the last test unloads.
-process.on('exit', () => fs.rmSync(contextDir, { recursive: true, force: true }));
-helper.init(require.resolve(nodeRedPackage), {
-  contextStorage: { default: { module: 'memory' }, file: { module: 'localfilesystem', config: { dir: contextDir } } },
-});
+initWithFileContext();
 
 /** The simulator's people (simulator/people.ts). */
 const ANSWERS = '+15555550100';
@@ -24,20 +17,14 @@ const LANDLINE = '+15555550102';
 const VOICEMAIL = '+15555550103';
 const WHATSAPP_READER = '+15555550104';
 
-async function until(check: () => boolean, what: string, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 interface Run {
   reached: any[];
   notReached: any[];
   errors: any[];
   dones: number;
 }
+
+const until = (check: () => boolean, what: string, ms = 15_000) => untilWithin(check, what, ms);
 
 describe('twilio-send waiting for outcomes', () => {
   const { simulator } = useRuntime();

@@ -17,3 +17,12 @@ export function codeAndMessageOf(fn: () => unknown): string {
   }
   return 'no error';
 }
+
+/** Resolves once `check` holds, trying every 20 ms; fails the test with `what` after `ms`. */
+export async function until(check: () => boolean, what: string, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

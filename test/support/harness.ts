@@ -63,6 +63,21 @@ export const twilioIn = (red: { httpNode: import('node:http').RequestListener })
 export const allNodes = [twilioConfig, twilioSend, ...resourceNodes, twilioIn, twilioReply, twilioRequest, twilioAsk, twilioPage];
 export { helper };
 
+/**
+ * The runtime with two context stores, as settings.js would configure them: `default` in memory and
+ * `file` on disk in a temporary directory (removed as the process ends: the file store still writes
+ * as the last test unloads). Call at the top of a file, before useRuntime.
+ */
+export function initWithFileContext(): void {
+  const fs = require('node:fs') as typeof import('node:fs');
+  const os = require('node:os') as typeof import('node:os');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twilio-context-'));
+  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  helper.init(require.resolve(nodeRedPackage), {
+    contextStorage: { default: { module: 'memory' }, file: { module: 'localfilesystem', config: { dir } } },
+  });
+}
+
 export const ACCOUNT = DEMO_ACCOUNT;
 export const API_KEY = DEMO_ACCOUNT.apiKeys![0];
 
