@@ -7,14 +7,14 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { upgradeConfig } from '../lib/node-red/config-version';
 import { TwilioNodeError, toTwilioNodeError } from '../lib/core/errors';
-import { render, text } from '../lib/core/texts';
+import { text } from '../lib/core/texts';
 import { TwilioAccount, findAccount } from '../lib/account/account';
 import { AcceptedMessage, MessageIntake } from '../lib/outbound/intake';
 import { deliverToRecipients } from '../lib/outbound/delivery';
 import { inboundHubFor } from '../lib/inbound/hub';
 import { OutcomeTracker } from '../lib/inbound/outcomes';
 import { AnswerMatcher, ExpectedAnswer, answerProblem } from '../lib/conversation/answers';
-import { OpenQuestion, Reply, questionBoardFor } from '../lib/conversation/questions';
+import { OpenQuestion, Reply, clarifyingMessage, peopleTexts, questionBoardFor } from '../lib/conversation/questions';
 import { HeldMessages, MAX_HELD_BYTES, storableCopy } from '../lib/node-red/held-messages';
 import { forgetNodeState, nodeStateStore } from '../lib/node-red/context';
 import { nodeStatus } from '../lib/node-red/status';
@@ -86,7 +86,7 @@ module.exports = function registerTwilioAsk(RED: NodeAPI): void {
     const node = this;
     const status = nodeStatus(RED, node);
     /** What the node texts to people, in Node-RED's language (English where it has no translation). */
-    const say = (key: string, subs: Record<string, string | number>) => render({ key: `twilio.people.${key}`, subs }, status.translate);
+    const say = peopleTexts(status.translate);
     const account = findAccount(RED, def.account);
     const answers = (def.answers ?? []).filter((a) => answerProblem(a) === undefined);
     const matcher = new AnswerMatcher(answers);
@@ -134,8 +134,7 @@ module.exports = function registerTwilioAsk(RED: NodeAPI): void {
     }
 
     function clarify(account: TwilioAccount, person: string, from: string, open: ReadonlyArray<{ code: string; summary: string }>): void {
-      const list = open.map((q) => say('clarifyItem', { code: q.code, question: q.summary })).join('\n');
-      sendText(account, person, from, say('clarify', { count: open.length, list }));
+      sendText(account, person, from, clarifyingMessage(say, open));
     }
 
     let lastShown = 0;

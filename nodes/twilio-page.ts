@@ -8,12 +8,12 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { upgradeConfig } from '../lib/node-red/config-version';
 import { TwilioNodeError, toTwilioNodeError } from '../lib/core/errors';
-import { render, text } from '../lib/core/texts';
+import { text } from '../lib/core/texts';
 import { findAccount } from '../lib/account/account';
 import { inboundHubFor } from '../lib/inbound/hub';
 import { Outcome, OutcomeTracker } from '../lib/inbound/outcomes';
 import { AnswerMatcher } from '../lib/conversation/answers';
-import { questionBoardFor } from '../lib/conversation/questions';
+import { clarifyingMessage, peopleTexts, questionBoardFor } from '../lib/conversation/questions';
 import { HeldMessages, MAX_HELD_BYTES, storableCopy } from '../lib/node-red/held-messages';
 import { forgetNodeState, nodeStateStore } from '../lib/node-red/context';
 import { nodeStatus } from '../lib/node-red/status';
@@ -135,7 +135,7 @@ module.exports = function registerTwilioPage(RED: NodeAPI): void {
     def = upgradeConfig('twilio-page', def);
     const node = this;
     const status = nodeStatus(RED, node);
-    const say = (key: string, subs: Record<string, string | number>) => render({ key: `twilio.people.${key}`, subs }, status.translate);
+    const say = peopleTexts(status.translate);
     const account = findAccount(RED, def.account);
     const ladder = (Array.isArray(def.steps) && def.steps.length ? def.steps : DEFAULT_STEPS).map((s) => ({
       action: s.action === 'call' ? ('call' as const) : ('text' as const),
@@ -163,9 +163,9 @@ module.exports = function registerTwilioPage(RED: NodeAPI): void {
     /** A person paged for two alarms who replies without a code hears which pages are open (once per set). */
     const clarify = (person: string, from: string, open: ReadonlyArray<{ code: string; summary: string }>) => {
       if (!account) return;
-      const list = open.map((q) => say('clarifyItem', { code: q.code, question: q.summary })).join('\n');
+
       void requestOwner
-        .run(node, () => account.getClient().messages.create({ to: person, from, body: say('clarify', { count: open.length, list }) }))
+        .run(node, () => account.getClient().messages.create({ to: person, from, body: clarifyingMessage(say, open) }))
         .catch((err: unknown) => node.warn(toTwilioNodeError(err, account.redact).localise(status.translate).message));
     };
     /** Steps being sent right now: a close waits for them, so a call placed is known (and can be hung up). */
@@ -321,7 +321,13 @@ module.exports = function registerTwilioPage(RED: NodeAPI): void {
 
     /** Runs a step; whatever goes wrong is the step's outcome or a warning, never an exception out of a timer. */
     function runStepSafely(id: string, resumed = false): void {
-      const running = runStep(id, resumed).catch((err: unknown) => node.warn(toTwilioNodeError(err, account?.redact).message));
+      // A step that fails outside its own error handling (the context store refusing a write) would leave
+      // the page with no timer: it ends as nobody acknowledged, with the reason, and the log says why.
+      const running = runStep(id, resumed).catch((err: unknown) => {
+        const error = toTwilioNodeError(err, account?.redact).localise(status.translate);
+        node.warn(error.message);
+        if (!closing) end(id, OUT.exhausted, { error: `${error.code}: ${error.message}` });
+      });
       sending.add(running);
       void running.finally(() => sending.delete(running));
     }

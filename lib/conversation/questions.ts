@@ -9,6 +9,7 @@
  */
 import type { InboundEvent, InboundHub } from '../inbound/hub';
 import { mediaOf } from '../inbound/webhook';
+import { Translate, render } from '../core/texts';
 
 export interface Reply {
   text: string;
@@ -197,4 +198,17 @@ export function questionBoardFor(account: object, hub: InboundHub): QuestionBoar
   let board = boards.get(account);
   if (!board) boards.set(account, (board = new QuestionBoard(hub)));
   return board;
+}
+
+/** What a node texts to people (`twilio.people.*`), in Node-RED's language; English where it has no translation. */
+export type Say = (key: string, subs: Record<string, string | number>) => string;
+
+export function peopleTexts(translate: Translate): Say {
+  return (key, subs) => render({ key: `twilio.people.${key}`, subs }, translate);
+}
+
+/** The clarifying message: how many questions are open, and each with its code. */
+export function clarifyingMessage(say: Say, open: ReadonlyArray<{ code: string; summary: string }>): string {
+  const list = open.map((q) => say('clarifyItem', { code: q.code, question: q.summary })).join('\n');
+  return say('clarify', { count: open.length, list });
 }
