@@ -26,7 +26,7 @@ const helper = require('node-red-node-test-helper');
 const nodeRed = process.env.NODE_RED_PACKAGE || (Number(process.versions.node.split('.')[0]) >= 22 ? 'node-red-5' : 'node-red');
 helper.init(require.resolve(nodeRed));
 const nodesDir = path.resolve(__dirname, '..', 'nodes');
-const nodes = [...['twilio-config', 'twilio-send'].map((n) => require(path.join(nodesDir, `${n}.js`))), require('./bare-send-node')];
+const nodes = [...['twilio-config', 'twilio-send'].map((n) => require(path.join(nodesDir, n, `${n}.js`))), require('./bare-send-node')];
 const KEY = DEMO_ACCOUNT.apiKeys![0];
 const SCALE = Number(process.env.BENCH_SCALE || 1);
 
@@ -326,7 +326,7 @@ async function main(): Promise<void> {
   if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY.includes('e')) {
     const sim = await SimulatorProcess.start();
     for (const r of await twoWay(
-      [...nodes, ...['twilio-in', 'twilio-ask'].map((n) => require(path.join(nodesDir, `${n}.js`)))],
+      [...nodes, ...['twilio-in', 'twilio-ask'].map((n) => require(path.join(nodesDir, n, `${n}.js`)))],
       sim,
       SCALE,
     ))

@@ -46,7 +46,7 @@ export type Defaults = Record<
   { value: unknown; type?: string; required?: boolean; validate?: (this: EditedNode, v: unknown) => boolean }
 >;
 
-/** A node type's definition for RED.nodes.registerType, as our nodes write it (editor/nodes/). */
+/** A node type's definition for RED.nodes.registerType, as our nodes write it (nodes/<type>/<type>.editor.ts). */
 export interface NodeDefinition {
   category: string;
   color?: string;
@@ -70,7 +70,7 @@ interface EditorWindow {
   TwilioEditor?: TwilioEditorApi;
 }
 
-/** What every node's editor script uses, as the global TwilioEditor (see editor/nodes/). */
+/** What every node's editor script uses, as the global TwilioEditor (see nodes/<type>/<type>.editor.ts). */
 export type TwilioEditorApi = ReturnType<typeof createTwilioEditor>;
 
 // A function declaration, not a binding: the script is loaded once per node's .html, and may be again.

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// Builds what Node-RED loads into dist/: the compiled runtime (tsc), and beside each node's .js its
-// .html, its icons and its locales. Each node's message catalogue is its own strings merged with
-// the strings every node shares (locales/<lang>/_shared.json), so shared texts are written once.
+// Builds what Node-RED loads into dist/: the compiled runtime (tsc), and for each node folder
+// (nodes/<type>/) dist/nodes/<type>/ with its .js, its .html (its editor script built in), its icons
+// and its locales. Each node's message catalogue is its own strings merged with the strings every
+// node shares (locales/<lang>/_shared.json), so shared texts are written once.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -15,11 +16,11 @@ fs.rmSync(dist, { recursive: true, force: true });
 const tsc = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', root], { stdio: 'inherit' });
 if (tsc.status !== 0) process.exit(tsc.status || 1);
 
-const nodeNames = fs
-  .readdirSync(path.join(root, 'nodes'))
-  .filter((f) => f.endsWith('.html'))
-  .map((f) => f.slice(0, -5));
-// The editor's code is TypeScript (editor/twilio-editor.ts, its own tsconfig for the browser): compiled
+// A node is a folder of nodes/ with its .html: nodes/<type>/<type>.html.
+const nodeNames = fs.readdirSync(path.join(root, 'nodes')).filter((f) => fs.existsSync(path.join(root, 'nodes', f, `${f}.html`)));
+const nodeDir = (name) => path.join(root, 'nodes', name);
+// The editor's code is TypeScript (editor/twilio-editor.ts and each node's <type>.editor.ts, their own
+// tsconfig for the browser): compiled
 // here, it is a script, not a module (its imports are types only).
 const editorTsc = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(root, 'editor')], {
   stdio: 'inherit',
@@ -39,17 +40,20 @@ const ACTION_ROWS = { query: 'query-rows', update: 'update-rows' };
 const resourceDialog = (action) =>
   `<script type="text/html" data-template-name="twilio-${action}">\n${template('resource-dialog').replace("<!-- the action's rows -->", ACTION_ROWS[action] ? template(ACTION_ROWS[action]) : '')}\n</script>`;
 for (const name of nodeNames) {
-  const html = fs.readFileSync(path.join(root, 'nodes', `${name}.html`), 'utf8');
-  // Each node's editor script, compiled from editor/nodes/<node>.ts, goes where its .html says.
-  const script = () => `<script type="text/javascript">\n${compiledEditor(path.join('nodes', `${name}.js`))}\n</script>`;
+  const html = fs.readFileSync(path.join(nodeDir(name), `${name}.html`), 'utf8');
+  // Each node's editor script, compiled from nodes/<type>/<type>.editor.ts, goes where its .html says.
+  const script = () => `<script type="text/javascript">\n${compiledEditor(path.join('..', 'nodes', name, `${name}.editor.js`))}\n</script>`;
   fs.writeFileSync(
-    path.join(nodesOut, `${name}.html`),
+    path.join(nodesOut, name, `${name}.html`),
     html
       .replace('<!-- twilio:editor-script -->', script)
       .replace(/<!-- twilio:resource-dialog (\w+) -->/g, (_, action) => resourceDialog(action)),
   );
 }
-fs.cpSync(path.join(root, 'icons'), path.join(nodesOut, 'icons'), { recursive: true });
+for (const name of nodeNames) {
+  const icons = path.join(nodeDir(name), 'icons');
+  if (fs.existsSync(icons)) fs.cpSync(icons, path.join(nodesOut, name, 'icons'), { recursive: true });
+}
 
 // The editor's shared script (compiled) as Node-RED serves it from the package's
 // resources/, with the value rules the runtime checks with (lib/twilio/values.ts) and each node type's
@@ -106,16 +110,17 @@ fs.writeFileSync(
     2,
   ),
 );
+// Node-RED finds a node's messages at <dir>/locales/<lang>/<type>.json beside its .js.
 for (const lang of fs.readdirSync(path.join(root, 'locales'))) {
-  const source = path.join(root, 'locales', lang);
-  const target = path.join(nodesOut, 'locales', lang);
-  fs.mkdirSync(target, { recursive: true });
-  const shared = readJson(path.join(source, '_shared.json'));
+  const shared = readJson(path.join(root, 'locales', lang, '_shared.json'));
   for (const name of nodeNames) {
+    const source = path.join(nodeDir(name), 'locales', lang);
+    const target = path.join(nodesOut, name, 'locales', lang);
+    fs.mkdirSync(target, { recursive: true });
     const own = readJson(path.join(source, `${name}.json`));
     fs.writeFileSync(path.join(target, `${name}.json`), JSON.stringify({ ...shared, ...own }, null, 2));
     const help = path.join(source, `${name}.html`);
     if (fs.existsSync(help)) fs.writeFileSync(path.join(target, `${name}.html`), withCatalogue(fs.readFileSync(help, 'utf8'), shared));
   }
 }
-console.log(`build: ${nodeNames.length} nodes (${nodeNames.join(', ')}) in dist/nodes`);
+console.log(`build: ${nodeNames.length} nodes (${nodeNames.join(', ')}) in dist/nodes/<type>/`);

@@ -4,6 +4,9 @@
  * until a deadline ends the wait as `unknown`. One tracker per node; its looks go through the
  * account's queue like every other request.
  */
+import type { TwilioAccount } from '../account/account';
+import { Clock, Timer, systemClock } from '../core/clock';
+import { requestOwner } from '../transport/request-queue';
 import type { InboundEvent, InboundHub } from './hub';
 
 export type TrackedKind = 'message' | 'call';
@@ -54,7 +57,7 @@ export interface OutcomeTrackerOptions {
   firstLookMs?: Record<TrackedKind, number>;
   /** The longest wait between two looks. */
   maxLookMs?: number;
-  now?: () => number;
+  clock?: Clock;
 }
 
 /** When callbacks are expected, looks only catch a lost one: the first comes this much later. */
@@ -68,8 +71,8 @@ interface Tracked {
   onOutcome: (outcome: Outcome) => void;
   lastStatus?: string;
   nextLookMs: number;
-  lookTimer?: NodeJS.Timeout;
-  deadlineTimer?: NodeJS.Timeout;
+  lookTimer?: Timer;
+  deadlineTimer?: Timer;
   unsubscribe: () => void;
 }
 
@@ -77,12 +80,12 @@ export class OutcomeTracker {
   private readonly tracked = new Map<string, Tracked>();
   private readonly firstLookMs: Record<TrackedKind, number>;
   private readonly maxLookMs: number;
-  private readonly now: () => number;
+  private readonly clock: Clock;
 
   constructor(private readonly options: OutcomeTrackerOptions) {
     this.firstLookMs = options.firstLookMs ?? { message: 2_000, call: 5_000 };
     this.maxLookMs = options.maxLookMs ?? 60_000;
-    this.now = options.now ?? Date.now;
+    this.clock = options.clock ?? systemClock;
   }
 
   /** How many outcomes are awaited. */
@@ -105,7 +108,7 @@ export class OutcomeTracker {
       unsubscribe: this.options.hub.subscribe({ sid }, (event) => this.heard(entry, event)),
     };
     this.tracked.set(sid, entry);
-    const left = deadline - this.now();
+    const left = deadline - this.clock.now();
     if (left <= 0) {
       // A wait restored after its deadline (Node-RED was off) looks once, and only then is unknown.
       this.options
@@ -117,7 +120,7 @@ export class OutcomeTracker {
         .finally(() => this.finish(entry, { status: 'unknown', via: 'deadline' }));
       return;
     }
-    entry.deadlineTimer = setTimeout(() => this.finish(entry, { status: 'unknown', via: 'deadline' }), left);
+    entry.deadlineTimer = this.clock.setTimeout(() => this.finish(entry, { status: 'unknown', via: 'deadline' }), left);
     this.scheduleLook(entry, Math.min(first, left));
   }
 
@@ -146,7 +149,7 @@ export class OutcomeTracker {
   }
 
   private scheduleLook(entry: Tracked, ms: number): void {
-    entry.lookTimer = setTimeout(() => {
+    entry.lookTimer = this.clock.setTimeout(() => {
       // Many waits at once stretch the longest gap, so a node's steady looks stay near ten a second.
       entry.nextLookMs = Math.min(entry.nextLookMs * 2, Math.max(this.maxLookMs, this.tracked.size * LOOK_GAP_PER_WAIT_MS));
       this.options
@@ -182,8 +185,24 @@ export class OutcomeTracker {
   }
 
   private release(entry: Tracked): void {
-    clearTimeout(entry.lookTimer);
-    clearTimeout(entry.deadlineTimer);
+    this.clock.clearTimeout(entry.lookTimer);
+    this.clock.clearTimeout(entry.deadlineTimer);
     entry.unsubscribe();
   }
+}
+
+/**
+ * What Twilio says of a message or a call now (a look, when no callback came), as `owner`'s request
+ * through the account's queue. One way for every node that waits for an outcome.
+ */
+export function fetchOutcome(account: TwilioAccount, owner: object, kind: TrackedKind, sid: string): Promise<StatusReport> {
+  return requestOwner.run(owner, async () => {
+    const client = account.getClient();
+    if (kind === 'message') {
+      const m = await client.messages(sid).fetch();
+      return { status: m.status, errorCode: m.errorCode, errorMessage: m.errorMessage };
+    }
+    const c = await client.calls(sid).fetch();
+    return { status: c.status, answeredBy: c.answeredBy, duration: c.duration };
+  });
 }

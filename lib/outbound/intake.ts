@@ -1,5 +1,6 @@
 /** What a node takes in: bursts started as the account's queue has room, and msgs that end exactly once. */
 import type { TwilioNodeError } from '../core/errors';
+import { Clock, systemClock } from '../core/clock';
 
 /**
  * Starts tasks in arrival order, a few milliseconds' worth at a time, yielding to the event loop in
@@ -70,6 +71,12 @@ export class SlicedIntake {
   }
 }
 
+/**
+ * How long a node's close waits for what it has under way (a request in flight, a step being sent)
+ * before it lets go: Node-RED gives a close 15 s, and the account's own close needs the rest.
+ */
+export const CLOSE_BUDGET_MS = 12_000;
+
 /** A msg a node took: it sends on at most once and ends exactly once, whatever happens around it. */
 export interface AcceptedMessage<M> {
   /** Sends `msg` on, unless this msg has already ended. */
@@ -89,6 +96,7 @@ export interface MessageIntakeOptions {
   abandoned: () => TwilioNodeError;
   /** How long a close waits for msgs under way (Node-RED gives a close 15 s). */
   closeWaitMs?: number;
+  clock?: Clock;
 }
 
 /**
@@ -147,11 +155,12 @@ export class MessageIntake<M> {
     this.waiting.close();
     if (this.underWay.size === 0) return Promise.resolve();
     return new Promise((resolve) => {
-      const deadline = setTimeout(() => {
+      const clock = this.options.clock ?? systemClock;
+      const deadline = clock.setTimeout(() => {
         for (const end of [...this.underWay]) end(this.options.abandoned());
-      }, this.options.closeWaitMs ?? 12_000);
+      }, this.options.closeWaitMs ?? CLOSE_BUDGET_MS);
       this.onIdle = () => {
-        clearTimeout(deadline);
+        clock.clearTimeout(deadline);
         resolve();
       };
     });

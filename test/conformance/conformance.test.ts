@@ -201,7 +201,7 @@ describe("conformance with Twilio's OpenAPI spec (Prism)", () => {
       await client.messages('SM' + 'a'.repeat(32)).fetch();
       await client.calls('CA' + 'a'.repeat(32)).fetch();
       await client.messages('MM' + 'a'.repeat(32)).media.list();
-      // As nodes/twilio-page.ts places and ends its calls.
+      // As twilio-page places and ends its calls.
       await client.calls.create({
         to: TO,
         from: '+15017122661',

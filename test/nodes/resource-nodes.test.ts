@@ -733,7 +733,10 @@ describe('queries: paging, limits, one message per record', () => {
     assert.equal(output.payload.length, 1);
     assert.equal(statuses.at(-1)?.text, 'twilio.status.record');
     const en = JSON.parse(
-      require('node:fs').readFileSync(require('node:path').join(root, 'dist', 'nodes', 'locales', 'en-US', 'twilio-query.json'), 'utf8'),
+      require('node:fs').readFileSync(
+        require('node:path').join(root, 'dist', 'nodes', 'twilio-query', 'locales', 'en-US', 'twilio-query.json'),
+        'utf8',
+      ),
     );
     assert.equal(en.twilio.status.record, '__count__ record');
   });

@@ -1,4 +1,7 @@
-/** Every string the editor and runtime show is in locales/, in every language, with its placeholders. */
+/**
+ * Every string the editor and runtime show is in a catalogue, in every language, with its
+ * placeholders: each node's own (nodes/<type>/locales/<lang>/) and the shared one (locales/<lang>/).
+ */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -8,6 +11,10 @@ import { root } from '../support/paths';
 
 const locales = path.join(root, 'locales');
 const LANGUAGES = ['en-US', 'de', 'ja'];
+/** The node folders: nodes/<type>/ with <type>.html. */
+const NODES = fs.readdirSync(path.join(root, 'nodes')).filter((f) => fs.existsSync(path.join(root, 'nodes', f, `${f}.html`)));
+/** A node's file in a language: its catalogue (.json) or its help (.html). */
+const nodeLocale = (node: string, lang: string, ext: 'json' | 'html') => path.join(root, 'nodes', node, 'locales', lang, `${node}.${ext}`);
 
 function flatten(value: unknown, prefix = ''): Record<string, string> {
   const out: Record<string, string> = {};
@@ -19,8 +26,11 @@ function flatten(value: unknown, prefix = ''): Record<string, string> {
 }
 
 function catalogue(lang: string): Record<string, Record<string, string>> {
-  const files = fs.readdirSync(path.join(locales, lang)).filter((f) => f.endsWith('.json'));
-  return Object.fromEntries(files.map((f) => [f, flatten(JSON.parse(fs.readFileSync(path.join(locales, lang, f), 'utf8')))]));
+  const files: Array<[string, string]> = [
+    ['_shared.json', path.join(locales, lang, '_shared.json')],
+    ...NODES.map((node): [string, string] => [`${node}.json`, nodeLocale(node, lang, 'json')]).filter(([, file]) => fs.existsSync(file)),
+  ];
+  return Object.fromEntries(files.map(([name, file]) => [name, flatten(JSON.parse(fs.readFileSync(file, 'utf8')))]));
 }
 
 const placeholders = (text: string) => [...text.matchAll(/__(\w+)__/g)].map((m) => m[1]).sort();
@@ -51,14 +61,13 @@ describe('locales', () => {
   it('defines every key the editor files and the runtime use', () => {
     const sources = [
       // The nodes as built: their .html with the dialog templates and the editor scripts compiled in.
-      ...fs
-        .readdirSync(path.join(root, 'dist', 'nodes'))
-        .filter((f) => f.endsWith('.html'))
-        .map((f) => path.join(root, 'dist', 'nodes', f)),
-      ...fs
-        .readdirSync(path.join(root, 'nodes'))
-        .filter((f) => f.endsWith('.ts'))
-        .map((f) => path.join(root, 'nodes', f)),
+      ...NODES.map((node) => path.join(root, 'dist', 'nodes', node, `${node}.html`)),
+      ...NODES.flatMap((node) =>
+        fs
+          .readdirSync(path.join(root, 'nodes', node))
+          .filter((f) => f.endsWith('.ts') && !f.endsWith('.editor.ts'))
+          .map((f) => path.join(root, 'nodes', node, f)),
+      ),
       ...(fs.readdirSync(path.join(root, 'lib'), { recursive: true }) as string[])
         .filter((f) => f.endsWith('.ts'))
         .map((f) => path.join(root, 'lib', f)),
@@ -99,10 +108,7 @@ describe('locales', () => {
   });
 
   it('has a help page for every node in every language, each with the sections and codes of the English one', () => {
-    const nodes = fs
-      .readdirSync(path.join(root, 'nodes'))
-      .filter((f) => f.endsWith('.html'))
-      .map((f) => f.slice(0, -5));
+    const nodes = NODES;
     assert.equal(nodes.length, 11);
     const shape = (html: string) => ({
       sections: (html.match(/<h3>/g) ?? []).length,
@@ -113,10 +119,10 @@ describe('locales', () => {
       codes: [...html.matchAll(/\b[A-Z]{3,}(?:_[A-Z]+)+\b/g)].map((m) => m[0]).sort(),
     });
     for (const node of nodes) {
-      const english = fs.readFileSync(path.join(locales, 'en-US', `${node}.html`), 'utf8');
+      const english = fs.readFileSync(nodeLocale(node, 'en-US', 'html'), 'utf8');
       assert.match(english, new RegExp(`data-help-name="${node}"`));
       for (const lang of LANGUAGES.filter((l) => l !== 'en-US')) {
-        const file = path.join(locales, lang, `${node}.html`);
+        const file = nodeLocale(node, lang, 'html');
         assert.ok(fs.existsSync(file), `${lang}/${node}.html`);
         const translated = fs.readFileSync(file, 'utf8');
         assert.match(translated, new RegExp(`data-help-name="${node}"`));

@@ -19,7 +19,10 @@ describe('the published package', () => {
       assert.ok(files.includes(js.replace(/\.js$/, '.html')), `${js}'s editor`);
     }
     assert.ok(files.includes('resources/twilio-editor.js'));
-    assert.ok(files.includes('dist/nodes/locales/de/twilio-send.html') && files.includes('dist/nodes/icons/twilio-send.svg'));
+    assert.ok(
+      files.includes('dist/nodes/twilio-send/locales/de/twilio-send.html') &&
+        files.includes('dist/nodes/twilio-send/icons/twilio-send.svg'),
+    );
     assert.ok(files.filter((f) => f.startsWith('examples/')).length >= 10);
     assert.deepEqual(
       files.filter((f) => /\.(map|ts)$/.test(f) || /^dist\/(test|simulator|bench)\//.test(f)),

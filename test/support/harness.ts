@@ -44,15 +44,16 @@ export const nodeRedPackage =
   process.env.NODE_RED_PACKAGE || (Number(process.versions.node.split('.')[0]) >= 22 ? 'node-red-5' : 'node-red');
 helper.init(require.resolve(nodeRedPackage));
 
-const dist = builtNodes;
-export const twilioConfig = require(path.join(dist, 'twilio-config.js')) as unknown;
-export const twilioSend = require(path.join(dist, 'twilio-send.js')) as unknown;
-export const resourceNodes = ['get', 'query', 'update', 'delete'].map((a) => require(path.join(dist, `twilio-${a}.js`)) as unknown);
-const twilioInModule = require(path.join(dist, 'twilio-in.js')) as (red: unknown) => void;
-export const twilioReply = require(path.join(dist, 'twilio-reply.js')) as unknown;
-export const twilioRequest = require(path.join(dist, 'twilio-request.js')) as unknown;
-export const twilioAsk = require(path.join(dist, 'twilio-ask.js')) as unknown;
-export const twilioPage = require(path.join(dist, 'twilio-page.js')) as unknown;
+/** A built node's module: dist/nodes/<type>/<type>.js. */
+const builtNode = (type: string) => path.join(builtNodes, type, `${type}.js`);
+export const twilioConfig = require(builtNode('twilio-config')) as unknown;
+export const twilioSend = require(builtNode('twilio-send')) as unknown;
+export const resourceNodes = ['get', 'query', 'update', 'delete'].map((a) => require(builtNode(`twilio-${a}`)) as unknown);
+const twilioInModule = require(builtNode('twilio-in')) as (red: unknown) => void;
+export const twilioReply = require(builtNode('twilio-reply')) as unknown;
+export const twilioRequest = require(builtNode('twilio-request')) as unknown;
+export const twilioAsk = require(builtNode('twilio-ask')) as unknown;
+export const twilioPage = require(builtNode('twilio-page')) as unknown;
 
 /** The RED object the nodes were last loaded with: its httpNode app serves twilio-in's routes. */
 export let capturedRED: { httpNode: import('node:http').RequestListener } | undefined;

@@ -1,7 +1,7 @@
 /**
  * lib/ in layers, one dependency direction: a module imports only from its own folder or from a
  * layer below it, and nothing in lib/ imports nodes/. The layers, from the top:
- *   conversation → outbound, inbound, resources → account → catalogue, transport → twilio, node-red → core
+ *   conversation, waits → outbound, inbound, resources → account → catalogue, transport → twilio, node-red → core
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -20,6 +20,7 @@ const LEVEL: Record<string, number> = {
   inbound: 4,
   resources: 4,
   conversation: 5,
+  waits: 5,
 };
 
 describe('lib layers', () => {
@@ -40,6 +41,21 @@ describe('lib layers', () => {
           const target = path.relative(lib, path.resolve(lib, folder, spec)).split(path.sep);
           if (target[0] === '..') wrong.push(`${folder}/${file} → ${spec} (outside lib/)`);
           else if (target[0] !== folder && !(LEVEL[target[0]] < LEVEL[folder])) wrong.push(`${folder}/${file} → ${target.join('/')}`);
+        }
+      }
+    }
+    assert.deepEqual(wrong, []);
+  });
+
+  it('keeps each node in its own folder: nodes/<a>/ never imports nodes/<b>/', () => {
+    const nodes = path.join(root, 'nodes');
+    const wrong: string[] = [];
+    for (const folder of fs.readdirSync(nodes).filter((f) => fs.statSync(path.join(nodes, f)).isDirectory())) {
+      for (const file of fs.readdirSync(path.join(nodes, folder)).filter((f) => f.endsWith('.ts'))) {
+        const source = fs.readFileSync(path.join(nodes, folder, file), 'utf8');
+        for (const [, spec] of source.matchAll(/from '(\.[^']+)'/g)) {
+          const target = path.relative(nodes, path.resolve(nodes, folder, spec)).split(path.sep);
+          if (target[0] !== '..' && target[0] !== folder) wrong.push(`${folder}/${file} → ${target.join('/')}`);
         }
       }
     }

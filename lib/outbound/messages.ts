@@ -1,0 +1,51 @@
+/**
+ * The texts and calls a node makes besides the catalogue's create (a question, a page's steps, a
+ * clarifying message, an all clear): one way for every node, through the account's queue, as the
+ * node's own requests (a close withdraws those still queued). Each answers with Twilio's record as a
+ * plain object (dates as ISO text), as twilio-send's msg.payload carries it.
+ */
+import type { TwilioAccount } from '../account/account';
+import { runAction } from '../catalogue/actions';
+import { findObject } from '../catalogue/catalogue';
+import { requestOwner } from '../transport/request-queue';
+
+/** A message or call is created in the client's own account. */
+const OWN_ACCOUNT = { parts: {} };
+const MESSAGE = findObject('Message')!;
+const CALL = findObject('Call')!;
+
+export type TwilioRecord = Record<string, unknown> & { sid: string };
+
+/** What a text takes: To, and From (the account's default sender when absent), Body and anything else Twilio's create takes. */
+export interface TextParams {
+  to: string;
+  from?: string;
+  body?: string;
+  [param: string]: unknown;
+}
+
+/** Sends one text as `owner`'s request. */
+export function sendText(account: TwilioAccount, owner: object, params: TextParams): Promise<TwilioRecord> {
+  const from = params.from || account.defaultFrom;
+  return requestOwner.run(owner, () =>
+    runAction(account.getClient(), MESSAGE, 'create', OWN_ACCOUNT, { ...params, from }),
+  ) as Promise<TwilioRecord>;
+}
+
+/** Places one call as `owner`'s request (`twiml` says what it says). */
+export function placeCall(account: TwilioAccount, owner: object, params: TextParams & { twiml?: string }): Promise<TwilioRecord> {
+  const from = params.from || account.defaultFrom;
+  return requestOwner.run(owner, () =>
+    runAction(account.getClient(), CALL, 'create', OWN_ACCOUNT, { ...params, from }),
+  ) as Promise<TwilioRecord>;
+}
+
+/** Ends a call that rings or talks (a page that is over); a failure is nobody's news. */
+export function hangUp(account: TwilioAccount, owner: object, sid: string): Promise<void> {
+  return requestOwner
+    .run(owner, () => runAction(account.getClient(), CALL, 'update', { parts: { sid } }, { status: 'completed' }))
+    .then(
+      () => undefined,
+      () => undefined,
+    );
+}

@@ -1,0 +1,335 @@
+/**
+ * The waiting lifecycle of a node that holds msgs until something happens (twilio-send until an
+ * outcome, twilio-ask until an answer, twilio-page until an acknowledgement). One room per node:
+ *
+ *   accept ─ a msg comes in through the intake: a burst waits as msgs until the account has room;
+ *   admit  ─ before anything is sent, room is reserved for the copy its wait keeps (a msg that cannot
+ *            be kept, or one more than the room holds, is refused while it is still safe to send again);
+ *   hold   ─ once sent, the wait is written to the store (its record: enough to resume it) and its
+ *            msg's send and done are held, as the core join node holds its group's;
+ *   restore─ a start finds the waits a previous run left (a redeploy, a restart with a persistent
+ *            store): each is checked, and resumed without a `done` (it leaves as a fresh msg);
+ *   emit   ─ a msg leaves by one port (the others null, as the core switch node sends);
+ *   end    ─ the wait is gone from memory and store, and its msg's done is called once;
+ *   close  ─ work under way gets one budget (CLOSE_BUDGET_MS) to finish; then a removed node ends
+ *            every wait and forgets its store, a redeploy or shutdown lets them go (stored, to resume).
+ *
+ * Every msg taken ends exactly once: by an emit that is its last, an end, a refusal, or the close.
+ */
+import type { NodeMessageInFlow } from 'node-red';
+import { Clock, Timer, systemClock } from '../core/clock';
+import { TwilioNodeError } from '../core/errors';
+import { Translate, render, text } from '../core/texts';
+import type { KeyValueStore } from '../node-red/context';
+import { AcceptedMessage, CLOSE_BUDGET_MS, MessageIntake } from '../outbound/intake';
+
+/** What all the waits of one node may hold in stored msgs together: a flow of big msgs is refused, not a crash. */
+export const MAX_HELD_BYTES = 64 * 2 ** 20;
+
+type Msg = NodeMessageInFlow;
+
+/** Room reserved for one msg's wait: the copy it keeps (JSON-safe, without req and res) and its size. */
+export interface Admission {
+  copy: Record<string, unknown>;
+  bytes: number;
+}
+
+/**
+ * A msg as a store can keep it, and its size: a JSON copy without req and res (an http in node's,
+ * which cannot be stored). A circular msg is refused as INVALID_INPUT.
+ */
+export function storableCopy(msg: object): Admission {
+  const { req: _req, res: _res, ...rest } = msg as Record<string, unknown>;
+  let json: string;
+  try {
+    json = JSON.stringify(rest);
+  } catch (err) {
+    throw new TwilioNodeError('INVALID_INPUT', text('cannotWait', { reason: (err as Error).message }));
+  }
+  return { copy: JSON.parse(json) as Record<string, unknown>, bytes: json.length };
+}
+
+/** Whether a msg asks to cancel rather than start a wait: msg.cancel, or the node's cancel topic. */
+export function isCancel(msg: object, cancelTopic: string | undefined): boolean {
+  const m = msg as { cancel?: unknown; topic?: unknown };
+  return m.cancel === true || (!!cancelTopic && m.topic === cancelTopic);
+}
+
+export interface Wait<R> {
+  id: string;
+  /** What is stored: enough to resume the wait after a restart (JSON-safe). */
+  record: R;
+  /** The msg itself, while the run that took it goes on; absent for a restored wait (use record's copy). */
+  msg?: Msg;
+  /** Its msg's send and done, likewise. */
+  accepted?: AcceptedMessage<Msg>;
+  bytes: number;
+}
+
+/** What a room needs of its node. */
+export interface RoomNode {
+  id: string;
+  /** Sends a restored wait's msg (it has no `done` of its own). */
+  send(msg: Msg | Array<Msg | null>): void;
+  log(message: string): void;
+  warn(message: string): void;
+}
+
+export interface WaitingRoomOptions<R> {
+  node: RoomNode;
+  store: KeyValueStore;
+  /** Each wait is one key: prefix + id. */
+  prefix: string;
+  /** Waits held at most: past it a new msg is refused (the oldest are someone's too). */
+  capacity: number;
+  /** How many outputs the node has: an emit sends an array this long (one output: the msg alone). */
+  outputs: number;
+  /** Checks a stored record before it is resumed: a damaged one is set aside, never resumed. */
+  isRecord(value: unknown): value is R;
+  /** Whether the account can take another msg now (a burst waits as msgs until it can). */
+  ready?: () => boolean;
+  /** The error a msg ends with when the node stopped before it was sent. */
+  notSent: () => TwilioNodeError;
+  /** The error a msg ends with when the close could not wait for its answer. */
+  abandoned: () => TwilioNodeError;
+  /** The runtime's language: errors before done(err), and the room's log lines. */
+  translate?: Translate;
+  clock?: Clock;
+  /** How long a close waits for work under way. */
+  closeBudgetMs?: number;
+}
+
+export class WaitingRoom<R> {
+  private readonly waits = new Map<string, Wait<R>>();
+  private readonly intake: MessageIntake<Msg>;
+  private readonly underWay = new Set<Promise<unknown>>();
+  private readonly clock: Clock;
+  private heldBytes = 0;
+  /** Waits admitted whose msgs are still being sent: counted in advance, so a burst cannot all pass the check. */
+  private reserved = 0;
+  private closed = false;
+
+  constructor(private readonly options: WaitingRoomOptions<R>) {
+    this.clock = options.clock ?? systemClock;
+    this.intake = new MessageIntake<Msg>({
+      ready: options.ready,
+      notSent: options.notSent,
+      abandoned: options.abandoned,
+      clock: this.clock,
+      closeWaitMs: options.closeBudgetMs,
+    });
+  }
+
+  get size(): number {
+    return this.waits.size;
+  }
+
+  /** Whether the node is closing: work that gets here now must not start anything new. */
+  get closing(): boolean {
+    return this.closed;
+  }
+
+  values(): IterableIterator<Wait<R>> {
+    return this.waits.values();
+  }
+
+  get(id: string): Wait<R> | undefined {
+    return this.waits.get(id);
+  }
+
+  /** Starts waiting msgs if the account has room again (call when its queue changes). */
+  wake(): void {
+    this.intake.wake();
+  }
+
+  /**
+   * Takes a msg: `start` runs when its turn comes (never if the node closes first: the msg then ends
+   * as not sent). A failure of `start` ends the msg with its error (after `onError`, for the status).
+   */
+  accept(
+    send: (msg: Msg | Array<Msg | null>) => void,
+    done: (error?: Error) => void,
+    start: (accepted: AcceptedMessage<Msg>) => Promise<unknown>,
+    onError: (error: unknown) => TwilioNodeError,
+  ): void {
+    this.intake.accept(
+      send as (msg: Msg) => void,
+      (error) => done(error && (this.options.translate ? error.localise(this.options.translate) : error)),
+      (accepted) => {
+        this.track(start(accepted)).catch((err: unknown) => accepted.done(onError(err)));
+      },
+    );
+  }
+
+  /** Work for a wait that a close must wait for (a step being sent): it gets the close's budget. */
+  track<T>(work: Promise<T>): Promise<T> {
+    this.underWay.add(work);
+    void work.then(
+      () => this.underWay.delete(work),
+      () => this.underWay.delete(work),
+    );
+    return work;
+  }
+
+  /** Reserves room for a msg's wait, before anything of it is sent; refuses as NOT_SENT when there is none. */
+  admit(msg: object): Admission {
+    const admission = storableCopy(msg);
+    if (this.waits.size + this.reserved >= this.options.capacity || this.heldBytes + admission.bytes > MAX_HELD_BYTES)
+      throw new TwilioNodeError('NOT_SENT', text('waitsFull', { count: this.waits.size, megabytes: MAX_HELD_BYTES / 2 ** 20 }));
+    this.reserved++;
+    this.heldBytes += admission.bytes;
+    return admission;
+  }
+
+  /** Gives back the room of a msg that will not wait after all (nothing was sent, or it ended). */
+  withdraw(admission: Admission): void {
+    this.reserved--;
+    this.heldBytes -= admission.bytes;
+  }
+
+  /**
+   * Holds a wait in its admitted room: stored before the caller acts on it. Returns its id, or
+   * undefined when the msg ended meanwhile (a close that could not wait said "may have been sent"):
+   * such a wait is never resumed. Held while the node closes, it stays stored for the next start.
+   */
+  async hold(admission: Admission, record: R, accepted?: AcceptedMessage<Msg>, msg?: Msg): Promise<string | undefined> {
+    if (accepted?.ended) {
+      this.withdraw(admission);
+      return undefined;
+    }
+    const id = randomId();
+    this.waits.set(id, { id, record, msg, accepted, bytes: admission.bytes });
+    this.reserved--;
+    await this.options.store.set(this.options.prefix + id, record);
+    if (this.closed) {
+      this.waits.delete(id);
+      this.heldBytes -= admission.bytes;
+      accepted?.done();
+      return undefined;
+    }
+    return id;
+  }
+
+  /** Writes a wait's record again, after it changed. */
+  async save(id: string): Promise<void> {
+    const wait = this.waits.get(id);
+    if (wait) await this.options.store.set(this.options.prefix + id, wait.record);
+  }
+
+  /** The msg a wait sends: the one that came in, or the stored copy of a restored wait. */
+  message(id: string): Msg | undefined {
+    const wait = this.waits.get(id);
+    return wait && ((wait.msg ?? (wait.record as { msg?: unknown }).msg) as Msg | undefined);
+  }
+
+  /**
+   * Sends `msg` by output `port`. With `last`, the wait ends too (its done called once, with `error`
+   * when Catch nodes should hear of something).
+   */
+  emit(id: string, port: number, msg: Msg, last = true, error?: TwilioNodeError): void {
+    const wait = this.waits.get(id);
+    if (!wait) return;
+    const out = this.options.outputs === 1 ? msg : Array.from({ length: this.options.outputs }, (_, i) => (i === port ? msg : null));
+    if (wait.accepted) wait.accepted.send(out as Msg);
+    else this.options.node.send(out);
+    if (last) this.end(id, error);
+  }
+
+  /** Ends a wait: gone from memory and store, its msg done. Returns it, or undefined when it had ended. */
+  end(id: string, error?: TwilioNodeError): Wait<R> | undefined {
+    const wait = this.waits.get(id);
+    if (!wait) return undefined;
+    this.waits.delete(id);
+    this.heldBytes -= wait.bytes;
+    void this.options.store.set(this.options.prefix + id, undefined).catch(() => undefined);
+    wait.accepted?.done(error);
+    return wait;
+  }
+
+  /**
+   * The waits a previous run left in the store, each checked: a damaged record (hand-edited, or
+   * from a version that stored less) is set aside under `damaged-<key>` for inspection, said once
+   * in the log, and never resumed.
+   */
+  async restore(): Promise<Array<Wait<R>>> {
+    const restored: Array<Wait<R>> = [];
+    const damaged: string[] = [];
+    for (const key of await this.options.store.keys()) {
+      if (!key.startsWith(this.options.prefix)) continue;
+      const id = key.slice(this.options.prefix.length);
+      if (this.waits.has(id)) continue;
+      const record = await this.options.store.get(key);
+      if (!checked(this.options.isRecord, record)) {
+        damaged.push(key);
+        await this.options.store.set(`damaged-${key}`, record);
+        await this.options.store.set(key, undefined);
+        continue;
+      }
+      const wait: Wait<R> = { id, record: record as R, bytes: JSON.stringify(record).length };
+      this.waits.set(id, wait);
+      this.heldBytes += wait.bytes;
+      restored.push(wait);
+    }
+    if (damaged.length > 0)
+      this.options.node.warn(this.say('damagedWaits', { count: damaged.length, keys: damaged.slice(0, 5).join(', ') }));
+    return restored;
+  }
+
+  /**
+   * Closes the room. Work under way (msgs being sent, tracked steps) gets one budget to finish; then
+   * a removed node ends each wait (`endRemoved` says with what error, if any) and its store is
+   * forgotten, while a redeploy or shutdown lets each go: its msg done, its record kept to resume.
+   */
+  async close(removed: boolean, endRemoved: (wait: Wait<R>) => TwilioNodeError | undefined = () => undefined): Promise<void> {
+    this.closed = true;
+    const budget = this.options.closeBudgetMs ?? CLOSE_BUDGET_MS;
+    let timer: Timer | undefined;
+    const outOfTime = new Promise<void>((resolve) => (timer = this.clock.setTimeout(resolve, budget)));
+    const intakeClosed = this.intake.close();
+    await Promise.race([Promise.allSettled([...this.underWay]), outOfTime]);
+    if (removed) {
+      for (const wait of [...this.waits.values()]) this.end(wait.id, endRemoved(wait));
+    } else {
+      const left = [...this.waits.values()];
+      this.waits.clear();
+      for (const wait of left) wait.accepted?.done();
+      if (left.length > 0) this.options.node.log(this.say('waitsKept', { count: left.length }));
+    }
+    await intakeClosed;
+    this.clock.clearTimeout(timer);
+  }
+
+  private say(key: string, subs: Record<string, string | number>): string {
+    return render(text(key, subs), this.options.translate);
+  }
+}
+
+/** A record's check, whatever it throws on a shape it did not expect: false. */
+function checked<R>(isRecord: (value: unknown) => value is R, record: unknown): boolean {
+  try {
+    return isRecord(record);
+  } catch {
+    return false;
+  }
+}
+
+/** A wait's id: unique in its store, as RED.util.generateId makes them. */
+function randomId(): string {
+  const bytes = new Uint8Array(8);
+  crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * A status that follows a burst, not each change: at most every 250 ms unless forced (thousands of
+ * status events a second would tell the editor nothing).
+ */
+export function throttled(show: () => void, clock: Clock = systemClock, everyMs = 250): (force?: boolean) => void {
+  let last = -Infinity;
+  return (force = false) => {
+    const now = clock.now();
+    if (!force && now - last < everyMs) return;
+    last = now;
+    show();
+  };
+}

@@ -1,7 +1,0 @@
-/** twilio-query: the Query action over any object of the resource catalogue (see lib/resource-node.ts). */
-import type { NodeAPI } from 'node-red';
-import { registerResourceNode } from '../lib/resources/resource-node';
-
-module.exports = function registerTwilioQuery(RED: NodeAPI): void {
-  registerResourceNode(RED, 'twilio-query', 'query');
-};

@@ -1,0 +1,7 @@
+/** twilio-update: the Update action over any object of the resource catalogue (see lib/resource-node.ts). */
+import type { NodeAPI } from 'node-red';
+import { registerResourceNode } from '../../lib/resources/resource-node';
+
+module.exports = function registerTwilioUpdate(RED: NodeAPI): void {
+  registerResourceNode(RED, 'twilio-update', 'update');
+};
