@@ -11,7 +11,7 @@ import { ErrorCode, TwilioNodeError, toTwilioNodeError } from '../../lib/core/er
 import { text } from '../../lib/core/texts';
 import { runAction } from '../../lib/catalogue/actions';
 import { TwilioAccount, findAccount, getAccount } from '../../lib/account/account';
-import { ResourceNodeDef, getObject, readFieldValues, readTarget, warnIfDeprecated } from '../../lib/resources/resource-node';
+import { ResourceNodeDef, getObject, readFieldValues, readTarget, warnIfDeprecated } from '../../lib/catalogue/resource-inputs';
 import { isOwnText, typedFieldsReader } from '../../lib/node-red/typed-fields';
 import { CallAction, SendPlan, planCall, planMessage } from '../../lib/twilio/send-plans';
 import { nodeStatus, showQueue } from '../../lib/node-red/status';
