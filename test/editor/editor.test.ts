@@ -79,15 +79,24 @@ else
         else RED.editor.edit(node);
       }, id);
       await page.waitForSelector('.red-ui-tray .red-ui-tray-body', { state: 'visible' });
-      await page.waitForTimeout(400); // the dialog's catalogue-driven rows load asynchronously
+      await trayAtRest();
     }
+
+    /** Waits until the top dialog has slid in (its right edge at 0 once the 0.25 s transition ends): its rows are built. */
+    const trayAtRest = () =>
+      page.waitForFunction(() => {
+        const tray = (window as any).$('.red-ui-tray:last');
+        return tray.length > 0 && tray.css('right') === '0px';
+      });
+
+    /** Waits until every dialog is gone (OK or Cancel slides the tray away, then removes it). */
+    const traysClosed = () => page.waitForFunction(() => !document.querySelector('.red-ui-tray'));
 
     /** Cancels the open dialogs one by one (a tray slides away before the next can close). */
     async function closeDialogs(): Promise<void> {
-      for (let i = 0; i < 5 && (await page.$('.red-ui-tray')); i++) {
-        await page.evaluate(() => (window as any).RED.tray.close());
-        await page.waitForTimeout(350);
-      }
+      // RED.tray.close calls back once its tray is removed (and the one below it shows again).
+      for (let i = 0; i < 5 && (await page.$('.red-ui-tray')); i++)
+        await page.evaluate(() => new Promise<void>((resolve) => (window as any).RED.tray.close(() => setTimeout(resolve, 0))));
     }
 
     /** Whether the form row holding an input shows (typed inputs wrap, and may hide, the input itself). */
@@ -272,12 +281,12 @@ else
       await page.screenshot({ path: path.join(artifacts, 'send-waiting.png') });
       await page.uncheck('#node-input-failureOutput');
       await page.click('#node-dialog-ok');
-      await page.waitForTimeout(400);
+      await traysClosed();
       assert.equal((await outputsOf('w1send0000000001')).outputs, 1, 'one output: the outcome says what happened');
       await openDialog('w1send0000000001');
       await page.check('#node-input-failureOutput');
       await page.click('#node-dialog-ok');
-      await page.waitForTimeout(400);
+      await traysClosed();
       assert.equal((await outputsOf('w1send0000000001')).outputs, 2);
       await openDialog('w1send0000000001');
       await page.selectOption('#node-input-waitFor', 'queued');
@@ -314,7 +323,7 @@ else
       await rows.nth(2).locator('.twilio-ask-label').fill('later');
       await page.screenshot({ path: path.join(artifacts, 'dialog-ask-answers.png') });
       await page.click('#node-dialog-ok');
-      await page.waitForTimeout(400);
+      await traysClosed();
       const added = await ports();
       assert.equal(added.outputs, 6);
       assert.equal(added.labels[2], 'answer: later');
@@ -322,9 +331,9 @@ else
       assert.equal(added.closeWire, 0);
       await openDialog(ASK);
       await rows.nth(2).locator('.red-ui-editableList-item-remove').click();
-      await page.waitForTimeout(300);
+      await page.waitForFunction(() => document.querySelectorAll('#node-input-answers-container li').length === 2);
       await page.click('#node-dialog-ok');
-      await page.waitForTimeout(400);
+      await traysClosed();
       assert.deepEqual((await ports()).elseWire, 2);
       assert.equal((await ports()).outputs, 5);
     });
