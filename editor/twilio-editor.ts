@@ -105,6 +105,23 @@ function createTwilioEditor(window: EditorWindow) {
     const from = typeof node.configVersion === 'number' ? node.configVersion : 0;
     for (let v = from; v < steps.length; v++) steps[v]?.(node);
     node.configVersion = Math.max(from, configVersion(node.type));
+    fillAbsentDefaults(node);
+  }
+
+  /**
+   * A flow saved before a property existed (an older example, an import) opens with the property's
+   * default, never a blank choice. Node-RED has already put the node's values into the dialog's
+   * inputs when oneditprepare runs, so an input filled here gets its value too.
+   */
+  function fillAbsentDefaults(node: EditedNode): void {
+    const defaults = (node as { _def?: { defaults?: Record<string, { value?: unknown; type?: string }> } })._def?.defaults ?? {};
+    for (const [name, spec] of Object.entries(defaults)) {
+      if (node[name] !== undefined || spec.value === undefined || spec.type) continue;
+      node[name] = JSON.parse(JSON.stringify(spec.value));
+      const input = $(`#node-input-${name}, #node-config-input-${name}`);
+      if (input.attr('type') === 'checkbox') input.prop('checked', node[name] === true);
+      else if (typeof node[name] !== 'object') input.val(String(node[name]));
+    }
   }
 
   let catalogue: EditorObject[] | null = null;

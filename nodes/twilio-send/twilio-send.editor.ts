@@ -105,6 +105,7 @@ import type { EditedNode, NodeDefinition, TypedField } from '../../editor/twilio
       return this._(index === 0 ? 'twilio-send.label.reachedLabel' : 'twilio-send.label.notReachedLabel');
     },
     oneditprepare: function () {
+      TwilioEditor.upgrade(this);
       TwilioEditor.tooltips(this);
       TwilioEditor.typedInputs(FIELDS);
 
