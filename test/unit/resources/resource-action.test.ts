@@ -43,7 +43,14 @@ describe('ResourceAction', () => {
     const warnings: string[] = [];
     const node = { id: 'n', status: (s: NodeRedStatus) => shown.push(s), warn: (w: string) => warnings.push(w) } as unknown as Node;
     const status = new NodeStatus(node, (key) => key);
-    const resource = new ResourceAction({ RED, node, def: { account: 'a', object: '', ...def } as ResourceNodeDef, action, status, account });
+    const resource = new ResourceAction({
+      RED,
+      node,
+      def: { account: 'a', object: '', ...def } as ResourceNodeDef,
+      action,
+      status,
+      account,
+    });
     const sent: any[] = [];
     let error: TwilioNodeError | undefined;
     await resource.run(msg as NodeMessageInFlow, (m) => sent.push(m)).catch((err: TwilioNodeError) => (error = err));
@@ -52,7 +59,11 @@ describe('ResourceAction', () => {
 
   it('gets a record by the Sid in msg.sid: msg.payload the record, msg.twilio what was asked', async () => {
     const created = await account.getClient().messages.create({ to: '+15558675310', from: '+15017122661', body: 'hi' });
-    const { sent, shown, error, queue } = await run('get', { object: 'Message', sid: 'sid', sidType: 'msg' }, { sid: created.sid, topic: 't' });
+    const { sent, shown, error, queue } = await run(
+      'get',
+      { object: 'Message', sid: 'sid', sidType: 'msg' },
+      { sid: created.sid, topic: 't' },
+    );
     assert.equal(error, undefined);
     assert.equal(sent.length, 1);
     assert.equal(sent[0].payload.sid, created.sid);
@@ -70,7 +81,11 @@ describe('ResourceAction', () => {
   });
 
   it('queries up to the limit, and sends one msg per record with msg.parts as a split node writes them', async () => {
-    const { sent, shown, error } = await run('query', { object: 'LocalPhoneNumber', sid: 'US', sidType: 'str', limit: 3, output: 'each' }, { topic: 'keep' });
+    const { sent, shown, error } = await run(
+      'query',
+      { object: 'LocalPhoneNumber', sid: 'US', sidType: 'str', limit: 3, output: 'each' },
+      { topic: 'keep' },
+    );
     assert.equal(error, undefined);
     assert.equal(sent.length, 3);
     assert.deepEqual(
@@ -87,7 +102,11 @@ describe('ResourceAction', () => {
 
   it('refuses before any request: a record as the changes, an object without the action', async () => {
     const before = simulator.requests.length;
-    const record = await run('update', { object: 'Message', sid: 'SM' + '0'.repeat(32), sidType: 'str' }, { payload: { sid: 'SMx', accountSid: 'ACx' } });
+    const record = await run(
+      'update',
+      { object: 'Message', sid: 'SM' + '0'.repeat(32), sidType: 'str' },
+      { payload: { sid: 'SMx', accountSid: 'ACx' } },
+    );
     assert.equal(record.error?.code, 'INVALID_INPUT');
     assert.deepEqual(record.sent, []);
     const unknown = await run('delete', { object: 'NoSuchThing' });
