@@ -13,7 +13,7 @@ import { AcceptedMessage, MessageIntake } from './intake';
 const notSent = (): TwilioNodeError => new TwilioNodeError('NOT_SENT', text('nodeStopped'));
 const abandoned = (): TwilioNodeError => new TwilioNodeError('REQUEST_TIMEOUT', text('stoppedWaiting'));
 
-export interface NodeInputOptions {
+interface NodeInputOptions {
   /** Masks the account's secrets in a failure that is not coded yet. */
   redact?: () => ((text: string) => string) | undefined;
   /** How long a close waits for msgs under way (default CLOSE_BUDGET_MS). */

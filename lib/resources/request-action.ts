@@ -26,7 +26,7 @@ export interface RequestSettings {
 
 /** The typed fields a request reads from each msg. */
 export const REQUEST_FIELDS = ['path', 'query', 'form', 'json', 'files', 'headers'] as const;
-export type RequestFields = Partial<Record<(typeof REQUEST_FIELDS)[number], unknown>>;
+type RequestFields = Partial<Record<(typeof REQUEST_FIELDS)[number], unknown>>;
 
 /** The request the settings and a msg's fields describe; a coded INVALID_INPUT or MISSING_INPUT when they cannot. */
 export function buildRequest(settings: RequestSettings, fields: RequestFields): RawRequest {

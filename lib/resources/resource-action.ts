@@ -33,7 +33,7 @@ interface TwilioInfo {
   accountSid: string;
 }
 
-export interface ResourceActionOptions {
+interface ResourceActionOptions {
   /** The runtime: typed inputs (RED.util), warnings (RED._), msg ids and copies for one msg per record. */
   RED: NodeAPI;
   node: Node;
