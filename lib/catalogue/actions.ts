@@ -1,5 +1,5 @@
 /**
- * Runs a catalogue action (lib/catalogue.ts) with the twilio SDK: parses the compound Sid, checks the
+ * Runs a catalogue action (catalogue.ts) with the twilio SDK: parses the compound Sid, checks the
  * filters and fields against the catalogue, walks the SDK call path and returns plain JSON.
  */
 import type twilio from 'twilio';
@@ -252,7 +252,7 @@ async function findByListing(
   return plain(found);
 }
 
-export interface QueryOptions {
+interface QueryOptions {
   filters: Record<string, unknown>;
   /** Records to return at most; 0 means all. */
   limit: number;

@@ -1,7 +1,7 @@
 /**
  * The resource catalogue: every Twilio object the nodes act on, as data. For each object: its
  * actions and the SDK call behind each, the parts of its compound Sid, its list filters and its
- * writable fields. The runtime executes it (lib/resource-actions.ts) and the editor builds its object
+ * writable fields. The runtime executes it (actions.ts) and the editor builds its object
  * and field lists from it (served by twilio-config at GET /twilio-catalogue). Adding an object is a row.
  *
  * An SDK call is written as the path the SDK is walked: `account.conferences(conferenceSid).participants(callSid).update`
@@ -15,7 +15,7 @@ import { LocalText, text } from '../core/texts';
 export type Action = 'get' | 'query' | 'create' | 'update' | 'delete';
 export const ACTIONS: readonly Action[] = ['get', 'query', 'create', 'update', 'delete'];
 
-export type ValueType = 'string' | 'url' | 'method' | 'boolean' | 'integer' | 'enum' | 'sid' | 'phone' | 'list' | 'date';
+type ValueType = 'string' | 'url' | 'method' | 'boolean' | 'integer' | 'enum' | 'sid' | 'phone' | 'list' | 'date';
 
 /** A writable field (create/update) or a list filter, named as the SDK names the parameter. */
 export interface FieldSpec {
@@ -552,11 +552,6 @@ export function catalogueForEditor(): Array<ObjectSpec & { editor: Partial<Recor
       ]),
     ),
   }));
-}
-
-/** Objects an action shows for in the editor (including those it refuses, which say why). */
-export function objectsFor(action: Action): ObjectSpec[] {
-  return CATALOGUE.filter((o) => o.actions[action] !== undefined);
 }
 
 /** Why Twilio's API lacks an action, as a text the nodes translate (the English is the catalogue's own). */

@@ -1,5 +1,5 @@
 /**
- * Checks and converts the values of catalogue fields and filters (lib/catalogue.ts) before they go to
+ * Checks and converts the values of catalogue fields and filters (catalogue.ts) before they go to
  * the SDK, so a wrong type is a coded INVALID_INPUT naming the field, not a Twilio round trip.
  */
 import type { FieldSpec } from './catalogue';

@@ -11,7 +11,7 @@ import { text } from '../core/texts';
 import { readTypedProperty } from '../node-red/typed-fields';
 import { FilterRow, Target, buildFields, parseCompoundSid } from './actions';
 
-export interface TypedRow {
+interface TypedRow {
   name: string;
   value: string;
   valueType: string;

@@ -5,7 +5,7 @@
 import { LocalText, Translate, render, text } from './texts';
 
 /** Codes the nodes raise themselves, before or around a request. */
-export const LOCAL_ERROR_CODES = [
+const LOCAL_ERROR_CODES = [
   'MISSING_INPUT',
   'INVALID_INPUT',
   'TWILIO_CONNECTION_ERROR',
@@ -48,7 +48,7 @@ export const HTTP_STATUS_CODES = {
   504: 'GATEWAY_TIMEOUT',
 } as const;
 
-export type HttpStatusCode = (typeof HTTP_STATUS_CODES)[keyof typeof HTTP_STATUS_CODES];
+type HttpStatusCode = (typeof HTTP_STATUS_CODES)[keyof typeof HTTP_STATUS_CODES];
 export type ErrorCode = (typeof LOCAL_ERROR_CODES)[number] | HttpStatusCode;
 
 export const ALL_ERROR_CODES: readonly ErrorCode[] = [...LOCAL_ERROR_CODES, ...Object.values(HTTP_STATUS_CODES)];
@@ -93,7 +93,7 @@ export const TWILIO_ERROR_TABLE: Readonly<Record<number, ErrorCode>> = {
 };
 
 /** Details Twilio gave about a failed request; Node-RED copies `cause` into msg.error.cause. */
-export interface TwilioErrorDetails {
+interface TwilioErrorDetails {
   twilioCode?: number;
   status?: number;
   moreInfo?: string;

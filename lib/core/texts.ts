@@ -33,7 +33,7 @@ export function text(key: string, subs: Record<string, TextValue> = {}): LocalTe
   return { key: `twilio.errors.${key}`, subs };
 }
 
-export function isLocalText(value: unknown): value is LocalText {
+function isLocalText(value: unknown): value is LocalText {
   return (
     typeof value === 'object' &&
     value !== null &&

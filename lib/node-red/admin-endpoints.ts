@@ -44,7 +44,7 @@ export function adminEndpoint(RED: NodeAPI, method: 'get' | 'post', path: string
   RED.httpAdmin[method](path, RED.auth.needsPermission(permission), sameSiteJson as RequestHandler, answer);
 }
 
-export interface Deployed {
+interface Deployed {
   /** The running node, whose env resolves the deployed settings. */
   node: Node;
   /** Its settings as deployed, `${NAME}` unresolved (Node-RED resolves whole-value references in the node's own copy). */

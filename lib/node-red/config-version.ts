@@ -6,7 +6,7 @@
  */
 
 /** A step from one version to the next: it rewrites the config it is given. */
-export type ConfigMigration = (config: Record<string, unknown>) => void;
+type ConfigMigration = (config: Record<string, unknown>) => void;
 
 /**
  * The steps of each node type: the i-th takes version i to version i + 1, so a type's current

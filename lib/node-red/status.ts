@@ -1,8 +1,7 @@
 /** One status vocabulary for every node: blue while working, green when done, red on failure. */
 import type { Node, NodeAPI } from 'node-red';
 import type { TwilioNodeError } from '../core/errors';
-
-type Translate = (key: string, subs?: Record<string, string | number>) => string;
+import type { Translate } from '../core/texts';
 
 export class NodeStatus {
   private readonly templates = new Map<string, string>();

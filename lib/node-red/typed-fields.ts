@@ -7,7 +7,7 @@ import type { Node, NodeAPI, NodeMessage } from 'node-red';
 import { TwilioNodeError } from '../core/errors';
 import { text } from '../core/texts';
 
-export interface TypedValue {
+interface TypedValue {
   value: string;
   type: string;
 }

@@ -1,5 +1,6 @@
 /** What a node takes in: bursts started as the account's queue has room, and msgs that end exactly once. */
 import type { TwilioNodeError } from '../core/errors';
+import type { Translate } from '../core/texts';
 import { Clock, systemClock } from '../core/clock';
 
 /**
@@ -147,6 +148,34 @@ export class MessageIntake<M> {
       this.underWay.add(accepted.done);
       start(accepted);
     });
+  }
+
+  /**
+   * Takes a msg whose work is a promise (what every node does with its msgs; WaitingRoom.accept and
+   * NodeInput.take are this): `work` starts when its turn comes, and if it fails, the msg ends with
+   * `onError`'s coded error. Errors reach `done` in the runtime's language when `translate` is given.
+   * Success ends nothing: the work ends its msg itself (at once, or when what it waits for happens).
+   */
+  acceptWork(
+    send: (msg: M) => void,
+    done: (error?: TwilioNodeError) => void,
+    work: (accepted: AcceptedMessage<M>) => Promise<unknown>,
+    onError: (err: unknown) => TwilioNodeError,
+    translate?: Translate,
+  ): void {
+    this.accept(
+      send,
+      (error) => done(error && translate ? error.localise(translate) : error),
+      (accepted) => {
+        let started: Promise<unknown>;
+        try {
+          started = work(accepted);
+        } catch (err) {
+          started = Promise.reject(err);
+        }
+        started.catch((err: unknown) => accepted.done(onError(err)));
+      },
+    );
   }
 
   /** Resolves once every msg taken has ended. */

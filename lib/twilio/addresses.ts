@@ -12,7 +12,7 @@ const CALL_ENDPOINT = new RegExp(PATTERNS.callEndpoint);
 const ALPHANUMERIC_SENDER = new RegExp(PATTERNS.alphanumericSender);
 const SHORT_CODE = new RegExp(PATTERNS.shortCode);
 
-export type Channel = 'message' | 'call';
+type Channel = 'message' | 'call';
 
 /** Removes the punctuation people type into numbers: "+1 (415) 555-0100" → "+14155550100". */
 function compactNumber(value: string): string {

@@ -1,6 +1,6 @@
 /**
  * Mustache templates for message bodies and spoken text. Only a node's own configured text is a
- * template; a text read from msg, context or env is sent as it is (lib/properties.ts isOwnText), so
+ * template; a text read from msg, context or env is sent as it is (lib/node-red/typed-fields.ts isOwnText), so
  * what a stranger texted is never run. Three things differ from plain Mustache:
  * - a variable the data lacks is an error (a text that silently says "Temperature:  C" is worse than
  *   no text);
@@ -134,7 +134,7 @@ class StrictWriter extends Mustache.Writer {
 const writer = new StrictWriter();
 
 /** Checks a template's syntax without rendering it (the editor and the runtime both use this). */
-export function parseTemplate(template: string): void {
+function parseTemplate(template: string): void {
   try {
     writer.parse(template);
   } catch (err) {

@@ -1,7 +1,7 @@
 /**
  * Each rule for a value, once: phone numbers, Sids, URLs, Twilio's host names, whole numbers with
  * bounds. The runtime checks with these functions, and the editor validates with the same patterns
- * (`PATTERNS`, written into resources/twilio-rules.js by the build), so the two cannot drift apart.
+ * (`PATTERNS`, written into resources/twilio-editor.js by the build), so the two cannot drift apart.
  */
 import { TwilioNodeError } from '../core/errors';
 import { text } from '../core/texts';
@@ -75,7 +75,7 @@ export function checkHostLabel(field: string, value: string | undefined): void {
   if (value && !HOST_LABEL.test(value)) throw new TwilioNodeError('INVALID_INPUT', text('hostLabel', { field }));
 }
 
-export interface Bounds {
+interface Bounds {
   min?: number;
   max?: number;
 }

@@ -1,7 +1,20 @@
-/** twilio-delete: the Delete action over any object of the resource catalogue (see lib/resource-node.ts). */
-import type { NodeAPI } from 'node-red';
-import { registerResourceNode } from '../../lib/resources/resource-node';
+/** twilio-delete: the Delete action over any object of the resource catalogue (lib/resources/resource-action.ts). */
+import type { Node, NodeAPI, NodeMessageInFlow } from 'node-red';
+import type { ResourceNodeDef } from '../../lib/catalogue/resource-inputs';
+import { upgradeConfig } from '../../lib/node-red/config-version';
+import { nodeStatus } from '../../lib/node-red/status';
+import { NodeInput } from '../../lib/outbound/input';
+import { ResourceAction } from '../../lib/resources/resource-action';
 
 module.exports = function registerTwilioDelete(RED: NodeAPI): void {
-  registerResourceNode(RED, 'twilio-delete', 'delete');
+  function TwilioDelete(this: Node, def: ResourceNodeDef): void {
+    RED.nodes.createNode(this, def);
+    const status = nodeStatus(RED, this);
+    const action = new ResourceAction({ RED, node: this, def: upgradeConfig('twilio-delete', def), action: 'delete', status });
+    const input = new NodeInput<NodeMessageInFlow>(this, status);
+    this.on('input', (msg, send, done) => input.take(send, done, (accepted) => action.run(msg, accepted.send)));
+    this.on('close', (_removed: boolean, done: () => void) => void input.close(action.queue).then(done));
+  }
+
+  RED.nodes.registerType('twilio-delete', TwilioDelete);
 };

@@ -1,7 +1,20 @@
-/** twilio-query: the Query action over any object of the resource catalogue (see lib/resource-node.ts). */
-import type { NodeAPI } from 'node-red';
-import { registerResourceNode } from '../../lib/resources/resource-node';
+/** twilio-query: the Query action over any object of the resource catalogue (lib/resources/resource-action.ts). */
+import type { Node, NodeAPI, NodeMessageInFlow } from 'node-red';
+import type { ResourceNodeDef } from '../../lib/catalogue/resource-inputs';
+import { upgradeConfig } from '../../lib/node-red/config-version';
+import { nodeStatus } from '../../lib/node-red/status';
+import { NodeInput } from '../../lib/outbound/input';
+import { ResourceAction } from '../../lib/resources/resource-action';
 
 module.exports = function registerTwilioQuery(RED: NodeAPI): void {
-  registerResourceNode(RED, 'twilio-query', 'query');
+  function TwilioQuery(this: Node, def: ResourceNodeDef): void {
+    RED.nodes.createNode(this, def);
+    const status = nodeStatus(RED, this);
+    const action = new ResourceAction({ RED, node: this, def: upgradeConfig('twilio-query', def), action: 'query', status });
+    const input = new NodeInput<NodeMessageInFlow>(this, status);
+    this.on('input', (msg, send, done) => input.take(send, done, (accepted) => action.run(msg, accepted.send)));
+    this.on('close', (_removed: boolean, done: () => void) => void input.close(action.queue).then(done));
+  }
+
+  RED.nodes.registerType('twilio-query', TwilioQuery);
 };

@@ -4,14 +4,14 @@
  */
 import { upgradeConfig } from '../../lib/node-red/config-version';
 import type { Response } from 'express';
-import type { Node, NodeAPI, NodeDef } from 'node-red';
+import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { TwilioNodeError } from '../../lib/core/errors';
 import { isOwnText, typedFieldsReader } from '../../lib/node-red/typed-fields';
 import { nodeStatus } from '../../lib/node-red/status';
-import { onInput } from '../../lib/node-red/input';
+import { NodeInput } from '../../lib/outbound/input';
 import { REPLY_ACTIONS, ReplyAction, ReplyFields, buildTwiml } from '../../lib/twilio/twiml';
 
-export interface TwilioReplyDef extends NodeDef {
+interface TwilioReplyDef extends NodeDef {
   action: ReplyAction;
   [field: string]: unknown;
 }
@@ -41,16 +41,20 @@ module.exports = function registerTwilioReply(RED: NodeAPI): void {
     // Only the node's own Text is a template: an echo of msg.payload.Body is sent as the stranger wrote it.
     const textIsTemplate = isOwnText(def, 'text');
 
-    onInput(node, status, async (msg) => {
-      const res = (msg as { res?: { _res?: Response } }).res?._res;
-      if (!res || typeof res.status !== 'function') throw new TwilioNodeError('MISSING_INPUT', RED._('twilio-reply.errors.noRequest'));
-      if (res.headersSent) throw new TwilioNodeError('INVALID_INPUT', RED._('twilio-reply.errors.answered'));
-      const fields = (await readFields(msg)) as ReplyFields;
-      const twiml = buildTwiml(action, fields, msg, msg.payload, textIsTemplate);
-      res.status(200).type('text/xml').send(twiml);
-      status.success('twilio-reply.status.replied', { action });
-    });
-    node.on('close', () => status.clear());
+    const input = new NodeInput<NodeMessageInFlow>(node, status);
+
+    node.on('input', (msg, send, done) =>
+      input.take(send, done, async () => {
+        const res = (msg as { res?: { _res?: Response } }).res?._res;
+        if (!res || typeof res.status !== 'function') throw new TwilioNodeError('MISSING_INPUT', RED._('twilio-reply.errors.noRequest'));
+        if (res.headersSent) throw new TwilioNodeError('INVALID_INPUT', RED._('twilio-reply.errors.answered'));
+        const fields = (await readFields(msg)) as ReplyFields;
+        const twiml = buildTwiml(action, fields, msg, msg.payload, textIsTemplate);
+        res.status(200).type('text/xml').send(twiml);
+        status.success('twilio-reply.status.replied', { action });
+      }),
+    );
+    node.on('close', (_removed: boolean, done: () => void) => void input.close().then(done));
   }
 
   RED.nodes.registerType('twilio-reply', TwilioReply);

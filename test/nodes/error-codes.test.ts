@@ -78,7 +78,9 @@ describe('error codes through a flow', () => {
         server.close(() => resolve(port));
       });
     });
-    await expectCode('TWILIO_CONNECTION_ERROR', {}, {}, {}, `http://127.0.0.1:${closed}`);
+    // A refused connection never reached Twilio, so the queue retries it: once is enough to show it
+    // gives up with the same code (the default six retries with backoff take about ten seconds).
+    await expectCode('TWILIO_CONNECTION_ERROR', {}, {}, { account: { maxRetries: 1 } }, `http://127.0.0.1:${closed}`);
   });
 
   it("refuses what Twilio's API does not offer as NOT_SUPPORTED, before any request", async () => {
@@ -132,7 +134,9 @@ describe('error codes through a flow', () => {
   });
 
   it('ends a wait for an outcome as OUTCOME_UNKNOWN when the node is removed (it was sent)', async () => {
-    simulator.statusCallbackDelayMs = 5_000; // delivered long after the node is gone
+    // Delivered (two steps: sent, delivered) about a second after the send, long after the node is
+    // gone (~100 ms); the simulator's stop waits for these steps, so longer only slows the file down.
+    simulator.statusCallbackDelayMs = 500;
     try {
       const account = accountNode(simulator.url);
       const flow = [

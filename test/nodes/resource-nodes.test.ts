@@ -7,7 +7,8 @@ import { before, describe, it } from 'node:test';
 import { CATALOGUE } from '../../lib/catalogue/catalogue';
 import { createTwilioClient } from '../../lib/transport/sdk-client';
 import type { TwilioSimulator } from '../../simulator/server';
-import { ACCOUNT, API_KEY, SendResult, helper, runNode, useRuntime } from '../support/harness';
+import { until } from '../support/assertions';
+import { ACCOUNT, API_KEY, SendResult, accountNode, allNodes, helper, runNode, useRuntime } from '../support/harness';
 import { root } from '../support/paths';
 
 type Node = 'get' | 'query' | 'update' | 'delete' | 'create';
@@ -901,5 +902,46 @@ describe('updates: fields from the node or msg.payload', () => {
     );
     await helper.unload();
     assert.equal(fromRecord.output.payload.sid, conference);
+  });
+});
+
+describe('a resource node that stops', () => {
+  const { simulator } = useRuntime();
+
+  it('ends every msg it took once: the one in flight with its answer, the queued one as NOT_SENT', async () => {
+    simulator.latencyMs = 200;
+    try {
+      // One request at a time: the second msg's request waits in the account's queue.
+      const account = accountNode(simulator.url, 'apiKey', { maxConcurrency: 1 });
+      const conference = String(simulator.find('conferences')!.sid);
+      const flow = [
+        { id: 'tab', type: 'tab', label: 't' },
+        account.node,
+        { id: 'get', type: 'twilio-get', z: 'tab', account: 'account', object: 'Conference', sid: conference, sidType: 'str', wires: [[]] },
+      ];
+      await helper.load(allNodes, flow, { account: account.credentials });
+      const node = helper.getNode('get');
+      const ends: string[] = [];
+      const complete = node._complete as (m: unknown, err?: { code: string }) => void;
+      node._complete = (m: unknown, err?: { code: string }) => {
+        ends.push(err?.code ?? 'done');
+        complete.call(node, m, err);
+      };
+      node.receive({});
+      node.receive({});
+      const queue = (helper.getNode('account') as unknown as { queue: { state: { inFlight: number; queued: number } } }).queue;
+      await until(() => queue.state.inFlight === 1 && queue.state.queued === 1, 'one request in flight, one queued');
+      // Removing the node (the account stays): it takes its queued request back, and waits for the answer in flight.
+      await helper.setFlows(
+        flow.filter((n) => n.id !== 'get'),
+        'full',
+        { account: account.credentials } as never,
+      );
+      assert.deepEqual(ends.sort(), ['NOT_SENT', 'done']);
+      assert.equal(simulator.requests.length, 1, 'the queued request never left');
+      assert.equal(ends.length, 2, 'each msg ended once');
+    } finally {
+      simulator.latencyMs = 0;
+    }
   });
 });
