@@ -10,8 +10,14 @@ const { spawn } = require('child_process');
 const { DEMO_ACCOUNT, TwilioSimulator } = require('../dist/simulator/server');
 
 const root = path.resolve(__dirname, '..');
-/** The number of the demo's "Text my house" tab (examples/Text my house.json). */
-const HOUSE = '+15017122662';
+/**
+ * Each tab that receives has a number of its own, so no tab sees another's texts (the SMS bot must not
+ * answer a reply to a question): the main line +15017122661 is the SMS bot's, and these the others'.
+ */
+const HOUSE = '+15017122662'; // Text my house: no URL, polled
+const QUESTIONS = '+15017122663'; // Ask before the garage closes: no URL, polled
+const CONFIRM = '+15017122664'; // Yes or no from two people: no URL, polled
+const PAGER = '+15017122665'; // Smoke alarm: texts come to the page's twilio-in by webhook
 const pkg = require(path.join(root, 'package.json'));
 const userDir = path.resolve(process.env.DEMO_USER_DIR || path.join(root, '.demo'));
 const port = Number(process.env.PORT || 1880);
@@ -120,6 +126,9 @@ async function main() {
   // The house of "Text my house" has no URL at all: its texts wait at Twilio until twilio-in polls for them.
   // Someone asks it every two minutes; the tab's inject asks at once.
   simulator.addNumber(DEMO_ACCOUNT.sid, HOUSE, 'House (no URL: polled)');
+  simulator.addNumber(DEMO_ACCOUNT.sid, QUESTIONS, 'Questions (no URL: polled)');
+  simulator.addNumber(DEMO_ACCOUNT.sid, CONFIRM, 'Confirmations (no URL: polled)');
+  Object.assign(simulator.addNumber(DEMO_ACCOUNT.sid, PAGER, 'Pager'), { sms_url: `http://127.0.0.1:${port}/twilio/page-keys` });
   simulator.scheduleTexts([{ from: '+15555550100', to: HOUSE, body: 'status', afterMs: 20_000, everyMs: 120_000 }]);
   console.log(`demo: Twilio simulator on ${simulator.url} (its messages: ${simulator.url}/_sim/messages)`);
   console.log(
