@@ -43,7 +43,8 @@ export interface TypedField {
 
 export type Defaults = Record<
   string,
-  { value: unknown; type?: string; required?: boolean; validate?: (this: EditedNode, v: unknown) => boolean }
+  // A validate may return the reason as text (Node-RED 3.1 and later show it on the invalid node).
+  { value: unknown; type?: string; required?: boolean; validate?: (this: EditedNode, v: unknown) => boolean | string }
 >;
 
 /** A node type's definition for RED.nodes.registerType, as our nodes write it (nodes/<type>/<type>.editor.ts). */

@@ -34,10 +34,11 @@ import type { EditedNode, NodeDefinition, TypedField } from '../../editor/twilio
         { type: 'words', value: 'close, yes, y', label: 'close' },
         { type: 'words', value: 'no, n, leave', label: 'leave it' },
       ],
-      validate: function (v) {
-        return (
-          Array.isArray(v) &&
-          (v as Answer[]).every((a) => (a.type === 'regex' ? regexCompiles(a.value) : String(a.value || '').replace(/[\s,]/g, '') !== ''))
+      validate: function (this: EditedNode, v: unknown) {
+        // With no answer every reply would leave by "anything else": say so rather than deploy a question that routes nothing.
+        if (!Array.isArray(v) || v.length === 0) return this._('twilio-ask.errors.noAnswers');
+        return (v as Answer[]).every((a) =>
+          a.type === 'regex' ? regexCompiles(a.value) : String(a.value || '').replace(/[\s,]/g, '') !== '',
         );
       },
     },

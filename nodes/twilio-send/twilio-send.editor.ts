@@ -1,4 +1,4 @@
-import type { EditedNode, NodeDefinition, TypedField } from '../../editor/twilio-editor';
+import type { Defaults, EditedNode, NodeDefinition, TypedField } from '../../editor/twilio-editor';
 
 /** twilio-send: its registration in the editor and its dialog's behaviour (built into the .html beside it). */
 (function () {
@@ -46,7 +46,7 @@ import type { EditedNode, NodeDefinition, TypedField } from '../../editor/twilio
     url: new RegExp(T.rules.patterns.httpUrl),
   };
 
-  const defaults = {
+  const defaults: Defaults = {
     name: { value: '' },
     configVersion: { value: TwilioEditor.configVersion('twilio-send') },
     account: { value: '', type: 'twilio-config', required: true },
@@ -76,6 +76,13 @@ import type { EditedNode, NodeDefinition, TypedField } from '../../editor/twilio
     FIELDS[name].check = LITERAL_CHECKS[name];
   });
   TwilioEditor.typedDefaults(FIELDS, defaults);
+  // A message or a call needs someone to reach: an empty To typed in the node is flagged here, as the runtime would refuse it.
+  const checkTo = defaults.to.validate;
+  defaults.to.validate = function (this: EditedNode, v: unknown) {
+    const sends = ['message', 'call', 'SMSMessage'].indexOf(String(this.resource || 'message')) >= 0;
+    if (sends && (this.toType || 'str') === 'str' && String(v ?? '').trim() === '') return this._('twilio-send.errors.noTo');
+    return checkTo ? checkTo.call(this, v) : true;
+  };
 
   RED.nodes.registerType('twilio-send', {
     category: 'Twilio',

@@ -180,6 +180,11 @@ else
           badService: check('messagingServiceSid', 'MG123'),
           badCallback: check('statusCallback', 'example.com/cb'),
           fromMsg: defaults.to.validate.call({ toType: 'msg' }, 'anything'),
+          // Nobody to reach: flagged with the reason for a message or a call, not for another object's create.
+          emptyTo: defaults.to.validate.call({ toType: 'str', resource: 'message', _: (key: string) => key }, ' '),
+          emptyToCall: defaults.to.validate.call({ resource: 'call', _: (key: string) => key }, ''),
+          emptyToQueue: defaults.to.validate.call({ toType: 'str', resource: 'Queue', _: (key: string) => key }, ''),
+          noAnswers: (window as any).RED.nodes.getType('twilio-ask').defaults.answers.validate.call({ _: (key: string) => key }, []),
         };
       });
       assert.deepEqual(verdicts, {
@@ -190,6 +195,10 @@ else
         badService: false,
         badCallback: false,
         fromMsg: true,
+        emptyTo: 'twilio-send.errors.noTo',
+        emptyToCall: 'twilio-send.errors.noTo',
+        emptyToQueue: true,
+        noAnswers: 'twilio-ask.errors.noAnswers',
       });
     });
 
