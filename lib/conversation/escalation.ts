@@ -147,7 +147,21 @@ const iso = (now: number) => new Date(now).toISOString();
 
 /** A new page's record (its first step is the `start` event's). */
 export function newPage(fields: Pick<PageRecord, 'alarmId' | 'msg' | 'spoken' | 'contacts' | 'from'>, now: number): PageRecord {
-  return { ...fields, round: 0, contact: 0, step: 0, stepEnds: now, texted: [], alerted: [], history: [], merged: 0, startedAt: iso(now) };
+  const { from, ...rest } = fields;
+  const page: PageRecord = {
+    ...rest,
+    round: 0,
+    contact: 0,
+    step: 0,
+    stepEnds: now,
+    texted: [],
+    alerted: [],
+    history: [],
+    merged: 0,
+    startedAt: iso(now),
+  };
+  if (from) page.from = from;
+  return page;
 }
 
 /** The next record and what to do, after `event`. The record given is not changed. */
@@ -272,7 +286,7 @@ function stepSent(
   if (event.action === 'text') {
     record(policy, page, now, { sid: event.sid, outcome: 'sent' });
     if (!page.texted.some((t) => t.number === contact.number))
-      page.texted.push({ number: contact.number, from: event.from || undefined, name: contact.name, code: event.code ?? '' });
+      page.texted.push({ number: contact.number, ...(event.from ? { from: event.from } : {}), name: contact.name, code: event.code ?? '' });
   } else {
     page.callSid = event.sid;
     actions.push({ type: 'watch-call', sid: event.sid, until: page.stepEnds + CALL_GRACE_MS });

@@ -9,7 +9,7 @@
  * lib/conversation/pager, and the waiting (intake, store, close) lib/waits/waiting-room.
  */
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
-import { findAccount } from '../../lib/account/account';
+import { TwilioAccount, findAccount } from '../../lib/account/account';
 import { PORT, PageRecord, StepAction, escalationPolicy, isPageRecord } from '../../lib/conversation/escalation';
 import { Pager } from '../../lib/conversation/pager';
 import { TwilioNodeError, toTwilioNodeError } from '../../lib/core/errors';
@@ -17,7 +17,7 @@ import { text } from '../../lib/core/texts';
 import { inboundHubFor } from '../../lib/inbound/hub';
 import { upgradeConfig } from '../../lib/node-red/config-version';
 import { forgetNodeState, nodeStateStore } from '../../lib/node-red/context';
-import { nodeStatus } from '../../lib/node-red/status';
+import { NodeStatus, nodeStatus } from '../../lib/node-red/status';
 import { typedFieldsReader } from '../../lib/node-red/typed-fields';
 import { WaitingRoom, isCancel } from '../../lib/waits/waiting-room';
 
@@ -46,6 +46,64 @@ export interface TwilioPageDef extends NodeDef {
 const MAX_PAGES = 1_000;
 const END_STATUS = ['twilio-page.status.acknowledged', 'twilio-page.status.exhausted', 'twilio-page.status.cancelled'];
 
+/** The node's pages wait here: stored in its context, their msgs held until they end. */
+function pageRoom(RED: NodeAPI, node: Node, def: TwilioPageDef, status: NodeStatus): WaitingRoom<PageRecord> {
+  return new WaitingRoom<PageRecord>({
+    node,
+    store: nodeStateStore(RED, node, def.contextStore || undefined),
+    prefix: 'twilio-page-',
+    capacity: MAX_PAGES,
+    outputs: 3,
+    isRecord: isPageRecord,
+    notSent: () => new TwilioNodeError('NOT_SENT', text('nodeStopped')),
+    abandoned: () => new TwilioNodeError('REQUEST_TIMEOUT', text('stoppedWaiting')),
+    translate: status.translate,
+  });
+}
+
+/** The URL key presses go to: the chosen twilio-in's public URL, when it has one. */
+function keysUrl(RED: NodeAPI, def: TwilioPageDef): string | undefined {
+  if (!def.keysNode) return undefined;
+  const receiver = RED.nodes.getNode(def.keysNode) as (Node & { publicUrl?: () => string | undefined; feedsInboundPath?: boolean }) | null;
+  // A twilio-in that does not check signatures passes nothing on: asking to press a key would be a lie.
+  if (!receiver?.feedsInboundPath) return undefined;
+  return receiver.publicUrl?.();
+}
+
+/** The pager of the node's settings, showing each step and each end on the node's status. */
+function pagerFor(
+  RED: NodeAPI,
+  node: Node,
+  def: TwilioPageDef,
+  account: TwilioAccount,
+  room: WaitingRoom<PageRecord>,
+  status: NodeStatus,
+): Pager {
+  return new Pager({
+    node,
+    account,
+    hub: inboundHubFor(account),
+    waits: room,
+    policy: escalationPolicy(def),
+    alert: def.alert ?? '',
+    allClear: def.allClear,
+    keysUrl: () => keysUrl(RED, def),
+    voice: def.voice,
+    language: def.language,
+    machineDetection: def.skipVoicemail !== false,
+    translate: status.translate,
+    onStep: ({ action, name, step, of }) =>
+      status.working(action === 'call' ? 'twilio-page.status.calling' : 'twilio-page.status.texting', { name, step, of }),
+    onMerged: (alarmId) => status.working('twilio-page.status.merged', { id: alarmId }),
+    onEnd: (port, page) => {
+      if (room.size > 0) return;
+      const subs = { name: page.acknowledged?.name ?? '' };
+      if (port === PORT.acknowledged) status.success(END_STATUS[port], subs);
+      else status.warning(END_STATUS[port], subs);
+    },
+  });
+}
+
 module.exports = function registerTwilioPage(RED: NodeAPI): void {
   function TwilioPage(this: Node, def: TwilioPageDef): void {
     RED.nodes.createNode(this, def);
@@ -55,56 +113,8 @@ module.exports = function registerTwilioPage(RED: NodeAPI): void {
     const account = findAccount(RED, def.account);
     if (!account) status.failed('twilio.status.failed', { code: 'MISSING_INPUT' });
     const readFields = typedFieldsReader(RED, node, def, ['contacts', 'from', 'alarmId']);
-    const room = new WaitingRoom<PageRecord>({
-      node,
-      store: nodeStateStore(RED, node, def.contextStore || undefined),
-      prefix: 'twilio-page-',
-      capacity: MAX_PAGES,
-      outputs: 3,
-      isRecord: isPageRecord,
-      notSent: () => new TwilioNodeError('NOT_SENT', text('nodeStopped')),
-      abandoned: () => new TwilioNodeError('REQUEST_TIMEOUT', text('stoppedWaiting')),
-      translate: status.translate,
-    });
-
-    /** The URL key presses go to: the chosen twilio-in's public URL, when it has one. */
-    function keysUrl(): string | undefined {
-      if (!def.keysNode) return undefined;
-      const receiver = RED.nodes.getNode(def.keysNode) as
-        (Node & { publicUrl?: () => string | undefined; feedsInboundPath?: boolean }) | null;
-      // A twilio-in that does not check signatures passes nothing on: asking to press a key would be a lie.
-      if (!receiver?.feedsInboundPath) return undefined;
-      return receiver.publicUrl?.();
-    }
-
-    const pager =
-      account &&
-      new Pager({
-        node,
-        account,
-        hub: inboundHubFor(account),
-        waits: room,
-        policy: escalationPolicy(def),
-        alert: def.alert ?? '',
-        allClear: def.allClear,
-        keysUrl,
-        voice: def.voice,
-        language: def.language,
-        machineDetection: def.skipVoicemail !== false,
-        translate: status.translate,
-        onStep: (step) =>
-          status.working(step.action === 'call' ? 'twilio-page.status.calling' : 'twilio-page.status.texting', {
-            name: step.name,
-            step: step.step,
-            of: step.of,
-          }),
-        onMerged: (alarmId) => status.working('twilio-page.status.merged', { id: alarmId }),
-        onEnd: (port, page) => {
-          if (room.size > 0) return;
-          const ending = port === PORT.acknowledged ? status.success : status.warning;
-          ending.call(status, END_STATUS[port], { name: page.acknowledged?.name ?? '' });
-        },
-      });
+    const room = pageRoom(RED, node, def, status);
+    const pager = account && pagerFor(RED, node, def, account, room, status);
 
     node.on('input', (msg: NodeMessageInFlow, send, done) => {
       room.accept(
