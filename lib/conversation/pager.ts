@@ -8,9 +8,10 @@ import type { NodeMessageInFlow } from 'node-red';
 import type { TwilioAccount } from '../account/account';
 import { Clock, Timer, systemClock } from '../core/clock';
 import { TwilioNodeError, toTwilioNodeError } from '../core/errors';
-import { Translate, text } from '../core/texts';
+import { text } from '../core/texts';
 import type { InboundHub } from '../inbound/hub';
 import { OutcomeTracker, fetchOutcome } from '../inbound/outcomes';
+import type { NodeStatus } from '../node-red/status';
 import { hangUp, placeCall, sendText } from '../outbound/messages';
 import type { AcceptedMessage } from '../outbound/intake';
 import { renderTemplate } from '../twilio/templates';
@@ -19,6 +20,7 @@ import {
   EscalationAction,
   EscalationEvent,
   EscalationPolicy,
+  PORT,
   PageRecord,
   PageSummary,
   Port,
@@ -33,6 +35,7 @@ type Msg = NodeMessageInFlow;
 /** What a pager uses of the node's waiting room (a WaitingRoom<PageRecord>). */
 export interface PageWaits {
   readonly closing: boolean;
+  readonly size: number;
   values(): IterableIterator<{ id: string; record: PageRecord }>;
   get(id: string): { record: PageRecord } | undefined;
   admit(msg: object): { copy: Record<string, unknown>; bytes: number };
@@ -64,11 +67,8 @@ export interface PagerOptions {
   voice?: string;
   language?: string;
   machineDetection: boolean;
-  translate: Translate;
-  /** Shown while a step runs, a merge, and a page's end. */
-  onStep(step: Extract<EscalationAction, { type: 'show' }>): void;
-  onMerged(alarmId: string): void;
-  onEnd(port: Port, page: PageSummary): void;
+  /** The node's status: each step, a merge, how the last page ended; its language for texts and errors. */
+  status: Pick<NodeStatus, 'working' | 'success' | 'warning' | 'translate'>;
   clock?: Clock;
 }
 
@@ -96,7 +96,7 @@ export class Pager {
   constructor(private readonly options: PagerOptions) {
     const { account, hub, node } = options;
     this.clock = options.clock ?? systemClock;
-    this.say = peopleTexts(options.translate);
+    this.say = peopleTexts(options.status.translate);
     this.board = questionBoardFor(account, hub);
     this.tracker = new OutcomeTracker({
       hub,
@@ -115,7 +115,7 @@ export class Pager {
     for (const wait of waits.values())
       if (wait.record.alarmId === alarmId) {
         this.apply(wait.id, { type: 'merged' });
-        this.options.onMerged(alarmId);
+        this.options.status.working('twilio-page.status.merged', { id: alarmId });
         return accepted.done();
       }
     const contacts = parseContacts(fields.contacts);
@@ -172,7 +172,7 @@ export class Pager {
    * nobody acknowledged, with the reason, and the log says why.
    */
   private broken(id: string, err: unknown): void {
-    const error = toTwilioNodeError(err, this.options.account.redact).localise(this.options.translate);
+    const error = toTwilioNodeError(err, this.options.account.redact).localise(this.options.status.translate);
     this.options.node.warn(error.message);
     if (!this.options.waits.closing) this.apply(id, { type: 'broken', error: `${error.code}: ${error.message}` });
   }
@@ -183,7 +183,11 @@ export class Pager {
     if (closing && action.type !== 'save' && action.type !== 'hang-up' && action.type !== 'all-clear') return;
     switch (action.type) {
       case 'show':
-        return this.options.onStep(action);
+        return this.options.status.working(`twilio-page.status.${action.action === 'call' ? 'calling' : 'texting'}`, {
+          name: action.name,
+          step: action.step,
+          of: action.of,
+        });
       case 'text':
       case 'call':
         return this.sendStep(id, action);
@@ -323,7 +327,10 @@ export class Pager {
     const msg = this.options.waits.message(id) ?? ({ ...page.msg } as Msg);
     (msg as Msg & { page?: PageSummary }).page = summary;
     this.options.waits.emit(id, port, msg);
-    this.options.onEnd(port, summary);
+    if (this.options.waits.size > 0) return;
+    const shown = { name: summary.acknowledged?.name ?? '' };
+    if (port === PORT.acknowledged) this.options.status.success('twilio-page.status.acknowledged', shown);
+    else this.options.status.warning(`twilio-page.status.${port === PORT.exhausted ? 'exhausted' : 'cancelled'}`, shown);
   }
 
   /** Ends what the current step listens to: its timer and its call. */
@@ -342,11 +349,11 @@ export class Pager {
   }
 
   private describe(err: unknown): string {
-    const error = toTwilioNodeError(err, this.options.account.redact).localise(this.options.translate);
+    const error = toTwilioNodeError(err, this.options.account.redact).localise(this.options.status.translate);
     return `${error.code}: ${error.message}`;
   }
 
   private warn(err: unknown): void {
-    this.options.node.warn(toTwilioNodeError(err, this.options.account.redact).localise(this.options.translate).message);
+    this.options.node.warn(toTwilioNodeError(err, this.options.account.redact).localise(this.options.status.translate).message);
   }
 }

@@ -3,14 +3,12 @@
  * acknowledge."). Contacts in order, for a number of rounds, each through a ladder of steps (text,
  * then call, with a wait after each); a key pressed in the call or a reply to the text acknowledges.
  * Outputs: acknowledged, exhausted (every step's outcome), cancelled. A running page lives in the
- * node's context, so a redeploy or a restart keeps it.
- *
- * This file wires: the ladder is lib/conversation/escalation, the pager that runs it
- * lib/conversation/pager, and the waiting (intake, store, close) lib/waits/waiting-room.
+ * node's context, so a redeploy or a restart keeps it. This file wires: the ladder is
+ * lib/conversation/escalation, run by lib/conversation/pager; pages wait in lib/waits/waiting-room.
  */
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { TwilioAccount, findAccount } from '../../lib/account/account';
-import { PORT, PageRecord, StepAction, escalationPolicy, isPageRecord } from '../../lib/conversation/escalation';
+import { PageRecord, StepAction, escalationPolicy, isPageRecord } from '../../lib/conversation/escalation';
 import { Pager } from '../../lib/conversation/pager';
 import { TwilioNodeError, toTwilioNodeError } from '../../lib/core/errors';
 import { text } from '../../lib/core/texts';
@@ -44,7 +42,6 @@ export interface TwilioPageDef extends NodeDef {
 }
 
 const MAX_PAGES = 1_000;
-const END_STATUS = ['twilio-page.status.acknowledged', 'twilio-page.status.exhausted', 'twilio-page.status.cancelled'];
 
 /** The node's pages wait here: stored in its context, their msgs held until they end. */
 function pageRoom(RED: NodeAPI, node: Node, def: TwilioPageDef, status: NodeStatus): WaitingRoom<PageRecord> {
@@ -70,7 +67,7 @@ function keysUrl(RED: NodeAPI, def: TwilioPageDef): string | undefined {
   return receiver.publicUrl?.();
 }
 
-/** The pager of the node's settings, showing each step and each end on the node's status. */
+/** The pager of the node's settings. */
 function pagerFor(
   RED: NodeAPI,
   node: Node,
@@ -91,16 +88,7 @@ function pagerFor(
     voice: def.voice,
     language: def.language,
     machineDetection: def.skipVoicemail !== false,
-    translate: status.translate,
-    onStep: ({ action, name, step, of }) =>
-      status.working(action === 'call' ? 'twilio-page.status.calling' : 'twilio-page.status.texting', { name, step, of }),
-    onMerged: (alarmId) => status.working('twilio-page.status.merged', { id: alarmId }),
-    onEnd: (port, page) => {
-      if (room.size > 0) return;
-      const subs = { name: page.acknowledged?.name ?? '' };
-      if (port === PORT.acknowledged) status.success(END_STATUS[port], subs);
-      else status.warning(END_STATUS[port], subs);
-    },
+    status,
   });
 }
 
