@@ -4,8 +4,8 @@
  * page per alarm; 50 pages at once.
  */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
-import { until as untilWithin } from '../support/assertions';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { ManualClock, installClock } from '../../lib/core/clock';
 import { FlowNode, accountNode, allNodes, helper, useHttpNode, useRuntime } from '../support/harness';
 
 /** simulator/people.ts */
@@ -15,12 +15,38 @@ const TEXTS_ACK = '+15555550122';
 const VOICEMAIL = '+15555550103';
 const PHONE_OFF = '+15555550101';
 
-const until = (check: () => boolean, what: string, ms = 20_000) => untilWithin(check, what, ms);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('twilio-page', () => {
-  const { simulator } = useRuntime();
+  // Carol acknowledges by text at once, not after a second and a half of real time.
+  const { simulator } = useRuntime({ people: { [TEXTS_ACK]: { call: 'no-answer', reply: { text: 'ACK', afterMs: 50 } } } });
   const httpNode = useHttpNode();
   const account = () => accountNode(simulator.url, 'authToken');
+
+  // The pages' step waits and their looks at calls run on a manual clock; the simulator runs on real time.
+  let clock: ManualClock;
+  let restoreClock: () => void;
+  beforeEach(() => {
+    clock = new ManualClock();
+    restoreClock = installClock(clock);
+  });
+  afterEach(() => restoreClock());
+
+  /**
+   * Resolves once `check` holds. Between two looks the simulator gets a moment of real time to do
+   * what it was asked (ring, answer, press a key, reply), and then the pages' clock moves on a
+   * quarter of a second: a step's wait of 20 s is 80 turns, however long it would really take.
+   */
+  async function until(check: () => boolean, what: string, ms = 20_000): Promise<void> {
+    const deadline = clock.now() + ms * 4;
+    const realDeadline = Date.now() + 20_000;
+    while (!check()) {
+      if (clock.now() > deadline || Date.now() > realDeadline) throw new Error(`timed out waiting for ${what}`);
+      await Promise.race([simulator.settled(), sleep(20)]);
+      await sleep(2);
+      if (!check()) await clock.advance(250);
+    }
+  }
 
   function flow(page: Record<string, unknown>): FlowNode[] {
     return [

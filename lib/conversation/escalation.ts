@@ -1,0 +1,453 @@
+/**
+ * A page's escalation ladder as a state machine: contacts in order, for a number of rounds, each
+ * through a ladder of steps (a text or a call, then a wait for an acknowledgement), until someone
+ * acknowledges (a key pressed in the call, a reply to a text), the ladder runs out, or the page is
+ * cancelled. `escalate(policy, page, event, now)` is pure: it answers with the page's next record
+ * and the actions that carry it out (texts, calls, timers, an output); whoever runs a page performs
+ * them and feeds back what happened as events. The record is what the node stores: JSON-safe, so a
+ * page goes on after a redeploy or a restart.
+ */
+import { TwilioNodeError } from '../core/errors';
+import { text } from '../core/texts';
+import { normaliseRecipient } from '../twilio/addresses';
+import { seconds } from '../twilio/values';
+import { AnswerMatcher } from './answers';
+
+export type StepAction = 'text' | 'call';
+
+/** One rung of a contact's ladder: what to do, and how long to wait for an acknowledgement after it. */
+export interface Rung {
+  action: StepAction;
+  waitMs: number;
+}
+
+export interface Contact {
+  name: string;
+  number: string;
+}
+
+export interface StepOutcome {
+  name: string;
+  number: string;
+  action: StepAction;
+  round: number;
+  sid?: string;
+  /** sent, busy, no-answer, voicemail, failed (with error), no-ack… */
+  outcome: string;
+  error?: string;
+  at: string;
+}
+
+/** The outputs a page ends on. */
+export const PORT = { acknowledged: 0, exhausted: 1, cancelled: 2 } as const;
+export type Port = (typeof PORT)[keyof typeof PORT];
+
+/** A running page, as the node stores it. */
+export interface PageRecord {
+  alarmId: string;
+  /** The msg that started it (a JSON copy): a restored page leaves with it. */
+  msg: Record<string, unknown>;
+  spoken: string;
+  contacts: Contact[];
+  round: number;
+  contact: number;
+  step: number;
+  /** When the current step's wait ends. */
+  stepEnds: number;
+  /** The current step's call, while it rings. */
+  callSid?: string;
+  /** The number the page texts and calls from (the account's default when absent). */
+  from?: string;
+  /** Numbers texted, and from which number: their replies can acknowledge until the page ends. */
+  texted: Array<{ number: string; from?: string; name: string; code: string }>;
+  alerted: string[];
+  history: StepOutcome[];
+  merged: number;
+  startedAt: string;
+  /** The output it ended on: a step that went out after that is undone, not recorded. */
+  ended?: Port;
+}
+
+/** What a node's settings make of every page. */
+export interface EscalationPolicy {
+  ladder: readonly Rung[];
+  rounds: number;
+  /** The key that acknowledges in a call. */
+  ackKey: string;
+  /** The word a text asks for (the first acknowledgement word, in capitals). */
+  ackWord: string;
+  /** Whether a text reply acknowledges. */
+  acknowledges(reply: string): boolean;
+  /** Whether those alerted hear when a page is cancelled. */
+  allClear: boolean;
+}
+
+export type EscalationEvent =
+  /** A new page: its first step. */
+  | { type: 'start' }
+  /** A page a previous run left: its step goes on for the time it had left. */
+  | { type: 'resumed' }
+  /** The current step's text or call went out (`code`: the one a text quoted; `from`: the number it went from). */
+  | { type: 'step-sent'; action: StepAction; to: string; sid: string; from?: string; code?: string }
+  /** The current step could not go out (an invalid number): that is its outcome, not the page's end. */
+  | { type: 'step-failed'; error: string }
+  /** The current step's wait is over. */
+  | { type: 'step-timer-due' }
+  /** A call ended (`status`: Twilio's final status, or unknown). */
+  | { type: 'call-ended'; sid: string; status: string; answeredBy?: string }
+  | { type: 'key-pressed'; sid: string; digits: string }
+  | { type: 'reply'; number: string; text: string }
+  /** The same alarm came in again. */
+  | { type: 'merged' }
+  | { type: 'cancel' }
+  /** Something outside the ladder broke (the store refused a write): the page ends, with the reason. */
+  | { type: 'broken'; error: string };
+
+/** How a page ends: msg.page. */
+export interface PageSummary {
+  alarmId: string;
+  startedAt: string;
+  steps: number;
+  merged: number;
+  history: StepOutcome[];
+  acknowledged?: { name: string; number: string; how: 'key' | 'reply'; at: string; afterSteps: number };
+  cancelledAt?: string;
+  error?: string;
+}
+
+export type EscalationAction =
+  /** Shows the step under way (step n of `of`). */
+  | { type: 'show'; action: StepAction; name: string; step: number; of: number }
+  /** Texts the alert; `code` is the one this contact already has on this page, if any. */
+  | { type: 'text'; to: string; from?: string; body: string; code?: string }
+  /** Calls with the alert, ringing for at most `ringSeconds`. */
+  | { type: 'call'; to: string; from?: string; spoken: string; ringSeconds: number }
+  | { type: 'hang-up'; sid: string }
+  /** The current step's wait ends at `at` (replacing its timer). */
+  | { type: 'set-timer'; at: number }
+  /** The call's keys and its end are heard until `until`. */
+  | { type: 'watch-call'; sid: string; until: number }
+  /** The replies of everyone texted can acknowledge (those already heard are not opened again). */
+  | { type: 'listen-replies'; texted: PageRecord['texted'] }
+  /** The step is over: its timer and its call are no longer heard. */
+  | { type: 'quiet' }
+  /** Those alerted hear it is over. */
+  | { type: 'all-clear'; to: Array<{ number: string; from?: string }> }
+  /** The page ends on `port`, with msg.page = `page`; nothing of it is heard any more. */
+  | { type: 'emit'; port: Port; page: PageSummary }
+  /** The record changed: store it. */
+  | { type: 'save' };
+
+export interface Transition {
+  page: PageRecord;
+  actions: EscalationAction[];
+}
+
+const iso = (now: number) => new Date(now).toISOString();
+
+/** A new page's record (its first step is the `start` event's). */
+export function newPage(fields: Pick<PageRecord, 'alarmId' | 'msg' | 'spoken' | 'contacts' | 'from'>, now: number): PageRecord {
+  const { from, ...rest } = fields;
+  const page: PageRecord = {
+    ...rest,
+    round: 0,
+    contact: 0,
+    step: 0,
+    stepEnds: now,
+    texted: [],
+    alerted: [],
+    history: [],
+    merged: 0,
+    startedAt: iso(now),
+  };
+  if (from) page.from = from;
+  return page;
+}
+
+/** The next record and what to do, after `event`. The record given is not changed. */
+export function escalate(policy: EscalationPolicy, state: PageRecord, event: EscalationEvent, now: number): Transition {
+  const page: PageRecord = { ...state, texted: [...state.texted], alerted: [...state.alerted], history: [...state.history] };
+  if (page.ended !== undefined) return { page, actions: afterTheEnd(policy, page, event) };
+  return { page, actions: running(policy, page, event, now) };
+}
+
+function running(policy: EscalationPolicy, page: PageRecord, event: EscalationEvent, now: number): EscalationAction[] {
+  switch (event.type) {
+    case 'start':
+      return beginStep(policy, page, now);
+    case 'resumed':
+      return resume(policy, page, now);
+    case 'step-sent':
+      return stepSent(policy, page, event, now);
+    case 'step-failed':
+      record(policy, page, now, { outcome: 'failed', error: event.error });
+      return advance(policy, page, now);
+    case 'step-timer-due':
+      // A text's outcome is its sending; a call that is still under way when its wait ends had no acknowledgement.
+      if (rungOf(policy, page).action === 'call') record(policy, page, now, { sid: page.callSid, outcome: 'no-ack' });
+      return advance(policy, page, now);
+    case 'call-ended': {
+      if (event.sid !== page.callSid) return [];
+      // A voicemail, a busy line or no answer: the next step at once, not after the wait.
+      const voicemail = event.answeredBy?.startsWith('machine') || event.answeredBy === 'fax';
+      record(policy, page, now, {
+        sid: event.sid,
+        outcome: voicemail ? 'voicemail' : event.status === 'completed' ? 'no-ack' : event.status,
+      });
+      return advance(policy, page, now);
+    }
+    case 'key-pressed':
+      if (event.sid !== page.callSid || event.digits !== policy.ackKey) return [];
+      return acknowledge(page, page.contacts[page.contact], 'key', now);
+    case 'reply': {
+      const texted = page.texted.find((t) => t.number === event.number);
+      if (!texted || !policy.acknowledges(event.text)) return [];
+      return acknowledge(page, texted, 'reply', now);
+    }
+    case 'merged':
+      page.merged++;
+      return [{ type: 'save' }];
+    case 'cancel':
+      return cancel(policy, page, now);
+    case 'broken':
+      return end(page, PORT.exhausted, { error: event.error });
+  }
+}
+
+/**
+ * After its end only a step that was already on its way can still land: a call is hung up, and a
+ * text that went out after a cancel is followed by the all clear.
+ */
+function afterTheEnd(policy: EscalationPolicy, page: PageRecord, event: EscalationEvent): EscalationAction[] {
+  if (event.type !== 'step-sent') return [];
+  if (event.action === 'call') return [{ type: 'hang-up', sid: event.sid }];
+  return page.ended === PORT.cancelled && policy.allClear ? [{ type: 'all-clear', to: [{ number: event.to, from: event.from }] }] : [];
+}
+
+/** The rung the page is on; a page stored by a node whose ladder has since shrunk is on its last. */
+const rungOf = (policy: EscalationPolicy, page: PageRecord) => policy.ladder[Math.min(page.step, policy.ladder.length - 1)];
+
+function beginStep(policy: EscalationPolicy, page: PageRecord, now: number): EscalationAction[] {
+  const contact = page.contacts[page.contact];
+  const rung = rungOf(policy, page);
+  page.stepEnds = now + rung.waitMs;
+  const show = showStep(policy, page);
+  if (rung.action === 'text') {
+    const code = page.texted.find((t) => t.number === contact.number)?.code;
+    return [show, { type: 'text', to: contact.number, from: page.from, body: page.spoken, ...(code ? { code } : {}) }];
+  }
+  const ringSeconds = Math.min(Math.max(Math.round(rung.waitMs / 1000), 5), 60);
+  return [show, { type: 'call', to: contact.number, from: page.from, spoken: page.spoken, ringSeconds }];
+}
+
+/**
+ * A page a previous run left: the step already went out, and its wait goes on for the time it had
+ * left. A page stored by a node whose ladder, rounds or contacts have since changed goes on from the
+ * nearest step that still exists.
+ */
+function resume(policy: EscalationPolicy, page: PageRecord, now: number): EscalationAction[] {
+  page.contact = Math.min(page.contact, page.contacts.length - 1);
+  page.round = Math.min(page.round, policy.rounds - 1);
+  if (page.step >= policy.ladder.length) {
+    page.step = policy.ladder.length - 1;
+    return advance(policy, page, now);
+  }
+  const actions: EscalationAction[] = [showStep(policy, page), { type: 'listen-replies', texted: page.texted }];
+  if (page.callSid) actions.push({ type: 'watch-call', sid: page.callSid, until: page.stepEnds + CALL_GRACE_MS });
+  actions.push({ type: 'set-timer', at: page.stepEnds });
+  return actions;
+}
+
+/** Step n of all the page may take, and who it is for. */
+function showStep(policy: EscalationPolicy, page: PageRecord): EscalationAction {
+  const perRound = page.contacts.length * policy.ladder.length;
+  return {
+    type: 'show',
+    action: rungOf(policy, page).action,
+    name: page.contacts[page.contact].name,
+    step: page.round * perRound + page.contact * policy.ladder.length + page.step + 1,
+    of: policy.rounds * perRound,
+  };
+}
+
+/** How long after its step's wait a call's end is still awaited (it may ring, then talk, for a while). */
+const CALL_GRACE_MS = 60_000;
+
+function stepSent(
+  policy: EscalationPolicy,
+  page: PageRecord,
+  event: Extract<EscalationEvent, { type: 'step-sent' }>,
+  now: number,
+): EscalationAction[] {
+  const contact = page.contacts[page.contact];
+  page.stepEnds = now + rungOf(policy, page).waitMs;
+  if (!page.alerted.includes(contact.number)) page.alerted.push(contact.number);
+  const actions: EscalationAction[] = [{ type: 'save' }];
+  if (event.action === 'text') {
+    record(policy, page, now, { sid: event.sid, outcome: 'sent' });
+    if (!page.texted.some((t) => t.number === contact.number))
+      page.texted.push({ number: contact.number, ...(event.from ? { from: event.from } : {}), name: contact.name, code: event.code ?? '' });
+  } else {
+    page.callSid = event.sid;
+    actions.push({ type: 'watch-call', sid: event.sid, until: page.stepEnds + CALL_GRACE_MS });
+  }
+  actions.push({ type: 'listen-replies', texted: page.texted }, { type: 'set-timer', at: page.stepEnds });
+  return actions;
+}
+
+function record(
+  policy: EscalationPolicy,
+  page: PageRecord,
+  now: number,
+  outcome: Omit<StepOutcome, 'name' | 'number' | 'action' | 'round' | 'at'>,
+): void {
+  const contact = page.contacts[page.contact];
+  const entry: StepOutcome = {
+    name: contact.name,
+    number: contact.number,
+    action: rungOf(policy, page).action,
+    round: page.round + 1,
+    at: iso(now),
+    outcome: outcome.outcome,
+  };
+  // Only what is known: the record stays JSON as stored (no keys holding undefined).
+  if (outcome.sid !== undefined) entry.sid = outcome.sid;
+  if (outcome.error !== undefined) entry.error = outcome.error;
+  page.history.push(entry);
+}
+
+/** The next step: the next rung, the next contact, the next round, or exhausted. */
+function advance(policy: EscalationPolicy, page: PageRecord, now: number): EscalationAction[] {
+  delete page.callSid;
+  if (++page.step >= policy.ladder.length) {
+    page.step = 0;
+    if (++page.contact >= page.contacts.length) {
+      page.contact = 0;
+      if (++page.round >= policy.rounds) return end(page, PORT.exhausted, {});
+    }
+  }
+  return [{ type: 'quiet' }, ...beginStep(policy, page, now)];
+}
+
+function acknowledge(page: PageRecord, who: Contact, how: 'key' | 'reply', now: number): EscalationAction[] {
+  return end(page, PORT.acknowledged, {
+    acknowledged: { name: who.name, number: who.number, how, at: iso(now), afterSteps: page.history.length },
+  });
+}
+
+function cancel(policy: EscalationPolicy, page: PageRecord, now: number): EscalationAction[] {
+  // A call that rings now is hung up; those already alerted hear that it is over, if the node says so.
+  const actions: EscalationAction[] = page.callSid ? [{ type: 'hang-up', sid: page.callSid }] : [];
+  actions.push(...end(page, PORT.cancelled, { cancelledAt: iso(now) }));
+  if (policy.allClear && page.alerted.length > 0)
+    actions.push({
+      type: 'all-clear',
+      to: page.alerted.map((number) => ({ number, from: page.texted.find((t) => t.number === number)?.from ?? page.from })),
+    });
+  return actions;
+}
+
+function end(page: PageRecord, port: Port, extra: Partial<PageSummary>): EscalationAction[] {
+  page.ended = port;
+  const summary: PageSummary = {
+    alarmId: page.alarmId,
+    startedAt: page.startedAt,
+    steps: page.history.length,
+    merged: page.merged,
+    history: page.history,
+    ...extra,
+  };
+  return [{ type: 'emit', port, page: summary }];
+}
+
+/** A node's settings as a policy: at most 10 rounds, waits of at most an hour, a key of 1–4 of 0-9 * #. */
+export function escalationPolicy(settings: {
+  steps?: unknown;
+  rounds?: unknown;
+  ackKey?: unknown;
+  ackWords?: unknown;
+  allClear?: unknown;
+}): EscalationPolicy {
+  const steps = Array.isArray(settings.steps) && settings.steps.length > 0 ? (settings.steps as unknown[]) : DEFAULT_STEPS;
+  const ladder = steps.map((s) => {
+    const step = (typeof s === 'object' && s !== null ? s : {}) as { action?: unknown; wait?: unknown };
+    return { action: step.action === 'call' ? 'call' : 'text', waitMs: Math.min(seconds(step.wait as never, 60), 3600) * 1000 } as Rung;
+  });
+  const ackKey = /^[0-9*#]{1,4}$/.test(String(settings.ackKey ?? '')) ? String(settings.ackKey) : '1';
+  const ackWords = String(settings.ackWords || 'ack, ok, yes');
+  const matcher = new AnswerMatcher([{ type: 'words', value: `${ackWords}, ${ackKey}` }]);
+  return {
+    ladder,
+    rounds: Math.min(Math.max(Math.floor(Number(settings.rounds) || 2), 1), 10),
+    ackKey,
+    ackWord: ackWords.split(',')[0].trim().toUpperCase(),
+    acknowledges: (reply) => matcher.match(reply) >= 0,
+    allClear: typeof settings.allClear === 'string' && settings.allClear !== '',
+  };
+}
+
+const DEFAULT_STEPS = [
+  { action: 'text', wait: 60 },
+  { action: 'call', wait: 90 },
+];
+
+/** "Alice +15555550100, Bob +1555…", a list of numbers, or an array of numbers or {name, number}. */
+export function parseContacts(value: unknown): Contact[] {
+  const items: unknown[] = Array.isArray(value) ? value : typeof value === 'string' ? value.split(/[,;\n]/) : [value];
+  const contacts: Contact[] = [];
+  for (const item of items) {
+    if (typeof item === 'string') {
+      if (!item.trim()) continue;
+      const found = /^(.*?)(\+[\d\s().-]+)\s*$/.exec(item.trim());
+      if (!found) throw new TwilioNodeError('INVALID_INPUT', text('badRecipientCall', { address: item.trim() }));
+      const number = normaliseRecipient(found[2], 'call');
+      const name = found[1]
+        .trim()
+        .replace(/[:=-]\s*$/, '')
+        .trim();
+      contacts.push({ name: name || number, number });
+    } else if (typeof item === 'object' && item !== null && typeof (item as Contact).number === 'string') {
+      const number = normaliseRecipient((item as Contact).number, 'call');
+      contacts.push({ name: String((item as Contact).name ?? number), number });
+    } else throw new TwilioNodeError('INVALID_INPUT', text('recipientType', { type: typeof item }));
+  }
+  if (contacts.length === 0) throw new TwilioNodeError('MISSING_INPUT', text('notSet', { field: 'Contacts' }));
+  return contacts;
+}
+
+const isText = (v: unknown): v is string => typeof v === 'string';
+const isCount = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 0;
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const optional = (v: unknown, check: (v: unknown) => boolean) => v === undefined || check(v);
+
+/**
+ * Whether a stored value is a page this code can resume, checked to the last field it reads: a
+ * damaged record (hand-edited, or from a version that stored less) is set aside, never resumed.
+ */
+export function isPageRecord(value: unknown): value is PageRecord {
+  if (!isObject(value)) return false;
+  const p = value;
+  return (
+    isText(p.alarmId) &&
+    isObject(p.msg) &&
+    isText(p.spoken) &&
+    Array.isArray(p.contacts) &&
+    p.contacts.length > 0 &&
+    p.contacts.every((c) => isObject(c) && isText(c.name) && isText(c.number)) &&
+    isCount(p.round) &&
+    isCount(p.contact) &&
+    isCount(p.step) &&
+    Number.isFinite(p.stepEnds) &&
+    optional(p.callSid, isText) &&
+    optional(p.from, isText) &&
+    Array.isArray(p.texted) &&
+    p.texted.every((t) => isObject(t) && isText(t.number) && isText(t.name) && isText(t.code) && optional(t.from, isText)) &&
+    Array.isArray(p.alerted) &&
+    p.alerted.every(isText) &&
+    Array.isArray(p.history) &&
+    p.history.every((h) => isObject(h) && isText(h.name) && isText(h.outcome)) &&
+    isCount(p.merged) &&
+    isText(p.startedAt) &&
+    optional(p.ended, (v) => v === 0 || v === 1 || v === 2)
+  );
+}

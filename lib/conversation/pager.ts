@@ -1,0 +1,359 @@
+/**
+ * Runs a node's pages: the escalation machine (./escalation) decides, the pager does what it says
+ * (texts and calls through the account's queue, timers on the clock, a call's keys and end, the
+ * replies to the page's texts) and feeds back what happened. The pages themselves wait in the node's
+ * waiting room (lib/waits/waiting-room), which stores them, holds their msgs and sends them on.
+ */
+import type { NodeMessageInFlow } from 'node-red';
+import type { TwilioAccount } from '../account/account';
+import { Clock, Timer, systemClock } from '../core/clock';
+import { TwilioNodeError, toTwilioNodeError } from '../core/errors';
+import { text } from '../core/texts';
+import type { InboundHub } from '../inbound/hub';
+import { OutcomeTracker, fetchOutcome } from '../inbound/outcomes';
+import type { NodeStatus } from '../node-red/status';
+import { hangUp, placeCall, sendText } from '../outbound/messages';
+import type { AcceptedMessage } from '../outbound/intake';
+import { renderTemplate } from '../twilio/templates';
+import { pageCallTwiml } from '../twilio/twiml';
+import {
+  EscalationAction,
+  EscalationEvent,
+  EscalationPolicy,
+  PORT,
+  PageRecord,
+  PageSummary,
+  Port,
+  escalate,
+  newPage,
+  parseContacts,
+} from './escalation';
+import { Clarify, QuestionBoard, Say, clarifyingMessage, peopleTexts, questionBoardFor } from './questions';
+
+type Msg = NodeMessageInFlow;
+
+/** What a pager uses of the node's waiting room (a WaitingRoom<PageRecord>). */
+export interface PageWaits {
+  readonly closing: boolean;
+  readonly size: number;
+  values(): IterableIterator<{ id: string; record: PageRecord }>;
+  get(id: string): { record: PageRecord } | undefined;
+  admit(msg: object): { copy: Record<string, unknown>; bytes: number };
+  hold(
+    admission: { copy: Record<string, unknown>; bytes: number },
+    record: PageRecord,
+    accepted?: AcceptedMessage<Msg>,
+    msg?: Msg,
+  ): Promise<string | undefined>;
+  save(id: string): Promise<void>;
+  message(id: string): Msg | undefined;
+  emit(id: string, port: number, msg: Msg): void;
+  track<T>(work: Promise<T>): Promise<T>;
+}
+
+export interface PagerOptions {
+  /** The node: its requests' owner, its warnings. */
+  node: { id: string; warn(message: string): void };
+  account: TwilioAccount;
+  hub: InboundHub;
+  waits: PageWaits;
+  policy: EscalationPolicy;
+  /** The alert (a template of the msg), texted and said. */
+  alert: string;
+  /** Texted to those alerted when a page is cancelled (a template of its msg); empty: nothing. */
+  allClear?: string;
+  /** Calls: where the keys go (undefined: calls ask for a text instead), the voice, machine detection. */
+  keysUrl(): string | undefined;
+  voice?: string;
+  language?: string;
+  machineDetection: boolean;
+  /** The node's status: each step, a merge, how the last page ended; its language for texts and errors. */
+  status: Pick<NodeStatus, 'working' | 'success' | 'warning' | 'translate'>;
+  clock?: Clock;
+}
+
+/** What a msg that starts a page says, read from the node's typed fields. */
+export interface PageFields {
+  contacts?: unknown;
+  from?: unknown;
+  alarmId?: unknown;
+}
+
+export class Pager {
+  private readonly timers = new Map<string, Timer>();
+  /** How to stop hearing each page's current call. */
+  private readonly calls = new Map<string, () => void>();
+  /** The replies each page's texts may get, by number. */
+  private readonly replies = new Map<string, Map<string, () => void>>();
+  /** Pages with a step on its way; and of those, the ones that ended meanwhile (what lands is undone). */
+  private readonly sending = new Set<string>();
+  private readonly ended = new Map<string, PageRecord>();
+  private readonly tracker: OutcomeTracker;
+  private readonly board: QuestionBoard;
+  private readonly clock: Clock;
+  private readonly say: Say;
+
+  constructor(private readonly options: PagerOptions) {
+    const { account, hub, node } = options;
+    this.clock = options.clock ?? systemClock;
+    this.say = peopleTexts(options.status.translate);
+    this.board = questionBoardFor(account, hub);
+    this.tracker = new OutcomeTracker({
+      hub,
+      fetchStatus: (kind, sid) => fetchOutcome(account, node, kind, sid),
+      firstLookMs: { message: 2_000, call: 3_000 },
+      maxLookMs: 10_000,
+      clock: this.clock,
+    });
+  }
+
+  /** A msg that starts a page, or joins the one of its alarm. */
+  async start(msg: Msg, accepted: AcceptedMessage<Msg>, fields: PageFields): Promise<void> {
+    const { waits } = this.options;
+    const alarmId = String(fields.alarmId ?? (msg as { topic?: unknown }).topic ?? '') || 'alarm';
+    // One page per alarm: the same alarm again while it runs is merged into it, not paged twice.
+    for (const wait of waits.values())
+      if (wait.record.alarmId === alarmId) {
+        this.apply(wait.id, { type: 'merged' });
+        this.options.status.working('twilio-page.status.merged', { id: alarmId });
+        return accepted.done();
+      }
+    const contacts = parseContacts(fields.contacts);
+    const spoken = renderTemplate(this.options.alert, msg); // the node's own text: the only template
+    if (!spoken.trim()) throw new TwilioNodeError('MISSING_INPUT', text('notSet', { field: 'Alert' }));
+    const from = typeof fields.from === 'string' && fields.from.trim() ? fields.from.trim() : this.options.account.defaultFrom;
+    const admission = waits.admit(msg);
+    const page = newPage({ alarmId, msg: admission.copy, spoken, contacts, from: from || undefined }, this.clock.now());
+    const id = await waits.hold(admission, page, accepted, msg);
+    if (id) this.apply(id, { type: 'start' });
+  }
+
+  /** Cancels the pages of an alarm; the cancel topic itself, or no alarm id, cancels every page. */
+  cancel(alarmId: unknown, cancelTopic: string | undefined): void {
+    const every = alarmId === undefined || alarmId === '' || (!!cancelTopic && alarmId === cancelTopic);
+    for (const wait of [...this.options.waits.values()])
+      if (every || wait.record.alarmId === String(alarmId)) this.apply(wait.id, { type: 'cancel' });
+  }
+
+  /** Pages a previous run left: each resumes its step with the time it had left. */
+  resume(pages: Iterable<{ id: string }>): void {
+    for (const { id } of pages) this.apply(id, { type: 'resumed' });
+  }
+
+  /** Hears nothing more (the node closes): the pages stay stored as they are. */
+  stop(): void {
+    this.tracker.stop();
+    for (const id of new Set([...this.timers.keys(), ...this.calls.keys(), ...this.replies.keys()])) this.silence(id);
+  }
+
+  /** Hangs up a page's call (its node was removed); a failure is nobody's news. */
+  hangUp(page: PageRecord): void {
+    // Not the node's own request: its close withdraws those still queued.
+    if (page.callSid) void hangUp(this.options.account, {}, page.callSid);
+  }
+
+  /** Feeds an event to a page and does what the machine says; whatever goes wrong ends the page, never the runtime. */
+  apply(id: string, event: EscalationEvent): void {
+    const wait = this.options.waits.get(id);
+    const state = wait?.record ?? this.ended.get(id);
+    if (!state) return;
+    try {
+      const { page, actions } = escalate(this.options.policy, state, event, this.clock.now());
+      if (wait) wait.record = page;
+      for (const action of actions) this.perform(id, page, action);
+    } catch (err) {
+      if (event.type !== 'broken') this.broken(id, err);
+      else this.warn(err);
+    }
+  }
+
+  /**
+   * Something outside the ladder broke (the context store refusing a write): the page ends as
+   * nobody acknowledged, with the reason, and the log says why.
+   */
+  private broken(id: string, err: unknown): void {
+    const error = toTwilioNodeError(err, this.options.account.redact).localise(this.options.status.translate);
+    this.options.node.warn(error.message);
+    if (!this.options.waits.closing) this.apply(id, { type: 'broken', error: `${error.code}: ${error.message}` });
+  }
+
+  private perform(id: string, page: PageRecord, action: EscalationAction): void {
+    const closing = this.options.waits.closing;
+    // A closing node only keeps what it learns (a page's call, to watch or hang up after), and undoes.
+    if (closing && action.type !== 'save' && action.type !== 'hang-up' && action.type !== 'all-clear') return;
+    switch (action.type) {
+      case 'show':
+        return this.options.status.working(`twilio-page.status.${action.action === 'call' ? 'calling' : 'texting'}`, {
+          name: action.name,
+          step: action.step,
+          of: action.of,
+        });
+      case 'text':
+      case 'call':
+        return this.sendStep(id, action);
+      case 'hang-up':
+        return void hangUp(this.options.account, this.options.node, action.sid);
+      case 'set-timer':
+        this.clock.clearTimeout(this.timers.get(id));
+        this.timers.set(
+          id,
+          this.clock.setTimeout(() => this.apply(id, { type: 'step-timer-due' }), action.at - this.clock.now()),
+        );
+        return;
+      case 'watch-call':
+        return this.watchCall(id, action.sid, action.until);
+      case 'listen-replies':
+        return this.listenForReplies(id, page, action.texted);
+      case 'quiet':
+        return this.quiet(id);
+      case 'all-clear':
+        return this.sendAllClear(page, action.to);
+      case 'emit':
+        return this.end(id, page, action.port, action.page);
+      case 'save':
+        // Tracked: a close waits for it, so what a step learnt is stored before the node lets go.
+        return void this.options.waits.track(this.options.waits.save(id)).catch((err: unknown) => this.broken(id, err));
+    }
+  }
+
+  /** Sends a step; what became of it comes back as the page's next event. */
+  private sendStep(id: string, action: Extract<EscalationAction, { type: 'text' | 'call' }>): void {
+    this.sending.add(id);
+    // A text's code is this page's for the contact, reserved while it is sent (its open question then holds it).
+    const code = action.type === 'text' ? (action.code ?? this.board.codeFor(action.to)) : '';
+    const sent = action.type === 'text' ? this.sendAlertText(action, code) : this.placeAlertCall(action);
+    void this.options.waits.track(
+      sent
+        .then(
+          (event) => this.apply(id, event),
+          (err: unknown) => this.apply(id, { type: 'step-failed', error: this.describe(err) }),
+        )
+        .finally(() => {
+          if (action.type === 'text' && action.code === undefined) this.board.releaseCode(action.to, code);
+          this.sending.delete(id);
+          this.ended.delete(id);
+        }),
+    );
+  }
+
+  private async sendAlertText(action: Extract<EscalationAction, { type: 'text' }>, code: string): Promise<EscalationEvent> {
+    const { policy, account, node } = this.options;
+    // The text shows the code when another question is open for the contact.
+    const hint =
+      this.board.openFor(action.to) > 1
+        ? this.say('codeHint', { code, answer: policy.ackWord })
+        : this.say('pageTextHint', { word: policy.ackWord });
+    const created = await sendText(account, node, { to: action.to, from: action.from, body: `${action.body} ${hint}` });
+    const from = typeof created.from === 'string' && created.from ? created.from : undefined;
+    return { type: 'step-sent', action: 'text', to: action.to, sid: created.sid, from, code };
+  }
+
+  private async placeAlertCall(action: Extract<EscalationAction, { type: 'call' }>): Promise<EscalationEvent> {
+    const { policy, keysUrl, voice, language, machineDetection } = this.options;
+    const url = keysUrl();
+    const twiml = pageCallTwiml(
+      action.spoken,
+      url
+        ? { key: policy.ackKey, gatherUrl: url, press: this.say('pagePress', { key: policy.ackKey }) }
+        : { replyByText: this.say('pageReplyByText', { word: policy.ackWord }) },
+      voice || undefined,
+      language || undefined,
+    );
+    const created = await placeCall(this.options.account, this.options.node, {
+      to: action.to,
+      from: action.from,
+      twiml,
+      timeout: action.ringSeconds,
+      ...(machineDetection ? { machineDetection: 'Enable' } : {}),
+    });
+    return { type: 'step-sent', action: 'call', to: action.to, sid: created.sid };
+  }
+
+  /** A call's key press (Digits from the <Gather>) and its end. */
+  private watchCall(id: string, sid: string, until: number): void {
+    this.calls.get(id)?.();
+    const unsubscribe = this.options.hub.subscribe({ sid }, (event) => {
+      const digits = event.params.Digits;
+      if (typeof digits === 'string') this.apply(id, { type: 'key-pressed', sid, digits });
+    });
+    this.calls.set(id, unsubscribe);
+    this.tracker.track('call', sid, until, (outcome) =>
+      this.apply(id, { type: 'call-ended', sid, status: outcome.status, answeredBy: outcome.answeredBy }),
+    );
+  }
+
+  /** Every number this page texted: a reply with an acknowledgement word from it ends the page. */
+  private listenForReplies(id: string, page: PageRecord, texted: PageRecord['texted']): void {
+    const open = this.replies.get(id) ?? new Map<string, () => void>();
+    this.replies.set(id, open);
+    for (const { number, from, code } of texted) {
+      if (open.has(number)) continue;
+      const close = this.board.open({
+        id: `${this.options.node.id} ${id} ${number}`,
+        person: number,
+        ourNumber: from,
+        code,
+        summary: page.spoken.slice(0, 40),
+        clarify: this.clarify,
+        onReply: (reply) => this.apply(id, { type: 'reply', number, text: reply.text }),
+      });
+      open.set(number, close);
+    }
+  }
+
+  /** A person paged for two alarms who replies without a code hears which pages are open (once per set). */
+  private readonly clarify: Clarify = (person, from, open) => {
+    void sendText(this.options.account, this.options.node, { to: person, from, body: clarifyingMessage(this.say, open) }).catch(
+      (err: unknown) => this.warn(err),
+    );
+  };
+
+  private sendAllClear(page: PageRecord, to: Array<{ number: string; from?: string }>): void {
+    if (!this.options.allClear) return;
+    let body: string;
+    try {
+      body = renderTemplate(this.options.allClear, { ...page.msg, page: { alarmId: page.alarmId } });
+    } catch (err) {
+      return this.warn(err);
+    }
+    for (const { number, from } of to)
+      void sendText(this.options.account, this.options.node, { to: number, from, body }).catch((err: unknown) => this.warn(err));
+  }
+
+  /** Ends a page on one of the outputs, with msg.page saying how. */
+  private end(id: string, page: PageRecord, port: Port, summary: PageSummary): void {
+    this.silence(id);
+    if (this.sending.has(id)) this.ended.set(id, page);
+    const msg = this.options.waits.message(id) ?? ({ ...page.msg } as Msg);
+    (msg as Msg & { page?: PageSummary }).page = summary;
+    this.options.waits.emit(id, port, msg);
+    if (this.options.waits.size > 0) return;
+    const shown = { name: summary.acknowledged?.name ?? '' };
+    if (port === PORT.acknowledged) this.options.status.success('twilio-page.status.acknowledged', shown);
+    else this.options.status.warning(`twilio-page.status.${port === PORT.exhausted ? 'exhausted' : 'cancelled'}`, shown);
+  }
+
+  /** Ends what the current step listens to: its timer and its call. */
+  private quiet(id: string): void {
+    this.calls.get(id)?.();
+    this.calls.delete(id);
+    this.clock.clearTimeout(this.timers.get(id));
+    this.timers.delete(id);
+  }
+
+  /** Ends everything the page listens to. */
+  private silence(id: string): void {
+    this.quiet(id);
+    for (const close of this.replies.get(id)?.values() ?? []) close();
+    this.replies.delete(id);
+  }
+
+  private describe(err: unknown): string {
+    const error = toTwilioNodeError(err, this.options.account.redact).localise(this.options.status.translate);
+    return `${error.code}: ${error.message}`;
+  }
+
+  private warn(err: unknown): void {
+    this.options.node.warn(toTwilioNodeError(err, this.options.account.redact).localise(this.options.status.translate).message);
+  }
+}

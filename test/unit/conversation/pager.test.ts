@@ -1,0 +1,282 @@
+/**
+ * The pager without Node-RED: a fake Twilio client, the account's inbound hub, a waiting room in
+ * memory and a manual clock. What the escalation machine says becomes texts, calls, hang-ups,
+ * timers and an output.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { TwilioAccount } from '../../../lib/account/account';
+import { PageRecord, escalationPolicy, isPageRecord } from '../../../lib/conversation/escalation';
+import { Pager } from '../../../lib/conversation/pager';
+import { ManualClock } from '../../../lib/core/clock';
+import { TwilioNodeError, toTwilioNodeError } from '../../../lib/core/errors';
+import { InboundHub } from '../../../lib/inbound/hub';
+import type { KeyValueStore } from '../../../lib/node-red/context';
+import { WaitingRoom, isCancel } from '../../../lib/waits/waiting-room';
+
+const OURS = '+15017122661';
+const ALICE = '+15555550120';
+const BOB = '+15555550121';
+
+/** A Twilio client that records what it is asked; a call's creation can be held back, its status set. */
+function fakeTwilio() {
+  const made: Array<{ what: 'text' | 'call' | 'hang-up'; to?: string; sid: string; params?: Record<string, unknown> }> = [];
+  const callStatus = new Map<string, { status: string; answeredBy?: string }>();
+  let count = 0;
+  let holdCalls: Promise<void> | undefined;
+  const record = (fields: Record<string, unknown>) => ({ toJSON: () => fields });
+  const calls = Object.assign(
+    (sid: string) => ({
+      update: async () => {
+        made.push({ what: 'hang-up', sid });
+        return record({ sid, status: 'completed' });
+      },
+      fetch: async () => ({ status: 'in-progress', ...callStatus.get(sid) }),
+    }),
+    {
+      create: async (params: Record<string, unknown>) => {
+        await holdCalls;
+        const sid = `CA${++count}`;
+        made.push({ what: 'call', to: String(params.to), sid, params });
+        return record({ sid, from: params.from });
+      },
+    },
+  );
+  const messages = {
+    create: async (params: Record<string, unknown>) => {
+      const sid = `SM${++count}`;
+      made.push({ what: 'text', to: String(params.to), sid, params });
+      return record({ sid, from: params.from });
+    },
+  };
+  const client = { accountSid: 'AC1', calls, messages, api: { v2010: { account: { calls, messages } } } };
+  const account = {
+    accountSid: 'AC1',
+    defaultFrom: OURS,
+    getClient: () => client,
+    redact: (text: string) => text,
+  } as unknown as TwilioAccount;
+  return {
+    account,
+    made,
+    callStatus,
+    hold(): () => void {
+      let release!: () => void;
+      holdCalls = new Promise((resolve) => (release = resolve));
+      return () => {
+        holdCalls = undefined;
+        release();
+      };
+    },
+  };
+}
+
+function memoryStore(data = new Map<string, unknown>()): KeyValueStore {
+  return {
+    get: async (key) => data.get(key),
+    set: async (key, value) => void (value === undefined ? data.delete(key) : data.set(key, value)),
+    keys: async () => [...data.keys()],
+  };
+}
+
+function setUp(settings: Parameters<typeof escalationPolicy>[0], data = new Map<string, unknown>()) {
+  const twilio = fakeTwilio();
+  const clock = new ManualClock(Date.UTC(2026, 0, 1, 3));
+  const hub = new InboundHub();
+  const out: Array<Array<Record<string, any> | null>> = [];
+  const ended: Array<Error | undefined> = [];
+  const statuses: string[] = [];
+  const warnings: string[] = [];
+  // A restored page has no msg of its own to end: it leaves through the node's send.
+  const node = {
+    id: 'page',
+    send: (m: unknown) => void out.push(m as Array<Record<string, any> | null>),
+    log: () => undefined,
+    warn: (m: string) => void warnings.push(m),
+  };
+  const room = new WaitingRoom<PageRecord>({
+    node,
+    store: memoryStore(data),
+    prefix: 'twilio-page-',
+    capacity: 10,
+    outputs: 3,
+    isRecord: isPageRecord,
+    notSent: () => new TwilioNodeError('NOT_SENT', 'not sent'),
+    abandoned: () => new TwilioNodeError('REQUEST_TIMEOUT', 'abandoned'),
+    clock,
+  });
+  const say = (key: string) => void statuses.push(key);
+  const pager = new Pager({
+    node,
+    account: twilio.account,
+    hub,
+    waits: room,
+    policy: escalationPolicy(settings),
+    alert: 'Smoke in the {{payload}}.',
+    allClear: typeof settings.allClear === 'string' ? settings.allClear : undefined,
+    keysUrl: () => 'https://example.com/keys',
+    machineDetection: true,
+    status: { working: say, success: say, warning: say, translate: (key) => key },
+    clock,
+  });
+  /** A msg into the node, as its entry passes it on. */
+  const input = (msg: Record<string, unknown>) =>
+    room.accept(
+      (m) => out.push(m as unknown as Array<Record<string, any> | null>),
+      (err) => ended.push(err),
+      async (accepted) => {
+        if (isCancel(msg, 'cleared')) return void (pager.cancel(msg.topic, 'cleared'), accepted.done());
+        await pager.start(msg as never, accepted, { contacts: msg.contacts });
+      },
+      (err) => toTwilioNodeError(err),
+    );
+  const key = (sid: string, digits: string) =>
+    hub.publish({ kind: 'call', sid, params: { CallSid: sid, Digits: digits }, source: 'webhook' });
+  const reply = (from: string, body: string) =>
+    hub.publish({ kind: 'message', sid: `SM${body}`, from, to: OURS, params: { Body: body }, source: 'webhook' });
+  return { ...twilio, clock, room, pager, out, ended, statuses, warnings, data, input, key, reply };
+}
+
+const port = (outputs: Array<Record<string, any> | null>) => outputs.findIndex((m) => m !== null);
+
+describe('pager', () => {
+  it('texts, waits on the clock, calls with the keys to press, and ends when the key comes', async () => {
+    const t = setUp({
+      steps: [
+        { action: 'text', wait: 60 },
+        { action: 'call', wait: 30 },
+      ],
+      rounds: 1,
+    });
+    t.input({ topic: 'smoke', payload: 'kitchen', contacts: `Alice ${ALICE}` });
+    await t.clock.advance(0);
+    assert.deepEqual(
+      t.made.map((m) => [m.what, m.to]),
+      [['text', ALICE]],
+    );
+    assert.match(String(t.made[0].params?.body), /^Smoke in the kitchen\. /);
+    assert.ok(t.data.has(`twilio-page-${[...t.room.values()][0].id}`), 'stored');
+    await t.clock.advance(59_000);
+    assert.equal(t.made.length, 1, 'still within the wait');
+    await t.clock.advance(1_000);
+    assert.deepEqual(
+      t.made.map((m) => [m.what, m.to]),
+      [
+        ['text', ALICE],
+        ['call', ALICE],
+      ],
+    );
+    const call = t.made[1];
+    assert.match(String(call.params?.twiml), /<Gather[^>]*action="https:\/\/example\.com\/keys"/);
+    assert.deepEqual([call.params?.timeout, call.params?.machineDetection, call.params?.from], [30, 'Enable', OURS]);
+    assert.deepEqual(t.statuses, ['twilio-page.status.texting', 'twilio-page.status.calling']);
+    t.key(call.sid, '7');
+    assert.equal(t.out.length, 0, 'not the key');
+    t.key(call.sid, '1');
+    assert.equal(port(t.out[0]), 0);
+    const msg = t.out[0][0]!;
+    assert.deepEqual([msg.payload, msg.page.acknowledged.how, msg.page.acknowledged.afterSteps], ['kitchen', 'key', 1]);
+    assert.equal(msg.page.acknowledged.at, new Date(t.clock.now()).toISOString());
+    assert.deepEqual(t.ended, [undefined], 'its msg ended once');
+    assert.equal(t.room.size, 0);
+    assert.equal([...t.data.keys()].length, 0, 'gone from the store');
+    assert.equal(t.statuses.at(-1), 'twilio-page.status.acknowledged');
+  });
+
+  it("moves on at once when a look finds the call busy, and takes a reply to the page's text", async () => {
+    const t = setUp({
+      steps: [
+        { action: 'call', wait: 60 },
+        { action: 'text', wait: 60 },
+      ],
+      rounds: 1,
+    });
+    t.input({ topic: 'smoke', payload: 'hall', contacts: `Bob ${BOB}` });
+    await t.clock.advance(0);
+    t.callStatus.set(t.made[0].sid, { status: 'busy' });
+    await t.clock.advance(3_000); // the first look at the call
+    assert.deepEqual(
+      t.made.map((m) => [m.what, m.to]),
+      [
+        ['call', BOB],
+        ['text', BOB],
+      ],
+    );
+    t.reply(BOB, 'what?');
+    assert.equal(t.out.length, 0, 'no acknowledgement');
+    t.reply(BOB, 'OK');
+    assert.equal(port(t.out[0]), 0);
+    const page = t.out[0][0]!.page;
+    assert.deepEqual([page.acknowledged.how, page.acknowledged.number], ['reply', BOB]);
+    assert.deepEqual(
+      page.history.map((h: { action: string; outcome: string }) => [h.action, h.outcome]),
+      [
+        ['call', 'busy'],
+        ['text', 'sent'],
+      ],
+    );
+  });
+
+  it('cancels: a call placed meanwhile is hung up, those alerted hear the all clear, and every msg ends once', async () => {
+    const t = setUp({
+      steps: [
+        { action: 'text', wait: 5 },
+        { action: 'call', wait: 30 },
+      ],
+      rounds: 1,
+      allClear: 'All clear: {{payload}}',
+    });
+    t.input({ topic: 'smoke', payload: 'garage', contacts: `Alice ${ALICE}` });
+    await t.clock.advance(0);
+    t.input({ topic: 'smoke', payload: 'garage again', contacts: `Alice ${ALICE}` });
+    await t.clock.advance(0);
+    assert.equal(t.ended.length, 1, 'the same alarm again is merged');
+    const release = t.hold();
+    await t.clock.advance(5_000); // the call is being placed
+    t.input({ topic: 'cleared' });
+    await t.clock.advance(0);
+    assert.equal(port(t.out[0]), 2);
+    assert.equal(t.out[0][2]!.page.merged, 1);
+    release();
+    await t.clock.advance(0);
+    assert.deepEqual(
+      t.made
+        .map((m) => [m.what, m.to ?? m.sid, m.params?.body])
+        .map(([what, who, body]) => [what, who, what === 'text' ? String(body).slice(0, 17) : undefined]),
+      [
+        ['text', ALICE, 'Smoke in the gara'],
+        ['text', ALICE, 'All clear: garage'],
+        ['call', ALICE, undefined],
+        ['hang-up', t.made[2].sid, undefined],
+      ],
+    );
+    assert.deepEqual(t.ended, [undefined, undefined, undefined]);
+    assert.equal(t.room.size, 0);
+  });
+
+  it('resumes a page a previous run stored, for the time its step had left', async () => {
+    const first = setUp({ steps: [{ action: 'text', wait: 60 }], rounds: 1 });
+    first.input({ topic: 'smoke', payload: 'attic', contacts: `Bob ${BOB}, Alice ${ALICE}` });
+    await first.clock.advance(20_000);
+    first.pager.stop();
+    await first.room.close(false);
+    assert.equal(first.data.size, 1, 'kept');
+    const next = setUp({ steps: [{ action: 'text', wait: 60 }], rounds: 1 }, first.data);
+    next.clock.set(first.clock.now());
+    next.pager.resume(await next.room.restore());
+    assert.deepEqual(next.statuses, ['twilio-page.status.texting']);
+    await next.clock.advance(39_000);
+    assert.equal(next.made.length, 0, 'Bob is not texted again');
+    await next.clock.advance(1_000);
+    assert.deepEqual(
+      next.made.map((m) => [m.what, m.to]),
+      [['text', ALICE]],
+    );
+    await next.clock.advance(60_000);
+    const page = next.out[0]?.[1]?.page;
+    assert.deepEqual(
+      page.history.map((h: { name: string }) => h.name),
+      ['Bob', 'Alice'],
+    );
+  });
+});
