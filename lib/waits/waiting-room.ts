@@ -200,7 +200,14 @@ export class WaitingRoom<R> {
     const id = randomId();
     this.waits.set(id, { id, record, msg, accepted, bytes: admission.bytes });
     this.reserved--;
-    await this.options.store.set(this.options.prefix + id, record);
+    try {
+      await this.options.store.set(this.options.prefix + id, record);
+    } catch (err) {
+      // Not stored, so not held: the caller's msg ends with the store's error, and its room is free again.
+      this.waits.delete(id);
+      this.heldBytes -= admission.bytes;
+      throw err;
+    }
     if (this.closed) {
       this.waits.delete(id);
       this.heldBytes -= admission.bytes;
