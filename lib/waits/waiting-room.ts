@@ -152,13 +152,7 @@ export class WaitingRoom<R> {
     start: (accepted: AcceptedMessage<Msg>) => Promise<unknown>,
     onError: (error: unknown) => TwilioNodeError,
   ): void {
-    this.intake.accept(
-      send as (msg: Msg) => void,
-      (error) => done(error && (this.options.translate ? error.localise(this.options.translate) : error)),
-      (accepted) => {
-        this.track(start(accepted)).catch((err: unknown) => accepted.done(onError(err)));
-      },
-    );
+    this.intake.acceptWork(send as (msg: Msg) => void, done, (accepted) => this.track(start(accepted)), onError, this.options.translate);
   }
 
   /** Work for a wait that a close must wait for (a step being sent): it gets the close's budget. */
