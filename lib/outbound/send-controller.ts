@@ -12,6 +12,7 @@ import { ResourceNodeDef, getObject, readFieldValues, readTarget, warnIfDeprecat
 import { TwilioNodeError, toTwilioNodeError } from '../core/errors';
 import { Translate, text } from '../core/texts';
 import type { NodeStatus } from '../node-red/status';
+import { isOwnText, typedFieldsReader } from '../node-red/typed-fields';
 import { CallAction, SendPlan, TemplateFields, planCall, planMessage } from '../twilio/send-plans';
 import { requestOwner } from '../transport/request-queue';
 import { Delivery, deliverToRecipients } from './delivery';
@@ -97,6 +98,35 @@ export function catalogueCreateReader(RED: NodeAPI, node: Node, def: ResourceNod
     const { target } = await readTarget(RED, node, msg, def, object, 'create');
     const params = await readFieldValues(RED, node, msg, def, object, 'create');
     return { object, target, params };
+  };
+}
+
+/** What a twilio-send node's config says of what it reads (its typed fields, as stored by the editor). */
+export interface SendInputsConfig {
+  resource: string;
+  callAction?: CallAction;
+  [field: string]: unknown;
+}
+
+/**
+ * What a node reads of each msg, from its config: a message's or call's typed fields (only its own
+ * Body and Say are templates: a text from msg, context or env is sent as it is), or a catalogue
+ * create's Sid and fields.
+ */
+export function sendInputs(
+  RED: NodeAPI,
+  node: Node,
+  config: SendInputsConfig,
+): Pick<SendControllerOptions<unknown>, 'kind' | 'callAction' | 'readFields' | 'templates' | 'readCreate'> {
+  const kind = sendKind(config.resource);
+  const callAction = config.callAction ?? 'say';
+  if (kind === 'object')
+    return { kind, readCreate: catalogueCreateReader(RED, node, config as unknown as ResourceNodeDef, config.resource) };
+  return {
+    kind,
+    callAction,
+    readFields: typedFieldsReader(RED, node, config, sendFieldNames(kind, callAction)),
+    templates: { body: isOwnText(config, 'body'), say: isOwnText(config, 'say') },
   };
 }
 

@@ -5,20 +5,28 @@
  * resumes it (as a fresh msg: the old done has ended with the run that took it).
  */
 import type { NodeMessageInFlow } from 'node-red';
+import type { TwilioAccount } from '../account/account';
 import { Clock, systemClock } from '../core/clock';
 import { ErrorCode, TwilioNodeError } from '../core/errors';
 import { Translate, text } from '../core/texts';
-import type { Outcome, OutcomeTracker, TrackedKind } from '../inbound/outcomes';
+import { inboundHubFor } from '../inbound/hub';
+import { Outcome, OutcomeTracker, TrackedKind, fetchOutcome } from '../inbound/outcomes';
 import type { NodeStatus } from '../node-red/status';
+import { LIMITS, seconds } from '../twilio/values';
 import type { Delivery } from '../outbound/delivery';
 import type { AcceptedMessage } from '../outbound/intake';
-import { CreatedRecord, OutcomeHolder, recipientErrors, recipientsFailed } from '../outbound/send-controller';
+import { CreatedRecord, OutcomeHolder, abandoned, notSent, recipientErrors, recipientsFailed } from '../outbound/send-controller';
 import { Admission, Wait, WaitingRoom, throttled } from './waiting-room';
 
 /** Waits one node holds at most: each is a msg in memory and a key in the store. */
 export const MAX_OUTCOME_WAITS = 50_000;
 /** Each wait's key in the node's store: this, then its id. */
 export const OUTCOME_WAIT_PREFIX = 'twilio-send-wait-';
+
+/** How long a wait lasts before its outcome is `unknown`: the node's seconds (15 minutes unless set), at most a week. */
+export function outcomeDeadlineMs(timeout: unknown): number {
+  return Math.min(seconds(timeout, 900), LIMITS.outcomeWaitSeconds.max) * 1000;
+}
 
 /** A held msg's wait, as the store keeps it: enough to resume after a restart. */
 export interface OutcomeWait {
@@ -66,6 +74,9 @@ export function isOutcomeWait(value: unknown): value is OutcomeWait {
     (isObject(failure) && typeof failure.code === 'string' && typeof failure.message === 'string')
   );
 }
+
+/** What every sending node's room is: its waits' keys and number, their check, and how msgs end on a close. */
+export const OUTCOME_ROOM = { prefix: OUTCOME_WAIT_PREFIX, capacity: MAX_OUTCOME_WAITS, isRecord: isOutcomeWait, notSent, abandoned };
 
 /** What a new wait needs besides its delivery. */
 export interface NewOutcomeWait {
@@ -237,4 +248,17 @@ export class OutcomeWaits implements OutcomeHolder<Admission> {
         status: wait.several ? `${all.filter((o) => !o.reached).length}/${all.length}` : all[0].status,
       });
   }
+}
+
+/**
+ * A node's outcome waits on its account: callbacks heard on the account's one inbound path, looks
+ * through fetchOutcome as `owner`'s requests (its close withdraws those still queued).
+ */
+export function outcomeWaitsFor(account: TwilioAccount, owner: object, options: Omit<OutcomeWaitsOptions, 'tracker'>): OutcomeWaits {
+  const tracker = new OutcomeTracker({
+    hub: inboundHubFor(account),
+    fetchStatus: (kind, sid) => fetchOutcome(account, owner, kind, sid),
+    clock: options.clock,
+  });
+  return new OutcomeWaits({ ...options, tracker });
 }

@@ -5,20 +5,16 @@
  * This file wires: the behaviour is lib/outbound/send-controller.ts and lib/waits/outcome-waits.ts.
  */
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
-import { TwilioAccount, findAccount } from '../../lib/account/account';
-import { ResourceNodeDef, warnIfDeprecated } from '../../lib/catalogue/resource-inputs';
-import { findObject } from '../../lib/catalogue/catalogue';
+import { AccountNode, findAccount } from '../../lib/account/account';
+import { ObjectSpec, findObject } from '../../lib/catalogue/catalogue';
+import { warnIfDeprecated } from '../../lib/catalogue/resource-inputs';
 import { TwilioNodeError } from '../../lib/core/errors';
-import { OutcomeTracker, fetchOutcome } from '../../lib/inbound/outcomes';
-import { inboundHubFor } from '../../lib/inbound/hub';
 import { upgradeConfig } from '../../lib/node-red/config-version';
 import { forgetNodeState, nodeStateStore } from '../../lib/node-red/context';
-import { nodeStatus, showQueue } from '../../lib/node-red/status';
-import { isOwnText, typedFieldsReader } from '../../lib/node-red/typed-fields';
-import { SendController, abandoned, catalogueCreateReader, notSent, sendFieldNames, sendKind } from '../../lib/outbound/send-controller';
+import { NodeStatus, nodeStatus, showQueue } from '../../lib/node-red/status';
+import { OutcomeHolder, SendController, SendKind, sendInputs, sendKind } from '../../lib/outbound/send-controller';
 import type { CallAction } from '../../lib/twilio/send-plans';
-import { LIMITS, seconds } from '../../lib/twilio/values';
-import { MAX_OUTCOME_WAITS, OUTCOME_WAIT_PREFIX, OutcomeWait, OutcomeWaits, isOutcomeWait } from '../../lib/waits/outcome-waits';
+import { OUTCOME_ROOM, OutcomeWait, outcomeDeadlineMs, outcomeWaitsFor } from '../../lib/waits/outcome-waits';
 import { WaitingRoom } from '../../lib/waits/waiting-room';
 
 export interface TwilioSendDef extends NodeDef {
@@ -39,82 +35,55 @@ export interface TwilioSendDef extends NodeDef {
   [field: string]: unknown;
 }
 
+/** What the node's parts are made of: the runtime, the node, its config and what it read of it. */
+interface Wiring {
+  RED: NodeAPI;
+  node: Node;
+  def: TwilioSendDef;
+  status: NodeStatus;
+  account: AccountNode | undefined;
+  kind: SendKind;
+  /** What it creates: the catalogue's Message or Call, or the object the node names. */
+  object: ObjectSpec | undefined;
+}
+
 module.exports = function registerTwilioSend(RED: NodeAPI): void {
-  function TwilioSend(this: Node, def: TwilioSendDef): void {
-    RED.nodes.createNode(this, def);
-    def = upgradeConfig('twilio-send', def);
+  function TwilioSend(this: Node, config: TwilioSendDef): void {
+    RED.nodes.createNode(this, config);
     const node = this;
-    const status = nodeStatus(RED, node);
-    const account = findAccount(RED, def.account);
+    const def = upgradeConfig('twilio-send', config);
     const kind = sendKind(def.resource);
-    const object = findObject(kind === 'object' ? def.resource : kind === 'call' ? 'Call' : 'Message');
+    const wiring: Wiring = {
+      RED,
+      node,
+      def,
+      kind,
+      status: nodeStatus(RED, node),
+      account: findAccount(RED, def.account),
+      object: findObject(kind === 'object' ? def.resource : kind === 'call' ? 'Call' : 'Message'),
+    };
+    const { status, account, object } = wiring;
     if (!object?.actions.create) status.failed('twilio.status.unknownObject', { object: def.resource });
     else if (object.actions.create.notSupported) status.warning('twilio.status.notSupported');
-    const waiting = kind !== 'object' && def.waitFor === 'outcome';
 
     // One lifecycle for every msg: the intake (a burst waits as msgs until the account's queue has
     // room), the waits when the node waits for outcomes, and the close.
-    const room = new WaitingRoom<OutcomeWait>({
-      node,
-      store: nodeStateStore(RED, node, def.contextStore || undefined),
-      prefix: OUTCOME_WAIT_PREFIX,
-      capacity: MAX_OUTCOME_WAITS,
-      outputs: waiting && account && def.failureOutput ? 2 : 1,
-      isRecord: isOutcomeWait,
-      ready: (): boolean => sender.canTakeMore(),
-      notSent,
-      abandoned,
-      translate: status.translate,
-    });
-    const outcomes = waiting && account ? outcomeWaits(account) : undefined;
-    const deprecated = def.resource === 'SMSMessage' ? findObject('SMSMessage') : object;
-    const callAction: CallAction = def.callAction ?? 'say';
-    const sender = new SendController({
-      account,
-      owner: node,
-      kind,
-      callAction,
-      object,
-      readFields: typedFieldsReader(RED, node, def, sendFieldNames(kind, callAction)),
-      // Only the node's own Body and Say are templates: a text from msg, context or env is sent as it is.
-      templates: { body: isOwnText(def, 'body'), say: isOwnText(def, 'say') },
-      receiptsUrl: def.statusCallbackNode ? () => receiptsUrl(def.statusCallbackNode!) : undefined,
-      warnDeprecated: deprecated ? () => warnIfDeprecated(RED, node, deprecated) : undefined,
-      readCreate: kind === 'object' ? catalogueCreateReader(RED, node, def as unknown as ResourceNodeDef, def.resource) : undefined,
-      status,
-      intake: room,
-      outcomes,
-    });
+    const waiting = kind !== 'object' && def.waitFor === 'outcome' && account !== undefined;
+    const room = waitingRoom(wiring, waiting, (): boolean => sender.canTakeMore());
+    // Each recipient's outcome heard of by callback, or looked at (the node's requests).
+    const outcomes = waiting
+      ? outcomeWaitsFor(account!, node, {
+          room,
+          kind: kind === 'call' ? 'call' : 'message',
+          deadlineMs: outcomeDeadlineMs(def.outcomeTimeout),
+          callbacks: Boolean(def.statusCallbackNode),
+          status,
+        })
+      : undefined;
+    const sender = sendController(wiring, room, outcomes);
     const stopWaking = account ? account.queue.onChange(() => room.wake()) : () => undefined;
     const stopShowingQueue = account ? showQueue(status, account.queue, () => sender.busy) : () => undefined;
     if (outcomes) void outcomes.resume().catch((err: Error) => node.warn(err.message));
-
-    /** Sends that wait for their outcome: each recipient tracked by callbacks or looks (the node's requests). */
-    function outcomeWaits(account: TwilioAccount): OutcomeWaits {
-      const tracker = new OutcomeTracker({
-        hub: inboundHubFor(account),
-        fetchStatus: (tracked, sid) => fetchOutcome(account, node, tracked, sid),
-      });
-      return new OutcomeWaits({
-        room,
-        tracker,
-        kind: kind === 'call' ? 'call' : 'message',
-        deadlineMs: Math.min(seconds(def.outcomeTimeout, 900), LIMITS.outcomeWaitSeconds.max) * 1000,
-        callbacks: Boolean(def.statusCallbackNode),
-        status,
-      });
-    }
-
-    /** Delivery receipts go to a twilio-in node of this Node-RED: its public URL is the callback. */
-    function receiptsUrl(id: string): string {
-      const receiver = RED.nodes.getNode(id) as (Node & { publicUrl?: () => string | undefined }) | null;
-      if (!receiver || typeof receiver.publicUrl !== 'function')
-        throw new TwilioNodeError('MISSING_INPUT', RED._('twilio-send.errors.noReceiver'));
-      const url = receiver.publicUrl();
-      if (!url)
-        throw new TwilioNodeError('MISSING_INPUT', RED._('twilio-send.errors.receiverWithoutUrl', { name: receiver.name || receiver.id }));
-      return url;
-    }
 
     node.on('input', (msg: NodeMessageInFlow, send, done) =>
       room.accept(send, done, (accepted) => sender.handle(msg, accepted), sender.failed),
@@ -139,3 +108,42 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
 
   RED.nodes.registerType('twilio-send', TwilioSend);
 };
+
+function waitingRoom({ RED, node, def, status }: Wiring, waiting: boolean, ready: () => boolean): WaitingRoom<OutcomeWait> {
+  return new WaitingRoom<OutcomeWait>({
+    ...OUTCOME_ROOM,
+    node,
+    store: nodeStateStore(RED, node, def.contextStore || undefined),
+    outputs: waiting && def.failureOutput ? 2 : 1,
+    ready,
+    translate: status.translate,
+  });
+}
+
+function sendController<T>(wiring: Wiring, room: WaitingRoom<OutcomeWait>, outcomes: OutcomeHolder<T> | undefined): SendController<T> {
+  const { RED, node, def, status, account, object } = wiring;
+  const deprecated = def.resource === 'SMSMessage' ? findObject('SMSMessage') : object;
+  const receivers = def.statusCallbackNode;
+  return new SendController<T>({
+    ...sendInputs(RED, node, def),
+    account,
+    owner: node,
+    object,
+    receiptsUrl: receivers ? () => receiptsUrl(RED, receivers) : undefined,
+    warnDeprecated: deprecated ? () => warnIfDeprecated(RED, node, deprecated) : undefined,
+    status,
+    intake: room,
+    outcomes,
+  });
+}
+
+/** Delivery receipts go to a twilio-in node of this Node-RED: its public URL is the callback. */
+function receiptsUrl(RED: NodeAPI, id: string): string {
+  const receiver = RED.nodes.getNode(id) as (Node & { publicUrl?: () => string | undefined }) | null;
+  if (!receiver || typeof receiver.publicUrl !== 'function')
+    throw new TwilioNodeError('MISSING_INPUT', RED._('twilio-send.errors.noReceiver'));
+  const url = receiver.publicUrl();
+  if (!url)
+    throw new TwilioNodeError('MISSING_INPUT', RED._('twilio-send.errors.receiverWithoutUrl', { name: receiver.name || receiver.id }));
+  return url;
+}
