@@ -55,7 +55,7 @@ export interface TwilioAccount {
   readonly queue: RequestQueue;
 }
 
-type AccountNode = Node & TwilioAccount;
+export type AccountNode = Node & TwilioAccount;
 
 /** The settings that decide which host receives the account's credentials. */
 export const CONNECTION_SETTINGS = ['region', 'edge', 'baseUrl'] as const;

@@ -102,7 +102,12 @@ export interface WaitingRoomOptions<R> {
 export class WaitingRoom<R> {
   private readonly waits = new Map<string, Wait<R>>();
   private readonly intake: MessageIntake<Msg>;
-  private readonly underWay = new Set<Promise<unknown>>();
+  /** Work under way (msgs being started, tracked steps): counted, not kept, so a burst of sends costs no set of promises. */
+  private underWay = 0;
+  private onIdle?: () => void;
+  private readonly settledOne = (): void => {
+    if (--this.underWay === 0) this.onIdle?.();
+  };
   private readonly clock: Clock;
   private heldBytes = 0;
   /** Waits admitted whose msgs are still being sent: counted in advance, so a burst cannot all pass the check. */
@@ -152,16 +157,24 @@ export class WaitingRoom<R> {
     start: (accepted: AcceptedMessage<Msg>) => Promise<unknown>,
     onError: (error: unknown) => TwilioNodeError,
   ): void {
-    this.intake.acceptWork(send as (msg: Msg) => void, done, (accepted) => this.track(start(accepted)), onError, this.options.translate);
+    this.intake.accept(
+      send as (msg: Msg) => void,
+      (error) => done(error && (this.options.translate ? error.localise(this.options.translate) : error)),
+      (accepted) => {
+        // The per-msg path of a burst: one handler pair, no set of promises.
+        this.underWay++;
+        start(accepted).then(this.settledOne, (err: unknown) => {
+          this.settledOne();
+          accepted.done(onError(err));
+        });
+      },
+    );
   }
 
   /** Work for a wait that a close must wait for (a step being sent): it gets the close's budget. */
   track<T>(work: Promise<T>): Promise<T> {
-    this.underWay.add(work);
-    void work.then(
-      () => this.underWay.delete(work),
-      () => this.underWay.delete(work),
-    );
+    this.underWay++;
+    work.then(this.settledOne, this.settledOne);
     return work;
   }
 
@@ -287,7 +300,8 @@ export class WaitingRoom<R> {
     let timer: Timer | undefined;
     const outOfTime = new Promise<void>((resolve) => (timer = this.clock.setTimeout(resolve, budget)));
     const intakeClosed = this.intake.close();
-    await Promise.race([Promise.allSettled([...this.underWay]), outOfTime]);
+    const idle = new Promise<void>((resolve) => (this.underWay === 0 ? resolve() : (this.onIdle = resolve)));
+    await Promise.race([idle, outOfTime]);
     if (removed) {
       for (const wait of [...this.waits.values()]) this.end(wait.id, endRemoved(wait));
     } else {

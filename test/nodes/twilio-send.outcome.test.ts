@@ -1,10 +1,12 @@
 /**
  * twilio-send that waits for each message's or call's outcome: from status callbacks through a
  * twilio-in, or by asking Twilio with backoff; a deadline ends as unknown; waits outlive a redeploy
- * and a restart; each msg leaves exactly once, on the output the user chose.
+ * and a restart; each msg leaves exactly once, on the output the user chose. The node's time (its
+ * looks and deadlines) is a ManualClock the tests move forward; the simulator runs on real time.
  */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { ManualClock, installClock } from '../../lib/core/clock';
 import { until as untilWithin } from '../support/assertions';
 import { FlowNode, initWithFileContext, accountNode, allNodes, helper, useHttpNode, useRuntime } from '../support/harness';
 
@@ -31,6 +33,31 @@ describe('twilio-send waiting for outcomes', () => {
   const httpNode = useHttpNode();
 
   const settings = (body: object) => fetch(`${simulator.url}/_sim/settings`, { method: 'POST', body: JSON.stringify(body) });
+
+  let clock: ManualClock;
+  let restoreClock: () => void;
+  /** The simulator's own records (its seed), which no test sent. */
+  let seeded: Set<string>;
+  beforeEach(() => {
+    clock = new ManualClock();
+    restoreClock = installClock(clock);
+    seeded = new Set([...simulator.messages.keys(), ...simulator.calls.keys()]);
+  });
+  afterEach(() => restoreClock());
+
+  /** Waits until the node's waits are held and tracked: `timers` looks and deadlines on its clock. */
+  const tracking = (timers: number) => until(() => clock.pending >= timers, `${timers} timers (looks and deadlines)`);
+  /** Waits until Twilio (the simulator, in real time) has these final statuses, of messages or of calls. */
+  const twilioKnows = async (statuses: string[], of: 'messages' | 'calls' = 'messages') => {
+    const now = () =>
+      [...simulator[of]]
+        .filter(([sid]) => !seeded.has(sid))
+        .map(([, r]) => String(r.status))
+        .sort();
+    await until(() => now().join() === [...statuses].sort().join(), `${statuses.join(', ')}`).catch((err: Error) => {
+      throw new Error(`${err.message} (Twilio has ${now().join(', ')})`);
+    });
+  };
 
   function flow(send: Record<string, unknown>, extra: FlowNode[] = []): FlowNode[] {
     return [
@@ -86,6 +113,8 @@ describe('twilio-send waiting for outcomes', () => {
   it('holds the msg until its text is delivered (asking Twilio, no public URL) and keeps the msg whole', async () => {
     const run = await load({ failureOutput: false, outputs: 1, wires: [['reached']] });
     helper.getNode('send').receive({ payload: 'x', door: 'garage' });
+    await Promise.all([tracking(2), twilioKnows(['delivered'])]);
+    await clock.advance(2_000); // the first look
     await until(() => run.reached.length === 1, 'the outcome');
     const [msg] = run.reached;
     assert.equal(msg.door, 'garage');
@@ -107,6 +136,8 @@ describe('twilio-send waiting for outcomes', () => {
     ];
     const run = await load({ to: 'to', toType: 'msg' });
     for (const [to] of cases) helper.getNode('send').receive({ to, payload: '', topic: to });
+    await Promise.all([tracking(6), twilioKnows(['undelivered', 'failed', 'read'])]);
+    await clock.advance(2_000);
     await until(() => outputs(run) === 3, 'three outcomes');
     for (const [to, status, code, reached] of cases) {
       const msg = [...run.reached, ...run.notReached].find((m) => m.payload.to === to);
@@ -131,7 +162,9 @@ describe('twilio-send waiting for outcomes', () => {
       toType: 'msg',
     });
     for (const to of [ANSWERS, VOICEMAIL, LANDLINE, PHONE_OFF]) helper.getNode('send').receive({ to });
-    await until(() => outputs(run) === 4, 'four call outcomes', 20_000);
+    await Promise.all([tracking(8), twilioKnows(['completed', 'completed', 'busy', 'no-answer'], 'calls')]);
+    await clock.advance(5_000); // a call's first look
+    await until(() => outputs(run) === 4, 'four call outcomes');
     const by = (to: string) => [...run.reached, ...run.notReached].find((m) => m.payload.to === to).payload;
     assert.deepEqual([by(ANSWERS).status, by(ANSWERS).answeredBy, by(ANSWERS).duration], ['completed', 'human', 12]);
     assert.deepEqual([by(VOICEMAIL).status, by(VOICEMAIL).answeredBy], ['completed', 'machine_start']);
@@ -143,6 +176,8 @@ describe('twilio-send waiting for outcomes', () => {
   it('sends a msg to several recipients on once all have an outcome, with one each', async () => {
     const run = await load({ to: `${ANSWERS}, ${PHONE_OFF}, +15005550001` });
     helper.getNode('send').receive({ payload: 'x' });
+    await Promise.all([tracking(4), twilioKnows(['delivered', 'undelivered'])]);
+    await clock.advance(2_000);
     await until(() => outputs(run) === 1 && run.errors.length === 1, 'the msg and the failure of the invalid number');
     const [msg] = run.notReached;
     assert.deepEqual(Object.keys(msg.payload.outcomes).sort(), [ANSWERS, PHONE_OFF].sort());
@@ -188,7 +223,12 @@ describe('twilio-send waiting for outcomes', () => {
     try {
       const run = await load({ to: '+15555550199', outcomeTimeout: 5 });
       helper.getNode('send').receive({ payload: 'x' });
-      await until(() => outputs(run) === 1, 'the deadline', 10_000);
+      await tracking(2);
+      await twilioKnows(['sent']);
+      await clock.advance(2_000); // a look: still `sent`
+      await tracking(2); // the look is back, and the next one planned
+      await clock.advance(3_000);
+      await until(() => outputs(run) === 1, 'the deadline');
       assert.deepEqual(
         [run.notReached[0].payload.status, run.notReached[0].payload.lastStatus, run.notReached[0].payload.via],
         ['unknown', 'sent', 'deadline'],
@@ -200,64 +240,57 @@ describe('twilio-send waiting for outcomes', () => {
 
   for (const how of ['a full redeploy', 'a restart of Node-RED']) {
     it(`resumes a wait after ${how}: the msg that waited ends once, the outcome leaves once as a fresh msg`, async () => {
-      await settings({ statusCallbackDelayMs: 1_500 });
-      try {
-        let run = await load({ contextStore: 'file' });
-        helper.getNode('send').receive({ payload: 'x', door: 'garage' });
-        await until(() => (helper.getNode('send') as any).status && simulator.messages.size === 1, 'the message created');
-        await new Promise((r) => setTimeout(r, 300));
-        const before = run;
-        if (how === 'a full redeploy') {
-          await helper.setFlows(flow({ contextStore: 'file', name: 'changed' }), 'full', credentials());
-        } else {
-          const red = helper as any;
-          await red._redNodes.stopFlows();
-          await red._context.close();
-          await red._context.load();
-          await red._redNodes.startFlows();
-        }
-        assert.equal(before.dones, 1, 'the msg that waited ended when the node stopped');
-        assert.equal(outputs(before), 0);
-        run = listen();
-        await until(() => outputs(run) === 1, 'the resumed outcome');
-        assert.equal(run.reached[0].payload.status, 'delivered');
-        assert.equal(run.reached[0].door, 'garage', 'the msg as it came in');
-        await new Promise((r) => setTimeout(r, 2_500));
-        assert.equal(outputs(run) + outputs(before), 1, 'once');
-      } finally {
-        await settings({ statusCallbackDelayMs: 20 });
+      let run = await load({ contextStore: 'file' });
+      helper.getNode('send').receive({ payload: 'x', door: 'garage' });
+      // Held and stored; Twilio delivers it meanwhile, but the node's first look is 2 s away.
+      await Promise.all([tracking(2), twilioKnows(['delivered'])]);
+      const before = run;
+      if (how === 'a full redeploy') {
+        await helper.setFlows(flow({ contextStore: 'file', name: 'changed' }), 'full', credentials());
+      } else {
+        const red = helper as any;
+        await red._redNodes.stopFlows();
+        await red._context.close();
+        await red._context.load();
+        await red._redNodes.startFlows();
       }
+      assert.equal(before.dones, 1, 'the msg that waited ended when the node stopped');
+      assert.equal(outputs(before), 0);
+      run = listen();
+      await tracking(2); // resumed
+      await clock.advance(2_000);
+      await until(() => outputs(run) === 1, 'the resumed outcome');
+      assert.equal(run.reached[0].payload.status, 'delivered');
+      assert.equal(run.reached[0].door, 'garage', 'the msg as it came in');
+      await clock.advance(60_000); // any other look or deadline, of either run
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(outputs(run) + outputs(before), 1, 'once');
     });
   }
 
   it('ends every wait when the node is removed: Catch hears OUTCOME_UNKNOWN, and the store forgets them', async () => {
-    await settings({ statusCallbackDelayMs: 2_000 });
-    try {
-      const run = await load({ contextStore: 'file' });
-      helper.getNode('send').receive({ payload: 'x' });
-      helper.getNode('send').receive({ payload: 'y' });
-      await until(() => simulator.messages.size === 2, 'two messages created');
-      await new Promise((r) => setTimeout(r, 200));
-      const send = helper.getNode('send') as any;
-      const errors: any[] = [];
-      const complete = send._complete.bind(send);
-      send._complete = (m: unknown, err: any) => {
-        if (err) errors.push(err);
-        complete(m, err);
-      };
-      await helper.setFlows(
-        flow({}).filter((n) => n.id !== 'send'),
-        'full',
-        credentials(),
-      );
-      assert.deepEqual(
-        errors.map((e) => e.code),
-        ['OUTCOME_UNKNOWN', 'OUTCOME_UNKNOWN'],
-      );
-      assert.equal(outputs(run), 0);
-    } finally {
-      await settings({ statusCallbackDelayMs: 20 });
-    }
+    const run = await load({ contextStore: 'file' });
+    helper.getNode('send').receive({ payload: 'x' });
+    helper.getNode('send').receive({ payload: 'y' });
+    await until(() => simulator.messages.size === 2, 'two messages created');
+    await tracking(4); // both held: the clock stands still, so no look learns an outcome first
+    const send = helper.getNode('send') as any;
+    const errors: any[] = [];
+    const complete = send._complete.bind(send);
+    send._complete = (m: unknown, err: any) => {
+      if (err) errors.push(err);
+      complete(m, err);
+    };
+    await helper.setFlows(
+      flow({}).filter((n) => n.id !== 'send'),
+      'full',
+      credentials(),
+    );
+    assert.deepEqual(
+      errors.map((e) => e.code),
+      ['OUTCOME_UNKNOWN', 'OUTCOME_UNKNOWN'],
+    );
+    assert.equal(outputs(run), 0);
   });
 
   it('refuses, before sending, a msg its wait could not keep: a circular one, or one past the bytes a node holds', async () => {
@@ -268,32 +301,28 @@ describe('twilio-send waiting for outcomes', () => {
     await until(() => run.errors.length === 1, 'the refusal');
     assert.equal(run.errors[0].code, 'INVALID_INPUT');
     assert.equal(simulator.messages.size, 0, 'nothing was sent');
-    // 7.9 MiB each: a node holds 64 MiB of waiting msgs, so the ninth and tenth are not sent.
-    await settings({ statusCallbackDelayMs: 10_000 });
-    try {
-      const big = 'x'.repeat(Math.floor(7.9 * 2 ** 20));
-      for (let i = 0; i < 10; i++) helper.getNode('send').receive({ payload: big, i });
-      await until(() => run.errors.length === 3, 'two refusals');
-      assert.deepEqual(
-        run.errors.slice(1).map((e) => e.code),
-        ['NOT_SENT', 'NOT_SENT'],
-      );
-      await until(() => simulator.messages.size === 8, 'eight sent', 5_000);
-      await new Promise((r) => setTimeout(r, 300));
-      assert.equal(simulator.messages.size, 8);
-    } finally {
-      await settings({ statusCallbackDelayMs: 20 });
-    }
+    // 7.9 MiB each: a node holds 64 MiB of waiting msgs, so the ninth and tenth are not sent (the
+    // clock stands still: none of the eight learns its outcome and makes room meanwhile).
+    const big = 'x'.repeat(Math.floor(7.9 * 2 ** 20));
+    for (let i = 0; i < 10; i++) helper.getNode('send').receive({ payload: big, i });
+    await until(() => run.errors.length === 3, 'two refusals');
+    assert.deepEqual(
+      run.errors.slice(1).map((e) => e.code),
+      ['NOT_SENT', 'NOT_SENT'],
+    );
+    await until(() => simulator.messages.size === 8, 'eight sent', 5_000);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(simulator.messages.size, 8);
   });
 
   it('looks once for a wait whose deadline passed while Node-RED was off, before calling it unknown', async () => {
     let run = await load({ contextStore: 'file', outcomeTimeout: 5 });
     helper.getNode('send').receive({ payload: 'x' });
-    await until(() => simulator.messages.size === 1, 'the message created');
+    await Promise.all([tracking(2), twilioKnows(['delivered'])]);
     const red = helper as any;
     await red._redNodes.stopFlows();
     await red._context.close();
-    await new Promise((r) => setTimeout(r, 5_500)); // the deadline passes while it is off; the text is delivered
+    await clock.advance(5_500); // the deadline passes while it is off; the text is delivered
     await red._context.load();
     await red._redNodes.startFlows();
     run = listen();

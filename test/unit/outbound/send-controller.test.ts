@@ -1,0 +1,185 @@
+/**
+ * The send controller without Node-RED: a msg's plan, one request per recipient, and the result onto
+ * msg, status and done; an outcome holder's turn; a catalogue create; a closing node; no account.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Node } from 'node-red';
+import type { TwilioAccount } from '../../../lib/account/account';
+import { findObject } from '../../../lib/catalogue/catalogue';
+import { TwilioNodeError } from '../../../lib/core/errors';
+import { NodeStatus } from '../../../lib/node-red/status';
+import type { AcceptedMessage } from '../../../lib/outbound/intake';
+import { OutcomeHolder, SendController, SendControllerOptions, sendFieldNames, sendKind } from '../../../lib/outbound/send-controller';
+
+const ANN = '+15555550100';
+const BOB = '+15555550101';
+const INVALID = '+15005550001';
+
+/** A client whose message create answers like Twilio (and fails for INVALID). */
+function fakeAccount(created: Array<Record<string, unknown>>): TwilioAccount {
+  const create = async (params: Record<string, unknown>) => {
+    if (params.to === INVALID) throw new TwilioNodeError('INVALID_TO_PHONE_NUMBER_ERROR', `not a number: ${INVALID}`);
+    created.push(params);
+    return { sid: `SM${String(created.length).padStart(32, '0')}`, to: params.to, body: params.body, status: 'queued' };
+  };
+  const client = { accountSid: 'AC' + '0'.repeat(32), api: { v2010: { account: { messages: { create }, calls: { create } } } } };
+  return {
+    accountSid: client.accountSid,
+    defaultFrom: '+15017122661',
+    getClient: () => client,
+    redact: (text: string) => text,
+    queue: { wantsMore: () => true },
+  } as unknown as TwilioAccount;
+}
+
+function accepted() {
+  const seen = { sent: [] as any[], done: [] as Array<TwilioNodeError | undefined> };
+  const msg: AcceptedMessage<any> & { seen: typeof seen } = {
+    seen,
+    get ended() {
+      return seen.done.length > 0;
+    },
+    send: (m) => seen.sent.push(m),
+    done: (error) => seen.done.push(error),
+  };
+  return msg;
+}
+
+function setUp(options: Partial<SendControllerOptions<string>> & { to?: string } = {}) {
+  const created: Array<Record<string, unknown>> = [];
+  const statuses: Array<{ fill?: string; text?: string }> = [];
+  const status = new NodeStatus({ status: (s: object) => statuses.push(s) } as unknown as Node, (key) => key);
+  const intake = { closing: false, woken: 0, wake: () => intake.woken++ };
+  const controller = new SendController<string>({
+    account: fakeAccount(created),
+    owner: {},
+    kind: 'message',
+    object: findObject('Message'),
+    readFields: async () => ({ to: options.to ?? ANN, body: 'The garage is open' }),
+    status,
+    intake,
+    ...options,
+  });
+  const run = async (msg: any = { payload: 'x' }) => {
+    const taken = accepted();
+    await controller.handle(msg, taken).catch((err: unknown) => taken.done(controller.failed(err)));
+    return { msg, ...taken.seen };
+  };
+  return { controller, created, statuses, intake, run };
+}
+
+describe('SendController', () => {
+  it('reads which kind of send a node makes, and the fields each reads', () => {
+    assert.deepEqual(['', 'message', 'SMSMessage', 'Call', 'call', 'Queue'].map(sendKind), [
+      'message',
+      'message',
+      'message',
+      'call',
+      'call',
+      'object',
+    ]);
+    assert.ok(sendFieldNames('message', 'say').includes('body'));
+    assert.deepEqual(sendFieldNames('call', 'twiml').slice(-1), ['twiml']);
+    assert.ok(!sendFieldNames('call', 'url').includes('say'), 'a call reads only its action’s fields');
+  });
+
+  it('sends one message: the record in msg.payload, the status, sent on and done once', async () => {
+    const { run, created, statuses, intake } = setUp();
+    const { msg, sent, done } = await run({ payload: 'x', door: 'garage' });
+    assert.equal(created.length, 1);
+    assert.equal(created[0].to, ANN);
+    assert.equal(created[0].from, '+15017122661', 'the account’s default sender');
+    assert.equal(msg.payload.status, 'queued');
+    assert.equal(msg.door, 'garage');
+    assert.deepEqual(sent, [msg]);
+    assert.deepEqual(done, [undefined]);
+    assert.deepEqual(
+      statuses.map((s) => s.text),
+      ['twilio.status.sending', 'twilio.status.sent'],
+    );
+    assert.equal(intake.woken, 1, 'the intake hears that a msg was prepared');
+  });
+
+  it('sends to several: a map of results and errors; Catch hears of the failed recipients, the msg still goes on', async () => {
+    const { run, statuses } = setUp({ to: `${ANN}, ${BOB}, ${INVALID}` });
+    const { msg, sent, done } = await run();
+    assert.deepEqual(Object.keys(msg.payload.results), [ANN, BOB]);
+    assert.equal(msg.payload.errors[INVALID].code, 'INVALID_TO_PHONE_NUMBER_ERROR');
+    assert.equal(sent.length, 1);
+    assert.equal(done.length, 1);
+    assert.equal(done[0]?.code, 'INVALID_TO_PHONE_NUMBER_ERROR');
+    assert.match(done[0]!.message, /1 of 3 recipients failed/);
+    assert.equal(statuses.at(-1)?.fill, 'yellow');
+  });
+
+  it('does not send on when the one recipient failed: done with its error, red status', async () => {
+    const { run, statuses } = setUp({ to: INVALID });
+    const { sent, done } = await run();
+    assert.deepEqual(sent, []);
+    assert.equal(done[0]?.code, 'INVALID_TO_PHONE_NUMBER_ERROR');
+    assert.equal(statuses.at(-1)?.fill, 'red');
+  });
+
+  it('hands what was sent to the outcome holder (room admitted first), and gives the room back when nothing was', async () => {
+    const calls: string[] = [];
+    const outcomes: OutcomeHolder<string> = {
+      admit: () => {
+        calls.push('admit');
+        return 'room';
+      },
+      withdraw: (admission) => void calls.push(`withdraw ${admission}`),
+      hold: async (admission, _msg, _accepted, delivery) => void calls.push(`hold ${admission} ${[...delivery.results.keys()].join()}`),
+    };
+    const sending = setUp({ outcomes });
+    const first = await sending.run();
+    assert.deepEqual(calls, ['admit', `hold room ${ANN}`]);
+    assert.deepEqual([first.sent, first.done], [[], []], 'the holder ends it, later');
+    calls.length = 0;
+    const failing = setUp({ outcomes, to: INVALID });
+    const second = await failing.run();
+    assert.deepEqual(calls, ['admit', 'withdraw room']);
+    assert.equal(second.done[0]?.code, 'INVALID_TO_PHONE_NUMBER_ERROR');
+  });
+
+  it('refuses before sending when the holder has no room', async () => {
+    const outcomes: OutcomeHolder<string> = {
+      admit: () => {
+        throw new TwilioNodeError('NOT_SENT', 'full');
+      },
+      withdraw: () => assert.fail('nothing to withdraw'),
+      hold: async () => assert.fail('nothing to hold'),
+    };
+    const { run, created } = setUp({ outcomes });
+    const { done } = await run();
+    assert.equal(done[0]?.code, 'NOT_SENT');
+    assert.equal(created.length, 0);
+  });
+
+  it('ends a msg prepared while the node closes as NOT_SENT, sending nothing', async () => {
+    const { run, created, intake } = setUp();
+    intake.closing = true;
+    const { done } = await run();
+    assert.equal(done[0]?.code, 'NOT_SENT');
+    assert.equal(created.length, 0);
+  });
+
+  it('refuses without an account as MISSING_INPUT', async () => {
+    const { run } = setUp({ account: undefined });
+    const { done } = await run();
+    assert.equal(done[0]?.code, 'MISSING_INPUT');
+  });
+
+  it('creates any other catalogue object from what the node reads of the msg, and says what it created in msg.twilio', async () => {
+    const { run, created, statuses } = setUp({
+      kind: 'object',
+      readCreate: async () => ({ object: findObject('Message')!, target: { parts: {} }, params: { to: ANN, from: BOB, body: 'hi' } }),
+    });
+    const { msg, sent, done } = await run();
+    assert.equal(created.length, 1);
+    assert.equal(msg.payload.to, ANN);
+    assert.deepEqual(msg.twilio, { object: 'Message', action: 'create', sid: msg.payload.sid, accountSid: 'AC' + '0'.repeat(32) });
+    assert.deepEqual([sent.length, done], [1, [undefined]]);
+    assert.equal(statuses.at(-1)?.text, 'twilio.status.create');
+  });
+});
