@@ -9,7 +9,7 @@ import { ManualClock, installClock } from '../../lib/core/clock';
 /** A fresh ManualClock installed before each test of the file (lib's systemClock reads it), the real one put back after. */
 export function useManualClock(): { readonly clock: ManualClock } {
   const context = { clock: new ManualClock() };
-  let restore = () => undefined as void;
+  let restore: () => void = () => undefined;
   beforeEach(() => {
     context.clock = new ManualClock();
     restore = installClock(context.clock);
