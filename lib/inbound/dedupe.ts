@@ -7,6 +7,7 @@
  * handful of context calls, whatever the window holds.
  */
 import crypto from 'node:crypto';
+import { Clock, systemClock } from '../core/clock';
 import type { KeyValueStore } from '../node-red/context';
 
 export interface DuplicateWindowOptions {
@@ -16,12 +17,13 @@ export interface DuplicateWindowOptions {
   capacity: number;
   /** Prefix of every context key this window writes. */
   prefix?: string;
-  now?: () => number;
+  /** What "within the window" is measured by. */
+  clock?: Clock;
 }
 
 export class DuplicateWindow {
   private readonly prefix: string;
-  private readonly now: () => number;
+  private readonly clock: Clock;
   /** Tokens being checked right now: the same token twice at once is a duplicate before the store answers. */
   private readonly checking = new Set<string>();
   private head?: Promise<number>;
@@ -32,7 +34,7 @@ export class DuplicateWindow {
     private readonly options: DuplicateWindowOptions,
   ) {
     this.prefix = options.prefix ?? 'dedupe';
-    this.now = options.now ?? Date.now;
+    this.clock = options.clock ?? systemClock;
   }
 
   /**
@@ -68,7 +70,7 @@ export class DuplicateWindow {
 
   private async holds(key: string): Promise<boolean> {
     const expiry = await this.store.get(key);
-    return typeof expiry === 'number' && expiry > this.now();
+    return typeof expiry === 'number' && expiry > this.clock.now();
   }
 
   private async write(key: string): Promise<void> {
@@ -78,7 +80,7 @@ export class DuplicateWindow {
     if (typeof evicted === 'string' && evicted !== key) await this.store.set(evicted, undefined);
     await Promise.all([
       this.store.set(slotKey, key),
-      this.store.set(key, this.now() + this.options.windowMs),
+      this.store.set(key, this.clock.now() + this.options.windowMs),
       this.store.set(`${this.prefix}-head`, (slot + 1) % this.options.capacity),
     ]);
   }

@@ -1,10 +1,10 @@
 /**
  * One inbound path per account: everything Twilio tells us about an account (incoming messages and
  * calls, message and call statuses, gather results) is published here, whatever brought it (a
- * twilio-in webhook after its signature and duplicate checks; a poll, later). Nodes subscribe by
- * what they wait for: a Sid (a message's or call's outcome), a pair of numbers (a reply from the
- * person we wrote to), or a number (everything to it). Each event reaches each subscriber once, even
- * when it arrives twice (by webhook and by poll).
+ * twilio-in webhook after its signature and duplicate checks, webhook-receiver.ts; a twilio-in poll,
+ * poll-receiver.ts). Nodes subscribe by what they wait for: a Sid (a message's or call's outcome), a
+ * pair of numbers (a reply from the person we wrote to), or a number (everything to it). Each event
+ * reaches each subscriber once, even when it arrives twice (by webhook and by poll).
  */
 import type { WebhookEvent } from './webhook';
 

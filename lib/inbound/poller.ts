@@ -9,6 +9,7 @@
  * first look of a node that has no cursor yet hands on nothing: history is not replayed.
  */
 import type twilio from 'twilio';
+import { Clock, Timer, systemClock } from '../core/clock';
 import { TwilioNodeError, toTwilioNodeError } from '../core/errors';
 import type { KeyValueStore } from '../node-red/context';
 import type { DuplicateWindow } from './dedupe';
@@ -63,7 +64,8 @@ export interface PollerOptions {
   onEvent: (event: PolledEvent) => void;
   onPoll: (outcome: PollOutcome) => void;
   redact?: (text: string) => string;
-  now?: () => number;
+  /** Intervals, backoffs, the stop wait and when a look began. */
+  clock?: Clock;
 }
 
 const CURSOR_KEY = 'twilio-in-poll-cursor';
@@ -89,14 +91,14 @@ function readCursor(stored: unknown): Cursor | undefined {
 }
 
 export class InboundPoller {
-  private timer?: NodeJS.Timeout;
+  private timer?: Timer;
   private running?: Promise<void>;
   private stopped = false;
   private failures = 0;
-  private readonly now: () => number;
+  private readonly clock: Clock;
 
   constructor(private readonly options: PollerOptions) {
-    this.now = options.now ?? Date.now;
+    this.clock = options.clock ?? systemClock;
   }
 
   /** Looks at once, then every interval (longer while looks fail). */
@@ -110,15 +112,16 @@ export class InboundPoller {
    */
   async stop(): Promise<void> {
     this.stopped = true;
-    clearTimeout(this.timer);
-    let waited: NodeJS.Timeout | undefined;
-    await Promise.race([this.running, new Promise((resolve) => (waited = setTimeout(resolve, STOP_WAIT_MS)))]);
-    clearTimeout(waited);
+    this.clock.clearTimeout(this.timer);
+    if (!this.running) return;
+    let waited: Timer | undefined;
+    await Promise.race([this.running, new Promise((resolve) => (waited = this.clock.setTimeout(() => resolve(undefined), STOP_WAIT_MS)))]);
+    this.clock.clearTimeout(waited);
   }
 
   private schedule(ms: number): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => {
+    this.timer = this.clock.setTimeout(() => {
       this.running = this.look().finally(() => (this.running = undefined));
     }, ms);
   }
@@ -129,7 +132,7 @@ export class InboundPoller {
    * this machine's clock, however wrong, never hides a text. Never rejects.
    */
   async look(): Promise<void> {
-    const at = this.now();
+    const at = this.clock.now();
     let received = 0;
     let truncated = false;
     try {

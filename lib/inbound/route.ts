@@ -7,6 +7,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { NodeAPI } from 'node-red';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { Clock, systemClock } from '../core/clock';
 
 /** Twilio sends a webhook's body at once and gives up after 15 s: a body slower than this is not Twilio. */
 export const BODY_TIMEOUT_MS = 10_000;
@@ -145,7 +146,7 @@ export function mountWebhookRoute(RED: NodeAPI, path: string, handler: (req: Req
  * the cap before reading anything. A request whose body someone else already parsed (a body parser in
  * httpNodeMiddleware) is rebuilt from what they parsed, a last resort that JSON signatures may fail.
  */
-export function readWebhookBody(req: Request, maxBytes: number, timeoutMs = BODY_TIMEOUT_MS): Promise<string> {
+export function readWebhookBody(req: Request, maxBytes: number, timeoutMs = BODY_TIMEOUT_MS, clock: Clock = systemClock): Promise<string> {
   const raw = req as unknown as DeferredRequest;
   if (!raw.twilioBodyDeferred && (raw._body || raw.readableEnded)) {
     const rebuilt = rebuildParsedBody(raw);
@@ -160,7 +161,7 @@ export function readWebhookBody(req: Request, maxBytes: number, timeoutMs = BODY
     const finish = (error?: BodyReadError) => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
+      clock.clearTimeout(timer);
       raw.off('data', onData);
       raw.off('end', onEnd);
       raw.off('aborted', onAborted);
@@ -183,7 +184,7 @@ export function readWebhookBody(req: Request, maxBytes: number, timeoutMs = BODY
     const onAborted = () => finish(new BodyReadError(0, 'aborted'));
     const onClose = () => finish(new BodyReadError(0, 'aborted'));
     const onError = () => finish(new BodyReadError(raw.destroyed ? 0 : 400, raw.destroyed ? 'aborted' : 'malformed'));
-    const timer = setTimeout(() => finish(new BodyReadError(408, 'timeout')), timeoutMs);
+    const timer = clock.setTimeout(() => finish(new BodyReadError(408, 'timeout')), timeoutMs);
     raw.on('data', onData);
     raw.once('end', onEnd);
     raw.once('aborted', onAborted);

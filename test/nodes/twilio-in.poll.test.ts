@@ -4,8 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { until as untilWithin } from '../support/assertions';
 import { ACCOUNT, FlowNode, initWithFileContext, accountNode, allNodes, helper, useHttpNode, useRuntime } from '../support/harness';
+import { untilTicking, useManualClock } from '../support/ticking';
 import { inboundHubFor } from '../../lib/inbound/hub';
 
 initWithFileContext();
@@ -13,11 +13,12 @@ initWithFileContext();
 const HOUSE = '+15017122661';
 const PERSON = '+15555550100';
 
-const until = (check: () => boolean, what: string, ms = 10_000) => untilWithin(check, what, ms);
-
 describe('twilio-in polling', () => {
   const { simulator } = useRuntime();
   const httpNode = useHttpNode();
+  // Looks and backoffs run on lib's clock: the test moves it on instead of waiting seconds for them.
+  const time = useManualClock();
+  const until = (check: () => boolean, what: string, ms = 10_000) => untilTicking(time.clock, check, what, 250, ms);
 
   function flow(extra: Record<string, unknown> = {}, inbound: FlowNode[] = []): FlowNode[] {
     return [
@@ -50,7 +51,7 @@ describe('twilio-in polling', () => {
   function listen() {
     const got = { msgs: [] as any[], statuses: [] as any[], warnings: [] as string[], logs: [] as string[] };
     helper.getNode('out').on('input', (m: any) => got.msgs.push(m));
-    helper.getNode('in').on('call:status', (c: any) => got.statuses.push({ ...c.args[0], at: Date.now() }));
+    helper.getNode('in').on('call:status', (c: any) => got.statuses.push({ ...c.args[0], at: time.clock.now() }));
     helper.getNode('in').on('call:warn', (c: any) => got.warnings.push(String(c.args[0])));
     helper.getNode('in').on('call:log', (c: any) => got.logs.push(String(c.args[0])));
     return got;

@@ -77,7 +77,10 @@ export function initWithFileContext(): void {
   helper.init(require.resolve(nodeRedPackage), {
     contextStorage: { default: { module: 'memory' }, file: { module: 'localfilesystem', config: { dir } } },
   });
+  fileContext = true;
 }
+/** Whether this file's runtime has the file store, whose writes wait on a 30 s timer (see useRuntime). */
+let fileContext = false;
 
 export const ACCOUNT = DEMO_ACCOUNT;
 export const API_KEY = DEMO_ACCOUNT.apiKeys![0];
@@ -90,6 +93,10 @@ export function useRuntime(options: SimulatorOptions = {}): { simulator: TwilioS
     await helper.startServer();
   });
   afterEach(async () => {
+    // Each load makes new context stores; the file store writes its cache 30 s after a change, on a timer that
+    // would hold the process that long after the last test. Flushed and closed before the nodes go (whose
+    // removal deletes their context: a write then would race it).
+    if (fileContext) await (helper as unknown as { _context: { close(): Promise<void> } })._context.close();
     await helper.unload();
     context.simulator.reset();
   });

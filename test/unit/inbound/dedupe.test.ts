@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { ManualClock } from '../../../lib/core/clock';
 import { DuplicateWindow } from '../../../lib/inbound/dedupe';
 import type { KeyValueStore } from '../../../lib/node-red/context';
 
@@ -31,11 +32,11 @@ function countingStore(): KeyValueStore & { data: Map<string, unknown>; calls: n
 
 describe('DuplicateWindow', () => {
   it('remembers a token within the window and forgets it after', async () => {
-    let now = 1_000;
-    const window = new DuplicateWindow(countingStore(), { windowMs: 600_000, capacity: 10, now: () => now });
+    const clock = new ManualClock(1_000);
+    const window = new DuplicateWindow(countingStore(), { windowMs: 600_000, capacity: 10, clock });
     assert.equal(await window.seen('token-a'), false);
     assert.equal(await window.seen('token-a'), true);
-    now += 600_001;
+    await clock.advance(600_001);
     assert.equal(await window.seen('token-a'), false, 'expired: taken as new');
   });
 

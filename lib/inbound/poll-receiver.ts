@@ -1,0 +1,92 @@
+/**
+ * twilio-in without a public URL: an InboundPoller asks the account every interval for what arrived,
+ * each new message (and call) is published on the account's inbound path, and what no one there
+ * claims goes to the flow once, as a webhook's would, without req and res (there is no one to
+ * answer: a reply is a twilio-send to msg.payload.From). The status line and the log follow the looks.
+ */
+import type { KeyValueStore } from '../node-red/context';
+import type { TwilioAccount } from '../account/account';
+import { DuplicateWindow } from './dedupe';
+import { inboundHubFor } from './hub';
+import { ReceiverCallbacks, receiveInbound } from './inbound-message';
+import { InboundPoller, PollOutcome } from './poller';
+
+/** Sids a poller remembers: far more than one lookback holds; each is remembered long after it can be listed again. */
+const POLLED_CAPACITY = 20_000;
+const POLLED_MEMORY_MS = 30 * 24 * 3600_000;
+
+export interface PollSettings {
+  /** The node's state: the poller's cursor and the Sids it handed on. */
+  store: KeyValueStore;
+  /** One of the account's numbers, or every number. */
+  to?: string;
+  calls: boolean;
+  intervalMs: number;
+}
+
+export interface PollCallbacks extends ReceiverCallbacks {
+  log(key: string): void;
+}
+
+export class PollReceiver {
+  private readonly poller: InboundPoller;
+  private readonly stopFeeding: () => void;
+  private received = 0;
+  private failing = false;
+
+  constructor(
+    account: TwilioAccount,
+    settings: PollSettings,
+    private readonly callbacks: PollCallbacks,
+  ) {
+    const hub = inboundHubFor(account);
+    this.poller = new InboundPoller({
+      client: () => account.getClient(),
+      store: settings.store,
+      seen: new DuplicateWindow(settings.store, {
+        windowMs: POLLED_MEMORY_MS,
+        capacity: POLLED_CAPACITY,
+        prefix: 'twilio-in-polled',
+        clock: callbacks.clock,
+      }),
+      to: settings.to,
+      messages: true,
+      calls: settings.calls,
+      intervalMs: settings.intervalMs,
+      redact: account.redact,
+      clock: callbacks.clock,
+      onEvent: (event) => {
+        const msg = receiveInbound(hub, event.params, { source: 'poll', event: event.kind, at: event.at });
+        if (!msg) return; // an answer a twilio-ask took
+        this.received++;
+        callbacks.emit(msg);
+      },
+      onPoll: (outcome) => this.report(outcome),
+    });
+    callbacks.status.working('twilio-in.status.polling', { seconds: settings.intervalMs / 1000 });
+    this.stopFeeding = hub.addSource();
+    this.poller.start();
+  }
+
+  /** Stops looking; resolves once a look under way has handed on what it found (or after a few seconds). */
+  async close(): Promise<void> {
+    this.stopFeeding();
+    await this.poller.stop();
+  }
+
+  /** The log hears of the first failure and of the recovery, never of each retry. */
+  private report(outcome: PollOutcome): void {
+    const { status, warn, log } = this.callbacks;
+    if (outcome.error) {
+      const subs = { code: outcome.error.twilioCode ?? outcome.error.code, seconds: Math.round(outcome.nextInMs / 1000) };
+      status.failed('twilio-in.status.pollFailed', subs);
+      if (!this.failing) warn('twilio-in.warnings.pollFailed', { ...subs, message: outcome.error.message });
+      this.failing = true;
+      return;
+    }
+    if (this.failing) log('twilio-in.warnings.pollRecovered');
+    this.failing = false;
+    if (outcome.truncated) warn('twilio-in.warnings.pollTruncated');
+    status.success('twilio-in.status.polled', { time: new Date(outcome.at).toLocaleTimeString(), count: this.received });
+  }
+}

@@ -1,0 +1,205 @@
+/**
+ * twilio-in's webhook route, behind the HTTP plumbing of route.ts: Twilio's signature checked before
+ * any work is spent on a body, the body within what Twilio sends, a repeated delivery dropped (but
+ * answered), what Twilio said published on the account's inbound path, and Twilio answered with
+ * TwiML: at once, or by the flow (a twilio-reply or http response node) with a fallback when it is late.
+ */
+import type { Request, Response } from 'express';
+import { Clock, Timer, systemClock } from '../core/clock';
+import { EMPTY_TWIML, buildTwiml } from '../twilio/twiml';
+import type { Body } from '../twilio/signature';
+import type { TwilioAccount } from '../account/account';
+import type { DuplicateWindow } from './dedupe';
+import { InboundHub, inboundHubFor } from './hub';
+import { InboundMsg, ReceiverCallbacks, receiveInbound } from './inbound-message';
+import { BodyReadError, readWebhookBody, refuseBody } from './route';
+import { WEBHOOK_LIMITS, jsonValue, nestsDeeperThan, parseForm, signedUrl, tooManyParameters, webhookBodyKind } from './webhook';
+
+/** An attacker must not be able to flood the log: one warning per interval, with a count. */
+export const WARNING_INTERVAL_MS = 10_000;
+
+export interface WebhookSettings {
+  /** The route's path, for the status line. */
+  path: string;
+  /** Check X-Twilio-Signature. Off: anyone may post, so nothing reaches the inbound path (the flow still gets it). */
+  validate: boolean;
+  /** The public URL that reaches Node-RED's root, when set (read at each request: it may name an env variable). */
+  publicBaseUrl: () => string | undefined;
+  /** Believe X-Forwarded-Proto and X-Forwarded-Host. */
+  trustProxy: boolean;
+  /** Where delivery tokens are remembered; undefined: every delivery is taken. */
+  duplicates?: DuplicateWindow;
+  /** Answer at once ('auto'), or let the flow answer ('flow') within `replyTimeoutMs`. */
+  reply: 'auto' | 'flow';
+  replyTimeoutMs: number;
+  /** The TwiML answered when the flow's reply is late (see fallbackTwiml). */
+  fallback: string;
+  /** How long a body may take to arrive. */
+  bodyTimeoutMs: number;
+}
+
+/**
+ * The answer given when the flow's reply is late: the user's message, spoken text or TwiML (the
+ * node's own text, sent as written), else Twilio's "do nothing". Built once, when the node starts:
+ * at the deadline there is no time to find out that it is malformed.
+ */
+export function fallbackTwiml(fallback: 'empty' | 'message' | 'say' | 'twiml' | undefined, text = ''): string {
+  if (!fallback || fallback === 'empty' || text.trim() === '') return EMPTY_TWIML;
+  try {
+    return fallback === 'twiml' ? buildTwiml('raw', {}, {}, text) : buildTwiml(fallback, { text }, {}, undefined, false);
+  } catch {
+    return EMPTY_TWIML; // the editor refuses such a fallback; one deployed by hand answers empty
+  }
+}
+
+/** `warn`, at most once per `intervalMs`; the next warning says how many were left out (`suppressed`). */
+export function throttledWarnings(
+  warn: ReceiverCallbacks['warn'],
+  clock: Clock,
+  intervalMs = WARNING_INTERVAL_MS,
+): (key: string, subs: Record<string, string | number>) => void {
+  let last: number | undefined;
+  let suppressed = 0;
+  return (key, subs) => {
+    const now = clock.now();
+    if (last !== undefined && now - last < intervalMs) {
+      suppressed++;
+      return;
+    }
+    warn(key, { ...subs, suppressed });
+    last = now;
+    suppressed = 0;
+  };
+}
+
+function answer(res: Response, code: number, body: string, type = 'text/xml'): void {
+  if (!res.headersSent) res.status(code).type(type).send(body);
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+export class WebhookReceiver {
+  private readonly clock: Clock;
+  private readonly warnThrottled: ReturnType<typeof throttledWarnings>;
+  /** Only what Twilio provably sent reaches the account's other nodes. */
+  private readonly hub?: InboundHub;
+  private readonly stopFeeding: () => void;
+  private received = 0;
+
+  constructor(
+    private readonly account: TwilioAccount | undefined,
+    private readonly settings: WebhookSettings,
+    private readonly callbacks: ReceiverCallbacks,
+  ) {
+    this.clock = callbacks.clock ?? systemClock;
+    this.warnThrottled = throttledWarnings(callbacks.warn, this.clock);
+    this.hub = account && settings.validate ? inboundHubFor(account) : undefined;
+    this.stopFeeding = this.hub ? this.hub.addSource() : () => undefined;
+    const { status } = callbacks;
+    if (!account) status.failed('twilio-in.status.noAccount');
+    else if (!settings.validate) status.warning('twilio-in.status.unchecked');
+    else if (!account.canValidateWebhooks()) status.failed('twilio-in.status.noToken');
+    else status.success('twilio-in.status.listening', { path: settings.path });
+  }
+
+  /** Answers one request posted to the route. Never rejects: a failure is a 500 and a (throttled) warning. */
+  handle(req: Request, res: Response): Promise<void> {
+    return this.receive(req, res).catch((err: Error) => {
+      this.warnThrottled('twilio-in.errors.failed', { message: err.message });
+      answer(res, 500, 'Error', 'text/plain');
+    });
+  }
+
+  /** The route's node is going: it no longer feeds the inbound path. */
+  close(): void {
+    this.stopFeeding();
+  }
+
+  private async receive(req: Request, res: Response): Promise<void> {
+    const { account, settings } = this;
+    if (!account) return answer(res, 500, 'Twilio account not configured', 'text/plain');
+    const header = req.headers['x-twilio-signature'];
+    const signature = typeof header === 'string' && header ? header : undefined;
+    const url = () =>
+      signedUrl(
+        { originalUrl: req.originalUrl, headers: req.headers, protocol: req.protocol },
+        { publicBaseUrl: settings.publicBaseUrl(), trustProxy: settings.trustProxy },
+      );
+    // What can be refused without the body is refused before a byte of it is read.
+    if (settings.validate && !account.canValidateWebhooks()) return this.reject(res, 'twilio-in.warnings.noToken', url(), false);
+    if (settings.validate && !signature) return this.reject(res, 'twilio-in.warnings.missingSignature', url(), false);
+    let body: Body;
+    try {
+      body = await this.readBody(req);
+    } catch (err) {
+      if (!(err instanceof BodyReadError)) throw err;
+      if (err.status !== 0) this.warnThrottled('twilio-in.warnings.badBody', { reason: err.reason, status: err.status });
+      return refuseBody(req, res, err);
+    }
+    if (settings.validate && account.validateWebhook(signature, url(), body) !== true)
+      return this.reject(res, 'twilio-in.warnings.invalidSignature', url(), true);
+    if (body.kind === 'json') body.value = jsonValue(body.raw); // read only once Twilio's signature holds
+    const token = req.headers['i-twilio-idempotency-token'];
+    if (settings.duplicates && typeof token === 'string' && token && (await settings.duplicates.seen(token))) {
+      this.callbacks.status.warning('twilio-in.status.duplicate');
+      return answer(res, 200, EMPTY_TWIML);
+    }
+    const params = body.kind === 'form' ? body.params : isRecord(body.value) ? body.value : {};
+    const msg = receiveInbound(this.hub, params, { source: 'webhook' });
+    // An answer to a question a twilio-ask asked is that node's, not news for this flow.
+    if (!msg) {
+      this.callbacks.status.success('twilio-in.status.answer');
+      return answer(res, 200, EMPTY_TWIML);
+    }
+    if (body.kind === 'json' && !isRecord(body.value)) msg.payload = body.value; // a JSON array or scalar as it came
+    this.pass(msg, req, res);
+  }
+
+  private reject(res: Response, warning: string, url: string, bodyRead: boolean): void {
+    this.warnThrottled(warning, { url });
+    this.callbacks.status.failed('twilio-in.status.rejected');
+    if (!bodyRead) res.set('Connection', 'close'); // the unread body is not worth reading for another request
+    answer(res, 403, 'Forbidden: invalid Twilio signature', 'text/plain');
+  }
+
+  /**
+   * The body, within the limits of what Twilio sends (WEBHOOK_LIMITS), before any work is spent on
+   * it: a form's parameters are counted before they are parsed, JSON's nesting before it is read
+   * (after the signature check).
+   */
+  private async readBody(req: Request): Promise<Body> {
+    const kind = webhookBodyKind(req.headers['content-type']);
+    if (!kind) throw new BodyReadError(415, 'not-a-webhook-type');
+    const limit = kind === 'form' ? WEBHOOK_LIMITS.formBytes : WEBHOOK_LIMITS.jsonBytes;
+    const raw = await readWebhookBody(req, limit, this.settings.bodyTimeoutMs, this.clock);
+    if (kind === 'json') {
+      if (nestsDeeperThan(raw)) throw new BodyReadError(413, 'too-deep');
+      return { kind: 'json', raw };
+    }
+    if (tooManyParameters(raw)) throw new BodyReadError(413, 'too-many-parameters');
+    return parseForm(raw);
+  }
+
+  /** Sends the msg on and answers Twilio: at once, or when the flow replies, with the fallback when it is late. */
+  private pass(msg: InboundMsg, req: Request, res: Response): void {
+    Object.assign(msg, { req, res: { _res: res } });
+    if (this.settings.reply === 'flow') {
+      // A twilio-reply (or http response) node answers; Twilio gives up after 15 s, so do not wait longer.
+      const timer: Timer = this.clock.setTimeout(() => this.lateReply(res), this.settings.replyTimeoutMs);
+      res.once('close', () => this.clock.clearTimeout(timer));
+      res.once('finish', () => this.clock.clearTimeout(timer));
+    } else {
+      answer(res, 200, EMPTY_TWIML);
+    }
+    this.received++;
+    this.callbacks.status.success('twilio-in.status.received', { count: this.received, event: msg.twilio.event });
+    this.callbacks.emit(msg);
+  }
+
+  private lateReply(res: Response): void {
+    if (res.headersSent) return;
+    answer(res, 200, this.settings.fallback);
+    this.callbacks.status.warning('twilio-in.status.replyTimeout');
+    this.callbacks.warn('twilio-in.warnings.replyTimeout', { seconds: this.settings.replyTimeoutMs / 1000 });
+  }
+}

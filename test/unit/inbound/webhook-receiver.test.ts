@@ -1,0 +1,239 @@
+/**
+ * twilio-in's webhook handling without Node-RED: an Express app posts to a WebhookReceiver whose
+ * account is a stand-in (the signature is good when it says "good"), on a ManualClock.
+ */
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import express from 'express';
+import { ManualClock } from '../../../lib/core/clock';
+import type { TwilioAccount } from '../../../lib/account/account';
+import { DuplicateWindow } from '../../../lib/inbound/dedupe';
+import { inboundHubFor } from '../../../lib/inbound/hub';
+import type { InboundMsg } from '../../../lib/inbound/inbound-message';
+import {
+  WARNING_INTERVAL_MS,
+  WebhookReceiver,
+  WebhookSettings,
+  fallbackTwiml,
+  throttledWarnings,
+} from '../../../lib/inbound/webhook-receiver';
+import type { KeyValueStore } from '../../../lib/node-red/context';
+import { EMPTY_TWIML } from '../../../lib/twilio/twiml';
+
+const SM = 'SM' + 'b'.repeat(32);
+const FROM = '+15558675310';
+const TO = '+15017122661';
+
+function memoryStore(): KeyValueStore {
+  const data = new Map<string, unknown>();
+  return {
+    get: async (key) => data.get(key),
+    set: async (key, value) => void (value === undefined ? data.delete(key) : data.set(key, value)),
+    keys: async () => [...data.keys()],
+  };
+}
+
+/** A receiver as twilio-in makes one, with what it emits, warns and shows recorded. */
+function receiverWith(settings: Partial<WebhookSettings> = {}, account: Partial<TwilioAccount> | null = {}) {
+  const clock = new ManualClock(1_000_000);
+  const got = { msgs: [] as InboundMsg[], warnings: [] as Array<[string, unknown]>, statuses: [] as string[], urls: [] as string[] };
+  const stand = account && {
+    canValidateWebhooks: () => true,
+    validateWebhook: (signature: string | undefined, url: string) => {
+      got.urls.push(url);
+      return signature === 'good';
+    },
+    ...account,
+  };
+  const status = (fill: string) => (key: string) => void got.statuses.push(`${fill} ${key}`);
+  const receiver = new WebhookReceiver(
+    (stand ?? undefined) as TwilioAccount | undefined,
+    {
+      path: '/hook',
+      validate: true,
+      publicBaseUrl: () => undefined,
+      trustProxy: false,
+      reply: 'auto',
+      replyTimeoutMs: 5_000,
+      fallback: EMPTY_TWIML,
+      bodyTimeoutMs: 10_000,
+      ...settings,
+    },
+    {
+      emit: (msg) => void got.msgs.push(msg),
+      warn: (key, subs) => void got.warnings.push([key, subs]),
+      status: { working: status('blue'), success: status('green'), warning: status('yellow'), failed: status('red') },
+      clock,
+    },
+  );
+  return { receiver, got, clock, account: stand };
+}
+
+describe('WebhookReceiver', () => {
+  let server: http.Server;
+  let base = '';
+  let current: WebhookReceiver | undefined;
+  before(async () => {
+    const app = express();
+    app.post('/hook', (req, res) => void current?.handle(req, res));
+    server = http.createServer(app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  const post = (body: string, headers: Record<string, string> = {}) =>
+    fetch(`${base}/hook`, {
+      method: 'POST',
+      body,
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Twilio-Signature': 'good', ...headers },
+    });
+  const form = (params: Record<string, string>) => new URLSearchParams(params).toString();
+  const incoming = {
+    MessageSid: SM,
+    From: FROM,
+    To: TO,
+    Body: 'Hello',
+    NumMedia: '1',
+    MediaUrl0: 'https://x/m.jpg',
+    MediaContentType0: 'image/jpeg',
+  };
+
+  it('emits a signed webhook with its parameters and media, answers empty TwiML at once, and publishes it', async () => {
+    const { receiver, got, account } = receiverWith();
+    current = receiver;
+    const heard: string[] = [];
+    inboundHubFor(account!).subscribe({ sid: SM }, (event) => void heard.push(`${event.source} ${event.kind}`));
+    const res = await post(form(incoming));
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), EMPTY_TWIML);
+    assert.equal(got.msgs.length, 1);
+    const [msg] = got.msgs;
+    assert.deepEqual(msg.twilio, { event: 'message', sid: SM, from: FROM, to: TO, accountSid: undefined });
+    assert.equal((msg.payload as Record<string, unknown>).Body, 'Hello');
+    assert.deepEqual((msg.payload as { media: unknown }).media, [{ url: 'https://x/m.jpg', contentType: 'image/jpeg' }]);
+    assert.ok(msg.req && msg.res?._res, 'the request and the response ride along');
+    assert.deepEqual(heard, ['webhook message']);
+    assert.equal(got.urls[0], `${base}/hook`);
+    assert.deepEqual(got.statuses, ['green twilio-in.status.listening', 'green twilio-in.status.received']);
+    assert.equal(inboundHubFor(account!).sources, 1);
+    receiver.close();
+    assert.equal(inboundHubFor(account!).sources, 0);
+  });
+
+  it('keeps an answer a subscriber claims from the flow', async () => {
+    const { receiver, got, account } = receiverWith();
+    current = receiver;
+    inboundHubFor(account!).subscribe({ from: FROM, to: TO }, () => 'claimed');
+    const res = await post(form(incoming));
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), EMPTY_TWIML);
+    assert.equal(got.msgs.length, 0);
+    assert.equal(got.statuses.at(-1), 'green twilio-in.status.answer');
+  });
+
+  it('refuses what is not signed with 403 before reading it, warning once per interval with a count of the rest', async () => {
+    const { receiver, got, clock } = receiverWith();
+    current = receiver;
+    for (const headers of [{ 'X-Twilio-Signature': '' }, { 'X-Twilio-Signature': 'bad' }, { 'X-Twilio-Signature': 'bad' }]) {
+      const res = await post(form(incoming), headers);
+      assert.equal(res.status, 403);
+    }
+    assert.equal(got.msgs.length, 0);
+    assert.deepEqual(
+      got.warnings.map(([key]) => key),
+      ['twilio-in.warnings.missingSignature'],
+    );
+    await clock.advance(WARNING_INTERVAL_MS);
+    await post(form(incoming), { 'X-Twilio-Signature': 'bad' });
+    assert.deepEqual(got.warnings[1], ['twilio-in.warnings.invalidSignature', { url: `${base}/hook`, suppressed: 2 }]);
+    assert.equal(got.statuses.at(-1), 'red twilio-in.status.rejected');
+  });
+
+  it('refuses bodies Twilio never sends: another content type (415), too many parameters (413)', async () => {
+    const { receiver, got } = receiverWith();
+    current = receiver;
+    assert.equal((await post('{}', { 'Content-Type': 'text/plain' })).status, 415);
+    assert.equal((await post(Array.from({ length: 300 }, (_, i) => `p${i}=1`).join('&'))).status, 413);
+    assert.equal(got.msgs.length, 0);
+    assert.deepEqual(got.warnings, [['twilio-in.warnings.badBody', { reason: 'not-a-webhook-type', status: 415, suppressed: 0 }]]);
+  });
+
+  it('answers a repeated delivery but sends it on once', async () => {
+    const { receiver, got } = receiverWith({ duplicates: new DuplicateWindow(memoryStore(), { windowMs: 60_000, capacity: 10 }) });
+    current = receiver;
+    for (let i = 0; i < 2; i++) {
+      const res = await post(form({ ...incoming, MessageSid: 'SM' + 'c'.repeat(32) }), { 'I-Twilio-Idempotency-Token': 'delivery-1' });
+      assert.equal(res.status, 200);
+    }
+    assert.equal(got.msgs.length, 1);
+    assert.equal(got.statuses.at(-1), 'yellow twilio-in.status.duplicate');
+  });
+
+  it("waits for the flow's reply, and answers with the fallback when the reply timeout passes on the clock", async () => {
+    const fallback = fallbackTwiml('message', 'We will call you back');
+    const { receiver, got, clock } = receiverWith({ reply: 'flow', replyTimeoutMs: 8_000, fallback });
+    current = receiver;
+    const answered = post(form({ ...incoming, MessageSid: 'SM' + 'd'.repeat(32) }));
+    while (got.msgs.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    await clock.advance(7_999);
+    assert.deepEqual(got.warnings, [], 'not late yet');
+    await clock.advance(1);
+    const res = await answered;
+    assert.equal(await res.text(), fallback);
+    assert.match(fallback, /We will call you back/);
+    assert.deepEqual(got.warnings, [['twilio-in.warnings.replyTimeout', { seconds: 8 }]]);
+    assert.equal(got.statuses.at(-1), 'yellow twilio-in.status.replyTimeout');
+  });
+
+  it('with the check off, sends on what anyone posts and publishes none of it', async () => {
+    const { receiver, got, account } = receiverWith({ validate: false });
+    current = receiver;
+    const heard: unknown[] = [];
+    inboundHubFor(account!).subscribe({ sid: SM }, (event) => void heard.push(event));
+    await post(form(incoming), { 'X-Twilio-Signature': '' });
+    assert.equal(got.msgs.length, 1);
+    assert.deepEqual(heard, []);
+    assert.equal(inboundHubFor(account!).sources, 0);
+    assert.equal(got.statuses[0], 'yellow twilio-in.status.unchecked');
+  });
+
+  it('answers 500 without an account, and says why', async () => {
+    const { receiver, got } = receiverWith({}, null);
+    current = receiver;
+    assert.equal((await post(form(incoming))).status, 500);
+    assert.deepEqual(got.statuses, ['red twilio-in.status.noAccount']);
+  });
+});
+
+describe('throttledWarnings', () => {
+  it('passes one warning per interval, and counts those it held back', async () => {
+    const clock = new ManualClock(0);
+    const seen: unknown[] = [];
+    const warn = throttledWarnings((key, subs) => void seen.push([key, subs]), clock, 1_000);
+    warn('a', { n: 1 });
+    warn('a', { n: 2 });
+    await clock.advance(999);
+    warn('a', { n: 3 });
+    await clock.advance(1);
+    warn('b', { n: 4 });
+    assert.deepEqual(seen, [
+      ['a', { n: 1, suppressed: 0 }],
+      ['b', { n: 4, suppressed: 2 }],
+    ]);
+  });
+});
+
+describe('fallbackTwiml', () => {
+  it('is empty TwiML for no fallback, an empty text, or TwiML that is no <Response> document', () => {
+    assert.equal(fallbackTwiml(undefined, 'x'), EMPTY_TWIML);
+    assert.equal(fallbackTwiml('say', '  '), EMPTY_TWIML);
+    assert.equal(fallbackTwiml('twiml', 'Say hello'), EMPTY_TWIML);
+    assert.match(fallbackTwiml('say', 'Hello & bye'), /<Say>Hello &amp; bye<\/Say>/);
+  });
+});
