@@ -72,23 +72,30 @@ const CANCELS_KEPT = 1000;
 
 /**
  * The cancels of the last minute: a question still being sent when its cancel came is cancelled as
- * soon as its wait is held. `only`: the recipients a cancel named (none: all).
+ * soon as its wait is held. Told apart by their order, not their time (two in one millisecond, or a
+ * clock that stands still, still come one after the other). `only`: the recipients a cancel named (none: all).
  */
 export class RecentCancels {
-  private readonly cancels: Array<{ at: number; only?: ReadonlySet<string> }> = [];
+  private readonly cancels: Array<{ at: number; order: number; only?: ReadonlySet<string> }> = [];
+  private count = 0;
 
   constructor(private readonly clock: Clock) {}
 
+  /** Where the cancels stand now: pass it to `since` later. */
+  mark(): number {
+    return this.count;
+  }
+
   add(only?: ReadonlySet<string>): void {
     const now = this.clock.now();
-    this.cancels.push({ at: now, only });
+    this.cancels.push({ at: now, order: ++this.count, only });
     while (this.cancels.length > 0 && (this.cancels[0].at < now - CANCEL_MEMORY_MS || this.cancels.length > CANCELS_KEPT))
       this.cancels.shift();
   }
 
-  /** Whether a cancel since `since` names one of these recipients (or all). */
-  since(since: number, recipients: readonly string[]): boolean {
-    return this.cancels.some((c) => c.at >= since && (!c.only || recipients.some((r) => c.only!.has(r))));
+  /** Whether a cancel that came after `mark` names one of these recipients (or all). */
+  since(mark: number, recipients: readonly string[]): boolean {
+    return this.cancels.some((c) => c.order > mark && (!c.only || recipients.some((r) => c.only!.has(r))));
   }
 }
 

@@ -128,7 +128,7 @@ export class Asking {
 
   /** Asks a msg's question and holds its wait (or sends it on "not delivered" when no question went out). */
   async ask(msg: Msg, accepted: AcceptedMessage<Msg>): Promise<void> {
-    const acceptedAt = this.clock.now();
+    const cancelMark = this.cancelled.mark();
     // The copy its wait keeps, made before the question goes out: a msg that cannot wait is not sent.
     const admission = this.waits.admit(msg);
     let sent: Awaited<ReturnType<Asking['send']>>;
@@ -152,7 +152,7 @@ export class Asking {
     this.arm(id, sending.early);
     if (!this.waits.get(id)) return; // an answer that came while the others were sent ended it
     // A cancel that came while the question was being sent applies now.
-    if (this.cancelled.since(acceptedAt, Object.keys(record.recipients))) return this.noReply(id, 'cancelled');
+    if (this.cancelled.since(cancelMark, Object.keys(record.recipients))) return this.noReply(id, 'cancelled');
     // Several recipients, some refused: each is "not delivered" as the outputs say (`first`: only if no one else can answer).
     for (const [recipient, err] of delivery.failures) {
       record.recipients[recipient] = { sid: '', code: sending.codes.get(recipient)?.code ?? '', open: true };
