@@ -148,7 +148,8 @@ export class Asking {
     // Stored before it is armed (the room has the admitted room from here). Undefined: the msg ended
     // meanwhile (never resumed), or the node is closing (the store keeps it for the next start).
     const id = await this.waits.hold(admission, record, accepted, msg);
-    if (id === undefined) return this.letGo(sending);
+    // Ended while it was being stored (a cancel of all): nothing to arm.
+    if (id === undefined || !this.waits.get(id)) return this.letGo(sending);
     this.arm(id, sending.early);
     if (!this.waits.get(id)) return; // an answer that came while the others were sent ended it
     // A cancel that came while the question was being sent applies now.
