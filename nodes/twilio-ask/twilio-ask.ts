@@ -7,14 +7,13 @@
  * This file wires: the config read, the node's WaitingRoom (the waits and their msgs), Asking (what
  * a question does: lib/conversation/asking.ts), input, close and status.
  */
-import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
+import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { upgradeConfig } from '../../lib/node-red/config-version';
 import { systemClock } from '../../lib/core/clock';
 import { TwilioNodeError, toTwilioNodeError } from '../../lib/core/errors';
 import { text } from '../../lib/core/texts';
 import { TwilioAccount, findAccount } from '../../lib/account/account';
 import { inboundHubFor } from '../../lib/inbound/hub';
-import type { AcceptedMessage } from '../../lib/outbound/intake';
 import { answerProblem } from '../../lib/conversation/answers';
 import { Asking, LabelledAnswer, askOutputs } from '../../lib/conversation/asking';
 import { AskWait, isAskWait } from '../../lib/conversation/ask-waits';
@@ -69,13 +68,10 @@ module.exports = function registerTwilioAsk(RED: NodeAPI): void {
       status.failedWith(error);
       return error;
     };
-    const ask = async (msg: NodeMessageInFlow, accepted: AcceptedMessage<NodeMessageInFlow>) => {
-      if (!asking) throw new TwilioNodeError('MISSING_INPUT', text('noAccount'));
-      await asking.ask(msg, accepted);
-    };
+    const noAccount = () => Promise.reject(new TwilioNodeError('MISSING_INPUT', text('noAccount')));
     node.on('input', (msg, send, done) => {
       // A question goes through the room's intake; a cancel ends at once, with its own outcome.
-      if (!isCancel(msg, def.cancelTopic)) return room.accept(send, done, (accepted) => ask(msg, accepted), failed);
+      if (!isCancel(msg, def.cancelTopic)) return room.accept(send, done, (accepted) => asking?.ask(msg, accepted) ?? noAccount(), failed);
       void (asking?.cancel(msg) ?? Promise.resolve()).then(
         () => done(),
         (err: unknown) => done(coded(err)),

@@ -37,15 +37,16 @@ const QUICK_PEOPLE = {
 };
 
 describe('twilio-ask', () => {
+  // Each test loads the context stores anew: closed after it, a file store flushes now rather than
+  // keep the process alive 30 s for its flush timer. Declared before useRuntime's, so it runs before
+  // the unload, whose clean-up of the store's files would otherwise race the flush.
+  afterEach(() => (helper as any)._context.close());
   const { simulator } = useRuntime({ people: QUICK_PEOPLE });
   // The nodes' deadlines and looks run on a clock the tests move (Twilio and the people keep real time).
   const clock = new ManualClock();
   let restoreClock: () => void;
   before(() => (restoreClock = installClock(clock)));
   after(() => restoreClock());
-  // Each test loads the context stores anew; the file store's flush timer (30 s) would keep the
-  // process alive that long after the tests: closed, a store flushes now.
-  afterEach(() => (helper as any)._context.close());
   const httpNode = useHttpNode();
   const account = () => accountNode(simulator.url, 'authToken');
 
