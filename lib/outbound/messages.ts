@@ -26,9 +26,10 @@ export interface TextParams {
 
 /** Sends one text as `owner`'s request. */
 export function sendText(account: TwilioAccount, owner: object, params: TextParams): Promise<TwilioRecord> {
-  const from = params.from || account.defaultFrom;
+  // A Messaging Service picks the sender itself: the default From is only for a text without one.
+  const from = params.from || (params.messagingServiceSid ? undefined : account.defaultFrom);
   return requestOwner.run(owner, () =>
-    runAction(account.getClient(), MESSAGE, 'create', OWN_ACCOUNT, { ...params, from }),
+    runAction(account.getClient(), MESSAGE, 'create', OWN_ACCOUNT, from ? { ...params, from } : params),
   ) as Promise<TwilioRecord>;
 }
 

@@ -3,7 +3,8 @@
  * not delivered; two open questions for one person; waits that outlive a restart; cancel.
  */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { after, afterEach, before, describe, it } from 'node:test';
+import { ManualClock, installClock } from '../../lib/core/clock';
 import { until as untilWithin } from '../support/assertions';
 import { FlowNode, initWithFileContext, accountNode, allNodes, helper, useHttpNode, useRuntime } from '../support/harness';
 
@@ -23,8 +24,29 @@ const OUTPUTS = ['yes', 'no', 'else', 'noReply', 'notDelivered'] as const;
 
 const until = (check: () => boolean, what: string, ms = 15_000) => untilWithin(check, what, ms);
 
+/**
+ * The people answer within a blink rather than seconds (simulator/people.ts has them slower, for the
+ * demo). The one who replies "what garage?" still answers before the one who says yes, and not so
+ * fast that their answer to "someone answered" comes before a test is over.
+ */
+const QUICK_PEOPLE = {
+  [SAYS_YES]: { reply: { text: 'Yes!', afterMs: 600 } },
+  [SAYS_NO]: { reply: { text: 'no', afterMs: 100 } },
+  [SAYS_SOMETHING_ELSE]: { reply: { text: 'what garage?', afterMs: 300 } },
+  [CLOSES_THE_GARAGE]: { reply: { text: 'close', afterMs: 100 } },
+};
+
 describe('twilio-ask', () => {
-  const { simulator } = useRuntime();
+  // Each test loads the context stores anew: closed after it, a file store flushes now rather than
+  // keep the process alive 30 s for its flush timer. Declared before useRuntime's, so it runs before
+  // the unload, whose clean-up of the store's files would otherwise race the flush.
+  afterEach(() => (helper as any)._context.close());
+  const { simulator } = useRuntime({ people: QUICK_PEOPLE });
+  // The nodes' deadlines and looks run on a clock the tests move (Twilio and the people keep real time).
+  const clock = new ManualClock();
+  let restoreClock: () => void;
+  before(() => (restoreClock = installClock(clock)));
+  after(() => restoreClock());
   const httpNode = useHttpNode();
   const account = () => accountNode(simulator.url, 'authToken');
 
@@ -137,7 +159,16 @@ describe('twilio-ask', () => {
     const got = listen();
     for (const to of [SAYS_YES, SAYS_NO, SAYS_SOMETHING_ELSE, NEVER_ANSWERS, PHONE_OFF, '+15005550001'])
       helper.getNode('ask').receive({ to, topic: to });
-    await until(() => total(got) === 6, 'six outcomes', 20_000);
+    await until(() => got.yes.length + got.no.length + got.else.length === 3, 'three answers');
+    await until(() => got.notDelivered.length === 1, 'the invalid number, at once');
+    // The phone that is off: Twilio learns it soon, the node at its first look (2 s after the send).
+    const phoneOff = () => [...simulator.messages.values()].find((m) => m.to === PHONE_OFF);
+    await until(() => phoneOff()?.status === 'undelivered', "Twilio's undelivered");
+    await clock.advance(2_000);
+    await until(() => got.notDelivered.length === 2, 'not delivered, at the first look');
+    assert.equal(got.noReply.length, 0, 'no deadline yet');
+    await clock.advance(8_000); // 10 s after the questions: the deadline
+    await until(() => total(got) === 6, 'six outcomes');
     const where = Object.fromEntries(OUTPUTS.flatMap((o) => got[o].map((m) => [m.topic, o])));
     assert.deepEqual(where, {
       [SAYS_YES]: 'yes',
@@ -255,7 +286,7 @@ describe('twilio-ask', () => {
     helper.getNode('ask').receive({ to: SAYS_NO });
     await until(() => got.no.length === 1, 'the answer by poll');
     assert.equal(got.no[0].reply.text, 'no');
-    await new Promise((r) => setTimeout(r, 1_500));
+    await new Promise((r) => setTimeout(r, 1_200)); // one more poll
     assert.equal(got.news.length, 0, 'the polling twilio-in does not also emit it');
   });
 
@@ -270,7 +301,7 @@ describe('twilio-ask', () => {
     helper.getNode('ask').receive({ to: [SAYS_YES, NEVER_ANSWERS] });
     helper.getNode('second').receive({ to: SAYS_YES });
     await until(() => texts(SAYS_YES).length >= 3, 'the questions and a clarifying message');
-    await new Promise((r) => setTimeout(r, 4_000));
+    await new Promise((r) => setTimeout(r, 1_800)); // three times the phone's answer time: a loop would show
     const clarifying = texts(SAYS_YES).filter((t) => /open questions/.test(t));
     assert.equal(clarifying.length, 1, `one clarifying message: ${texts(SAYS_YES).join(' | ')}`);
     // The broken "tell the others" template: the answer still wins, on its output.

@@ -1,0 +1,437 @@
+/**
+ * Asking (lib/conversation/asking.ts) without Node-RED: a waiting room on a memory store, a board on
+ * a hub the test publishes replies to, an account whose client records each text, and a ManualClock.
+ * A question sent with its code, an answer routed (first / each), not delivered, no reply, cancels,
+ * an answer that came while the question was still being stored, and damaged stored waits.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { NodeMessageInFlow } from 'node-red';
+import type { TwilioAccount } from '../../../lib/account/account';
+import { ManualClock } from '../../../lib/core/clock';
+import { TwilioNodeError, toTwilioNodeError } from '../../../lib/core/errors';
+import { AskWait, RecentCancels, isAskWait } from '../../../lib/conversation/ask-waits';
+import { Asking, LabelledAnswer } from '../../../lib/conversation/asking';
+import { QuestionBoard } from '../../../lib/conversation/questions';
+import { InboundHub } from '../../../lib/inbound/hub';
+import type { KeyValueStore } from '../../../lib/node-red/context';
+import { WaitingRoom } from '../../../lib/waits/waiting-room';
+
+const HOUSE = '+15017122661';
+const ANN = '+15555550130';
+const BOB = '+15555550131';
+const CAT = '+15555550132';
+const ANSWERS: LabelledAnswer[] = [
+  { type: 'words', value: 'yes, y', label: 'yes' },
+  { type: 'regex', value: '^no\\b' },
+];
+/** Ports: yes, no, else, no reply, not delivered. */
+const [YES, NO, ELSE, NO_REPLY, NOT_DELIVERED] = [0, 1, 2, 3, 4];
+const HOUR = 3_600_000;
+
+type Msg = NodeMessageInFlow & Record<string, any>;
+
+function memoryStore(): KeyValueStore & { data: Map<string, unknown>; slow?: Promise<void> } {
+  const data = new Map<string, unknown>();
+  const store = {
+    data,
+    slow: undefined as Promise<void> | undefined,
+    get: (key: string) => Promise.resolve(data.get(key)),
+    async set(key: string, value: unknown) {
+      if (store.slow) await store.slow;
+      if (value === undefined) data.delete(key);
+      else data.set(key, JSON.parse(JSON.stringify(value)));
+    },
+    keys: () => Promise.resolve([...data.keys()]),
+  };
+  return store;
+}
+
+/** An account whose client records each text, refuses some numbers, and says what became of each. */
+function fakeAccount(clock: ManualClock, refused: Set<string>) {
+  const texts: Array<Record<string, any>> = [];
+  const statuses = new Map<string, string>();
+  let n = 0;
+  const create = async (params: Record<string, any>) => {
+    if (refused.has(String(params.to).replace(/^whatsapp:/, '')))
+      throw Object.assign(new Error("The 'To' number is not a valid phone number."), { status: 400, code: 21211 });
+    const sid = `SM${String(++n).padStart(32, '0')}`;
+    texts.push({ ...params, sid });
+    return { toJSON: () => ({ sid, to: params.to, from: params.from, body: params.body, dateCreated: new Date(clock.now() - 1000) }) };
+  };
+  const client = {
+    accountSid: 'AC00000000000000000000000000000000',
+    api: { v2010: { account: { messages: { create } } } },
+    messages: (sid: string) => ({
+      fetch: async () => ({ status: statuses.get(sid) ?? 'sent', errorCode: 30003, errorMessage: 'Unreachable' }),
+    }),
+  };
+  const account = {
+    accountSid: client.accountSid,
+    defaultFrom: HOUSE,
+    redact: (t: string) => t,
+    getClient: () => client,
+  } as unknown as TwilioAccount;
+  return { account, texts, statuses };
+}
+
+interface Options {
+  mode?: 'first' | 'each';
+  tellOthers?: string;
+  timeoutMs?: number;
+  refused?: string[];
+  store?: ReturnType<typeof memoryStore>;
+}
+
+function setup(options: Options = {}) {
+  const clock = new ManualClock(Date.parse('2026-01-01T08:00:00Z'));
+  const store = options.store ?? memoryStore();
+  const fresh: Msg[] = [];
+  const warnings: string[] = [];
+  const node = { id: 'ask', send: (m: any) => fresh.push(m), log: () => undefined, warn: (m: string) => warnings.push(m) };
+  const room = new WaitingRoom<AskWait>({
+    node,
+    store,
+    prefix: 'twilio-ask-',
+    capacity: 100,
+    outputs: ANSWERS.length + 3,
+    isRecord: isAskWait,
+    notSent: () => new TwilioNodeError('NOT_SENT', 'not sent'),
+    abandoned: () => new TwilioNodeError('REQUEST_TIMEOUT', 'abandoned'),
+    clock,
+  });
+  const hub = new InboundHub();
+  const board = new QuestionBoard(hub);
+  const { account, texts, statuses } = fakeAccount(clock, new Set(options.refused));
+  const asking = new Asking({
+    node,
+    account,
+    board,
+    hub,
+    waits: room,
+    answers: ANSWERS,
+    mode: options.mode ?? 'each',
+    timeoutMs: options.timeoutMs ?? HOUR,
+    tellOthers: options.tellOthers,
+    readFields: async (msg) => ({ to: (msg as Msg).to, body: (msg as Msg).question ?? 'Leave the heating on?' }),
+    templates: { body: true },
+    translate: (key) => key,
+    clone: (msg) => structuredClone(msg),
+    clock,
+  });
+  /** Each output msg as [port, msg], and each done (null: without error). */
+  const out: Array<[number, Msg]> = [];
+  const dones: Array<Error | null> = [];
+  /** What an ask threw (its msg ends with it). */
+  const failures: unknown[] = [];
+  const portOf = (sent: any): [number, Msg] => {
+    const port = (sent as Array<Msg | null>).findIndex((m) => m !== null);
+    return [port, sent[port]];
+  };
+  const ask = (msg: Record<string, unknown>) =>
+    new Promise<void>((resolve) =>
+      room.accept(
+        (sent) => out.push(portOf(sent)),
+        (err) => dones.push(err ?? null),
+        (accepted) => asking.ask(msg as Msg, accepted).finally(resolve),
+        (err) => {
+          failures.push(err);
+          resolve();
+          return toTwilioNodeError(err);
+        },
+      ),
+    );
+  let replies = 0;
+  const reply = (from: string, body: string) =>
+    hub.publish({ kind: 'message', sid: `SMreply${++replies}`, from, to: HOUSE, params: { Body: body }, source: 'webhook' });
+  const restoredOut = () => fresh.map(portOf);
+  return { clock, store, room, hub, board, asking, texts, statuses, out, dones, failures, ask, reply, warnings, restoredOut };
+}
+
+const settle = () => new Promise((r) => setImmediate(r));
+
+describe('asking', () => {
+  it('asks, and routes the answer to its output with the msg as it came, msg.reply and msg.ask', async () => {
+    const t = setup();
+    await t.ask({ to: ANN, door: 'garage' });
+    assert.deepEqual(
+      t.texts.map((x) => [x.to, x.from, x.body]),
+      [[ANN, HOUSE, 'Leave the heating on?']],
+    );
+    assert.equal(t.room.size, 1);
+    assert.equal(t.reply(ANN, ' Y! ').claimed, true, 'the answer is the question’s, not news');
+    assert.equal(t.out.length, 1);
+    const [port, msg] = t.out[0];
+    assert.equal(port, YES);
+    assert.equal(msg.door, 'garage');
+    assert.deepEqual([msg.reply.text, msg.reply.answer, msg.reply.matched], [' Y! ', 'yes', 0]);
+    assert.deepEqual([msg.ask.to, msg.ask.outcome, msg.ask.sid, msg.ask.from], [ANN, 'answered', t.texts[0].sid, HOUSE]);
+    assert.deepEqual(t.dones, [null]);
+    assert.equal(t.room.size, 0);
+    assert.equal(t.reply(ANN, 'yes again').claimed, false, 'the question closed: a later text is news');
+  });
+
+  it('each: every answer goes out, the msg ends with the last; anything else by its output', async () => {
+    const t = setup({ mode: 'each' });
+    await t.ask({ to: [ANN, BOB, CAT] });
+    t.reply(BOB, 'no way');
+    t.reply(ANN, 'what heating?');
+    assert.deepEqual(
+      t.out.map(([p, m]) => [p, m.ask.to]),
+      [
+        [NO, BOB],
+        [ELSE, ANN],
+      ],
+    );
+    assert.deepEqual(t.dones, []);
+    assert.deepEqual(t.asking.summary(), { open: 1, nearest: t.clock.now() + HOUR });
+    await t.clock.advance(HOUR);
+    assert.deepEqual(t.out[2][0], NO_REPLY);
+    assert.deepEqual([t.out[2][1].ask.to, t.out[2][1].ask.outcome, t.out[2][1].reply], [CAT, 'no-reply', null]);
+    assert.deepEqual(t.dones, [null]);
+    assert.deepEqual(t.asking.summary(), { open: 0, nearest: Infinity });
+  });
+
+  it('first: a reply that matches nothing goes out alone, the first valid answer wins and the others are told', async () => {
+    const t = setup({ mode: 'first', tellOthers: '{{reply.from}} said {{reply.answer}}' });
+    await t.ask({ to: [ANN, BOB, CAT] });
+    t.reply(ANN, 'hmm');
+    t.reply(BOB, 'yes');
+    assert.deepEqual(
+      t.out.map(([p, m]) => [p, m.ask.to]),
+      [
+        [ELSE, ANN],
+        [YES, BOB],
+      ],
+    );
+    assert.deepEqual(t.dones, [null]);
+    await settle();
+    assert.deepEqual(
+      t.texts.slice(3).map((x) => [x.to, x.body]),
+      [
+        [ANN, `${BOB} said yes`],
+        [CAT, `${BOB} said yes`],
+      ],
+    );
+    assert.equal(t.reply(CAT, 'yes').claimed, false, 'the others’ questions closed');
+    await t.clock.advance(HOUR);
+    assert.equal(t.out.length, 2, 'no "no reply" after the win');
+  });
+
+  it('first: a broken "tell the others" is a warning; the answer still wins', async () => {
+    const t = setup({ mode: 'first', tellOthers: '{{#unclosed}}' });
+    await t.ask({ to: [ANN, BOB] });
+    t.reply(ANN, 'y');
+    assert.deepEqual(t.out[0][0], YES);
+    assert.equal(t.warnings.length, 1);
+    assert.equal(t.texts.length, 2, 'no one told');
+  });
+
+  it('not delivered: at the look that finds it; in `first` only once no one can answer', async () => {
+    const each = setup({ mode: 'each' });
+    await each.ask({ to: [ANN, BOB] });
+    each.statuses.set(each.texts[0].sid, 'undelivered');
+    await each.clock.advance(2_000); // the first look
+    assert.deepEqual(each.out[0][0], NOT_DELIVERED);
+    assert.deepEqual(
+      [each.out[0][1].ask.to, each.out[0][1].ask.error],
+      [ANN, { status: 'undelivered', errorCode: 30003, errorMessage: 'Unreachable' }],
+    );
+    assert.deepEqual(each.dones, []);
+
+    const first = setup({ mode: 'first' });
+    await first.ask({ to: [ANN, BOB] });
+    first.statuses.set(first.texts[0].sid, 'undelivered');
+    await first.clock.advance(2_000);
+    assert.equal(first.out.length, 0, 'Bob can still answer');
+    first.statuses.set(first.texts[1].sid, 'failed');
+    await first.clock.advance(4_000); // the next look
+    assert.deepEqual(
+      first.out.map(([p, m]) => [p, m.ask.to]),
+      [[NOT_DELIVERED, BOB]],
+    );
+    assert.deepEqual(first.dones, [null]);
+  });
+
+  it('sends nothing at all: the msg leaves "not delivered" at once, with why, and its codes are given back', async () => {
+    const t = setup({ refused: [ANN, BOB] });
+    await t.ask({ to: [ANN, BOB] });
+    assert.equal(t.out.length, 1);
+    const [port, msg] = t.out[0];
+    assert.equal(port, NOT_DELIVERED);
+    assert.deepEqual([msg.ask.to, msg.ask.outcome, msg.ask.error.code], [[ANN, BOB], 'not-delivered', 'INVALID_TO_PHONE_NUMBER_ERROR']);
+    assert.deepEqual(t.dones, [null]);
+    assert.equal(t.room.size, 0);
+    assert.deepEqual([t.board.openFor(ANN), t.board.openFor(BOB)], [0, 0]);
+  });
+
+  it('some refused: each refused one is "not delivered", the others wait', async () => {
+    const t = setup({ refused: [BOB] });
+    await t.ask({ to: [ANN, BOB] });
+    assert.deepEqual(
+      t.out.map(([p, m]) => [p, m.ask.to, m.ask.error?.code]),
+      [[NOT_DELIVERED, BOB, 'INVALID_TO_PHONE_NUMBER_ERROR']],
+    );
+    t.reply(ANN, 'no');
+    assert.deepEqual(t.out[1][0], NO);
+    assert.deepEqual(t.dones, [null]);
+  });
+
+  it('two questions for one person: the second carries its code, and a reply quoting it goes to it', async () => {
+    const t = setup();
+    await t.ask({ to: ANN, question: 'Heating on?', n: 1 });
+    await t.ask({ to: ANN, question: 'Garage shut?', n: 2 });
+    const code = /reply with (\d+), e\.g\. "YES \d+"/.exec(t.texts[1].body)?.[1];
+    assert.ok(code, t.texts[1].body);
+    assert.equal(t.texts[0].body, 'Heating on?');
+    t.reply(ANN, `no ${code}`);
+    assert.deepEqual(
+      t.out.map(([p, m]) => [p, m.n, m.reply.text, m.reply.code]),
+      [[NO, 2, 'no', code]],
+    );
+    t.reply(ANN, 'yes');
+    assert.deepEqual([t.out[1][0], t.out[1][1].n], [YES, 1]);
+  });
+
+  it('an answer that comes while the wait is being stored is its answer once it is held', async () => {
+    const t = setup();
+    let stored!: () => void;
+    t.store.slow = new Promise<void>((r) => (stored = r));
+    const asked = t.ask({ to: ANN });
+    while (t.texts.length === 0) await settle();
+    await settle();
+    assert.equal(t.reply(ANN, 'yes').claimed, true, 'taken by the question opened as it was sent');
+    assert.equal(t.out.length, 0);
+    t.store.slow = undefined;
+    stored();
+    await asked;
+    assert.deepEqual(t.out[0][0], YES);
+    assert.deepEqual(t.dones, [null]);
+    assert.equal(t.board.openFor(ANN), 0);
+  });
+
+  it('cancels: the waits of the recipients named (all when none), and a question still being sent when it came', async () => {
+    const t = setup();
+    await t.ask({ to: ANN, n: 1 });
+    await t.ask({ to: BOB, n: 2 });
+    await t.asking.cancel({ to: ANN } as unknown as Msg);
+    assert.deepEqual(
+      t.out.map(([p, m]) => [p, m.n, m.ask.outcome]),
+      [[NO_REPLY, 1, 'cancelled']],
+    );
+    await assert.rejects(t.asking.cancel({ to: 'not a number' } as unknown as Msg), { code: 'INVALID_TO_PHONE_NUMBER_ERROR' });
+    assert.equal(t.out.length, 1, 'a To that is no number cancels nothing');
+
+    let stored!: () => void;
+    t.store.slow = new Promise<void>((r) => (stored = r));
+    const asked = t.ask({ to: CAT, n: 3 });
+    while (t.texts.length < 3) await settle();
+    await t.asking.cancel({} as Msg);
+    t.store.slow = undefined;
+    stored();
+    await asked;
+    assert.deepEqual(
+      t.out.map(([, m]) => m.n),
+      [1, 2, 3],
+    );
+    assert.equal(t.room.size, 0);
+    await t.ask({ to: CAT, n: 4 });
+    assert.equal(t.room.size, 1, 'a cancel before a msg came does not end it');
+    assert.deepEqual(t.failures, [], 'no ask failed');
+  });
+
+  it('resumes stored waits with the time they have left, and sets damaged ones aside without a crash', async () => {
+    const store = memoryStore();
+    const first = setup({ store, timeoutMs: 10 * 60_000 });
+    await first.ask({ to: ANN, door: 'garage' });
+    await first.ask({ to: BOB, door: 'gate' });
+    const keys = [...store.data.keys()];
+    const good = store.data.get(keys[0]) as AskWait;
+    const damaged = {
+      'twilio-ask-norecipients': { ...good, recipients: null },
+      'twilio-ask-nullrecipient': { ...good, recipients: { [ANN]: null } },
+      'twilio-ask-nomsg': { ...good, msg: undefined },
+      'twilio-ask-noone': { ...good, recipients: {} },
+      'twilio-ask-text': 'garbage',
+    };
+    for (const [k, v] of Object.entries(damaged)) store.data.set(k, v);
+
+    const second = setup({ store });
+    second.clock.set(Date.parse('2026-01-01T08:05:00Z'));
+    second.asking.resume(await second.room.restore());
+    assert.equal(second.room.size, 2);
+    assert.equal(second.warnings.length, 1, 'said once');
+    assert.deepEqual(
+      [...store.data.keys()].filter((k) => k.startsWith('damaged-')).sort(),
+      Object.keys(damaged)
+        .map((k) => `damaged-${k}`)
+        .sort(),
+    );
+    second.reply(ANN, 'yes');
+    assert.deepEqual(
+      second.restoredOut().map(([p, m]) => [p, m.door]),
+      [[YES, 'garage']],
+      'the answer leaves as a fresh msg',
+    );
+    await second.clock.advance(5 * 60_000 - 1);
+    assert.equal(second.restoredOut().length, 1, 'not before its deadline');
+    await second.clock.advance(1);
+    const [port, msg] = second.restoredOut()[1];
+    assert.deepEqual([port, msg.door, msg.ask.outcome], [NO_REPLY, 'gate', 'no-reply']);
+    assert.deepEqual(
+      keys.filter((k) => store.data.has(k)),
+      [],
+      'gone from the store',
+    );
+  });
+});
+
+describe('ask waits', () => {
+  const good: AskWait = {
+    deadline: 1,
+    askedAt: '2026-01-01T08:00:00.000Z',
+    msg: { payload: 1 },
+    question: 'q',
+    recipients: { [ANN]: { sid: 'SM1', code: '12', person: ANN, from: HOUSE, askedAt: 5, open: true } },
+  };
+
+  it('takes a stored wait only whole: every recipient checked, never a throw', () => {
+    assert.equal(isAskWait(good), true);
+    assert.equal(isAskWait(JSON.parse(JSON.stringify({ ...good, recipients: { [ANN]: { sid: '', code: '', open: false } } }))), true);
+    const broken: unknown[] = [
+      null,
+      'x',
+      [],
+      { ...good, recipients: null },
+      { ...good, recipients: { [ANN]: null } },
+      { ...good, recipients: { [ANN]: { ...good.recipients[ANN], open: 'yes' } } },
+      { ...good, recipients: { [ANN]: { ...good.recipients[ANN], sid: 7 } } },
+      { ...good, recipients: { [ANN]: { ...good.recipients[ANN], person: {} } } },
+      { ...good, recipients: {} },
+      { ...good, msg: undefined },
+      { ...good, msg: null },
+      { ...good, msg: [] },
+      { ...good, deadline: '1' },
+      { ...good, deadline: NaN },
+      { ...good, askedAt: undefined },
+      { ...good, question: undefined },
+    ];
+    for (const value of broken) assert.equal(isAskWait(value), false, JSON.stringify(value));
+  });
+
+  it('remembers cancels by their order, for the recipients they named', () => {
+    const clock = new ManualClock(0);
+    const cancels = new RecentCancels(clock);
+    const before = cancels.mark();
+    cancels.add(new Set([ANN]));
+    const between = cancels.mark();
+    assert.equal(cancels.since(before, [ANN, BOB]), true);
+    assert.equal(cancels.since(before, [BOB]), false);
+    assert.equal(cancels.since(between, [ANN]), false, 'a cancel before the msg, in the same millisecond');
+    cancels.add();
+    assert.equal(cancels.since(between, [CAT]), true, 'a cancel of all');
+    clock.set(61_000);
+    cancels.add(new Set([CAT]));
+    assert.equal(cancels.since(before, [ANN]), false, 'a minute on, forgotten');
+  });
+});
