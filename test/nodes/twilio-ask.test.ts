@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { ManualClock, installClock } from '../../lib/core/clock';
 import { until as untilWithin } from '../support/assertions';
+import { untilTicking } from '../support/ticking';
 import { FlowNode, initWithFileContext, accountNode, allNodes, helper, useHttpNode, useRuntime } from '../support/harness';
 
 initWithFileContext();
@@ -284,9 +285,12 @@ describe('twilio-ask', () => {
     await load([askNode('ask')], 'poll');
     const got = listen();
     helper.getNode('ask').receive({ to: SAYS_NO });
-    await until(() => got.no.length === 1, 'the answer by poll');
+    // The poller looks on lib's clock: moved on while it waits, real time while a look is under way.
+    await untilTicking(clock, () => got.no.length === 1, 'the answer by poll');
     assert.equal(got.no[0].reply.text, 'no');
-    await new Promise((r) => setTimeout(r, 1_200)); // one more poll
+    const looks = () => simulator.requests.filter((r) => r.method === 'GET' && r.path.endsWith('/Messages.json')).length;
+    const before = looks();
+    await untilTicking(clock, () => looks() > before + 1, 'two more looks');
     assert.equal(got.news.length, 0, 'the polling twilio-in does not also emit it');
   });
 
