@@ -287,6 +287,45 @@ describe('twilio-page', () => {
     }
   });
 
+  it("takes no polled reply dated before the page's text as its acknowledgement, as twilio-ask does not", async () => {
+    const HOUSE = '+15017122661';
+    // No public URL: the house's texts come in by polling, with Twilio's date of each.
+    simulator.find('incomingPhoneNumbers')!.sms_url = '';
+    const nodes = flow({ contacts: `Alice ${PRESSES_1}`, steps: [{ action: 'text', wait: 600 }], keysNode: '' }).map((n) =>
+      n.id === 'in'
+        ? {
+            id: 'in',
+            type: 'twilio-in',
+            z: 'tab',
+            account: 'account',
+            receive: 'poll',
+            pollNumber: HOUSE,
+            pollInterval: 1,
+            wires: [['news']],
+          }
+        : n,
+    );
+    await helper.load(allNodes, [...nodes, { id: 'news', type: 'helper', z: 'tab' }], { account: account().credentials });
+    const acknowledged: any[] = [];
+    const news: any[] = [];
+    helper.getNode('acknowledged').on('input', (m: any) => acknowledged.push(m));
+    helper.getNode('news').on('input', (m: any) => news.push(m));
+    helper.getNode('page').receive({ topic: 'smoke', payload: 'hall' });
+    await until(() => texts(PRESSES_1).length === 1, "Alice's text");
+    // Alice's "ok" is dated 5 s before the page texted her (a text she sent about something else, listed by the next poll).
+    await simulatorSettings({ clockSkewMs: -5_000 });
+    try {
+      await simulator.receiveMessage({ from: PRESSES_1, to: HOUSE, body: 'ok' });
+    } finally {
+      await simulatorSettings({ clockSkewMs: 0 });
+    }
+    await until(() => news.length + acknowledged.length === 1, 'the old "ok" polled');
+    assert.deepEqual([news.length, acknowledged.length], [1, 0], 'the old reply is news, not an acknowledgement');
+    await simulator.receiveMessage({ from: PRESSES_1, to: HOUSE, body: 'ok' });
+    await until(() => acknowledged.length === 1, 'a new "ok" acknowledges');
+    assert.deepEqual([acknowledged[0].page.acknowledged.name, acknowledged[0].page.acknowledged.how], ['Alice', 'reply']);
+  });
+
   it('runs 50 pages at once, each to its end exactly once', async () => {
     const got = await load({ contacts: 'contacts', contactsType: 'msg' });
     for (let i = 0; i < 50; i++)
