@@ -10,6 +10,7 @@
 import { TwilioNodeError } from '../core/errors';
 import { text } from '../core/texts';
 import { normaliseRecipient } from '../twilio/addresses';
+import { PAGE_GATHER_TIMEOUT_SECONDS } from '../twilio/twiml';
 import { seconds } from '../twilio/values';
 import { AnswerMatcher } from './answers';
 
@@ -42,6 +43,16 @@ export interface StepOutcome {
 export const PORT = { acknowledged: 0, exhausted: 1, cancelled: 2 } as const;
 export type Port = (typeof PORT)[keyof typeof PORT];
 
+/** A call the page placed, until it ends: a key pressed in it acknowledges, whichever step the page is on by then. */
+export interface PageCall {
+  sid: string;
+  /** The contact it went to: the one who acknowledges by pressing the key in it. */
+  name: string;
+  number: string;
+  /** When its end is no longer awaited (its outcome is then unknown). */
+  until: number;
+}
+
 /** A running page, as the node stores it. */
 export interface PageRecord {
   alarmId: string;
@@ -56,10 +67,12 @@ export interface PageRecord {
   stepEnds: number;
   /** The current step's call, while it rings. */
   callSid?: string;
+  /** Every call of the page that has not ended yet, the current step's and earlier ones (absent: none, or stored before calls were kept). */
+  calls?: PageCall[];
   /** The number the page texts and calls from (the account's default when absent). */
   from?: string;
   /** Numbers texted, and from which number: their replies can acknowledge until the page ends. */
-  texted: Array<{ number: string; from?: string; name: string; code: string }>;
+  texted: Array<{ number: string; from?: string; name: string; code: string; askedAt?: number }>;
   alerted: string[];
   history: StepOutcome[];
   merged: number;
@@ -87,8 +100,11 @@ export type EscalationEvent =
   | { type: 'start' }
   /** A page a previous run left: its step goes on for the time it had left. */
   | { type: 'resumed' }
-  /** The current step's text or call went out (`code`: the one a text quoted; `from`: the number it went from). */
-  | { type: 'step-sent'; action: StepAction; to: string; sid: string; from?: string; code?: string }
+  /**
+   * The current step's text or call went out (`code`: the one a text quoted; `from`: the number it
+   * went from; `askedAt`: when Twilio took the text, its clock: a reply dated before it is no answer).
+   */
+  | { type: 'step-sent'; action: StepAction; to: string; sid: string; from?: string; code?: string; askedAt?: number }
   /** The current step could not go out (an invalid number): that is its outcome, not the page's end. */
   | { type: 'step-failed'; error: string }
   /** The current step's wait is over. */
@@ -125,11 +141,13 @@ export type EscalationAction =
   | { type: 'hang-up'; sid: string }
   /** The current step's wait ends at `at` (replacing its timer). */
   | { type: 'set-timer'; at: number }
-  /** The call's keys and its end are heard until `until`. */
+  /** The call's keys and its end are heard until it ends (or `until`, when its end is never heard). */
   | { type: 'watch-call'; sid: string; until: number }
+  /** The call ended: its keys are no longer heard. */
+  | { type: 'unwatch-call'; sid: string }
   /** The replies of everyone texted can acknowledge (those already heard are not opened again). */
   | { type: 'listen-replies'; texted: PageRecord['texted'] }
-  /** The step is over: its timer and its call are no longer heard. */
+  /** The step is over: its timer is no longer heard (its call is, until the call ends). */
   | { type: 'quiet' }
   /** Those alerted hear it is over. */
   | { type: 'all-clear'; to: Array<{ number: string; from?: string }> }
@@ -167,6 +185,7 @@ export function newPage(fields: Pick<PageRecord, 'alarmId' | 'msg' | 'spoken' | 
 /** The next record and what to do, after `event`. The record given is not changed. */
 export function escalate(policy: EscalationPolicy, state: PageRecord, event: EscalationEvent, now: number): Transition {
   const page: PageRecord = { ...state, texted: [...state.texted], alerted: [...state.alerted], history: [...state.history] };
+  if (state.calls) page.calls = [...state.calls];
   if (page.ended !== undefined) return { page, actions: afterTheEnd(policy, page, event) };
   return { page, actions: running(policy, page, event, now) };
 }
@@ -183,22 +202,18 @@ function running(policy: EscalationPolicy, page: PageRecord, event: EscalationEv
       record(policy, page, now, { outcome: 'failed', error: event.error });
       return advance(policy, page, now);
     case 'step-timer-due':
-      // A text's outcome is its sending; a call that is still under way when its wait ends had no acknowledgement.
+      // A text's outcome is its sending; a call still under way when its step ends (it can no longer
+      // ask for the key) had no acknowledgement. It is still heard: a key pressed in it acknowledges.
       if (rungOf(policy, page).action === 'call') record(policy, page, now, { sid: page.callSid, outcome: 'no-ack' });
       return advance(policy, page, now);
-    case 'call-ended': {
-      if (event.sid !== page.callSid) return [];
-      // A voicemail, a busy line or no answer: the next step at once, not after the wait.
-      const voicemail = event.answeredBy?.startsWith('machine') || event.answeredBy === 'fax';
-      record(policy, page, now, {
-        sid: event.sid,
-        outcome: voicemail ? 'voicemail' : event.status === 'completed' ? 'no-ack' : event.status,
-      });
-      return advance(policy, page, now);
+    case 'call-ended':
+      return callEnded(policy, page, event, now);
+    case 'key-pressed': {
+      // Any call of the page that has not ended: the person who answered it acknowledges, whichever step the page is on.
+      const call = page.calls?.find((c) => c.sid === event.sid);
+      if (!call || event.digits !== policy.ackKey) return [];
+      return acknowledge(page, call, 'key', now);
     }
-    case 'key-pressed':
-      if (event.sid !== page.callSid || event.digits !== policy.ackKey) return [];
-      return acknowledge(page, page.contacts[page.contact], 'key', now);
     case 'reply': {
       const texted = page.texted.find((t) => t.number === event.number);
       if (!texted || !policy.acknowledges(event.text)) return [];
@@ -212,6 +227,35 @@ function running(policy: EscalationPolicy, page: PageRecord, event: EscalationEv
     case 'broken':
       return end(page, PORT.exhausted, { error: event.error });
   }
+}
+
+/** What a call's end says of its step: voicemail, busy, no-answer, failed; answered without the key, no-ack. */
+function callOutcome(event: Extract<EscalationEvent, { type: 'call-ended' }>): string {
+  const voicemail = event.answeredBy?.startsWith('machine') || event.answeredBy === 'fax';
+  return voicemail ? 'voicemail' : event.status === 'completed' ? 'no-ack' : event.status;
+}
+
+function callEnded(
+  policy: EscalationPolicy,
+  page: PageRecord,
+  event: Extract<EscalationEvent, { type: 'call-ended' }>,
+  now: number,
+): EscalationAction[] {
+  const live = page.calls?.some((c) => c.sid === event.sid);
+  if (!live && event.sid !== page.callSid) return [];
+  if (page.calls) page.calls = page.calls.filter((c) => c.sid !== event.sid);
+  const actions: EscalationAction[] = [{ type: 'unwatch-call', sid: event.sid }];
+  if (event.sid === page.callSid) {
+    // A voicemail, a busy line, no answer, or hung up without the key: the next step at once, not after the wait.
+    record(policy, page, now, { sid: event.sid, outcome: callOutcome(event) });
+    return [...actions, ...advance(policy, page, now)];
+  }
+  // A call of an earlier step: its step went on as no-ack before Twilio told its end; what Twilio
+  // says is its outcome (no-answer, busy, voicemail…), unless that is only "answered" or unknown.
+  const outcome = callOutcome(event);
+  const at = page.history.findIndex((h) => h.sid === event.sid && h.outcome === 'no-ack');
+  if (at >= 0 && outcome !== 'no-ack' && outcome !== 'unknown') page.history[at] = { ...page.history[at], outcome };
+  return [...actions, { type: 'save' }];
 }
 
 /**
@@ -230,14 +274,33 @@ const rungOf = (policy: EscalationPolicy, page: PageRecord) => policy.ladder[Mat
 function beginStep(policy: EscalationPolicy, page: PageRecord, now: number): EscalationAction[] {
   const contact = page.contacts[page.contact];
   const rung = rungOf(policy, page);
-  page.stepEnds = now + rung.waitMs;
+  page.stepEnds = now + stepMs(rung, page.spoken);
   const show = showStep(policy, page);
   if (rung.action === 'text') {
     const code = page.texted.find((t) => t.number === contact.number)?.code;
     return [show, { type: 'text', to: contact.number, from: page.from, body: page.spoken, ...(code ? { code } : {}) }];
   }
-  const ringSeconds = Math.min(Math.max(Math.round(rung.waitMs / 1000), 5), 60);
-  return [show, { type: 'call', to: contact.number, from: page.from, spoken: page.spoken, ringSeconds }];
+  return [show, { type: 'call', to: contact.number, from: page.from, spoken: page.spoken, ringSeconds: ringSeconds(rung) }];
+}
+
+/** A call rings for its step's wait, within what Twilio takes (5–60 s). */
+const ringSeconds = (rung: Rung) => Math.min(Math.max(Math.round(rung.waitMs / 1000), 5), 60);
+
+/** Twilio may ring a phone up to 5 s past the timeout it was given. */
+export const RING_SLACK_MS = 5_000;
+/** After the answer, before the alert is said: machine detection listens to who answered. */
+const ANSWER_MS = 5_000;
+
+/**
+ * How long a step lasts when nothing ends it sooner. A text: its wait. A call: its wait, but never
+ * less than the longest the call can still take the key: it rings (plus Twilio's slack), is
+ * answered, says the alert and the prompt (read slowly: ten characters a second, the prompt about
+ * forty) and then waits the <Gather>'s timeout. A call that ends sooner ends its step sooner.
+ */
+export function stepMs(rung: Rung, spoken: string): number {
+  if (rung.action === 'text') return rung.waitMs;
+  const speechMs = Math.ceil((spoken.length + 40) / 10) * 1000;
+  return Math.max(rung.waitMs, ringSeconds(rung) * 1000 + RING_SLACK_MS + ANSWER_MS + speechMs + PAGE_GATHER_TIMEOUT_SECONDS * 1000);
 }
 
 /**
@@ -252,8 +315,11 @@ function resume(policy: EscalationPolicy, page: PageRecord, now: number): Escala
     page.step = policy.ladder.length - 1;
     return advance(policy, page, now);
   }
+  // A page stored before its calls were kept: its current call is its one live call.
+  if (!page.calls && page.callSid)
+    page.calls = [{ ...page.contacts[page.contact], sid: page.callSid, until: page.stepEnds + CALL_GRACE_MS }];
   const actions: EscalationAction[] = [showStep(policy, page), { type: 'listen-replies', texted: page.texted }];
-  if (page.callSid) actions.push({ type: 'watch-call', sid: page.callSid, until: page.stepEnds + CALL_GRACE_MS });
+  for (const call of page.calls ?? []) actions.push({ type: 'watch-call', sid: call.sid, until: call.until });
   actions.push({ type: 'set-timer', at: page.stepEnds });
   return actions;
 }
@@ -280,16 +346,24 @@ function stepSent(
   now: number,
 ): EscalationAction[] {
   const contact = page.contacts[page.contact];
-  page.stepEnds = now + rungOf(policy, page).waitMs;
+  page.stepEnds = now + stepMs(rungOf(policy, page), page.spoken);
   if (!page.alerted.includes(contact.number)) page.alerted.push(contact.number);
   const actions: EscalationAction[] = [{ type: 'save' }];
   if (event.action === 'text') {
     record(policy, page, now, { sid: event.sid, outcome: 'sent' });
     if (!page.texted.some((t) => t.number === contact.number))
-      page.texted.push({ number: contact.number, ...(event.from ? { from: event.from } : {}), name: contact.name, code: event.code ?? '' });
+      page.texted.push({
+        number: contact.number,
+        ...(event.from ? { from: event.from } : {}),
+        name: contact.name,
+        code: event.code ?? '',
+        ...(event.askedAt !== undefined ? { askedAt: event.askedAt } : {}),
+      });
   } else {
     page.callSid = event.sid;
-    actions.push({ type: 'watch-call', sid: event.sid, until: page.stepEnds + CALL_GRACE_MS });
+    const call = { name: contact.name, number: contact.number, sid: event.sid, until: page.stepEnds + CALL_GRACE_MS };
+    page.calls = [...(page.calls ?? []), call];
+    actions.push({ type: 'watch-call', sid: event.sid, until: call.until });
   }
   actions.push({ type: 'listen-replies', texted: page.texted }, { type: 'set-timer', at: page.stepEnds });
   return actions;
@@ -329,15 +403,28 @@ function advance(policy: EscalationPolicy, page: PageRecord, now: number): Escal
   return [{ type: 'quiet' }, ...beginStep(policy, page, now)];
 }
 
-function acknowledge(page: PageRecord, who: Contact, how: 'key' | 'reply', now: number): EscalationAction[] {
-  return end(page, PORT.acknowledged, {
-    acknowledged: { name: who.name, number: who.number, how, at: iso(now), afterSteps: page.history.length },
-  });
+function acknowledge(page: PageRecord, who: Contact & { sid?: string }, how: 'key' | 'reply', now: number): EscalationAction[] {
+  // The page's other calls still ringing are hung up: nobody else needs to be woken (not the call the key came from).
+  const actions = hangUps(page, who.sid);
+  actions.push(
+    ...end(page, PORT.acknowledged, {
+      acknowledged: { name: who.name, number: who.number, how, at: iso(now), afterSteps: page.history.length },
+    }),
+  );
+  return actions;
+}
+
+/** Hangs up the page's calls that have not ended (but `except`). */
+function hangUps(page: PageRecord, except?: string): EscalationAction[] {
+  const sids = new Set((page.calls ?? []).map((c) => c.sid));
+  if (page.callSid) sids.add(page.callSid);
+  if (except) sids.delete(except);
+  return [...sids].map((sid) => ({ type: 'hang-up', sid }));
 }
 
 function cancel(policy: EscalationPolicy, page: PageRecord, now: number): EscalationAction[] {
-  // A call that rings now is hung up; those already alerted hear that it is over, if the node says so.
-  const actions: EscalationAction[] = page.callSid ? [{ type: 'hang-up', sid: page.callSid }] : [];
+  // Calls under way are hung up; those already alerted hear that it is over, if the node says so.
+  const actions = hangUps(page);
   actions.push(...end(page, PORT.cancelled, { cancelledAt: iso(now) }));
   if (policy.allClear && page.alerted.length > 0)
     actions.push({
@@ -439,9 +526,22 @@ export function isPageRecord(value: unknown): value is PageRecord {
     isCount(p.step) &&
     Number.isFinite(p.stepEnds) &&
     optional(p.callSid, isText) &&
+    optional(
+      p.calls,
+      (v) =>
+        Array.isArray(v) && v.every((c) => isObject(c) && isText(c.sid) && isText(c.name) && isText(c.number) && Number.isFinite(c.until)),
+    ) &&
     optional(p.from, isText) &&
     Array.isArray(p.texted) &&
-    p.texted.every((t) => isObject(t) && isText(t.number) && isText(t.name) && isText(t.code) && optional(t.from, isText)) &&
+    p.texted.every(
+      (t) =>
+        isObject(t) &&
+        isText(t.number) &&
+        isText(t.name) &&
+        isText(t.code) &&
+        optional(t.from, isText) &&
+        optional(t.askedAt, Number.isFinite),
+    ) &&
     Array.isArray(p.alerted) &&
     p.alerted.every(isText) &&
     Array.isArray(p.history) &&

@@ -81,8 +81,8 @@ export interface PageFields {
 
 export class Pager {
   private readonly timers = new Map<string, Timer>();
-  /** How to stop hearing each page's current call. */
-  private readonly calls = new Map<string, () => void>();
+  /** How to stop hearing each page's calls (every one until it ends, not only its current step's), by sid. */
+  private readonly calls = new Map<string, Map<string, () => void>>();
   /** The replies each page's texts may get, by number. */
   private readonly replies = new Map<string, Map<string, () => void>>();
   /** Pages with a step on its way; and of those, the ones that ended meanwhile (what lands is undone). */
@@ -146,10 +146,11 @@ export class Pager {
     for (const id of new Set([...this.timers.keys(), ...this.calls.keys(), ...this.replies.keys()])) this.silence(id);
   }
 
-  /** Hangs up a page's call (its node was removed); a failure is nobody's news. */
+  /** Hangs up a page's calls (its node was removed); a failure is nobody's news. */
   hangUp(page: PageRecord): void {
+    const sids = new Set([...(page.calls ?? []).map((c) => c.sid), ...(page.callSid ? [page.callSid] : [])]);
     // Not the node's own request: its close withdraws those still queued.
-    if (page.callSid) void hangUp(this.options.account, {}, page.callSid);
+    for (const sid of sids) void hangUp(this.options.account, {}, sid);
   }
 
   /** Feeds an event to a page and does what the machine says; whatever goes wrong ends the page, never the runtime. */
@@ -202,6 +203,8 @@ export class Pager {
         return;
       case 'watch-call':
         return this.watchCall(id, action.sid, action.until);
+      case 'unwatch-call':
+        return this.unwatchCall(id, action.sid);
       case 'listen-replies':
         return this.listenForReplies(id, page, action.texted);
       case 'quiet':
@@ -245,7 +248,9 @@ export class Pager {
         : this.say('pageTextHint', { word: policy.ackWord });
     const created = await sendText(account, node, { to: action.to, from: action.from, body: `${action.body} ${hint}` });
     const from = typeof created.from === 'string' && created.from ? created.from : undefined;
-    return { type: 'step-sent', action: 'text', to: action.to, sid: created.sid, from, code };
+    // Twilio's date of the text, as twilio-ask takes it: a reply dated before it (a poll) is no acknowledgement.
+    const askedAt = Date.parse(String(created.dateCreated)) || undefined;
+    return { type: 'step-sent', action: 'text', to: action.to, sid: created.sid, from, code, ...(askedAt ? { askedAt } : {}) };
   }
 
   private async placeAlertCall(action: Extract<EscalationAction, { type: 'call' }>): Promise<EscalationEvent> {
@@ -269,30 +274,40 @@ export class Pager {
     return { type: 'step-sent', action: 'call', to: action.to, sid: created.sid };
   }
 
-  /** A call's key press (Digits from the <Gather>) and its end. */
+  /** A call's key press (Digits from the <Gather>) and its end, heard until it ends, whichever step the page is on. */
   private watchCall(id: string, sid: string, until: number): void {
-    this.calls.get(id)?.();
+    const calls = this.calls.get(id) ?? new Map<string, () => void>();
+    this.calls.set(id, calls);
+    if (calls.has(sid)) return;
     const unsubscribe = this.options.hub.subscribe({ sid }, (event) => {
       const digits = event.params.Digits;
       if (typeof digits === 'string') this.apply(id, { type: 'key-pressed', sid, digits });
     });
-    this.calls.set(id, unsubscribe);
+    calls.set(sid, unsubscribe);
     this.tracker.track('call', sid, until, (outcome) =>
       this.apply(id, { type: 'call-ended', sid, status: outcome.status, answeredBy: outcome.answeredBy }),
     );
+  }
+
+  private unwatchCall(id: string, sid: string): void {
+    const calls = this.calls.get(id);
+    calls?.get(sid)?.();
+    calls?.delete(sid);
+    if (calls?.size === 0) this.calls.delete(id);
   }
 
   /** Every number this page texted: a reply with an acknowledgement word from it ends the page. */
   private listenForReplies(id: string, page: PageRecord, texted: PageRecord['texted']): void {
     const open = this.replies.get(id) ?? new Map<string, () => void>();
     this.replies.set(id, open);
-    for (const { number, from, code } of texted) {
+    for (const { number, from, code, askedAt } of texted) {
       if (open.has(number)) continue;
       const close = this.board.open({
         id: `${this.options.node.id} ${id} ${number}`,
         person: number,
         ourNumber: from,
         code,
+        askedAt,
         summary: page.spoken.slice(0, 40),
         clarify: this.clarify,
         onReply: (reply) => this.apply(id, { type: 'reply', number, text: reply.text }),
@@ -333,10 +348,8 @@ export class Pager {
     else this.options.status.warning(`twilio-page.status.${port === PORT.exhausted ? 'exhausted' : 'cancelled'}`, shown);
   }
 
-  /** Ends what the current step listens to: its timer and its call. */
+  /** Ends what the current step listens to: its timer (its call is heard until it ends). */
   private quiet(id: string): void {
-    this.calls.get(id)?.();
-    this.calls.delete(id);
     this.clock.clearTimeout(this.timers.get(id));
     this.timers.delete(id);
   }
@@ -344,6 +357,8 @@ export class Pager {
   /** Ends everything the page listens to. */
   private silence(id: string): void {
     this.quiet(id);
+    for (const unsubscribe of this.calls.get(id)?.values() ?? []) unsubscribe();
+    this.calls.delete(id);
     for (const close of this.replies.get(id)?.values() ?? []) close();
     this.replies.delete(id);
   }

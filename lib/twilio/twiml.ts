@@ -140,6 +140,9 @@ export function buildTwiml(action: ReplyAction, fields: ReplyFields, msg: object
 /** What twilio-in answers when no reply is wanted, or none came in time: Twilio's "do nothing". */
 export const EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>';
 
+/** How long a page's call waits for the key after saying the alert (then says it once more and ends). */
+export const PAGE_GATHER_TIMEOUT_SECONDS = 8;
+
 /**
  * A page's call: the alert said, then how to acknowledge. With a URL Twilio can reach, a <Gather>
  * takes the key (its Digits go to that URL); without one, the call asks for a text instead.
@@ -155,7 +158,12 @@ export function pageCallTwiml(
   if (voice) attributes.voice = voice;
   if (language) attributes.language = language;
   if ('gatherUrl' in how) {
-    const gather = response.gather({ numDigits: how.key.length, action: how.gatherUrl, method: 'POST', timeout: 8 });
+    const gather = response.gather({
+      numDigits: how.key.length,
+      action: how.gatherUrl,
+      method: 'POST',
+      timeout: PAGE_GATHER_TIMEOUT_SECONDS,
+    });
     gather.say(attributes as never, `${spoken} ${how.press}`);
     response.say(attributes as never, spoken);
   } else {

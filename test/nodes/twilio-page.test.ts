@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { ManualClock, installClock } from '../../lib/core/clock';
-import { FlowNode, accountNode, allNodes, helper, useHttpNode, useRuntime } from '../support/harness';
+import { ACCOUNT, FlowNode, accountNode, allNodes, helper, useHttpNode, useRuntime } from '../support/harness';
 
 /** simulator/people.ts */
 const PRESSES_1 = '+15555550120';
@@ -14,6 +14,7 @@ const ANSWERS_NO_KEY = '+15555550121';
 const TEXTS_ACK = '+15555550122';
 const VOICEMAIL = '+15555550103';
 const PHONE_OFF = '+15555550101';
+const ANSWERS_BY_HAND = '+15555550100';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -213,6 +214,116 @@ describe('twilio-page', () => {
     );
     assert.equal(texts(ANSWERS_NO_KEY).length, 1);
     assert.equal(after.exhausted[0].payload, 'attic');
+  });
+
+  /** A key pressed in a call (what Twilio posts to the <Gather>'s action), now, whatever the simulated person does. */
+  const press = (sid: string, digits: string) =>
+    simulator.deliver(
+      `${httpNode.base()}/twilio/keys`,
+      { AccountSid: ACCOUNT.sid, CallSid: sid, CallStatus: 'in-progress', Digits: digits, Direction: 'outbound-api', From: '+15017122661' },
+      { authToken: ACCOUNT.authToken! },
+    );
+  /** Calls that stay under way a while in real time, while the pages' clock runs ahead. */
+  async function slowCalls(run: () => Promise<void>): Promise<void> {
+    await simulatorSettings({ statusCallbackDelayMs: 2_000 });
+    try {
+      await run();
+    } finally {
+      await simulatorSettings({ statusCallbackDelayMs: 20 });
+    }
+  }
+
+  it("takes a key pressed after the step's wait in a call still under way: Alice, who picked up late, presses 1 at 35 s of a 30 s step", () =>
+    slowCalls(async () => {
+      const got = await load({ contacts: `Alice ${ANSWERS_NO_KEY}, Bob ${ANSWERS_BY_HAND}`, steps: [{ action: 'call', wait: 30 }] });
+      helper.getNode('page').receive({ topic: 'smoke', payload: 'kitchen' });
+      await until(() => calls(ANSWERS_NO_KEY).length === 1, "Alice's call");
+      await clock.advance(35_000);
+      const delivery = await press(String(calls(ANSWERS_NO_KEY)[0].sid), '1');
+      assert.equal(delivery.status, 200);
+      await until(() => got.acknowledged.length + got.exhausted.length === 1, 'the end of the page');
+      assert.equal(got.acknowledged.length, 1, `acknowledged, not ${JSON.stringify(got.exhausted[0]?.page.history)}`);
+      assert.deepEqual([got.acknowledged[0].page.acknowledged.name, got.acknowledged[0].page.acknowledged.how], ['Alice', 'key']);
+      assert.equal(calls(ANSWERS_BY_HAND).length, 0, 'Bob was not called');
+    }));
+
+  it("takes a key pressed in an earlier step's call while the next step runs, and hangs up the call still ringing", () =>
+    slowCalls(async () => {
+      const got = await load({ contacts: `Alice ${ANSWERS_NO_KEY}, Bob ${ANSWERS_BY_HAND}`, steps: [{ action: 'call', wait: 30 }] });
+      helper.getNode('page').receive({ topic: 'smoke', payload: 'kitchen' });
+      await until(() => calls(ANSWERS_NO_KEY).length === 1, "Alice's call");
+      await clock.advance(60_000);
+      await until(() => calls(ANSWERS_BY_HAND).length === 1, "Bob's call, Alice's step over");
+      await press(String(calls(ANSWERS_NO_KEY)[0].sid), '1');
+      await until(() => got.acknowledged.length + got.exhausted.length === 1, 'the end of the page');
+      assert.equal(got.acknowledged.length, 1, `acknowledged, not ${JSON.stringify(got.exhausted[0]?.page.history)}`);
+      const { acknowledged, history } = got.acknowledged[0].page;
+      assert.deepEqual([acknowledged.name, acknowledged.number, acknowledged.how], ['Alice', ANSWERS_NO_KEY, 'key']);
+      assert.deepEqual(
+        history.map((h: any) => [h.name, h.outcome]),
+        [['Alice', 'no-ack']],
+      );
+      const bob = String(calls(ANSWERS_BY_HAND)[0].sid);
+      await until(
+        () => simulator.requests.some((r) => r.path.endsWith(`/Calls/${bob}.json`) && r.params.Status === 'completed'),
+        "Bob's call hung up",
+      );
+    }));
+
+  it('records a phone that rings out past its ring timeout (Twilio rings up to 5 s more) as no-answer, not no-ack', async () => {
+    await simulatorSettings({ statusCallbackDelayMs: 100 });
+    try {
+      const got = await load({ contacts: `Off ${PHONE_OFF}` });
+      helper.getNode('page').receive({ topic: 'smoke', payload: 'hall' });
+      await until(() => calls(PHONE_OFF).length === 1, 'the call');
+      await clock.advance(23_000); // the 20 s ring timeout is over; Twilio still rings
+      await until(() => got.exhausted.length === 1, 'nobody acknowledged');
+      assert.deepEqual(
+        got.exhausted[0].page.history.map((h: any) => [h.name, h.outcome]),
+        [['Off', 'no-answer']],
+      );
+    } finally {
+      await simulatorSettings({ statusCallbackDelayMs: 20 });
+    }
+  });
+
+  it("takes no polled reply dated before the page's text as its acknowledgement, as twilio-ask does not", async () => {
+    const HOUSE = '+15017122661';
+    // No public URL: the house's texts come in by polling, with Twilio's date of each.
+    simulator.find('incomingPhoneNumbers')!.sms_url = '';
+    const nodes = flow({ contacts: `Alice ${PRESSES_1}`, steps: [{ action: 'text', wait: 600 }], keysNode: '' }).map((n) =>
+      n.id === 'in'
+        ? {
+            id: 'in',
+            type: 'twilio-in',
+            z: 'tab',
+            account: 'account',
+            receive: 'poll',
+            pollNumber: HOUSE,
+            pollInterval: 1,
+            wires: [['news']],
+          }
+        : n,
+    );
+    await helper.load(allNodes, [...nodes, { id: 'news', type: 'helper', z: 'tab' }], { account: account().credentials });
+    const acknowledged: any[] = [];
+    const news: any[] = [];
+    helper.getNode('acknowledged').on('input', (m: any) => acknowledged.push(m));
+    helper.getNode('news').on('input', (m: any) => news.push(m));
+    helper.getNode('page').receive({ topic: 'smoke', payload: 'hall' });
+    await until(() => texts(PRESSES_1).length === 1, "Alice's text");
+    // Alice's "ok" is dated 5 s before the page texted her (a text she sent about something else, listed by the next poll).
+    await simulatorSettings({ clockSkewMs: -5_000 });
+    try {
+      await simulator.receiveMessage({ from: PRESSES_1, to: HOUSE, body: 'ok' });
+    } finally {
+      await simulatorSettings({ clockSkewMs: 0 });
+    }
+    await until(() => news.length + acknowledged.length === 1, 'the old "ok" polled');
+    assert.deepEqual([news.length, acknowledged.length], [1, 0], 'the old reply is news, not an acknowledgement');
+    await simulator.receiveMessage({ from: PRESSES_1, to: HOUSE, body: 'ok' });
+    await until(() => acknowledged.length === 1, 'a new "ok" acknowledges');
+    assert.deepEqual([acknowledged[0].page.acknowledged.name, acknowledged[0].page.acknowledged.how], ['Alice', 'reply']);
   });
 
   it('runs 50 pages at once, each to its end exactly once', async () => {

@@ -55,6 +55,13 @@ class Run {
     return actions;
   }
 
+  /** Time passes to `at`; the step's timer fires on the way when it falls due (as the pager's clock would). */
+  passTo(at: number): void {
+    if (this.page.ended === undefined && this.page.stepEnds <= at)
+      this.on({ type: 'step-timer-due' }, Math.max(this.page.stepEnds - this.now, 0));
+    this.now = Math.max(this.now, at);
+  }
+
   /** The step's text or call went out (its sid from the action just taken). */
   sent(sid: string, afterMs = 100): EscalationAction[] {
     const step = [...this.actions].reverse().find((a) => a.type === 'text' || a.type === 'call') as Extract<
@@ -96,8 +103,10 @@ describe('escalation', () => {
       run.sent('CA1', 2_000).filter((a) => a.type !== 'listen-replies'),
       [
         { type: 'save' },
-        { type: 'watch-call', sid: 'CA1', until: T0 + 2_000 + 20_000 + 60_000 },
-        { type: 'set-timer', at: T0 + 2_000 + 20_000 },
+        // The step lasts while the call can take the key: 20 s of ringing, Twilio's 5 s more, 5 s to answer,
+        // "Smoke." and the prompt said (5 s), the <Gather>'s 8 s; its end is awaited a minute more.
+        { type: 'watch-call', sid: 'CA1', until: T0 + 2_000 + 43_000 + 60_000 },
+        { type: 'set-timer', at: T0 + 2_000 + 43_000 },
       ],
     );
     assert.equal(run.page.callSid, 'CA1');
@@ -115,6 +124,69 @@ describe('escalation', () => {
     });
     assert.deepEqual([end.page.alarmId, end.page.steps, end.page.merged, end.page.startedAt], ['smoke', 0, 0, new Date(T0).toISOString()]);
     assert.equal(run.page.ended, PORT.acknowledged);
+  });
+
+  it("keeps a call's step on while the call can still take the key: it rings (plus Twilio's 5 s), is answered, says the alert, waits the <Gather>", () => {
+    const run = new Run(policy({ steps: [{ action: 'call', wait: 30 }] }));
+    run.on({ type: 'start' });
+    run.sent('CA1', 0);
+    // Alice picks up at 25 s, hears the alert, and presses 1 at 35 s: her step is still on, and she acknowledges.
+    run.passTo(T0 + 35_000);
+    assert.deepEqual(outcomes(run), [], 'the step did not move on at the end of its 30 s wait');
+    assert.ok(
+      run.page.stepEnds >= T0 + 30_000 + 5_000 + 8_000,
+      `the step lasts the ring, its slack and the <Gather>: ${run.page.stepEnds - T0}`,
+    );
+    const end = emitted(run.on({ type: 'key-pressed', sid: 'CA1', digits: '1' }));
+    assert.deepEqual([end?.port, end?.page.acknowledged?.name, end?.page.acknowledged?.how], [PORT.acknowledged, 'Alice', 'key']);
+  });
+
+  it("is acknowledged by a key pressed in an earlier step's call that has not ended, while the next step runs: by whom that call went to", () => {
+    const run = new Run(policy({ steps: [{ action: 'call', wait: 30 }] }));
+    run.on({ type: 'start' });
+    run.sent('CA1', 0);
+    // Alice's call is still under way when her step ends: Bob is called meanwhile.
+    assert.deepEqual(types(run.on({ type: 'step-timer-due' }, run.page.stepEnds - run.now)), ['quiet', 'show', 'call']);
+    run.sent('CA2');
+    assert.deepEqual(outcomes(run), [['Alice', 'call', 1, 'no-ack']]);
+    assert.deepEqual(run.on({ type: 'key-pressed', sid: 'CA1', digits: '2' }), [], 'another key');
+    const actions = run.on({ type: 'key-pressed', sid: 'CA1', digits: '1' }, 2_000);
+    assert.deepEqual(types(actions), ['hang-up', 'emit'], "Bob's call, still ringing, is hung up");
+    assert.deepEqual(actions[0], { type: 'hang-up', sid: 'CA2' });
+    assert.deepEqual(
+      [emitted(actions).port, emitted(actions).page.acknowledged?.name, emitted(actions).page.acknowledged?.number],
+      [PORT.acknowledged, 'Alice', ALICE.number],
+    );
+    // Once a call has ended, a key "in it" is nobody's.
+    const ended = new Run(policy({ steps: [{ action: 'call', wait: 30 }] }));
+    ended.on({ type: 'start' });
+    ended.sent('CA1', 0);
+    ended.on({ type: 'step-timer-due' }, ended.page.stepEnds - ended.now);
+    ended.sent('CA2');
+    assert.deepEqual(types(ended.on({ type: 'call-ended', sid: 'CA1', status: 'completed' })), ['unwatch-call', 'save']);
+    assert.deepEqual(ended.on({ type: 'key-pressed', sid: 'CA1', digits: '1' }), []);
+    assert.equal(ended.page.callSid, 'CA2', "Bob's step goes on");
+  });
+
+  it("records a phone that rings out past the ring timeout (Twilio's up to 5 s more) as no-answer, not no-ack", () => {
+    const run = new Run(policy({ steps: [{ action: 'call', wait: 30 }] }));
+    run.on({ type: 'start' });
+    run.sent('CA1', 0);
+    run.passTo(T0 + 34_000);
+    run.on({ type: 'call-ended', sid: 'CA1', status: 'no-answer' });
+    assert.deepEqual(outcomes(run), [['Alice', 'call', 1, 'no-answer']]);
+    // Should Twilio's word come only after the step ended (a status look late), it still is the outcome recorded.
+    const late = new Run(policy({ steps: [{ action: 'call', wait: 30 }] }));
+    late.on({ type: 'start' });
+    late.sent('CA1', 0);
+    late.on({ type: 'step-timer-due' }, late.page.stepEnds - late.now);
+    late.sent('CA2');
+    late.on({ type: 'call-ended', sid: 'CA1', status: 'busy' });
+    late.on({ type: 'call-ended', sid: 'CA2', status: 'completed', answeredBy: 'human' });
+    assert.deepEqual(outcomes(late), [
+      ['Alice', 'call', 1, 'busy'],
+      ['Bob', 'call', 1, 'no-ack'],
+    ]);
   });
 
   it('is acknowledged by a reply with an acknowledgement word (or the key) from a number it texted', () => {
@@ -174,7 +246,11 @@ describe('escalation', () => {
       run.sent(`CA${i}`);
       assert.deepEqual(run.on({ type: 'call-ended', sid: 'CA9', status: 'busy' }), [], "another call's end");
       const next = run.on({ type: 'call-ended', sid: `CA${i}`, status, answeredBy }, 3_000);
-      assert.deepEqual(types(next), i < ends.length - 1 ? ['quiet', 'show', 'call'] : ['emit'], `after ${status}`);
+      assert.deepEqual(
+        types(next),
+        i < ends.length - 1 ? ['unwatch-call', 'quiet', 'show', 'call'] : ['unwatch-call', 'emit'],
+        `after ${status}`,
+      );
       assert.equal(run.page.callSid, undefined);
     });
     assert.deepEqual(

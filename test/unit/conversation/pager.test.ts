@@ -24,6 +24,8 @@ function fakeTwilio() {
   const callStatus = new Map<string, { status: string; answeredBy?: string }>();
   let count = 0;
   let holdCalls: Promise<void> | undefined;
+  /** Twilio's date of the next texts (its clock), and texts it refuses. */
+  const texting: { dateCreated?: Date; refuse: number } = { refuse: 0 };
   const record = (fields: Record<string, unknown>) => ({ toJSON: () => fields });
   const calls = Object.assign(
     (sid: string) => ({
@@ -44,9 +46,10 @@ function fakeTwilio() {
   );
   const messages = {
     create: async (params: Record<string, unknown>) => {
+      if (texting.refuse > 0 && texting.refuse--) throw Object.assign(new Error('Unreachable'), { status: 400, code: 21211 });
       const sid = `SM${++count}`;
       made.push({ what: 'text', to: String(params.to), sid, params });
-      return record({ sid, from: params.from });
+      return record({ sid, from: params.from, ...(texting.dateCreated ? { dateCreated: texting.dateCreated } : {}) });
     },
   };
   const client = { accountSid: 'AC1', calls, messages, api: { v2010: { account: { calls, messages } } } };
@@ -60,6 +63,7 @@ function fakeTwilio() {
     account,
     made,
     callStatus,
+    texting,
     hold(): () => void {
       let release!: () => void;
       holdCalls = new Promise((resolve) => (release = resolve));
@@ -132,8 +136,16 @@ function setUp(settings: Parameters<typeof escalationPolicy>[0], data = new Map<
     );
   const key = (sid: string, digits: string) =>
     hub.publish({ kind: 'call', sid, params: { CallSid: sid, Digits: digits }, source: 'webhook' });
-  const reply = (from: string, body: string) =>
-    hub.publish({ kind: 'message', sid: `SM${body}`, from, to: OURS, params: { Body: body }, source: 'webhook' });
+  const reply = (from: string, body: string, at?: number) =>
+    hub.publish({
+      kind: 'message',
+      sid: `SM${body}${at ?? ''}`,
+      from,
+      to: OURS,
+      params: { Body: body },
+      source: at ? 'poll' : 'webhook',
+      ...(at ? { at } : {}),
+    });
   return { ...twilio, clock, room, pager, out, ended, statuses, warnings, data, input, key, reply };
 }
 
@@ -252,6 +264,36 @@ describe('pager', () => {
     );
     assert.deepEqual(t.ended, [undefined, undefined, undefined]);
     assert.equal(t.room.size, 0);
+  });
+
+  it("takes no reply dated before the page's text as its acknowledgement (a poll listing an older 'ok'), as twilio-ask does not", async () => {
+    const t = setUp({ steps: [{ action: 'text', wait: 60 }], rounds: 1 });
+    // Twilio's clock: the text went out at 03:00:10; Bob's "ok" is from 2.5 s before it.
+    const textedAt = Date.UTC(2026, 0, 1, 3, 0, 10);
+    t.texting.dateCreated = new Date(textedAt);
+    t.input({ topic: 'smoke', payload: 'hall', contacts: `Bob ${BOB}` });
+    await t.clock.advance(0);
+    assert.equal(t.made.length, 1);
+    t.reply(BOB, 'ok', textedAt - 2_500);
+    await t.clock.advance(0);
+    assert.equal(t.out.length, 0, 'the old reply does not acknowledge');
+    // The same board judges a twilio-ask question the same way: a question asked then ignores it too.
+    t.reply(BOB, 'ok', textedAt + 1_000);
+    assert.equal(port(t.out[0]), 0, 'a reply after the text does');
+    assert.equal(t.out[0][0]!.page.acknowledged.how, 'reply');
+  });
+
+  it("gives back the code reserved for a page text Twilio refused: the person's next lone question carries no code", async () => {
+    const t = setUp({ steps: [{ action: 'text', wait: 60 }], rounds: 1 });
+    t.texting.refuse = 1;
+    t.input({ topic: 'smoke', payload: 'hall', contacts: `Bob ${BOB}` });
+    await t.clock.advance(0);
+    assert.equal(port(t.out[0]), 1, 'refused: nobody could be paged');
+    assert.match(t.out[0][1]!.page.history[0].outcome, /failed/);
+    t.input({ topic: 'flood', payload: 'cellar', contacts: `Bob ${BOB}` });
+    await t.clock.advance(0);
+    assert.equal(t.made.length, 1);
+    assert.equal(String(t.made[0].params?.body), 'Smoke in the cellar. Reply ACK to acknowledge.', 'no code: no other question is open');
   });
 
   it('resumes a page a previous run stored, for the time its step had left', async () => {
