@@ -312,6 +312,9 @@ describe('twilio-page', () => {
     helper.getNode('news').on('input', (m: any) => news.push(m));
     helper.getNode('page').receive({ topic: 'smoke', payload: 'hall' });
     await until(() => texts(PRESSES_1).length === 1, "Alice's text");
+    // The poller's first look has been (it takes what is there as history): the "ok" comes after it.
+    const looks = () => simulator.requests.filter((r) => r.method === 'GET' && r.path.endsWith('/Messages.json')).length;
+    await until(() => looks() > 0, 'the first look');
     // Alice's "ok" is dated 5 s before the page texted her (a text she sent about something else, listed by the next poll).
     await simulatorSettings({ clockSkewMs: -5_000 });
     try {
