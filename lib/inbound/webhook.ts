@@ -90,7 +90,11 @@ export function jsonValue(raw: string): unknown {
   }
 }
 
-export type WebhookEvent = 'message' | 'message-status' | 'call' | 'call-status' | 'other';
+/**
+ * What a webhook is about. `gather` is what a caller entered at a <Gather> (its keys, Digits, or its
+ * words, SpeechResult), posted to the Gather's action URL: news of a call in progress, not a new call.
+ */
+export type WebhookEvent = 'message' | 'message-status' | 'call' | 'gather' | 'call-status' | 'other';
 
 const CALL_STATUS_EVENTS = new Set(['initiated', 'answered', 'completed', 'busy', 'no-answer', 'failed', 'canceled']);
 
@@ -99,6 +103,7 @@ export function classifyEvent(params: Record<string, unknown>): WebhookEvent {
   if (typeof params.MessageStatus === 'string' && params.MessageStatus !== 'received') return 'message-status';
   if (typeof params.MessageSid === 'string' || typeof params.SmsMessageSid === 'string') return 'message';
   if (typeof params.CallSid === 'string') {
+    if (typeof params.Digits === 'string' || typeof params.SpeechResult === 'string') return 'gather';
     const status = String(params.CallStatus ?? '');
     return params.CallbackSource !== undefined || CALL_STATUS_EVENTS.has(status) ? 'call-status' : 'call';
   }

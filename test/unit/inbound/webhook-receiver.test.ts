@@ -137,6 +137,36 @@ describe('WebhookReceiver', () => {
     assert.equal(got.statuses.at(-1), 'green twilio-in.status.answer');
   });
 
+  it("sends a Gather result on as its own event, gather (keys or words), and keeps one a subscriber claims (a page's call)", async () => {
+    const CA = 'CA' + 'c'.repeat(32);
+    const call = { CallSid: CA, From: TO, To: FROM, CallStatus: 'in-progress', Direction: 'outbound-api' };
+    const results: Array<Record<string, string>> = [
+      { Digits: '1', FinishedOnKey: '' },
+      { Digits: '', FinishedOnKey: '#' },
+      { SpeechResult: 'yes please', Confidence: '0.9' },
+      { Digits: '12', SpeechResult: '' },
+    ];
+    const { receiver, got, account } = receiverWith();
+    current = receiver;
+    for (const result of results) assert.equal((await post(form({ ...call, ...result }))).status, 200);
+    assert.deepEqual(
+      got.msgs.map((m) => m.twilio.event),
+      ['gather', 'gather', 'gather', 'gather'],
+    );
+    assert.equal((await post(form({ ...call, CallStatus: 'ringing', Direction: 'inbound' }))).status, 200);
+    assert.equal(got.msgs.at(-1)?.twilio.event, 'call', 'a call without input is still an incoming call');
+    const heard: string[] = [];
+    inboundHubFor(account!).subscribe({ sid: CA }, (event) => {
+      heard.push(event.kind);
+      return String(event.kind) === 'gather' ? 'claimed' : undefined;
+    });
+    const before = got.msgs.length;
+    assert.equal(await (await post(form({ ...call, Digits: '7' }))).text(), EMPTY_TWIML);
+    assert.equal(got.msgs.length, before, 'a key press a page took is not news');
+    assert.deepEqual(heard, ['gather']);
+    assert.equal(got.statuses.at(-1), 'green twilio-in.status.answer');
+  });
+
   it('refuses what is not signed with 403 before reading it, warning once per interval with a count of the rest', async () => {
     const { receiver, got, clock } = receiverWith();
     current = receiver;
