@@ -6,6 +6,7 @@
  */
 import type { Request, Response } from 'express';
 import { Clock, Timer, systemClock } from '../core/clock';
+import { maskTexts } from '../core/errors';
 import { EMPTY_TWIML, buildTwiml } from '../twilio/twiml';
 import type { Body } from '../twilio/signature';
 import type { TwilioAccount } from '../account/account';
@@ -138,20 +139,22 @@ export class WebhookReceiver {
     }
     if (settings.validate && account.validateWebhook(signature, url(), body) !== true)
       return this.reject(res, 'twilio-in.warnings.invalidSignature', url(), true);
-    if (body.kind === 'json') body.value = jsonValue(body.raw); // read only once Twilio's signature holds
+    // Read only once Twilio's signature holds; every text passes the account's masking before anyone
+    // reads it (a polled one did as the account's answer).
+    const value = maskTexts(body.kind === 'json' ? jsonValue(body.raw) : body.params, account.redact);
     const token = req.headers['i-twilio-idempotency-token'];
     if (settings.duplicates && typeof token === 'string' && token && (await settings.duplicates.seen(token))) {
       this.callbacks.status.warning('twilio-in.status.duplicate');
       return answer(res, 200, EMPTY_TWIML);
     }
-    const params = body.kind === 'form' ? body.params : isRecord(body.value) ? body.value : {};
+    const params = isRecord(value) ? value : {};
     const msg = receiveInbound(this.hub, params, { source: 'webhook' });
     // An answer to a question a twilio-ask asked is that node's, not news for this flow.
     if (!msg) {
       this.callbacks.status.success('twilio-in.status.answer');
       return answer(res, 200, EMPTY_TWIML);
     }
-    if (body.kind === 'json' && !isRecord(body.value)) msg.payload = body.value; // a JSON array or scalar as it came
+    if (!isRecord(value)) msg.payload = value; // a JSON array or scalar as it came
     this.pass(msg, req, res);
   }
 

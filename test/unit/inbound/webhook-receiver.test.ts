@@ -40,6 +40,7 @@ function receiverWith(settings: Partial<WebhookSettings> = {}, account: Partial<
   const clock = new ManualClock(1_000_000);
   const got = { msgs: [] as InboundMsg[], warnings: [] as Array<[string, unknown]>, statuses: [] as string[], urls: [] as string[] };
   const stand = account && {
+    redact: (text: string) => text,
     canValidateWebhooks: () => true,
     validateWebhook: (signature: string | undefined, url: string) => {
       got.urls.push(url);
@@ -165,6 +166,20 @@ describe('WebhookReceiver', () => {
     assert.equal(got.msgs.length, before, 'a key press a page took is not news');
     assert.deepEqual(heard, ['gather']);
     assert.equal(got.statuses.at(-1), 'green twilio-in.status.answer');
+  });
+
+  it("passes what a webhook says through the account's masking before anyone reads it: the flow, a subscriber, a JSON body", async () => {
+    const secret = 'tok-0123456789';
+    const { receiver, got, account } = receiverWith({}, { redact: (text: string) => text.split(secret).join('********') });
+    current = receiver;
+    const heard: unknown[] = [];
+    inboundHubFor(account!).subscribe({ sid: SM }, (event) => void heard.push(event.params.ErrorMessage));
+    await post(form({ MessageSid: SM, MessageStatus: 'failed', ErrorMessage: `echo ${secret}`, [secret]: 'x' }));
+    await post(JSON.stringify([`echo ${secret}`]), { 'Content-Type': 'application/json' });
+    assert.deepEqual(heard, ['echo ********']);
+    assert.equal((got.msgs[0].payload as Record<string, unknown>).ErrorMessage, 'echo ********');
+    assert.deepEqual(got.msgs[1].payload, ['echo ********']);
+    assert.ok(!JSON.stringify(got.msgs.map((m) => m.payload)).includes(secret));
   });
 
   it('refuses what is not signed with 403 before reading it, warning once per interval with a count of the rest', async () => {
