@@ -16,6 +16,8 @@ export interface Person {
   reply?: { text: string; afterMs?: number };
   /** Presses these keys when a call they answer asks for them (a <Gather>). */
   press?: string;
+  /** What Twilio's record says of a text that failed to reach them, instead of its usual text (a test's). */
+  errorMessage?: string;
 }
 
 /** The simulated people every test and the demo can write to (numbers no real phone has: 555 01xx). */
@@ -55,7 +57,8 @@ export interface StatusStep {
 const bare = (address: unknown) => String(address ?? '').replace(/^(whatsapp:|messenger:)/, '');
 
 export function messageSteps(record: TwilioRecord, people: Readonly<Record<string, Person>>): StatusStep[] {
-  const fate = people[bare(record.to)]?.message ?? 'delivered';
+  const person = people[bare(record.to)];
+  const fate = person?.message ?? 'delivered';
   const path: string[] =
     fate === 'failed' ? ['failed'] : fate === 'sent' ? ['sent'] : fate === 'read' ? ['sent', 'delivered', 'read'] : ['sent', fate];
   return path.map((status) => {
@@ -65,7 +68,7 @@ export function messageSteps(record: TwilioRecord, people: Readonly<Record<strin
         status,
         date_sent: status === 'sent' || status === 'failed' ? twilioDate() : record.date_sent,
         error_code: error ? error[0] : null,
-        error_message: error ? error[1] : null,
+        error_message: error ? (person?.errorMessage ?? error[1]) : null,
       },
       callback: {
         MessageSid: String(record.sid),

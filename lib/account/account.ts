@@ -5,7 +5,7 @@
  */
 import type { Node, NodeAPI } from 'node-red';
 import type twilio from 'twilio';
-import { TwilioNodeError, secretRedactor } from '../core/errors';
+import { TwilioNodeError, maskTexts, secretRedactor } from '../core/errors';
 import { text } from '../core/texts';
 import { Body, isValidSignature } from '../twilio/signature';
 import { resolveEnvReferences } from '../node-red/typed-fields';
@@ -82,6 +82,20 @@ const CLOSE_WAIT_MS = 10_000;
  * what its close must run: queued requests fail as NOT_SENT, those in flight get 10 s, then the
  * client's sockets close.
  */
+/**
+ * Every answer to the account's SDK requests is masked before the SDK reads it (a record, a list, an
+ * error): the one point where Twilio's texts come in, so a server that echoes the Authorization header
+ * or a secret (a proxy or a stand-in at the base URL) cannot put it in a msg, a status or a log.
+ */
+function maskAnswers(requestClient: BaseUrlRequestClient, redact: (text: string) => string): void {
+  const request = requestClient.request.bind(requestClient);
+  requestClient.request = ((opts: Parameters<typeof request>[0]) =>
+    request(opts).then((response) => {
+      if (typeof response?.body === 'string') (response as { body: unknown }).body = redact(response.body);
+      return response;
+    })) as typeof requestClient.request;
+}
+
 export function openAccount(RED: NodeAPI, node: Node, settings: AccountSettings, stored: AccountCredentials): () => Promise<void> {
   const resolve = (value: string | undefined): string => resolveEnvReferences(RED, node, value);
   const credentials: TwilioCredentials = {
@@ -111,6 +125,7 @@ export function openAccount(RED: NodeAPI, node: Node, settings: AccountSettings,
   let configError: TwilioNodeError | undefined;
   try {
     handle = createTwilioClient(credentials, { ...connection, queue });
+    maskAnswers(handle.requestClient, redact);
   } catch (err) {
     configError = err as TwilioNodeError;
   }
@@ -147,7 +162,7 @@ export function openAccount(RED: NodeAPI, node: Node, settings: AccountSettings,
         agentFor: (url: URL) => requestClient.agentFor(url),
         schedule: queue.schedule.bind(queue),
       };
-      return performRawRequest(request, transport, redact);
+      return performRawRequest(request, transport, redact).then((response) => maskTexts(response, redact));
     },
   };
   // Not enumerable: nothing of the account shows when Node-RED or a flow inspects the node.

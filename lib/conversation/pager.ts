@@ -281,7 +281,9 @@ export class Pager {
     if (calls.has(sid)) return;
     const unsubscribe = this.options.hub.subscribe({ sid }, (event) => {
       const digits = event.params.Digits;
-      if (typeof digits === 'string') this.apply(id, { type: 'key-pressed', sid, digits });
+      if (typeof digits !== 'string') return undefined;
+      this.apply(id, { type: 'key-pressed', sid, digits });
+      return 'claimed'; // a key pressed on a page's call is the page's (acknowledging or not), not news for twilio-in's flow
     });
     calls.set(sid, unsubscribe);
     this.tracker.track('call', sid, until, (outcome) =>

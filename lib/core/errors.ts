@@ -206,9 +206,40 @@ export function toTwilioNodeError(err: unknown, redact: (text: string) => string
   return new TwilioNodeError('UNKNOWN_ERROR', message);
 }
 
-/** A function that replaces every occurrence of the given secrets with a mask. */
+/**
+ * A function that replaces every occurrence of the given secrets with a mask, also as JSON text may
+ * write them (a base64 Authorization header's "/" escaped as "\/"), since a server's body is masked
+ * before it is parsed.
+ */
 export function secretRedactor(secrets: Array<string | undefined>): (text: string) => string {
   const present = secrets.filter((s): s is string => typeof s === 'string' && s.length >= 4);
-  if (present.length === 0) return (text) => text;
-  return (text) => present.reduce((out, secret) => out.split(secret).join('********'), text);
+  const forms = [...new Set(present.flatMap((secret) => [secret, secret.replace(/\//g, '\\/')]))];
+  if (forms.length === 0) return (text) => text;
+  return (text) => forms.reduce((out, secret) => out.split(secret).join('********'), text);
+}
+
+/** Nesting deeper than any record Twilio sends is left as it is (a cycle cannot loop). */
+const MAX_MASK_DEPTH = 32;
+
+/**
+ * `value` with every text in it (keys too) passed through `redact`: plain objects and arrays are
+ * copied, other things (a Buffer, a Date) kept as they are. What Twilio (or a server at the
+ * account's base URL) says goes through this before it reaches a msg.
+ */
+export function maskTexts<T>(value: T, redact: (text: string) => string, depth = 0): T {
+  if (typeof value === 'string') return redact(value) as T;
+  if (depth >= MAX_MASK_DEPTH || typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value)) return value.map((item: unknown) => maskTexts(item, redact, depth + 1)) as T;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (proto !== Object.prototype && proto !== null) return value;
+  const copy: Record<string, unknown> = proto === null ? (Object.create(null) as Record<string, unknown>) : {};
+  // Defined, not assigned: a key "__proto__" stays a key.
+  for (const [key, item] of Object.entries(value))
+    Object.defineProperty(copy, redact(key), {
+      value: maskTexts(item, redact, depth + 1),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  return copy as T;
 }

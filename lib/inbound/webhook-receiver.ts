@@ -6,6 +6,7 @@
  */
 import type { Request, Response } from 'express';
 import { Clock, Timer, systemClock } from '../core/clock';
+import { maskTexts } from '../core/errors';
 import { EMPTY_TWIML, buildTwiml } from '../twilio/twiml';
 import type { Body } from '../twilio/signature';
 import type { TwilioAccount } from '../account/account';
@@ -13,7 +14,17 @@ import type { DuplicateWindow } from './dedupe';
 import { InboundHub, inboundHubFor } from './hub';
 import { InboundMsg, ReceiverCallbacks, receiveInbound } from './inbound-message';
 import { BodyReadError, readWebhookBody, refuseBody } from './route';
-import { WEBHOOK_LIMITS, jsonValue, nestsDeeperThan, parseForm, signedUrl, tooManyParameters, webhookBodyKind } from './webhook';
+import {
+  WEBHOOK_LIMITS,
+  acceptedHost,
+  jsonValue,
+  nestsDeeperThan,
+  parseForm,
+  requestHost,
+  signedUrl,
+  tooManyParameters,
+  webhookBodyKind,
+} from './webhook';
 
 /** An attacker must not be able to flood the log: one warning per interval, with a count. */
 export const WARNING_INTERVAL_MS = 10_000;
@@ -27,6 +38,11 @@ export interface WebhookSettings {
   publicBaseUrl: () => string | undefined;
   /** Believe X-Forwarded-Proto and X-Forwarded-Host. */
   trustProxy: boolean;
+  /**
+   * Without a public URL, the hosts a request may name besides this machine's own (see acceptedHost);
+   * read at each request (the setting may name an env variable).
+   */
+  hosts?: () => readonly string[];
   /** Where delivery tokens are remembered; undefined: every delivery is taken. */
   duplicates?: DuplicateWindow;
   /** Answer at once ('auto'), or let the flow answer ('flow') within `replyTimeoutMs`. */
@@ -120,14 +136,16 @@ export class WebhookReceiver {
     if (!account) return answer(res, 500, 'Twilio account not configured', 'text/plain');
     const header = req.headers['x-twilio-signature'];
     const signature = typeof header === 'string' && header ? header : undefined;
-    const url = () =>
-      signedUrl(
-        { originalUrl: req.originalUrl, headers: req.headers, protocol: req.protocol },
-        { publicBaseUrl: settings.publicBaseUrl(), trustProxy: settings.trustProxy },
-      );
+    const request = { originalUrl: req.originalUrl, headers: req.headers, protocol: req.protocol };
+    const options = { publicBaseUrl: settings.publicBaseUrl(), trustProxy: settings.trustProxy };
+    const url = () => signedUrl(request, options);
     // What can be refused without the body is refused before a byte of it is read.
-    if (settings.validate && !account.canValidateWebhooks()) return this.reject(res, 'twilio-in.warnings.noToken', url(), false);
-    if (settings.validate && !signature) return this.reject(res, 'twilio-in.warnings.missingSignature', url(), false);
+    if (settings.validate && !account.canValidateWebhooks()) return this.reject(res, 'twilio-in.warnings.noToken', { url: url() }, false);
+    if (settings.validate && !signature) return this.reject(res, 'twilio-in.warnings.missingSignature', { url: url() }, false);
+    // Without a public URL the signed URL is built from the host the request names: only ours may be.
+    const host = requestHost(request, options);
+    if (settings.validate && !options.publicBaseUrl && !acceptedHost(host, settings.hosts?.() ?? []))
+      return this.reject(res, 'twilio-in.warnings.unknownHost', { host }, false);
     let body: Body;
     try {
       body = await this.readBody(req);
@@ -137,26 +155,28 @@ export class WebhookReceiver {
       return refuseBody(req, res, err);
     }
     if (settings.validate && account.validateWebhook(signature, url(), body) !== true)
-      return this.reject(res, 'twilio-in.warnings.invalidSignature', url(), true);
-    if (body.kind === 'json') body.value = jsonValue(body.raw); // read only once Twilio's signature holds
+      return this.reject(res, 'twilio-in.warnings.invalidSignature', { url: url() }, true);
+    // Read only once Twilio's signature holds; every text passes the account's masking before anyone
+    // reads it (a polled one did as the account's answer).
+    const value = maskTexts(body.kind === 'json' ? jsonValue(body.raw) : body.params, account.redact);
     const token = req.headers['i-twilio-idempotency-token'];
     if (settings.duplicates && typeof token === 'string' && token && (await settings.duplicates.seen(token))) {
       this.callbacks.status.warning('twilio-in.status.duplicate');
       return answer(res, 200, EMPTY_TWIML);
     }
-    const params = body.kind === 'form' ? body.params : isRecord(body.value) ? body.value : {};
+    const params = isRecord(value) ? value : {};
     const msg = receiveInbound(this.hub, params, { source: 'webhook' });
     // An answer to a question a twilio-ask asked is that node's, not news for this flow.
     if (!msg) {
       this.callbacks.status.success('twilio-in.status.answer');
       return answer(res, 200, EMPTY_TWIML);
     }
-    if (body.kind === 'json' && !isRecord(body.value)) msg.payload = body.value; // a JSON array or scalar as it came
+    if (!isRecord(value)) msg.payload = value; // a JSON array or scalar as it came
     this.pass(msg, req, res);
   }
 
-  private reject(res: Response, warning: string, url: string, bodyRead: boolean): void {
-    this.warnThrottled(warning, { url });
+  private reject(res: Response, warning: string, subs: Record<string, string>, bodyRead: boolean): void {
+    this.warnThrottled(warning, subs);
     this.callbacks.status.failed('twilio-in.status.rejected');
     if (!bodyRead) res.set('Connection', 'close'); // the unread body is not worth reading for another request
     answer(res, 403, 'Forbidden: invalid Twilio signature', 'text/plain');

@@ -3,6 +3,7 @@
  * Twilio sends and their limits, and what a webhook is about (its event, Sid, numbers, media).
  * The signature check itself is a Twilio rule: lib/twilio/signature.ts.
  */
+import os from 'node:os';
 import type { Body } from '../twilio/signature';
 
 export interface SignedUrlOptions {
@@ -26,12 +27,70 @@ function firstHeader(value: string | string[] | undefined): string | undefined {
   return one?.split(',')[0].trim() || undefined;
 }
 
-/** The URL Twilio requested, which is the one it signed: scheme, host (and port) as Twilio saw them. */
+/** The host a request says it was sent to: X-Forwarded-Host when the proxy is trusted, else Host. */
+export function requestHost(req: IncomingRequest, options: SignedUrlOptions = {}): string {
+  return (options.trustProxy && firstHeader(req.headers['x-forwarded-host'])) || firstHeader(req.headers.host) || 'localhost';
+}
+
+/**
+ * The URL Twilio requested, which is the one it signed: the public URL when one is set, else scheme,
+ * host (and port) as the request names them (see acceptedHost: only hosts that are ours).
+ */
 export function signedUrl(req: IncomingRequest, options: SignedUrlOptions = {}): string {
   if (options.publicBaseUrl) return `${options.publicBaseUrl.replace(/\/+$/, '')}${req.originalUrl}`;
   const proto = (options.trustProxy && firstHeader(req.headers['x-forwarded-proto'])) || req.protocol;
-  const host = (options.trustProxy && firstHeader(req.headers['x-forwarded-host'])) || firstHeader(req.headers.host) || 'localhost';
-  return `${proto}://${host}${req.originalUrl}`;
+  return `${proto}://${requestHost(req, options)}${req.originalUrl}`;
+}
+
+/** A host without its port, in lower case: "[::1]:1880" is "::1", "Home.Example.com:443" is "home.example.com". */
+export function hostName(host: string): string {
+  const lower = host.trim().toLowerCase();
+  if (lower.startsWith('[')) return lower.slice(1, lower.indexOf(']') === -1 ? undefined : lower.indexOf(']'));
+  const colon = lower.indexOf(':');
+  // One colon separates a port; more are a bare IPv6 address.
+  return colon !== -1 && colon === lower.lastIndexOf(':') ? lower.slice(0, colon) : lower;
+}
+
+/** This machine's own names and addresses: loopback, its host name, its interfaces' addresses. */
+export function ownHostNames(): Set<string> {
+  const names = new Set(['localhost', '127.0.0.1', '::1', os.hostname().toLowerCase()]);
+  for (const addresses of Object.values(os.networkInterfaces()))
+    for (const { address } of addresses ?? []) names.add(address.toLowerCase());
+  return names;
+}
+
+/**
+ * The hosts a user names (a setting: "home.example.com, tunnel.example.net:8443"), each in lower
+ * case: a name alone stands for any port, "name:port" for that port only. A URL's scheme and path,
+ * typed by habit, are left out.
+ */
+export function parseHostList(text: string | undefined): string[] {
+  return (text ?? '')
+    .split(/[\s,]+/)
+    .map((entry) =>
+      entry
+        .replace(/^[a-z][a-z0-9+.-]*:\/\//i, '')
+        .replace(/\/.*$/, '')
+        .toLowerCase(),
+    )
+    .filter((entry) => entry !== '');
+}
+
+const WELL_FORMED_HOST = /^(?:[a-z0-9_](?:[a-z0-9_.-]*[a-z0-9_])?|\[[0-9a-f:.]+\]|[0-9a-f:]+)(?::\d{1,5})?$/;
+
+/**
+ * Whether a request that names `host` may have its signature checked against a URL built from it:
+ * only when the host is this Node-RED's own (one of `own`) or one the user named. Any other would let
+ * a signature Twilio made for another host (another service of the same account) be replayed here,
+ * with that Host (or X-Forwarded-Host) forged.
+ */
+export function acceptedHost(host: string, named: readonly string[], own: () => Set<string> = ownHostNames): boolean {
+  const exact = host.trim().toLowerCase();
+  // A host and a port, nothing else: "127.0.0.1:1@other.example.com" must not pass as 127.0.0.1.
+  if (!WELL_FORMED_HOST.test(exact)) return false;
+  const name = hostName(exact);
+  if (named.some((entry) => entry === exact || entry === name || (entry.startsWith('[') && entry.slice(1, -1) === name))) return true;
+  return own().has(name);
 }
 
 /** Twilio posts forms (its usual) or JSON (signed with bodySHA256); anything else is not Twilio. */
@@ -90,7 +149,11 @@ export function jsonValue(raw: string): unknown {
   }
 }
 
-export type WebhookEvent = 'message' | 'message-status' | 'call' | 'call-status' | 'other';
+/**
+ * What a webhook is about. `gather` is what a caller entered at a <Gather> (its keys, Digits, or its
+ * words, SpeechResult), posted to the Gather's action URL: news of a call in progress, not a new call.
+ */
+export type WebhookEvent = 'message' | 'message-status' | 'call' | 'gather' | 'call-status' | 'other';
 
 const CALL_STATUS_EVENTS = new Set(['initiated', 'answered', 'completed', 'busy', 'no-answer', 'failed', 'canceled']);
 
@@ -99,6 +162,7 @@ export function classifyEvent(params: Record<string, unknown>): WebhookEvent {
   if (typeof params.MessageStatus === 'string' && params.MessageStatus !== 'received') return 'message-status';
   if (typeof params.MessageSid === 'string' || typeof params.SmsMessageSid === 'string') return 'message';
   if (typeof params.CallSid === 'string') {
+    if (typeof params.Digits === 'string' || typeof params.SpeechResult === 'string') return 'gather';
     const status = String(params.CallStatus ?? '');
     return params.CallbackSource !== undefined || CALL_STATUS_EVENTS.has(status) ? 'call-status' : 'call';
   }

@@ -20,6 +20,18 @@ import type { EditedNode, NodeDefinition } from '../../editor/twilio-editor';
         validate: RED.validators.regex(TwilioEditor.anyOf([TwilioEditor.rule('baseUrl')], { optional: true, env: true })),
       },
       trustProxy: { value: false },
+      // Without a public URL: hosts a request may name besides this machine's own, "name" or "name:port", or ${ENV}.
+      hosts: {
+        value: '',
+        validate: function (v) {
+          const host = /^(?:[A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$|^\$\{\w+\}$/;
+          return String(v ?? '')
+            .split(/[\s,]+/)
+            .every(function (entry) {
+              return entry === '' || host.test(entry);
+            });
+        },
+      },
       validate: { value: true },
       reply: { value: 'auto' },
       replyTimeout: {
@@ -95,8 +107,13 @@ import type { EditedNode, NodeDefinition } from '../../editor/twilio-editor';
           .closest('.form-row')
           .toggle(fromFlow && $('#node-input-fallback').val() !== 'empty');
         $('#node-input-dedupeWindow').closest('.form-row').toggle($('#node-input-dedupe').prop('checked'));
+        // Without a public URL the signed URL is taken from each request: say so, and which hosts it accepts.
+        const fromRequest = String($('#node-input-publicBaseUrl').val() ?? '').trim() === '';
+        $('#twilio-in-from-request').toggle(fromRequest);
+        $('#node-input-hosts').closest('.form-row').toggle(fromRequest);
       };
       $('#node-input-receive, #node-input-validate, #node-input-reply, #node-input-dedupe, #node-input-fallback').on('change', toggle);
+      $('#node-input-publicBaseUrl').on('input change', toggle);
       toggle();
       TwilioEditor.contextStores(node);
       // Point one of the account's numbers at this node (the deployed account and public URL are used).

@@ -11,6 +11,7 @@ import type { InboundMsg, ReceiverCallbacks } from '../../lib/inbound/inbound-me
 import { PollReceiver, PollSettings } from '../../lib/inbound/poll-receiver';
 import { BODY_TIMEOUT_MS, mountWebhookRoute, publicWebhookUrl } from '../../lib/inbound/route';
 import { WebhookReceiver, WebhookSettings, fallbackTwiml } from '../../lib/inbound/webhook-receiver';
+import { parseHostList } from '../../lib/inbound/webhook';
 import { upgradeConfig } from '../../lib/node-red/config-version';
 import { KeyValueStore, forgetNodeState, nodeStateStore } from '../../lib/node-red/context';
 import { nodeStatus } from '../../lib/node-red/status';
@@ -23,6 +24,8 @@ export interface TwilioInDef extends NodeDef {
   path: string;
   publicBaseUrl: string;
   trustProxy: boolean;
+  /** Without a public URL: hosts a request may name besides this machine's own ("home.example.com, x.example.net:8443"). */
+  hosts?: string;
   validate: boolean;
   reply: 'auto' | 'flow';
   replyTimeout: number | string;
@@ -59,6 +62,7 @@ function pollSettings(def: TwilioInDef, store: KeyValueStore): PollSettings {
 /** The webhook route, as configured (and as settings.js may bound how long a body takes: `twilioInBodyTimeout` in ms). */
 function webhookSettings(
   RED: NodeAPI,
+  node: Node,
   def: TwilioInDef,
   path: string,
   publicBaseUrl: () => string | undefined,
@@ -70,6 +74,7 @@ function webhookSettings(
     validate: def.validate !== false,
     publicBaseUrl,
     trustProxy: def.trustProxy === true,
+    hosts: () => parseHostList(resolveEnvReferences(RED, node, def.hosts)),
     duplicates: def.dedupe === false ? undefined : new DuplicateWindow(store, dedupe),
     reply: def.reply,
     replyTimeoutMs: Math.min(seconds(def.replyTimeout, 10), LIMITS.replyWaitSeconds.max) * 1000,
@@ -106,7 +111,7 @@ module.exports = function registerTwilioIn(RED: NodeAPI): void {
       const receiver = account && new PollReceiver(account, pollSettings(def, store), { ...callbacks, log: (key) => node.log(RED._(key)) });
       close = () => receiver?.close();
     } else {
-      const receiver = new WebhookReceiver(account, webhookSettings(RED, def, path, publicBaseUrl, store), callbacks);
+      const receiver = new WebhookReceiver(account, webhookSettings(RED, node, def, path, publicBaseUrl, store), callbacks);
       const route = mountWebhookRoute(RED, path, (req, res) => void receiver.handle(req, res));
       close = () => {
         receiver.close();

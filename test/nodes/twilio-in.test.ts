@@ -204,7 +204,8 @@ describe('twilio-in and twilio-reply', () => {
     );
     await helper.unload();
 
-    loaded = await load({ trustProxy: true });
+    // Behind a proxy without a public URL, the host it forwards must be named (see the next test).
+    loaded = await load({ trustProxy: true, hosts: 'home.example.com' });
     const forwarded = { 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'home.example.com' };
     assert.equal((await signedForm('/twilio/sms', PARAMS, publicPath, TOKEN, forwarded)).status, 200);
     assert.equal(
@@ -224,6 +225,28 @@ describe('twilio-in and twilio-reply', () => {
       403,
       'X-Forwarded-* are not believed unless trusted',
     );
+  });
+
+  it('without a public URL, refuses a signature Twilio made for another host, replayed with that host forwarded', async () => {
+    // Twilio signed each for another service of the same account; an attacker replays it here.
+    const replay = (host: string) =>
+      signedForm('/twilio/sms', PARAMS, `https://${host}/twilio/sms`, TOKEN, { 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': host });
+    let loaded = await load({ trustProxy: true });
+    for (const host of ['other.example.com', 'other.example.com:443', 'OTHER.example.com'])
+      assert.equal((await replay(host)).status, 403, `${host}, no hosts named`);
+    await helper.unload();
+    process.env.TWILIO_IN_TEST_HOST = 'tunnel.example.net:8443';
+    loaded = await load({ trustProxy: true, hosts: 'home.example.com, ${TWILIO_IN_TEST_HOST}' });
+    assert.equal((await replay('other.example.com')).status, 403, 'not one of those named');
+    assert.equal((await replay('tunnel.example.net')).status, 403, 'named with another port');
+    assert.equal((await replay('home.example.com')).status, 200, 'one named');
+    assert.equal((await replay('tunnel.example.net:8443')).status, 200, 'one named by an env variable');
+    delete process.env.TWILIO_IN_TEST_HOST;
+    await helper.unload();
+    loaded = await load({ publicBaseUrl: 'https://home.example.com', trustProxy: true });
+    assert.equal((await replay('other.example.com')).status, 403, 'with a public URL, only its host is signed for');
+    await settle(() => loaded.received.length >= 1);
+    assert.equal(loaded.received.length, 0);
   });
 
   it('checks JSON bodies by bodySHA256', async () => {

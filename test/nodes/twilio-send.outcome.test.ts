@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { ManualClock, installClock } from '../../lib/core/clock';
 import { until as untilWithin } from '../support/assertions';
-import { FlowNode, initWithFileContext, accountNode, allNodes, helper, useHttpNode, useRuntime } from '../support/harness';
+import { ACCOUNT, FlowNode, initWithFileContext, accountNode, allNodes, helper, useHttpNode, useRuntime } from '../support/harness';
 
 initWithFileContext();
 
@@ -216,6 +216,26 @@ describe('twilio-send waiting for outcomes', () => {
     const looks = simulator.requests.filter((r) => r.method === 'GET' && r.path.includes('/Messages/'));
     assert.equal(looks.length, 0, 'no look: the callback came first');
     assert.equal(run.dones, 1);
+  });
+
+  it("masks a secret a server echoed in the outcome's error text: the Authorization header, the token itself", async () => {
+    const header = `Basic ${Buffer.from(`${ACCOUNT.sid}:${ACCOUNT.authToken}`).toString('base64')}`;
+    const echo = `Rejected; you sent Authorization: ${header} (token ${ACCOUNT.authToken})`;
+    await settings({ people: { '+15555550198': { message: 'undelivered', errorMessage: echo } } });
+    try {
+      const run = await load({ to: '+15555550198' });
+      helper.getNode('send').receive({ payload: 'x' });
+      await Promise.all([tracking(2), twilioKnows(['undelivered'])]);
+      await clock.advance(2_000); // the look that finds it undelivered
+      await until(() => outputs(run) === 1, 'the outcome');
+      const [msg] = run.notReached;
+      assert.equal(msg.payload.status, 'undelivered');
+      assert.equal(msg.payload.errorMessage, 'Rejected; you sent Authorization: Basic ******** (token ********)');
+      const whole = JSON.stringify(msg);
+      for (const secret of [ACCOUNT.authToken!, header.slice('Basic '.length)]) assert.ok(!whole.includes(secret), 'no secret in the msg');
+    } finally {
+      await settings({ people: {} });
+    }
   });
 
   it('ends as unknown at the deadline, with the last status Twilio gave', async () => {

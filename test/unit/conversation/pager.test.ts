@@ -321,4 +321,18 @@ describe('pager', () => {
       ['Bob', 'Alice'],
     );
   });
+
+  it("claims every key pressed on a page's call, acknowledging or not, so twilio-in does not pass it on as news", async () => {
+    const t = setUp({ steps: [{ action: 'call', wait: 60 }], rounds: 1 });
+    t.input({ topic: 'smoke', payload: 'cellar', contacts: `Alice ${ALICE}` });
+    await t.clock.advance(0);
+    const call = t.made[0];
+    assert.equal(call.what, 'call');
+    assert.equal(t.key(call.sid, '7').claimed, true, "a wrong key is still the page's");
+    assert.equal(t.key(call.sid, '').claimed, true, 'no key (an empty Gather result) too');
+    assert.equal(t.out.length, 0, 'not acknowledged');
+    assert.equal(t.key(call.sid, '1').claimed, true, 'the acknowledging key');
+    assert.equal(port(t.out[0]), 0);
+    assert.equal(t.key('CA' + 'f'.repeat(32), '1').claimed, false, 'a key on a call no page made is news');
+  });
 });

@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import twilio from 'twilio';
-import { HTTP_STATUS_CODES, TWILIO_ERROR_TABLE, TwilioNodeError, secretRedactor, toTwilioNodeError } from '../../../lib/core/errors';
+import {
+  HTTP_STATUS_CODES,
+  TWILIO_ERROR_TABLE,
+  TwilioNodeError,
+  maskTexts,
+  secretRedactor,
+  toTwilioNodeError,
+} from '../../../lib/core/errors';
 
 function restException(status: number, body: object | string) {
   return new twilio.RestException({ statusCode: status, body: typeof body === 'string' ? body : JSON.stringify(body), headers: {} });
@@ -63,5 +70,24 @@ describe('error mapping', () => {
     const err = toTwilioNodeError(new Error('auth s3cr3t-token failed, again s3cr3t-token'), redact);
     assert.equal(err.message, 'auth ******** failed, again ********');
     assert.equal(secretRedactor([])('unchanged'), 'unchanged');
+  });
+
+  it('masks every text of a value (keys too), also as JSON text writes it, and keeps what is not text', () => {
+    const header = 'QUMxOnRva2Vu/x+y=';
+    const redact = secretRedactor([header, 'tok-12345']);
+    assert.equal(redact(JSON.stringify({ h: header }).replace(/\//g, '\\/')), '{"h":"********"}', 'a "/" escaped by the server');
+    const bytes = Buffer.from('tok-12345');
+    const when = new Date(0);
+    const masked = maskTexts(
+      { error_message: `Basic ${header}`, nested: [{ note: 'tok-12345!' }, 3, null], 'tok-12345': true, bytes, when },
+      redact,
+    );
+    assert.deepEqual(masked, { error_message: 'Basic ********', nested: [{ note: '********!' }, 3, null], '********': true, bytes, when });
+    assert.equal(masked.bytes, bytes, 'a Buffer is kept as it is');
+    const hostile = JSON.parse('{"__proto__": {"polluted": "tok-12345"}}') as Record<string, unknown>;
+    const copy = maskTexts(hostile, redact);
+    assert.deepEqual(Object.keys(copy), ['__proto__']);
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+    assert.equal(maskTexts('tok-12345', redact), '********');
   });
 });

@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import os from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import express from 'express';
@@ -40,6 +41,7 @@ function receiverWith(settings: Partial<WebhookSettings> = {}, account: Partial<
   const clock = new ManualClock(1_000_000);
   const got = { msgs: [] as InboundMsg[], warnings: [] as Array<[string, unknown]>, statuses: [] as string[], urls: [] as string[] };
   const stand = account && {
+    redact: (text: string) => text,
     canValidateWebhooks: () => true,
     validateWebhook: (signature: string | undefined, url: string) => {
       got.urls.push(url);
@@ -135,6 +137,130 @@ describe('WebhookReceiver', () => {
     assert.equal(await res.text(), EMPTY_TWIML);
     assert.equal(got.msgs.length, 0);
     assert.equal(got.statuses.at(-1), 'green twilio-in.status.answer');
+  });
+
+  it("sends a Gather result on as its own event, gather (keys or words), and keeps one a subscriber claims (a page's call)", async () => {
+    const CA = 'CA' + 'c'.repeat(32);
+    const call = { CallSid: CA, From: TO, To: FROM, CallStatus: 'in-progress', Direction: 'outbound-api' };
+    const results: Array<Record<string, string>> = [
+      { Digits: '1', FinishedOnKey: '' },
+      { Digits: '', FinishedOnKey: '#' },
+      { SpeechResult: 'yes please', Confidence: '0.9' },
+      { Digits: '12', SpeechResult: '' },
+    ];
+    const { receiver, got, account } = receiverWith();
+    current = receiver;
+    for (const result of results) assert.equal((await post(form({ ...call, ...result }))).status, 200);
+    assert.deepEqual(
+      got.msgs.map((m) => m.twilio.event),
+      ['gather', 'gather', 'gather', 'gather'],
+    );
+    assert.equal((await post(form({ ...call, CallStatus: 'ringing', Direction: 'inbound' }))).status, 200);
+    assert.equal(got.msgs.at(-1)?.twilio.event, 'call', 'a call without input is still an incoming call');
+    const heard: string[] = [];
+    inboundHubFor(account!).subscribe({ sid: CA }, (event) => {
+      heard.push(event.kind);
+      return String(event.kind) === 'gather' ? 'claimed' : undefined;
+    });
+    const before = got.msgs.length;
+    assert.equal(await (await post(form({ ...call, Digits: '7' }))).text(), EMPTY_TWIML);
+    assert.equal(got.msgs.length, before, 'a key press a page took is not news');
+    assert.deepEqual(heard, ['gather']);
+    assert.equal(got.statuses.at(-1), 'green twilio-in.status.answer');
+  });
+
+  it("passes what a webhook says through the account's masking before anyone reads it: the flow, a subscriber, a JSON body", async () => {
+    const secret = 'tok-0123456789';
+    const { receiver, got, account } = receiverWith({}, { redact: (text: string) => text.split(secret).join('********') });
+    current = receiver;
+    const heard: unknown[] = [];
+    inboundHubFor(account!).subscribe({ sid: SM }, (event) => void heard.push(event.params.ErrorMessage));
+    await post(form({ MessageSid: SM, MessageStatus: 'failed', ErrorMessage: `echo ${secret}`, [secret]: 'x' }));
+    await post(JSON.stringify([`echo ${secret}`]), { 'Content-Type': 'application/json' });
+    assert.deepEqual(heard, ['echo ********']);
+    assert.equal((got.msgs[0].payload as Record<string, unknown>).ErrorMessage, 'echo ********');
+    assert.deepEqual(got.msgs[1].payload, ['echo ********']);
+    assert.ok(!JSON.stringify(got.msgs.map((m) => m.payload)).includes(secret));
+  });
+
+  /** A signed post naming `headers.host` (fetch cannot set Host): its status. */
+  const postAs = (headers: Record<string, string>) =>
+    new Promise<number>((resolve, reject) => {
+      const body = form(incoming);
+      const req = http.request(`${base}/hook`, {
+        method: 'POST',
+        headers: {
+          'Content-Type': 'application/x-www-form-urlencoded',
+          'X-Twilio-Signature': 'good',
+          'Content-Length': body.length,
+          ...headers,
+        },
+      });
+      req.on('response', (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+
+  it('without a public URL, checks a signature only for a host of its own or one the user named, never a forged Host', async () => {
+    const forged = [
+      'other.example.com',
+      'other.example.com:443',
+      'twilio-in.example.net',
+      '127.0.0.1:1@other.example.com',
+      '10.9.8.7.nip.io',
+    ];
+    const port = new URL(base).port;
+    for (const trustProxy of [false, true]) {
+      const { receiver, got } = receiverWith({ trustProxy, hosts: () => ['home.example.com', 'tunnel.example.net:8443'] });
+      current = receiver;
+      for (const host of forged) {
+        const headers: Record<string, string> = trustProxy ? { 'X-Forwarded-Host': host, 'X-Forwarded-Proto': 'https' } : { Host: host };
+        assert.equal(await postAs(headers), 403, `${host} (trustProxy ${trustProxy})`);
+      }
+      assert.deepEqual(got.urls, [], 'no signature was checked against a forged host');
+      assert.equal(got.msgs.length, 0);
+      assert.equal(got.warnings[0][0], 'twilio-in.warnings.unknownHost');
+      assert.equal((got.warnings[0][1] as { host: string }).host, forged[0]);
+      const ours = [
+        'home.example.com',
+        'HOME.example.com:8080',
+        'tunnel.example.net:8443',
+        `127.0.0.1:${port}`,
+        `localhost:${port}`,
+        os.hostname(),
+      ];
+      for (const host of ours) {
+        const headers: Record<string, string> = trustProxy ? { 'X-Forwarded-Host': host, 'X-Forwarded-Proto': 'https' } : { Host: host };
+        assert.equal(await postAs(headers), 200, `${host} (trustProxy ${trustProxy})`);
+      }
+      const refused: Record<string, string> = trustProxy
+        ? { 'X-Forwarded-Host': 'tunnel.example.net' }
+        : { Host: 'tunnel.example.net:443' };
+      assert.equal(await postAs(refused), 403, 'a host named with a port is that port only');
+      assert.deepEqual(
+        got.urls.map((url) => new URL(url).host),
+        ours.map((host) => new URL(`http://${host}`).host),
+        'each checked for the host it named',
+      );
+    }
+    // Without trusting the proxy, a forged X-Forwarded-Host is not even read: the connection's Host is.
+    const { receiver, got } = receiverWith({ trustProxy: false });
+    current = receiver;
+    assert.equal(await postAs({ 'X-Forwarded-Host': 'other.example.com' }), 200);
+    assert.equal(new URL(got.urls[0]).host, `127.0.0.1:${port}`);
+  });
+
+  it('with a public URL, checks against it alone, whatever host a request names', async () => {
+    for (const trustProxy of [false, true]) {
+      const { receiver, got } = receiverWith({ trustProxy, publicBaseUrl: () => 'https://home.example.com/red' });
+      current = receiver;
+      for (const host of ['other.example.com', '127.0.0.1', 'home.example.com'])
+        assert.equal(await postAs({ Host: host, 'X-Forwarded-Host': host }), 200, host);
+      assert.deepEqual(got.urls, Array(3).fill('https://home.example.com/red/hook'), `trustProxy ${trustProxy}`);
+    }
   });
 
   it('refuses what is not signed with 403 before reading it, warning once per interval with a count of the rest', async () => {

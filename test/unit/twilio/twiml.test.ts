@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { EMPTY_TWIML, buildTwiml } from '../../../lib/twilio/twiml';
-import { classifyEvent, signedUrl } from '../../../lib/inbound/webhook';
+import { acceptedHost, classifyEvent, hostName, parseHostList, signedUrl } from '../../../lib/inbound/webhook';
 import { codeOf } from '../../support/assertions';
 
 const XML = '<?xml version="1.0" encoding="UTF-8"?>';
@@ -91,6 +91,34 @@ describe('webhook helpers', () => {
     assert.equal(classifyEvent({ CallSid: 'CA1', CallStatus: 'completed' }), 'call-status');
     assert.equal(classifyEvent({ CallSid: 'CA1', CallStatus: 'ringing', CallbackSource: 'call-progress-events' }), 'call-status');
     assert.equal(classifyEvent({ Foo: 'bar' }), 'other');
+    assert.equal(classifyEvent({ CallSid: 'CA1', CallStatus: 'in-progress', Digits: '1' }), 'gather');
+    assert.equal(classifyEvent({ CallSid: 'CA1', CallStatus: 'in-progress', SpeechResult: 'yes', Confidence: '0.9' }), 'gather');
+  });
+
+  it('accepts a host the request names only when it is ours or named: its port, IPv6, a malformed one', () => {
+    const own = () => new Set(['localhost', '127.0.0.1', '::1', 'box']);
+    const named = parseHostList(' https://Home.example.com/red, tunnel.example.net:8443 [fe80::2]');
+    assert.deepEqual(named, ['home.example.com', 'tunnel.example.net:8443', '[fe80::2]']);
+    assert.deepEqual(['[::1]:1880', '::1', 'Home.example.com:443', 'box:80'].map(hostName), ['::1', '::1', 'home.example.com', 'box']);
+    for (const host of [
+      'localhost:1880',
+      '[::1]:1880',
+      'BOX',
+      'home.example.com',
+      'home.example.com:8080',
+      'tunnel.example.net:8443',
+      '[fe80::2]:80',
+    ])
+      assert.equal(acceptedHost(host, named, own), true, host);
+    for (const host of [
+      'other.example.com',
+      'tunnel.example.net',
+      '127.0.0.1:1@other.example.com',
+      'box/x',
+      '',
+      'localhost.other.example.com',
+    ])
+      assert.equal(acceptedHost(host, named, own), false, host);
   });
 
   it('reconstructs the signed URL: local, public base, trusted proxy headers (first of a chain)', () => {
