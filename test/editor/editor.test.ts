@@ -763,6 +763,52 @@ else
       }
     });
 
+    it('imports a second example from Import > Examples in one click, on the account already there', async () => {
+      // The examples carry no account: each of their Twilio nodes names none, and none brings a twilio-config.
+      for (const file of fs.readdirSync(path.join(root, 'examples')).filter((f) => f.endsWith('.json'))) {
+        const nodes = JSON.parse(fs.readFileSync(path.join(root, 'examples', file), 'utf8')) as Array<Record<string, unknown>>;
+        assert.ok(!nodes.some((n) => n.type === 'twilio-config'), `${file} brings no account`);
+        for (const n of nodes.filter((n) => 'account' in n)) assert.equal(n.account, '', `${file}: ${String(n.type)} ${String(n.id)}`);
+      }
+      const result = await page.evaluate(async () => {
+        const RED = (window as any).RED;
+        const name = 'Place a phone call';
+        // This Node-RED has the demo's account and other flows; the example itself is not here yet.
+        let tab: any;
+        RED.nodes.eachWorkspace((w: any) => {
+          if (w.label === name) tab = w;
+        });
+        RED.workspaces.delete(tab);
+        const accountsBefore: string[] = [];
+        RED.nodes.eachConfig((c: any) => {
+          if (c.type === 'twilio-config') accountsBefore.push(c.id);
+        });
+        // What Import > Examples fetches, and imports as its Import button does (a conflict throws, and asks the user).
+        const example = await (await fetch(`library/examples/flows/@nr-twilio/node-red-twilio/${encodeURIComponent(name)}`)).json();
+        let conflict: string | undefined;
+        try {
+          RED.view.importNodes(example, { generateIds: false, addFlow: true });
+        } catch (err: any) {
+          conflict = `${err.code}: ${err.message}`;
+        }
+        const imported = example
+          .map((n: any) => RED.nodes.node(n.id))
+          .filter((n: any) => n && /^twilio-/.test(n.type))
+          .map((n: any) => ({ type: n.type, account: n.account, valid: n.valid }));
+        const accountsAfter: string[] = [];
+        RED.nodes.eachConfig((c: any) => {
+          if (c.type === 'twilio-config') accountsAfter.push(c.id);
+        });
+        return { conflict, imported, accountsBefore, accountsAfter, users: RED.nodes.node(accountsBefore[0]).users.length };
+      });
+      await page.screenshot({ path: path.join(artifacts, 'example-imported.png') });
+      assert.equal(result.conflict, undefined, 'imported without asking');
+      assert.equal(result.accountsBefore.length, 1);
+      assert.deepEqual(result.accountsAfter, result.accountsBefore, 'no second account');
+      assert.ok(result.imported.length > 0);
+      for (const n of result.imported) assert.deepEqual(n, { type: n.type, account: result.accountsBefore[0], valid: true });
+    });
+
     it('raised no errors in the page', () => {
       assert.deepEqual(pageErrors, [], `errors in the page: ${pageErrors.join(' | ')}`);
     });
