@@ -64,6 +64,7 @@ export interface NodeDefinition {
   outputLabels?: string | string[] | ((this: EditedNode, index: number) => string);
   oneditprepare?: (this: EditedNode) => void;
   oneditsave?: (this: EditedNode) => void;
+  onadd?: (this: EditedNode) => void;
 }
 
 interface EditorWindow {
@@ -428,8 +429,31 @@ function createTwilioEditor(window: EditorWindow) {
     $('#node-input-contextStore').val(String(node.contextStore || ''));
   }
 
+  /**
+   * A node added with no account takes this Node-RED's account when it has exactly one: a node dropped
+   * from the palette, and every node of an example imported from Import > Examples (the examples carry
+   * no account of their own, so a second one imports in one click and uses the account already there).
+   * Node-RED calls a type's onadd for each node it adds to the canvas, after validating the import.
+   */
+  function useTheOnlyAccount(this: EditedNode): void {
+    if (this.account) return;
+    type Account = { id: string; type: string; users: unknown[] };
+    const accounts: Account[] = [];
+    RED.nodes.eachConfig((config) => {
+      const node = config as unknown as Account;
+      if (node.type === 'twilio-config') accounts.push(node);
+      return true;
+    });
+    if (accounts.length !== 1) return; // none yet, or a choice to make in the dialog
+    const [account] = accounts;
+    this.account = account.id;
+    if (!account.users.includes(this)) account.users.push(this);
+    (RED.editor as unknown as { validateNode(node: unknown): void }).validateNode(this);
+  }
+
   const api = {
     contextStores,
+    useTheOnlyAccount,
     rules: RULES,
     rule,
     sidRule,

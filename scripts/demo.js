@@ -61,12 +61,34 @@ function byDemoOrder(a, b) {
   return rank(a) - rank(b) || a.localeCompare(b);
 }
 
-/** One tab per example, the shared account node once, its credentials in flows_cred.json. */
+/**
+ * The demo's one account: the local simulator, its credentials ${TWILIO_*} references this script
+ * fills in. The examples name no account (so that a second one imports into a real Node-RED in one
+ * click, on the account already there): here each of their Twilio nodes gets this one.
+ */
+const DEMO_ACCOUNT_NODE = {
+  id: 'twilio0demo0acct',
+  type: 'twilio-config',
+  name: 'Local simulator',
+  authMode: 'apiKey',
+  region: '',
+  edge: '',
+  defaultFrom: '+15017122661',
+  baseUrl: '${TWILIO_SIMULATOR_URL}',
+};
+const DEMO_ACCOUNT_CREDENTIALS = {
+  accountSid: '${TWILIO_ACCOUNT}',
+  apiKeySid: '${TWILIO_API_KEY}',
+  apiKeySecret: '${TWILIO_API_SECRET}',
+  authToken: '${TWILIO_TOKEN}',
+};
+
+/** One tab per example, the demo's account once, its credentials in flows_cred.json. */
 function writeDemoFlows() {
   const flowFile = path.join(userDir, 'flows.json');
   if (fs.existsSync(flowFile)) return false; // keep the user's edits; delete the folder to start over
-  const flows = [];
-  const credentials = {};
+  const flows = [DEMO_ACCOUNT_NODE];
+  const credentials = { [DEMO_ACCOUNT_NODE.id]: DEMO_ACCOUNT_CREDENTIALS };
   const examples = fs
     .readdirSync(path.join(root, 'examples'))
     .filter((f) => f.endsWith('.json'))
@@ -78,7 +100,9 @@ function writeDemoFlows() {
       if (flows.some((n) => n.id === node.id)) continue;
       const { credentials: nodeCredentials, ...rest } = node;
       if (nodeCredentials) credentials[node.id] = nodeCredentials;
-      flows.push(node.type === 'twilio-config' ? rest : { ...rest, z: tab });
+      // A Twilio node with no account of its own takes the demo's, as the editor gives it the only one there is.
+      if (rest.account === '') rest.account = DEMO_ACCOUNT_NODE.id;
+      flows.push(rest.type === 'twilio-config' ? rest : { ...rest, z: tab });
     }
   });
   fs.writeFileSync(flowFile, JSON.stringify(flows, null, 2));

@@ -112,9 +112,9 @@ export class ResourceAction {
       filters,
       limit: positiveInteger('Limit', def.limit, 50, true),
       pageSize: Math.min(positiveInteger('Page size', def.pageSize, 50, false), 1000),
-      onPage: (count) => status.working(recordsKey(count), { count }),
+      onPage: (count) => status.working('twilio.status.record', { count }),
     });
-    status.success(recordsKey(records.length), { count: records.length });
+    status.success('twilio.status.record', { count: records.length });
     return records;
   }
 
@@ -131,8 +131,4 @@ export class ResourceAction {
       send(Object.assign(part, { payload: record, twilio, parts: { id, index, count: records.length, type: 'array', len: 1 } }));
     });
   }
-}
-
-function recordsKey(count: number): string {
-  return count === 1 ? 'twilio.status.record' : 'twilio.status.records';
 }

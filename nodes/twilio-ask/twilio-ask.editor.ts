@@ -86,6 +86,7 @@ import type { EditedNode, NodeDefinition, TypedField } from '../../editor/twilio
       if (index < answers.length) return this._('twilio-ask.label.answerOutput', { answer: answers[index].label || answers[index].value });
       return this._('twilio-ask.output.' + FIXED[index - answers.length]);
     },
+    onadd: TwilioEditor.useTheOnlyAccount,
     oneditprepare: function () {
       const node = this;
       TwilioEditor.upgrade(node);

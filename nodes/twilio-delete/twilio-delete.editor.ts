@@ -13,6 +13,7 @@ import type { NodeDefinition } from '../../editor/twilio-editor';
     paletteLabel: 'twilio delete',
     label: TwilioEditor.resourceLabel('delete'),
     labelStyle: TwilioEditor.labelStyle,
+    onadd: TwilioEditor.useTheOnlyAccount,
     oneditprepare: function () {
       TwilioEditor.prepare(this, 'delete');
     },

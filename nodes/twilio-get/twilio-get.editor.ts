@@ -13,6 +13,7 @@ import type { NodeDefinition } from '../../editor/twilio-editor';
     paletteLabel: 'twilio get',
     label: TwilioEditor.resourceLabel('get'),
     labelStyle: TwilioEditor.labelStyle,
+    onadd: TwilioEditor.useTheOnlyAccount,
     oneditprepare: function () {
       TwilioEditor.prepare(this, 'get');
     },

@@ -90,6 +90,7 @@ import type { EditedNode, NodeDefinition } from '../../editor/twilio-editor';
     outputLabels: function () {
       return this._('twilio-in.label.output');
     },
+    onadd: TwilioEditor.useTheOnlyAccount,
     oneditprepare: function () {
       TwilioEditor.upgrade(this);
       TwilioEditor.tooltips(this);

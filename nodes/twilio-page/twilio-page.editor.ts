@@ -62,6 +62,7 @@ import type { NodeDefinition, TypedField } from '../../editor/twilio-editor';
     outputLabels: function (index) {
       return this._('twilio-page.output.' + ['acknowledged', 'exhausted', 'cancelled'][index]);
     },
+    onadd: TwilioEditor.useTheOnlyAccount,
     oneditprepare: function () {
       const node = this;
       TwilioEditor.upgrade(node);

@@ -13,6 +13,7 @@ import type { NodeDefinition } from '../../editor/twilio-editor';
     paletteLabel: 'twilio query',
     label: TwilioEditor.resourceLabel('query'),
     labelStyle: TwilioEditor.labelStyle,
+    onadd: TwilioEditor.useTheOnlyAccount,
     oneditprepare: function () {
       TwilioEditor.prepare(this, 'query');
     },

@@ -47,6 +47,7 @@ import type { NodeDefinition, TypedField } from '../../editor/twilio-editor';
     labelStyle: function () {
       return this.name ? 'node_label_italic' : '';
     },
+    onadd: TwilioEditor.useTheOnlyAccount,
     oneditprepare: function () {
       TwilioEditor.upgrade(this);
       TwilioEditor.tooltips(this);

@@ -111,6 +111,7 @@ import type { Defaults, EditedNode, NodeDefinition, TypedField } from '../../edi
       if (!this.failureOutput) return this._('twilio-send.label.outcomeLabel');
       return this._(index === 0 ? 'twilio-send.label.reachedLabel' : 'twilio-send.label.notReachedLabel');
     },
+    onadd: TwilioEditor.useTheOnlyAccount,
     oneditprepare: function () {
       TwilioEditor.upgrade(this);
       TwilioEditor.tooltips(this);

@@ -13,6 +13,7 @@ import type { NodeDefinition } from '../../editor/twilio-editor';
     paletteLabel: 'twilio update',
     label: TwilioEditor.resourceLabel('update'),
     labelStyle: TwilioEditor.labelStyle,
+    onadd: TwilioEditor.useTheOnlyAccount,
     oneditprepare: function () {
       TwilioEditor.prepare(this, 'update');
     },

@@ -625,6 +625,198 @@ else
       assert.deepEqual(problems, []);
     });
 
+    it('lays out every example so no status line lies under another node, and all of it shows in a 1600 px window', async () => {
+      await page.setViewportSize({ width: 1600, height: 900 });
+      // The demo's tabs are the examples (a flow another test built is not one).
+      const exampleNames = fs
+        .readdirSync(path.join(root, 'examples'))
+        .filter((f) => f.endsWith('.json'))
+        .map((f) => f.replace(/\.json$/, ''));
+      try {
+        const problems = await page.evaluate(async (names: string[]) => {
+          const RED = (window as any).RED;
+          const pause = () => new Promise((resolve) => setTimeout(resolve, 50));
+          // A status line as long as ours get (the status texts stay under ~30 characters).
+          const SAMPLE = 'waiting for 12 outcomes ·';
+          // Which nodes show a status: ours, an http request, a debug set to, a delay that limits a rate (a plain delay shows none).
+          const showsStatus = (n: any) =>
+            n.type === 'debug'
+              ? n.tostatus === true
+              : n.type === 'delay'
+                ? n.pauseType !== 'delay'
+                : /^twilio-|^http request$/.test(n.type);
+          type Box = { left: number; top: number; right: number; bottom: number };
+          const overlap = (a: Box, b: Box) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+          const tabs: any[] = [];
+          RED.nodes.eachWorkspace((w: any) => {
+            if (names.includes(w.label)) tabs.push(w);
+          });
+          const out: string[] = [];
+          for (const tab of tabs) {
+            RED.workspaces.show(tab.id);
+            await pause();
+            const nodes: any[] = [];
+            RED.nodes.eachNode((n: any) => {
+              if (n.z === tab.id) nodes.push(n);
+            });
+            const saved = nodes.map((n) => n.status);
+            for (const n of nodes.filter(showsStatus))
+              Object.assign(n, { status: { fill: 'green', shape: 'dot', text: SAMPLE }, dirty: true, dirtyStatus: true });
+            RED.view.redraw(true);
+            await pause();
+            // The canvas a 1600 px window shows, between the palette and the sidebar (at zoom 1, scrolled to the top left).
+            const visible = document.getElementById('red-ui-workspace-chart')!.clientWidth;
+            const shapes = nodes.map((n) => {
+              // A node's box from its x, y (its centre), w and h; an inject's or debug's button sticks out 25 px.
+              const button = n._def.button ? (n._def.align === 'right' ? { right: 25 } : { left: 25 }) : {};
+              const body = {
+                left: n.x - n.w / 2 - ((button as any).left ?? 0),
+                right: n.x + n.w / 2 + ((button as any).right ?? 0),
+                top: n.y - n.h / 2,
+                bottom: n.y + n.h / 2,
+              };
+              // Its status line as drawn below it (the SVG group's box, in the node's own coordinates).
+              const group = document.getElementById(n.id)?.querySelector('.red-ui-flow-node-status-group') as SVGGraphicsElement | null;
+              const drawn = showsStatus(n) && group ? group.getBBox() : undefined;
+              const status =
+                drawn && drawn.width > 0
+                  ? {
+                      left: n.x - n.w / 2 + drawn.x,
+                      right: n.x - n.w / 2 + drawn.x + drawn.width,
+                      top: n.y - n.h / 2 + drawn.y,
+                      bottom: n.y - n.h / 2 + drawn.y + drawn.height,
+                    }
+                  : undefined;
+              return { label: `${n.type} "${n.name || n.id}"`, body, status };
+            });
+            for (const a of shapes) {
+              const right = Math.max(a.body.right, a.status?.right ?? 0);
+              if (right > visible)
+                out.push(`${tab.label}: ${a.label} reaches x=${Math.round(right)}, past the ${visible} px a 1600 px window shows`);
+              for (const b of shapes) {
+                if (a === b) continue;
+                if (a.status && overlap(a.status, b.body)) out.push(`${tab.label}: the status of ${a.label} lies under ${b.label}`);
+                if (a.label < b.label && overlap(a.body, b.body)) out.push(`${tab.label}: ${a.label} and ${b.label} overlap`);
+              }
+            }
+            nodes.forEach((n, i) => Object.assign(n, { status: saved[i], dirty: true, dirtyStatus: true }));
+            RED.view.redraw(true);
+          }
+          return out;
+        }, exampleNames);
+        assert.ok(exampleNames.length >= 10);
+        assert.deepEqual(problems, []);
+      } finally {
+        await page.setViewportSize({ width: 1400, height: 1000 });
+      }
+    });
+
+    it("lays out twilio-send's rows on one line at the default dialog width in English, German and Japanese: an icon beside its label, a checkbox beside its text", async () => {
+      for (const locale of ['en-US', 'de-DE', 'ja-JP']) {
+        const context = await browser.newContext({ locale, viewport: { width: 1400, height: 1000 } });
+        const localised = await context.newPage();
+        localised.on('pageerror', (err) => pageErrors.push(`${locale}: ${err.message}`));
+        try {
+          await localised.goto(demo.editor);
+          await localised.waitForSelector('#red-ui-palette .red-ui-palette-node', { timeout: 60_000 });
+          await localised.waitForFunction(() => (window as any).TwilioEditor && (window as any).TwilioEditor.find('Message'), undefined, {
+            timeout: 60_000,
+          });
+          await localised.evaluate(() => {
+            const RED = (window as any).RED;
+            let node: any;
+            RED.nodes.eachNode((n: any) => {
+              if (!node && n.type === 'twilio-send' && n.resource === 'message') node = n;
+            });
+            RED.workspaces.show(node.z);
+            RED.editor.edit(node);
+          });
+          await localised.waitForFunction(() => (window as any).$('.red-ui-tray:last').css('right') === '0px');
+          const problems = await localised.evaluate(async () => {
+            const $ = (window as any).$;
+            // Every row this dialog can show: waiting for the outcome shows the second-output checkbox.
+            $('#node-input-waitFor').val('outcome').trigger('change');
+            // Node-RED's default dialog width: a tray is 500 px unless its content needs more.
+            const tray = $('.red-ui-tray:last');
+            tray.find('.red-ui-tray-body').css('min-width', 0);
+            tray.width(500);
+            await new Promise((resolve) => setTimeout(resolve, 100));
+            const out: string[] = [];
+            const top = (el: Element) => el.getClientRects()[0]?.top ?? NaN;
+            for (const row of tray.find('.form-row:visible').toArray() as HTMLElement[]) {
+              const icon = row.querySelector(':scope > label > i.fa');
+              const words = icon?.nextElementSibling;
+              if (icon && words && Math.abs(top(icon) - top(words)) > 4)
+                out.push(`the icon of "${row.querySelector('label')!.textContent!.trim()}" sits on a line of its own`);
+              const box = row.querySelector(':scope > input[type=checkbox]');
+              const text = box && row.querySelector(`label[for="${box.id}"]`);
+              if (box && text) {
+                const b = box.getBoundingClientRect();
+                const t = text.getBoundingClientRect();
+                if (t.top > b.bottom || t.height > 24)
+                  out.push(`"${text.textContent!.trim()}" does not sit on one line beside its checkbox`);
+              }
+            }
+            $('#node-input-statusCallbackNode')[0].scrollIntoView();
+            return out;
+          });
+          await localised
+            .locator('.red-ui-tray')
+            .last()
+            .screenshot({ path: path.join(artifacts, `send-dialog-rows-${locale}.png`) });
+          assert.deepEqual(problems, [], locale);
+        } finally {
+          await context.close();
+        }
+      }
+    });
+
+    it('imports a second example from Import > Examples in one click, on the account already there', async () => {
+      // The examples carry no account: each of their Twilio nodes names none, and none brings a twilio-config.
+      for (const file of fs.readdirSync(path.join(root, 'examples')).filter((f) => f.endsWith('.json'))) {
+        const nodes = JSON.parse(fs.readFileSync(path.join(root, 'examples', file), 'utf8')) as Array<Record<string, unknown>>;
+        assert.ok(!nodes.some((n) => n.type === 'twilio-config'), `${file} brings no account`);
+        for (const n of nodes.filter((n) => 'account' in n)) assert.equal(n.account, '', `${file}: ${String(n.type)} ${String(n.id)}`);
+      }
+      const result = await page.evaluate(async () => {
+        const RED = (window as any).RED;
+        const name = 'Place a phone call';
+        // This Node-RED has the demo's account and other flows; the example itself is not here yet.
+        let tab: any;
+        RED.nodes.eachWorkspace((w: any) => {
+          if (w.label === name) tab = w;
+        });
+        RED.workspaces.delete(tab);
+        const accountsBefore: string[] = [];
+        RED.nodes.eachConfig((c: any) => {
+          if (c.type === 'twilio-config') accountsBefore.push(c.id);
+        });
+        // What Import > Examples fetches, and imports as its Import button does (a conflict throws, and asks the user).
+        const example = await (await fetch(`library/examples/flows/@nr-twilio/node-red-twilio/${encodeURIComponent(name)}`)).json();
+        let conflict: string | undefined;
+        try {
+          RED.view.importNodes(example, { generateIds: false, addFlow: true });
+        } catch (err: any) {
+          conflict = `${err.code}: ${err.message}`;
+        }
+        const imported = example
+          .map((n: any) => RED.nodes.node(n.id))
+          .filter((n: any) => n && /^twilio-/.test(n.type))
+          .map((n: any) => ({ type: n.type, account: n.account, valid: n.valid }));
+        const accountsAfter: string[] = [];
+        RED.nodes.eachConfig((c: any) => {
+          if (c.type === 'twilio-config') accountsAfter.push(c.id);
+        });
+        return { conflict, imported, accountsBefore, accountsAfter, users: RED.nodes.node(accountsBefore[0]).users.length };
+      });
+      await page.screenshot({ path: path.join(artifacts, 'example-imported.png') });
+      assert.equal(result.conflict, undefined, 'imported without asking');
+      assert.equal(result.accountsBefore.length, 1);
+      assert.deepEqual(result.accountsAfter, result.accountsBefore, 'no second account');
+      assert.ok(result.imported.length > 0);
+      for (const n of result.imported) assert.deepEqual(n, { type: n.type, account: result.accountsBefore[0], valid: true });
+    });
+
     it('raised no errors in the page', () => {
       assert.deepEqual(pageErrors, [], `errors in the page: ${pageErrors.join(' | ')}`);
     });

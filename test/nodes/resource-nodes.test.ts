@@ -718,7 +718,7 @@ describe('queries: paging, limits, one message per record', () => {
     assert.equal(new Set(output.payload.map((n: any) => n.phoneNumber)).size, 45);
     assert.equal(simulator.requests.length, 3, 'three pages of 20');
     assert.deepEqual(
-      statuses.filter((s) => s.text === 'twilio.status.records').map((s) => s.fill),
+      statuses.filter((s) => s.text === 'twilio.status.record').map((s) => s.fill),
       ['blue', 'blue', 'blue', 'green'],
     );
   });
@@ -740,6 +740,7 @@ describe('queries: paging, limits, one message per record', () => {
       ),
     );
     assert.equal(en.twilio.status.record, '__count__ record');
+    assert.equal(en.twilio.status.record_plural, '__count__ records');
   });
 
   it('reads every page with limit 0', async () => {

@@ -42,7 +42,12 @@ describe('ResourceAction', () => {
     const shown: NodeRedStatus[] = [];
     const warnings: string[] = [];
     const node = { id: 'n', status: (s: NodeRedStatus) => shown.push(s), warn: (w: string) => warnings.push(w) } as unknown as Node;
-    const status = new NodeStatus(node, (key) => key);
+    // Keys as they are, but for the counted records, in both forms as the catalogue has them.
+    const counted: Record<string, string> = {
+      'twilio.status.record': '__count__ record',
+      'twilio.status.record_plural': '__count__ records',
+    };
+    const status = new NodeStatus(node, (key, subs) => (counted[key] ?? key).replace('__count__', String(subs?.count)));
     const resource = new ResourceAction({
       RED,
       node,
@@ -94,10 +99,10 @@ describe('ResourceAction', () => {
     );
     assert.equal(new Set(sent.map((m) => m.parts.id)).size, 1, 'one id for the whole array');
     assert.equal(new Set(sent.map((m) => m.payload.phoneNumber)).size, 3);
-    assert.deepEqual(shown.at(-1), { fill: 'green', shape: 'dot', text: 'twilio.status.records' });
+    assert.deepEqual(shown.at(-1), { fill: 'green', shape: 'dot', text: '3 records' });
     const one = await run('query', { object: 'LocalPhoneNumber', sid: 'US', sidType: 'str', limit: 1 });
     assert.equal(one.sent[0].payload.length, 1, 'an array in msg.payload by default');
-    assert.equal(one.shown.at(-1)?.text, 'twilio.status.record');
+    assert.equal(one.shown.at(-1)?.text, '1 record');
   });
 
   it('refuses before any request: a record as the changes, an object without the action', async () => {
