@@ -92,7 +92,7 @@ describe('answers', () => {
     started = performance.now();
     assert.equal(matcher.match(' '.repeat(30_000) + 'x'), -1);
     const quadratic = performance.now() - started;
-    assert.ok(exponential < 50 && quadratic < 50, `${exponential.toFixed(0)} ms, ${quadratic.toFixed(0)} ms`);
+    assert.ok(exponential < 250 && quadratic < 250, `${exponential.toFixed(0)} ms, ${quadratic.toFixed(0)} ms`);
     assert.equal(matcher.match('aaaa'), -1, 'the refused rule matches nothing');
     assert.equal(matcher.match('yes'), 2, 'the others keep their index');
     assert.equal(matcher.match('42'), 1);
