@@ -62,12 +62,15 @@ const { PATTERNS, LIMITS } = require(path.join(dist, 'lib', 'twilio', 'values.js
 const { MIGRATIONS, currentConfigVersion } = require(path.join(dist, 'lib', 'node-red', 'config-version.js'));
 const configVersions = Object.fromEntries(Object.keys(MIGRATIONS).map((type) => [type, currentConfigVersion(type)]));
 const { TWILIO_DOMAINS } = require(path.join(dist, 'lib', 'transport', 'raw-request.js'));
+// twilio-ask's check of answer patterns: the runtime's own function (self-contained), so both refuse the same patterns.
+const { regexHazard } = require(path.join(dist, 'lib', 'conversation', 'answers.js'));
 fs.mkdirSync(path.join(root, 'resources'), { recursive: true });
 fs.writeFileSync(
   path.join(root, 'resources', 'twilio-editor.js'),
   [
-    '/* Built by scripts/build.js from editor/twilio-editor.ts, lib/twilio/values.ts and lib/node-red/config-version.ts: edit those. */',
+    '/* Built by scripts/build.js from editor/twilio-editor.ts, lib/twilio/values.ts, lib/node-red/config-version.ts and lib/conversation/answers.ts (regexHazard): edit those. */',
     `window.TwilioRules = ${JSON.stringify({ patterns: PATTERNS, limits: LIMITS, configVersions, twilioDomains: TWILIO_DOMAINS }, null, 2)};`,
+    `window.TwilioRules.regexHazard = ${regexHazard.toString()};`,
     editorScript,
   ].join('\n'),
 );

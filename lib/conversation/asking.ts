@@ -58,6 +58,12 @@ export interface AskingOptions {
   /** Valid answers only (answerProblem sorted the others out). */
   answers: readonly LabelledAnswer[];
   mode: 'first' | 'each';
+  /**
+   * A reply that matches no answer leaves by "anything else" and `end`s that person's question (the
+   * default), or leaves as a copy while the question keeps waiting (`wait`) for a valid answer, the
+   * deadline or a cancel. With one recipient or several, in either mode.
+   */
+  anythingElse?: 'end' | 'wait';
   timeoutMs: number;
   /** `first`: what the others are told once someone answered (a template). */
   tellOthers?: string;
@@ -327,7 +333,11 @@ export class Asking {
     });
   }
 
-  /** A reply to one recipient's question: to the output it matches, or anything else. */
+  /**
+   * A reply to one recipient's question: to the output it matches, or anything else. `first`: a valid
+   * answer wins (the others may be told). Anything else ends that person's question, or (`wait`)
+   * leaves as a copy while the question stays open.
+   */
   private answered(id: string, recipient: string, reply: Reply): void {
     const wait = this.waits.get(id)?.record;
     // A question already closed takes no more answers (two replies that came while it was being sent: the first counts).
@@ -336,19 +346,22 @@ export class Asking {
     const matched = this.matcher.match(reply.text);
     const label = matched >= 0 ? (answers[matched].label ?? answers[matched].value) : null;
     const full: FullReply = { ...reply, answer: label, matched: matched >= 0 ? matched : null };
-    const several = Object.keys(wait.recipients).length > 1;
-    if (this.options.mode === 'first' && several) {
-      // The first valid answer wins: others may be told; a reply that matches nothing goes out alone.
-      if (matched < 0) return this.waits.emit(id, this.outputs.else, this.outgoing(id, recipient, 'answered', full, true), false);
-      const others = stillOpen(wait).filter((r) => r !== recipient);
-      this.tellOthers(wait, others, full);
+    if (matched < 0 && this.options.anythingElse === 'wait')
+      return this.waits.emit(id, this.outputs.else, this.outgoing(id, recipient, 'answered', full, true), false);
+    if (matched >= 0 && this.options.mode === 'first') {
+      this.tellOthers(
+        wait,
+        stillOpen(wait).filter((r) => r !== recipient),
+        full,
+      );
       return this.finish(id, matched, this.outgoing(id, recipient, 'answered', full));
     }
     this.closeQuestion(id, recipient);
     const last = stillOpen(wait).length === 0;
-    const msg = this.outgoing(id, recipient, 'answered', full, !last || several);
-    if (last) this.finish(id, matched >= 0 ? matched : this.outputs.else, msg);
-    else this.waits.emit(id, matched >= 0 ? matched : this.outputs.else, msg, false);
+    const port = matched >= 0 ? matched : this.outputs.else;
+    const msg = this.outgoing(id, recipient, 'answered', full, !last || Object.keys(wait.recipients).length > 1);
+    if (last) this.finish(id, port, msg);
+    else this.waits.emit(id, port, msg, false);
   }
 
   /** `first`: the others are told someone answered (when the node says what to tell them). */

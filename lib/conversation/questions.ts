@@ -3,9 +3,11 @@
  * to the number it was sent from; a reply reaches exactly one question, however many nodes asked:
  * - with one question open for that person (on that number), the reply is its answer;
  * - with several, each carries a short code (sent with the question when another was already open)
- *   and the reply quotes it ("YES 42"); a reply without a known code gets one clarifying message
- *   listing the open questions and their codes, and goes to none of them.
- * A reply taken here is claimed on the inbound path: twilio-in does not also pass it on.
+ *   and the reply quotes it ("YES 42"); a reply without a known code answers none of them: it is
+ *   news, passed on by twilio-in as any text is, and the person gets one clarifying message listing
+ *   the open questions and their codes (one per set of open questions, not one per text).
+ * Nothing a person texts vanishes: a reply is an answer to exactly one question (claimed on the
+ * inbound path, so twilio-in does not also pass it on), or news on twilio-in's output.
  */
 import type { InboundEvent, InboundHub } from '../inbound/hub';
 import { mediaOf } from '../inbound/webhook';
@@ -146,8 +148,16 @@ export class QuestionBoard {
       chosen.onReply({ ...reply, text: quoted.rest, code: quoted.code });
       return 'claimed';
     }
-    // One clarifying message per set of open questions: a phone that answers every text (an
-    // auto-reply) must not start an endless exchange.
+    this.askWhich(person, event.to, candidates);
+    // It answers none of them: news, which twilio-in passes on (a fire, a question back, anything).
+    return undefined;
+  }
+
+  /**
+   * The clarifying message, once per set of open questions: a phone that answers every text (an
+   * auto-reply) must not start an endless exchange, and two thousand texts are not two thousand messages.
+   */
+  private askWhich(person: string, ourNumber: string, candidates: OpenQuestion[]): void {
     const set = candidates
       .map((q) => q.id)
       .sort()
@@ -157,33 +167,67 @@ export class QuestionBoard {
       const clarify = candidates.find((q) => q.clarify)?.clarify ?? this.clarify;
       clarify(
         person,
-        event.to,
+        ourNumber,
         candidates.map((q) => ({ code: q.code, summary: q.summary })),
       );
     }
-    return 'claimed';
   }
 }
 
 /**
- * The open code a reply quotes ("YES 42", "42 yes", "#42: yes"), and the reply without it. A whole
- * number only (42 in 142 is no code); a code at the end wins, then one at the start, then the first
- * ("17 guests 42" quotes 42).
+ * The open code a reply quotes, and the reply without it: only where a person quoting a code puts it,
+ * as a word of its own at the end ("YES 42", "yes #42.") or at the start ("42 yes", "#42: yes"); the
+ * end wins ("17 guests 42" quotes 42). A number inside the text is never a code, nor one that is part
+ * of a time, a date, a price, a percentage or a phone number ("Home at 7:93", "93%", "$93", "12/93",
+ * "555-93", "2,93", "room 93 is open"). Read in one pass from each end (linear on any reply).
  */
 export function quotedCode(text: string, codes: ReadonlySet<string>): { code: string; rest: string } | undefined {
-  const found = [...text.matchAll(/(?<![\p{L}\p{N}])#?(\d+)(?![\p{L}\p{N}])/gu)].filter((m) => codes.has(m[1]));
-  const chosen = found.find((m) => atTail(text, m)) ?? found.find((m) => atHead(text, m)) ?? found[0];
-  if (!chosen || chosen.index === undefined) return undefined;
-  const rest = trimPunctuation(`${text.slice(0, chosen.index)} ${text.slice(chosen.index + chosen[0].length)}`.replace(/\s+/g, ' '));
-  return { code: chosen[1], rest };
+  return codeAtEnd(text, codes) ?? codeAtStart(text, codes);
 }
 
-const atTail = (text: string, m: RegExpMatchArray) => trimPunctuation(text.slice(m.index! + m[0].length)) === '';
-const atHead = (text: string, m: RegExpMatchArray) => trimPunctuation(text.slice(0, m.index)) === '';
+const isDigit = (c: string | undefined) => c !== undefined && c >= '0' && c <= '9';
+const isSpace = (c: string | undefined) => c !== undefined && /\s/.test(c);
+/** What may follow a code at the end of a reply: "yes 42!", "yes (42)." */
+const CLOSING = new Set([...'.!?,;:)']);
+/** What may stand before a code at the start of a reply: "...42 yes", "(42) yes". */
+const OPENING = new Set([...':,.-(']);
+/** What may follow a code at the start, before a space or the end: "42: yes", "42. yes", "(42) yes". */
+const AFTER_LEADING = new Set([...':,.;!?)-']);
 
-/** Spaces and : , . - off both ends, in one pass each way (a regex anchored at the end is quadratic on a long run). */
+function codeAtEnd(text: string, codes: ReadonlySet<string>): { code: string; rest: string } | undefined {
+  let end = text.length;
+  while (end > 0 && (isSpace(text[end - 1]) || CLOSING.has(text[end - 1]))) end--;
+  let start = end;
+  while (start > 0 && isDigit(text[start - 1])) start--;
+  const code = text.slice(start, end);
+  if (!codes.has(code)) return undefined;
+  const before = text[start - 1] === '#' ? start - 1 : start;
+  // A word of its own: after a space, the start, or a "(" or "," that ends no number ("2,93" is a price).
+  const lead = text[before - 1];
+  if (before > 0 && !isSpace(lead) && !((lead === ',' || lead === '(') && !isDigit(text[before - 2]))) return undefined;
+  return { code, rest: trimPunctuation(text.slice(0, before)) };
+}
+
+function codeAtStart(text: string, codes: ReadonlySet<string>): { code: string; rest: string } | undefined {
+  let start = 0;
+  while (start < text.length && (isSpace(text[start]) || OPENING.has(text[start]))) start++;
+  const hash = text[start] === '#';
+  if (hash) start++;
+  let end = start;
+  while (end < text.length && isDigit(text[end])) end++;
+  const code = text.slice(start, end);
+  if (!codes.has(code)) return undefined;
+  // A word of its own: then a space or the end, or punctuation and then a space or the end ("93.5",
+  // "7:93", "93%" are no code); after a "#" anything but a letter or digit ("#42:yes").
+  const next = text[end];
+  const ends = (i: number) => i >= text.length || isSpace(text[i]);
+  const alone = ends(end) || (AFTER_LEADING.has(next) && ends(end + 1)) || (hash && !/[\p{L}\p{N}]/u.test(next));
+  return alone ? { code, rest: trimPunctuation(text.slice(end)) } : undefined;
+}
+
+/** Spaces and : , . - ! ? ( ) off both ends, in one pass each way (a regex anchored at the end is quadratic on a long run). */
 function trimPunctuation(text: string): string {
-  const strip = (c: string) => /[\s:,.-]/.test(c);
+  const strip = (c: string) => /[\s:,.!?;()-]/.test(c);
   let start = 0;
   let end = text.length;
   while (start < end && strip(text[start])) start++;
@@ -207,8 +251,32 @@ export function peopleTexts(translate: Translate): Say {
   return (key, subs) => render({ key: `twilio.people.${key}`, subs }, translate);
 }
 
-/** The clarifying message: how many questions are open, and each with its code. */
+/** Twilio's limit for one message's body (error 21617 above it). */
+export const MESSAGE_LIMIT = 1600;
+
+/**
+ * The clarifying message: how many questions are open, and each with its code, the most recent
+ * first; within one message (Twilio refuses a longer one), so when they do not all fit it lists the
+ * most recent and says how many more there are. A single question too long to fit is cut.
+ */
 export function clarifyingMessage(say: Say, open: ReadonlyArray<{ code: string; summary: string }>): string {
-  const list = open.map((q) => say('clarifyItem', { code: q.code, question: q.summary })).join('\n');
-  return say('clarify', { count: open.length, list });
+  const items = open.map((q) => say('clarifyItem', { code: q.code, question: q.summary })).reverse();
+  const compose = (listed: string[]) => {
+    const more = items.length - listed.length;
+    const list = more > 0 ? [...listed, say('clarifyMore', { count: more })] : listed;
+    return say('clarify', { count: open.length, list: list.join('\n') });
+  };
+  const listed: string[] = [];
+  for (const item of items) {
+    if (compose([...listed, item]).length > MESSAGE_LIMIT) break;
+    listed.push(item);
+  }
+  if (listed.length === 0 && items.length > 0) {
+    // Not even the most recent fits whole: it is cut to the room left (whole characters, never half an emoji).
+    const chars = [...items[0]];
+    let keep = Math.max(MESSAGE_LIMIT - compose([]).length, 0);
+    while (keep > 0 && compose([`${chars.slice(0, keep).join('')}…`]).length > MESSAGE_LIMIT) keep--;
+    listed.push(`${chars.slice(0, keep).join('')}…`);
+  }
+  return compose(listed);
 }

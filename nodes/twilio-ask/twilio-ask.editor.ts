@@ -16,13 +16,16 @@ import type { EditedNode, NodeDefinition, TypedField } from '../../editor/twilio
   /** Outputs after the answers: anything else, no reply, not delivered. */
   const FIXED = ['else', 'noReply', 'notDelivered'];
   const answersOf = (node: EditedNode) => (Array.isArray(node.answers) ? (node.answers as Answer[]) : []);
-  const regexCompiles = (value: string) => {
+  /** The runtime's own check of a pattern's time (lib/conversation/answers.ts regexHazard, shipped by the build). */
+  const hazard = (window as unknown as { TwilioRules: { regexHazard?: (pattern: string) => string | undefined } }).TwilioRules.regexHazard;
+  /** What is wrong with a pattern: it does not compile, or it can take exponential time (as the runtime refuses it). */
+  const regexProblem = (value: string): 'compile' | 'slow' | undefined => {
     try {
       new RegExp(value, 'iu');
-      return true;
     } catch {
-      return false;
+      return 'compile';
     }
+    return hazard?.(value) ? 'slow' : undefined;
   };
 
   const defaults = TwilioEditor.typedDefaults(FIELDS, {
@@ -37,8 +40,10 @@ import type { EditedNode, NodeDefinition, TypedField } from '../../editor/twilio
       validate: function (this: EditedNode, v: unknown) {
         // With no answer every reply would leave by "anything else": say so rather than deploy a question that routes nothing.
         if (!Array.isArray(v) || v.length === 0) return this._('twilio-ask.errors.noAnswers');
+        const slow = (v as Answer[]).find((a) => a.type === 'regex' && regexProblem(a.value) === 'slow');
+        if (slow) return this._('twilio-ask.errors.slowPattern', { pattern: slow.value });
         return (v as Answer[]).every((a) =>
-          a.type === 'regex' ? regexCompiles(a.value) : String(a.value || '').replace(/[\s,]/g, '') !== '',
+          a.type === 'regex' ? regexProblem(a.value) === undefined : String(a.value || '').replace(/[\s,]/g, '') !== '',
         );
       },
     },
@@ -50,6 +55,8 @@ import type { EditedNode, NodeDefinition, TypedField } from '../../editor/twilio
       },
     },
     mode: { value: 'first' },
+    // A reply that matches no answer ends that person's question, as it always did with one recipient.
+    anythingElse: { value: 'end' },
     tellOthers: { value: '' },
     cancelTopic: { value: '' },
     contextStore: { value: '' },

@@ -31,6 +31,8 @@ export interface TwilioAskDef extends NodeDef {
   timeout?: number | string;
   /** Several recipients: the first valid answer wins (`first`), or every answer goes out (`each`). */
   mode?: 'first' | 'each';
+  /** A reply that matches no answer ends that person's question (`end`, the default), or it keeps waiting (`wait`). */
+  anythingElse?: 'end' | 'wait';
   /** `first`: what the others are told once someone answered (the node's own text, a template). */
   tellOthers?: string;
   /** A msg with this topic (or msg.cancel) ends the waits for its recipients. */
@@ -48,9 +50,12 @@ module.exports = function registerTwilioAsk(RED: NodeAPI): void {
     const node = this;
     const status = nodeStatus(RED, node);
     const account = findAccount(RED, def.account);
-    const answers = (def.answers ?? []).filter((a) => answerProblem(a) === undefined);
+    // A rule with a problem keeps its place (the outputs after it stay as wired) and matches nothing: the status and the log say why.
+    const answers = def.answers ?? [];
+    const problems = answers.flatMap((a) => (answerProblem(a) ? [`${a.value}: ${answerProblem(a)}`] : []));
     if (!account) status.failed('twilio.status.failed', { code: 'MISSING_INPUT' });
-    if ((def.answers ?? []).length !== answers.length) status.warning('twilio-ask.status.badAnswer');
+    if (problems.length > 0) status.warning('twilio-ask.status.badAnswer');
+    problems.forEach((problem) => node.warn(problem));
     const room = openRoom(node, def, account, answers, status);
     const stopWaking = account ? account.queue.onChange(() => room.wake()) : () => undefined;
     const show = throttled(() => asking && showOpen(status, asking), systemClock);
@@ -128,6 +133,7 @@ module.exports = function registerTwilioAsk(RED: NodeAPI): void {
       waits: room,
       answers,
       mode: def.mode === 'first' ? 'first' : 'each',
+      anythingElse: def.anythingElse === 'wait' ? 'wait' : 'end',
       timeoutMs: Math.min(seconds(def.timeout, 3600), LIMITS.askWaitSeconds.max) * 1000,
       tellOthers: def.tellOthers,
       readFields: typedFieldsReader(RED, node, def, ['to', 'from', 'body']),

@@ -225,7 +225,69 @@ describe('twilio-ask', () => {
     await textIn(SOMEONE, 'nope'); // one question open now: no code needed
     await until(() => heating.no.length === 1, "the heating's answer");
     assert.equal(total(heating) + total(garage), 2);
-    assert.equal(heating.news.length, 0);
+    assert.deepEqual(
+      heating.news.map((m) => m.payload.Body),
+      ['yes'],
+      'the reply without a code answered neither: twilio-in passed it on',
+    );
+  });
+
+  it('lets nothing a person texts vanish while two questions are open: every text without a code reaches twilio-in as news', async () => {
+    await load([askNode('ask', { body: 'Is the oven off?' }), askNode('door', { body: 'Is the door locked?' })]);
+    const oven = listen('ask');
+    const door = listen('door');
+    helper.getNode('ask').receive({ to: SOMEONE });
+    await until(() => texts(SOMEONE).length === 1, 'the first question');
+    helper.getNode('door').receive({ to: SOMEONE });
+    await until(() => texts(SOMEONE).length === 2, 'the second question');
+    const doorCode = /reply with (\d+)/.exec(texts(SOMEONE)[1])![1];
+    for (let i = 0; i < 20; i++) await textIn(SOMEONE, `note ${i} of the day`);
+    await textIn(SOMEONE, `yes, the oven is off. Home at 7:${doorCode}`);
+    await textIn(SOMEONE, 'FIRE in the kitchen, call 911');
+    await until(() => oven.news.length === 22, 'every text as news');
+    assert.equal(oven.news[21].payload.Body, 'FIRE in the kitchen, call 911');
+    assert.equal(oven.news[20].payload.Body, `yes, the oven is off. Home at 7:${doorCode}`, 'a time is no code');
+    assert.equal(total(oven) + total(door), 0, 'no text answered a question');
+    assert.equal(texts(SOMEONE).filter((t) => /open questions/.test(t)).length, 1, 'one clarifying message');
+  });
+
+  it('anything else ends a one-person question by default, or keeps it waiting for a valid answer', async () => {
+    await load([askNode('ends'), askNode('waits', { anythingElse: 'wait', mode: 'first' })]);
+    const ends = listen('ends');
+    const waits = listen('waits');
+    helper.getNode('ends').receive({ to: SAYS_SOMETHING_ELSE });
+    helper.getNode('waits').receive({ to: SOMEONE });
+    await until(() => ends.else.length === 1, "the one who says 'what garage?'");
+    assert.equal(ends.dones, 1, 'ended by anything else');
+    await until(() => texts(SOMEONE).length === 1, 'the question that waits');
+    await textIn(SOMEONE, 'which heating?');
+    await until(() => waits.else.length === 1, 'anything else, as a copy');
+    assert.equal(waits.dones, 0, 'still waiting');
+    await textIn(SOMEONE, 'yeah');
+    await until(() => waits.yes.length === 1, 'the valid answer');
+    assert.equal(waits.dones, 1);
+    assert.equal(waits.news.length, 0);
+  });
+
+  it('refuses an answer pattern that can take exponential time, and the answers after it keep their outputs', async () => {
+    await load([
+      askNode('ask', {
+        answers: [
+          { type: 'regex', value: '^(a+)+$' },
+          { type: 'words', value: 'yes, y, yeah' },
+        ],
+      }),
+    ]);
+    const got = listen();
+    helper.getNode('ask').receive({ to: SAYS_YES });
+    await until(() => total(got) === 1, 'the answer');
+    assert.equal(got.no.length, 1, "'Yes!' by the second answer's output, as wired");
+    assert.equal(got.no[0].reply.matched, 1);
+    helper.getNode('ask').receive({ to: SOMEONE });
+    await until(() => texts(SOMEONE).length === 1, 'the question');
+    await textIn(SOMEONE, 'aaaa');
+    await until(() => total(got) === 2, 'the reply');
+    assert.equal(got.else.length, 1, 'the refused pattern is never tried: anything else');
   });
 
   it('keeps a wait across a restart of Node-RED (re-armed), and the answer leaves as a fresh msg', async () => {
@@ -249,7 +311,7 @@ describe('twilio-ask', () => {
   });
 
   it('with several people, the first valid answer wins and the others are told; a stranger is left to twilio-in', async () => {
-    await load([askNode('ask', { mode: 'first', tellOthers: '{{reply.from}} answered {{reply.text}}' })]);
+    await load([askNode('ask', { mode: 'first', anythingElse: 'wait', tellOthers: '{{reply.from}} answered {{reply.text}}' })]);
     const got = listen();
     helper.getNode('ask').receive({ to: [SAYS_SOMETHING_ELSE, SAYS_YES, NEVER_ANSWERS] });
     await until(() => got.yes.length === 1, 'the winning answer');

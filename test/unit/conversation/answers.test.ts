@@ -1,9 +1,13 @@
 /** Answers and the board of open questions: matching without regard to form, codes, routing. */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, it } from 'node:test';
-import { AnswerMatcher, answerProblem, normaliseAnswer } from '../../../lib/conversation/answers';
+import vm from 'node:vm';
+import { AnswerMatcher, answerProblem, normaliseAnswer, regexHazard } from '../../../lib/conversation/answers';
 import { QuestionBoard, quotedCode } from '../../../lib/conversation/questions';
 import { InboundEvent, InboundHub } from '../../../lib/inbound/hub';
+import { root } from '../../support/paths';
 
 describe('answers', () => {
   it('matches words without regard to case, spaces, punctuation or emoji', () => {
@@ -32,6 +36,67 @@ describe('answers', () => {
     assert.equal(answerProblem({ type: 'words', value: ' , !' }), 'no word to match');
     assert.equal(answerProblem({ type: 'words', value: 'ok' }), undefined);
   });
+
+  it('refuses a pattern that can take exponential time: a quantifier inside a repeated group, overlapping alternatives repeated', () => {
+    const hazards = [
+      '(a+)+',
+      '(a*)*',
+      '(a|a)*',
+      '(a|aa)+',
+      '(\\w+\\s?)+',
+      '([a-z]+)*$',
+      '^(?:a+)+$',
+      '(a+){2,}',
+      '(x+x+){1,10}y',
+      '((ab)+c)*',
+      '(\\d|\\w)+',
+      '(yes|y)+$',
+    ];
+    for (const value of hazards) assert.match(answerProblem({ type: 'regex', value }) ?? '', /exponential/, value);
+    const ordinary = [
+      'yes|no',
+      '^\\d{4}$',
+      '\\b(ok|ack)\\b',
+      '^(no|nope)\\b',
+      '^\\s*(\\d{1,2})\\s*°?c?\\s*$',
+      '(yes|no)+',
+      '[(a+)+]',
+      '\\(a+\\)+',
+      '(ab)?c+',
+      '^(\\d+)(\\.\\d+)?$',
+    ];
+    for (const value of ordinary) assert.equal(answerProblem({ type: 'regex', value }), undefined, value);
+  });
+
+  it('is the same rule in the editor: the build ships the runtime’s regexHazard in resources/twilio-editor.js', () => {
+    const script = fs.readFileSync(path.join(root, 'resources', 'twilio-editor.js'), 'utf8');
+    const window: { TwilioRules?: { regexHazard?: (p: string) => string | undefined } } = {};
+    // The rules are set before the editor's own code, which needs a browser: run only the rules.
+    const shipped = script.indexOf('window.TwilioRules.regexHazard = ');
+    vm.runInNewContext(script.slice(0, script.indexOf('\n};', shipped) + 3), { window });
+    const inEditor = window.TwilioRules?.regexHazard;
+    assert.ok(inEditor, 'shipped');
+    for (const value of ['(a+)+', '(a*)*', '(a|a)*', '(a|aa)+', '(\\w+\\s?)+', '([a-z]+)*$', 'yes|no', '^\\d{4}$', '\\b(ok|ack)\\b'])
+      assert.equal(inEditor(value), regexHazard(value), value);
+  });
+
+  it('never runs a refused pattern, keeps its place (the outputs stay wired), and tries a pattern on the first 1,600 characters only', () => {
+    const matcher = new AnswerMatcher([
+      { type: 'regex', value: '^(a+)+$' },
+      { type: 'regex', value: '\\s*\\d+\\s*$' },
+      { type: 'words', value: 'yes' },
+    ]);
+    let started = performance.now();
+    assert.equal(matcher.match('a'.repeat(25) + '!'), -1);
+    const exponential = performance.now() - started;
+    started = performance.now();
+    assert.equal(matcher.match(' '.repeat(30_000) + 'x'), -1);
+    const quadratic = performance.now() - started;
+    assert.ok(exponential < 250 && quadratic < 250, `${exponential.toFixed(0)} ms, ${quadratic.toFixed(0)} ms`);
+    assert.equal(matcher.match('aaaa'), -1, 'the refused rule matches nothing');
+    assert.equal(matcher.match('yes'), 2, 'the others keep their index');
+    assert.equal(matcher.match('42'), 1);
+  });
 });
 
 describe('QuestionBoard', () => {
@@ -44,7 +109,7 @@ describe('QuestionBoard', () => {
     source: 'webhook',
   });
 
-  it('finds the code a reply quotes, wherever it stands, and leaves the answer', () => {
+  it('finds the code a reply quotes at its start or end, and leaves the answer', () => {
     const codes = new Set(['42', '17']);
     assert.deepEqual(quotedCode('YES 42', codes), { code: '42', rest: 'YES' });
     assert.deepEqual(quotedCode('42 yes', codes), { code: '42', rest: 'yes' });

@@ -77,6 +77,7 @@ function fakeAccount(clock: ManualClock, refused: Set<string>) {
 
 interface Options {
   mode?: 'first' | 'each';
+  anythingElse?: 'end' | 'wait';
   tellOthers?: string;
   timeoutMs?: number;
   refused?: string[];
@@ -111,6 +112,7 @@ function setup(options: Options = {}) {
     waits: room,
     answers: ANSWERS,
     mode: options.mode ?? 'each',
+    anythingElse: options.anythingElse,
     timeoutMs: options.timeoutMs ?? HOUR,
     tellOthers: options.tellOthers,
     readFields: async (msg) => ({ to: (msg as Msg).to, body: (msg as Msg).question ?? 'Leave the heating on?' }),
@@ -193,7 +195,7 @@ describe('asking', () => {
   });
 
   it('first: a reply that matches nothing goes out alone, the first valid answer wins and the others are told', async () => {
-    const t = setup({ mode: 'first', tellOthers: '{{reply.from}} said {{reply.answer}}' });
+    const t = setup({ mode: 'first', anythingElse: 'wait', tellOthers: '{{reply.from}} said {{reply.answer}}' });
     await t.ask({ to: [ANN, BOB, CAT] });
     t.reply(ANN, 'hmm');
     t.reply(BOB, 'yes');
@@ -216,6 +218,98 @@ describe('asking', () => {
     assert.equal(t.reply(CAT, 'yes').claimed, false, 'the others’ questions closed');
     await t.clock.advance(HOUR);
     assert.equal(t.out.length, 2, 'no "no reply" after the win');
+  });
+
+  it('anything else: ends that person’s question by default, with one recipient and with several', async () => {
+    const one = setup({ mode: 'first' });
+    await one.ask({ to: ANN });
+    assert.equal(one.reply(ANN, 'what heating?').claimed, true);
+    assert.deepEqual(
+      one.out.map(([p, m]) => [p, m.reply.text]),
+      [[ELSE, 'what heating?']],
+    );
+    assert.deepEqual(one.dones, [null], 'the msg ended by anything else');
+    assert.equal(one.reply(ANN, 'yes').claimed, false, 'the question is over: a later text is news');
+
+    for (const mode of ['first', 'each'] as const) {
+      const several = setup({ mode, anythingElse: 'end', tellOthers: 'taken' });
+      await several.ask({ to: [ANN, BOB, CAT] });
+      several.reply(ANN, 'hmm');
+      assert.equal(several.reply(ANN, 'yes').claimed, false, `${mode}: Ann’s question ended with her first reply`);
+      several.reply(BOB, 'yes');
+      if (mode === 'each') several.reply(CAT, 'hmm');
+      assert.deepEqual(
+        several.out.map(([p, m]) => [p, m.ask.to]),
+        [[ELSE, ANN], [YES, BOB], ...(mode === 'each' ? [[ELSE, CAT]] : [])],
+        mode,
+      );
+      assert.deepEqual(several.dones, [null], `${mode}: the msg ends once`);
+      await settle();
+      if (mode === 'first')
+        assert.deepEqual(
+          several.texts.slice(3).map((x) => x.to),
+          [CAT],
+          'only those still asked are told',
+        );
+    }
+  });
+
+  it('anything else: keeps waiting for a valid answer when the node says so, with one recipient and with several', async () => {
+    const one = setup({ mode: 'first', anythingElse: 'wait' });
+    await one.ask({ to: ANN });
+    one.reply(ANN, 'what heating?');
+    one.reply(ANN, 'hmm?');
+    assert.deepEqual(one.dones, [], 'still waiting');
+    assert.equal(one.reply(ANN, 'y').claimed, true);
+    assert.deepEqual(
+      one.out.map(([p, m]) => [p, m.reply.text]),
+      [
+        [ELSE, 'what heating?'],
+        [ELSE, 'hmm?'],
+        [YES, 'y'],
+      ],
+    );
+    assert.deepEqual(one.dones, [null]);
+    assert.notEqual(one.out[0][1], one.out[2][1], 'anything else leaves as a copy');
+
+    const each = setup({ mode: 'each', anythingElse: 'wait' });
+    await each.ask({ to: [ANN, BOB] });
+    each.reply(ANN, 'hmm');
+    each.reply(BOB, 'no');
+    each.reply(ANN, 'yes');
+    assert.deepEqual(
+      each.out.map(([p, m]) => [p, m.ask.to]),
+      [
+        [ELSE, ANN],
+        [NO, BOB],
+        [YES, ANN],
+      ],
+    );
+    assert.deepEqual(each.dones, [null]);
+
+    const unanswered = setup({ mode: 'each', anythingElse: 'wait' });
+    await unanswered.ask({ to: ANN });
+    unanswered.reply(ANN, 'hmm');
+    await unanswered.clock.advance(HOUR);
+    assert.deepEqual(
+      unanswered.out.map(([p, m]) => [p, m.ask.outcome]),
+      [
+        [ELSE, 'answered'],
+        [NO_REPLY, 'no-reply'],
+      ],
+    );
+    assert.deepEqual(unanswered.dones, [null]);
+  });
+
+  it('two questions open for one person: a reply without a code is news for twilio-in, not swallowed', async () => {
+    const t = setup();
+    await t.ask({ to: ANN, question: 'Heating on?', n: 1 });
+    await t.ask({ to: ANN, question: 'Garage shut?', n: 2 });
+    assert.equal(t.reply(ANN, 'yes').claimed, false);
+    assert.equal(t.reply(ANN, 'FIRE in the kitchen, call 911').claimed, false);
+    await settle();
+    assert.equal(t.texts.filter((x) => /open questions/.test(x.body)).length, 1, 'one clarifying message');
+    assert.equal(t.out.length, 0);
   });
 
   it('first: a broken "tell the others" is a warning; the answer still wins', async () => {
