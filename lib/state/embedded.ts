@@ -1,0 +1,199 @@
+/**
+ * The embedded backend (the default): an LMDB environment, one file (`state.mdb` and its lock file) in
+ * the directory the caller gives (the Node-RED user dir's `twilio-state/`). Nothing to set up.
+ *
+ * Durability: `overlappingSync: false` and never `noSync`. With lmdb-js's default on Linux
+ * (overlappingSync) a write's promise resolves when the transaction is committed and visible, and the
+ * flush to disk follows later (`db.flushed`); without it, LMDB flushes inside the commit, so every
+ * write here resolves only once its change is on disk and a crash (SIGKILL or power loss) cannot take
+ * back anything a node was told is stored. `commitDelay` stays 0: writes of one event turn share one
+ * commit, nothing waits longer. Every write is a transaction (`env.transaction`): LMDB has one writer
+ * at a time across every process that opens the file, and reads inside the callback see the latest
+ * commit, so compare-and-set, claims, leases and takeDue are atomic here even between two processes
+ * on one machine. Events (publish/subscribe) stay in this process.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { open, type Database, type RootDatabase } from 'lmdb';
+import { systemClock, type Clock } from '../core/clock';
+import { busFor, type InProcessBus } from './bus';
+import type { DueTimer, EngineGuarantees, Lease, StateEngine, StoredRecord, WriteOptions } from './engine';
+import { currentVersion, decodeLease, decodeRecord, encodeLease, encodeRecord, expiryOf, isLive, toJson } from './envelope';
+
+export interface EmbeddedOptions {
+  /** The directory of the store (created if missing). */
+  dir: string;
+  clock?: Clock;
+}
+
+const buses = new Map<unknown, InProcessBus>();
+const SEQUENCE = 'sequence';
+const fenceKey = (name: string) => `fence:${name}`;
+
+export class EmbeddedStateEngine implements StateEngine {
+  readonly backend = 'embedded';
+  readonly guarantees: EngineGuarantees = { durable: 'commit', instances: 'one' };
+  private readonly clock: Clock;
+  private readonly env: RootDatabase;
+  /** key → record text (binary: a damaged value is read as bytes, never decoded by lmdb-js). */
+  private readonly records: Database<Buffer, string>;
+  private readonly leases: Database<Buffer, string>;
+  /** The version sequence and each lease's last fencing token. */
+  private readonly meta: Database<number, string>;
+  /** key → dueAt, and the index [dueAt, key] that takeDue reads in order. */
+  private readonly timers: Database<number, string>;
+  private readonly due: Database<number, [number, string]>;
+  private readonly bus: InProcessBus;
+
+  constructor(options: EmbeddedOptions) {
+    this.clock = options.clock ?? systemClock;
+    fs.mkdirSync(options.dir, { recursive: true });
+    const file = path.join(path.resolve(options.dir), 'state.mdb');
+    this.env = open({ path: file, overlappingSync: false, noSync: false, commitDelay: 0 });
+    this.records = this.env.openDB<Buffer, string>('records', { encoding: 'binary' });
+    this.leases = this.env.openDB<Buffer, string>('leases', { encoding: 'binary' });
+    this.meta = this.env.openDB<number, string>('meta', {});
+    this.timers = this.env.openDB<number, string>('timers', {});
+    this.due = this.env.openDB<number, [number, string]>('due', {});
+    this.bus = busFor(buses, file);
+  }
+
+  async get(key: string): Promise<StoredRecord | undefined> {
+    const record = this.read(key);
+    return isLive(record, this.clock.now()) ? record : undefined;
+  }
+
+  async put(key: string, value: unknown, options: WriteOptions = {}): Promise<number | undefined> {
+    const now = this.clock.now();
+    const expiresAt = expiryOf(now, options.ttlMs);
+    const json = toJson(value);
+    return this.env.transaction(() => {
+      if (!this.allowed(key, options, now)) return undefined;
+      const version = this.nextVersion();
+      this.records.put(key, Buffer.from(encodeRecord(version, json, expiresAt)));
+      return version;
+    });
+  }
+
+  async delete(key: string, options: Omit<WriteOptions, 'ttlMs'> = {}): Promise<boolean> {
+    const now = this.clock.now();
+    return this.env.transaction(() => {
+      if (!this.allowed(key, options, now) || !isLive(this.read(key), now)) return false;
+      this.records.remove(key);
+      return true;
+    });
+  }
+
+  async claim(key: string, ttlMs: number, value: unknown = true): Promise<boolean> {
+    return (await this.put(key, value, { ttlMs, ifVersion: 0 })) !== undefined;
+  }
+
+  async scan(prefix: string, limit: number, after?: string): Promise<StoredRecord[]> {
+    const now = this.clock.now();
+    const found: StoredRecord[] = [];
+    for (const { key, value } of this.records.getRange({ start: after ?? prefix })) {
+      if (!key.startsWith(prefix) || found.length >= limit) break;
+      if (key === after) continue;
+      const record = decodeRecord(key, value);
+      if (isLive(record, now)) found.push(record);
+    }
+    return found;
+  }
+
+  async lease(name: string, holder: string, ttlMs: number): Promise<Lease | undefined> {
+    const now = this.clock.now();
+    const expiresAt = expiryOf(now, ttlMs)!;
+    return this.env.transaction(() => {
+      const current = decodeLease(name, this.leases.get(name));
+      if (current && current.expiresAt > now && current.holder !== holder) return undefined;
+      const token = current && current.expiresAt > now ? current.token : (this.meta.get(fenceKey(name)) ?? 0) + 1;
+      this.meta.put(fenceKey(name), token);
+      this.leases.put(name, Buffer.from(encodeLease(token, expiresAt, holder)));
+      return { name, holder, token, expiresAt };
+    });
+  }
+
+  async renew(lease: Lease, ttlMs: number): Promise<Lease | undefined> {
+    const expiresAt = expiryOf(this.clock.now(), ttlMs)!;
+    return this.env.transaction(() => {
+      if (decodeLease(lease.name, this.leases.get(lease.name))?.token !== lease.token) return undefined;
+      this.leases.put(lease.name, Buffer.from(encodeLease(lease.token, expiresAt, lease.holder)));
+      return { ...lease, expiresAt };
+    });
+  }
+
+  async release(lease: Lease): Promise<boolean> {
+    return this.env.transaction(() => {
+      if (decodeLease(lease.name, this.leases.get(lease.name))?.token !== lease.token) return false;
+      this.leases.remove(lease.name);
+      return true;
+    });
+  }
+
+  async schedule(key: string, dueAt: number): Promise<void> {
+    return this.env.transaction(() => {
+      this.dropTimer(key);
+      this.timers.put(key, dueAt);
+      this.due.put([dueAt, key], 1);
+    });
+  }
+
+  async unschedule(key: string): Promise<boolean> {
+    return this.env.transaction(() => this.dropTimer(key));
+  }
+
+  async takeDue(now: number, limit: number): Promise<DueTimer[]> {
+    return this.env.transaction(() => {
+      const taken: DueTimer[] = [];
+      for (const { key } of this.due.getRange({ end: [now, '\uffff'], limit })) {
+        const [dueAt, timer] = key;
+        if (dueAt > now) break;
+        this.due.remove(key);
+        this.timers.remove(timer);
+        taken.push({ key: timer, dueAt });
+      }
+      return taken;
+    });
+  }
+
+  async publish(channel: string, message: unknown): Promise<void> {
+    this.bus.publish(channel, message);
+  }
+
+  async subscribe(channel: string, listener: (message: unknown) => void): Promise<() => Promise<void>> {
+    return this.bus.subscribe(channel, listener);
+  }
+
+  async close(): Promise<void> {
+    await this.env.close();
+  }
+
+  private read(key: string): StoredRecord | undefined {
+    const stored = this.records.get(key);
+    return stored === undefined ? undefined : decodeRecord(key, stored);
+  }
+
+  /** The guards of a write, read inside its transaction. */
+  private allowed(key: string, options: Omit<WriteOptions, 'ttlMs'>, now: number): boolean {
+    if (options.ifVersion !== undefined && currentVersion(this.read(key), now) !== options.ifVersion) return false;
+    if (options.fence) {
+      const lease = decodeLease(options.fence.name, this.leases.get(options.fence.name));
+      if (!lease || lease.token !== options.fence.token || lease.expiresAt <= now) return false;
+    }
+    return true;
+  }
+
+  private nextVersion(): number {
+    const version = (this.meta.get(SEQUENCE) ?? 0) + 1;
+    this.meta.put(SEQUENCE, version);
+    return version;
+  }
+
+  private dropTimer(key: string): boolean {
+    const dueAt = this.timers.get(key);
+    if (dueAt === undefined) return false;
+    this.timers.remove(key);
+    this.due.remove([dueAt, key]);
+    return true;
+  }
+}
