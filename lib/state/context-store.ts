@@ -21,6 +21,13 @@ export interface ContextOptions {
 const buses = new Map<unknown, InProcessBus>();
 /** One queue per store, shared by every engine opened on it in this process. */
 const queues = new WeakMap<KeyValueStore, Promise<unknown>>();
+/**
+ * Expiring records this process wrote, per store, oldest write first: each write removes the first
+ * few that have expired, so a duplicate window leaves no litter. Those a previous run wrote go when a
+ * scan meets them.
+ */
+const expiring = new WeakMap<KeyValueStore, Map<string, number>>();
+const SWEEP = 8;
 
 /**
  * A context key is a path to Node-RED ('a.b' is property b of a): each part of ours is escaped, dots
@@ -46,6 +53,7 @@ export class ContextStateEngine implements StateEngine {
     this.clock = options.clock ?? systemClock;
     this.store = options.store;
     this.bus = busFor(buses, options.store);
+    if (!expiring.has(this.store)) expiring.set(this.store, new Map());
   }
 
   async get(key: string): Promise<StoredRecord | undefined> {
@@ -61,7 +69,10 @@ export class ContextStateEngine implements StateEngine {
       if (!(await this.allowed(key, options, now))) return undefined;
       const version = Number((await this.store.get(SEQUENCE)) ?? 0) + 1;
       await this.store.set(SEQUENCE, version);
+      await this.sweep(now);
       await this.store.set(recordKey(key), encodeRecord(version, json, expiresAt));
+      this.expiring.delete(key);
+      if (expiresAt !== undefined) this.expiring.set(key, expiresAt);
       return version;
     });
   }
@@ -71,6 +82,7 @@ export class ContextStateEngine implements StateEngine {
     return this.atomically(async () => {
       if (!(await this.allowed(key, options, now)) || !isLive(await this.read(key), now)) return false;
       await this.store.set(recordKey(key), undefined);
+      this.expiring.delete(key);
       return true;
     });
   }
@@ -87,11 +99,18 @@ export class ContextStateEngine implements StateEngine {
       .filter((key) => after === undefined || key > after)
       .sort();
     const found: StoredRecord[] = [];
+    const expired: StoredRecord[] = [];
     for (const key of keys) {
       if (found.length >= limit) break;
       const record = await this.read(key);
       if (isLive(record, now)) found.push(record);
+      else if (record) expired.push(record);
     }
+    if (expired.length > 0)
+      await this.atomically(async () => {
+        for (const { key, version } of expired)
+          if ((await this.read(key))?.version === version) await this.store.set(recordKey(key), undefined);
+      });
     return found;
   }
 
@@ -161,6 +180,21 @@ export class ContextStateEngine implements StateEngine {
 
   async close(): Promise<void> {
     await queues.get(this.store)?.catch(() => undefined);
+  }
+
+  private get expiring(): Map<string, number> {
+    return expiring.get(this.store)!;
+  }
+
+  /** Removes the first few expired records of `expiring`, inside the current step. */
+  private async sweep(now: number): Promise<void> {
+    let looked = 0;
+    for (const [key, expiresAt] of this.expiring) {
+      if (looked++ >= SWEEP) break;
+      if (expiresAt > now) continue;
+      this.expiring.delete(key);
+      if ((await this.read(key))?.expiresAt === expiresAt) await this.store.set(recordKey(key), undefined);
+    }
   }
 
   private async read(key: string): Promise<StoredRecord | undefined> {

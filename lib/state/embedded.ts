@@ -28,6 +28,8 @@ export interface EmbeddedOptions {
 
 const buses = new Map<unknown, InProcessBus>();
 const SEQUENCE = 'sequence';
+/** Expired records a write removes on its way (more expire than one write adds only in a burst of claims). */
+const SWEEP = 8;
 const fenceKey = (name: string) => `fence:${name}`;
 
 export class EmbeddedStateEngine implements StateEngine {
@@ -43,6 +45,8 @@ export class EmbeddedStateEngine implements StateEngine {
   /** key → dueAt, and the index [dueAt, key] that takeDue reads in order. */
   private readonly timers: Database<number, string>;
   private readonly due: Database<number, [number, string]>;
+  /** [expiresAt, key] of each expiring record: each write drops a few that have expired (a claim leaves no litter). */
+  private readonly expiries: Database<number, [number, string]>;
   private readonly bus: InProcessBus;
 
   constructor(options: EmbeddedOptions) {
@@ -55,6 +59,7 @@ export class EmbeddedStateEngine implements StateEngine {
     this.meta = this.env.openDB<number, string>('meta', {});
     this.timers = this.env.openDB<number, string>('timers', {});
     this.due = this.env.openDB<number, [number, string]>('due', {});
+    this.expiries = this.env.openDB<number, [number, string]>('expiries', {});
     this.bus = busFor(buses, file);
   }
 
@@ -69,8 +74,11 @@ export class EmbeddedStateEngine implements StateEngine {
     const json = toJson(value);
     return this.env.transaction(() => {
       if (!this.allowed(key, options, now)) return undefined;
+      this.sweep(now);
       const version = this.nextVersion();
+      this.unindexExpiry(key);
       this.records.put(key, Buffer.from(encodeRecord(version, json, expiresAt)));
+      if (expiresAt !== undefined) this.expiries.put([expiresAt, key], 1);
       return version;
     });
   }
@@ -79,6 +87,7 @@ export class EmbeddedStateEngine implements StateEngine {
     const now = this.clock.now();
     return this.env.transaction(() => {
       if (!this.allowed(key, options, now) || !isLive(this.read(key), now)) return false;
+      this.unindexExpiry(key);
       this.records.remove(key);
       return true;
     });
@@ -181,6 +190,20 @@ export class EmbeddedStateEngine implements StateEngine {
       if (!lease || lease.token !== options.fence.token || lease.expiresAt <= now) return false;
     }
     return true;
+  }
+
+  /** Removes up to `SWEEP` records that expired by `now`, inside the current write. */
+  private sweep(now: number): void {
+    for (const { key } of this.expiries.getRange({ end: [now, '\uffff'], limit: SWEEP })) {
+      if (key[0] > now) break;
+      this.expiries.remove(key);
+      if (this.read(key[1])?.expiresAt === key[0]) this.records.remove(key[1]);
+    }
+  }
+
+  private unindexExpiry(key: string): void {
+    const expiresAt = this.read(key)?.expiresAt;
+    if (expiresAt !== undefined) this.expiries.remove([expiresAt, key]);
   }
 
   private nextVersion(): number {

@@ -50,22 +50,35 @@ end
 `;
 
 const SCRIPTS = {
-  // KEYS: record, sequence, key index, lease. ARGV: key, JSON, now, expiresAt|'', ifVersion|'', token|'', ttl|''
+  // KEYS: record, sequence, key index, lease, expiries, record prefix. ARGV: key, JSON, now, expiresAt|'', ifVersion|'', token|'', ttl|''
   statePut: {
-    keys: 4,
+    keys: 6,
     lua: `${HELPERS}
 local now = tonumber(ARGV[3])
 if ARGV[5] ~= '' and version_of(stored(KEYS[1]), now) ~= tonumber(ARGV[5]) then return false end
 if ARGV[6] ~= '' and not fenced(KEYS[4], ARGV[6], now) then return false end
+-- Records expired by the Clock leave the key index (and Redis) a few at a time, as writes come.
+local expired = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now, 'LIMIT', 0, 8)
+for _, k in ipairs(expired) do
+  redis.call('ZREM', KEYS[5], k)
+  redis.call('ZREM', KEYS[3], k)
+  redis.call('DEL', KEYS[6] .. k)
+end
 local v = redis.call('INCR', KEYS[2])
 local text = v .. ' ' .. ARGV[4] .. '\\n' .. ARGV[2]
-if ARGV[7] ~= '' then redis.call('SET', KEYS[1], text, 'PX', ARGV[7]) else redis.call('SET', KEYS[1], text) end
+if ARGV[7] ~= '' then
+  redis.call('SET', KEYS[1], text, 'PX', ARGV[7])
+  redis.call('ZADD', KEYS[5], ARGV[4], ARGV[1])
+else
+  redis.call('SET', KEYS[1], text)
+  redis.call('ZREM', KEYS[5], ARGV[1])
+end
 redis.call('ZADD', KEYS[3], 0, ARGV[1])
 return v`,
   },
-  // KEYS: record, key index, lease. ARGV: key, now, ifVersion|'', token|''
+  // KEYS: record, key index, lease, expiries. ARGV: key, now, ifVersion|'', token|''
   stateDelete: {
-    keys: 3,
+    keys: 4,
     lua: `${HELPERS}
 local now = tonumber(ARGV[2])
 local v = version_of(stored(KEYS[1]), now)
@@ -73,6 +86,7 @@ if v == 0 or (ARGV[3] ~= '' and v ~= tonumber(ARGV[3])) then return 0 end
 if ARGV[4] ~= '' and not fenced(KEYS[3], ARGV[4], now) then return 0 end
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[4], ARGV[1])
 return 1`,
   },
   // KEYS: lease, fence counter. ARGV: holder, now, expiresAt, ttl
@@ -159,6 +173,8 @@ export class RedisStateEngine implements StateEngine {
       this.key('sequence'),
       this.key('keys'),
       this.key(`lease:${options.fence?.name ?? ''}`),
+      this.key('expiries'),
+      this.recordKey(''),
       key,
       toJson(value),
       now,
@@ -175,6 +191,7 @@ export class RedisStateEngine implements StateEngine {
       this.recordKey(key),
       this.key('keys'),
       this.key(`lease:${options.fence?.name ?? ''}`),
+      this.key('expiries'),
       key,
       this.clock.now(),
       options.ifVersion ?? '',

@@ -21,6 +21,8 @@ import { noRedis, startRedis, type RedisServer } from '../../support/redis';
 interface Store {
   open(clock: ManualClock): StateEngine;
   damage(key: string, garbage: string): Promise<void>;
+  /** Whether the backend still holds `key`'s record itself, expired or not (read by hand). */
+  holds(key: string): Promise<boolean>;
   dispose(): Promise<void>;
 }
 
@@ -63,6 +65,12 @@ const backends: Backend[] = [
           await env.openDB('records', { encoding: 'binary' }).put(key, Buffer.from(garbage, 'latin1'));
           await env.close();
         },
+        holds: async (key) => {
+          const env = open({ path: path.join(dir, 'state.mdb') });
+          const held = env.openDB('records', { encoding: 'binary' }).get(key) !== undefined;
+          await env.close();
+          return held;
+        },
         dispose: async () => void (await Promise.all(opened.map((e) => e.close()))),
       };
     },
@@ -87,6 +95,12 @@ const backends: Backend[] = [
           await client.zadd(`${prefix}keys`, 0, key); // a record the engine stored, damaged since
           await client.quit();
         },
+        holds: async (key) => {
+          const client = new Redis(redis!.url);
+          const held = (await client.exists(`${prefix}r:${key}`)) === 1 || (await client.zscore(`${prefix}keys`, key)) !== null;
+          await client.quit();
+          return held;
+        },
         dispose: async () => void (await Promise.all(opened.map((e) => e.close()))),
       };
     },
@@ -98,6 +112,7 @@ const backends: Backend[] = [
       return {
         open: (clock) => openStateEngine({ backend: 'context', store }, clock),
         damage: async (key, garbage) => store.set(`r:${encodeURIComponent(key)}`, garbage),
+        holds: async (key) => (await store.get(`r:${encodeURIComponent(key)}`)) !== undefined,
         dispose: async () => undefined,
       };
     },
@@ -194,6 +209,20 @@ for (const backend of backends) {
         assert.equal(await b.delete('poll:cursor'), false, 'an expired record is absent');
         await assert.rejects(a.put('x', 1, { ttlMs: -5 }), RangeError);
         await assert.rejects(a.put('x', 1n), TypeError, 'a value JSON cannot hold is refused, not stored');
+      }));
+
+    it('expired records do not pile up: later writes remove them from the store itself', () =>
+      withPair(async (a, b, clock, store) => {
+        for (let i = 0; i < 5; i++) assert.ok(await (i % 2 ? a : b).claim(`dedupe:${i}`, 1_000));
+        await a.put('kept', 'no expiry');
+        await a.put('made-permanent', 'first', { ttlMs: 1_000 });
+        await b.put('made-permanent', 'then kept');
+        await clock.advance(1_000);
+        assert.ok(await store.holds('dedupe:0'), 'expired, not yet swept');
+        await b.put('a later write', 1);
+        for (let i = 0; i < 5; i++) assert.equal(await store.holds(`dedupe:${i}`), false, `dedupe:${i} swept`);
+        assert.ok(await store.holds('kept'));
+        assert.equal((await a.get('made-permanent'))!.value, 'then kept');
       }));
 
     it('leases: one holder at a time; after a takeover the stale holder is fenced off every guarded write', () =>
