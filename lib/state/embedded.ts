@@ -9,8 +9,10 @@
  * back anything a node was told is stored. `commitDelay` stays 0: writes of one event turn share one
  * commit, nothing waits longer. Every write is a transaction (`env.transaction`): LMDB has one writer
  * at a time across every process that opens the file, and reads inside the callback see the latest
- * commit, so compare-and-set, claims, leases and takeDue are atomic here even between two processes
- * on one machine. Events (publish/subscribe) stay in this process.
+ * commit, so compare-and-set, claims, leases and takeDue are atomic (a plain `get` outside a write
+ * sees this process's latest snapshot). Engines opened on one directory in one process share one
+ * environment (lmdb-js's read snapshots are per environment: two would read past each other's
+ * writes). Events (publish/subscribe) stay in this process.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -27,6 +29,43 @@ export interface EmbeddedOptions {
 }
 
 const buses = new Map<unknown, InProcessBus>();
+
+/** One LMDB environment per file in this process, and its databases; closed when its last engine closes. */
+interface Environment {
+  env: RootDatabase;
+  /** key → record text (binary: a damaged value is read as bytes, never decoded by lmdb-js). */
+  records: Database<Buffer, string>;
+  leases: Database<Buffer, string>;
+  /** The version sequence and each lease's last fencing token. */
+  meta: Database<number, string>;
+  /** key → dueAt, and the index [dueAt, key] that takeDue reads in order. */
+  timers: Database<number, string>;
+  due: Database<number, [number, string]>;
+  /** [expiresAt, key] of each expiring record: each write drops a few that have expired (a claim leaves no litter). */
+  expiries: Database<number, [number, string]>;
+  engines: number;
+}
+const environments = new Map<string, Environment>();
+
+function environment(file: string): Environment {
+  let shared = environments.get(file);
+  if (!shared) {
+    const env = open({ path: file, overlappingSync: false, noSync: false, commitDelay: 0 });
+    shared = {
+      env,
+      records: env.openDB<Buffer, string>('records', { encoding: 'binary' }),
+      leases: env.openDB<Buffer, string>('leases', { encoding: 'binary' }),
+      meta: env.openDB<number, string>('meta', {}),
+      timers: env.openDB<number, string>('timers', {}),
+      due: env.openDB<number, [number, string]>('due', {}),
+      expiries: env.openDB<number, [number, string]>('expiries', {}),
+      engines: 0,
+    };
+    environments.set(file, shared);
+  }
+  shared.engines++;
+  return shared;
+}
 const SEQUENCE = 'sequence';
 /** Expired records a write removes on its way (more expire than one write adds only in a burst of claims). */
 const SWEEP = 8;
@@ -36,31 +75,33 @@ export class EmbeddedStateEngine implements StateEngine {
   readonly backend = 'embedded';
   readonly guarantees: EngineGuarantees = { durable: 'commit', instances: 'one' };
   private readonly clock: Clock;
+  private readonly file: string;
+  private readonly shared: Environment;
   private readonly env: RootDatabase;
-  /** key → record text (binary: a damaged value is read as bytes, never decoded by lmdb-js). */
   private readonly records: Database<Buffer, string>;
   private readonly leases: Database<Buffer, string>;
-  /** The version sequence and each lease's last fencing token. */
   private readonly meta: Database<number, string>;
-  /** key → dueAt, and the index [dueAt, key] that takeDue reads in order. */
   private readonly timers: Database<number, string>;
   private readonly due: Database<number, [number, string]>;
-  /** [expiresAt, key] of each expiring record: each write drops a few that have expired (a claim leaves no litter). */
   private readonly expiries: Database<number, [number, string]>;
   private readonly bus: InProcessBus;
+  private closed = false;
 
   constructor(options: EmbeddedOptions) {
     this.clock = options.clock ?? systemClock;
     fs.mkdirSync(options.dir, { recursive: true });
-    const file = path.join(path.resolve(options.dir), 'state.mdb');
-    this.env = open({ path: file, overlappingSync: false, noSync: false, commitDelay: 0 });
-    this.records = this.env.openDB<Buffer, string>('records', { encoding: 'binary' });
-    this.leases = this.env.openDB<Buffer, string>('leases', { encoding: 'binary' });
-    this.meta = this.env.openDB<number, string>('meta', {});
-    this.timers = this.env.openDB<number, string>('timers', {});
-    this.due = this.env.openDB<number, [number, string]>('due', {});
-    this.expiries = this.env.openDB<number, [number, string]>('expiries', {});
-    this.bus = busFor(buses, file);
+    this.file = path.join(path.resolve(options.dir), 'state.mdb');
+    this.shared = environment(this.file);
+    ({
+      env: this.env,
+      records: this.records,
+      leases: this.leases,
+      meta: this.meta,
+      timers: this.timers,
+      due: this.due,
+      expiries: this.expiries,
+    } = this.shared);
+    this.bus = busFor(buses, this.file);
   }
 
   async get(key: string): Promise<StoredRecord | undefined> {
@@ -174,6 +215,10 @@ export class EmbeddedStateEngine implements StateEngine {
   }
 
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (--this.shared.engines > 0) return;
+    environments.delete(this.file);
     await this.env.close();
   }
 

@@ -10,7 +10,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
-import { open } from 'lmdb';
 import { ManualClock } from '../../../lib/core/clock';
 import type { KeyValueStore } from '../../../lib/node-red/context';
 import type { StateEngine } from '../../../lib/state/engine';
@@ -60,17 +59,9 @@ const backends: Backend[] = [
           opened.push(engine);
           return engine;
         },
-        damage: async (key, garbage) => {
-          const env = open({ path: path.join(dir, 'state.mdb') });
-          await env.openDB('records', { encoding: 'binary' }).put(key, Buffer.from(garbage, 'latin1'));
-          await env.close();
-        },
-        holds: async (key) => {
-          const env = open({ path: path.join(dir, 'state.mdb') });
-          const held = env.openDB('records', { encoding: 'binary' }).get(key) !== undefined;
-          await env.close();
-          return held;
-        },
+        // By hand: through the engines' own LMDB environment (a second one would read an older snapshot).
+        damage: async (key, garbage) => void (await (opened[0] as any).records.put(key, Buffer.from(garbage, 'latin1'))),
+        holds: async (key) => (opened[0] as any).records.get(key) !== undefined,
         dispose: async () => void (await Promise.all(opened.map((e) => e.close()))),
       };
     },
