@@ -1,4 +1,5 @@
 /** Opens the state engine a deployment chose: embedded (the default), redis or context. */
+import type { ConnectionOptions } from 'node:tls';
 import type { Clock } from '../core/clock';
 import type { KeyValueStore } from '../node-red/context';
 import { ContextStateEngine } from './context-store';
@@ -8,7 +9,7 @@ import { RedisStateEngine } from './redis';
 
 export type EngineConfig =
   | { backend: 'embedded'; dir: string }
-  | { backend: 'redis'; url: string; password?: string; prefix?: string; onError?: (err: Error) => void }
+  | { backend: 'redis'; url: string; password?: string; tls?: ConnectionOptions; prefix?: string; onError?: (err: Error) => void }
   | { backend: 'context'; store: KeyValueStore };
 
 export function openStateEngine(config: EngineConfig, clock?: Clock): StateEngine {

@@ -11,6 +11,7 @@
  * pub/sub: heard by instances connected at the time, not replayed. Keys are plain (not Cluster
  * hash-tagged): one Redis server or a primary with replicas.
  */
+import type { ConnectionOptions } from 'node:tls';
 import { Redis } from 'ioredis';
 import { systemClock, type Clock } from '../core/clock';
 import type { DueTimer, EngineGuarantees, Lease, StateEngine, StoredRecord, WriteOptions } from './engine';
@@ -20,6 +21,8 @@ export interface RedisOptions {
   /** `redis://[:password@]host:port[/db]` or `rediss://…` (TLS). */
   url: string;
   password?: string;
+  /** TLS options beyond what `rediss://` turns on (e.g. the `ca` of a private server). */
+  tls?: ConnectionOptions;
   /** What every key starts with, so deployments can share a server; `nr-twilio:` by default. */
   prefix?: string;
   clock?: Clock;
@@ -148,7 +151,9 @@ export class RedisStateEngine implements StateEngine {
   constructor(private readonly options: RedisOptions) {
     this.clock = options.clock ?? systemClock;
     this.prefix = options.prefix ?? 'nr-twilio:';
-    this.redis = this.connect(new Redis(options.url, { ...(options.password ? { password: options.password } : {}) }));
+    this.redis = this.connect(
+      new Redis(options.url, { ...(options.password ? { password: options.password } : {}), ...(options.tls ? { tls: options.tls } : {}) }),
+    );
     for (const [name, { keys, lua }] of Object.entries(SCRIPTS)) this.redis.defineCommand(name, { numberOfKeys: keys, lua });
   }
 
