@@ -12,6 +12,8 @@
  *   d. memory: peak RSS for a burst of messages, and RSS after the queue drains, three bursts
  *   e. two-way: requests per hour of an idle poll, a text's delay to its msg, 5,000 sends that wait
  *      for their outcome, 1,000 open questions (bench/two-way.ts)
+ *   f. state engine: commits per second and p99 commit latency of the embedded engine (put, CAS), and
+ *      Redis round trips per claim (bench/state.ts)
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -20,6 +22,7 @@ import { DEMO_ACCOUNT } from '../simulator/server';
 import { RawSdkRequestClient } from '../simulator/raw-sdk-client';
 import { SimulatorProcess } from './simulator-process';
 import { webhookIntake } from './webhooks';
+import { stateEngine } from './state';
 import { twoWay } from './two-way';
 
 const helper = require('node-red-node-test-helper');
@@ -333,6 +336,9 @@ async function main(): Promise<void> {
       rows.push({ scenario: 'e. two-way', perSecond: r.messages / r.seconds, tooManyRequests: 0, ...r });
     await sim.stop();
   }
+  if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY.includes('f'))
+    for (const r of await stateEngine(SCALE))
+      rows.push({ scenario: 'f. state engine', perSecond: r.messages / r.seconds, tooManyRequests: 0, ...r });
   await helper.stopServer();
   console.log(`Node ${process.version}, ${nodeRed}; scale ${SCALE}`);
   console.table(rows.map((r) => ({ ...r, seconds: r.seconds.toFixed(2), perSecond: r.perSecond.toFixed(0) })));

@@ -21,6 +21,9 @@ console.log(`test: Node ${process.version}, ${nodeRed} ${require(`${nodeRed}/pac
 const chromium = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 if (!fs.existsSync(chromium))
   console.log(`test: no browser at ${chromium}, so the editor tests are skipped: apt-get install chromium (or set CHROMIUM_PATH)`);
+const redisServer = (process.env.PATH || '').split(path.delimiter).some((dir) => fs.existsSync(path.join(dir, 'redis-server')));
+if (!process.env.REDIS_SERVER_PATH && !redisServer)
+  console.log('test: no redis-server on the PATH, so the Redis state engine tests are skipped: apt-get install redis-server');
 // A hung test fails after 5 minutes instead of holding CI to its limit.
 const run = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=300000', '--test-reporter=spec', ...files], {
   stdio: 'inherit',

@@ -1,7 +1,7 @@
 /**
  * lib/ in layers, one dependency direction: a module imports only from its own folder or from a
  * layer below it, and nothing in lib/ imports nodes/. The layers, from the top:
- *   conversation, waits → outbound, inbound, resources → account → catalogue, transport → twilio, node-red → core
+ *   conversation, waits → outbound, inbound, resources → account → catalogue, transport, state → twilio, node-red → core
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -15,6 +15,7 @@ const LEVEL: Record<string, number> = {
   'node-red': 1,
   catalogue: 2,
   transport: 2,
+  state: 2,
   account: 3,
   outbound: 4,
   inbound: 4,
