@@ -584,6 +584,23 @@ else
       }
     });
 
+    it('finds every example saved as the current editor saves it: each property of each node present', async () => {
+      const properties = await page.evaluate(() => {
+        const RED = (window as any).RED;
+        const out: Record<string, string[]> = {};
+        for (const type of RED.nodes.registry.getNodeTypes().filter((t: string) => /^twilio-/.test(t)))
+          out[type] = Object.keys(RED.nodes.getType(type).defaults);
+        return out;
+      });
+      const absent: string[] = [];
+      for (const file of fs.readdirSync(path.join(root, 'examples')).filter((f) => f.endsWith('.json')))
+        for (const node of JSON.parse(fs.readFileSync(path.join(root, 'examples', file), 'utf8')) as Array<Record<string, unknown>>)
+          for (const property of properties[String(node.type)] ?? [])
+            if (!(property in node)) absent.push(`${file} ${node.id}: ${property}`);
+      assert.ok(Object.keys(properties).length >= 10);
+      assert.deepEqual(absent, []);
+    });
+
     it('opens every node of every example with no blank choice, and finds it valid', async () => {
       // One node per type and set of saved properties: two nodes that lack the same properties open alike.
       const ids = await page.evaluate(() => {
