@@ -3,9 +3,10 @@
  * calls) through the account's queue, each new one handed on exactly once, oldest first.
  *
  * Where each list stands is a mark: Twilio's own date of the newest record read (any direction, so a
- * wrong clock here hides nothing). A look lists from the mark's second up (`DateSent>`, newest first)
- * and stops at the first page that reaches below it: a quiet look is one request whatever the history,
- * and a busy one costs a request per 1,000 new records. The mark's own second is read again (two texts
+ * wrong clock here hides nothing) and that record's Sid. A look lists from the mark's second up
+ * (`DateSent>`, newest first) and stops at the first page that holds the mark's record or reaches
+ * below its second: a quiet look is one request whatever the history, and a busy one costs a request
+ * per 1,000 new records. The mark's own second is read again (two texts
  * in one second, one listed after the look), and a bounded memory of the Sids handed on (a
  * DuplicateWindow) drops what was seen before. Mark and Sids live in the node's context: exactly once
  * across restarts and redeploys.

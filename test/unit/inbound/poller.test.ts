@@ -213,6 +213,19 @@ describe('InboundPoller', () => {
     }
   });
 
+  it('a cursor an older version stored as 0 (a first page of outbound texts) starts afresh, not a day back', async () => {
+    const { clock, twilio } = start();
+    twilio.texts(500, 60 * 60_000);
+    const store = memoryStore();
+    await store.set('twilio-in-poll-cursor', { messages: 0 });
+    const { look, sids } = pollerOver(twilio, clock, { store });
+    await look(0);
+    await look();
+    const sid = twilio.text();
+    await look();
+    assert.deepEqual(sids(), [sid]);
+  });
+
   describe('one request per quiet look whatever the history; requests per look grow with what is new', () => {
     const histories: Array<[string, (twilio: StandInTwilio) => void, string | null]> = [
       ['1,121 texts in the last 5 minutes', (t) => void t.texts(1_121, 5 * 60_000), HOUSE],
