@@ -11,7 +11,7 @@ import { inboundHubFor } from './hub';
 import { ReceiverCallbacks, receiveInbound } from './inbound-message';
 import { InboundPoller, PollOutcome } from './poller';
 
-/** Sids a poller remembers: far more than one lookback holds; each is remembered long after it can be listed again. */
+/** Sids a poller remembers: twice what one look reads (POLL_MAX_RECORDS); each is remembered long after it can be listed again. */
 const POLLED_CAPACITY = 20_000;
 const POLLED_MEMORY_MS = 30 * 24 * 3600_000;
 

@@ -1,12 +1,25 @@
 /**
  * Receiving without a public URL: every interval, one look at the account's incoming messages (and
- * calls) through the account's queue, each new one handed on exactly once.
+ * calls) through the account's queue, each new one handed on exactly once, oldest first.
  *
- * Exactly once, across restarts and redeploys: a cursor (when the last look began, by this machine's
- * clock) and a bounded memory of the Sids handed on (a DuplicateWindow) live in the node's context.
- * Each look lists what arrived since the cursor less a lookback, so a Twilio clock a few minutes off
- * ours, or two messages in one second, lose nothing; the Sid memory drops what was seen before. The
- * first look of a node that has no cursor yet hands on nothing: history is not replayed.
+ * Where each list stands is a mark: Twilio's own date of the newest record read (any direction, so a
+ * wrong clock here hides nothing) and that record's Sid. A look lists from the mark's second up
+ * (`DateSent>`, newest first) and stops at the first page that holds the mark's record or reaches
+ * below its second: a quiet look is one request whatever the history, and a busy one costs a request
+ * per 1,000 new records. The mark's own second is read again (two texts
+ * in one second, one listed after the look), and a bounded memory of the Sids handed on (a
+ * DuplicateWindow) drops what was seen before. Mark and Sids live in the node's context: exactly once
+ * across restarts and redeploys.
+ *
+ * - A first look (no mark yet) takes the newest record listed as its mark: nothing before it is handed on.
+ * - More than one look reads (POLL_MAX_RECORDS) since the mark: nothing is skipped. The look remembers
+ *   the oldest second it reached as a ceiling (`DateSent<`) and the next look reads the window between
+ *   the mark and that ceiling, and so on down until a window reaches the mark; then the windows are
+ *   handed on from the oldest up, the mark moving with each. A burst is caught up over the next looks.
+ * - A record dated more than POLL_AHEAD_MS after this machine's now (a clock fault at the far end) is
+ *   handed on, but does not move the mark: it would hide every text dated before it.
+ * - Only when one second alone holds more than a look reads, or a server ignores the date filters, is
+ *   something left behind: the look says so (`truncated`).
  */
 import type twilio from 'twilio';
 import { Clock, Timer, systemClock } from '../core/clock';
@@ -14,16 +27,20 @@ import { TwilioNodeError, toTwilioNodeError } from '../core/errors';
 import type { KeyValueStore } from '../node-red/context';
 import type { DuplicateWindow } from './dedupe';
 
-/** How far before the cursor each look reaches: covers a Twilio clock this far off ours. */
-export const POLL_LOOKBACK_MS = 5 * 60_000;
+/** How far ahead of this machine's clock Twilio's may run: a record dated later does not move the mark. */
+export const POLL_AHEAD_MS = 2 * 60_000;
 /** After a long stop, texts older than this are history, not instructions: they are not handed on. */
 export const POLL_CATCH_UP_MS = 24 * 60 * 60_000;
 /** The longest wait between looks while they fail. */
 export const POLL_MAX_BACKOFF_MS = 5 * 60_000;
-/** Records per page: one page (one request) holds every quiet interval's lookback. */
-const PAGE_SIZE = 200;
-/** Pages one look reads at most (10,000 records): a server that always says "next page" cannot hold a look forever. */
-const MAX_PAGES = 50;
+/** Records per page: Twilio's largest, so a quiet look (the mark's second and what is new) is one request. */
+const PAGE_SIZE = 1_000;
+/** Pages one look reads at most: a server that always says "next page" cannot hold a look forever. */
+const MAX_PAGES = 10;
+/** Records one look reads at most. */
+export const POLL_MAX_RECORDS = PAGE_SIZE * MAX_PAGES;
+/** Windows a catch-up keeps to read; past this, two are read as one (read again, never skipped). */
+const MAX_CEILINGS = 32;
 /** Media of one message at most, as Twilio allows. */
 const MAX_MEDIA = 10;
 
@@ -45,13 +62,15 @@ export interface PollOutcome {
   /** Failed looks in a row, and when the next one is. */
   failures: number;
   nextInMs: number;
-  /** More arrived since the last look than one look reads (MAX_PAGES pages): the oldest of them were not handed on. */
+  /** Something was left behind for good: more in one second than one look reads, or a list that ignores its date filters. */
   truncated?: boolean;
+  /** More came than one look reads: the next looks go on catching up, oldest first. */
+  behind?: boolean;
 }
 
 export interface PollerOptions {
   client: () => twilio.Twilio;
-  /** The node's state: the cursor. */
+  /** The node's state: the marks. */
   store: KeyValueStore;
   /** Sids handed on. */
   seen: DuplicateWindow;
@@ -73,19 +92,82 @@ const CURSOR_KEY = 'twilio-in-poll-cursor';
 const STOP_WAIT_MS = 5_000;
 
 type Kind = 'messages' | 'calls';
-/** Where each listing stands: the newest date seen, by Twilio's clock (ms). 0: nothing seen, all that comes is new. */
-type Cursor = Partial<Record<Kind, number>>;
+/**
+ * Where one list stands: the mark (Twilio's date of the newest record read, ms; 0: nothing listed yet,
+ * all that comes is new) and, while catching up, the ceilings of the windows still to read, lowest last.
+ */
+interface Position {
+  mark: number;
+  /** The Sid of the record the mark is the date of: what is listed under it was read before. */
+  top?: string;
+  ceilings: number[];
+}
+/** As stored: `{ messages: mark, calls: mark, tops: {...}, ceilings: { messages: [...] } }` (a cursor of older versions is the marks alone). */
+type Cursor = Partial<Record<Kind, number>> & { tops?: Partial<Record<Kind, string>>; ceilings?: Partial<Record<Kind, number[]>> };
 type Listed = { sid: string; at: number; event: () => Promise<PolledEvent> };
+
+/** What one window's reading found. */
+interface Reading {
+  /** Messages or calls to hand on (inbound, a Sid Twilio would give), in the window or undated, newest first. */
+  items: Listed[];
+  /** The newest date in the window no later than POLL_AHEAD_MS from now (and its record's Sid), and the oldest date in it. */
+  newest?: number;
+  top?: string;
+  oldest?: number;
+  /** It read down past the window's floor, or to the list's end. */
+  complete: boolean;
+  /** A record above the window's ceiling: the server ignores the date filters. */
+  unfiltered: boolean;
+  pages: number;
+  /** The floor: on a first look, the newest record's second. */
+  from?: number;
+}
+
+/**
+ * The ceiling of a narrower window than the one read (it held more than a look reads): under the
+ * second the reading reached; when it reached its floor, that second alone. Undefined when even that
+ * is the window read: one second holds more than a look reads.
+ */
+function narrower(reading: Reading, from: number, until: number | undefined): number | undefined {
+  if (reading.oldest === undefined) return undefined;
+  const reached = second(reading.oldest);
+  const ceiling = reached > from ? reached - 1 : from + 999;
+  return until === undefined || ceiling < until ? ceiling : undefined;
+}
 
 /** A Sid Twilio would give a message or a call; anything else in a listing is not handed on. */
 const LISTED_SID = /^(SM|MM|CA)[0-9a-f]{32}$/;
 
-function readCursor(stored: unknown): Cursor | undefined {
-  if (typeof stored !== 'object' || stored === null) return undefined;
-  const cursor: Cursor = {};
+const second = (ms: number) => Math.floor(ms / 1000) * 1000;
+const finite = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
+
+function readCursor(stored: unknown): Partial<Record<Kind, Position>> {
+  if (typeof stored !== 'object' || stored === null) return {};
+  const cursor = stored as Cursor;
+  const positions: Partial<Record<Kind, Position>> = {};
   for (const kind of ['messages', 'calls'] as const) {
-    const at = (stored as Record<string, unknown>)[kind];
-    if (typeof at === 'number' && Number.isFinite(at)) cursor[kind] = at;
+    const mark = cursor[kind];
+    // A cursor of older versions stored 0 when its first page held no inbound text: that list starts afresh.
+    if (!finite(mark) || (mark === 0 && !cursor.ceilings)) continue;
+    const ceilings = cursor.ceilings?.[kind];
+    const top = cursor.tops?.[kind];
+    positions[kind] = {
+      mark,
+      top: typeof top === 'string' ? top : undefined,
+      ceilings: Array.isArray(ceilings) ? ceilings.filter(finite).filter((c) => c > mark) : [],
+    };
+  }
+  return positions;
+}
+
+function writeCursor(positions: Partial<Record<Kind, Position>>): Cursor {
+  const cursor: Cursor = { tops: {}, ceilings: {} };
+  for (const kind of ['messages', 'calls'] as const) {
+    const position = positions[kind];
+    if (!position) continue;
+    cursor[kind] = position.mark;
+    if (position.top) cursor.tops![kind] = position.top;
+    if (position.ceilings.length) cursor.ceilings![kind] = position.ceilings;
   }
   return cursor;
 }
@@ -126,56 +208,31 @@ export class InboundPoller {
     }, ms);
   }
 
-  /**
-   * One look: list what came since each cursor (less the lookback), hand on what is new, oldest
-   * first, and move the cursors to the newest date seen. The cursors are Twilio's own dates, so
-   * this machine's clock, however wrong, never hides a text. Never rejects.
-   */
+  /** One look at each list (see the header), then the next in an interval. Never rejects. */
   async look(): Promise<void> {
     const at = this.clock.now();
-    let received = 0;
-    let truncated = false;
+    const outcome = { received: 0, truncated: false, behind: false };
     try {
-      const cursor = readCursor(await this.options.store.get(CURSOR_KEY)) ?? {};
-      const kinds = (['messages', 'calls'] as const).filter((k) => this.options[k]);
-      const listed: Listed[] = [];
-      const history = new Set<string>();
-      const next: Cursor = { ...cursor };
-      for (const kind of kinds) {
-        const from = cursor[kind];
-        // A kind without a cursor starts now: what is there already is history, remembered and not handed on.
-        const since = from === undefined ? undefined : new Date(Math.max(from - POLL_LOOKBACK_MS, at - POLL_CATCH_UP_MS));
-        const found = await this.list(kind, since);
-        truncated ||= found.truncated;
-        for (const item of found.items) {
-          if (from === undefined) history.add(item.sid);
-          listed.push(item);
+      const positions = readCursor(await this.options.store.get(CURSOR_KEY));
+      const save = () => this.options.store.set(CURSOR_KEY, writeCursor(positions));
+      for (const kind of (['messages', 'calls'] as const).filter((k) => this.options[k])) {
+        const position = positions[kind];
+        if (position) {
+          if (!(await this.follow(kind, position, at, save, outcome))) return; // stopped: the next start goes on from the mark
+        } else {
+          positions[kind] = await this.begin(kind, at);
+          await save();
         }
-        next[kind] = Math.max(from ?? 0, ...found.items.map((item) => item.at));
       }
-      // Oldest first: Twilio lists newest first, and the (stable) sort keeps one second's arrivals in their order.
-      listed.sort((a, b) => a.at - b.at);
-      for (const item of listed) {
-        if (this.stopped) return; // what is left is handed on after the next start
-        if (await this.options.seen.has(item.sid)) continue;
-        if (!history.has(item.sid)) {
-          const event = await item.event();
-          if (this.stopped) return;
-          this.options.onEvent(event);
-          received++;
-        }
-        await this.options.seen.remember(item.sid);
-      }
-      await this.options.store.set(CURSOR_KEY, next);
       this.failures = 0;
-      this.options.onPoll({ at, received, failures: 0, nextInMs: this.options.intervalMs, truncated });
+      this.options.onPoll({ at, failures: 0, nextInMs: this.options.intervalMs, ...outcome });
       this.schedule(this.options.intervalMs);
     } catch (err) {
       this.failures++;
       const nextInMs = Math.min(this.options.intervalMs * 2 ** this.failures, POLL_MAX_BACKOFF_MS);
       this.options.onPoll({
         at,
-        received,
+        received: outcome.received,
         error: toTwilioNodeError(err, this.options.redact),
         failures: this.failures,
         nextInMs,
@@ -184,43 +241,146 @@ export class InboundPoller {
     }
   }
 
+  /** A list's first look: the newest record listed is the mark, and what shares its second is remembered, not handed on. */
+  private async begin(kind: Kind, now: number): Promise<Position> {
+    const reading = await this.read(kind, {}, MAX_PAGES, now);
+    for (const item of reading.items) await this.options.seen.remember(item.sid);
+    return { mark: second(reading.newest ?? 0), top: reading.top, ceilings: [] };
+  }
+
   /**
-   * Everything to the number (or numbers) since `since`, every page up to MAX_PAGES, in the order it
-   * arrived; with no `since`, the newest page only (a first start's history).
+   * Reads the window from the mark up to the lowest ceiling (or to the newest), window after window
+   * while the look's pages last; hands on each complete window, oldest first. False when stopped.
    */
-  private async list(kind: Kind, since: Date | undefined): Promise<{ items: Listed[]; truncated: boolean }> {
+  private async follow(
+    kind: Kind,
+    position: Position,
+    now: number,
+    save: () => Promise<void>,
+    outcome: { received: number; truncated: boolean; behind: boolean },
+  ): Promise<boolean> {
+    for (let pages = MAX_PAGES; pages > 0;) {
+      const from = second(Math.max(position.mark, now - POLL_CATCH_UP_MS));
+      position.ceilings = position.ceilings.filter((c) => c >= from); // a day behind: what is under it is history
+      const until = position.ceilings.at(-1);
+      const top = from === second(position.mark) && until === undefined ? position.top : undefined;
+      const reading = await this.read(kind, { from, until, top }, pages, now);
+      pages -= reading.pages;
+      const ceiling = reading.complete || reading.unfiltered ? undefined : narrower(reading, from, until);
+      if (ceiling !== undefined) {
+        // More than the look reads: read under what it reached first, and hand on from the oldest up.
+        position.ceilings.push(ceiling);
+        if (position.ceilings.length > MAX_CEILINGS) position.ceilings.splice(-2, 1);
+        outcome.behind = true;
+        await save();
+        continue;
+      }
+      if (!(await this.handOn(reading.items, outcome))) return false;
+      if (reading.complete && !reading.unfiltered && until !== undefined) {
+        // All up to the ceiling is handed on: the next window starts above it.
+        position.mark = until + 1;
+        position.top = undefined;
+        position.ceilings.pop();
+        outcome.behind = position.ceilings.length > 0;
+        await save();
+        continue;
+      }
+      // The newest window read to its floor, or (truncated) one that cannot be read whole: more in one
+      // second than a look reads, or a list that ignores its date filters. What was read is handed on.
+      const mark = Math.max(position.mark, second(reading.newest ?? 0), reading.complete ? 0 : from + 1000);
+      if (mark !== position.mark || reading.top) position.top = mark === second(reading.newest ?? 0) ? reading.top : undefined;
+      position.mark = mark;
+      if (reading.unfiltered) position.ceilings = [];
+      outcome.truncated ||= !reading.complete;
+      await save();
+      return true;
+    }
+    return true;
+  }
+
+  /** Hands on what was not handed on before, oldest first (the stable sort keeps one second's arrivals in their order). */
+  private async handOn(items: Listed[], outcome: { received: number }): Promise<boolean> {
+    const oldestFirst = items.reverse().sort((a, b) => a.at - b.at);
+    for (const item of oldestFirst) {
+      if (this.stopped) return false;
+      if (await this.options.seen.has(item.sid)) continue;
+      const event = await item.event();
+      if (this.stopped) return false;
+      this.options.onEvent(event);
+      outcome.received++;
+      await this.options.seen.remember(item.sid);
+    }
+    return true;
+  }
+
+  /**
+   * The list from `from` (inclusive, to the second) up to `until`, newest first, page after page
+   * until a page reaches below `from` or holds `top` (the mark's record), the list ends, or `pages`
+   * are read. With no `from` (a first look), the newest record's second is the floor.
+   */
+  private async read(
+    kind: Kind,
+    { from, until, top }: { from?: number; until?: number; top?: string },
+    pages: number,
+    now: number,
+  ): Promise<Reading> {
     const client = this.options.client();
     const to = this.options.to || undefined;
-    const items: Listed[] = [];
+    const after = from === undefined ? undefined : new Date(from);
+    const before = until === undefined ? undefined : new Date(until);
     let page =
       kind === 'messages'
-        ? await client.messages.page({ to, ...(since ? { dateSentAfter: since } : {}), pageSize: PAGE_SIZE })
-        : await client.calls.page({ to, ...(since ? { startTimeAfter: since } : {}), pageSize: PAGE_SIZE });
-    for (let pages = 1; ; pages++) {
+        ? await client.messages.page({ to, dateSentAfter: after, dateSentBefore: before, pageSize: PAGE_SIZE })
+        : await client.calls.page({ to, startTimeAfter: after, startTimeBefore: before, pageSize: PAGE_SIZE });
+    const reading: Reading = { items: [], complete: false, unfiltered: false, pages: 1, from };
+    const listed = new Set<unknown>();
+    for (;;) {
+      let below = false;
+      let fresh = false; // a page that lists only what this reading has read is a list going round: its end
       for (const record of page.instances as Array<MessageRecord | CallRecord>) {
-        if (record.direction !== 'inbound' || typeof record.sid !== 'string' || !LISTED_SID.test(record.sid)) continue;
-        if (kind === 'messages') {
-          const m = record as MessageRecord;
-          items.push({ sid: m.sid, at: timeOf(m.dateSent ?? m.dateCreated), event: () => messageEvent(client, m) });
-        } else {
-          const c = record as CallRecord;
-          items.push({ sid: c.sid, at: timeOf(c.startTime ?? c.dateCreated), event: () => Promise.resolve(callEvent(c)) });
+        if (listed.has(record.sid)) continue;
+        listed.add(record.sid);
+        fresh = true;
+        below ||= top !== undefined && record.sid === top; // under it, all was read before (the rest of its page is read again)
+        const at =
+          kind === 'messages'
+            ? timeOf((record as MessageRecord).dateSent ?? record.dateCreated)
+            : timeOf((record as CallRecord).startTime ?? record.dateCreated);
+        if (at !== 0) {
+          // A first look's floor is the newest record's second: the record dated in the future is not it.
+          if (reading.from === undefined && at <= now + POLL_AHEAD_MS) reading.from = second(at);
+          if (reading.from !== undefined && at < reading.from) {
+            below = true;
+            continue;
+          }
+          if (until !== undefined && at > until) reading.unfiltered = true;
+          if (at <= now + POLL_AHEAD_MS && !(at <= (reading.newest ?? -Infinity))) {
+            reading.newest = at;
+            reading.top = typeof record.sid === 'string' ? record.sid : undefined;
+          }
+          reading.oldest = Math.min(reading.oldest ?? at, at);
         }
+        if (record.direction === 'inbound' && typeof record.sid === 'string' && LISTED_SID.test(record.sid))
+          reading.items.push({ sid: record.sid, at, event: () => eventOf(client, kind, record) });
       }
-      const more = Boolean(since && page.nextPageUrl && page.instances.length > 0);
-      if (more && pages >= MAX_PAGES) return { items: items.reverse(), truncated: true };
-      const following = more ? await page.nextPage() : undefined;
-      if (!following) break;
+      if (below || !fresh || !page.nextPageUrl) return { ...reading, complete: true };
+      if (reading.pages >= pages) return reading;
+      const following = await page.nextPage();
+      if (!following) return { ...reading, complete: true };
       page = following as typeof page;
+      reading.pages++;
     }
-    return { items: items.reverse(), truncated: false };
   }
 }
 
-const timeOf = (date: Date | null | undefined) => (date instanceof Date ? date.getTime() : 0);
+const timeOf = (date: Date | null | undefined) => (date instanceof Date && Number.isFinite(date.getTime()) ? date.getTime() : 0);
 
 type MessageRecord = Awaited<ReturnType<twilio.Twilio['messages']['page']>>['instances'][number];
 type CallRecord = Awaited<ReturnType<twilio.Twilio['calls']['page']>>['instances'][number];
+
+function eventOf(client: twilio.Twilio, kind: Kind, record: MessageRecord | CallRecord): Promise<PolledEvent> {
+  return kind === 'messages' ? messageEvent(client, record as MessageRecord) : Promise.resolve(callEvent(record as CallRecord));
+}
 
 /** A listed message as Twilio's incoming-message webhook would carry it, with its media's URLs. */
 async function messageEvent(client: twilio.Twilio, m: MessageRecord): Promise<PolledEvent> {

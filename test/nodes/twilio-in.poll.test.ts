@@ -89,19 +89,64 @@ describe('twilio-in polling', () => {
     assert.ok(requests.every((r) => /\/Messages\.json$/.test(r.path) && r.query.To === HOUSE && r.query['DateSent>']));
   });
 
-  it('hands on 500 texts that arrive between two looks, every one once, oldest first (pages of 200, many in one second)', async () => {
+  it('hands on 1,100 texts that arrive between two looks, every one once, oldest first (pages of 1,000, many in one second)', async () => {
     const got = await load({ pollInterval: 3 });
     await until(() => looked(got) >= 1, 'the first look');
     const sids: string[] = [];
-    for (let i = 0; i < 500; i++) sids.push((await text(`reading ${i}`, `+1555555${String(1000 + i)}`)).sid);
-    await until(() => got.msgs.length >= 500, '500 texts', 15_000);
+    for (let i = 0; i < 1_100; i++) sids.push((await text(`reading ${i}`, `+1555555${String(1000 + i)}`)).sid);
+    await until(() => got.msgs.length >= 1_100, '1,100 texts', 15_000);
     const before = looked(got);
     await until(() => looked(got) >= before + 1, 'one more look');
-    assert.equal(got.msgs.length, 500);
+    assert.equal(got.msgs.length, 1_100);
     assert.deepEqual(
       got.msgs.map((m) => m.payload.MessageSid),
       sids,
     );
+  });
+
+  for (const pollNumber of [HOUSE, '']) {
+    it(`a node started on a busy number (${pollNumber ? 'its number' : 'every number'}) replays none of its 1,130 texts and looks at them with one request`, async () => {
+      for (let i = 0; i < 1_130; i++) await text(`history ${i}`, `+1555556${String(1000 + i)}`);
+      const got = await load({ pollNumber });
+      await until(() => looked(got) >= 1, 'the first look');
+      const from = simulator.requests.length;
+      const before = looked(got);
+      await until(() => looked(got) >= before + 3, 'three more looks');
+      const gets = simulator.requests.slice(from).filter((r) => r.method === 'GET');
+      assert.equal(gets.length, looked(got) - before, 'one request per quiet look');
+      assert.equal(got.msgs.length, 0, 'no history');
+      const { sid } = await text('Lights on');
+      await until(() => got.msgs.length >= 1, 'the text after it started');
+      const after = looked(got);
+      await until(() => looked(got) >= after + 2, 'two more looks');
+      assert.deepEqual(
+        got.msgs.map((m) => m.payload.MessageSid),
+        [sid],
+      );
+    });
+  }
+
+  it('keeps receiving after a text dated a year ahead (a clock fault at Twilio), and hands that one on once', async () => {
+    const got = await load();
+    await until(() => looked(got) >= 1, 'the first look');
+    const settings = (clockSkewMs: number) =>
+      fetch(`${simulator.url}/_sim/settings`, { method: 'POST', body: JSON.stringify({ clockSkewMs }) });
+    try {
+      assert.equal((await settings(365 * 24 * 3600_000)).status, 200);
+      const ahead = (await text('from the future')).sid;
+      await settings(0);
+      await until(() => got.msgs.length >= 1, 'the text dated ahead');
+      const later = [(await text('one')).sid, (await text('two')).sid];
+      await until(() => got.msgs.length >= 3, 'the texts after it');
+      const before = looked(got);
+      await until(() => looked(got) >= before + 2, 'two more looks');
+      assert.deepEqual(
+        got.msgs.map((m) => m.payload.MessageSid),
+        [ahead, ...later],
+      );
+    } finally {
+      await settings(0);
+    }
   });
 
   it('hands on nothing twice and loses nothing across a redeploy, a restart, and texts while it was stopped', async () => {
