@@ -1,6 +1,7 @@
 /** What a node takes in: bursts started as the account's queue has room, and msgs that end exactly once. */
 import type { TwilioNodeError } from '../core/errors';
 import { Clock, systemClock } from '../core/clock';
+import type { Translate } from '../core/texts';
 
 /**
  * Starts tasks in arrival order, a few milliseconds' worth at a time, yielding to the event loop in
@@ -105,6 +106,8 @@ export interface MessageIntakeOptions {
   /** How long a close waits for msgs under way (Node-RED gives a close 15 s). */
   closeWaitMs?: number;
   clock?: Clock;
+  /** Says the error a msg taken by `take` ends with in the runtime's language (its status's translate). */
+  translate?: Translate;
 }
 
 /**
@@ -136,6 +139,20 @@ export class MessageIntake<M> {
   accept(send: (msg: M) => void, done: (error?: TwilioNodeError) => void, start: (msg: AcceptedMessage<M>) => void): void {
     // While it waits, a msg is this record; its AcceptedMessage is made when its turn comes.
     this.waiting.run(new WaitingMessage(this, send, done, start));
+  }
+
+  /**
+   * Takes a msg for a node whose `start` is one function for every msg (made once, not per msg):
+   * while it waits, the msg is one small record, what a burst of 50,000 holds. Its error, if any,
+   * is said in the runtime's language (`translate`) before `done`.
+   */
+  take(msg: M, send: (msg: M) => void, done: (error?: Error) => void, start: (msg: M, accepted: AcceptedMessage<M>) => void): void {
+    this.waiting.run(new WaitingInput(this, msg, send, done, start));
+  }
+
+  /** The error `done` gets for a msg taken by `take`. */
+  said(error: TwilioNodeError | undefined): TwilioNodeError | undefined {
+    return error && this.options.translate ? error.localise(this.options.translate) : error;
   }
 
   /** A waiting msg's turn (or the close that came first): it becomes an AcceptedMessage that ends once. */
@@ -195,5 +212,26 @@ class WaitingMessage<M> {
 
   run(cancelled: boolean): void {
     this.intake.begin(this.send, this.done, this.start, cancelled);
+  }
+}
+
+/** A msg taken by `take`, waiting for its turn: the msg, Node-RED's send and done, the node's start. */
+class WaitingInput<M> {
+  constructor(
+    private readonly intake: MessageIntake<M>,
+    private readonly msg: M,
+    private readonly send: (msg: M) => void,
+    private readonly done: (error?: Error) => void,
+    private readonly start: (msg: M, accepted: AcceptedMessage<M>) => void,
+  ) {}
+
+  run(cancelled: boolean): void {
+    const { intake, msg, done, start } = this;
+    intake.begin(
+      this.send,
+      (error) => done(intake.said(error)),
+      (accepted) => start(msg, accepted),
+      cancelled,
+    );
   }
 }
