@@ -32,7 +32,7 @@ export interface QueueOptions {
 /**
  * Who a request is for (a node): requests scheduled inside `requestOwner.run(owner, …)`, however deep
  * in the SDK, carry it, so the owner can withdraw what it has waiting when it stops (`withdraw`).
- * Once used, an AsyncLocalStorage makes every promise of the process carry its store (a third of a
+ * Once used, an AsyncLocalStorage makes every promise of the process carry its store (a fifth to a third of a
  * plain send's CPU on Node 20): a path that knows its owner passes it to `schedule` instead (an
  * account's `clientFor(owner)`), and the storage is only read when no owner was passed.
  */
