@@ -12,7 +12,10 @@
  *   d. memory: peak RSS for a burst of messages, and RSS after the queue drains, three bursts
  *   e. two-way: requests per hour of an idle poll, a text's delay to its msg, 5,000 sends that wait
  *      for their outcome, 1,000 open questions (bench/two-way.ts)
- *   f. state engine: commits per second and p99 commit latency of the embedded engine (put, CAS), and
+ *   f. CPU per send: this process's CPU time (user + system; the simulator runs in its own) per plain
+ *      SMS through twilio-send in a real Node-RED runtime, beside a bare SDK `messages.create` loop on
+ *      the same simulator in the same process: ms per msg and their ratio
+ *   g. state engine: commits per second and p99 commit latency of the embedded engine (put, CAS), and
  *      Redis round trips per claim (bench/state.ts)
  */
 import fs from 'node:fs';
@@ -57,7 +60,7 @@ async function flowRun(
   account: Record<string, unknown> = {},
   ready?: () => Promise<void>,
   bare = false,
-): Promise<{ seconds: number; outputs: number; errors: number }> {
+): Promise<{ seconds: number; cpuMs: number; outputs: number; errors: number }> {
   // The test helper wraps Node's methods (send, status, …) in spies and Proxies that record every
   // call; restoring its sandbox leaves the Proxies. A benchmark measures Node-RED, not the helper.
   const nodePrototype = helper._NodePrototype as Record<string, unknown>;
@@ -132,12 +135,16 @@ async function flowRun(
   });
   await ready?.();
   const started = process.hrtime.bigint();
+  const cpu = process.cpuUsage();
   for (let i = 0; i < count; i++) send.receive({ to: `+1555${String(1_000_000 + i)}` });
   // A run that cannot finish (a message neither sent nor reported) shows as lost, not as a hang.
-  await Promise.race([finished, new Promise((r) => setTimeout(r, 180_000))]);
+  let giveUp: NodeJS.Timeout | undefined;
+  await Promise.race([finished, new Promise((r) => (giveUp = setTimeout(r, 180_000)))]);
+  clearTimeout(giveUp);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const cpuMs = cpuMilliseconds(process.cpuUsage(cpu));
   await helper.unload();
-  return { seconds, outputs, errors };
+  return { seconds, cpuMs, outputs, errors };
 }
 
 async function sdkRun(
@@ -146,7 +153,7 @@ async function sdkRun(
   body: string,
   concurrency: number,
   options: { autoRetry?: boolean; ready?: () => Promise<void> } = {},
-): Promise<{ seconds: number; ok: number; failed: number }> {
+): Promise<{ seconds: number; cpuMs: number; ok: number; failed: number }> {
   const requestClient = new RawSdkRequestClient(sim.url, { autoRetry: options.autoRetry, maxRetries: options.autoRetry ? 6 : undefined });
   const client = twilio(KEY.sid, KEY.secret, { accountSid: DEMO_ACCOUNT.sid, httpClient: requestClient, env: {} });
   let next = 0;
@@ -154,6 +161,7 @@ async function sdkRun(
   let failed = 0;
   await options.ready?.();
   const started = process.hrtime.bigint();
+  const cpu = process.cpuUsage();
   const worker = async () => {
     while (next < count) {
       const i = next++;
@@ -167,8 +175,14 @@ async function sdkRun(
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const cpuMs = cpuMilliseconds(process.cpuUsage(cpu));
   requestClient.destroy();
-  return { seconds, ok, failed };
+  return { seconds, cpuMs, ok, failed };
+}
+
+/** This process's CPU time (user and system) in a `process.cpuUsage(start)` difference. */
+function cpuMilliseconds(used: NodeJS.CpuUsage): number {
+  return (used.user + used.system) / 1000;
 }
 
 const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)];
@@ -236,6 +250,62 @@ async function overhead(rows: Row[]): Promise<void> {
   await sim.stop();
 }
 
+/**
+ * CPU per plain send: what this process spends (user + system time, from the first msg to the last
+ * answer) per SMS through twilio-send, beside a bare SDK `messages.create` loop at the same
+ * concurrency on the same simulator. Rounds alternate the subjects; medians and every round shown.
+ */
+async function cpuPerSend(rows: Row[]): Promise<void> {
+  const count = Math.round(5000 * SCALE);
+  const concurrency = 20;
+  const rounds = 5;
+  const sim = await SimulatorProcess.start();
+  const subjects: OverheadSubject[] = ['sdk', 'flow', 'bare'];
+  const settle = async () => {
+    global.gc?.();
+    await new Promise((r) => setTimeout(r, 100));
+  };
+  const run = (subject: OverheadSubject, messages: number, body: string, ready?: () => Promise<void>) =>
+    subject === 'sdk'
+      ? sdkRun(sim, messages, body, concurrency, { ready })
+      : flowRun(sim, messages, body, { maxConcurrency: concurrency }, ready, subject === 'bare');
+  for (const subject of subjects) await run(subject, 1000, 'warm');
+  const perMsg: Record<OverheadSubject, number[]> = { sdk: [], flow: [], bare: [] };
+  const seconds: Record<OverheadSubject, number[]> = { sdk: [], flow: [], bare: [] };
+  const delivered: Record<OverheadSubject, number> = { sdk: 0, flow: 0, bare: 0 };
+  for (let round = 1; round <= rounds; round++) {
+    for (let i = 0; i < subjects.length; i++) {
+      const subject = subjects[(round + i) % subjects.length];
+      await sim.reset();
+      const body = `f-${subject}-${round}`;
+      const r = await run(subject, count, body, settle);
+      perMsg[subject].push(r.cpuMs / count);
+      seconds[subject].push(r.seconds);
+      delivered[subject] += (await sim.delivered(body)).delivered;
+    }
+  }
+  const sdk = median(perMsg.sdk);
+  const row = (subject: OverheadSubject, label: string, comparison: string) => {
+    const value = median(seconds[subject]);
+    rows.push({
+      scenario: 'f. CPU per send',
+      subject: label,
+      messages: count,
+      seconds: value,
+      perSecond: count / value,
+      delivered: delivered[subject],
+      lost: count * rounds - delivered[subject],
+      duplicated: 0,
+      tooManyRequests: 0,
+      note: `${median(perMsg[subject]).toFixed(3)} ms CPU/msg, median of ${rounds} (${perMsg[subject].map((v) => v.toFixed(3)).join(' / ')})${comparison}`,
+    });
+  };
+  row('sdk', `raw SDK messages.create, ${concurrency} at a time`, '');
+  row('flow', `twilio-send, queue of ${concurrency}`, `: ${(median(perMsg.flow) / sdk).toFixed(2)}× the SDK's CPU per msg`);
+  row('bare', `floor: a bare node, ${concurrency} at a time`, `: ${(median(perMsg.bare) / sdk).toFixed(2)}× the SDK's CPU per msg`);
+  await sim.stop();
+}
+
 async function rateLimited(rows: Row[], cap: number): Promise<void> {
   const latency = 100;
   const ideal = cap / (latency / 1000);
@@ -269,8 +339,16 @@ async function memory(rows: Row[]): Promise<void> {
   const sim = await SimulatorProcess.start();
   const rss: number[] = [];
   let peak = 0;
-  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+  let peakHeap = 0;
+  const sampler = setInterval(() => {
+    const now = process.memoryUsage();
+    peak = Math.max(peak, now.rss);
+    peakHeap = Math.max(peakHeap, now.heapUsed);
+  }, 20);
   for (let burst = 1; burst <= 3; burst++) {
+    // Each burst's own peaks (RSS keeps what earlier bursts took from the system, so the first tells most).
+    peak = 0;
+    peakHeap = 0;
     const { seconds } = await flowRun(sim, count, `d-${burst}`);
     await sim.reset(); // its records would only grow the listing
     global.gc?.();
@@ -288,7 +366,7 @@ async function memory(rows: Row[]): Promise<void> {
       lost: 0,
       duplicated: 0,
       tooManyRequests: 0,
-      note: `peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB, after draining ${(rss[burst - 1] / 2 ** 20).toFixed(0)} MiB (live heap ${(after.heapUsed / 2 ** 20).toFixed(1)} MiB)`,
+      note: `peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB, peak heap ${(peakHeap / 2 ** 20).toFixed(0)} MiB, after draining ${(rss[burst - 1] / 2 ** 20).toFixed(0)} MiB (live heap ${(after.heapUsed / 2 ** 20).toFixed(1)} MiB)`,
     });
   }
   clearInterval(sampler);
@@ -305,6 +383,7 @@ async function main(): Promise<void> {
     return push(...added);
   };
   if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY.includes('a')) await overhead(rows);
+  if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY.includes('f')) await cpuPerSend(rows);
   if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY.includes('b'))
     for (const cap of (process.env.BENCH_CAPS || '5,20,50').split(',').map(Number)) await rateLimited(rows, cap);
   if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY.includes('c')) {
@@ -336,9 +415,9 @@ async function main(): Promise<void> {
       rows.push({ scenario: 'e. two-way', perSecond: r.messages / r.seconds, tooManyRequests: 0, ...r });
     await sim.stop();
   }
-  if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY.includes('f'))
+  if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY.includes('g'))
     for (const r of await stateEngine(SCALE))
-      rows.push({ scenario: 'f. state engine', perSecond: r.messages / r.seconds, tooManyRequests: 0, ...r });
+      rows.push({ scenario: 'g. state engine', perSecond: r.messages / r.seconds, tooManyRequests: 0, ...r });
   await helper.stopServer();
   console.log(`Node ${process.version}, ${nodeRed}; scale ${SCALE}`);
   console.table(rows.map((r) => ({ ...r, seconds: r.seconds.toFixed(2), perSecond: r.perSecond.toFixed(0) })));

@@ -11,7 +11,7 @@ import { Body, isValidSignature } from '../twilio/signature';
 import { resolveEnvReferences } from '../node-red/typed-fields';
 import { RawRequest, RawResponse, performRawRequest } from '../transport/raw-request';
 import { RequestQueue } from '../transport/request-queue';
-import { AuthMode, BaseUrlRequestClient, TwilioCredentials, basicAuthorization, createTwilioClient } from '../transport/sdk-client';
+import { AuthMode, TwilioClientHandle, TwilioCredentials, basicAuthorization, createTwilioClient } from '../transport/sdk-client';
 
 /** The account's settings as the config node stores them (typed in the editor, `${NAME}` allowed). */
 export interface AccountSettings {
@@ -43,6 +43,11 @@ export interface TwilioAccount {
   readonly defaultFrom: string;
   /** The SDK client, or a coded error saying why the account cannot be used. */
   getClient(): twilio.Twilio;
+  /**
+   * The SDK client whose requests belong to `owner` (a node: its close withdraws those still queued,
+   * `queue.withdraw(owner)`), without `requestOwner.run` around them; a coded error as getClient.
+   */
+  clientFor(owner: object): twilio.Twilio;
   /** Masks this account's secrets in a text (for errors and logs). */
   redact(text: string): string;
   /** Whether an Auth Token is set: only it can check webhook signatures (an API Key cannot). */
@@ -121,7 +126,7 @@ export function openAccount(RED: NodeAPI, node: Node, settings: AccountSettings,
     maxRetries: retries,
   });
   const connection = { region: resolve(settings.region), edge: resolve(settings.edge), baseUrl: resolve(settings.baseUrl) };
-  let handle: { client: twilio.Twilio; requestClient: BaseUrlRequestClient } | undefined;
+  let handle: TwilioClientHandle | undefined;
   let configError: TwilioNodeError | undefined;
   try {
     handle = createTwilioClient(credentials, { ...connection, queue });
@@ -145,6 +150,10 @@ export function openAccount(RED: NodeAPI, node: Node, settings: AccountSettings,
     redact,
     getClient() {
       if (handle) return handle.client;
+      throw unusable();
+    },
+    clientFor(owner) {
+      if (handle) return handle.clientFor(owner);
       throw unusable();
     },
     canValidateWebhooks: () => Boolean(credentials.authToken),

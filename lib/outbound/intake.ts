@@ -2,6 +2,7 @@
 import type { TwilioNodeError } from '../core/errors';
 import type { Translate } from '../core/texts';
 import { Clock, systemClock } from '../core/clock';
+import type { Translate } from '../core/texts';
 
 /**
  * Starts tasks in arrival order, a few milliseconds' worth at a time, yielding to the event loop in
@@ -11,9 +12,17 @@ import { Clock, systemClock } from '../core/clock';
  * tasks are a closure each; call `wake()` when downstream has room again. A task is called once:
  * with `cancelled` false when it runs, or true when the intake closed before its turn.
  */
+/**
+ * A task of a SlicedIntake: a function, or an object that runs (a burst of 50,000 waits as one small
+ * record each rather than a closure and its scope: what waits is the memory a burst holds).
+ */
+export type IntakeTask = ((cancelled: boolean) => void) | { run(cancelled: boolean): void };
+
+const perform = (task: IntakeTask, cancelled: boolean): void => (typeof task === 'function' ? task(cancelled) : task.run(cancelled));
+
 export class SlicedIntake {
   /** Tasks in arrival order from `head` on; run ones are cleared, and the array is cut when half is spent. */
-  private waiting: Array<((cancelled: boolean) => void) | undefined> = [];
+  private waiting: Array<IntakeTask | undefined> = [];
   private head = 0;
   private scheduled = false;
   private closed = false;
@@ -28,8 +37,8 @@ export class SlicedIntake {
     return this.waiting.length - this.head;
   }
 
-  run(task: (cancelled: boolean) => void): void {
-    if (this.closed) return task(true);
+  run(task: IntakeTask): void {
+    if (this.closed) return perform(task, true);
     this.waiting.push(task);
     this.wake();
   }
@@ -47,7 +56,7 @@ export class SlicedIntake {
     const from = this.head;
     this.waiting = [];
     this.head = 0;
-    for (let i = from; i < waiting.length; i++) waiting[i]!(true);
+    for (let i = from; i < waiting.length; i++) perform(waiting[i]!, true);
   }
 
   private drain(): void {
@@ -58,7 +67,7 @@ export class SlicedIntake {
       const task = this.waiting[this.head]!;
       this.waiting[this.head++] = undefined;
       ran++;
-      task(false);
+      perform(task, false);
     }
     // Cutting the front off a long array copies the rest: done once half of it is spent, not per slice.
     if (this.head === this.waiting.length) {
@@ -98,6 +107,8 @@ export interface MessageIntakeOptions {
   /** How long a close waits for msgs under way (Node-RED gives a close 15 s). */
   closeWaitMs?: number;
   clock?: Clock;
+  /** Says the error a msg taken by `take` ends with in the runtime's language (its status's translate). */
+  translate?: Translate;
 }
 
 /**
@@ -127,27 +138,50 @@ export class MessageIntake<M> {
 
   /** Takes a msg; `start` runs when its turn comes (never, if the node closes first). */
   accept(send: (msg: M) => void, done: (error?: TwilioNodeError) => void, start: (msg: AcceptedMessage<M>) => void): void {
-    this.waiting.run((cancelled) => {
-      let ended = false;
-      const accepted: AcceptedMessage<M> = {
-        get ended() {
-          return ended;
-        },
-        send: (msg) => {
-          if (!ended) send(msg);
-        },
-        done: (error) => {
-          if (ended) return;
-          ended = true;
-          this.underWay.delete(accepted.done);
-          done(error);
-          if (this.closed && this.underWay.size === 0) this.onIdle?.();
-        },
-      };
-      if (cancelled) return accepted.done(this.options.notSent());
-      this.underWay.add(accepted.done);
-      start(accepted);
-    });
+    // While it waits, a msg is this record; its AcceptedMessage is made when its turn comes.
+    this.waiting.run(new WaitingMessage(this, send, done, start));
+  }
+
+  /**
+   * Takes a msg for a node whose `start` is one function for every msg (made once, not per msg):
+   * while it waits, the msg is one small record, what a burst of 50,000 holds. Its error, if any,
+   * is said in the runtime's language (`translate`) before `done`.
+   */
+  take(msg: M, send: (msg: M) => void, done: (error?: Error) => void, start: (msg: M, accepted: AcceptedMessage<M>) => void): void {
+    this.waiting.run(new WaitingInput(this, msg, send, done, start));
+  }
+
+  /** The error `done` gets for a msg taken by `take`. */
+  said(error: TwilioNodeError | undefined): TwilioNodeError | undefined {
+    return error && this.options.translate ? error.localise(this.options.translate) : error;
+  }
+
+  /** A waiting msg's turn (or the close that came first): it becomes an AcceptedMessage that ends once. */
+  begin(
+    send: (msg: M) => void,
+    done: (error?: TwilioNodeError) => void,
+    start: (msg: AcceptedMessage<M>) => void,
+    cancelled: boolean,
+  ): void {
+    let ended = false;
+    const accepted: AcceptedMessage<M> = {
+      get ended() {
+        return ended;
+      },
+      send: (msg) => {
+        if (!ended) send(msg);
+      },
+      done: (error) => {
+        if (ended) return;
+        ended = true;
+        this.underWay.delete(accepted.done);
+        done(error);
+        if (this.closed && this.underWay.size === 0) this.onIdle?.();
+      },
+    };
+    if (cancelled) return accepted.done(this.options.notSent());
+    this.underWay.add(accepted.done);
+    start(accepted);
   }
 
   /**
@@ -193,5 +227,40 @@ export class MessageIntake<M> {
         resolve();
       };
     });
+  }
+}
+
+/** A msg waiting for its turn in a MessageIntake: its three callbacks, nothing more. */
+class WaitingMessage<M> {
+  constructor(
+    private readonly intake: MessageIntake<M>,
+    private readonly send: (msg: M) => void,
+    private readonly done: (error?: TwilioNodeError) => void,
+    private readonly start: (msg: AcceptedMessage<M>) => void,
+  ) {}
+
+  run(cancelled: boolean): void {
+    this.intake.begin(this.send, this.done, this.start, cancelled);
+  }
+}
+
+/** A msg taken by `take`, waiting for its turn: the msg, Node-RED's send and done, the node's start. */
+class WaitingInput<M> {
+  constructor(
+    private readonly intake: MessageIntake<M>,
+    private readonly msg: M,
+    private readonly send: (msg: M) => void,
+    private readonly done: (error?: Error) => void,
+    private readonly start: (msg: M, accepted: AcceptedMessage<M>) => void,
+  ) {}
+
+  run(cancelled: boolean): void {
+    const { intake, msg, done, start } = this;
+    intake.begin(
+      this.send,
+      (error) => done(intake.said(error)),
+      (accepted) => start(msg, accepted),
+      cancelled,
+    );
   }
 }

@@ -21,9 +21,18 @@ export interface SdkResponse {
   headers: http.IncomingHttpHeaders;
 }
 
+/** Where a request goes, as node:http takes it: a URL's parts, for a caller that parses each origin once. */
+export interface WireTarget {
+  protocol: string;
+  hostname: string;
+  port?: number;
+  /** The path and query. */
+  path: string;
+}
+
 export interface WireRequest {
   method: string;
-  url: URL;
+  url: URL | WireTarget;
   headers: Record<string, string>;
   /** Form fields or a JSON value, encoded as the Content-Type header says. */
   data?: unknown;
@@ -46,9 +55,33 @@ const ANSWER_TIME_FACTOR = 2;
 /** The SDK's encoding: a list is its key repeated (MediaUrl=a&MediaUrl=b). */
 const QS_OPTIONS = { arrayFormat: 'repeat' } as const;
 
+/** Characters encodeURIComponent leaves as they are and qs (RFC 3986) encodes. */
+const RESERVED_BY_QS = /[!'()*]/g;
+const percentEncoded = (c: string) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`;
+
+/**
+ * The form qs would make of fields that are all text (a message's To, From, Body: the SDK sends
+ * nothing else for most requests), without qs's walk of every value; anything else is qs's.
+ */
+function encodeForm(data: object): string {
+  let form = '';
+  try {
+    for (const key of Object.keys(data)) {
+      const value = (data as Record<string, unknown>)[key];
+      if (value === undefined) continue;
+      if (typeof value !== 'string') return qs.stringify(data, QS_OPTIONS);
+      if (form !== '') form += '&';
+      form += `${encodeURIComponent(key).replace(RESERVED_BY_QS, percentEncoded)}=${encodeURIComponent(value).replace(RESERVED_BY_QS, percentEncoded)}`;
+    }
+  } catch {
+    return qs.stringify(data, QS_OPTIONS); // a lone surrogate: qs has its own way with it
+  }
+  return form;
+}
+
 function encodeBody(data: unknown, contentType: string | undefined): string | undefined {
   if (data === undefined || data === null) return undefined;
-  if (contentType === FORM) return qs.stringify(data, QS_OPTIONS);
+  if (contentType === FORM) return typeof data === 'object' ? encodeForm(data) : qs.stringify(data, QS_OPTIONS);
   if (contentType === 'application/json') return typeof data === 'string' ? data : JSON.stringify(data);
   return undefined; // the SDK sends data only with one of those two types
 }
@@ -67,16 +100,23 @@ function decode(raw: Buffer, encoding: string | undefined): Buffer {
   return raw;
 }
 
+/** A URL's parts as node:http takes them (only those: node:http copies every option it is given). */
+function targetOf(url: URL): WireTarget {
+  const { protocol, hostname, port } = urlToHttpOptions(url);
+  return { protocol: protocol!, hostname: hostname!, port: port === undefined ? undefined : Number(port), path: url.pathname + url.search };
+}
+
 export function sendOverWire(request: WireRequest): Promise<SdkResponse> {
-  const { url } = request;
-  let path = url.pathname + url.search;
+  const target = request.url instanceof URL ? targetOf(request.url) : request.url;
+  let path = target.path;
   if (request.params) {
     const query = qs.stringify(request.params, QS_OPTIONS);
-    if (query) path += (url.search ? '&' : '?') + query;
+    if (query) path += (path.includes('?') ? '&' : '?') + query;
   }
   const body = request.body ?? encodeBody(request.data, request.headers['Content-Type']);
+  // The caller's headers are its own to keep: the length goes on a copy.
   const headers = body === undefined ? request.headers : { ...request.headers, 'Content-Length': String(Buffer.byteLength(body)) };
-  const transport = url.protocol === 'https:' ? https : http;
+  const transport = target.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
     let timedOut: Error | undefined;
     const timeOut = () => {
@@ -90,7 +130,15 @@ export function sendOverWire(request: WireRequest): Promise<SdkResponse> {
     // Twilio, so the queue does not repeat it.
     const untilAnswer = setTimeout(timeOut, request.timeoutMs);
     const req = transport.request(
-      { ...urlToHttpOptions(url), path, method: request.method.toUpperCase(), headers, agent: request.agent },
+      {
+        protocol: target.protocol,
+        hostname: target.hostname,
+        port: target.port,
+        path,
+        method: request.method.toUpperCase(),
+        headers,
+        agent: request.agent,
+      },
       (res) => {
         clearTimeout(untilAnswer);
         const chunks: Buffer[] = [];

@@ -11,7 +11,8 @@ import type SdkHttpResponse from 'twilio/lib/http/response';
 import { TwilioNodeError } from '../core/errors';
 import { checkHostLabel, isSid } from '../twilio/values';
 import { text } from '../core/texts';
-import { sendOverWire } from './http';
+import { urlToHttpOptions } from 'node:url';
+import { WireTarget, sendOverWire } from './http';
 import { RequestQueue, Verdict } from './request-queue';
 
 export type AuthMode = 'apiKey' | 'authToken';
@@ -60,11 +61,14 @@ export function onBaseUrl(url: URL, base: URL): URL {
 /** Errors that mean the request never left this machine: repeating it cannot act twice. */
 export const NOT_SENT_ERRNOS = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 
+const DONE: Verdict = Object.freeze({ kind: 'done' });
+const FAIL: Verdict = Object.freeze({ kind: 'fail' });
+
 /** How the queue reads an SDK request's outcome (the SDK turns the response into an error later). */
 export function judgeSdkOutcome(outcome: { value?: unknown; error?: unknown }): Verdict {
   if (outcome.error !== undefined) {
     const code = (outcome.error as { code?: unknown }).code;
-    return typeof code === 'string' && NOT_SENT_ERRNOS.has(code) ? { kind: 'retry', reason: 'not-connected' } : { kind: 'fail' };
+    return typeof code === 'string' && NOT_SENT_ERRNOS.has(code) ? { kind: 'retry', reason: 'not-connected' } : FAIL;
   }
   const response = outcome.value as { statusCode?: number; headers?: Record<string, unknown> } | undefined;
   if (response?.statusCode === 429) {
@@ -72,7 +76,7 @@ export function judgeSdkOutcome(outcome: { value?: unknown; error?: unknown }): 
     return { kind: 'retry', reason: 'rate-limited', retryAfterMs: Number.isFinite(seconds) ? seconds * 1000 : undefined };
   }
   if (response?.statusCode === 503) return { kind: 'retry', reason: 'unavailable' };
-  return { kind: 'done' };
+  return DONE;
 }
 
 /**
@@ -85,6 +89,8 @@ export class BaseUrlRequestClient extends twilio.RequestClient {
   private readonly base?: URL;
   private readonly queue?: RequestQueue;
   private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 100 });
+  /** Whose requests these are (a node): set on a view made by `forOwner`, unset on the account's own. */
+  private readonly owner?: object;
 
   constructor(opts: { baseUrl?: string; timeout?: number; queue?: RequestQueue }) {
     super({ timeout: opts.timeout, keepAlive: true, maxSockets: 100 });
@@ -95,28 +101,81 @@ export class BaseUrlRequestClient extends twilio.RequestClient {
 
   override request<TData>(opts: RequestClient.RequestOptions<TData>): Promise<SdkHttpResponse<TData>> {
     const send = () => this.send(opts) as Promise<SdkHttpResponse<TData>>;
-    return this.queue ? this.queue.schedule(send, judgeSdkOutcome) : send();
+    return this.queue ? this.queue.schedule(send, judgeSdkOutcome, undefined, this.owner) : send();
+  }
+
+  /**
+   * This client, its requests belonging to `owner` (a node): the same sockets, queue and settings,
+   * the owner passed to the queue with each request instead of carried by `requestOwner.run`.
+   */
+  forOwner(owner: object): BaseUrlRequestClient {
+    return Object.create(this, { owner: { value: owner } }) as BaseUrlRequestClient;
   }
 
   private async send<TData>(opts: RequestClient.RequestOptions<TData>): Promise<unknown> {
     if (!opts.method || !opts.uri) return super.request(opts); // its own "is required" errors
-    const url = this.base ? onBaseUrl(new URL(opts.uri), this.base) : new URL(opts.uri);
-    if (opts.allowRedirects || opts.logLevel === 'debug') return super.request({ ...opts, uri: url.href });
+    if (opts.allowRedirects || opts.logLevel === 'debug') {
+      const url = this.base ? onBaseUrl(new URL(opts.uri), this.base) : new URL(opts.uri);
+      return super.request({ ...opts, uri: url.href });
+    }
     const headers: Record<string, string> = { ...(opts.headers as Record<string, string> | undefined) };
     if (!headers.Connection && !headers.connection) headers.Connection = 'keep-alive';
-    if (opts.username && opts.password)
-      headers.Authorization = `Basic ${Buffer.from(`${opts.username}:${opts.password}`).toString('base64')}`;
+    if (opts.username && opts.password) headers.Authorization = this.basicAuthorization(opts.username, opts.password);
     else if (opts.authStrategy) headers.Authorization = await opts.authStrategy.getAuthString();
-    const agent = this.agentFor(url);
+    const { target, agent } = this.destination(opts.uri);
     return sendOverWire({
       method: opts.method,
-      url,
+      url: target,
       headers,
       data: opts.data,
       params: opts.params,
       timeoutMs: opts.timeout || this.defaultTimeout,
       agent,
     });
+  }
+
+  /** The last sign-in and its header: one account signs every request the same way. */
+  private lastAuthorization?: { username: string; password: string; header: string };
+
+  private basicAuthorization(username: string, password: string): string {
+    const last = this.lastAuthorization;
+    if (last && last.username === username && last.password === password) return last.header;
+    const header = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
+    this.lastAuthorization = { username, password, header };
+    return header;
+  }
+
+  /** Twilio origins (a handful: api, messaging, …) as node:http takes them, on the base URL override when there is one. */
+  private readonly origins = new Map<string, { protocol: string; hostname: string; port?: number; prefix: string; agent: http.Agent }>();
+
+  /**
+   * Where an SDK URI goes. The SDK hands over a URL it has just parsed and written out again, so its
+   * origin ends at the first slash after `//`: each origin is parsed once (onBaseUrl, as before), not
+   * each request; anything unusual is parsed whole.
+   */
+  private destination(uri: string): { target: URL | WireTarget; agent: http.Agent } {
+    const start = uri.indexOf('//');
+    const end = start < 0 ? -1 : uri.indexOf('/', start + 2);
+    if (end < 0 || uri.includes('#')) {
+      const url = this.base ? onBaseUrl(new URL(uri), this.base) : new URL(uri);
+      return { target: url, agent: this.agentFor(url) };
+    }
+    const key = uri.slice(0, end);
+    let origin = this.origins.get(key);
+    if (!origin) {
+      const url = this.base ? onBaseUrl(new URL(`${key}/`), this.base) : new URL(`${key}/`);
+      const { protocol, hostname, port } = urlToHttpOptions(url);
+      origin = {
+        protocol: protocol!,
+        hostname: hostname!,
+        port: port === undefined ? undefined : Number(port),
+        prefix: url.pathname.replace(/\/$/, ''),
+        agent: this.agentFor(url),
+      };
+      this.origins.set(key, origin);
+    }
+    const { protocol, hostname, port, prefix, agent } = origin;
+    return { target: { protocol, hostname, port, path: prefix + uri.slice(end) }, agent };
   }
 
   /** The agent for a URL: https through the SDK's own (its proxy and CA bundle), http through ours. */
@@ -135,6 +194,8 @@ export class BaseUrlRequestClient extends twilio.RequestClient {
 export interface TwilioClientHandle {
   client: twilio.Twilio;
   requestClient: BaseUrlRequestClient;
+  /** The client whose requests belong to `owner` (a node): one per owner, made on first use. */
+  clientFor(owner: object): twilio.Twilio;
 }
 
 /** Checks the credentials' formats; throws a coded error that names the field, never its value. */
@@ -168,13 +229,20 @@ export function createTwilioClient(creds: TwilioCredentials, settings: ClientSet
   checkHostLabel('Edge', settings.edge);
   const requestClient = new BaseUrlRequestClient({ baseUrl: settings.baseUrl, timeout: settings.timeoutMs, queue: settings.queue });
   const [username, password] = signInPair(creds);
-  const client = twilio(username, password, {
-    accountSid: creds.accountSid,
-    httpClient: requestClient,
-    region: settings.region || undefined,
-    edge: settings.edge || undefined,
-    // The SDK would otherwise read TWILIO_* variables of the Node-RED process behind the user's back.
-    env: {},
-  });
-  return { client, requestClient };
+  const sdkClient = (httpClient: BaseUrlRequestClient) =>
+    twilio(username, password, {
+      accountSid: creds.accountSid,
+      httpClient,
+      region: settings.region || undefined,
+      edge: settings.edge || undefined,
+      // The SDK would otherwise read TWILIO_* variables of the Node-RED process behind the user's back.
+      env: {},
+    });
+  const owned = new WeakMap<object, twilio.Twilio>();
+  const clientFor = (owner: object) => {
+    let client = owned.get(owner);
+    if (!client) owned.set(owner, (client = sdkClient(requestClient.forOwner(owner))));
+    return client;
+  };
+  return { client: sdkClient(requestClient), requestClient, clientFor };
 }

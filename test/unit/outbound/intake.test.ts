@@ -1,7 +1,10 @@
 /** SlicedIntake: a burst of messages is prepared in order, a slice at a time, and only while downstream has room. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { SlicedIntake } from '../../../lib/outbound/intake';
+import { AcceptedMessage, MessageIntake, SlicedIntake } from '../../../lib/outbound/intake';
+import { TwilioNodeError } from '../../../lib/core/errors';
+import { text } from '../../../lib/core/texts';
+import { until } from '../../support/assertions';
 
 const tick = () => new Promise((r) => setImmediate(r));
 
@@ -75,5 +78,65 @@ describe('SlicedIntake', () => {
     intake.wake();
     while (ran.length < count + 100) await tick();
     assert.deepEqual(ran, [...Array(count + 100).keys()]);
+  });
+});
+
+describe('MessageIntake.take', () => {
+  const notSent = () => new TwilioNodeError('NOT_SENT', text('nodeStopped'));
+  const abandoned = () => new TwilioNodeError('REQUEST_TIMEOUT', text('stoppedWaiting'));
+
+  it("starts each msg with the node's one start function, in order, and ends each once", async () => {
+    let room = 2;
+    const intake = new MessageIntake<{ n: number }>({ ready: () => room > 0, notSent, abandoned });
+    const started: number[] = [];
+    const sent: number[] = [];
+    const ended: Array<[number, string | undefined]> = [];
+    const start = (msg: { n: number }, accepted: AcceptedMessage<{ n: number }>) => {
+      room--;
+      started.push(msg.n);
+      setImmediate(() => {
+        accepted.send(msg);
+        accepted.done();
+        accepted.done(new TwilioNodeError('UNKNOWN_ERROR', 'a second end is ignored'));
+        room++;
+        intake.wake();
+      });
+    };
+    for (let n = 0; n < 5; n++)
+      intake.take(
+        { n },
+        (msg) => sent.push(msg.n),
+        (error) => ended.push([n, (error as TwilioNodeError | undefined)?.code]),
+        start,
+      );
+    await until(() => ended.length === 5, 'every msg ended');
+    assert.deepEqual(started, [0, 1, 2, 3, 4]);
+    assert.deepEqual(sent, [0, 1, 2, 3, 4]);
+    assert.deepEqual(ended, [
+      [0, undefined],
+      [1, undefined],
+      [2, undefined],
+      [3, undefined],
+      [4, undefined],
+    ]);
+  });
+
+  it('ends what waits as not sent when the node closes first, in the language it is given', async () => {
+    const intake = new MessageIntake<{ n: number }>({ ready: () => false, notSent, abandoned, translate: (key) => `«${key}»` });
+    const ended: Error[] = [];
+    let started = 0;
+    for (let n = 0; n < 3; n++)
+      intake.take(
+        { n },
+        () => assert.fail('nothing is sent'),
+        (error) => ended.push(error!),
+        () => started++,
+      );
+    await intake.close();
+    assert.equal(started, 0);
+    assert.deepEqual(
+      ended.map((e) => [(e as TwilioNodeError).code, e.message]),
+      Array.from({ length: 3 }, () => ['NOT_SENT', '«twilio.errors.nodeStopped»']),
+    );
   });
 });

@@ -11,6 +11,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import twilio from 'twilio';
 import { createTwilioClient, judgeSdkOutcome } from '../../../lib/transport/sdk-client';
 import { toTwilioNodeError } from '../../../lib/core/errors';
+import { RequestQueue } from '../../../lib/transport/request-queue';
 import { RawSdkRequestClient } from '../../../simulator/raw-sdk-client';
 
 const ACCOUNT_SID = 'AC' + 'a'.repeat(32);
@@ -118,6 +119,44 @@ describe('http transport', () => {
     assert.equal(product.headers.authorization, `Basic ${Buffer.from(`${KEY_SID}:${KEY_SECRET}`).toString('base64')}`);
     assert.match(String(product.headers['user-agent']), /^twilio-node\//);
     assert.equal(product.headers['accept-encoding'], undefined);
+  });
+
+  it('puts text-only form bodies (a plain send) on the wire as the SDK would: reserved characters, non-ASCII, a lone surrogate', async () => {
+    for (const body of ["it's (50%) *off*! ~ a_b.c-d/é 😀\n\t&=+?#[]@$,;:", 'half \ud800 a pair', '']) {
+      seen.length = 0;
+      const [sdk, product] = await bothWires((client) => client.messages.create({ to: '+15558675310', from: '+15017122661', body }));
+      assert.equal(product.body, sdk.body, body);
+      assert.equal(product.url, sdk.url);
+      assert.equal(product.headers['content-length'], String(Buffer.byteLength(product.body)));
+    }
+  });
+
+  it("carries a clientFor client's owner to the queue: withdraw(owner) takes back its queued requests, without requestOwner.run", async () => {
+    const queue = new RequestQueue({ maxConcurrency: 1, initialConcurrency: 1 });
+    const handle = createTwilioClient(
+      { accountSid: ACCOUNT_SID, authMode: 'apiKey', apiKeySid: KEY_SID, apiKeySecret: KEY_SECRET },
+      { baseUrl, queue },
+    );
+    const node = {};
+    try {
+      script.push((req, res) => setTimeout(() => json(201, MESSAGE)(req, res), 100));
+      assert.equal(handle.clientFor(node), handle.clientFor(node), 'one client per owner');
+      const inFlight = handle.clientFor(node).messages.create({ to: '+15558675310', from: '+15017122661', body: 'first' });
+      const queued = handle.clientFor(node).messages.create({ to: '+15558675311', from: '+15017122661', body: 'second' });
+      const others = handle.client.messages.create({ to: '+15558675312', from: '+15017122661', body: 'third' });
+      await new Promise((r) => setTimeout(r, 20));
+      assert.equal(queue.state.queued, 2);
+      queue.withdraw(node);
+      await assert.rejects(queued, (err: { code?: string }) => err.code === 'NOT_SENT');
+      assert.equal((await inFlight).sid, MESSAGE.sid, 'what was in flight gets its answer');
+      assert.equal((await others).sid, MESSAGE.sid, "another owner's request stays");
+      assert.deepEqual(
+        seen.map((s) => new URLSearchParams(s.body).get('Body')),
+        ['first', 'third'],
+      );
+    } finally {
+      handle.requestClient.destroy();
+    }
   });
 
   it('puts query parameters on the wire as the SDK would (lists and filters)', async () => {
