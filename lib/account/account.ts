@@ -11,7 +11,14 @@ import { Body, isValidSignature } from '../twilio/signature';
 import { resolveEnvReferences } from '../node-red/typed-fields';
 import { RawRequest, RawResponse, performRawRequest } from '../transport/raw-request';
 import { RequestQueue } from '../transport/request-queue';
-import { AuthMode, TwilioClientHandle, TwilioCredentials, basicAuthorization, createTwilioClient } from '../transport/sdk-client';
+import {
+  AuthMode,
+  BaseUrlRequestClient,
+  TwilioClientHandle,
+  TwilioCredentials,
+  basicAuthorization,
+  createTwilioClient,
+} from '../transport/sdk-client';
 
 /** The account's settings as the config node stores them (typed in the editor, `${NAME}` allowed). */
 export interface AccountSettings {
@@ -93,12 +100,14 @@ const CLOSE_WAIT_MS = 10_000;
  * or a secret (a proxy or a stand-in at the base URL) cannot put it in a msg, a status or a log.
  */
 function maskAnswers(requestClient: BaseUrlRequestClient, redact: (text: string) => string): void {
-  const request = requestClient.request.bind(requestClient);
-  requestClient.request = ((opts: Parameters<typeof request>[0]) =>
-    request(opts).then((response) => {
+  const request = requestClient.request;
+  // Not bound: a node's view of the client (forOwner) inherits this, and its requests stay the node's.
+  requestClient.request = function (this: BaseUrlRequestClient, opts: Parameters<typeof request>[0]) {
+    return request.call(this, opts).then((response) => {
       if (typeof response?.body === 'string') (response as { body: unknown }).body = redact(response.body);
       return response;
-    })) as typeof requestClient.request;
+    });
+  } as typeof requestClient.request;
 }
 
 export function openAccount(RED: NodeAPI, node: Node, settings: AccountSettings, stored: AccountCredentials): () => Promise<void> {

@@ -2,7 +2,6 @@
 import type { TwilioNodeError } from '../core/errors';
 import type { Translate } from '../core/texts';
 import { Clock, systemClock } from '../core/clock';
-import type { Translate } from '../core/texts';
 
 /**
  * Starts tasks in arrival order, a few milliseconds' worth at a time, yielding to the event loop in

@@ -14,7 +14,6 @@ import { Translate, text } from '../core/texts';
 import type { NodeStatus } from '../node-red/status';
 import { isOwnText, typedFieldsReader } from '../node-red/typed-fields';
 import { CallAction, SendPlan, TemplateFields, planCall, planMessage } from '../twilio/send-plans';
-import { requestOwner } from '../transport/request-queue';
 import { Delivery, deliverToRecipients } from './delivery';
 import type { AcceptedMessage } from './intake';
 
@@ -186,7 +185,7 @@ export class SendController<T = unknown> {
     // Only called once a plan was made, and a plan needs the account.
     this.create = (params) =>
       runAction(
-        options.account!.getClient(),
+        options.account!.clientFor(options.owner),
         options.object!,
         'create',
         OWN_ACCOUNT,
@@ -204,10 +203,14 @@ export class SendController<T = unknown> {
     return this.delivering > 0;
   }
 
-  /** Starts one msg; every request it makes carries the owner, so a close withdraws what still waits. */
+  /**
+   * Starts one msg; every request it makes carries the owner (the node's own view of the client), so
+   * a close withdraws what still waits. Passed explicitly rather than by requestOwner.run: an
+   * AsyncLocalStorage in use costs every promise of the process.
+   */
   handle(msg: Msg, accepted: Accepted): Promise<void> {
     this.preparing++;
-    return requestOwner.run(this.options.owner, this.route, msg, accepted);
+    return this.route(msg, accepted);
   }
 
   /** A failure of a msg, for its done: coded, without secrets, and on the status. */
@@ -306,7 +309,7 @@ export class SendController<T = unknown> {
     if (this.options.intake.closing) return accepted.done(notSent());
     status.working('twilio.status.requesting');
     try {
-      msg.payload = await runAction(account.getClient(), object, 'create', target, params);
+      msg.payload = await runAction(account.clientFor(this.options.owner), object, 'create', target, params);
     } catch (err) {
       throw toTwilioNodeError(err, account.redact);
     }

@@ -71,6 +71,7 @@ function fakeAccount(clock: ManualClock, refused: Set<string>) {
     defaultFrom: HOUSE,
     redact: (t: string) => t,
     getClient: () => client,
+    clientFor: () => client,
   } as unknown as TwilioAccount;
   return { account, texts, statuses };
 }

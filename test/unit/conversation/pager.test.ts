@@ -57,6 +57,7 @@ function fakeTwilio() {
     accountSid: 'AC1',
     defaultFrom: OURS,
     getClient: () => client,
+    clientFor: () => client,
     redact: (text: string) => text,
   } as unknown as TwilioAccount;
   return {

@@ -28,6 +28,7 @@ function fakeAccount(created: Array<Record<string, unknown>>): TwilioAccount {
     accountSid: client.accountSid,
     defaultFrom: '+15017122661',
     getClient: () => client,
+    clientFor: () => client,
     redact: (text: string) => text,
     queue: { wantsMore: () => true },
   } as unknown as TwilioAccount;
