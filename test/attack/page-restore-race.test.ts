@@ -72,7 +72,13 @@ describe('ATTACK twilio-page: input while the new node restores its pages', { ti
     for (const o of ['acknowledged', 'exhausted', 'cancelled']) helper.getNode(o).on('input', (m: any) => got.push(m));
     helper.getNode('page').receive({ topic: 'smoke', payload: 'kitchen again' });
     await sleep(2_000);
-    assert.equal(texts().length, 1, `one page per alarm: texts sent ${texts().map((m) => m.body).join(' | ')}`);
+    assert.equal(
+      texts().length,
+      1,
+      `one page per alarm: texts sent ${texts()
+        .map((m) => m.body)
+        .join(' | ')}`,
+    );
   });
 
   it('(control, holds) with a store that answers at once, the same alarm is merged', async () => {

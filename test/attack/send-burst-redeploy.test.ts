@@ -100,7 +100,11 @@ describe('ATTACK twilio-send outcome waits: burst then redeploy', { timeout: 120
       const strangers = [...counts.keys()].filter((i) => !made.has(i));
       assert.deepEqual(twice, [], 'resumed more than once');
       assert.deepEqual(strangers, [], 'resumed but never sent');
-      assert.equal(missing.length, 0, `${missing.length} of ${expected.length} sent msgs never resumed: ${missing.slice(0, 10).join(', ')}`);
+      assert.equal(
+        missing.length,
+        0,
+        `${missing.length} of ${expected.length} sent msgs never resumed: ${missing.slice(0, 10).join(', ')}`,
+      );
     });
   }
 });

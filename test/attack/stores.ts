@@ -7,7 +7,10 @@ type Callback = (err?: Error | null, ...values: unknown[]) => void;
 
 class Store {
   data: Record<string, Record<string, unknown>> = {};
-  constructor(private readonly later: (fn: () => void) => void, private readonly refuses: () => boolean) {}
+  constructor(
+    private readonly later: (fn: () => void) => void,
+    private readonly refuses: () => boolean,
+  ) {}
   open() {
     return Promise.resolve();
   }
