@@ -98,4 +98,28 @@ describe('ATTACK twilio-page: input while the new node restores its pages', { ti
     await sleep(200);
     assert.equal(cancelled.length, 1, 'the running page left by "cancelled"');
   });
+
+  // Finding "a page stored before its first step is resumed as if that step had gone out": a
+  // redeploy while a new page is being stored (Pager.start awaits waits.hold, lib/conversation/
+  // pager.ts): hold (lib/waits/waiting-room.ts) sees the room closing, keeps the record stored and
+  // returns undefined, so `start` never runs; the next node resumes it ('resumed' in
+  // lib/conversation/escalation.ts resume(): "the step already went out"), so the contact is
+  // never alerted and the page ends exhausted with an empty history.
+  it('a redeploy while a new page is being stored: the resumed page still alerts its first contact', async () => {
+    await helper.load(allNodes, flow(), credentials());
+    await (helper as any)._context.load();
+    slowStore.delayMs = 300;
+    const exhausted: any[] = [];
+    helper.getNode('page').receive({ topic: 'fire', payload: 'hall' });
+    await sleep(100); // its record is being written
+    await helper.setFlows(flow('changed'), 'nodes', credentials());
+    helper.getNode('exhausted').on('input', (m: any) => exhausted.push(m));
+    await sleep(1_500); // the new node has restored it
+    for (let i = 0; i < 8 && exhausted.length === 0; i++) {
+      await clock.advance(100_000);
+      await sleep(200);
+    }
+    assert.equal(exhausted.length, 1, 'the page ended');
+    assert.ok(texts().length >= 1, `the contact was alerted (history: ${JSON.stringify(exhausted[0].page.history)})`);
+  });
 });
