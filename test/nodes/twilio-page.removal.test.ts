@@ -1,11 +1,10 @@
 /**
- * ATTACK: twilio-page removed from the flows (a full deploy without it) mid-page: while its call is
- * being placed (the request in flight), and while the call rings. Promise: the page's msg ends once;
- * the call it placed is hung up (nobody is woken by a page that no longer exists).
- * Finding: both fail with an unhandledRejection "Twilio account … closed": the full deploy closed the
- * account; lib/outbound/messages.ts hangUp throws synchronously from account.getClient(), through
- * Pager.hangUp and WaitingRoom.close's endRemoved, so twilio-page's `void room.close(...).then(...)`
- * rejects unhandled (its done is never called; a real red.js exits: page-removal-process.test.ts).
+ * twilio-page removed from the flows (a full deploy without it) mid-page: while its call is being
+ * placed (the request in flight), and while the call rings. Promise: the page's msg ends once; the
+ * call it placed is hung up (nobody is woken by a page that no longer exists), although the full
+ * deploy closes the account too: the account takes the page's final requests before it closes.
+ * Once both failed with an unhandledRejection "Twilio account … closed" (hangUp threw synchronously
+ * from account.getClient() through the room's close; a real red.js exited: test/process/twilio-page.removal).
  */
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
@@ -15,7 +14,7 @@ import { FlowNode, accountNode, allNodes, helper, useRuntime } from '../support/
 const ANSWERS_NO_KEY = '+15555550121';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe('ATTACK twilio-page removed mid-page', { timeout: 60_000 }, () => {
+describe('twilio-page removed mid-page', { timeout: 60_000 }, () => {
   const { simulator } = useRuntime();
   const settings = (body: object) => fetch(`${simulator.url}/_sim/settings`, { method: 'POST', body: JSON.stringify(body) });
   let clock: ManualClock;

@@ -1,5 +1,5 @@
 /**
- * ATTACK: a burst of questions into twilio-ask (one person each), then a redeploy mid-burst.
+ * A burst of questions into twilio-ask (one person each), then a redeploy mid-burst.
  * Promise: every msg ends exactly once in the run that took it; nothing reported NOT_SENT was
  * asked; every question asked is resumed by the new node and leaves exactly once (here as "no
  * reply" at its deadline); no question is asked twice.
@@ -13,7 +13,7 @@ const COUNT = 1000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const numberOf = (i: number) => `+1555100${String(i).padStart(4, '0')}`;
 
-describe('ATTACK twilio-ask: burst then redeploy', { timeout: 120_000 }, () => {
+describe('twilio-ask: burst then redeploy', { timeout: 120_000 }, () => {
   const { simulator } = useRuntime({ latencyMs: 100 });
   let clock: ManualClock;
   let restoreClock: () => void;

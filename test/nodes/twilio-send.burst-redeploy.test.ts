@@ -1,5 +1,5 @@
 /**
- * ATTACK: thousands of msgs into twilio-send "wait for the outcome", then a redeploy (modified nodes,
+ * Thousands of msgs into twilio-send "wait for the outcome", then a redeploy (modified nodes,
  * full) while they are being sent. Promise: every msg taken ends exactly once in the run that took
  * it; every message Twilio has is held and resumed by the new node as a fresh msg exactly once;
  * nothing reported NOT_SENT reached Twilio.
@@ -12,7 +12,7 @@ import { FlowNode, RuntimeNode, accountNode, allNodes, helper, useRuntime } from
 const COUNT = 2000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe('ATTACK twilio-send outcome waits: burst then redeploy', { timeout: 120_000 }, () => {
+describe('twilio-send outcome waits: burst then redeploy', { timeout: 120_000 }, () => {
   const { simulator } = useRuntime({ latencyMs: 100 });
   let clock: ManualClock;
   let restoreClock: () => void;

@@ -1,5 +1,5 @@
 /**
- * ATTACK: twilio-page across a restart of Node-RED with the file context store, mid-step. Promise:
+ * twilio-page across a restart of Node-RED with the file context store, mid-step. Promise:
  * the msg that started it ends once in the first run; the page resumes (its step is not sent again)
  * and leaves once, as a fresh msg, with its history.
  */
@@ -13,7 +13,7 @@ initWithFileContext();
 const SILENT = '+15555550113';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe('ATTACK twilio-page across a restart (file store)', { timeout: 60_000 }, () => {
+describe('twilio-page across a restart (file store)', { timeout: 60_000 }, () => {
   const { simulator } = useRuntime();
   let clock: ManualClock;
   let restoreClock: () => void;

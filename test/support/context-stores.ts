@@ -1,5 +1,5 @@
 /**
- * Context stores for the attacks (settings.js contextStorage takes a module object): `slow`, a
+ * Context stores for the tests of stored waits (settings.js contextStorage takes a module object): `slow`, a
  * memory store whose every operation answers after `slowStore.delayMs` (a shared store such as
  * redis); `refusing`, a memory store whose writes fail while `refusingStore.refuse` is true.
  */
@@ -66,3 +66,10 @@ export const refusingModule = Object.assign(
   },
   { toString: () => 'refusing' },
 );
+
+/** The runtime with these stores beside the default memory one: `slow` and `refusing` (call at the top of a test file). */
+export function initWithTestStores(helper: { init(path: string, settings: object): void }, nodeRedPath: string): void {
+  helper.init(nodeRedPath, {
+    contextStorage: { default: { module: 'memory' }, slow: { module: slowModule }, refusing: { module: refusingModule } },
+  });
+}

@@ -1,24 +1,24 @@
 /**
- * ATTACK (finding: restore race): a twilio-page node whose context store answers slowly (a shared
- * store such as redis) is redeployed mid-page; the same alarm comes in again, or its cancel, while
- * the new node is still reading its stored pages. Promise: one page per alarm (the second msg is
- * merged into the running page, nobody is alerted twice), and a cancel cancels the running page.
- * Cause: nodes/twilio-page/twilio-page.ts takes input at once while room.restore() (lib/waits/
- * waiting-room.ts restore) is still under way; Pager.start/cancel (lib/conversation/pager.ts) look
- * only at the waits already restored.
+ * twilio-page, what it stores and what it cannot: input while a new node still reads its pages from
+ * a slow store (a shared one such as redis) waits for them (the same alarm is merged, nobody is
+ * alerted twice; a cancel cancels the running page); a page stored while its node closed, before its
+ * first step, still alerts; damaged records are set aside on a start while the valid one resumes; a
+ * msg that cannot be kept ends as INVALID_INPUT, nobody alerted.
  */
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { ManualClock, installClock } from '../../lib/core/clock';
+import { initWithTestStores, refusingStore, slowStore } from '../support/context-stores';
 import { FlowNode, accountNode, allNodes, helper, nodeRedPackage, useRuntime } from '../support/harness';
-import { slowModule, slowStore } from './stores';
+import { COMMON_DAMAGED, HOSTILE, assertSetAside, endsOf, startWithStored } from '../support/stored-waits';
 
-helper.init(require.resolve(nodeRedPackage), { contextStorage: { default: { module: 'memory' }, slow: { module: slowModule } } });
+initWithTestStores(helper, require.resolve(nodeRedPackage));
 
 const NOBODY = '+15555550113'; // delivered, never replies
+const SILENT = NOBODY;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe('ATTACK twilio-page: input while the new node restores its pages', { timeout: 60_000 }, () => {
+describe('twilio-page: stored pages', { timeout: 60_000 }, () => {
   const { simulator } = useRuntime();
   let clock: ManualClock;
   let restoreClock: () => void;
@@ -26,6 +26,7 @@ describe('ATTACK twilio-page: input while the new node restores its pages', { ti
     clock = new ManualClock();
     restoreClock = installClock(clock);
     slowStore.delayMs = 0;
+    refusingStore.refuse = false;
   });
   afterEach(() => restoreClock());
 
@@ -81,7 +82,7 @@ describe('ATTACK twilio-page: input while the new node restores its pages', { ti
     );
   });
 
-  it('(control, holds) with a store that answers at once, the same alarm is merged', async () => {
+  it('with a store that answers at once, the same alarm is merged', async () => {
     await pageThenRedeploy('');
     helper.getNode('page').receive({ topic: 'smoke', payload: 'kitchen again' });
     await sleep(1_000);
@@ -93,18 +94,15 @@ describe('ATTACK twilio-page: input while the new node restores its pages', { ti
     const cancelled: any[] = [];
     helper.getNode('cancelled').on('input', (m: any) => cancelled.push(m));
     helper.getNode('page').receive({ topic: 'smoke', cancel: true });
-    await sleep(2_000);
+    for (let w = 0; cancelled.length === 0 && w < 2_000; w += 20) await sleep(20);
     await clock.advance(1_000);
     await sleep(200);
     assert.equal(cancelled.length, 1, 'the running page left by "cancelled"');
   });
 
-  // Finding "a page stored before its first step is resumed as if that step had gone out": a
-  // redeploy while a new page is being stored (Pager.start awaits waits.hold, lib/conversation/
-  // pager.ts): hold (lib/waits/waiting-room.ts) sees the room closing, keeps the record stored and
-  // returns undefined, so `start` never runs; the next node resumes it ('resumed' in
-  // lib/conversation/escalation.ts resume(): "the step already went out"), so the contact is
-  // never alerted and the page ends exhausted with an empty history.
+  // A page held while its node closes stays stored before its first step began (Pager.start never
+  // runs `start`): it was once resumed as if that step had gone out, so nobody was alerted. It is
+  // stored as not started, and the next node begins it.
   it('a redeploy while a new page is being stored: the resumed page still alerts its first contact', async () => {
     await helper.load(allNodes, flow(), credentials());
     await (helper as any)._context.load();
@@ -122,4 +120,74 @@ describe('ATTACK twilio-page: input while the new node restores its pages', { ti
     assert.equal(exhausted.length, 1, 'the page ended');
     assert.ok(texts().length >= 1, `the contact was alerted (history: ${JSON.stringify(exhausted[0].page.history)})`);
   });
+  it('sets damaged records aside and resumes the valid one', async () => {
+    const valid = {
+      alarmId: 'smoke',
+      msg: { payload: 'x', mark: 'valid' },
+      spoken: 'Smoke',
+      contacts: [{ name: 'Nobody', number: SILENT }],
+      round: 0,
+      contact: 0,
+      step: 0,
+      stepEnds: Date.now() - 1000,
+      texted: [],
+      alerted: [],
+      history: [],
+      merged: 0,
+      startedAt: new Date().toISOString(),
+    };
+    const damaged = [
+      ...COMMON_DAMAGED,
+      { ...valid, contacts: [] },
+      { ...valid, contacts: [null] },
+      { ...valid, contacts: [{ name: 'x', number: null }] },
+      { ...valid, texted: [null] },
+      { ...valid, texted: null },
+      { ...valid, history: null },
+      { ...valid, history: [null] },
+      { ...valid, alerted: [null] },
+      { ...valid, msg: null },
+      { ...valid, step: -1 },
+      { ...valid, round: 1.5 },
+      { ...valid, stepEnds: null },
+      { ...valid, calls: [{ sid: null }] },
+      { ...valid, callSid: 5 },
+      { ...valid, ended: 7 },
+      { ...valid, alarmId: null },
+      { ...valid, notStarted: false },
+    ];
+    const r = await startWithStored(
+      simulator,
+      clock,
+      {
+        id: 'page',
+        type: 'twilio-page',
+        contacts: `Nobody ${SILENT}`,
+        contactsType: 'str',
+        alert: 'Smoke',
+        steps: [{ action: 'text', wait: 60 }],
+        rounds: 1,
+        outputs: 3,
+      },
+      'twilio-page-',
+      valid,
+      damaged,
+    );
+    assertSetAside(r, 'twilio-page-', damaged.length);
+  });
+
+  for (const [what, make] of Object.entries(HOSTILE))
+    it(`${what}: ends once as INVALID_INPUT, nobody alerted`, async () => {
+      const config = {
+        contacts: `Nobody ${NOBODY}`,
+        contactsType: 'str',
+        alert: 'Smoke',
+        steps: [{ action: 'text', wait: 60 }],
+        rounds: 1,
+        outputs: 3,
+      };
+      const { ends, sent } = await endsOf(simulator, 'twilio-page', config, make());
+      assert.equal(sent, 0, 'nothing sent');
+      assert.deepEqual(ends, ['INVALID_INPUT']);
+    });
 });
