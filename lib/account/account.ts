@@ -65,6 +65,12 @@ export interface TwilioAccount {
   rawRequest(request: RawRequest): Promise<RawResponse>;
   /** The account's request queue: its depth and retries, for the nodes' status lines. */
   readonly queue: RequestQueue;
+  /**
+   * A closing node's last requests (a removed page hanging up its calls): Node-RED stops config
+   * nodes after the nodes of the same deploy, so the account, closing too, takes requests until
+   * `work` settles (within its close budget) before it stops.
+   */
+  finalRequests?(work: Promise<unknown>): void;
 }
 
 export type AccountNode = Node & TwilioAccount;
@@ -88,11 +94,16 @@ export function findAccount(RED: NodeAPI, id: string | undefined): AccountNode |
 
 /** How long a closing account waits for its requests in flight (Node-RED gives a close 15 s). */
 const CLOSE_WAIT_MS = 10_000;
+/** How long it waits for its nodes' final requests: their close budget (12 s) and a hang-up's answer. */
+const FINAL_REQUESTS_MS = 13_000;
+/** All of a close, within Node-RED's 15 s. */
+const CLOSE_TOTAL_MS = 14_000;
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 /**
  * Makes `node` (a twilio-config node) the account its settings and credentials describe. Returns
- * what its close must run: queued requests fail as NOT_SENT, those in flight get 10 s, then the
- * client's sockets close.
+ * what its close must run: its nodes' final requests go out first (finalRequests), then queued
+ * requests fail as NOT_SENT, those in flight get 10 s, then the client's sockets close.
  */
 /**
  * Every answer to the account's SDK requests is masked before the SDK reads it (a record, a list, an
@@ -137,6 +148,7 @@ export function openAccount(RED: NodeAPI, node: Node, settings: AccountSettings,
   const connection = { region: resolve(settings.region), edge: resolve(settings.edge), baseUrl: resolve(settings.baseUrl) };
   let handle: TwilioClientHandle | undefined;
   let configError: TwilioNodeError | undefined;
+  const finals = new Set<Promise<unknown>>();
   try {
     handle = createTwilioClient(credentials, { ...connection, queue });
     maskAnswers(handle.requestClient, redact);
@@ -182,12 +194,20 @@ export function openAccount(RED: NodeAPI, node: Node, settings: AccountSettings,
       };
       return performRawRequest(request, transport, redact).then((response) => maskTexts(response, redact));
     },
+    finalRequests(work) {
+      const settled: Promise<unknown> = work.catch(() => undefined).finally(() => finals.delete(settled));
+      finals.add(settled);
+    },
   };
   // Not enumerable: nothing of the account shows when Node-RED or a flow inspects the node.
   for (const [key, value] of Object.entries(account)) Object.defineProperty(node, key, { value, enumerable: false, configurable: true });
 
   return async () => {
-    await Promise.race([queue.close(), new Promise((r) => setTimeout(r, CLOSE_WAIT_MS).unref())]);
+    const started = Date.now();
+    // The nodes of this deploy closed first: what they still send (a hang-up) goes out before the queue closes.
+    if (finals.size > 0) await Promise.race([Promise.all(finals), delay(FINAL_REQUESTS_MS)]);
+    const left = Math.max(1_000, Math.min(CLOSE_WAIT_MS, CLOSE_TOTAL_MS - (Date.now() - started)));
+    await Promise.race([queue.close(), delay(left)]);
     handle?.requestClient.destroy();
     handle = undefined;
   };

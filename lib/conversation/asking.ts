@@ -153,7 +153,14 @@ export class Asking {
     const record = this.recordOf(delivery, sending, admission.copy);
     // Stored before it is armed (the room has the admitted room from here). Undefined: the msg ended
     // meanwhile (never resumed), or the node is closing (the store keeps it for the next start).
-    const id = await this.waits.hold(admission, record, accepted, msg);
+    let id: string | undefined;
+    try {
+      id = await this.waits.hold(admission, record, accepted, msg);
+    } catch (err) {
+      // Not stored, so not held: its questions close again (none stays open, keeping its code), and the msg ends with the store's error.
+      this.letGo(sending);
+      throw err;
+    }
     // Ended while it was being stored (a cancel of all): nothing to arm.
     if (id === undefined || !this.waits.get(id)) return this.letGo(sending);
     this.arm(id, sending.early);
@@ -168,9 +175,17 @@ export class Asking {
     this.options.changed?.(false);
   }
 
-  /** Waits a previous run left: re-armed with the time they have left; their msgs leave as fresh ones. */
+  /**
+   * Waits a previous run left: re-armed with the time they have left; their msgs leave as fresh ones.
+   * A cancel this node took while it was restoring them (before they were here to end) ends them now.
+   */
   resume(restored: Iterable<{ id: string }>): void {
-    for (const { id } of restored) this.arm(id);
+    for (const { id } of restored) {
+      const wait = this.waits.get(id);
+      if (!wait) continue;
+      if (this.cancelled.since(0, Object.keys(wait.record.recipients))) this.noReply(id, 'cancelled');
+      else this.arm(id);
+    }
     this.options.changed?.(true);
   }
 

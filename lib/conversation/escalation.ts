@@ -79,6 +79,11 @@ export interface PageRecord {
   startedAt: string;
   /** The output it ended on: a step that went out after that is undone, not recorded. */
   ended?: Port;
+  /**
+   * Stored, and its first step not begun yet (the `start` event clears it): a page held while its
+   * node closed is begun by the next start, not resumed as if its step had gone out.
+   */
+  notStarted?: true;
 }
 
 /** What a node's settings make of every page. */
@@ -163,7 +168,7 @@ export interface Transition {
 
 const iso = (now: number) => new Date(now).toISOString();
 
-/** A new page's record (its first step is the `start` event's). */
+/** A new page's record, not started: its first step is the `start` event's. */
 export function newPage(fields: Pick<PageRecord, 'alarmId' | 'msg' | 'spoken' | 'contacts' | 'from'>, now: number): PageRecord {
   const { from, ...rest } = fields;
   const page: PageRecord = {
@@ -177,6 +182,7 @@ export function newPage(fields: Pick<PageRecord, 'alarmId' | 'msg' | 'spoken' | 
     history: [],
     merged: 0,
     startedAt: iso(now),
+    notStarted: true,
   };
   if (from) page.from = from;
   return page;
@@ -193,6 +199,7 @@ export function escalate(policy: EscalationPolicy, state: PageRecord, event: Esc
 function running(policy: EscalationPolicy, page: PageRecord, event: EscalationEvent, now: number): EscalationAction[] {
   switch (event.type) {
     case 'start':
+      delete page.notStarted;
       return beginStep(policy, page, now);
     case 'resumed':
       return resume(policy, page, now);
@@ -309,6 +316,11 @@ export function stepMs(rung: Rung, spoken: string): number {
  * nearest step that still exists.
  */
 function resume(policy: EscalationPolicy, page: PageRecord, now: number): EscalationAction[] {
+  // Stored while its node closed, before its first step began: it begins now.
+  if (page.notStarted) {
+    delete page.notStarted;
+    return [{ type: 'save' }, ...beginStep(policy, page, now)];
+  }
   page.contact = Math.min(page.contact, page.contacts.length - 1);
   page.round = Math.min(page.round, policy.rounds - 1);
   if (page.step >= policy.ladder.length) {
@@ -548,6 +560,7 @@ export function isPageRecord(value: unknown): value is PageRecord {
     p.history.every((h) => isObject(h) && isText(h.name) && isText(h.outcome)) &&
     isCount(p.merged) &&
     isText(p.startedAt) &&
-    optional(p.ended, (v) => v === 0 || v === 1 || v === 2)
+    optional(p.ended, (v) => v === 0 || v === 1 || v === 2) &&
+    optional(p.notStarted, (v) => v === true)
   );
 }

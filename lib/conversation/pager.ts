@@ -8,7 +8,7 @@ import type { NodeMessageInFlow } from 'node-red';
 import type { TwilioAccount } from '../account/account';
 import { Clock, Timer, systemClock } from '../core/clock';
 import { TwilioNodeError, toTwilioNodeError } from '../core/errors';
-import { text } from '../core/texts';
+import { render, text } from '../core/texts';
 import type { InboundHub } from '../inbound/hub';
 import { OutcomeTracker, fetchOutcome } from '../inbound/outcomes';
 import type { NodeStatus } from '../node-red/status';
@@ -124,8 +124,12 @@ export class Pager {
     const from = typeof fields.from === 'string' && fields.from.trim() ? fields.from.trim() : this.options.account.defaultFrom;
     const admission = waits.admit(msg);
     const page = newPage({ alarmId, msg: admission.copy, spoken, contacts, from: from || undefined }, this.clock.now());
+    // Stored as not started: held while the node closes, the page is the next start's to begin.
     const id = await waits.hold(admission, page, accepted, msg);
-    if (id) this.apply(id, { type: 'start' });
+    if (!id) return;
+    this.apply(id, { type: 'start' });
+    // Begun: stored so, as its first step goes out (a later start resumes it, never begins it again).
+    if (waits.get(id)) this.perform(id, page, { type: 'save' });
   }
 
   /** Cancels the pages of an alarm; the cancel topic itself, or no alarm id, cancels every page. */
@@ -146,11 +150,21 @@ export class Pager {
     for (const id of new Set([...this.timers.keys(), ...this.calls.keys(), ...this.replies.keys()])) this.silence(id);
   }
 
-  /** Hangs up a page's calls (its node was removed); a failure is nobody's news. */
-  hangUp(page: PageRecord): void {
+  /**
+   * Hangs up a page's calls (its node was removed). Never rejects: a call that could not be hung up
+   * is logged with its Sid (it may still ring).
+   */
+  hangUp(page: PageRecord): Promise<void> {
     const sids = new Set([...(page.calls ?? []).map((c) => c.sid), ...(page.callSid ? [page.callSid] : [])]);
     // Not the node's own request: its close withdraws those still queued.
-    for (const sid of sids) void hangUp(this.options.account, {}, sid);
+    return Promise.all([...sids].map((sid) => this.hangUpCall({}, sid))).then(() => undefined);
+  }
+
+  private hangUpCall(owner: object, sid: string): Promise<void> {
+    return hangUp(this.options.account, owner, sid).catch((err: unknown) => {
+      const reason = toTwilioNodeError(err, this.options.account.redact).localise(this.options.status.translate).message;
+      this.options.node.warn(render(text('callLeftRinging', { sid, reason }), this.options.status.translate));
+    });
   }
 
   /** Feeds an event to a page and does what the machine says; whatever goes wrong ends the page, never the runtime. */
@@ -193,7 +207,7 @@ export class Pager {
       case 'call':
         return this.sendStep(id, action);
       case 'hang-up':
-        return void hangUp(this.options.account, this.options.node, action.sid);
+        return void this.hangUpCall(this.options.node, action.sid);
       case 'set-timer':
         this.clock.clearTimeout(this.timers.get(id));
         this.timers.set(

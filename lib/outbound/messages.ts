@@ -24,11 +24,24 @@ export interface TextParams {
   [param: string]: unknown;
 }
 
+/**
+ * Runs `request` as `owner`'s. Whatever fails, the answer is a rejected promise, never a throw: a
+ * closed account's getClient() throws, and a caller that fires and forgets (a hang-up in a close)
+ * must not turn that into an uncaught exception that stops Node-RED.
+ */
+function asOwner(owner: object, request: () => Promise<unknown>): Promise<unknown> {
+  try {
+    return requestOwner.run(owner, request);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
 /** Sends one text as `owner`'s request. */
 export function sendText(account: TwilioAccount, owner: object, params: TextParams): Promise<TwilioRecord> {
   // A Messaging Service picks the sender itself: the default From is only for a text without one.
   const from = params.from || (params.messagingServiceSid ? undefined : account.defaultFrom);
-  return requestOwner.run(owner, () =>
+  return asOwner(owner, () =>
     runAction(account.getClient(), MESSAGE, 'create', OWN_ACCOUNT, from ? { ...params, from } : params),
   ) as Promise<TwilioRecord>;
 }
@@ -36,17 +49,12 @@ export function sendText(account: TwilioAccount, owner: object, params: TextPara
 /** Places one call as `owner`'s request (`twiml` says what it says). */
 export function placeCall(account: TwilioAccount, owner: object, params: TextParams & { twiml?: string }): Promise<TwilioRecord> {
   const from = params.from || account.defaultFrom;
-  return requestOwner.run(owner, () =>
-    runAction(account.getClient(), CALL, 'create', OWN_ACCOUNT, { ...params, from }),
-  ) as Promise<TwilioRecord>;
+  return asOwner(owner, () => runAction(account.getClient(), CALL, 'create', OWN_ACCOUNT, { ...params, from })) as Promise<TwilioRecord>;
 }
 
-/** Ends a call that rings or talks (a page that is over); a failure is nobody's news. */
+/** Ends a call that rings or talks (a page that is over). Rejects when Twilio did not take it: the caller says so. */
 export function hangUp(account: TwilioAccount, owner: object, sid: string): Promise<void> {
-  return requestOwner
-    .run(owner, () => runAction(account.getClient(), CALL, 'update', { parts: { sid } }, { status: 'completed' }))
-    .then(
-      () => undefined,
-      () => undefined,
-    );
+  return asOwner(owner, () => runAction(account.getClient(), CALL, 'update', { parts: { sid } }, { status: 'completed' })).then(
+    () => undefined,
+  );
 }

@@ -190,11 +190,12 @@ export class OutcomeWaits implements OutcomeHolder<Admission> {
 
   /** Waits a previous run left: resumed with the time they had left; their msgs leave as fresh ones. */
   async resume(): Promise<number> {
-    const restored = await this.room.restore();
-    if (this.room.closing) return 0; // stopped meanwhile: they stay stored, for the next start
-    for (const wait of restored) this.track(wait.id, wait.record);
-    if (restored.length > 0) this.showWaiting(true);
-    return restored.length;
+    // Tracked before any msg that came meanwhile starts; not at all when the node stopped meanwhile (they stay stored).
+    const restored = await this.room.restore((waits) => {
+      for (const wait of waits) this.track(wait.id, wait.record);
+      if (waits.length > 0) this.showWaiting(true);
+    });
+    return this.room.closing ? 0 : restored.length;
   }
 
   /** Stops tracking (a close): outcomes not in yet are the next start's to wait for. */

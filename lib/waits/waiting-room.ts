@@ -35,18 +35,22 @@ export interface Admission {
 }
 
 /**
- * A msg as a store can keep it, and its size: a JSON copy without req and res (an http in node's,
- * which cannot be stored). A circular msg is refused as INVALID_INPUT.
+ * A msg as a store can keep it, and its size in bytes as the store writes it (UTF-8 JSON): a JSON
+ * copy without req and res (an http in node's, which cannot be stored). A msg that cannot be copied
+ * (circular, a BigInt, a getter or toJSON that throws, a toJSON that answers no object) is refused as
+ * INVALID_INPUT: it cannot wait, so it is not sent.
  */
 export function storableCopy(msg: object): Admission {
-  const { req: _req, res: _res, ...rest } = msg as Record<string, unknown>;
-  let json: string;
   try {
-    json = JSON.stringify(rest);
+    const { req: _req, res: _res, ...rest } = msg as Record<string, unknown>;
+    const json: unknown = JSON.stringify(rest);
+    if (typeof json !== 'string') throw new Error(`JSON of ${typeof json}`);
+    const copy: unknown = JSON.parse(json);
+    if (typeof copy !== 'object' || copy === null || Array.isArray(copy)) throw new Error('its JSON is no object');
+    return { copy: copy as Record<string, unknown>, bytes: Buffer.byteLength(json) };
   } catch (err) {
-    throw new TwilioNodeError('INVALID_INPUT', text('cannotWait', { reason: (err as Error).message }));
+    throw new TwilioNodeError('INVALID_INPUT', text('cannotWait', { reason: err instanceof Error ? err.message : String(err) }));
   }
-  return { copy: JSON.parse(json) as Record<string, unknown>, bytes: json.length };
 }
 
 /** Whether a msg asks to cancel rather than start a wait: msg.cancel, or the node's cancel topic. */
@@ -113,6 +117,8 @@ export class WaitingRoom<R> {
   /** Waits admitted whose msgs are still being sent: counted in advance, so a burst cannot all pass the check. */
   private reserved = 0;
   private closed = false;
+  /** While restore() reads the store: msgs wait for it (a cancel or the same alarm must see the restored waits). */
+  private restoring?: Promise<void>;
 
   constructor(private readonly options: WaitingRoomOptions<R>) {
     this.clock = options.clock ?? systemClock;
@@ -163,12 +169,20 @@ export class WaitingRoom<R> {
       (accepted) => {
         // The per-msg path of a burst: one handler pair, no set of promises.
         this.underWay++;
-        start(accepted).then(this.settledOne, (err: unknown) => {
+        const started = this.restoring ? this.afterRestore(() => start(accepted)) : start(accepted);
+        started.then(this.settledOne, (err: unknown) => {
           this.settledOne();
           accepted.done(onError(err));
         });
       },
     );
+  }
+
+  /** Starts a msg that came while the waits were being restored, in its turn, once they are (not at all if the node closed meanwhile). */
+  private async afterRestore(start: () => Promise<unknown>): Promise<unknown> {
+    await this.restoring;
+    if (this.closed) throw this.options.notSent();
+    return start();
   }
 
   /** Work for a wait that a close must wait for (a step being sent): it gets the close's budget. */
@@ -197,7 +211,9 @@ export class WaitingRoom<R> {
   /**
    * Holds a wait in its admitted room: stored before the caller acts on it. Returns its id, or
    * undefined when the msg ended meanwhile (a close that could not wait said "may have been sent"):
-   * such a wait is never resumed. Held while the node closes, it stays stored for the next start.
+   * such a wait is never resumed. Held while the node closes, it stays stored for the next start,
+   * which resumes it from its record: a caller that acts only after hold (a page's first step) says
+   * so in the record, so that the next start does it.
    */
   async hold(admission: Admission, record: R, accepted?: AcceptedMessage<Msg>, msg?: Msg): Promise<string | undefined> {
     if (accepted?.ended) {
@@ -263,11 +279,26 @@ export class WaitingRoom<R> {
   /**
    * The waits a previous run left in the store, each checked: a damaged record (hand-edited, or
    * from a version that stored less) is set aside under `damaged-<key>` for inspection, said once
-   * in the log, and never resumed.
+   * in the log, and never resumed. `resume` runs on the restored waits before any msg that came
+   * meanwhile is started: input waits for the restore, so a cancel or the same alarm again finds them.
    */
-  async restore(): Promise<Array<Wait<R>>> {
+  async restore(resume?: (restored: Array<Wait<R>>) => void): Promise<Array<Wait<R>>> {
+    let opened: () => void = () => undefined;
+    this.restoring = new Promise<void>((resolve) => (opened = resolve));
+    try {
+      const restored = await this.read();
+      if (!this.closed) resume?.(restored);
+      return restored;
+    } finally {
+      this.restoring = undefined;
+      opened();
+    }
+  }
+
+  private async read(): Promise<Array<Wait<R>>> {
     const restored: Array<Wait<R>> = [];
     const damaged: string[] = [];
+    let notSetAside: unknown;
     for (const key of await this.options.store.keys()) {
       if (!key.startsWith(this.options.prefix)) continue;
       const id = key.slice(this.options.prefix.length);
@@ -275,26 +306,44 @@ export class WaitingRoom<R> {
       const record = await this.options.store.get(key);
       if (!checked(this.options.isRecord, record)) {
         damaged.push(key);
-        await this.options.store.set(`damaged-${key}`, record);
-        await this.options.store.set(key, undefined);
+        // Best effort: a store that refuses writes now must not keep the valid waits from resuming.
+        notSetAside ??= await this.setAside(key, record);
         continue;
       }
-      const wait: Wait<R> = { id, record: record as R, bytes: JSON.stringify(record).length };
+      const wait: Wait<R> = { id, record: record as R, bytes: Buffer.byteLength(JSON.stringify(record)) };
       this.waits.set(id, wait);
       this.heldBytes += wait.bytes;
       restored.push(wait);
     }
     if (damaged.length > 0)
       this.options.node.warn(this.say('damagedWaits', { count: damaged.length, keys: damaged.slice(0, 5).join(', ') }));
+    if (notSetAside !== undefined) this.options.node.warn(errorText(notSetAside));
     return restored;
+  }
+
+  /** Moves a damaged record to `damaged-<key>`; answers the store's error, if it refused. */
+  private async setAside(key: string, record: unknown): Promise<unknown> {
+    try {
+      await this.options.store.set(`damaged-${key}`, record);
+      await this.options.store.set(key, undefined);
+      return undefined;
+    } catch (err) {
+      return err ?? new Error('store refused');
+    }
   }
 
   /**
    * Closes the room. Work under way (msgs being sent, tracked steps) gets one budget to finish; then
    * a removed node ends each wait (`endRemoved` says with what error, if any) and its store is
    * forgotten, while a redeploy or shutdown lets each go: its msg done, its record kept to resume.
+   * Never rejects: what `endRemoved` throws is logged, and that wait ends all the same (a node's
+   * close must call its done whatever happens).
    */
-  async close(removed: boolean, endRemoved: (wait: Wait<R>) => TwilioNodeError | undefined = () => undefined): Promise<void> {
+  close(removed: boolean, endRemoved: (wait: Wait<R>) => TwilioNodeError | undefined = () => undefined): Promise<void> {
+    return this.closeNow(removed, endRemoved).catch((err: unknown) => this.options.node.warn(errorText(err)));
+  }
+
+  private async closeNow(removed: boolean, endRemoved: (wait: Wait<R>) => TwilioNodeError | undefined): Promise<void> {
     this.closed = true;
     const budget = this.options.closeBudgetMs ?? CLOSE_BUDGET_MS;
     let timer: Timer | undefined;
@@ -303,7 +352,7 @@ export class WaitingRoom<R> {
     const idle = new Promise<void>((resolve) => (this.underWay === 0 ? resolve() : (this.onIdle = resolve)));
     await Promise.race([idle, outOfTime]);
     if (removed) {
-      for (const wait of [...this.waits.values()]) this.end(wait.id, endRemoved(wait));
+      for (const wait of [...this.waits.values()]) this.end(wait.id, this.endingOf(wait, endRemoved));
     } else {
       const left = [...this.waits.values()];
       this.waits.clear();
@@ -312,6 +361,15 @@ export class WaitingRoom<R> {
     }
     await intakeClosed;
     this.clock.clearTimeout(timer);
+  }
+
+  private endingOf(wait: Wait<R>, endRemoved: (wait: Wait<R>) => TwilioNodeError | undefined): TwilioNodeError | undefined {
+    try {
+      return endRemoved(wait);
+    } catch (err) {
+      this.options.node.warn(errorText(err));
+      return undefined;
+    }
   }
 
   private say(key: string, subs: Record<string, string | number>): string {
@@ -327,6 +385,8 @@ function checked<R>(isRecord: (value: unknown) => value is R, record: unknown): 
     return false;
   }
 }
+
+const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 /** A wait's id: unique in its store, as RED.util.generateId makes them. */
 function randomId(): string {

@@ -63,9 +63,9 @@ module.exports = function registerTwilioAsk(RED: NodeAPI): void {
     const hub = account && inboundHubFor(account);
     // A second after the start, the account's twilio-in nodes have started too: none means no answer can come.
     const inboundCheck = systemClock.setTimeout(() => hub?.sources === 0 && status.warning('twilio-ask.status.noInbound'), 1000);
-    // Waits a previous run left: re-armed with the time they have left; their msgs leave as fresh ones.
-    const resume = (restored: Parameters<Asking['resume']>[0]) => room.closing || asking?.resume(restored);
-    if (asking) void room.restore().then(resume, (err: Error) => node.warn(err.message));
+    // Waits a previous run left: re-armed with the time they have left; their msgs leave as fresh ones
+    // (questions that come meanwhile wait for them, and a cancel that comes meanwhile applies to them).
+    if (asking) room.restore((restored) => asking.resume(restored)).catch((err: Error) => node.warn(err.message));
 
     const coded = (err: unknown) => toTwilioNodeError(err, account?.redact).localise(status.translate);
     const failed = (err: unknown) => {
@@ -88,12 +88,15 @@ module.exports = function registerTwilioAsk(RED: NodeAPI): void {
       systemClock.clearTimeout(inboundCheck);
       account?.queue.withdraw(node);
       // Removing the node ends every wait it holds; a redeploy or shutdown keeps them stored, to resume.
-      void room.close(removed).then(() => {
-        if (removed) forgetNodeState(node);
-        stopWaking();
-        status.clear();
-        done();
-      });
+      void room
+        .close(removed)
+        .then(() => removed && forgetNodeState(node))
+        .catch((err: Error) => node.warn(err.message))
+        .finally(() => {
+          stopWaking();
+          status.clear();
+          done();
+        });
     });
   }
 

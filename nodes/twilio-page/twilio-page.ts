@@ -123,21 +123,24 @@ module.exports = function registerTwilioPage(RED: NodeAPI): void {
       );
     });
 
-    // Pages a previous run left: each resumes its step with the time it had left.
-    if (pager)
-      void room.restore().then(
-        (restored) => pager.resume(restored),
-        (err: Error) => node.warn(err.message),
-      );
+    // Pages a previous run left: each resumes its step with the time it had left (input that comes
+    // meanwhile waits for them: the same alarm is merged, a cancel cancels).
+    if (pager) room.restore((restored) => pager.resume(restored)).catch((err: Error) => node.warn(err.message));
 
     node.on('close', (removed: boolean, done: () => void) => {
       pager?.stop();
       // Steps being sent get their answer first (the room's close budget): a call placed is then known,
       // to watch after a redeploy, or to hang up when the node is removed.
-      void room
-        .close(removed, (wait) => void pager?.hangUp(wait.record))
-        .then(() => {
-          if (removed) forgetNodeState(node);
+      const hangUps: Array<Promise<void>> = [];
+      const closed = room
+        .close(removed, (wait) => void (pager && hangUps.push(pager.hangUp(wait.record))))
+        .then(() => Promise.all(hangUps));
+      // A full deploy closes the account too, after this node: it takes these last requests first.
+      account?.finalRequests?.(closed);
+      void closed
+        .then(() => removed && forgetNodeState(node))
+        .catch((err: Error) => node.warn(err.message))
+        .finally(() => {
           account?.queue.withdraw(node);
           status.clear();
           done();

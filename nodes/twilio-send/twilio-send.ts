@@ -96,13 +96,15 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
       outcomes?.stop();
       const closed = room.close(removed, outcomes?.endRemoved);
       account?.queue.withdraw(node);
-      void closed.then(() => {
-        if (removed) forgetNodeState(node);
-        stopWaking();
-        stopShowingQueue();
-        status.clear();
-        done();
-      });
+      void closed
+        .then(() => removed && forgetNodeState(node))
+        .catch((err: Error) => node.warn(err.message))
+        .finally(() => {
+          stopWaking();
+          stopShowingQueue();
+          status.clear();
+          done();
+        });
     });
   }
 

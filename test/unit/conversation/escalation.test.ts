@@ -415,6 +415,25 @@ describe('escalation', () => {
     ]);
   });
 
+  it('begins a page stored before its first step (its node closed meanwhile) when resumed, not as if that step went out', () => {
+    const fresh = new Run(policy({ steps: [{ action: 'text', wait: 60 }] }));
+    assert.equal(fresh.page.notStarted, true, 'a new page is stored as not started');
+    const stored = JSON.parse(JSON.stringify(fresh.page)) as PageRecord;
+    assert.ok(isPageRecord(stored));
+    const resumed = new Run(fresh.policy, undefined, stored);
+    resumed.now = T0 + 5_000;
+    assert.deepEqual(resumed.on({ type: 'resumed' }), [
+      { type: 'save' },
+      { type: 'show', action: 'text', name: 'Alice', step: 1, of: 2 },
+      { type: 'text', to: ALICE.number, from: '+15017122661', body: 'Smoke.' },
+    ]);
+    assert.equal(resumed.page.notStarted, undefined);
+    assert.equal(resumed.page.stepEnds, T0 + 5_000 + 60_000);
+    fresh.on({ type: 'start' });
+    assert.equal(fresh.page.notStarted, undefined, 'started: a later resume goes on with its step');
+    assert.equal(isPageRecord({ ...stored, notStarted: false }), false);
+  });
+
   it('clamps a stored page its node no longer fits (fewer steps, contacts or rounds), never crashes', () => {
     const two = policy({
       steps: [

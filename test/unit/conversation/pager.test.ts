@@ -336,4 +336,25 @@ describe('pager', () => {
     assert.equal(port(t.out[0]), 0);
     assert.equal(t.key('CA' + 'f'.repeat(32), '1').claimed, false, 'a key on a call no page made is news');
   });
+  it("hangs up a removed page's calls; a closed account is a warning naming the call left ringing, never a throw", async () => {
+    const t = setUp({ steps: [{ action: 'call', wait: 30 }], rounds: 1 });
+    t.input({ topic: 'smoke', payload: 'hall', contacts: `Alice ${ALICE}` });
+    await t.clock.advance(0);
+    const sid = t.made[0].sid;
+    const page = [...t.room.values()][0].record;
+    await t.pager.hangUp(page);
+    assert.deepEqual(
+      t.made.map((m) => [m.what, m.sid]),
+      [
+        ['call', sid],
+        ['hang-up', sid],
+      ],
+    );
+    (t.account as { getClient: () => unknown }).getClient = () => {
+      throw new TwilioNodeError('AUTHENTICATION_CONNECTION_ERROR', 'Twilio account "a": closed');
+    };
+    await t.pager.hangUp(page); // resolves: the close that calls it goes on
+    assert.equal(t.warnings.length, 1);
+    assert.match(t.warnings[0], new RegExp(`${sid}.*closed`));
+  });
 });

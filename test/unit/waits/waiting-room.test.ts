@@ -6,7 +6,7 @@ import { ManualClock } from '../../../lib/core/clock';
 import { TwilioNodeError } from '../../../lib/core/errors';
 import type { KeyValueStore } from '../../../lib/node-red/context';
 import { AcceptedMessage } from '../../../lib/outbound/intake';
-import { MAX_HELD_BYTES, WaitingRoom, isCancel } from '../../../lib/waits/waiting-room';
+import { MAX_HELD_BYTES, WaitingRoom, isCancel, storableCopy } from '../../../lib/waits/waiting-room';
 
 interface Record_ {
   msg: Record<string, unknown>;
@@ -214,5 +214,68 @@ describe('WaitingRoom', () => {
     assert.equal(isCancel({ topic: 'stop' }, 'stop'), true);
     assert.equal(isCancel({ topic: 'stop' }, ''), false);
     assert.equal(isCancel({ cancel: 'yes' }, 'stop'), false);
+  });
+  it('refuses a msg whose stored JSON is past MAX_HELD_BYTES (bytes as the store writes them, UTF-8, not characters)', () => {
+    // A msg of 24 million '€' is 72 MB as a file store writes it: it once counted as 24 million.
+    const msg = { payload: '€'.repeat(24_000_000) };
+    const { bytes } = storableCopy(msg);
+    const utf8 = Buffer.byteLength(JSON.stringify(msg));
+    assert.ok(utf8 > MAX_HELD_BYTES, `the stored JSON is ${utf8} bytes, more than ${MAX_HELD_BYTES}`);
+    const { waits } = room({ outputs: 1 });
+    assert.throws(() => waits.admit(msg), { code: 'NOT_SENT' }, `admitted as ${bytes} "bytes" although it is ${utf8} bytes`);
+  });
+
+  it('refuses as INVALID_INPUT a msg that cannot be copied: toJSON answering undefined or throwing, a getter that throws', () => {
+    const trap = Object.defineProperty({ payload: 1 }, 'trap', {
+      enumerable: true,
+      get() {
+        throw new Error('trap');
+      },
+    });
+    for (const hostile of [{ payload: 1, toJSON: () => undefined }, { payload: 1, toJSON: () => 'text' }, trap, { payload: 10n }])
+      assert.throws(() => storableCopy(hostile), { code: 'INVALID_INPUT' });
+  });
+
+  it('starts msgs that come while it restores only once the restored waits are resumed, in their order', async () => {
+    const store = memoryStore({ 'wait-old': { msg: { payload: 'old' }, step: 1 } });
+    let answerKeys!: () => void;
+    const slow = { ...store, keys: () => new Promise<string[]>((resolve) => (answerKeys = () => resolve([...store.data.keys()]))) };
+    const { waits } = room({ store: slow as unknown as ReturnType<typeof memoryStore> });
+    const seen: string[] = [];
+    const restoring = waits.restore((restored) => seen.push(`resumed ${restored.map((w) => w.id).join()}`));
+    const first = take(waits, async () => seen.push(`started with ${waits.size} wait(s)`));
+    const second = take(waits, async () => seen.push('second'));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(seen, [], 'nothing starts while the store is read');
+    answerKeys();
+    await restoring;
+    await Promise.all([first, second]);
+    assert.deepEqual(seen, ['resumed old', 'started with 1 wait(s)', 'second']);
+  });
+
+  it('resumes the valid waits when the store refuses to set a damaged one aside (logged, never a failed restore)', async () => {
+    const store = memoryStore({ 'wait-good': { msg: { payload: 'kept' }, step: 2 }, 'wait-bad': { step: 'x' } });
+    store.refuse = true;
+    const { waits, logs } = room({ store });
+    const restored = await waits.restore();
+    assert.deepEqual(
+      restored.map((w) => w.id),
+      ['good'],
+    );
+    assert.equal(logs.filter((l) => l.startsWith('warn:')).length, 2, 'the damaged one, and the store that refused to set it aside');
+  });
+
+  it('closes whatever ending a removed wait throws: the close resolves, the wait ends, the log says why', async () => {
+    const { waits, logs, store } = room();
+    const taken = await take(waits, async (accepted) => {
+      const admission = waits.admit(msg('a'));
+      await waits.hold(admission, { msg: admission.copy, step: 0 }, accepted);
+    });
+    await waits.close(true, () => {
+      throw new Error('account closed');
+    });
+    assert.deepEqual(taken.ended, [undefined]);
+    assert.equal(store.data.size, 0);
+    assert.ok(logs.some((l) => l === 'warn: account closed'));
   });
 });
