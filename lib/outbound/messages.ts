@@ -7,7 +7,7 @@
 import type { TwilioAccount } from '../account/account';
 import { runAction } from '../catalogue/actions';
 import { findObject } from '../catalogue/catalogue';
-import { requestOwner } from '../transport/request-queue';
+import type twilio from 'twilio';
 
 /** A message or call is created in the client's own account. */
 const OWN_ACCOUNT = { parts: {} };
@@ -25,13 +25,14 @@ export interface TextParams {
 }
 
 /**
- * Runs `request` as `owner`'s. Whatever fails, the answer is a rejected promise, never a throw: a
- * closed account's getClient() throws, and a caller that fires and forgets (a hang-up in a close)
- * must not turn that into an uncaught exception that stops Node-RED.
+ * Runs `request` on `owner`'s view of the account's client (its requests are the owner's to withdraw
+ * on close). Whatever fails, the answer is a rejected promise, never a throw: a closed account's
+ * client throws, and a caller that fires and forgets (a hang-up in a close) must not turn that into
+ * an uncaught exception that stops Node-RED.
  */
-function asOwner(owner: object, request: () => Promise<unknown>): Promise<unknown> {
+function asOwner(account: TwilioAccount, owner: object, request: (client: twilio.Twilio) => Promise<unknown>): Promise<unknown> {
   try {
-    return requestOwner.run(owner, request);
+    return request(account.clientFor(owner));
   } catch (err) {
     return Promise.reject(err);
   }
@@ -41,20 +42,20 @@ function asOwner(owner: object, request: () => Promise<unknown>): Promise<unknow
 export function sendText(account: TwilioAccount, owner: object, params: TextParams): Promise<TwilioRecord> {
   // A Messaging Service picks the sender itself: the default From is only for a text without one.
   const from = params.from || (params.messagingServiceSid ? undefined : account.defaultFrom);
-  return asOwner(owner, () =>
-    runAction(account.getClient(), MESSAGE, 'create', OWN_ACCOUNT, from ? { ...params, from } : params),
+  return asOwner(account, owner, (client) =>
+    runAction(client, MESSAGE, 'create', OWN_ACCOUNT, from ? { ...params, from } : params),
   ) as Promise<TwilioRecord>;
 }
 
 /** Places one call as `owner`'s request (`twiml` says what it says). */
 export function placeCall(account: TwilioAccount, owner: object, params: TextParams & { twiml?: string }): Promise<TwilioRecord> {
   const from = params.from || account.defaultFrom;
-  return asOwner(owner, () => runAction(account.getClient(), CALL, 'create', OWN_ACCOUNT, { ...params, from })) as Promise<TwilioRecord>;
+  return asOwner(account, owner, (client) => runAction(client, CALL, 'create', OWN_ACCOUNT, { ...params, from })) as Promise<TwilioRecord>;
 }
 
 /** Ends a call that rings or talks (a page that is over). Rejects when Twilio did not take it: the caller says so. */
 export function hangUp(account: TwilioAccount, owner: object, sid: string): Promise<void> {
-  return asOwner(owner, () => runAction(account.getClient(), CALL, 'update', { parts: { sid } }, { status: 'completed' })).then(
+  return asOwner(account, owner, (client) => runAction(client, CALL, 'update', { parts: { sid } }, { status: 'completed' })).then(
     () => undefined,
   );
 }

@@ -350,9 +350,11 @@ describe('pager', () => {
         ['hang-up', sid],
       ],
     );
-    (t.account as { getClient: () => unknown }).getClient = () => {
+    // A closed account's client throws when asked for (getClient, or a node's view of it).
+    const closed = () => {
       throw new TwilioNodeError('AUTHENTICATION_CONNECTION_ERROR', 'Twilio account "a": closed');
     };
+    Object.assign(t.account as object, { getClient: closed, clientFor: closed });
     await t.pager.hangUp(page); // resolves: the close that calls it goes on
     assert.equal(t.warnings.length, 1);
     assert.match(t.warnings[0], new RegExp(`${sid}.*closed`));
