@@ -62,7 +62,7 @@ export interface TwilioAccount {
   /** Checks a webhook's X-Twilio-Signature; undefined when there is no Auth Token to check it with. */
   validateWebhook(signature: string | undefined, url: string, body: Body): boolean | undefined;
   /** Any REST call with this account's auth (twilio-request). */
-  rawRequest(request: RawRequest): Promise<RawResponse>;
+  rawRequest(request: RawRequest, owner?: object): Promise<RawResponse>;
   /** The account's request queue: its depth and retries, for the nodes' status lines. */
   readonly queue: RequestQueue;
   /**
@@ -180,7 +180,7 @@ export function openAccount(RED: NodeAPI, node: Node, settings: AccountSettings,
     canValidateWebhooks: () => Boolean(credentials.authToken),
     validateWebhook: (signature, url, body) =>
       credentials.authToken ? isValidSignature(credentials.authToken, signature, url, body) : undefined,
-    rawRequest(request) {
+    rawRequest(request, owner) {
       if (!handle) return Promise.reject(unusable());
       const { requestClient } = handle;
       // Over the account's transport and through its queue, like every other request; the queue
@@ -190,7 +190,8 @@ export function openAccount(RED: NodeAPI, node: Node, settings: AccountSettings,
         authorization: basicAuthorization(credentials),
         ...connection,
         agentFor: (url: URL) => requestClient.agentFor(url),
-        schedule: queue.schedule.bind(queue),
+        // The owner (a node) is passed with each attempt: a close withdraws what still waits.
+        schedule: ((run, judge, policy) => queue.schedule(run, judge, policy, owner)) as typeof queue.schedule,
       };
       return performRawRequest(request, transport, redact).then((response) => maskTexts(response, redact));
     },

@@ -6,7 +6,6 @@ import { TwilioNodeError, toTwilioNodeError } from '../core/errors';
 import { text } from '../core/texts';
 import type { Clock } from '../core/clock';
 import type { NodeStatus } from '../node-red/status';
-import { requestOwner } from '../transport/request-queue';
 import { AcceptedMessage, MessageIntake } from './intake';
 
 /** What a node's msgs end with when it stops: not started (NOT_SENT), or no answer within the close's budget. */
@@ -22,8 +21,8 @@ interface NodeInputOptions {
 }
 
 /**
- * Takes a node's msgs: each one's work runs as the node's (requestOwner: its requests are the node's
- * to withdraw) and ends the msg when it resolves; a failure becomes a coded error for Catch nodes, in
+ * Takes a node's msgs: each one's work (whose requests name the node as their owner, so a close
+ * withdraws those still queued) ends the msg when it resolves; a failure becomes a coded error for Catch nodes, in
  * the runtime's language, and a red status with Twilio's number or our code. On close, msgs not
  * started end as NOT_SENT, those under way get their answer for as long as the budget allows.
  */
@@ -43,7 +42,7 @@ export class NodeInput<M extends object> {
     this.intake.acceptWork(
       send,
       done,
-      (accepted) => requestOwner.run(this.owner, () => work(accepted)).then(() => accepted.done()),
+      (accepted) => work(accepted).then(() => accepted.done()),
       (err) => {
         const error = toTwilioNodeError(err, this.options.redact?.());
         this.status.failedWith(error);

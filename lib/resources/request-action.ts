@@ -55,10 +55,16 @@ export function buildRequest(settings: RequestSettings, fields: RequestFields): 
  * Runs `request` and puts the answer on `msg`; a failure still says its status and attempts on `msg`
  * (for a Catch node) and throws as a coded error with the account's secrets masked.
  */
-export async function runRequest(account: TwilioAccount, request: RawRequest, msg: NodeMessageInFlow, status: NodeStatus): Promise<void> {
+export async function runRequest(
+  account: TwilioAccount,
+  request: RawRequest,
+  msg: NodeMessageInFlow,
+  status: NodeStatus,
+  owner?: object,
+): Promise<void> {
   status.working('twilio.status.requesting');
   try {
-    const response = await account.rawRequest(request);
+    const response = await account.rawRequest(request, owner);
     Object.assign(msg, {
       payload: response.body,
       statusCode: response.statusCode,

@@ -97,7 +97,7 @@ export class ResourceAction {
       action === 'update'
         ? await readFieldValues(this.RED, this.options.node, msg, this.def, object, action)
         : buildFields(object, action, {});
-    return runAction(account.getClient(), object, action, target, params);
+    return runAction(account.clientFor(this.options.node), object, action, target, params);
   }
 
   /** The records the node's filters select, page by page up to its limit, with the count in the status. */
@@ -108,7 +108,7 @@ export class ResourceAction {
       object,
       rows.map(({ row, value }) => ({ name: row.name, op: row.op, value })),
     );
-    const records = await runQuery(account.getClient(), object, target, {
+    const records = await runQuery(account.clientFor(this.options.node), object, target, {
       filters,
       limit: positiveInteger('Limit', def.limit, 50, true),
       pageSize: Math.min(positiveInteger('Page size', def.pageSize, 50, false), 1000),

@@ -27,7 +27,7 @@ module.exports = function registerTwilioRequest(RED: NodeAPI): void {
     node.on('input', (msg, send, done) =>
       input.take(send, done, async (accepted) => {
         const account = getAccount(RED, def.account);
-        await runRequest(account, buildRequest(def, await readFields(msg)), msg, status);
+        await runRequest(account, buildRequest(def, await readFields(msg)), msg, status, node);
         accepted.send(msg);
       }),
     );

@@ -251,6 +251,46 @@ describe('twilio-request', () => {
     assert.equal((await pending).error?.code, 'NOT_SENT');
   });
 
+  it("takes back its own retry waiting in the account's queue when it is removed: NOT_SENT, never sent", async () => {
+    script.push({ status: 503 });
+    const account = accountNode(echoUrl);
+    const node = (id: string) => ({
+      id,
+      type: 'twilio-request',
+      z: 'tab',
+      account: 'account',
+      domain: 'api',
+      method: 'GET',
+      path: '/x',
+      pathType: 'str',
+      responseType: 'json',
+      timeout: 5,
+      retries: 3,
+      retryDelay: 5000,
+      backoff: 1,
+      retryOn: 'server',
+      wires: [['out']],
+    });
+    const flow = [
+      { id: 'tab', type: 'tab', label: 't' },
+      account.node,
+      node('slow'),
+      node('other'),
+      { id: 'out', type: 'helper', z: 'tab' },
+    ];
+    await helper.load(allNodes, flow, { account: account.credentials });
+    const pending = sendTo(helper.getNode('slow'), helper.getNode('out'), {});
+    await new Promise((r) => setTimeout(r, 100)); // its first try answered 503: the retry waits in the queue
+    // Only this node goes (the account and the other node stay): its request is withdrawn by owner.
+    await helper.setFlows(
+      flow.filter((n) => n.id !== 'slow'),
+      'nodes',
+      { account: account.credentials } as never,
+    );
+    assert.equal((await pending).error?.code, 'NOT_SENT');
+    assert.equal(seen.length, 1, 'the retry never left');
+  });
+
   it("sends https requests through HTTP_PROXY with the account's agents, as the SDK's own requests", async () => {
     const connects: string[] = [];
     const proxy = http.createServer();
