@@ -5,9 +5,9 @@
  * reply" at its deadline); no question is asked twice.
  */
 import assert from 'node:assert/strict';
-import { afterEach, beforeEach, describe, it } from 'node:test';
-import { ManualClock, installClock } from '../../lib/core/clock';
+import { describe, it } from 'node:test';
 import { FlowNode, accountNode, allNodes, helper, useRuntime } from '../support/harness';
+import { useManualClock } from '../support/ticking';
 
 const COUNT = 1000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -15,13 +15,7 @@ const numberOf = (i: number) => `+1555100${String(i).padStart(4, '0')}`;
 
 describe('twilio-ask: burst then redeploy', { timeout: 120_000 }, () => {
   const { simulator } = useRuntime({ latencyMs: 100 });
-  let clock: ManualClock;
-  let restoreClock: () => void;
-  beforeEach(() => {
-    clock = new ManualClock();
-    restoreClock = installClock(clock);
-  });
-  afterEach(() => restoreClock());
+  const time = useManualClock();
 
   const flow = (name = ''): FlowNode[] => [
     { id: 'tab', type: 'tab', label: 't' },
@@ -80,9 +74,9 @@ describe('twilio-ask: burst then redeploy', { timeout: 120_000 }, () => {
 
     const out: number[] = [];
     for (const o of ['o0', 'o1', 'o2', 'o3']) helper.getNode(o).on('input', (m: any) => out.push(m._index));
-    await clock.advance(700_000);
+    await time.clock.advance(700_000);
     for (let w = 0; out.length < made.size && w < 10_000; w += 50) await sleep(50);
-    await clock.advance(700_000);
+    await time.clock.advance(700_000);
     await sleep(200);
     const counts = new Map<number, number>();
     for (const i of out) counts.set(i, (counts.get(i) ?? 0) + 1);

@@ -6,10 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { ManualClock, installClock } from '../../lib/core/clock';
 import { initWithTestStores, refusingStore, slowStore } from '../support/context-stores';
 import { FlowNode, accountNode, allNodes, helper, nodeRedPackage, useRuntime } from '../support/harness';
 import { COMMON_DAMAGED, HOSTILE, assertSetAside, endsOf, startWithStored } from '../support/stored-waits';
+import { useManualClock } from '../support/ticking';
 
 initWithTestStores(helper, require.resolve(nodeRedPackage));
 
@@ -18,17 +18,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('twilio-ask: stored waits', { timeout: 60_000 }, () => {
   const { simulator } = useRuntime();
-  let clock: ManualClock;
-  let restoreClock: () => void;
+  const time = useManualClock();
   beforeEach(() => {
-    clock = new ManualClock();
-    restoreClock = installClock(clock);
     refusingStore.refuse = false;
     slowStore.delayMs = 0;
   });
   afterEach(() => {
     refusingStore.refuse = false;
-    restoreClock();
   });
   const credentials = () => ({ account: accountNode(simulator.url, 'authToken').credentials });
   const flow = (name = '', contextStore = 'slow'): FlowNode[] => [
@@ -79,7 +75,7 @@ describe('twilio-ask: stored waits', { timeout: 60_000 }, () => {
     ];
     const r = await startWithStored(
       simulator,
-      clock,
+      time.clock,
       {
         id: 'ask',
         type: 'twilio-ask',
@@ -136,7 +132,7 @@ describe('twilio-ask: stored waits', { timeout: 60_000 }, () => {
       helper.getNode('o2').on('input', (m: any) => noReply.push(m));
       helper.getNode('ask').receive({ cancel: true });
       await sleep(1_500);
-      await clock.advance(700_000);
+      await time.clock.advance(700_000);
       await sleep(200);
       assert.deepEqual(
         noReply.map((m) => m.ask.outcome),

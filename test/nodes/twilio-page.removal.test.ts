@@ -7,9 +7,9 @@
  * from account.getClient() through the room's close; a real red.js exited: test/process/twilio-page.removal).
  */
 import assert from 'node:assert/strict';
-import { afterEach, beforeEach, describe, it } from 'node:test';
-import { ManualClock, installClock } from '../../lib/core/clock';
+import { afterEach, describe, it } from 'node:test';
 import { FlowNode, accountNode, allNodes, helper, useRuntime } from '../support/harness';
+import { useManualClock } from '../support/ticking';
 
 const ANSWERS_NO_KEY = '+15555550121';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -17,14 +17,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe('twilio-page removed mid-page', { timeout: 60_000 }, () => {
   const { simulator } = useRuntime();
   const settings = (body: object) => fetch(`${simulator.url}/_sim/settings`, { method: 'POST', body: JSON.stringify(body) });
-  let clock: ManualClock;
-  let restoreClock: () => void;
-  beforeEach(() => {
-    clock = new ManualClock();
-    restoreClock = installClock(clock);
-  });
+  useManualClock(); // the nodes wait on a clock the test moves (here: nothing waits for it)
   afterEach(async () => {
-    restoreClock();
     await settings({ latencyMs: 0 });
   });
 

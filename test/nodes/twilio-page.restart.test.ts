@@ -4,9 +4,9 @@
  * and leaves once, as a fresh msg, with its history.
  */
 import assert from 'node:assert/strict';
-import { afterEach, beforeEach, describe, it } from 'node:test';
-import { ManualClock, installClock } from '../../lib/core/clock';
+import { describe, it } from 'node:test';
 import { FlowNode, accountNode, allNodes, helper, initWithFileContext, useRuntime } from '../support/harness';
+import { useManualClock } from '../support/ticking';
 
 initWithFileContext();
 
@@ -15,13 +15,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('twilio-page across a restart (file store)', { timeout: 60_000 }, () => {
   const { simulator } = useRuntime();
-  let clock: ManualClock;
-  let restoreClock: () => void;
-  beforeEach(() => {
-    clock = new ManualClock();
-    restoreClock = installClock(clock);
-  });
-  afterEach(() => restoreClock());
+  const time = useManualClock();
 
   const flow = (): FlowNode[] => [
     { id: 'tab', type: 'tab', label: 't' },
@@ -65,9 +59,9 @@ describe('twilio-page across a restart (file store)', { timeout: 60_000 }, () =>
     const out: any[] = [];
     for (const o of ['o0', 'o1', 'o2']) helper.getNode(o).on('input', (m: any) => out.push(m));
     await sleep(300);
-    await clock.advance(61_000);
+    await time.clock.advance(61_000);
     await sleep(300);
-    await clock.advance(600_000);
+    await time.clock.advance(600_000);
     await sleep(200);
     assert.equal(out.length, 1, 'the page left once');
     assert.equal(out[0].mark, 'first');

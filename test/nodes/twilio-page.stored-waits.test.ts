@@ -6,11 +6,11 @@
  * msg that cannot be kept ends as INVALID_INPUT, nobody alerted.
  */
 import assert from 'node:assert/strict';
-import { afterEach, beforeEach, describe, it } from 'node:test';
-import { ManualClock, installClock } from '../../lib/core/clock';
+import { beforeEach, describe, it } from 'node:test';
 import { initWithTestStores, refusingStore, slowStore } from '../support/context-stores';
 import { FlowNode, accountNode, allNodes, helper, nodeRedPackage, useRuntime } from '../support/harness';
 import { COMMON_DAMAGED, HOSTILE, assertSetAside, endsOf, startWithStored } from '../support/stored-waits';
+import { useManualClock } from '../support/ticking';
 
 initWithTestStores(helper, require.resolve(nodeRedPackage));
 
@@ -20,15 +20,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('twilio-page: stored pages', { timeout: 60_000 }, () => {
   const { simulator } = useRuntime();
-  let clock: ManualClock;
-  let restoreClock: () => void;
+  const time = useManualClock();
   beforeEach(() => {
-    clock = new ManualClock();
-    restoreClock = installClock(clock);
     slowStore.delayMs = 0;
     refusingStore.refuse = false;
   });
-  afterEach(() => restoreClock());
 
   const flow = (name = '', contextStore = 'slow'): FlowNode[] => [
     { id: 'tab', type: 'tab', label: 't' },
@@ -95,7 +91,7 @@ describe('twilio-page: stored pages', { timeout: 60_000 }, () => {
     helper.getNode('cancelled').on('input', (m: any) => cancelled.push(m));
     helper.getNode('page').receive({ topic: 'smoke', cancel: true });
     for (let w = 0; cancelled.length === 0 && w < 2_000; w += 20) await sleep(20);
-    await clock.advance(1_000);
+    await time.clock.advance(1_000);
     await sleep(200);
     assert.equal(cancelled.length, 1, 'the running page left by "cancelled"');
   });
@@ -114,7 +110,7 @@ describe('twilio-page: stored pages', { timeout: 60_000 }, () => {
     helper.getNode('exhausted').on('input', (m: any) => exhausted.push(m));
     await sleep(1_500); // the new node has restored it
     for (let i = 0; i < 8 && exhausted.length === 0; i++) {
-      await clock.advance(100_000);
+      await time.clock.advance(100_000);
       await sleep(200);
     }
     assert.equal(exhausted.length, 1, 'the page ended');
@@ -158,7 +154,7 @@ describe('twilio-page: stored pages', { timeout: 60_000 }, () => {
     ];
     const r = await startWithStored(
       simulator,
-      clock,
+      time.clock,
       {
         id: 'page',
         type: 'twilio-page',

@@ -4,9 +4,9 @@
  * page per alarm; 50 pages at once.
  */
 import assert from 'node:assert/strict';
-import { afterEach, beforeEach, describe, it } from 'node:test';
-import { ManualClock, installClock } from '../../lib/core/clock';
+import { describe, it } from 'node:test';
 import { ACCOUNT, FlowNode, accountNode, allNodes, helper, useHttpNode, useRuntime } from '../support/harness';
+import { useManualClock } from '../support/ticking';
 
 /** simulator/people.ts */
 const PRESSES_1 = '+15555550120';
@@ -25,27 +25,21 @@ describe('twilio-page', () => {
   const account = () => accountNode(simulator.url, 'authToken');
 
   // The pages' step waits and their looks at calls run on a manual clock; the simulator runs on real time.
-  let clock: ManualClock;
-  let restoreClock: () => void;
-  beforeEach(() => {
-    clock = new ManualClock();
-    restoreClock = installClock(clock);
-  });
-  afterEach(() => restoreClock());
+  const time = useManualClock();
 
   /**
    * Resolves once `check` holds. Between two looks the simulator gets a moment of real time to do
-   * what it was asked (ring, answer, press a key, reply), and then the pages' clock moves on a
+   * what it was asked (ring, answer, press a key, reply), and then the pages' time.clock moves on a
    * quarter of a second: a step's wait of 20 s is 80 turns, however long it would really take.
    */
   async function until(check: () => boolean, what: string, ms = 20_000): Promise<void> {
-    const deadline = clock.now() + ms * 4;
+    const deadline = time.clock.now() + ms * 4;
     const realDeadline = Date.now() + 20_000;
     while (!check()) {
-      if (clock.now() > deadline || Date.now() > realDeadline) throw new Error(`timed out waiting for ${what}`);
+      if (time.clock.now() > deadline || Date.now() > realDeadline) throw new Error(`timed out waiting for ${what}`);
       await Promise.race([simulator.settled(), sleep(20)]);
       await sleep(2);
-      if (!check()) await clock.advance(250);
+      if (!check()) await time.clock.advance(250);
     }
   }
 
@@ -223,7 +217,7 @@ describe('twilio-page', () => {
       { AccountSid: ACCOUNT.sid, CallSid: sid, CallStatus: 'in-progress', Digits: digits, Direction: 'outbound-api', From: '+15017122661' },
       { authToken: ACCOUNT.authToken! },
     );
-  /** Calls that stay under way a while in real time, while the pages' clock runs ahead. */
+  /** Calls that stay under way a while in real time, while the pages' time.clock runs ahead. */
   async function slowCalls(run: () => Promise<void>): Promise<void> {
     await simulatorSettings({ statusCallbackDelayMs: 2_000 });
     try {
@@ -238,7 +232,7 @@ describe('twilio-page', () => {
       const got = await load({ contacts: `Alice ${ANSWERS_NO_KEY}, Bob ${ANSWERS_BY_HAND}`, steps: [{ action: 'call', wait: 30 }] });
       helper.getNode('page').receive({ topic: 'smoke', payload: 'kitchen' });
       await until(() => calls(ANSWERS_NO_KEY).length === 1, "Alice's call");
-      await clock.advance(35_000);
+      await time.clock.advance(35_000);
       const delivery = await press(String(calls(ANSWERS_NO_KEY)[0].sid), '1');
       assert.equal(delivery.status, 200);
       await until(() => got.acknowledged.length + got.exhausted.length === 1, 'the end of the page');
@@ -252,7 +246,7 @@ describe('twilio-page', () => {
       const got = await load({ contacts: `Alice ${ANSWERS_NO_KEY}, Bob ${ANSWERS_BY_HAND}`, steps: [{ action: 'call', wait: 30 }] });
       helper.getNode('page').receive({ topic: 'smoke', payload: 'kitchen' });
       await until(() => calls(ANSWERS_NO_KEY).length === 1, "Alice's call");
-      await clock.advance(60_000);
+      await time.clock.advance(60_000);
       await until(() => calls(ANSWERS_BY_HAND).length === 1, "Bob's call, Alice's step over");
       await press(String(calls(ANSWERS_NO_KEY)[0].sid), '1');
       await until(() => got.acknowledged.length + got.exhausted.length === 1, 'the end of the page');
@@ -276,7 +270,7 @@ describe('twilio-page', () => {
       const got = await load({ contacts: `Off ${PHONE_OFF}` });
       helper.getNode('page').receive({ topic: 'smoke', payload: 'hall' });
       await until(() => calls(PHONE_OFF).length === 1, 'the call');
-      await clock.advance(23_000); // the 20 s ring timeout is over; Twilio still rings
+      await time.clock.advance(23_000); // the 20 s ring timeout is over; Twilio still rings
       await until(() => got.exhausted.length === 1, 'nobody acknowledged');
       assert.deepEqual(
         got.exhausted[0].page.history.map((h: any) => [h.name, h.outcome]),

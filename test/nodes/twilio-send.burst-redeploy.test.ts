@@ -5,22 +5,16 @@
  * nothing reported NOT_SENT reached Twilio.
  */
 import assert from 'node:assert/strict';
-import { afterEach, beforeEach, describe, it } from 'node:test';
-import { ManualClock, installClock } from '../../lib/core/clock';
+import { describe, it } from 'node:test';
 import { FlowNode, RuntimeNode, accountNode, allNodes, helper, useRuntime } from '../support/harness';
+import { useManualClock } from '../support/ticking';
 
 const COUNT = 2000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('twilio-send outcome waits: burst then redeploy', { timeout: 120_000 }, () => {
   const { simulator } = useRuntime({ latencyMs: 100 });
-  let clock: ManualClock;
-  let restoreClock: () => void;
-  beforeEach(() => {
-    clock = new ManualClock();
-    restoreClock = installClock(clock);
-  });
-  afterEach(() => restoreClock());
+  const time = useManualClock();
 
   const flow = (name = ''): FlowNode[] => [
     { id: 'tab', type: 'tab', label: 't' },
@@ -88,10 +82,10 @@ describe('twilio-send outcome waits: burst then redeploy', { timeout: 120_000 },
       await fetch(`${simulator.url}/_sim/settings`, { method: 'POST', body: JSON.stringify({ latencyMs: 1 }) });
       const expected = [...made.keys()].filter((i) => !firstOutputs.includes(i));
       for (let w = 0; resumed.length < expected.length && w < 400; w++) {
-        await clock.advance(1_000);
+        await time.clock.advance(1_000);
         await sleep(20);
       }
-      await clock.advance(3_600_000);
+      await time.clock.advance(3_600_000);
       await sleep(200);
       const counts = new Map<number, number>();
       for (const i of resumed) counts.set(i, (counts.get(i) ?? 0) + 1);

@@ -5,10 +5,10 @@
  * looks and deadlines) is a ManualClock the tests move forward; the simulator runs on real time.
  */
 import assert from 'node:assert/strict';
-import { afterEach, beforeEach, describe, it } from 'node:test';
-import { ManualClock, installClock } from '../../lib/core/clock';
+import { beforeEach, describe, it } from 'node:test';
 import { until as untilWithin } from '../support/assertions';
 import { ACCOUNT, FlowNode, initWithFileContext, accountNode, allNodes, helper, useHttpNode, useRuntime } from '../support/harness';
+import { useManualClock } from '../support/ticking';
 
 initWithFileContext();
 
@@ -34,19 +34,15 @@ describe('twilio-send waiting for outcomes', () => {
 
   const settings = (body: object) => fetch(`${simulator.url}/_sim/settings`, { method: 'POST', body: JSON.stringify(body) });
 
-  let clock: ManualClock;
-  let restoreClock: () => void;
+  const time = useManualClock();
   /** The simulator's own records (its seed), which no test sent. */
   let seeded: Set<string>;
   beforeEach(() => {
-    clock = new ManualClock();
-    restoreClock = installClock(clock);
     seeded = new Set([...simulator.messages.keys(), ...simulator.calls.keys()]);
   });
-  afterEach(() => restoreClock());
 
-  /** Waits until the node's waits are held and tracked: `timers` looks and deadlines on its clock. */
-  const tracking = (timers: number) => until(() => clock.pending >= timers, `${timers} timers (looks and deadlines)`);
+  /** Waits until the node's waits are held and tracked: `timers` looks and deadlines on its time.clock. */
+  const tracking = (timers: number) => until(() => time.clock.pending >= timers, `${timers} timers (looks and deadlines)`);
   /** Waits until Twilio (the simulator, in real time) has these final statuses, of messages or of calls. */
   const twilioKnows = async (statuses: string[], of: 'messages' | 'calls' = 'messages') => {
     const now = () =>
@@ -114,7 +110,7 @@ describe('twilio-send waiting for outcomes', () => {
     const run = await load({ failureOutput: false, outputs: 1, wires: [['reached']] });
     helper.getNode('send').receive({ payload: 'x', door: 'garage' });
     await Promise.all([tracking(2), twilioKnows(['delivered'])]);
-    await clock.advance(2_000); // the first look
+    await time.clock.advance(2_000); // the first look
     await until(() => run.reached.length === 1, 'the outcome');
     const [msg] = run.reached;
     assert.equal(msg.door, 'garage');
@@ -137,7 +133,7 @@ describe('twilio-send waiting for outcomes', () => {
     const run = await load({ to: 'to', toType: 'msg' });
     for (const [to] of cases) helper.getNode('send').receive({ to, payload: '', topic: to });
     await Promise.all([tracking(6), twilioKnows(['undelivered', 'failed', 'read'])]);
-    await clock.advance(2_000);
+    await time.clock.advance(2_000);
     await until(() => outputs(run) === 3, 'three outcomes');
     for (const [to, status, code, reached] of cases) {
       const msg = [...run.reached, ...run.notReached].find((m) => m.payload.to === to);
@@ -163,7 +159,7 @@ describe('twilio-send waiting for outcomes', () => {
     });
     for (const to of [ANSWERS, VOICEMAIL, LANDLINE, PHONE_OFF]) helper.getNode('send').receive({ to });
     await Promise.all([tracking(8), twilioKnows(['completed', 'completed', 'busy', 'no-answer'], 'calls')]);
-    await clock.advance(5_000); // a call's first look
+    await time.clock.advance(5_000); // a call's first look
     await until(() => outputs(run) === 4, 'four call outcomes');
     const by = (to: string) => [...run.reached, ...run.notReached].find((m) => m.payload.to === to).payload;
     assert.deepEqual([by(ANSWERS).status, by(ANSWERS).answeredBy, by(ANSWERS).duration], ['completed', 'human', 12]);
@@ -177,7 +173,7 @@ describe('twilio-send waiting for outcomes', () => {
     const run = await load({ to: `${ANSWERS}, ${PHONE_OFF}, +15005550001` });
     helper.getNode('send').receive({ payload: 'x' });
     await Promise.all([tracking(4), twilioKnows(['delivered', 'undelivered'])]);
-    await clock.advance(2_000);
+    await time.clock.advance(2_000);
     await until(() => outputs(run) === 1 && run.errors.length === 1, 'the msg and the failure of the invalid number');
     const [msg] = run.notReached;
     assert.deepEqual(Object.keys(msg.payload.outcomes).sort(), [ANSWERS, PHONE_OFF].sort());
@@ -226,7 +222,7 @@ describe('twilio-send waiting for outcomes', () => {
       const run = await load({ to: '+15555550198' });
       helper.getNode('send').receive({ payload: 'x' });
       await Promise.all([tracking(2), twilioKnows(['undelivered'])]);
-      await clock.advance(2_000); // the look that finds it undelivered
+      await time.clock.advance(2_000); // the look that finds it undelivered
       await until(() => outputs(run) === 1, 'the outcome');
       const [msg] = run.notReached;
       assert.equal(msg.payload.status, 'undelivered');
@@ -245,9 +241,9 @@ describe('twilio-send waiting for outcomes', () => {
       helper.getNode('send').receive({ payload: 'x' });
       await tracking(2);
       await twilioKnows(['sent']);
-      await clock.advance(2_000); // a look: still `sent`
+      await time.clock.advance(2_000); // a look: still `sent`
       await tracking(2); // the look is back, and the next one planned
-      await clock.advance(3_000);
+      await time.clock.advance(3_000);
       await until(() => outputs(run) === 1, 'the deadline');
       assert.deepEqual(
         [run.notReached[0].payload.status, run.notReached[0].payload.lastStatus, run.notReached[0].payload.via],
@@ -278,11 +274,11 @@ describe('twilio-send waiting for outcomes', () => {
       assert.equal(outputs(before), 0);
       run = listen();
       await tracking(2); // resumed
-      await clock.advance(2_000);
+      await time.clock.advance(2_000);
       await until(() => outputs(run) === 1, 'the resumed outcome');
       assert.equal(run.reached[0].payload.status, 'delivered');
       assert.equal(run.reached[0].door, 'garage', 'the msg as it came in');
-      await clock.advance(60_000); // any other look or deadline, of either run
+      await time.clock.advance(60_000); // any other look or deadline, of either run
       await new Promise((r) => setTimeout(r, 100));
       assert.equal(outputs(run) + outputs(before), 1, 'once');
     });
@@ -293,7 +289,7 @@ describe('twilio-send waiting for outcomes', () => {
     helper.getNode('send').receive({ payload: 'x' });
     helper.getNode('send').receive({ payload: 'y' });
     await until(() => simulator.messages.size === 2, 'two messages created');
-    await tracking(4); // both held: the clock stands still, so no look learns an outcome first
+    await tracking(4); // both held: the time.clock stands still, so no look learns an outcome first
     const send = helper.getNode('send') as any;
     const errors: any[] = [];
     const complete = send._complete.bind(send);
@@ -322,7 +318,7 @@ describe('twilio-send waiting for outcomes', () => {
     assert.equal(run.errors[0].code, 'INVALID_INPUT');
     assert.equal(simulator.messages.size, 0, 'nothing was sent');
     // 7.9 MiB each: a node holds 64 MiB of waiting msgs, so the ninth and tenth are not sent (the
-    // clock stands still: none of the eight learns its outcome and makes room meanwhile).
+    // time.clock stands still: none of the eight learns its outcome and makes room meanwhile).
     const big = 'x'.repeat(Math.floor(7.9 * 2 ** 20));
     for (let i = 0; i < 10; i++) helper.getNode('send').receive({ payload: big, i });
     await until(() => run.errors.length === 3, 'two refusals');
@@ -342,7 +338,7 @@ describe('twilio-send waiting for outcomes', () => {
     const red = helper as any;
     await red._redNodes.stopFlows();
     await red._context.close();
-    await clock.advance(5_500); // the deadline passes while it is off; the text is delivered
+    await time.clock.advance(5_500); // the deadline passes while it is off; the text is delivered
     await red._context.load();
     await red._redNodes.startFlows();
     run = listen();

@@ -5,10 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { ManualClock, installClock } from '../../lib/core/clock';
 import { initWithTestStores, refusingStore } from '../support/context-stores';
 import { FlowNode, accountNode, allNodes, helper, nodeRedPackage, useRuntime } from '../support/harness';
 import { COMMON_DAMAGED, HOSTILE, assertSetAside, endsOf, startWithStored } from '../support/stored-waits';
+import { useManualClock } from '../support/ticking';
 
 initWithTestStores(helper, require.resolve(nodeRedPackage));
 
@@ -18,16 +18,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('twilio-send: stored waits', { timeout: 60_000 }, () => {
   const { simulator } = useRuntime();
-  let clock: ManualClock;
-  let restoreClock: () => void;
+  const time = useManualClock();
   beforeEach(() => {
-    clock = new ManualClock();
-    restoreClock = installClock(clock);
     refusingStore.refuse = false;
   });
   afterEach(() => {
     refusingStore.refuse = false;
-    restoreClock();
   });
   const credentials = () => ({ account: accountNode(simulator.url, 'authToken').credentials });
 
@@ -60,7 +56,7 @@ describe('twilio-send: stored waits', { timeout: 60_000 }, () => {
     ];
     const r = await startWithStored(
       simulator,
-      clock,
+      time.clock,
       {
         id: 'send',
         type: 'twilio-send',
@@ -111,7 +107,7 @@ describe('twilio-send: stored waits', { timeout: 60_000 }, () => {
         'twilio-send-wait-damaged': { kind: 'message', sids: null },
         'twilio-send-wait-good': {
           kind: 'message',
-          deadline: clock.now() + 600_000,
+          deadline: time.clock.now() + 600_000,
           callbacks: false,
           msg: { payload: 'x', door: 'garage' },
           several: false,
@@ -125,7 +121,7 @@ describe('twilio-send: stored waits', { timeout: 60_000 }, () => {
       const out: any[] = [];
       helper.getNode('out').on('input', (m: any) => out.push(m));
       await sleep(300);
-      await clock.advance(5_000);
+      await time.clock.advance(5_000);
       await sleep(200);
       assert.equal(out.length, 1, 'the valid wait (its outcome already in) leaves as a fresh msg');
       assert.equal(out[0].door, 'garage');
