@@ -76,6 +76,15 @@ describe('npm start (the demo)', () => {
       return nodes.filter((n) => n.type === 'inject' && !cancels.has(n.topic)).map((n) => n.id);
     });
     assert.ok(injects.length >= examples.length, 'every example starts from an inject');
+    // An example whose node ends on a cancel topic shows it: an inject that sends that topic.
+    for (const f of examples) {
+      const nodes = JSON.parse(fs.readFileSync(path.join(root, 'examples', f), 'utf8')) as Array<Record<string, string>>;
+      for (const topic of nodes.map((n) => n.cancelTopic).filter(Boolean))
+        assert.ok(
+          nodes.some((n) => n.type === 'inject' && n.topic === topic),
+          `${f}: an inject for the cancel topic "${topic}"`,
+        );
+    }
     for (const inject of injects) assert.equal((await fetch(`${editor}/inject/${inject}`, { method: 'POST' })).status, 200, inject);
     const get = async (what: string) => (await (await fetch(`${simulator}/_sim/${what}`)).json()) as Array<Record<string, any>>;
     const state = await waitFor('every example to reach the simulator', async () => {
