@@ -62,7 +62,7 @@ function receiverWith(trustProxy: boolean) {
   return { receiver, got };
 }
 
-describe('attack23: a forged-host replay through X-Forwarded-Proto (trustProxy on)', () => {
+describe('attack23: forged-host replays (X-Forwarded-Proto with trustProxy on; own names at any port)', () => {
   let server: http.Server;
   let port = 0;
   let current: WebhookReceiver | undefined;
@@ -137,5 +137,16 @@ describe('attack23: a forged-host replay through X-Forwarded-Proto (trustProxy o
     });
     assert.equal(status, 403, `accepted (${status}): checked against ${got.urls[0]}; emitted Body ${JSON.stringify(got.msgs[0]?.payload)}`);
     assert.equal(got.msgs.length, 0);
+  });
+  it('trustProxy off: a webhook Twilio signed for ANOTHER port of this machine (another service, same path) is refused', async () => {
+    // acceptedHost (webhook.ts) takes this machine's own names at any port: another Node-RED or app on
+    // :8080 of the same host, with the same path, had its signed webhooks replayable here.
+    const { receiver, got } = receiverWith(false);
+    current = receiver;
+    const otherPort = port === 8080 ? 8081 : 8080;
+    const params = { From: '+15558675310', To: '+15017122662', Body: 'for the other service', MessageSid: 'SM' + 'd'.repeat(32) };
+    const signature = sign(`http://127.0.0.1:${otherPort}/hook`, params);
+    const status = await postForm(params, { 'X-Twilio-Signature': signature, Host: `127.0.0.1:${otherPort}` });
+    assert.equal(status, 403, `accepted: checked against ${got.urls[0]}`);
   });
 });
