@@ -42,6 +42,8 @@ class StandInTwilio {
   requests = 0;
   skewMs = 0;
   hostile?: 'endless' | 'unfiltered';
+  /** attack23: one second's records listed oldest-added first (Twilio does not promise an order within a second). */
+  tiesOldestFirst = false;
   private counter = 0;
 
   constructor(private readonly clock: ManualClock) {}
@@ -102,7 +104,7 @@ class StandInTwilio {
       .filter(({ r }) => params.to === undefined || r.to === params.to)
       .filter(({ r }) => !filtered || !after || r.at >= toSecond(after))
       .filter(({ r }) => !filtered || !before || r.at <= toSecond(before) + 999)
-      .sort((a, b) => b.r.at - a.r.at || b.i - a.i) // newest first
+      .sort((a, b) => b.r.at - a.r.at || (this.tiesOldestFirst ? a.i - b.i : b.i - a.i)) // newest first
       .map(({ r }) => r);
     const slice = this.hostile === 'endless' ? listed.slice(0, size) : listed.slice(index * size, (index + 1) * size);
     const more = this.hostile === 'endless' || (index + 1) * size < listed.length;
@@ -262,5 +264,21 @@ describe('attack23: InboundPoller', () => {
     clock.set(mark + 10_000);
     for (let i = 0; i < 5; i++) await look(1_000);
     assert.deepEqual(sids(), sent);
+  });
+  it("1,500 texts in the mark's second, listed oldest-added first: one more in that second is handed on", async () => {
+    const { clock, twilio } = start();
+    twilio.tiesOldestFirst = true;
+    const second = twilio.twilioNow();
+    for (let i = 0; i < 1_500; i++) twilio.text({ at: second });
+    const { look, sids } = pollerOver(twilio, clock);
+    await look(0);
+    // Another text in the same second, listed (ties oldest first) on the page after the mark's record.
+    const late = twilio.text({ at: second });
+    for (let i = 0; i < 3; i++) await look();
+    assert.deepEqual(
+      sids(),
+      [late],
+      "the stop at the mark's record (poller.ts read(): `below ||= record.sid === top`) ends the look on page 1",
+    );
   });
 });
