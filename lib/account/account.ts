@@ -5,7 +5,7 @@
  */
 import type { Node, NodeAPI } from 'node-red';
 import type twilio from 'twilio';
-import { TwilioNodeError, maskTexts, secretRedactor } from '../core/errors';
+import { TwilioNodeError, maskAnswerText, maskTexts, secretRedactor } from '../core/errors';
 import { text } from '../core/texts';
 import { Body, isValidSignature } from '../twilio/signature';
 import { resolveEnvReferences } from '../node-red/typed-fields';
@@ -115,7 +115,8 @@ function maskAnswers(requestClient: BaseUrlRequestClient, redact: (text: string)
   // Not bound: a node's view of the client (forOwner) inherits this, and its requests stay the node's.
   requestClient.request = function (this: BaseUrlRequestClient, opts: Parameters<typeof request>[0]) {
     return request.call(this, opts).then((response) => {
-      if (typeof response?.body === 'string') (response as { body: unknown }).body = redact(response.body);
+      // Parsed and written again before it is masked: a JSON escape cannot spell a secret past the mask.
+      if (typeof response?.body === 'string') (response as { body: unknown }).body = maskAnswerText(response.body, redact);
       return response;
     });
   } as typeof requestClient.request;

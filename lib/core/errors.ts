@@ -218,28 +218,63 @@ export function secretRedactor(secrets: Array<string | undefined>): (text: strin
   return (text) => forms.reduce((out, secret) => out.split(secret).join('********'), text);
 }
 
-/** Nesting deeper than any record Twilio sends is left as it is (a cycle cannot loop). */
-const MAX_MASK_DEPTH = 32;
+/** A plain object or an array: what maskTexts copies (anything else, a Buffer or a Date, is kept as it is). */
+function copiable(value: unknown): value is object {
+  if (typeof value !== 'object' || value === null) return false;
+  if (Array.isArray(value)) return true;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto === Object.prototype || proto === null;
+}
 
 /**
- * `value` with every text in it (keys too) passed through `redact`: plain objects and arrays are
- * copied, other things (a Buffer, a Date) kept as they are. What Twilio (or a server at the
- * account's base URL) says goes through this before it reaches a msg.
+ * `value` with every text in it (keys too) passed through `redact`, at any depth: plain objects and
+ * arrays are copied, other things (a Buffer, a Date) kept as they are. What Twilio (or a server at the
+ * account's base URL) says goes through this before it reaches a msg. The walk keeps its own list of
+ * work, not the stack: a server's deep document cannot overflow it, nor keep a secret past some depth;
+ * a value met twice (a cycle) is copied once.
  */
-export function maskTexts<T>(value: T, redact: (text: string) => string, depth = 0): T {
+export function maskTexts<T>(value: T, redact: (text: string) => string): T {
   if (typeof value === 'string') return redact(value) as T;
-  if (depth >= MAX_MASK_DEPTH || typeof value !== 'object' || value === null) return value;
-  if (Array.isArray(value)) return value.map((item: unknown) => maskTexts(item, redact, depth + 1)) as T;
-  const proto = Object.getPrototypeOf(value) as unknown;
-  if (proto !== Object.prototype && proto !== null) return value;
-  const copy: Record<string, unknown> = proto === null ? (Object.create(null) as Record<string, unknown>) : {};
-  // Defined, not assigned: a key "__proto__" stays a key.
-  for (const [key, item] of Object.entries(value))
-    Object.defineProperty(copy, redact(key), {
-      value: maskTexts(item, redact, depth + 1),
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
-  return copy as T;
+  if (!copiable(value)) return value;
+  const copies = new Map<object, object>();
+  const work: Array<[object, object]> = [];
+  const copyOf = (item: unknown): unknown => {
+    if (typeof item === 'string') return redact(item);
+    if (!copiable(item)) return item;
+    const known = copies.get(item);
+    if (known) return known;
+    const copy: object = Array.isArray(item) ? [] : Object.getPrototypeOf(item) === null ? Object.create(null) : {};
+    copies.set(item, copy);
+    work.push([item, copy]);
+    return copy;
+  };
+  const root = copyOf(value);
+  for (let next = work.pop(); next; next = work.pop()) {
+    const [source, copy] = next;
+    if (Array.isArray(source)) {
+      const items = copy as unknown[];
+      for (let i = 0; i < source.length; i++) items[i] = copyOf(source[i]);
+      continue;
+    }
+    // Defined, not assigned: a key "__proto__" stays a key.
+    for (const [key, item] of Object.entries(source))
+      Object.defineProperty(copy, redact(key), { value: copyOf(item), enumerable: true, writable: true, configurable: true });
+  }
+  return root as T;
+}
+
+/**
+ * A server's answer as the SDK will read it, masked: JSON is parsed, its texts masked (any depth, any
+ * spelling JSON allows: a `\u0061` escape is the letter it stands for once parsed) and written again
+ * in canonical form, whose text is masked once more; anything else is masked as text.
+ */
+export function maskAnswerText(body: string, redact: (text: string) => string): string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return redact(body);
+  }
+  // A document too deep to be written again cannot be handed on unmasked: the request fails.
+  return redact(JSON.stringify(maskTexts(parsed, redact)));
 }

@@ -21,6 +21,7 @@ import {
   nestsDeeperThan,
   parseForm,
   requestHost,
+  requestProto,
   signedUrl,
   tooManyParameters,
   webhookBodyKind,
@@ -43,6 +44,11 @@ export interface WebhookSettings {
    * read at each request (the setting may name an env variable).
    */
   hosts?: () => readonly string[];
+  /**
+   * The ports this Node-RED listens on (settings.js uiPort), at which a request may name this
+   * machine's own names; the port a request arrived on is one too. Other ports: only in `hosts`.
+   */
+  ports?: () => readonly number[];
   /** Where delivery tokens are remembered; undefined: every delivery is taken. */
   duplicates?: DuplicateWindow;
   /** Answer at once ('auto'), or let the flow answer ('flow') within `replyTimeoutMs`. */
@@ -139,12 +145,16 @@ export class WebhookReceiver {
     const request = { originalUrl: req.originalUrl, headers: req.headers, protocol: req.protocol };
     const options = { publicBaseUrl: settings.publicBaseUrl(), trustProxy: settings.trustProxy };
     const url = () => signedUrl(request, options);
+    // A proto that is not http or https would be part of the URL the signature is checked against:
+    // refused before anything is built from it (see requestProto).
+    if (settings.validate && !options.publicBaseUrl && !requestProto(request, options))
+      return this.reject(res, 'twilio-in.warnings.unknownProto', { proto: String(req.headers['x-forwarded-proto']).slice(0, 100) }, false);
     // What can be refused without the body is refused before a byte of it is read.
     if (settings.validate && !account.canValidateWebhooks()) return this.reject(res, 'twilio-in.warnings.noToken', { url: url() }, false);
     if (settings.validate && !signature) return this.reject(res, 'twilio-in.warnings.missingSignature', { url: url() }, false);
     // Without a public URL the signed URL is built from the host the request names: only ours may be.
     const host = requestHost(request, options);
-    if (settings.validate && !options.publicBaseUrl && !acceptedHost(host, settings.hosts?.() ?? []))
+    if (settings.validate && !options.publicBaseUrl && !acceptedHost(host, settings.hosts?.() ?? [], undefined, this.ports(req)))
       return this.reject(res, 'twilio-in.warnings.unknownHost', { host }, false);
     let body: Body;
     try {
@@ -173,6 +183,14 @@ export class WebhookReceiver {
     }
     if (!isRecord(value)) msg.payload = value; // a JSON array or scalar as it came
     this.pass(msg, req, res);
+  }
+
+  /** The ports this Node-RED listens on: the one the request arrived on (by construction) and uiPort. */
+  private ports(req: Request): number[] {
+    const ports = [...(this.settings.ports?.() ?? [])];
+    const local = req.socket?.localPort;
+    if (typeof local === 'number') ports.push(local);
+    return ports;
   }
 
   private reject(res: Response, warning: string, subs: Record<string, string>, bodyRead: boolean): void {

@@ -38,8 +38,22 @@ export function requestHost(req: IncomingRequest, options: SignedUrlOptions = {}
  */
 export function signedUrl(req: IncomingRequest, options: SignedUrlOptions = {}): string {
   if (options.publicBaseUrl) return `${options.publicBaseUrl.replace(/\/+$/, '')}${req.originalUrl}`;
-  const proto = (options.trustProxy && firstHeader(req.headers['x-forwarded-proto'])) || req.protocol;
+  const proto = requestProto(req, options);
+  // Never a URL from another text: it would move the boundary between URL and parameters that
+  // Twilio's signature runs over (receivers refuse such a request first: see requestProto).
+  if (proto === undefined) throw new Error('X-Forwarded-Proto is neither http nor https');
   return `${proto}://${requestHost(req, options)}${req.originalUrl}`;
+}
+
+/**
+ * The scheme a request was sent with: X-Forwarded-Proto (its first value, trimmed, in lower case)
+ * when the proxy is trusted, else the connection's. Only http and https: anything else (a proto that
+ * carries another URL and the first parameters, say) is undefined, and the request is refused.
+ */
+export function requestProto(req: IncomingRequest, options: SignedUrlOptions = {}): 'http' | 'https' | undefined {
+  const header = options.trustProxy ? firstHeader(req.headers['x-forwarded-proto']) : undefined;
+  const proto = (header ?? req.protocol ?? '').trim().toLowerCase();
+  return proto === 'http' || proto === 'https' ? proto : undefined;
 }
 
 /** A host without its port, in lower case: "[::1]:1880" is "::1", "Home.Example.com:443" is "home.example.com". */
@@ -50,6 +64,23 @@ export function hostName(host: string): string {
   // One colon separates a port; more are a bare IPv6 address.
   return colon !== -1 && colon === lower.lastIndexOf(':') ? lower.slice(0, colon) : lower;
 }
+
+/** The port a host names, if any: "[::1]:1880" is 1880, "::1" and "localhost" none. */
+export function hostPort(host: string): number | undefined {
+  const lower = host.trim().toLowerCase();
+  let port: string | undefined;
+  if (lower.startsWith('[')) {
+    const close = lower.indexOf(']');
+    if (close !== -1 && lower[close + 1] === ':') port = lower.slice(close + 2);
+  } else {
+    const colon = lower.indexOf(':');
+    if (colon !== -1 && colon === lower.lastIndexOf(':')) port = lower.slice(colon + 1);
+  }
+  return port !== undefined && /^\d{1,5}$/.test(port) ? Number(port) : undefined;
+}
+
+/** Node-RED's port when settings.js names none (uiPort). */
+export const DEFAULT_UI_PORT = 1880;
 
 /** This machine's own names and addresses: loopback, its host name, its interfaces' addresses. */
 export function ownHostNames(): Set<string> {
@@ -80,17 +111,27 @@ const WELL_FORMED_HOST = /^(?:[a-z0-9_](?:[a-z0-9_.-]*[a-z0-9_])?|\[[0-9a-f:.]+\
 
 /**
  * Whether a request that names `host` may have its signature checked against a URL built from it:
- * only when the host is this Node-RED's own (one of `own`) or one the user named. Any other would let
- * a signature Twilio made for another host (another service of the same account) be replayed here,
- * with that Host (or X-Forwarded-Host) forged.
+ * only when the host is this Node-RED's own (one of `own`, with no port or one of `ports`, the ports
+ * this Node-RED listens on) or one the user named. Any other would let a signature Twilio made for
+ * another host (another service of the same account), or another port of this machine (another local
+ * service), be replayed here, with that Host (or X-Forwarded-Host) forged. An own name at another
+ * port must be named in the list ("localhost:8080").
  */
-export function acceptedHost(host: string, named: readonly string[], own: () => Set<string> = ownHostNames): boolean {
+export function acceptedHost(
+  host: string,
+  named: readonly string[],
+  own: () => Set<string> = ownHostNames,
+  ports: readonly number[] = [DEFAULT_UI_PORT],
+): boolean {
   const exact = host.trim().toLowerCase();
   // A host and a port, nothing else: "127.0.0.1:1@other.example.com" must not pass as 127.0.0.1.
   if (!WELL_FORMED_HOST.test(exact)) return false;
   const name = hostName(exact);
   if (named.some((entry) => entry === exact || entry === name || (entry.startsWith('[') && entry.slice(1, -1) === name))) return true;
-  return own().has(name);
+  if (!own().has(name)) return false;
+  // WELL_FORMED_HOST let only a port of digits through: none named is the scheme's own port.
+  const port = hostPort(exact);
+  return port === undefined || ports.includes(port);
 }
 
 /** Twilio posts forms (its usual) or JSON (signed with bodySHA256); anything else is not Twilio. */

@@ -7,7 +7,7 @@
  * retry engine repeats them by the node's settings.
  */
 import type http from 'node:http';
-import { TwilioNodeError, codeForHttpFailure, toTwilioNodeError } from '../core/errors';
+import { TwilioNodeError, codeForHttpFailure, maskTexts, toTwilioNodeError } from '../core/errors';
 import { text } from '../core/texts';
 import { SdkResponse, sendOverWire } from './http';
 import { MultipartFile, encodeMultipart } from './multipart';
@@ -254,7 +254,8 @@ export async function performRawRequest(
   }
   const responseBody = readBody(response, request.responseType);
   if (response.statusCode < 200 || response.statusCode >= 300)
-    throw Object.assign(httpError(response.statusCode, responseBody), { attempts });
+    // The error is made of the server's words: masked like the answer itself (at any depth).
+    throw Object.assign(httpError(response.statusCode, maskTexts(responseBody, redact)), { attempts });
   const responseHeaders: Record<string, string> = {};
   for (const [key, value] of Object.entries(response.headers))
     if (value !== undefined) responseHeaders[key] = Array.isArray(value) ? value.join(', ') : value;

@@ -59,6 +59,12 @@ function pollSettings(def: TwilioInDef, store: KeyValueStore): PollSettings {
   return { store, to: def.pollNumber?.trim() || undefined, calls: def.pollCalls === true, intervalMs: interval * 1000 };
 }
 
+/** The port settings.js has Node-RED listen on (uiPort), when it names one. */
+function uiPorts(RED: NodeAPI): number[] {
+  const port = Number((RED.settings as unknown as { uiPort?: unknown }).uiPort);
+  return Number.isInteger(port) && port > 0 && port < 65536 ? [port] : [];
+}
+
 /** The webhook route, as configured (and as settings.js may bound how long a body takes: `twilioInBodyTimeout` in ms). */
 function webhookSettings(
   RED: NodeAPI,
@@ -75,6 +81,7 @@ function webhookSettings(
     publicBaseUrl,
     trustProxy: def.trustProxy === true,
     hosts: () => parseHostList(resolveEnvReferences(RED, node, def.hosts)),
+    ports: () => uiPorts(RED),
     duplicates: def.dedupe === false ? undefined : new DuplicateWindow(store, dedupe),
     reply: def.reply,
     replyTimeoutMs: Math.min(seconds(def.replyTimeout, 10), LIMITS.replyWaitSeconds.max) * 1000,

@@ -1,5 +1,5 @@
 /**
- * ATTACK 3: masking of echoed secrets (lib/account/account.ts maskAnswers ~line 118; raw requests
+ * Masking of echoed secrets (found by attack23, ATTACK 3): masking of echoed secrets (lib/account/account.ts maskAnswers ~line 118; raw requests
  * ~line 196; lib/core/errors.ts secretRedactor/maskTexts). A hostile server at the account's base URL
  * echoes the Auth Token in a form JSON allows: one character written as a `\u` escape. maskAnswers
  * redacts the body as TEXT before the SDK parses it, so the escaped spelling slips past and JSON.parse
@@ -11,9 +11,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { Node, NodeAPI } from 'node-red';
-import { TwilioAccount, openAccount } from '../../lib/account/account';
-import { maskTexts, secretRedactor } from '../../lib/core/errors';
-import { sendText } from '../../lib/outbound/messages';
+import { TwilioAccount, openAccount } from '../../../lib/account/account';
+import { maskAnswerText, maskTexts, secretRedactor } from '../../../lib/core/errors';
+import { placeCall, sendText } from '../../../lib/outbound/messages';
 
 const RED = { util: (require('@node-red/util') as { util: NodeAPI['util'] }).util, _: (key: string) => key } as unknown as NodeAPI;
 const SID = 'AC' + '1'.repeat(32);
@@ -21,7 +21,7 @@ const TOKEN = 'abcdef0123456789abcdef0123456789';
 /** The token as JSON may spell it: its first character as a \u escape. */
 const ESCAPED = '\\u0061' + TOKEN.slice(1);
 
-describe('attack23: a server that echoes the token in a JSON escape', () => {
+describe('masking: a server that echoes the token in a JSON escape', () => {
   let server: http.Server;
   let account: TwilioAccount;
   let closeAccount: () => Promise<void>;
@@ -29,6 +29,12 @@ describe('attack23: a server that echoes the token in a JSON escape', () => {
     server = http.createServer((req, res) => {
       req.resume();
       req.on('end', () => {
+        if (req.url?.includes('/Calls')) {
+          // An error answer: the SDK builds its RestException (message, more_info) from this body.
+          res.writeHead(400, { 'Content-Type': 'application/json' });
+          res.end(`{"code":21211,"message":"bad ${ESCAPED}","more_info":"https://x.example/${ESCAPED}","status":400}`);
+          return;
+        }
         let nested = `"${ESCAPED}"`;
         for (let i = 0; i < 40; i++) nested = `{"d":${nested}}`;
         const body = `{"sid":"SM${'2'.repeat(32)}","account_sid":"${SID}","status":"queued","direction":"outbound-api","to":"+15558675310","from":"+15017122661","body":"${ESCAPED}","deep":${nested}}`;
@@ -78,10 +84,66 @@ describe('attack23: a server that echoes the token in a JSON escape', () => {
     assert.ok(at === -1, `the token reached the raw answer: …${text.slice(Math.max(0, at - 60), at + 40)}`);
   });
 
+  it('an error the SDK built from the body (RestException) carries no token', async () => {
+    const err = await placeCall(account, {}, { to: '+15558675310', twiml: '<Response/>' }).then(
+      () => assert.fail('the call was placed'),
+      (e: unknown) => e,
+    );
+    const seen = JSON.stringify({ message: (err as Error).message, ...(err as object) });
+    assert.match((err as Error).message, /bad \*{8}/);
+    assert.ok(!seen.includes(TOKEN), `the token reached the error: ${seen}`);
+  });
+
+  it("a raw request's error answer carries no token", async () => {
+    const err = await account
+      .rawRequest({
+        domain: 'api',
+        method: 'POST',
+        path: `/2010-04-01/Accounts/${SID}/Calls/x.json`,
+        responseType: 'json',
+        retry: { count: 0, delayMs: 0, backoff: 1, on: 'server' },
+        timeoutMs: 5_000,
+      })
+      .then(
+        () => assert.fail('answered'),
+        (e: unknown) => e,
+      );
+    const seen = JSON.stringify({ message: (err as Error).message, ...(err as object) });
+    assert.ok(!seen.includes(TOKEN), `the token reached the error: ${seen}`);
+  });
+
   it('maskTexts masks a string nested deeper than 32 levels', () => {
     let value: unknown = `token ${TOKEN}`;
     for (let i = 0; i < 40; i++) value = { d: value };
     const masked = maskTexts(value, secretRedactor([TOKEN]));
     assert.ok(!JSON.stringify(masked).includes(TOKEN), 'left as it is past MAX_MASK_DEPTH');
+  });
+
+  it('maskTexts masks at any depth, keeps Buffers and __proto__ keys, and copies a cycle once', () => {
+    const redact = secretRedactor([TOKEN]);
+    let value: unknown = [TOKEN];
+    for (let i = 0; i < 100_000; i++) value = { d: value };
+    let masked: unknown = maskTexts(value, redact);
+    while (!Array.isArray(masked)) masked = (masked as { d: unknown }).d;
+    assert.deepEqual(masked, ['********'], '100,000 levels down');
+    const bytes = Buffer.from(TOKEN);
+    const hostile = JSON.parse(`{"__proto__": {"x": "${TOKEN}"}, "b": 1}`) as Record<string, unknown>;
+    hostile.bytes = bytes;
+    const copy1 = maskTexts(hostile, redact);
+    assert.deepEqual(Object.keys(copy1), ['__proto__', 'b', 'bytes']);
+    assert.equal(copy1.bytes, bytes);
+    assert.equal(({} as Record<string, unknown>).x, undefined);
+    const cycle: Record<string, unknown> = { t: TOKEN };
+    cycle.self = cycle;
+    const copy = maskTexts(cycle, redact);
+    assert.equal(copy.t, '********');
+    assert.equal(copy.self, copy);
+  });
+
+  it('maskAnswerText resolves JSON escapes before it masks; text that is not JSON is masked as text', () => {
+    const redact = secretRedactor([TOKEN]);
+    assert.equal(maskAnswerText(`{"a":"${ESCAPED}","k${ESCAPED}":1}`, redact), '{"a":"********","k********":1}');
+    assert.equal(maskAnswerText(`<p>${TOKEN}</p>`, redact), '<p>********</p>');
+    assert.equal(maskAnswerText('', redact), '');
   });
 });

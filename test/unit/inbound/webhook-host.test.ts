@@ -1,5 +1,6 @@
 /**
- * ATTACK 2: twilio-in's Host check (lib/inbound/webhook-receiver.ts + lib/inbound/webhook.ts). The host
+ * Forged-host replays (found by attack23, ATTACK 2; fixed: requestProto takes only http or https, own
+ * names only at Node-RED's ports). twilio-in's Host check (lib/inbound/webhook-receiver.ts + lib/inbound/webhook.ts). The host
  * is checked (acceptedHost) but, with trustProxy on, X-Forwarded-Proto goes into the signed URL as is
  * (webhook.ts signedUrl, `proto = firstHeader(x-forwarded-proto) || req.protocol`): any text, not just
  * http/https. Twilio signs `url + key1value1key2value2…` (no separators), so a proto that carries
@@ -12,12 +13,12 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import express from 'express';
-import { ManualClock } from '../../lib/core/clock';
-import type { TwilioAccount } from '../../lib/account/account';
-import type { InboundMsg } from '../../lib/inbound/inbound-message';
-import { WebhookReceiver } from '../../lib/inbound/webhook-receiver';
-import { isValidSignature } from '../../lib/twilio/signature';
-import { EMPTY_TWIML } from '../../lib/twilio/twiml';
+import { ManualClock } from '../../../lib/core/clock';
+import type { TwilioAccount } from '../../../lib/account/account';
+import type { InboundMsg } from '../../../lib/inbound/inbound-message';
+import { WebhookReceiver } from '../../../lib/inbound/webhook-receiver';
+import { isValidSignature } from '../../../lib/twilio/signature';
+import { EMPTY_TWIML } from '../../../lib/twilio/twiml';
 
 const TOKEN = 'f'.repeat(32);
 
@@ -62,7 +63,7 @@ function receiverWith(trustProxy: boolean) {
   return { receiver, got };
 }
 
-describe('attack23: forged-host replays (X-Forwarded-Proto with trustProxy on; own names at any port)', () => {
+describe('forged-host replays (X-Forwarded-Proto with trustProxy on; own names at any port)', () => {
   let server: http.Server;
   let port = 0;
   let current: WebhookReceiver | undefined;
@@ -103,6 +104,20 @@ describe('attack23: forged-host replays (X-Forwarded-Proto with trustProxy on; o
     assert.equal(got.msgs.length, 1);
   });
 
+  it('a proto list in any case is its first value: "HTTPS, http" is https', async () => {
+    const { receiver, got } = receiverWith(true);
+    current = receiver;
+    const params = { From: '+15558675310', To: '+15017122661', Body: 'hi', MessageSid: 'SM' + 'b'.repeat(32) };
+    const signature = sign(`https://127.0.0.1:${port}/hook`, params);
+    const status = await postForm(params, {
+      'X-Twilio-Signature': signature,
+      'X-Forwarded-Proto': ' HTTPS , http',
+      Host: `127.0.0.1:${port}`,
+    });
+    assert.equal(status, 200);
+    assert.deepEqual(got.urls, [`https://127.0.0.1:${port}/hook`]);
+  });
+
   it('a proto that is not http/https is refused before any signature is checked against it', async () => {
     const { receiver, got } = receiverWith(true);
     current = receiver;
@@ -114,7 +129,7 @@ describe('attack23: forged-host replays (X-Forwarded-Proto with trustProxy on; o
     assert.equal(status, 403);
   });
 
-  it('a webhook Twilio signed for other.example.com is replayed here with a chosen Body, and accepted', async () => {
+  it('a webhook Twilio signed for other.example.com, replayed here with a chosen Body, is refused', async () => {
     const { receiver, got } = receiverWith(true);
     current = receiver;
     const ours = `://127.0.0.1:${port}/hook`;
