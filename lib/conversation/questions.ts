@@ -179,10 +179,50 @@ export class QuestionBoard {
  * as a word of its own at the end ("YES 42", "yes #42.") or at the start ("42 yes", "#42: yes"); the
  * end wins ("17 guests 42" quotes 42). A number inside the text is never a code, nor one that is part
  * of a time, a date, a price, a percentage or a phone number ("Home at 7:93", "93%", "$93", "12/93",
- * "555-93", "2,93", "room 93 is open"). Read in one pass from each end (linear on any reply).
+ * "555-93", "2,93", "room 93 is open"). The reply is read as answers are, in NFKC form (full-width
+ * "９３", "＃", "！"), and any decimal digit counts as its value ("٩٣" is 93); the rest is returned as
+ * the person wrote it. Read in one pass from each end (linear on any reply).
  */
 export function quotedCode(text: string, codes: ReadonlySet<string>): { code: string; rest: string } | undefined {
-  return codeAtEnd(text, codes) ?? codeAtStart(text, codes);
+  const reply = new ReadReply(text);
+  return codeAtEnd(reply, codes) ?? codeAtStart(reply, codes);
+}
+
+/** A reply's characters (code points) as written, each read on demand in its NFKC form, a decimal digit as 0–9. */
+class ReadReply {
+  readonly chars: string[];
+  private readonly read: Array<string | undefined>;
+  constructor(text: string) {
+    this.chars = Array.from(text);
+    this.read = new Array<string | undefined>(this.chars.length);
+  }
+  get length(): number {
+    return this.chars.length;
+  }
+  /** The character at `i` as read (undefined outside the reply). */
+  at(i: number): string | undefined {
+    if (i < 0 || i >= this.chars.length) return undefined;
+    return (this.read[i] ??= readCharacter(this.chars[i]));
+  }
+  /** The reply as written from `start` to `end`, without spaces and punctuation at either end. */
+  rest(start: number, end: number): string {
+    const strip = (i: number) => /[\s:,.!?;()-]/.test(this.at(i) ?? '');
+    while (start < end && strip(start)) start++;
+    while (end > start && strip(end - 1)) end--;
+    return this.chars.slice(start, end).join('');
+  }
+}
+
+function readCharacter(c: string): string {
+  if (c.charCodeAt(0) < 0x80) return c;
+  const folded = c.normalize('NFKC');
+  if (!/^\p{Nd}$/u.test(folded)) return folded;
+  if (folded >= '0' && folded <= '9') return folded;
+  // Decimal digits come in runs of ten from 0 to 9 (Unicode's promise): the value is the place in the run.
+  const code = folded.codePointAt(0) ?? 0;
+  let zero = code;
+  while (/\p{Nd}/u.test(String.fromCodePoint(zero - 1))) zero--;
+  return String((code - zero) % 10);
 }
 
 const isDigit = (c: string | undefined) => c !== undefined && c >= '0' && c <= '9';
@@ -194,45 +234,35 @@ const OPENING = new Set([...':,.-(']);
 /** What may follow a code at the start, before a space or the end: "42: yes", "42. yes", "(42) yes". */
 const AFTER_LEADING = new Set([...':,.;!?)-']);
 
-function codeAtEnd(text: string, codes: ReadonlySet<string>): { code: string; rest: string } | undefined {
+function codeAtEnd(text: ReadReply, codes: ReadonlySet<string>): { code: string; rest: string } | undefined {
   let end = text.length;
-  while (end > 0 && (isSpace(text[end - 1]) || CLOSING.has(text[end - 1]))) end--;
+  while (end > 0 && (isSpace(text.at(end - 1)) || CLOSING.has(text.at(end - 1) ?? ''))) end--;
   let start = end;
-  while (start > 0 && isDigit(text[start - 1])) start--;
-  const code = text.slice(start, end);
+  let code = '';
+  while (start > 0 && isDigit(text.at(start - 1)) && code.length <= 12) code = text.at(--start) + code;
   if (!codes.has(code)) return undefined;
-  const before = text[start - 1] === '#' ? start - 1 : start;
+  const before = text.at(start - 1) === '#' ? start - 1 : start;
   // A word of its own: after a space, the start, or a "(" or "," that ends no number ("2,93" is a price).
-  const lead = text[before - 1];
-  if (before > 0 && !isSpace(lead) && !((lead === ',' || lead === '(') && !isDigit(text[before - 2]))) return undefined;
-  return { code, rest: trimPunctuation(text.slice(0, before)) };
+  const lead = text.at(before - 1);
+  if (before > 0 && !isSpace(lead) && !((lead === ',' || lead === '(') && !isDigit(text.at(before - 2)))) return undefined;
+  return { code, rest: text.rest(0, before) };
 }
 
-function codeAtStart(text: string, codes: ReadonlySet<string>): { code: string; rest: string } | undefined {
+function codeAtStart(text: ReadReply, codes: ReadonlySet<string>): { code: string; rest: string } | undefined {
   let start = 0;
-  while (start < text.length && (isSpace(text[start]) || OPENING.has(text[start]))) start++;
-  const hash = text[start] === '#';
+  while (start < text.length && (isSpace(text.at(start)) || OPENING.has(text.at(start) ?? ''))) start++;
+  const hash = text.at(start) === '#';
   if (hash) start++;
   let end = start;
-  while (end < text.length && isDigit(text[end])) end++;
-  const code = text.slice(start, end);
+  let code = '';
+  while (end < text.length && isDigit(text.at(end)) && code.length <= 12) code += text.at(end++);
   if (!codes.has(code)) return undefined;
   // A word of its own: then a space or the end, or punctuation and then a space or the end ("93.5",
   // "7:93", "93%" are no code); after a "#" anything but a letter or digit ("#42:yes").
-  const next = text[end];
-  const ends = (i: number) => i >= text.length || isSpace(text[i]);
-  const alone = ends(end) || (AFTER_LEADING.has(next) && ends(end + 1)) || (hash && !/[\p{L}\p{N}]/u.test(next));
-  return alone ? { code, rest: trimPunctuation(text.slice(end)) } : undefined;
-}
-
-/** Spaces and : , . - ! ? ( ) off both ends, in one pass each way (a regex anchored at the end is quadratic on a long run). */
-function trimPunctuation(text: string): string {
-  const strip = (c: string) => /[\s:,.!?;()-]/.test(c);
-  let start = 0;
-  let end = text.length;
-  while (start < end && strip(text[start])) start++;
-  while (end > start && strip(text[end - 1])) end--;
-  return text.slice(start, end);
+  const next = text.at(end);
+  const ends = (i: number) => i >= text.length || isSpace(text.at(i));
+  const alone = ends(end) || (AFTER_LEADING.has(next ?? '') && ends(end + 1)) || (hash && !/[\p{L}\p{N}]/u.test(next ?? ''));
+  return alone ? { code, rest: text.rest(end, text.length) } : undefined;
 }
 
 const boards = new WeakMap<object, QuestionBoard>();

@@ -18,7 +18,7 @@ import type { EditedNode, NodeDefinition, TypedField } from '../../editor/twilio
   const answersOf = (node: EditedNode) => (Array.isArray(node.answers) ? (node.answers as Answer[]) : []);
   /** The runtime's own check of a pattern's time (lib/conversation/answers.ts regexHazard, shipped by the build). */
   const hazard = (window as unknown as { TwilioRules: { regexHazard?: (pattern: string) => string | undefined } }).TwilioRules.regexHazard;
-  /** What is wrong with a pattern: it does not compile, or it can take exponential time (as the runtime refuses it). */
+  /** What is wrong with a pattern: it does not compile, or it can stall on a reply (as the runtime refuses it). */
   const regexProblem = (value: string): 'compile' | 'slow' | undefined => {
     try {
       new RegExp(value, 'iu');

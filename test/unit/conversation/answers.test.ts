@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import vm from 'node:vm';
-import { AnswerMatcher, answerProblem, normaliseAnswer, regexHazard } from '../../../lib/conversation/answers';
+import { AnswerMatcher, REGEX_REPLY_LIMIT, answerProblem, normaliseAnswer, regexHazard } from '../../../lib/conversation/answers';
 import { QuestionBoard, quotedCode } from '../../../lib/conversation/questions';
 import { InboundEvent, InboundHub } from '../../../lib/inbound/hub';
 import { root } from '../../support/paths';
@@ -64,8 +64,102 @@ describe('answers', () => {
       '\\(a+\\)+',
       '(ab)?c+',
       '^(\\d+)(\\.\\d+)?$',
+      '^\\s*yes\\s*$',
+      '^(y|yes|ok)!*$',
+      '\\s*\\d+\\s*$',
+      '\\s*(yes|no)\\s*',
+      '^\\S+\\s+\\S+$',
+      '\\w+@\\w+\\.com',
+      '[^,]*,[^,]*',
+      '\\p{L}+\\s+\\d+',
+      '^.*=',
+      '^a*a*b',
     ];
     for (const value of ordinary) assert.equal(answerProblem({ type: 'regex', value }), undefined, value);
+  });
+
+  it('refuses unbounded quantifiers in a row that can match the same characters (polynomial, yet seconds on one reply)', () => {
+    const hazards = [
+      '.*.*=',
+      '.*.*.*=',
+      'a*a*a*b',
+      '^a*a*a*b',
+      '(.*)(.*)=',
+      '(.*).*=',
+      '\\s*x?\\s*',
+      '[a-z]*\\w+=',
+      '\\d+\\w*x',
+      'a{2,}A+b',
+      '[^=]*.*=',
+    ];
+    for (const value of hazards) assert.match(answerProblem({ type: 'regex', value }) ?? '', /polynomial/, value);
+  });
+
+  it('times the ordinary patterns it lets through on the worst one-message replies: each well under 50 ms', () => {
+    const ordinary = [
+      '^\\s*yes\\s*$',
+      'yes|no',
+      '^\\d{4}$',
+      '\\b(ok|ack)\\b',
+      '^(y|yes|ok)!*$',
+      '^\\s*(\\d{1,2})\\s*°?c?\\s*$',
+      '\\s*\\d+\\s*$',
+      '^a*a*b',
+    ];
+    const replies = ['a', ' ', '1', '=a', 'yes ', 'ok!'].map(
+      (unit) => unit.repeat(REGEX_REPLY_LIMIT).slice(0, REGEX_REPLY_LIMIT - 1) + '\u0000',
+    );
+    for (const value of ordinary) {
+      assert.equal(regexHazard(value), undefined, value);
+      const matcher = new AnswerMatcher([{ type: 'regex', value }]);
+      for (const reply of replies) {
+        const started = performance.now();
+        matcher.match(reply);
+        const ms = performance.now() - started;
+        assert.ok(ms < 50, `${value} on ${JSON.stringify(reply.slice(0, 6))}…: ${ms.toFixed(1)} ms`);
+      }
+    }
+  });
+
+  // attack23 (ATTACK 5): no nesting, no alternation, yet adjacent unbounded quantifiers that can match the
+  // same characters stalled Node-RED on one 1,600-character reply (`.*.*=` ~0.9 s, `.*.*.*=` 5.5 s on 400).
+  describe('attack23: regexHazard and polynomial patterns', () => {
+    const timeMatch = (pattern: string, reply: string): number => {
+      const matcher = new AnswerMatcher([{ type: 'regex', value: pattern }]);
+      const started = Date.now();
+      matcher.match(reply);
+      return Date.now() - started;
+    };
+    it('`.*.*=` (two adjacent stars) is accepted yet takes > 200 ms on one 1,600-char reply', () => {
+      const pattern = '.*.*=';
+      const reply = 'a'.repeat(REGEX_REPLY_LIMIT);
+      const hazard = regexHazard(pattern);
+      const ms = hazard === undefined ? timeMatch(pattern, reply) : 0;
+      assert.ok(hazard !== undefined || ms <= 200, `regexHazard let ${pattern} through and one reply took ${ms} ms (should be refused)`);
+    });
+    it('`.*.*.*=` is accepted yet a 150-char reply already takes > 100 ms (seconds at 400, minutes at 1,600)', () => {
+      const pattern = '.*.*.*=';
+      const hazard = regexHazard(pattern);
+      const ms = hazard === undefined ? timeMatch(pattern, 'a'.repeat(150)) : 0;
+      assert.ok(
+        hazard !== undefined,
+        `regexHazard let ${pattern} through (150 chars: ${ms} ms; 400 chars measured ~5.5 s; 1,600 did not end in 60 s)`,
+      );
+    });
+    it('`a*a*a*b` (no `.` at all) is accepted: O(n^3) on a reply of a’s', () => {
+      const pattern = 'a*a*a*b';
+      const hazard = regexHazard(pattern);
+      const ms = hazard === undefined ? timeMatch(pattern, 'a'.repeat(150)) : 0;
+      assert.ok(hazard !== undefined, `regexHazard let ${pattern} through (150 chars: ${ms} ms; 400 chars measured ~8 s)`);
+    });
+  });
+
+  it('checks a pattern in one pass: a 100,000-character pattern in well under a second', () => {
+    for (const value of ['a*'.repeat(50_000), '(a|b)x'.repeat(17_000), '[a-z]*='.repeat(15_000), '\\s*(\\d+)x'.repeat(10_000)]) {
+      const started = performance.now();
+      regexHazard(value);
+      assert.ok(performance.now() - started < 1_000, `${value.length} characters`);
+    }
   });
 
   it('is the same rule in the editor: the build ships the runtime’s regexHazard in resources/twilio-editor.js', () => {
@@ -76,7 +170,24 @@ describe('answers', () => {
     vm.runInNewContext(script.slice(0, script.indexOf('\n};', shipped) + 3), { window });
     const inEditor = window.TwilioRules?.regexHazard;
     assert.ok(inEditor, 'shipped');
-    for (const value of ['(a+)+', '(a*)*', '(a|a)*', '(a|aa)+', '(\\w+\\s?)+', '([a-z]+)*$', 'yes|no', '^\\d{4}$', '\\b(ok|ack)\\b'])
+    for (const value of [
+      '(a+)+',
+      '(a*)*',
+      '(a|a)*',
+      '(a|aa)+',
+      '(\\w+\\s?)+',
+      '([a-z]+)*$',
+      'yes|no',
+      '^\\d{4}$',
+      '\\b(ok|ack)\\b',
+      '.*.*=',
+      'a*a*a*b',
+      '\\s*\\d+\\s*$',
+      '\\p{L}+\\s+\\d+',
+      '[^,]*,[^,]*',
+      '(.*)(.*)=',
+      '^(y|yes|ok)!*$',
+    ])
       assert.equal(inEditor(value), regexHazard(value), value);
   });
 

@@ -129,6 +129,38 @@ describe('quotedCode: a code only where a person quoting one puts it', () => {
   });
 });
 
+// attack23 (ATTACK 4): a person on a Japanese or Arabic keyboard quotes the code in the digits it types;
+// the reply was news and drew another clarifying message (`isDigit` knew 0–9 only).
+describe('quotedCode and digits people type', () => {
+  const codes = new Set(['93', '42']);
+  it('full-width digits at the end: "はい ９３" quotes 93', () => {
+    assert.deepEqual(quotedCode('はい ９３', codes), { code: '93', rest: 'はい' });
+  });
+  it('full-width digits at the start: "＃４２ いいえ" quotes 42', () => {
+    assert.deepEqual(quotedCode('＃４２ いいえ', codes), { code: '42', rest: 'いいえ' });
+  });
+  it('Arabic-Indic digits at the end: "نعم ٩٣" quotes 93', () => {
+    assert.deepEqual(quotedCode('نعم ٩٣', codes), { code: '93', rest: 'نعم' });
+  });
+  it('other decimal digits and full-width punctuation too; the rest as the person wrote it', () => {
+    assert.deepEqual(quotedCode('۴۲ بله', codes), { code: '42', rest: 'بله' }, 'Extended Arabic-Indic');
+    assert.deepEqual(quotedCode('हाँ ९३', codes), { code: '93', rest: 'हाँ' }, 'Devanagari');
+    assert.deepEqual(quotedCode('ｙｅｓ！ ＃９３！', codes), { code: '93', rest: 'ｙｅｓ' }, 'full-width kept in the rest');
+    assert.deepEqual(quotedCode('𝟗𝟑 ok', codes), { code: '93', rest: 'ok' }, 'outside the BMP');
+    assert.equal(quotedCode('はい ９３％', codes), undefined, 'a percentage in any digits');
+    assert.equal(quotedCode('はい １９３', codes), undefined, 'a longer number');
+  });
+  // What held (kept as passing guards of the attack): ASCII spellings.
+  it('held: "#93", "93.", "yes 93!", "(93) yes" quote 93; "YES93", "93%", "7:93", "$93" do not', () => {
+    assert.equal(quotedCode('#93', codes)?.code, '93');
+    assert.equal(quotedCode('93.', codes)?.code, '93');
+    assert.equal(quotedCode('yes 93!', codes)?.code, '93');
+    assert.equal(quotedCode('(93) yes', codes)?.code, '93');
+    for (const text of ['YES93', '93%', 'home at 7:93', '$93', '12/93', '555-93', '2,93'])
+      assert.equal(quotedCode(text, codes), undefined, text);
+  });
+});
+
 describe('the clarifying message', () => {
   const open = Array.from({ length: 100 }, (_, i) => ({
     code: String(10 + i),
