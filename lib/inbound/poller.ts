@@ -6,8 +6,8 @@
  * wrong clock here hides nothing). A look lists from a margin (POLL_MARGIN_MS) under the mark up
  * (`DateSent>`, newest first): Twilio may list a record after records dated later. It stops at the
  * first page that reaches under the margin's floor, or that reaches under the mark holding only
- * records already handed on: a quiet look is one request whatever the history, and a busy one costs a
- * request per 1,000 new records. A bounded memory of the Sids handed on (a DuplicateWindow) drops what
+ * records already handed on: a quiet look is one request whatever the history (unless the margin holds
+ * over 1,000 records), and a busy one costs a request per 1,000 new records. A bounded memory of the Sids handed on (a DuplicateWindow) drops what
  * is read again. Mark and Sids live in the node's context: exactly once across restarts and redeploys.
  * A stored mark past now (+ POLL_AHEAD_MS) or older than POLL_CATCH_UP_MS is damaged: logged once,
  * that list starts afresh as a first look.
@@ -52,7 +52,7 @@ export const POLL_MARK_AHEAD_MS = 30_000;
 export const POLL_CATCH_UP_MS = 24 * 60 * 60_000;
 /** The longest wait between looks while they fail. */
 export const POLL_MAX_BACKOFF_MS = 5 * 60_000;
-/** Records per page: Twilio's largest, so a quiet look (the mark's second and what is new) is one request. */
+/** Records per page: Twilio's largest, so a quiet look (the margin under the mark and what is new) is one request. */
 const PAGE_SIZE = 1_000;
 /** Pages one look reads at most: a server that always says "next page" cannot hold a look forever. */
 const MAX_PAGES = 10;
