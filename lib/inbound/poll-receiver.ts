@@ -87,6 +87,7 @@ export class PollReceiver {
     if (this.failing) log('twilio-in.warnings.pollRecovered');
     this.failing = false;
     if (outcome.truncated) warn('twilio-in.warnings.pollTruncated');
+    if (outcome.restarted) warn('twilio-in.warnings.pollRestarted');
     status.success('twilio-in.status.polled', { time: new Date(outcome.at).toLocaleTimeString(), count: this.received });
   }
 }

@@ -3,13 +3,15 @@
  * calls) through the account's queue, each new one handed on exactly once, oldest first.
  *
  * Where each list stands is a mark: Twilio's own date of the newest record read (any direction, so a
- * wrong clock here hides nothing) and that record's Sid. A look lists from the mark's second up
- * (`DateSent>`, newest first) and stops at the first page that holds the mark's record or reaches
- * below its second: a quiet look is one request whatever the history, and a busy one costs a request
- * per 1,000 new records. The mark's own second is read again (two texts
- * in one second, one listed after the look), and a bounded memory of the Sids handed on (a
- * DuplicateWindow) drops what was seen before. Mark and Sids live in the node's context: exactly once
- * across restarts and redeploys.
+ * wrong clock here hides nothing). A look lists from a margin (POLL_MARGIN_MS) under the mark up
+ * (`DateSent>`, newest first): Twilio may list a record after records dated later. It stops at the
+ * first page that reaches under the margin's floor, or that reaches under the mark holding only
+ * records already handed on: a quiet look is one request whatever the history (unless the margin holds
+ * over 1,000 records), and a busy one costs a request per 1,000 new records. A bounded memory of the Sids handed on (a DuplicateWindow) drops what
+ * is read again. Mark and Sids live in the node's context: exactly once across restarts and redeploys.
+ * A stored mark past now (+ POLL_AHEAD_MS) or older than POLL_MARK_OLDEST_MS is damaged: logged
+ * once, that list starts afresh as a first look. After a stop of over a day the look reads the last
+ * POLL_CATCH_UP_MS only: what came meanwhile arrives, history older than that is not instructions.
  *
  * - A first look (no mark yet) takes the newest record listed as its mark: nothing before it is handed on.
  * - More than one look reads (POLL_MAX_RECORDS) since the mark: nothing is skipped. The look remembers
@@ -17,7 +19,8 @@
  *   the mark and that ceiling, and so on down until a window reaches the mark; then the windows are
  *   handed on from the oldest up, the mark moving with each. A burst is caught up over the next looks.
  * - A record dated more than POLL_AHEAD_MS after this machine's now (a clock fault at the far end) is
- *   handed on, but does not move the mark: it would hide every text dated before it.
+ *   handed on, but does not move the mark: it would hide every text dated before it. One dated ahead
+ *   by less moves the mark no further than POLL_MARK_AHEAD_MS past now.
  * - Only when one second alone holds more than a look reads, or a server ignores the date filters, is
  *   something left behind: the look says so (`truncated`).
  */
@@ -29,11 +32,30 @@ import type { DuplicateWindow } from './dedupe';
 
 /** How far ahead of this machine's clock Twilio's may run: a record dated later does not move the mark. */
 export const POLL_AHEAD_MS = 2 * 60_000;
+/**
+ * How far under the mark each look reads again. Twilio's list may show a record some seconds after
+ * records dated later (its date is when Twilio took it, its place in the list when it was stored):
+ * a minute covers that with room to spare, and costs nothing on a quiet number (a minute of texts fits
+ * one 1,000-record page unless the number gets more than ~16 a second) nor in a burst (the reading
+ * stops at the first page that reaches under the mark holding only records already handed on). The
+ * Sid memory (DuplicateWindow) drops what is read again.
+ */
+export const POLL_MARGIN_MS = 60_000;
+/**
+ * How far past this machine's now the mark may stand. A record dated ahead (a fast clock at Twilio's,
+ * or one record dated in the future) moves the mark at most this far: the next look still reads from
+ * now + POLL_MARK_AHEAD_MS − POLL_MARGIN_MS, under any text dated from now on, so a Twilio clock up to
+ * POLL_AHEAD_MS ahead, or a record dated ahead, hides nothing (what is above the mark is read again
+ * until our clock passes it, and dropped by the Sid memory).
+ */
+export const POLL_MARK_AHEAD_MS = 30_000;
 /** After a long stop, texts older than this are history, not instructions: they are not handed on. */
 export const POLL_CATCH_UP_MS = 24 * 60 * 60_000;
+/** A stored mark older than this is damaged, not a stop: as long as the Sids handed on are remembered (30 days). */
+export const POLL_MARK_OLDEST_MS = 30 * 24 * 60 * 60_000;
 /** The longest wait between looks while they fail. */
 export const POLL_MAX_BACKOFF_MS = 5 * 60_000;
-/** Records per page: Twilio's largest, so a quiet look (the mark's second and what is new) is one request. */
+/** Records per page: Twilio's largest, so a quiet look (the margin under the mark and what is new) is one request. */
 const PAGE_SIZE = 1_000;
 /** Pages one look reads at most: a server that always says "next page" cannot hold a look forever. */
 const MAX_PAGES = 10;
@@ -66,6 +88,8 @@ export interface PollOutcome {
   truncated?: boolean;
   /** More came than one look reads: the next looks go on catching up, oldest first. */
   behind?: boolean;
+  /** The stored mark was past now or more than a day old (a damaged store, or a stop of over a day): that list started afresh. */
+  restarted?: boolean;
 }
 
 export interface PollerOptions {
@@ -98,23 +122,25 @@ type Kind = 'messages' | 'calls';
  */
 interface Position {
   mark: number;
-  /** The Sid of the record the mark is the date of: what is listed under it was read before. */
-  top?: string;
+  /** Where the list was first read from: the margin reads no lower (what is under it is history, not remembered). */
+  floor: number;
   ceilings: number[];
 }
-/** As stored: `{ messages: mark, calls: mark, tops: {...}, ceilings: { messages: [...] } }` (a cursor of older versions is the marks alone). */
-type Cursor = Partial<Record<Kind, number>> & { tops?: Partial<Record<Kind, string>>; ceilings?: Partial<Record<Kind, number[]>> };
+/** As stored: `{ messages: mark, calls: mark, ceilings: { messages: [...] } }` (a cursor of older versions is the marks alone, or has `tops` too). */
+type Cursor = Partial<Record<Kind, number>> & {
+  floors?: Partial<Record<Kind, number>>;
+  ceilings?: Partial<Record<Kind, number[]>>;
+};
 type Listed = { sid: string; at: number; event: () => Promise<PolledEvent> };
 
 /** What one window's reading found. */
 interface Reading {
   /** Messages or calls to hand on (inbound, a Sid Twilio would give), in the window or undated, newest first. */
   items: Listed[];
-  /** The newest date in the window no later than POLL_AHEAD_MS from now (and its record's Sid), and the oldest date in it. */
+  /** The newest date in the window no later than POLL_AHEAD_MS from now, and the oldest date in it. */
   newest?: number;
-  top?: string;
   oldest?: number;
-  /** It read down past the window's floor, or to the list's end. */
+  /** It read down past the window's floor, to the list's end, or under the mark with nothing new there. */
   complete: boolean;
   /** A record above the window's ceiling: the server ignores the date filters. */
   unfiltered: boolean;
@@ -140,8 +166,16 @@ const LISTED_SID = /^(SM|MM|CA)[0-9a-f]{32}$/;
 
 const second = (ms: number) => Math.floor(ms / 1000) * 1000;
 const finite = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
+/** A mark for the newest date read: never more than POLL_MARK_AHEAD_MS past now (0: nothing read). */
+const capped = (newest: number, now: number) => (newest === 0 ? 0 : second(Math.min(newest, now + POLL_MARK_AHEAD_MS)));
 
-function readCursor(stored: unknown): Partial<Record<Kind, Position>> {
+/**
+ * The stored positions. A mark past now + POLL_AHEAD_MS (it would make the node deaf) or older than
+ * POLL_MARK_OLDEST_MS (no stop is that long: a damaged store, which would hand history on as new) is
+ * damaged: `damaged` is told, and that list starts afresh, as a first look. A mark from a long stop
+ * within it is kept: the look reads back POLL_CATCH_UP_MS at most.
+ */
+function readCursor(stored: unknown, now: number, damaged: (kind: Kind, mark: number) => void): Partial<Record<Kind, Position>> {
   if (typeof stored !== 'object' || stored === null) return {};
   const cursor = stored as Cursor;
   const positions: Partial<Record<Kind, Position>> = {};
@@ -149,11 +183,17 @@ function readCursor(stored: unknown): Partial<Record<Kind, Position>> {
     const mark = cursor[kind];
     // A cursor of older versions stored 0 when its first page held no inbound text: that list starts afresh.
     if (!finite(mark) || (mark === 0 && !cursor.ceilings)) continue;
+    // 0: nothing was listed yet, all that comes is new (read back POLL_CATCH_UP_MS at most).
+    if (mark > now + POLL_AHEAD_MS || (mark !== 0 && mark < now - POLL_MARK_OLDEST_MS)) {
+      damaged(kind, mark);
+      continue;
+    }
     const ceilings = cursor.ceilings?.[kind];
-    const top = cursor.tops?.[kind];
+    const floor = cursor.floors?.[kind];
     positions[kind] = {
       mark,
-      top: typeof top === 'string' ? top : undefined,
+      // A cursor of older versions has none: its mark (what is under it was handed on without a margin).
+      floor: finite(floor) && floor <= mark ? floor : mark,
       ceilings: Array.isArray(ceilings) ? ceilings.filter(finite).filter((c) => c > mark) : [],
     };
   }
@@ -161,12 +201,12 @@ function readCursor(stored: unknown): Partial<Record<Kind, Position>> {
 }
 
 function writeCursor(positions: Partial<Record<Kind, Position>>): Cursor {
-  const cursor: Cursor = { tops: {}, ceilings: {} };
+  const cursor: Cursor = { floors: {}, ceilings: {} };
   for (const kind of ['messages', 'calls'] as const) {
     const position = positions[kind];
     if (!position) continue;
     cursor[kind] = position.mark;
-    if (position.top) cursor.tops![kind] = position.top;
+    cursor.floors![kind] = position.floor;
     if (position.ceilings.length) cursor.ceilings![kind] = position.ceilings;
   }
   return cursor;
@@ -211,9 +251,9 @@ export class InboundPoller {
   /** One look at each list (see the header), then the next in an interval. Never rejects. */
   async look(): Promise<void> {
     const at = this.clock.now();
-    const outcome = { received: 0, truncated: false, behind: false };
+    const outcome = { received: 0, truncated: false, behind: false, restarted: false };
     try {
-      const positions = readCursor(await this.options.store.get(CURSOR_KEY));
+      const positions = readCursor(await this.options.store.get(CURSOR_KEY), at, () => (outcome.restarted = true));
       const save = () => this.options.store.set(CURSOR_KEY, writeCursor(positions));
       for (const kind of (['messages', 'calls'] as const).filter((k) => this.options[k])) {
         const position = positions[kind];
@@ -245,7 +285,8 @@ export class InboundPoller {
   private async begin(kind: Kind, now: number): Promise<Position> {
     const reading = await this.read(kind, {}, MAX_PAGES, now);
     for (const item of reading.items) await this.options.seen.remember(item.sid);
-    return { mark: second(reading.newest ?? 0), top: reading.top, ceilings: [] };
+    const mark = capped(reading.newest ?? 0, now);
+    return { mark, floor: mark, ceilings: [] };
   }
 
   /**
@@ -260,13 +301,14 @@ export class InboundPoller {
     outcome: { received: number; truncated: boolean; behind: boolean },
   ): Promise<boolean> {
     for (let pages = MAX_PAGES; pages > 0;) {
-      const from = second(Math.max(position.mark, now - POLL_CATCH_UP_MS));
-      position.ceilings = position.ceilings.filter((c) => c >= from); // a day behind: what is under it is history
+      // The margin under the mark is read again (what Twilio listed late); the Sid memory drops what was handed on.
+      const from = second(Math.max(position.mark - POLL_MARGIN_MS, position.floor, now - POLL_CATCH_UP_MS));
+      const mark = second(Math.max(position.mark, from));
+      position.ceilings = position.ceilings.filter((c) => c >= mark); // a day behind: what is under it is history
       const until = position.ceilings.at(-1);
-      const top = from === second(position.mark) && until === undefined ? position.top : undefined;
-      const reading = await this.read(kind, { from, until, top }, pages, now);
+      const reading = await this.read(kind, { from, until, mark }, pages, now);
       pages -= reading.pages;
-      const ceiling = reading.complete || reading.unfiltered ? undefined : narrower(reading, from, until);
+      const ceiling = reading.complete || reading.unfiltered ? undefined : narrower(reading, mark, until);
       if (ceiling !== undefined) {
         // More than the look reads: read under what it reached first, and hand on from the oldest up.
         position.ceilings.push(ceiling);
@@ -279,7 +321,6 @@ export class InboundPoller {
       if (reading.complete && !reading.unfiltered && until !== undefined) {
         // All up to the ceiling is handed on: the next window starts above it.
         position.mark = until + 1;
-        position.top = undefined;
         position.ceilings.pop();
         outcome.behind = position.ceilings.length > 0;
         await save();
@@ -287,9 +328,7 @@ export class InboundPoller {
       }
       // The newest window read to its floor, or (truncated) one that cannot be read whole: more in one
       // second than a look reads, or a list that ignores its date filters. What was read is handed on.
-      const mark = Math.max(position.mark, second(reading.newest ?? 0), reading.complete ? 0 : from + 1000);
-      if (mark !== position.mark || reading.top) position.top = mark === second(reading.newest ?? 0) ? reading.top : undefined;
-      position.mark = mark;
+      position.mark = Math.max(position.mark, capped(reading.newest ?? 0, now), reading.complete ? 0 : mark + 1000);
       if (reading.unfiltered) position.ceilings = [];
       outcome.truncated ||= !reading.complete;
       await save();
@@ -315,12 +354,13 @@ export class InboundPoller {
 
   /**
    * The list from `from` (inclusive, to the second) up to `until`, newest first, page after page
-   * until a page reaches below `from` or holds `top` (the mark's record), the list ends, or `pages`
-   * are read. With no `from` (a first look), the newest record's second is the floor.
+   * until a page reaches below `from`, or reaches below `mark` holding there only records the Sid
+   * memory holds (the rest of the margin was read before), the list ends, or `pages` are read. With
+   * no `from` (a first look), the newest record's second is the floor.
    */
   private async read(
     kind: Kind,
-    { from, until, top }: { from?: number; until?: number; top?: string },
+    { from, until, mark }: { from?: number; until?: number; mark?: number },
     pages: number,
     now: number,
   ): Promise<Reading> {
@@ -336,35 +376,39 @@ export class InboundPoller {
     const listed = new Set<unknown>();
     for (;;) {
       let below = false;
+      let underMark = false; // the page reached under the mark…
+      let newUnderMark = false; // …and holds there a record not handed on before (listed late)
       let fresh = false; // a page that lists only what this reading has read is a list going round: its end
       for (const record of page.instances as Array<MessageRecord | CallRecord>) {
         if (listed.has(record.sid)) continue;
         listed.add(record.sid);
         fresh = true;
-        below ||= top !== undefined && record.sid === top; // under it, all was read before (the rest of its page is read again)
         const at =
           kind === 'messages'
             ? timeOf((record as MessageRecord).dateSent ?? record.dateCreated)
             : timeOf((record as CallRecord).startTime ?? record.dateCreated);
+        const handed = record.direction === 'inbound' && typeof record.sid === 'string' && LISTED_SID.test(record.sid);
         if (at !== 0) {
-          // A first look's floor is the newest record's second: the record dated in the future is not it.
-          if (reading.from === undefined && at <= now + POLL_AHEAD_MS) reading.from = second(at);
+          // A first look's floor is the newest record's second (the record dated in the future is not it),
+          // no later than the mark may stand: what is over it is remembered, not handed on.
+          if (reading.from === undefined && at <= now + POLL_AHEAD_MS) reading.from = capped(at, now);
           if (reading.from !== undefined && at < reading.from) {
             below = true;
             continue;
           }
-          if (until !== undefined && at > until) reading.unfiltered = true;
-          if (at <= now + POLL_AHEAD_MS && !(at <= (reading.newest ?? -Infinity))) {
-            reading.newest = at;
-            reading.top = typeof record.sid === 'string' ? record.sid : undefined;
+          if (mark !== undefined && at < mark) {
+            underMark = true;
+            newUnderMark ||= handed && !(await this.options.seen.has(record.sid));
           }
+          if (until !== undefined && at > until) reading.unfiltered = true;
+          if (at <= now + POLL_AHEAD_MS && !(at <= (reading.newest ?? -Infinity))) reading.newest = at;
           reading.oldest = Math.min(reading.oldest ?? at, at);
         }
-        if (record.direction === 'inbound' && typeof record.sid === 'string' && LISTED_SID.test(record.sid))
-          reading.items.push({ sid: record.sid, at, event: () => eventOf(client, kind, record) });
+        if (handed) reading.items.push({ sid: record.sid, at, event: () => eventOf(client, kind, record) });
       }
-      if (below || !fresh || !page.nextPageUrl) return { ...reading, complete: true };
-      if (reading.pages >= pages) return reading;
+      if (below || !fresh || !page.nextPageUrl || (underMark && !newUnderMark)) return { ...reading, complete: true };
+      // Out of pages under the mark: all that is new above it was read; the rest of the margin is let go.
+      if (reading.pages >= pages) return { ...reading, complete: underMark };
       const following = await page.nextPage();
       if (!following) return { ...reading, complete: true };
       page = following as typeof page;

@@ -113,7 +113,11 @@ describe('twilio-in polling', () => {
       const before = looked(got);
       await until(() => looked(got) >= before + 3, 'three more looks');
       const gets = simulator.requests.slice(from).filter((r) => r.method === 'GET');
-      assert.equal(gets.length, looked(got) - before, 'one request per quiet look');
+      // Each look reads the margin under its mark again (lib/inbound/poller.ts POLL_MARGIN_MS: Twilio may
+      // list a text late), to the page that reaches under the mark: these 1,130 texts came within a second
+      // or two, more than one page in the margin, so a quiet look is two requests here, never more, and
+      // not growing look after look; a number whose minute of texts fits a page costs one (unit tests).
+      assert.ok(gets.length <= 2 * (looked(got) - before), `${gets.length} requests in ${looked(got) - before} quiet looks`);
       assert.equal(got.msgs.length, 0, 'no history');
       const { sid } = await text('Lights on');
       await until(() => got.msgs.length >= 1, 'the text after it started');

@@ -55,6 +55,8 @@ class StandInTwilio {
   readonly records: { messages: Record_[]; calls: Record_[] } = { messages: [], calls: [] };
   requests = 0;
   skewMs = 0;
+  /** One second's records listed oldest-added first (Twilio does not promise an order within a second). */
+  tiesOldestFirst = false;
   hostile?: 'endless' | 'unfiltered';
   private counter = 0;
 
@@ -116,7 +118,7 @@ class StandInTwilio {
       .filter(({ r }) => params.to === undefined || r.to === params.to)
       .filter(({ r }) => !filtered || !after || r.at >= toSecond(after))
       .filter(({ r }) => !filtered || !before || r.at <= toSecond(before) + 999)
-      .sort((a, b) => b.r.at - a.r.at || b.i - a.i) // newest first
+      .sort((a, b) => b.r.at - a.r.at || (this.tiesOldestFirst ? a.i - b.i : b.i - a.i)) // newest first
       .map(({ r }) => r);
     const slice = this.hostile === 'endless' ? listed.slice(0, size) : listed.slice(index * size, (index + 1) * size);
     const more = this.hostile === 'endless' || (index + 1) * size < listed.length;
@@ -431,5 +433,168 @@ describe('InboundPoller', () => {
         assert.deepEqual(sids(), sent);
       });
     }
+  });
+
+  /**
+   * Found by attack23 (was test/attack23/poller.test.ts): skewed clocks, records listed late or dated a
+   * little ahead, a damaged stored cursor, more than a page in the mark's second.
+   */
+  describe('skew, late listings and damaged cursors lose nothing and replay no history', () => {
+    it("Twilio's clock 6 min ahead of ours (ours slow): no history replayed, new texts once, in order", async () => {
+      const { clock, twilio } = start();
+      twilio.skewMs = 360_000;
+      twilio.texts(300, 5 * 60_000);
+      const { look, sids } = pollerOver(twilio, clock);
+      await look(0);
+      const sent: string[] = [];
+      for (let i = 0; i < 4; i++) {
+        sent.push(twilio.text());
+        await look();
+      }
+      assert.deepEqual(sids(), sent, 'history replayed or new texts lost/repeated');
+    });
+
+    it("Twilio's clock 6 min ahead and a busy history (12,000 texts): nothing before the first look is handed on", async () => {
+      const { clock, twilio } = start();
+      twilio.skewMs = 360_000;
+      twilio.texts(12_000, 60 * 60_000);
+      const { look, sids } = pollerOver(twilio, clock);
+      await look(0);
+      for (let i = 0; i < 4; i++) await look();
+      assert.equal(sids().length, 0, `${sids().length} texts from before the first look handed on as new`);
+    });
+
+    it("Twilio's clock 6 min ahead: a quiet look is one request", async () => {
+      const { clock, twilio } = start();
+      twilio.skewMs = 360_000;
+      twilio.texts(50, 60_000);
+      const { look } = pollerOver(twilio, clock);
+      await look(0);
+      twilio.text();
+      await look();
+      assert.equal(await look(), 1);
+    });
+
+    it('a record dated 90 s ahead (inside the 2-min allowance) hides every text dated before it that is listed after it', async () => {
+      const { clock, twilio } = start();
+      twilio.texts(5, 60_000);
+      const { look, sids } = pollerOver(twilio, clock);
+      await look(0);
+      const ahead = twilio.text({ at: twilio.twilioNow() + 90_000 });
+      await look();
+      const sent: string[] = [];
+      for (let i = 0; i < 4; i++) {
+        sent.push(twilio.text());
+        await look();
+      }
+      assert.deepEqual(sids(), [ahead, ...sent], 'texts dated under the mark set by a slightly-future record are lost');
+    });
+
+    it('a text listed late with a date 5 s older than the mark is handed on (Sid memory exists for exactly this)', async () => {
+      const { clock, twilio } = start();
+      const { look, sids } = pollerOver(twilio, clock);
+      await look(0);
+      const first = twilio.text();
+      await look(); // the mark is now `first`'s second; our clock moved on 10 s
+      const late = twilio.text({ at: twilio.twilioNow() - 15_000 }); // 5 s before the mark, listed only now
+      for (let i = 0; i < 3; i++) await look();
+      assert.deepEqual(sids(), [first, late], 'the late text is never handed on');
+    });
+
+    it('a damaged cursor whose mark is far in the future: the node never hears a text again', async () => {
+      const { clock, twilio } = start();
+      const store = memoryStore();
+      await store.set('twilio-in-poll-cursor', { messages: 1e15, tops: {}, ceilings: {} });
+      const { look, sids } = pollerOver(twilio, clock, { store });
+      await look(0);
+      const sent: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        sent.push(twilio.text());
+        await look();
+      }
+      assert.deepEqual(sids(), sent, 'deaf for good: every look lists DateSent>year 33658');
+    });
+
+    it('a damaged cursor whose mark is 1 (1970): a whole day of history is handed on as new texts', async () => {
+      const { clock, twilio } = start();
+      twilio.texts(200, 12 * 3600_000);
+      const store = memoryStore();
+      await store.set('twilio-in-poll-cursor', { messages: 1, tops: {}, ceilings: {} });
+      const { look, sids } = pollerOver(twilio, clock, { store });
+      await look(0);
+      await look();
+      assert.equal(sids().length, 0, `${sids().length} old texts handed on from a damaged cursor`);
+    });
+
+    it('a mark from a stop of over a day is a stop, not damage: the last day arrives, nothing older', async () => {
+      const { clock, twilio } = start();
+      const now = twilio.twilioNow();
+      const older = twilio.text({ at: now - 25 * 3600_000 }); // during the stop, but over a day ago: history
+      const recent = [twilio.text({ at: now - 20 * 3600_000 }), twilio.text({ at: now - 3600_000 })];
+      const store = memoryStore();
+      await store.set('twilio-in-poll-cursor', { messages: now - 26 * 3600_000, tops: {}, ceilings: {} });
+      const { look, sids } = pollerOver(twilio, clock, { store });
+      await look(0);
+      await look();
+      assert.deepEqual(sids(), recent);
+      assert.ok(!sids().includes(older));
+    });
+
+    it('a damaged cursor whose ceilings are out of order (highest last): nothing lost, nothing repeated', async () => {
+      const { clock, twilio } = start();
+      const { look, sids, store } = pollerOver(twilio, clock);
+      await look(0);
+      const cursor = (await store.get('twilio-in-poll-cursor')) as { messages: number };
+      const mark = cursor.messages;
+      const sent = [twilio.text({ at: mark + 2_000 }), twilio.text({ at: mark + 4_000 }), twilio.text({ at: mark + 6_000 })];
+      await store.set('twilio-in-poll-cursor', { ...cursor, ceilings: { messages: [mark + 5_000, mark + 60_000, mark + 3_000] } });
+      clock.set(mark + 10_000);
+      for (let i = 0; i < 5; i++) await look(1_000);
+      assert.deepEqual(sids(), sent);
+    });
+    it("1,500 texts in the mark's second, listed oldest-added first: one more in that second is handed on", async () => {
+      const { clock, twilio } = start();
+      twilio.tiesOldestFirst = true;
+      const second = twilio.twilioNow();
+      for (let i = 0; i < 1_500; i++) twilio.text({ at: second });
+      const { look, sids } = pollerOver(twilio, clock);
+      await look(0);
+      // Another text in the same second, listed (ties oldest first) on the page after the mark's record.
+      const late = twilio.text({ at: second });
+      for (let i = 0; i < 3; i++) await look();
+      assert.deepEqual(
+        sids(),
+        [late],
+        "the stop at the mark's record (poller.ts read(): `below ||= record.sid === top`) ends the look on page 1",
+      );
+    });
+
+    it('a damaged cursor is said once (restarted), then the list goes on from its fresh mark', async () => {
+      const { clock, twilio } = start();
+      const store = memoryStore();
+      await store.set('twilio-in-poll-cursor', { messages: 1e15 });
+      const { look, outcomes, sids } = pollerOver(twilio, clock, { store });
+      await look(0);
+      const sid = twilio.text();
+      await look();
+      await look();
+      assert.deepEqual(
+        outcomes.map((o) => Boolean(o.restarted)),
+        [true, false, false],
+      );
+      assert.deepEqual(sids(), [sid]);
+      const cursor = (await store.get('twilio-in-poll-cursor')) as { messages: number };
+      assert.ok(cursor.messages <= clock.now(), 'the stored mark is not past now');
+    });
+
+    it('a record dated 90 s ahead moves the mark no further than 30 s past now', async () => {
+      const { clock, twilio } = start();
+      const { look, store } = pollerOver(twilio, clock);
+      await look(0);
+      twilio.text({ at: twilio.twilioNow() + 90_000 });
+      await look();
+      const cursor = (await store.get('twilio-in-poll-cursor')) as { messages: number };
+      assert.ok(cursor.messages <= clock.now() + 30_000, `mark ${cursor.messages - clock.now()} ms past now`);
+    });
   });
 });
