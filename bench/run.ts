@@ -9,7 +9,8 @@
  *   c. webhook intake: signed requests through twilio-in → twilio-reply vs the core http in → http
  *      response, autocannon against one real Node-RED process; and twilio-in's duplicate window, nearly
  *      empty and holding 100,000 tokens (BENCH_DEDUPE_TOKENS)
- *   d. memory: peak RSS for a burst of messages, and RSS after the queue drains, three bursts
+ *   d. memory: peak RSS for a burst of messages, and RSS after the queue drains, three bursts; then the
+ *      same through the bare node (BENCH_MEMORY_SUBJECTS=flow,bare picks them)
  *   e. two-way: requests per hour of an idle poll, a text's delay to its msg, 5,000 sends that wait
  *      for their outcome, 1,000 open questions (bench/two-way.ts)
  *   f. CPU per send: this process's CPU time (user + system; the simulator runs in its own) per plain
@@ -24,6 +25,7 @@ import twilio from 'twilio';
 import { DEMO_ACCOUNT } from '../simulator/server';
 import { RawSdkRequestClient } from '../simulator/raw-sdk-client';
 import { SimulatorProcess } from './simulator-process';
+import type { SinkNode } from './sink-node';
 import { webhookIntake } from './webhooks';
 import { stateEngine } from './state';
 import { twoWay } from './two-way';
@@ -32,7 +34,12 @@ const helper = require('node-red-node-test-helper');
 const nodeRed = process.env.NODE_RED_PACKAGE || (Number(process.versions.node.split('.')[0]) >= 22 ? 'node-red-5' : 'node-red');
 helper.init(require.resolve(nodeRed));
 const nodesDir = path.resolve(__dirname, '..', 'nodes');
-const nodes = [...['twilio-config', 'twilio-send'].map((n) => require(path.join(nodesDir, n, `${n}.js`))), require('./bare-send-node')];
+const nodes = [
+  ...['twilio-config', 'twilio-send'].map((n) => require(path.join(nodesDir, n, `${n}.js`))),
+  require('./bare-send-node'),
+  require('./sink-node'),
+];
+const SINK = process.env.BENCH_SINK || 'bench-sink';
 const KEY = DEMO_ACCOUNT.apiKeys![0];
 const SCALE = Number(process.env.BENCH_SCALE || 1);
 
@@ -105,9 +112,9 @@ async function flowRun(
             bodyType: 'str',
             wires: [['out']],
           },
-      { id: 'out', type: 'helper', z: 'tab' },
+      { id: 'out', type: SINK, z: 'tab' },
       { id: 'catcher', type: 'catch', z: 'tab', scope: ['send'], uncaught: false, wires: [['failed']] },
-      { id: 'failed', type: 'helper', z: 'tab' },
+      { id: 'failed', type: SINK, z: 'tab' },
     ],
     { account: { accountSid: DEMO_ACCOUNT.sid, apiKeySid: KEY.sid, apiKeySecret: KEY.secret } },
   );
@@ -124,11 +131,16 @@ async function flowRun(
   let errors = 0;
   const finished = new Promise<void>((resolve) => {
     const check = () => outputs + errors >= count && resolve();
-    helper.getNode('out').on('input', () => {
+    const sink = (id: string, received: () => void) => {
+      const node = helper.getNode(id) as SinkNode;
+      if (SINK === 'bench-sink') node.onReceived = received;
+      else node.on('input', received);
+    };
+    sink('out', () => {
       outputs++;
       check();
     });
-    helper.getNode('failed').on('input', () => {
+    sink('failed', () => {
       errors++;
       check();
     });
@@ -345,30 +357,33 @@ async function memory(rows: Row[]): Promise<void> {
     peak = Math.max(peak, now.rss);
     peakHeap = Math.max(peakHeap, now.heapUsed);
   }, 20);
-  for (let burst = 1; burst <= 3; burst++) {
-    // Each burst's own peaks (RSS keeps what earlier bursts took from the system, so the first tells most).
-    peak = 0;
-    peakHeap = 0;
-    const { seconds } = await flowRun(sim, count, `d-${burst}`);
-    await sim.reset(); // its records would only grow the listing
-    global.gc?.();
-    await new Promise((r) => setTimeout(r, 200));
-    // RSS keeps pages the allocator has not returned; the live heap after a collection shows a leak.
-    const after = process.memoryUsage();
-    rss.push(after.rss);
-    rows.push({
-      scenario: 'd. memory',
-      subject: `burst ${burst}`,
-      messages: count,
-      seconds,
-      perSecond: count / seconds,
-      delivered: count,
-      lost: 0,
-      duplicated: 0,
-      tooManyRequests: 0,
-      note: `peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB, peak heap ${(peakHeap / 2 ** 20).toFixed(0)} MiB, after draining ${(rss[burst - 1] / 2 ** 20).toFixed(0)} MiB (live heap ${(after.heapUsed / 2 ** 20).toFixed(1)} MiB)`,
-    });
-  }
+  const subjects = (process.env.BENCH_MEMORY_SUBJECTS || 'flow,bare').split(',');
+  for (const subject of subjects)
+    for (let burst = 1; burst <= 3; burst++) {
+      // Each burst's own peaks (RSS keeps what earlier bursts took from the system, so the first tells most).
+      peak = 0;
+      peakHeap = 0;
+      const bare = subject === 'bare';
+      const { seconds } = await flowRun(sim, count, `d-${burst}`, bare ? { maxConcurrency: 20 } : {}, undefined, bare);
+      await sim.reset(); // its records would only grow the listing
+      global.gc?.();
+      await new Promise((r) => setTimeout(r, 200));
+      // RSS keeps pages the allocator has not returned; the live heap after a collection shows a leak.
+      const after = process.memoryUsage();
+      rss.push(after.rss);
+      rows.push({
+        scenario: 'd. memory',
+        subject: `${bare ? 'bare ' : ''}burst ${burst}`,
+        messages: count,
+        seconds,
+        perSecond: count / seconds,
+        delivered: count,
+        lost: 0,
+        duplicated: 0,
+        tooManyRequests: 0,
+        note: `peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB, peak heap ${(peakHeap / 2 ** 20).toFixed(0)} MiB, after draining ${(after.rss / 2 ** 20).toFixed(0)} MiB (live heap ${(after.heapUsed / 2 ** 20).toFixed(1)} MiB)`,
+      });
+    }
   clearInterval(sampler);
   await sim.stop();
 }

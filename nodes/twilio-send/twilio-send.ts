@@ -4,7 +4,7 @@
  * result in msg.payload, at once or, with "wait for the outcome", once each message or call has one.
  * This file wires: the behaviour is lib/outbound/send-controller.ts and lib/waits/outcome-waits.ts.
  */
-import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
+import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { AccountNode, findAccount } from '../../lib/account/account';
 import { ObjectSpec, findObject } from '../../lib/catalogue/catalogue';
 import { warnIfDeprecated } from '../../lib/catalogue/resource-inputs';
@@ -85,8 +85,9 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
     const stopShowingQueue = account ? showQueue(status, account.queue, () => sender.busy) : () => undefined;
     if (outcomes) void outcomes.resume().catch((err: Error) => node.warn(err.message));
 
-    node.on('input', (msg: NodeMessageInFlow, send, done) =>
-      room.accept(send, done, (accepted) => sender.handle(msg, accepted), sender.failed),
+    node.on(
+      'input',
+      room.input((msg, accepted) => sender.handle(msg, accepted), sender.failed),
     );
 
     // On a redeploy or shutdown every msg this node took ends once: what has not reached Twilio fails

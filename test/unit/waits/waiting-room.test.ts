@@ -73,6 +73,55 @@ async function take(waits: WaitingRoom<Record_>, work: (accepted: AcceptedMessag
 const msg = (payload: unknown) => ({ _msgid: 'm', payload }) as unknown as NodeMessageInFlow;
 
 describe('WaitingRoom', () => {
+  it('input: one handler for every msg takes each in its turn, passes the same msg object on, ends it once, and a failure with its coded error', async () => {
+    const { waits } = room();
+    const order: unknown[] = [];
+    const handler = waits.input(
+      (m, accepted) => {
+        order.push(m.payload);
+        if (m.payload === 'bad') return Promise.reject(new Error('boom'));
+        m.payload = { sid: `SM-${String(m.topic)}` };
+        accepted.send(m);
+        accepted.done();
+        accepted.done();
+        return Promise.resolve();
+      },
+      (err) => new TwilioNodeError('INVALID_INPUT', String(err)),
+    );
+    const first = { ...msg('one'), topic: 't1' } as NodeMessageInFlow;
+    const sent: unknown[] = [];
+    const ended: Array<Error | undefined> = [];
+    handler(
+      first,
+      (m) => sent.push(m),
+      (err) => ended.push(err),
+    );
+    handler(
+      msg('bad'),
+      (m) => sent.push(m),
+      (err) => ended.push(err),
+    );
+    assert.deepEqual(order, [], 'nothing starts before its turn');
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(order, ['one', 'bad']);
+    assert.equal(sent.length, 1);
+    assert.equal(sent[0], first, 'the same msg object passes on, its other properties kept');
+    assert.deepEqual(first.payload, { sid: 'SM-t1' });
+    assert.equal(first.topic, 't1');
+    assert.equal(ended.length, 2, 'each msg ends once');
+    assert.equal(ended[0], undefined);
+    assert.equal((ended[1] as TwilioNodeError).code, 'INVALID_INPUT');
+    await waits.close(false);
+    const late: Array<Error | undefined> = [];
+    handler(
+      msg('late'),
+      () => assert.fail('not started'),
+      (err) => late.push(err),
+    );
+    assert.equal((late[0] as TwilioNodeError).code, 'NOT_SENT', 'after the close a msg ends as not sent');
+  });
+
   it('holds a wait once stored, emits on one port with the others null, and ends its msg once', async () => {
     const { waits, store } = room();
     let id: string | undefined;
