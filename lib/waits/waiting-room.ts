@@ -155,35 +155,11 @@ export class WaitingRoom<R> {
   }
 
   /**
-   * Takes a msg: `start` runs when its turn comes (never if the node closes first: the msg then ends
-   * as not sent). A failure of `start` ends the msg with its error (after `onError`, for the status).
-   */
-  accept(
-    send: (msg: Msg | Array<Msg | null>) => void,
-    done: (error?: Error) => void,
-    start: (accepted: AcceptedMessage<Msg>) => Promise<unknown>,
-    onError: (error: unknown) => TwilioNodeError,
-  ): void {
-    this.intake.accept(
-      send as (msg: Msg) => void,
-      (error) => done(error && (this.options.translate ? error.localise(this.options.translate) : error)),
-      (accepted) => {
-        // The per-msg path of a burst: one handler pair, no set of promises.
-        this.underWay++;
-        const started = this.restoring ? this.afterRestore(() => start(accepted)) : start(accepted);
-        started.then(this.settledOne, (err: unknown) => {
-          this.settledOne();
-          accepted.done(onError(err));
-        });
-      },
-    );
-  }
-
-  /**
-   * A node's input handler (`node.on('input', room.input(start, onError))`) for a node whose `start`
-   * is one function for every msg: the same lifecycle as `accept`, but a waiting msg is one small
-   * record (MessageIntake.take) rather than a handful of closures. What a burst of 50,000 holds while
-   * it waits decides how far the heap may grow before V8 first collects it.
+   * The node's input handler (`node.on('input', room.input(start, onError))`): each msg waits its turn
+   * in the intake as one small record (MessageIntake.take; what a burst of 50,000 holds while it waits
+   * decides how far the heap grows before V8 first collects it). `start` runs when its turn comes
+   * (after the stored waits are restored; never if the node closes first: the msg then ends as not
+   * sent); a failure of `start` ends the msg with `onError`'s coded error.
    */
   input(
     start: (msg: Msg, accepted: AcceptedMessage<Msg>) => Promise<unknown>,

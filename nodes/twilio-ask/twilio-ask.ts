@@ -74,9 +74,10 @@ module.exports = function registerTwilioAsk(RED: NodeAPI): void {
       return error;
     };
     const noAccount = () => Promise.reject(new TwilioNodeError('MISSING_INPUT', text('noAccount')));
+    const ask = room.input((msg, accepted) => asking?.ask(msg, accepted) ?? noAccount(), failed);
     node.on('input', (msg, send, done) => {
       // A question goes through the room's intake; a cancel ends at once, with its own outcome.
-      if (!isCancel(msg, def.cancelTopic)) return room.accept(send, done, (accepted) => asking?.ask(msg, accepted) ?? noAccount(), failed);
+      if (!isCancel(msg, def.cancelTopic)) return ask(msg, send, done);
       void (asking?.cancel(msg) ?? Promise.resolve()).then(
         () => done(),
         (err: unknown) => done(coded(err)),

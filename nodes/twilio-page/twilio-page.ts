@@ -6,7 +6,7 @@
  * node's context, so a redeploy or a restart keeps it. This file wires: the ladder is
  * lib/conversation/escalation, run by lib/conversation/pager; pages wait in lib/waits/waiting-room.
  */
-import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
+import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { TwilioAccount, findAccount } from '../../lib/account/account';
 import { PageRecord, StepAction, escalationPolicy, isPageRecord } from '../../lib/conversation/escalation';
 import { Pager } from '../../lib/conversation/pager';
@@ -104,11 +104,10 @@ module.exports = function registerTwilioPage(RED: NodeAPI): void {
     const room = pageRoom(RED, node, def, status);
     const pager = account && pagerFor(RED, node, def, account, room, status);
 
-    node.on('input', (msg: NodeMessageInFlow, send, done) => {
-      room.accept(
-        send,
-        done,
-        async (accepted) => {
+    node.on(
+      'input',
+      room.input(
+        async (msg, accepted) => {
           if (!pager) throw new TwilioNodeError('MISSING_INPUT', text('noAccount'));
           if (!isCancel(msg, def.cancelTopic)) return pager.start(msg, accepted, await readFields(msg));
           const fields = await readFields(msg).catch(() => ({}) as { alarmId?: unknown });
@@ -120,8 +119,8 @@ module.exports = function registerTwilioPage(RED: NodeAPI): void {
           status.failedWith(error);
           return error;
         },
-      );
-    });
+      ),
+    );
 
     // Pages a previous run left: each resumes its step with the time it had left (input that comes
     // meanwhile waits for them: the same alarm is merged, a cancel cancels).

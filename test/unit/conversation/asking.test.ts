@@ -133,15 +133,17 @@ function setup(options: Options = {}) {
   };
   const ask = (msg: Record<string, unknown>) =>
     new Promise<void>((resolve) =>
-      room.accept(
-        (sent) => out.push(portOf(sent)),
-        (err) => dones.push(err ?? null),
-        (accepted) => asking.ask(msg as Msg, accepted).finally(resolve),
+      room.input(
+        (m, accepted) => asking.ask(m, accepted).finally(resolve),
         (err) => {
           failures.push(err);
           resolve();
           return toTwilioNodeError(err);
         },
+      )(
+        msg as Msg,
+        (sent) => out.push(portOf(sent)),
+        (err) => dones.push(err ?? null),
       ),
     );
   let replies = 0;

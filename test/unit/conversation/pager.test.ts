@@ -126,14 +126,16 @@ function setUp(settings: Parameters<typeof escalationPolicy>[0], data = new Map<
   });
   /** A msg into the node, as its entry passes it on. */
   const input = (msg: Record<string, unknown>) =>
-    room.accept(
-      (m) => out.push(m as unknown as Array<Record<string, any> | null>),
-      (err) => ended.push(err),
-      async (accepted) => {
+    room.input(
+      async (_m, accepted) => {
         if (isCancel(msg, 'cleared')) return void (pager.cancel(msg.topic, 'cleared'), accepted.done());
         await pager.start(msg as never, accepted, { contacts: msg.contacts });
       },
       (err) => toTwilioNodeError(err),
+    )(
+      msg as never,
+      (m) => out.push(m as unknown as Array<Record<string, any> | null>),
+      (err) => ended.push(err),
     );
   const key = (sid: string, digits: string) =>
     hub.publish({ kind: 'call', sid, params: { CallSid: sid, Digits: digits }, source: 'webhook' });

@@ -56,14 +56,16 @@ async function take(waits: WaitingRoom<Record_>, work: (accepted: AcceptedMessag
   const ended: Array<Error | undefined> = [];
   const sent: unknown[] = [];
   let accepted!: AcceptedMessage<NodeMessageInFlow>;
-  waits.accept(
-    (m) => sent.push(m),
-    (err) => ended.push(err),
-    (a) => {
+  waits.input(
+    (_msg, a) => {
       accepted = a;
       return work(a);
     },
     (err) => (err instanceof TwilioNodeError ? err : new TwilioNodeError('INVALID_INPUT', String(err))),
+  )(
+    msg('taken'),
+    (m) => sent.push(m),
+    (err) => ended.push(err),
   );
   await new Promise((resolve) => setImmediate(resolve));
   await new Promise((resolve) => setImmediate(resolve));
