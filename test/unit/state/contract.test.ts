@@ -8,13 +8,13 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, before, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { ManualClock } from '../../../lib/core/clock';
 import type { KeyValueStore } from '../../../lib/node-red/context';
 import type { StateEngine } from '../../../lib/state/engine';
 import { openStateEngine } from '../../../lib/state/open';
-import { noRedis, startRedis, type RedisServer } from '../../support/redis';
+import { noRedis, startRedis, suiteNeeding, type RedisServer } from '../../support/redis';
 
 /** A fresh store: engines opened on it see one another's writes; `damage` writes bytes by hand. */
 interface Store {
@@ -111,7 +111,7 @@ const backends: Backend[] = [
 ];
 
 for (const backend of backends) {
-  describe(`state engine contract: ${backend.name}`, { skip: backend.skip }, () => {
+  suiteNeeding(backend.skip, `state engine contract: ${backend.name}`, () => {
     before(async () => backend.start?.());
     after(async () => backend.stop?.());
 

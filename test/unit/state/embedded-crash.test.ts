@@ -1,7 +1,9 @@
 /**
- * The embedded engine's promise: a put that resolved is on disk. A child process writes records and
- * reports each put as it resolves; it is SIGKILLed mid-stream, three times over on one store; after
- * each kill, the store reopens and holds every record the child reported (and nothing damaged).
+ * The embedded engine's promise across a process kill: a put that resolved survives. A child process
+ * writes records and reports each put as it resolves; it is SIGKILLed mid-stream, three times over
+ * on one store; after each kill, the store reopens and holds every record the child reported (and
+ * nothing damaged). A kill leaves the OS page cache; that a resolved put is on disk too rests on the
+ * environment's flags (no noSync, no overlapping sync), which lib/state/embedded.ts sets and states.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -12,15 +14,13 @@ import { describe, it } from 'node:test';
 import { EmbeddedStateEngine } from '../../../lib/state/embedded';
 
 describe('embedded state engine: crash', () => {
-  it('keeps every put that resolved before a SIGKILL, across three kills of writers on one store', async () => {
+  it('keeps every put that resolved before a SIGKILL of its process, across three kills of writers on one store', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twilio-state-crash-'));
     try {
       const reported: number[] = [];
       for (let round = 0; round < 3; round++) {
         const start = round * 1_000_000;
-        const resolved = await runUntilKilled(dir, start, 300 + round * 100);
-        assert.ok(resolved.length >= 300 + round * 100, `round ${round}: ${resolved.length} reported`);
-        reported.push(...resolved);
+        reported.push(...(await runUntilKilled(dir, start, 300 + round * 100)));
         const engine = new EmbeddedStateEngine({ dir });
         try {
           const missing: number[] = [];
