@@ -278,6 +278,8 @@ export function maskAnswerText(body: string, redact: (text: string) => string): 
   } catch {
     return redact(body);
   }
-  // A document too deep to be written again cannot be handed on unmasked: the request fails.
-  return redact(JSON.stringify(maskTexts(parsed, redact)));
+  // Written again, JSON escapes only quotes, backslashes and control characters: a secret spelled with
+  // escapes is spelled out, and masking the text finds it at any depth. A document too deep to be
+  // written again cannot be handed on unmasked: the request fails.
+  return redact(JSON.stringify(parsed));
 }

@@ -82,11 +82,22 @@ export function hostPort(host: string): number | undefined {
 /** Node-RED's port when settings.js names none (uiPort). */
 export const DEFAULT_UI_PORT = 1880;
 
-/** This machine's own names and addresses: loopback, its host name, its interfaces' addresses. */
+/** How long the machine's names are kept: a stranger's request must not cost a read of every interface. */
+const OWN_NAMES_MS = 60_000;
+let ownNames: { names: Set<string>; at: number } | undefined;
+
+/**
+ * This machine's own names and addresses: loopback, its host name, its interfaces' addresses. Read at
+ * most once a minute (a webhook reaches this before its signature is checked; an address that comes
+ * and goes, a DHCP lease, is seen within the minute).
+ */
 export function ownHostNames(): Set<string> {
+  const now = Date.now();
+  if (ownNames && now - ownNames.at < OWN_NAMES_MS) return ownNames.names;
   const names = new Set(['localhost', '127.0.0.1', '::1', os.hostname().toLowerCase()]);
   for (const addresses of Object.values(os.networkInterfaces()))
     for (const { address } of addresses ?? []) names.add(address.toLowerCase());
+  ownNames = { names, at: now };
   return names;
 }
 
