@@ -326,7 +326,11 @@ export class Pager {
         askedAt,
         summary: page.spoken.slice(0, 40),
         clarify: this.clarify,
-        onReply: (reply) => this.apply(id, { type: 'reply', number, text: reply.text }),
+        // Only an acknowledgement is the page's: anything else the contact texts ("who is this?") is news.
+        onReply: (reply) => {
+          if (!this.options.policy.acknowledges(reply.text)) return false;
+          this.apply(id, { type: 'reply', number, text: reply.text });
+        },
       });
       open.set(number, close);
     }

@@ -37,7 +37,8 @@ export interface OpenQuestion {
   summary: string;
   /** When Twilio took the question (its clock): a polled reply from before it cannot answer it. */
   askedAt?: number;
-  onReply(reply: Reply): void;
+  /** Takes a reply; `false` when it is not an answer after all (a page's contact texting anything but an acknowledgement): it is passed on as news. */
+  onReply(reply: Reply): unknown;
   /** How its node sends a clarifying message (each node its own; the board's when it has none). */
   clarify?: Clarify;
 }
@@ -138,16 +139,10 @@ export class QuestionBoard {
       media: mediaOf(p),
       at: new Date().toISOString(),
     };
-    if (candidates.length === 1) {
-      candidates[0].onReply(reply);
-      return 'claimed';
-    }
+    if (candidates.length === 1) return candidates[0].onReply(reply) === false ? undefined : 'claimed';
     const quoted = quotedCode(text, new Set(candidates.map((q) => q.code)));
     const chosen = quoted && candidates.find((q) => q.code === quoted.code);
-    if (chosen) {
-      chosen.onReply({ ...reply, text: quoted.rest, code: quoted.code });
-      return 'claimed';
-    }
+    if (chosen) return chosen.onReply({ ...reply, text: quoted.rest, code: quoted.code }) === false ? undefined : 'claimed';
     this.askWhich(person, event.to, candidates);
     // It answers none of them: news, which twilio-in passes on (a fire, a question back, anything).
     return undefined;

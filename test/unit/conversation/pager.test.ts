@@ -217,9 +217,10 @@ describe('pager', () => {
         ['text', BOB],
       ],
     );
-    t.reply(BOB, 'what?');
+    // Anything but an acknowledgement is not the page's: news for twilio-in, never swallowed.
+    assert.equal(t.reply(BOB, 'what?').claimed, false, 'passed on as news');
     assert.equal(t.out.length, 0, 'no acknowledgement');
-    t.reply(BOB, 'OK');
+    assert.equal(t.reply(BOB, 'OK').claimed, true, 'the acknowledgement is the page’s');
     assert.equal(port(t.out[0]), 0);
     const page = t.out[0][0]!.page;
     assert.deepEqual([page.acknowledged.how, page.acknowledged.number], ['reply', BOB]);
