@@ -448,6 +448,8 @@ export class Asking {
 
   private close(id: string, recipient: string, wait: AskWait): void {
     wait.recipients[recipient].open = false;
+    // Its delivery no longer matters: a text stuck at "sent" would otherwise be looked at until the deadline.
+    if (wait.recipients[recipient].sid) this.tracker.untrack(wait.recipients[recipient].sid);
     this.closers.get(`${id} ${recipient}`)?.();
     this.closers.delete(`${id} ${recipient}`);
   }

@@ -123,6 +123,14 @@ export class OutcomeTracker {
     this.scheduleLook(entry, Math.min(first, left));
   }
 
+  /** Stops waiting for `sid` (what waited for it has ended): no more looks, no report. */
+  untrack(sid: string): void {
+    const entry = this.tracked.get(sid);
+    if (!entry) return;
+    this.tracked.delete(sid);
+    this.release(entry);
+  }
+
   /** Stops every wait; outcomes not reached are not reported (the node keeps them to resume). */
   stop(): void {
     for (const entry of this.tracked.values()) this.release(entry);

@@ -51,6 +51,7 @@ function memoryStore(): KeyValueStore & { data: Map<string, unknown>; slow?: Pro
 function fakeAccount(clock: ManualClock, refused: Set<string>) {
   const texts: Array<Record<string, any>> = [];
   const statuses = new Map<string, string>();
+  const looked: string[] = [];
   let n = 0;
   const create = async (params: Record<string, any>) => {
     if (refused.has(String(params.to).replace(/^whatsapp:/, '')))
@@ -63,7 +64,10 @@ function fakeAccount(clock: ManualClock, refused: Set<string>) {
     accountSid: 'AC00000000000000000000000000000000',
     api: { v2010: { account: { messages: { create } } } },
     messages: (sid: string) => ({
-      fetch: async () => ({ status: statuses.get(sid) ?? 'sent', errorCode: 30003, errorMessage: 'Unreachable' }),
+      fetch: async () => {
+        looked.push(sid);
+        return { status: statuses.get(sid) ?? 'sent', errorCode: 30003, errorMessage: 'Unreachable' };
+      },
     }),
   };
   const account = {
@@ -73,7 +77,7 @@ function fakeAccount(clock: ManualClock, refused: Set<string>) {
     getClient: () => client,
     clientFor: () => client,
   } as unknown as TwilioAccount;
-  return { account, texts, statuses };
+  return { account, texts, statuses, looked };
 }
 
 interface Options {
@@ -104,7 +108,7 @@ function setup(options: Options = {}) {
   });
   const hub = new InboundHub();
   const board = new QuestionBoard(hub);
-  const { account, texts, statuses } = fakeAccount(clock, new Set(options.refused));
+  const { account, texts, statuses, looked } = fakeAccount(clock, new Set(options.refused));
   const asking = new Asking({
     node,
     account,
@@ -150,7 +154,7 @@ function setup(options: Options = {}) {
   const reply = (from: string, body: string) =>
     hub.publish({ kind: 'message', sid: `SMreply${++replies}`, from, to: HOUSE, params: { Body: body }, source: 'webhook' });
   const restoredOut = () => fresh.map(portOf);
-  return { clock, store, room, hub, board, asking, texts, statuses, out, dones, failures, ask, reply, warnings, restoredOut };
+  return { clock, store, room, hub, board, asking, texts, statuses, looked, out, dones, failures, ask, reply, warnings, restoredOut };
 }
 
 const settle = () => new Promise((r) => setImmediate(r));
@@ -174,6 +178,10 @@ describe('asking', () => {
     assert.deepEqual(t.dones, [null]);
     assert.equal(t.room.size, 0);
     assert.equal(t.reply(ANN, 'yes again').claimed, false, 'the question closed: a later text is news');
+    // Answered: whether the question was delivered no longer matters, so Twilio is not asked again.
+    const looks = t.looked.length;
+    await t.clock.advance(30 * 60_000);
+    assert.equal(t.looked.length, looks, 'no look at an answered question');
   });
 
   it('each: every answer goes out, the msg ends with the last; anything else by its output', async () => {
