@@ -85,8 +85,11 @@ export class Pager {
   private readonly calls = new Map<string, Map<string, () => void>>();
   /** The replies each page's texts may get, by number. */
   private readonly replies = new Map<string, Map<string, () => void>>();
-  /** Pages with a step on its way; and of those, the ones that ended meanwhile (what lands is undone). */
-  private readonly sending = new Set<string>();
+  /**
+   * Steps on their way, by page (a failed step's next one can start before the first is done with);
+   * and of those pages, the ones that ended meanwhile (what lands is undone).
+   */
+  private readonly sending = new Map<string, number>();
   private readonly ended = new Map<string, PageRecord>();
   private readonly tracker: OutcomeTracker;
   private readonly board: QuestionBoard;
@@ -235,7 +238,7 @@ export class Pager {
 
   /** Sends a step; what became of it comes back as the page's next event. */
   private sendStep(id: string, action: Extract<EscalationAction, { type: 'text' | 'call' }>): void {
-    this.sending.add(id);
+    this.sending.set(id, (this.sending.get(id) ?? 0) + 1);
     // A text's code is this page's for the contact, reserved while it is sent (its open question then holds it).
     const code = action.type === 'text' ? (action.code ?? this.board.codeFor(action.to)) : '';
     const sent = action.type === 'text' ? this.sendAlertText(action, code) : this.placeAlertCall(action);
@@ -247,6 +250,8 @@ export class Pager {
         )
         .finally(() => {
           if (action.type === 'text' && action.code === undefined) this.board.releaseCode(action.to, code);
+          const left = (this.sending.get(id) ?? 1) - 1;
+          if (left > 0) return void this.sending.set(id, left);
           this.sending.delete(id);
           this.ended.delete(id);
         }),

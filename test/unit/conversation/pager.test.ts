@@ -233,6 +233,31 @@ describe('pager', () => {
     );
   });
 
+  it('hangs up a call placed after a cancel when the step before it failed at once (two steps on their way)', async () => {
+    const t = setUp({
+      steps: [
+        { action: 'text', wait: 5 },
+        { action: 'call', wait: 30 },
+      ],
+      rounds: 1,
+    });
+    t.texting.refuse = 1; // the text fails: the call step starts while the text's step is still being done with
+    const release = t.hold();
+    t.input({ topic: 'smoke', payload: 'cellar', contacts: `Alice ${ALICE}` });
+    await t.clock.advance(0);
+    t.input({ topic: 'cleared' });
+    await t.clock.advance(0);
+    assert.equal(port(t.out[0]), 2, 'cancelled');
+    release();
+    await t.clock.advance(0);
+    const call = t.made.find((m) => m.what === 'call');
+    assert.ok(call, 'the call went out');
+    assert.ok(
+      t.made.some((m) => m.what === 'hang-up' && m.sid === call.sid),
+      'and was hung up',
+    );
+  });
+
   it('cancels: a call placed meanwhile is hung up, those alerted hear the all clear, and every msg ends once', async () => {
     const t = setUp({
       steps: [
