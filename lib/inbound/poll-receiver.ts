@@ -35,13 +35,14 @@ export class PollReceiver {
   private failing = false;
 
   constructor(
-    account: TwilioAccount,
+    private readonly account: TwilioAccount,
     settings: PollSettings,
     private readonly callbacks: PollCallbacks,
   ) {
     const hub = inboundHubFor(account);
     this.poller = new InboundPoller({
-      client: () => account.getClient(),
+      // Its own view of the client: a close takes back a look still waiting in the account's queue.
+      client: () => account.clientFor(this),
       store: settings.store,
       seen: new DuplicateWindow(settings.store, {
         windowMs: POLLED_MEMORY_MS,
@@ -71,6 +72,7 @@ export class PollReceiver {
   /** Stops looking; resolves once a look under way has handed on what it found (or after a few seconds). */
   async close(): Promise<void> {
     this.stopFeeding();
+    this.account.queue.withdraw(this);
     await this.poller.stop();
   }
 

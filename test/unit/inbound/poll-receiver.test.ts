@@ -49,7 +49,12 @@ function standInAccount(clock: ManualClock) {
       numMedia: '0',
       dateSent: new Date(clock.now()),
     });
-  const account = { getClient: () => client, redact: (s: string) => s } as unknown as TwilioAccount;
+  const account = {
+    getClient: () => client,
+    clientFor: () => client,
+    queue: { withdraw: () => undefined },
+    redact: (s: string) => s,
+  } as unknown as TwilioAccount;
   return { account, state, text };
 }
 
