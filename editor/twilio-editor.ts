@@ -96,9 +96,19 @@ function createTwilioEditor(window: EditorWindow) {
 
   /**
    * A node's config brought to its type's current version in the editor too, by the same steps as
-   * lib/node-red/config-version.ts (none yet: version 1 is the first that carries the field).
+   * lib/node-red/config-version.ts (the runtime moved the state of a context store when the node
+   * started; the dialog only forgets the old setting).
    */
-  const EDITOR_MIGRATIONS: Record<string, Array<((node: EditedNode) => void) | undefined>> = {};
+  const toStateEngine = (node: EditedNode): void => {
+    if (typeof node.stateIn !== 'string') node.stateIn = '';
+    delete node.contextStore;
+  };
+  const EDITOR_MIGRATIONS: Record<string, Array<((node: EditedNode) => void) | undefined>> = {
+    'twilio-send': [undefined, toStateEngine],
+    'twilio-in': [undefined, toStateEngine],
+    'twilio-ask': [undefined, toStateEngine],
+    'twilio-page': [undefined, toStateEngine],
+  };
   function configVersion(type: string): number {
     return RULES.configVersions[type] || 0;
   }
@@ -422,11 +432,21 @@ function createTwilioEditor(window: EditorWindow) {
    * Fills the dialog's "keep state in" select with the context stores settings.js configures (the
    * editor's settings list them) and selects the node's own; every node that keeps state has one.
    */
-  function contextStores(node: EditedNode): void {
+  /**
+   * The "Keep state in" choice: the account's state engine (the embedded store, or the account's
+   * Redis), or one of Node-RED's context stores (written every flush interval, one instance only).
+   */
+  function stateStores(node: EditedNode): void {
     const settings = RED.settings as unknown as { context?: { stores?: string[] } };
+    const select = $('#node-input-stateIn');
     for (const store of (settings.context && settings.context.stores) || [])
-      $('<option/>').val(store).text(store).appendTo('#node-input-contextStore');
-    $('#node-input-contextStore').val(String(node.contextStore || ''));
+      $('<option/>').val(`context:${store}`).text(node._('twilio.state.context', { store })).appendTo(select);
+    select.val(String(node.stateIn || ''));
+    const hint = $('#twilio-state-hint');
+    const show = () =>
+      hint.text(node._(String(select.val() || '').startsWith('context:') ? 'twilio.state.contextHint' : 'twilio.state.engineHint'));
+    select.on('change', show);
+    show();
   }
 
   /**
@@ -452,7 +472,7 @@ function createTwilioEditor(window: EditorWindow) {
   }
 
   const api = {
-    contextStores,
+    stateStores,
     useTheOnlyAccount,
     rules: RULES,
     rule,

@@ -6,11 +6,13 @@
 import type { Node, NodeAPI } from 'node-red';
 import type twilio from 'twilio';
 import { TwilioNodeError, maskAnswerText, maskTexts, secretRedactor } from '../core/errors';
-import { text } from '../core/texts';
+import { Translate, render, text } from '../core/texts';
 import { Body, isValidSignature } from '../twilio/signature';
 import { resolveEnvReferences } from '../node-red/typed-fields';
 import { RawRequest, RawResponse, performRawRequest } from '../transport/raw-request';
 import { RequestQueue } from '../transport/request-queue';
+import type { StateEngine } from '../state/engine';
+import { StateBackend, acquireStateEngine, embeddedStateDir } from './state-engines';
 import {
   AuthMode,
   BaseUrlRequestClient,
@@ -34,6 +36,10 @@ export interface AccountSettings {
   edge: string;
   defaultFrom: string;
   baseUrl: string;
+  /** Where the account's nodes keep their state: the embedded store (default) or a shared Redis. */
+  stateBackend?: StateBackend;
+  /** Redis: `redis://host:port[/db]` or `rediss://…` (the password is a credential). */
+  redisUrl?: string;
 }
 
 /** The account's credentials, as Node-RED's credential store keeps them. */
@@ -42,6 +48,7 @@ export interface AccountCredentials {
   apiKeySid?: string;
   apiKeySecret?: string;
   authToken?: string;
+  redisPassword?: string;
 }
 
 /** What other nodes may use of a config node. */
@@ -71,6 +78,8 @@ export interface TwilioAccount {
    * `work` settles (within its close budget) before it stops.
    */
   finalRequests?(work: Promise<unknown>): void;
+  /** The state engine of the account's nodes (see lib/account/node-state.ts); undefined when it could not open. */
+  readonly state?: StateEngine;
 }
 
 export type AccountNode = Node & TwilioAccount;
@@ -150,6 +159,7 @@ export function openAccount(RED: NodeAPI, node: Node, settings: AccountSettings,
   let handle: TwilioClientHandle | undefined;
   let configError: TwilioNodeError | undefined;
   const finals = new Set<Promise<unknown>>();
+  let closed = false;
   try {
     handle = createTwilioClient(credentials, { ...connection, queue });
     maskAnswers(handle.requestClient, redact);
@@ -164,6 +174,10 @@ export function openAccount(RED: NodeAPI, node: Node, settings: AccountSettings,
         detail: configError?.text ?? configError?.message ?? text('accountClosed'),
       }),
     );
+
+  // Opened when a node first needs it (most flows only send): then shared by this process's accounts.
+  let state: ReturnType<typeof openState> | null = null;
+  const stateOf = () => (state === null ? (state = openState(RED, node, settings, resolve(stored.redisPassword))) : state);
 
   const account: TwilioAccount = {
     accountSid: credentials.accountSid,
@@ -203,6 +217,7 @@ export function openAccount(RED: NodeAPI, node: Node, settings: AccountSettings,
   };
   // Not enumerable: nothing of the account shows when Node-RED or a flow inspects the node.
   for (const [key, value] of Object.entries(account)) Object.defineProperty(node, key, { value, enumerable: false, configurable: true });
+  Object.defineProperty(node, 'state', { get: () => (closed ? undefined : stateOf()?.engine), enumerable: false, configurable: true });
 
   return async () => {
     const started = Date.now();
@@ -212,5 +227,31 @@ export function openAccount(RED: NodeAPI, node: Node, settings: AccountSettings,
     await Promise.race([queue.close(), delay(left)]);
     handle?.requestClient.destroy();
     handle = undefined;
+    closed = true;
+    await state?.release();
   };
 }
+
+/**
+ * The account's state engine, shared with every account node of this Node-RED that chose the same
+ * (see state-engines.ts); undefined, said in the log, when it cannot open (its nodes then refuse
+ * what they would have to keep: see node-state.ts).
+ */
+function openState(RED: NodeAPI, node: Node, settings: AccountSettings, redisPassword: string | undefined) {
+  const userDir = (RED.settings as unknown as { userDir?: string } | undefined)?.userDir;
+  const say = (key: string, subs: Record<string, string> = {}) => render(text(key, subs), RED._ as Translate);
+  try {
+    if (settings.stateBackend === 'redis') {
+      const url = resolveEnvReferences(RED, node, settings.redisUrl);
+      if (!/^rediss?:\/\//.test(url)) throw new Error(say('redisUrlInvalid'));
+      return acquireStateEngine({ backend: 'redis', dir: '', redisUrl: url, redisPassword });
+    }
+    return acquireStateEngine({ backend: 'embedded', dir: embeddedStateDir(userDir) });
+  } catch (err) {
+    node.error(say('stateUnavailable', { message: redactUrl(err instanceof Error ? err.message : String(err)) }));
+    return undefined;
+  }
+}
+
+/** A Redis URL's password (`redis://:secret@host`) never reaches a log line. */
+const redactUrl = (message: string): string => message.replace(/(rediss?:\/\/[^:@/\s]*:)[^@\s]*@/g, '$1***@');

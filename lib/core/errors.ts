@@ -23,6 +23,8 @@ const LOCAL_ERROR_CODES = [
   'NOT_SENT',
   /** Sent, but its outcome will not be known: the node that waited for it was removed, or holds too many waits. */
   'OUTCOME_UNKNOWN',
+  /** The state store a wait, page or question must be kept in is not open (or Redis is unreachable): not sent. */
+  'STATE_UNAVAILABLE',
   'UNKNOWN_ERROR',
 ] as const;
 

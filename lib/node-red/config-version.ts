@@ -15,17 +15,30 @@ type ConfigMigration = (config: Record<string, unknown>) => void;
  */
 export const MIGRATIONS: Readonly<Record<string, readonly ConfigMigration[]>> = {
   'twilio-config': [() => undefined],
-  'twilio-send': [() => undefined],
+  'twilio-send': [() => undefined, toStateEngine],
   'twilio-get': [() => undefined],
   'twilio-query': [() => undefined],
   'twilio-update': [() => undefined],
   'twilio-delete': [() => undefined],
-  'twilio-in': [() => undefined],
+  'twilio-in': [() => undefined, toStateEngine],
   'twilio-reply': [() => undefined],
   'twilio-request': [() => undefined],
-  'twilio-ask': [() => undefined],
-  'twilio-page': [() => undefined],
+  'twilio-ask': [() => undefined, toStateEngine],
+  'twilio-page': [() => undefined, toStateEngine],
 };
+
+/**
+ * 1 → 2: the node's state moves from a Node-RED context store (`contextStore`: '' the default one)
+ * to the account's state engine (`stateIn: ''`); `stateMovedFrom` tells the node where to move what
+ * the context still holds, once, when it starts (lib/account/node-state.ts).
+ */
+function toStateEngine(config: Record<string, unknown>): void {
+  if (typeof config.stateIn !== 'string') {
+    config.stateMovedFrom = typeof config.contextStore === 'string' ? config.contextStore : '';
+    config.stateIn = '';
+  }
+  delete config.contextStore;
+}
 
 export function currentConfigVersion(type: string, migrations = MIGRATIONS): number {
   return migrations[type]?.length ?? 0;

@@ -59,7 +59,7 @@ import type { EditedNode, NodeDefinition, TypedField } from '../../editor/twilio
     anythingElse: { value: 'end' },
     tellOthers: { value: '' },
     cancelTopic: { value: '' },
-    contextStore: { value: '' },
+    stateIn: { value: '' },
     outputs: { value: 5 },
   });
   FIELDS.to.check = new RegExp(
@@ -133,7 +133,7 @@ import type { EditedNode, NodeDefinition, TypedField } from '../../editor/twilio
       };
       $('#node-input-mode').on('change', toggle);
       toggle();
-      TwilioEditor.contextStores(node);
+      TwilioEditor.stateStores(node);
     },
     oneditsave: function () {
       const before = answersOf(this).length;

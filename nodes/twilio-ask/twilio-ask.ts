@@ -19,12 +19,13 @@ import { Asking, LabelledAnswer, askOutputs } from '../../lib/conversation/askin
 import { AskWait, isAskWait } from '../../lib/conversation/ask-waits';
 import { questionBoardFor } from '../../lib/conversation/questions';
 import { WaitingRoom, isCancel, throttled } from '../../lib/waits/waiting-room';
-import { forgetNodeState, nodeStateStore } from '../../lib/node-red/context';
+import { NodeStateSettings, nodeState } from '../../lib/account/node-state';
+import type { KeyValueStore } from '../../lib/node-red/context';
 import { NodeStatus, nodeStatus } from '../../lib/node-red/status';
 import { isOwnText, typedFieldsReader } from '../../lib/node-red/typed-fields';
 import { LIMITS, seconds } from '../../lib/twilio/values';
 
-export interface TwilioAskDef extends NodeDef {
+export interface TwilioAskDef extends NodeDef, NodeStateSettings {
   account: string;
   answers?: LabelledAnswer[];
   /** Seconds to wait for a reply. */
@@ -37,7 +38,6 @@ export interface TwilioAskDef extends NodeDef {
   tellOthers?: string;
   /** A msg with this topic (or msg.cancel) ends the waits for its recipients. */
   cancelTopic?: string;
-  contextStore?: string;
   [field: string]: unknown;
 }
 
@@ -56,7 +56,8 @@ module.exports = function registerTwilioAsk(RED: NodeAPI): void {
     if (!account) status.failed('twilio.status.failed', { code: 'MISSING_INPUT' });
     if (problems.length > 0) status.warning('twilio-ask.status.badAnswer');
     problems.forEach((problem) => node.warn(problem));
-    const room = openRoom(node, def, account, answers, status);
+    const state = nodeState(RED, node, account, def);
+    const room = openRoom(node, account, state.store, answers, status);
     const stopWaking = account ? account.queue.onChange(() => room.wake()) : () => undefined;
     const show = throttled(() => asking && showOpen(status, asking), systemClock);
     const asking = account && createAsking(node, def, account, room, answers, status, show);
@@ -91,7 +92,7 @@ module.exports = function registerTwilioAsk(RED: NodeAPI): void {
       // Removing the node ends every wait it holds; a redeploy or shutdown keeps them stored, to resume.
       void room
         .close(removed)
-        .then(() => removed && forgetNodeState(node))
+        .then(() => (removed ? state.forget() : undefined))
         .catch((err: Error) => node.warn(err.message))
         .finally(() => {
           stopWaking();
@@ -101,11 +102,11 @@ module.exports = function registerTwilioAsk(RED: NodeAPI): void {
     });
   }
 
-  /** The node's waits: in the context store it chose, one key each. */
-  function openRoom(node: Node, def: TwilioAskDef, account: TwilioAccount | undefined, answers: LabelledAnswer[], status: NodeStatus) {
+  /** The node's waits: in the state store it chose, one key each. */
+  function openRoom(node: Node, account: TwilioAccount | undefined, store: KeyValueStore, answers: LabelledAnswer[], status: NodeStatus) {
     return new WaitingRoom<AskWait>({
       node,
-      store: nodeStateStore(RED, node, def.contextStore || undefined),
+      store,
       prefix: 'twilio-ask-',
       capacity: MAX_WAITS,
       outputs: askOutputs(answers.length).count,

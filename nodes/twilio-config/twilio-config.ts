@@ -27,6 +27,7 @@ module.exports = function registerTwilioConfig(RED: NodeAPI): void {
       apiKeySid: { type: 'text' },
       apiKeySecret: { type: 'password' },
       authToken: { type: 'password' },
+      redisPassword: { type: 'password' },
     },
   });
 };

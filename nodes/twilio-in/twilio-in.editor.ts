@@ -54,7 +54,7 @@ import type { EditedNode, NodeDefinition } from '../../editor/twilio-editor';
       },
       dedupe: { value: true },
       dedupeWindow: { value: 600, validate: RED.validators.number() },
-      contextStore: { value: '' },
+      stateIn: { value: '' },
       receive: { value: 'webhook' },
       // Checked only when the node polls: flows from before polling have neither.
       pollNumber: {
@@ -116,7 +116,7 @@ import type { EditedNode, NodeDefinition } from '../../editor/twilio-editor';
       $('#node-input-receive, #node-input-validate, #node-input-reply, #node-input-dedupe, #node-input-fallback').on('change', toggle);
       $('#node-input-publicBaseUrl').on('input change', toggle);
       toggle();
-      TwilioEditor.contextStores(node);
+      TwilioEditor.stateStores(node);
       // Point one of the account's numbers at this node (the deployed account and public URL are used).
       $('#twilio-in-connect').on('click', function () {
         const account = $('#node-input-account').val();

@@ -13,13 +13,14 @@ import { BODY_TIMEOUT_MS, mountWebhookRoute, publicWebhookUrl } from '../../lib/
 import { WebhookReceiver, WebhookSettings, fallbackTwiml } from '../../lib/inbound/webhook-receiver';
 import { parseHostList } from '../../lib/inbound/webhook';
 import { upgradeConfig } from '../../lib/node-red/config-version';
-import { KeyValueStore, forgetNodeState, nodeStateStore } from '../../lib/node-red/context';
+import type { KeyValueStore } from '../../lib/node-red/context';
+import { NodeStateSettings, nodeState } from '../../lib/account/node-state';
 import { nodeStatus } from '../../lib/node-red/status';
 import { resolveEnvReferences } from '../../lib/node-red/typed-fields';
 import { LIMITS, seconds } from '../../lib/twilio/values';
 import { registerConnectEndpoints } from './admin';
 
-export interface TwilioInDef extends NodeDef {
+export interface TwilioInDef extends NodeDef, NodeStateSettings {
   account: string;
   path: string;
   publicBaseUrl: string;
@@ -34,7 +35,6 @@ export interface TwilioInDef extends NodeDef {
   fallbackText?: string;
   dedupe: boolean;
   dedupeWindow: number | string;
-  contextStore?: string;
   /** How Twilio's news arrives: Twilio calls our route (webhook), or we look every few seconds (poll). */
   receive?: 'webhook' | 'poll';
   /** Polling: one of the account's numbers, or empty for all of them. */
@@ -99,7 +99,8 @@ module.exports = function registerTwilioIn(RED: NodeAPI): void {
     const account = findAccount(RED, def.account);
     const polling = def.receive === 'poll';
     const path = def.path?.startsWith('/') ? def.path : `/${def.path ?? ''}`;
-    const store = nodeStateStore(RED, node, def.contextStore || undefined);
+    const state = nodeState(RED, node, account, def);
+    const store = state.store;
     const publicBaseUrl = () => resolveEnvReferences(RED, node, def.publicBaseUrl) || undefined;
     node.feedsInboundPath = !polling && def.validate !== false;
     node.publicUrl = () => {
@@ -127,11 +128,13 @@ module.exports = function registerTwilioIn(RED: NodeAPI): void {
     }
 
     node.on('close', (removed: boolean, done: () => void) => {
-      void Promise.resolve(close()).then(() => {
-        if (removed) forgetNodeState(node);
-        status.clear();
-        done();
-      });
+      void Promise.resolve(close())
+        .then(() => (removed ? state.forget() : undefined))
+        .catch((err: Error) => node.warn(err.message))
+        .finally(() => {
+          status.clear();
+          done();
+        });
     });
   }
 

@@ -39,7 +39,7 @@ import type { NodeDefinition, TypedField } from '../../editor/twilio-editor';
     language: { value: '' },
     allClear: { value: '' },
     cancelTopic: { value: '' },
-    contextStore: { value: '' },
+    stateIn: { value: '' },
   });
 
   RED.nodes.registerType('twilio-page', {
@@ -110,7 +110,7 @@ import type { NodeDefinition, TypedField } from '../../editor/twilio-editor';
       };
       $('#node-input-keysNode').on('change', toggle);
       toggle();
-      TwilioEditor.contextStores(node);
+      TwilioEditor.stateStores(node);
     },
     oneditsave: function () {
       const steps: Step[] = [];

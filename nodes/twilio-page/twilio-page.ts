@@ -14,12 +14,13 @@ import { TwilioNodeError, toTwilioNodeError } from '../../lib/core/errors';
 import { text } from '../../lib/core/texts';
 import { inboundHubFor } from '../../lib/inbound/hub';
 import { upgradeConfig } from '../../lib/node-red/config-version';
-import { forgetNodeState, nodeStateStore } from '../../lib/node-red/context';
+import { NodeStateSettings, nodeState } from '../../lib/account/node-state';
+import type { KeyValueStore } from '../../lib/node-red/context';
 import { NodeStatus, nodeStatus } from '../../lib/node-red/status';
 import { typedFieldsReader } from '../../lib/node-red/typed-fields';
 import { WaitingRoom, isCancel } from '../../lib/waits/waiting-room';
 
-export interface TwilioPageDef extends NodeDef {
+export interface TwilioPageDef extends NodeDef, NodeStateSettings {
   account: string;
   /** Each contact's ladder: what to do, and how long to wait for an acknowledgement after it. */
   steps?: Array<{ action: StepAction; wait: number | string }>;
@@ -37,17 +38,16 @@ export interface TwilioPageDef extends NodeDef {
   /** Texted, when a page is cancelled, to those already alerted (empty: nothing). */
   allClear?: string;
   cancelTopic?: string;
-  contextStore?: string;
   [field: string]: unknown;
 }
 
 const MAX_PAGES = 1_000;
 
 /** The node's pages wait here: stored in its context, their msgs held until they end. */
-function pageRoom(RED: NodeAPI, node: Node, def: TwilioPageDef, status: NodeStatus): WaitingRoom<PageRecord> {
+function pageRoom(node: Node, store: KeyValueStore, status: NodeStatus): WaitingRoom<PageRecord> {
   return new WaitingRoom<PageRecord>({
     node,
-    store: nodeStateStore(RED, node, def.contextStore || undefined),
+    store,
     prefix: 'twilio-page-',
     capacity: MAX_PAGES,
     outputs: 3,
@@ -101,7 +101,8 @@ module.exports = function registerTwilioPage(RED: NodeAPI): void {
     const account = findAccount(RED, def.account);
     if (!account) status.failed('twilio.status.failed', { code: 'MISSING_INPUT' });
     const readFields = typedFieldsReader(RED, node, def, ['contacts', 'from', 'alarmId']);
-    const room = pageRoom(RED, node, def, status);
+    const state = nodeState(RED, node, account, def);
+    const room = pageRoom(node, state.store, status);
     const pager = account && pagerFor(RED, node, def, account, room, status);
 
     node.on(
@@ -137,7 +138,7 @@ module.exports = function registerTwilioPage(RED: NodeAPI): void {
       // A full deploy closes the account too, after this node: it takes these last requests first.
       account?.finalRequests?.(closed);
       void closed
-        .then(() => removed && forgetNodeState(node))
+        .then(() => (removed ? state.forget() : undefined))
         .catch((err: Error) => node.warn(err.message))
         .finally(() => {
           account?.queue.withdraw(node);

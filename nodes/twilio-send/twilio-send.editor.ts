@@ -69,7 +69,7 @@ import type { Defaults, EditedNode, NodeDefinition, TypedField } from '../../edi
       },
     },
     failureOutput: { value: false },
-    contextStore: { value: '' },
+    stateIn: { value: '' },
     outputs: { value: 1 },
   };
   (Object.keys(LITERAL_CHECKS) as Array<keyof typeof LITERAL_CHECKS>).forEach(function (name) {
@@ -142,7 +142,7 @@ import type { Defaults, EditedNode, NodeDefinition, TypedField } from '../../edi
         $('.twilio-send-receipts').toggle(resource !== 'object');
         $('.twilio-send-waits').toggle(resource !== 'object' && $('#node-input-waitFor').val() === 'outcome');
       };
-      TwilioEditor.contextStores(this);
+      TwilioEditor.stateStores(this);
       $('#node-input-waitFor').on('change', update);
       const node = this;
       RED.nodes.eachNode(function (found) {

@@ -10,14 +10,15 @@ import { ObjectSpec, findObject } from '../../lib/catalogue/catalogue';
 import { warnIfDeprecated } from '../../lib/catalogue/resource-inputs';
 import { TwilioNodeError } from '../../lib/core/errors';
 import { upgradeConfig } from '../../lib/node-red/config-version';
-import { forgetNodeState, nodeStateStore } from '../../lib/node-red/context';
+import { NodeStateSettings, nodeState } from '../../lib/account/node-state';
+import type { KeyValueStore } from '../../lib/node-red/context';
 import { NodeStatus, nodeStatus, showQueue } from '../../lib/node-red/status';
 import { OutcomeHolder, SendController, SendKind, sendInputs, sendKind } from '../../lib/outbound/send-controller';
 import type { CallAction } from '../../lib/twilio/send-plans';
 import { OUTCOME_ROOM, OutcomeWait, outcomeDeadlineMs, outcomeWaitsFor } from '../../lib/waits/outcome-waits';
 import { WaitingRoom } from '../../lib/waits/waiting-room';
 
-export interface TwilioSendDef extends NodeDef {
+export interface TwilioSendDef extends NodeDef, NodeStateSettings {
   account: string;
   /** 'message', 'call', or the name of any other creatable catalogue object. */
   resource: string;
@@ -29,7 +30,6 @@ export interface TwilioSendDef extends NodeDef {
   /** Outcomes that did not reach the person leave by a second output. */
   failureOutput?: boolean;
   /** Where waits are kept (a persistent store keeps them across restarts). */
-  contextStore?: string;
   /** A twilio-in of this Node-RED that receives the delivery receipts. */
   statusCallbackNode?: string;
   [field: string]: unknown;
@@ -69,7 +69,8 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
     // One lifecycle for every msg: the intake (a burst waits as msgs until the account's queue has
     // room), the waits when the node waits for outcomes, and the close.
     const waiting = kind !== 'object' && def.waitFor === 'outcome' && account !== undefined;
-    const room = waitingRoom(wiring, waiting, (): boolean => sender.canTakeMore());
+    const state = nodeState(RED, node, account, def);
+    const room = waitingRoom(wiring, state.store, waiting, (): boolean => sender.canTakeMore());
     // Each recipient's outcome heard of by callback, or looked at (the node's requests).
     const outcomes = waiting
       ? outcomeWaitsFor(account!, node, {
@@ -98,7 +99,7 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
       const closed = room.close(removed, outcomes?.endRemoved);
       account?.queue.withdraw(node);
       void closed
-        .then(() => removed && forgetNodeState(node))
+        .then(() => (removed ? state.forget() : undefined))
         .catch((err: Error) => node.warn(err.message))
         .finally(() => {
           stopWaking();
@@ -112,11 +113,16 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
   RED.nodes.registerType('twilio-send', TwilioSend);
 };
 
-function waitingRoom({ RED, node, def, status }: Wiring, waiting: boolean, ready: () => boolean): WaitingRoom<OutcomeWait> {
+function waitingRoom(
+  { node, def, status }: Wiring,
+  store: KeyValueStore,
+  waiting: boolean,
+  ready: () => boolean,
+): WaitingRoom<OutcomeWait> {
   return new WaitingRoom<OutcomeWait>({
     ...OUTCOME_ROOM,
     node,
-    store: nodeStateStore(RED, node, def.contextStore || undefined),
+    store,
     outputs: waiting && def.failureOutput ? 2 : 1,
     ready,
     translate: status.translate,

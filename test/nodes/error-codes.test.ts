@@ -133,6 +133,44 @@ describe('error codes through a flow', () => {
     }
   });
 
+  it('refuses a page as STATE_UNAVAILABLE when its account cannot open its state store, before any step', async () => {
+    // A Redis URL that is no URL: the account says so in the log, and nothing that must be kept is accepted.
+    const account = accountNode(simulator.url, 'apiKey', { stateBackend: 'redis', redisUrl: 'http://not-redis' });
+    const flow = [
+      { id: 'tab', type: 'tab', label: 't' },
+      account.node,
+      {
+        id: 'page',
+        type: 'twilio-page',
+        z: 'tab',
+        account: 'account',
+        contacts: TO,
+        contactsType: 'str',
+        alert: 'Smoke',
+        wires: [[], [], []],
+      },
+    ];
+    await helper.load(allNodes, flow, { account: account.credentials });
+    try {
+      const node = helper.getNode('page');
+      const done = new Promise<any>((resolve) => {
+        const complete = node._complete as (m: unknown, err?: unknown) => void;
+        node._complete = (m: unknown, err?: unknown) => {
+          resolve(err);
+          complete.call(node, m, err);
+        };
+      });
+      node.receive({ payload: 'fire' });
+      const error = await done;
+      assert.equal(error?.code, 'STATE_UNAVAILABLE', String(error?.message));
+      assert.doesNotMatch(String(error?.message), /not-redis/);
+      assert.equal(simulator.requests.length, 0, 'nothing was sent');
+      reached.add('STATE_UNAVAILABLE');
+    } finally {
+      await helper.unload();
+    }
+  });
+
   it('ends a wait for an outcome as OUTCOME_UNKNOWN when the node is removed (it was sent)', async () => {
     // Delivered (two steps: sent, delivered) about a second after the send, long after the node is
     // gone (~100 ms); the simulator's stop waits for these steps, so longer only slows the file down.

@@ -27,7 +27,7 @@ describe('twilio-ask: stored waits', { timeout: 60_000 }, () => {
     refusingStore.refuse = false;
   });
   const credentials = () => ({ account: accountNode(simulator.url, 'authToken').credentials });
-  const flow = (name = '', contextStore = 'slow'): FlowNode[] => [
+  const flow = (name = '', store = 'slow'): FlowNode[] => [
     { id: 'tab', type: 'tab', label: 't' },
     accountNode(simulator.url, 'authToken').node,
     {
@@ -42,7 +42,7 @@ describe('twilio-ask: stored waits', { timeout: 60_000 }, () => {
       bodyType: 'str',
       answers: [{ type: 'words', value: 'yes' }],
       timeout: 600,
-      contextStore,
+      stateIn: store ? `context:${store}` : '',
       outputs: 4,
       wires: [['o0'], ['o1'], ['o2'], ['o3']],
     },

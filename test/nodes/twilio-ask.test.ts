@@ -69,7 +69,6 @@ describe('twilio-ask', () => {
       ],
       timeout: 3600,
       mode: 'each',
-      contextStore: 'file',
       outputs: 5,
       wires: OUTPUTS.map((o) => [`${id}-${o}`]),
       ...extra,

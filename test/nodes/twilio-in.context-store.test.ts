@@ -42,7 +42,7 @@ describe('twilio-in duplicate window in a configured context store', () => {
         reply: 'auto',
         dedupe: true,
         dedupeWindow: 600,
-        contextStore: 'shared',
+        stateIn: 'context:shared',
         wires: [['out']],
       },
       { id: 'out', type: 'helper', z: 'tab' },

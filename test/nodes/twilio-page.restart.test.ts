@@ -30,7 +30,6 @@ describe('twilio-page across a restart (file store)', { timeout: 60_000 }, () =>
       alert: 'Smoke',
       steps: [{ action: 'text', wait: 60 }],
       rounds: 1,
-      contextStore: 'file',
       wires: [['o0'], ['o1'], ['o2']],
     },
     ...['o0', 'o1', 'o2'].map((id) => ({ id, type: 'helper', z: 'tab' })),

@@ -26,7 +26,7 @@ describe('twilio-page: stored pages', { timeout: 60_000 }, () => {
     refusingStore.refuse = false;
   });
 
-  const flow = (name = '', contextStore = 'slow'): FlowNode[] => [
+  const flow = (name = '', store = 'slow'): FlowNode[] => [
     { id: 'tab', type: 'tab', label: 't' },
     accountNode(simulator.url, 'authToken').node,
     {
@@ -42,7 +42,7 @@ describe('twilio-page: stored pages', { timeout: 60_000 }, () => {
       rounds: 1,
       alarmId: 'topic',
       alarmIdType: 'msg',
-      contextStore,
+      stateIn: store ? `context:${store}` : '',
       wires: [['acknowledged'], ['exhausted'], ['cancelled']],
     },
     { id: 'acknowledged', type: 'helper', z: 'tab' },

@@ -256,13 +256,13 @@ describe('twilio-send waiting for outcomes', () => {
 
   for (const how of ['a full redeploy', 'a restart of Node-RED']) {
     it(`resumes a wait after ${how}: the msg that waited ends once, the outcome leaves once as a fresh msg`, async () => {
-      let run = await load({ contextStore: 'file' });
+      let run = await load({});
       helper.getNode('send').receive({ payload: 'x', door: 'garage' });
       // Held and stored; Twilio delivers it meanwhile, but the node's first look is 2 s away.
       await Promise.all([tracking(2), twilioKnows(['delivered'])]);
       const before = run;
       if (how === 'a full redeploy') {
-        await helper.setFlows(flow({ contextStore: 'file', name: 'changed' }), 'full', credentials());
+        await helper.setFlows(flow({ name: 'changed' }), 'full', credentials());
       } else {
         const red = helper as any;
         await red._redNodes.stopFlows();
@@ -285,7 +285,7 @@ describe('twilio-send waiting for outcomes', () => {
   }
 
   it('ends every wait when the node is removed: Catch hears OUTCOME_UNKNOWN, and the store forgets them', async () => {
-    const run = await load({ contextStore: 'file' });
+    const run = await load({});
     helper.getNode('send').receive({ payload: 'x' });
     helper.getNode('send').receive({ payload: 'y' });
     await until(() => simulator.messages.size === 2, 'two messages created');
@@ -332,7 +332,7 @@ describe('twilio-send waiting for outcomes', () => {
   });
 
   it('looks once for a wait whose deadline passed while Node-RED was off, before calling it unknown', async () => {
-    let run = await load({ contextStore: 'file', outcomeTimeout: 5 });
+    let run = await load({ outcomeTimeout: 5 });
     helper.getNode('send').receive({ payload: 'x' });
     await Promise.all([tracking(2), twilioKnows(['delivered'])]);
     const red = helper as any;

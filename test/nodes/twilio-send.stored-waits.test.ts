@@ -93,7 +93,7 @@ describe('twilio-send: stored waits', { timeout: 60_000 }, () => {
           body: 'hi',
           bodyType: 'str',
           waitFor: 'outcome',
-          contextStore: 'refusing',
+          stateIn: 'context:refusing',
           wires: [['out']],
         },
         { id: 'out', type: 'helper', z: 'tab' },

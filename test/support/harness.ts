@@ -6,6 +6,7 @@ import path from 'node:path';
 import { after, afterEach, before } from 'node:test';
 import { DEMO_ACCOUNT, SimulatorOptions, TwilioSimulator } from '../../simulator/server';
 import { builtNodes } from './paths';
+import { acquireStateEngine, embeddedStateDir } from '../../lib/account/state-engines';
 
 const helper = require('node-red-node-test-helper') as TestHelper;
 
@@ -85,6 +86,21 @@ let fileContext = false;
 export const ACCOUNT = DEMO_ACCOUNT;
 export const API_KEY = DEMO_ACCOUNT.apiKeys![0];
 
+/**
+ * Each test starts with an empty state store: the runtime of these tests has no user dir, so every
+ * account of the process shares one embedded store (lib/account/state-engines.ts), which outlives a
+ * test's unload as it outlives a redeploy.
+ */
+export async function forgetEmbeddedState(): Promise<void> {
+  const { engine, release } = acquireStateEngine({ backend: 'embedded', dir: embeddedStateDir(undefined) });
+  try {
+    for (let page = await engine.scan('', 1000); page.length > 0; page = await engine.scan('', 1000))
+      for (const record of page) await engine.delete(record.key);
+  } finally {
+    await release();
+  }
+}
+
 /** Starts the Node-RED test server and one simulator for the file; both stop after it. */
 export function useRuntime(options: SimulatorOptions = {}): { simulator: TwilioSimulator } {
   const context = { simulator: new TwilioSimulator({ accounts: [DEMO_ACCOUNT], ...options }) };
@@ -98,6 +114,7 @@ export function useRuntime(options: SimulatorOptions = {}): { simulator: TwilioS
     // removal deletes their context: a write then would race it).
     if (fileContext) await (helper as unknown as { _context: { close(): Promise<void> } })._context.close();
     await helper.unload();
+    await forgetEmbeddedState();
     context.simulator.reset();
   });
   after(async () => {

@@ -35,7 +35,7 @@ export async function startWithStored(
   const flow: FlowNode[] = [
     { id: 'tab', type: 'tab', label: 't' },
     accountNode(simulator.url, 'authToken').node,
-    { ...node, z: 'tab', account: 'account', contextStore: 'refusing', wires: [['o0'], ['o1'], ['o2'], ['o3']] },
+    { ...node, z: 'tab', account: 'account', stateIn: 'context:refusing', wires: [['o0'], ['o1'], ['o2'], ['o3']] },
     ...['o0', 'o1', 'o2', 'o3'].map((id) => ({ id, type: 'helper', z: 'tab' })),
   ];
   await helper.load(allNodes, flow, { account: accountNode(simulator.url, 'authToken').credentials });

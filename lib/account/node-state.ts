@@ -1,0 +1,126 @@
+/**
+ * Where a node keeps what must outlive a redeploy, a restart or a power cut (its waits, pages, open
+ * questions, poll cursor, duplicate window): its `stateIn` setting.
+ *   ''               the account's state engine (the default): the embedded store in the user dir,
+ *                    each change on disk before the node acts on it; or the account's Redis.
+ *   'context:<name>' a Node-RED context store (`context:` alone: the default one), for a host whose
+ *                    user dir does not persist: written every flush interval, one instance only.
+ * A node's keys live under `node/<id>/` in its engine; a removed node's are deleted.
+ */
+import type { Node, NodeAPI } from 'node-red';
+import type { StateEngine } from '../state/engine';
+import { TwilioNodeError } from '../core/errors';
+import { text } from '../core/texts';
+import { KeyValueStore, contextStore, forgetNodeState, nodeStateStore } from '../node-red/context';
+
+/** How many keys one scan reads: a node's waits are read in pages, never all at once. */
+const SCAN_PAGE = 500;
+
+/** A state engine seen as a key-value store under `prefix` (what the waiting room and the poller use). */
+export function engineStore(engine: StateEngine, prefix: string): KeyValueStore {
+  return {
+    get: async (key) => (await engine.get(prefix + key))?.value,
+    set: async (key, value) => {
+      if (value === undefined) await engine.delete(prefix + key);
+      else if ((await engine.put(prefix + key, value)) === undefined) throw new Error(`state refused ${key}`);
+    },
+    keys: async () => {
+      const keys: string[] = [];
+      for (let after: string | undefined; ;) {
+        const page = await engine.scan(prefix, SCAN_PAGE, after);
+        for (const record of page) keys.push(record.key.slice(prefix.length));
+        if (page.length < SCAN_PAGE) return keys;
+        after = page[page.length - 1].key;
+      }
+    },
+  };
+}
+
+export interface NodeState {
+  store: KeyValueStore;
+  /** What the store promises: 'commit' (on disk before it resolves), 'server' (Redis), 'flush-interval' (a context store). */
+  durable: 'commit' | 'server' | 'flush-interval';
+  /** Deletes everything the node kept (it was removed from the flows). */
+  forget(): Promise<void>;
+  /** Settles once state a previous release kept in a context store is moved over (see moveContextState). */
+  moved: Promise<void>;
+}
+
+/** The account's side of it: its engine (undefined while the account cannot open one). */
+export interface StateOwner {
+  readonly state?: StateEngine;
+}
+
+export interface NodeStateSettings {
+  stateIn?: string;
+  /** Set by the config step that brought `stateIn` in: the context store the node used before ('' for the default). */
+  stateMovedFrom?: string;
+}
+
+export function nodeState(RED: NodeAPI, node: Node, account: StateOwner | undefined, settings: NodeStateSettings): NodeState {
+  const choice = settings.stateIn ?? '';
+  if (choice.startsWith('context:') || !account) {
+    // Without an account the node takes no msg; its store is never written.
+    const name = choice.startsWith('context:') ? choice.slice('context:'.length) || undefined : undefined;
+    return {
+      store: nodeStateStore(RED, node, name),
+      durable: 'flush-interval',
+      forget: async () => forgetNodeState(node),
+      moved: Promise.resolve(),
+    };
+  }
+  const engine = account.state;
+  if (!engine) return closedState();
+  const own = engineStore(engine, `node/${node.id}/`);
+  const from = settings.stateMovedFrom;
+  // Nothing is read before what the context held is moved (a wait left there is restored like any other).
+  const moved =
+    from === undefined
+      ? Promise.resolve()
+      : moveContextState(contextStore(node.context(), from || undefined), own).then(
+          () => undefined,
+          // What cannot be moved stays where it was (still readable there by hand); the node goes on.
+          (err: unknown) => node.warn(`${err instanceof Error ? err.message : String(err)}`),
+        );
+  const store: KeyValueStore = {
+    get: (key) => moved.then(() => own.get(key)),
+    set: (key, value) => moved.then(() => own.set(key, value)),
+    keys: () => moved.then(() => own.keys()),
+  };
+  return {
+    store,
+    durable: engine.guarantees.durable,
+    forget: async () => {
+      for (const key of await store.keys()) await store.set(key, undefined);
+    },
+    moved,
+  };
+}
+
+/**
+ * Moves what a node kept in a context store (before the state engine) into its engine store, once:
+ * each key is written to the engine (unless the engine already has it) before it is deleted from
+ * the context, so a crash in between leaves it in both, never in neither.
+ */
+export async function moveContextState(from: KeyValueStore, to: KeyValueStore): Promise<number> {
+  let moved = 0;
+  for (const key of await from.keys()) {
+    const value = await from.get(key);
+    if (value === undefined) continue;
+    if ((await to.get(key)) === undefined) await to.set(key, value);
+    await from.set(key, undefined);
+    moved++;
+  }
+  return moved;
+}
+
+/** The state of a node whose account's engine could not open: it refuses every write (a msg that must be kept is refused, never kept in memory only). */
+function closedState(): NodeState {
+  const refuse = () => Promise.reject(new TwilioNodeError('STATE_UNAVAILABLE', text('stateNotOpen')));
+  return {
+    store: { get: () => Promise.resolve(undefined), set: refuse, keys: () => Promise.resolve([]) },
+    durable: 'commit',
+    forget: () => Promise.resolve(),
+    moved: Promise.resolve(),
+  };
+}

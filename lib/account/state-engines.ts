@@ -1,0 +1,99 @@
+/**
+ * The state engines of this process, shared: one embedded store per directory (LMDB allows one
+ * environment per file in a process, and every account of this Node-RED keeps its state there), one
+ * Redis connection per server and password. An engine opens with its first account node and closes
+ * a while after its last (IDLE_CLOSE_MS).
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Clock } from '../core/clock';
+import type { StateEngine } from '../state/engine';
+import { openStateEngine } from '../state/open';
+
+export type StateBackend = 'embedded' | 'redis';
+
+export interface StateChoice {
+  backend: StateBackend;
+  /** The embedded store's directory. */
+  dir: string;
+  /** Redis: `redis://host:port[/db]` or `rediss://…`. */
+  redisUrl?: string;
+  redisPassword?: string;
+  onRedisError?: (err: Error) => void;
+}
+
+interface Shared {
+  engine: StateEngine;
+  users: number;
+  closing?: ReturnType<typeof setTimeout>;
+}
+/**
+ * How long an engine no account uses stays open: a full redeploy closes every account node after
+ * its nodes (whose last writes, a removed node's cleanup, may still be under way) and opens new ones
+ * that take the same engine again.
+ */
+const IDLE_CLOSE_MS = 30_000;
+const engines = new Map<string, Shared>();
+
+/** Where the embedded store lives: `twilio-state/` in the Node-RED user dir. */
+export function embeddedStateDir(userDir: string | undefined): string {
+  return userDir ? path.join(userDir, 'twilio-state') : processTempDir();
+}
+
+let tempDir: string | undefined;
+/**
+ * Without a user dir (node-red-node-test-helper starts a runtime without one) the store is this
+ * process's own, removed when it exits: nothing of one test process is seen by another.
+ */
+function processTempDir(): string {
+  if (!tempDir) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twilio-state-'));
+    tempDir = dir;
+    process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  }
+  return tempDir;
+}
+
+/** Takes the engine `choice` names (opening it if no one has it open); `release` gives it back. */
+export function acquireStateEngine(choice: StateChoice, clock?: Clock): { engine: StateEngine; release(): Promise<void> } {
+  const id =
+    choice.backend === 'redis'
+      ? `redis ${choice.redisUrl} ${crypto
+          .createHash('sha256')
+          .update(choice.redisPassword ?? '')
+          .digest('hex')}`
+      : `embedded ${path.resolve(choice.dir)}`;
+  let shared = engines.get(id);
+  if (!shared) {
+    const engine =
+      choice.backend === 'redis'
+        ? openStateEngine(
+            { backend: 'redis', url: choice.redisUrl ?? '', password: choice.redisPassword || undefined, onError: choice.onRedisError },
+            clock,
+          )
+        : openStateEngine({ backend: 'embedded', dir: choice.dir }, clock);
+    engines.set(id, (shared = { engine, users: 0 }));
+  }
+  shared.users++;
+  if (shared.closing) clearTimeout(shared.closing);
+  shared.closing = undefined;
+  const taken = shared;
+  let released = false;
+  return {
+    engine: taken.engine,
+    release: async () => {
+      if (released) return;
+      released = true;
+      if (--taken.users > 0) return;
+      taken.closing = setTimeout(() => {
+        if (taken.users > 0) return;
+        if (engines.get(id) === taken) engines.delete(id);
+        void taken.engine.close().catch(() => undefined);
+      }, IDLE_CLOSE_MS);
+      // An idle engine does not keep Node-RED from exiting (LMDB commits each write: nothing is pending).
+      taken.closing.unref();
+    },
+  };
+}

@@ -1,0 +1,81 @@
+/**
+ * After a crash, the one request whose fate is unknown: a wait or a page step was committed as an
+ * intent before its text or call went to Twilio, and no Sid was written after. Before anything else
+ * happens to it, Twilio is asked whether it exists: a message (or call) to the same recipient, from
+ * the same sender, created within a few minutes of the intent, with the same body. Found: it was sent
+ * (the wait goes on with its Sid); not found: it was not (NOT_SENT, safe to send again).
+ *
+ * Twilio keeps no key of ours on a message, so two intents with the same recipient and body in the
+ * same minutes match the same records: each Sid is given to one intent only (`taken`), newest first.
+ */
+import type twilio from 'twilio';
+import type { TwilioAccount } from '../account/account';
+
+export interface SendIntent {
+  kind: 'message' | 'call';
+  to: string;
+  /** The sender asked for; absent when the account's default or a Messaging Service chose it. */
+  from?: string;
+  messagingServiceSid?: string;
+  /** A message's body as sent (after templates). */
+  body?: string;
+  /** When the request was about to go (the node's clock, ms). */
+  at: number;
+}
+
+/** How far from the intent's time a record may be created and still be it: clocks differ, queues wait. */
+export const RECONCILE_WINDOW_MS = 5 * 60_000;
+/** Records read at most: the newest of the recipient's, enough for a burst of a few hundred. */
+const PAGE_SIZE = 200;
+const MAX_PAGES = 3;
+
+interface Candidate {
+  sid: string;
+  from?: string | null;
+  body?: string | null;
+  messagingServiceSid?: string | null;
+  dateCreated?: Date | string | null;
+}
+
+/**
+ * The Sid of the record `intent` became, if Twilio has it and no other intent took it (added to
+ * `taken`); undefined when it was not sent. Rejects when Twilio cannot be asked (the caller tries
+ * again later: the intent stays as it is).
+ */
+export async function reconcileIntent(
+  account: TwilioAccount,
+  owner: object,
+  intent: SendIntent,
+  taken: Set<string> = new Set(),
+): Promise<string | undefined> {
+  const client = account.clientFor(owner);
+  const from = intent.from || (intent.messagingServiceSid ? undefined : account.defaultFrom) || undefined;
+  const earliest = intent.at - RECONCILE_WINDOW_MS;
+  const latest = intent.at + RECONCILE_WINDOW_MS;
+  let page: Page | undefined = await firstPage(client, intent, from);
+  for (let read = 0; page && read < MAX_PAGES; read++) {
+    let older = false;
+    for (const record of page.instances as Candidate[]) {
+      const created = timeOf(record.dateCreated);
+      if (created < earliest) older = true;
+      if (created < earliest || created > latest || taken.has(record.sid)) continue;
+      if (intent.kind === 'message' && (record.body ?? '') !== (intent.body ?? '')) continue;
+      if (intent.messagingServiceSid && record.messagingServiceSid && record.messagingServiceSid !== intent.messagingServiceSid) continue;
+      taken.add(record.sid);
+      return record.sid;
+    }
+    // Newest first: once a page reaches records older than the window, no later page can match.
+    if (older) return undefined;
+    page = await page.nextPage();
+  }
+  return undefined;
+}
+
+type Page = { instances: unknown[]; nextPage(): Promise<Page | undefined> };
+
+function firstPage(client: twilio.Twilio, intent: SendIntent, from: string | undefined): Promise<Page> {
+  const filter = { to: intent.to, ...(from ? { from } : {}), pageSize: PAGE_SIZE };
+  return (intent.kind === 'message' ? client.messages.page(filter) : client.calls.page(filter)) as unknown as Promise<Page>;
+}
+
+const timeOf = (value: Date | string | null | undefined): number => (value ? new Date(value).getTime() : Number.NaN);
