@@ -13,14 +13,29 @@ import { freePort } from './prism';
 
 export interface RedProcess {
   url: string;
+  /** Its user dir: flows, settings and the embedded state store (`twilio-state/`). */
+  userDir: string;
   log(): string;
   alive(): boolean;
+  /** SIGTERM (a clean shutdown), then the user dir is removed. */
   stop(): Promise<void>;
+  /** SIGKILL, as a power cut would stop it: nothing of it runs after; its user dir stays for a restart. */
+  kill(): Promise<void>;
 }
 
 /** `settings` is the body of settings.js's object literal beyond port, host and files. */
 export async function startRed(flows: object[], credentials: Record<string, object>, settings = ''): Promise<RedProcess> {
   const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'twilio-red-'));
+  prepareUserDir(userDir, flows, credentials);
+  return launchRed(userDir, settings);
+}
+
+/** Starts Node-RED again on the user dir a killed (or stopped) one left: its flows, its state store. */
+export function restartRed(killed: RedProcess, settings = ''): Promise<RedProcess> {
+  return launchRed(killed.userDir, settings);
+}
+
+function prepareUserDir(userDir: string, flows: object[], credentials: Record<string, object>): void {
   const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { name: string };
   const target = path.join(userDir, 'node_modules', ...pkg.name.split('/'));
   fs.mkdirSync(path.dirname(target), { recursive: true });
@@ -31,6 +46,9 @@ export async function startRed(flows: object[], credentials: Record<string, obje
   );
   fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify(flows));
   fs.writeFileSync(path.join(userDir, 'flows_cred.json'), JSON.stringify(credentials));
+}
+
+async function launchRed(userDir: string, settings: string): Promise<RedProcess> {
   const port = await freePort();
   fs.writeFileSync(
     path.join(userDir, 'settings.js'),
@@ -52,6 +70,7 @@ export async function startRed(flows: object[], credentials: Record<string, obje
   child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
   const red: RedProcess = {
     url: `http://127.0.0.1:${port}`,
+    userDir,
     log: () => log,
     alive: () => child.exitCode === null && child.signalCode === null,
     stop: async () => {
@@ -61,6 +80,12 @@ export async function startRed(flows: object[], credentials: Record<string, obje
         await exited;
       }
       fs.rmSync(userDir, { recursive: true, force: true });
+    },
+    kill: async () => {
+      if (!red.alive()) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await exited;
     },
   };
   try {
