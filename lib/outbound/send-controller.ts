@@ -276,10 +276,17 @@ export class SendController<T = unknown> {
       // After a restart, the intents a crash left are looked up at Twilio before anything new is sent.
       if (outcomes?.ready) await outcomes.ready();
       sendPlan = await this.plan(msg);
-    } finally {
+    } catch (err) {
       this.prepared();
+      throw err;
     }
-    if (this.options.intake.closing) return accepted.done(notSent());
+    // A msg that waits counts as prepared until its intents are stored: the intents a crash can
+    // leave unsent are those of the queue's few requests ahead, not of every msg a burst let in.
+    if (!outcomes) this.prepared();
+    if (this.options.intake.closing) {
+      if (outcomes) this.prepared();
+      return accepted.done(notSent());
+    }
     if (outcomes) return this.sendAndWait(outcomes, sendPlan, msg, accepted);
     // In a burst the status follows the burst (its queue while it waits, the last result), not each
     // message: thousands of status events a second would tell the editor nothing.
@@ -294,14 +301,19 @@ export class SendController<T = unknown> {
    * request goes, each Sid written once Twilio answered, then the msg is held until the outcomes are in.
    */
   private async sendAndWait(outcomes: OutcomeHolder<T>, sendPlan: SendPlan<object>, msg: Msg, accepted: Accepted): Promise<void> {
-    // The copy of the msg its wait keeps, with room set aside for it, before anything is sent.
-    const admission = outcomes.admit(msg);
     const params = sendPlan.recipients.map((recipient): [string, Record<string, unknown>] => [
       recipient,
       sendPlan.paramsFor(recipient) as Record<string, unknown>,
     ]);
-    // Rejects with the store's coded error when the intents cannot be committed: nothing is sent.
-    const intended = await outcomes.intend(admission, msg, accepted, params);
+    let intended: IntendedSend | undefined;
+    try {
+      // The copy of the msg its wait keeps, with room set aside for it, before anything is sent.
+      const admission = outcomes.admit(msg);
+      // Rejects with the store's coded error when the intents cannot be committed: nothing is sent.
+      intended = await outcomes.intend(admission, msg, accepted, params);
+    } finally {
+      this.prepared();
+    }
     if (!intended) return; // the msg ended meanwhile (its node closed): nothing is sent
     const recipientOf = new Map<object, string>(params.map(([recipient, p]) => [p, recipient]));
     const byRecipient = new Map(params);

@@ -193,6 +193,23 @@ describe('SendController', () => {
     assert.equal(created.length, 1);
   });
 
+  it('counts a waiting msg as prepared until its intents are stored (a burst lets in only what the queue wants)', async () => {
+    const calls: string[] = [];
+    let open: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const holder = loggingHolder(calls, () => 0);
+    const outcomes: OutcomeHolder<string> = { ...holder, intend: async (...args) => gate.then(() => holder.intend(...args)) };
+    const sending = setUp({ outcomes });
+    const account = sending.controller as unknown as { options: { account: { queue: { wantsMore: (p: number) => boolean } } } };
+    account.options.account.queue.wantsMore = (preparing) => preparing === 0;
+    const running = sending.run();
+    await new Promise((r) => setImmediate(r));
+    assert.equal(sending.controller.canTakeMore(), false, 'its intents are being stored');
+    open();
+    await running;
+    assert.equal(sending.controller.canTakeMore(), true);
+  });
+
   it('refuses before sending when the holder has no room', async () => {
     const outcomes: OutcomeHolder<string> = {
       admit: () => {
