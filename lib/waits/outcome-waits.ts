@@ -351,8 +351,13 @@ export class OutcomeWaits implements OutcomeHolder<Admission> {
         if (pendingIntents(wait.record).length > 0) pending.push(wait);
         else this.track(wait.id, wait.record);
       }
-      if (pending.length > 0) this.firstLook = this.reconcileAll(pending);
-      if (waits.length > 0) this.showWaiting(true);
+      if (pending.length > 0) {
+        this.options.status.working('twilio-send.status.reconciling', { count: pending.length });
+        this.firstLook = this.reconcileAll(pending).then(() => {
+          if (this.room.size > 0) this.showWaiting(true);
+          else if (!this.stopped) this.options.status.success('twilio-send.status.reconciled', { count: pending.length });
+        });
+      } else if (waits.length > 0) this.showWaiting(true);
     });
     await this.firstLook;
     return this.room.closing ? 0 : restored.length;

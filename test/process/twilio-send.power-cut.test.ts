@@ -138,7 +138,7 @@ async function post(red: RedProcess, ids: number[], concurrency: number, stop: (
   return { answered, tried };
 }
 
-describe('a real Node-RED: kill -9 during 3,000 outcome waits', { timeout: 120_000 }, () => {
+describe('a real Node-RED: kill -9 during 3,000 outcome waits', { timeout: 180_000 }, () => {
   // Held back: sent 8 s after the create, delivered 8 s later: every wait is open at the second kill.
   const simulator = new TwilioSimulator({ accounts: [DEMO_ACCOUNT], statusCallbackDelayMs: 8_000 });
   before(() => simulator.start());

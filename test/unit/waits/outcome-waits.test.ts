@@ -466,9 +466,10 @@ describe('OutcomeWaits: intents before sends, reconciled after a crash', () => {
       asked.push([i.body!, [...taken]]);
       return atTwilio[i.body!];
     };
-    const { clock, node, waits, looks } = setUp({ store, reconcile, twilio: { [SM1]: 'delivered', [SM2]: 'delivered' } });
+    const { clock, node, waits, looks, statuses } = setUp({ store, reconcile, twilio: { [SM1]: 'delivered', [SM2]: 'delivered' } });
     await waits.resume();
     await waits.ready();
+    assert.deepEqual(statuses.slice(0, 2), ['twilio-send.status.reconciling', 'twilio-send.status.waiting']);
     assert.deepEqual(asked.map(([body]) => body).sort(), ['found-ann', 'lost-bob']);
     for (const [, taken] of asked) assert.ok(taken.includes(SM2), 'the Sids other waits hold are never given');
     await settle();
