@@ -97,6 +97,16 @@ describe('reconcileIntent', () => {
     assert.equal(await reconcileIntent(account, owner, intent), sid);
   });
 
+  it('finds a call by recipient, caller and time', async () => {
+    const to = recipient();
+    const call = (await account.getClient().calls.create({ to, from: FROM, twiml: '<Response><Say>Hi</Say></Response>' })) as {
+      sid: string;
+    };
+    const intent: SendIntent = { kind: 'call', to, from: FROM, at: Date.now() };
+    assert.equal(await reconcileIntent(account, owner, intent), call.sid);
+    assert.equal(await reconcileIntent(account, owner, intent, new Set([call.sid])), undefined, 'one call, one intent');
+  });
+
   it('reads past the first page: a record under a thousand newer ones to the same recipient is found', async () => {
     const to = recipient();
     const { sid } = await send({ to, from: FROM, body: 'Deep' });
