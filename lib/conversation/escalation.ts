@@ -53,6 +53,24 @@ export interface PageCall {
   until: number;
 }
 
+/**
+ * The current step's request, committed in the page's record before it goes to Twilio and given its
+ * Sid once Twilio took it. After a crash, an intent without a Sid is the one request whose fate is
+ * unknown: Twilio is asked whether it exists (reconciled) before the page does anything else with it.
+ */
+export interface StepIntent {
+  action: StepAction;
+  to: string;
+  from?: string;
+  /** When the request was about to go (ms): the step's wait counts from it once it is found. */
+  at: number;
+  /** A text's body as sent (the pager's: the alert and its hint) and the code it quoted. */
+  body?: string;
+  code?: string;
+  /** Twilio's Sid of it, once known. */
+  sid?: string;
+}
+
 /** A running page, as the node stores it. */
 export interface PageRecord {
   alarmId: string;
@@ -67,6 +85,8 @@ export interface PageRecord {
   stepEnds: number;
   /** The current step's call, while it rings. */
   callSid?: string;
+  /** The current step's request: committed before it goes, its Sid written after (see StepIntent). */
+  intent?: StepIntent;
   /** Every call of the page that has not ended yet, the current step's and earlier ones (absent: none, or stored before calls were kept). */
   calls?: PageCall[];
   /** The number the page texts and calls from (the account's default when absent). */
@@ -105,6 +125,12 @@ export type EscalationEvent =
   | { type: 'start' }
   /** A page a previous run left: its step goes on for the time it had left. */
   | { type: 'resumed' }
+  /**
+   * What Twilio said of the current step's intent, a request a previous run made without learning its
+   * Sid: `sid` found (it went: the step goes on as sent, its wait counted from the intent), or
+   * undefined (it never left: the step is sent now).
+   */
+  | { type: 'reconciled'; sid?: string }
   /**
    * The current step's text or call went out (`code`: the one a text quoted; `from`: the number it
    * went from; `askedAt`: when Twilio took the text, its clock: a reply dated before it is no answer).
@@ -152,13 +178,15 @@ export type EscalationAction =
   | { type: 'unwatch-call'; sid: string }
   /** The replies of everyone texted can acknowledge (those already heard are not opened again). */
   | { type: 'listen-replies'; texted: PageRecord['texted'] }
+  /** Asks Twilio whether the current step's intent went out (its answer is the `reconciled` event). */
+  | { type: 'reconcile'; intent: StepIntent }
   /** The step is over: its timer is no longer heard (its call is, until the call ends). */
   | { type: 'quiet' }
   /** Those alerted hear it is over. */
   | { type: 'all-clear'; to: Array<{ number: string; from?: string }> }
   /** The page ends on `port`, with msg.page = `page`; nothing of it is heard any more. */
   | { type: 'emit'; port: Port; page: PageSummary }
-  /** The record changed: store it. */
+  /** The record changed: store it (a text or call after it goes only once it is committed). */
   | { type: 'save' };
 
 export interface Transition {
@@ -192,6 +220,7 @@ export function newPage(fields: Pick<PageRecord, 'alarmId' | 'msg' | 'spoken' | 
 export function escalate(policy: EscalationPolicy, state: PageRecord, event: EscalationEvent, now: number): Transition {
   const page: PageRecord = { ...state, texted: [...state.texted], alerted: [...state.alerted], history: [...state.history] };
   if (state.calls) page.calls = [...state.calls];
+  if (state.intent) page.intent = { ...state.intent };
   if (page.ended !== undefined) return { page, actions: afterTheEnd(policy, page, event) };
   return { page, actions: running(policy, page, event, now) };
 }
@@ -205,6 +234,8 @@ function running(policy: EscalationPolicy, page: PageRecord, event: EscalationEv
       return resume(policy, page, now);
     case 'step-sent':
       return stepSent(policy, page, event, now);
+    case 'reconciled':
+      return reconciled(policy, page, event, now);
     case 'step-failed':
       record(policy, page, now, { outcome: 'failed', error: event.error });
       return advance(policy, page, now);
@@ -270,6 +301,9 @@ function callEnded(
  * text that went out after a cancel is followed by the all clear.
  */
 function afterTheEnd(policy: EscalationPolicy, page: PageRecord, event: EscalationEvent): EscalationAction[] {
+  // An intent found at Twilio after the end went out all the same: undone like a step that lands late.
+  if (event.type === 'reconciled' && event.sid && page.intent && !page.intent.sid)
+    return afterTheEnd(policy, page, { type: 'step-sent', action: page.intent.action, to: page.intent.to, from: page.intent.from, sid: event.sid });
   if (event.type !== 'step-sent') return [];
   if (event.action === 'call') return [{ type: 'hang-up', sid: event.sid }];
   return page.ended === PORT.cancelled && policy.allClear ? [{ type: 'all-clear', to: [{ number: event.to, from: event.from }] }] : [];
@@ -278,16 +312,22 @@ function afterTheEnd(policy: EscalationPolicy, page: PageRecord, event: Escalati
 /** The rung the page is on; a page stored by a node whose ladder has since shrunk is on its last. */
 const rungOf = (policy: EscalationPolicy, page: PageRecord) => policy.ladder[Math.min(page.step, policy.ladder.length - 1)];
 
+/**
+ * The current step begins: its intent is committed (`save`), then its text or call goes. The pager
+ * sends only once the save is committed, so a crash leaves either no intent (nothing went) or an
+ * intent (it may have gone: reconciled after the restart).
+ */
 function beginStep(policy: EscalationPolicy, page: PageRecord, now: number): EscalationAction[] {
   const contact = page.contacts[page.contact];
   const rung = rungOf(policy, page);
   page.stepEnds = now + stepMs(rung, page.spoken);
+  page.intent = { action: rung.action, to: contact.number, ...(page.from ? { from: page.from } : {}), at: now };
   const show = showStep(policy, page);
   if (rung.action === 'text') {
     const code = page.texted.find((t) => t.number === contact.number)?.code;
-    return [show, { type: 'text', to: contact.number, from: page.from, body: page.spoken, ...(code ? { code } : {}) }];
+    return [show, { type: 'save' }, { type: 'text', to: contact.number, from: page.from, body: page.spoken, ...(code ? { code } : {}) }];
   }
-  return [show, { type: 'call', to: contact.number, from: page.from, spoken: page.spoken, ringSeconds: ringSeconds(rung) }];
+  return [show, { type: 'save' }, { type: 'call', to: contact.number, from: page.from, spoken: page.spoken, ringSeconds: ringSeconds(rung) }];
 }
 
 /** A call rings for its step's wait, within what Twilio takes (5–60 s). */
@@ -319,11 +359,12 @@ function resume(policy: EscalationPolicy, page: PageRecord, now: number): Escala
   // Stored while its node closed, before its first step began: it begins now.
   if (page.notStarted) {
     delete page.notStarted;
-    return [{ type: 'save' }, ...beginStep(policy, page, now)];
+    return beginStep(policy, page, now);
   }
   page.contact = Math.min(page.contact, page.contacts.length - 1);
   page.round = Math.min(page.round, policy.rounds - 1);
-  if (page.step >= policy.ladder.length) {
+  const pending = page.intent && !page.intent.sid ? page.intent : undefined;
+  if (page.step >= policy.ladder.length && !pending) {
     page.step = policy.ladder.length - 1;
     return advance(policy, page, now);
   }
@@ -332,8 +373,35 @@ function resume(policy: EscalationPolicy, page: PageRecord, now: number): Escala
     page.calls = [{ ...page.contacts[page.contact], sid: page.callSid, until: page.stepEnds + CALL_GRACE_MS }];
   const actions: EscalationAction[] = [showStep(policy, page), { type: 'listen-replies', texted: page.texted }];
   for (const call of page.calls ?? []) actions.push({ type: 'watch-call', sid: call.sid, until: call.until });
-  actions.push({ type: 'set-timer', at: page.stepEnds });
+  // Its request went out, or not, when the previous run stopped: Twilio says which before the step goes on (no timer meanwhile).
+  if (pending) actions.push({ type: 'reconcile', intent: pending });
+  else actions.push({ type: 'set-timer', at: page.stepEnds });
   return actions;
+}
+
+/**
+ * Twilio's answer on the current step's intent: found, the step goes on as sent when it was (its wait
+ * counted from the intent, so a restart does not lengthen it); not found, it never left and goes now.
+ */
+function reconciled(
+  policy: EscalationPolicy,
+  page: PageRecord,
+  event: Extract<EscalationEvent, { type: 'reconciled' }>,
+  now: number,
+): EscalationAction[] {
+  const intent = page.intent;
+  if (!intent || intent.sid) return [];
+  if (!event.sid) return beginStep(policy, page, now);
+  const sent: EscalationEvent = {
+    type: 'step-sent',
+    action: intent.action,
+    to: intent.to,
+    sid: event.sid,
+    ...(intent.from ? { from: intent.from } : {}),
+    ...(intent.code !== undefined ? { code: intent.code } : {}),
+    askedAt: intent.at,
+  };
+  return stepSent(policy, page, sent, now, Math.min(intent.at, now));
 }
 
 /** Step n of all the page may take, and who it is for. */
@@ -356,9 +424,11 @@ function stepSent(
   page: PageRecord,
   event: Extract<EscalationEvent, { type: 'step-sent' }>,
   now: number,
+  sentAt = now,
 ): EscalationAction[] {
   const contact = page.contacts[page.contact];
-  page.stepEnds = now + stepMs(rungOf(policy, page), page.spoken);
+  page.stepEnds = sentAt + stepMs(rungOf(policy, page), page.spoken);
+  if (page.intent) page.intent.sid = event.sid;
   if (!page.alerted.includes(contact.number)) page.alerted.push(contact.number);
   const actions: EscalationAction[] = [{ type: 'save' }];
   if (event.action === 'text') {
@@ -405,6 +475,7 @@ function record(
 /** The next step: the next rung, the next contact, the next round, or exhausted. */
 function advance(policy: EscalationPolicy, page: PageRecord, now: number): EscalationAction[] {
   delete page.callSid;
+  delete page.intent;
   if (++page.step >= policy.ladder.length) {
     page.step = 0;
     if (++page.contact >= page.contacts.length) {
@@ -544,6 +615,18 @@ export function isPageRecord(value: unknown): value is PageRecord {
         Array.isArray(v) && v.every((c) => isObject(c) && isText(c.sid) && isText(c.name) && isText(c.number) && Number.isFinite(c.until)),
     ) &&
     optional(p.from, isText) &&
+    optional(
+      p.intent,
+      (v) =>
+        isObject(v) &&
+        (v.action === 'text' || v.action === 'call') &&
+        isText(v.to) &&
+        Number.isFinite(v.at) &&
+        optional(v.from, isText) &&
+        optional(v.body, isText) &&
+        optional(v.code, isText) &&
+        optional(v.sid, isText),
+    ) &&
     Array.isArray(p.texted) &&
     p.texted.every(
       (t) =>

@@ -90,15 +90,17 @@ describe('escalation', () => {
     const actions = run.on({ type: 'start' });
     assert.deepEqual(actions, [
       { type: 'show', action: 'text', name: 'Alice', step: 1, of: 8 },
+      { type: 'save' },
       { type: 'text', to: ALICE.number, from: '+15017122661', body: 'Smoke.' },
     ]);
     assert.equal(run.page.stepEnds, T0 + 60_000);
+    assert.deepEqual(run.page.intent, { action: 'text', to: ALICE.number, from: '+15017122661', at: T0 }, 'its intent, saved before the text goes');
     assert.equal(run.page.startedAt, new Date(T0).toISOString());
   });
 
   it('is acknowledged by the key pressed in the ringing call, and only by that key in that call', () => {
     const run = new Run(policy());
-    assert.deepEqual(types(run.on({ type: 'start' })), ['show', 'call']);
+    assert.deepEqual(types(run.on({ type: 'start' })), ['show', 'save', 'call']);
     assert.deepEqual(
       run.sent('CA1', 2_000).filter((a) => a.type !== 'listen-replies'),
       [
@@ -146,7 +148,7 @@ describe('escalation', () => {
     run.on({ type: 'start' });
     run.sent('CA1', 0);
     // Alice's call is still under way when her step ends: Bob is called meanwhile.
-    assert.deepEqual(types(run.on({ type: 'step-timer-due' }, run.page.stepEnds - run.now)), ['quiet', 'show', 'call']);
+    assert.deepEqual(types(run.on({ type: 'step-timer-due' }, run.page.stepEnds - run.now)), ['quiet', 'show', 'save', 'call']);
     run.sent('CA2');
     assert.deepEqual(outcomes(run), [['Alice', 'call', 1, 'no-ack']]);
     assert.deepEqual(run.on({ type: 'key-pressed', sid: 'CA1', digits: '2' }), [], 'another key');
@@ -220,8 +222,8 @@ describe('escalation', () => {
     run.on({ type: 'start' });
     run.sent('SM1');
     const next = run.on({ type: 'step-timer-due' }, 5_000);
-    assert.deepEqual(types(next), ['quiet', 'show', 'text']);
-    assert.deepEqual(next[2], { type: 'text', to: ALICE.number, from: '+15017122661', body: 'Smoke.', code: '42' });
+    assert.deepEqual(types(next), ['quiet', 'show', 'save', 'text']);
+    assert.deepEqual(next[3], { type: 'text', to: ALICE.number, from: '+15017122661', body: 'Smoke.', code: '42' });
     run.on({ type: 'step-sent', action: 'text', to: ALICE.number, sid: 'SM2', from: '+15017122662', code: '42' });
     assert.deepEqual(run.page.texted, [{ number: ALICE.number, from: '+15017122661', name: 'Alice', code: '42' }]);
   });
@@ -248,7 +250,7 @@ describe('escalation', () => {
       const next = run.on({ type: 'call-ended', sid: `CA${i}`, status, answeredBy }, 3_000);
       assert.deepEqual(
         types(next),
-        i < ends.length - 1 ? ['unwatch-call', 'quiet', 'show', 'call'] : ['unwatch-call', 'emit'],
+        i < ends.length - 1 ? ['unwatch-call', 'quiet', 'show', 'save', 'call'] : ['unwatch-call', 'emit'],
         `after ${status}`,
       );
       assert.equal(run.page.callSid, undefined);
@@ -270,8 +272,8 @@ describe('escalation', () => {
     const run = new Run(policy());
     run.on({ type: 'start' });
     const next = run.on({ type: 'step-failed', error: 'INVALID_TO_PHONE_NUMBER_ERROR: not a number' });
-    assert.deepEqual(types(next), ['quiet', 'show', 'call']);
-    assert.deepEqual(next[2], { type: 'call', to: BOB.number, from: '+15017122661', spoken: 'Smoke.', ringSeconds: 20 });
+    assert.deepEqual(types(next), ['quiet', 'show', 'save', 'call']);
+    assert.deepEqual(next[3], { type: 'call', to: BOB.number, from: '+15017122661', spoken: 'Smoke.', ringSeconds: 20 });
     assert.deepEqual(run.page.history[0], {
       name: 'Alice',
       number: ALICE.number,
@@ -423,8 +425,8 @@ describe('escalation', () => {
     const resumed = new Run(fresh.policy, undefined, stored);
     resumed.now = T0 + 5_000;
     assert.deepEqual(resumed.on({ type: 'resumed' }), [
-      { type: 'save' },
       { type: 'show', action: 'text', name: 'Alice', step: 1, of: 2 },
+      { type: 'save' },
       { type: 'text', to: ALICE.number, from: '+15017122661', body: 'Smoke.' },
     ]);
     assert.equal(resumed.page.notStarted, undefined);
@@ -450,8 +452,8 @@ describe('escalation', () => {
     // The node now has one step: Alice's step 2 no longer exists, so the page goes on with Bob.
     const one = new Run(policy({ steps: [{ action: 'text', wait: 30 }], rounds: 3 }), undefined, run.page);
     const next = one.on({ type: 'resumed' });
-    assert.deepEqual(types(next), ['quiet', 'show', 'text']);
-    assert.deepEqual([one.page.contact, one.page.step, (next[2] as { to: string }).to], [1, 0, BOB.number]);
+    assert.deepEqual(types(next), ['quiet', 'show', 'save', 'text']);
+    assert.deepEqual([one.page.contact, one.page.step, (next[3] as { to: string }).to], [1, 0, BOB.number]);
     // A stored page past the last contact and round of its node: clamped, then it goes on to its end.
     const beyond = { ...run.page, contact: 7, step: 4, round: 5 };
     const last = new Run(policy({ steps: [{ action: 'call', wait: 30 }], rounds: 1 }), undefined, beyond);
@@ -459,7 +461,7 @@ describe('escalation', () => {
     assert.equal(end.port, PORT.exhausted);
     // On its last step, with its ladder shrunk from under it, the step's end records the rung there is.
     const onLast = new Run(policy({ steps: [{ action: 'call', wait: 30 }] }), undefined, { ...run.page, step: 3, callSid: 'CA1' });
-    assert.deepEqual(types(onLast.on({ type: 'step-timer-due' })), ['quiet', 'show', 'call']);
+    assert.deepEqual(types(onLast.on({ type: 'step-timer-due' })), ['quiet', 'show', 'save', 'call']);
     assert.equal(onLast.page.history.at(-1)?.action, 'call');
   });
 
