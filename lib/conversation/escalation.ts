@@ -240,6 +240,8 @@ function running(policy: EscalationPolicy, page: PageRecord, event: EscalationEv
       record(policy, page, now, { outcome: 'failed', error: event.error });
       return advance(policy, page, now);
     case 'step-timer-due':
+      // A step whose request has not been answered (or reconciled) yet has no wait running: a stale timer.
+      if (page.intent && !page.intent.sid) return [];
       // A text's outcome is its sending; a call still under way when its step ends (it can no longer
       // ask for the key) had no acknowledgement. It is still heard: a key pressed in it acknowledges.
       if (rungOf(policy, page).action === 'call') record(policy, page, now, { sid: page.callSid, outcome: 'no-ack' });
@@ -303,7 +305,13 @@ function callEnded(
 function afterTheEnd(policy: EscalationPolicy, page: PageRecord, event: EscalationEvent): EscalationAction[] {
   // An intent found at Twilio after the end went out all the same: undone like a step that lands late.
   if (event.type === 'reconciled' && event.sid && page.intent && !page.intent.sid)
-    return afterTheEnd(policy, page, { type: 'step-sent', action: page.intent.action, to: page.intent.to, from: page.intent.from, sid: event.sid });
+    return afterTheEnd(policy, page, {
+      type: 'step-sent',
+      action: page.intent.action,
+      to: page.intent.to,
+      from: page.intent.from,
+      sid: event.sid,
+    });
   if (event.type !== 'step-sent') return [];
   if (event.action === 'call') return [{ type: 'hang-up', sid: event.sid }];
   return page.ended === PORT.cancelled && policy.allClear ? [{ type: 'all-clear', to: [{ number: event.to, from: event.from }] }] : [];
@@ -327,7 +335,11 @@ function beginStep(policy: EscalationPolicy, page: PageRecord, now: number): Esc
     const code = page.texted.find((t) => t.number === contact.number)?.code;
     return [show, { type: 'save' }, { type: 'text', to: contact.number, from: page.from, body: page.spoken, ...(code ? { code } : {}) }];
   }
-  return [show, { type: 'save' }, { type: 'call', to: contact.number, from: page.from, spoken: page.spoken, ringSeconds: ringSeconds(rung) }];
+  return [
+    show,
+    { type: 'save' },
+    { type: 'call', to: contact.number, from: page.from, spoken: page.spoken, ringSeconds: ringSeconds(rung) },
+  ];
 }
 
 /** A call rings for its step's wait, within what Twilio takes (5–60 s). */

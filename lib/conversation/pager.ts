@@ -294,7 +294,11 @@ export class Pager {
         .then(
           (event) => event && this.apply(id, event),
           // Its intent was not stored: the page already ended (broken), and the step never went.
-          (err: unknown) => committed.then(() => this.apply(id, { type: 'step-failed', error: this.describe(err) }), () => undefined),
+          (err: unknown) =>
+            committed.then(
+              () => this.apply(id, { type: 'step-failed', error: this.describe(err) }),
+              () => undefined,
+            ),
         )
         .finally(() => {
           if (action.type === 'text' && action.code === undefined) this.board.releaseCode(action.to, code);

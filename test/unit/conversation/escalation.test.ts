@@ -94,7 +94,11 @@ describe('escalation', () => {
       { type: 'text', to: ALICE.number, from: '+15017122661', body: 'Smoke.' },
     ]);
     assert.equal(run.page.stepEnds, T0 + 60_000);
-    assert.deepEqual(run.page.intent, { action: 'text', to: ALICE.number, from: '+15017122661', at: T0 }, 'its intent, saved before the text goes');
+    assert.deepEqual(
+      run.page.intent,
+      { action: 'text', to: ALICE.number, from: '+15017122661', at: T0 },
+      'its intent, saved before the text goes',
+    );
     assert.equal(run.page.startedAt, new Date(T0).toISOString());
   });
 
@@ -521,6 +525,110 @@ describe('escalation', () => {
   });
 });
 
+describe('a step as an intent', () => {
+  const ladder = () =>
+    policy({
+      steps: [
+        { action: 'text', wait: 60 },
+        { action: 'call', wait: 20 },
+      ],
+    });
+  /** The record a power cut leaves while the current step's request is on its way: its intent, no Sid. */
+  const inFlight = (run: Run) => JSON.parse(JSON.stringify(run.page)) as PageRecord;
+
+  it('is saved before its text or call goes, given its Sid when it went, and replaced by the next step', () => {
+    const run = new Run(ladder());
+    assert.deepEqual(types(run.on({ type: 'start' })), ['show', 'save', 'text']);
+    assert.deepEqual(run.page.intent, { action: 'text', to: ALICE.number, from: '+15017122661', at: T0 });
+    run.sent('SM1', 1_000);
+    assert.equal(run.page.intent?.sid, 'SM1');
+    assert.deepEqual(types(run.on({ type: 'step-timer-due' }, 60_000)), ['quiet', 'show', 'save', 'call']);
+    assert.deepEqual(run.page.intent, { action: 'call', to: ALICE.number, from: '+15017122661', at: T0 + 61_000 });
+    run.on({ type: 'step-failed', error: 'X: no' });
+    assert.equal(run.page.intent?.to, BOB.number, "the failed step's intent is over: the next one's");
+  });
+
+  it('without a Sid after a restart, asks Twilio first: no timer, nothing sent, until it answers', () => {
+    const run = new Run(ladder());
+    run.on({ type: 'start' });
+    const resumed = new Run(run.policy, undefined, inFlight(run));
+    resumed.now = T0 + 30_000;
+    assert.deepEqual(resumed.on({ type: 'resumed' }), [
+      { type: 'show', action: 'text', name: 'Alice', step: 1, of: 4 },
+      { type: 'listen-replies', texted: [] },
+      { type: 'reconcile', intent: { action: 'text', to: ALICE.number, from: '+15017122661', at: T0 } },
+    ]);
+    assert.deepEqual(resumed.on({ type: 'step-timer-due' }), [], 'no timer of the step meanwhile');
+  });
+
+  it('found at Twilio, goes on as sent: counted, its code kept, its wait counted from the intent (a restart does not lengthen it)', () => {
+    const run = new Run(ladder());
+    run.on({ type: 'start' });
+    const stored = inFlight(run);
+    stored.intent = { ...stored.intent!, body: 'Smoke. Reply ACK', code: '7' };
+    const resumed = new Run(run.policy, undefined, stored);
+    resumed.now = T0 + 30_000;
+    resumed.on({ type: 'resumed' });
+    const actions = resumed.on({ type: 'reconciled', sid: 'SM9' });
+    assert.deepEqual(types(actions), ['save', 'listen-replies', 'set-timer']);
+    assert.deepEqual(actions[2], { type: 'set-timer', at: T0 + 60_000 });
+    assert.deepEqual(outcomes(resumed), [['Alice', 'text', 1, 'sent']]);
+    assert.deepEqual(resumed.page.texted, [{ number: ALICE.number, from: '+15017122661', name: 'Alice', code: '7', askedAt: T0 }]);
+    assert.equal(resumed.page.intent?.sid, 'SM9');
+    assert.deepEqual(resumed.on({ type: 'reconciled', sid: 'SM10' }), [], 'answered once');
+    assert.deepEqual(resumed.on({ type: 'reconciled' }), [], 'a late "not found" changes nothing');
+  });
+
+  it('found at Twilio, a call is watched; its step ends at once when the restart came after its wait', () => {
+    const run = new Run(policy());
+    run.on({ type: 'start' });
+    const resumed = new Run(run.policy, undefined, inFlight(run));
+    resumed.now = T0 + 10 * 60_000;
+    resumed.on({ type: 'resumed' });
+    const actions = resumed.on({ type: 'reconciled', sid: 'CA9' });
+    assert.deepEqual(
+      actions.filter((a) => a.type === 'watch-call' || a.type === 'set-timer'),
+      [
+        { type: 'watch-call', sid: 'CA9', until: T0 + 43_000 + 60_000 },
+        { type: 'set-timer', at: T0 + 43_000 },
+      ],
+    );
+    assert.equal(resumed.page.callSid, 'CA9');
+    assert.equal(emitted(resumed.on({ type: 'key-pressed', sid: 'CA9', digits: '1' }))?.port, PORT.acknowledged);
+  });
+
+  it('not found at Twilio, it never left: sent now, once, as a new intent', () => {
+    const run = new Run(ladder());
+    run.on({ type: 'start' });
+    const resumed = new Run(run.policy, undefined, inFlight(run));
+    resumed.now = T0 + 30_000;
+    resumed.on({ type: 'resumed' });
+    const actions = resumed.on({ type: 'reconciled' });
+    assert.deepEqual(actions, [
+      { type: 'show', action: 'text', name: 'Alice', step: 1, of: 4 },
+      { type: 'save' },
+      { type: 'text', to: ALICE.number, from: '+15017122661', body: 'Smoke.' },
+    ]);
+    assert.deepEqual(resumed.page.intent, { action: 'text', to: ALICE.number, from: '+15017122661', at: T0 + 30_000 });
+    assert.equal(resumed.page.stepEnds, T0 + 30_000 + 60_000);
+    assert.deepEqual(resumed.page.history, [], 'nothing counted yet');
+  });
+
+  it('found after the page ended meanwhile (cancelled): its call is hung up, its text followed by the all clear', () => {
+    for (const [steps, expected] of [
+      [[{ action: 'call', wait: 20 }], [{ type: 'hang-up', sid: 'X9' }]],
+      [[{ action: 'text', wait: 20 }], [{ type: 'all-clear', to: [{ number: ALICE.number, from: '+15017122661' }] }]],
+    ] as const) {
+      const run = new Run(policy({ steps: steps as never, allClear: 'All clear' }));
+      run.on({ type: 'start' });
+      const resumed = new Run(run.policy, undefined, inFlight(run));
+      resumed.on({ type: 'resumed' });
+      assert.equal(emitted(resumed.on({ type: 'cancel' })).port, PORT.cancelled);
+      assert.deepEqual(resumed.on({ type: 'reconciled', sid: 'X9' }), expected);
+    }
+  });
+});
+
 describe('a stored page', () => {
   const valid = (): PageRecord => {
     const run = new Run(policy({ steps: [{ action: 'text', wait: 5 }] }));
@@ -546,6 +654,12 @@ describe('a stored page', () => {
     ['alerted holding a number', (p) => (p.alerted = [15555550120])],
     ['a callSid that is no text', (p) => (p.callSid = 7)],
     ['an unknown end', (p) => (p.ended = 3)],
+    ['an intent null', (p) => (p.intent = null)],
+    ['an intent of another action', (p) => (p.intent.action = 'fax')],
+    ['an intent without its recipient', (p) => delete p.intent.to],
+    ['an intent without its time', (p) => delete p.intent.at],
+    ['an intent whose Sid is no text', (p) => (p.intent.sid = 12)],
+    ['an intent whose body is no text', (p) => (p.intent.body = ['Smoke.'])],
   ];
 
   it('is checked to the last field the machine reads', () => {
@@ -556,6 +670,22 @@ describe('a stored page', () => {
       damage(page);
       assert.equal(isPageRecord(page), false, what);
     }
+  });
+
+  it("refuses a wrong type in every field, its intent's too", () => {
+    const wrong = (v: unknown): unknown[] =>
+      typeof v === 'string' ? [7, null] : typeof v === 'number' ? ['7', null] : Array.isArray(v) ? ['x', {}] : ['x', 7, []];
+    const page = valid() as unknown as Record<string, unknown>;
+    assert.ok(page.intent, 'the valid record has an intent');
+    for (const [field, value] of Object.entries(page))
+      for (const bad of wrong(value)) assert.equal(isPageRecord({ ...page, [field]: bad }), false, `${field}: ${JSON.stringify(bad)}`);
+    for (const [field, value] of Object.entries(page.intent as object))
+      for (const bad of wrong(value))
+        assert.equal(
+          isPageRecord({ ...page, intent: { ...(page.intent as object), [field]: bad } }),
+          false,
+          `intent.${field}: ${JSON.stringify(bad)}`,
+        );
   });
 
   it('is set aside by the waiting room when damaged, and the others resume', async () => {

@@ -27,6 +27,17 @@ function fakeTwilio() {
   /** Twilio's date of the next texts (its clock), and texts it refuses. */
   const texting: { dateCreated?: Date; refuse: number } = { refuse: 0 };
   const record = (fields: Record<string, unknown>) => ({ toJSON: () => fields });
+  /** What Twilio's lists hold (a reconciliation reads them, newest first), and how many list requests fail first. */
+  const listed: Array<{ kind: 'message' | 'call'; sid: string; to: string; from: string; body?: string; dateCreated: Date }> = [];
+  const lists = { fail: 0, asked: 0 };
+  const page = (kind: 'message' | 'call') => async (filter: { to: string; from?: string }) => {
+    lists.asked++;
+    if (lists.fail > 0 && lists.fail--) throw Object.assign(new Error('Service Unavailable'), { status: 503, code: 20503 });
+    const instances = listed
+      .filter((r) => r.kind === kind && r.to === filter.to && (!filter.from || r.from === filter.from))
+      .sort((a, b) => b.dateCreated.getTime() - a.dateCreated.getTime());
+    return { instances, nextPage: async () => undefined };
+  };
   const calls = Object.assign(
     (sid: string) => ({
       update: async () => {
@@ -42,6 +53,7 @@ function fakeTwilio() {
         made.push({ what: 'call', to: String(params.to), sid, params });
         return record({ sid, from: params.from });
       },
+      page: page('call'),
     },
   );
   const messages = {
@@ -51,6 +63,7 @@ function fakeTwilio() {
       made.push({ what: 'text', to: String(params.to), sid, params });
       return record({ sid, from: params.from, ...(texting.dateCreated ? { dateCreated: texting.dateCreated } : {}) });
     },
+    page: page('message'),
   };
   const client = { accountSid: 'AC1', calls, messages, api: { v2010: { account: { calls, messages } } } };
   const account = {
@@ -65,6 +78,8 @@ function fakeTwilio() {
     made,
     callStatus,
     texting,
+    listed,
+    lists,
     hold(): () => void {
       let release!: () => void;
       holdCalls = new Promise((resolve) => (release = resolve));
@@ -349,6 +364,83 @@ describe('pager', () => {
       page.history.map((h: { name: string }) => h.name),
       ['Bob', 'Alice'],
     );
+  });
+
+  /** A power cut while a page's call is being placed: what the store holds then (its intent, no Sid). */
+  async function cutWhilePlacing() {
+    const settings = { steps: [{ action: 'call', wait: 30 }], rounds: 1 };
+    const first = setUp(settings);
+    const release = first.hold();
+    first.input({ topic: 'smoke', payload: 'attic', contacts: `Alice ${ALICE}, Bob ${BOB}` });
+    await first.clock.advance(0);
+    const disk = structuredClone(first.data);
+    const [stored] = [...disk.values()] as PageRecord[];
+    assert.deepEqual(
+      stored.intent,
+      { action: 'call', to: ALICE, from: OURS, at: first.clock.now() },
+      'its intent is stored before its request',
+    );
+    assert.equal(first.made.length, 0, 'the request is on its way');
+    first.pager.stop();
+    release();
+    const next = setUp(settings, disk);
+    next.clock.set(first.clock.now() + 10_000);
+    return { next, stored };
+  }
+
+  it('asks Twilio about a step a power cut left in flight: found, it goes on as sent (never placed again), for the time it had left', async () => {
+    const { next, stored } = await cutWhilePlacing();
+    next.listed.push({ kind: 'call', sid: 'CA900', to: ALICE, from: OURS, dateCreated: new Date(stored.intent!.at + 300) });
+    next.pager.resume(await next.room.restore());
+    await next.clock.advance(0);
+    assert.equal(next.made.length, 0, 'not placed again');
+    const [page] = [...next.room.values()].map((w) => w.record);
+    assert.deepEqual(
+      [page.callSid, page.intent?.sid, page.stepEnds],
+      ['CA900', 'CA900', stored.stepEnds],
+      'its wait counts from its intent',
+    );
+    assert.ok(
+      [...next.data.values()].some((r) => (r as PageRecord).intent?.sid === 'CA900'),
+      'its Sid is stored',
+    );
+    next.callStatus.set('CA900', { status: 'no-answer' });
+    await next.clock.advance(3_000);
+    assert.deepEqual(
+      next.made.map((m) => [m.what, m.to]),
+      [['call', BOB]],
+      'the found call was watched to its end; then the next contact',
+    );
+    const now = [...next.room.values()][0].record;
+    assert.deepEqual(
+      now.history.map((h) => [h.name, h.sid, h.outcome]),
+      [['Alice', 'CA900', 'no-answer']],
+    );
+  });
+
+  it('asks Twilio about a step a power cut left in flight: not found, it is sent now; Twilio unreachable, it asks again with backoff, never guessing', async () => {
+    const { next } = await cutWhilePlacing();
+    next.lists.fail = 2;
+    next.pager.resume(await next.room.restore());
+    await next.clock.advance(0);
+    assert.deepEqual(
+      [next.made.length, next.lists.asked, next.warnings.length],
+      [0, 1, 1],
+      'Twilio could not be asked: nothing sent, said once',
+    );
+    await next.clock.advance(1_000);
+    assert.deepEqual([next.made.length, next.lists.asked], [0, 2], 'asked again after a second; still unreachable');
+    await next.clock.advance(1_999);
+    assert.equal(next.lists.asked, 2, 'the backoff doubled');
+    await next.clock.advance(1);
+    assert.deepEqual(
+      next.made.map((m) => [m.what, m.to]),
+      [['call', ALICE]],
+      'Twilio has no record of it: it never left, and is placed now (once)',
+    );
+    assert.equal(next.warnings.length, 1);
+    const [page] = [...next.room.values()].map((w) => w.record);
+    assert.equal(page.intent?.sid, next.made[0].sid);
   });
 
   it("claims every key pressed on a page's call, acknowledging or not, so twilio-in does not pass it on as news", async () => {
