@@ -99,6 +99,8 @@ export interface PageRecord {
   startedAt: string;
   /** The output it ended on: a step that went out after that is undone, not recorded. */
   ended?: Port;
+  /** How it ended (msg.page's acknowledged, cancelledAt or error), stored with `ended`: a restart ends it so. */
+  endedWith?: Pick<PageSummary, 'acknowledged' | 'cancelledAt' | 'error'>;
   /**
    * Stored, and its first step not begun yet (the `start` event clears it): a page held while its
    * node closed is begun by the next start, not resumed as if its step had gone out.
@@ -303,6 +305,8 @@ function callEnded(
  * text that went out after a cancel is followed by the all clear.
  */
 function afterTheEnd(policy: EscalationPolicy, page: PageRecord, event: EscalationEvent): EscalationAction[] {
+  // Stored as ended, its msg not yet gone when the previous run stopped: its calls hung up, it ends now (it never pages on).
+  if (event.type === 'resumed') return hangUpsAndEmit(page);
   // An intent found at Twilio after the end went out all the same: undone like a step that lands late.
   if (event.type === 'reconciled' && event.sid && page.intent && !page.intent.sid)
     return afterTheEnd(policy, page, {
@@ -500,27 +504,21 @@ function advance(policy: EscalationPolicy, page: PageRecord, now: number): Escal
 
 function acknowledge(page: PageRecord, who: Contact & { sid?: string }, how: 'key' | 'reply', now: number): EscalationAction[] {
   // The page's other calls still ringing are hung up: nobody else needs to be woken (not the call the key came from).
-  const actions = hangUps(page, who.sid);
-  actions.push(
-    ...end(page, PORT.acknowledged, {
-      acknowledged: { name: who.name, number: who.number, how, at: iso(now), afterSteps: page.history.length },
-    }),
-  );
-  return actions;
+  const acknowledged = { name: who.name, number: who.number, how, at: iso(now), afterSteps: page.history.length };
+  return end(page, PORT.acknowledged, { acknowledged }, liveCalls(page, who.sid));
 }
 
-/** Hangs up the page's calls that have not ended (but `except`). */
-function hangUps(page: PageRecord, except?: string): EscalationAction[] {
+/** The Sids of the page's calls that have not ended (but `except`). */
+function liveCalls(page: PageRecord, except?: string): string[] {
   const sids = new Set((page.calls ?? []).map((c) => c.sid));
   if (page.callSid) sids.add(page.callSid);
   if (except) sids.delete(except);
-  return [...sids].map((sid) => ({ type: 'hang-up', sid }));
+  return [...sids];
 }
 
 function cancel(policy: EscalationPolicy, page: PageRecord, now: number): EscalationAction[] {
   // Calls under way are hung up; those already alerted hear that it is over, if the node says so.
-  const actions = hangUps(page);
-  actions.push(...end(page, PORT.cancelled, { cancelledAt: iso(now) }));
+  const actions = end(page, PORT.cancelled, { cancelledAt: iso(now) }, liveCalls(page));
   if (policy.allClear && page.alerted.length > 0)
     actions.push({
       type: 'all-clear',
@@ -529,17 +527,33 @@ function cancel(policy: EscalationPolicy, page: PageRecord, now: number): Escala
   return actions;
 }
 
-function end(page: PageRecord, port: Port, extra: Partial<PageSummary>): EscalationAction[] {
+/**
+ * The page ends on `port`: its end is saved first (with the calls it hangs up, and how it ended),
+ * then the calls are hung up and its msg leaves. A restart that finds an ended page (the power cut
+ * came between the save and the msg's end) does not page on: it hangs those calls up and ends it.
+ */
+function end(page: PageRecord, port: Port, extra: NonNullable<PageRecord['endedWith']>, hangUp: string[] = []): EscalationAction[] {
   page.ended = port;
+  page.endedWith = extra;
+  delete page.callSid;
+  const contacts = new Map((page.calls ?? []).map((c) => [c.sid, c]));
+  // What is left of the page's calls is those it hangs up (a current call not kept in calls: under its contact).
+  page.calls = hangUp.map((sid) => contacts.get(sid) ?? { ...page.contacts[page.contact], sid, until: page.stepEnds + CALL_GRACE_MS });
+  return [{ type: 'save' }, ...hangUpsAndEmit(page)];
+}
+
+/** An ended page's hang-ups and its msg's end (msg.page: how it ended). */
+function hangUpsAndEmit(page: PageRecord): EscalationAction[] {
   const summary: PageSummary = {
     alarmId: page.alarmId,
     startedAt: page.startedAt,
     steps: page.history.length,
     merged: page.merged,
     history: page.history,
-    ...extra,
+    ...page.endedWith,
   };
-  return [{ type: 'emit', port, page: summary }];
+  const hangUps = (page.calls ?? []).map((c): EscalationAction => ({ type: 'hang-up', sid: c.sid }));
+  return [...hangUps, { type: 'emit', port: page.ended ?? PORT.exhausted, page: summary }];
 }
 
 /** A node's settings as a policy: at most 10 rounds, waits of at most an hour, a key of 1–4 of 0-9 * #. */
@@ -656,6 +670,23 @@ export function isPageRecord(value: unknown): value is PageRecord {
     isCount(p.merged) &&
     isText(p.startedAt) &&
     optional(p.ended, (v) => v === 0 || v === 1 || v === 2) &&
+    optional(
+      p.endedWith,
+      (v) =>
+        isObject(v) &&
+        optional(v.cancelledAt, isText) &&
+        optional(v.error, isText) &&
+        optional(
+          v.acknowledged,
+          (a) =>
+            isObject(a) &&
+            isText(a.name) &&
+            isText(a.number) &&
+            (a.how === 'key' || a.how === 'reply') &&
+            isText(a.at) &&
+            isCount(a.afterSteps),
+        ),
+    ) &&
     optional(p.notStarted, (v) => v === true)
   );
 }

@@ -99,6 +99,8 @@ export class Pager {
   private readonly saved = new Map<string, Promise<void>>();
   /** Reconciliations waiting to ask Twilio again (it could not be asked), by page. */
   private readonly retries = new Map<string, Timer>();
+  /** The hang-ups an ending page made: its msg ends (and its record goes) once Twilio took them. */
+  private readonly hangingUp = new Map<string, Array<Promise<void>>>();
   private stopped = false;
   private readonly tracker: OutcomeTracker;
   private readonly board: QuestionBoard;
@@ -125,7 +127,7 @@ export class Pager {
     const alarmId = String(fields.alarmId ?? (msg as { topic?: unknown }).topic ?? '') || 'alarm';
     // One page per alarm: the same alarm again while it runs is merged into it, not paged twice.
     for (const wait of waits.values())
-      if (wait.record.alarmId === alarmId) {
+      if (wait.record.alarmId === alarmId && wait.record.ended === undefined) {
         this.apply(wait.id, { type: 'merged' });
         this.options.status.working('twilio-page.status.merged', { id: alarmId });
         return accepted.done();
@@ -225,8 +227,16 @@ export class Pager {
         return this.sendStep(id, action, page.intent);
       case 'reconcile':
         return this.reconcile(id, action.intent);
-      case 'hang-up':
-        return void this.hangUpCall(this.options.node, action.sid);
+      case 'hang-up': {
+        // After the save that says the page ended with it: a restart hangs it up again rather than forget it.
+        const committed = this.saved.get(id) ?? Promise.resolve();
+        const done = committed.then(
+          () => this.hangUpCall(this.options.node, action.sid),
+          () => this.hangUpCall(this.options.node, action.sid),
+        );
+        this.hangingUp.set(id, [...(this.hangingUp.get(id) ?? []), done]);
+        return void this.options.waits.track(done);
+      }
       case 'set-timer':
         this.clock.clearTimeout(this.timers.get(id));
         this.timers.set(
@@ -458,14 +468,30 @@ export class Pager {
       void sendText(this.options.account, this.options.node, { to: number, from, body }).catch((err: unknown) => this.warn(err));
   }
 
-  /** Ends a page on one of the outputs, with msg.page saying how. */
+  /**
+   * Ends a page on one of the outputs, with msg.page saying how. It hears nothing more at once; its
+   * end is saved first (with the calls it hangs up), the hang-ups go after that save, and its msg
+   * leaves (its record then gone) once they were taken: a power cut before that finds the page ended
+   * at the restart, which hangs those calls up and ends the msg then, never paging on.
+   */
   private end(id: string, page: PageRecord, port: Port, summary: PageSummary): void {
     this.silence(id);
     if (this.sending.has(id)) this.ended.set(id, page);
-    const msg = this.options.waits.message(id) ?? ({ ...page.msg } as Msg);
-    (msg as Msg & { page?: PageSummary }).page = summary;
-    this.options.waits.emit(id, port, msg);
-    if (this.options.waits.size > 0) return;
+    const hangUps = this.hangingUp.get(id) ?? [];
+    this.hangingUp.delete(id);
+    const leave = (): void => {
+      const msg = this.options.waits.message(id) ?? ({ ...page.msg } as Msg);
+      (msg as Msg & { page?: PageSummary }).page = summary;
+      this.options.waits.emit(id, port, msg);
+      this.showEnd(port, summary);
+    };
+    // A save that failed ends the page all the same (broken): its msg must not stay behind.
+    const committed = (this.saved.get(id) ?? Promise.resolve()).catch(() => undefined);
+    void this.options.waits.track(committed.then(() => Promise.all(hangUps)).then(leave));
+  }
+
+  private showEnd(port: Port, summary: PageSummary): void {
+    if ([...this.options.waits.values()].some((w) => w.record.ended === undefined)) return;
     const shown = { name: summary.acknowledged?.name ?? '' };
     if (port === PORT.acknowledged) this.options.status.success('twilio-page.status.acknowledged', shown);
     else this.options.status.warning(`twilio-page.status.${port === PORT.exhausted ? 'exhausted' : 'cancelled'}`, shown);

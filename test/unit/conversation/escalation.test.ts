@@ -157,8 +157,8 @@ describe('escalation', () => {
     assert.deepEqual(outcomes(run), [['Alice', 'call', 1, 'no-ack']]);
     assert.deepEqual(run.on({ type: 'key-pressed', sid: 'CA1', digits: '2' }), [], 'another key');
     const actions = run.on({ type: 'key-pressed', sid: 'CA1', digits: '1' }, 2_000);
-    assert.deepEqual(types(actions), ['hang-up', 'emit'], "Bob's call, still ringing, is hung up");
-    assert.deepEqual(actions[0], { type: 'hang-up', sid: 'CA2' });
+    assert.deepEqual(types(actions), ['save', 'hang-up', 'emit'], "Bob's call, still ringing, is hung up");
+    assert.deepEqual(actions[1], { type: 'hang-up', sid: 'CA2' });
     assert.deepEqual(
       [emitted(actions).port, emitted(actions).page.acknowledged?.name, emitted(actions).page.acknowledged?.number],
       [PORT.acknowledged, 'Alice', ALICE.number],
@@ -254,7 +254,7 @@ describe('escalation', () => {
       const next = run.on({ type: 'call-ended', sid: `CA${i}`, status, answeredBy }, 3_000);
       assert.deepEqual(
         types(next),
-        i < ends.length - 1 ? ['unwatch-call', 'quiet', 'show', 'save', 'call'] : ['unwatch-call', 'emit'],
+        i < ends.length - 1 ? ['unwatch-call', 'quiet', 'show', 'save', 'call'] : ['unwatch-call', 'save', 'emit'],
         `after ${status}`,
       );
       assert.equal(run.page.callSid, undefined);
@@ -350,11 +350,11 @@ describe('escalation', () => {
     run.on({ type: 'step-timer-due' }, 5_000);
     run.sent('CA1');
     const actions = run.on({ type: 'cancel' }, 1_000);
-    assert.deepEqual(types(actions), ['hang-up', 'emit', 'all-clear']);
-    assert.deepEqual(actions[0], { type: 'hang-up', sid: 'CA1' });
+    assert.deepEqual(types(actions), ['save', 'hang-up', 'emit', 'all-clear']);
+    assert.deepEqual(actions[1], { type: 'hang-up', sid: 'CA1' });
     assert.equal(emitted(actions).port, PORT.cancelled);
     assert.equal(emitted(actions).page.cancelledAt, new Date(T0 + 6_100).toISOString());
-    assert.deepEqual(actions[2], { type: 'all-clear', to: [{ number: ALICE.number, from: '+15017122662' }] });
+    assert.deepEqual(actions[3], { type: 'all-clear', to: [{ number: ALICE.number, from: '+15017122662' }] });
     // Nothing more happens to a page that ended.
     for (const event of [
       { type: 'cancel' },
@@ -368,10 +368,10 @@ describe('escalation', () => {
     const silent = new Run(policy());
     silent.on({ type: 'start' });
     silent.sent('CA1');
-    assert.deepEqual(types(silent.on({ type: 'cancel' })), ['hang-up', 'emit']);
+    assert.deepEqual(types(silent.on({ type: 'cancel' })), ['save', 'hang-up', 'emit']);
     const early = new Run(policy({ allClear: 'All clear' }));
     early.on({ type: 'start' });
-    assert.deepEqual(types(early.on({ type: 'cancel' })), ['emit']);
+    assert.deepEqual(types(early.on({ type: 'cancel' })), ['save', 'emit']);
   });
 
   it('counts the same alarm merged into it, and says so when it ends', () => {
@@ -626,6 +626,43 @@ describe('a step as an intent', () => {
       assert.equal(emitted(resumed.on({ type: 'cancel' })).port, PORT.cancelled);
       assert.deepEqual(resumed.on({ type: 'reconciled', sid: 'X9' }), expected);
     }
+  });
+});
+
+describe('an ended page', () => {
+  it('is saved as ended (how, and the calls it hangs up) before its calls are hung up and its msg leaves', () => {
+    const run = new Run(policy({ steps: [{ action: 'call', wait: 20 }] }));
+    run.on({ type: 'start' });
+    run.sent('CA1');
+    run.on({ type: 'step-timer-due' }, 43_000);
+    run.sent('CA2');
+    const actions = run.on({ type: 'key-pressed', sid: 'CA1', digits: '1' });
+    assert.deepEqual(types(actions), ['save', 'hang-up', 'emit']);
+    assert.equal(run.page.ended, PORT.acknowledged);
+    assert.deepEqual(
+      run.page.calls?.map((c) => c.sid),
+      ['CA2'],
+      'the calls it hangs up (not the one that acknowledged)',
+    );
+    assert.equal(run.page.endedWith?.acknowledged?.name, 'Alice');
+    assert.ok(isPageRecord(JSON.parse(JSON.stringify(run.page))));
+  });
+
+  it('resumed after a power cut before its msg left: its calls hung up, it ends as it did, and never pages on', () => {
+    const run = new Run(policy({ steps: [{ action: 'call', wait: 20 }] }));
+    run.on({ type: 'start' });
+    run.sent('CA1');
+    run.on({ type: 'step-timer-due' }, 43_000);
+    run.sent('CA2');
+    const ended = emitted(run.on({ type: 'key-pressed', sid: 'CA1', digits: '1' }));
+    const resumed = new Run(run.policy, undefined, JSON.parse(JSON.stringify(run.page)) as PageRecord);
+    resumed.now = run.now + 60_000;
+    const actions = resumed.on({ type: 'resumed' });
+    assert.deepEqual(types(actions), ['hang-up', 'emit']);
+    assert.deepEqual(actions[0], { type: 'hang-up', sid: 'CA2' });
+    assert.deepEqual(emitted(actions), ended, 'the same end, with the same msg.page');
+    for (const event of [{ type: 'step-timer-due' }, { type: 'reconciled' }, { type: 'cancel' }] as EscalationEvent[])
+      assert.deepEqual(resumed.on(event), [], event.type);
   });
 });
 

@@ -24,6 +24,7 @@ function fakeTwilio() {
   const callStatus = new Map<string, { status: string; answeredBy?: string }>();
   let count = 0;
   let holdCalls: Promise<void> | undefined;
+  let holdHangUps: Promise<void> | undefined;
   /** Twilio's date of the next texts (its clock), and texts it refuses. */
   const texting: { dateCreated?: Date; refuse: number } = { refuse: 0 };
   const record = (fields: Record<string, unknown>) => ({ toJSON: () => fields });
@@ -41,6 +42,7 @@ function fakeTwilio() {
   const calls = Object.assign(
     (sid: string) => ({
       update: async () => {
+        await holdHangUps;
         made.push({ what: 'hang-up', sid });
         return record({ sid, status: 'completed' });
       },
@@ -80,6 +82,15 @@ function fakeTwilio() {
     texting,
     listed,
     lists,
+    /** Hang-ups wait until released. */
+    holdHangUps(): () => void {
+      let release!: () => void;
+      holdHangUps = new Promise((resolve) => (release = resolve));
+      return () => {
+        holdHangUps = undefined;
+        release();
+      };
+    },
     hold(): () => void {
       let release!: () => void;
       holdCalls = new Promise((resolve) => (release = resolve));
@@ -203,6 +214,7 @@ describe('pager', () => {
     t.key(call.sid, '7');
     assert.equal(t.out.length, 0, 'not the key');
     t.key(call.sid, '1');
+    await t.clock.advance(0); // its end is saved before its msg leaves
     assert.equal(port(t.out[0]), 0);
     const msg = t.out[0][0]!;
     assert.deepEqual([msg.payload, msg.page.acknowledged.how, msg.page.acknowledged.afterSteps], ['kitchen', 'key', 1]);
@@ -236,6 +248,7 @@ describe('pager', () => {
     assert.equal(t.reply(BOB, 'what?').claimed, false, 'passed on as news');
     assert.equal(t.out.length, 0, 'no acknowledgement');
     assert.equal(t.reply(BOB, 'OK').claimed, true, 'the acknowledgement is the page’s');
+    await t.clock.advance(0); // its end is saved before its msg leaves
     assert.equal(port(t.out[0]), 0);
     const page = t.out[0][0]!.page;
     assert.deepEqual([page.acknowledged.how, page.acknowledged.number], ['reply', BOB]);
@@ -323,6 +336,7 @@ describe('pager', () => {
     assert.equal(t.out.length, 0, 'the old reply does not acknowledge');
     // The same board judges a twilio-ask question the same way: a question asked then ignores it too.
     t.reply(BOB, 'ok', textedAt + 1_000);
+    await t.clock.advance(0); // its end is saved before its msg leaves
     assert.equal(port(t.out[0]), 0, 'a reply after the text does');
     assert.equal(t.out[0][0]!.page.acknowledged.how, 'reply');
   });
@@ -443,6 +457,39 @@ describe('pager', () => {
     assert.equal(page.intent?.sid, next.made[0].sid);
   });
 
+  it('saves a page as ended before its hang-ups; a power cut before its msg left: the restart hangs up and ends it once, never pages on', async () => {
+    const settings = { steps: [{ action: 'call', wait: 30 }], rounds: 1 };
+    const first = setUp(settings);
+    first.input({ topic: 'smoke', payload: 'attic', contacts: `Alice ${ALICE}, Bob ${BOB}` });
+    await first.clock.advance(0);
+    const [call] = first.made;
+    const release = first.holdHangUps();
+    first.input({ topic: 'cleared' });
+    await first.clock.advance(0);
+    assert.equal(first.out.length, 0, 'its msg waits for the hang-up to be taken');
+    const disk = structuredClone(first.data);
+    const [stored] = [...disk.values()] as PageRecord[];
+    assert.deepEqual([stored.ended, stored.calls?.map((c) => c.sid)], [2, [call.sid]], 'stored as ended, with the call it hangs up');
+    first.pager.stop();
+    const next = setUp(settings, disk);
+    next.clock.set(first.clock.now() + 5_000);
+    next.pager.resume(await next.room.restore());
+    await next.clock.advance(0);
+    assert.deepEqual(
+      next.made.map((m) => [m.what, m.sid]),
+      [['hang-up', call.sid]],
+      'hung up again, nothing else sent',
+    );
+    assert.deepEqual(next.out.map(port), [2], 'ended once, cancelled');
+    assert.equal(next.out[0][2]!.page.cancelledAt, new Date(first.clock.now()).toISOString());
+    assert.equal(next.data.size, 0, 'gone from the store');
+    await next.clock.advance(120_000);
+    assert.equal(next.made.length, 1, 'never pages on');
+    release();
+    await first.clock.advance(0);
+    assert.deepEqual(first.out.map(port), [2], 'the first run ends it once the hang-up was taken');
+  });
+
   it("claims every key pressed on a page's call, acknowledging or not, so twilio-in does not pass it on as news", async () => {
     const t = setUp({ steps: [{ action: 'call', wait: 60 }], rounds: 1 });
     t.input({ topic: 'smoke', payload: 'cellar', contacts: `Alice ${ALICE}` });
@@ -453,6 +500,7 @@ describe('pager', () => {
     assert.equal(t.key(call.sid, '').claimed, true, 'no key (an empty Gather result) too');
     assert.equal(t.out.length, 0, 'not acknowledged');
     assert.equal(t.key(call.sid, '1').claimed, true, 'the acknowledging key');
+    await t.clock.advance(0); // its end is saved before its msg leaves
     assert.equal(port(t.out[0]), 0);
     assert.equal(t.key('CA' + 'f'.repeat(32), '1').claimed, false, 'a key on a call no page made is news');
   });
