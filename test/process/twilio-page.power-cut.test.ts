@@ -244,6 +244,69 @@ describe('a real Node-RED: kill -9 mid-page, three times', { timeout: 150_000 },
       if (red) await red.stop();
     }
   });
+
+  it('kill -9 at random moments, three times (Twilio slow): every step sent once, in order, and the msg ends once', async () => {
+    simulator.reset();
+    creates.length = 0;
+    outputs.length = 0;
+    const seed = Number(process.env.PAGE_CUT_SEED) || Date.now() % 100_000;
+    let state = seed;
+    const random = () => (state = (state * 48_271) % 2_147_483_647) / 2_147_483_647;
+    const credentials = { account: { accountSid: DEMO_ACCOUNT.sid, authToken: DEMO_ACCOUNT.authToken } };
+    let red: RedProcess | undefined = await startRed(flows('/alarm'), credentials);
+    const current = () => red;
+    const records = (kind: 'messages' | 'calls', to: string) => [...simulator[kind].values()].filter((r) => r.to === to);
+    const moments: number[] = [];
+    const said = () => `seed ${seed} (PAGE_CUT_SEED), cuts after ${moments.join(', ')} ms; creates: ${JSON.stringify(creates)}`;
+    try {
+      // Every request waits a little at Twilio: a cut lands on one in flight as often as not.
+      simulator.latencyMs = 300;
+      await fetch(`${red.url}/alarm`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ room: 'attic' }),
+      });
+      for (let cut = 0; cut < 3 && outputs.length === 0; cut++) {
+        const after = 300 + Math.floor(random() * 5_000);
+        moments.push(after);
+        await sleep(after);
+        if (outputs.length > 0) break;
+        await red.kill();
+        red = await restartRed(red);
+      }
+      await until(`the page to end; ${said()}`, () => outputs.length === 1, current, 60_000);
+      await sleep(1_500);
+      simulator.latencyMs = 0;
+      assert.ok(red.alive(), 'Node-RED runs');
+      assert.equal(outputs.length, 1, `the msg ended once; ${said()}`);
+      assert.equal(outputs[0].port, 1, 'exhausted');
+      assert.deepEqual(
+        outputs[0].page.history.map((h) => [h.name, h.action]),
+        [
+          ['Alice', 'text'],
+          ['Alice', 'call'],
+          ['Bob', 'text'],
+          ['Bob', 'call'],
+          ['Carol', 'text'],
+          ['Carol', 'call'],
+        ],
+        said(),
+      );
+      // Every request that reached Twilio became its record, and each step is one request: none twice.
+      assert.deepEqual(
+        creates.map((c) => `${c.kind} ${c.to}`),
+        [ALICE, BOB, CAROL].flatMap((to) => [`message ${to}`, `call ${to}`]),
+        said(),
+      );
+      for (const to of [ALICE, BOB, CAROL]) {
+        assert.equal(records('messages', to).length, 1, `one text to ${to}; ${said()}`);
+        assert.equal(records('calls', to).length, 1, `one call to ${to}; ${said()}`);
+      }
+    } finally {
+      simulator.latencyMs = 0;
+      if (red) await red.stop();
+    }
+  });
 });
 
 /** Shapes a hand edit or a half-written record can take: a contact null, steps missing, a wrong type in each field. */
