@@ -102,6 +102,12 @@ export class Pager {
   /** The hang-ups an ending page made: its msg ends (and its record goes) once Twilio took them. */
   private readonly hangingUp = new Map<string, Array<Promise<void>>>();
   private stopped = false;
+  /**
+   * Reconciliations ask Twilio one at a time, and each Sid found is given to one intent only: two
+   * pages that called one person in the same minutes, both cut in flight, are not both given one call.
+   */
+  private reconciling: Promise<unknown> = Promise.resolve();
+  private readonly reconciled = new Set<string>();
   private readonly tracker: OutcomeTracker;
   private readonly board: QuestionBoard;
   private readonly clock: Clock;
@@ -332,12 +338,18 @@ export class Pager {
   private reconcile(id: string, intent: StepIntent, attempt = 0): void {
     this.sending.set(id, (this.sending.get(id) ?? 0) + 1);
     const { account, node } = this.options;
-    const asked = reconcileIntent(
-      account,
-      node,
-      { kind: intent.action === 'text' ? 'message' : 'call', to: intent.to, from: intent.from, body: intent.body, at: intent.at },
-      this.knownSids(id),
-    );
+    const asked = this.reconciling.then(async () => {
+      const taken = this.knownSids(id);
+      const sid = await reconcileIntent(
+        account,
+        node,
+        { kind: intent.action === 'text' ? 'message' : 'call', to: intent.to, from: intent.from, body: intent.body, at: intent.at },
+        taken,
+      );
+      if (sid) this.reconciled.add(sid);
+      return sid;
+    });
+    this.reconciling = asked.catch(() => undefined);
     void this.options.waits.track(
       asked
         .then(
@@ -362,7 +374,7 @@ export class Pager {
 
   /** The Sids this node's pages already know: a reconciliation never takes one of them for another step. */
   private knownSids(except: string): Set<string> {
-    const sids = new Set<string>();
+    const sids = new Set<string>(this.reconciled);
     for (const { id, record } of this.options.waits.values()) {
       for (const h of record.history) if (h.sid) sids.add(h.sid);
       for (const c of record.calls ?? []) sids.add(c.sid);

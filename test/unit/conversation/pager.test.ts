@@ -457,6 +457,30 @@ describe('pager', () => {
     assert.equal(page.intent?.sid, next.made[0].sid);
   });
 
+  it('gives a call Twilio has to one of two pages cut in flight calling the same person: the other is placed now', async () => {
+    const settings = { steps: [{ action: 'call', wait: 30 }], rounds: 1 };
+    const first = setUp(settings);
+    const release = first.hold();
+    first.input({ topic: 'smoke', payload: 'attic', contacts: `Alice ${ALICE}` });
+    first.input({ topic: 'flood', payload: 'cellar', contacts: `Alice ${ALICE}` });
+    await first.clock.advance(0);
+    const disk = structuredClone(first.data);
+    assert.equal(disk.size, 2);
+    first.pager.stop();
+    release();
+    const next = setUp(settings, disk);
+    next.clock.set(first.clock.now() + 1_000);
+    next.listed.push({ kind: 'call', sid: 'CA900', to: ALICE, from: OURS, dateCreated: new Date(first.clock.now()) });
+    next.pager.resume(await next.room.restore());
+    await next.clock.advance(0);
+    const pages = [...next.room.values()].map((w) => w.record);
+    assert.deepEqual(pages.map((p) => p.intent?.sid).sort(), ['CA900', next.made[0]?.sid].sort());
+    assert.deepEqual(
+      next.made.map((m) => [m.what, m.to]),
+      [['call', ALICE]],
+    );
+  });
+
   it('saves a page as ended before its hang-ups; a power cut before its msg left: the restart hangs up and ends it once, never pages on', async () => {
     const settings = { steps: [{ action: 'call', wait: 30 }], rounds: 1 };
     const first = setUp(settings);
