@@ -102,15 +102,19 @@ function fakeTwilio() {
   };
 }
 
-function memoryStore(data = new Map<string, unknown>()): KeyValueStore {
+/** A store in memory; `writes.left` (when set) is how many more writes it takes before it refuses them. */
+function memoryStore(data = new Map<string, unknown>(), writes: { left?: number } = {}): KeyValueStore {
   return {
     get: async (key) => data.get(key),
-    set: async (key, value) => void (value === undefined ? data.delete(key) : data.set(key, value)),
+    set: async (key, value) => {
+      if (writes.left !== undefined && writes.left-- <= 0) throw new Error('store refuses writes');
+      void (value === undefined ? data.delete(key) : data.set(key, value));
+    },
     keys: async () => [...data.keys()],
   };
 }
 
-function setUp(settings: Parameters<typeof escalationPolicy>[0], data = new Map<string, unknown>()) {
+function setUp(settings: Parameters<typeof escalationPolicy>[0], data = new Map<string, unknown>(), writes: { left?: number } = {}) {
   const twilio = fakeTwilio();
   const clock = new ManualClock(Date.UTC(2026, 0, 1, 3));
   const hub = new InboundHub();
@@ -127,7 +131,7 @@ function setUp(settings: Parameters<typeof escalationPolicy>[0], data = new Map<
   };
   const room = new WaitingRoom<PageRecord>({
     node,
-    store: memoryStore(data),
+    store: memoryStore(data, writes),
     prefix: 'twilio-page-',
     capacity: 10,
     outputs: 3,
@@ -479,6 +483,19 @@ describe('pager', () => {
       next.made.map((m) => [m.what, m.to]),
       [['call', ALICE]],
     );
+  });
+
+  it('sends no step whose intent the store refused: the page ends at once with the reason, nobody alerted', async () => {
+    const writes = { left: 1 }; // the page is held (stored), then the store refuses
+    const t = setUp({ steps: [{ action: 'text', wait: 60 }], rounds: 1 }, new Map(), writes);
+    t.input({ topic: 'smoke', payload: 'attic', contacts: `Alice ${ALICE}` });
+    await t.clock.advance(0);
+    assert.equal(t.made.length, 0, 'nothing sent');
+    assert.equal(port(t.out[0]), 1);
+    assert.match(String(t.out[0][1]!.page.error), /store refuses writes/);
+    assert.deepEqual(t.ended, [undefined], 'its msg ended once');
+    await t.clock.advance(120_000);
+    assert.equal(t.made.length, 0);
   });
 
   it('saves a page as ended before its hang-ups; a power cut before its msg left: the restart hangs up and ends it once, never pages on', async () => {
