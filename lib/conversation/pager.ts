@@ -492,6 +492,7 @@ export class Pager {
     const hangUps = this.hangingUp.get(id) ?? [];
     this.hangingUp.delete(id);
     const leave = (): void => {
+      this.hangingUp.delete(id); // a call that landed after the end was hung up on its own
       const msg = this.options.waits.message(id) ?? ({ ...page.msg } as Msg);
       (msg as Msg & { page?: PageSummary }).page = summary;
       this.options.waits.emit(id, port, msg);
