@@ -501,7 +501,12 @@ const boards = new WeakMap<object, QuestionBoard>();
 /** The board of an account (its config node), made by the first node that asks; each question brings its own clarify. */
 export function questionBoardFor(account: object, hub: InboundHub): QuestionBoard {
   let board = boards.get(account);
-  if (!board) boards.set(account, (board = new QuestionBoard(hub, undefined, undefined, sharedBoardOf(account))));
+  if (!board) {
+    const made = new QuestionBoard(hub, undefined, undefined, sharedBoardOf(account));
+    boards.set(account, (board = made));
+    // The account node closes (a redeploy): its board stops hearing the other instances.
+    (account as { on?: (event: string, listener: () => void) => void }).on?.('close', () => void made.leave().catch(() => undefined));
+  }
   return board;
 }
 
