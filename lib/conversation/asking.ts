@@ -445,6 +445,7 @@ export class Asking {
         code: asked.code,
         summary: wait.question,
         askedAt: asked.askedAt,
+        deadline: wait.deadline,
         onReply: (reply) => entry.replies.push(reply),
         clarify: this.clarify,
       };
@@ -504,6 +505,7 @@ export class Asking {
       code: asked.code,
       summary,
       askedAt: asked.askedAt,
+      deadline: this.waits.get(id)?.record.deadline,
       onReply: (reply) => this.answered(id, recipient, reply),
       clarify: this.clarify,
     });

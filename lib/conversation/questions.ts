@@ -21,6 +21,7 @@
  */
 import type { InboundEvent, InboundHub } from '../inbound/hub';
 import type { StateEngine } from '../state/engine';
+import { Clock, systemClock } from '../core/clock';
 import { instanceId } from './instance';
 import { mediaOf } from '../inbound/webhook';
 import { Translate, render } from '../core/texts';
@@ -53,6 +54,12 @@ export interface OpenQuestion {
   onReply(reply: Reply): unknown;
   /** How its node sends a clarifying message (each node its own; the board's when it has none). */
   clarify?: Clarify;
+  /**
+   * When it stops waiting at the latest (ms since the epoch): its shared index record expires then
+   * (a margin after), so a record left by an instance whose question never opens again (a node
+   * removed while Node-RED was down) does not take its person's texts for ever.
+   */
+  deadline?: number;
 }
 
 /** Sends the clarifying message: the open questions, each with its code. */
@@ -68,6 +75,8 @@ export interface SharedBoard {
   instance: string;
   /** A failed engine write or read (logged by the caller, once in a while). */
   onError?(err: unknown): void;
+  /** The clock deadlines are read on (the nodes' Clock). */
+  clock?: Clock;
 }
 
 /** What the index keeps of an open question, and what a board mirrors of another instance's. */
@@ -78,8 +87,12 @@ interface IndexedQuestion {
   code: string;
   summary: string;
   askedAt?: number;
+  deadline?: number;
   instance: string;
 }
+
+/** How long an index record outlives its question's deadline (clocks differ; a restart takes time). */
+const INDEX_MARGIN_MS = 10 * 60_000;
 
 /** A reply stored for the instance holding its question. */
 interface ForwardedReply {
@@ -102,7 +115,8 @@ function isIndexed(v: unknown): v is IndexedQuestion {
     typeof v.summary === 'string' &&
     typeof v.instance === 'string' &&
     (v.ourNumber === undefined || typeof v.ourNumber === 'string') &&
-    (v.askedAt === undefined || typeof v.askedAt === 'number')
+    (v.askedAt === undefined || typeof v.askedAt === 'number') &&
+    (v.deadline === undefined || typeof v.deadline === 'number')
   );
 }
 
@@ -210,7 +224,10 @@ export class QuestionBoard {
 
   private remoteFor(person: string): IndexedQuestion[] {
     const local = this.byPerson.get(person);
-    return [...(this.remote.get(person)?.values() ?? [])].filter((q) => !local?.has(q.id));
+    const now = (this.shared?.clock ?? systemClock).now();
+    return [...(this.remote.get(person)?.values() ?? [])].filter(
+      (q) => !local?.has(q.id) && (q.deadline === undefined || q.deadline + INDEX_MARGIN_MS > now),
+    );
   }
 
   private subscribeFor(person: string): void {
@@ -237,10 +254,13 @@ export class QuestionBoard {
       code: question.code,
       summary: question.summary,
       askedAt: question.askedAt,
+      deadline: question.deadline,
       instance: shared.instance,
     };
+    const ttlMs =
+      question.deadline === undefined ? undefined : Math.max(question.deadline - (shared.clock ?? systemClock).now(), 0) + INDEX_MARGIN_MS;
     const write = (async () => {
-      await shared.engine.put(this.indexKey(question.person, question.id), record);
+      await shared.engine.put(this.indexKey(question.person, question.id), record, ttlMs === undefined ? undefined : { ttlMs });
       await shared.engine.publish(`${this.prefix}events`, { type: 'opened', question: record });
     })().catch((err: unknown) => shared.onError?.(err));
     this.writes.set(question.id, write);

@@ -21,6 +21,7 @@ import { noRedis, startRedis, suiteNeeding, type RedisServer } from '../../suppo
 const HOUSE = '+15017122661';
 const ANN = '+15555550130';
 const BOB = '+15555550131';
+const CAT = '+15555550132';
 const ACCOUNT = 'AC00000000000000000000000000000001';
 let sids = 0;
 const message = (from: string, body: string): InboundEvent => ({
@@ -128,6 +129,25 @@ function sharedBoardSuite(name: string, engines: () => { open(): StateEngine; di
       assert.equal(b.hub.publish(message(BOB, 'no')).claimed, true);
       await until(() => next.got.length === 2, 'the next answer to reach the new owner');
       assert.deepEqual(dead.got, [], 'the dead instance took nothing');
+    });
+
+    it('a question record whose deadline is long past (its instance died, its node was removed) takes no text: news again', async () => {
+      const a = instance(store.open(), 'A5');
+      const b = instance(store.open(), 'B5');
+      await Promise.all([a.board.ready, b.board.ready]);
+      a.board.open({
+        id: 'ask stale bob',
+        person: BOB,
+        ourNumber: HOUSE,
+        code: '66',
+        summary: '?',
+        deadline: Date.now() - 11 * 60_000,
+        onReply: () => undefined,
+      });
+      await a.board.written(['ask stale cat']);
+      await sleep(100);
+      assert.equal(b.board.openFor(CAT), 0);
+      assert.equal(b.hub.publish(message(CAT, 'yes')).claimed, false, 'news');
     });
 
     it('a third instance started later reads the open questions from the engine', async () => {
