@@ -108,6 +108,9 @@ interface Prepared {
   params: Map<string, TextParams>;
 }
 
+/** How long a question's code claim outlives its deadline (a restart, clocks that differ). */
+const CODE_CLAIM_MARGIN_MS = 10 * 60_000;
+
 const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 type FullReply = Reply & { answer: string | null; matched: number | null };
@@ -380,7 +383,7 @@ export class Asking {
     const now = this.clock.now();
     try {
       for (const recipient of plan.recipients) {
-        const p = this.withCode(plan, recipient, sending);
+        const p = await this.withCode(plan, recipient, sending);
         params.set(recipient, p);
         const { person, code } = sending.codes.get(recipient)!;
         const service = typeof p.messagingServiceSid === 'string' ? p.messagingServiceSid : undefined;
@@ -419,14 +422,22 @@ export class Asking {
       if (!sending.early.has(recipient)) this.options.board.releaseCode(person, code);
   }
 
-  /** One recipient's question: its code reserved at once (two questions sent at the same moment never share one). */
-  private withCode(plan: SendPlan<unknown>, recipient: string, sending: Sending): TextParams {
+  /**
+   * One recipient's question: its code reserved at once (two questions sent at the same moment never
+   * share one), on every instance of the account (a claim in the shared engine).
+   */
+  private async withCode(plan: SendPlan<unknown>, recipient: string, sending: Sending): Promise<TextParams> {
     const { board } = this.options;
     const params = { ...(plan.paramsFor(recipient) as TextParams) };
     // Replies come from the address as sent (whatsapp:+1… when the sender is WhatsApp).
     const person = params.to;
-    const code = board.codeFor(person);
-    sending.codes.set(recipient, { person, code });
+    const reserved = board.codeFor(person);
+    sending.codes.set(recipient, { person, code: reserved });
+    const code = await board.claimCode(person, reserved, this.options.timeoutMs + CODE_CLAIM_MARGIN_MS);
+    if (code !== reserved) {
+      board.releaseCode(person, reserved);
+      sending.codes.set(recipient, { person, code });
+    }
     // Another question is open (or being sent) for this person: this one carries its code, which the reply quotes.
     if (board.openFor(person) > 1) params.body = `${params.body ?? ''} ${this.say('codeHint', { code, answer: this.firstWord() })}`.trim();
     return params;

@@ -273,8 +273,9 @@ export class QuestionBoard {
       .catch((err: unknown) => shared.onError?.(err));
   }
 
-  private unindex(person: string, id: string): void {
+  private unindex(person: string, id: string, code: string): void {
     const shared = this.shared!;
+    void shared.engine.delete(this.codeKey(person, code)).catch((err: unknown) => shared.onError?.(err));
     const before = this.writes.get(id) ?? Promise.resolve();
     void before
       .then(async () => {
@@ -344,6 +345,36 @@ export class QuestionBoard {
     }
   }
 
+  /**
+   * Makes a code reserved here the person's on every instance (an atomic claim in the shared engine,
+   * for `ttlMs`): two instances asking one person at the same moment never hand out one code. Answers
+   * the code to use: `code`, or another when an instance holds it. Without a shared engine, or when
+   * it cannot be asked (said through onError), `code` as it is.
+   */
+  async claimCode(person: string, code: string, ttlMs: number): Promise<string> {
+    const shared = this.shared;
+    if (!shared) return code;
+    const refused: string[] = [];
+    try {
+      for (let tries = 0; tries < 20; tries++) {
+        if (await shared.engine.claim(this.codeKey(person, code), ttlMs, { instance: shared.instance })) return code;
+        // Held on another instance: kept reserved here until the end (codeFor must not hand it out again).
+        refused.push(code);
+        code = this.codeFor(person);
+      }
+      return code;
+    } catch (err) {
+      shared.onError?.(err);
+      return code;
+    } finally {
+      for (const taken of refused) this.releaseCode(person, taken);
+    }
+  }
+
+  private codeKey(person: string, code: string): string {
+    return `${this.prefix}code/${part(person)}/${part(code)}`;
+  }
+
   /** Gives back a code whose question was not sent. */
   releaseCode(person: string, code: string): void {
     const pending = this.pending.get(person);
@@ -367,9 +398,10 @@ export class QuestionBoard {
 
   private close(person: string, id: string): void {
     const questions = this.byPerson.get(person);
-    if (!questions?.delete(id)) return;
+    const question = questions?.get(id);
+    if (!question || !questions?.delete(id)) return;
     this.clarified.delete(person);
-    if (this.shared) this.unindex(person, id);
+    if (this.shared) this.unindex(person, id, question.code);
     if (questions.size > 0) return;
     this.byPerson.delete(person);
     this.unsubscribeIfIdle(person);

@@ -36,11 +36,11 @@ const message = (from: string, body: string): InboundEvent => ({
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** An instance: its own hub and board on `engine`; `got` holds each answer its questions took, as "question:text". */
-function instance(engine: StateEngine, name: string) {
+function instance(engine: StateEngine, name: string, random: () => number = Math.random) {
   const hub = new InboundHub();
   const errors: unknown[] = [];
   const clarified: string[][] = [];
-  const board = new QuestionBoard(hub, (_p, _f, open) => clarified.push(open.map((q) => q.code)), Math.random, {
+  const board = new QuestionBoard(hub, (_p, _f, open) => clarified.push(open.map((q) => q.code)), random, {
     engine,
     accountSid: ACCOUNT,
     instance: name,
@@ -148,6 +148,38 @@ function sharedBoardSuite(name: string, engines: () => { open(): StateEngine; di
       await sleep(100);
       assert.equal(b.board.openFor(CAT), 0);
       assert.equal(b.hub.publish(message(CAT, 'yes')).claimed, false, 'news');
+    });
+
+    it('two instances asking one person at the same moment never hand out one code', async () => {
+      // Both boards would pick 10 first (the same random numbers): the claim in the engine decides.
+      const sequence = () => {
+        let i = 0;
+        return () => [0, 0.5, 0.7][i++ % 3];
+      };
+      const a = instance(store.open(), 'A6', sequence());
+      const b = instance(store.open(), 'B6', sequence());
+      await Promise.all([a.board.ready, b.board.ready]);
+      const dan = '+15555550133';
+      const [codeA, codeB] = await Promise.all([
+        a.board.claimCode(dan, a.board.codeFor(dan), 60_000),
+        b.board.claimCode(dan, b.board.codeFor(dan), 60_000),
+      ]);
+      assert.notEqual(codeA, codeB);
+      assert.ok([codeA, codeB].includes('10'), `one of them kept 10: ${codeA}, ${codeB}`);
+      const closeA = a.open('ask q7 dan', dan, codeA);
+      const closeB = b.open('ask q7b dan', dan, codeB);
+      await a.board.written(['ask q7 dan']);
+      await b.board.written(['ask q7b dan']);
+      closeA();
+      closeB();
+      await until(() => a.board.openFor(dan) === 0 && b.board.openFor(dan) === 0, 'both to hear the others closed');
+      const engine = store.open();
+      for (let w = 0; (await engine.scan('board/', 100)).some((r) => r.key.includes('/code/')) && w < 100; w++) await sleep(20);
+      assert.deepEqual(
+        (await engine.scan('board/', 100)).filter((r) => r.key.includes('/code/')),
+        [],
+        'the claims are given back as the questions close',
+      );
     });
 
     it('a third instance started later reads the open questions from the engine', async () => {
