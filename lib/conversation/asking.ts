@@ -201,7 +201,8 @@ export class Asking {
         early.question.ourNumber ??= asked.from;
       }
     }
-    for (const recipient of delivery.failures.keys()) delete record.recipients[recipient].intent;
+    // A refused recipient keeps its intent: it closes just below; should the process die first, the
+    // next start finds no such text at Twilio (NOT_SENT), or finds one a timeout hid (it waits on).
     // Ended while its questions were sent (a cancel of all, a close): nothing to arm.
     if (!this.waits.get(id)) return this.letGo(sending);
     await this.waits.save(id).catch((err: unknown) => this.options.node.warn(errorText(err)));
@@ -209,7 +210,8 @@ export class Asking {
     if (delivery.results.size === 0) return this.notSentAtAll(id, recipients[0], delivery);
     // Several recipients, some refused: each is "not delivered" as the outputs say (`first`: only if no one else can answer).
     for (const [recipient, err] of delivery.failures) this.notDelivered(id, recipient, err.localise(this.options.translate).toJSON());
-    if (!this.waits.get(id)) return this.letGo(sending);
+    // Ended meanwhile, or the node stopped (its Sids are stored: the next start resumes it).
+    if (!this.waits.get(id) || this.stopped) return this.letGo(sending);
     this.arm(id, sending.early);
     if (!this.waits.get(id)) return; // an answer that came while the others were sent ended it
     // A cancel that came while the question was being sent applies now.
