@@ -24,7 +24,7 @@ import type { StateEngine } from '../state/engine';
 import { Clock, systemClock } from '../core/clock';
 import { instanceId } from './instance';
 import { mediaOf } from '../inbound/webhook';
-import { Translate, render } from '../core/texts';
+import { Translate, render, text } from '../core/texts';
 
 export interface Reply {
   text: string;
@@ -77,6 +77,8 @@ export interface SharedBoard {
   onError?(err: unknown): void;
   /** The clock deadlines are read on (the nodes' Clock). */
   clock?: Clock;
+  /** A reply forwarded for a question that ended before its holder took it: it answers nothing (said in the log). */
+  onLost?(question: string): void;
 }
 
 /** What the index keeps of an open question, and what a board mirrors of another instance's. */
@@ -103,6 +105,8 @@ interface ForwardedReply {
 /** How long a forwarded reply stays in the engine for its question's owner (a question waits at most 14 days). */
 const FORWARD_TTL_MS = 15 * 24 * 3_600_000;
 const SCAN_PAGE = 500;
+/** How often a forwarded reply is handed on to a newer holder (takeovers the sender had not heard of). */
+const MAX_HOPS = 3;
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -187,7 +191,8 @@ export class QuestionBoard {
     const { engine, instance } = shared;
     const events = engine.subscribe(`${this.prefix}events`, (message) => this.heard(message));
     const mine = engine.subscribe(`${this.prefix}instance/${part(instance)}`, (message) => {
-      if (isObj(message) && typeof message.key === 'string') void this.take(message.key);
+      if (isObj(message) && typeof message.key === 'string')
+        void this.take(message.key, typeof message.hops === 'number' ? message.hops : 0);
     });
     this.stopShared.push(events, mine);
     await Promise.all([events, mine]);
@@ -289,20 +294,38 @@ export class QuestionBoard {
   }
 
   /** A reply stored for one of this instance's questions: taken by one taker only (the delete), then answered. */
-  private async take(key: string): Promise<void> {
-    const { engine } = this.shared!;
+  private async take(key: string, hops = 0): Promise<void> {
+    const shared = this.shared!;
+    const { engine } = shared;
     try {
       const stored = await engine.get(key);
       if (!stored || !isForwarded(stored.value)) return;
       const { question, reply } = stored.value;
       const open = this.byPerson.get(reply.from)?.get(question);
-      // Not (or no longer) ours: it stays for the question's owner (or expires with the question's longest life).
-      if (!open) return;
+      if (!open) return await this.notOurs(key, stored.version, stored.value, hops);
       if (!(await engine.delete(key, { ifVersion: stored.version }))) return;
       open.onReply(reply);
     } catch (err) {
-      this.shared!.onError?.(err);
+      shared.onError?.(err);
     }
+  }
+
+  /**
+   * A reply forwarded here for a question this instance does not hold (any more): the index says who
+   * does. Another instance (a takeover the sender had not heard of yet): told in turn. This one (the
+   * question is being opened again): it stays, and the opening takes it. No one (it ended meanwhile):
+   * it answers nothing; said through onLost, and removed.
+   */
+  private async notOurs(key: string, version: number, forwarded: ForwardedReply, hops: number): Promise<void> {
+    const shared = this.shared!;
+    const index = await shared.engine.get(this.indexKey(forwarded.reply.from, forwarded.question));
+    const holder = index && isIndexed(index.value) ? index.value.instance : undefined;
+    if (holder === shared.instance) return;
+    if (holder !== undefined) {
+      if (hops < MAX_HOPS) await shared.engine.publish(`${this.prefix}instance/${part(holder)}`, { key, hops: hops + 1 });
+      return;
+    }
+    if (await shared.engine.delete(key, { ifVersion: version })) shared.onLost?.(forwarded.question);
   }
 
   /** A reply to another instance's question: stored for it, and its holder told. Claimed here: not news. */
@@ -575,8 +598,9 @@ function sharedBoardOf(account: object): SharedBoard | undefined {
     onError: (err) => {
       if (said) return;
       said = true;
-      log?.call(account, `question board: ${err instanceof Error ? err.message : String(err)}`);
+      log?.call(account, render(text('boardUnavailable', { detail: err instanceof Error ? err.message : String(err) })));
     },
+    onLost: (question) => log?.call(account, render(text('boardLost', { question }))),
   };
 }
 

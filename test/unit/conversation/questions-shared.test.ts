@@ -39,17 +39,19 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function instance(engine: StateEngine, name: string, random: () => number = Math.random) {
   const hub = new InboundHub();
   const errors: unknown[] = [];
+  const lost: string[] = [];
   const clarified: string[][] = [];
   const board = new QuestionBoard(hub, (_p, _f, open) => clarified.push(open.map((q) => q.code)), random, {
     engine,
     accountSid: ACCOUNT,
     instance: name,
     onError: (err) => errors.push(err),
+    onLost: (question) => lost.push(question),
   });
   const got: string[] = [];
   const open = (id: string, person: string, code: string) =>
     board.open({ id, person, ourNumber: HOUSE, code, summary: `${id}?`, onReply: (r: Reply) => got.push(`${id}:${r.text}`) });
-  return { hub, board, got, errors, clarified, open };
+  return { hub, board, got, errors, clarified, open, lost };
 }
 
 function sharedBoardSuite(name: string, engines: () => { open(): StateEngine; dispose(): Promise<void> }) {
@@ -180,6 +182,32 @@ function sharedBoardSuite(name: string, engines: () => { open(): StateEngine; di
         [],
         'the claims are given back as the questions close',
       );
+    });
+
+    it('a reply forwarded to an instance that no longer holds the question: handed on to its holder, or (it ended) said and removed', async () => {
+      const engine = store.open();
+      const old = instance(store.open(), 'old7');
+      const holder = instance(store.open(), 'holder7');
+      await Promise.all([old.board.ready, holder.board.ready]);
+      const eve = '+15555550134';
+      const prefix = `board/${ACCOUNT}/`;
+      // Taken over: the holder opened it; a sender that had not heard yet forwarded to the old instance.
+      holder.open('ask q8 eve', eve, '88');
+      await holder.board.written(['ask q8 eve']);
+      const reply = { text: 'yes', from: eve, to: HOUSE, media: [], at: new Date().toISOString(), sid: 'SMq8' };
+      await engine.put(`${prefix}fwd/${encodeURIComponent('ask q8 eve')}/SMq8`, { question: 'ask q8 eve', reply });
+      await engine.publish(`${prefix}instance/old7`, { key: `${prefix}fwd/${encodeURIComponent('ask q8 eve')}/SMq8` });
+      await until(() => holder.got.length === 1, 'the holder to get the reply, handed on');
+      assert.deepEqual(holder.got, ['ask q8 eve:yes']);
+      // Ended everywhere: it answers nothing, and it is said.
+      await engine.put(`${prefix}fwd/${encodeURIComponent('ask gone eve')}/SMgone`, {
+        question: 'ask gone eve',
+        reply: { ...reply, sid: 'SMgone' },
+      });
+      await engine.publish(`${prefix}instance/old7`, { key: `${prefix}fwd/${encodeURIComponent('ask gone eve')}/SMgone` });
+      await until(() => old.lost.length === 1, 'the lost reply to be said');
+      assert.deepEqual(old.lost, ['ask gone eve']);
+      assert.equal((await engine.scan(`${prefix}fwd/`, 100)).length, 0, 'nothing left behind');
     });
 
     it('a third instance started later reads the open questions from the engine', async () => {
