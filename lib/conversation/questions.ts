@@ -8,10 +8,23 @@
  *   the open questions and their codes (one per set of open questions, not one per text).
  * Nothing a person texts vanishes: a reply is an answer to exactly one question (claimed on the
  * inbound path, so twilio-in does not also pass it on), or news on twilio-in's output.
+ *
+ * Several Node-RED instances on one shared engine (Redis): what routing needs is in the account's
+ * engine, not only in memory. Each open question has an index record (by Account SID, person and
+ * question) naming the instance that holds it, written when it opens (before its text goes) and
+ * removed when it ends; each board mirrors the others' records (read at start, then kept by the
+ * events every board publishes). A reply landing on an instance that does not hold its question is
+ * stored in the engine for that question and the holder is told on its own channel; it takes the
+ * stored reply (one taker: a delete) and answers. The reply is claimed where it landed, never news.
+ * An instance that died leaves the reply stored: the question's next owner (a restart, or the
+ * instance that takes its waits over) takes it as it opens the question again.
  */
 import type { InboundEvent, InboundHub } from '../inbound/hub';
+import type { StateEngine } from '../state/engine';
+import { Clock, systemClock } from '../core/clock';
+import { instanceId } from './instance';
 import { mediaOf } from '../inbound/webhook';
-import { Translate, render } from '../core/texts';
+import { Translate, render, text } from '../core/texts';
 
 export interface Reply {
   text: string;
@@ -41,12 +54,84 @@ export interface OpenQuestion {
   onReply(reply: Reply): unknown;
   /** How its node sends a clarifying message (each node its own; the board's when it has none). */
   clarify?: Clarify;
+  /**
+   * When it stops waiting at the latest (ms since the epoch): its shared index record expires then
+   * (a margin after), so a record left by an instance whose question never opens again (a node
+   * removed while Node-RED was down) does not take its person's texts for ever.
+   */
+  deadline?: number;
 }
 
 /** Sends the clarifying message: the open questions, each with its code. */
 export type Clarify = (person: string, ourNumber: string, questions: ReadonlyArray<{ code: string; summary: string }>) => void;
 
 const CODE_DIGITS = 2;
+
+/** The engine a board shares with the other instances of one Twilio account. */
+export interface SharedBoard {
+  engine: StateEngine;
+  accountSid: string;
+  /** This process's instance (instanceId()): the channel it hears forwarded replies on. */
+  instance: string;
+  /** A failed engine write or read (logged by the caller, once in a while). */
+  onError?(err: unknown): void;
+  /** The clock deadlines are read on (the nodes' Clock). */
+  clock?: Clock;
+  /** A reply forwarded for a question that ended before its holder took it: it answers nothing (said in the log). */
+  onLost?(question: string): void;
+}
+
+/** What the index keeps of an open question, and what a board mirrors of another instance's. */
+interface IndexedQuestion {
+  id: string;
+  person: string;
+  ourNumber?: string;
+  code: string;
+  summary: string;
+  askedAt?: number;
+  deadline?: number;
+  instance: string;
+}
+
+/** How long an index record outlives its question's deadline (clocks differ; a restart takes time). */
+const INDEX_MARGIN_MS = 10 * 60_000;
+
+/** A reply stored for the instance holding its question. */
+interface ForwardedReply {
+  question: string;
+  reply: Reply;
+}
+
+/** How long a forwarded reply stays in the engine for its question's owner (a question waits at most 14 days). */
+const FORWARD_TTL_MS = 15 * 24 * 3_600_000;
+const SCAN_PAGE = 500;
+/** How often a forwarded reply is handed on to a newer holder (takeovers the sender had not heard of). */
+const MAX_HOPS = 3;
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function isIndexed(v: unknown): v is IndexedQuestion {
+  return (
+    isObj(v) &&
+    typeof v.id === 'string' &&
+    typeof v.person === 'string' &&
+    typeof v.code === 'string' &&
+    typeof v.summary === 'string' &&
+    typeof v.instance === 'string' &&
+    (v.ourNumber === undefined || typeof v.ourNumber === 'string') &&
+    (v.askedAt === undefined || typeof v.askedAt === 'number') &&
+    (v.deadline === undefined || typeof v.deadline === 'number')
+  );
+}
+
+function isForwarded(v: unknown): v is ForwardedReply {
+  return (
+    isObj(v) && typeof v.question === 'string' && isObj(v.reply) && typeof v.reply.text === 'string' && typeof v.reply.from === 'string'
+  );
+}
+
+/** A key part that holds no separator of ours. */
+const part = (s: string) => encodeURIComponent(s);
 
 export class QuestionBoard {
   /** Open questions by person, in the order they were asked. */
@@ -56,16 +141,203 @@ export class QuestionBoard {
   private readonly pending = new Map<string, Set<string>>();
   /** The open questions each person was last sent a clarifying message about: one message per set, not one per reply. */
   private readonly clarified = new Map<string, string>();
+  /** Other instances' open questions, by person (from the shared index). */
+  private readonly remote = new Map<string, Map<string, IndexedQuestion>>();
+  /** Index writes under way, by question: a question's text goes once its record is written. */
+  private readonly writes = new Map<string, Promise<void>>();
+  private readonly stopShared: Array<Promise<() => Promise<void>>> = [];
+  /** Resolves once the board has read the shared index and hears the other instances. */
+  readonly ready: Promise<void>;
 
   constructor(
     private readonly hub: InboundHub,
     private readonly clarify: Clarify = () => undefined,
     private readonly random: () => number = Math.random,
-  ) {}
+    private readonly shared?: SharedBoard,
+  ) {
+    this.ready = shared ? this.join(shared).catch((err: unknown) => shared.onError?.(err)) : Promise.resolve();
+  }
 
-  /** How many questions are open for a person (on any of our numbers), those being sent included. */
+  /** How many questions are open for a person (on any of our numbers, on any instance), those being sent included. */
   openFor(person: string): number {
-    return (this.byPerson.get(person)?.size ?? 0) + (this.pending.get(person)?.size ?? 0);
+    return (this.byPerson.get(person)?.size ?? 0) + (this.pending.get(person)?.size ?? 0) + this.remoteFor(person).length;
+  }
+
+  /** Resolves once the index records of these questions are written (a failed write is reported, not thrown). */
+  async written(ids: readonly string[]): Promise<void> {
+    await Promise.all(ids.map((id) => this.writes.get(id)));
+  }
+
+  /** Stops hearing the other instances (the account node closes). */
+  async leave(): Promise<void> {
+    const stops = await Promise.all(this.stopShared.splice(0));
+    await Promise.all(stops.map((stop) => stop().catch(() => undefined)));
+  }
+
+  private get prefix(): string {
+    return `board/${part(this.shared!.accountSid)}/`;
+  }
+
+  private indexKey(person: string, id: string): string {
+    return `${this.prefix}q/${part(person)}/${part(id)}`;
+  }
+
+  private forwardPrefix(id: string): string {
+    return `${this.prefix}fwd/${part(id)}/`;
+  }
+
+  /** Reads the index (others' open questions) and hears its changes and the replies forwarded to this instance. */
+  private async join(shared: SharedBoard): Promise<void> {
+    const { engine, instance } = shared;
+    const events = engine.subscribe(`${this.prefix}events`, (message) => this.heard(message));
+    const mine = engine.subscribe(`${this.prefix}instance/${part(instance)}`, (message) => {
+      if (isObj(message) && typeof message.key === 'string')
+        void this.take(message.key, typeof message.hops === 'number' ? message.hops : 0);
+    });
+    this.stopShared.push(events, mine);
+    await Promise.all([events, mine]);
+    for (let after: string | undefined; ;) {
+      const page = await engine.scan(`${this.prefix}q/`, SCAN_PAGE, after);
+      for (const record of page) if (isIndexed(record.value) && record.value.instance !== instance) this.addRemote(record.value);
+      if (page.length < SCAN_PAGE) break;
+      after = page[page.length - 1].key;
+    }
+  }
+
+  /** Another instance opened or closed a question. */
+  private heard(message: unknown): void {
+    if (!isObj(message)) return;
+    if (message.type === 'opened' && isIndexed(message.question) && message.question.instance !== this.shared!.instance) {
+      // Taken over by another instance: it is theirs now (its index record names them).
+      this.addRemote(message.question);
+    } else if (message.type === 'closed' && typeof message.id === 'string' && typeof message.person === 'string') {
+      const questions = this.remote.get(message.person);
+      if (!questions || questions.get(message.id)?.instance !== message.instance) return;
+      questions.delete(message.id);
+      if (questions.size === 0) this.remote.delete(message.person);
+      this.unsubscribeIfIdle(message.person);
+    }
+  }
+
+  private addRemote(question: IndexedQuestion): void {
+    if (this.byPerson.get(question.person)?.has(question.id)) return;
+    let questions = this.remote.get(question.person);
+    if (!questions) this.remote.set(question.person, (questions = new Map()));
+    questions.set(question.id, question);
+    this.subscribeFor(question.person);
+  }
+
+  private remoteFor(person: string): IndexedQuestion[] {
+    const local = this.byPerson.get(person);
+    const now = (this.shared?.clock ?? systemClock).now();
+    return [...(this.remote.get(person)?.values() ?? [])].filter(
+      (q) => !local?.has(q.id) && (q.deadline === undefined || q.deadline + INDEX_MARGIN_MS > now),
+    );
+  }
+
+  private subscribeFor(person: string): void {
+    if (this.unsubscribe.has(person)) return;
+    this.unsubscribe.set(
+      person,
+      this.hub.subscribe({ from: person }, (event) => this.route(person, event)),
+    );
+  }
+
+  private unsubscribeIfIdle(person: string): void {
+    if (this.byPerson.has(person) || this.remote.has(person)) return;
+    this.unsubscribe.get(person)?.();
+    this.unsubscribe.delete(person);
+  }
+
+  /** Writes a question's index record (and says so to the others), then takes replies forwarded to it while it had no owner. */
+  private index(question: OpenQuestion): void {
+    const shared = this.shared!;
+    const record: IndexedQuestion = {
+      id: question.id,
+      person: question.person,
+      ourNumber: question.ourNumber,
+      code: question.code,
+      summary: question.summary,
+      askedAt: question.askedAt,
+      deadline: question.deadline,
+      instance: shared.instance,
+    };
+    const ttlMs =
+      question.deadline === undefined ? undefined : Math.max(question.deadline - (shared.clock ?? systemClock).now(), 0) + INDEX_MARGIN_MS;
+    const write = (async () => {
+      await shared.engine.put(this.indexKey(question.person, question.id), record, ttlMs === undefined ? undefined : { ttlMs });
+      await shared.engine.publish(`${this.prefix}events`, { type: 'opened', question: record });
+    })().catch((err: unknown) => shared.onError?.(err));
+    this.writes.set(question.id, write);
+    void write
+      .then(async () => {
+        if (this.writes.get(question.id) === write) this.writes.delete(question.id);
+        const stored = await shared.engine.scan(this.forwardPrefix(question.id), 100);
+        for (const { key } of stored) await this.take(key);
+      })
+      .catch((err: unknown) => shared.onError?.(err));
+  }
+
+  private unindex(person: string, id: string, code: string): void {
+    const shared = this.shared!;
+    void shared.engine.delete(this.codeKey(person, code)).catch((err: unknown) => shared.onError?.(err));
+    const before = this.writes.get(id) ?? Promise.resolve();
+    void before
+      .then(async () => {
+        // Another instance may own it now (a takeover): only our own record is removed.
+        const stored = await shared.engine.get(this.indexKey(person, id));
+        if (stored && isIndexed(stored.value) && stored.value.instance !== shared.instance) return;
+        if (stored) await shared.engine.delete(this.indexKey(person, id), { ifVersion: stored.version });
+        await shared.engine.publish(`${this.prefix}events`, { type: 'closed', id, person, instance: shared.instance });
+      })
+      .catch((err: unknown) => shared.onError?.(err));
+  }
+
+  /** A reply stored for one of this instance's questions: taken by one taker only (the delete), then answered. */
+  private async take(key: string, hops = 0): Promise<void> {
+    const shared = this.shared!;
+    const { engine } = shared;
+    try {
+      const stored = await engine.get(key);
+      if (!stored || !isForwarded(stored.value)) return;
+      const { question, reply } = stored.value;
+      const open = this.byPerson.get(reply.from)?.get(question);
+      if (!open) return await this.notOurs(key, stored.version, stored.value, hops);
+      if (!(await engine.delete(key, { ifVersion: stored.version }))) return;
+      open.onReply(reply);
+    } catch (err) {
+      shared.onError?.(err);
+    }
+  }
+
+  /**
+   * A reply forwarded here for a question this instance does not hold (any more): the index says who
+   * does. Another instance (a takeover the sender had not heard of yet): told in turn. This one (the
+   * question is being opened again): it stays, and the opening takes it. No one (it ended meanwhile):
+   * it answers nothing; said through onLost, and removed.
+   */
+  private async notOurs(key: string, version: number, forwarded: ForwardedReply, hops: number): Promise<void> {
+    const shared = this.shared!;
+    const index = await shared.engine.get(this.indexKey(forwarded.reply.from, forwarded.question));
+    const holder = index && isIndexed(index.value) ? index.value.instance : undefined;
+    if (holder === shared.instance) return;
+    if (holder !== undefined) {
+      if (hops < MAX_HOPS) await shared.engine.publish(`${this.prefix}instance/${part(holder)}`, { key, hops: hops + 1 });
+      return;
+    }
+    if (await shared.engine.delete(key, { ifVersion: version })) shared.onLost?.(forwarded.question);
+  }
+
+  /** A reply to another instance's question: stored for it, and its holder told. Claimed here: not news. */
+  private forward(question: IndexedQuestion, reply: Reply): 'claimed' {
+    const { engine } = this.shared!;
+    const key = `${this.forwardPrefix(question.id)}${part(reply.sid ?? `${Date.now()}-${Math.floor(this.random() * 1e9)}`)}`;
+    const forwarded: ForwardedReply = { question: question.id, reply };
+    void (async () => {
+      await engine.put(key, forwarded, { ttlMs: FORWARD_TTL_MS });
+      await engine.publish(`${this.prefix}instance/${part(question.instance)}`, { key });
+    })().catch((err: unknown) => this.shared!.onError?.(err));
+    return 'claimed';
   }
 
   /**
@@ -74,7 +346,14 @@ export class QuestionBoard {
    */
   codeFor(person: string): string {
     const pending = this.pending.get(person) ?? new Set<string>();
-    const taken = new Set([...(this.byPerson.get(person)?.values() ?? [])].map((q) => q.code).concat([...pending]));
+    const taken = new Set(
+      [...(this.byPerson.get(person)?.values() ?? [])]
+        .map((q) => q.code)
+        .concat(
+          [...pending],
+          this.remoteFor(person).map((q) => q.code),
+        ),
+    );
     for (let digits = CODE_DIGITS; ; digits++) {
       const low = 10 ** (digits - 1);
       const span = 9 * low;
@@ -89,6 +368,36 @@ export class QuestionBoard {
     }
   }
 
+  /**
+   * Makes a code reserved here the person's on every instance (an atomic claim in the shared engine,
+   * for `ttlMs`): two instances asking one person at the same moment never hand out one code. Answers
+   * the code to use: `code`, or another when an instance holds it. Without a shared engine, or when
+   * it cannot be asked (said through onError), `code` as it is.
+   */
+  async claimCode(person: string, code: string, ttlMs: number): Promise<string> {
+    const shared = this.shared;
+    if (!shared) return code;
+    const refused: string[] = [];
+    try {
+      for (let tries = 0; tries < 20; tries++) {
+        if (await shared.engine.claim(this.codeKey(person, code), ttlMs, { instance: shared.instance })) return code;
+        // Held on another instance: kept reserved here until the end (codeFor must not hand it out again).
+        refused.push(code);
+        code = this.codeFor(person);
+      }
+      return code;
+    } catch (err) {
+      shared.onError?.(err);
+      return code;
+    } finally {
+      for (const taken of refused) this.releaseCode(person, taken);
+    }
+  }
+
+  private codeKey(person: string, code: string): string {
+    return `${this.prefix}code/${part(person)}/${part(code)}`;
+  }
+
   /** Gives back a code whose question was not sent. */
   releaseCode(person: string, code: string): void {
     const pending = this.pending.get(person);
@@ -99,35 +408,37 @@ export class QuestionBoard {
   /** Opens a question; returns how to close it. A question reopened after a restart keeps its code. */
   open(question: OpenQuestion): () => void {
     let questions = this.byPerson.get(question.person);
-    if (!questions) {
-      this.byPerson.set(question.person, (questions = new Map()));
-      this.unsubscribe.set(
-        question.person,
-        this.hub.subscribe({ from: question.person }, (event) => this.route(question.person, event)),
-      );
-    }
+    if (!questions) this.byPerson.set(question.person, (questions = new Map()));
+    this.subscribeFor(question.person);
     this.releaseCode(question.person, question.code);
     questions.set(question.id, question);
+    // Held here now (a restart, a takeover): no longer another instance's.
+    const remote = this.remote.get(question.person);
+    if (remote?.delete(question.id) && remote.size === 0) this.remote.delete(question.person);
+    if (this.shared) this.index(question);
     return () => this.close(question.person, question.id);
   }
 
   private close(person: string, id: string): void {
     const questions = this.byPerson.get(person);
-    if (!questions?.delete(id)) return;
+    const question = questions?.get(id);
+    if (!question || !questions?.delete(id)) return;
     this.clarified.delete(person);
+    if (this.shared) this.unindex(person, id, question.code);
     if (questions.size > 0) return;
     this.byPerson.delete(person);
-    this.unsubscribe.get(person)?.();
-    this.unsubscribe.delete(person);
+    this.unsubscribeIfIdle(person);
   }
 
   /** A message from a person with open questions: to one of them, or a clarifying message. */
   private route(person: string, event: InboundEvent): 'claimed' | undefined {
     if (event.kind !== 'message' || !event.to) return undefined;
     // A reply that came before a question was asked (a poll listing an old text again) cannot answer it.
-    const candidates = [...(this.byPerson.get(person)?.values() ?? [])].filter(
-      (q) => (!q.ourNumber || q.ourNumber === event.to) && !(event.at !== undefined && q.askedAt !== undefined && event.at < q.askedAt),
-    );
+    const fits = (q: { ourNumber?: string; askedAt?: number }) =>
+      (!q.ourNumber || q.ourNumber === event.to) && !(event.at !== undefined && q.askedAt !== undefined && event.at < q.askedAt);
+    // Ours answer in this process; another instance's get the reply forwarded.
+    const candidates: OpenQuestion[] = [...(this.byPerson.get(person)?.values() ?? [])].filter(fits);
+    for (const q of this.remoteFor(person).filter(fits)) candidates.push({ ...q, onReply: (reply) => this.forward(q, reply) });
     if (candidates.length === 0) return undefined;
     const p = event.params;
     const text = typeof p.Body === 'string' ? p.Body : '';
@@ -265,8 +576,32 @@ const boards = new WeakMap<object, QuestionBoard>();
 /** The board of an account (its config node), made by the first node that asks; each question brings its own clarify. */
 export function questionBoardFor(account: object, hub: InboundHub): QuestionBoard {
   let board = boards.get(account);
-  if (!board) boards.set(account, (board = new QuestionBoard(hub)));
+  if (!board) {
+    const made = new QuestionBoard(hub, undefined, undefined, sharedBoardOf(account));
+    boards.set(account, (board = made));
+    // The account node closes (a redeploy): its board stops hearing the other instances.
+    (account as { on?: (event: string, listener: () => void) => void }).on?.('close', () => void made.leave().catch(() => undefined));
+  }
   return board;
+}
+
+/** The account's engine as a board shares it: its open questions indexed, replies forwarded between instances. */
+function sharedBoardOf(account: object): SharedBoard | undefined {
+  const { state, accountSid } = account as { state?: StateEngine; accountSid?: unknown };
+  if (!state || typeof accountSid !== 'string' || !accountSid) return undefined;
+  let said = false;
+  const log = (account as { warn?: (m: string) => void }).warn;
+  return {
+    engine: state,
+    accountSid,
+    instance: instanceId(),
+    onError: (err) => {
+      if (said) return;
+      said = true;
+      log?.call(account, render(text('boardUnavailable', { detail: err instanceof Error ? err.message : String(err) })));
+    },
+    onLost: (question) => log?.call(account, render(text('boardLost', { question }))),
+  };
 }
 
 /** What a node texts to people (`twilio.people.*`), in Node-RED's language; English where it has no translation. */
