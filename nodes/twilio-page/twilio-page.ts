@@ -15,6 +15,7 @@ import { text } from '../../lib/core/texts';
 import { inboundHubFor } from '../../lib/inbound/hub';
 import { upgradeConfig } from '../../lib/node-red/config-version';
 import { NodeStateSettings, nodeState } from '../../lib/account/node-state';
+import { watchStateHealth } from '../../lib/account/state-health';
 import type { KeyValueStore } from '../../lib/node-red/context';
 import { NodeStatus, nodeStatus } from '../../lib/node-red/status';
 import { typedFieldsReader } from '../../lib/node-red/typed-fields';
@@ -103,18 +104,19 @@ module.exports = function registerTwilioPage(RED: NodeAPI): void {
     const readFields = typedFieldsReader(RED, node, def, ['contacts', 'from', 'alarmId']);
     const state = nodeState(RED, node, account, def);
     const room = pageRoom(node, state.store, status);
+    const health = watchStateHealth(account, state, status);
     const pager = account && pagerFor(RED, node, def, account, room, status);
 
     node.on(
       'input',
       room.input(
-        async (msg, accepted) => {
+        health.guard(async (msg, accepted) => {
           if (!pager) throw new TwilioNodeError('MISSING_INPUT', text('noAccount'));
           if (!isCancel(msg, def.cancelTopic)) return pager.start(msg, accepted, await readFields(msg));
           const fields = await readFields(msg).catch(() => ({}) as { alarmId?: unknown });
           pager.cancel(fields.alarmId ?? (msg as { topic?: unknown }).topic, def.cancelTopic);
           accepted.done();
-        },
+        }),
         (err) => {
           const error = toTwilioNodeError(err, account?.redact).localise(status.translate);
           status.failedWith(error);
@@ -129,6 +131,7 @@ module.exports = function registerTwilioPage(RED: NodeAPI): void {
 
     node.on('close', (removed: boolean, done: () => void) => {
       pager?.stop();
+      health.stop();
       // Steps being sent get their answer first (the room's close budget): a call placed is then known,
       // to watch after a redeploy, or to hang up when the node is removed.
       const hangUps: Array<Promise<void>> = [];
