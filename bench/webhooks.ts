@@ -47,10 +47,21 @@ function freePort(): Promise<number> {
 
 const TWIML_TEMPLATE = '<?xml version="1.0" encoding="UTF-8"?><Response><Message>Got it: {{payload.Body}}</Message></Response>';
 
-function flows(): object[] {
+function flows(redisUrl?: string): object[] {
+  const state = redisUrl ? { stateBackend: 'redis', redisUrl } : {};
   return [
     { id: 'benchTab', type: 'tab', label: 'webhook intake' },
-    { id: 'benchAccount', type: 'twilio-config', name: 'bench', authMode: 'authToken', region: '', edge: '', defaultFrom: '', baseUrl: '' },
+    {
+      id: 'benchAccount',
+      type: 'twilio-config',
+      name: 'bench',
+      authMode: 'authToken',
+      region: '',
+      edge: '',
+      defaultFrom: '',
+      baseUrl: '',
+      ...state,
+    },
     {
       id: 'benchIn',
       type: 'twilio-in',
@@ -104,7 +115,7 @@ function flows(): object[] {
   ];
 }
 
-async function startNodeRed(port: number, userDir: string, nodeRed: string): Promise<ChildProcess> {
+async function startNodeRed(port: number, userDir: string, nodeRed: string, redisUrl?: string): Promise<ChildProcess> {
   const pkgName = (JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { name: string }).name;
   const link = path.join(userDir, 'node_modules', ...pkgName.split('/'));
   fs.mkdirSync(path.dirname(link), { recursive: true });
@@ -113,7 +124,7 @@ async function startNodeRed(port: number, userDir: string, nodeRed: string): Pro
     path.join(userDir, 'package.json'),
     JSON.stringify({ name: 'bench', private: true, dependencies: { [pkgName]: `file:${root}` } }),
   );
-  fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify(flows()));
+  fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify(flows(redisUrl)));
   // Credentials as ${ENV} references, as in the demo: nothing secret is written to disk.
   fs.writeFileSync(
     path.join(userDir, 'flows_cred.json'),
@@ -252,6 +263,99 @@ export async function webhookIntake(
     const remembered = row(`twilio-in, dedupe on, ${options.dedupeTokens.toLocaleString('en')} tokens remembered`, full);
     remembered.note = `${(remembered.perSecond / fresh.perSecond).toFixed(2)}× the rate from an empty window`;
     return [core, ours, fresh, remembered];
+  } finally {
+    red.kill('SIGTERM');
+    await new Promise((r) => red.once('exit', r));
+    fs.rmSync(userDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Webhooks per second through twilio-in with its duplicate window on a Redis (one Node-RED instance),
+ * and the Redis round trips each webhook costs: the commands the instance's clients sent, counted
+ * with MONITOR over `sample` webhooks posted one at a time (a separate run: MONITOR slows Redis).
+ */
+export async function redisWebhookIntake(
+  nodeRed: string,
+  redisUrl: string,
+  options: { seconds: number; rounds: number; connections: number; sample: number },
+): Promise<IntakeRow[]> {
+  const port = await freePort();
+  const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'twilio-bench-redis-'));
+  const red = await startNodeRed(port, userDir, nodeRed, redisUrl);
+  try {
+    const params = {
+      AccountSid: DEMO_ACCOUNT.sid,
+      MessageSid: 'SM' + '1'.repeat(32),
+      From: '+15558675310',
+      To: '+15017122661',
+      Body: 'On?',
+    };
+    const body = new URLSearchParams(params).toString();
+    const url = `http://127.0.0.1:${port}/bench/dedupe`;
+    const signature = twilio.getExpectedTwilioSignature(DEMO_ACCOUNT.authToken, url, params);
+    const headers = { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature };
+    let token = 0;
+    const target = {
+      url,
+      method: 'POST',
+      body,
+      connections: options.connections,
+      duration: options.seconds,
+      headers,
+      requests: [
+        {
+          setupRequest: (request: { headers: Record<string, string> }) => ({
+            ...request,
+            headers: { ...request.headers, 'i-twilio-idempotency-token': `redis-bench-${token++}` },
+          }),
+        },
+      ],
+    };
+    await autocannon({ ...target, duration: 2 });
+    const runs: AutocannonResult[] = [];
+    for (let round = 0; round < options.rounds; round++) runs.push(await autocannon(target));
+    const median = [...runs].sort((a, b) => a.requests.average - b.requests.average)[Math.floor(runs.length / 2)];
+    const total = (pick: (r: AutocannonResult) => number) => runs.reduce((n, r) => n + pick(r), 0);
+
+    // Round trips per webhook: every command a client of this Node-RED sent (MONITOR marks those a script ran with "lua").
+    // redis-cli's MONITOR (ioredis's monitor mode can trip over its own queue under load).
+    const server = new URL(redisUrl);
+    const monitor = spawn('redis-cli', ['-h', server.hostname, '-p', server.port, 'monitor'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let sent = 0;
+    let inside = 0;
+    let partial = '';
+    monitor.stdout!.on('data', (chunk: Buffer) => {
+      const lines = (partial + chunk.toString()).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) {
+        if (!/^\d+\.\d+ \[/.test(line)) continue;
+        if (/^\S+ \[\d+ lua\]/.test(line)) inside++;
+        else sent++;
+      }
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    sent = 0;
+    inside = 0;
+    let ok = 0;
+    for (let i = 0; i < options.sample; i++) {
+      const res = await fetch(url, { method: 'POST', body, headers: { ...headers, 'i-twilio-idempotency-token': `redis-sample-${i}` } });
+      if (res.ok) ok++;
+      await res.arrayBuffer();
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    monitor.kill();
+    return [
+      {
+        subject: 'twilio-in, dedupe on, window on Redis (1 instance)',
+        perSecond: median.requests.average,
+        requests: total((r) => r.requests.total),
+        non2xx: total((r) => r.non2xx),
+        errors: total((r) => r.errors + r.timeouts),
+        p99Ms: median.latency.p99,
+        note: `median of ${options.rounds} rounds of ${options.seconds} s, ${options.connections} connections; ${(sent / options.sample).toFixed(2)} Redis round trips a webhook (${(inside / options.sample).toFixed(1)} commands run inside scripts; ${ok}/${options.sample} answered 2xx)`,
+      },
+    ];
   } finally {
     red.kill('SIGTERM');
     await new Promise((r) => red.once('exit', r));
