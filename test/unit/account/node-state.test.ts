@@ -186,4 +186,49 @@ describe('nodeState', () => {
     await state.forget();
     await state.moved;
   });
+
+  it('does a delete again once the engine is back when it could not be done while the engine was down', async () => {
+    const engine = openStateEngine({ backend: 'context', store: memoryStore() });
+    let down = false;
+    const listeners = new Set<(health: { up: boolean }) => void>();
+    const unavailable = () => Object.assign(new Error('Redis unreachable'), { code: 'STATE_UNAVAILABLE' });
+    const flaky = new Proxy(engine, {
+      get(target, name) {
+        const value = Reflect.get(target, name, target);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => (down ? Promise.reject(unavailable()) : value.apply(target, args));
+      },
+    });
+    const account = {
+      state: flaky,
+      onStateHealth: (listener: (health: { up: boolean }) => void) => {
+        listeners.add(listener);
+        if (down) listener({ up: false });
+        return () => listeners.delete(listener);
+      },
+    };
+    const health = (up: boolean) => {
+      down = !up;
+      for (const listener of [...listeners]) listener({ up });
+    };
+    try {
+      const node = { id: 'n4', context: () => assert.fail('not read') } as never;
+      const state = nodeState(RED, node, account, {});
+      await state.store.set('ended-while-down', { msg: {} });
+      await state.store.set('kept', { msg: {} });
+      health(false);
+      await assert.rejects(state.store.set('ended-while-down', undefined), (err: { code?: string }) => err.code === 'STATE_UNAVAILABLE');
+      await assert.rejects(state.store.set('new', { msg: {} }), (err: { code?: string }) => err.code === 'STATE_UNAVAILABLE');
+      assert.equal(listeners.size, 1, 'listening while a delete is owed');
+      health(true);
+      for (let i = 0; i < 20 && (await engine.get('node/n4/ended-while-down')) !== undefined; i++)
+        await new Promise((r) => setTimeout(r, 5));
+      assert.equal(await engine.get('node/n4/ended-while-down'), undefined, 'deleted once the engine was back');
+      assert.deepEqual((await engine.get('node/n4/kept'))?.value, { msg: {} }, 'the others stay');
+      assert.equal(await engine.get('node/n4/new'), undefined, 'a refused write is not done later');
+      assert.equal(listeners.size, 0, 'no listener left once nothing is owed');
+    } finally {
+      await engine.close();
+    }
+  });
 });
