@@ -20,7 +20,7 @@
  *      Redis round trips per claim (bench/state.ts)
  *   h. state behind the nodes: the p99 the embedded store adds to a send that waits (vs
  *      `stateIn: 'context:memory'`, same run), and webhooks per second and Redis round trips per
- *      webhook with twilio-in's duplicate window on Redis, one instance (bench/state-nodes.ts)
+ *      webhook with twilio-in's duplicate window on Redis, 1 and 3 instances (bench/state-nodes.ts)
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -448,19 +448,27 @@ async function main(): Promise<void> {
       const redis = await startRedis();
       try {
         const seconds = Math.max(2, Math.round(10 * SCALE));
-        for (const r of await redisWebhookIntake(nodeRed, redis.url, { seconds, rounds: 3, connections: 20, sample: 200 }))
-          rows.push({
-            scenario: 'h. state behind the nodes',
-            subject: r.subject,
-            messages: r.requests,
-            seconds: seconds * 3,
-            perSecond: r.perSecond,
-            delivered: r.requests - r.non2xx - r.errors,
-            lost: r.non2xx + r.errors,
-            duplicated: 0,
-            tooManyRequests: 0,
-            note: `${r.note ?? ''}; p99 ${r.p99Ms} ms`,
-          });
+        const instances = (process.env.BENCH_REDIS_INSTANCES || '1,3').split(',').map(Number);
+        for (const count of instances)
+          for (const r of await redisWebhookIntake(nodeRed, redis.url, {
+            seconds,
+            rounds: 3,
+            connections: 20,
+            sample: 200,
+            instances: count,
+          }))
+            rows.push({
+              scenario: 'h. state behind the nodes',
+              subject: r.subject,
+              messages: r.requests,
+              seconds: seconds * 3,
+              perSecond: r.perSecond,
+              delivered: r.requests - r.non2xx - r.errors,
+              lost: r.non2xx + r.errors,
+              duplicated: 0,
+              tooManyRequests: 0,
+              note: `${r.note ?? ''}; p99 ${r.p99Ms} ms`,
+            });
       } finally {
         await redis.stop();
       }

@@ -6,9 +6,10 @@
  *     'context:memory'` (nothing written anywhere), in one run, alternating: p50/p99 of the store's
  *     write of each wait (WaitingRoom.hold, the step that waits for the commit) and of the whole
  *     receive → wait held (the request to the simulator included).
- *   webhooks on Redis: see webhooks.ts (`redisUrl`): webhooks per second through a twilio-in with its
- *     duplicate window on a Redis (1 instance), and Redis round trips per webhook (counted with MONITOR
- *     in a separate, sequential run: the commands the client sent, not those its scripts ran inside).
+ *   webhooks on Redis: see webhooks.ts (redisWebhookIntake): webhooks per second through a twilio-in
+ *     with its duplicate window on one Redis, 1 and 3 Node-RED instances (BENCH_REDIS_INSTANCES), and
+ *     Redis round trips per webhook (counted with MONITOR in a separate, sequential run: the commands
+ *     the clients sent, not those their scripts ran inside).
  */
 import { WaitingRoom } from '../lib/waits/waiting-room';
 import type { SimulatorProcess } from './simulator-process';

@@ -271,19 +271,25 @@ export async function webhookIntake(
 }
 
 /**
- * Webhooks per second through twilio-in with its duplicate window on a Redis (one Node-RED instance),
- * and the Redis round trips each webhook costs: the commands the instance's clients sent, counted
- * with MONITOR over `sample` webhooks posted one at a time (a separate run: MONITOR slows Redis).
+ * Webhooks per second through twilio-in with its duplicate window on a Redis, with `instances`
+ * Node-RED processes on that one Redis (each driven directly, the connections split between them, as
+ * a round-robin balancer would spread them; their rates summed), and the Redis round trips each
+ * webhook costs: the commands the instances' clients sent, counted with MONITOR over `sample`
+ * webhooks posted one at a time (a separate run: MONITOR slows Redis).
  */
 export async function redisWebhookIntake(
   nodeRed: string,
   redisUrl: string,
-  options: { seconds: number; rounds: number; connections: number; sample: number },
+  options: { seconds: number; rounds: number; connections: number; sample: number; instances?: number },
 ): Promise<IntakeRow[]> {
-  const port = await freePort();
-  const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'twilio-bench-redis-'));
-  const red = await startNodeRed(port, userDir, nodeRed, redisUrl);
+  const count = options.instances ?? 1;
+  const reds: Array<{ red: ChildProcess; port: number; userDir: string }> = [];
   try {
+    for (let i = 0; i < count; i++) {
+      const port = await freePort();
+      const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'twilio-bench-redis-'));
+      reds.push({ red: await startNodeRed(port, userDir, nodeRed, redisUrl), port, userDir });
+    }
     const params = {
       AccountSid: DEMO_ACCOUNT.sid,
       MessageSid: 'SM' + '1'.repeat(32),
@@ -292,33 +298,46 @@ export async function redisWebhookIntake(
       Body: 'On?',
     };
     const body = new URLSearchParams(params).toString();
-    const url = `http://127.0.0.1:${port}/bench/dedupe`;
-    const signature = twilio.getExpectedTwilioSignature(DEMO_ACCOUNT.authToken, url, params);
-    const headers = { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature };
+    const urlOf = (port: number) => `http://127.0.0.1:${port}/bench/dedupe`;
+    const headersOf = (port: number) => ({
+      'content-type': 'application/x-www-form-urlencoded',
+      'x-twilio-signature': twilio.getExpectedTwilioSignature(DEMO_ACCOUNT.authToken, urlOf(port), params),
+    });
     let token = 0;
-    const target = {
-      url,
+    // Tokens no earlier run on this Redis used: each webhook is new to the shared window.
+    const run = `${count}-${Date.now()}`;
+    const target = (port: number) => ({
+      url: urlOf(port),
       method: 'POST',
       body,
-      connections: options.connections,
+      connections: Math.max(1, Math.round(options.connections / count)),
       duration: options.seconds,
-      headers,
+      headers: headersOf(port),
       requests: [
         {
           setupRequest: (request: { headers: Record<string, string> }) => ({
             ...request,
-            headers: { ...request.headers, 'i-twilio-idempotency-token': `redis-bench-${token++}` },
+            headers: { ...request.headers, 'i-twilio-idempotency-token': `redis-bench-${run}-${token++}` },
           }),
         },
       ],
+    });
+    const round = async (duration = options.seconds) => {
+      const results = await Promise.all(reds.map(({ port }) => autocannon({ ...target(port), duration })));
+      return {
+        perSecond: results.reduce((n, r) => n + r.requests.average, 0),
+        total: results.reduce((n, r) => n + r.requests.total, 0),
+        non2xx: results.reduce((n, r) => n + r.non2xx, 0),
+        errors: results.reduce((n, r) => n + r.errors + r.timeouts, 0),
+        p99: Math.max(...results.map((r) => r.latency.p99)),
+      };
     };
-    await autocannon({ ...target, duration: 2 });
-    const runs: AutocannonResult[] = [];
-    for (let round = 0; round < options.rounds; round++) runs.push(await autocannon(target));
-    const median = [...runs].sort((a, b) => a.requests.average - b.requests.average)[Math.floor(runs.length / 2)];
-    const total = (pick: (r: AutocannonResult) => number) => runs.reduce((n, r) => n + pick(r), 0);
+    await round(2);
+    const runs: Array<Awaited<ReturnType<typeof round>>> = [];
+    for (let i = 0; i < options.rounds; i++) runs.push(await round());
+    const median = [...runs].sort((a, b) => a.perSecond - b.perSecond)[Math.floor(runs.length / 2)];
+    const total = (pick: (r: Awaited<ReturnType<typeof round>>) => number) => runs.reduce((n, r) => n + pick(r), 0);
 
-    // Round trips per webhook: every command a client of this Node-RED sent (MONITOR marks those a script ran with "lua").
     // redis-cli's MONITOR (ioredis's monitor mode can trip over its own queue under load).
     const server = new URL(redisUrl);
     const monitor = spawn('redis-cli', ['-h', server.hostname, '-p', server.port, 'monitor'], { stdio: ['ignore', 'pipe', 'ignore'] });
@@ -339,7 +358,12 @@ export async function redisWebhookIntake(
     inside = 0;
     let ok = 0;
     for (let i = 0; i < options.sample; i++) {
-      const res = await fetch(url, { method: 'POST', body, headers: { ...headers, 'i-twilio-idempotency-token': `redis-sample-${i}` } });
+      const { port } = reds[i % reds.length];
+      const res = await fetch(urlOf(port), {
+        method: 'POST',
+        body,
+        headers: { ...headersOf(port), 'i-twilio-idempotency-token': `redis-sample-${run}-${i}` },
+      });
       if (res.ok) ok++;
       await res.arrayBuffer();
     }
@@ -347,18 +371,20 @@ export async function redisWebhookIntake(
     monitor.kill();
     return [
       {
-        subject: 'twilio-in, dedupe on, window on Redis (1 instance)',
-        perSecond: median.requests.average,
-        requests: total((r) => r.requests.total),
+        subject: `twilio-in, dedupe on, window on Redis (${count} instance${count === 1 ? '' : 's'})`,
+        perSecond: median.perSecond,
+        requests: total((r) => r.total),
         non2xx: total((r) => r.non2xx),
-        errors: total((r) => r.errors + r.timeouts),
-        p99Ms: median.latency.p99,
-        note: `median of ${options.rounds} rounds of ${options.seconds} s, ${options.connections} connections; ${(sent / options.sample).toFixed(2)} Redis round trips a webhook (${(inside / options.sample).toFixed(1)} commands run inside scripts; ${ok}/${options.sample} answered 2xx)`,
+        errors: total((r) => r.errors),
+        p99Ms: median.p99,
+        note: `median of ${options.rounds} rounds of ${options.seconds} s, ${options.connections} connections in all; ${(sent / options.sample).toFixed(2)} Redis round trips a webhook (${(inside / options.sample).toFixed(1)} commands run inside scripts; ${ok}/${options.sample} answered 2xx)`,
       },
     ];
   } finally {
-    red.kill('SIGTERM');
-    await new Promise((r) => red.once('exit', r));
-    fs.rmSync(userDir, { recursive: true, force: true });
+    for (const { red, userDir } of reds) {
+      red.kill('SIGTERM');
+      await new Promise((r) => red.once('exit', r));
+      fs.rmSync(userDir, { recursive: true, force: true });
+    }
   }
 }
