@@ -17,6 +17,12 @@ export interface StateHealthWatch {
   readonly up: boolean;
   /** `start` as it is while the store is up; while it is down, a rejection with STATE_UNAVAILABLE instead. */
   guard<A extends unknown[], R>(start: (...args: A) => Promise<R>): (...args: A) => Promise<R>;
+  /**
+   * Runs `work` (a start's restore of its stored waits); when it fails because the store is down, runs
+   * it again once the store is back (each time): waits stored before an outage resume after it, not
+   * only at the next restart. Never settles once the watch is stopped.
+   */
+  retryWhenBack<T>(work: () => Promise<T>): Promise<T>;
   stop(): void;
 }
 
@@ -31,16 +37,29 @@ export function watchStateHealth(
   status: NodeStatus,
 ): StateHealthWatch {
   let health: StateHealth = { up: true };
+  let stopped = false;
+  /** Work to run again once the store is back. */
+  const owed = new Set<() => void>();
   // An engine that could not open at all (the log said why): what must be kept is refused before it is sent.
   const notOpen = account !== undefined && state.durable !== 'flush-interval' && !account.state;
-  const stop =
-    account?.onStateHealth && state.durable === 'server'
-      ? account.onStateHealth((next) => {
-          health = next;
-          if (next.up) status.success('twilio.status.stateBack');
-          else status.failed('twilio.status.stateDown');
-        })
-      : () => undefined;
+  const watched = Boolean(account?.onStateHealth) && state.durable === 'server';
+  const stopListening = watched
+    ? account!.onStateHealth!((next) => {
+        health = next;
+        if (next.up) status.success('twilio.status.stateBack');
+        else status.failed('twilio.status.stateDown');
+        if (next.up)
+          for (const again of [...owed]) {
+            owed.delete(again);
+            again();
+          }
+      })
+    : () => undefined;
+  const retryWhenBack = <T>(work: () => Promise<T>): Promise<T> =>
+    work().catch((err: unknown) => {
+      if ((err as { code?: unknown } | undefined)?.code !== 'STATE_UNAVAILABLE' || !watched || stopped) throw err;
+      return new Promise<void>((again) => owed.add(again)).then(() => retryWhenBack(work));
+    });
   return {
     get up() {
       return health.up;
@@ -53,6 +72,11 @@ export function watchStateHealth(
           : health.up
             ? start(...args)
             : Promise.reject(new TwilioNodeError('STATE_UNAVAILABLE', text('redisDown', { message: health.reason ?? '' }))),
-    stop,
+    retryWhenBack,
+    stop: () => {
+      stopped = true;
+      owed.clear();
+      stopListening();
+    },
   };
 }

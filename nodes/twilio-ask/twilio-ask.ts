@@ -68,7 +68,8 @@ module.exports = function registerTwilioAsk(RED: NodeAPI): void {
     const inboundCheck = systemClock.setTimeout(() => hub?.sources === 0 && status.warning('twilio-ask.status.noInbound'), 1000);
     // Waits a previous run left: re-armed with the time they have left; their msgs leave as fresh ones
     // (questions that come meanwhile wait for them, and a cancel that comes meanwhile applies to them).
-    if (asking) room.restore((restored) => asking.resume(restored)).catch((err: Error) => node.warn(err.message));
+    if (asking)
+      health.retryWhenBack(() => room.restore((restored) => asking.resume(restored))).catch((err: Error) => node.warn(err.message));
 
     const coded = (err: unknown) => toTwilioNodeError(err, account?.redact).localise(status.translate);
     const failed = (err: unknown) => {

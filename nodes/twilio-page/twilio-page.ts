@@ -127,7 +127,7 @@ module.exports = function registerTwilioPage(RED: NodeAPI): void {
 
     // Pages a previous run left: each resumes its step with the time it had left (input that comes
     // meanwhile waits for them: the same alarm is merged, a cancel cancels).
-    if (pager) room.restore((restored) => pager.resume(restored)).catch((err: Error) => node.warn(err.message));
+    if (pager) health.retryWhenBack(() => room.restore((restored) => pager.resume(restored))).catch((err: Error) => node.warn(err.message));
 
     node.on('close', (removed: boolean, done: () => void) => {
       pager?.stop();

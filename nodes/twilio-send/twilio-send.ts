@@ -87,7 +87,7 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
     const sender = sendController(wiring, room, outcomes);
     const stopWaking = account ? account.queue.onChange(() => room.wake()) : () => undefined;
     const stopShowingQueue = account ? showQueue(status, account.queue, () => sender.busy) : () => undefined;
-    if (outcomes) void outcomes.resume().catch((err: Error) => node.warn(err.message));
+    if (outcomes) void health.retryWhenBack(() => outcomes.resume()).catch((err: Error) => node.warn(err.message));
 
     node.on(
       'input',

@@ -146,6 +146,37 @@ suiteNeeding(
       assert.equal(errors.waiting.length, 1);
     });
 
+    it('resumes the waits stored before the outage once Redis is back, when the flows started while it was down', async () => {
+      const account = accountNode(simulator.url, 'authToken', { stateBackend: 'redis', redisUrl: url() });
+      const flow: FlowNode[] = [
+        { id: 'tab', type: 'tab', label: 't' },
+        account.node,
+        sendNode('waiting', 'outcome', [['waitOut']]),
+        { id: 'waitOut', type: 'helper', z: 'tab' },
+      ];
+      await helper.load(allNodes, flow, { account: account.credentials });
+      const red = helper as any;
+      helper.getNode('waiting').receive({ payload: 'before', n: 7 });
+      await until(() => time.clock.pending >= 2, 'the wait held');
+      // A stop keeps the wait stored (in Redis); Redis goes; the flows start again while it is away.
+      await red._redNodes.stopFlows();
+      await server!.stop();
+      server = undefined;
+      await red._redNodes.startFlows();
+      const statuses: string[] = [];
+      const out: any[] = [];
+      (helper.getNode('waiting') as any).on('call:status', (call: any) => statuses.push(String(call.args[0]?.text ?? '')));
+      helper.getNode('waitOut').on('input', (m: any) => out.push(m));
+      await until(() => statuses.includes('twilio.status.stateDown'), 'the node says Redis is down');
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(out.length, 0);
+      // Redis returns with what it had: the stored wait is restored and ends as it would have.
+      server = await startRedis([...durable(), '--port', port]);
+      await untilTicking(time.clock, () => out.length === 1, 'the stored wait resumed once Redis was back', 1_000, 25_000);
+      assert.equal(out[0].n, 7);
+      assert.equal(out[0].payload.status, 'delivered');
+    });
+
     it('refuses a Redis URL with a password in it, and never shows the password', async () => {
       const secret = 'hunter2-in-url';
       const account = accountNode(simulator.url, 'authToken', { stateBackend: 'redis', redisUrl: `redis://:${secret}@127.0.0.1:${port}` });
