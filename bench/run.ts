@@ -18,6 +18,9 @@
  *      the same simulator in the same process: ms per msg and their ratio
  *   g. state engine: commits per second and p99 commit latency of the embedded engine (put, CAS), and
  *      Redis round trips per claim (bench/state.ts)
+ *   h. state behind the nodes: the p99 the embedded store adds to a send that waits (vs
+ *      `stateIn: 'context:memory'`, same run), and webhooks per second and Redis round trips per
+ *      webhook with twilio-in's duplicate window on Redis, 1 and 3 instances (bench/state-nodes.ts)
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -26,8 +29,10 @@ import { DEMO_ACCOUNT } from '../simulator/server';
 import { RawSdkRequestClient } from '../simulator/raw-sdk-client';
 import { SimulatorProcess } from './simulator-process';
 import type { SinkNode } from './sink-node';
-import { webhookIntake } from './webhooks';
+import { redisWebhookIntake, webhookIntake } from './webhooks';
 import { stateEngine } from './state';
+import { waitLatency } from './state-nodes';
+import { noRedis, startRedis } from '../test/support/redis';
 import { twoWay } from './two-way';
 
 const helper = require('node-red-node-test-helper');
@@ -433,6 +438,42 @@ async function main(): Promise<void> {
   if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY.includes('g'))
     for (const r of await stateEngine(SCALE))
       rows.push({ scenario: 'g. state engine', perSecond: r.messages / r.seconds, tooManyRequests: 0, ...r });
+  if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY.includes('h')) {
+    const sim = await SimulatorProcess.start();
+    for (const r of await waitLatency(nodes, sim, SCALE))
+      rows.push({ scenario: 'h. state behind the nodes', perSecond: r.messages / r.seconds, tooManyRequests: 0, ...r });
+    await sim.stop();
+    if (noRedis) console.log(`bench: ${noRedis}; the Redis webhook row is skipped`);
+    else {
+      const redis = await startRedis();
+      try {
+        const seconds = Math.max(2, Math.round(10 * SCALE));
+        const instances = (process.env.BENCH_REDIS_INSTANCES || '1,3').split(',').map(Number);
+        for (const count of instances)
+          for (const r of await redisWebhookIntake(nodeRed, redis.url, {
+            seconds,
+            rounds: 3,
+            connections: 20,
+            sample: 200,
+            instances: count,
+          }))
+            rows.push({
+              scenario: 'h. state behind the nodes',
+              subject: r.subject,
+              messages: r.requests,
+              seconds: seconds * 3,
+              perSecond: r.perSecond,
+              delivered: r.requests - r.non2xx - r.errors,
+              lost: r.non2xx + r.errors,
+              duplicated: 0,
+              tooManyRequests: 0,
+              note: `${r.note ?? ''}; p99 ${r.p99Ms} ms`,
+            });
+      } finally {
+        await redis.stop();
+      }
+    }
+  }
   await helper.stopServer();
   console.log(`Node ${process.version}, ${nodeRed}; scale ${SCALE}`);
   console.table(rows.map((r) => ({ ...r, seconds: r.seconds.toFixed(2), perSecond: r.perSecond.toFixed(0) })));

@@ -47,10 +47,21 @@ function freePort(): Promise<number> {
 
 const TWIML_TEMPLATE = '<?xml version="1.0" encoding="UTF-8"?><Response><Message>Got it: {{payload.Body}}</Message></Response>';
 
-function flows(): object[] {
+function flows(redisUrl?: string): object[] {
+  const state = redisUrl ? { stateBackend: 'redis', redisUrl } : {};
   return [
     { id: 'benchTab', type: 'tab', label: 'webhook intake' },
-    { id: 'benchAccount', type: 'twilio-config', name: 'bench', authMode: 'authToken', region: '', edge: '', defaultFrom: '', baseUrl: '' },
+    {
+      id: 'benchAccount',
+      type: 'twilio-config',
+      name: 'bench',
+      authMode: 'authToken',
+      region: '',
+      edge: '',
+      defaultFrom: '',
+      baseUrl: '',
+      ...state,
+    },
     {
       id: 'benchIn',
       type: 'twilio-in',
@@ -104,7 +115,7 @@ function flows(): object[] {
   ];
 }
 
-async function startNodeRed(port: number, userDir: string, nodeRed: string): Promise<ChildProcess> {
+async function startNodeRed(port: number, userDir: string, nodeRed: string, redisUrl?: string): Promise<ChildProcess> {
   const pkgName = (JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { name: string }).name;
   const link = path.join(userDir, 'node_modules', ...pkgName.split('/'));
   fs.mkdirSync(path.dirname(link), { recursive: true });
@@ -113,7 +124,7 @@ async function startNodeRed(port: number, userDir: string, nodeRed: string): Pro
     path.join(userDir, 'package.json'),
     JSON.stringify({ name: 'bench', private: true, dependencies: { [pkgName]: `file:${root}` } }),
   );
-  fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify(flows()));
+  fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify(flows(redisUrl)));
   // Credentials as ${ENV} references, as in the demo: nothing secret is written to disk.
   fs.writeFileSync(
     path.join(userDir, 'flows_cred.json'),
@@ -256,5 +267,124 @@ export async function webhookIntake(
     red.kill('SIGTERM');
     await new Promise((r) => red.once('exit', r));
     fs.rmSync(userDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Webhooks per second through twilio-in with its duplicate window on a Redis, with `instances`
+ * Node-RED processes on that one Redis (each driven directly, the connections split between them, as
+ * a round-robin balancer would spread them; their rates summed), and the Redis round trips each
+ * webhook costs: the commands the instances' clients sent, counted with MONITOR over `sample`
+ * webhooks posted one at a time (a separate run: MONITOR slows Redis).
+ */
+export async function redisWebhookIntake(
+  nodeRed: string,
+  redisUrl: string,
+  options: { seconds: number; rounds: number; connections: number; sample: number; instances?: number },
+): Promise<IntakeRow[]> {
+  const count = options.instances ?? 1;
+  const reds: Array<{ red: ChildProcess; port: number; userDir: string }> = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const port = await freePort();
+      const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'twilio-bench-redis-'));
+      reds.push({ red: await startNodeRed(port, userDir, nodeRed, redisUrl), port, userDir });
+    }
+    const params = {
+      AccountSid: DEMO_ACCOUNT.sid,
+      MessageSid: 'SM' + '1'.repeat(32),
+      From: '+15558675310',
+      To: '+15017122661',
+      Body: 'On?',
+    };
+    const body = new URLSearchParams(params).toString();
+    const urlOf = (port: number) => `http://127.0.0.1:${port}/bench/dedupe`;
+    const headersOf = (port: number) => ({
+      'content-type': 'application/x-www-form-urlencoded',
+      'x-twilio-signature': twilio.getExpectedTwilioSignature(DEMO_ACCOUNT.authToken, urlOf(port), params),
+    });
+    let token = 0;
+    // Tokens no earlier run on this Redis used: each webhook is new to the shared window.
+    const run = `${count}-${Date.now()}`;
+    const target = (port: number) => ({
+      url: urlOf(port),
+      method: 'POST',
+      body,
+      connections: Math.max(1, Math.round(options.connections / count)),
+      duration: options.seconds,
+      headers: headersOf(port),
+      requests: [
+        {
+          setupRequest: (request: { headers: Record<string, string> }) => ({
+            ...request,
+            headers: { ...request.headers, 'i-twilio-idempotency-token': `redis-bench-${run}-${token++}` },
+          }),
+        },
+      ],
+    });
+    const round = async (duration = options.seconds) => {
+      const results = await Promise.all(reds.map(({ port }) => autocannon({ ...target(port), duration })));
+      return {
+        perSecond: results.reduce((n, r) => n + r.requests.average, 0),
+        total: results.reduce((n, r) => n + r.requests.total, 0),
+        non2xx: results.reduce((n, r) => n + r.non2xx, 0),
+        errors: results.reduce((n, r) => n + r.errors + r.timeouts, 0),
+        p99: Math.max(...results.map((r) => r.latency.p99)),
+      };
+    };
+    await round(2);
+    const runs: Array<Awaited<ReturnType<typeof round>>> = [];
+    for (let i = 0; i < options.rounds; i++) runs.push(await round());
+    const median = [...runs].sort((a, b) => a.perSecond - b.perSecond)[Math.floor(runs.length / 2)];
+    const total = (pick: (r: Awaited<ReturnType<typeof round>>) => number) => runs.reduce((n, r) => n + pick(r), 0);
+
+    // redis-cli's MONITOR (ioredis's monitor mode can trip over its own queue under load).
+    const server = new URL(redisUrl);
+    const monitor = spawn('redis-cli', ['-h', server.hostname, '-p', server.port, 'monitor'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let sent = 0;
+    let inside = 0;
+    let partial = '';
+    monitor.stdout!.on('data', (chunk: Buffer) => {
+      const lines = (partial + chunk.toString()).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) {
+        if (!/^\d+\.\d+ \[/.test(line)) continue;
+        if (/^\S+ \[\d+ lua\]/.test(line)) inside++;
+        else sent++;
+      }
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    sent = 0;
+    inside = 0;
+    let ok = 0;
+    for (let i = 0; i < options.sample; i++) {
+      const { port } = reds[i % reds.length];
+      const res = await fetch(urlOf(port), {
+        method: 'POST',
+        body,
+        headers: { ...headersOf(port), 'i-twilio-idempotency-token': `redis-sample-${run}-${i}` },
+      });
+      if (res.ok) ok++;
+      await res.arrayBuffer();
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    monitor.kill();
+    return [
+      {
+        subject: `twilio-in, dedupe on, window on Redis (${count} instance${count === 1 ? '' : 's'})`,
+        perSecond: median.perSecond,
+        requests: total((r) => r.total),
+        non2xx: total((r) => r.non2xx),
+        errors: total((r) => r.errors),
+        p99Ms: median.p99,
+        note: `median of ${options.rounds} rounds of ${options.seconds} s, ${options.connections} connections in all; ${(sent / options.sample).toFixed(2)} Redis round trips a webhook (${(inside / options.sample).toFixed(1)} commands run inside scripts; ${ok}/${options.sample} answered 2xx)`,
+      },
+    ];
+  } finally {
+    for (const { red, userDir } of reds) {
+      red.kill('SIGTERM');
+      await new Promise((r) => red.once('exit', r));
+      fs.rmSync(userDir, { recursive: true, force: true });
+    }
   }
 }

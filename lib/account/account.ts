@@ -12,7 +12,7 @@ import { resolveEnvReferences } from '../node-red/typed-fields';
 import { RawRequest, RawResponse, performRawRequest } from '../transport/raw-request';
 import { RequestQueue } from '../transport/request-queue';
 import type { StateEngine } from '../state/engine';
-import { StateBackend, acquireStateEngine, embeddedStateDir } from './state-engines';
+import { StateBackend, StateHealth, acquireStateEngine, embeddedStateDir, redactUrl } from './state-engines';
 import {
   AuthMode,
   BaseUrlRequestClient,
@@ -80,6 +80,11 @@ export interface TwilioAccount {
   finalRequests?(work: Promise<unknown>): void;
   /** The state engine of the account's nodes (see lib/account/node-state.ts); undefined when it could not open. */
   readonly state?: StateEngine;
+  /**
+   * Hears the state engine go down and come back (Redis unreachable; an embedded store never says so),
+   * called at once when it is down now; returns how to stop. See lib/account/state-health.ts.
+   */
+  onStateHealth?(listener: (health: StateHealth) => void): () => void;
 }
 
 export type AccountNode = Node & TwilioAccount;
@@ -210,6 +215,10 @@ export function openAccount(RED: NodeAPI, node: Node, settings: AccountSettings,
       };
       return performRawRequest(request, transport, redact).then((response) => maskTexts(response, redact));
     },
+    onStateHealth(listener) {
+      const opened = closed ? undefined : stateOf();
+      return opened ? opened.onHealth(listener) : () => undefined;
+    },
     finalRequests(work) {
       const settled: Promise<unknown> = work.catch(() => undefined).finally(() => finals.delete(settled));
       finals.add(settled);
@@ -244,7 +253,14 @@ function openState(RED: NodeAPI, node: Node, settings: AccountSettings, redisPas
     if (settings.stateBackend === 'redis') {
       const url = resolveEnvReferences(RED, node, settings.redisUrl);
       if (!/^rediss?:\/\//.test(url)) throw new Error(say('redisUrlInvalid'));
-      return acquireStateEngine({ backend: 'redis', dir: '', redisUrl: url, redisPassword });
+      // A password typed into the URL would travel in every flow export: it belongs in the credential store.
+      // (One read from an environment variable, `${REDIS_URL}`, is not in the flow: it is taken, and masked in logs.)
+      if (/^rediss?:\/\/[^/@\s]*:[^@\s]*@/.test(settings.redisUrl ?? '')) throw new Error(say('redisUrlPassword'));
+      const log = {
+        down: (at: string, message: string) => node.warn(say('redisWentDown', { url: at, message: redactUrl(message) })),
+        up: (at: string) => node.log(say('redisCameBack', { url: at })),
+      };
+      return acquireStateEngine({ backend: 'redis', dir: '', redisUrl: url, redisPassword, log });
     }
     return acquireStateEngine({ backend: 'embedded', dir: embeddedStateDir(userDir) });
   } catch (err) {
@@ -252,6 +268,3 @@ function openState(RED: NodeAPI, node: Node, settings: AccountSettings, redisPas
     return undefined;
   }
 }
-
-/** A Redis URL's password (`redis://:secret@host`) never reaches a log line. */
-const redactUrl = (message: string): string => message.replace(/(rediss?:\/\/[^:@/\s]*:)[^@\s]*@/g, '$1***@');

@@ -46,9 +46,10 @@ export interface NodeState {
   moved: Promise<void>;
 }
 
-/** The account's side of it: its engine (undefined while the account cannot open one). */
+/** The account's side of it: its engine (undefined while the account cannot open one), and its health (Redis). */
 export interface StateOwner {
   readonly state?: StateEngine;
+  onStateHealth?(listener: (health: { up: boolean }) => void): () => void;
 }
 
 export interface NodeStateSettings {
@@ -82,9 +83,10 @@ export function nodeState(RED: NodeAPI, node: Node, account: StateOwner | undefi
           // What cannot be moved stays where it was (still readable there by hand); the node goes on.
           (err: unknown) => node.warn(`${err instanceof Error ? err.message : String(err)}`),
         );
+  const retry = retryDeletes(account, own);
   const store: KeyValueStore = {
     get: (key) => moved.then(() => own.get(key)),
-    set: (key, value) => moved.then(() => own.set(key, value)),
+    set: (key, value) => moved.then(() => retry.set(key, value)),
     keys: () => moved.then(() => own.keys()),
   };
   return {
@@ -112,6 +114,41 @@ export async function moveContextState(from: KeyValueStore, to: KeyValueStore): 
     moved++;
   }
   return moved;
+}
+
+/**
+ * A delete the engine could not do (Redis unreachable: a wait that ended meanwhile) is done again once
+ * the engine is back, so that its record is not resumed a second time by a later start. A write of
+ * the key meanwhile supersedes it. Listens to the account's health only while a delete is owed.
+ */
+function retryDeletes(account: StateOwner, own: KeyValueStore): Pick<KeyValueStore, 'set'> {
+  const owed = new Set<string>();
+  let stop: (() => void) | undefined;
+  const flush = async () => {
+    for (const key of [...owed]) {
+      try {
+        await own.set(key, undefined);
+        owed.delete(key);
+      } catch {
+        return; // down again: the next return tries the rest
+      }
+    }
+    stop?.();
+    stop = undefined;
+  };
+  return {
+    set: async (key, value) => {
+      try {
+        await own.set(key, value);
+        owed.delete(key);
+      } catch (err) {
+        if (value !== undefined || (err as { code?: unknown })?.code !== 'STATE_UNAVAILABLE' || !account.onStateHealth) throw err;
+        owed.add(key);
+        stop ??= account.onStateHealth((health) => void (health.up && flush()));
+        throw err;
+      }
+    },
+  };
 }
 
 /** The state of a node whose account's engine could not open: it refuses every write (a msg that must be kept is refused, never kept in memory only). */

@@ -11,6 +11,10 @@ import path from 'node:path';
 import type { Clock } from '../core/clock';
 import type { StateEngine } from '../state/engine';
 import { openStateEngine } from '../state/open';
+import { StateHealth, redactUrl, reportsHealth } from '../state/redis';
+
+export { redactUrl };
+export type { StateHealth };
 
 export type StateBackend = 'embedded' | 'redis';
 
@@ -22,6 +26,21 @@ export interface StateChoice {
   redisUrl?: string;
   redisPassword?: string;
   onRedisError?: (err: Error) => void;
+  /**
+   * Where the engine says it went down or came back: ONE line each time, per engine (not per account
+   * or node); the first account that opens the engine gives it (Node-RED's log).
+   */
+  log?: { down(url: string, reason: string): void; up(url: string): void };
+}
+
+/** What an account gets of a shared engine. */
+export interface AcquiredEngine {
+  engine: StateEngine;
+  /** Up, or down with why (an embedded store is always up: it fails per write, if ever). */
+  health(): StateHealth;
+  /** Hears the engine go down and come back; called at once when it is down now. Returns how to stop. */
+  onHealth(listener: (health: StateHealth) => void): () => void;
+  release(): Promise<void>;
 }
 
 interface Shared {
@@ -57,7 +76,7 @@ function processTempDir(): string {
 }
 
 /** Takes the engine `choice` names (opening it if no one has it open); `release` gives it back. */
-export function acquireStateEngine(choice: StateChoice, clock?: Clock): { engine: StateEngine; release(): Promise<void> } {
+export function acquireStateEngine(choice: StateChoice, clock?: Clock): AcquiredEngine {
   const id =
     choice.backend === 'redis'
       ? `redis ${choice.redisUrl} ${crypto
@@ -75,14 +94,31 @@ export function acquireStateEngine(choice: StateChoice, clock?: Clock): { engine
           )
         : openStateEngine({ backend: 'embedded', dir: choice.dir }, clock);
     engines.set(id, (shared = { engine, users: 0 }));
+    const { log } = choice;
+    if (log && reportsHealth(engine)) {
+      const url = redactUrl(choice.redisUrl ?? '');
+      let wentDown = false;
+      engine.onHealth((health) => {
+        if (!health.up) log.down(url, health.reason ?? '');
+        else if (wentDown) log.up(url);
+        wentDown ||= !health.up;
+      });
+    }
   }
   shared.users++;
   if (shared.closing) clearTimeout(shared.closing);
   shared.closing = undefined;
   const taken = shared;
   let released = false;
+  const { engine } = taken;
   return {
-    engine: taken.engine,
+    engine,
+    health: () => (reportsHealth(engine) ? engine.health : { up: true }),
+    onHealth: (listener) => {
+      if (!reportsHealth(engine)) return () => undefined;
+      if (!engine.health.up) listener(engine.health);
+      return engine.onHealth(listener);
+    },
     release: async () => {
       if (released) return;
       released = true;

@@ -14,6 +14,8 @@
 import type { ConnectionOptions } from 'node:tls';
 import { Redis } from 'ioredis';
 import { systemClock, type Clock } from '../core/clock';
+import { TwilioNodeError } from '../core/errors';
+import { text } from '../core/texts';
 import type { DueTimer, EngineGuarantees, Lease, StateEngine, StoredRecord, WriteOptions } from './engine';
 import { decodeRecord, expiryOf, isLive, toJson } from './envelope';
 
@@ -28,6 +30,38 @@ export interface RedisOptions {
   clock?: Clock;
   /** Connection errors (ioredis reconnects by itself); a command in flight rejects meanwhile. */
   onError?: (err: Error) => void;
+  /** Reconnection backoff: the first delay, doubled each attempt up to `maxMs` (default 100 ms … 5 s), with jitter. */
+  backoff?: { firstMs?: number; maxMs?: number };
+}
+
+/** Whether the engine's server is reachable; `reason` (no secret in it) when it is not. */
+export interface StateHealth {
+  readonly up: boolean;
+  readonly reason?: string;
+}
+
+/** An engine whose store can be unreachable (Redis): it says when it goes and when it returns. */
+export interface HealthReporting {
+  readonly health: StateHealth;
+  /** Hears every change (down, then up again); returns how to stop. */
+  onHealth(listener: (health: StateHealth) => void): () => void;
+}
+
+/** Whether `engine` reports its health (only a networked backend does). */
+export function reportsHealth(engine: object): engine is HealthReporting {
+  return typeof (engine as Partial<HealthReporting>).onHealth === 'function';
+}
+
+/** A URL's password (`redis://:secret@host`) masked, for anything shown. */
+export const redactUrl = (message: string): string => message.replace(/(rediss?:\/\/[^:@/\s]*:)[^@\s]*@/g, '$1***@');
+
+/** An error that says the server could not be reached or would not serve (not a caller's mistake, not a reply to the command). */
+function isConnectionError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  if (err.name === 'MaxRetriesPerRequestError') return true;
+  return /Connection is closed|Stream isn't writeable|connect ETIMEDOUT|ECONNREFUSED|ECONNRESET|EPIPE|ENOTFOUND|EHOSTUNREACH|EAI_AGAIN|^(NOAUTH|WRONGPASS|LOADING|MASTERDOWN)/.test(
+    err.message,
+  );
 }
 
 /** The Lua helpers every script shares: a record's version (0 when absent, expired or damaged) and the fence check. */
@@ -147,62 +181,136 @@ export class RedisStateEngine implements StateEngine {
   private readonly redis: Redis;
   private subscriber: Redis | undefined;
   private readonly listeners = new Map<string, Set<(message: unknown) => void>>();
+  /** 'starting' until the first connection is ready (commands wait for it, within one reconnection). */
+  private state: 'starting' | 'up' | 'down' = 'starting';
+  private reason = '';
+  private closing = false;
+  private readonly healthListeners = new Set<(health: StateHealth) => void>();
 
   constructor(private readonly options: RedisOptions) {
     this.clock = options.clock ?? systemClock;
     this.prefix = options.prefix ?? 'nr-twilio:';
+    const first = options.backoff?.firstMs ?? 100;
+    const max = options.backoff?.maxMs ?? 5_000;
     this.redis = this.connect(
-      new Redis(options.url, { ...(options.password ? { password: options.password } : {}), ...(options.tls ? { tls: options.tls } : {}) }),
+      new Redis(options.url, {
+        ...(options.password ? { password: options.password } : {}),
+        ...(options.tls ? { tls: options.tls } : {}),
+        // Reconnects for ever, backing off (with jitter, so instances do not all come back at once).
+        retryStrategy: (attempt: number) => Math.round(Math.min(max, first * 2 ** Math.min(attempt - 1, 16)) * (0.8 + Math.random() * 0.4)),
+        // A command never queues for ever: before the first connection it waits one reconnection at most;
+        // once the server has gone, the engine refuses at once (guard), and ioredis gives up after one retry.
+        maxRetriesPerRequest: 1,
+        // A command in flight when the connection broke is not sent again: its caller hears STATE_UNAVAILABLE.
+        autoResendUnfulfilledCommands: false,
+        connectTimeout: 5_000,
+      }),
     );
+    this.redis.on('ready', () => this.setHealth(true));
+    this.redis.on('error', (err: Error) => {
+      this.reason = redactUrl(err.message || err.name);
+      if (this.redis.status !== 'ready') this.setHealth(false);
+    });
+    this.redis.on('close', () => this.setHealth(false));
     for (const [name, { keys, lua }] of Object.entries(SCRIPTS)) this.redis.defineCommand(name, { numberOfKeys: keys, lua });
   }
 
-  async get(key: string): Promise<StoredRecord | undefined> {
-    let stored: string | null;
-    try {
-      stored = await this.redis.get(this.recordKey(key));
-    } catch (err) {
-      // A key of another type put there by hand is damaged, not an error of the caller's.
-      if (/WRONGTYPE/.test(String(err))) return { key, value: undefined, version: 0 };
-      throw err;
+  get health(): StateHealth {
+    return this.state === 'down' ? { up: false, reason: this.reason || 'connection closed' } : { up: true };
+  }
+
+  onHealth(listener: (health: StateHealth) => void): () => void {
+    this.healthListeners.add(listener);
+    return () => this.healthListeners.delete(listener);
+  }
+
+  private setHealth(up: boolean): void {
+    if (this.closing) return;
+    const next = up ? 'up' : 'down';
+    if (this.state === next || (!up && this.state === 'starting' && this.redis.status === 'connecting' && !this.reason)) return;
+    this.state = next;
+    if (up) this.reason = '';
+    const health = this.health;
+    for (const listener of [...this.healthListeners]) {
+      try {
+        listener(health);
+      } catch {
+        // A listener's failure is its own.
+      }
     }
-    const record = stored === null ? undefined : decodeRecord(key, stored);
-    return isLive(record, this.clock.now()) ? record : undefined;
+  }
+
+  /** Runs a command: refused at once while the server is known to be down, its connection failure a coded STATE_UNAVAILABLE. */
+  private async guard<T>(work: () => Promise<T>): Promise<T> {
+    if (this.state === 'down') throw this.unavailable();
+    try {
+      return await work();
+    } catch (err) {
+      if (!isConnectionError(err)) throw err;
+      if (!this.reason) this.reason = redactUrl((err as Error).message);
+      throw this.unavailable((err as Error).message);
+    }
+  }
+
+  private unavailable(message?: string): TwilioNodeError {
+    return new TwilioNodeError(
+      'STATE_UNAVAILABLE',
+      text('redisDown', { message: redactUrl(message || this.health.reason || 'connection closed') }),
+    );
+  }
+
+  async get(key: string): Promise<StoredRecord | undefined> {
+    return this.guard(async () => {
+      let stored: string | null;
+      try {
+        stored = await this.redis.get(this.recordKey(key));
+      } catch (err) {
+        // A key of another type put there by hand is damaged, not an error of the caller's.
+        if (/WRONGTYPE/.test(String(err))) return { key, value: undefined, version: 0 };
+        throw err;
+      }
+      const record = stored === null ? undefined : decodeRecord(key, stored);
+      return isLive(record, this.clock.now()) ? record : undefined;
+    });
   }
 
   async put(key: string, value: unknown, options: WriteOptions = {}): Promise<number | undefined> {
-    const now = this.clock.now();
-    const expiresAt = expiryOf(now, options.ttlMs);
-    const version = await this.scripts.statePut(
-      this.recordKey(key),
-      this.key('sequence'),
-      this.key('keys'),
-      this.key(`lease:${options.fence?.name ?? ''}`),
-      this.key('expiries'),
-      this.recordKey(''),
-      key,
-      toJson(value),
-      now,
-      expiresAt ?? '',
-      options.ifVersion ?? '',
-      options.fence?.token ?? '',
-      expiresAt === undefined ? '' : expiresAt - now,
-    );
-    return version === null ? undefined : Number(version);
+    return this.guard(async () => {
+      const now = this.clock.now();
+      const expiresAt = expiryOf(now, options.ttlMs);
+      const version = await this.scripts.statePut(
+        this.recordKey(key),
+        this.key('sequence'),
+        this.key('keys'),
+        this.key(`lease:${options.fence?.name ?? ''}`),
+        this.key('expiries'),
+        this.recordKey(''),
+        key,
+        toJson(value),
+        now,
+        expiresAt ?? '',
+        options.ifVersion ?? '',
+        options.fence?.token ?? '',
+        expiresAt === undefined ? '' : expiresAt - now,
+      );
+      return version === null ? undefined : Number(version);
+    });
   }
 
   async delete(key: string, options: Omit<WriteOptions, 'ttlMs'> = {}): Promise<boolean> {
-    const deleted = await this.scripts.stateDelete(
-      this.recordKey(key),
-      this.key('keys'),
-      this.key(`lease:${options.fence?.name ?? ''}`),
-      this.key('expiries'),
-      key,
-      this.clock.now(),
-      options.ifVersion ?? '',
-      options.fence?.token ?? '',
-    );
-    return deleted === 1;
+    return this.guard(async () => {
+      const deleted = await this.scripts.stateDelete(
+        this.recordKey(key),
+        this.key('keys'),
+        this.key(`lease:${options.fence?.name ?? ''}`),
+        this.key('expiries'),
+        key,
+        this.clock.now(),
+        options.ifVersion ?? '',
+        options.fence?.token ?? '',
+      );
+      return deleted === 1;
+    });
   }
 
   async claim(key: string, ttlMs: number, value: unknown = true): Promise<boolean> {
@@ -210,91 +318,112 @@ export class RedisStateEngine implements StateEngine {
   }
 
   async scan(prefix: string, limit: number, after?: string): Promise<StoredRecord[]> {
-    const found: StoredRecord[] = [];
-    let from: Buffer = Buffer.from(after === undefined ? `[${prefix}` : `(${after}`);
-    const to = Buffer.concat([Buffer.from(`[${prefix}`), Buffer.from([0xff])]);
-    while (found.length < limit) {
-      const keys = await this.redis.zrangebylex(this.key('keys'), from, to, 'LIMIT', 0, Math.max(limit, 16));
-      if (keys.length === 0) break;
-      const stored = await this.redis.mget(...keys.map((key) => this.recordKey(key)));
-      const gone: string[] = [];
-      const now = this.clock.now();
-      keys.forEach((key, i) => {
-        const record = stored[i] === null ? undefined : decodeRecord(key, stored[i]);
-        if (record === undefined) gone.push(key);
-        else if (isLive(record, now) && found.length < limit) found.push(record);
-      });
-      // Keys Redis expired by itself leave the index here, as they are met.
-      if (gone.length > 0) await this.redis.zrem(this.key('keys'), ...gone);
-      from = Buffer.from(`(${keys[keys.length - 1]}`);
-    }
-    return found;
+    return this.guard(async () => {
+      const found: StoredRecord[] = [];
+      let from: Buffer = Buffer.from(after === undefined ? `[${prefix}` : `(${after}`);
+      const to = Buffer.concat([Buffer.from(`[${prefix}`), Buffer.from([0xff])]);
+      while (found.length < limit) {
+        const keys = await this.redis.zrangebylex(this.key('keys'), from, to, 'LIMIT', 0, Math.max(limit, 16));
+        if (keys.length === 0) break;
+        const stored = await this.redis.mget(...keys.map((key) => this.recordKey(key)));
+        const gone: string[] = [];
+        const now = this.clock.now();
+        keys.forEach((key, i) => {
+          const record = stored[i] === null ? undefined : decodeRecord(key, stored[i]);
+          if (record === undefined) gone.push(key);
+          else if (isLive(record, now) && found.length < limit) found.push(record);
+        });
+        // Keys Redis expired by itself leave the index here, as they are met.
+        if (gone.length > 0) await this.redis.zrem(this.key('keys'), ...gone);
+        from = Buffer.from(`(${keys[keys.length - 1]}`);
+      }
+      return found;
+    });
   }
 
   async lease(name: string, holder: string, ttlMs: number): Promise<Lease | undefined> {
-    const now = this.clock.now();
-    const expiresAt = expiryOf(now, ttlMs)!;
-    const token = await this.scripts.stateLease(
-      this.key(`lease:${name}`),
-      this.key(`fence:${name}`),
-      holder,
-      now,
-      expiresAt,
-      expiresAt - now,
-    );
-    return token === null ? undefined : { name, holder, token: Number(token), expiresAt };
+    return this.guard(async () => {
+      const now = this.clock.now();
+      const expiresAt = expiryOf(now, ttlMs)!;
+      const token = await this.scripts.stateLease(
+        this.key(`lease:${name}`),
+        this.key(`fence:${name}`),
+        holder,
+        now,
+        expiresAt,
+        expiresAt - now,
+      );
+      return token === null ? undefined : { name, holder, token: Number(token), expiresAt };
+    });
   }
 
   async renew(lease: Lease, ttlMs: number): Promise<Lease | undefined> {
-    const now = this.clock.now();
-    const expiresAt = expiryOf(now, ttlMs)!;
-    const renewed = await this.scripts.stateRenew(this.key(`lease:${lease.name}`), lease.token, lease.holder, expiresAt, expiresAt - now);
-    return renewed === 1 ? { ...lease, expiresAt } : undefined;
+    return this.guard(async () => {
+      const now = this.clock.now();
+      const expiresAt = expiryOf(now, ttlMs)!;
+      const renewed = await this.scripts.stateRenew(this.key(`lease:${lease.name}`), lease.token, lease.holder, expiresAt, expiresAt - now);
+      return renewed === 1 ? { ...lease, expiresAt } : undefined;
+    });
   }
 
   async release(lease: Lease): Promise<boolean> {
-    return (await this.scripts.stateRelease(this.key(`lease:${lease.name}`), lease.token)) === 1;
+    return this.guard(async () => {
+      return (await this.scripts.stateRelease(this.key(`lease:${lease.name}`), lease.token)) === 1;
+    });
   }
 
   async schedule(key: string, dueAt: number): Promise<void> {
-    await this.redis.zadd(this.key('timers'), dueAt, key);
+    return this.guard(async () => {
+      await this.redis.zadd(this.key('timers'), dueAt, key);
+    });
   }
 
   async unschedule(key: string): Promise<boolean> {
-    return (await this.redis.zrem(this.key('timers'), key)) === 1;
+    return this.guard(async () => {
+      return (await this.redis.zrem(this.key('timers'), key)) === 1;
+    });
   }
 
   async takeDue(now: number, limit: number): Promise<DueTimer[]> {
-    const flat = (await this.scripts.stateTakeDue(this.key('timers'), now, limit)) as string[];
-    const taken: DueTimer[] = [];
-    for (let i = 0; i < flat.length; i += 2) taken.push({ key: flat[i], dueAt: Number(flat[i + 1]) });
-    return taken;
+    return this.guard(async () => {
+      const flat = (await this.scripts.stateTakeDue(this.key('timers'), now, limit)) as string[];
+      const taken: DueTimer[] = [];
+      for (let i = 0; i < flat.length; i += 2) taken.push({ key: flat[i], dueAt: Number(flat[i + 1]) });
+      return taken;
+    });
   }
 
   async publish(channel: string, message: unknown): Promise<void> {
-    await this.redis.publish(this.key(`events:${channel}`), toJson(message));
+    return this.guard(async () => {
+      await this.redis.publish(this.key(`events:${channel}`), toJson(message));
+    });
   }
 
   async subscribe(channel: string, listener: (message: unknown) => void): Promise<() => Promise<void>> {
-    const subscriber = this.subscriber ?? this.openSubscriber();
-    const wire = this.key(`events:${channel}`);
-    let set = this.listeners.get(wire);
-    if (!set) {
-      this.listeners.set(wire, (set = new Set()));
-      await subscriber.subscribe(wire);
-    }
-    const wrapped = (message: unknown) => listener(message);
-    set.add(wrapped);
-    return async () => {
-      set.delete(wrapped);
-      if (set.size === 0 && this.listeners.get(wire) === set) {
-        this.listeners.delete(wire);
-        await subscriber.unsubscribe(wire);
+    return this.guard(async () => {
+      const subscriber = this.subscriber ?? this.openSubscriber();
+      const wire = this.key(`events:${channel}`);
+      let set = this.listeners.get(wire);
+      if (!set) {
+        this.listeners.set(wire, (set = new Set()));
+        await subscriber.subscribe(wire);
       }
-    };
+      const wrapped = (message: unknown) => listener(message);
+      set.add(wrapped);
+      return async () => {
+        set.delete(wrapped);
+        if (set.size === 0 && this.listeners.get(wire) === set) {
+          this.listeners.delete(wire);
+          await subscriber.unsubscribe(wire);
+        }
+      };
+    });
   }
 
   async close(): Promise<void> {
+    // Closed on purpose: no "down" to report.
+    this.closing = true;
+    this.healthListeners.clear();
     await Promise.all([this.redis, this.subscriber].filter((c) => c !== undefined).map((c) => c.quit().catch(() => c.disconnect())));
   }
 

@@ -22,6 +22,7 @@ import { AskWait, isAskWait } from '../../lib/conversation/ask-waits';
 import { questionBoardFor } from '../../lib/conversation/questions';
 import { WaitingRoom, isCancel, throttled } from '../../lib/waits/waiting-room';
 import { NodeStateSettings, nodeState } from '../../lib/account/node-state';
+import { watchStateHealth } from '../../lib/account/state-health';
 import type { KeyValueStore } from '../../lib/node-red/context';
 import { NodeStatus, nodeStatus } from '../../lib/node-red/status';
 import { isOwnText, typedFieldsReader } from '../../lib/node-red/typed-fields';
@@ -60,6 +61,7 @@ module.exports = function registerTwilioAsk(RED: NodeAPI): void {
     problems.forEach((problem) => node.warn(problem));
     const state = nodeState(RED, node, account, def);
     const room = openRoom(node, account, state.store, answers, status);
+    const health = watchStateHealth(account, state, status);
     const stopWaking = account ? account.queue.onChange(() => room.wake()) : () => undefined;
     const show = throttled(() => asking && showOpen(status, asking), systemClock);
     const asking = account && createAsking(node, def, account, room, answers, status, show);
@@ -68,7 +70,8 @@ module.exports = function registerTwilioAsk(RED: NodeAPI): void {
     const inboundCheck = systemClock.setTimeout(() => hub?.sources === 0 && status.warning('twilio-ask.status.noInbound'), 1000);
     // Waits a previous run left: re-armed with the time they have left; their msgs leave as fresh ones
     // (questions that come meanwhile wait for them, and a cancel that comes meanwhile applies to them).
-    if (asking) room.restore((restored) => asking.resume(restored)).catch((err: Error) => node.warn(err.message));
+    if (asking)
+      health.retryWhenBack(() => room.restore((restored) => asking.resume(restored))).catch((err: Error) => node.warn(err.message));
 
     const coded = (err: unknown) => toTwilioNodeError(err, account?.redact).localise(status.translate);
     const failed = (err: unknown) => {
@@ -77,7 +80,10 @@ module.exports = function registerTwilioAsk(RED: NodeAPI): void {
       return error;
     };
     const noAccount = () => Promise.reject(new TwilioNodeError('MISSING_INPUT', text('noAccount')));
-    const ask = room.input((msg, accepted) => asking?.ask(msg, accepted) ?? noAccount(), failed);
+    const ask = room.input(
+      health.guard((msg, accepted) => asking?.ask(msg, accepted) ?? noAccount()),
+      failed,
+    );
     node.on('input', (msg, send, done) => {
       // A question goes through the room's intake; a cancel ends at once, with its own outcome.
       if (!isCancel(msg, def.cancelTopic)) return ask(msg, send, done);
@@ -89,6 +95,7 @@ module.exports = function registerTwilioAsk(RED: NodeAPI): void {
 
     node.on('close', (removed: boolean, done: () => void) => {
       asking?.stop();
+      health.stop();
       systemClock.clearTimeout(inboundCheck);
       account?.queue.withdraw(node);
       // Removing the node ends every wait it holds; a redeploy or shutdown keeps them stored, to resume.

@@ -1,4 +1,4 @@
-import type { NodeDefinition } from '../../editor/twilio-editor';
+import type { EditedNode, NodeDefinition } from '../../editor/twilio-editor';
 
 /** twilio-config: its registration in the editor and its dialog's behaviour (built into the .html beside it). */
 (function () {
@@ -21,6 +21,12 @@ import type { NodeDefinition } from '../../editor/twilio-editor';
   const BASE_URL = T.anyOf([T.rule('baseUrl')], { optional: true, env: true });
   // Twilio's region and edge names become labels of the host name: lower-case letters, digits and -.
   const HOST_LABEL = T.anyOf([T.rule('hostLabel')], { optional: true, env: true });
+  // A Redis URL, or a ${ENV_VAR} reference; never one with a password in it (that goes in the credential store).
+  const REDIS_URL = /^\s*(rediss?:\/\/[^\s@/]+(\/\d*)?|rediss?:\/\/[^\s:@/]+@[^\s@/]+(\/\d*)?|\$\{\w+\})\s*$/;
+  const redisUrl = function (this: EditedNode, v: unknown) {
+    const backend = $('#node-config-input-stateBackend').length ? $('#node-config-input-stateBackend').val() : this.stateBackend;
+    return backend !== 'redis' || REDIS_URL.test(String(v || ''));
+  };
 
   RED.nodes.registerType('twilio-config', {
     category: 'config',
@@ -36,6 +42,8 @@ import type { NodeDefinition } from '../../editor/twilio-editor';
       maxConcurrency: { value: '', validate: optionalNumber },
       ratePerSecond: { value: '', validate: optionalNumber },
       maxRetries: { value: '', validate: optionalNumber },
+      stateBackend: { value: 'embedded' },
+      redisUrl: { value: '', validate: redisUrl },
     },
     credentials: {
       accountSid: { type: 'text', required: true, validate: sidOrEnv('AC') },
@@ -47,6 +55,7 @@ import type { NodeDefinition } from '../../editor/twilio-editor';
       },
       apiKeySecret: { type: 'password' },
       authToken: { type: 'password' },
+      redisPassword: { type: 'password' },
     },
     label: function () {
       return this.name || this._('twilio-config.label.default');
@@ -64,6 +73,15 @@ import type { NodeDefinition } from '../../editor/twilio-editor';
       };
       $('#node-config-input-authMode').on('change', showMode);
       showMode();
+      // Shared state: this Node-RED's store, or a Redis for several instances (its URL and password).
+      if (!node.stateBackend) $('#node-config-input-stateBackend').val('embedded');
+      const showState = function () {
+        const redis = $('#node-config-input-stateBackend').val() === 'redis';
+        $('.twilio-config-redis').toggle(redis);
+        $('#twilio-config-state-hint').text(node._(redis ? 'twilio-config.hint.redis' : 'twilio-config.hint.embedded'));
+      };
+      $('#node-config-input-stateBackend').on('change', showState);
+      showState();
       $('#twilio-config-test').on('click', function () {
         const result = $('#twilio-config-test-result').text(node._('twilio-config.test.testing')).css('color', '');
         const value = function (name: string) {

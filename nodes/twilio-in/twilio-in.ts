@@ -15,6 +15,7 @@ import { parseHostList } from '../../lib/inbound/webhook';
 import { upgradeConfig } from '../../lib/node-red/config-version';
 import type { KeyValueStore } from '../../lib/node-red/context';
 import { NodeStateSettings, nodeState } from '../../lib/account/node-state';
+import { watchStateHealth } from '../../lib/account/state-health';
 import { nodeStatus } from '../../lib/node-red/status';
 import { resolveEnvReferences } from '../../lib/node-red/typed-fields';
 import { LIMITS, seconds } from '../../lib/twilio/values';
@@ -101,6 +102,7 @@ module.exports = function registerTwilioIn(RED: NodeAPI): void {
     const path = def.path?.startsWith('/') ? def.path : `/${def.path ?? ''}`;
     const state = nodeState(RED, node, account, def);
     const store = state.store;
+    const health = watchStateHealth(account, state, status);
     const publicBaseUrl = () => resolveEnvReferences(RED, node, def.publicBaseUrl) || undefined;
     node.feedsInboundPath = !polling && def.validate !== false;
     node.publicUrl = () => {
@@ -128,6 +130,7 @@ module.exports = function registerTwilioIn(RED: NodeAPI): void {
     }
 
     node.on('close', (removed: boolean, done: () => void) => {
+      health.stop();
       void Promise.resolve(close())
         .then(() => (removed ? state.forget() : undefined))
         .catch((err: Error) => node.warn(err.message))

@@ -17,6 +17,7 @@ import { text } from '../../lib/core/texts';
 import { inboundHubFor } from '../../lib/inbound/hub';
 import { upgradeConfig } from '../../lib/node-red/config-version';
 import { NodeStateSettings, nodeState } from '../../lib/account/node-state';
+import { watchStateHealth } from '../../lib/account/state-health';
 import type { KeyValueStore } from '../../lib/node-red/context';
 import { NodeStatus, nodeStatus } from '../../lib/node-red/status';
 import { typedFieldsReader } from '../../lib/node-red/typed-fields';
@@ -105,18 +106,19 @@ module.exports = function registerTwilioPage(RED: NodeAPI): void {
     const readFields = typedFieldsReader(RED, node, def, ['contacts', 'from', 'alarmId']);
     const state = nodeState(RED, node, account, def);
     const room = pageRoom(node, state.store, status);
+    const health = watchStateHealth(account, state, status);
     const pager = account && pagerFor(RED, node, def, account, room, status);
 
     node.on(
       'input',
       room.input(
-        async (msg, accepted) => {
+        health.guard(async (msg, accepted) => {
           if (!pager) throw new TwilioNodeError('MISSING_INPUT', text('noAccount'));
           if (!isCancel(msg, def.cancelTopic)) return pager.start(msg, accepted, await readFields(msg));
           const fields = await readFields(msg).catch(() => ({}) as { alarmId?: unknown });
           pager.cancel(fields.alarmId ?? (msg as { topic?: unknown }).topic, def.cancelTopic);
           accepted.done();
-        },
+        }),
         (err) => {
           const error = toTwilioNodeError(err, account?.redact).localise(status.translate);
           status.failedWith(error);
@@ -127,10 +129,11 @@ module.exports = function registerTwilioPage(RED: NodeAPI): void {
 
     // Pages a previous run left: each resumes its step with the time it had left (input that comes
     // meanwhile waits for them: the same alarm is merged, a cancel cancels).
-    if (pager) room.restore((restored) => pager.resume(restored)).catch((err: Error) => node.warn(err.message));
+    if (pager) health.retryWhenBack(() => room.restore((restored) => pager.resume(restored))).catch((err: Error) => node.warn(err.message));
 
     node.on('close', (removed: boolean, done: () => void) => {
       pager?.stop();
+      health.stop();
       // Steps being sent get their answer first (the room's close budget): a call placed is then known,
       // to watch after a redeploy, or to hang up when the node is removed.
       const hangUps: Array<Promise<void>> = [];

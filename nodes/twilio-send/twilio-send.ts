@@ -11,6 +11,7 @@ import { warnIfDeprecated } from '../../lib/catalogue/resource-inputs';
 import { TwilioNodeError } from '../../lib/core/errors';
 import { upgradeConfig } from '../../lib/node-red/config-version';
 import { NodeStateSettings, nodeState } from '../../lib/account/node-state';
+import { watchStateHealth } from '../../lib/account/state-health';
 import type { KeyValueStore } from '../../lib/node-red/context';
 import { NodeStatus, nodeStatus, showQueue } from '../../lib/node-red/status';
 import { OutcomeHolder, SendController, SendKind, sendInputs, sendKind } from '../../lib/outbound/send-controller';
@@ -71,6 +72,8 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
     const waiting = kind !== 'object' && def.waitFor === 'outcome' && account !== undefined;
     const state = nodeState(RED, node, account, def);
     const room = waitingRoom(wiring, state.store, waiting, (): boolean => sender.canTakeMore());
+    // Only its waits need the state store: a send that does not wait goes on while Redis is down.
+    const health = watchStateHealth(waiting ? account : undefined, state, status);
     // Each recipient's outcome heard of by callback, or looked at (the node's requests).
     const outcomes = waiting
       ? outcomeWaitsFor(account!, node, {
@@ -85,11 +88,14 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
     const sender = sendController(wiring, room, outcomes);
     const stopWaking = account ? account.queue.onChange(() => room.wake()) : () => undefined;
     const stopShowingQueue = account ? showQueue(status, account.queue, () => sender.busy) : () => undefined;
-    if (outcomes) void outcomes.resume().catch((err: Error) => node.warn(err.message));
+    if (outcomes) void health.retryWhenBack(() => outcomes.resume()).catch((err: Error) => node.warn(err.message));
 
     node.on(
       'input',
-      room.input((msg, accepted) => sender.handle(msg, accepted), sender.failed),
+      room.input(
+        health.guard((msg, accepted) => sender.handle(msg, accepted)),
+        sender.failed,
+      ),
     );
 
     // On a redeploy or shutdown every msg this node took ends once: what has not reached Twilio fails
@@ -97,6 +103,7 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
     // ends its waits (Catch hears OUTCOME_UNKNOWN); otherwise they stay stored, to resume.
     node.on('close', (removed: boolean, done: () => void) => {
       outcomes?.stop();
+      health.stop();
       const closed = room.close(removed, outcomes?.endRemoved);
       account?.queue.withdraw(node);
       void closed

@@ -834,6 +834,51 @@ else
       for (const n of result.imported) assert.deepEqual(n, { type: n.type, account: result.accountsBefore[0], valid: true });
     });
 
+    it("shows the account's shared state choice, checks the Redis URL, and saves the URL and the password (a credential)", async () => {
+      const configId = await page.evaluate(() => {
+        let id;
+        (window as any).RED.nodes.eachConfig((n: any) => {
+          if (n.type === 'twilio-config') id = n.id;
+        });
+        return id;
+      });
+      await openDialog(configId!);
+      assert.equal(await page.inputValue('#node-config-input-stateBackend'), 'embedded', 'embedded by default');
+      assert.equal(await visible('#node-config-input-redisUrl'), false, 'no Redis fields for the embedded store');
+      assert.match((await page.textContent('#twilio-config-state-hint')) ?? '', /twilio-state/);
+      await page.selectOption('#node-config-input-stateBackend', 'redis');
+      assert.equal(await visible('#node-config-input-redisUrl'), true);
+      assert.equal(await visible('#node-config-input-redisPassword'), true);
+      assert.match((await page.textContent('#twilio-config-state-hint')) ?? '', /AOF/);
+      const flagged = async (value: string) => {
+        await page.fill('#node-config-input-redisUrl', value);
+        await page.dispatchEvent('#node-config-input-redisUrl', 'change');
+        return page.evaluate(() => (window as any).$('#node-config-input-redisUrl').hasClass('input-error'));
+      };
+      assert.equal(await flagged('http://cache:6379'), true, 'not a Redis URL');
+      assert.equal(await flagged('redis://:pw@cache:6379'), true, 'a password in the URL would be exported');
+      assert.equal(await flagged('${REDIS_URL}'), false);
+      assert.equal(await flagged('rediss://cache.example.com:6380/1'), false);
+      await page.fill('#node-config-input-redisPassword', 'editor-redis-pw');
+      await page.click('#node-config-dialog-ok');
+      await traysClosed();
+      const saved = await page.evaluate((id) => {
+        const n = (window as any).RED.nodes.node(id);
+        return { backend: n.stateBackend, url: n.redisUrl, password: n.credentials?.redisPassword, valid: n.valid !== false };
+      }, configId!);
+      assert.deepEqual(saved, { backend: 'redis', url: 'rediss://cache.example.com:6380/1', password: 'editor-redis-pw', valid: true });
+      // The password is a credential: an export of the flow does not carry it.
+      const exported = await page.evaluate(() => JSON.stringify((window as any).RED.nodes.createCompleteNodeSet({ credentials: false })));
+      assert.ok(!exported.includes('editor-redis-pw'), 'no password in the export');
+      // Back as it was: nothing after this deploys, but the page stays as the demo left it.
+      await page.evaluate((id) => {
+        const n = (window as any).RED.nodes.node(id);
+        n.stateBackend = 'embedded';
+        n.redisUrl = '';
+        delete n.credentials.redisPassword;
+      }, configId!);
+    });
+
     it('raised no errors in the page', () => {
       assert.deepEqual(pageErrors, [], `errors in the page: ${pageErrors.join(' | ')}`);
     });

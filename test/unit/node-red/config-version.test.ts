@@ -45,4 +45,39 @@ describe('config versions', () => {
     const editor = JSON.parse(rules.slice(start, rules.indexOf('};', start) + 1)) as { configVersions: Record<string, number> };
     assert.deepEqual(editor.configVersions, Object.fromEntries(types.map((t) => [t, currentConfigVersion(t)])));
   });
+
+  it('1 → 2 moves the state of twilio-send, -in, -ask and -page from contextStore to stateIn, noting where it was', () => {
+    for (const type of ['twilio-send', 'twilio-in', 'twilio-ask', 'twilio-page']) {
+      assert.deepEqual(
+        upgradeConfig(type, { configVersion: 1, contextStore: 'file', name: 'n' }),
+        { configVersion: 2, name: 'n', stateIn: '', stateMovedFrom: 'file' },
+        `${type}: the file context store`,
+      );
+      assert.deepEqual(
+        upgradeConfig(type, { configVersion: 1, contextStore: '' }),
+        { configVersion: 2, stateIn: '', stateMovedFrom: '' },
+        `${type}: the default context store`,
+      );
+      assert.deepEqual(
+        upgradeConfig(type, { configVersion: 1 }),
+        { configVersion: 2, stateIn: '', stateMovedFrom: '' },
+        `${type}: a flow saved without the field (the default store)`,
+      );
+      assert.deepEqual(upgradeConfig(type, {}), { configVersion: 2, stateIn: '', stateMovedFrom: '' }, `${type}: from version 0`);
+    }
+  });
+
+  it('1 → 2 keeps an explicit stateIn (and moves nothing), and leaves a version 2 config alone', () => {
+    assert.deepEqual(upgradeConfig('twilio-send', { configVersion: 1, contextStore: 'file', stateIn: 'context:file' }), {
+      configVersion: 2,
+      stateIn: 'context:file',
+    });
+    assert.deepEqual(upgradeConfig('twilio-ask', { configVersion: 1, stateIn: '' }), { configVersion: 2, stateIn: '' });
+    const current = { configVersion: 2, stateIn: 'context:memory', contextStore: 'left as is' };
+    assert.deepEqual(upgradeConfig('twilio-page', current), current);
+    assert.deepEqual(upgradeConfig('twilio-config', { configVersion: 1, stateBackend: 'redis' }), {
+      configVersion: 1,
+      stateBackend: 'redis',
+    });
+  });
 });
