@@ -7,7 +7,7 @@
  * sign: anyone holding a captured webhook can change it) was.
  *
  * Each is one `claim` (first wins, atomic across every instance on one store, with expiry): O(1) per
- * event, bounded by the expiry. Keys are keyed by the Account SID, so every account node of one
+ * event (two claims for a new event, one for a replay, which writes nothing), bounded by the expiry. Keys are keyed by the Account SID, so every account node of one
  * Twilio account in this Node-RED, and every Node-RED on one Redis, shares the memory. What a
  * stranger controls (identities, tokens) is hashed before it becomes part of a key: fixed length,
  * nothing a store could read as a path or a pattern.
@@ -66,12 +66,12 @@ export async function heardFirst(
 ): Promise<boolean> {
   if (!engine) throw new HeardUnknownError();
   const prefix = heardPrefix(accountSid);
-  const claims: Array<Promise<boolean>> = [];
-  if (identity !== undefined) claims.push(engine.claim(`${prefix}e/${digest(identity)}`, HEARD_MEMORY_MS));
-  if (token && token.value && token.windowMs > 0) claims.push(engine.claim(`${prefix}t/${digest(token.value)}`, token.windowMs));
-  if (claims.length === 0) return true;
-  const won = await Promise.all(claims).catch((err: unknown) => {
-    throw new HeardUnknownError(err);
-  });
-  return won.every(Boolean);
+  const claim = (key: string, ttlMs: number) =>
+    engine.claim(key, ttlMs).catch((err: unknown) => {
+      throw new HeardUnknownError(err);
+    });
+  // The identity first: a replay (a fresh token on what was heard) stops there, and writes nothing.
+  if (identity !== undefined && !(await claim(`${prefix}e/${digest(identity)}`, HEARD_MEMORY_MS))) return false;
+  if (token && token.value && token.windowMs > 0) return claim(`${prefix}t/${digest(token.value)}`, token.windowMs);
+  return true;
 }
