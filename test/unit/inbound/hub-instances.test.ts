@@ -108,7 +108,10 @@ function instancesSuite(name: string, open: () => Promise<[StateEngine, StateEng
         { origin: 7, event: { sid: CA, kind: 'call-status', params: {} } },
       ])
         await engines[0].publish(channel, junk);
-      await engines[0].publish(channel, { origin: 'x', event: { sid: CA, kind: 'call-status', params: { CallStatus: 'busy' }, at: 'soon' } });
+      await engines[0].publish(channel, {
+        origin: 'x',
+        event: { sid: CA, kind: 'call-status', params: { CallStatus: 'busy' }, at: 'soon' },
+      });
       await until(() => heard.length >= 1, 'the one good event');
       await new Promise((r) => setTimeout(r, 50));
       assert.deepEqual(heard, ['busy']);
@@ -118,7 +121,9 @@ function instancesSuite(name: string, open: () => Promise<[StateEngine, StateEng
       const sid = accountSid();
       const event = status('in-progress', { params: { CallSid: CA, Digits: '1' }, kind: 'gather', route: '/twilio/gather' });
       const results = await Promise.all(
-        Array.from({ length: 40 }, (_, i) => heardFirst(engines[i % 2], sid, eventIdentity(event), { value: `token-${i}`, windowMs: 60_000 })),
+        Array.from({ length: 40 }, (_, i) =>
+          heardFirst(engines[i % 2], sid, eventIdentity(event), { value: `token-${i}`, windowMs: 60_000 }),
+        ),
       );
       assert.equal(results.filter(Boolean).length, 1);
       // The same key on another route (another <Gather>) is another event; on another account too.
