@@ -13,6 +13,8 @@
  * nothing a store could read as a path or a pattern.
  */
 import crypto from 'node:crypto';
+import { TwilioNodeError } from '../core/errors';
+import { text } from '../core/texts';
 import type { StateEngine } from '../state/engine';
 
 /**
@@ -26,10 +28,13 @@ import type { StateEngine } from '../state/engine';
  */
 export const HEARD_MEMORY_MS = 30 * 24 * 60 * 60_000;
 
-/** The engine could not say whether an event was heard before (it is closed, unreachable, or could not open). */
-export class HeardUnknownError extends Error {
-  constructor(cause?: unknown) {
-    super(cause instanceof Error ? cause.message : 'state engine unavailable');
+/**
+ * The engine could not say whether an event was heard before (it is closed, unreachable, or could not
+ * open): STATE_UNAVAILABLE (a poll's status line shows the code; the engine's own error is not passed on).
+ */
+export class HeardUnknownError extends TwilioNodeError {
+  constructor() {
+    super('STATE_UNAVAILABLE', text('stateNotOpen'));
     this.name = 'HeardUnknownError';
   }
 }
@@ -67,8 +72,8 @@ export async function heardFirst(
   if (!engine) throw new HeardUnknownError();
   const prefix = heardPrefix(accountSid);
   const claim = (key: string, ttlMs: number) =>
-    engine.claim(key, ttlMs).catch((err: unknown) => {
-      throw new HeardUnknownError(err);
+    engine.claim(key, ttlMs).catch(() => {
+      throw new HeardUnknownError();
     });
   // The identity first: a replay (a fresh token on what was heard) stops there, and writes nothing.
   if (identity !== undefined && !(await claim(`${prefix}e/${digest(identity)}`, HEARD_MEMORY_MS))) return false;

@@ -145,4 +145,30 @@ describe('PollReceiver', () => {
     assert.ok(POLL_MAX_BACKOFF_MS >= 40_000);
     await receiver.close();
   });
+
+  it("looks again later when the account's state cannot say whether a text was heard, and then hands it on once", async () => {
+    const { clock, account, text, got, receiver } = start();
+    const real = account.state!;
+    let down = false;
+    // The engine stops answering (Redis down): its claims fail; the rest goes to the real one.
+    (account as { state?: unknown }).state = {
+      claim: (key: string, ttlMs: number) => (down ? Promise.reject(new Error('connect ECONNREFUSED')) : real.claim(key, ttlMs)),
+      subscribe: real.subscribe.bind(real),
+      publish: real.publish.bind(real),
+    };
+    await step(clock, 0);
+    down = true;
+    text(7, 'yes');
+    await step(clock, 10_000);
+    assert.equal(got.msgs.length, 0, 'not known to be new: not handed on');
+    assert.equal(got.statuses.at(-1), 'red twilio-in.status.pollFailed');
+    down = false;
+    await step(clock, 20_000);
+    await step(clock, 10_000);
+    assert.deepEqual(
+      got.msgs.map((m) => (m.payload as { Body: string }).Body),
+      ['yes'],
+    );
+    await receiver.close();
+  });
 });
