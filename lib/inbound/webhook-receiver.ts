@@ -127,6 +127,8 @@ export class WebhookReceiver {
     if (!account) status.failed('twilio-in.status.noAccount');
     else if (!settings.validate) status.warning('twilio-in.status.unchecked');
     else if (!account.canValidateWebhooks()) status.failed('twilio-in.status.noToken');
+    // What it heard is the account's state's: without it every webhook is answered 503 (Twilio tries again).
+    else if (!account.state) status.failed('twilio-in.status.stateUnavailable');
     else status.success('twilio-in.status.listening', { path: settings.path });
   }
 
