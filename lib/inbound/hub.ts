@@ -52,17 +52,20 @@ const REMEMBERED_EVENTS = 10_000;
 
 /**
  * The same event however it came, by what Twilio signs: a message's arrival by its Sid (by webhook or
- * by poll), a status by its Sid and status (Twilio sends each status once per callback; a retry
- * repeats it), a call event with its SequenceNumber, a key press (Digits) or spoken answer
- * (SpeechResult) with the route it was posted to (a <Gather>'s action URL: two menus of one call that
- * take the same key are told apart by their action URLs). Undefined without a Sid: such an event is
- * told apart by its delivery token only.
+ * by poll), a call's arrival by its Sid (its first request, ringing, or a polled call), a status by its
+ * Sid and status (Twilio sends each status once per callback; a retry repeats it), a call step with
+ * its SequenceNumber, a key press (Digits) or spoken answer (SpeechResult) with the route it was posted
+ * to (a <Gather>'s action URL, query included: a menu that takes the same key twice in one call tells
+ * its presses apart by their action URLs). Undefined without a Sid, and for a request within a call
+ * (a <Redirect>, CallStatus in-progress: Twilio signs nothing that tells two of them apart): such an
+ * event is told apart by its delivery token only.
  */
 export function eventIdentity(event: InboundEvent): string | undefined {
   if (!event.sid) return undefined;
   const p = event.params;
   const text = (value: unknown) => (value === undefined || value === null ? '' : String(value));
   if (event.kind === 'message') return `message|${event.sid}`;
+  if (event.kind === 'call') return event.source === 'poll' || p.CallStatus === 'ringing' ? `call|${event.sid}` : undefined;
   const status = text(p.MessageStatus ?? p.CallStatus ?? p.SmsStatus);
   const step = text(p.SequenceNumber ?? p.Digits ?? p.SpeechResult);
   const route = p.SequenceNumber === undefined && (p.Digits !== undefined || p.SpeechResult !== undefined) ? (event.route ?? '') : '';
