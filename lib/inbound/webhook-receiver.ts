@@ -187,14 +187,10 @@ export class WebhookReceiver {
       // When the account's state cannot say, Twilio is asked to try again later (503): an event not
       // known to be new is never handed to a question.
       const windowMs = token ? (settings.tokenWindowMs ?? 0) : 0;
-      let first: boolean;
+      const identity = eventIdentity(inboundEvent(params, origin));
+      let first = !this.hub.heard(identity); // heard here lately: no need to ask the store
       try {
-        first = await heardFirst(
-          account.state,
-          account.accountSid,
-          eventIdentity(inboundEvent(params, origin)),
-          token ? { value: token, windowMs } : undefined,
-        );
+        if (first) first = await heardFirst(account.state, account.accountSid, identity, token ? { value: token, windowMs } : undefined);
       } catch {
         this.warnThrottled('twilio-in.warnings.stateUnavailable', {});
         this.callbacks.status.failed('twilio-in.status.stateUnavailable');

@@ -11,6 +11,7 @@ import { describe, it } from 'node:test';
 import twilio from 'twilio';
 import { ACCOUNT, FlowNode, accountNode, allNodes, helper, useHttpNode, useRuntime } from '../support/harness';
 import { useManualClock } from '../support/ticking';
+import { acquireStateEngine, embeddedStateDir } from '../../lib/account/state-engines';
 
 const HOUSE = '+15017122661';
 /** Not one of simulator/people.ts: never answers by itself; the test posts what they "text". */
@@ -110,6 +111,20 @@ describe('twilio-in: a replayed webhook', () => {
     };
     return { params, post };
   }
+  /** Waits until `prefix` of the state store holds `count` records (real time). */
+  async function untilStored(prefix: string, count: number): Promise<void> {
+    const { engine, release } = acquireStateEngine({ backend: 'embedded', dir: embeddedStateDir(undefined) });
+    try {
+      for (const deadline = Date.now() + 10_000; ;) {
+        const records = await engine.scan(prefix, 100);
+        if (records.length === count) return;
+        if (Date.now() > deadline) throw new Error(`${prefix} holds ${records.map((r) => r.key).join(', ')}`);
+        await sleep(10);
+      }
+    } finally {
+      await release();
+    }
+  }
   const questions = () => [...simulator.messages.values()].filter((m) => m.to === PERSON && m.direction !== 'inbound');
 
   it('a "yes" replayed with a fresh token after a redeploy answers no newer question, and is not news', async () => {
@@ -125,11 +140,13 @@ describe('twilio-in: a replayed webhook', () => {
     assert.deepEqual(await yes.post(), { status: 200, body: EMPTY });
     await until(() => got['ask-yes'].length === 1, 'the answer');
     assert.equal(got['ask-yes'][0].payload, 'heating');
+    // The answered question's record is gone before the redeploy (else the new node would restore it as open).
+    await untilStored('node/ask/', 0);
 
     // A full redeploy: new config node, new twilio-in, new twilio-ask; the account's memory is its store's.
     const flows = helper._redNodes.getFlows();
     await helper.setFlows(flows.flows, 'full', flows.credentials as Record<string, object>);
-    got = Object.fromEntries(['news', 'ask-yes', 'ask-else'].map((id) => [id, [] as any[]]));
+    got = Object.fromEntries(['news', 'ask-yes', 'ask-else', 'ask-noReply', 'ask-notDelivered'].map((id) => [id, [] as any[]]));
     for (const id of Object.keys(got)) helper.getNode(id).on('input', (m: any) => got[id].push(m));
     helper.getNode('ask').receive({ to: PERSON, payload: 'front door' });
     await until(() => questions().length === 2, 'the newer question');
@@ -152,7 +169,10 @@ describe('twilio-in: a replayed webhook', () => {
 
     // The person's real answer to the newer question (a text of its own) still answers it.
     assert.equal((await captured('yes').post()).status, 200);
-    await until(() => got['ask-yes'].length === 1, 'the real answer');
+    const counts = () => JSON.stringify(Object.fromEntries(Object.entries(got).map(([id, msgs]) => [id, msgs.length])));
+    await until(() => got['ask-yes'].length === 1, 'the real answer').catch((err: Error) => {
+      throw new Error(`${err.message}: ${counts()}`);
+    });
     assert.equal(got['ask-yes'][0].payload, 'front door');
   });
 
