@@ -218,14 +218,6 @@ export class InboundHub {
     }
   }
 
-  /**
-   * Whether an event of this identity was published here (or heard from another instance) lately: a
-   * first, fast check before the account's store is asked (what is here was claimed there first).
-   */
-  heard(identity: string | undefined): boolean {
-    return identity !== undefined && this.seen.has(identity);
-  }
-
   /** A source (a twilio-in) starts feeding this hub; returns how to stop. */
   addSource(): () => void {
     this.sourceCount++;

@@ -62,7 +62,7 @@ export class PollReceiver {
         // Heard before by any node of this account (by webhook or by poll, here or on another instance):
         // taken by no one. When the account's state cannot say, the look fails and the next one asks again.
         const identity = eventIdentity(inboundEvent(event.params, origin));
-        if (hub.heard(identity) || !(await heardFirst(account.state, account.accountSid, identity))) return;
+        if (!(await heardFirst(account.state, account.accountSid, identity))) return;
         const msg = receiveInbound(hub, event.params, origin);
         if (!msg) return; // an answer a twilio-ask took
         this.received++;

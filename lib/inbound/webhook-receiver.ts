@@ -188,9 +188,9 @@ export class WebhookReceiver {
       // known to be new is never handed to a question.
       const windowMs = token ? (settings.tokenWindowMs ?? 0) : 0;
       const identity = eventIdentity(inboundEvent(params, origin));
-      let first = !this.hub.heard(identity); // heard here lately: no need to ask the store
+      let first: boolean;
       try {
-        if (first) first = await heardFirst(account.state, account.accountSid, identity, token ? { value: token, windowMs } : undefined);
+        first = await heardFirst(account.state, account.accountSid, identity, token ? { value: token, windowMs } : undefined);
       } catch {
         this.warnThrottled('twilio-in.warnings.stateUnavailable', {});
         this.callbacks.status.failed('twilio-in.status.stateUnavailable');

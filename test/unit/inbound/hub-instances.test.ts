@@ -180,6 +180,19 @@ describe('what an account heard', () => {
     assert.ok(record?.expiresAt !== undefined && record.expiresAt <= Date.now() + HEARD_MEMORY_MS, 'each entry expires');
   });
 
+  it('writes nothing for a replay: a flood of fresh tokens on what was heard leaves the store as it was', async () => {
+    const sid = accountSid();
+    const identity = 'message|SM' + 'e'.repeat(32);
+    assert.equal(await heardFirst(engine, sid, identity, { value: 'first', windowMs: 60_000 }), true);
+    const before = (await engine.scan(heardPrefix(sid), 100)).length;
+    for (let i = 0; i < 500; i++) assert.equal(await heardFirst(engine, sid, identity, { value: `fresh-${i}`, windowMs: 60_000 }), false);
+    assert.equal((await engine.scan(heardPrefix(sid), 100)).length, before);
+    assert.equal(before, 2, 'its identity and its token');
+    // A Twilio retry (the same token) of an event without a Sid is told by its token.
+    assert.equal(await heardFirst(engine, sid, undefined, { value: 'no-sid', windowMs: 60_000 }), true);
+    assert.equal(await heardFirst(engine, sid, undefined, { value: 'no-sid', windowMs: 60_000 }), false);
+  });
+
   it('takes an event without a Sid or a token (nothing to tell it by) every time, and says when it cannot tell', async () => {
     assert.equal(await heardFirst(engine, accountSid(), undefined), true);
     await assert.rejects(heardFirst(undefined, accountSid(), 'x'), { name: 'HeardUnknownError' });
