@@ -571,16 +571,24 @@ function codeAtStart(text: ReadReply, codes: ReadonlySet<string>): { code: strin
   return alone ? { code, rest: text.rest(end, text.length) } : undefined;
 }
 
-const boards = new WeakMap<object, QuestionBoard>();
+const boards = new WeakMap<InboundHub, QuestionBoard>();
 
-/** The board of an account (its config node), made by the first node that asks; each question brings its own clarify. */
+/**
+ * The board of an account, made by the first node that asks; each question brings its own clarify.
+ * One per hub, and so one per Account SID (inboundHubFor): two account nodes of one Twilio account
+ * share it, and a reply answers one question of either. Its shared part (the engine's index of open
+ * questions, replies forwarded between instances) is its account's: when that account node closes (a
+ * redeploy), the board leaves the engine's channels and the next ask makes a new one.
+ */
 export function questionBoardFor(account: object, hub: InboundHub): QuestionBoard {
-  let board = boards.get(account);
+  let board = boards.get(hub);
   if (!board) {
     const made = new QuestionBoard(hub, undefined, undefined, sharedBoardOf(account));
-    boards.set(account, (board = made));
-    // The account node closes (a redeploy): its board stops hearing the other instances.
-    (account as { on?: (event: string, listener: () => void) => void }).on?.('close', () => void made.leave().catch(() => undefined));
+    boards.set(hub, (board = made));
+    (account as { on?: (event: string, listener: () => void) => void }).on?.('close', () => {
+      if (boards.get(hub) === made) boards.delete(hub);
+      void made.leave().catch(() => undefined);
+    });
   }
   return board;
 }

@@ -107,4 +107,26 @@ describe('InboundHub', () => {
     assert.equal(inboundHubFor(a), inboundHubFor(a));
     assert.notEqual(inboundHubFor(a), inboundHubFor(b));
   });
+
+  it('tells events apart by what Twilio signs: one arrival however it came, each status and step, a key press by its route', () => {
+    const CA = 'CA' + 'c'.repeat(32);
+    const call = (kind: InboundEvent['kind'], params: Record<string, unknown>, extra: Partial<InboundEvent> = {}) =>
+      eventIdentity({ kind, sid: CA, params: { CallSid: CA, ...params }, source: 'webhook', ...extra });
+    // A text's arrival: with or without SmsStatus, by webhook or by poll.
+    assert.equal(eventIdentity(reply()), eventIdentity(reply({ source: 'poll' }, { SmsStatus: 'received' })));
+    // A call's arrival: its first request, or the poll that lists it later (ended by then).
+    assert.equal(call('call', { CallStatus: 'ringing' }), call('call', { CallStatus: 'completed' }, { source: 'poll' }));
+    // A request within a call (a <Redirect>): nothing signed tells two apart; its token does.
+    assert.equal(call('call', { CallStatus: 'in-progress' }), undefined);
+    const statuses = [
+      call('call-status', { CallStatus: 'ringing', SequenceNumber: '1' }),
+      call('call-status', { CallStatus: 'completed', SequenceNumber: '3' }),
+    ];
+    assert.notEqual(statuses[0], statuses[1]);
+    const press = (digits: string, route: string) => call('gather', { CallStatus: 'in-progress', Digits: digits }, { route });
+    assert.equal(press('1', '/twilio/keys'), press('1', '/twilio/keys'), 'a replayed key press');
+    assert.notEqual(press('1', '/twilio/keys'), press('2', '/twilio/keys'));
+    assert.notEqual(press('1', '/twilio/keys'), press('1', '/twilio/keys?step=2'), "another <Gather>'s action URL");
+    assert.equal(eventIdentity(reply({ sid: undefined })), undefined, 'without a Sid: by its token only');
+  });
 });
