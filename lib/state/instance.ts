@@ -1,0 +1,125 @@
+/**
+ * This Node-RED process among the others on one shared state engine (several instances on one
+ * Redis): its identity, and a lease that says it is alive.
+ *
+ *   instanceId  one per process, random: what a record says when it names its owner (a wait, a page, a
+ *               question), and where a reply for one of them is to be routed.
+ *   Presence    the process's instance lease `instance/<id>` on one engine, renewed every third of
+ *               its time (INSTANCE_LEASE_MS, 30 s by default) on the Clock. Another instance whose
+ *               records name an owner asks `isGone(owner)`: that takes the owner's lease for itself
+ *               when it has expired, so among the instances that ask, one at a time holds the right
+ *               to take that owner's records over (each by compare-and-set, one record at a time).
+ *
+ * On a one-instance engine (embedded, context) every owner but this process is a previous run of
+ * it: gone at once, so a restart resumes everything as it always did, without waiting for a lease.
+ * Settings: `twilio: { leaseMs }` in settings.js shortens the lease (tests; a takeover then comes sooner).
+ */
+import crypto from 'node:crypto';
+import { Clock, Timer, systemClock } from '../core/clock';
+import type { Lease, StateEngine } from './engine';
+
+/** This process, among the instances sharing an engine. */
+export const instanceId: string = crypto.randomBytes(8).toString('hex');
+
+/** How long an instance's lease lasts unless renewed: the longest a dead instance's work waits to be taken over. */
+export const INSTANCE_LEASE_MS = 30_000;
+let leaseMs = INSTANCE_LEASE_MS;
+
+/** The lease time for presences started from now on (settings.js `twilio.leaseMs`); returns the one before. */
+export function setInstanceLeaseMs(ms: number | undefined): number {
+  const before = leaseMs;
+  leaseMs = typeof ms === 'number' && Number.isFinite(ms) && ms >= 100 ? ms : INSTANCE_LEASE_MS;
+  return before;
+}
+
+export function instanceLeaseMs(): number {
+  return leaseMs;
+}
+
+const leaseName = (id: string) => `instance/${id}`;
+
+export class Presence {
+  private lease?: Lease;
+  private timer?: Timer;
+  private users = 0;
+  private first?: Promise<void>;
+  private readonly ttlMs: number;
+
+  constructor(
+    readonly engine: StateEngine,
+    readonly id: string = instanceId,
+    private readonly clock: Clock = systemClock,
+    ttlMs?: number,
+  ) {
+    this.ttlMs = ttlMs ?? leaseMs;
+  }
+
+  /** Whether instances share this engine: else ownership is moot (see the header). */
+  get shared(): boolean {
+    return this.engine.guarantees.instances === 'many';
+  }
+
+  /** How often owners are looked at and the lease renewed. */
+  get everyMs(): number {
+    return Math.max(50, Math.floor(this.ttlMs / 3));
+  }
+
+  /** Starts (or keeps) the lease for one more user; resolves once it is held. Call `leave` after. */
+  join(): Promise<void> {
+    this.users++;
+    if (!this.shared) return Promise.resolve();
+    if (!this.first) {
+      this.first = this.keep();
+      this.first.catch(() => (this.first = undefined));
+    }
+    return this.first;
+  }
+
+  /** One user less; the last stops renewing (the lease then expires by itself, and others take over). */
+  leave(): void {
+    if (--this.users > 0) return;
+    this.users = 0;
+    this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    this.first = undefined;
+  }
+
+  /** The lease is held now (by this instance's clock): records stamped with this instance are safe. */
+  get holding(): boolean {
+    return !this.shared || (this.lease !== undefined && this.lease.expiresAt > this.clock.now());
+  }
+
+  /**
+   * Whether `owner`'s work may be taken over: not this instance, and its lease has expired. On a
+   * shared engine this instance then holds `owner`'s lease for a while: no other instance takes over
+   * at the same time (each record is still taken by compare-and-set).
+   */
+  async isGone(owner: string | undefined): Promise<boolean> {
+    if (owner === this.id) return false;
+    if (owner === undefined || !this.shared) return true;
+    return (await this.engine.lease(leaseName(owner), this.id, this.ttlMs)) !== undefined;
+  }
+
+  /** Takes or renews the lease, then again in a third of its time; a failure is retried at that pace. */
+  private async keep(): Promise<void> {
+    try {
+      const renewed = this.lease && (await this.engine.renew(this.lease, this.ttlMs));
+      this.lease = renewed || (await this.engine.lease(leaseName(this.id), this.id, this.ttlMs));
+      if (!this.lease) throw new Error(`instance lease ${this.id} is held by another`);
+    } finally {
+      if (this.users > 0) {
+        this.clock.clearTimeout(this.timer);
+        this.timer = this.clock.setTimeout(() => void this.keep().catch(() => undefined), this.everyMs);
+      }
+    }
+  }
+}
+
+const presences = new WeakMap<StateEngine, Presence>();
+
+/** This process's presence on `engine` (one per engine). */
+export function presenceOn(engine: StateEngine): Presence {
+  let presence = presences.get(engine);
+  if (!presence) presences.set(engine, (presence = new Presence(engine)));
+  return presence;
+}
