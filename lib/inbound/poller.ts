@@ -127,6 +127,8 @@ export interface PollerOptions {
   leaseName?: string;
   /** The lease's time (by default the instance lease's, lib/state/instance.ts). */
   leaseMs?: number;
+  /** Who holds it (by default this process's instance id). */
+  holder?: string;
 }
 
 const CURSOR_KEY = 'twilio-in-poll-cursor';
@@ -260,7 +262,7 @@ export class InboundPoller {
     const leasing = this.leasing;
     if (!leasing) return true;
     if (this.lease && this.lease.expiresAt > this.clock.now()) return true;
-    this.lease = await leasing.engine.lease(leasing.name, presenceOn(leasing.engine).id, leasing.ttlMs);
+    this.lease = await leasing.engine.lease(leasing.name, this.options.holder ?? presenceOn(leasing.engine).id, leasing.ttlMs);
     if (this.lease) this.keepLease();
     return this.lease !== undefined;
   }
