@@ -260,12 +260,16 @@ function codeAtStart(text: ReadReply, codes: ReadonlySet<string>): { code: strin
   return alone ? { code, rest: text.rest(end, text.length) } : undefined;
 }
 
-const boards = new WeakMap<object, QuestionBoard>();
+const boards = new WeakMap<InboundHub, QuestionBoard>();
 
-/** The board of an account (its config node), made by the first node that asks; each question brings its own clarify. */
-export function questionBoardFor(account: object, hub: InboundHub): QuestionBoard {
-  let board = boards.get(account);
-  if (!board) boards.set(account, (board = new QuestionBoard(hub)));
+/**
+ * The board of an account, made by the first node that asks; each question brings its own clarify.
+ * One per hub, and so one per Account SID (inboundHubFor): two account nodes of one Twilio account
+ * share it, and a reply answers one question of either.
+ */
+export function questionBoardFor(_account: object, hub: InboundHub): QuestionBoard {
+  let board = boards.get(hub);
+  if (!board) boards.set(hub, (board = new QuestionBoard(hub)));
   return board;
 }
 

@@ -6,6 +6,9 @@
  * pair of numbers (a reply from the person we wrote to), or a number (everything to it). Each event
  * reaches each subscriber once, even when it arrives twice (by webhook and by poll).
  */
+import crypto from 'node:crypto';
+import type { StateEngine } from '../state/engine';
+import { inboundChannel } from './heard';
 import type { WebhookEvent } from './webhook';
 
 export interface InboundEvent {
@@ -20,6 +23,8 @@ export interface InboundEvent {
   source: 'webhook' | 'poll';
   /** When Twilio got it, by Twilio's clock, for a polled event (a webhook's is now). */
   at?: number;
+  /** The path (and query) a webhook was posted to, as signed: tells two <Gather>s of one call apart. */
+  route?: string;
 }
 
 /**
@@ -46,18 +51,38 @@ export interface Published {
 const REMEMBERED_EVENTS = 10_000;
 
 /**
- * The same event however it came: a message's arrival by its Sid, a status by its Sid and status
- * (Twilio sends each status once per callback; a retry repeats it), a call event with its sequence.
+ * The same event however it came, by what Twilio signs: a message's arrival by its Sid (by webhook or
+ * by poll), a status by its Sid and status (Twilio sends each status once per callback; a retry
+ * repeats it), a call event with its SequenceNumber, a key press (Digits) or spoken answer
+ * (SpeechResult) with the route it was posted to (a <Gather>'s action URL: two menus of one call that
+ * take the same key are told apart by their action URLs). Undefined without a Sid: such an event is
+ * told apart by its delivery token only.
  */
 export function eventIdentity(event: InboundEvent): string | undefined {
   if (!event.sid) return undefined;
   const p = event.params;
-  const status = String(p.MessageStatus ?? p.CallStatus ?? p.SmsStatus ?? '');
-  const step = String(p.SequenceNumber ?? p.Digits ?? p.SpeechResult ?? '');
-  return `${event.kind}|${event.sid}|${status}|${step}`;
+  const text = (value: unknown) => (value === undefined || value === null ? '' : String(value));
+  if (event.kind === 'message') return `message|${event.sid}`;
+  const status = text(p.MessageStatus ?? p.CallStatus ?? p.SmsStatus);
+  const step = text(p.SequenceNumber ?? p.Digits ?? p.SpeechResult);
+  const route = p.SequenceNumber === undefined && (p.Digits !== undefined || p.SpeechResult !== undefined) ? (event.route ?? '') : '';
+  return `${event.kind}|${event.sid}|${status}|${step}|${route}`;
 }
 
+/** An event as it travels between instances: from which hub, and what it was. */
+interface FarEvent {
+  origin: string;
+  event: InboundEvent;
+}
+
+const KINDS = new Set<string>(['message', 'message-status', 'call', 'gather', 'call-status', 'other']);
+/** A Sid as another instance may send it: Twilio's are 34 characters. */
+const FAR_SID = /^[A-Za-z0-9]{2,64}$/;
+
 export class InboundHub {
+  /** Tells this hub's own events apart from another instance's on the account's channel. */
+  private readonly id = crypto.randomUUID();
+  private remote?: { engine: StateEngine; channel: string; stop: Promise<() => Promise<void>> };
   private readonly bySid = new Map<string, Set<InboundHandler>>();
   private readonly byPair = new Map<string, Set<InboundHandler>>();
   private readonly byNumber = new Map<string, Set<InboundHandler>>();
@@ -121,7 +146,73 @@ export class InboundHub {
       }
     }
     if (claimed && identity !== undefined) this.seen.set(identity, 'claimed');
+    // Another instance may hold what waits for this Sid (an outcome, a page's call): it hears it there.
+    // An incoming text's Sid is new: no one anywhere waits for it.
+    if (event.sid && event.kind !== 'message' && !this.bySid.has(event.sid)) this.sendAfar(event);
     return { delivered: handlers.size, claimed };
+  }
+
+  /**
+   * Hears the account's events on `engine` (every instance on one store): what another instance heard
+   * for a Sid this instance waits for reaches its subscribers here. Each event is published by the
+   * one instance that claimed it first (heard.ts), so it is delivered once. Called again with another
+   * engine (the account's was closed and opened again), it moves there.
+   */
+  connect(engine: StateEngine, accountSid: string): void {
+    if (this.remote?.engine === engine) return;
+    const before = this.remote;
+    if (before) void before.stop.then((stop) => stop()).catch(() => undefined);
+    const channel = inboundChannel(accountSid);
+    const stop = engine
+      .subscribe(channel, (message) => this.fromAfar(message))
+      .catch((err: unknown) => {
+        this.onHandlerError(err);
+        return async () => undefined;
+      });
+    this.remote = { engine, channel, stop };
+  }
+
+  private sendAfar(event: InboundEvent): void {
+    const remote = this.remote;
+    if (!remote) return;
+    const far: FarEvent = { origin: this.id, event: { ...event } };
+    // Told once it is sent: an engine that is down loses this one notice, not the event (its wait looks it up).
+    void remote.engine.publish(remote.channel, far).catch(() => undefined);
+  }
+
+  /** Another instance's event (checked: a shared store is not trusted to hold only our shapes): to the Sid's subscribers here. */
+  private fromAfar(message: unknown): void {
+    if (!isRecord(message) || message.origin === this.id || typeof message.origin !== 'string') return;
+    const e = message.event;
+    if (!isRecord(e) || typeof e.sid !== 'string' || !FAR_SID.test(e.sid) || typeof e.kind !== 'string' || !KINDS.has(e.kind)) return;
+    if (!isRecord(e.params)) return;
+    const handlers = this.bySid.get(e.sid);
+    if (!handlers) return;
+    const optional = (value: unknown) => (typeof value === 'string' ? value : undefined);
+    const event: InboundEvent = {
+      kind: e.kind as WebhookEvent,
+      sid: e.sid,
+      from: optional(e.from),
+      to: optional(e.to),
+      accountSid: optional(e.accountSid),
+      params: e.params,
+      source: e.source === 'poll' ? 'poll' : 'webhook',
+      at: typeof e.at === 'number' && Number.isFinite(e.at) ? e.at : undefined,
+      route: optional(e.route),
+    };
+    const identity = eventIdentity(event);
+    if (identity !== undefined) {
+      if (this.seen.has(identity)) return;
+      this.seen.set(identity, 'heard');
+      if (this.seen.size > REMEMBERED_EVENTS) this.seen.delete(this.seen.keys().next().value as string);
+    }
+    for (const handler of [...handlers]) {
+      try {
+        handler(event);
+      } catch (err) {
+        this.onHandlerError(err);
+      }
+    }
   }
 
   /** A source (a twilio-in) starts feeding this hub; returns how to stop. */
@@ -148,25 +239,34 @@ export class InboundHub {
 }
 
 const pairKey = (from: string, to: string) => `${from}\u0000${to}`;
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
-const hubs = new WeakMap<object, InboundHub>();
+/** What the hub needs of an account: its SID (one hub per Twilio account) and its state engine. */
+interface HubAccount {
+  accountSid?: unknown;
+  state?: StateEngine;
+}
+
+/** One hub per Account SID in this process: every account node of one Twilio account shares it (and its board). */
+const hubsBySid = new Map<string, InboundHub>();
+/** An account without a SID (a node not yet configured): its own hub. */
+const hubsByNode = new WeakMap<object, InboundHub>();
+
 /**
- * What each account's hub has heard, by the config node's id: a redeploy makes a new config node (and
- * hub), and a text heard by webhook before it must not come back as new by the next poll after it.
+ * The hub of a Twilio account (by the config node's Account SID): made when first asked for, kept
+ * for the process (a redeploy makes new config nodes of the same account: their nodes find it again,
+ * with what it heard). Connected to the account's state engine, it hears the account's events from
+ * other instances.
  */
-const heardByAccount = new Map<string, Map<string, 'claimed' | 'heard'>>();
-
-/** The hub of an account (its config node): made when first asked for, gone with the node. */
 export function inboundHubFor(account: object): InboundHub {
-  let hub = hubs.get(account);
+  const { accountSid, state } = account as HubAccount;
+  const sid = typeof accountSid === 'string' && accountSid ? accountSid : undefined;
+  let hub = sid ? hubsBySid.get(sid) : hubsByNode.get(account);
   if (!hub) {
-    const id = (account as { id?: unknown }).id;
-    let heard = typeof id === 'string' ? heardByAccount.get(id) : undefined;
-    if (!heard) {
-      heard = new Map();
-      if (typeof id === 'string') heardByAccount.set(id, heard);
-    }
-    hubs.set(account, (hub = new InboundHub(undefined, heard)));
+    hub = new InboundHub();
+    if (sid) hubsBySid.set(sid, hub);
+    else hubsByNode.set(account, hub);
   }
+  if (sid && state) hub.connect(state, sid);
   return hub;
 }

@@ -6,7 +6,7 @@
  */
 import type { Clock } from '../core/clock';
 import type { NodeStatus } from '../node-red/status';
-import type { InboundHub } from './hub';
+import type { InboundEvent, InboundHub } from './hub';
 import { Media, WebhookSummary, mediaOf, summarise } from './webhook';
 
 export interface InboundMsg {
@@ -36,6 +36,24 @@ export interface InboundOrigin {
   event?: 'message' | 'call';
   /** When Twilio got it (its clock), for a polled event. */
   at?: number;
+  /** The path (and query) a webhook was posted to. */
+  route?: string;
+}
+
+/** The event on the inbound path for what Twilio sent. */
+export function inboundEvent(params: Record<string, unknown>, origin: InboundOrigin): InboundEvent {
+  const summary = { ...summarise(params), ...(origin.event ? { event: origin.event } : {}) };
+  return {
+    kind: summary.event,
+    sid: summary.sid,
+    from: summary.from,
+    to: summary.to,
+    accountSid: summary.accountSid,
+    params,
+    source: origin.source,
+    at: origin.at,
+    ...(origin.route !== undefined ? { route: origin.route } : {}),
+  };
 }
 
 /**
@@ -49,16 +67,7 @@ export function receiveInbound(
   origin: InboundOrigin,
 ): InboundMsg | undefined {
   const summary = { ...summarise(params), ...(origin.event ? { event: origin.event } : {}) };
-  const published = hub?.publish({
-    kind: summary.event,
-    sid: summary.sid,
-    from: summary.from,
-    to: summary.to,
-    accountSid: summary.accountSid,
-    params,
-    source: origin.source,
-    at: origin.at,
-  });
+  const published = hub?.publish(inboundEvent(params, origin));
   if (published?.claimed) return undefined;
   const payload: Record<string, unknown> & { media?: Media[] } = { ...params };
   const media = mediaOf(params);

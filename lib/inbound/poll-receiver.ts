@@ -7,8 +7,9 @@
 import type { KeyValueStore } from '../node-red/context';
 import type { TwilioAccount } from '../account/account';
 import { DuplicateWindow } from './dedupe';
-import { inboundHubFor } from './hub';
-import { ReceiverCallbacks, receiveInbound } from './inbound-message';
+import { heardFirst } from './heard';
+import { eventIdentity, inboundHubFor } from './hub';
+import { ReceiverCallbacks, inboundEvent, receiveInbound } from './inbound-message';
 import { InboundPoller, PollOutcome } from './poller';
 
 /** Sids a poller remembers: twice what one look reads (POLL_MAX_RECORDS); each is remembered long after it can be listed again. */
@@ -56,8 +57,12 @@ export class PollReceiver {
       intervalMs: settings.intervalMs,
       redact: account.redact,
       clock: callbacks.clock,
-      onEvent: (event) => {
-        const msg = receiveInbound(hub, event.params, { source: 'poll', event: event.kind, at: event.at });
+      onEvent: async (event) => {
+        const origin = { source: 'poll' as const, event: event.kind, at: event.at };
+        // Heard before by any node of this account (by webhook or by poll, here or on another instance):
+        // taken by no one. When the account's state cannot say, the look fails and the next one asks again.
+        if (!(await heardFirst(account.state, account.accountSid, eventIdentity(inboundEvent(event.params, origin))))) return;
+        const msg = receiveInbound(hub, event.params, origin);
         if (!msg) return; // an answer a twilio-ask took
         this.received++;
         callbacks.emit(msg);

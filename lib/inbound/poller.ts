@@ -114,8 +114,11 @@ export interface PollerOptions {
   messages: boolean;
   calls: boolean;
   intervalMs: number;
-  /** Handed each new event, oldest first; not called once the poller stops. */
-  onEvent: (event: PolledEvent) => void;
+  /**
+   * Handed each new event, oldest first; not called once the poller stops. A promise is awaited before
+   * the next; a rejection fails the look (the event is not remembered: the next look hands it on again).
+   */
+  onEvent: (event: PolledEvent) => void | Promise<void>;
   onPoll: (outcome: PollOutcome) => void;
   redact?: (text: string) => string;
   /** Intervals, backoffs, the stop wait and when a look began. */
@@ -438,7 +441,7 @@ export class InboundPoller {
       if (await this.options.seen.has(item.sid)) continue;
       const event = await item.event();
       if (this.stopped) return false;
-      this.options.onEvent(event);
+      await this.options.onEvent(event);
       outcome.received++;
       await this.options.seen.remember(item.sid);
     }

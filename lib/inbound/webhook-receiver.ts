@@ -11,8 +11,9 @@ import { EMPTY_TWIML, buildTwiml } from '../twilio/twiml';
 import type { Body } from '../twilio/signature';
 import type { TwilioAccount } from '../account/account';
 import type { DuplicateWindow } from './dedupe';
-import { InboundHub, inboundHubFor } from './hub';
-import { InboundMsg, ReceiverCallbacks, receiveInbound } from './inbound-message';
+import { heardFirst } from './heard';
+import { InboundHub, eventIdentity, inboundHubFor } from './hub';
+import { InboundMsg, ReceiverCallbacks, inboundEvent, receiveInbound } from './inbound-message';
 import { BodyReadError, readWebhookBody, refuseBody } from './route';
 import {
   WEBHOOK_LIMITS,
@@ -49,8 +50,13 @@ export interface WebhookSettings {
    * machine's own names; the port a request arrived on is one too. Other ports: only in `hosts`.
    */
   ports?: () => readonly number[];
-  /** Where delivery tokens are remembered; undefined: every delivery is taken. */
+  /**
+   * Where delivery tokens of an unchecked webhook are remembered; undefined: every delivery is taken.
+   * A checked one's duplicates are the account's (see heard.ts): by identity, and by token for `tokenWindowMs`.
+   */
   duplicates?: DuplicateWindow;
+  /** How long a checked webhook's delivery token is remembered; 0: tokens are not (identities still are). */
+  tokenWindowMs?: number;
   /** Answer at once ('auto'), or let the flow answer ('flow') within `replyTimeoutMs`. */
   reply: 'auto' | 'flow';
   replyTimeoutMs: number;
@@ -169,13 +175,38 @@ export class WebhookReceiver {
     // Read only once Twilio's signature holds; every text passes the account's masking before anyone
     // reads it (a polled one did as the account's answer).
     const value = maskTexts(body.kind === 'json' ? jsonValue(body.raw) : body.params, account.redact);
-    const token = req.headers['i-twilio-idempotency-token'];
-    if (settings.duplicates && typeof token === 'string' && token && (await settings.duplicates.seen(token))) {
+    const delivery = req.headers['i-twilio-idempotency-token'];
+    const token = typeof delivery === 'string' && delivery ? delivery : undefined;
+    const params = isRecord(value) ? value : {};
+    const origin = { source: 'webhook' as const, route: req.originalUrl };
+    if (this.hub) {
+      // What Twilio signed, heard before by any node of this account (here or on another instance), is
+      // a duplicate, as is a delivery token heard before: answered, so Twilio stops, and taken by no one.
+      // When the account's state cannot say, Twilio is asked to try again later (503): an event not
+      // known to be new is never handed to a question.
+      const windowMs = token ? (settings.tokenWindowMs ?? 0) : 0;
+      let first: boolean;
+      try {
+        first = await heardFirst(
+          account.state,
+          account.accountSid,
+          eventIdentity(inboundEvent(params, origin)),
+          token ? { value: token, windowMs } : undefined,
+        );
+      } catch {
+        this.warnThrottled('twilio-in.warnings.stateUnavailable', {});
+        this.callbacks.status.failed('twilio-in.status.stateUnavailable');
+        return answer(res, 503, 'Service Unavailable', 'text/plain');
+      }
+      if (!first) {
+        this.callbacks.status.warning('twilio-in.status.duplicate');
+        return answer(res, 200, EMPTY_TWIML);
+      }
+    } else if (settings.duplicates && token && (await settings.duplicates.seen(token))) {
       this.callbacks.status.warning('twilio-in.status.duplicate');
       return answer(res, 200, EMPTY_TWIML);
     }
-    const params = isRecord(value) ? value : {};
-    const msg = receiveInbound(this.hub, params, { source: 'webhook' });
+    const msg = receiveInbound(this.hub, params, origin);
     // An answer to a question a twilio-ask asked is that node's, not news for this flow.
     if (!msg) {
       this.callbacks.status.success('twilio-in.status.answer');

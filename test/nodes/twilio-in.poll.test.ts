@@ -242,7 +242,7 @@ describe('twilio-in polling', () => {
     assert.match(byEvent.message.payload.media[0].url, new RegExp(`/Messages/${mms.sid}/Media/ME[0-9a-f]{32}$`));
   });
 
-  it('a text that comes by webhook and by poll reaches a node waiting on the inbound path once', async () => {
+  it('a text that comes by webhook and by poll reaches a node waiting on the inbound path once, and the flow once', async () => {
     const webhook: FlowNode = {
       id: 'hook',
       type: 'twilio-in',
@@ -272,7 +272,10 @@ describe('twilio-in polling', () => {
     simulator.find('incomingPhoneNumbers')!.sms_url = `${httpNode.base()}/twilio/sms`;
     const { sid, delivery } = await text('both ways');
     assert.equal(delivery?.status, 200);
-    await until(() => got.msgs.length >= 1 && hooked.length >= 1, 'the poll and the webhook');
+    await until(() => hooked.length >= 1, 'the webhook');
+    const looks = looked(got);
+    await until(() => looked(got) >= looks + 2, 'two looks after it');
     assert.deepEqual(waiting, [`webhook ${sid}`]);
+    assert.equal(got.msgs.length, 0, 'heard by webhook first: the poll finds a duplicate, not news');
   });
 });

@@ -33,6 +33,9 @@ const PARAMS = {
   NumMedia: '0',
 };
 
+/** A text of its own: what Twilio signs of one text is heard once (a second post of it is a duplicate). */
+const freshText = (): Record<string, string> => ({ ...PARAMS, MessageSid: 'SM' + crypto.randomBytes(16).toString('hex') });
+
 interface Posted {
   status: number;
   body: string;
@@ -185,9 +188,9 @@ describe('twilio-in and twilio-reply', () => {
   it('holds behind a proxy: a public base URL, or trusted X-Forwarded headers, with or without the port', async () => {
     const publicPath = 'https://home.example.com/twilio/sms';
     let loaded = await load({ publicBaseUrl: 'https://home.example.com' });
-    assert.equal((await signedForm('/twilio/sms', PARAMS, publicPath)).status, 200);
+    assert.equal((await signedForm('/twilio/sms', freshText(), publicPath)).status, 200);
     assert.equal(
-      (await signedForm('/twilio/sms', PARAMS, 'https://home.example.com:443/twilio/sms')).status,
+      (await signedForm('/twilio/sms', freshText(), 'https://home.example.com:443/twilio/sms')).status,
       200,
       'Twilio may sign with the default port',
     );
@@ -283,18 +286,22 @@ describe('twilio-in and twilio-reply', () => {
     assert.deepEqual(received[1].payload, [{ MessageSid: 'SM' + 'c'.repeat(32) }]);
   });
 
-  it('drops a duplicate delivery (same I-Twilio-Idempotency-Token) but answers it', async () => {
+  it('drops a duplicate delivery (the same token, or the same text with a fresh token) but answers it', async () => {
     const { received, inNode } = await load();
     const statuses: string[] = [];
     inNode.on('call:status', (call: any) => statuses.push(call.args[0].text));
+    const text = freshText();
     const token = { 'I-Twilio-Idempotency-Token': crypto.randomUUID() };
-    const first = await signedForm('/twilio/sms', PARAMS, undefined, TOKEN, token);
-    const again = await signedForm('/twilio/sms', PARAMS, undefined, TOKEN, token);
-    const other = await signedForm('/twilio/sms', PARAMS, undefined, TOKEN, { 'I-Twilio-Idempotency-Token': crypto.randomUUID() });
+    const first = await signedForm('/twilio/sms', text, undefined, TOKEN, token);
+    const again = await signedForm('/twilio/sms', text, undefined, TOKEN, token);
+    const replay = await signedForm('/twilio/sms', text, undefined, TOKEN, { 'I-Twilio-Idempotency-Token': crypto.randomUUID() });
+    const other = await signedForm('/twilio/sms', freshText(), undefined, TOKEN, { 'I-Twilio-Idempotency-Token': crypto.randomUUID() });
     await settle(() => received.length >= 2);
-    assert.deepEqual([first.status, again.status, other.status], [200, 200, 200]);
+    assert.deepEqual([first.status, again.status, replay.status, other.status], [200, 200, 200, 200]);
+    assert.deepEqual([again.body, replay.body], [first.body, first.body], 'empty TwiML: Twilio stops trying');
+    await settle();
     assert.equal(received.length, 2);
-    assert.ok(statuses.includes('twilio-in.status.duplicate'));
+    assert.equal(statuses.filter((s) => s === 'twilio-in.status.duplicate').length, 2);
   });
 
   it('still drops a duplicate after a full redeploy, and after a modified-nodes one', async () => {
@@ -383,7 +390,7 @@ describe('twilio-in and twilio-reply', () => {
     ];
     for (const [settings, expected] of cases) {
       await load({ reply: 'flow', replyTimeout: 0.2, ...settings });
-      const answer = await signedForm('/twilio/sms');
+      const answer = await signedForm('/twilio/sms', freshText());
       assert.equal(answer.body, expected, JSON.stringify(settings));
       await helper.unload();
     }

@@ -12,6 +12,7 @@ import type { InboundMsg } from '../../../lib/inbound/inbound-message';
 import { PollReceiver } from '../../../lib/inbound/poll-receiver';
 import { POLL_MAX_BACKOFF_MS } from '../../../lib/inbound/poller';
 import type { KeyValueStore } from '../../../lib/node-red/context';
+import { standInState } from './stand-in-state';
 
 const HOUSE = '+15017122661';
 const PERSON = '+15558675310';
@@ -54,6 +55,7 @@ function standInAccount(clock: ManualClock) {
     clientFor: () => client,
     queue: { withdraw: () => undefined },
     redact: (s: string) => s,
+    ...standInState(),
   } as unknown as TwilioAccount;
   return { account, state, text };
 }
@@ -77,18 +79,27 @@ function start() {
   return { clock, account, state, text, got, receiver };
 }
 
+/**
+ * Moves the clock on, then waits (real time: what a look heard is claimed in the engine, real I/O)
+ * until the poller has scheduled its next look, as it does once a look ends.
+ */
+async function step(clock: ManualClock, ms: number): Promise<void> {
+  await clock.advance(ms);
+  for (const deadline = Date.now() + 5_000; clock.pending === 0 && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 1));
+}
+
 describe('PollReceiver', () => {
   it('hands on what arrives after its first look, once, published first; history is not replayed', async () => {
     const { clock, account, state, text, got, receiver } = start();
     const heard: string[] = [];
     inboundHubFor(account).subscribe({ to: HOUSE }, (event) => void heard.push(`${event.source} ${event.sid}`));
     text(1, 'history');
-    await clock.advance(0);
+    await step(clock, 0);
     assert.equal(state.looks, 1);
     assert.equal(got.msgs.length, 0);
     text(2, 'Lights on');
-    await clock.advance(10_000);
-    await clock.advance(10_000);
+    await step(clock, 10_000);
+    await step(clock, 10_000);
     assert.equal(state.looks, 3);
     assert.deepEqual(
       got.msgs.map((m) => [(m.payload as { Body: string }).Body, m.twilio.source, m.twilio.event]),
@@ -100,33 +111,33 @@ describe('PollReceiver', () => {
     assert.equal(inboundHubFor(account).sources, 1);
     await receiver.close();
     assert.equal(inboundHubFor(account).sources, 0);
-    await clock.advance(60_000);
+    await clock.advance(60_000); // closed: nothing waits
     assert.equal(state.looks, 3, 'no look after close');
   });
 
   it('keeps an answer a subscriber claims from the flow', async () => {
     const { clock, account, text, got, receiver } = start();
     inboundHubFor(account).subscribe({ from: PERSON, to: HOUSE }, () => 'claimed');
-    await clock.advance(0);
+    await step(clock, 0);
     text(3, 'YES');
-    await clock.advance(10_000);
+    await step(clock, 10_000);
     assert.equal(got.msgs.length, 0);
     await receiver.close();
   });
 
   it('backs off while looks fail (by the clock), warns once, and logs the recovery', async () => {
     const { clock, state, text, got, receiver } = start();
-    await clock.advance(0);
+    await step(clock, 0);
     state.failing = true;
-    await clock.advance(10_000); // fails: next in 20 s
-    await clock.advance(19_999);
+    await step(clock, 10_000); // fails: next in 20 s
+    await step(clock, 19_999);
     assert.equal(state.looks, 2, 'not before the backoff');
-    await clock.advance(1); // fails: next in 40 s
+    await step(clock, 1); // fails: next in 40 s
     assert.equal(state.looks, 3);
     assert.deepEqual(got.statuses.slice(-2), ['red twilio-in.status.pollFailed', 'red twilio-in.status.pollFailed']);
     state.failing = false;
     text(4, 'after the outage');
-    await clock.advance(40_000);
+    await step(clock, 40_000);
     assert.equal(state.looks, 4);
     assert.deepEqual(got.warnings, ['twilio-in.warnings.pollFailed']);
     assert.deepEqual(got.logs, ['twilio-in.warnings.pollRecovered']);

@@ -19,6 +19,7 @@ import type { InboundMsg } from '../../../lib/inbound/inbound-message';
 import { WebhookReceiver } from '../../../lib/inbound/webhook-receiver';
 import { isValidSignature } from '../../../lib/twilio/signature';
 import { EMPTY_TWIML } from '../../../lib/twilio/twiml';
+import { standInState } from './stand-in-state';
 
 const TOKEN = 'f'.repeat(32);
 
@@ -34,6 +35,7 @@ function receiverWith(trustProxy: boolean) {
   const got = { msgs: [] as InboundMsg[], urls: [] as string[] };
   const account = {
     redact: (text: string) => text,
+    ...standInState(),
     canValidateWebhooks: () => true,
     validateWebhook: (signature: string | undefined, url: string, body: Parameters<typeof isValidSignature>[3]) => {
       got.urls.push(url);

@@ -3,8 +3,10 @@
  * account is a stand-in (the signature is good when it says "good"), on a ManualClock.
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import express from 'express';
@@ -21,7 +23,9 @@ import {
   throttledWarnings,
 } from '../../../lib/inbound/webhook-receiver';
 import type { KeyValueStore } from '../../../lib/node-red/context';
+import { EmbeddedStateEngine } from '../../../lib/state/embedded';
 import { EMPTY_TWIML } from '../../../lib/twilio/twiml';
+import { standInState } from './stand-in-state';
 
 const SM = 'SM' + 'b'.repeat(32);
 const FROM = '+15558675310';
@@ -41,6 +45,7 @@ function receiverWith(settings: Partial<WebhookSettings> = {}, account: Partial<
   const clock = new ManualClock(1_000_000);
   const got = { msgs: [] as InboundMsg[], warnings: [] as Array<[string, unknown]>, statuses: [] as string[], urls: [] as string[] };
   const stand = account && {
+    ...standInState(),
     redact: (text: string) => text,
     canValidateWebhooks: () => true,
     validateWebhook: (signature: string | undefined, url: string) => {
@@ -290,15 +295,58 @@ describe('WebhookReceiver', () => {
     assert.deepEqual(got.warnings, [['twilio-in.warnings.badBody', { reason: 'not-a-webhook-type', status: 415, suppressed: 0 }]]);
   });
 
-  it('answers a repeated delivery but sends it on once', async () => {
-    const { receiver, got } = receiverWith({ duplicates: new DuplicateWindow(memoryStore(), { windowMs: 60_000, capacity: 10 }) });
+  it('answers a repeated delivery but sends it on once: the same token, or what Twilio signed with a fresh token', async () => {
+    const { receiver, got } = receiverWith({ tokenWindowMs: 60_000 });
     current = receiver;
-    for (let i = 0; i < 2; i++) {
-      const res = await post(form({ ...incoming, MessageSid: 'SM' + 'c'.repeat(32) }), { 'I-Twilio-Idempotency-Token': 'delivery-1' });
+    const sent = [
+      [{ ...incoming, MessageSid: 'SM' + 'c'.repeat(32) }, 'delivery-1'],
+      [{ ...incoming, MessageSid: 'SM' + 'c'.repeat(32) }, 'delivery-1'],
+      [{ ...incoming, MessageSid: 'SM' + 'c'.repeat(32) }, 'delivery-2'], // a replay with a fresh token
+      [{ ...incoming, MessageSid: 'SM' + 'e'.repeat(32) }, 'delivery-1'], // a token heard before
+      [{ ...incoming, MessageSid: 'SM' + 'f'.repeat(32) }, 'delivery-3'],
+    ] as const;
+    for (const [params, token] of sent) {
+      const res = await post(form(params), { 'I-Twilio-Idempotency-Token': token });
       assert.equal(res.status, 200);
+      assert.equal(await res.text(), EMPTY_TWIML);
     }
-    assert.equal(got.msgs.length, 1);
-    assert.equal(got.statuses.at(-1), 'yellow twilio-in.status.duplicate');
+    assert.deepEqual(
+      got.msgs.map((msg) => msg.twilio.sid),
+      ['SM' + 'c'.repeat(32), 'SM' + 'f'.repeat(32)],
+    );
+    assert.equal(got.statuses.filter((s) => s === 'yellow twilio-in.status.duplicate').length, 3);
+  });
+
+  it("answers 503 (Twilio tries again later) and hands nothing on when the account's state cannot say what was heard", async () => {
+    const closedDir = fs.mkdtempSync(path.join(os.tmpdir(), 'twilio-receiver-closed-'));
+    const closed = new EmbeddedStateEngine({ dir: closedDir });
+    await closed.close();
+    try {
+      for (const state of [undefined, closed]) {
+        const { receiver, got, account } = receiverWith({}, { state });
+        current = receiver;
+        const heard: unknown[] = [];
+        inboundHubFor(account!).subscribe({ from: FROM, to: TO }, (event) => void heard.push(event));
+        const res = await post(form(incoming));
+        assert.equal(res.status, 503, String(state));
+        assert.deepEqual([got.msgs.length, heard.length], [0, 0]);
+        assert.equal(got.statuses.at(-1), 'red twilio-in.status.stateUnavailable');
+        assert.equal(got.warnings[0][0], 'twilio-in.warnings.stateUnavailable');
+      }
+    } finally {
+      fs.rmSync(closedDir, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps the token window of an unchecked webhook in its own store', async () => {
+    const { receiver, got } = receiverWith({
+      validate: false,
+      duplicates: new DuplicateWindow(memoryStore(), { windowMs: 60_000, capacity: 10 }),
+    });
+    current = receiver;
+    for (const token of ['delivery-1', 'delivery-1', 'delivery-2'])
+      assert.equal((await post(form(incoming), { 'I-Twilio-Idempotency-Token': token, 'X-Twilio-Signature': '' })).status, 200);
+    assert.equal(got.msgs.length, 2, 'the token alone tells deliveries apart: nothing of it is signed');
   });
 
   it("waits for the flow's reply, and answers with the fallback when the reply timeout passes on the clock", async () => {
