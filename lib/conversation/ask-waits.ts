@@ -17,6 +17,34 @@ export interface Asked {
   /** When Twilio took the question (its clock). */
   askedAt?: number;
   open: boolean;
+  /**
+   * The question as it was about to go to Twilio, committed BEFORE its request: present while no Sid
+   * is known. After a crash it is reconciled (Twilio asked whether that text exists) before anything
+   * else happens to the recipient.
+   */
+  intent?: AskIntent;
+}
+
+/** A question's text on its way: enough to find it at Twilio after a crash (To, From, the minute, the body). */
+export interface AskIntent {
+  to: string;
+  from?: string;
+  messagingServiceSid?: string;
+  body: string;
+  /** When its request was about to go (the node's Clock, ms). */
+  at: number;
+}
+
+function isIntent(value: unknown): value is AskIntent {
+  return (
+    isObject(value) &&
+    typeof value.to === 'string' &&
+    typeof value.body === 'string' &&
+    typeof value.at === 'number' &&
+    Number.isFinite(value.at) &&
+    optional(value.from, 'string') &&
+    optional(value.messagingServiceSid, 'string')
+  );
 }
 
 /** A held msg's wait, as the store keeps it: by recipient, as the msg's To named them. */
@@ -43,7 +71,8 @@ function isAsked(value: unknown): value is Asked {
     typeof value.open === 'boolean' &&
     optional(value.person, 'string') &&
     optional(value.from, 'string') &&
-    optional(value.askedAt, 'number')
+    optional(value.askedAt, 'number') &&
+    (value.intent === undefined || value.intent === null || isIntent(value.intent))
   );
 }
 
@@ -118,3 +147,7 @@ export function openSummary(waits: Iterable<{ record: AskWait }>): { open: numbe
 
 /** Which recipients of a wait can still answer. */
 export const stillOpen = (wait: AskWait): string[] => Object.keys(wait.recipients).filter((r) => wait.recipients[r].open);
+
+/** Which recipients of a wait have a question whose fate is unknown (committed as an intent, no Sid known). */
+export const unreconciled = (wait: AskWait): string[] =>
+  Object.keys(wait.recipients).filter((r) => wait.recipients[r].open && !!wait.recipients[r].intent && !wait.recipients[r].sid);

@@ -11,18 +11,19 @@
 import type { NodeMessageInFlow } from 'node-red';
 import type { TwilioAccount } from '../account/account';
 import { Clock, Timer, systemClock } from '../core/clock';
-import { toTwilioNodeError } from '../core/errors';
-import type { Translate } from '../core/texts';
+import { TwilioNodeError, toTwilioNodeError } from '../core/errors';
+import { Translate, text } from '../core/texts';
 import type { InboundHub } from '../inbound/hub';
 import { OutcomeTracker, fetchOutcome } from '../inbound/outcomes';
 import { Delivery, deliverToRecipients } from '../outbound/delivery';
 import type { AcceptedMessage } from '../outbound/intake';
-import { TextParams, TwilioRecord, sendText } from '../outbound/messages';
+import { TextParams, sendText } from '../outbound/messages';
+import { reconcileIntent } from '../outbound/reconcile';
 import { parseRecipients } from '../twilio/addresses';
 import { MessageFields, SendPlan, TemplateFields, planMessage } from '../twilio/send-plans';
 import { renderTemplate } from '../twilio/templates';
 import { AnswerMatcher, ExpectedAnswer } from './answers';
-import { AskWait, Asked, RecentCancels, cancels, openSummary, stillOpen } from './ask-waits';
+import { AskWait, Asked, RecentCancels, cancels, openSummary, stillOpen, unreconciled } from './ask-waits';
 import { OpenQuestion, QuestionBoard, Reply, Say, clarifyingMessage, peopleTexts } from './questions';
 
 type Msg = NodeMessageInFlow;
@@ -38,11 +39,13 @@ export interface AskWaits {
   admit(msg: object): Admission;
   withdraw(admission: Admission): void;
   hold(admission: Admission, record: AskWait, accepted?: AcceptedMessage<Msg>, msg?: Msg): Promise<string | undefined>;
-  get(id: string): { id: string; record: AskWait } | undefined;
+  get(id: string): { id: string; record: AskWait; accepted?: unknown } | undefined;
   values(): Iterable<{ id: string; record: AskWait }>;
   message(id: string): Msg | undefined;
   emit(id: string, port: number, msg: Msg, last?: boolean): void;
   save(id: string): Promise<void>;
+  /** Ends a wait without an output (its done called with `error`, when it has one). */
+  end(id: string, error?: TwilioNodeError): unknown;
 }
 
 /** An answer the node expects: a rule, and the label msg.reply.answer carries (the rule's value without one). */
@@ -50,7 +53,7 @@ export type LabelledAnswer = ExpectedAnswer & { label?: string };
 
 export interface AskingOptions {
   /** The node: its id names its questions on the board, its requests are its own (a close withdraws them). */
-  node: { id: string; warn(message: string): void };
+  node: { id: string; warn(message: string): void; error?(error: unknown, msg?: object): void };
   account: TwilioAccount;
   board: QuestionBoard;
   hub: InboundHub;
@@ -98,6 +101,15 @@ interface Sending {
   early: Map<string, Early>;
 }
 
+/** A msg's wait as committed before its texts go: the record, the codes reserved, each recipient's text. */
+interface Prepared {
+  record: AskWait;
+  sending: Sending;
+  params: Map<string, TextParams>;
+}
+
+const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
 type FullReply = Reply & { answer: string | null; matched: number | null };
 type Outcome = 'answered' | 'not-delivered' | 'no-reply' | 'cancelled';
 
@@ -116,6 +128,12 @@ export class Asking {
   private readonly timers = new Map<string, Timer>();
   /** How to close each open question on the board, by `${wait} ${recipient}`. */
   private readonly closers = new Map<string, () => void>();
+  /** Sids already given to an intent by reconcile (one record answers one intent). */
+  private readonly taken = new Set<string>();
+  private reconciling: Promise<void> = Promise.resolve();
+  /** Backoff waits of a reconcile that Twilio did not answer: a stop ends them. */
+  private readonly backoffs = new Map<() => void, Timer>();
+  private stopped = false;
 
   constructor(private readonly options: AskingOptions) {
     const { account, node } = options;
@@ -132,59 +150,189 @@ export class Asking {
     });
   }
 
-  /** Asks a msg's question and holds its wait (or sends it on "not delivered" when no question went out). */
+  /**
+   * Asks a msg's question and holds its wait. The wait is committed first, each recipient's question
+   * as an intent (To, From, the text, the time): only then does a text go to Twilio, and its Sid is
+   * written after. A store that refuses the write sends nothing (the msg ends with its error).
+   */
   async ask(msg: Msg, accepted: AcceptedMessage<Msg>): Promise<void> {
     const cancelMark = this.cancelled.mark();
     // The copy its wait keeps, made before the question goes out: a msg that cannot wait is not sent.
     const admission = this.waits.admit(msg);
-    let sent: Awaited<ReturnType<Asking['send']>>;
+    let prepared: Prepared;
     try {
-      sent = await this.send(msg);
+      prepared = await this.prepare(msg, admission.copy);
     } catch (err) {
       this.waits.withdraw(admission);
       throw err;
     }
-    const { delivery, sending } = sent;
-    if (delivery.results.size === 0) {
-      this.waits.withdraw(admission);
-      this.letGo(sending);
-      return this.notSentAtAll(msg, accepted, delivery);
-    }
-    const record = this.recordOf(delivery, sending, admission.copy);
-    // Stored before it is armed (the room has the admitted room from here). Undefined: the msg ended
-    // meanwhile (never resumed), or the node is closing (the store keeps it for the next start).
+    const { record, sending, params } = prepared;
+    // Stored before anything is sent. Undefined: the msg ended meanwhile, or the node is closing (the
+    // store keeps the intent: the next start finds it never went, and the msg ends NOT_SENT then).
     let id: string | undefined;
     try {
       id = await this.waits.hold(admission, record, accepted, msg);
     } catch (err) {
-      // Not stored, so not held: its questions close again (none stays open, keeping its code), and the msg ends with the store's error.
-      this.letGo(sending);
+      this.releaseCodes(sending);
       throw err;
     }
-    // Ended while it was being stored (a cancel of all): nothing to arm.
-    if (id === undefined || !this.waits.get(id)) return this.letGo(sending);
+    if (id === undefined || !this.waits.get(id)) return this.releaseCodes(sending);
+    // Open on the board (and in the account's shared index) before the text goes: a reply finds it wherever it lands.
+    this.openEarly(id, Object.keys(record.recipients), sending);
+    await this.options.board.written([...sending.early.values()].map((e) => e.question.id));
+    const recipients = Object.keys(record.recipients);
+    const delivery = await deliverToRecipients(
+      { recipients, paramsFor: (r: string) => params.get(r)! },
+      (p) => sendText(this.options.account, this.options.node, p),
+      this.options.account.redact,
+    );
+    for (const [recipient, created] of delivery.results) {
+      const asked = record.recipients[recipient];
+      asked.sid = String(created.sid);
+      asked.from = (created.from as string) || asked.from;
+      asked.askedAt = Date.parse(String(created.dateCreated)) || undefined;
+      delete asked.intent;
+      const early = sending.early.get(recipient);
+      if (early) {
+        early.question.askedAt = asked.askedAt;
+        early.question.ourNumber ??= asked.from;
+      }
+    }
+    for (const recipient of delivery.failures.keys()) delete record.recipients[recipient].intent;
+    // Ended while its questions were sent (a cancel of all, a close): nothing to arm.
+    if (!this.waits.get(id)) return this.letGo(sending);
+    await this.waits.save(id).catch((err: unknown) => this.options.node.warn(errorText(err)));
+    if (!this.waits.get(id)) return this.letGo(sending);
+    if (delivery.results.size === 0) return this.notSentAtAll(id, recipients[0], delivery);
+    // Several recipients, some refused: each is "not delivered" as the outputs say (`first`: only if no one else can answer).
+    for (const [recipient, err] of delivery.failures) this.notDelivered(id, recipient, err.localise(this.options.translate).toJSON());
+    if (!this.waits.get(id)) return this.letGo(sending);
     this.arm(id, sending.early);
     if (!this.waits.get(id)) return; // an answer that came while the others were sent ended it
     // A cancel that came while the question was being sent applies now.
     if (this.cancelled.since(cancelMark, Object.keys(record.recipients))) return this.noReply(id, 'cancelled');
-    // Several recipients, some refused: each is "not delivered" as the outputs say (`first`: only if no one else can answer).
-    for (const [recipient, err] of delivery.failures) {
-      record.recipients[recipient] = { sid: '', code: sending.codes.get(recipient)?.code ?? '', open: true };
-      this.notDelivered(id, recipient, err.localise(this.options.translate).toJSON());
-    }
     this.options.changed?.(false);
   }
 
   /**
    * Waits a previous run left: re-armed with the time they have left; their msgs leave as fresh ones.
-   * A cancel this node took while it was restoring them (before they were here to end) ends them now.
+   * A question whose Sid was never written (a crash while it was sent) is reconciled first: Twilio has
+   * it → it waits on as asked; Twilio has no record of it → the msg ends NOT_SENT and its question
+   * is not opened. A cancel this node took while it was restoring them ends them now.
    */
   resume(restored: Iterable<{ id: string }>): void {
+    const unsure: string[] = [];
     for (const { id } of restored) {
       const wait = this.waits.get(id);
       if (!wait) continue;
       if (this.cancelled.since(0, Object.keys(wait.record.recipients))) this.noReply(id, 'cancelled');
+      else if (unreconciled(wait.record).length > 0) unsure.push(id);
       else this.arm(id);
+    }
+    if (unsure.length > 0) this.reconciling = this.reconcileAll(unsure).catch((err: unknown) => this.options.node.warn(errorText(err)));
+    this.options.changed?.(true);
+  }
+
+  /** Resolves once the waits a restart left with questions of unknown fate are reconciled (for tests). */
+  reconciled(): Promise<void> {
+    return this.reconciling;
+  }
+
+  /** Reconciles the restored waits one after the other (one request each, usually), each then armed or ended. */
+  private async reconcileAll(ids: string[]): Promise<void> {
+    for (const id of ids) {
+      if (this.stopped) return;
+      const wait = this.waits.get(id);
+      if (!wait) continue;
+      const pending = unreconciled(wait.record);
+      // Opened at once (replies wait for the answer from Twilio): a reply to a question that went is not news.
+      const sending: Sending = { summary: wait.record.question, codes: new Map(), early: new Map() };
+      this.openEarly(id, pending, sending);
+      const notSent: string[] = [];
+      for (const recipient of pending) {
+        const asked = wait.record.recipients[recipient];
+        const intent = asked.intent!;
+        const sid = await this.untilAnswered(() =>
+          reconcileIntent(
+            this.options.account,
+            this.options.node,
+            {
+              kind: 'message',
+              to: intent.to,
+              from: intent.from,
+              messagingServiceSid: intent.messagingServiceSid,
+              body: intent.body,
+              at: intent.at,
+            },
+            this.taken,
+          ),
+        );
+        if (this.stopped) return this.letGo(sending);
+        if (sid) asked.sid = sid;
+        else notSent.push(recipient);
+        delete asked.intent;
+      }
+      if (!this.waits.get(id)) {
+        this.letGo(sending);
+        continue;
+      }
+      await this.waits.save(id).catch((err: unknown) => this.options.node.warn(errorText(err)));
+      if (!this.waits.get(id)) {
+        this.letGo(sending);
+        continue;
+      }
+      const error = new TwilioNodeError('NOT_SENT', text('questionNotSent')).localise(this.options.translate);
+      if (notSent.length === Object.keys(wait.record.recipients).length) {
+        this.letGo(sending);
+        this.fail(id, error);
+        continue;
+      }
+      for (const recipient of notSent) {
+        sending.early.get(recipient)?.close();
+        sending.early.delete(recipient);
+        this.notDelivered(id, recipient, error.toJSON());
+      }
+      if (this.waits.get(id)) this.arm(id, sending.early);
+      else this.letGo(sending);
+    }
+    this.options.changed?.(true);
+  }
+
+  /** Asks Twilio until it answers: a failure is retried with backoff on the Clock (1 s, doubling to 1 min), never guessed. */
+  private async untilAnswered<T>(ask: () => Promise<T>): Promise<T | undefined> {
+    for (let attempt = 0; !this.stopped; attempt++) {
+      try {
+        return await ask();
+      } catch (err) {
+        if (attempt === 0)
+          this.options.node.warn(toTwilioNodeError(err, this.options.account.redact).localise(this.options.translate).message);
+        await new Promise<void>((resolve) => {
+          const timer = this.clock.setTimeout(
+            () => {
+              this.backoffs.delete(resolve);
+              resolve();
+            },
+            Math.min(1000 * 2 ** attempt, 60_000),
+          );
+          this.backoffs.set(resolve, timer);
+        });
+      }
+    }
+    return undefined;
+  }
+
+  /** A wait ends with a coded error: its done(err), or (a restored wait has no done) the node's error with its msg, which Catch nodes see. */
+  private fail(id: string, error: TwilioNodeError): void {
+    const wait = this.waits.get(id);
+    if (!wait) return;
+    for (const recipient of Object.keys(wait.record.recipients)) this.close(id, recipient, wait.record);
+    this.clock.clearTimeout(this.timers.get(id));
+    this.timers.delete(id);
+    const msg = this.waits.message(id);
+    if (wait.accepted) this.waits.end(id, error);
+    else {
+      this.waits.end(id);
+      this.options.node.error?.(error, msg);
     }
     this.options.changed?.(true);
   }
@@ -205,6 +353,12 @@ export class Asking {
 
   /** The node stops: no timer, look or open question is left (the waits themselves are the room's). */
   stop(): void {
+    this.stopped = true;
+    for (const [resolve, timer] of this.backoffs) {
+      this.clock.clearTimeout(timer);
+      resolve();
+    }
+    this.backoffs.clear();
     this.tracker.stop();
     for (const timer of this.timers.values()) this.clock.clearTimeout(timer);
     this.timers.clear();
@@ -212,35 +366,63 @@ export class Asking {
     this.closers.clear();
   }
 
-  /** The msg's question, planned from its fields and sent to each recipient. */
-  private async send(msg: Msg): Promise<{ delivery: Delivery<TwilioRecord>; sending: Sending }> {
+  /**
+   * The msg's question, planned from its fields, with each recipient's code reserved at once (two
+   * questions asked at the same moment never share one) and its text as it will go: the wait's record,
+   * each recipient an intent.
+   */
+  private async prepare(msg: Msg, copy: Record<string, unknown>): Promise<Prepared> {
     const plan = planMessage(await this.options.readFields(msg), msg, this.options.account.defaultFrom, this.options.templates);
-    return this.sendQuestions(plan);
+    const question = String((plan.paramsFor(plan.recipients[0]) as TextParams).body ?? '');
+    const sending: Sending = { summary: summarise(question), codes: new Map(), early: new Map() };
+    const params = new Map<string, TextParams>();
+    const recipients: Record<string, Asked> = {};
+    const now = this.clock.now();
+    try {
+      for (const recipient of plan.recipients) {
+        const p = this.withCode(plan, recipient, sending);
+        params.set(recipient, p);
+        const { person, code } = sending.codes.get(recipient)!;
+        const service = typeof p.messagingServiceSid === 'string' ? p.messagingServiceSid : undefined;
+        recipients[recipient] = {
+          sid: '',
+          code,
+          person,
+          from: p.from || undefined,
+          open: true,
+          intent: { to: p.to, from: p.from || undefined, messagingServiceSid: service, body: String(p.body ?? ''), at: now },
+        };
+      }
+    } catch (err) {
+      this.releaseCodes(sending);
+      throw err;
+    }
+    const record: AskWait = {
+      deadline: now + this.options.timeoutMs,
+      askedAt: new Date(now).toISOString(),
+      msg: copy,
+      question: sending.summary,
+      recipients,
+    };
+    return { record, sending, params };
   }
 
   /** Not held after all (nothing went out, or the msg ended): the questions opened as they were sent close again. */
   private letGo(sending: Sending): void {
     for (const entry of sending.early.values()) entry.close();
+    sending.early.clear();
   }
 
-  /** Sends the question to each recipient, each with a code reserved on the board (given back if its question was not sent). */
-  private async sendQuestions(plan: SendPlan<unknown>): Promise<{ delivery: Delivery<TwilioRecord>; sending: Sending }> {
-    const { account, board } = this.options;
-    const question = String((plan.paramsFor(plan.recipients[0]) as TextParams).body ?? '');
-    const sending: Sending = { summary: summarise(question), codes: new Map(), early: new Map() };
-    const withCodes = { recipients: plan.recipients, paramsFor: (recipient: string) => this.withCode(plan, recipient, sending) };
-    try {
-      const delivery = await deliverToRecipients(withCodes, (params) => this.sendOne(params, sending), account.redact);
-      return { delivery, sending };
-    } finally {
-      for (const [recipient, { person, code }] of sending.codes) if (!sending.early.has(recipient)) board.releaseCode(person, code);
-    }
+  /** Gives back the codes reserved for questions that were not opened. */
+  private releaseCodes(sending: Sending): void {
+    for (const [recipient, { person, code }] of sending.codes)
+      if (!sending.early.has(recipient)) this.options.board.releaseCode(person, code);
   }
 
   /** One recipient's question: its code reserved at once (two questions sent at the same moment never share one). */
   private withCode(plan: SendPlan<unknown>, recipient: string, sending: Sending): TextParams {
     const { board } = this.options;
-    const params = plan.paramsFor(recipient) as TextParams;
+    const params = { ...(plan.paramsFor(recipient) as TextParams) };
     // Replies come from the address as sent (whatsapp:+1… when the sender is WhatsApp).
     const person = params.to;
     const code = board.codeFor(person);
@@ -250,63 +432,41 @@ export class Asking {
     return params;
   }
 
-  /** Sends one question, and opens it on the board at once: an answer may come before the others are sent. */
-  private async sendOne(params: TextParams, sending: Sending): Promise<TwilioRecord> {
-    const { account, board, node } = this.options;
-    const created = await sendText(account, node, params);
-    const recipient = [...sending.codes].find(([, c]) => c.person === params.to)?.[0] ?? params.to;
-    const { person, code } = sending.codes.get(recipient)!;
-    const entry: Early = { replies: [], close: () => undefined, question: undefined as unknown as OpenQuestion };
-    entry.question = {
-      id: `${node.id} ${created.sid}`,
-      person,
-      ourNumber: (created.from as string) || undefined,
-      code,
-      summary: sending.summary,
-      askedAt: Date.parse(String(created.dateCreated)) || undefined,
-      onReply: (reply) => entry.replies.push(reply),
-      clarify: this.clarify,
-    };
-    entry.close = board.open(entry.question);
-    sending.early.set(recipient, entry);
-    return created;
+  /** Opens a held wait's questions on the board before their texts go (or while their fate is found out): replies wait until it is armed. */
+  private openEarly(id: string, recipients: readonly string[], sending: Sending): void {
+    const wait = this.waits.get(id)!.record;
+    for (const recipient of recipients) {
+      const asked = wait.recipients[recipient];
+      const entry: Early = { replies: [], close: () => undefined, question: undefined as unknown as OpenQuestion };
+      entry.question = {
+        id: `${this.options.node.id} ${id} ${recipient}`,
+        person: asked.person ?? recipient,
+        ourNumber: asked.from,
+        code: asked.code,
+        summary: wait.question,
+        askedAt: asked.askedAt,
+        onReply: (reply) => entry.replies.push(reply),
+        clarify: this.clarify,
+      };
+      const close = this.options.board.open(entry.question);
+      entry.close = () => {
+        close();
+        this.closers.delete(`${id} ${recipient}`);
+      };
+      this.closers.set(`${id} ${recipient}`, close);
+      sending.early.set(recipient, entry);
+    }
   }
 
   /** Not one question went out: the msg leaves "not delivered" at once, with why. */
-  private notSentAtAll(msg: Msg, accepted: AcceptedMessage<Msg>, delivery: Delivery<unknown>): void {
+  private notSentAtAll(id: string, recipient: string, delivery: Delivery<unknown>): void {
     const { recipients } = delivery;
-    const out = msg as Msg & Record<string, unknown>;
-    out.reply = null;
-    out.ask = {
-      to: recipients.length === 1 ? recipients[0] : recipients,
-      outcome: 'not-delivered',
-      error: delivery.firstFailure!.localise(this.options.translate).toJSON(),
-    };
-    const ports: Array<Msg | null> = Array.from({ length: this.outputs.count }, () => null);
-    ports[this.outputs.notDelivered] = out;
-    accepted.send(ports as unknown as Msg);
-    accepted.done();
-  }
-
-  private recordOf(delivery: Delivery<TwilioRecord>, sending: Sending, copy: Record<string, unknown>): AskWait {
-    const recipients: Record<string, Asked> = {};
-    for (const [recipient, created] of delivery.results)
-      recipients[recipient] = {
-        sid: String(created.sid),
-        code: sending.codes.get(recipient)!.code,
-        person: sending.codes.get(recipient)!.person,
-        from: (created.from as string) || undefined,
-        askedAt: sending.early.get(recipient)?.question.askedAt,
-        open: true,
-      };
-    const now = this.clock.now();
-    return {
-      deadline: now + this.options.timeoutMs,
-      askedAt: new Date(now).toISOString(),
-      msg: copy,
-      question: sending.summary,
-      recipients,
-    };
+    const msg = this.outgoing(id, recipient, 'not-delivered');
+    const ask = msg.ask as Record<string, unknown>;
+    ask.to = recipients.length === 1 ? recipients[0] : recipients;
+    ask.error = delivery.firstFailure!.localise(this.options.translate).toJSON();
+    msg.ask = { to: ask.to, outcome: 'not-delivered', error: ask.error };
+    this.finish(id, this.outputs.notDelivered, msg);
   }
 
   /** Opens a wait's questions on the board (or takes over those opened as they were sent), its looks and its deadline. */
@@ -318,12 +478,13 @@ export class Asking {
       if (opened) {
         // Opened when it was sent: from now on its replies are answers; those that came already, first.
         opened.question.onReply = (reply) => this.answered(id, recipient, reply);
-        this.closers.set(`${id} ${recipient}`, opened.close);
+        early.delete(recipient);
         for (const reply of opened.replies) this.answered(id, recipient, reply);
       } else this.closers.set(`${id} ${recipient}`, this.openQuestion(id, recipient, asked, wait.question));
       if (!this.waits.get(id)) {
         // An early answer ended it: the questions not yet taken over close too.
         early.forEach((entry) => entry.close());
+        early.clear();
         return;
       }
       this.tracker.track('message', asked.sid, wait.deadline, (outcome) => {

@@ -8,8 +8,20 @@
  *   the open questions and their codes (one per set of open questions, not one per text).
  * Nothing a person texts vanishes: a reply is an answer to exactly one question (claimed on the
  * inbound path, so twilio-in does not also pass it on), or news on twilio-in's output.
+ *
+ * Several Node-RED instances on one shared engine (Redis): what routing needs is in the account's
+ * engine, not only in memory. Each open question has an index record (by Account SID, person and
+ * question) naming the instance that holds it, written when it opens (before its text goes) and
+ * removed when it ends; each board mirrors the others' records (read at start, then kept by the
+ * events every board publishes). A reply landing on an instance that does not hold its question is
+ * stored in the engine for that question and the holder is told on its own channel; it takes the
+ * stored reply (one taker: a delete) and answers. The reply is claimed where it landed, never news.
+ * An instance that died leaves the reply stored: the question's next owner (a restart, or the
+ * instance that takes its waits over) takes it as it opens the question again.
  */
 import type { InboundEvent, InboundHub } from '../inbound/hub';
+import type { StateEngine } from '../state/engine';
+import { instanceId } from './instance';
 import { mediaOf } from '../inbound/webhook';
 import { Translate, render } from '../core/texts';
 
@@ -48,6 +60,61 @@ export type Clarify = (person: string, ourNumber: string, questions: ReadonlyArr
 
 const CODE_DIGITS = 2;
 
+/** The engine a board shares with the other instances of one Twilio account. */
+export interface SharedBoard {
+  engine: StateEngine;
+  accountSid: string;
+  /** This process's instance (instanceId()): the channel it hears forwarded replies on. */
+  instance: string;
+  /** A failed engine write or read (logged by the caller, once in a while). */
+  onError?(err: unknown): void;
+}
+
+/** What the index keeps of an open question, and what a board mirrors of another instance's. */
+interface IndexedQuestion {
+  id: string;
+  person: string;
+  ourNumber?: string;
+  code: string;
+  summary: string;
+  askedAt?: number;
+  instance: string;
+}
+
+/** A reply stored for the instance holding its question. */
+interface ForwardedReply {
+  question: string;
+  reply: Reply;
+}
+
+/** How long a forwarded reply stays in the engine for its question's owner (a question waits at most 14 days). */
+const FORWARD_TTL_MS = 15 * 24 * 3_600_000;
+const SCAN_PAGE = 500;
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function isIndexed(v: unknown): v is IndexedQuestion {
+  return (
+    isObj(v) &&
+    typeof v.id === 'string' &&
+    typeof v.person === 'string' &&
+    typeof v.code === 'string' &&
+    typeof v.summary === 'string' &&
+    typeof v.instance === 'string' &&
+    (v.ourNumber === undefined || typeof v.ourNumber === 'string') &&
+    (v.askedAt === undefined || typeof v.askedAt === 'number')
+  );
+}
+
+function isForwarded(v: unknown): v is ForwardedReply {
+  return (
+    isObj(v) && typeof v.question === 'string' && isObj(v.reply) && typeof v.reply.text === 'string' && typeof v.reply.from === 'string'
+  );
+}
+
+/** A key part that holds no separator of ours. */
+const part = (s: string) => encodeURIComponent(s);
+
 export class QuestionBoard {
   /** Open questions by person, in the order they were asked. */
   private readonly byPerson = new Map<string, Map<string, OpenQuestion>>();
@@ -56,16 +123,177 @@ export class QuestionBoard {
   private readonly pending = new Map<string, Set<string>>();
   /** The open questions each person was last sent a clarifying message about: one message per set, not one per reply. */
   private readonly clarified = new Map<string, string>();
+  /** Other instances' open questions, by person (from the shared index). */
+  private readonly remote = new Map<string, Map<string, IndexedQuestion>>();
+  /** Index writes under way, by question: a question's text goes once its record is written. */
+  private readonly writes = new Map<string, Promise<void>>();
+  private readonly stopShared: Array<Promise<() => Promise<void>>> = [];
+  /** Resolves once the board has read the shared index and hears the other instances. */
+  readonly ready: Promise<void>;
 
   constructor(
     private readonly hub: InboundHub,
     private readonly clarify: Clarify = () => undefined,
     private readonly random: () => number = Math.random,
-  ) {}
+    private readonly shared?: SharedBoard,
+  ) {
+    this.ready = shared ? this.join(shared).catch((err: unknown) => shared.onError?.(err)) : Promise.resolve();
+  }
 
-  /** How many questions are open for a person (on any of our numbers), those being sent included. */
+  /** How many questions are open for a person (on any of our numbers, on any instance), those being sent included. */
   openFor(person: string): number {
-    return (this.byPerson.get(person)?.size ?? 0) + (this.pending.get(person)?.size ?? 0);
+    return (this.byPerson.get(person)?.size ?? 0) + (this.pending.get(person)?.size ?? 0) + this.remoteFor(person).length;
+  }
+
+  /** Resolves once the index records of these questions are written (a failed write is reported, not thrown). */
+  async written(ids: readonly string[]): Promise<void> {
+    await Promise.all(ids.map((id) => this.writes.get(id)));
+  }
+
+  /** Stops hearing the other instances (the account node closes). */
+  async leave(): Promise<void> {
+    const stops = await Promise.all(this.stopShared.splice(0));
+    await Promise.all(stops.map((stop) => stop().catch(() => undefined)));
+  }
+
+  private get prefix(): string {
+    return `board/${part(this.shared!.accountSid)}/`;
+  }
+
+  private indexKey(person: string, id: string): string {
+    return `${this.prefix}q/${part(person)}/${part(id)}`;
+  }
+
+  private forwardPrefix(id: string): string {
+    return `${this.prefix}fwd/${part(id)}/`;
+  }
+
+  /** Reads the index (others' open questions) and hears its changes and the replies forwarded to this instance. */
+  private async join(shared: SharedBoard): Promise<void> {
+    const { engine, instance } = shared;
+    const events = engine.subscribe(`${this.prefix}events`, (message) => this.heard(message));
+    const mine = engine.subscribe(`${this.prefix}instance/${part(instance)}`, (message) => {
+      if (isObj(message) && typeof message.key === 'string') void this.take(message.key);
+    });
+    this.stopShared.push(events, mine);
+    await Promise.all([events, mine]);
+    for (let after: string | undefined; ;) {
+      const page = await engine.scan(`${this.prefix}q/`, SCAN_PAGE, after);
+      for (const record of page) if (isIndexed(record.value) && record.value.instance !== instance) this.addRemote(record.value);
+      if (page.length < SCAN_PAGE) break;
+      after = page[page.length - 1].key;
+    }
+  }
+
+  /** Another instance opened or closed a question. */
+  private heard(message: unknown): void {
+    if (!isObj(message)) return;
+    if (message.type === 'opened' && isIndexed(message.question) && message.question.instance !== this.shared!.instance) {
+      // Taken over by another instance: it is theirs now (its index record names them).
+      this.addRemote(message.question);
+    } else if (message.type === 'closed' && typeof message.id === 'string' && typeof message.person === 'string') {
+      const questions = this.remote.get(message.person);
+      if (!questions || questions.get(message.id)?.instance !== message.instance) return;
+      questions.delete(message.id);
+      if (questions.size === 0) this.remote.delete(message.person);
+      this.unsubscribeIfIdle(message.person);
+    }
+  }
+
+  private addRemote(question: IndexedQuestion): void {
+    if (this.byPerson.get(question.person)?.has(question.id)) return;
+    let questions = this.remote.get(question.person);
+    if (!questions) this.remote.set(question.person, (questions = new Map()));
+    questions.set(question.id, question);
+    this.subscribeFor(question.person);
+  }
+
+  private remoteFor(person: string): IndexedQuestion[] {
+    const local = this.byPerson.get(person);
+    return [...(this.remote.get(person)?.values() ?? [])].filter((q) => !local?.has(q.id));
+  }
+
+  private subscribeFor(person: string): void {
+    if (this.unsubscribe.has(person)) return;
+    this.unsubscribe.set(
+      person,
+      this.hub.subscribe({ from: person }, (event) => this.route(person, event)),
+    );
+  }
+
+  private unsubscribeIfIdle(person: string): void {
+    if (this.byPerson.has(person) || this.remote.has(person)) return;
+    this.unsubscribe.get(person)?.();
+    this.unsubscribe.delete(person);
+  }
+
+  /** Writes a question's index record (and says so to the others), then takes replies forwarded to it while it had no owner. */
+  private index(question: OpenQuestion): void {
+    const shared = this.shared!;
+    const record: IndexedQuestion = {
+      id: question.id,
+      person: question.person,
+      ourNumber: question.ourNumber,
+      code: question.code,
+      summary: question.summary,
+      askedAt: question.askedAt,
+      instance: shared.instance,
+    };
+    const write = (async () => {
+      await shared.engine.put(this.indexKey(question.person, question.id), record);
+      await shared.engine.publish(`${this.prefix}events`, { type: 'opened', question: record });
+    })().catch((err: unknown) => shared.onError?.(err));
+    this.writes.set(question.id, write);
+    void write
+      .then(async () => {
+        if (this.writes.get(question.id) === write) this.writes.delete(question.id);
+        const stored = await shared.engine.scan(this.forwardPrefix(question.id), 100);
+        for (const { key } of stored) await this.take(key);
+      })
+      .catch((err: unknown) => shared.onError?.(err));
+  }
+
+  private unindex(person: string, id: string): void {
+    const shared = this.shared!;
+    const before = this.writes.get(id) ?? Promise.resolve();
+    void before
+      .then(async () => {
+        // Another instance may own it now (a takeover): only our own record is removed.
+        const stored = await shared.engine.get(this.indexKey(person, id));
+        if (stored && isIndexed(stored.value) && stored.value.instance !== shared.instance) return;
+        if (stored) await shared.engine.delete(this.indexKey(person, id), { ifVersion: stored.version });
+        await shared.engine.publish(`${this.prefix}events`, { type: 'closed', id, person, instance: shared.instance });
+      })
+      .catch((err: unknown) => shared.onError?.(err));
+  }
+
+  /** A reply stored for one of this instance's questions: taken by one taker only (the delete), then answered. */
+  private async take(key: string): Promise<void> {
+    const { engine } = this.shared!;
+    try {
+      const stored = await engine.get(key);
+      if (!stored || !isForwarded(stored.value)) return;
+      const { question, reply } = stored.value;
+      const open = this.byPerson.get(reply.from)?.get(question);
+      // Not (or no longer) ours: it stays for the question's owner (or expires with the question's longest life).
+      if (!open) return;
+      if (!(await engine.delete(key, { ifVersion: stored.version }))) return;
+      open.onReply(reply);
+    } catch (err) {
+      this.shared!.onError?.(err);
+    }
+  }
+
+  /** A reply to another instance's question: stored for it, and its holder told. Claimed here: not news. */
+  private forward(question: IndexedQuestion, reply: Reply): 'claimed' {
+    const { engine } = this.shared!;
+    const key = `${this.forwardPrefix(question.id)}${part(reply.sid ?? `${Date.now()}-${Math.floor(this.random() * 1e9)}`)}`;
+    const forwarded: ForwardedReply = { question: question.id, reply };
+    void (async () => {
+      await engine.put(key, forwarded, { ttlMs: FORWARD_TTL_MS });
+      await engine.publish(`${this.prefix}instance/${part(question.instance)}`, { key });
+    })().catch((err: unknown) => this.shared!.onError?.(err));
+    return 'claimed';
   }
 
   /**
@@ -74,7 +302,14 @@ export class QuestionBoard {
    */
   codeFor(person: string): string {
     const pending = this.pending.get(person) ?? new Set<string>();
-    const taken = new Set([...(this.byPerson.get(person)?.values() ?? [])].map((q) => q.code).concat([...pending]));
+    const taken = new Set(
+      [...(this.byPerson.get(person)?.values() ?? [])]
+        .map((q) => q.code)
+        .concat(
+          [...pending],
+          this.remoteFor(person).map((q) => q.code),
+        ),
+    );
     for (let digits = CODE_DIGITS; ; digits++) {
       const low = 10 ** (digits - 1);
       const span = 9 * low;
@@ -99,15 +334,14 @@ export class QuestionBoard {
   /** Opens a question; returns how to close it. A question reopened after a restart keeps its code. */
   open(question: OpenQuestion): () => void {
     let questions = this.byPerson.get(question.person);
-    if (!questions) {
-      this.byPerson.set(question.person, (questions = new Map()));
-      this.unsubscribe.set(
-        question.person,
-        this.hub.subscribe({ from: question.person }, (event) => this.route(question.person, event)),
-      );
-    }
+    if (!questions) this.byPerson.set(question.person, (questions = new Map()));
+    this.subscribeFor(question.person);
     this.releaseCode(question.person, question.code);
     questions.set(question.id, question);
+    // Held here now (a restart, a takeover): no longer another instance's.
+    const remote = this.remote.get(question.person);
+    if (remote?.delete(question.id) && remote.size === 0) this.remote.delete(question.person);
+    if (this.shared) this.index(question);
     return () => this.close(question.person, question.id);
   }
 
@@ -115,19 +349,21 @@ export class QuestionBoard {
     const questions = this.byPerson.get(person);
     if (!questions?.delete(id)) return;
     this.clarified.delete(person);
+    if (this.shared) this.unindex(person, id);
     if (questions.size > 0) return;
     this.byPerson.delete(person);
-    this.unsubscribe.get(person)?.();
-    this.unsubscribe.delete(person);
+    this.unsubscribeIfIdle(person);
   }
 
   /** A message from a person with open questions: to one of them, or a clarifying message. */
   private route(person: string, event: InboundEvent): 'claimed' | undefined {
     if (event.kind !== 'message' || !event.to) return undefined;
     // A reply that came before a question was asked (a poll listing an old text again) cannot answer it.
-    const candidates = [...(this.byPerson.get(person)?.values() ?? [])].filter(
-      (q) => (!q.ourNumber || q.ourNumber === event.to) && !(event.at !== undefined && q.askedAt !== undefined && event.at < q.askedAt),
-    );
+    const fits = (q: { ourNumber?: string; askedAt?: number }) =>
+      (!q.ourNumber || q.ourNumber === event.to) && !(event.at !== undefined && q.askedAt !== undefined && event.at < q.askedAt);
+    // Ours answer in this process; another instance's get the reply forwarded.
+    const candidates: OpenQuestion[] = [...(this.byPerson.get(person)?.values() ?? [])].filter(fits);
+    for (const q of this.remoteFor(person).filter(fits)) candidates.push({ ...q, onReply: (reply) => this.forward(q, reply) });
     if (candidates.length === 0) return undefined;
     const p = event.params;
     const text = typeof p.Body === 'string' ? p.Body : '';
@@ -265,12 +501,31 @@ const boards = new WeakMap<InboundHub, QuestionBoard>();
 /**
  * The board of an account, made by the first node that asks; each question brings its own clarify.
  * One per hub, and so one per Account SID (inboundHubFor): two account nodes of one Twilio account
- * share it, and a reply answers one question of either.
+ * share it, and a reply answers one question of either. Its open questions are shared in the
+ * account's engine (sharedBoardOf): a reply landing on another instance reaches the holder.
  */
-export function questionBoardFor(_account: object, hub: InboundHub): QuestionBoard {
+export function questionBoardFor(account: object, hub: InboundHub): QuestionBoard {
   let board = boards.get(hub);
-  if (!board) boards.set(hub, (board = new QuestionBoard(hub)));
+  if (!board) boards.set(hub, (board = new QuestionBoard(hub, undefined, undefined, sharedBoardOf(account))));
   return board;
+}
+
+/** The account's engine as a board shares it: its open questions indexed, replies forwarded between instances. */
+function sharedBoardOf(account: object): SharedBoard | undefined {
+  const { state, accountSid } = account as { state?: StateEngine; accountSid?: unknown };
+  if (!state || typeof accountSid !== 'string' || !accountSid) return undefined;
+  let said = false;
+  const log = (account as { warn?: (m: string) => void }).warn;
+  return {
+    engine: state,
+    accountSid,
+    instance: instanceId(),
+    onError: (err) => {
+      if (said) return;
+      said = true;
+      log?.call(account, `question board: ${err instanceof Error ? err.message : String(err)}`);
+    },
+  };
 }
 
 /** What a node texts to people (`twilio.people.*`), in Node-RED's language; English where it has no translation. */

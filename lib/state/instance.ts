@@ -15,11 +15,17 @@
  * Settings: `twilio: { leaseMs }` in settings.js shortens the lease (tests; a takeover then comes sooner).
  */
 import crypto from 'node:crypto';
+import os from 'node:os';
 import { Clock, Timer, systemClock } from '../core/clock';
 import type { Lease, StateEngine } from './engine';
 
-/** This process, among the instances sharing an engine. */
-export const instanceId: string = crypto.randomBytes(8).toString('hex');
+/**
+ * This process, among the instances sharing an engine: new at each start (a restarted process is a
+ * new instance; what the old one held is taken over once its lease is gone). TWILIO_INSTANCE_ID, when
+ * set, names it (readable ids in Redis); it must still differ between processes running at once.
+ */
+export const instanceId: string =
+  process.env.TWILIO_INSTANCE_ID || `${os.hostname()}-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
 
 /** How long an instance's lease lasts unless renewed: the longest a dead instance's work waits to be taken over. */
 export const INSTANCE_LEASE_MS = 30_000;

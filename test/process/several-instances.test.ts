@@ -21,6 +21,8 @@ import { noRedis, startRedis, suiteNeeding, type RedisServer } from '../support/
 
 const HOUSE = '+15017122661';
 const ANSWERS = '+15555550100';
+/** Texts back "Yes!" 1.5 s after a text reaches them. */
+const SAYS_YES = '+15555550110';
 /** Read texts, never answer: a page to them runs to its end. */
 const SILENT = ['+15555550113', '+15555550100', '+15555550104'];
 const LEASE_MS = 3_000;
@@ -150,6 +152,27 @@ suiteNeeding(
       fn('log-ack', `node.log('OUT page acknowledged ' + msg.topic); return null;`),
       fn('log-exhausted', `node.log('OUT page exhausted ' + msg.topic); return null;`),
       fn('log-cancelled', `node.log('OUT page cancelled ' + msg.topic); return null;`),
+      ...httpIn('ask-in', '/ask', 'ask'),
+      {
+        id: 'ask',
+        type: 'twilio-ask',
+        z: 'tab',
+        account: 'account',
+        to: SAYS_YES,
+        toType: 'str',
+        from: HOUSE,
+        fromType: 'str',
+        body: 'Leave the heating on?',
+        bodyType: 'str',
+        answers: [{ type: 'words', value: 'yes, y', label: 'yes' }],
+        timeout: 120,
+        mode: 'each',
+        outputs: 5,
+        wires: ['yes', 'else', 'noReply', 'notDelivered', 'extra'].map((port) => [`log-ask-${port}`]),
+      },
+      ...['yes', 'else', 'noReply', 'notDelivered', 'extra'].map((port) =>
+        fn(`log-ask-${port}`, `node.log('OUT ask ${port} ' + msg.topic + ' on ' + global.get('instance')); return null;`),
+      ),
     ];
     const credentials = { account: { accountSid: DEMO_ACCOUNT.sid, authToken: DEMO_ACCOUNT.authToken } };
 
@@ -308,7 +331,33 @@ suiteNeeding(
       const seen = counts(outputs('in'));
       for (const sid of sids) assert.equal(seen.get(sid), 1, `${sid} emitted once, by webhook or by poll, on one instance`);
     });
-    it.todo('a question asked on one instance is answered by a webhook landing on another (needs the ask helper’s routing: wt-ask)');
+    it('a question asked on one instance is answered by a webhook landing on another', async () => {
+      // Twilio now calls the proxy for texts to the house number: the reply lands on the next instance in turn.
+      const numbers = (await (await fetch(`${simulator.url}/_sim/incomingPhoneNumbers`)).json()) as Array<{
+        sid: string;
+        phone_number: string;
+      }>;
+      const house = numbers.find((n) => n.phone_number === HOUSE)!;
+      const auth = `Basic ${Buffer.from(`${DEMO_ACCOUNT.sid}:${DEMO_ACCOUNT.authToken}`).toString('base64')}`;
+      const updated = await fetch(`${simulator.url}/2010-04-01/Accounts/${DEMO_ACCOUNT.sid}/IncomingPhoneNumbers/${house.sid}.json`, {
+        method: 'POST',
+        headers: { Authorization: auth, 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ SmsUrl: `${proxy.url}/twilio/sms` }).toString(),
+      });
+      assert.equal(updated.status, 200);
+      const asked = proxy.log.length;
+      const holder = await post('/ask', 'q1');
+      await until('the answer', () => outputs('ask').length > 0 || undefined, 20_000);
+      await sleep(2_000);
+      assert.deepEqual(outputs('ask'), [`yes q1 on ${holder}`], 'answered once, on the instance that asked');
+      const askedOn = proxy.log[asked].target;
+      const hooks = proxy.log.slice(asked + 1).filter((r) => r.path.startsWith('/twilio/sms'));
+      assert.ok(hooks.length >= 1, 'the reply came by webhook');
+      assert.ok(
+        hooks.every((r) => r.target !== askedOn),
+        'and landed on another instance',
+      );
+    });
   },
   { timeout: 120_000 },
 );

@@ -13,13 +13,15 @@ export interface RoundRobinProxy {
   targets: string[];
   /** How many requests each target answered. */
   readonly served: Map<string, number>;
+  /** Each request answered: where it went. */
+  readonly log: Array<{ method: string; path: string; target: string }>;
   close(): Promise<void>;
 }
 
 export async function startProxy(targets: string[]): Promise<RoundRobinProxy> {
   let next = 0;
   const served = new Map<string, number>();
-  const proxy: RoundRobinProxy = { url: '', targets: [...targets], served, close: () => Promise.resolve() };
+  const proxy: RoundRobinProxy = { url: '', targets: [...targets], served, log: [], close: () => Promise.resolve() };
 
   const forward = (req: http.IncomingMessage, res: http.ServerResponse, body: Buffer, tries: number): void => {
     if (proxy.targets.length === 0 || tries >= proxy.targets.length) {
@@ -31,6 +33,7 @@ export async function startProxy(targets: string[]): Promise<RoundRobinProxy> {
       { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
       (answer) => {
         served.set(target.origin, (served.get(target.origin) ?? 0) + 1);
+        proxy.log.push({ method: req.method ?? 'GET', path: req.url ?? '', target: target.origin });
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.pipe(res);
       },

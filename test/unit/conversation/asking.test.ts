@@ -48,8 +48,10 @@ function memoryStore(): KeyValueStore & { data: Map<string, unknown>; slow?: Pro
 }
 
 /** An account whose client records each text, refuses some numbers, and says what became of each. */
-function fakeAccount(clock: ManualClock, refused: Set<string>) {
-  const texts: Array<Record<string, any>> = [];
+function fakeAccount(clock: ManualClock, refused: Set<string>, existing: Array<Record<string, any>> = []) {
+  const texts: Array<Record<string, any>> = [...existing];
+  /** How many list requests fail before Twilio answers one (a reconcile's look). */
+  const listing = { fails: 0, asked: 0 };
   const statuses = new Map<string, string>();
   const looked: string[] = [];
   let n = 0;
@@ -60,15 +62,26 @@ function fakeAccount(clock: ManualClock, refused: Set<string>) {
     texts.push({ ...params, sid });
     return { toJSON: () => ({ sid, to: params.to, from: params.from, body: params.body, dateCreated: new Date(clock.now() - 1000) }) };
   };
-  const client = {
-    accountSid: 'AC00000000000000000000000000000000',
-    api: { v2010: { account: { messages: { create } } } },
-    messages: (sid: string) => ({
+  const messages = Object.assign(
+    (sid: string) => ({
       fetch: async () => {
         looked.push(sid);
         return { status: statuses.get(sid) ?? 'sent', errorCode: 30003, errorMessage: 'Unreachable' };
       },
     }),
+    {
+      page: async (filter: { to: string; from?: string }) => {
+        listing.asked++;
+        if (listing.fails > 0 && listing.fails--) throw Object.assign(new Error('Service unavailable'), { status: 503 });
+        const instances = texts.filter((x) => x.to === filter.to && (!filter.from || x.from === filter.from)).reverse();
+        return { instances, nextPage: async () => undefined };
+      },
+    },
+  );
+  const client = {
+    accountSid: 'AC00000000000000000000000000000000',
+    api: { v2010: { account: { messages: { create } } } },
+    messages,
   };
   const account = {
     accountSid: client.accountSid,
@@ -77,7 +90,7 @@ function fakeAccount(clock: ManualClock, refused: Set<string>) {
     getClient: () => client,
     clientFor: () => client,
   } as unknown as TwilioAccount;
-  return { account, texts, statuses, looked };
+  return { account, texts, statuses, looked, listing };
 }
 
 interface Options {
@@ -87,6 +100,8 @@ interface Options {
   timeoutMs?: number;
   refused?: string[];
   store?: ReturnType<typeof memoryStore>;
+  /** Texts Twilio has already (a previous run sent them). */
+  existing?: Array<Record<string, any>>;
 }
 
 function setup(options: Options = {}) {
@@ -94,7 +109,14 @@ function setup(options: Options = {}) {
   const store = options.store ?? memoryStore();
   const fresh: Msg[] = [];
   const warnings: string[] = [];
-  const node = { id: 'ask', send: (m: any) => fresh.push(m), log: () => undefined, warn: (m: string) => warnings.push(m) };
+  const errors: Array<[any, any]> = [];
+  const node = {
+    id: 'ask',
+    send: (m: any) => fresh.push(m),
+    log: () => undefined,
+    warn: (m: string) => warnings.push(m),
+    error: (err: unknown, msg?: object) => errors.push([err, msg]),
+  };
   const room = new WaitingRoom<AskWait>({
     node,
     store,
@@ -108,7 +130,7 @@ function setup(options: Options = {}) {
   });
   const hub = new InboundHub();
   const board = new QuestionBoard(hub);
-  const { account, texts, statuses, looked } = fakeAccount(clock, new Set(options.refused));
+  const { account, texts, statuses, looked, listing } = fakeAccount(clock, new Set(options.refused), options.existing);
   const asking = new Asking({
     node,
     account,
@@ -154,7 +176,26 @@ function setup(options: Options = {}) {
   const reply = (from: string, body: string) =>
     hub.publish({ kind: 'message', sid: `SMreply${++replies}`, from, to: HOUSE, params: { Body: body }, source: 'webhook' });
   const restoredOut = () => fresh.map(portOf);
-  return { clock, store, room, hub, board, asking, texts, statuses, looked, out, dones, failures, ask, reply, warnings, restoredOut };
+  return {
+    clock,
+    store,
+    room,
+    hub,
+    board,
+    asking,
+    texts,
+    statuses,
+    looked,
+    listing,
+    out,
+    dones,
+    failures,
+    ask,
+    reply,
+    warnings,
+    errors,
+    restoredOut,
+  };
 }
 
 const settle = () => new Promise((r) => setImmediate(r));
@@ -398,20 +439,45 @@ describe('asking', () => {
     assert.deepEqual([t.out[1][0], t.out[1][1].n], [YES, 1]);
   });
 
-  it('an answer that comes while the wait is being stored is its answer once it is held', async () => {
+  it('an answer that comes while the question’s Sid is being stored is its answer once it is armed', async () => {
     const t = setup();
     let stored!: () => void;
-    t.store.slow = new Promise<void>((r) => (stored = r));
+    const gate = new Promise<void>((r) => (stored = r));
+    const set = t.store.set.bind(t.store);
+    const written: unknown[] = [];
+    let writes = 0;
+    t.store.set = async (key: string, value: unknown) => {
+      written.push(JSON.parse(JSON.stringify(value ?? null)));
+      if (++writes === 2) await gate;
+      return set(key, value);
+    };
     const asked = t.ask({ to: ANN });
     while (t.texts.length === 0) await settle();
     await settle();
-    assert.equal(t.reply(ANN, 'yes').claimed, true, 'taken by the question opened as it was sent');
+    const intent = (written[0] as AskWait).recipients[ANN];
+    assert.equal(intent.sid, '', 'the wait was committed before its text went');
+    assert.deepEqual([intent.intent?.to, intent.intent?.from, intent.intent?.body], [ANN, HOUSE, 'Leave the heating on?']);
+    assert.equal(t.reply(ANN, 'yes').claimed, true, 'taken by the question opened before it was sent');
     assert.equal(t.out.length, 0);
-    t.store.slow = undefined;
     stored();
     await asked;
+    assert.equal((written[1] as AskWait).recipients[ANN].sid, t.texts[0].sid, 'its Sid written after');
+    assert.equal((written[1] as AskWait).recipients[ANN].intent, undefined);
     assert.deepEqual(t.out[0][0], YES);
     assert.deepEqual(t.dones, [null]);
+    assert.equal(t.board.openFor(ANN), 0);
+  });
+
+  it('a wait the store refuses sends nothing: the msg ends with the store’s error, its code given back', async () => {
+    const t = setup();
+    t.store.set = () => Promise.reject(new TwilioNodeError('STATE_UNAVAILABLE', 'no store'));
+    await t.ask({ to: ANN });
+    await settle();
+    assert.equal(t.texts.length, 0, 'no text without its intent stored');
+    assert.deepEqual(
+      t.dones.map((e) => (e as TwilioNodeError | null)?.code),
+      ['STATE_UNAVAILABLE'],
+    );
     assert.equal(t.board.openFor(ANN), 0);
   });
 
@@ -430,7 +496,7 @@ describe('asking', () => {
     let stored!: () => void;
     t.store.slow = new Promise<void>((r) => (stored = r));
     const asked = t.ask({ to: CAT, n: 3 });
-    while (t.texts.length < 3) await settle();
+    await settle();
     await t.asking.cancel({} as Msg);
     t.store.slow = undefined;
     stored();
@@ -439,6 +505,7 @@ describe('asking', () => {
       t.out.map(([, m]) => m.n),
       [1, 2, 3],
     );
+    assert.equal(t.texts.length, 2, 'cancelled while its wait was being committed: its question never went');
     assert.equal(t.room.size, 0);
     await t.ask({ to: CAT, n: 4 });
     assert.equal(t.room.size, 1, 'a cancel before a msg came does not end it');
@@ -488,6 +555,80 @@ describe('asking', () => {
       [],
       'gone from the store',
     );
+  });
+});
+
+describe('asking after a crash: questions whose Sid was never written', () => {
+  const T0 = Date.parse('2026-01-01T08:00:00Z');
+  const intentOf = (to: string, body: string, extra: Record<string, unknown> = {}) => ({
+    deadline: T0 + HOUR,
+    askedAt: new Date(T0).toISOString(),
+    msg: { to, ...extra },
+    question: body,
+    recipients: { [to]: { sid: '', code: '11', person: to, from: HOUSE, open: true, intent: { to, from: HOUSE, body, at: T0 } } },
+  });
+
+  it('reconciles each: found → it waits on as asked (with its Sid); not found → the msg ends NOT_SENT, its question never opened', async () => {
+    const store = memoryStore();
+    store.data.set('twilio-ask-sent', intentOf(ANN, 'Open the gate?', { n: 1 }));
+    store.data.set('twilio-ask-lost', intentOf(BOB, 'Open the gate?', { n: 2 }));
+    const existing = [{ sid: 'SMfound', to: ANN, from: HOUSE, body: 'Open the gate?', dateCreated: new Date(T0 + 800).toISOString() }];
+    const t = setup({ store, existing });
+    t.clock.set(T0 + 60_000);
+    await t.room.restore((r) => t.asking.resume(r));
+    await t.asking.reconciled();
+    assert.equal(t.texts.length, 1, 'nothing texted again');
+    assert.equal(t.errors.length, 1);
+    const [err, msg] = t.errors[0];
+    assert.deepEqual([err.code, msg.n], ['NOT_SENT', 2], 'the lost question’s msg ends NOT_SENT, for Catch');
+    assert.equal(t.board.openFor(BOB), 0, 'its question was never opened');
+    assert.equal(t.reply(BOB, 'yes').claimed, false, 'a text from its person is news');
+    assert.equal((store.data.get('twilio-ask-sent') as AskWait).recipients[ANN].sid, 'SMfound', 'the Sid found is stored');
+    assert.equal(t.reply(ANN, 'yes').claimed, true);
+    assert.deepEqual(
+      t.restoredOut().map(([p, m]) => [p, m.n, m.ask.sid]),
+      [[YES, 1, 'SMfound']],
+    );
+    assert.deepEqual([...store.data.keys()], [], 'both ended, both gone from the store');
+  });
+
+  it('asks Twilio again, with backoff on the Clock, while it cannot be asked: never a guess', async () => {
+    const store = memoryStore();
+    store.data.set('twilio-ask-sent', intentOf(ANN, 'Open the gate?'));
+    const existing = [{ sid: 'SMfound', to: ANN, from: HOUSE, body: 'Open the gate?', dateCreated: new Date(T0).toISOString() }];
+    const t = setup({ store, existing });
+    t.listing.fails = 3;
+    await t.room.restore((r) => t.asking.resume(r));
+    for (let i = 0; i < 5; i++) await settle();
+    assert.equal(t.listing.asked, 1);
+    assert.equal(t.warnings.length, 1, 'said once');
+    await t.clock.advance(1000);
+    assert.equal(t.listing.asked, 2);
+    await t.clock.advance(2000);
+    assert.equal(t.listing.asked, 3);
+    await t.clock.advance(4000);
+    await t.asking.reconciled();
+    assert.equal(t.listing.asked, 4);
+    assert.deepEqual([t.errors.length, t.board.openFor(ANN)], [0, 1], 'found at last: it waits on');
+    await t.clock.advance(HOUR);
+    assert.deepEqual(
+      t.restoredOut().map(([p]) => p),
+      [NO_REPLY],
+    );
+  });
+
+  it('a stop while Twilio cannot be asked ends the backoff: no timer, no question left', async () => {
+    const store = memoryStore();
+    store.data.set('twilio-ask-sent', intentOf(ANN, 'Open the gate?'));
+    const t = setup({ store });
+    t.listing.fails = 100;
+    await t.room.restore((r) => t.asking.resume(r));
+    for (let i = 0; i < 5; i++) await settle();
+    t.asking.stop();
+    await t.asking.reconciled();
+    assert.equal(t.board.openFor(ANN), 0);
+    assert.equal(t.clock.pending, 0);
+    assert.ok(store.data.has('twilio-ask-sent'), 'the intent stays stored for the next start');
   });
 });
 
