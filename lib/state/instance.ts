@@ -48,7 +48,8 @@ export class Presence {
   private lease?: Lease;
   private timer?: Timer;
   private users = 0;
-  private first?: Promise<void>;
+  /** The take or renewal under way. */
+  private attempt?: Promise<void>;
   private readonly ttlMs: number;
 
   constructor(
@@ -70,15 +71,10 @@ export class Presence {
     return Math.max(50, Math.floor(this.ttlMs / 3));
   }
 
-  /** Starts (or keeps) the lease for one more user; resolves once it is held. Call `leave` after. */
-  join(): Promise<void> {
+  /** One more user: the lease is taken (if it is not yet) and kept. Call `leave` after. */
+  join(): void {
     this.users++;
-    if (!this.shared) return Promise.resolve();
-    if (!this.first) {
-      this.first = this.keep();
-      this.first.catch(() => (this.first = undefined));
-    }
-    return this.first;
+    if (this.shared && !this.attempt && !this.timer) void this.tick().catch(() => undefined);
   }
 
   /** One user less; the last stops renewing (the lease then expires by itself, and others take over). */
@@ -87,10 +83,15 @@ export class Presence {
     this.users = 0;
     this.clock.clearTimeout(this.timer);
     this.timer = undefined;
-    this.first = undefined;
   }
 
-  /** The lease is held now (by this instance's clock): records stamped with this instance are safe. */
+  /** Resolves once the lease is held (records stamped with this instance are then safe); rejects while it cannot be taken. */
+  ready(): Promise<void> {
+    if (this.holding) return Promise.resolve();
+    return this.attempt ?? this.tick();
+  }
+
+  /** The lease is held now (by this instance's clock). */
   get holding(): boolean {
     return !this.shared || (this.lease !== undefined && this.lease.expiresAt > this.clock.now());
   }
@@ -106,18 +107,25 @@ export class Presence {
     return (await this.engine.lease(leaseName(owner), this.id, this.ttlMs)) !== undefined;
   }
 
-  /** Takes or renews the lease, then again in a third of its time; a failure is retried at that pace. */
+  /** Takes or renews the lease now, and again in a third of its time (a failure too: retried at that pace). */
+  private tick(): Promise<void> {
+    this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    const attempt = this.keep();
+    this.attempt = attempt;
+    const next = () => {
+      if (this.attempt === attempt) this.attempt = undefined;
+      if (this.users > 0 && !this.timer)
+        this.timer = this.clock.setTimeout(() => void ((this.timer = undefined), this.tick().catch(() => undefined)), this.everyMs);
+    };
+    attempt.then(next, next);
+    return attempt;
+  }
+
   private async keep(): Promise<void> {
-    try {
-      const renewed = this.lease && (await this.engine.renew(this.lease, this.ttlMs));
-      this.lease = renewed || (await this.engine.lease(leaseName(this.id), this.id, this.ttlMs));
-      if (!this.lease) throw new Error(`instance lease ${this.id} is held by another`);
-    } finally {
-      if (this.users > 0) {
-        this.clock.clearTimeout(this.timer);
-        this.timer = this.clock.setTimeout(() => void this.keep().catch(() => undefined), this.everyMs);
-      }
-    }
+    const renewed = this.lease && (await this.engine.renew(this.lease, this.ttlMs));
+    this.lease = renewed || (await this.engine.lease(leaseName(this.id), this.id, this.ttlMs));
+    if (!this.lease) throw new Error(`instance lease ${this.id} is held by another`);
   }
 }
 

@@ -139,18 +139,18 @@ export class WaitingRoom<R> {
   /** While restore() reads the store: msgs wait for it (a cancel or the same alarm must see the restored waits). */
   private restoring?: Promise<void>;
   /** Several instances on one engine: the store with versions, this instance's presence, the look for waits to take over. */
-  private readonly shared?: { store: VersionedStore; presence: Presence; joined: Promise<void> };
+  private readonly shared?: { store: VersionedStore; presence: Presence };
   private resumer?: (restored: Array<Wait<R>>) => void;
   private lookTimer?: Timer;
+  private lookFailing = false;
 
   constructor(private readonly options: WaitingRoomOptions<R>) {
     this.clock = options.clock ?? systemClock;
     const store = options.store;
     if (isVersioned(store) && store.engine.guarantees.instances === 'many') {
       const presence = options.presence ?? presenceOn(store.engine);
-      const joined = presence.join();
-      joined.catch(() => undefined);
-      this.shared = { store, presence, joined };
+      presence.join();
+      this.shared = { store, presence };
     }
     this.intake = new MessageIntake<Msg>({
       ready: options.ready,
@@ -280,7 +280,7 @@ export class WaitingRoom<R> {
 
   /** A new wait's first write: only once this instance's lease is held (else others would take it at once). */
   private async putFirst(wait: Wait<R>): Promise<void> {
-    await this.shared!.joined;
+    await this.shared!.presence.ready();
     const version = await this.shared!.store.write(this.options.prefix + wait.id, this.stamped(wait.record), { ifVersion: 0 });
     if (version === undefined) throw new Error(`state refused ${this.options.prefix}${wait.id}`);
     wait.version = version;
@@ -401,9 +401,14 @@ export class WaitingRoom<R> {
       if (this.closed) return;
       this.readShared(true)
         .then((taken) => {
+          this.lookFailing = false;
           if (!this.closed && taken.length > 0) this.resumer?.(taken);
         })
-        .catch((err: unknown) => this.options.node.warn(errorText(err)))
+        .catch((err: unknown) => {
+          // Said once while it fails (the store unreachable): the next look tries again.
+          if (!this.lookFailing) this.options.node.warn(errorText(err));
+          this.lookFailing = true;
+        })
         .finally(() => {
           if (!this.closed) this.lookLater();
         });
@@ -417,8 +422,8 @@ export class WaitingRoom<R> {
    * (stamped with this instance): the one instance whose write succeeds resumes it.
    */
   private async readShared(later: boolean): Promise<Array<Wait<R>>> {
-    const { store, presence, joined } = this.shared!;
-    await joined;
+    const { store, presence } = this.shared!;
+    await presence.ready();
     const restored: Array<Wait<R>> = [];
     const damaged: string[] = [];
     const gone = new Map<string | undefined, boolean>();

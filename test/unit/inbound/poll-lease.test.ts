@@ -91,10 +91,10 @@ describe('one poller per account and number (a fenced lease)', () => {
 
       // A wakes up and looks, believing its lease still runs: its cursor write is refused.
       const aLooks = a.looks.count;
-      await pausedClock.advance(1_000);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      await pausedClock.advance(0);
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      for (let ms = 0; ms < 2_000 && (a.looks.count === aLooks || !a.outcomes.at(-1)?.standingBy); ms += 250) {
+        await pausedClock.advance(250);
+        await new Promise((resolve) => setTimeout(resolve, 30));
+      }
       assert.ok(a.looks.count > aLooks, 'A looked once more');
       const afterA = await raw.get('node/in/twilio-in-poll-cursor');
       assert.equal(afterA!.version, cursorTaken!.version, 'A’s fenced cursor write was refused: the cursor is B’s');
