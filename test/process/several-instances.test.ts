@@ -15,6 +15,7 @@ import path from 'node:path';
 import { after, before, it } from 'node:test';
 import { DEMO_ACCOUNT, TwilioSimulator } from '../../simulator/server';
 import { deliverWebhook } from '../../simulator/webhooks';
+import { Redis } from 'ioredis';
 import { startProxy, type RoundRobinProxy } from '../support/proxy';
 import { type RedProcess, restartRed, startRed } from '../support/red-process';
 import { noRedis, startRedis, suiteNeeding, type RedisServer } from '../support/redis';
@@ -29,9 +30,10 @@ const LEASE_MS = 3_000;
 let debugLog = () => '';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(what: string, check: () => T | undefined | false, ms = 15_000): Promise<T> {
+async function until<T>(what: string, check: () => T | undefined | false, ms = 15_000, refresh?: () => Promise<void>): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
+    await refresh?.();
     const value = check();
     if (value) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${process.env.SEVERAL_DEBUG ? `\n${debugLog()}` : ''}`);
@@ -253,6 +255,7 @@ suiteNeeding(
     it('outcome waits end once; those of a killed instance end on another within the lease', async () => {
       simulator.statusCallbackDelayMs = 1_200;
       const tags = Array.from({ length: 9 }, (_, i) => `s${i}`);
+      let storedWaits = 0;
       const holders = await Promise.all(tags.map((tag) => post('/send', tag)));
       const victim = Number(holders[0].slice(1));
       assert.equal(new Set(holders).size, 3, 'the proxy spread the sends over the three instances');
@@ -260,6 +263,21 @@ suiteNeeding(
         '9 texts created',
         () => [...simulator.messages.values()].filter((m) => /^Test s\d$/.test(String(m.body))).length >= 9 || undefined,
       );
+      // Each wait stored (in Redis) before the kill: a send whose wait was not stored yet is the crash
+      // window the send side's intents close (wt-send), not what this test is about.
+      const stored = new Redis(redis.url);
+      try {
+        await until(
+          '9 waits stored',
+          () => storedWaits >= 9 || undefined,
+          10_000,
+          async () => {
+            storedWaits = (await stored.zrangebylex('nr-twilio:keys', '[node/send/', '[node/send/\xff')).length;
+          },
+        );
+      } finally {
+        stored.disconnect();
+      }
       const killedAt = Date.now();
       const killed = await kill(victim);
       await until('every wait ended', () => tags.every((tag) => outputs('send').includes(tag)), 20_000);
