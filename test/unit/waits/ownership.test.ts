@@ -50,8 +50,8 @@ async function pass(clock: ManualClock, ms: number): Promise<void> {
   }
 }
 
-function instance(engine: StateEngine, id: string, clock: ManualClock) {
-  const presence = new Presence(engine, id, clock, LEASE_MS);
+function instance(engine: StateEngine, id: string, clock: ManualClock, home?: string) {
+  const presence = new Presence(engine, id, clock, LEASE_MS, home);
   const resumed: Array<Wait<Rec>> = [];
   const logs: string[] = [];
   const room = new WaitingRoom<Rec>({
@@ -156,6 +156,32 @@ describe('waits owned by an instance lease', () => {
       await pass(clock, LEASE_MS * 3);
       assert.equal(b.resumed.length, 0, 'A is alive: B takes nothing');
       await Promise.all([a.room.close(false), b.room.close(false)]);
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it('a restart in the same home (host and user dir) takes over what its predecessor held at once, not a lease later', async () => {
+    const clock = new ManualClock();
+    const raw = openStateEngine({ backend: 'embedded', dir: path.join(tmp, `e${++dirs}`) }, clock);
+    const engine = sharedView(raw);
+    try {
+      const first = instance(engine, 'A1', new ManualClock(clock.now()), 'host /data');
+      await first.restore();
+      const held = await holdOne(first.room, 1);
+      const other = instance(engine, 'B', clock, 'other-host /data');
+      await other.restore();
+      // A1 is killed; A2 starts on its user dir at once (A1's lease still runs).
+      const second = instance(engine, 'A2', clock, 'host /data');
+      await second.restore();
+      assert.deepEqual(
+        second.resumed.map((w) => w.id),
+        [held.id],
+        'resumed at once by its successor',
+      );
+      await pass(clock, LEASE_MS * 2);
+      assert.equal(other.resumed.length, 0, 'and by no one else');
+      await Promise.all([first.room.close(false), other.room.close(false), second.room.close(false)]);
     } finally {
       await raw.close();
     }
