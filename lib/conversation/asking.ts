@@ -108,6 +108,9 @@ interface Prepared {
   params: Map<string, TextParams>;
 }
 
+/** How long a question's code claim outlives its deadline (a restart, clocks that differ). */
+const CODE_CLAIM_MARGIN_MS = 10 * 60_000;
+
 const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 type FullReply = Reply & { answer: string | null; matched: number | null };
@@ -198,7 +201,8 @@ export class Asking {
         early.question.ourNumber ??= asked.from;
       }
     }
-    for (const recipient of delivery.failures.keys()) delete record.recipients[recipient].intent;
+    // A refused recipient keeps its intent: it closes just below; should the process die first, the
+    // next start finds no such text at Twilio (NOT_SENT), or finds one a timeout hid (it waits on).
     // Ended while its questions were sent (a cancel of all, a close): nothing to arm.
     if (!this.waits.get(id)) return this.letGo(sending);
     await this.waits.save(id).catch((err: unknown) => this.options.node.warn(errorText(err)));
@@ -206,7 +210,8 @@ export class Asking {
     if (delivery.results.size === 0) return this.notSentAtAll(id, recipients[0], delivery);
     // Several recipients, some refused: each is "not delivered" as the outputs say (`first`: only if no one else can answer).
     for (const [recipient, err] of delivery.failures) this.notDelivered(id, recipient, err.localise(this.options.translate).toJSON());
-    if (!this.waits.get(id)) return this.letGo(sending);
+    // Ended meanwhile, or the node stopped (its Sids are stored: the next start resumes it).
+    if (!this.waits.get(id) || this.stopped) return this.letGo(sending);
     this.arm(id, sending.early);
     if (!this.waits.get(id)) return; // an answer that came while the others were sent ended it
     // A cancel that came while the question was being sent applies now.
@@ -380,7 +385,7 @@ export class Asking {
     const now = this.clock.now();
     try {
       for (const recipient of plan.recipients) {
-        const p = this.withCode(plan, recipient, sending);
+        const p = await this.withCode(plan, recipient, sending);
         params.set(recipient, p);
         const { person, code } = sending.codes.get(recipient)!;
         const service = typeof p.messagingServiceSid === 'string' ? p.messagingServiceSid : undefined;
@@ -419,14 +424,22 @@ export class Asking {
       if (!sending.early.has(recipient)) this.options.board.releaseCode(person, code);
   }
 
-  /** One recipient's question: its code reserved at once (two questions sent at the same moment never share one). */
-  private withCode(plan: SendPlan<unknown>, recipient: string, sending: Sending): TextParams {
+  /**
+   * One recipient's question: its code reserved at once (two questions sent at the same moment never
+   * share one), on every instance of the account (a claim in the shared engine).
+   */
+  private async withCode(plan: SendPlan<unknown>, recipient: string, sending: Sending): Promise<TextParams> {
     const { board } = this.options;
     const params = { ...(plan.paramsFor(recipient) as TextParams) };
     // Replies come from the address as sent (whatsapp:+1… when the sender is WhatsApp).
     const person = params.to;
-    const code = board.codeFor(person);
-    sending.codes.set(recipient, { person, code });
+    const reserved = board.codeFor(person);
+    sending.codes.set(recipient, { person, code: reserved });
+    const code = await board.claimCode(person, reserved, this.options.timeoutMs + CODE_CLAIM_MARGIN_MS);
+    if (code !== reserved) {
+      board.releaseCode(person, reserved);
+      sending.codes.set(recipient, { person, code });
+    }
     // Another question is open (or being sent) for this person: this one carries its code, which the reply quotes.
     if (board.openFor(person) > 1) params.body = `${params.body ?? ''} ${this.say('codeHint', { code, answer: this.firstWord() })}`.trim();
     return params;
@@ -445,6 +458,7 @@ export class Asking {
         code: asked.code,
         summary: wait.question,
         askedAt: asked.askedAt,
+        deadline: wait.deadline,
         onReply: (reply) => entry.replies.push(reply),
         clarify: this.clarify,
       };
@@ -504,6 +518,7 @@ export class Asking {
       code: asked.code,
       summary,
       askedAt: asked.askedAt,
+      deadline: this.waits.get(id)?.record.deadline,
       onReply: (reply) => this.answered(id, recipient, reply),
       clarify: this.clarify,
     });

@@ -53,6 +53,24 @@ export interface PageCall {
   until: number;
 }
 
+/**
+ * The current step's request, committed in the page's record before it goes to Twilio and given its
+ * Sid once Twilio took it. After a crash, an intent without a Sid is the one request whose fate is
+ * unknown: Twilio is asked whether it exists (reconciled) before the page does anything else with it.
+ */
+export interface StepIntent {
+  action: StepAction;
+  to: string;
+  from?: string;
+  /** When the request was about to go (ms): the step's wait counts from it once it is found. */
+  at: number;
+  /** A text's body as sent (the pager's: the alert and its hint) and the code it quoted. */
+  body?: string;
+  code?: string;
+  /** Twilio's Sid of it, once known. */
+  sid?: string;
+}
+
 /** A running page, as the node stores it. */
 export interface PageRecord {
   alarmId: string;
@@ -67,6 +85,8 @@ export interface PageRecord {
   stepEnds: number;
   /** The current step's call, while it rings. */
   callSid?: string;
+  /** The current step's request: committed before it goes, its Sid written after (see StepIntent). */
+  intent?: StepIntent;
   /** Every call of the page that has not ended yet, the current step's and earlier ones (absent: none, or stored before calls were kept). */
   calls?: PageCall[];
   /** The number the page texts and calls from (the account's default when absent). */
@@ -79,6 +99,8 @@ export interface PageRecord {
   startedAt: string;
   /** The output it ended on: a step that went out after that is undone, not recorded. */
   ended?: Port;
+  /** How it ended (msg.page's acknowledged, cancelledAt or error), stored with `ended`: a restart ends it so. */
+  endedWith?: Pick<PageSummary, 'acknowledged' | 'cancelledAt' | 'error'>;
   /**
    * Stored, and its first step not begun yet (the `start` event clears it): a page held while its
    * node closed is begun by the next start, not resumed as if its step had gone out.
@@ -105,6 +127,12 @@ export type EscalationEvent =
   | { type: 'start' }
   /** A page a previous run left: its step goes on for the time it had left. */
   | { type: 'resumed' }
+  /**
+   * What Twilio said of the current step's intent, a request a previous run made without learning its
+   * Sid: `sid` found (it went: the step goes on as sent, its wait counted from the intent), or
+   * undefined (it never left: the step is sent now).
+   */
+  | { type: 'reconciled'; sid?: string }
   /**
    * The current step's text or call went out (`code`: the one a text quoted; `from`: the number it
    * went from; `askedAt`: when Twilio took the text, its clock: a reply dated before it is no answer).
@@ -152,13 +180,15 @@ export type EscalationAction =
   | { type: 'unwatch-call'; sid: string }
   /** The replies of everyone texted can acknowledge (those already heard are not opened again). */
   | { type: 'listen-replies'; texted: PageRecord['texted'] }
+  /** Asks Twilio whether the current step's intent went out (its answer is the `reconciled` event). */
+  | { type: 'reconcile'; intent: StepIntent }
   /** The step is over: its timer is no longer heard (its call is, until the call ends). */
   | { type: 'quiet' }
   /** Those alerted hear it is over. */
   | { type: 'all-clear'; to: Array<{ number: string; from?: string }> }
   /** The page ends on `port`, with msg.page = `page`; nothing of it is heard any more. */
   | { type: 'emit'; port: Port; page: PageSummary }
-  /** The record changed: store it. */
+  /** The record changed: store it (a text or call after it goes only once it is committed). */
   | { type: 'save' };
 
 export interface Transition {
@@ -192,6 +222,7 @@ export function newPage(fields: Pick<PageRecord, 'alarmId' | 'msg' | 'spoken' | 
 export function escalate(policy: EscalationPolicy, state: PageRecord, event: EscalationEvent, now: number): Transition {
   const page: PageRecord = { ...state, texted: [...state.texted], alerted: [...state.alerted], history: [...state.history] };
   if (state.calls) page.calls = [...state.calls];
+  if (state.intent) page.intent = { ...state.intent };
   if (page.ended !== undefined) return { page, actions: afterTheEnd(policy, page, event) };
   return { page, actions: running(policy, page, event, now) };
 }
@@ -205,10 +236,14 @@ function running(policy: EscalationPolicy, page: PageRecord, event: EscalationEv
       return resume(policy, page, now);
     case 'step-sent':
       return stepSent(policy, page, event, now);
+    case 'reconciled':
+      return reconciled(policy, page, event, now);
     case 'step-failed':
       record(policy, page, now, { outcome: 'failed', error: event.error });
       return advance(policy, page, now);
     case 'step-timer-due':
+      // A step whose request has not been answered (or reconciled) yet has no wait running: a stale timer.
+      if (page.intent && !page.intent.sid) return [];
       // A text's outcome is its sending; a call still under way when its step ends (it can no longer
       // ask for the key) had no acknowledgement. It is still heard: a key pressed in it acknowledges.
       if (rungOf(policy, page).action === 'call') record(policy, page, now, { sid: page.callSid, outcome: 'no-ack' });
@@ -270,6 +305,17 @@ function callEnded(
  * text that went out after a cancel is followed by the all clear.
  */
 function afterTheEnd(policy: EscalationPolicy, page: PageRecord, event: EscalationEvent): EscalationAction[] {
+  // Stored as ended, its msg not yet gone when the previous run stopped: its calls hung up, it ends now (it never pages on).
+  if (event.type === 'resumed') return hangUpsAndEmit(page);
+  // An intent found at Twilio after the end went out all the same: undone like a step that lands late.
+  if (event.type === 'reconciled' && event.sid && page.intent && !page.intent.sid)
+    return afterTheEnd(policy, page, {
+      type: 'step-sent',
+      action: page.intent.action,
+      to: page.intent.to,
+      from: page.intent.from,
+      sid: event.sid,
+    });
   if (event.type !== 'step-sent') return [];
   if (event.action === 'call') return [{ type: 'hang-up', sid: event.sid }];
   return page.ended === PORT.cancelled && policy.allClear ? [{ type: 'all-clear', to: [{ number: event.to, from: event.from }] }] : [];
@@ -278,16 +324,26 @@ function afterTheEnd(policy: EscalationPolicy, page: PageRecord, event: Escalati
 /** The rung the page is on; a page stored by a node whose ladder has since shrunk is on its last. */
 const rungOf = (policy: EscalationPolicy, page: PageRecord) => policy.ladder[Math.min(page.step, policy.ladder.length - 1)];
 
+/**
+ * The current step begins: its intent is committed (`save`), then its text or call goes. The pager
+ * sends only once the save is committed, so a crash leaves either no intent (nothing went) or an
+ * intent (it may have gone: reconciled after the restart).
+ */
 function beginStep(policy: EscalationPolicy, page: PageRecord, now: number): EscalationAction[] {
   const contact = page.contacts[page.contact];
   const rung = rungOf(policy, page);
   page.stepEnds = now + stepMs(rung, page.spoken);
+  page.intent = { action: rung.action, to: contact.number, ...(page.from ? { from: page.from } : {}), at: now };
   const show = showStep(policy, page);
   if (rung.action === 'text') {
     const code = page.texted.find((t) => t.number === contact.number)?.code;
-    return [show, { type: 'text', to: contact.number, from: page.from, body: page.spoken, ...(code ? { code } : {}) }];
+    return [show, { type: 'save' }, { type: 'text', to: contact.number, from: page.from, body: page.spoken, ...(code ? { code } : {}) }];
   }
-  return [show, { type: 'call', to: contact.number, from: page.from, spoken: page.spoken, ringSeconds: ringSeconds(rung) }];
+  return [
+    show,
+    { type: 'save' },
+    { type: 'call', to: contact.number, from: page.from, spoken: page.spoken, ringSeconds: ringSeconds(rung) },
+  ];
 }
 
 /** A call rings for its step's wait, within what Twilio takes (5–60 s). */
@@ -319,11 +375,12 @@ function resume(policy: EscalationPolicy, page: PageRecord, now: number): Escala
   // Stored while its node closed, before its first step began: it begins now.
   if (page.notStarted) {
     delete page.notStarted;
-    return [{ type: 'save' }, ...beginStep(policy, page, now)];
+    return beginStep(policy, page, now);
   }
   page.contact = Math.min(page.contact, page.contacts.length - 1);
   page.round = Math.min(page.round, policy.rounds - 1);
-  if (page.step >= policy.ladder.length) {
+  const pending = page.intent && !page.intent.sid ? page.intent : undefined;
+  if (page.step >= policy.ladder.length && !pending) {
     page.step = policy.ladder.length - 1;
     return advance(policy, page, now);
   }
@@ -332,8 +389,35 @@ function resume(policy: EscalationPolicy, page: PageRecord, now: number): Escala
     page.calls = [{ ...page.contacts[page.contact], sid: page.callSid, until: page.stepEnds + CALL_GRACE_MS }];
   const actions: EscalationAction[] = [showStep(policy, page), { type: 'listen-replies', texted: page.texted }];
   for (const call of page.calls ?? []) actions.push({ type: 'watch-call', sid: call.sid, until: call.until });
-  actions.push({ type: 'set-timer', at: page.stepEnds });
+  // Its request went out, or not, when the previous run stopped: Twilio says which before the step goes on (no timer meanwhile).
+  if (pending) actions.push({ type: 'reconcile', intent: pending });
+  else actions.push({ type: 'set-timer', at: page.stepEnds });
   return actions;
+}
+
+/**
+ * Twilio's answer on the current step's intent: found, the step goes on as sent when it was (its wait
+ * counted from the intent, so a restart does not lengthen it); not found, it never left and goes now.
+ */
+function reconciled(
+  policy: EscalationPolicy,
+  page: PageRecord,
+  event: Extract<EscalationEvent, { type: 'reconciled' }>,
+  now: number,
+): EscalationAction[] {
+  const intent = page.intent;
+  if (!intent || intent.sid) return [];
+  if (!event.sid) return beginStep(policy, page, now);
+  const sent: EscalationEvent = {
+    type: 'step-sent',
+    action: intent.action,
+    to: intent.to,
+    sid: event.sid,
+    ...(intent.from ? { from: intent.from } : {}),
+    ...(intent.code !== undefined ? { code: intent.code } : {}),
+    askedAt: intent.at,
+  };
+  return stepSent(policy, page, sent, now, Math.min(intent.at, now));
 }
 
 /** Step n of all the page may take, and who it is for. */
@@ -356,9 +440,11 @@ function stepSent(
   page: PageRecord,
   event: Extract<EscalationEvent, { type: 'step-sent' }>,
   now: number,
+  sentAt = now,
 ): EscalationAction[] {
   const contact = page.contacts[page.contact];
-  page.stepEnds = now + stepMs(rungOf(policy, page), page.spoken);
+  page.stepEnds = sentAt + stepMs(rungOf(policy, page), page.spoken);
+  if (page.intent) page.intent.sid = event.sid;
   if (!page.alerted.includes(contact.number)) page.alerted.push(contact.number);
   const actions: EscalationAction[] = [{ type: 'save' }];
   if (event.action === 'text') {
@@ -405,6 +491,7 @@ function record(
 /** The next step: the next rung, the next contact, the next round, or exhausted. */
 function advance(policy: EscalationPolicy, page: PageRecord, now: number): EscalationAction[] {
   delete page.callSid;
+  delete page.intent;
   if (++page.step >= policy.ladder.length) {
     page.step = 0;
     if (++page.contact >= page.contacts.length) {
@@ -417,27 +504,21 @@ function advance(policy: EscalationPolicy, page: PageRecord, now: number): Escal
 
 function acknowledge(page: PageRecord, who: Contact & { sid?: string }, how: 'key' | 'reply', now: number): EscalationAction[] {
   // The page's other calls still ringing are hung up: nobody else needs to be woken (not the call the key came from).
-  const actions = hangUps(page, who.sid);
-  actions.push(
-    ...end(page, PORT.acknowledged, {
-      acknowledged: { name: who.name, number: who.number, how, at: iso(now), afterSteps: page.history.length },
-    }),
-  );
-  return actions;
+  const acknowledged = { name: who.name, number: who.number, how, at: iso(now), afterSteps: page.history.length };
+  return end(page, PORT.acknowledged, { acknowledged }, liveCalls(page, who.sid));
 }
 
-/** Hangs up the page's calls that have not ended (but `except`). */
-function hangUps(page: PageRecord, except?: string): EscalationAction[] {
+/** The Sids of the page's calls that have not ended (but `except`). */
+function liveCalls(page: PageRecord, except?: string): string[] {
   const sids = new Set((page.calls ?? []).map((c) => c.sid));
   if (page.callSid) sids.add(page.callSid);
   if (except) sids.delete(except);
-  return [...sids].map((sid) => ({ type: 'hang-up', sid }));
+  return [...sids];
 }
 
 function cancel(policy: EscalationPolicy, page: PageRecord, now: number): EscalationAction[] {
   // Calls under way are hung up; those already alerted hear that it is over, if the node says so.
-  const actions = hangUps(page);
-  actions.push(...end(page, PORT.cancelled, { cancelledAt: iso(now) }));
+  const actions = end(page, PORT.cancelled, { cancelledAt: iso(now) }, liveCalls(page));
   if (policy.allClear && page.alerted.length > 0)
     actions.push({
       type: 'all-clear',
@@ -446,17 +527,33 @@ function cancel(policy: EscalationPolicy, page: PageRecord, now: number): Escala
   return actions;
 }
 
-function end(page: PageRecord, port: Port, extra: Partial<PageSummary>): EscalationAction[] {
+/**
+ * The page ends on `port`: its end is saved first (with the calls it hangs up, and how it ended),
+ * then the calls are hung up and its msg leaves. A restart that finds an ended page (the power cut
+ * came between the save and the msg's end) does not page on: it hangs those calls up and ends it.
+ */
+function end(page: PageRecord, port: Port, extra: NonNullable<PageRecord['endedWith']>, hangUp: string[] = []): EscalationAction[] {
   page.ended = port;
+  page.endedWith = extra;
+  delete page.callSid;
+  const contacts = new Map((page.calls ?? []).map((c) => [c.sid, c]));
+  // What is left of the page's calls is those it hangs up (a current call not kept in calls: under its contact).
+  page.calls = hangUp.map((sid) => contacts.get(sid) ?? { ...page.contacts[page.contact], sid, until: page.stepEnds + CALL_GRACE_MS });
+  return [{ type: 'save' }, ...hangUpsAndEmit(page)];
+}
+
+/** An ended page's hang-ups and its msg's end (msg.page: how it ended). */
+function hangUpsAndEmit(page: PageRecord): EscalationAction[] {
   const summary: PageSummary = {
     alarmId: page.alarmId,
     startedAt: page.startedAt,
     steps: page.history.length,
     merged: page.merged,
     history: page.history,
-    ...extra,
+    ...page.endedWith,
   };
-  return [{ type: 'emit', port, page: summary }];
+  const hangUps = (page.calls ?? []).map((c): EscalationAction => ({ type: 'hang-up', sid: c.sid }));
+  return [...hangUps, { type: 'emit', port: page.ended ?? PORT.exhausted, page: summary }];
 }
 
 /** A node's settings as a policy: at most 10 rounds, waits of at most an hour, a key of 1–4 of 0-9 * #. */
@@ -544,6 +641,18 @@ export function isPageRecord(value: unknown): value is PageRecord {
         Array.isArray(v) && v.every((c) => isObject(c) && isText(c.sid) && isText(c.name) && isText(c.number) && Number.isFinite(c.until)),
     ) &&
     optional(p.from, isText) &&
+    optional(
+      p.intent,
+      (v) =>
+        isObject(v) &&
+        (v.action === 'text' || v.action === 'call') &&
+        isText(v.to) &&
+        Number.isFinite(v.at) &&
+        optional(v.from, isText) &&
+        optional(v.body, isText) &&
+        optional(v.code, isText) &&
+        optional(v.sid, isText),
+    ) &&
     Array.isArray(p.texted) &&
     p.texted.every(
       (t) =>
@@ -561,6 +670,23 @@ export function isPageRecord(value: unknown): value is PageRecord {
     isCount(p.merged) &&
     isText(p.startedAt) &&
     optional(p.ended, (v) => v === 0 || v === 1 || v === 2) &&
+    optional(
+      p.endedWith,
+      (v) =>
+        isObject(v) &&
+        optional(v.cancelledAt, isText) &&
+        optional(v.error, isText) &&
+        optional(
+          v.acknowledged,
+          (a) =>
+            isObject(a) &&
+            isText(a.name) &&
+            isText(a.number) &&
+            (a.how === 'key' || a.how === 'reply') &&
+            isText(a.at) &&
+            isCount(a.afterSteps),
+        ),
+    ) &&
     optional(p.notStarted, (v) => v === true)
   );
 }

@@ -13,6 +13,7 @@ import type { InboundHub } from '../inbound/hub';
 import { OutcomeTracker, fetchOutcome } from '../inbound/outcomes';
 import type { NodeStatus } from '../node-red/status';
 import { hangUp, placeCall, sendText } from '../outbound/messages';
+import { reconcileIntent } from '../outbound/reconcile';
 import type { AcceptedMessage } from '../outbound/intake';
 import { renderTemplate } from '../twilio/templates';
 import { pageCallTwiml } from '../twilio/twiml';
@@ -24,6 +25,7 @@ import {
   PageRecord,
   PageSummary,
   Port,
+  StepIntent,
   escalate,
   newPage,
   parseContacts,
@@ -70,6 +72,8 @@ export interface PagerOptions {
   /** The node's status: each step, a merge, how the last page ended; its language for texts and errors. */
   status: Pick<NodeStatus, 'working' | 'success' | 'warning' | 'translate'>;
   clock?: Clock;
+  /** How long a reconciliation that could not ask Twilio waits before it asks again: doubled each time up to the last. */
+  reconcileBackoffMs?: { first: number; last: number };
 }
 
 /** What a msg that starts a page says, read from the node's typed fields. */
@@ -91,6 +95,19 @@ export class Pager {
    */
   private readonly sending = new Map<string, number>();
   private readonly ended = new Map<string, PageRecord>();
+  /** Each page's last save: its next text or call goes only once that is committed. */
+  private readonly saved = new Map<string, Promise<void>>();
+  /** Reconciliations waiting to ask Twilio again (it could not be asked), by page. */
+  private readonly retries = new Map<string, Timer>();
+  /** The hang-ups an ending page made: its msg ends (and its record goes) once Twilio took them. */
+  private readonly hangingUp = new Map<string, Array<Promise<void>>>();
+  private stopped = false;
+  /**
+   * Reconciliations ask Twilio one at a time, and each Sid found is given to one intent only: two
+   * pages that called one person in the same minutes, both cut in flight, are not both given one call.
+   */
+  private reconciling: Promise<unknown> = Promise.resolve();
+  private readonly reconciled = new Set<string>();
   private readonly tracker: OutcomeTracker;
   private readonly board: QuestionBoard;
   private readonly clock: Clock;
@@ -116,7 +133,7 @@ export class Pager {
     const alarmId = String(fields.alarmId ?? (msg as { topic?: unknown }).topic ?? '') || 'alarm';
     // One page per alarm: the same alarm again while it runs is merged into it, not paged twice.
     for (const wait of waits.values())
-      if (wait.record.alarmId === alarmId) {
+      if (wait.record.alarmId === alarmId && wait.record.ended === undefined) {
         this.apply(wait.id, { type: 'merged' });
         this.options.status.working('twilio-page.status.merged', { id: alarmId });
         return accepted.done();
@@ -130,9 +147,8 @@ export class Pager {
     // Stored as not started: held while the node closes, the page is the next start's to begin.
     const id = await waits.hold(admission, page, accepted, msg);
     if (!id) return;
+    // Begun: its first step's intent is stored before the step goes (a later start reconciles it, never begins it again).
     this.apply(id, { type: 'start' });
-    // Begun: stored so, as its first step goes out (a later start resumes it, never begins it again).
-    if (waits.get(id)) this.perform(id, page, { type: 'save' });
   }
 
   /** Cancels the pages of an alarm; the cancel topic itself, or no alarm id, cancels every page. */
@@ -149,6 +165,9 @@ export class Pager {
 
   /** Hears nothing more (the node closes): the pages stay stored as they are. */
   stop(): void {
+    this.stopped = true;
+    for (const timer of this.retries.values()) this.clock.clearTimeout(timer);
+    this.retries.clear();
     this.tracker.stop();
     for (const id of new Set([...this.timers.keys(), ...this.calls.keys(), ...this.replies.keys()])) this.silence(id);
   }
@@ -177,6 +196,9 @@ export class Pager {
     if (!state) return;
     try {
       const { page, actions } = escalate(this.options.policy, state, event, this.clock.now());
+      // A closing node sends nothing: its intent is stored without a body, and the next start finds it never left.
+      if (!this.options.waits.closing)
+        for (const action of actions) if (action.type === 'text' && page.intent) this.prepareText(page, action);
       if (wait) wait.record = page;
       for (const action of actions) this.perform(id, page, action);
     } catch (err) {
@@ -208,9 +230,19 @@ export class Pager {
         });
       case 'text':
       case 'call':
-        return this.sendStep(id, action);
-      case 'hang-up':
-        return void this.hangUpCall(this.options.node, action.sid);
+        return this.sendStep(id, action, page.intent);
+      case 'reconcile':
+        return this.reconcile(id, action.intent);
+      case 'hang-up': {
+        // After the save that says the page ended with it: a restart hangs it up again rather than forget it.
+        const committed = this.saved.get(id) ?? Promise.resolve();
+        const done = committed.then(
+          () => this.hangUpCall(this.options.node, action.sid),
+          () => this.hangUpCall(this.options.node, action.sid),
+        );
+        this.hangingUp.set(id, [...(this.hangingUp.get(id) ?? []), done]);
+        return void this.options.waits.track(done);
+      }
       case 'set-timer':
         this.clock.clearTimeout(this.timers.get(id));
         this.timers.set(
@@ -230,42 +262,130 @@ export class Pager {
         return this.sendAllClear(page, action.to);
       case 'emit':
         return this.end(id, page, action.port, action.page);
-      case 'save':
+      case 'save': {
         // Tracked: a close waits for it, so what a step learnt is stored before the node lets go.
-        return void this.options.waits.track(this.options.waits.save(id)).catch((err: unknown) => this.broken(id, err));
+        const saving = this.options.waits.track(this.options.waits.save(id));
+        this.saved.set(id, saving);
+        const forget = () => void (this.saved.get(id) === saving && this.saved.delete(id));
+        return void saving.then(forget, (err: unknown) => {
+          forget();
+          this.broken(id, err);
+        });
+      }
     }
   }
 
-  /** Sends a step; what became of it comes back as the page's next event. */
-  private sendStep(id: string, action: Extract<EscalationAction, { type: 'text' | 'call' }>): void {
-    this.sending.set(id, (this.sending.get(id) ?? 0) + 1);
+  /**
+   * A text's body as it goes (the alert and its hint) and the code it quotes, written into the step's
+   * intent before the intent is saved: what a reconciliation after a crash looks for at Twilio.
+   */
+  private prepareText(page: PageRecord, action: Extract<EscalationAction, { type: 'text' }>): void {
+    const { policy } = this.options;
     // A text's code is this page's for the contact, reserved while it is sent (its open question then holds it).
-    const code = action.type === 'text' ? (action.code ?? this.board.codeFor(action.to)) : '';
-    const sent = action.type === 'text' ? this.sendAlertText(action, code) : this.placeAlertCall(action);
-    void this.options.waits.track(
-      sent
-        .then(
-          (event) => this.apply(id, event),
-          (err: unknown) => this.apply(id, { type: 'step-failed', error: this.describe(err) }),
-        )
-        .finally(() => {
-          if (action.type === 'text' && action.code === undefined) this.board.releaseCode(action.to, code);
-          const left = (this.sending.get(id) ?? 1) - 1;
-          if (left > 0) return void this.sending.set(id, left);
-          this.sending.delete(id);
-          this.ended.delete(id);
-        }),
-    );
-  }
-
-  private async sendAlertText(action: Extract<EscalationAction, { type: 'text' }>, code: string): Promise<EscalationEvent> {
-    const { policy, account, node } = this.options;
+    const code = action.code ?? this.board.codeFor(action.to);
     // The text shows the code when another question is open for the contact.
     const hint =
       this.board.openFor(action.to) > 1
         ? this.say('codeHint', { code, answer: policy.ackWord })
         : this.say('pageTextHint', { word: policy.ackWord });
-    const created = await sendText(account, node, { to: action.to, from: action.from, body: `${action.body} ${hint}` });
+    page.intent = { ...page.intent!, body: `${action.body} ${hint}`, code };
+  }
+
+  /**
+   * Sends a step once its intent is committed; what became of it comes back as the page's next event.
+   * A step whose intent could not be stored is not sent (the page ends, broken); one whose node began
+   * closing meanwhile is left to the next start, which finds its intent and asks Twilio first.
+   */
+  private sendStep(id: string, action: Extract<EscalationAction, { type: 'text' | 'call' }>, intent: StepIntent | undefined): void {
+    this.sending.set(id, (this.sending.get(id) ?? 0) + 1);
+    const code = action.type === 'text' ? (intent?.code ?? action.code ?? this.board.codeFor(action.to)) : '';
+    const body = action.type === 'text' ? (intent?.body ?? action.body) : '';
+    const committed = this.saved.get(id) ?? Promise.resolve();
+    const sent = committed.then(() => {
+      if (this.options.waits.closing || !this.options.waits.get(id)) return undefined;
+      return action.type === 'text' ? this.sendAlertText(action, code, body) : this.placeAlertCall(action);
+    });
+    void this.options.waits.track(
+      sent
+        .then(
+          (event) => event && this.apply(id, event),
+          // Its intent was not stored: the page already ended (broken), and the step never went.
+          (err: unknown) =>
+            committed.then(
+              () => this.apply(id, { type: 'step-failed', error: this.describe(err) }),
+              () => undefined,
+            ),
+        )
+        .finally(() => {
+          if (action.type === 'text' && action.code === undefined) this.board.releaseCode(action.to, code);
+          this.doneSending(id);
+        }),
+    );
+  }
+
+  private doneSending(id: string): void {
+    const left = (this.sending.get(id) ?? 1) - 1;
+    if (left > 0) return void this.sending.set(id, left);
+    this.sending.delete(id);
+    this.ended.delete(id);
+  }
+
+  /**
+   * Asks Twilio whether a step a previous run sent (its intent stored, no Sid) exists; the answer is
+   * the page's next event. When Twilio cannot be asked, it asks again later (backoff on the clock),
+   * never guessing: the step neither goes again nor goes on as sent until Twilio has said which.
+   */
+  private reconcile(id: string, intent: StepIntent, attempt = 0): void {
+    this.sending.set(id, (this.sending.get(id) ?? 0) + 1);
+    const { account, node } = this.options;
+    const asked = this.reconciling.then(async () => {
+      const taken = this.knownSids(id);
+      const sid = await reconcileIntent(
+        account,
+        node,
+        { kind: intent.action === 'text' ? 'message' : 'call', to: intent.to, from: intent.from, body: intent.body, at: intent.at },
+        taken,
+      );
+      if (sid) this.reconciled.add(sid);
+      return sid;
+    });
+    this.reconciling = asked.catch(() => undefined);
+    void this.options.waits.track(
+      asked
+        .then(
+          (sid) => this.apply(id, { type: 'reconciled', ...(sid ? { sid } : {}) }),
+          (err: unknown) => {
+            if (this.stopped || this.options.waits.closing || !this.options.waits.get(id)) return;
+            if (attempt === 0) this.warn(err);
+            const { first, last } = this.options.reconcileBackoffMs ?? { first: 1_000, last: 60_000 };
+            const delay = Math.min(first * 2 ** attempt, last);
+            this.retries.set(
+              id,
+              this.clock.setTimeout(() => {
+                this.retries.delete(id);
+                if (!this.stopped && this.options.waits.get(id)) this.reconcile(id, intent, attempt + 1);
+              }, delay),
+            );
+          },
+        )
+        .finally(() => this.doneSending(id)),
+    );
+  }
+
+  /** The Sids this node's pages already know: a reconciliation never takes one of them for another step. */
+  private knownSids(except: string): Set<string> {
+    const sids = new Set<string>(this.reconciled);
+    for (const { id, record } of this.options.waits.values()) {
+      for (const h of record.history) if (h.sid) sids.add(h.sid);
+      for (const c of record.calls ?? []) sids.add(c.sid);
+      if (id !== except && record.intent?.sid) sids.add(record.intent.sid);
+    }
+    return sids;
+  }
+
+  private async sendAlertText(action: Extract<EscalationAction, { type: 'text' }>, code: string, body: string): Promise<EscalationEvent> {
+    const { account, node } = this.options;
+    const created = await sendText(account, node, { to: action.to, from: action.from, body });
     const from = typeof created.from === 'string' && created.from ? created.from : undefined;
     // Twilio's date of the text, as twilio-ask takes it: a reply dated before it (a poll) is no acknowledgement.
     const askedAt = Date.parse(String(created.dateCreated)) || undefined;
@@ -360,14 +480,31 @@ export class Pager {
       void sendText(this.options.account, this.options.node, { to: number, from, body }).catch((err: unknown) => this.warn(err));
   }
 
-  /** Ends a page on one of the outputs, with msg.page saying how. */
+  /**
+   * Ends a page on one of the outputs, with msg.page saying how. It hears nothing more at once; its
+   * end is saved first (with the calls it hangs up), the hang-ups go after that save, and its msg
+   * leaves (its record then gone) once they were taken: a power cut before that finds the page ended
+   * at the restart, which hangs those calls up and ends the msg then, never paging on.
+   */
   private end(id: string, page: PageRecord, port: Port, summary: PageSummary): void {
     this.silence(id);
     if (this.sending.has(id)) this.ended.set(id, page);
-    const msg = this.options.waits.message(id) ?? ({ ...page.msg } as Msg);
-    (msg as Msg & { page?: PageSummary }).page = summary;
-    this.options.waits.emit(id, port, msg);
-    if (this.options.waits.size > 0) return;
+    const hangUps = this.hangingUp.get(id) ?? [];
+    this.hangingUp.delete(id);
+    const leave = (): void => {
+      this.hangingUp.delete(id); // a call that landed after the end was hung up on its own
+      const msg = this.options.waits.message(id) ?? ({ ...page.msg } as Msg);
+      (msg as Msg & { page?: PageSummary }).page = summary;
+      this.options.waits.emit(id, port, msg);
+      this.showEnd(port, summary);
+    };
+    // A save that failed ends the page all the same (broken): its msg must not stay behind.
+    const committed = (this.saved.get(id) ?? Promise.resolve()).catch(() => undefined);
+    void this.options.waits.track(committed.then(() => Promise.all(hangUps)).then(leave));
+  }
+
+  private showEnd(port: Port, summary: PageSummary): void {
+    if ([...this.options.waits.values()].some((w) => w.record.ended === undefined)) return;
     const shown = { name: summary.acknowledged?.name ?? '' };
     if (port === PORT.acknowledged) this.options.status.success('twilio-page.status.acknowledged', shown);
     else this.options.status.warning(`twilio-page.status.${port === PORT.exhausted ? 'exhausted' : 'cancelled'}`, shown);

@@ -21,9 +21,10 @@
  */
 import type { InboundEvent, InboundHub } from '../inbound/hub';
 import type { StateEngine } from '../state/engine';
+import { Clock, systemClock } from '../core/clock';
 import { instanceId } from './instance';
 import { mediaOf } from '../inbound/webhook';
-import { Translate, render } from '../core/texts';
+import { Translate, render, text } from '../core/texts';
 
 export interface Reply {
   text: string;
@@ -53,6 +54,12 @@ export interface OpenQuestion {
   onReply(reply: Reply): unknown;
   /** How its node sends a clarifying message (each node its own; the board's when it has none). */
   clarify?: Clarify;
+  /**
+   * When it stops waiting at the latest (ms since the epoch): its shared index record expires then
+   * (a margin after), so a record left by an instance whose question never opens again (a node
+   * removed while Node-RED was down) does not take its person's texts for ever.
+   */
+  deadline?: number;
 }
 
 /** Sends the clarifying message: the open questions, each with its code. */
@@ -68,6 +75,10 @@ export interface SharedBoard {
   instance: string;
   /** A failed engine write or read (logged by the caller, once in a while). */
   onError?(err: unknown): void;
+  /** The clock deadlines are read on (the nodes' Clock). */
+  clock?: Clock;
+  /** A reply forwarded for a question that ended before its holder took it: it answers nothing (said in the log). */
+  onLost?(question: string): void;
 }
 
 /** What the index keeps of an open question, and what a board mirrors of another instance's. */
@@ -78,8 +89,12 @@ interface IndexedQuestion {
   code: string;
   summary: string;
   askedAt?: number;
+  deadline?: number;
   instance: string;
 }
+
+/** How long an index record outlives its question's deadline (clocks differ; a restart takes time). */
+const INDEX_MARGIN_MS = 10 * 60_000;
 
 /** A reply stored for the instance holding its question. */
 interface ForwardedReply {
@@ -90,6 +105,8 @@ interface ForwardedReply {
 /** How long a forwarded reply stays in the engine for its question's owner (a question waits at most 14 days). */
 const FORWARD_TTL_MS = 15 * 24 * 3_600_000;
 const SCAN_PAGE = 500;
+/** How often a forwarded reply is handed on to a newer holder (takeovers the sender had not heard of). */
+const MAX_HOPS = 3;
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -102,7 +119,8 @@ function isIndexed(v: unknown): v is IndexedQuestion {
     typeof v.summary === 'string' &&
     typeof v.instance === 'string' &&
     (v.ourNumber === undefined || typeof v.ourNumber === 'string') &&
-    (v.askedAt === undefined || typeof v.askedAt === 'number')
+    (v.askedAt === undefined || typeof v.askedAt === 'number') &&
+    (v.deadline === undefined || typeof v.deadline === 'number')
   );
 }
 
@@ -173,7 +191,8 @@ export class QuestionBoard {
     const { engine, instance } = shared;
     const events = engine.subscribe(`${this.prefix}events`, (message) => this.heard(message));
     const mine = engine.subscribe(`${this.prefix}instance/${part(instance)}`, (message) => {
-      if (isObj(message) && typeof message.key === 'string') void this.take(message.key);
+      if (isObj(message) && typeof message.key === 'string')
+        void this.take(message.key, typeof message.hops === 'number' ? message.hops : 0);
     });
     this.stopShared.push(events, mine);
     await Promise.all([events, mine]);
@@ -210,7 +229,10 @@ export class QuestionBoard {
 
   private remoteFor(person: string): IndexedQuestion[] {
     const local = this.byPerson.get(person);
-    return [...(this.remote.get(person)?.values() ?? [])].filter((q) => !local?.has(q.id));
+    const now = (this.shared?.clock ?? systemClock).now();
+    return [...(this.remote.get(person)?.values() ?? [])].filter(
+      (q) => !local?.has(q.id) && (q.deadline === undefined || q.deadline + INDEX_MARGIN_MS > now),
+    );
   }
 
   private subscribeFor(person: string): void {
@@ -237,10 +259,13 @@ export class QuestionBoard {
       code: question.code,
       summary: question.summary,
       askedAt: question.askedAt,
+      deadline: question.deadline,
       instance: shared.instance,
     };
+    const ttlMs =
+      question.deadline === undefined ? undefined : Math.max(question.deadline - (shared.clock ?? systemClock).now(), 0) + INDEX_MARGIN_MS;
     const write = (async () => {
-      await shared.engine.put(this.indexKey(question.person, question.id), record);
+      await shared.engine.put(this.indexKey(question.person, question.id), record, ttlMs === undefined ? undefined : { ttlMs });
       await shared.engine.publish(`${this.prefix}events`, { type: 'opened', question: record });
     })().catch((err: unknown) => shared.onError?.(err));
     this.writes.set(question.id, write);
@@ -253,8 +278,9 @@ export class QuestionBoard {
       .catch((err: unknown) => shared.onError?.(err));
   }
 
-  private unindex(person: string, id: string): void {
+  private unindex(person: string, id: string, code: string): void {
     const shared = this.shared!;
+    void shared.engine.delete(this.codeKey(person, code)).catch((err: unknown) => shared.onError?.(err));
     const before = this.writes.get(id) ?? Promise.resolve();
     void before
       .then(async () => {
@@ -268,20 +294,38 @@ export class QuestionBoard {
   }
 
   /** A reply stored for one of this instance's questions: taken by one taker only (the delete), then answered. */
-  private async take(key: string): Promise<void> {
-    const { engine } = this.shared!;
+  private async take(key: string, hops = 0): Promise<void> {
+    const shared = this.shared!;
+    const { engine } = shared;
     try {
       const stored = await engine.get(key);
       if (!stored || !isForwarded(stored.value)) return;
       const { question, reply } = stored.value;
       const open = this.byPerson.get(reply.from)?.get(question);
-      // Not (or no longer) ours: it stays for the question's owner (or expires with the question's longest life).
-      if (!open) return;
+      if (!open) return await this.notOurs(key, stored.version, stored.value, hops);
       if (!(await engine.delete(key, { ifVersion: stored.version }))) return;
       open.onReply(reply);
     } catch (err) {
-      this.shared!.onError?.(err);
+      shared.onError?.(err);
     }
+  }
+
+  /**
+   * A reply forwarded here for a question this instance does not hold (any more): the index says who
+   * does. Another instance (a takeover the sender had not heard of yet): told in turn. This one (the
+   * question is being opened again): it stays, and the opening takes it. No one (it ended meanwhile):
+   * it answers nothing; said through onLost, and removed.
+   */
+  private async notOurs(key: string, version: number, forwarded: ForwardedReply, hops: number): Promise<void> {
+    const shared = this.shared!;
+    const index = await shared.engine.get(this.indexKey(forwarded.reply.from, forwarded.question));
+    const holder = index && isIndexed(index.value) ? index.value.instance : undefined;
+    if (holder === shared.instance) return;
+    if (holder !== undefined) {
+      if (hops < MAX_HOPS) await shared.engine.publish(`${this.prefix}instance/${part(holder)}`, { key, hops: hops + 1 });
+      return;
+    }
+    if (await shared.engine.delete(key, { ifVersion: version })) shared.onLost?.(forwarded.question);
   }
 
   /** A reply to another instance's question: stored for it, and its holder told. Claimed here: not news. */
@@ -324,6 +368,36 @@ export class QuestionBoard {
     }
   }
 
+  /**
+   * Makes a code reserved here the person's on every instance (an atomic claim in the shared engine,
+   * for `ttlMs`): two instances asking one person at the same moment never hand out one code. Answers
+   * the code to use: `code`, or another when an instance holds it. Without a shared engine, or when
+   * it cannot be asked (said through onError), `code` as it is.
+   */
+  async claimCode(person: string, code: string, ttlMs: number): Promise<string> {
+    const shared = this.shared;
+    if (!shared) return code;
+    const refused: string[] = [];
+    try {
+      for (let tries = 0; tries < 20; tries++) {
+        if (await shared.engine.claim(this.codeKey(person, code), ttlMs, { instance: shared.instance })) return code;
+        // Held on another instance: kept reserved here until the end (codeFor must not hand it out again).
+        refused.push(code);
+        code = this.codeFor(person);
+      }
+      return code;
+    } catch (err) {
+      shared.onError?.(err);
+      return code;
+    } finally {
+      for (const taken of refused) this.releaseCode(person, taken);
+    }
+  }
+
+  private codeKey(person: string, code: string): string {
+    return `${this.prefix}code/${part(person)}/${part(code)}`;
+  }
+
   /** Gives back a code whose question was not sent. */
   releaseCode(person: string, code: string): void {
     const pending = this.pending.get(person);
@@ -347,9 +421,10 @@ export class QuestionBoard {
 
   private close(person: string, id: string): void {
     const questions = this.byPerson.get(person);
-    if (!questions?.delete(id)) return;
+    const question = questions?.get(id);
+    if (!question || !questions?.delete(id)) return;
     this.clarified.delete(person);
-    if (this.shared) this.unindex(person, id);
+    if (this.shared) this.unindex(person, id, question.code);
     if (questions.size > 0) return;
     this.byPerson.delete(person);
     this.unsubscribeIfIdle(person);
@@ -506,7 +581,15 @@ const boards = new WeakMap<InboundHub, QuestionBoard>();
  */
 export function questionBoardFor(account: object, hub: InboundHub): QuestionBoard {
   let board = boards.get(hub);
-  if (!board) boards.set(hub, (board = new QuestionBoard(hub, undefined, undefined, sharedBoardOf(account))));
+  if (!board) {
+    const made = new QuestionBoard(hub, undefined, undefined, sharedBoardOf(account));
+    boards.set(hub, (board = made));
+    // The account node closes (a redeploy): its board stops hearing the other instances, and the next is made anew.
+    (account as { on?: (event: string, listener: () => void) => void }).on?.('close', () => {
+      if (boards.get(hub) === made) boards.delete(hub);
+      void made.leave().catch(() => undefined);
+    });
+  }
   return board;
 }
 
@@ -523,8 +606,9 @@ function sharedBoardOf(account: object): SharedBoard | undefined {
     onError: (err) => {
       if (said) return;
       said = true;
-      log?.call(account, `question board: ${err instanceof Error ? err.message : String(err)}`);
+      log?.call(account, render(text('boardUnavailable', { detail: err instanceof Error ? err.message : String(err) })));
     },
+    onLost: (question) => log?.call(account, render(text('boardLost', { question }))),
   };
 }
 

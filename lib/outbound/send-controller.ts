@@ -131,13 +131,36 @@ export function sendInputs(
 
 /**
  * Holds a msg until the outcome of what it sent is known (lib/waits/outcome-waits.ts). `admit`
- * comes before anything is sent (it may refuse the msg); then `hold` once something was, or
- * `withdraw` when nothing was.
+ * comes before anything is sent (it may refuse the msg); then `intend` commits one intent per
+ * recipient (what is about to be sent) before any request goes, so that a crash leaves nothing
+ * ambiguous: each recipient's Sid is reported once Twilio answered (`sent`), and the whole delivery
+ * once every request did (`hold`, or `release` when nothing was sent).
  */
 export interface OutcomeHolder<T> {
   admit(msg: Msg): T;
   withdraw(admission: T): void;
-  hold(admission: T, msg: Msg, accepted: Accepted, delivery: Delivery<CreatedRecord>): Promise<void>;
+  /** Resolves when new msgs may send (after a restart: once the intents a crash left were looked up). */
+  ready?(): Promise<void>;
+  /**
+   * Commits the intents (recipient, create parameters) before anything is sent; rejects with the
+   * store's coded error when it cannot (nothing is sent). Undefined: the msg ended meanwhile, send nothing.
+   */
+  intend(
+    admission: T,
+    msg: Msg,
+    accepted: Accepted,
+    params: ReadonlyArray<[string, Record<string, unknown>]>,
+  ): Promise<IntendedSend | undefined>;
+}
+
+/** What a msg's sends report to once its intents are committed. */
+export interface IntendedSend {
+  /** Twilio created this recipient's message or call. */
+  sent(recipient: string, created: CreatedRecord): void;
+  /** Nothing was sent after all: the wait goes; the msg ends as a send that does not wait. */
+  release(): void;
+  /** Every request was answered and something was sent: the msg waits for its outcomes. */
+  hold(delivery: Delivery<CreatedRecord>): Promise<void>;
 }
 
 /** What the controller needs of the node's intake. */
@@ -250,22 +273,61 @@ export class SendController<T = unknown> {
     this.options.warnDeprecated?.();
     let sendPlan: SendPlan<object>;
     try {
+      // After a restart, the intents a crash left are looked up at Twilio before anything new is sent.
+      if (outcomes?.ready) await outcomes.ready();
       sendPlan = await this.plan(msg);
-    } finally {
+    } catch (err) {
       this.prepared();
+      throw err;
     }
-    if (this.options.intake.closing) return accepted.done(notSent());
-    // The copy of the msg its wait keeps, with room set aside for it, before anything is sent.
-    const admission = outcomes?.admit(msg);
+    // A msg that waits counts as prepared until its intents are stored: the intents a crash can
+    // leave unsent are those of the queue's few requests ahead, not of every msg a burst let in.
+    if (!outcomes) this.prepared();
+    if (this.options.intake.closing) {
+      if (outcomes) this.prepared();
+      return accepted.done(notSent());
+    }
+    if (outcomes) return this.sendAndWait(outcomes, sendPlan, msg, accepted);
     // In a burst the status follows the burst (its queue while it waits, the last result), not each
     // message: thousands of status events a second would tell the editor nothing.
     if (this.delivering === 0) status.working('twilio.status.sending', { count: sendPlan.recipients.length });
     this.delivering++;
     const delivery = await deliverToRecipients(sendPlan, this.create, this.options.account!.redact).finally(() => this.delivering--);
-    if (outcomes && admission !== undefined) {
-      if (delivery.results.size > 0) return outcomes.hold(admission, msg, accepted, delivery);
-      outcomes.withdraw(admission);
+    this.sendOn(msg, accepted, delivery);
+  }
+
+  /**
+   * A send that waits for its outcome: its wait is committed as one intent per recipient before any
+   * request goes, each Sid written once Twilio answered, then the msg is held until the outcomes are in.
+   */
+  private async sendAndWait(outcomes: OutcomeHolder<T>, sendPlan: SendPlan<object>, msg: Msg, accepted: Accepted): Promise<void> {
+    const params = sendPlan.recipients.map((recipient): [string, Record<string, unknown>] => [
+      recipient,
+      sendPlan.paramsFor(recipient) as Record<string, unknown>,
+    ]);
+    let intended: IntendedSend | undefined;
+    try {
+      // The copy of the msg its wait keeps, with room set aside for it, before anything is sent.
+      const admission = outcomes.admit(msg);
+      // Rejects with the store's coded error when the intents cannot be committed: nothing is sent.
+      intended = await outcomes.intend(admission, msg, accepted, params);
+    } finally {
+      this.prepared();
     }
+    if (!intended) return; // the msg ended meanwhile (its node closed): nothing is sent
+    const recipientOf = new Map<object, string>(params.map(([recipient, p]) => [p, recipient]));
+    const byRecipient = new Map(params);
+    const planned: SendPlan<object> = { recipients: sendPlan.recipients, paramsFor: (recipient) => byRecipient.get(recipient)! };
+    const create = (p: object): Promise<CreatedRecord> =>
+      this.create(p).then((created) => {
+        intended.sent(recipientOf.get(p)!, created);
+        return created;
+      });
+    if (this.delivering === 0) this.options.status.working('twilio.status.sending', { count: sendPlan.recipients.length });
+    this.delivering++;
+    const delivery = await deliverToRecipients(planned, create, this.options.account!.redact).finally(() => this.delivering--);
+    if (delivery.results.size > 0) return intended.hold(delivery);
+    intended.release();
     this.sendOn(msg, accepted, delivery);
   }
 

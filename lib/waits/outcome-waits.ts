@@ -3,19 +3,35 @@
  * held, its done too, until every recipient's message or call has a final status, or the deadline
  * says `unknown`. Its WaitingRoom keeps the wait in the node's store, so a redeploy or a restart
  * resumes it (as a fresh msg: the old done has ended with the run that took it).
+ *
+ * Exactly once across a crash: the wait is committed with one intent per recipient (To, the sender,
+ * the body as sent, the time) BEFORE any request goes to Twilio, and each intent becomes a Sid once
+ * Twilio answered. A start that finds an intent without a Sid asks Twilio first (reconcile.ts):
+ * found, the recipient waits on as sent; not found, it was not sent (NOT_SENT, safe to send again).
+ * A reconcile that cannot reach Twilio is tried again later, never guessed.
  */
 import type { NodeMessageInFlow } from 'node-red';
 import type { TwilioAccount } from '../account/account';
 import { Clock, systemClock } from '../core/clock';
 import { ErrorCode, TwilioNodeError } from '../core/errors';
-import { Translate, text } from '../core/texts';
+import { Translate, render, text } from '../core/texts';
 import { inboundHubFor } from '../inbound/hub';
 import { Outcome, OutcomeTracker, TrackedKind, fetchOutcome } from '../inbound/outcomes';
 import type { NodeStatus } from '../node-red/status';
 import { LIMITS, seconds } from '../twilio/values';
 import type { Delivery } from '../outbound/delivery';
 import type { AcceptedMessage } from '../outbound/intake';
-import { CreatedRecord, OutcomeHolder, abandoned, notSent, recipientErrors, recipientsFailed } from '../outbound/send-controller';
+import { SendIntent, reconcileIntent, reconcileRetryMs } from '../outbound/reconcile';
+import {
+  CreatedRecord,
+  IntendedSend,
+  OutcomeHolder,
+  abandoned,
+  notSent,
+  recipientErrors,
+  recipientsFailed,
+} from '../outbound/send-controller';
+import type { Timer } from '../core/clock';
 import { Admission, Wait, WaitingRoom, throttled } from './waiting-room';
 
 /** Waits one node holds at most: each is a msg in memory and a key in the store. */
@@ -47,6 +63,37 @@ export interface OutcomeWait {
   outcomes: Record<string, Outcome>;
   /** The failure to report to Catch once every outcome is in (recipients that were never sent). */
   failure?: { code: string; message: string } | null;
+  /**
+   * What is about to be sent, by recipient, committed before its request goes to Twilio; a recipient
+   * leaves it for `sids` once Twilio answered (or `errors`). One left after a crash is reconciled.
+   */
+  intents?: Record<string, StoredIntent>;
+}
+
+/** A recipient's intent as the record keeps it (the wait's `kind` is its kind). */
+export type StoredIntent = Omit<SendIntent, 'kind'>;
+
+const isText = (value: unknown): value is string => typeof value === 'string' && value !== '';
+const isOptionalText = (value: unknown): boolean => value === undefined || typeof value === 'string';
+
+/** Whether a stored value is an intent reconcile can look up: a recipient, a time, texts where given. */
+export function isStoredIntent(value: unknown): value is StoredIntent {
+  if (!isObject(value)) return false;
+  const { to, from, messagingServiceSid, body, contentSid, at } = value;
+  return (
+    isText(to) &&
+    typeof at === 'number' &&
+    Number.isFinite(at) &&
+    isOptionalText(from) &&
+    isOptionalText(messagingServiceSid) &&
+    isOptionalText(body) &&
+    isOptionalText(contentSid)
+  );
+}
+
+/** The recipients whose requests may have gone to Twilio without their Sid being written. */
+export function pendingIntents(wait: OutcomeWait): Array<[string, StoredIntent]> {
+  return Object.entries(wait.intents ?? {});
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -65,8 +112,12 @@ export function isOutcomeWait(value: unknown): value is OutcomeWait {
   if (typeof deadline !== 'number' || !Number.isFinite(deadline)) return false;
   if (typeof callbacks !== 'boolean' || typeof several !== 'boolean') return false;
   if (!isObject(msg) || !isObject(errors) || !isObject(sids) || !isObject(outcomes)) return false;
+  const { intents } = value;
+  if (intents !== undefined && !isObject(intents)) return false;
+  const pending = Object.entries(intents ?? {});
+  if (!pending.every(([recipient, intent]) => !Object.hasOwn(sids, recipient) && isStoredIntent(intent))) return false;
   const recipients = Object.entries(sids);
-  if (recipients.length === 0 || !recipients.every(([, sid]) => typeof sid === 'string' && sid !== '')) return false;
+  if (recipients.length + pending.length === 0 || !recipients.every(([, sid]) => typeof sid === 'string' && sid !== '')) return false;
   if (!Object.entries(outcomes).every(([recipient, outcome]) => Object.hasOwn(sids, recipient) && isOutcome(outcome))) return false;
   return (
     failure === undefined ||
@@ -106,9 +157,46 @@ export function outcomeWaitOf(delivery: Delivery<CreatedRecord>, wait: NewOutcom
   };
 }
 
-/** Whether every recipient that was sent has its outcome. */
+/** Whether every recipient that was sent has its outcome (and none is still an intent). */
 export function isSettled(wait: OutcomeWait): boolean {
-  return Object.keys(wait.sids).every((recipient) => Object.hasOwn(wait.outcomes, recipient));
+  return pendingIntents(wait).length === 0 && Object.keys(wait.sids).every((recipient) => Object.hasOwn(wait.outcomes, recipient));
+}
+
+/** A wait with every recipient an intent, before any request goes (its msg's sends are still to come). */
+export function intendedWaitOf(intents: Record<string, StoredIntent>, wait: Omit<NewOutcomeWait, 'translate'>): OutcomeWait {
+  return {
+    kind: wait.kind,
+    deadline: wait.deadline,
+    callbacks: wait.callbacks,
+    msg: wait.msg,
+    several: Object.keys(intents).length > 1,
+    sids: {},
+    errors: {},
+    outcomes: {},
+    intents,
+  };
+}
+
+/** The intent a create's parameters make (what reconcile will look for): To, sender, body as sent. */
+export function intentOf(params: Record<string, unknown>, at: number): StoredIntent {
+  const textOf = (value: unknown) => (typeof value === 'string' && value !== '' ? value : undefined);
+  const intent: StoredIntent = { to: String(params.to), at };
+  const from = textOf(params.from);
+  const service = textOf(params.messagingServiceSid);
+  const body = textOf(params.body);
+  const content = textOf(params.contentSid);
+  if (from) intent.from = from;
+  if (service) intent.messagingServiceSid = service;
+  if (body) intent.body = body;
+  if (content) intent.contentSid = content;
+  return intent;
+}
+
+/** The failure Catch hears of for recipients found unsent after a restart (kept if one was already due). */
+function notSentAfterRestart(wait: OutcomeWait, recipient: string, translate: Translate): void {
+  const error = new TwilioNodeError('NOT_SENT', text('notSentAfterRestart', { to: recipient })).localise(translate);
+  wait.errors[recipient] = error.toJSON();
+  if (!wait.failure) wait.failure = { code: error.code, message: error.message };
 }
 
 /**
@@ -140,12 +228,27 @@ export interface OutcomeWaitsOptions {
   callbacks: boolean;
   status: Pick<NodeStatus, 'working' | 'success' | 'warning' | 'translate'>;
   clock?: Clock;
+  /**
+   * Looks an intent up at Twilio after a restart (reconcile.ts): its Sid, undefined when it was not
+   * sent; rejects when Twilio cannot be asked. `taken`: Sids other waits hold (never given twice).
+   */
+  reconcile?: (kind: TrackedKind, intent: StoredIntent, taken: Set<string>) => Promise<string | undefined>;
+  /** Logs a line (a reconcile that has to wait for Twilio). */
+  log?: (message: string) => void;
 }
+
+/** Intents reconciled at once after a restart. */
+const RECONCILE_CONCURRENCY = 4;
 
 /** A node's outcome waits: held in its room, each recipient tracked, the msg sent on when all are in. */
 export class OutcomeWaits implements OutcomeHolder<Admission> {
   private readonly room: WaitingRoom<OutcomeWait>;
   private readonly clock: Clock;
+  /** The first look at every restored intent (msgs wait for it before they send). */
+  private firstLook: Promise<void> = Promise.resolve();
+  /** Reconciles waiting to try Twilio again. */
+  private readonly retries = new Set<Timer>();
+  private stopped = false;
   /** The count of waits, following a burst rather than each change. */
   private readonly showWaiting: (force?: boolean) => void;
 
@@ -165,6 +268,53 @@ export class OutcomeWaits implements OutcomeHolder<Admission> {
   /** Gives back the room of a msg that will not wait: nothing of it was sent. */
   withdraw(admission: Admission): void {
     this.room.withdraw(admission);
+  }
+
+  /**
+   * Commits a msg's wait as one intent per recipient, before any of its requests goes to Twilio
+   * (rejects with the store's error when it cannot: then nothing is sent). Answers what the sends
+   * report to, or undefined when the msg ended meanwhile (nothing may be sent).
+   */
+  async intend(
+    admission: Admission,
+    msg: NodeMessageInFlow,
+    accepted: AcceptedMessage<NodeMessageInFlow>,
+    params: ReadonlyArray<[string, Record<string, unknown>]>,
+  ): Promise<IntendedSend | undefined> {
+    const { kind, deadlineMs, callbacks, status } = this.options;
+    const at = this.clock.now();
+    const intents = Object.fromEntries(params.map(([recipient, p]) => [recipient, intentOf(p, at)]));
+    const record = intendedWaitOf(intents, { kind, deadline: at + deadlineMs, callbacks, msg: admission.copy });
+    const id = await this.room.hold(admission, record, accepted, msg);
+    if (id === undefined) return undefined;
+    const held = (): boolean => this.room.get(id)?.record === record;
+    return {
+      sent: (recipient, created) => {
+        record.sids[recipient] = String(created.sid);
+        delete record.intents![recipient];
+        // Best effort: a record that keeps the intent is reconciled (found) after a crash.
+        if (held()) void this.room.save(id).catch(() => undefined);
+      },
+      release: () => {
+        const wait = this.room.get(id);
+        if (!wait || wait.record !== record) return;
+        // Nothing was sent: the wait goes, and the caller ends the msg as a send that did not wait.
+        wait.accepted = undefined;
+        this.room.end(id);
+      },
+      hold: async (delivery) => {
+        for (const recipient of delivery.failures.keys()) delete record.intents![recipient];
+        Object.assign(record.errors, recipientErrors(delivery, status.translate));
+        const failure = recipientsFailed(delivery)?.localise(status.translate);
+        record.failure = failure && { code: failure.code, message: failure.message };
+        delete record.intents;
+        if (!held()) return; // the node closed meanwhile: the stored record is the next start's
+        await this.room.save(id).catch(() => undefined);
+        if (!held()) return;
+        this.showWaiting(this.room.size === 1);
+        this.track(id, record);
+      },
+    };
   }
 
   /** Holds a sent msg until its outcomes are in (stored first, so a restart resumes it). */
@@ -188,19 +338,103 @@ export class OutcomeWaits implements OutcomeHolder<Admission> {
     this.track(id, record);
   }
 
-  /** Waits a previous run left: resumed with the time they had left; their msgs leave as fresh ones. */
+  /**
+   * Waits a previous run left: resumed with the time they had left; their msgs leave as fresh ones.
+   * A wait with intents (its requests may have gone without their Sids being written) is reconciled
+   * first; new msgs wait for the first look at each (ready()), so none can take an intent's record.
+   */
   async resume(): Promise<number> {
     // Tracked before any msg that came meanwhile starts; not at all when the node stopped meanwhile (they stay stored).
     const restored = await this.room.restore((waits) => {
-      for (const wait of waits) this.track(wait.id, wait.record);
-      if (waits.length > 0) this.showWaiting(true);
+      const pending: Array<Wait<OutcomeWait>> = [];
+      for (const wait of waits) {
+        if (pendingIntents(wait.record).length > 0) pending.push(wait);
+        else this.track(wait.id, wait.record);
+      }
+      if (pending.length > 0) {
+        this.options.status.working('twilio-send.status.reconciling', { count: pending.length });
+        this.firstLook = this.reconcileAll(pending).then(() => {
+          if (this.room.size > 0) this.showWaiting(true);
+          else if (!this.stopped) this.options.status.success('twilio-send.status.reconciled', { count: pending.length });
+        });
+      } else if (waits.length > 0) this.showWaiting(true);
     });
+    await this.firstLook;
     return this.room.closing ? 0 : restored.length;
   }
 
-  /** Stops tracking (a close): outcomes not in yet are the next start's to wait for. */
+  /** Resolves once every restored intent was looked up once (found, not found, or to be tried again). */
+  ready(): Promise<void> {
+    return this.firstLook;
+  }
+
+  /** Stops tracking (a close): outcomes not in yet, and intents not reconciled yet, are the next start's. */
   stop(): void {
+    this.stopped = true;
+    for (const timer of this.retries) this.clock.clearTimeout(timer);
+    this.retries.clear();
     this.options.tracker.stop();
+  }
+
+  /** The Sids every wait holds: an intent never takes one of them. */
+  private takenSids(): Set<string> {
+    const taken = new Set<string>();
+    for (const wait of this.room.values()) for (const sid of Object.values(wait.record.sids)) taken.add(sid);
+    return taken;
+  }
+
+  private async reconcileAll(waits: Array<Wait<OutcomeWait>>): Promise<void> {
+    const taken = this.takenSids();
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < waits.length && !this.stopped) await this.reconcileWait(waits[next++], taken, 0);
+    };
+    await Promise.all(Array.from({ length: Math.min(RECONCILE_CONCURRENCY, waits.length) }, worker));
+  }
+
+  /**
+   * Looks each intent of a restored wait up: found, it is sent (its Sid); not found, that recipient
+   * is NOT_SENT. Then the wait goes on (tracked), or ends when nothing of it was sent. When Twilio
+   * cannot be asked, the wait is tried again after the account's backoff, on the clock.
+   */
+  private async reconcileWait(wait: Wait<OutcomeWait>, taken: Set<string>, attempt: number): Promise<void> {
+    const { reconcile, status, kind } = this.options;
+    const record = wait.record;
+    const current = (): boolean => !this.stopped && this.room.get(wait.id)?.record === record;
+    for (const [recipient, intent] of pendingIntents(record)) {
+      if (!current()) return;
+      let sid: string | undefined;
+      try {
+        if (!reconcile) throw new Error('no way to ask Twilio');
+        sid = await reconcile(record.kind ?? kind, intent, taken);
+      } catch (err) {
+        if (!current()) return;
+        const delayMs = reconcileRetryMs(attempt);
+        if (attempt === 0)
+          this.options.log?.(
+            render(text('reconcileLater', { reason: errorText(err), seconds: Math.ceil(delayMs / 1000) }), status.translate),
+          );
+        const timer = this.clock.setTimeout(() => {
+          this.retries.delete(timer);
+          void this.reconcileWait(wait, this.takenSids(), attempt + 1);
+        }, delayMs);
+        this.retries.add(timer);
+        return;
+      }
+      if (!current()) return;
+      delete record.intents![recipient];
+      if (sid !== undefined) {
+        record.sids[recipient] = sid;
+        taken.add(sid);
+      } else notSentAfterRestart(record, recipient, status.translate);
+    }
+    delete record.intents;
+    // Committed before the wait goes on: a crash now does not ask Twilio again.
+    await this.room.save(wait.id).catch(() => undefined);
+    if (!current()) return;
+    if (Object.keys(record.sids).length > 0) return this.track(wait.id, record);
+    // Nothing of it was sent: the msg ends with NOT_SENT (Catch hears it with the msg).
+    this.room.end(wait.id, failureOf(record));
   }
 
   /** How a wait ends when its node is removed: Catch hears that its outcome is unknown. */
@@ -261,5 +495,9 @@ export function outcomeWaitsFor(account: TwilioAccount, owner: object, options: 
     fetchStatus: (kind, sid) => fetchOutcome(account, owner, kind, sid),
     clock: options.clock,
   });
-  return new OutcomeWaits({ ...options, tracker });
+  const reconcile = (kind: TrackedKind, intent: StoredIntent, taken: Set<string>) =>
+    reconcileIntent(account, owner, { ...intent, kind }, taken);
+  return new OutcomeWaits({ reconcile, ...options, tracker });
 }
+
+const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));

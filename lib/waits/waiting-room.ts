@@ -94,6 +94,8 @@ export interface RoomNode {
   send(msg: Msg | Array<Msg | null>): void;
   log(message: string): void;
   warn(message: string): void;
+  /** Tells Catch nodes of a restored wait's error, with its msg (it has no `done` to carry it). */
+  error?(error: Error, msg?: unknown): void;
 }
 
 export interface WaitingRoomOptions<R> {
@@ -368,7 +370,8 @@ export class WaitingRoom<R> {
     this.heldBytes -= wait.bytes;
     if (this.shared) void this.afterWrites(wait, () => this.deleteOwned(wait)).catch(() => undefined);
     else void this.options.store.set(this.options.prefix + id, undefined).catch(() => undefined);
-    wait.accepted?.done(error);
+    if (wait.accepted) wait.accepted.done(error);
+    else if (error) this.options.node.error?.(error, wait.msg ?? (wait.record as { msg?: unknown }).msg);
     return wait;
   }
 

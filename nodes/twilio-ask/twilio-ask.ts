@@ -1,8 +1,10 @@
 /**
  * twilio-ask: sends a question (SMS or WhatsApp) and routes the answer. One output per expected
  * answer, then "anything else", "no reply" (after the timeout) and "not delivered". The msg that
- * leaves is the one that came in, with msg.reply. Waits live in the node's context, so a redeploy
- * or a restart keeps them; the answers come in through the account's twilio-in (webhook or poll).
+ * leaves is the one that came in, with msg.reply. Waits live in the account's state engine (each
+ * question committed before its text goes, reconciled after a crash: lib/conversation/asking.ts), so
+ * a redeploy, a restart or a power cut keeps them; the answers come in through the account's
+ * twilio-in (webhook or poll), on whichever instance (lib/conversation/questions.ts routes them).
  *
  * This file wires: the config read, the node's WaitingRoom (the waits and their msgs), Asking (what
  * a question does: lib/conversation/asking.ts), input, close and status.

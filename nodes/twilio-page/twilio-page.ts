@@ -3,7 +3,9 @@
  * acknowledge."). Contacts in order, for a number of rounds, each through a ladder of steps (text,
  * then call, with a wait after each); a key pressed in the call or a reply to the text acknowledges.
  * Outputs: acknowledged, exhausted (every step's outcome), cancelled. A running page lives in the
- * node's context, so a redeploy or a restart keeps it. This file wires: the ladder is
+ * node's state store, each step stored as an intent before its request goes (its Sid after), so a
+ * redeploy, a restart or a crash keeps it: an intent left without a Sid is reconciled with Twilio
+ * before the page goes on (lib/conversation/pager). This file wires: the ladder is
  * lib/conversation/escalation, run by lib/conversation/pager; pages wait in lib/waits/waiting-room.
  */
 import type { Node, NodeAPI, NodeDef } from 'node-red';
@@ -43,7 +45,7 @@ export interface TwilioPageDef extends NodeDef, NodeStateSettings {
 
 const MAX_PAGES = 1_000;
 
-/** The node's pages wait here: stored in its context, their msgs held until they end. */
+/** The node's pages wait here: stored in its state store, their msgs held until they end. */
 function pageRoom(node: Node, store: KeyValueStore, status: NodeStatus): WaitingRoom<PageRecord> {
   return new WaitingRoom<PageRecord>({
     node,

@@ -79,6 +79,7 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
           deadlineMs: outcomeDeadlineMs(def.outcomeTimeout),
           callbacks: Boolean(def.statusCallbackNode),
           status,
+          log: (message) => node.warn(message),
         })
       : undefined;
     const sender = sendController(wiring, room, outcomes);

@@ -151,6 +151,11 @@ describe('twilio-page: stored pages', { timeout: 60_000 }, () => {
       { ...valid, ended: 7 },
       { ...valid, alarmId: null },
       { ...valid, notStarted: false },
+      { ...valid, intent: null },
+      { ...valid, intent: { action: 'text', to: SILENT } },
+      { ...valid, intent: { action: 'fax', to: SILENT, at: 0 } },
+      { ...valid, ended: 0, endedWith: { acknowledged: null } },
+      { ...valid, endedWith: 'acknowledged' },
     ];
     const r = await startWithStored(
       simulator,

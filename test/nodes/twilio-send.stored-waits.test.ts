@@ -1,7 +1,8 @@
 /**
  * twilio-send "wait for the outcome", what it stores and what it cannot: damaged records of every
  * shape set aside on a start (logged once, never a crash) while the valid one beside them resumes,
- * even when the store refuses to set them aside; a msg that cannot be kept ends as INVALID_INPUT.
+ * even when the store refuses to set them aside; a msg that cannot be kept ends as INVALID_INPUT; a
+ * store that refuses a msg's intent means nothing is sent.
  */
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
@@ -126,6 +127,48 @@ describe('twilio-send: stored waits', { timeout: 60_000 }, () => {
       assert.equal(out.length, 1, 'the valid wait (its outcome already in) leaves as a fresh msg');
       assert.equal(out[0].door, 'garage');
     });
+
+  it("sends nothing when its store refuses the intent: the msg ends once with the store's error", async () => {
+    const flow: FlowNode[] = [
+      { id: 'tab', type: 'tab', label: 't' },
+      accountNode(simulator.url, 'authToken').node,
+      {
+        id: 'send',
+        type: 'twilio-send',
+        z: 'tab',
+        account: 'account',
+        resource: 'message',
+        to: SILENT,
+        toType: 'str',
+        body: 'hi',
+        bodyType: 'str',
+        waitFor: 'outcome',
+        stateIn: 'context:refusing',
+        wires: [['out']],
+      },
+      { id: 'out', type: 'helper', z: 'tab' },
+    ];
+    await helper.load(allNodes, flow, credentials());
+    const red = helper as any;
+    await red._context.load();
+    await red._redNodes.stopFlows();
+    await red._redNodes.startFlows();
+    refusingStore.refuse = true;
+    const node = helper.getNode('send') as any;
+    const ends: string[] = [];
+    const complete = node._complete.bind(node);
+    node._complete = (m: unknown, err: any) => {
+      ends.push(err ? String(err.message) : 'ok');
+      complete(m, err);
+    };
+    const before = simulator.messages.size;
+    node.receive({ payload: 'x' });
+    for (let w = 0; ends.length === 0 && w < 3_000; w += 20) await sleep(20);
+    await sleep(200);
+    assert.equal(simulator.messages.size - before, 0, 'nothing sent: the intent comes before the request');
+    assert.equal(ends.length, 1);
+    assert.match(ends[0], /store refuses writes/);
+  });
 
   for (const [what, make] of Object.entries(HOSTILE))
     it(`${what}: ends once as INVALID_INPUT, nothing sent`, async () => {

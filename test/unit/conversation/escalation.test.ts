@@ -90,15 +90,21 @@ describe('escalation', () => {
     const actions = run.on({ type: 'start' });
     assert.deepEqual(actions, [
       { type: 'show', action: 'text', name: 'Alice', step: 1, of: 8 },
+      { type: 'save' },
       { type: 'text', to: ALICE.number, from: '+15017122661', body: 'Smoke.' },
     ]);
     assert.equal(run.page.stepEnds, T0 + 60_000);
+    assert.deepEqual(
+      run.page.intent,
+      { action: 'text', to: ALICE.number, from: '+15017122661', at: T0 },
+      'its intent, saved before the text goes',
+    );
     assert.equal(run.page.startedAt, new Date(T0).toISOString());
   });
 
   it('is acknowledged by the key pressed in the ringing call, and only by that key in that call', () => {
     const run = new Run(policy());
-    assert.deepEqual(types(run.on({ type: 'start' })), ['show', 'call']);
+    assert.deepEqual(types(run.on({ type: 'start' })), ['show', 'save', 'call']);
     assert.deepEqual(
       run.sent('CA1', 2_000).filter((a) => a.type !== 'listen-replies'),
       [
@@ -146,13 +152,13 @@ describe('escalation', () => {
     run.on({ type: 'start' });
     run.sent('CA1', 0);
     // Alice's call is still under way when her step ends: Bob is called meanwhile.
-    assert.deepEqual(types(run.on({ type: 'step-timer-due' }, run.page.stepEnds - run.now)), ['quiet', 'show', 'call']);
+    assert.deepEqual(types(run.on({ type: 'step-timer-due' }, run.page.stepEnds - run.now)), ['quiet', 'show', 'save', 'call']);
     run.sent('CA2');
     assert.deepEqual(outcomes(run), [['Alice', 'call', 1, 'no-ack']]);
     assert.deepEqual(run.on({ type: 'key-pressed', sid: 'CA1', digits: '2' }), [], 'another key');
     const actions = run.on({ type: 'key-pressed', sid: 'CA1', digits: '1' }, 2_000);
-    assert.deepEqual(types(actions), ['hang-up', 'emit'], "Bob's call, still ringing, is hung up");
-    assert.deepEqual(actions[0], { type: 'hang-up', sid: 'CA2' });
+    assert.deepEqual(types(actions), ['save', 'hang-up', 'emit'], "Bob's call, still ringing, is hung up");
+    assert.deepEqual(actions[1], { type: 'hang-up', sid: 'CA2' });
     assert.deepEqual(
       [emitted(actions).port, emitted(actions).page.acknowledged?.name, emitted(actions).page.acknowledged?.number],
       [PORT.acknowledged, 'Alice', ALICE.number],
@@ -220,8 +226,8 @@ describe('escalation', () => {
     run.on({ type: 'start' });
     run.sent('SM1');
     const next = run.on({ type: 'step-timer-due' }, 5_000);
-    assert.deepEqual(types(next), ['quiet', 'show', 'text']);
-    assert.deepEqual(next[2], { type: 'text', to: ALICE.number, from: '+15017122661', body: 'Smoke.', code: '42' });
+    assert.deepEqual(types(next), ['quiet', 'show', 'save', 'text']);
+    assert.deepEqual(next[3], { type: 'text', to: ALICE.number, from: '+15017122661', body: 'Smoke.', code: '42' });
     run.on({ type: 'step-sent', action: 'text', to: ALICE.number, sid: 'SM2', from: '+15017122662', code: '42' });
     assert.deepEqual(run.page.texted, [{ number: ALICE.number, from: '+15017122661', name: 'Alice', code: '42' }]);
   });
@@ -248,7 +254,7 @@ describe('escalation', () => {
       const next = run.on({ type: 'call-ended', sid: `CA${i}`, status, answeredBy }, 3_000);
       assert.deepEqual(
         types(next),
-        i < ends.length - 1 ? ['unwatch-call', 'quiet', 'show', 'call'] : ['unwatch-call', 'emit'],
+        i < ends.length - 1 ? ['unwatch-call', 'quiet', 'show', 'save', 'call'] : ['unwatch-call', 'save', 'emit'],
         `after ${status}`,
       );
       assert.equal(run.page.callSid, undefined);
@@ -270,8 +276,8 @@ describe('escalation', () => {
     const run = new Run(policy());
     run.on({ type: 'start' });
     const next = run.on({ type: 'step-failed', error: 'INVALID_TO_PHONE_NUMBER_ERROR: not a number' });
-    assert.deepEqual(types(next), ['quiet', 'show', 'call']);
-    assert.deepEqual(next[2], { type: 'call', to: BOB.number, from: '+15017122661', spoken: 'Smoke.', ringSeconds: 20 });
+    assert.deepEqual(types(next), ['quiet', 'show', 'save', 'call']);
+    assert.deepEqual(next[3], { type: 'call', to: BOB.number, from: '+15017122661', spoken: 'Smoke.', ringSeconds: 20 });
     assert.deepEqual(run.page.history[0], {
       name: 'Alice',
       number: ALICE.number,
@@ -344,11 +350,11 @@ describe('escalation', () => {
     run.on({ type: 'step-timer-due' }, 5_000);
     run.sent('CA1');
     const actions = run.on({ type: 'cancel' }, 1_000);
-    assert.deepEqual(types(actions), ['hang-up', 'emit', 'all-clear']);
-    assert.deepEqual(actions[0], { type: 'hang-up', sid: 'CA1' });
+    assert.deepEqual(types(actions), ['save', 'hang-up', 'emit', 'all-clear']);
+    assert.deepEqual(actions[1], { type: 'hang-up', sid: 'CA1' });
     assert.equal(emitted(actions).port, PORT.cancelled);
     assert.equal(emitted(actions).page.cancelledAt, new Date(T0 + 6_100).toISOString());
-    assert.deepEqual(actions[2], { type: 'all-clear', to: [{ number: ALICE.number, from: '+15017122662' }] });
+    assert.deepEqual(actions[3], { type: 'all-clear', to: [{ number: ALICE.number, from: '+15017122662' }] });
     // Nothing more happens to a page that ended.
     for (const event of [
       { type: 'cancel' },
@@ -362,10 +368,10 @@ describe('escalation', () => {
     const silent = new Run(policy());
     silent.on({ type: 'start' });
     silent.sent('CA1');
-    assert.deepEqual(types(silent.on({ type: 'cancel' })), ['hang-up', 'emit']);
+    assert.deepEqual(types(silent.on({ type: 'cancel' })), ['save', 'hang-up', 'emit']);
     const early = new Run(policy({ allClear: 'All clear' }));
     early.on({ type: 'start' });
-    assert.deepEqual(types(early.on({ type: 'cancel' })), ['emit']);
+    assert.deepEqual(types(early.on({ type: 'cancel' })), ['save', 'emit']);
   });
 
   it('counts the same alarm merged into it, and says so when it ends', () => {
@@ -423,8 +429,8 @@ describe('escalation', () => {
     const resumed = new Run(fresh.policy, undefined, stored);
     resumed.now = T0 + 5_000;
     assert.deepEqual(resumed.on({ type: 'resumed' }), [
-      { type: 'save' },
       { type: 'show', action: 'text', name: 'Alice', step: 1, of: 2 },
+      { type: 'save' },
       { type: 'text', to: ALICE.number, from: '+15017122661', body: 'Smoke.' },
     ]);
     assert.equal(resumed.page.notStarted, undefined);
@@ -450,8 +456,8 @@ describe('escalation', () => {
     // The node now has one step: Alice's step 2 no longer exists, so the page goes on with Bob.
     const one = new Run(policy({ steps: [{ action: 'text', wait: 30 }], rounds: 3 }), undefined, run.page);
     const next = one.on({ type: 'resumed' });
-    assert.deepEqual(types(next), ['quiet', 'show', 'text']);
-    assert.deepEqual([one.page.contact, one.page.step, (next[2] as { to: string }).to], [1, 0, BOB.number]);
+    assert.deepEqual(types(next), ['quiet', 'show', 'save', 'text']);
+    assert.deepEqual([one.page.contact, one.page.step, (next[3] as { to: string }).to], [1, 0, BOB.number]);
     // A stored page past the last contact and round of its node: clamped, then it goes on to its end.
     const beyond = { ...run.page, contact: 7, step: 4, round: 5 };
     const last = new Run(policy({ steps: [{ action: 'call', wait: 30 }], rounds: 1 }), undefined, beyond);
@@ -459,7 +465,7 @@ describe('escalation', () => {
     assert.equal(end.port, PORT.exhausted);
     // On its last step, with its ladder shrunk from under it, the step's end records the rung there is.
     const onLast = new Run(policy({ steps: [{ action: 'call', wait: 30 }] }), undefined, { ...run.page, step: 3, callSid: 'CA1' });
-    assert.deepEqual(types(onLast.on({ type: 'step-timer-due' })), ['quiet', 'show', 'call']);
+    assert.deepEqual(types(onLast.on({ type: 'step-timer-due' })), ['quiet', 'show', 'save', 'call']);
     assert.equal(onLast.page.history.at(-1)?.action, 'call');
   });
 
@@ -519,6 +525,147 @@ describe('escalation', () => {
   });
 });
 
+describe('a step as an intent', () => {
+  const ladder = () =>
+    policy({
+      steps: [
+        { action: 'text', wait: 60 },
+        { action: 'call', wait: 20 },
+      ],
+    });
+  /** The record a power cut leaves while the current step's request is on its way: its intent, no Sid. */
+  const inFlight = (run: Run) => JSON.parse(JSON.stringify(run.page)) as PageRecord;
+
+  it('is saved before its text or call goes, given its Sid when it went, and replaced by the next step', () => {
+    const run = new Run(ladder());
+    assert.deepEqual(types(run.on({ type: 'start' })), ['show', 'save', 'text']);
+    assert.deepEqual(run.page.intent, { action: 'text', to: ALICE.number, from: '+15017122661', at: T0 });
+    run.sent('SM1', 1_000);
+    assert.equal(run.page.intent?.sid, 'SM1');
+    assert.deepEqual(types(run.on({ type: 'step-timer-due' }, 60_000)), ['quiet', 'show', 'save', 'call']);
+    assert.deepEqual(run.page.intent, { action: 'call', to: ALICE.number, from: '+15017122661', at: T0 + 61_000 });
+    run.on({ type: 'step-failed', error: 'X: no' });
+    assert.equal(run.page.intent?.to, BOB.number, "the failed step's intent is over: the next one's");
+  });
+
+  it('without a Sid after a restart, asks Twilio first: no timer, nothing sent, until it answers', () => {
+    const run = new Run(ladder());
+    run.on({ type: 'start' });
+    const resumed = new Run(run.policy, undefined, inFlight(run));
+    resumed.now = T0 + 30_000;
+    assert.deepEqual(resumed.on({ type: 'resumed' }), [
+      { type: 'show', action: 'text', name: 'Alice', step: 1, of: 4 },
+      { type: 'listen-replies', texted: [] },
+      { type: 'reconcile', intent: { action: 'text', to: ALICE.number, from: '+15017122661', at: T0 } },
+    ]);
+    assert.deepEqual(resumed.on({ type: 'step-timer-due' }), [], 'no timer of the step meanwhile');
+  });
+
+  it('found at Twilio, goes on as sent: counted, its code kept, its wait counted from the intent (a restart does not lengthen it)', () => {
+    const run = new Run(ladder());
+    run.on({ type: 'start' });
+    const stored = inFlight(run);
+    stored.intent = { ...stored.intent!, body: 'Smoke. Reply ACK', code: '7' };
+    const resumed = new Run(run.policy, undefined, stored);
+    resumed.now = T0 + 30_000;
+    resumed.on({ type: 'resumed' });
+    const actions = resumed.on({ type: 'reconciled', sid: 'SM9' });
+    assert.deepEqual(types(actions), ['save', 'listen-replies', 'set-timer']);
+    assert.deepEqual(actions[2], { type: 'set-timer', at: T0 + 60_000 });
+    assert.deepEqual(outcomes(resumed), [['Alice', 'text', 1, 'sent']]);
+    assert.deepEqual(resumed.page.texted, [{ number: ALICE.number, from: '+15017122661', name: 'Alice', code: '7', askedAt: T0 }]);
+    assert.equal(resumed.page.intent?.sid, 'SM9');
+    assert.deepEqual(resumed.on({ type: 'reconciled', sid: 'SM10' }), [], 'answered once');
+    assert.deepEqual(resumed.on({ type: 'reconciled' }), [], 'a late "not found" changes nothing');
+  });
+
+  it('found at Twilio, a call is watched; its step ends at once when the restart came after its wait', () => {
+    const run = new Run(policy());
+    run.on({ type: 'start' });
+    const resumed = new Run(run.policy, undefined, inFlight(run));
+    resumed.now = T0 + 10 * 60_000;
+    resumed.on({ type: 'resumed' });
+    const actions = resumed.on({ type: 'reconciled', sid: 'CA9' });
+    assert.deepEqual(
+      actions.filter((a) => a.type === 'watch-call' || a.type === 'set-timer'),
+      [
+        { type: 'watch-call', sid: 'CA9', until: T0 + 43_000 + 60_000 },
+        { type: 'set-timer', at: T0 + 43_000 },
+      ],
+    );
+    assert.equal(resumed.page.callSid, 'CA9');
+    assert.equal(emitted(resumed.on({ type: 'key-pressed', sid: 'CA9', digits: '1' }))?.port, PORT.acknowledged);
+  });
+
+  it('not found at Twilio, it never left: sent now, once, as a new intent', () => {
+    const run = new Run(ladder());
+    run.on({ type: 'start' });
+    const resumed = new Run(run.policy, undefined, inFlight(run));
+    resumed.now = T0 + 30_000;
+    resumed.on({ type: 'resumed' });
+    const actions = resumed.on({ type: 'reconciled' });
+    assert.deepEqual(actions, [
+      { type: 'show', action: 'text', name: 'Alice', step: 1, of: 4 },
+      { type: 'save' },
+      { type: 'text', to: ALICE.number, from: '+15017122661', body: 'Smoke.' },
+    ]);
+    assert.deepEqual(resumed.page.intent, { action: 'text', to: ALICE.number, from: '+15017122661', at: T0 + 30_000 });
+    assert.equal(resumed.page.stepEnds, T0 + 30_000 + 60_000);
+    assert.deepEqual(resumed.page.history, [], 'nothing counted yet');
+  });
+
+  it('found after the page ended meanwhile (cancelled): its call is hung up, its text followed by the all clear', () => {
+    for (const [steps, expected] of [
+      [[{ action: 'call', wait: 20 }], [{ type: 'hang-up', sid: 'X9' }]],
+      [[{ action: 'text', wait: 20 }], [{ type: 'all-clear', to: [{ number: ALICE.number, from: '+15017122661' }] }]],
+    ] as const) {
+      const run = new Run(policy({ steps: steps as never, allClear: 'All clear' }));
+      run.on({ type: 'start' });
+      const resumed = new Run(run.policy, undefined, inFlight(run));
+      resumed.on({ type: 'resumed' });
+      assert.equal(emitted(resumed.on({ type: 'cancel' })).port, PORT.cancelled);
+      assert.deepEqual(resumed.on({ type: 'reconciled', sid: 'X9' }), expected);
+    }
+  });
+});
+
+describe('an ended page', () => {
+  it('is saved as ended (how, and the calls it hangs up) before its calls are hung up and its msg leaves', () => {
+    const run = new Run(policy({ steps: [{ action: 'call', wait: 20 }] }));
+    run.on({ type: 'start' });
+    run.sent('CA1');
+    run.on({ type: 'step-timer-due' }, 43_000);
+    run.sent('CA2');
+    const actions = run.on({ type: 'key-pressed', sid: 'CA1', digits: '1' });
+    assert.deepEqual(types(actions), ['save', 'hang-up', 'emit']);
+    assert.equal(run.page.ended, PORT.acknowledged);
+    assert.deepEqual(
+      run.page.calls?.map((c) => c.sid),
+      ['CA2'],
+      'the calls it hangs up (not the one that acknowledged)',
+    );
+    assert.equal(run.page.endedWith?.acknowledged?.name, 'Alice');
+    assert.ok(isPageRecord(JSON.parse(JSON.stringify(run.page))));
+  });
+
+  it('resumed after a power cut before its msg left: its calls hung up, it ends as it did, and never pages on', () => {
+    const run = new Run(policy({ steps: [{ action: 'call', wait: 20 }] }));
+    run.on({ type: 'start' });
+    run.sent('CA1');
+    run.on({ type: 'step-timer-due' }, 43_000);
+    run.sent('CA2');
+    const ended = emitted(run.on({ type: 'key-pressed', sid: 'CA1', digits: '1' }));
+    const resumed = new Run(run.policy, undefined, JSON.parse(JSON.stringify(run.page)) as PageRecord);
+    resumed.now = run.now + 60_000;
+    const actions = resumed.on({ type: 'resumed' });
+    assert.deepEqual(types(actions), ['hang-up', 'emit']);
+    assert.deepEqual(actions[0], { type: 'hang-up', sid: 'CA2' });
+    assert.deepEqual(emitted(actions), ended, 'the same end, with the same msg.page');
+    for (const event of [{ type: 'step-timer-due' }, { type: 'reconciled' }, { type: 'cancel' }] as EscalationEvent[])
+      assert.deepEqual(resumed.on(event), [], event.type);
+  });
+});
+
 describe('a stored page', () => {
   const valid = (): PageRecord => {
     const run = new Run(policy({ steps: [{ action: 'text', wait: 5 }] }));
@@ -544,6 +691,12 @@ describe('a stored page', () => {
     ['alerted holding a number', (p) => (p.alerted = [15555550120])],
     ['a callSid that is no text', (p) => (p.callSid = 7)],
     ['an unknown end', (p) => (p.ended = 3)],
+    ['an intent null', (p) => (p.intent = null)],
+    ['an intent of another action', (p) => (p.intent.action = 'fax')],
+    ['an intent without its recipient', (p) => delete p.intent.to],
+    ['an intent without its time', (p) => delete p.intent.at],
+    ['an intent whose Sid is no text', (p) => (p.intent.sid = 12)],
+    ['an intent whose body is no text', (p) => (p.intent.body = ['Smoke.'])],
   ];
 
   it('is checked to the last field the machine reads', () => {
@@ -554,6 +707,22 @@ describe('a stored page', () => {
       damage(page);
       assert.equal(isPageRecord(page), false, what);
     }
+  });
+
+  it("refuses a wrong type in every field, its intent's too", () => {
+    const wrong = (v: unknown): unknown[] =>
+      typeof v === 'string' ? [7, null] : typeof v === 'number' ? ['7', null] : Array.isArray(v) ? ['x', {}] : ['x', 7, []];
+    const page = valid() as unknown as Record<string, unknown>;
+    assert.ok(page.intent, 'the valid record has an intent');
+    for (const [field, value] of Object.entries(page))
+      for (const bad of wrong(value)) assert.equal(isPageRecord({ ...page, [field]: bad }), false, `${field}: ${JSON.stringify(bad)}`);
+    for (const [field, value] of Object.entries(page.intent as object))
+      for (const bad of wrong(value))
+        assert.equal(
+          isPageRecord({ ...page, intent: { ...(page.intent as object), [field]: bad } }),
+          false,
+          `intent.${field}: ${JSON.stringify(bad)}`,
+        );
   });
 
   it('is set aside by the waiting room when damaged, and the others resume', async () => {

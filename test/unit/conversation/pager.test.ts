@@ -24,12 +24,25 @@ function fakeTwilio() {
   const callStatus = new Map<string, { status: string; answeredBy?: string }>();
   let count = 0;
   let holdCalls: Promise<void> | undefined;
+  let holdHangUps: Promise<void> | undefined;
   /** Twilio's date of the next texts (its clock), and texts it refuses. */
   const texting: { dateCreated?: Date; refuse: number } = { refuse: 0 };
   const record = (fields: Record<string, unknown>) => ({ toJSON: () => fields });
+  /** What Twilio's lists hold (a reconciliation reads them, newest first), and how many list requests fail first. */
+  const listed: Array<{ kind: 'message' | 'call'; sid: string; to: string; from: string; body?: string; dateCreated: Date }> = [];
+  const lists = { fail: 0, asked: 0 };
+  const page = (kind: 'message' | 'call') => async (filter: { to: string; from?: string }) => {
+    lists.asked++;
+    if (lists.fail > 0 && lists.fail--) throw Object.assign(new Error('Service Unavailable'), { status: 503, code: 20503 });
+    const instances = listed
+      .filter((r) => r.kind === kind && r.to === filter.to && (!filter.from || r.from === filter.from))
+      .sort((a, b) => b.dateCreated.getTime() - a.dateCreated.getTime());
+    return { instances, nextPage: async () => undefined };
+  };
   const calls = Object.assign(
     (sid: string) => ({
       update: async () => {
+        await holdHangUps;
         made.push({ what: 'hang-up', sid });
         return record({ sid, status: 'completed' });
       },
@@ -42,6 +55,7 @@ function fakeTwilio() {
         made.push({ what: 'call', to: String(params.to), sid, params });
         return record({ sid, from: params.from });
       },
+      page: page('call'),
     },
   );
   const messages = {
@@ -51,6 +65,7 @@ function fakeTwilio() {
       made.push({ what: 'text', to: String(params.to), sid, params });
       return record({ sid, from: params.from, ...(texting.dateCreated ? { dateCreated: texting.dateCreated } : {}) });
     },
+    page: page('message'),
   };
   const client = { accountSid: 'AC1', calls, messages, api: { v2010: { account: { calls, messages } } } };
   const account = {
@@ -65,6 +80,17 @@ function fakeTwilio() {
     made,
     callStatus,
     texting,
+    listed,
+    lists,
+    /** Hang-ups wait until released. */
+    holdHangUps(): () => void {
+      let release!: () => void;
+      holdHangUps = new Promise((resolve) => (release = resolve));
+      return () => {
+        holdHangUps = undefined;
+        release();
+      };
+    },
     hold(): () => void {
       let release!: () => void;
       holdCalls = new Promise((resolve) => (release = resolve));
@@ -76,15 +102,19 @@ function fakeTwilio() {
   };
 }
 
-function memoryStore(data = new Map<string, unknown>()): KeyValueStore {
+/** A store in memory; `writes.left` (when set) is how many more writes it takes before it refuses them. */
+function memoryStore(data = new Map<string, unknown>(), writes: { left?: number } = {}): KeyValueStore {
   return {
     get: async (key) => data.get(key),
-    set: async (key, value) => void (value === undefined ? data.delete(key) : data.set(key, value)),
+    set: async (key, value) => {
+      if (writes.left !== undefined && writes.left-- <= 0) throw new Error('store refuses writes');
+      void (value === undefined ? data.delete(key) : data.set(key, value));
+    },
     keys: async () => [...data.keys()],
   };
 }
 
-function setUp(settings: Parameters<typeof escalationPolicy>[0], data = new Map<string, unknown>()) {
+function setUp(settings: Parameters<typeof escalationPolicy>[0], data = new Map<string, unknown>(), writes: { left?: number } = {}) {
   const twilio = fakeTwilio();
   const clock = new ManualClock(Date.UTC(2026, 0, 1, 3));
   const hub = new InboundHub();
@@ -101,7 +131,7 @@ function setUp(settings: Parameters<typeof escalationPolicy>[0], data = new Map<
   };
   const room = new WaitingRoom<PageRecord>({
     node,
-    store: memoryStore(data),
+    store: memoryStore(data, writes),
     prefix: 'twilio-page-',
     capacity: 10,
     outputs: 3,
@@ -188,6 +218,7 @@ describe('pager', () => {
     t.key(call.sid, '7');
     assert.equal(t.out.length, 0, 'not the key');
     t.key(call.sid, '1');
+    await t.clock.advance(0); // its end is saved before its msg leaves
     assert.equal(port(t.out[0]), 0);
     const msg = t.out[0][0]!;
     assert.deepEqual([msg.payload, msg.page.acknowledged.how, msg.page.acknowledged.afterSteps], ['kitchen', 'key', 1]);
@@ -221,6 +252,7 @@ describe('pager', () => {
     assert.equal(t.reply(BOB, 'what?').claimed, false, 'passed on as news');
     assert.equal(t.out.length, 0, 'no acknowledgement');
     assert.equal(t.reply(BOB, 'OK').claimed, true, 'the acknowledgement is the page’s');
+    await t.clock.advance(0); // its end is saved before its msg leaves
     assert.equal(port(t.out[0]), 0);
     const page = t.out[0][0]!.page;
     assert.deepEqual([page.acknowledged.how, page.acknowledged.number], ['reply', BOB]);
@@ -308,6 +340,7 @@ describe('pager', () => {
     assert.equal(t.out.length, 0, 'the old reply does not acknowledge');
     // The same board judges a twilio-ask question the same way: a question asked then ignores it too.
     t.reply(BOB, 'ok', textedAt + 1_000);
+    await t.clock.advance(0); // its end is saved before its msg leaves
     assert.equal(port(t.out[0]), 0, 'a reply after the text does');
     assert.equal(t.out[0][0]!.page.acknowledged.how, 'reply');
   });
@@ -351,6 +384,153 @@ describe('pager', () => {
     );
   });
 
+  /** A power cut while a page's call is being placed: what the store holds then (its intent, no Sid). */
+  async function cutWhilePlacing() {
+    const settings = { steps: [{ action: 'call', wait: 30 }], rounds: 1 };
+    const first = setUp(settings);
+    const release = first.hold();
+    first.input({ topic: 'smoke', payload: 'attic', contacts: `Alice ${ALICE}, Bob ${BOB}` });
+    await first.clock.advance(0);
+    const disk = structuredClone(first.data);
+    const [stored] = [...disk.values()] as PageRecord[];
+    assert.deepEqual(
+      stored.intent,
+      { action: 'call', to: ALICE, from: OURS, at: first.clock.now() },
+      'its intent is stored before its request',
+    );
+    assert.equal(first.made.length, 0, 'the request is on its way');
+    first.pager.stop();
+    release();
+    const next = setUp(settings, disk);
+    next.clock.set(first.clock.now() + 10_000);
+    return { next, stored };
+  }
+
+  it('asks Twilio about a step a power cut left in flight: found, it goes on as sent (never placed again), for the time it had left', async () => {
+    const { next, stored } = await cutWhilePlacing();
+    next.listed.push({ kind: 'call', sid: 'CA900', to: ALICE, from: OURS, dateCreated: new Date(stored.intent!.at + 300) });
+    next.pager.resume(await next.room.restore());
+    await next.clock.advance(0);
+    assert.equal(next.made.length, 0, 'not placed again');
+    const [page] = [...next.room.values()].map((w) => w.record);
+    assert.deepEqual(
+      [page.callSid, page.intent?.sid, page.stepEnds],
+      ['CA900', 'CA900', stored.stepEnds],
+      'its wait counts from its intent',
+    );
+    assert.ok(
+      [...next.data.values()].some((r) => (r as PageRecord).intent?.sid === 'CA900'),
+      'its Sid is stored',
+    );
+    next.callStatus.set('CA900', { status: 'no-answer' });
+    await next.clock.advance(3_000);
+    assert.deepEqual(
+      next.made.map((m) => [m.what, m.to]),
+      [['call', BOB]],
+      'the found call was watched to its end; then the next contact',
+    );
+    const now = [...next.room.values()][0].record;
+    assert.deepEqual(
+      now.history.map((h) => [h.name, h.sid, h.outcome]),
+      [['Alice', 'CA900', 'no-answer']],
+    );
+  });
+
+  it('asks Twilio about a step a power cut left in flight: not found, it is sent now; Twilio unreachable, it asks again with backoff, never guessing', async () => {
+    const { next } = await cutWhilePlacing();
+    next.lists.fail = 2;
+    next.pager.resume(await next.room.restore());
+    await next.clock.advance(0);
+    assert.deepEqual(
+      [next.made.length, next.lists.asked, next.warnings.length],
+      [0, 1, 1],
+      'Twilio could not be asked: nothing sent, said once',
+    );
+    await next.clock.advance(1_000);
+    assert.deepEqual([next.made.length, next.lists.asked], [0, 2], 'asked again after a second; still unreachable');
+    await next.clock.advance(1_999);
+    assert.equal(next.lists.asked, 2, 'the backoff doubled');
+    await next.clock.advance(1);
+    assert.deepEqual(
+      next.made.map((m) => [m.what, m.to]),
+      [['call', ALICE]],
+      'Twilio has no record of it: it never left, and is placed now (once)',
+    );
+    assert.equal(next.warnings.length, 1);
+    const [page] = [...next.room.values()].map((w) => w.record);
+    assert.equal(page.intent?.sid, next.made[0].sid);
+  });
+
+  it('gives a call Twilio has to one of two pages cut in flight calling the same person: the other is placed now', async () => {
+    const settings = { steps: [{ action: 'call', wait: 30 }], rounds: 1 };
+    const first = setUp(settings);
+    const release = first.hold();
+    first.input({ topic: 'smoke', payload: 'attic', contacts: `Alice ${ALICE}` });
+    first.input({ topic: 'flood', payload: 'cellar', contacts: `Alice ${ALICE}` });
+    await first.clock.advance(0);
+    const disk = structuredClone(first.data);
+    assert.equal(disk.size, 2);
+    first.pager.stop();
+    release();
+    const next = setUp(settings, disk);
+    next.clock.set(first.clock.now() + 1_000);
+    next.listed.push({ kind: 'call', sid: 'CA900', to: ALICE, from: OURS, dateCreated: new Date(first.clock.now()) });
+    next.pager.resume(await next.room.restore());
+    await next.clock.advance(0);
+    const pages = [...next.room.values()].map((w) => w.record);
+    assert.deepEqual(pages.map((p) => p.intent?.sid).sort(), ['CA900', next.made[0]?.sid].sort());
+    assert.deepEqual(
+      next.made.map((m) => [m.what, m.to]),
+      [['call', ALICE]],
+    );
+  });
+
+  it('sends no step whose intent the store refused: the page ends at once with the reason, nobody alerted', async () => {
+    const writes = { left: 1 }; // the page is held (stored), then the store refuses
+    const t = setUp({ steps: [{ action: 'text', wait: 60 }], rounds: 1 }, new Map(), writes);
+    t.input({ topic: 'smoke', payload: 'attic', contacts: `Alice ${ALICE}` });
+    await t.clock.advance(0);
+    assert.equal(t.made.length, 0, 'nothing sent');
+    assert.equal(port(t.out[0]), 1);
+    assert.match(String(t.out[0][1]!.page.error), /store refuses writes/);
+    assert.deepEqual(t.ended, [undefined], 'its msg ended once');
+    await t.clock.advance(120_000);
+    assert.equal(t.made.length, 0);
+  });
+
+  it('saves a page as ended before its hang-ups; a power cut before its msg left: the restart hangs up and ends it once, never pages on', async () => {
+    const settings = { steps: [{ action: 'call', wait: 30 }], rounds: 1 };
+    const first = setUp(settings);
+    first.input({ topic: 'smoke', payload: 'attic', contacts: `Alice ${ALICE}, Bob ${BOB}` });
+    await first.clock.advance(0);
+    const [call] = first.made;
+    const release = first.holdHangUps();
+    first.input({ topic: 'cleared' });
+    await first.clock.advance(0);
+    assert.equal(first.out.length, 0, 'its msg waits for the hang-up to be taken');
+    const disk = structuredClone(first.data);
+    const [stored] = [...disk.values()] as PageRecord[];
+    assert.deepEqual([stored.ended, stored.calls?.map((c) => c.sid)], [2, [call.sid]], 'stored as ended, with the call it hangs up');
+    first.pager.stop();
+    const next = setUp(settings, disk);
+    next.clock.set(first.clock.now() + 5_000);
+    next.pager.resume(await next.room.restore());
+    await next.clock.advance(0);
+    assert.deepEqual(
+      next.made.map((m) => [m.what, m.sid]),
+      [['hang-up', call.sid]],
+      'hung up again, nothing else sent',
+    );
+    assert.deepEqual(next.out.map(port), [2], 'ended once, cancelled');
+    assert.equal(next.out[0][2]!.page.cancelledAt, new Date(first.clock.now()).toISOString());
+    assert.equal(next.data.size, 0, 'gone from the store');
+    await next.clock.advance(120_000);
+    assert.equal(next.made.length, 1, 'never pages on');
+    release();
+    await first.clock.advance(0);
+    assert.deepEqual(first.out.map(port), [2], 'the first run ends it once the hang-up was taken');
+  });
+
   it("claims every key pressed on a page's call, acknowledging or not, so twilio-in does not pass it on as news", async () => {
     const t = setUp({ steps: [{ action: 'call', wait: 60 }], rounds: 1 });
     t.input({ topic: 'smoke', payload: 'cellar', contacts: `Alice ${ALICE}` });
@@ -361,6 +541,7 @@ describe('pager', () => {
     assert.equal(t.key(call.sid, '').claimed, true, 'no key (an empty Gather result) too');
     assert.equal(t.out.length, 0, 'not acknowledged');
     assert.equal(t.key(call.sid, '1').claimed, true, 'the acknowledging key');
+    await t.clock.advance(0); // its end is saved before its msg leaves
     assert.equal(port(t.out[0]), 0);
     assert.equal(t.key('CA' + 'f'.repeat(32), '1').claimed, false, 'a key on a call no page made is news');
   });

@@ -21,6 +21,7 @@ import { noRedis, startRedis, suiteNeeding, type RedisServer } from '../../suppo
 const HOUSE = '+15017122661';
 const ANN = '+15555550130';
 const BOB = '+15555550131';
+const CAT = '+15555550132';
 const ACCOUNT = 'AC00000000000000000000000000000001';
 let sids = 0;
 const message = (from: string, body: string): InboundEvent => ({
@@ -35,20 +36,22 @@ const message = (from: string, body: string): InboundEvent => ({
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** An instance: its own hub and board on `engine`; `got` holds each answer its questions took, as "question:text". */
-function instance(engine: StateEngine, name: string) {
+function instance(engine: StateEngine, name: string, random: () => number = Math.random) {
   const hub = new InboundHub();
   const errors: unknown[] = [];
+  const lost: string[] = [];
   const clarified: string[][] = [];
-  const board = new QuestionBoard(hub, (_p, _f, open) => clarified.push(open.map((q) => q.code)), Math.random, {
+  const board = new QuestionBoard(hub, (_p, _f, open) => clarified.push(open.map((q) => q.code)), random, {
     engine,
     accountSid: ACCOUNT,
     instance: name,
     onError: (err) => errors.push(err),
+    onLost: (question) => lost.push(question),
   });
   const got: string[] = [];
   const open = (id: string, person: string, code: string) =>
     board.open({ id, person, ourNumber: HOUSE, code, summary: `${id}?`, onReply: (r: Reply) => got.push(`${id}:${r.text}`) });
-  return { hub, board, got, errors, clarified, open };
+  return { hub, board, got, errors, clarified, open, lost };
 }
 
 function sharedBoardSuite(name: string, engines: () => { open(): StateEngine; dispose(): Promise<void> }) {
@@ -128,6 +131,83 @@ function sharedBoardSuite(name: string, engines: () => { open(): StateEngine; di
       assert.equal(b.hub.publish(message(BOB, 'no')).claimed, true);
       await until(() => next.got.length === 2, 'the next answer to reach the new owner');
       assert.deepEqual(dead.got, [], 'the dead instance took nothing');
+    });
+
+    it('a question record whose deadline is long past (its instance died, its node was removed) takes no text: news again', async () => {
+      const a = instance(store.open(), 'A5');
+      const b = instance(store.open(), 'B5');
+      await Promise.all([a.board.ready, b.board.ready]);
+      a.board.open({
+        id: 'ask stale bob',
+        person: BOB,
+        ourNumber: HOUSE,
+        code: '66',
+        summary: '?',
+        deadline: Date.now() - 11 * 60_000,
+        onReply: () => undefined,
+      });
+      await a.board.written(['ask stale cat']);
+      await sleep(100);
+      assert.equal(b.board.openFor(CAT), 0);
+      assert.equal(b.hub.publish(message(CAT, 'yes')).claimed, false, 'news');
+    });
+
+    it('two instances asking one person at the same moment never hand out one code', async () => {
+      // Both boards would pick 10 first (the same random numbers): the claim in the engine decides.
+      const sequence = () => {
+        let i = 0;
+        return () => [0, 0.5, 0.7][i++ % 3];
+      };
+      const a = instance(store.open(), 'A6', sequence());
+      const b = instance(store.open(), 'B6', sequence());
+      await Promise.all([a.board.ready, b.board.ready]);
+      const dan = '+15555550133';
+      const [codeA, codeB] = await Promise.all([
+        a.board.claimCode(dan, a.board.codeFor(dan), 60_000),
+        b.board.claimCode(dan, b.board.codeFor(dan), 60_000),
+      ]);
+      assert.notEqual(codeA, codeB);
+      assert.ok([codeA, codeB].includes('10'), `one of them kept 10: ${codeA}, ${codeB}`);
+      const closeA = a.open('ask q7 dan', dan, codeA);
+      const closeB = b.open('ask q7b dan', dan, codeB);
+      await a.board.written(['ask q7 dan']);
+      await b.board.written(['ask q7b dan']);
+      closeA();
+      closeB();
+      await until(() => a.board.openFor(dan) === 0 && b.board.openFor(dan) === 0, 'both to hear the others closed');
+      const engine = store.open();
+      for (let w = 0; (await engine.scan('board/', 100)).some((r) => r.key.includes('/code/')) && w < 100; w++) await sleep(20);
+      assert.deepEqual(
+        (await engine.scan('board/', 100)).filter((r) => r.key.includes('/code/')),
+        [],
+        'the claims are given back as the questions close',
+      );
+    });
+
+    it('a reply forwarded to an instance that no longer holds the question: handed on to its holder, or (it ended) said and removed', async () => {
+      const engine = store.open();
+      const old = instance(store.open(), 'old7');
+      const holder = instance(store.open(), 'holder7');
+      await Promise.all([old.board.ready, holder.board.ready]);
+      const eve = '+15555550134';
+      const prefix = `board/${ACCOUNT}/`;
+      // Taken over: the holder opened it; a sender that had not heard yet forwarded to the old instance.
+      holder.open('ask q8 eve', eve, '88');
+      await holder.board.written(['ask q8 eve']);
+      const reply = { text: 'yes', from: eve, to: HOUSE, media: [], at: new Date().toISOString(), sid: 'SMq8' };
+      await engine.put(`${prefix}fwd/${encodeURIComponent('ask q8 eve')}/SMq8`, { question: 'ask q8 eve', reply });
+      await engine.publish(`${prefix}instance/old7`, { key: `${prefix}fwd/${encodeURIComponent('ask q8 eve')}/SMq8` });
+      await until(() => holder.got.length === 1, 'the holder to get the reply, handed on');
+      assert.deepEqual(holder.got, ['ask q8 eve:yes']);
+      // Ended everywhere: it answers nothing, and it is said.
+      await engine.put(`${prefix}fwd/${encodeURIComponent('ask gone eve')}/SMgone`, {
+        question: 'ask gone eve',
+        reply: { ...reply, sid: 'SMgone' },
+      });
+      await engine.publish(`${prefix}instance/old7`, { key: `${prefix}fwd/${encodeURIComponent('ask gone eve')}/SMgone` });
+      await until(() => old.lost.length === 1, 'the lost reply to be said');
+      assert.deepEqual(old.lost, ['ask gone eve']);
+      assert.equal((await engine.scan(`${prefix}fwd/`, 100)).length, 0, 'nothing left behind');
     });
 
     it('a third instance started later reads the open questions from the engine', async () => {

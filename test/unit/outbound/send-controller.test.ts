@@ -122,25 +122,92 @@ describe('SendController', () => {
     assert.equal(statuses.at(-1)?.fill, 'red');
   });
 
-  it('hands what was sent to the outcome holder (room admitted first), and gives the room back when nothing was', async () => {
-    const calls: string[] = [];
-    const outcomes: OutcomeHolder<string> = {
+  /** A holder that logs each turn; `intend` answers what `intended` says (default: held). */
+  function loggingHolder(calls: string[], created: () => number, intended: 'held' | 'ended' | Error = 'held'): OutcomeHolder<string> {
+    return {
       admit: () => {
         calls.push('admit');
         return 'room';
       },
       withdraw: (admission) => void calls.push(`withdraw ${admission}`),
-      hold: async (admission, _msg, _accepted, delivery) => void calls.push(`hold ${admission} ${[...delivery.results.keys()].join()}`),
+      intend: async (admission, _msg, _accepted, params) => {
+        calls.push(`intend ${admission} ${params.map(([r, p]) => `${r}:${String(p.body)}`).join()} (created ${created()})`);
+        if (intended instanceof Error) throw intended;
+        if (intended === 'ended') return undefined;
+        return {
+          sent: (recipient, record) => void calls.push(`sent ${recipient} ${String(record.sid).slice(-2)}`),
+          release: () => void calls.push('release'),
+          hold: async (delivery) => void calls.push(`hold ${[...delivery.results.keys()].join()}`),
+        };
+      },
     };
-    const sending = setUp({ outcomes });
+  }
+
+  it('commits every recipient as an intent before any request, each Sid as its answer comes, then holds', async () => {
+    const calls: string[] = [];
+    let count = () => 0;
+    const sending = setUp({ outcomes: loggingHolder(calls, () => count()), to: `${ANN},${BOB}` });
+    count = () => sending.created.length;
     const first = await sending.run();
-    assert.deepEqual(calls, ['admit', `hold room ${ANN}`]);
+    assert.deepEqual(calls.slice(0, 2), ['admit', `intend room ${ANN}:The garage is open,${BOB}:The garage is open (created 0)`]);
+    assert.deepEqual(calls.slice(2, 4).sort(), [`sent ${ANN} 01`, `sent ${BOB} 02`].sort());
+    assert.deepEqual(calls.slice(4), [`hold ${ANN},${BOB}`]);
     assert.deepEqual([first.sent, first.done], [[], []], 'the holder ends it, later');
-    calls.length = 0;
-    const failing = setUp({ outcomes, to: INVALID });
+  });
+
+  it('releases the wait when nothing was sent, and the msg ends as a send that did not wait', async () => {
+    const calls: string[] = [];
+    const failing = setUp({ outcomes: loggingHolder(calls, () => 0), to: INVALID });
     const second = await failing.run();
-    assert.deepEqual(calls, ['admit', 'withdraw room']);
+    assert.deepEqual(calls, ['admit', `intend room ${INVALID}:The garage is open (created 0)`, 'release']);
     assert.equal(second.done[0]?.code, 'INVALID_TO_PHONE_NUMBER_ERROR');
+  });
+
+  it("sends nothing when the store refuses the intent: the msg ends with the store's coded error", async () => {
+    const calls: string[] = [];
+    const refusing = setUp({ outcomes: loggingHolder(calls, () => 0, new TwilioNodeError('STATE_UNAVAILABLE', 'state store not open')) });
+    const { done, sent } = await refusing.run();
+    assert.equal(done[0]?.code, 'STATE_UNAVAILABLE');
+    assert.deepEqual(sent, []);
+    assert.equal(refusing.created.length, 0);
+  });
+
+  it('sends nothing when the msg ended while its intent was stored (its node closed)', async () => {
+    const calls: string[] = [];
+    const closing = setUp({ outcomes: loggingHolder(calls, () => 0, 'ended') });
+    await closing.run();
+    assert.equal(closing.created.length, 0);
+  });
+
+  it('waits for the holder to be ready (restored intents reconciled) before it sends anything', async () => {
+    const calls: string[] = [];
+    let open: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const outcomes = { ...loggingHolder(calls, () => 0), ready: () => gate };
+    const { run, created } = setUp({ outcomes });
+    const running = run();
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(calls, [], 'nothing admitted while intents are reconciled');
+    open();
+    await running;
+    assert.equal(created.length, 1);
+  });
+
+  it('counts a waiting msg as prepared until its intents are stored (a burst lets in only what the queue wants)', async () => {
+    const calls: string[] = [];
+    let open: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const holder = loggingHolder(calls, () => 0);
+    const outcomes: OutcomeHolder<string> = { ...holder, intend: async (...args) => gate.then(() => holder.intend(...args)) };
+    const sending = setUp({ outcomes });
+    const account = sending.controller as unknown as { options: { account: { queue: { wantsMore: (p: number) => boolean } } } };
+    account.options.account.queue.wantsMore = (preparing) => preparing === 0;
+    const running = sending.run();
+    await new Promise((r) => setImmediate(r));
+    assert.equal(sending.controller.canTakeMore(), false, 'its intents are being stored');
+    open();
+    await running;
+    assert.equal(sending.controller.canTakeMore(), true);
   });
 
   it('refuses before sending when the holder has no room', async () => {
@@ -149,7 +216,7 @@ describe('SendController', () => {
         throw new TwilioNodeError('NOT_SENT', 'full');
       },
       withdraw: () => assert.fail('nothing to withdraw'),
-      hold: async () => assert.fail('nothing to hold'),
+      intend: async () => assert.fail('nothing to intend'),
     };
     const { run, created } = setUp({ outcomes });
     const { done } = await run();

@@ -16,6 +16,9 @@ import {
   OUTCOME_WAIT_PREFIX,
   OutcomeWait,
   OutcomeWaits,
+  OutcomeWaitsOptions,
+  StoredIntent,
+  intentOf,
   failureOf,
   isOutcomeWait,
   isSettled,
@@ -23,6 +26,7 @@ import {
   outcomeWaitOf,
 } from '../../../lib/waits/outcome-waits';
 import { WaitingRoom } from '../../../lib/waits/waiting-room';
+import { reconcileRetryMs } from '../../../lib/outbound/reconcile';
 
 const ANN = '+15555550100';
 const BOB = '+15555550101';
@@ -169,15 +173,23 @@ function accepted() {
 }
 
 /** OutcomeWaits on a room and a tracker whose looks answer from `twilio` (sid → status). */
-function setUp(options: { store?: ReturnType<typeof memoryStore>; failureOutput?: boolean; twilio?: Record<string, string> } = {}) {
+function setUp(
+  options: {
+    store?: KeyValueStore & { data: Map<string, unknown> };
+    failureOutput?: boolean;
+    twilio?: Record<string, string>;
+    reconcile?: OutcomeWaitsOptions['reconcile'];
+  } = {},
+) {
   const clock = new ManualClock();
   const store = options.store ?? memoryStore();
-  const node = { id: 'send', sent: [] as unknown[], logs: [] as string[], warnings: [] as string[] };
+  const node = { id: 'send', sent: [] as unknown[], logs: [] as string[], warnings: [] as string[], errors: [] as Array<[any, any]> };
   const roomNode = {
     id: node.id,
     send: (m: unknown) => node.sent.push(m),
     log: (m: string) => node.logs.push(m),
     warn: (m: string) => node.warnings.push(m),
+    error: (e: Error, m?: unknown) => void node.errors.push([e, m]),
   };
   const room = new WaitingRoom<OutcomeWait>({
     node: roomNode,
@@ -207,7 +219,17 @@ function setUp(options: { store?: ReturnType<typeof memoryStore>; failureOutput?
     success: (key: string) => statuses.push(key),
     warning: (key: string) => statuses.push(key),
   };
-  const waits = new OutcomeWaits({ room, tracker, kind: 'message', deadlineMs: 10_000, callbacks: false, status, clock });
+  const waits = new OutcomeWaits({
+    room,
+    tracker,
+    kind: 'message',
+    deadlineMs: 10_000,
+    callbacks: false,
+    status,
+    clock,
+    reconcile: options.reconcile,
+    log: (m) => node.logs.push(m),
+  });
   return { clock, store, node, room, waits, looks, statuses, twilio };
 }
 
@@ -338,5 +360,217 @@ describe('OutcomeWaits', () => {
     waits.withdraw(admissions[0]);
     assert.doesNotThrow(() => waits.admit({ payload: 'x' } as any));
     assert.equal(room.size, 0);
+  });
+});
+
+const settle = async () => {
+  for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
+};
+const intent = (to: string, body: string): StoredIntent => ({ to, from: '+15017122661', body, at: Date.now() });
+
+describe('OutcomeWaits: intents before sends, reconciled after a crash', () => {
+  it('keeps intents in its record check, and refuses damaged ones', () => {
+    const pending = record({ sids: {}, intents: { [ANN]: intent(ANN, 'hi') } });
+    assert.equal(isOutcomeWait(pending), true);
+    assert.equal(isOutcomeWait(record({ sids: { [ANN]: SM1 }, intents: { [BOB]: intent(BOB, 'hi') } })), true);
+    const damaged: Array<[string, unknown]> = [
+      ['neither a Sid nor an intent', record({ sids: {}, intents: {} })],
+      ['intents not an object', record({ sids: {}, intents: [intent(ANN, 'hi')] })],
+      ['an intent null', record({ sids: {}, intents: { [ANN]: null } })],
+      ['an intent without its recipient', record({ sids: {}, intents: { [ANN]: { at: 1 } } })],
+      ['an intent without its time', record({ sids: {}, intents: { [ANN]: { to: ANN } } })],
+      ['a body that is no text', record({ sids: {}, intents: { [ANN]: { ...intent(ANN, 'x'), body: 7 } } })],
+      ['a recipient both sent and intended', record({ sids: { [ANN]: SM1 }, intents: { [ANN]: intent(ANN, 'hi') } })],
+    ];
+    for (const [what, value] of damaged) assert.equal(isOutcomeWait(value), false, what);
+  });
+
+  it("reads an intent from a create's parameters: To, sender, the body as sent, the time", () => {
+    assert.deepEqual(intentOf({ to: ANN, from: '+15017122661', body: 'Hi Ann', statusCallback: 'https://x' }, 5), {
+      to: ANN,
+      from: '+15017122661',
+      body: 'Hi Ann',
+      at: 5,
+    });
+    assert.deepEqual(intentOf({ to: ANN, messagingServiceSid: 'MG' + '1'.repeat(32), contentSid: 'HX' + '2'.repeat(32) }, 6), {
+      to: ANN,
+      messagingServiceSid: 'MG' + '1'.repeat(32),
+      contentSid: 'HX' + '2'.repeat(32),
+      at: 6,
+    });
+  });
+
+  it('stores every recipient as an intent before anything is sent, writes each Sid after, then tracks', async () => {
+    const { clock, store, waits, looks } = setUp({ twilio: { [SM1]: 'delivered', [SM2]: 'delivered' } });
+    const msg = { payload: 'x' } as any;
+    const taken = accepted();
+    const params: Array<[string, Record<string, unknown>]> = [
+      [ANN, { to: ANN, from: '+15017122661', body: 'Hi' }],
+      [BOB, { to: BOB, from: '+15017122661', body: 'Hi' }],
+    ];
+    const intended = await waits.intend(waits.admit(msg), msg, taken, params);
+    assert.ok(intended);
+    const [stored] = [...store.data.values()] as OutcomeWait[];
+    assert.deepEqual(Object.keys(stored.intents!).sort(), [ANN, BOB].sort(), 'both intents committed before any request');
+    assert.deepEqual(stored.sids, {});
+    assert.equal(stored.intents![ANN].body, 'Hi');
+    assert.equal(stored.intents![ANN].at, clock.now());
+    intended.sent(ANN, { sid: SM1 });
+    await settle();
+    const afterOne = [...store.data.values()][0] as OutcomeWait;
+    assert.deepEqual(afterOne.sids, { [ANN]: SM1 });
+    assert.deepEqual(Object.keys(afterOne.intents!), [BOB]);
+    intended.sent(BOB, { sid: SM2 });
+    await intended.hold(delivery({ [ANN]: SM1, [BOB]: SM2 }));
+    const held = [...store.data.values()][0] as OutcomeWait;
+    assert.equal(held.intents, undefined, 'no intent left once every request was answered');
+    await clock.advance(2_000);
+    assert.deepEqual(looks.sort(), [SM1, SM2].sort());
+    assert.equal(taken.seen.sent.length, 1);
+    assert.equal(store.data.size, 0);
+  });
+
+  it("refuses with the store's coded error when the intent cannot be committed (nothing to send), and frees its room", async () => {
+    const store = memoryStore();
+    store.set = async () => {
+      throw new TwilioNodeError('STATE_UNAVAILABLE', 'state store not open');
+    };
+    const { waits, room } = setUp({ store });
+    const msg = { payload: 'x' } as any;
+    await assert.rejects(waits.intend(waits.admit(msg), msg, accepted(), [[ANN, { to: ANN, body: 'x' }]]), { code: 'STATE_UNAVAILABLE' });
+    assert.equal(room.size, 0);
+    for (let i = 0; i < 10; i++) waits.admit({ payload: 'x' } as any); // all ten places are free again
+  });
+
+  it('releases a wait nothing was sent for: gone from the store, its msg not ended by the room', async () => {
+    const { store, waits, room } = setUp();
+    const msg = { payload: 'x' } as any;
+    const taken = accepted();
+    const intended = await waits.intend(waits.admit(msg), msg, taken, [[ANN, { to: ANN, body: 'x' }]]);
+    intended!.release();
+    await settle();
+    assert.equal(room.size, 0);
+    assert.equal(store.data.size, 0);
+    assert.deepEqual(taken.seen.done, [], 'the caller ends it');
+  });
+
+  it('after a restart: found intents wait on with their Sid, unfound ones are NOT_SENT, before anything else', async () => {
+    const asked: Array<[string, string[]]> = [];
+    const atTwilio: Record<string, string> = { 'found-ann': SM1 };
+    const store = memoryStore({
+      [`${OUTCOME_WAIT_PREFIX}found`]: record({ sids: {}, intents: { [ANN]: intent(ANN, 'found-ann') } }),
+      [`${OUTCOME_WAIT_PREFIX}lost`]: record({ sids: {}, intents: { [BOB]: intent(BOB, 'lost-bob') }, msg: { payload: 'lost' } }),
+      [`${OUTCOME_WAIT_PREFIX}sent`]: record({ sids: { [BOB]: SM2 } }),
+    });
+    const reconcile: OutcomeWaitsOptions['reconcile'] = async (_kind, i, taken) => {
+      asked.push([i.body!, [...taken]]);
+      return atTwilio[i.body!];
+    };
+    const { clock, node, waits, looks, statuses } = setUp({ store, reconcile, twilio: { [SM1]: 'delivered', [SM2]: 'delivered' } });
+    await waits.resume();
+    await waits.ready();
+    assert.deepEqual(statuses.slice(0, 2), ['twilio-send.status.reconciling', 'twilio-send.status.waiting']);
+    assert.deepEqual(asked.map(([body]) => body).sort(), ['found-ann', 'lost-bob']);
+    for (const [, taken] of asked) assert.ok(taken.includes(SM2), 'the Sids other waits hold are never given');
+    await settle();
+    assert.equal(node.errors.length, 1, 'the unfound one ended at once');
+    const [error, msg] = node.errors[0];
+    assert.equal(error.code, 'NOT_SENT');
+    assert.equal(msg.payload, 'lost', 'Catch hears it with its msg');
+    assert.equal(store.data.has(`${OUTCOME_WAIT_PREFIX}lost`), false);
+    const found = store.data.get(`${OUTCOME_WAIT_PREFIX}found`) as OutcomeWait;
+    assert.deepEqual([found.sids, found.intents], [{ [ANN]: SM1 }, undefined], 'its Sid committed before it goes on');
+    await clock.advance(2_000);
+    assert.deepEqual(looks.sort(), [SM1, SM2].sort());
+    assert.equal(node.sent.length, 2, 'the found one and the one already sent end as delivered');
+    assert.deepEqual(
+      node.sent.map((m: any) => m.payload.status),
+      ['delivered', 'delivered'],
+    );
+  });
+
+  it('a msg with several recipients: the found ones wait on, Catch hears of the unfound ones at the end', async () => {
+    const store = memoryStore({
+      [`${OUTCOME_WAIT_PREFIX}two`]: record({
+        several: true,
+        sids: {},
+        intents: { [ANN]: intent(ANN, 'same'), [BOB]: intent(BOB, 'same') },
+      }),
+    });
+    const reconcile: OutcomeWaitsOptions['reconcile'] = async (_kind, i) => (i.to === ANN ? SM1 : undefined);
+    const { clock, node, waits } = setUp({ store, reconcile, twilio: { [SM1]: 'delivered' } });
+    await waits.resume();
+    await clock.advance(2_000);
+    assert.equal(node.sent.length, 1);
+    const out = node.sent[0] as any;
+    assert.deepEqual(out.payload.results, { [ANN]: SM1 });
+    assert.equal(out.payload.errors[BOB].code, 'NOT_SENT');
+    assert.equal(node.errors.length, 1);
+    assert.equal(node.errors[0][0].code, 'NOT_SENT');
+  });
+
+  it('when Twilio cannot be asked, tries again after the backoff on its clock, and never ends the msg on a guess', async () => {
+    let reachable = false;
+    let asked = 0;
+    const store = memoryStore({ [`${OUTCOME_WAIT_PREFIX}w`]: record({ sids: {}, intents: { [ANN]: intent(ANN, 'x') } }) });
+    const reconcile: OutcomeWaitsOptions['reconcile'] = async () => {
+      asked++;
+      if (!reachable) throw new Error('connect ECONNREFUSED');
+      return SM1;
+    };
+    const { clock, node, waits, room } = setUp({ store, reconcile, twilio: { [SM1]: 'delivered' } });
+    await waits.resume();
+    await waits.ready();
+    assert.equal(asked, 1);
+    assert.equal(node.logs.length, 1, 'said once');
+    assert.match(node.logs[0], /ECONNREFUSED/);
+    await clock.advance(reconcileRetryMs(0) - 1);
+    assert.equal(asked, 1);
+    await clock.advance(1);
+    assert.equal(asked, 2);
+    await clock.advance(reconcileRetryMs(1));
+    assert.equal(asked, 3);
+    assert.equal(room.size, 1, 'still waiting: not ended as NOT_SENT');
+    assert.deepEqual([node.errors, node.sent], [[], []]);
+    assert.equal(node.logs.length, 1, 'said once');
+    reachable = true;
+    await clock.advance(reconcileRetryMs(2));
+    assert.equal(asked, 4);
+    await clock.advance(2_000);
+    assert.equal(node.sent.length, 1);
+    assert.equal((node.sent[0] as any).payload.status, 'delivered');
+  });
+
+  it('a close stops the retries: the intent stays stored for the next start', async () => {
+    let asked = 0;
+    const store = memoryStore({ [`${OUTCOME_WAIT_PREFIX}w`]: record({ sids: {}, intents: { [ANN]: intent(ANN, 'x') } }) });
+    const reconcile: OutcomeWaitsOptions['reconcile'] = async () => {
+      asked++;
+      throw new Error('unreachable');
+    };
+    const { clock, waits, room } = setUp({ store, reconcile });
+    await waits.resume();
+    waits.stop();
+    await room.close(false);
+    await clock.advance(60_000);
+    assert.equal(asked, 1);
+    assert.ok((store.data.get(`${OUTCOME_WAIT_PREFIX}w`) as OutcomeWait).intents![ANN]);
+  });
+
+  it('gives each of two identical intents its own record (taken grows as they are found)', async () => {
+    const records = [SM1, SM2];
+    const store = memoryStore({
+      [`${OUTCOME_WAIT_PREFIX}a`]: record({ sids: {}, intents: { [ANN]: intent(ANN, 'same') } }),
+      [`${OUTCOME_WAIT_PREFIX}b`]: record({ sids: {}, intents: { [ANN]: intent(ANN, 'same') } }),
+    });
+    const reconcile: OutcomeWaitsOptions['reconcile'] = async (_kind, _i, taken) => {
+      const sid = records.find((r) => !taken.has(r));
+      if (sid) taken.add(sid);
+      return sid;
+    };
+    const { waits, room } = setUp({ store, reconcile });
+    await waits.resume();
+    const sids = [...room.values()].map((w) => Object.values(w.record.sids)[0]).sort();
+    assert.deepEqual(sids, [SM1, SM2].sort());
   });
 });

@@ -1,0 +1,139 @@
+/**
+ * reconcileIntent against the simulator (a real HTTP Twilio stand-in, through the account's SDK
+ * client): an intent a crash left without its Sid is found (To, sender, body, minutes), or not; two
+ * identical intents take two records; a Messaging Service's message; and a Twilio that cannot be
+ * asked rejects (the caller tries later) instead of answering "not sent".
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Node, NodeAPI } from 'node-red';
+import { TwilioAccount, openAccount } from '../../../lib/account/account';
+import {
+  RECONCILE_RETRY_MAX_MS,
+  RECONCILE_WINDOW_MS,
+  SendIntent,
+  reconcileIntent,
+  reconcileRetryMs,
+} from '../../../lib/outbound/reconcile';
+import { DEMO_ACCOUNT, TwilioSimulator } from '../../../simulator/server';
+import { freePort } from '../../support/prism';
+
+const RED = { util: (require('@node-red/util') as { util: NodeAPI['util'] }).util, _: (key: string) => key } as unknown as NodeAPI;
+const API_KEY = DEMO_ACCOUNT.apiKeys![0];
+const FROM = '+15017122661';
+const SERVICE = 'MG' + 'a'.repeat(32);
+const owner = {};
+
+function accountAt(baseUrl: string, settings: Record<string, unknown> = {}): { account: TwilioAccount; close: () => Promise<void> } {
+  const node = {} as Node & TwilioAccount;
+  const close = openAccount(
+    RED,
+    node,
+    { authMode: 'apiKey', region: '', edge: '', defaultFrom: FROM, baseUrl, ...settings },
+    { accountSid: DEMO_ACCOUNT.sid, apiKeySid: API_KEY.sid, apiKeySecret: API_KEY.secret },
+  );
+  return { account: node, close };
+}
+
+describe('reconcileIntent', () => {
+  const simulator = new TwilioSimulator({ accounts: [DEMO_ACCOUNT] });
+  let account: TwilioAccount;
+  let close: () => Promise<void>;
+  let n = 0;
+  /** A fresh recipient per test, so the records of one do not meet another's. */
+  const recipient = () => `+1555555${String(7000 + n++)}`;
+
+  before(async () => {
+    await simulator.start();
+    ({ account, close } = accountAt(simulator.url));
+  });
+  after(async () => {
+    await close();
+    await simulator.stop();
+  });
+
+  const send = (params: Record<string, unknown>) =>
+    account.getClient().messages.create(params as never) as unknown as Promise<{ sid: string }>;
+  const message = (to: string, body: string, at = Date.now()): SendIntent => ({ kind: 'message', to, from: FROM, body, at });
+
+  it('finds the record an intent became (To, From, body, within the minutes), and not one with another body', async () => {
+    const to = recipient();
+    const { sid } = await send({ to, from: FROM, body: 'Garage open' });
+    await send({ to, from: FROM, body: 'Garage closed' });
+    assert.equal(await reconcileIntent(account, owner, message(to, 'Garage open')), sid);
+    assert.equal(await reconcileIntent(account, owner, message(to, 'Garage ajar')), undefined, 'not sent');
+    assert.equal(await reconcileIntent(account, owner, message(recipient(), 'Garage open')), undefined, 'another recipient');
+  });
+
+  it("does not take a record created outside the window of the intent's time", async () => {
+    const to = recipient();
+    await send({ to, from: FROM, body: 'Old news' });
+    const later = Date.now() + RECONCILE_WINDOW_MS + 60_000;
+    assert.equal(await reconcileIntent(account, owner, message(to, 'Old news', later)), undefined);
+  });
+
+  it('gives two identical intents two different Sids, and a third none (two texts were sent)', async () => {
+    const to = recipient();
+    const first = await send({ to, from: FROM, body: 'Same' });
+    const second = await send({ to, from: FROM, body: 'Same' });
+    const taken = new Set<string>();
+    const a = await reconcileIntent(account, owner, message(to, 'Same'), taken);
+    const b = await reconcileIntent(account, owner, message(to, 'Same'), taken);
+    assert.deepEqual([a, b].sort(), [first.sid, second.sid].sort());
+    assert.equal(await reconcileIntent(account, owner, message(to, 'Same'), taken), undefined);
+  });
+
+  it('never gives a Sid another wait holds', async () => {
+    const to = recipient();
+    const { sid } = await send({ to, from: FROM, body: 'Held' });
+    assert.equal(await reconcileIntent(account, owner, message(to, 'Held'), new Set([sid])), undefined);
+  });
+
+  it('finds a message sent through a Messaging Service (no From of ours), not one of another service', async () => {
+    const to = recipient();
+    const { sid } = await send({ to, messagingServiceSid: SERVICE, body: 'Via service' });
+    const intent: SendIntent = { kind: 'message', to, messagingServiceSid: SERVICE, body: 'Via service', at: Date.now() };
+    assert.equal(await reconcileIntent(account, owner, { ...intent, messagingServiceSid: 'MG' + 'b'.repeat(32) }), undefined);
+    assert.equal(await reconcileIntent(account, owner, intent), sid);
+  });
+
+  it('finds a call by recipient, caller and time', async () => {
+    const to = recipient();
+    const call = (await account.getClient().calls.create({ to, from: FROM, twiml: '<Response><Say>Hi</Say></Response>' })) as {
+      sid: string;
+    };
+    const intent: SendIntent = { kind: 'call', to, from: FROM, at: Date.now() };
+    assert.equal(await reconcileIntent(account, owner, intent), call.sid);
+    assert.equal(await reconcileIntent(account, owner, intent, new Set([call.sid])), undefined, 'one call, one intent');
+  });
+
+  it('reads past the first page: a record under a thousand newer ones to the same recipient is found', async () => {
+    const to = recipient();
+    const { sid } = await send({ to, from: FROM, body: 'Deep' });
+    for (let i = 0; i < 1_050; i += 50)
+      await Promise.all(Array.from({ length: 50 }, (_, j) => send({ to, from: FROM, body: `later ${i + j}` })));
+    assert.equal(await reconcileIntent(account, owner, message(to, 'Deep')), sid);
+  });
+
+  it('rejects when Twilio cannot be asked (the caller tries again later), never answering "not sent"', async () => {
+    const port = await freePort(); // nothing listens there
+    const unreachable = accountAt(`http://127.0.0.1:${port}`, { maxRetries: 0 });
+    try {
+      await assert.rejects(reconcileIntent(unreachable.account, owner, message(recipient(), 'x')));
+    } finally {
+      await unreachable.close();
+    }
+    const failing = accountAt(simulator.url, { maxRetries: 0 });
+    try {
+      simulator.failNext({ type: 'http', status: 503, code: 20003, message: 'Service unavailable' });
+      await assert.rejects(reconcileIntent(failing.account, owner, message(recipient(), 'x')));
+    } finally {
+      await failing.close();
+    }
+  });
+
+  it('waits longer after each failed try, as the account does, up to its longest wait', () => {
+    assert.deepEqual([0, 1, 2, 3].map(reconcileRetryMs), [250, 500, 1_000, 2_000]);
+    assert.equal(reconcileRetryMs(30), RECONCILE_RETRY_MAX_MS);
+  });
+});
