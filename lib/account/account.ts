@@ -13,6 +13,7 @@ import { RawRequest, RawResponse, performRawRequest } from '../transport/raw-req
 import { RequestQueue } from '../transport/request-queue';
 import type { StateEngine } from '../state/engine';
 import { StateBackend, StateHealth, acquireStateEngine, embeddedStateDir, redactUrl } from './state-engines';
+import { setInstanceHome, setInstanceLeaseMs } from '../state/instance';
 import {
   AuthMode,
   BaseUrlRequestClient,
@@ -248,6 +249,10 @@ export function openAccount(RED: NodeAPI, node: Node, settings: AccountSettings,
  */
 function openState(RED: NodeAPI, node: Node, settings: AccountSettings, redisPassword: string | undefined) {
   const userDir = (RED.settings as unknown as { userDir?: string } | undefined)?.userDir;
+  // settings.js `twilio: { leaseMs }`: the instance and poll leases' time (several instances; 30 s by default).
+  setInstanceLeaseMs((RED.settings as unknown as { twilio?: { leaseMs?: number } } | undefined)?.twilio?.leaseMs);
+  // A restart on the same host and user dir takes over what the process before it held at once (several instances).
+  setInstanceHome(userDir);
   const say = (key: string, subs: Record<string, string> = {}) => render(text(key, subs), RED._ as Translate);
   try {
     if (settings.stateBackend === 'redis') {

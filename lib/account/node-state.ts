@@ -8,7 +8,7 @@
  * A node's keys live under `node/<id>/` in its engine; a removed node's are deleted.
  */
 import type { Node, NodeAPI } from 'node-red';
-import type { StateEngine } from '../state/engine';
+import type { Lease, StateEngine } from '../state/engine';
 import { TwilioNodeError } from '../core/errors';
 import { text } from '../core/texts';
 import { KeyValueStore, contextStore, forgetNodeState, nodeStateStore } from '../node-red/context';
@@ -16,9 +16,52 @@ import { KeyValueStore, contextStore, forgetNodeState, nodeStateStore } from '..
 /** How many keys one scan reads: a node's waits are read in pages, never all at once. */
 const SCAN_PAGE = 500;
 
+/** A stored value and its version (compare-and-set on it). */
+export interface Versioned {
+  key: string;
+  value: unknown;
+  version: number;
+}
+
+/**
+ * A KeyValueStore of a state engine, with the engine's versions: what several instances on one
+ * engine need to take a record over exactly once (compare-and-set) and to fence a write with a lease.
+ */
+export interface VersionedStore extends KeyValueStore {
+  readonly engine: StateEngine;
+  /** The stored value and its version (undefined: absent or expired). */
+  read(key: string): Promise<Versioned | undefined>;
+  /** Writes (undefined: deletes) only when the stored version is `ifVersion` (0: absent); resolves the new version (0 for a delete), undefined when refused. */
+  write(key: string, value: unknown, options?: { ifVersion?: number; fence?: Lease }): Promise<number | undefined>;
+  /** Stored values whose keys start with `prefix`, with their versions, in pages. */
+  entries(prefix: string): AsyncIterable<Versioned>;
+}
+
+export const isVersioned = (store: KeyValueStore): store is VersionedStore =>
+  typeof (store as Partial<VersionedStore>).write === 'function' && (store as Partial<VersionedStore>).engine !== undefined;
+
 /** A state engine seen as a key-value store under `prefix` (what the waiting room and the poller use). */
-export function engineStore(engine: StateEngine, prefix: string): KeyValueStore {
+export function engineStore(engine: StateEngine, prefix: string): VersionedStore {
   return {
+    engine,
+    read: async (key) => {
+      const record = await engine.get(prefix + key);
+      return record && { key, value: record.value, version: record.version };
+    },
+    write: async (key, value, options = {}) => {
+      if (value !== undefined) return engine.put(prefix + key, value, options);
+      return (await engine.delete(prefix + key, options)) ? 0 : undefined;
+    },
+    entries: (start) => ({
+      [Symbol.asyncIterator]: async function* () {
+        for (let after: string | undefined; ;) {
+          const page = await engine.scan(prefix + start, SCAN_PAGE, after);
+          for (const record of page) yield { key: record.key.slice(prefix.length), value: record.value, version: record.version };
+          if (page.length < SCAN_PAGE) return;
+          after = page[page.length - 1].key;
+        }
+      },
+    }),
     get: async (key) => (await engine.get(prefix + key))?.value,
     set: async (key, value) => {
       if (value === undefined) await engine.delete(prefix + key);
@@ -84,10 +127,19 @@ export function nodeState(RED: NodeAPI, node: Node, account: StateOwner | undefi
           (err: unknown) => node.warn(`${err instanceof Error ? err.message : String(err)}`),
         );
   const retry = retryDeletes(account, own);
-  const store: KeyValueStore = {
+  const store: VersionedStore = {
+    engine,
     get: (key) => moved.then(() => own.get(key)),
     set: (key, value) => moved.then(() => retry.set(key, value)),
     keys: () => moved.then(() => own.keys()),
+    read: (key) => moved.then(() => own.read(key)),
+    write: (key, value, options) => moved.then(() => own.write(key, value, options)),
+    entries: (start) => ({
+      [Symbol.asyncIterator]: async function* () {
+        await moved;
+        yield* own.entries(start);
+      },
+    }),
   };
   return {
     store,

@@ -69,6 +69,8 @@ export class PollReceiver {
         callbacks.emit(msg);
       },
       onPoll: (outcome) => this.report(outcome),
+      // Several instances on one engine: one poller per account and number (lib/inbound/poller.ts).
+      leaseName: `poll/${account.accountSid}/${settings.to || '*'}`,
     });
     callbacks.status.working('twilio-in.status.polling', { seconds: settings.intervalMs / 1000 });
     this.stopFeeding = hub.addSource();
@@ -92,6 +94,7 @@ export class PollReceiver {
       this.failing = true;
       return;
     }
+    if (outcome.standingBy) return status.working('twilio-in.status.standingBy');
     if (this.failing) log('twilio-in.warnings.pollRecovered');
     this.failing = false;
     if (outcome.truncated) warn('twilio-in.warnings.pollTruncated');

@@ -23,11 +23,20 @@
  *   by less moves the mark no further than POLL_MARK_AHEAD_MS past now.
  * - Only when one second alone holds more than a look reads, or a server ignores the date filters, is
  *   something left behind: the look says so (`truncated`).
+ *
+ * Several instances on one engine (Redis): one poller per account and number looks, the one holding
+ * lease `poll/<AccountSid>/<number>` (renewed every third of its time on the Clock); every cursor
+ * write is fenced with that lease, so an instance paused past its lease, whose lease another took,
+ * cannot move the cursor back. The others stand by (`standingBy`) and look for the lease as often:
+ * one takes over within a lease time of the holder's death.
  */
 import type twilio from 'twilio';
 import { Clock, Timer, systemClock } from '../core/clock';
 import { TwilioNodeError, toTwilioNodeError } from '../core/errors';
 import type { KeyValueStore } from '../node-red/context';
+import type { Lease } from '../state/engine';
+import { instanceLeaseMs, presenceOn } from '../state/instance';
+import { isVersioned } from '../account/node-state';
 import type { DuplicateWindow } from './dedupe';
 
 /** How far ahead of this machine's clock Twilio's may run: a record dated later does not move the mark. */
@@ -90,6 +99,8 @@ export interface PollOutcome {
   behind?: boolean;
   /** The stored mark was past now or more than a day old (a damaged store, or a stop of over a day): that list started afresh. */
   restarted?: boolean;
+  /** Several instances: another holds the poll lease; this one looks only once it is free. */
+  standingBy?: boolean;
 }
 
 export interface PollerOptions {
@@ -112,11 +123,23 @@ export interface PollerOptions {
   redact?: (text: string) => string;
   /** Intervals, backoffs, the stop wait and when a look began. */
   clock?: Clock;
+  /**
+   * Several instances on one engine: the poll lease's name (`poll/<AccountSid>/<number>`). Used
+   * only when `store` is an engine's that instances share.
+   */
+  leaseName?: string;
+  /** The lease's time (by default the instance lease's, lib/state/instance.ts). */
+  leaseMs?: number;
+  /** Who holds it (by default this process's instance id). */
+  holder?: string;
 }
 
 const CURSOR_KEY = 'twilio-in-poll-cursor';
 /** How long stop() waits for a look under way (a server that never answers must not hold a redeploy). */
 const STOP_WAIT_MS = 5_000;
+
+/** A fenced cursor write was refused: another instance took the poll lease. */
+class LeaseLost extends Error {}
 
 type Kind = 'messages' | 'calls';
 /**
@@ -221,9 +244,51 @@ export class InboundPoller {
   private stopped = false;
   private failures = 0;
   private readonly clock: Clock;
+  /** Several instances: the poll lease while held, and the timer that renews it. */
+  private lease?: Lease;
+  private keeper?: Timer;
 
   constructor(private readonly options: PollerOptions) {
     this.clock = options.clock ?? systemClock;
+  }
+
+  /** Several instances: the engine and lease to hold (undefined: one instance, no lease). */
+  private get leasing() {
+    const { store, leaseName } = this.options;
+    if (!leaseName || !isVersioned(store) || store.engine.guarantees.instances !== 'many') return undefined;
+    const ttlMs = this.options.leaseMs ?? instanceLeaseMs();
+    return { store, engine: store.engine, name: leaseName, ttlMs, everyMs: Math.max(50, Math.floor(ttlMs / 3)) };
+  }
+
+  /** Takes (or keeps) the poll lease; false while another instance holds it. */
+  private async holdLease(): Promise<boolean> {
+    const leasing = this.leasing;
+    if (!leasing) return true;
+    if (this.lease && this.lease.expiresAt > this.clock.now()) return true;
+    this.lease = await leasing.engine.lease(leasing.name, this.options.holder ?? presenceOn(leasing.engine).id, leasing.ttlMs);
+    if (this.lease) this.keepLease();
+    return this.lease !== undefined;
+  }
+
+  /** Renews the held lease every third of its time; lost (taken over), this instance stands by. */
+  private keepLease(): void {
+    const leasing = this.leasing!;
+    this.clock.clearTimeout(this.keeper);
+    this.keeper = this.clock.setTimeout(() => {
+      const held = this.lease;
+      if (!held || this.stopped) return;
+      leasing.engine.renew(held, leasing.ttlMs).then(
+        (renewed) => {
+          if (this.lease !== held) return;
+          this.lease = renewed;
+          if (renewed && !this.stopped) this.keepLease();
+        },
+        // Unreachable now: tried again at the same pace while the lease may still be ours.
+        () => {
+          if (this.lease === held && held.expiresAt > this.clock.now() && !this.stopped) this.keepLease();
+        },
+      );
+    }, leasing.everyMs);
   }
 
   /** Looks at once, then every interval (longer while looks fail). */
@@ -238,6 +303,11 @@ export class InboundPoller {
   async stop(): Promise<void> {
     this.stopped = true;
     this.clock.clearTimeout(this.timer);
+    this.clock.clearTimeout(this.keeper);
+    const lease = this.lease;
+    this.lease = undefined;
+    // Given up at once: another instance takes over without waiting for it to expire.
+    if (lease) void this.leasing?.engine.release(lease).catch(() => undefined);
     if (!this.running) return;
     let waited: Timer | undefined;
     await Promise.race([this.running, new Promise((resolve) => (waited = this.clock.setTimeout(() => resolve(undefined), STOP_WAIT_MS)))]);
@@ -256,8 +326,14 @@ export class InboundPoller {
     const at = this.clock.now();
     const outcome = { received: 0, truncated: false, behind: false, restarted: false };
     try {
+      if (!(await this.holdLease())) {
+        const everyMs = Math.min(this.options.intervalMs, this.leasing!.everyMs);
+        this.options.onPoll({ at, received: 0, failures: 0, nextInMs: everyMs, standingBy: true });
+        this.schedule(everyMs);
+        return;
+      }
       const positions = readCursor(await this.options.store.get(CURSOR_KEY), at, () => (outcome.restarted = true));
-      const save = () => this.options.store.set(CURSOR_KEY, writeCursor(positions));
+      const save = () => this.saveCursor(writeCursor(positions));
       for (const kind of (['messages', 'calls'] as const).filter((k) => this.options[k])) {
         const position = positions[kind];
         if (position) {
@@ -271,6 +347,13 @@ export class InboundPoller {
       this.options.onPoll({ at, failures: 0, nextInMs: this.options.intervalMs, ...outcome });
       this.schedule(this.options.intervalMs);
     } catch (err) {
+      if (err instanceof LeaseLost) {
+        // Another instance holds the lease now: this one stands by (what it read, the holder reads again).
+        this.lease = undefined;
+        this.clock.clearTimeout(this.keeper);
+        this.schedule(0);
+        return;
+      }
       this.failures++;
       const nextInMs = Math.min(this.options.intervalMs * 2 ** this.failures, POLL_MAX_BACKOFF_MS);
       this.options.onPoll({
@@ -282,6 +365,14 @@ export class InboundPoller {
       });
       this.schedule(nextInMs);
     }
+  }
+
+  /** Writes the cursor; several instances: fenced with the poll lease (refused: LeaseLost). */
+  private async saveCursor(cursor: Cursor): Promise<void> {
+    const leasing = this.leasing;
+    if (!leasing) return this.options.store.set(CURSOR_KEY, cursor);
+    const fence = this.lease;
+    if (!fence || (await leasing.store.write(CURSOR_KEY, cursor, { fence })) === undefined) throw new LeaseLost('poll lease lost');
   }
 
   /** A list's first look: the newest record listed is the mark, and what shares its second is remembered, not handed on. */
@@ -345,6 +436,8 @@ export class InboundPoller {
     const oldestFirst = items.reverse().sort((a, b) => a.at - b.at);
     for (const item of oldestFirst) {
       if (this.stopped) return false;
+      // Several instances: past the lease (a pause), what is left is the new holder's to hand on.
+      if (this.leasing && !(this.lease && this.lease.expiresAt > this.clock.now())) throw new LeaseLost('poll lease expired');
       if (await this.options.seen.has(item.sid)) continue;
       const event = await item.event();
       if (this.stopped) return false;

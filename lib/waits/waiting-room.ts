@@ -15,12 +15,23 @@
  *            every wait and forgets its store, a redeploy or shutdown lets them go (stored, to resume).
  *
  * Every msg taken ends exactly once: by an emit that is its last, an end, a refusal, or the close.
+ *
+ * Several instances on one engine (Redis): every stored record says which instance holds it
+ * (`heldBy`, lib/state/instance.ts), and that instance keeps its instance lease alive. restore() and
+ * a look every third of the lease (on the Clock) take over the records of an instance whose lease is
+ * gone: each by compare-and-set on its version, so exactly one instance resumes it, as a restart
+ * resumes a wait (a fresh msg). A live instance's records are never taken. Every later write of a
+ * record compares its version too: an instance that was paused past its lease finds its wait taken
+ * and lets it go (its msg done, nothing emitted) instead of writing over the new holder's. On a
+ * one-instance engine (embedded, context) none of this applies: a restart resumes every wait at once.
  */
 import type { NodeMessageInFlow } from 'node-red';
 import { Clock, Timer, systemClock } from '../core/clock';
 import { TwilioNodeError } from '../core/errors';
 import { Translate, render, text } from '../core/texts';
 import type { KeyValueStore } from '../node-red/context';
+import { type Presence, presenceOn } from '../state/instance';
+import { type VersionedStore, isVersioned } from '../account/node-state';
 import { AcceptedMessage, CLOSE_BUDGET_MS, MessageIntake } from '../outbound/intake';
 
 /** What all the waits of one node may hold in stored msgs together: a flow of big msgs is refused, not a crash. */
@@ -68,7 +79,13 @@ export interface Wait<R> {
   /** Its msg's send and done, likewise. */
   accepted?: AcceptedMessage<Msg>;
   bytes: number;
+  /** Several instances: the stored record's version (each write compares it), and the write under way. */
+  version?: number;
+  writing?: Promise<void>;
 }
+
+/** The field of a stored record that names the instance holding it (several instances on one engine). */
+export const HELD_BY = 'heldBy';
 
 /** What a room needs of its node. */
 export interface RoomNode {
@@ -103,6 +120,8 @@ export interface WaitingRoomOptions<R> {
   clock?: Clock;
   /** How long a close waits for work under way. */
   closeBudgetMs?: number;
+  /** Several instances on one engine: this instance's presence (by default the process's on the store's engine). */
+  presence?: Presence;
 }
 
 export class WaitingRoom<R> {
@@ -121,9 +140,20 @@ export class WaitingRoom<R> {
   private closed = false;
   /** While restore() reads the store: msgs wait for it (a cancel or the same alarm must see the restored waits). */
   private restoring?: Promise<void>;
+  /** Several instances on one engine: the store with versions, this instance's presence, the look for waits to take over. */
+  private readonly shared?: { store: VersionedStore; presence: Presence };
+  private resumer?: (restored: Array<Wait<R>>) => void;
+  private lookTimer?: Timer;
+  private lookFailing = false;
 
   constructor(private readonly options: WaitingRoomOptions<R>) {
     this.clock = options.clock ?? systemClock;
+    const store = options.store;
+    if (isVersioned(store) && store.engine.guarantees.instances === 'many') {
+      const presence = options.presence ?? presenceOn(store.engine);
+      presence.join();
+      this.shared = { store, presence };
+    }
     this.intake = new MessageIntake<Msg>({
       ready: options.ready,
       notSent: options.notSent,
@@ -221,10 +251,12 @@ export class WaitingRoom<R> {
       return undefined;
     }
     const id = randomId();
-    this.waits.set(id, { id, record, msg, accepted, bytes: admission.bytes });
+    const wait: Wait<R> = { id, record, msg, accepted, bytes: admission.bytes };
+    this.waits.set(id, wait);
     this.reserved--;
     try {
-      await this.options.store.set(this.options.prefix + id, record);
+      if (this.shared) await this.putFirst(wait);
+      else await this.options.store.set(this.options.prefix + id, record);
     } catch (err) {
       // Not stored, so not held: the caller's msg ends with the store's error, and its room is free again.
       this.waits.delete(id);
@@ -243,7 +275,72 @@ export class WaitingRoom<R> {
   /** Writes a wait's record again, after it changed. */
   async save(id: string): Promise<void> {
     const wait = this.waits.get(id);
-    if (wait) await this.options.store.set(this.options.prefix + id, wait.record);
+    if (!wait) return;
+    if (this.shared) await this.afterWrites(wait, () => this.putOwned(wait));
+    else await this.options.store.set(this.options.prefix + id, wait.record);
+  }
+
+  /** A new wait's first write: only once this instance's lease is held (else others would take it at once). */
+  private async putFirst(wait: Wait<R>): Promise<void> {
+    await this.shared!.presence.ready();
+    const version = await this.shared!.store.write(this.options.prefix + wait.id, this.stamped(wait.record), { ifVersion: 0 });
+    if (version === undefined) throw new Error(`state refused ${this.options.prefix}${wait.id}`);
+    wait.version = version;
+  }
+
+  /** Runs a write of a wait after those under way (each compares the version the one before left). */
+  private afterWrites(wait: Wait<R>, write: () => Promise<void>): Promise<void> {
+    const next = (wait.writing ?? Promise.resolve()).then(write);
+    wait.writing = next.catch(() => undefined);
+    return next;
+  }
+
+  /**
+   * Writes a held wait's record again, if it is still this instance's: refused (its version moved),
+   * it is read again: another instance took it over (this one was paused past its lease) or ended
+   * it: the wait is let go here. Written by this instance meanwhile: written again on that version.
+   */
+  private async putOwned(wait: Wait<R>): Promise<void> {
+    const { store, presence } = this.shared!;
+    const key = this.options.prefix + wait.id;
+    for (let tries = 0; tries < 3; tries++) {
+      if (this.waits.get(wait.id) !== wait) return;
+      const version = await store.write(key, this.stamped(wait.record), { ifVersion: wait.version ?? 0 });
+      if (version !== undefined) {
+        wait.version = version;
+        return;
+      }
+      const now = await store.read(key);
+      const owner = heldBy(now?.value);
+      if (!now || owner !== presence.id) return this.letGo(wait, owner);
+      wait.version = now.version;
+    }
+    throw new Error(`state refused ${key}`);
+  }
+
+  /** Deletes an ended wait's record, if it is still this instance's. */
+  private async deleteOwned(wait: Wait<R>): Promise<void> {
+    const { store, presence } = this.shared!;
+    const key = this.options.prefix + wait.id;
+    for (let tries = 0; tries < 3; tries++) {
+      if ((await store.write(key, undefined, { ifVersion: wait.version ?? 0 })) !== undefined) return;
+      const now = await store.read(key);
+      if (!now || heldBy(now.value) !== presence.id) return;
+      wait.version = now.version;
+    }
+  }
+
+  /** A wait another instance took over: gone from here without a word to the flow (it goes on there). */
+  private letGo(wait: Wait<R>, owner: string | undefined): void {
+    if (this.waits.get(wait.id) !== wait) return;
+    this.waits.delete(wait.id);
+    this.heldBytes -= wait.bytes;
+    wait.accepted?.done();
+    this.options.node.warn(this.say('waitTakenOver', { id: wait.id, instance: owner ?? '-' }));
+  }
+
+  private stamped(record: R): unknown {
+    return typeof record === 'object' && record !== null ? { ...record, [HELD_BY]: this.shared!.presence.id } : record;
   }
 
   /** The msg a wait sends: the one that came in, or the stored copy of a restored wait. */
@@ -271,7 +368,8 @@ export class WaitingRoom<R> {
     if (!wait) return undefined;
     this.waits.delete(id);
     this.heldBytes -= wait.bytes;
-    void this.options.store.set(this.options.prefix + id, undefined).catch(() => undefined);
+    if (this.shared) void this.afterWrites(wait, () => this.deleteOwned(wait)).catch(() => undefined);
+    else void this.options.store.set(this.options.prefix + id, undefined).catch(() => undefined);
     if (wait.accepted) wait.accepted.done(error);
     else if (error) this.options.node.error?.(error, wait.msg ?? (wait.record as { msg?: unknown }).msg);
     return wait;
@@ -286,14 +384,77 @@ export class WaitingRoom<R> {
   async restore(resume?: (restored: Array<Wait<R>>) => void): Promise<Array<Wait<R>>> {
     let opened: () => void = () => undefined;
     this.restoring = new Promise<void>((resolve) => (opened = resolve));
+    this.resumer = resume;
     try {
-      const restored = await this.read();
+      const restored = this.shared ? await this.readShared(false) : await this.read();
       if (!this.closed) resume?.(restored);
       return restored;
     } finally {
       this.restoring = undefined;
       opened();
+      if (this.shared && !this.closed) this.lookLater();
     }
+  }
+
+  /** Several instances: the next look for waits whose instance is gone, in a third of the lease. */
+  private lookLater(): void {
+    this.clock.clearTimeout(this.lookTimer);
+    this.lookTimer = this.clock.setTimeout(() => {
+      this.lookTimer = undefined;
+      if (this.closed) return;
+      this.readShared(true)
+        .then((taken) => {
+          this.lookFailing = false;
+          if (!this.closed && taken.length > 0) this.resumer?.(taken);
+        })
+        .catch((err: unknown) => {
+          // Said once while it fails (the store unreachable): the next look tries again.
+          if (!this.lookFailing) this.options.node.warn(errorText(err));
+          this.lookFailing = true;
+        })
+        .finally(() => {
+          if (!this.closed) this.lookLater();
+        });
+    }, this.shared!.presence.everyMs);
+  }
+
+  /**
+   * The stored waits this instance may take (several instances): its own from a run before in this
+   * process (not on a later look: those are ended waits whose delete is under way), those of no one
+   * and those of an instance whose lease is gone. Each is taken by compare-and-set on its version
+   * (stamped with this instance): the one instance whose write succeeds resumes it.
+   */
+  private async readShared(later: boolean): Promise<Array<Wait<R>>> {
+    const { store, presence } = this.shared!;
+    await presence.ready();
+    const restored: Array<Wait<R>> = [];
+    const damaged: string[] = [];
+    const gone = new Map<string | undefined, boolean>();
+    let notSetAside: unknown;
+    for await (const entry of store.entries(this.options.prefix)) {
+      if (this.closed) break;
+      const id = entry.key.slice(this.options.prefix.length);
+      if (this.waits.has(id)) continue;
+      const owner = heldBy(entry.value);
+      if (owner === presence.id ? later : !(gone.get(owner) ?? gone.set(owner, await presence.isGone(owner)).get(owner))) continue;
+      const record = unstamped(entry.value);
+      if (!checked(this.options.isRecord, record)) {
+        damaged.push(entry.key);
+        notSetAside ??= await this.setAside(entry.key, entry.value);
+        continue;
+      }
+      const version = await store.write(entry.key, this.stamped(record as R), { ifVersion: entry.version });
+      if (version === undefined || this.waits.has(id)) continue; // another instance took it first
+      const wait: Wait<R> = { id, record: record as R, bytes: Buffer.byteLength(JSON.stringify(record)), version };
+      this.waits.set(id, wait);
+      this.heldBytes += wait.bytes;
+      restored.push(wait);
+    }
+    if (damaged.length > 0)
+      this.options.node.warn(this.say('damagedWaits', { count: damaged.length, keys: damaged.slice(0, 5).join(', ') }));
+    if (notSetAside !== undefined) this.options.node.warn(errorText(notSetAside));
+    if (later && restored.length > 0) this.options.node.log(this.say('waitsTakenOver', { count: restored.length }));
+    return restored;
   }
 
   private async read(): Promise<Array<Wait<R>>> {
@@ -346,6 +507,8 @@ export class WaitingRoom<R> {
 
   private async closeNow(removed: boolean, endRemoved: (wait: Wait<R>) => TwilioNodeError | undefined): Promise<void> {
     this.closed = true;
+    this.clock.clearTimeout(this.lookTimer);
+    if (this.shared) this.shared.presence.leave();
     const budget = this.options.closeBudgetMs ?? CLOSE_BUDGET_MS;
     let timer: Timer | undefined;
     const outOfTime = new Promise<void>((resolve) => (timer = this.clock.setTimeout(resolve, budget)));
@@ -385,6 +548,19 @@ function checked<R>(isRecord: (value: unknown) => value is R, record: unknown): 
   } catch {
     return false;
   }
+}
+
+/** The instance a stored record says holds it (several instances on one engine). */
+function heldBy(value: unknown): string | undefined {
+  const owner = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[HELD_BY] : undefined;
+  return typeof owner === 'string' ? owner : undefined;
+}
+
+/** A stored record without the instance that held it. */
+function unstamped(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || !(HELD_BY in value)) return value;
+  const { [HELD_BY]: _owner, ...record } = value as Record<string, unknown>;
+  return record;
 }
 
 const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));

@@ -1,0 +1,220 @@
+/**
+ * Waits owned by an instance lease (several Node-RED instances on one engine): a live instance's
+ * waits are never taken, a dead one's are taken over by exactly one instance within the lease, a
+ * paused one lets go of what was taken, and on a one-instance engine a restart resumes everything at once.
+ * A real engine (embedded LMDB), seen as shared; each "instance" is its own Presence with its own id.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import type { NodeMessageInFlow } from 'node-red';
+import { ManualClock } from '../../../lib/core/clock';
+import { TwilioNodeError } from '../../../lib/core/errors';
+import { engineStore } from '../../../lib/account/node-state';
+import type { StateEngine } from '../../../lib/state/engine';
+import { Presence } from '../../../lib/state/instance';
+import { openStateEngine } from '../../../lib/state/open';
+import { HELD_BY, WaitingRoom, type Wait } from '../../../lib/waits/waiting-room';
+
+interface Rec {
+  msg: Record<string, unknown>;
+  step: number;
+}
+const isRecord = (value: unknown): value is Rec =>
+  typeof value === 'object' && value !== null && typeof (value as Rec).step === 'number' && typeof (value as Rec).msg === 'object';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ownership-'));
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+let dirs = 0;
+
+/** The embedded engine as an engine instances share (what Redis is): ownership applies. */
+function sharedView(engine: StateEngine): StateEngine {
+  return new Proxy(engine, {
+    get: (target, property) => {
+      if (property === 'guarantees') return { durable: 'commit', instances: 'many' };
+      const value = (target as unknown as Record<string | symbol, unknown>)[property];
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
+const LEASE_MS = 3_000;
+
+/** Moves the clock on in steps, letting the store's real I/O (LMDB commits) finish between them. */
+async function pass(clock: ManualClock, ms: number): Promise<void> {
+  for (let left = ms; left > 0; left -= 250) {
+    await clock.advance(Math.min(250, left));
+    await new Promise((resolve) => setTimeout(resolve, 15));
+  }
+}
+
+function instance(engine: StateEngine, id: string, clock: ManualClock, home?: string) {
+  const presence = new Presence(engine, id, clock, LEASE_MS, home);
+  const resumed: Array<Wait<Rec>> = [];
+  const logs: string[] = [];
+  const room = new WaitingRoom<Rec>({
+    node: { id: 'n1', send: () => undefined, log: (t) => logs.push(t), warn: (t) => logs.push(t) },
+    store: engineStore(engine, 'node/n1/'),
+    prefix: 'wait-',
+    capacity: 100,
+    outputs: 1,
+    isRecord,
+    notSent: () => new TwilioNodeError('NOT_SENT', 'not sent'),
+    abandoned: () => new TwilioNodeError('REQUEST_TIMEOUT', 'abandoned'),
+    clock,
+    presence,
+  });
+  return { room, presence, resumed, logs, restore: () => room.restore((waits) => resumed.push(...waits)) };
+}
+
+async function holdOne(room: WaitingRoom<Rec>, step: number) {
+  const done: Array<Error | undefined> = [];
+  const m = { _msgid: `m${step}`, payload: step } as unknown as NodeMessageInFlow;
+  const admission = room.admit(m);
+  const id = await room.hold(admission, { msg: admission.copy, step }, {
+    send: () => undefined,
+    done: (err?: Error) => done.push(err),
+    ended: false,
+  } as never);
+  return { id: id!, done };
+}
+
+describe('waits owned by an instance lease', () => {
+  it('a live instance keeps its waits; a dead one’s are taken over once, by one of the others, within the lease', async () => {
+    const clock = new ManualClock();
+    const raw = openStateEngine({ backend: 'embedded', dir: path.join(tmp, `e${++dirs}`) }, clock);
+    const engine = sharedView(raw);
+    try {
+      const deadClock = new ManualClock(clock.now());
+      const a = instance(engine, 'A', deadClock);
+      await a.restore();
+      const held = [await holdOne(a.room, 1), await holdOne(a.room, 2), await holdOne(a.room, 3)];
+      const stored = await raw.get(`node/n1/wait-${held[0].id}`);
+      assert.equal((stored?.value as Record<string, unknown>)[HELD_BY], 'A', 'each record says which instance holds it');
+
+      const b = instance(engine, 'B', clock);
+      const c = instance(engine, 'C', clock);
+      await Promise.all([b.restore(), c.restore()]);
+      assert.equal(b.resumed.length + c.resumed.length, 0, 'a live instance’s waits are never taken');
+      // A dies: its clock stops, its lease is no longer renewed. B and C keep theirs and look every third of it.
+      await pass(clock, LEASE_MS / 2);
+      assert.equal(b.resumed.length + c.resumed.length, 0, 'not before A’s lease has expired');
+      await pass(clock, LEASE_MS);
+      const taken = [...b.resumed, ...c.resumed].map((w) => w.id).sort();
+      assert.deepEqual(taken, held.map((h) => h.id).sort(), 'every wait taken over once, by one instance');
+      assert.deepEqual(
+        taken.map((id) => [...b.resumed, ...c.resumed].find((w) => w.id === id)!.record.step).sort(),
+        [1, 2, 3],
+        'resumed from their records',
+      );
+      await pass(clock, LEASE_MS * 3);
+      assert.equal(b.resumed.length + c.resumed.length, 3, 'and never again');
+      const owners = await Promise.all(
+        held.map(async (h) => ((await raw.get(`node/n1/wait-${h.id}`))?.value as Record<string, unknown>)[HELD_BY]),
+      );
+      for (const owner of owners) assert.ok(owner === 'B' || owner === 'C');
+
+      // A was only paused: its next write finds the wait taken, lets it go (its msg done, nothing sent) and writes nothing.
+      const before = await raw.get(`node/n1/wait-${held[0].id}`);
+      await a.room.save(held[0].id);
+      assert.equal(a.room.get(held[0].id), undefined, 'let go');
+      assert.deepEqual(held[0].done, [undefined], 'its msg done once, without an error');
+      assert.equal((await raw.get(`node/n1/wait-${held[0].id}`))?.version, before?.version, 'the new holder’s record untouched');
+      assert.match(a.logs.join('\n'), /taken over by another Node-RED instance/);
+      // Its end of a taken wait does not delete the new holder's record either.
+      a.room.end(held[1].id);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.ok(await raw.get(`node/n1/wait-${held[1].id}`), 'still there for its new holder');
+
+      // The new holder ends its wait: gone from the store.
+      const holder = b.room.get(held[2].id) ? b : c;
+      holder.room.end(held[2].id);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.equal(await raw.get(`node/n1/wait-${held[2].id}`), undefined);
+      await Promise.all([a.room.close(false), b.room.close(false), c.room.close(false)]);
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it('a wait saved again by its live holder stays its own (its versions follow its writes)', async () => {
+    const clock = new ManualClock();
+    const raw = openStateEngine({ backend: 'embedded', dir: path.join(tmp, `e${++dirs}`) }, clock);
+    const engine = sharedView(raw);
+    try {
+      const a = instance(engine, 'A', clock);
+      await a.restore();
+      const { id } = await holdOne(a.room, 1);
+      a.room.get(id)!.record.step = 2;
+      await Promise.all([a.room.save(id), a.room.save(id), a.room.save(id)]);
+      assert.equal(((await raw.get(`node/n1/wait-${id}`))?.value as Rec).step, 2);
+      assert.ok(a.room.get(id), 'still held');
+      const b = instance(engine, 'B', clock);
+      await b.restore();
+      await pass(clock, LEASE_MS * 3);
+      assert.equal(b.resumed.length, 0, 'A is alive: B takes nothing');
+      await Promise.all([a.room.close(false), b.room.close(false)]);
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it('a restart in the same home (host and user dir) takes over what its predecessor held at once, not a lease later', async () => {
+    const clock = new ManualClock();
+    const raw = openStateEngine({ backend: 'embedded', dir: path.join(tmp, `e${++dirs}`) }, clock);
+    const engine = sharedView(raw);
+    try {
+      const first = instance(engine, 'A1', new ManualClock(clock.now()), 'host /data');
+      await first.restore();
+      const held = await holdOne(first.room, 1);
+      const other = instance(engine, 'B', clock, 'other-host /data');
+      await other.restore();
+      // A1 is killed; A2 starts on its user dir at once (A1's lease still runs).
+      const second = instance(engine, 'A2', clock, 'host /data');
+      await second.restore();
+      assert.deepEqual(
+        second.resumed.map((w) => w.id),
+        [held.id],
+        'resumed at once by its successor',
+      );
+      await pass(clock, LEASE_MS * 2);
+      assert.equal(other.resumed.length, 0, 'and by no one else');
+      await Promise.all([first.room.close(false), other.room.close(false), second.room.close(false)]);
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it('one-instance engine (embedded): a restart resumes every wait at once, whoever held it before', async () => {
+    const clock = new ManualClock();
+    const engine = openStateEngine({ backend: 'embedded', dir: path.join(tmp, `e${++dirs}`) }, clock);
+    try {
+      await engine.put('node/n1/wait-x', { msg: {}, step: 1, [HELD_BY]: 'a previous process' });
+      await engine.put('node/n1/wait-y', { msg: {}, step: 2 });
+      const b = instance(engine, 'B', clock);
+      await b.restore();
+      assert.deepEqual(b.resumed.map((w) => w.record.step).sort(), [1, 2]);
+      await b.room.close(false);
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it('a record of no instance (written before leases) is taken at once by one instance', async () => {
+    const clock = new ManualClock();
+    const raw = openStateEngine({ backend: 'embedded', dir: path.join(tmp, `e${++dirs}`) }, clock);
+    const engine = sharedView(raw);
+    try {
+      await raw.put('node/n1/wait-old', { msg: {}, step: 7 });
+      const a = instance(engine, 'A', clock);
+      const b = instance(engine, 'B', clock);
+      await Promise.all([a.restore(), b.restore()]);
+      assert.equal(a.resumed.length + b.resumed.length, 1);
+      await Promise.all([a.room.close(false), b.room.close(false)]);
+    } finally {
+      await raw.close();
+    }
+  });
+});
