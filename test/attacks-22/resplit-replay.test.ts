@@ -1,0 +1,125 @@
+/**
+ * Attack (issue #22): Twilio's signature runs over the URL and the sorted parameters written as
+ * key+value with NO separator. A stranger holding one captured, validly signed "yes" can move the
+ * boundary between one parameter and the next (`MessageSid=SMx&NumMedia=0` becomes
+ * `MessageSid=SMxNumMedia0`): the signature still holds, but the event's identity (its MessageSid)
+ * is new, so the durable duplicate memory (heard.ts) does not know it, and with a fresh
+ * I-Twilio-Idempotency-Token it answers a newer question. Each capture yields several such variants.
+ */
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import { describe, it } from 'node:test';
+import twilio from 'twilio';
+import { ACCOUNT, FlowNode, accountNode, allNodes, helper, useHttpNode, useRuntime } from '../support/harness';
+import { useManualClock } from '../support/ticking';
+
+const HOUSE = '+15017122661';
+const PERSON = '+15555550177';
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The string Twilio signs (after the URL): sorted keys, each key then its value, no separator. */
+const signedText = (params: Record<string, string>) =>
+  Object.keys(params)
+    .sort()
+    .map((k) => k + params[k])
+    .join('');
+
+describe('attack: a captured signed webhook re-split at a parameter boundary', () => {
+  const { simulator } = useRuntime();
+  const httpNode = useHttpNode();
+  const time = useManualClock();
+
+  async function until(check: () => boolean, what: string, ms = 10_000): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!check()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await Promise.race([simulator.settled(), sleep(20)]);
+      await sleep(2);
+      if (!check()) await time.clock.advance(250);
+    }
+  }
+
+  it('the same signature with moved boundaries is a duplicate: it answers no newer question', async () => {
+    const flow: FlowNode[] = [
+      { id: 'in', type: 'twilio-in', z: 'tab', account: 'account', path: '/twilio/account', validate: true, reply: 'auto', dedupe: true, dedupeWindow: 600, wires: [['news']] },
+      {
+        id: 'ask',
+        type: 'twilio-ask',
+        z: 'tab',
+        account: 'account',
+        to: 'to',
+        toType: 'msg',
+        from: HOUSE,
+        fromType: 'str',
+        body: 'Question',
+        bodyType: 'str',
+        answers: [{ type: 'words', value: 'yes, y', label: 'yes' }],
+        timeout: 3600,
+        mode: 'each',
+        outputs: 4,
+        wires: [['yes'], ['else'], ['noReply'], ['notDelivered']],
+      },
+      ...['news', 'yes', 'else', 'noReply', 'notDelivered'].map((id) => ({ id, type: 'helper', z: 'tab' })),
+    ];
+    const { node, credentials } = accountNode(simulator.url, 'authToken');
+    await helper.load(allNodes, [{ id: 'tab', type: 'tab', label: 't' }, { ...node, id: 'account' }, ...flow], { account: credentials });
+    const got: Record<string, any[]> = {};
+    for (const id of ['news', 'yes', 'else', 'noReply', 'notDelivered']) {
+      got[id] = [];
+      helper.getNode(id).on('input', (m: any) => got[id].push(m));
+    }
+    const questions = () => [...simulator.messages.values()].filter((m) => m.to === PERSON && m.direction !== 'inbound');
+    const url = `${httpNode.base()}/twilio/account`;
+
+    // The person's real "yes" to the first question: Twilio signs and posts it; the stranger captures it.
+    const sid = 'SM' + crypto.randomBytes(16).toString('hex');
+    const params: Record<string, string> = {
+      MessageSid: sid,
+      SmsSid: sid,
+      AccountSid: ACCOUNT.sid,
+      From: PERSON,
+      To: HOUSE,
+      Body: 'yes',
+      NumMedia: '0',
+      SmsStatus: 'received',
+      ApiVersion: '2010-04-01',
+    };
+    const signature = twilio.getExpectedTwilioSignature(ACCOUNT.authToken, url, params);
+    const post = async (p: Record<string, string>) => {
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Twilio-Signature': signature, 'I-Twilio-Idempotency-Token': crypto.randomUUID() },
+        body: new URLSearchParams(p).toString(),
+      });
+      return res.status;
+    };
+    helper.getNode('ask').receive({ to: PERSON, payload: 'first' });
+    await until(() => questions().length === 1, 'the first question');
+    assert.equal(await post(params), 200);
+    await until(() => got.yes.length === 1, 'the real answer');
+
+    // A newer question ("unlock the door?") is asked; the stranger replays re-split variants of the "yes".
+    helper.getNode('ask').receive({ to: PERSON, payload: 'unlock the door' });
+    await until(() => questions().length === 2, 'the newer question');
+    const variants: Record<string, string>[] = [
+      // MessageSid swallows NumMedia: MessageSid=SMxNumMedia0
+      (({ NumMedia, ...rest }) => ({ ...rest, MessageSid: `${sid}NumMedia${NumMedia}` }))(params),
+      // SmsSid swallows SmsStatus, and MessageSid swallows NumMedia (another identity again)
+      (({ NumMedia, SmsStatus, ...rest }) => ({ ...rest, MessageSid: `${sid}NumMedia${NumMedia}`, SmsSid: `${sid}SmsStatus${SmsStatus}` }))(params),
+    ];
+    for (const v of variants) {
+      assert.equal(signedText(v), signedText(params), 'the signed text is unchanged');
+      assert.equal(twilio.validateRequest(ACCOUNT.authToken, signature, url, v), true, 'the captured signature still holds');
+    }
+    const statuses = [];
+    for (const v of variants) statuses.push(await post(v));
+    await sleep(300);
+    await time.clock.advance(250);
+    await sleep(100);
+    assert.deepEqual(
+      { yes: got.yes.map((m) => m.payload), news: got.news.length },
+      { yes: ['first'], news: 0 },
+      `a replay answered the newer question (statuses ${statuses.join(',')})`,
+    );
+  });
+});
