@@ -41,7 +41,18 @@ describe('attack: a captured signed webhook re-split at a parameter boundary', (
 
   it('the same signature with moved boundaries is a duplicate: it answers no newer question', async () => {
     const flow: FlowNode[] = [
-      { id: 'in', type: 'twilio-in', z: 'tab', account: 'account', path: '/twilio/account', validate: true, reply: 'auto', dedupe: true, dedupeWindow: 600, wires: [['news']] },
+      {
+        id: 'in',
+        type: 'twilio-in',
+        z: 'tab',
+        account: 'account',
+        path: '/twilio/account',
+        validate: true,
+        reply: 'auto',
+        dedupe: true,
+        dedupeWindow: 600,
+        wires: [['news']],
+      },
       {
         id: 'ask',
         type: 'twilio-ask',
@@ -88,7 +99,11 @@ describe('attack: a captured signed webhook re-split at a parameter boundary', (
     const post = async (p: Record<string, string>) => {
       const res = await fetch(url, {
         method: 'POST',
-        headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Twilio-Signature': signature, 'I-Twilio-Idempotency-Token': crypto.randomUUID() },
+        headers: {
+          'Content-Type': 'application/x-www-form-urlencoded',
+          'X-Twilio-Signature': signature,
+          'I-Twilio-Idempotency-Token': crypto.randomUUID(),
+        },
         body: new URLSearchParams(p).toString(),
       });
       return res.status;
@@ -98,28 +113,29 @@ describe('attack: a captured signed webhook re-split at a parameter boundary', (
     assert.equal(await post(params), 200);
     await until(() => got.yes.length === 1, 'the real answer');
 
-    // A newer question ("unlock the door?") is asked; the stranger replays re-split variants of the "yes".
-    helper.getNode('ask').receive({ to: PERSON, payload: 'unlock the door' });
-    await until(() => questions().length === 2, 'the newer question');
-    const variants: Record<string, string>[] = [
-      // MessageSid swallows NumMedia: MessageSid=SMxNumMedia0
-      (({ NumMedia, ...rest }) => ({ ...rest, MessageSid: `${sid}NumMedia${NumMedia}` }))(params),
-      // SmsSid swallows SmsStatus, and MessageSid swallows NumMedia (another identity again)
-      (({ NumMedia, SmsStatus, ...rest }) => ({ ...rest, MessageSid: `${sid}NumMedia${NumMedia}`, SmsSid: `${sid}SmsStatus${SmsStatus}` }))(params),
-    ];
-    for (const v of variants) {
-      assert.equal(signedText(v), signedText(params), 'the signed text is unchanged');
-      assert.equal(twilio.validateRequest(ACCOUNT.authToken, signature, url, v), true, 'the captured signature still holds');
+    // For each variant a newer question ("unlock the door?") is asked, and the stranger replays the
+    // captured "yes" re-split: the signed text and the signature are unchanged.
+    const variants: Record<string, Record<string, string>> = {
+      // MessageSid swallows NumMedia: a new MessageSid, so a new identity
+      'MessageSid=SMxNumMedia0': (({ NumMedia, ...rest }) => ({ ...rest, MessageSid: `${sid}NumMedia${NumMedia}` }))(params),
+      // MessageSid empty, the Sid moved into a key of its own: no identity at all (token only)
+      'MessageSid=&SMxNumMedia=0': (({ NumMedia, ...rest }) => ({ ...rest, MessageSid: '', [`${sid}NumMedia`]: NumMedia }))(params),
+    };
+    const answered: string[] = [];
+    let asked = 1;
+    for (const [name, v] of Object.entries(variants)) {
+      assert.equal(signedText(v), signedText(params), `${name}: the signed text is unchanged`);
+      assert.equal(twilio.validateRequest(ACCOUNT.authToken, signature, url, v), true, `${name}: the captured signature still holds`);
+      helper.getNode('ask').receive({ to: PERSON, payload: `unlock the door (${name})` });
+      asked++;
+      await until(() => questions().length === asked, 'the newer question');
+      const before = got.yes.length;
+      assert.equal(await post(v), 200);
+      await sleep(200);
+      await time.clock.advance(250);
+      await sleep(50);
+      if (got.yes.length > before) answered.push(name);
     }
-    const statuses = [];
-    for (const v of variants) statuses.push(await post(v));
-    await sleep(300);
-    await time.clock.advance(250);
-    await sleep(100);
-    assert.deepEqual(
-      { yes: got.yes.map((m) => m.payload), news: got.news.length },
-      { yes: ['first'], news: 0 },
-      `a replay answered the newer question (statuses ${statuses.join(',')})`,
-    );
+    assert.deepEqual({ answeredByReplay: answered, news: got.news.length }, { answeredByReplay: [], news: 0 });
   });
 });
