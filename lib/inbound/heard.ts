@@ -7,7 +7,7 @@
  * sign: anyone holding a captured webhook can change it) was.
  *
  * Each is one `claim` (first wins, atomic across every instance on one store, with expiry): O(1) per
- * event (two claims for a new event, one for a replay, which writes nothing), bounded by the expiry. Keys are keyed by the Account SID, so every account node of one
+ * event (three claims for a new webhook: identity, signature, token; one for a replay, which writes nothing), bounded by the expiry. Keys are keyed by the Account SID, so every account node of one
  * Twilio account in this Node-RED, and every Node-RED on one Redis, shares the memory. What a
  * stranger controls (identities, tokens) is hashed before it becomes part of a key: fixed length,
  * nothing a store could read as a path or a pattern.
@@ -68,6 +68,7 @@ export async function heardFirst(
   accountSid: string,
   identity: string | undefined,
   token?: DeliveryToken,
+  signature?: string,
 ): Promise<boolean> {
   if (!engine) throw new HeardUnknownError();
   const prefix = heardPrefix(accountSid);
@@ -77,6 +78,11 @@ export async function heardFirst(
     });
   // The identity first: a replay (a fresh token on what was heard) stops there, and writes nothing.
   if (identity !== undefined && !(await claim(`${prefix}e/${digest(identity)}`, HEARD_MEMORY_MS))) return false;
+  // Twilio signs key+value with no separator: a captured request re-split at a boundary
+  // (MessageSid=SMxNumMedia0) keeps its signature but not its identity. The signature is the same
+  // for every such variant: claimed too (only for an event with an identity: two requests within a
+  // call that Twilio signs alike, a <Redirect> loop, are told apart by their tokens).
+  if (identity !== undefined && signature && !(await claim(`${prefix}s/${digest(signature)}`, HEARD_MEMORY_MS))) return false;
   if (token && token.value && token.windowMs > 0) return claim(`${prefix}t/${digest(token.value)}`, token.windowMs);
   return true;
 }

@@ -61,7 +61,8 @@ const REMEMBERED_EVENTS = 10_000;
  * event is told apart by its delivery token only.
  */
 export function eventIdentity(event: InboundEvent): string | undefined {
-  if (!event.sid) return undefined;
+  // An empty Sid (a re-split of a signed request can make one) is still an identity: never none.
+  if (event.sid === undefined) return undefined;
   const p = event.params;
   const text = (value: unknown) => (value === undefined || value === null ? '' : String(value));
   if (event.kind === 'message') return `message|${event.sid}`;

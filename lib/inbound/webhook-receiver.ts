@@ -190,7 +190,7 @@ export class WebhookReceiver {
       const identity = eventIdentity(inboundEvent(params, origin));
       let first: boolean;
       try {
-        first = await heardFirst(account.state, account.accountSid, identity, token ? { value: token, windowMs } : undefined);
+        first = await heardFirst(account.state, account.accountSid, identity, token ? { value: token, windowMs } : undefined, signature);
       } catch {
         this.warnThrottled('twilio-in.warnings.stateUnavailable', {});
         this.callbacks.status.failed('twilio-in.status.stateUnavailable');
