@@ -208,8 +208,17 @@ export class QuestionBoard {
   private heard(message: unknown): void {
     if (!isObj(message)) return;
     if (message.type === 'opened' && isIndexed(message.question) && message.question.instance !== this.shared!.instance) {
-      // Taken over by another instance: it is theirs now (its index record names them).
-      this.addRemote(message.question);
+      // Taken over by another instance: it is theirs now (its index record names them). Believed as
+      // the index record says it, not as the message does: whoever may publish on a shared Redis is
+      // not thereby one of our instances (it cannot write keys).
+      const shared = this.shared!;
+      const { person, id } = message.question;
+      void shared.engine
+        .get(this.indexKey(person, id))
+        .then((stored) => {
+          if (stored && isIndexed(stored.value) && stored.value.instance !== shared.instance) this.addRemote(stored.value);
+        })
+        .catch((err: unknown) => shared.onError?.(err));
     } else if (message.type === 'closed' && typeof message.id === 'string' && typeof message.person === 'string') {
       const questions = this.remote.get(message.person);
       if (!questions || questions.get(message.id)?.instance !== message.instance) return;
