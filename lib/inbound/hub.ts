@@ -8,7 +8,7 @@
  */
 import crypto from 'node:crypto';
 import type { StateEngine } from '../state/engine';
-import { inboundChannel } from './heard';
+import { digest, heardPrefix, inboundChannel } from './heard';
 import type { WebhookEvent } from './webhook';
 
 export interface InboundEvent {
@@ -86,7 +86,7 @@ const FAR_SID = /^[A-Za-z0-9]{2,64}$/;
 export class InboundHub {
   /** Tells this hub's own events apart from another instance's on the account's channel. */
   private readonly id = crypto.randomUUID();
-  private remote?: { engine: StateEngine; channel: string; stop: Promise<() => Promise<void>> };
+  private remote?: { engine: StateEngine; channel: string; accountSid: string; stop: Promise<() => Promise<void>> };
   private readonly bySid = new Map<string, Set<InboundHandler>>();
   private readonly byPair = new Map<string, Set<InboundHandler>>();
   private readonly byNumber = new Map<string, Set<InboundHandler>>();
@@ -173,7 +173,7 @@ export class InboundHub {
         this.onHandlerError(err);
         return async () => undefined;
       });
-    this.remote = { engine, channel, stop };
+    this.remote = { engine, channel, accountSid, stop };
   }
 
   private sendAfar(event: InboundEvent): void {
@@ -205,11 +205,26 @@ export class InboundHub {
       route: optional(e.route),
     };
     const identity = eventIdentity(event);
-    if (identity !== undefined) {
-      if (this.seen.has(identity)) return;
-      this.seen.set(identity, 'heard');
-      if (this.seen.size > REMEMBERED_EVENTS) this.seen.delete(this.seen.keys().next().value as string);
-    }
+    if (identity === undefined) return this.deliverFar(event);
+    if (this.seen.has(identity)) return;
+    // Believed only when the instance that heard it claimed its identity in the engine (heard.ts), as
+    // it does before it publishes: whoever may PUBLISH on a shared Redis cannot write that key.
+    const remote = this.remote;
+    if (!remote) return;
+    void remote.engine
+      .get(`${heardPrefix(remote.accountSid)}e/${digest(identity)}`)
+      .then((claimed) => {
+        if (!claimed || this.seen.has(identity)) return;
+        this.seen.set(identity, 'heard');
+        if (this.seen.size > REMEMBERED_EVENTS) this.seen.delete(this.seen.keys().next().value as string);
+        this.deliverFar(event);
+      })
+      .catch((err: unknown) => this.onHandlerError(err));
+  }
+
+  private deliverFar(event: InboundEvent): void {
+    const handlers = this.bySid.get(event.sid!);
+    if (!handlers) return;
     for (const handler of [...handlers]) {
       try {
         handler(event);

@@ -53,11 +53,12 @@ function instancesSuite(name: string, open: () => Promise<[StateEngine, StateEng
         const probe = 'CA' + crypto.randomBytes(16).toString('hex');
         let heard = false;
         const stop = hub.subscribe({ sid: probe }, () => void (heard = true));
-        await until(() => {
+        // Claimed first, as any instance does (a far event whose identity no instance claimed is not believed).
+        for (const deadline = Date.now() + 10_000; !heard; await new Promise((r) => setTimeout(r, 20))) {
+          if (Date.now() > deadline) throw new Error(`hub ${i} subscribed`);
           const n = String(Math.random());
-          hubs[1 - i].publish(status(n, { sid: probe, params: { CallSid: probe, CallStatus: n } }));
-          return heard;
-        }, `hub ${i} subscribed`);
+          await land(hubs[1 - i], engines[1 - i], sid, status(n, { sid: probe, params: { CallSid: probe, CallStatus: n } }));
+        }
         stop();
       }
       return hubs;
@@ -108,6 +109,8 @@ function instancesSuite(name: string, open: () => Promise<[StateEngine, StateEng
         { origin: 7, event: { sid: CA, kind: 'call-status', params: {} } },
       ])
         await engines[0].publish(channel, junk);
+      // The one good event: claimed first, as the instance that heard it does.
+      await heardFirst(engines[0], sid, eventIdentity(status('busy', { params: { CallStatus: 'busy' } })));
       await engines[0].publish(channel, {
         origin: 'x',
         event: { sid: CA, kind: 'call-status', params: { CallStatus: 'busy' }, at: 'soon' },
