@@ -105,6 +105,12 @@ suiteNeeding(noRedis, 'attack: forged messages on the shared Redis channels', ()
       origin: 'forged-instance',
       event: { kind: 'gather', sid, params: { CallSid: sid, Digits: '1' }, source: 'webhook', route: '/twilio/gather' },
     });
+    // The same, called a 'call' (a request within a call has no identity to check): the pager and the
+    // outcome tracker read Digits and CallStatus whatever the kind.
+    await publish(inboundChannel(ACCOUNT), {
+      origin: 'forged-instance',
+      event: { kind: 'call', sid, params: { CallSid: sid, Digits: '1', CallStatus: 'completed' }, source: 'webhook' },
+    });
     await sleep(300);
     assert.deepEqual(
       heard.map((e) => e.params),
