@@ -205,8 +205,9 @@ export class InboundHub {
       route: optional(e.route),
     };
     const identity = eventIdentity(event);
-    if (identity === undefined) return this.deliverFar(event);
-    if (this.seen.has(identity)) return;
+    // One without an identity (a request within a call) cannot be checked, and no one waits for it
+    // elsewhere (a call's subscribers read its key presses and statuses, which have one): not believed.
+    if (identity === undefined || this.seen.has(identity)) return;
     // Believed only when the instance that heard it claimed its identity in the engine (heard.ts), as
     // it does before it publishes: whoever may PUBLISH on a shared Redis cannot write that key.
     const remote = this.remote;
