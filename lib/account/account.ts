@@ -12,7 +12,7 @@ import { resolveEnvReferences } from '../node-red/typed-fields';
 import { RawRequest, RawResponse, performRawRequest } from '../transport/raw-request';
 import { RequestQueue } from '../transport/request-queue';
 import type { StateEngine } from '../state/engine';
-import { StateBackend, StateHealth, acquireStateEngine, embeddedStateDir, redactUrl } from './state-engines';
+import { StateBackend, StateHealth, acquireStateEngine, embeddedStateDir, redactUrl, urlCarriesPassword } from './state-engines';
 import { setInstanceHome, setInstanceLeaseMs } from '../state/instance';
 import {
   AuthMode,
@@ -260,7 +260,7 @@ function openState(RED: NodeAPI, node: Node, settings: AccountSettings, redisPas
       if (!/^rediss?:\/\//.test(url)) throw new Error(say('redisUrlInvalid'));
       // A password typed into the URL would travel in every flow export: it belongs in the credential store.
       // (One read from an environment variable, `${REDIS_URL}`, is not in the flow: it is taken, and masked in logs.)
-      if (/^rediss?:\/\/[^/@\s]*:[^@\s]*@/.test(settings.redisUrl ?? '')) throw new Error(say('redisUrlPassword'));
+      if (urlCarriesPassword(settings.redisUrl ?? '')) throw new Error(say('redisUrlPassword'));
       const log = {
         down: (at: string, message: string) => node.warn(say('redisWentDown', { url: at, message: redactUrl(message) })),
         up: (at: string) => node.log(say('redisCameBack', { url: at })),

@@ -11,9 +11,9 @@ import path from 'node:path';
 import type { Clock } from '../core/clock';
 import type { StateEngine } from '../state/engine';
 import { openStateEngine } from '../state/open';
-import { StateHealth, redactUrl, reportsHealth } from '../state/redis';
+import { StateHealth, redactUrl, reportsHealth, urlCarriesPassword } from '../state/redis';
 
-export { redactUrl };
+export { redactUrl, urlCarriesPassword };
 export type { StateHealth };
 
 export type StateBackend = 'embedded' | 'redis';

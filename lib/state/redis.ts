@@ -53,7 +53,12 @@ export function reportsHealth(engine: object): engine is HealthReporting {
 }
 
 /** A URL's password (`redis://:secret@host`) masked, for anything shown. */
-export const redactUrl = (message: string): string => message.replace(/(rediss?:\/\/[^:@/\s]*:)[^@\s]*@/g, '$1***@');
+export const redactUrl = (message: string): string =>
+  message.replace(/(rediss?:\/\/[^:@/\s]*:)[^@\s]*@/g, '$1***@').replace(/(rediss?:\/\/[^\s?]*\?(?:[^\s]*&)?password=)[^&\s]*/gi, '$1***');
+
+/** Whether a Redis URL carries a password as the client reads one: `:pw@`, or a `password` in its query (ioredis takes both). */
+export const urlCarriesPassword = (url: string): boolean =>
+  /^rediss?:\/\/[^/@\s]*:[^@\s]*@/i.test(url) || /^rediss?:\/\/[^\s?]*\?(?:[^\s]*&)?password=/i.test(url);
 
 /** An error that says the server could not be reached or would not serve (not a caller's mistake, not a reply to the command). */
 function isConnectionError(err: unknown): boolean {
