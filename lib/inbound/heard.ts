@@ -79,10 +79,12 @@ export async function heardFirst(
   // The identity first: a replay (a fresh token on what was heard) stops there, and writes nothing.
   if (identity !== undefined && !(await claim(`${prefix}e/${digest(identity)}`, HEARD_MEMORY_MS))) return false;
   // Twilio signs key+value with no separator: a captured request re-split at a boundary
-  // (MessageSid=SMxNumMedia0) keeps its signature but not its identity. The signature is the same
-  // for every such variant: claimed too (only for an event with an identity: two requests within a
-  // call that Twilio signs alike, a <Redirect> loop, are told apart by their tokens).
-  if (identity !== undefined && signature && !(await claim(`${prefix}s/${digest(signature)}`, HEARD_MEMORY_MS))) return false;
+  // (MessageSid=SMxNumMedia0) keeps its signature but not its identity, as does a body signed by its
+  // hash posted under another Content-Type. The signature is the same for every such variant: claimed
+  // too. The caller passes it only where it tells events apart (an event with an identity; a body
+  // bound by its hash): two requests within a call that Twilio signs alike, a <Redirect> loop, are
+  // told apart by their tokens.
+  if (signature && !(await claim(`${prefix}s/${digest(signature)}`, HEARD_MEMORY_MS))) return false;
   if (token && token.value && token.windowMs > 0) return claim(`${prefix}t/${digest(token.value)}`, token.windowMs);
   return true;
 }

@@ -188,9 +188,12 @@ export class WebhookReceiver {
       // known to be new is never handed to a question.
       const windowMs = token ? (settings.tokenWindowMs ?? 0) : 0;
       const identity = eventIdentity(inboundEvent(params, origin));
+      // The signature too, where it tells events apart: an event with an identity, or a body its hash binds.
+      const bodyBound = body.kind === 'json' || /[?&]bodySHA256=/.test(req.originalUrl);
+      const signedAlike = identity !== undefined || bodyBound ? signature : undefined;
       let first: boolean;
       try {
-        first = await heardFirst(account.state, account.accountSid, identity, token ? { value: token, windowMs } : undefined, signature);
+        first = await heardFirst(account.state, account.accountSid, identity, token ? { value: token, windowMs } : undefined, signedAlike);
       } catch {
         this.warnThrottled('twilio-in.warnings.stateUnavailable', {});
         this.callbacks.status.failed('twilio-in.status.stateUnavailable');
