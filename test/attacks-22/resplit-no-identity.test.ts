@@ -1,0 +1,111 @@
+/**
+ * Attack (issue #22), the re-split class again (see resplit-replay.test.ts): a captured signed request
+ * re-split so that it has NO identity at all (its Sids, or its CallStatus, moved into a key of their
+ * own) is told apart by its unsigned delivery token only: with a fresh one each time, a captured
+ * "open the gate" text, or an incoming call, is news for the flow again and again.
+ */
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import { describe, it } from 'node:test';
+import twilio from 'twilio';
+import { ACCOUNT, FlowNode, accountNode, allNodes, helper, useHttpNode, useRuntime } from '../support/harness';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const signedText = (params: Record<string, string>) =>
+  Object.keys(params)
+    .sort()
+    .map((k) => k + params[k])
+    .join('');
+
+describe('attack: a captured signed webhook re-split into one without an identity', () => {
+  const { simulator } = useRuntime();
+  const httpNode = useHttpNode();
+
+  it('is not news again, however its boundaries move', async () => {
+    const flow: FlowNode[] = [
+      {
+        id: 'in',
+        type: 'twilio-in',
+        z: 'tab',
+        account: 'account',
+        path: '/twilio/in',
+        validate: true,
+        reply: 'auto',
+        dedupe: true,
+        dedupeWindow: 600,
+        wires: [['news']],
+      },
+      { id: 'news', type: 'helper', z: 'tab' },
+    ];
+    const { node, credentials } = accountNode(simulator.url, 'authToken');
+    await helper.load(allNodes, [{ id: 'tab', type: 'tab', label: 't' }, { ...node, id: 'account' }, ...flow], { account: credentials });
+    const news: any[] = [];
+    helper.getNode('news').on('input', (m: any) => news.push(m));
+    const url = `${httpNode.base()}/twilio/in`;
+
+    const sm = 'SM' + crypto.randomBytes(16).toString('hex');
+    const text: Record<string, string> = {
+      AccountSid: ACCOUNT.sid,
+      ApiVersion: '2010-04-01',
+      Body: 'open the gate',
+      From: '+15555550177',
+      MessageSid: sm,
+      NumMedia: '0',
+      SmsMessageSid: sm,
+      SmsSid: sm,
+      SmsStatus: 'received',
+      To: '+15017122661',
+    };
+    // No MessageSid, SmsMessageSid, SmsSid nor SmsStatus: each swallowed by a key of its own.
+    const { MessageSid, NumMedia, SmsMessageSid, SmsSid, SmsStatus, ...textRest } = text;
+    const textWithout = {
+      ...textRest,
+      [`MessageSid${MessageSid}NumMedia`]: NumMedia,
+      [`SmsMessageSid${SmsMessageSid}SmsSid${SmsSid}SmsStatus`]: SmsStatus,
+    };
+
+    const ca = 'CA' + crypto.randomBytes(16).toString('hex');
+    const call: Record<string, string> = {
+      AccountSid: ACCOUNT.sid,
+      ApiVersion: '2010-04-01',
+      CallSid: ca,
+      CallStatus: 'ringing',
+      Called: '+15017122661',
+      Caller: '+15555550177',
+      Direction: 'inbound',
+      From: '+15555550177',
+      To: '+15017122661',
+    };
+    // CallStatus (and Called) swallowed by a key: no longer "ringing", so a call without an identity.
+    const { CallStatus, Called, ...callRest } = call;
+    const callWithout = { ...callRest, [`CallStatus${CallStatus}Called`]: Called };
+
+    const replays: string[] = [];
+    for (const [name, original, variant] of [
+      ['a text', text, textWithout],
+      ['an incoming call', call, callWithout],
+    ] as const) {
+      assert.equal(signedText(variant), signedText(original));
+      const signature = twilio.getExpectedTwilioSignature(ACCOUNT.authToken, url, original);
+      assert.equal(twilio.validateRequest(ACCOUNT.authToken, signature, url, variant), true);
+      const post = async (p: Record<string, string>) =>
+        (
+          await fetch(url, {
+            method: 'POST',
+            headers: {
+              'Content-Type': 'application/x-www-form-urlencoded',
+              'X-Twilio-Signature': signature,
+              'I-Twilio-Idempotency-Token': crypto.randomUUID(),
+            },
+            body: new URLSearchParams(p).toString(),
+          })
+        ).status;
+      const before = news.length;
+      assert.equal(await post(original), 200, `${name}: Twilio's own delivery`);
+      for (let i = 0; i < 3; i++) await post(variant);
+      await sleep(100);
+      if (news.length - before !== 1) replays.push(`${name}: news ${news.length - before} times`);
+    }
+    assert.deepEqual(replays, []);
+  });
+});
