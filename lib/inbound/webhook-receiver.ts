@@ -104,6 +104,16 @@ function answer(res: Response, code: number, body: string, type = 'text/xml'): v
   if (!res.headersSent) res.status(code).type(type).send(body);
 }
 
+/**
+ * A request within a call as Twilio sends it: a well-formed CallSid and CallStatus (a Twilio status is
+ * lower case; a re-split one carries the next key's capitals, or is gone).
+ */
+const withinCall = (p: Record<string, unknown>): boolean =>
+  typeof p.CallSid === 'string' &&
+  /^CA[0-9a-f]{32}$/.test(p.CallSid) &&
+  typeof p.CallStatus === 'string' &&
+  /^[a-z][a-z-]*$/.test(p.CallStatus);
+
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 export class WebhookReceiver {
@@ -188,9 +198,10 @@ export class WebhookReceiver {
       // known to be new is never handed to a question.
       const windowMs = token ? (settings.tokenWindowMs ?? 0) : 0;
       const identity = eventIdentity(inboundEvent(params, origin));
-      // The signature too, where it tells events apart: an event with an identity, or a body its hash binds.
-      const bodyBound = body.kind === 'json' || /[?&]bodySHA256=/.test(req.originalUrl);
-      const signedAlike = identity !== undefined || bodyBound ? signature : undefined;
+      // The signature too (heard.ts), except for the one request Twilio signs alike twice: a request
+      // within a call (a <Redirect> loop), well formed. A re-split of another request into something
+      // without an identity (its Sids or its CallStatus swallowed by a key) is not one.
+      const signedAlike = identity === undefined && withinCall(params) && body.kind === 'form' ? undefined : signature;
       let first: boolean;
       try {
         first = await heardFirst(account.state, account.accountSid, identity, token ? { value: token, windowMs } : undefined, signedAlike);
