@@ -76,15 +76,14 @@ export async function heardFirst(
     engine.claim(key, ttlMs).catch(() => {
       throw new HeardUnknownError();
     });
-  // The identity first: a replay (a fresh token on what was heard) stops there, and writes nothing.
-  if (identity !== undefined && !(await claim(`${prefix}e/${digest(identity)}`, HEARD_MEMORY_MS))) return false;
   // Twilio signs key+value with no separator: a captured request re-split at a boundary
   // (MessageSid=SMxNumMedia0) keeps its signature but not its identity, as does a body signed by its
   // hash posted under another Content-Type. The signature is the same for every such variant: claimed
-  // too. The caller passes it only where it tells events apart (an event with an identity; a body
-  // bound by its hash): two requests within a call that Twilio signs alike, a <Redirect> loop, are
-  // told apart by their tokens.
+  // first, so a replay of any of them stops there and writes nothing. The caller leaves it out only
+  // for what Twilio signs alike twice (a request within a call, a <Redirect> loop: told apart by tokens).
   if (signature && !(await claim(`${prefix}s/${digest(signature)}`, HEARD_MEMORY_MS))) return false;
+  // Then the identity: the same event by another way (a poll, a retry Twilio signed again) stops there.
+  if (identity !== undefined && !(await claim(`${prefix}e/${digest(identity)}`, HEARD_MEMORY_MS))) return false;
   if (token && token.value && token.windowMs > 0) return claim(`${prefix}t/${digest(token.value)}`, token.windowMs);
   return true;
 }

@@ -9,6 +9,7 @@ import crypto from 'node:crypto';
 import { describe, it } from 'node:test';
 import twilio from 'twilio';
 import { ACCOUNT, FlowNode, accountNode, allNodes, helper, useHttpNode, useRuntime } from '../support/harness';
+import { acquireStateEngine, embeddedStateDir } from '../../lib/account/state-engines';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const signedText = (params: Record<string, string>) =>
@@ -80,6 +81,15 @@ describe('attack: a captured signed webhook re-split into one without an identit
     const { CallStatus, Called, ...callRest } = call;
     const callWithout = { ...callRest, [`CallStatus${CallStatus}Called`]: Called };
 
+    /** How many records the account's memory of what it heard holds (the node's engine: embedded, this process's temp dir). */
+    const heardKeys = async () => {
+      const { engine, release } = acquireStateEngine({ backend: 'embedded', dir: embeddedStateDir(undefined) });
+      try {
+        return (await engine.scan('inbound/', 1000)).length;
+      } finally {
+        await release();
+      }
+    };
     const replays: string[] = [];
     for (const [name, original, variant] of [
       ['a text', text, textWithout],
@@ -102,8 +112,13 @@ describe('attack: a captured signed webhook re-split into one without an identit
         ).status;
       const before = news.length;
       assert.equal(await post(original), 200, `${name}: Twilio's own delivery`);
+      await sleep(50);
+      const stored = await heardKeys();
+      assert.ok(stored > 0, 'the delivery was remembered (in the engine the check reads)');
       for (let i = 0; i < 3; i++) await post(variant);
       await sleep(100);
+      const after = await heardKeys();
+      if (after !== stored) replays.push(`${name}: ${after - stored} records written by replays`);
       if (news.length - before !== 1) replays.push(`${name}: news ${news.length - before} times`);
     }
     assert.deepEqual(replays, []);
