@@ -123,4 +123,58 @@ describe('attack: a captured signed webhook re-split into one without an identit
     }
     assert.deepEqual(replays, []);
   });
+
+  // Not fixed (a limit of what Twilio signs, said in hub.ts's eventIdentity): a request within a call
+  // (CallStatus in-progress, a <Redirect>) is signed alike each time, so only its unsigned token tells
+  // two apart. A captured one is news with every fresh token, and each writes a token record for the
+  // node's duplicate window. Kept as a todo: it fails today, and says what remains.
+  it(
+    'a captured request within a call, replayed with fresh tokens, is news once',
+    { todo: 'Twilio signs nothing that tells two requests within a call apart' },
+    async () => {
+      const flow: FlowNode[] = [
+        {
+          id: 'in',
+          type: 'twilio-in',
+          z: 'tab',
+          account: 'account',
+          path: '/twilio/in',
+          validate: true,
+          reply: 'auto',
+          dedupe: true,
+          dedupeWindow: 600,
+          wires: [['news']],
+        },
+        { id: 'news', type: 'helper', z: 'tab' },
+      ];
+      const { node, credentials } = accountNode(simulator.url, 'authToken');
+      await helper.load(allNodes, [{ id: 'tab', type: 'tab', label: 't' }, { ...node, id: 'account' }, ...flow], { account: credentials });
+      const news: any[] = [];
+      helper.getNode('news').on('input', (m: any) => news.push(m));
+      const url = `${httpNode.base()}/twilio/in`;
+      const ca = 'CA' + crypto.randomBytes(16).toString('hex');
+      const within = {
+        AccountSid: ACCOUNT.sid,
+        ApiVersion: '2010-04-01',
+        CallSid: ca,
+        CallStatus: 'in-progress',
+        Direction: 'inbound',
+        From: '+15555550177',
+        To: '+15017122661',
+      };
+      const signature = twilio.getExpectedTwilioSignature(ACCOUNT.authToken, url, within);
+      for (let i = 0; i < 5; i++)
+        await fetch(url, {
+          method: 'POST',
+          headers: {
+            'Content-Type': 'application/x-www-form-urlencoded',
+            'X-Twilio-Signature': signature,
+            'I-Twilio-Idempotency-Token': crypto.randomUUID(),
+          },
+          body: new URLSearchParams(within).toString(),
+        });
+      await sleep(100);
+      assert.equal(news.length, 1, `news ${news.length} times`);
+    },
+  );
 });
