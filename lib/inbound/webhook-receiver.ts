@@ -11,7 +11,7 @@ import { EMPTY_TWIML, buildTwiml } from '../twilio/twiml';
 import type { Body } from '../twilio/signature';
 import type { TwilioAccount } from '../account/account';
 import type { DuplicateWindow } from './dedupe';
-import { heardFirst } from './heard';
+import { handedOn, heardFirst } from './heard';
 import { InboundHub, eventIdentity, inboundHubFor } from './hub';
 import { InboundMsg, ReceiverCallbacks, inboundEvent, receiveInbound } from './inbound-message';
 import { BodyReadError, readWebhookBody, refuseBody } from './route';
@@ -205,13 +205,17 @@ export class WebhookReceiver {
       return answer(res, 200, EMPTY_TWIML);
     }
     const msg = receiveInbound(this.hub, params, origin);
+    if (msg) {
+      if (!isRecord(value)) msg.payload = value; // a JSON array or scalar as it came
+      this.pass(msg, req, res);
+    }
+    // Handed on (to the question that claimed it, or to the flow): heard for good.
+    if (this.hub) await handedOn(account.state, account.accountSid, eventIdentity(inboundEvent(params, origin)));
     // An answer to a question a twilio-ask asked is that node's, not news for this flow.
     if (!msg) {
       this.callbacks.status.success('twilio-in.status.answer');
-      return answer(res, 200, EMPTY_TWIML);
+      answer(res, 200, EMPTY_TWIML);
     }
-    if (!isRecord(value)) msg.payload = value; // a JSON array or scalar as it came
-    this.pass(msg, req, res);
   }
 
   /** The ports this Node-RED listens on: the one the request arrived on (by construction) and uiPort. */
