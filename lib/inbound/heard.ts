@@ -7,7 +7,11 @@
  * sign: anyone holding a captured webhook can change it) was.
  *
  * Each is one `claim` (first wins, atomic across every instance on one store, with expiry): O(1) per
- * event (three claims for a new webhook: identity, signature, token; one for a replay, which writes nothing), bounded by the expiry. Keys are keyed by the Account SID, so every account node of one
+ * event (three claims and two writes for a new webhook: its signature, identity and token; one claim
+ * and one read for a replay, which writes nothing), bounded by the expiry. An identity is claimed as being taken, and marked heard once the
+ * event was handed on (`handedOn`): a claim left "being taken" for TAKEOVER_MS (its taker died between
+ * the two: a crash, a power cut) goes to the next arrival of the event (Twilio's retry, a poll, even a
+ * replay: it was never handed on), by compare-and-set, so to one of them only. Keys are keyed by the Account SID, so every account node of one
  * Twilio account in this Node-RED, and every Node-RED on one Redis, shares the memory. What a
  * stranger controls (identities, tokens) is hashed before it becomes part of a key: fixed length,
  * nothing a store could read as a path or a pattern.
@@ -16,6 +20,7 @@ import crypto from 'node:crypto';
 import { TwilioNodeError } from '../core/errors';
 import { text } from '../core/texts';
 import type { StateEngine } from '../state/engine';
+import { systemClock } from '../core/clock';
 
 /**
  * How long an identity is remembered: 30 days. A signed webhook carries no timestamp, so a captured
@@ -27,6 +32,19 @@ import type { StateEngine } from '../state/engine';
  * swept as new ones are written.
  */
 export const HEARD_MEMORY_MS = 30 * 24 * 60 * 60_000;
+
+/**
+ * How long an identity may stay "being taken" before its taker is presumed dead: well past Twilio's
+ * 15 s webhook timeout and a slow hand-off, well under a restart's time to come back and poll again.
+ */
+export const TAKEOVER_MS = 60_000;
+
+/** What an identity's claim holds while its event is being handed on. */
+interface Taking {
+  taking: number;
+  /** The delivery token's digest: Twilio's own retry of the same delivery carries the same one. */
+  token?: string;
+}
 
 /**
  * The engine could not say whether an event was heard before (it is closed, unreachable, or could not
@@ -60,30 +78,81 @@ export interface DeliveryToken {
  * HeardUnknownError when the engine cannot answer: the caller must not hand the event on (a webhook
  * answers 503, so Twilio tries again later; a poll looks again later).
  *
- * A claim is made before the event is handed on: a crash between the two (or a claim whose answer was
- * lost) drops that one event rather than handing on twice; a "yes" is never taken twice.
+ * A claim is made before the event is handed on, and the caller says `handedOn` after: a crash between
+ * the two leaves the claim "being taken", and the next arrival of the event after TAKEOVER_MS (Twilio's
+ * retry, the next poll) takes it. A "yes" is never taken twice while its first taker is alive.
  */
 export async function heardFirst(
   engine: StateEngine | undefined,
   accountSid: string,
   identity: string | undefined,
   token?: DeliveryToken,
+  now: number = systemClock.now(),
   signature?: string,
 ): Promise<boolean> {
   if (!engine) throw new HeardUnknownError();
   const prefix = heardPrefix(accountSid);
-  const claim = (key: string, ttlMs: number) =>
-    engine.claim(key, ttlMs).catch(() => {
-      throw new HeardUnknownError();
-    });
+  const unknown = () => {
+    throw new HeardUnknownError();
+  };
+  const mine: Taking = { taking: now, ...(token?.value ? { token: digest(token.value) } : {}) };
   // Twilio signs key+value with no separator: a captured request re-split at a boundary
   // (MessageSid=SMxNumMedia0) keeps its signature but not its identity, as does a body signed by its
   // hash posted under another Content-Type. The signature is the same for every such variant: claimed
-  // first, so a replay of any of them stops there and writes nothing. The caller leaves it out only
-  // for what Twilio signs alike twice (a request within a call, a <Redirect> loop: told apart by tokens).
-  if (signature && !(await claim(`${prefix}s/${digest(signature)}`, HEARD_MEMORY_MS))) return false;
-  // Then the identity: the same event by another way (a poll, a retry Twilio signed again) stops there.
-  if (identity !== undefined && !(await claim(`${prefix}e/${digest(identity)}`, HEARD_MEMORY_MS))) return false;
-  if (token && token.value && token.windowMs > 0) return claim(`${prefix}t/${digest(token.value)}`, token.windowMs);
+  // first (as the identity is: taken over when its taker died), so a replay of any of them stops there
+  // and writes nothing. The caller leaves it out only for what Twilio signs alike twice (a request
+  // within a call, a <Redirect> loop: told apart by their tokens).
+  if (signature) {
+    const key = `${prefix}s/${digest(signature)}`;
+    if (!(await engine.claim(key, HEARD_MEMORY_MS, mine).catch(unknown)) && !(await takeOver(engine, key, mine))) return false;
+  }
+  // The identity: a replay (a fresh token on what was heard) or the same event by a poll stops there.
+  if (identity !== undefined) {
+    const key = `${prefix}e/${digest(identity)}`;
+    if (!(await engine.claim(key, HEARD_MEMORY_MS, mine).catch(unknown))) return takeOver(engine, key, mine);
+  }
+  if (token && token.value && token.windowMs > 0) return engine.claim(`${prefix}t/${digest(token.value)}`, token.windowMs).catch(unknown);
   return true;
+}
+
+/**
+ * An identity claimed before: a duplicate, unless its taker never said it was handed on and is
+ * presumed dead (TAKEOVER_MS): then this arrival takes it, if no other one did first. Twilio's retry
+ * of a delivery still being taken is asked to come back later (a 503), never answered as a duplicate.
+ */
+async function takeOver(engine: StateEngine, key: string, mine: Taking): Promise<boolean> {
+  const record = await engine.get(key).catch(() => {
+    throw new HeardUnknownError();
+  });
+  const value = record?.value as Partial<Taking> | undefined;
+  // Heard (handed on), or a record that is not ours to read: a duplicate, on the safe side.
+  if (!record || typeof value !== 'object' || value === null || typeof value.taking !== 'number') return false;
+  if (mine.taking - value.taking < TAKEOVER_MS) {
+    if (mine.token !== undefined && value.token === mine.token) throw new HeardUnknownError();
+    return false;
+  }
+  const taken = await engine.put(key, mine, { ttlMs: HEARD_MEMORY_MS, ifVersion: record.version }).catch(() => {
+    throw new HeardUnknownError();
+  });
+  return taken !== undefined;
+}
+
+/**
+ * The event heard first (heardFirst) was handed on: its identity is heard for good. Best effort: if
+ * the engine cannot take it now, the claim stays "being taken" and a later arrival after TAKEOVER_MS
+ * is handed on again (at least once, never lost).
+ */
+export async function handedOn(
+  engine: StateEngine | undefined,
+  accountSid: string,
+  identity: string | undefined,
+  signature?: string,
+): Promise<void> {
+  if (!engine) return;
+  const heard = (key: string) => engine.put(key, { heard: true }, { ttlMs: HEARD_MEMORY_MS }).catch(() => undefined);
+  const prefix = heardPrefix(accountSid);
+  await Promise.all([
+    identity === undefined ? undefined : heard(`${prefix}e/${digest(identity)}`),
+    signature ? heard(`${prefix}s/${digest(signature)}`) : undefined,
+  ]);
 }

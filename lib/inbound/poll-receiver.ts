@@ -7,7 +7,7 @@
 import type { KeyValueStore } from '../node-red/context';
 import type { TwilioAccount } from '../account/account';
 import { DuplicateWindow } from './dedupe';
-import { heardFirst } from './heard';
+import { handedOn, heardFirst } from './heard';
 import { eventIdentity, inboundHubFor } from './hub';
 import { ReceiverCallbacks, inboundEvent, receiveInbound } from './inbound-message';
 import { InboundPoller, PollOutcome } from './poller';
@@ -64,9 +64,11 @@ export class PollReceiver {
         const identity = eventIdentity(inboundEvent(event.params, origin));
         if (!(await heardFirst(account.state, account.accountSid, identity))) return;
         const msg = receiveInbound(hub, event.params, origin);
-        if (!msg) return; // an answer a twilio-ask took
-        this.received++;
-        callbacks.emit(msg);
+        if (msg) {
+          this.received++;
+          callbacks.emit(msg);
+        } // else an answer a twilio-ask took
+        await handedOn(account.state, account.accountSid, identity);
       },
       onPoll: (outcome) => this.report(outcome),
       // Several instances on one engine: one poller per account and number (lib/inbound/poller.ts).

@@ -11,7 +11,7 @@ import { EMPTY_TWIML, buildTwiml } from '../twilio/twiml';
 import type { Body } from '../twilio/signature';
 import type { TwilioAccount } from '../account/account';
 import type { DuplicateWindow } from './dedupe';
-import { heardFirst } from './heard';
+import { handedOn, heardFirst } from './heard';
 import { InboundHub, eventIdentity, inboundHubFor } from './hub';
 import { InboundMsg, ReceiverCallbacks, inboundEvent, receiveInbound } from './inbound-message';
 import { BodyReadError, readWebhookBody, refuseBody } from './route';
@@ -191,6 +191,7 @@ export class WebhookReceiver {
     const token = typeof delivery === 'string' && delivery ? delivery : undefined;
     const params = isRecord(value) ? value : {};
     const origin = { source: 'webhook' as const, route: req.originalUrl };
+    let signedAlike: string | undefined;
     if (this.hub) {
       // What Twilio signed, heard before by any node of this account (here or on another instance), is
       // a duplicate, as is a delivery token heard before: answered, so Twilio stops, and taken by no one.
@@ -201,10 +202,17 @@ export class WebhookReceiver {
       // The signature too (heard.ts), except for the one request Twilio signs alike twice: a request
       // within a call (a <Redirect> loop), well formed. A re-split of another request into something
       // without an identity (its Sids or its CallStatus swallowed by a key) is not one.
-      const signedAlike = identity === undefined && withinCall(params) && body.kind === 'form' ? undefined : signature;
+      signedAlike = identity === undefined && withinCall(params) && body.kind === 'form' ? undefined : signature;
       let first: boolean;
       try {
-        first = await heardFirst(account.state, account.accountSid, identity, token ? { value: token, windowMs } : undefined, signedAlike);
+        first = await heardFirst(
+          account.state,
+          account.accountSid,
+          identity,
+          token ? { value: token, windowMs } : undefined,
+          undefined,
+          signedAlike,
+        );
       } catch {
         this.warnThrottled('twilio-in.warnings.stateUnavailable', {});
         this.callbacks.status.failed('twilio-in.status.stateUnavailable');
@@ -219,13 +227,17 @@ export class WebhookReceiver {
       return answer(res, 200, EMPTY_TWIML);
     }
     const msg = receiveInbound(this.hub, params, origin);
+    if (msg) {
+      if (!isRecord(value)) msg.payload = value; // a JSON array or scalar as it came
+      this.pass(msg, req, res);
+    }
+    // Handed on (to the question that claimed it, or to the flow): heard for good.
+    if (this.hub) await handedOn(account.state, account.accountSid, eventIdentity(inboundEvent(params, origin)), signedAlike);
     // An answer to a question a twilio-ask asked is that node's, not news for this flow.
     if (!msg) {
       this.callbacks.status.success('twilio-in.status.answer');
-      return answer(res, 200, EMPTY_TWIML);
+      answer(res, 200, EMPTY_TWIML);
     }
-    if (!isRecord(value)) msg.payload = value; // a JSON array or scalar as it came
-    this.pass(msg, req, res);
   }
 
   /** The ports this Node-RED listens on: the one the request arrived on (by construction) and uiPort. */
