@@ -6,11 +6,14 @@
  * 1. Two Node-RED processes started on ONE user dir by mistake (two services, or a container and a
  *    manual `node-red -u` on the same volume): the embedded store has no owner, so both resume every
  *    stored outcome wait, and each msg ends twice.
+ * 3. Redis stalled (SIGSTOP of redis-server) for longer than the lease, every instance alive: when it
+ *    is back, another instance takes a live instance's wait over while the live one still holds it.
  * 2. Several instances on Redis: an instance paused (SIGSTOP: a stalled VM, a debugger, a swapped-out
  *    host) past its lease has its waits taken over by another; when it runs again (SIGCONT) its own
  *    timers end those waits too, unfenced, so each msg ends twice.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -214,6 +217,34 @@ suiteNeeding(
       process.kill(a.pid, 'SIGCONT');
       await sleep(4_000); // A runs its overdue timers
       assert.deepEqual(endings(logFile).get('1')?.length, 1, `msg 1 ended: ${JSON.stringify(endings(logFile).get('1'))}`);
+    });
+
+    it('ends a wait once when Redis stalls longer than the lease and comes back', async () => {
+      const LEASE = 1_500;
+      const logFile = newLogFile();
+      const account = { stateBackend: 'redis', redisUrl: redis.url };
+      const lease = `twilio: { leaseMs: ${LEASE} },`;
+      const a = await startRed(flows(simulator.url, 10, account), CREDENTIALS, settingsFor(logFile, 'A', lease));
+      reds.push(a);
+      const b = await startRed(flows(simulator.url, 10, account), CREDENTIALS, settingsFor(logFile, 'B', lease));
+      reds.push(b);
+      await go(a, 2);
+      await until('the text created', () => [...simulator.messages.values()].some((m) => m.body === 'operator 2'));
+      await sleep(500); // its record stored
+      // Redis stalls (a fork for a snapshot on a full disk, a VM migration): 3 leases long, every instance alive.
+      const port = new URL(redis.url).port;
+      const pid = Number(
+        execFileSync('pgrep', ['-f', `redis-server 127.0.0.1:${port}`])
+          .toString()
+          .trim()
+          .split('\n')[0],
+      );
+      process.kill(pid, 'SIGSTOP');
+      await sleep(3 * LEASE);
+      process.kill(pid, 'SIGCONT');
+      await until('the wait ended', () => endings(logFile).get('2'), 30_000);
+      await sleep(4_000); // a second ending on its way
+      assert.deepEqual(endings(logFile).get('2')?.length, 1, `msg 2 ended: ${JSON.stringify(endings(logFile).get('2'))}`);
     });
   },
   { timeout: 120_000 },
