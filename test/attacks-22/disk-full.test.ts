@@ -3,7 +3,7 @@
  * (an SD card on a Raspberry Pi, a log that grew). A real red.js whose twilio-state is on a small
  * tmpfs (needs root to mount it: skipped otherwise), nearly full; msgs keep coming to twilio-send
  * "wait for the outcome". Promise: Node-RED stays up, and each msg ends once: sent and waited for, or
- * refused with a coded error (STATE_UNAVAILABLE or the like), never silently dropped.
+ * refused with STATE_UNAVAILABLE (what a store that cannot keep it says), never silently dropped.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -124,6 +124,9 @@ return [msg, reply];`,
         true,
         `${accepted.length} msgs, ${texts} texts, endings: ${ended.slice(0, 5).join(' | ')}`,
       );
+      // What could not be kept was not sent: the flow's Catch is told so by the code a store refusal has.
+      const codes = new Set(ended.filter((l) => l.startsWith('error')).map((l) => l.split(' ')[2]));
+      assert.deepEqual([...codes], ['STATE_UNAVAILABLE'], 'a full disk refuses a msg as STATE_UNAVAILABLE');
       console.log(
         `disk full: ${accepted.length} msgs, ${texts} texts, ${ended.length} endings (${[...new Set(ended.map((l) => l.split(' ')[0] + ' ' + l.split(' ')[2]))].join(', ')})`,
       );
