@@ -18,6 +18,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { systemClock, type Clock } from '../core/clock';
+import { TwilioNodeError } from '../core/errors';
+import { text } from '../core/texts';
 import { busFor, type InProcessBus } from './bus';
 import type { DueTimer, EngineGuarantees, Lease, StateEngine, StoredRecord, WriteOptions } from './engine';
 import { currentVersion, decodeLease, decodeRecord, encodeLease, encodeRecord, expiryOf, isLive, toJson } from './envelope';
@@ -114,7 +116,11 @@ export class EmbeddedStateEngine implements StateEngine {
     return this.env.transaction(body).catch((err: unknown) => {
       settled((err as { commitError?: unknown } | null)?.commitError);
       this.quietCommit();
-      throw err;
+      // A write the disk refused (full, read-only, an I/O error): the caller hears it as the store's refusal.
+      throw new TwilioNodeError(
+        'STATE_UNAVAILABLE',
+        text('stateWriteFailed', { message: err instanceof Error ? err.message : String(err) }),
+      );
     }) as Promise<T>;
   }
 
