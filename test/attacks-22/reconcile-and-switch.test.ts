@@ -10,6 +10,8 @@
  * 4. The same alarm text twice within five minutes, the second one's request lost at the power cut:
  *    reconcile takes the first text (ended before the cut) as the second's, and reports the second
  *    delivered: an alert the person never got.
+ * Holds (passing): a full or a nodes redeploy while a reconcile retries (Twilio cannot be asked)
+ *    ends the msg once, with its text found, and the deploy is not held up.
  * 5. The account node moved from the embedded store to Redis (or back) while outcome waits are stored:
  *    they are never resumed and nothing says so.
  */
@@ -42,13 +44,19 @@ async function until<T>(what: string, check: () => T | undefined | false, ms = 2
 /** In front of the simulator: passes everything, or loses the next message create before or after Twilio had it. */
 async function startCutter(target: string) {
   const port = await freePort();
-  let mode: 'pass' | 'lose-request' | 'lose-answer' = 'pass';
+  let mode: 'pass' | 'lose-request' | 'lose-answer' | 'fail-lists' = 'pass';
   const lost: string[] = [];
+  const refused = { lists: 0 };
   const server = http.createServer(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks);
     const create = req.method === 'POST' && /\/Messages\.json$/.test(req.url ?? '');
+    if (mode === 'fail-lists' && req.method === 'GET' && /\/Messages\.json/.test(req.url ?? '')) {
+      refused.lists++;
+      res.writeHead(503, { 'content-type': 'application/json' });
+      return res.end('{"code":20503,"message":"Service Unavailable","status":503}');
+    }
     if (create && mode === 'lose-request') {
       lost.push(body.toString());
       return; // never forwarded, never answered: the power goes now
@@ -68,6 +76,7 @@ async function startCutter(target: string) {
   return {
     url: `http://127.0.0.1:${port}`,
     lost,
+    refused,
     set: (m: typeof mode) => (mode = m),
     stop: () => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))),
   };
@@ -223,6 +232,45 @@ describe('reconcile after a power cut, and a changed backend', { timeout: 120_00
     assert.equal(made, 1, 'Twilio made one text');
     assert.notDeepEqual(endings(file).get('2'), ['out1 delivered'], `msg 2 reported delivered with ${made} text for two alarms`);
   });
+
+  for (const deployment of ['full', 'nodes'] as const) {
+    it(`ends a msg whose intent is being reconciled once when a ${deployment} redeploy comes meanwhile`, async () => {
+      const file = logFile();
+      const TO = deployment === 'full' ? '+15555553103' : '+15555553104';
+      const BODY = `Door open ${deployment}`;
+      let red = await startRed(flows(cutter.url), CREDENTIALS, settingsFor(file));
+      reds.push(red);
+      cutter.set('lose-answer');
+      await go(red, 1, TO, BODY);
+      await until('Twilio made the text', () => texts(TO, BODY).length === 1);
+      await sleep(300);
+      await red.kill();
+      cutter.set('fail-lists'); // Twilio cannot be asked: the reconcile tries again and again
+      red = await restartRed(red, settingsFor(file));
+      reds.push(red);
+      await sleep(1_500);
+      // The operator deploys (a changed text elsewhere): the same flows, every node restarted.
+      const next = flows(cutter.url).map((n: any) => (n.id === 'prep' ? { ...n, name: 'changed' } : n));
+      const started = Date.now();
+      const res = await fetch(`${red.url}/flows`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'Node-RED-Deployment-Type': deployment, 'Node-RED-API-Version': 'v1' },
+        body: JSON.stringify(deployment === 'nodes' ? next.map((n: any) => (n.id === 'send' ? { ...n, name: 'changed' } : n)) : next),
+      });
+      assert.equal(res.status, 204, await res.text());
+      const deployMs = Date.now() - started;
+      await sleep(1_000);
+      assert.ok(cutter.refused.lists > 0, 'the restart tried to reconcile while Twilio could not be asked');
+      cutter.set('pass');
+      await until('msg 1 ended', () => endings(file).get('1'), 30_000);
+      await sleep(2_000);
+      assert.ok(red.alive(), 'Node-RED is up');
+      assert.ok(deployMs < 10_000, `the deploy took ${deployMs} ms`);
+      assert.equal(texts(TO, BODY).length, 1, 'one text');
+      assert.equal(endings(file).get('1')!.length, 1, `msg 1 ended once: ${JSON.stringify(endings(file).get('1'))}`);
+      assert.notEqual(endings(file).get('1')![0], 'error NOT_SENT', 'its text exists: not NOT_SENT');
+    });
+  }
 
   it('says so when waits are left in the store the account node no longer uses', { skip: noRedis }, async () => {
     const file = logFile();
