@@ -6,6 +6,8 @@
  * 1. Two Node-RED processes started on ONE user dir by mistake (two services, or a container and a
  *    manual `node-red -u` on the same volume): the embedded store has no owner, so both resume every
  *    stored outcome wait, and each msg ends twice.
+ * 2b. The same with a page: the paused instance's step timer, once it runs again, must not text a
+ *    contact the instance that took the page over has texted.
  * 3. Redis stalled (SIGSTOP of redis-server) for longer than the lease, every instance alive: when it
  *    is back, another instance takes a live instance's wait over while the live one still holds it.
  * 2. Several instances on Redis: an instance paused (SIGSTOP: a stalled VM, a debugger, a swapped-out
@@ -217,6 +219,79 @@ suiteNeeding(
       process.kill(a.pid, 'SIGCONT');
       await sleep(4_000); // A runs its overdue timers
       assert.deepEqual(endings(logFile).get('1')?.length, 1, `msg 1 ended: ${JSON.stringify(endings(logFile).get('1'))}`);
+    });
+
+    it('does not text a page step twice when the paused instance runs again', async () => {
+      const LEASE = 1_500;
+      const logFile = newLogFile();
+      const CONTACTS = ['+15555553501', '+15555553502', '+15555553503'];
+      const pageFlows = (): object[] => [
+        { id: 'tab', type: 'tab', label: 't' },
+        {
+          id: 'account',
+          type: 'twilio-config',
+          name: 'a',
+          authMode: 'authToken',
+          region: '',
+          edge: '',
+          defaultFrom: FROM,
+          baseUrl: simulator.url,
+          stateBackend: 'redis',
+          redisUrl: redis.url,
+        },
+        { id: 'in', type: 'http in', z: 'tab', url: '/page', method: 'post', wires: [['prep']] },
+        {
+          id: 'prep',
+          type: 'function',
+          z: 'tab',
+          func: `msg.id = 'p'; msg.topic = 'kitchen';
+const reply = { req: msg.req, res: msg.res, payload: 'ok', statusCode: 200 };
+delete msg.req; delete msg.res;
+return [msg, reply];`,
+          outputs: 2,
+          wires: [['page'], ['reply']],
+        },
+        { id: 'reply', type: 'http response', z: 'tab', wires: [] },
+        {
+          id: 'page',
+          type: 'twilio-page',
+          z: 'tab',
+          account: 'account',
+          contacts: CONTACTS.map((n, i) => `P${i} ${n}`).join('\n'),
+          contactsType: 'str',
+          alert: 'Smoke {{topic}}',
+          steps: [{ action: 'text', wait: 3 }],
+          rounds: 1,
+          ackKey: '1',
+          ackWords: 'ack',
+          wires: [['acked'], ['exhausted'], ['cancelled']],
+        },
+        recorder('acked', 'acked', "'-'"),
+        recorder('exhausted', 'exhausted', "'-'"),
+        recorder('cancelled', 'cancelled', "'-'"),
+        { id: 'catcher', type: 'catch', z: 'tab', scope: ['page'], uncaught: false, wires: [['caught']] },
+        recorder('caught', 'error', 'msg.error && msg.error.code'),
+      ];
+      const lease = `twilio: { leaseMs: ${LEASE} },`;
+      const a = await startRed(pageFlows(), CREDENTIALS, settingsFor(logFile, 'A', lease));
+      reds.push(a);
+      const b = await startRed(pageFlows(), CREDENTIALS, settingsFor(logFile, 'B', lease));
+      reds.push(b);
+      const res = await fetch(`${a.url}/page`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
+      assert.equal(res.status, 200);
+      await res.body?.cancel();
+      const textsTo = (to: string) =>
+        [...simulator.messages.values()].filter((m) => m.to === to && String(m.body).includes('Smoke')).length;
+      await until('the first contact texted', () => textsTo(CONTACTS[0]) === 1);
+      await sleep(500);
+      process.kill(a.pid, 'SIGSTOP');
+      // B takes the page over and runs it to its end (no one acknowledges).
+      await until('the page ended', () => endings(logFile).get('p'), 40_000);
+      process.kill(a.pid, 'SIGCONT');
+      await sleep(5_000); // A runs its overdue timers
+      const counts = CONTACTS.map(textsTo);
+      assert.deepEqual(counts, [1, 1, 1], `texts per contact: ${counts.join(', ')}`);
+      assert.equal(endings(logFile).get('p')?.length, 1, `the page ended: ${JSON.stringify(endings(logFile).get('p'))}`);
     });
 
     it('ends a wait once when Redis stalls longer than the lease and comes back', async () => {
