@@ -22,6 +22,7 @@ try {
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', mountPoint], { stdio: 'pipe' });
 } catch (err) {
   cannotMount = `cannot mount a small tmpfs (needs root): ${(err as Error).message.split('\n')[0]}`;
+  fs.rmSync(mountPoint, { recursive: true, force: true });
 }
 
 const SETTINGS = `functionGlobalContext: { fs: require('fs'), path: require('path'), userDir: __dirname },`;
