@@ -7,6 +7,7 @@
  *                    user dir does not persist: written every flush interval, one instance only.
  * A node's keys live under `node/<id>/` in its engine; a removed node's are deleted.
  */
+import crypto from 'node:crypto';
 import type { Node, NodeAPI } from 'node-red';
 import type { Lease, StateEngine } from '../state/engine';
 import { TwilioNodeError } from '../core/errors';
@@ -152,18 +153,32 @@ export function nodeState(RED: NodeAPI, node: Node, account: StateOwner | undefi
 }
 
 /**
+ * Where the engine remembers that a context key was moved, and what it held (a digest): a file
+ * context store writes its deletes to disk every 30 s, so after a power cut the context may still
+ * hold a key whose record the engine has moved and since ended (a wait): it must not be moved again.
+ */
+export const MOVED_PREFIX = 'moved-from-context/';
+const digestOf = (value: unknown) => crypto.createHash('sha256').update(JSON.stringify(value)).digest('base64url');
+
+/**
  * Moves what a node kept in a context store (before the state engine) into its engine store, once:
- * each key is written to the engine (unless the engine already has it) before it is deleted from
- * the context, so a crash in between leaves it in both, never in neither.
+ * each key is written to the engine (unless the engine already has it), then marked moved (with a
+ * digest of its value), before it is deleted from the context, so a crash in between leaves it in
+ * both, never in neither; a key the context still holds with a value already moved (its delete had
+ * not reached the context's disk) is only deleted there.
  */
 export async function moveContextState(from: KeyValueStore, to: KeyValueStore): Promise<number> {
   let moved = 0;
   for (const key of await from.keys()) {
     const value = await from.get(key);
     if (value === undefined) continue;
-    if ((await to.get(key)) === undefined) await to.set(key, value);
+    const digest = digestOf(value);
+    if ((await to.get(MOVED_PREFIX + key)) !== digest) {
+      if ((await to.get(key)) === undefined) await to.set(key, value);
+      await to.set(MOVED_PREFIX + key, digest);
+      moved++;
+    }
     await from.set(key, undefined);
-    moved++;
   }
   return moved;
 }

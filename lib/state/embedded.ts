@@ -18,6 +18,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { systemClock, type Clock } from '../core/clock';
+import { TwilioNodeError } from '../core/errors';
+import { text } from '../core/texts';
 import { busFor, type InProcessBus } from './bus';
 import type { DueTimer, EngineGuarantees, Lease, StateEngine, StoredRecord, WriteOptions } from './engine';
 import { currentVersion, decodeLease, decodeRecord, encodeLease, encodeRecord, expiryOf, isLive, toJson } from './envelope';
@@ -104,6 +106,30 @@ export class EmbeddedStateEngine implements StateEngine {
     this.bus = busFor(buses, this.file);
   }
 
+  /**
+   * A write transaction. When its commit fails (the disk is full, an I/O error), it rejects with
+   * LMDB's error, and the other promises LMDB made for it (each write's, and `commitError`) are
+   * settled here: left unhandled, they would end the Node-RED process.
+   */
+  private transaction<T>(body: () => T): Promise<T> {
+    this.quietCommit();
+    return this.env.transaction(body).catch((err: unknown) => {
+      settled((err as { commitError?: unknown } | null)?.commitError);
+      this.quietCommit();
+      // A write the disk refused (full, read-only, an I/O error): the caller hears it as the store's refusal.
+      throw new TwilioNodeError(
+        'STATE_UNAVAILABLE',
+        text('stateWriteFailed', { message: err instanceof Error ? err.message : String(err) }),
+      );
+    }) as Promise<T>;
+  }
+
+  /** LMDB's promise for the batch under way (made in a turn of its own, held by no one): its failure is each transaction's. */
+  private quietCommit(): void {
+    const noop = () => undefined;
+    (this.env.committed as unknown as { then(ok: () => void, failed: () => void): unknown }).then(noop, noop);
+  }
+
   async get(key: string): Promise<StoredRecord | undefined> {
     const record = this.read(key);
     return isLive(record, this.clock.now()) ? record : undefined;
@@ -113,23 +139,23 @@ export class EmbeddedStateEngine implements StateEngine {
     const now = this.clock.now();
     const expiresAt = expiryOf(now, options.ttlMs);
     const json = toJson(value);
-    return this.env.transaction(() => {
+    return this.transaction(() => {
       if (!this.allowed(key, options, now)) return undefined;
       this.sweep(now);
       const version = this.nextVersion();
       this.unindexExpiry(key);
-      this.records.put(key, Buffer.from(encodeRecord(version, json, expiresAt)));
-      if (expiresAt !== undefined) this.expiries.put([expiresAt, key], 1);
+      settled(this.records.put(key, Buffer.from(encodeRecord(version, json, expiresAt))));
+      if (expiresAt !== undefined) settled(this.expiries.put([expiresAt, key], 1));
       return version;
     });
   }
 
   async delete(key: string, options: Omit<WriteOptions, 'ttlMs'> = {}): Promise<boolean> {
     const now = this.clock.now();
-    return this.env.transaction(() => {
+    return this.transaction(() => {
       if (!this.allowed(key, options, now) || !isLive(this.read(key), now)) return false;
       this.unindexExpiry(key);
-      this.records.remove(key);
+      settled(this.records.remove(key));
       return true;
     });
   }
@@ -153,53 +179,53 @@ export class EmbeddedStateEngine implements StateEngine {
   async lease(name: string, holder: string, ttlMs: number): Promise<Lease | undefined> {
     const now = this.clock.now();
     const expiresAt = expiryOf(now, ttlMs)!;
-    return this.env.transaction(() => {
+    return this.transaction(() => {
       const current = decodeLease(name, this.leases.get(name));
       if (current && current.expiresAt > now && current.holder !== holder) return undefined;
       const token = current && current.expiresAt > now ? current.token : (this.meta.get(fenceKey(name)) ?? 0) + 1;
-      this.meta.put(fenceKey(name), token);
-      this.leases.put(name, Buffer.from(encodeLease(token, expiresAt, holder)));
+      settled(this.meta.put(fenceKey(name), token));
+      settled(this.leases.put(name, Buffer.from(encodeLease(token, expiresAt, holder))));
       return { name, holder, token, expiresAt };
     });
   }
 
   async renew(lease: Lease, ttlMs: number): Promise<Lease | undefined> {
     const expiresAt = expiryOf(this.clock.now(), ttlMs)!;
-    return this.env.transaction(() => {
+    return this.transaction(() => {
       if (decodeLease(lease.name, this.leases.get(lease.name))?.token !== lease.token) return undefined;
-      this.leases.put(lease.name, Buffer.from(encodeLease(lease.token, expiresAt, lease.holder)));
+      settled(this.leases.put(lease.name, Buffer.from(encodeLease(lease.token, expiresAt, lease.holder))));
       return { ...lease, expiresAt };
     });
   }
 
   async release(lease: Lease): Promise<boolean> {
-    return this.env.transaction(() => {
+    return this.transaction(() => {
       if (decodeLease(lease.name, this.leases.get(lease.name))?.token !== lease.token) return false;
-      this.leases.remove(lease.name);
+      settled(this.leases.remove(lease.name));
       return true;
     });
   }
 
   async schedule(key: string, dueAt: number): Promise<void> {
-    return this.env.transaction(() => {
+    return this.transaction(() => {
       this.dropTimer(key);
-      this.timers.put(key, dueAt);
-      this.due.put([dueAt, key], 1);
+      settled(this.timers.put(key, dueAt));
+      settled(this.due.put([dueAt, key], 1));
     });
   }
 
   async unschedule(key: string): Promise<boolean> {
-    return this.env.transaction(() => this.dropTimer(key));
+    return this.transaction(() => this.dropTimer(key));
   }
 
   async takeDue(now: number, limit: number): Promise<DueTimer[]> {
-    return this.env.transaction(() => {
+    return this.transaction(() => {
       const taken: DueTimer[] = [];
       for (const { key } of this.due.getRange({ end: [now, '\uffff'], limit })) {
         const [dueAt, timer] = key;
         if (dueAt > now) break;
-        this.due.remove(key);
-        this.timers.remove(timer);
+        settled(this.due.remove(key));
+        settled(this.timers.remove(timer));
         taken.push({ key: timer, dueAt });
       }
       return taken;
@@ -241,27 +267,32 @@ export class EmbeddedStateEngine implements StateEngine {
   private sweep(now: number): void {
     for (const { key } of this.expiries.getRange({ end: [now, '\uffff'], limit: SWEEP })) {
       if (key[0] > now) break;
-      this.expiries.remove(key);
-      if (this.read(key[1])?.expiresAt === key[0]) this.records.remove(key[1]);
+      settled(this.expiries.remove(key));
+      if (this.read(key[1])?.expiresAt === key[0]) settled(this.records.remove(key[1]));
     }
   }
 
   private unindexExpiry(key: string): void {
     const expiresAt = this.read(key)?.expiresAt;
-    if (expiresAt !== undefined) this.expiries.remove([expiresAt, key]);
+    if (expiresAt !== undefined) settled(this.expiries.remove([expiresAt, key]));
   }
 
   private nextVersion(): number {
     const version = (this.meta.get(SEQUENCE) ?? 0) + 1;
-    this.meta.put(SEQUENCE, version);
+    settled(this.meta.put(SEQUENCE, version));
     return version;
   }
 
   private dropTimer(key: string): boolean {
     const dueAt = this.timers.get(key);
     if (dueAt === undefined) return false;
-    this.timers.remove(key);
-    this.due.remove([dueAt, key]);
+    settled(this.timers.remove(key));
+    settled(this.due.remove([dueAt, key]));
     return true;
   }
+}
+
+/** A promise LMDB made for a write inside a transaction: its failure is the transaction's (the caller hears it there). */
+function settled(result: unknown): void {
+  if (result && typeof (result as Promise<unknown>).catch === 'function') (result as Promise<unknown>).catch(() => undefined);
 }

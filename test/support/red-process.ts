@@ -17,6 +17,8 @@ export interface RedProcess {
   userDir: string;
   log(): string;
   alive(): boolean;
+  /** The red.js process's id (to pause it with SIGSTOP, as a stalled VM would). */
+  pid: number;
   /** SIGTERM (a clean shutdown), then the user dir is removed. */
   stop(): Promise<void>;
   /** SIGKILL, as a power cut would stop it: nothing of it runs after; its user dir stays for a restart. */
@@ -71,6 +73,7 @@ async function launchRed(userDir: string, settings: string): Promise<RedProcess>
   const red: RedProcess = {
     url: `http://127.0.0.1:${port}`,
     userDir,
+    pid: child.pid!,
     log: () => log,
     alive: () => child.exitCode === null && child.signalCode === null,
     stop: async () => {

@@ -1,0 +1,185 @@
+/**
+ * Attack on issue #22: the power goes right after twilio-in committed that it heard a person's
+ * "yes" (heard.ts claims what Twilio signed BEFORE the event is handed on, "at most once across a
+ * crash") and before the question it answers ended. Twilio got no answer to its webhook (the
+ * connection died with the process) and tries again, with the same request and token, once
+ * Node-RED is back. That retry is refused as a duplicate: the answer is lost, the question stays
+ * open until its timeout, and the person is told nothing.
+ *
+ * The crash is put on disk as it leaves it: the question's wait stored (by the real process), and
+ * the claim of the reply's identity (`message|<MessageSid>`, what heardFirst commits first) written
+ * into the same embedded store while Node-RED is down, exactly as the kill would leave it.
+ */
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import twilio from 'twilio';
+import { heardPrefix, digest, HEARD_MEMORY_MS } from '../../lib/inbound/heard';
+import { EmbeddedStateEngine } from '../../lib/state/embedded';
+import { DEMO_ACCOUNT, TwilioSimulator } from '../../simulator/server';
+import { RedProcess, restartRed, startRed } from '../support/red-process';
+
+const HOUSE = '+15017122661';
+const PERSON = '+15555553201';
+/** Asked too, and answers after the restart with nothing claimed: shows the path works. */
+const OTHER = '+15555553202';
+const PUBLIC = 'https://home.example.com';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until<T>(what: string, check: () => T | undefined | false, ms = 20_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+function flows(simulatorUrl: string) {
+  const label = (port: number) => ({
+    id: `out${port}`,
+    type: 'function',
+    z: 'tab',
+    func: `global.get('fs').appendFileSync(global.get('logFile'), 'port${port} ' + (msg.ask && msg.ask.outcome) + '\\n'); return null;`,
+    outputs: 0,
+    wires: [],
+  });
+  return [
+    { id: 'tab', type: 'tab', label: 't' },
+    {
+      id: 'account',
+      type: 'twilio-config',
+      name: 'a',
+      authMode: 'authToken',
+      region: '',
+      edge: '',
+      defaultFrom: HOUSE,
+      baseUrl: simulatorUrl,
+    },
+    { id: 'asks', type: 'http in', z: 'tab', url: '/ask', method: 'post', upload: false, wires: [['unpack', 'ok']] },
+    {
+      id: 'unpack',
+      type: 'function',
+      z: 'tab',
+      func: 'msg.to = msg.payload.to; msg.payload = msg.payload.payload; return msg;',
+      outputs: 1,
+      wires: [['ask']],
+    },
+    { id: 'ok', type: 'http response', z: 'tab', statusCode: '200', headers: {}, wires: [] },
+    {
+      id: 'ask',
+      type: 'twilio-ask',
+      z: 'tab',
+      account: 'account',
+      to: 'to',
+      toType: 'msg',
+      body: 'payload',
+      bodyType: 'msg',
+      answers: [
+        { type: 'words', value: 'yes' },
+        { type: 'words', value: 'no' },
+      ],
+      timeout: 600,
+      mode: 'each',
+      outputs: 5,
+      wires: [['out0'], ['out1'], ['out2'], ['out3'], ['out4']],
+    },
+    ...[0, 1, 2, 3, 4].map(label),
+    {
+      id: 'in',
+      type: 'twilio-in',
+      z: 'tab',
+      account: 'account',
+      path: '/sms',
+      publicBaseUrl: PUBLIC,
+      validate: true,
+      reply: 'auto',
+      dedupe: true,
+      wires: [['news']],
+    },
+    label(9),
+    {
+      id: 'news',
+      type: 'function',
+      z: 'tab',
+      func: `global.get('fs').appendFileSync(global.get('logFile'), 'news\\n'); return null;`,
+      outputs: 0,
+      wires: [],
+    },
+  ];
+}
+
+describe('an answer claimed just before a power cut', { timeout: 120_000 }, () => {
+  const simulator = new TwilioSimulator({ accounts: [DEMO_ACCOUNT] });
+  let red: RedProcess | undefined;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'attack-22-'));
+  const logFile = path.join(dir, 'out.log');
+  const settings = `functionGlobalContext: { fs: require('fs'), logFile: ${JSON.stringify(logFile)} },`;
+  before(() => simulator.start());
+  after(async () => {
+    await red?.stop();
+    await simulator.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('reaches the question when Twilio retries the webhook after the restart', async () => {
+    red = await startRed(flows(simulator.url), { account: { accountSid: DEMO_ACCOUNT.sid, authToken: DEMO_ACCOUNT.authToken } }, settings);
+    for (const to of [PERSON, OTHER]) {
+      const res: Response = await fetch(`${red.url}/ask`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ to, payload: 'Unlock the door for the plumber?' }),
+      });
+      assert.equal(res.status, 200);
+    }
+    await until('the questions texted', () => [PERSON, OTHER].every((to) => [...simulator.messages.values()].some((m) => m.to === to)));
+    await sleep(1_000); // its Sid written
+
+    // The person's "yes", as Twilio posts it (and posts it again when it got no answer).
+    const yes = (from: string) => ({
+      MessageSid: 'SM' + crypto.randomBytes(16).toString('hex'),
+      AccountSid: DEMO_ACCOUNT.sid,
+      From: from,
+      To: HOUSE,
+      Body: 'yes',
+      NumMedia: '0',
+      SmsStatus: 'received',
+    });
+    const params = yes(PERSON);
+    const token = crypto.randomUUID();
+    const post = async (to: RedProcess, params: Record<string, string>) => {
+      const r = await fetch(`${to.url}/sms`, {
+        method: 'POST',
+        headers: {
+          'Content-Type': 'application/x-www-form-urlencoded',
+          'X-Twilio-Signature': twilio.getExpectedTwilioSignature(DEMO_ACCOUNT.authToken, `${PUBLIC}/sms`, params),
+          'I-Twilio-Idempotency-Token': token,
+        },
+        body: new URLSearchParams(params).toString(),
+      });
+      return { status: r.status, body: await r.text() };
+    };
+
+    // kill -9 the instant after heardFirst committed the reply's identity, before the question ended.
+    await red.kill();
+    const engine = new EmbeddedStateEngine({ dir: path.join(red.userDir, 'twilio-state') });
+    assert.equal(await engine.claim(`${heardPrefix(DEMO_ACCOUNT.sid)}e/${digest(`message|${params.MessageSid}`)}`, HEARD_MEMORY_MS), true);
+    await engine.close();
+
+    red = await restartRed(red, settings);
+    const retry = await post(red, params);
+    await post(red, yes(OTHER));
+    await sleep(2_000);
+    const out = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '';
+    assert.match(out, /port0/, `the other person's "yes" reached its question: ${JSON.stringify(out)}`);
+    assert.equal(
+      out.match(/port0/g)?.length,
+      2,
+      `Twilio's retry of the "yes" (answered ${retry.status} ${JSON.stringify(retry.body)}) never reached the open question: ${JSON.stringify(out)}`,
+    );
+  });
+});
