@@ -9,8 +9,9 @@
  * Each is one `claim` (first wins, atomic across every instance on one store, with expiry): O(1) per
  * event (three claims and two writes for a new webhook: its signature, identity and token; one claim
  * and one read for a replay, which writes nothing), bounded by the expiry. An identity is claimed as being taken, and marked heard once the
- * event was handed on (`handedOn`): a claim left "being taken" for TAKEOVER_MS (its taker died between
- * the two: a crash, a power cut) goes to the next arrival of the event (Twilio's retry, a poll, even a
+ * event was handed on (`handedOn`): a claim left "being taken" by a taker that is gone (a previous run
+ * of this Node-RED, an instance whose lease expired: a crash, a power cut between the two), or for
+ * TAKEOVER_MS, goes to the next arrival of the event (Twilio's retry, a poll, even a
  * replay: it was never handed on), by compare-and-set, so to one of them only. Keys are keyed by the Account SID, so every account node of one
  * Twilio account in this Node-RED, and every Node-RED on one Redis, shares the memory. What a
  * stranger controls (identities, tokens) is hashed before it becomes part of a key: fixed length,
@@ -21,6 +22,7 @@ import { TwilioNodeError } from '../core/errors';
 import { text } from '../core/texts';
 import type { StateEngine } from '../state/engine';
 import { systemClock } from '../core/clock';
+import { instanceId, presenceOn } from '../state/instance';
 
 /**
  * How long an identity is remembered: 30 days. A signed webhook carries no timestamp, so a captured
@@ -42,6 +44,8 @@ export const TAKEOVER_MS = 60_000;
 /** What an identity's claim holds while its event is being handed on. */
 interface Taking {
   taking: number;
+  /** The instance (process) taking it: one that is gone (a previous run, an instance whose lease expired) left it for good. */
+  by?: string;
   /** The delivery token's digest: Twilio's own retry of the same delivery carries the same one. */
   token?: string;
 }
@@ -95,7 +99,7 @@ export async function heardFirst(
   const unknown = () => {
     throw new HeardUnknownError();
   };
-  const mine: Taking = { taking: now, ...(token?.value ? { token: digest(token.value) } : {}) };
+  const mine: Taking = { taking: now, by: instanceId, ...(token?.value ? { token: digest(token.value) } : {}) };
   // Twilio signs key+value with no separator: a captured request re-split at a boundary
   // (MessageSid=SMxNumMedia0) keeps its signature but not its identity, as does a body signed by its
   // hash posted under another Content-Type. The signature is the same for every such variant: claimed
@@ -127,7 +131,16 @@ async function takeOver(engine: StateEngine, key: string, mine: Taking): Promise
   const value = record?.value as Partial<Taking> | undefined;
   // Heard (handed on), or a record that is not ours to read: a duplicate, on the safe side.
   if (!record || typeof value !== 'object' || value === null || typeof value.taking !== 'number') return false;
-  if (mine.taking - value.taking < TAKEOVER_MS) {
+  // Its taker is gone when it was a previous run of this Node-RED (after a power cut, the event's
+  // next arrival is taken at once) or an instance whose lease expired; or when it took too long.
+  const gone =
+    mine.taking - value.taking >= TAKEOVER_MS ||
+    (typeof value.by === 'string' &&
+      value.by !== instanceId &&
+      (await presenceOn(engine)
+        .isGone(value.by)
+        .catch(() => false)));
+  if (!gone) {
     if (mine.token !== undefined && value.token === mine.token) throw new HeardUnknownError();
     return false;
   }

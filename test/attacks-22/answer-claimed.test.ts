@@ -1,10 +1,10 @@
 /**
  * Attack on issue #22: the power goes right after twilio-in committed that it heard a person's
- * "yes" (heard.ts claims what Twilio signed BEFORE the event is handed on, "at most once across a
- * crash") and before the question it answers ended. Twilio got no answer to its webhook (the
- * connection died with the process) and tries again, with the same request and token, once
- * Node-RED is back. That retry is refused as a duplicate: the answer is lost, the question stays
- * open until its timeout, and the person is told nothing.
+ * "yes" (heard.ts claims what Twilio signed as being taken BEFORE the event is handed on) and before
+ * the question it answers ended. Twilio got no answer to its webhook (the connection died with the
+ * process) and tries again, with the same request and token, once Node-RED is back. That retry was
+ * refused as a duplicate (the answer lost, the question open until its timeout); the claim names the
+ * process that took it, gone now, so the retry is taken and answers the question.
  *
  * The crash is put on disk as it leaves it: the question's wait stored (by the real process), and
  * the claim of the reply's identity (`message|<MessageSid>`, what heardFirst commits first) written
@@ -167,13 +167,17 @@ describe('an answer claimed just before a power cut', { timeout: 120_000 }, () =
     // kill -9 the instant after heardFirst committed the reply's identity, before the question ended.
     await red.kill();
     const engine = new EmbeddedStateEngine({ dir: path.join(red.userDir, 'twilio-state') });
-    assert.equal(await engine.claim(`${heardPrefix(DEMO_ACCOUNT.sid)}e/${digest(`message|${params.MessageSid}`)}`, HEARD_MEMORY_MS), true);
+    // As heardFirst claims it: being taken, by the process that is now gone, for this delivery.
+    const taking = { taking: Date.now(), by: 'the-killed-process', token: digest(token) };
+    const identity = `${heardPrefix(DEMO_ACCOUNT.sid)}e/${digest(`message|${params.MessageSid}`)}`;
+    assert.equal(await engine.claim(identity, HEARD_MEMORY_MS, taking), true);
     await engine.close();
 
     red = await restartRed(red, settings);
     const retry = await post(red, params);
     await post(red, yes(OTHER));
     await sleep(2_000);
+    assert.equal(retry.status, 200, `Twilio's retry was taken: ${retry.body}`);
     const out = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '';
     assert.match(out, /port0/, `the other person's "yes" reached its question: ${JSON.stringify(out)}`);
     assert.equal(
