@@ -3,6 +3,8 @@
  * settings and credentials. Its SDK client, its request queue, the verdict on a webhook's signature,
  * and raw requests with its auth. Secrets stay in here: nodes get results, never the secret.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import type { Node, NodeAPI } from 'node-red';
 import type twilio from 'twilio';
 import { TwilioNodeError, maskAnswerText, maskTexts, secretRedactor } from '../core/errors';
@@ -243,6 +245,26 @@ export function openAccount(RED: NodeAPI, node: Node, settings: AccountSettings,
 }
 
 /**
+ * An account switched to Redis while its nodes still held waits in this Node-RED's embedded store:
+ * they are not moved (another instance may hold the same nodes' waits in Redis), and not silently
+ * dropped either: the log says how many and where, once.
+ */
+async function sayWhatIsLeftBehind(dir: string, warn: (count: number, dir: string) => void): Promise<void> {
+  if (!fs.existsSync(path.join(dir, 'state.mdb'))) return;
+  try {
+    const { engine, release } = acquireStateEngine({ backend: 'embedded', dir });
+    try {
+      const left = (await engine.scan('node/', 1000)).filter((record) => !/\/damaged-/.test(record.key)).length;
+      if (left > 0) warn(left, dir);
+    } finally {
+      await release();
+    }
+  } catch {
+    // In use by another Node-RED, or unreadable: not this account's to report.
+  }
+}
+
+/**
  * The account's state engine, shared with every account node of this Node-RED that chose the same
  * (see state-engines.ts); undefined, said in the log, when it cannot open (its nodes then refuse
  * what they would have to keep: see node-state.ts).
@@ -265,6 +287,7 @@ function openState(RED: NodeAPI, node: Node, settings: AccountSettings, redisPas
         down: (at: string, message: string) => node.warn(say('redisWentDown', { url: at, message: redactUrl(message) })),
         up: (at: string) => node.log(say('redisCameBack', { url: at })),
       };
+      void sayWhatIsLeftBehind(embeddedStateDir(userDir), (count, dir) => node.warn(say('stateLeftBehind', { count: String(count), dir })));
       return acquireStateEngine({ backend: 'redis', dir: '', redisUrl: url, redisPassword, log });
     }
     return acquireStateEngine({ backend: 'embedded', dir: embeddedStateDir(userDir) });

@@ -92,7 +92,7 @@ export function acquireStateEngine(choice: StateChoice, clock?: Clock): Acquired
             { backend: 'redis', url: choice.redisUrl ?? '', password: choice.redisPassword || undefined, onError: choice.onRedisError },
             clock,
           )
-        : openStateEngine({ backend: 'embedded', dir: choice.dir }, clock);
+        : openEmbedded(choice.dir, clock);
     engines.set(id, (shared = { engine, users: 0 }));
     const { log } = choice;
     if (log && reportsHealth(engine)) {
@@ -132,4 +132,57 @@ export function acquireStateEngine(choice: StateChoice, clock?: Clock): Acquired
       taken.closing.unref();
     },
   };
+}
+
+/**
+ * The embedded store is one Node-RED's (its guarantee: "one instance"): a second process opening
+ * the same user dir by mistake (a second service, a container started twice on one volume) would
+ * resume every wait the first one holds. The first to open it writes its pid and host in
+ * `owner.lock` (created exclusively); another process refuses while that pid lives on this host.
+ * A lock whose process is gone (a power cut, kill -9) or that names another host (a container made
+ * anew on the same volume) is taken over. Removed when this process exits.
+ */
+function openEmbedded(dir: string, clock?: Clock): StateEngine {
+  fs.mkdirSync(dir, { recursive: true });
+  const lock = path.join(dir, 'owner.lock');
+  const mine = `${process.pid} ${os.hostname()}`;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      fs.writeFileSync(lock, mine, { flag: 'wx' });
+      process.once('exit', () => {
+        if (readLock(lock) === mine) fs.rmSync(lock, { force: true });
+      });
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 2) throw err;
+      const held = readLock(lock);
+      if (held === mine) break; // this process opened it before (an engine closed when idle, opened again)
+      const [pid, host] = (held ?? '').split(' ');
+      if (host === os.hostname() && isAlive(Number(pid)))
+        throw new Error(
+          `${dir} is in use by another Node-RED (process ${pid}): one store serves one Node-RED; give each its own user dir, or share Redis`,
+          { cause: err },
+        );
+      fs.rmSync(lock, { force: true }); // its process is gone: a stale lock
+    }
+  }
+  return openStateEngine({ backend: 'embedded', dir }, clock);
+}
+
+function readLock(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
