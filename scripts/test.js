@@ -25,7 +25,7 @@ const redisServer = (process.env.PATH || '').split(path.delimiter).some((dir) =>
 if (!process.env.REDIS_SERVER_PATH && !redisServer)
   console.log('test: no redis-server on the PATH, so the Redis state engine tests are skipped: apt-get install redis-server');
 // A hung test fails after 5 minutes instead of holding CI to its limit.
-const run = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=300000', '--test-reporter=spec', ...files], {
+const run = spawnSync(process.execPath, ['--test', '--test-concurrency=6', '--test-timeout=300000', '--test-reporter=spec', ...files], {
   stdio: 'inherit',
 });
 process.exit(run.status === null ? 1 : run.status);

@@ -217,6 +217,16 @@ export function refuseBody(req: Request, res: Response, error: BodyReadError): v
   }
   res.set('Connection', 'close');
   res.status(error.status).type('text/plain').send(STATUS_TEXT[error.status]);
-  // The client may still be sending: once the answer is out, the socket goes.
-  res.once('finish', () => setImmediate(() => req.socket.destroy()));
+  // The client may still be sending. Closing with its bytes unread would reset the connection, and a
+  // reset can take the answer with it before the client reads it: what still comes is read and
+  // dropped for a moment (REFUSED_LINGER_MS at most, whatever it sends), then the socket goes.
+  res.once('finish', () => {
+    req.resume();
+    const socket = req.socket;
+    const timer = systemClock.setTimeout(() => socket.destroy(), REFUSED_LINGER_MS);
+    socket.once('close', () => systemClock.clearTimeout(timer));
+  });
 }
+
+/** How long a refused body is read and dropped after the answer, so that the answer reaches the client. */
+const REFUSED_LINGER_MS = 1_000;
