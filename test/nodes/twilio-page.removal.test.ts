@@ -58,8 +58,11 @@ describe('twilio-page removed mid-page', { timeout: 60_000 }, () => {
         complete(m, err);
       };
       if (when.includes('placed')) await settings({ latencyMs: 600 });
+      const arrived = simulator.stats.requests;
       node.receive({ topic: 'smoke' });
-      if (when.includes('placed')) await sleep(250);
+      // Removed once the call's request reached Twilio (whose answer takes 600 ms), not at a guessed moment:
+      // the step is stored before it goes, and that write may take a while on a loaded machine.
+      if (when.includes('placed')) for (let w = 0; simulator.stats.requests === arrived && w < 5_000; w += 10) await sleep(10);
       else for (let w = 0; calls().length === 0 && w < 5_000; w += 20) await sleep(20);
       await helper.setFlows(flow(false), 'full', credentials());
       await settings({ latencyMs: 0 });
