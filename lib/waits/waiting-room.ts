@@ -82,6 +82,8 @@ export interface Wait<R> {
   /** Several instances: the stored record's version (each write compares it), and the write under way. */
   version?: number;
   writing?: Promise<void>;
+  /** Several instances: whether its ending found the record still this instance's. */
+  owned?: boolean;
 }
 
 /** The field of a stored record that names the instance holding it (several instances on one engine). */
@@ -126,6 +128,8 @@ export interface WaitingRoomOptions<R> {
 
 export class WaitingRoom<R> {
   private readonly waits = new Map<string, Wait<R>>();
+  /** Several instances: endings waiting for their owned delete (see endOwned). */
+  private readonly ending = new Set<Promise<void>>();
   private readonly intake: MessageIntake<Msg>;
   /** Work under way (msgs being started, tracked steps): counted, not kept, so a burst of sends costs no set of promises. */
   private underWay = 0;
@@ -318,16 +322,45 @@ export class WaitingRoom<R> {
     throw new Error(`state refused ${key}`);
   }
 
-  /** Deletes an ended wait's record, if it is still this instance's. */
-  private async deleteOwned(wait: Wait<R>): Promise<void> {
+  /** Deletes an ended wait's record, if it is still this instance's: false when another instance took it over (or ended it). */
+  private async deleteOwned(wait: Wait<R>): Promise<boolean> {
     const { store, presence } = this.shared!;
     const key = this.options.prefix + wait.id;
     for (let tries = 0; tries < 3; tries++) {
-      if ((await store.write(key, undefined, { ifVersion: wait.version ?? 0 })) !== undefined) return;
+      if ((await store.write(key, undefined, { ifVersion: wait.version ?? 0 })) !== undefined) return true;
       const now = await store.read(key);
-      if (!now || heldBy(now.value) !== presence.id) return;
+      if (!now || heldBy(now.value) !== presence.id) return false;
       wait.version = now.version;
     }
+    return true;
+  }
+
+  /**
+   * Several instances: a wait ends here only once its record is deleted as this instance's. An
+   * instance paused past its lease (a frozen VM, a Redis that stalled) whose wait was taken over
+   * meanwhile finds the record moved on: its msg leaves from the instance that took it, not from
+   * here too. When the store cannot say (Redis down), this instance still holds it as far as it knows:
+   * the msg leaves (at least once, never lost).
+   */
+  private endOwned(wait: Wait<R>, send: (() => void) | undefined, error?: TwilioNodeError): void {
+    this.waits.delete(wait.id);
+    this.heldBytes -= wait.bytes;
+    const ending = this.afterWrites(wait, async () => {
+      wait.owned = await this.deleteOwned(wait);
+    })
+      .catch(() => undefined)
+      .then(() => {
+        if (wait.owned === false) {
+          wait.accepted?.done();
+          this.options.node.warn(this.say('waitTakenOver', { id: wait.id, instance: '-' }));
+          return;
+        }
+        send?.();
+        if (wait.accepted) wait.accepted.done(error);
+        else if (error) this.options.node.error?.(error, wait.msg ?? (wait.record as { msg?: unknown }).msg);
+      })
+      .finally(() => this.ending.delete(ending));
+    this.ending.add(ending);
   }
 
   /** A wait another instance took over: gone from here without a word to the flow (it goes on there). */
@@ -357,8 +390,9 @@ export class WaitingRoom<R> {
     const wait = this.waits.get(id);
     if (!wait) return;
     const out = this.options.outputs === 1 ? msg : Array.from({ length: this.options.outputs }, (_, i) => (i === port ? msg : null));
-    if (wait.accepted) wait.accepted.send(out as Msg);
-    else this.options.node.send(out);
+    const send = () => (wait.accepted ? wait.accepted.send(out as Msg) : this.options.node.send(out));
+    if (last && this.shared) return this.endOwned(wait, send, error);
+    send();
     if (last) this.end(id, error);
   }
 
@@ -366,10 +400,13 @@ export class WaitingRoom<R> {
   end(id: string, error?: TwilioNodeError): Wait<R> | undefined {
     const wait = this.waits.get(id);
     if (!wait) return undefined;
+    if (this.shared) {
+      this.endOwned(wait, undefined, error);
+      return wait;
+    }
     this.waits.delete(id);
     this.heldBytes -= wait.bytes;
-    if (this.shared) void this.afterWrites(wait, () => this.deleteOwned(wait)).catch(() => undefined);
-    else void this.options.store.set(this.options.prefix + id, undefined).catch(() => undefined);
+    void this.options.store.set(this.options.prefix + id, undefined).catch(() => undefined);
     if (wait.accepted) wait.accepted.done(error);
     else if (error) this.options.node.error?.(error, wait.msg ?? (wait.record as { msg?: unknown }).msg);
     return wait;
@@ -523,6 +560,8 @@ export class WaitingRoom<R> {
       for (const wait of left) wait.accepted?.done();
       if (left.length > 0) this.options.node.log(this.say('waitsKept', { count: left.length }));
     }
+    // Several instances: the endings waiting on their owned deletes, within what is left of the budget.
+    if (this.ending.size > 0) await Promise.race([Promise.all(this.ending), outOfTime]);
     await intakeClosed;
     this.clock.clearTimeout(timer);
   }

@@ -194,38 +194,32 @@ suiteNeeding(
       for (const dir of logDirs) fs.rmSync(dir, { recursive: true, force: true });
     });
 
-    // Open (#22): WaitingRoom.emit/end send before the owned delete; on a shared engine the delete
-    // must win by compare-and-set before the msg leaves.
-    it(
-      'does not end a wait another instance took over when it runs again',
-      { todo: 'a paused instance emits before its owned delete (#22, open)' },
-      async () => {
-        const LEASE = 1_500;
-        const logFile = newLogFile();
-        const account = { stateBackend: 'redis', redisUrl: redis.url };
-        const lease = `twilio: { leaseMs: ${LEASE} },`;
-        const a = await startRed(flows(simulator.url, 8, account), CREDENTIALS, settingsFor(logFile, 'A', lease));
-        reds.push(a);
-        const b = await startRed(flows(simulator.url, 8, account), CREDENTIALS, settingsFor(logFile, 'B', lease));
-        reds.push(b);
-        await go(a, 1);
-        await until('the text created', () => [...simulator.messages.values()].some((m) => m.body === 'operator 1'));
-        await sleep(500); // its record stored
-        process.kill(a.pid, 'SIGSTOP');
-        // B takes the wait over once A's lease is gone and ends it at its deadline (the text stays `sent`).
-        await until(
-          'B ends the wait',
-          () =>
-            endings(logFile)
-              .get('1')
-              ?.some((e) => e.endsWith('on B')),
-          30_000,
-        );
-        process.kill(a.pid, 'SIGCONT');
-        await sleep(4_000); // A runs its overdue timers
-        assert.deepEqual(endings(logFile).get('1')?.length, 1, `msg 1 ended: ${JSON.stringify(endings(logFile).get('1'))}`);
-      },
-    );
+    it('does not end a wait another instance took over when it runs again', async () => {
+      const LEASE = 1_500;
+      const logFile = newLogFile();
+      const account = { stateBackend: 'redis', redisUrl: redis.url };
+      const lease = `twilio: { leaseMs: ${LEASE} },`;
+      const a = await startRed(flows(simulator.url, 8, account), CREDENTIALS, settingsFor(logFile, 'A', lease));
+      reds.push(a);
+      const b = await startRed(flows(simulator.url, 8, account), CREDENTIALS, settingsFor(logFile, 'B', lease));
+      reds.push(b);
+      await go(a, 1);
+      await until('the text created', () => [...simulator.messages.values()].some((m) => m.body === 'operator 1'));
+      await sleep(500); // its record stored
+      process.kill(a.pid, 'SIGSTOP');
+      // B takes the wait over once A's lease is gone and ends it at its deadline (the text stays `sent`).
+      await until(
+        'B ends the wait',
+        () =>
+          endings(logFile)
+            .get('1')
+            ?.some((e) => e.endsWith('on B')),
+        30_000,
+      );
+      process.kill(a.pid, 'SIGCONT');
+      await sleep(4_000); // A runs its overdue timers
+      assert.deepEqual(endings(logFile).get('1')?.length, 1, `msg 1 ended: ${JSON.stringify(endings(logFile).get('1'))}`);
+    });
 
     it('does not text a page step twice when the paused instance runs again', async () => {
       const LEASE = 1_500;
