@@ -739,6 +739,18 @@ else
           await localised.waitForFunction(() => (window as any).TwilioEditor && (window as any).TwilioEditor.find('Message'), undefined, {
             timeout: 60_000,
           });
+          // The palette can show before the flows are loaded: wait for the demo's twilio-send itself.
+          await localised.waitForFunction(
+            () => {
+              let found = false;
+              (window as any).RED.nodes.eachNode((n: any) => {
+                found ||= n.type === 'twilio-send' && n.resource === 'message';
+              });
+              return found;
+            },
+            undefined,
+            { timeout: 60_000 },
+          );
           await localised.evaluate(() => {
             const RED = (window as any).RED;
             let node: any;
