@@ -80,7 +80,13 @@ async function launchRed(userDir: string, settings: string): Promise<RedProcess>
       if (red.alive()) {
         const exited = new Promise((r) => child.once('exit', r));
         child.kill('SIGTERM');
+        // Node-RED gives its nodes 15 s to close; one that takes longer is killed, and said, rather than holding the suite.
+        const timer = setTimeout(() => {
+          process.stderr.write(`red-process: Node-RED did not stop within 20 s of SIGTERM; killed\n${log.slice(-2000)}\n`);
+          child.kill('SIGKILL');
+        }, 20_000);
         await exited;
+        clearTimeout(timer);
       }
       fs.rmSync(userDir, { recursive: true, force: true });
     },
