@@ -3,6 +3,7 @@
  * redeploy or a restart resumes it), the check a stored record passes before it is resumed, the
  * cancels that came while questions were still being sent, and what the node's status says.
  */
+import { isPlainObject } from '../core/shapes';
 import type { Clock } from '../core/clock';
 
 /** One recipient's part of a wait. */
@@ -37,7 +38,7 @@ export interface AskIntent {
 
 function isIntent(value: unknown): value is AskIntent {
   return (
-    isObject(value) &&
+    isPlainObject(value) &&
     typeof value.to === 'string' &&
     typeof value.body === 'string' &&
     typeof value.at === 'number' &&
@@ -60,12 +61,11 @@ export interface AskWait {
   recipients: Record<string, Asked>;
 }
 
-const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 const optional = (value: unknown, type: 'string' | 'number') => value === undefined || value === null || typeof value === type;
 
 function isAsked(value: unknown): value is Asked {
   return (
-    isObject(value) &&
+    isPlainObject(value) &&
     typeof value.sid === 'string' &&
     typeof value.code === 'string' &&
     typeof value.open === 'boolean' &&
@@ -83,13 +83,13 @@ function isAsked(value: unknown): value is Asked {
  */
 export function isAskWait(value: unknown): value is AskWait {
   return (
-    isObject(value) &&
+    isPlainObject(value) &&
     typeof value.deadline === 'number' &&
     Number.isFinite(value.deadline) &&
     typeof value.askedAt === 'string' &&
-    isObject(value.msg) &&
+    isPlainObject(value.msg) &&
     typeof value.question === 'string' &&
-    isObject(value.recipients) &&
+    isPlainObject(value.recipients) &&
     Object.keys(value.recipients).length > 0 &&
     Object.values(value.recipients).every(isAsked)
   );

@@ -7,6 +7,7 @@
  * them and feeds back what happened as events. The record is what the node stores: JSON-safe, so a
  * page goes on after a redeploy or a restart.
  */
+import { isPlainObject } from '../core/shapes';
 import { TwilioNodeError } from '../core/errors';
 import { text } from '../core/texts';
 import { normaliseRecipient } from '../twilio/addresses';
@@ -613,7 +614,6 @@ export function parseContacts(value: unknown): Contact[] {
 
 const isText = (v: unknown): v is string => typeof v === 'string';
 const isCount = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 0;
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const optional = (v: unknown, check: (v: unknown) => boolean) => v === undefined || check(v);
 
 /**
@@ -621,15 +621,15 @@ const optional = (v: unknown, check: (v: unknown) => boolean) => v === undefined
  * damaged record (hand-edited, or from a version that stored less) is set aside, never resumed.
  */
 export function isPageRecord(value: unknown): value is PageRecord {
-  if (!isObject(value)) return false;
+  if (!isPlainObject(value)) return false;
   const p = value;
   return (
     isText(p.alarmId) &&
-    isObject(p.msg) &&
+    isPlainObject(p.msg) &&
     isText(p.spoken) &&
     Array.isArray(p.contacts) &&
     p.contacts.length > 0 &&
-    p.contacts.every((c) => isObject(c) && isText(c.name) && isText(c.number)) &&
+    p.contacts.every((c) => isPlainObject(c) && isText(c.name) && isText(c.number)) &&
     isCount(p.round) &&
     isCount(p.contact) &&
     isCount(p.step) &&
@@ -638,13 +638,14 @@ export function isPageRecord(value: unknown): value is PageRecord {
     optional(
       p.calls,
       (v) =>
-        Array.isArray(v) && v.every((c) => isObject(c) && isText(c.sid) && isText(c.name) && isText(c.number) && Number.isFinite(c.until)),
+        Array.isArray(v) &&
+        v.every((c) => isPlainObject(c) && isText(c.sid) && isText(c.name) && isText(c.number) && Number.isFinite(c.until)),
     ) &&
     optional(p.from, isText) &&
     optional(
       p.intent,
       (v) =>
-        isObject(v) &&
+        isPlainObject(v) &&
         (v.action === 'text' || v.action === 'call') &&
         isText(v.to) &&
         Number.isFinite(v.at) &&
@@ -656,7 +657,7 @@ export function isPageRecord(value: unknown): value is PageRecord {
     Array.isArray(p.texted) &&
     p.texted.every(
       (t) =>
-        isObject(t) &&
+        isPlainObject(t) &&
         isText(t.number) &&
         isText(t.name) &&
         isText(t.code) &&
@@ -666,20 +667,20 @@ export function isPageRecord(value: unknown): value is PageRecord {
     Array.isArray(p.alerted) &&
     p.alerted.every(isText) &&
     Array.isArray(p.history) &&
-    p.history.every((h) => isObject(h) && isText(h.name) && isText(h.outcome)) &&
+    p.history.every((h) => isPlainObject(h) && isText(h.name) && isText(h.outcome)) &&
     isCount(p.merged) &&
     isText(p.startedAt) &&
     optional(p.ended, (v) => v === 0 || v === 1 || v === 2) &&
     optional(
       p.endedWith,
       (v) =>
-        isObject(v) &&
+        isPlainObject(v) &&
         optional(v.cancelledAt, isText) &&
         optional(v.error, isText) &&
         optional(
           v.acknowledged,
           (a) =>
-            isObject(a) &&
+            isPlainObject(a) &&
             isText(a.name) &&
             isText(a.number) &&
             (a.how === 'key' || a.how === 'reply') &&

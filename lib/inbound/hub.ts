@@ -6,6 +6,7 @@
  * pair of numbers (a reply from the person we wrote to), or a number (everything to it). Each event
  * reaches each subscriber once, even when it arrives twice (by webhook and by poll).
  */
+import { isPlainObject } from '../core/shapes';
 import crypto from 'node:crypto';
 import type { StateEngine } from '../state/engine';
 import { digest, heardPrefix, inboundChannel } from './heard';
@@ -186,10 +187,10 @@ export class InboundHub {
 
   /** Another instance's event (checked: a shared store is not trusted to hold only our shapes): to the Sid's subscribers here. */
   private fromAfar(message: unknown): void {
-    if (!isRecord(message) || message.origin === this.id || typeof message.origin !== 'string') return;
+    if (!isPlainObject(message) || message.origin === this.id || typeof message.origin !== 'string') return;
     const e = message.event;
-    if (!isRecord(e) || typeof e.sid !== 'string' || !FAR_SID.test(e.sid) || typeof e.kind !== 'string' || !KINDS.has(e.kind)) return;
-    if (!isRecord(e.params)) return;
+    if (!isPlainObject(e) || typeof e.sid !== 'string' || !FAR_SID.test(e.sid) || typeof e.kind !== 'string' || !KINDS.has(e.kind)) return;
+    if (!isPlainObject(e.params)) return;
     const handlers = this.bySid.get(e.sid);
     if (!handlers) return;
     const optional = (value: unknown) => (typeof value === 'string' ? value : undefined);
@@ -259,7 +260,6 @@ export class InboundHub {
 }
 
 const pairKey = (from: string, to: string) => `${from}\u0000${to}`;
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** What the hub needs of an account: its SID (one hub per Twilio account) and its state engine. */
 interface HubAccount {

@@ -4,6 +4,7 @@
  * answered), what Twilio said published on the account's inbound path, and Twilio answered with
  * TwiML: at once, or by the flow (a twilio-reply or http response node) with a fallback when it is late.
  */
+import { isPlainObject } from '../core/shapes';
 import type { Request, Response } from 'express';
 import { Clock, Timer, systemClock } from '../core/clock';
 import { maskTexts } from '../core/errors';
@@ -114,8 +115,6 @@ const withinCall = (p: Record<string, unknown>): boolean =>
   typeof p.CallStatus === 'string' &&
   /^[a-z][a-z-]*$/.test(p.CallStatus);
 
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
-
 export class WebhookReceiver {
   private readonly clock: Clock;
   private readonly warnThrottled: ReturnType<typeof throttledWarnings>;
@@ -189,7 +188,7 @@ export class WebhookReceiver {
     const value = maskTexts(body.kind === 'json' ? jsonValue(body.raw) : body.params, account.redact);
     const delivery = req.headers['i-twilio-idempotency-token'];
     const token = typeof delivery === 'string' && delivery ? delivery : undefined;
-    const params = isRecord(value) ? value : {};
+    const params = isPlainObject(value) ? value : {};
     const origin = { source: 'webhook' as const, route: req.originalUrl };
     let signedAlike: string | undefined;
     if (this.hub) {
@@ -228,7 +227,7 @@ export class WebhookReceiver {
     }
     const msg = receiveInbound(this.hub, params, origin);
     if (msg) {
-      if (!isRecord(value)) msg.payload = value; // a JSON array or scalar as it came
+      if (!isPlainObject(value)) msg.payload = value; // a JSON array or scalar as it came
       this.pass(msg, req, res);
     }
     // Handed on (to the question that claimed it, or to the flow): heard for good.

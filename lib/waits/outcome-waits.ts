@@ -10,6 +10,7 @@
  * found, the recipient waits on as sent; not found, it was not sent (NOT_SENT, safe to send again).
  * A reconcile that cannot reach Twilio is tried again later, never guessed.
  */
+import { isPlainObject } from '../core/shapes';
 import type { NodeMessageInFlow } from 'node-red';
 import type { TwilioAccount } from '../account/account';
 import { Clock, systemClock } from '../core/clock';
@@ -78,7 +79,7 @@ const isOptionalText = (value: unknown): boolean => value === undefined || typeo
 
 /** Whether a stored value is an intent reconcile can look up: a recipient, a time, texts where given. */
 export function isStoredIntent(value: unknown): value is StoredIntent {
-  if (!isObject(value)) return false;
+  if (!isPlainObject(value)) return false;
   const { to, from, messagingServiceSid, body, contentSid, at } = value;
   return (
     isText(to) &&
@@ -96,24 +97,22 @@ export function pendingIntents(wait: OutcomeWait): Array<[string, StoredIntent]>
   return Object.entries(wait.intents ?? {});
 }
 
-const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
-
 const isOutcome = (value: unknown): value is Outcome =>
-  isObject(value) && typeof value.status === 'string' && typeof value.reached === 'boolean';
+  isPlainObject(value) && typeof value.status === 'string' && typeof value.reached === 'boolean';
 
 /**
  * Whether a stored value is a wait this module can resume without failing later: a record damaged
  * or edited by hand (a Sid or an outcome that is not one, no msg) is set aside by the room instead.
  */
 export function isOutcomeWait(value: unknown): value is OutcomeWait {
-  if (!isObject(value)) return false;
+  if (!isPlainObject(value)) return false;
   const { kind, deadline, callbacks, msg, several, sids, errors, outcomes, failure } = value;
   if (kind !== 'message' && kind !== 'call') return false;
   if (typeof deadline !== 'number' || !Number.isFinite(deadline)) return false;
   if (typeof callbacks !== 'boolean' || typeof several !== 'boolean') return false;
-  if (!isObject(msg) || !isObject(errors) || !isObject(sids) || !isObject(outcomes)) return false;
+  if (!isPlainObject(msg) || !isPlainObject(errors) || !isPlainObject(sids) || !isPlainObject(outcomes)) return false;
   const { intents } = value;
-  if (intents !== undefined && !isObject(intents)) return false;
+  if (intents !== undefined && !isPlainObject(intents)) return false;
   const pending = Object.entries(intents ?? {});
   if (!pending.every(([recipient, intent]) => !Object.hasOwn(sids, recipient) && isStoredIntent(intent))) return false;
   const recipients = Object.entries(sids);
@@ -122,7 +121,7 @@ export function isOutcomeWait(value: unknown): value is OutcomeWait {
   return (
     failure === undefined ||
     failure === null ||
-    (isObject(failure) && typeof failure.code === 'string' && typeof failure.message === 'string')
+    (isPlainObject(failure) && typeof failure.code === 'string' && typeof failure.message === 'string')
   );
 }
 
