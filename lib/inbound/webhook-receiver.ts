@@ -230,13 +230,14 @@ export class WebhookReceiver {
       if (!isPlainObject(value)) msg.payload = value; // a JSON array or scalar as it came
       this.pass(msg, req, res);
     }
-    // Handed on (to the question that claimed it, or to the flow): heard for good.
+    // Handed on (to the question that claimed it, or to the flow): heard for good, before Twilio hears
+    // its 200 (a retry after a 200 is then a duplicate, never asked to come back).
     if (this.hub) await handedOn(account.state, account.accountSid, eventIdentity(inboundEvent(params, origin)), signedAlike);
     // An answer to a question a twilio-ask asked is that node's, not news for this flow.
     if (!msg) {
       this.callbacks.status.success('twilio-in.status.answer');
       answer(res, 200, EMPTY_TWIML);
-    }
+    } else if (this.settings.reply !== 'flow') answer(res, 200, EMPTY_TWIML);
   }
 
   /** The ports this Node-RED listens on: the one the request arrived on (by construction) and uiPort. */
@@ -280,8 +281,6 @@ export class WebhookReceiver {
       const timer: Timer = this.clock.setTimeout(() => this.lateReply(res), this.settings.replyTimeoutMs);
       res.once('close', () => this.clock.clearTimeout(timer));
       res.once('finish', () => this.clock.clearTimeout(timer));
-    } else {
-      answer(res, 200, EMPTY_TWIML);
     }
     this.received++;
     this.callbacks.status.success('twilio-in.status.received', { count: this.received, event: msg.twilio.event });

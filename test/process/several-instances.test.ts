@@ -342,8 +342,8 @@ suiteNeeding(
         // A retry that lands while the first delivery is still being handed on is asked to come back (503),
         // as Twilio does: then it is a duplicate.
         let retry = await deliverWebhook(url, params, { authToken: DEMO_ACCOUNT.authToken, idempotencyToken });
-        if (retry.status === 503) {
-          await sleep(200);
+        for (let wait = 200; retry.status === 503 && wait <= 3_200; wait *= 2) {
+          await sleep(wait);
           retry = await deliverWebhook(url, params, { authToken: DEMO_ACCOUNT.authToken, idempotencyToken });
         }
         const replay = await deliverWebhook(url, params, { authToken: DEMO_ACCOUNT.authToken });
