@@ -12,6 +12,7 @@ import { EMPTY_TWIML, buildTwiml } from '../twilio/twiml';
 import type { Body } from '../twilio/signature';
 import type { TwilioAccount } from '../account/account';
 import type { DuplicateWindow } from './dedupe';
+import { CallLiveness } from './call-liveness';
 import { handedOn, heardFirst } from './heard';
 import { InboundHub, eventIdentity, inboundHubFor } from './hub';
 import { InboundMsg, ReceiverCallbacks, inboundEvent, receiveInbound } from './inbound-message';
@@ -120,6 +121,7 @@ export class WebhookReceiver {
   private readonly warnThrottled: ReturnType<typeof throttledWarnings>;
   /** Only what Twilio provably sent reaches the account's other nodes. */
   private readonly hub?: InboundHub;
+  private readonly liveness?: CallLiveness;
   private readonly stopFeeding: () => void;
   private received = 0;
 
@@ -131,6 +133,7 @@ export class WebhookReceiver {
     this.clock = callbacks.clock ?? systemClock;
     this.warnThrottled = throttledWarnings(callbacks.warn, this.clock);
     this.hub = account && settings.validate ? inboundHubFor(account) : undefined;
+    this.liveness = account && this.hub ? new CallLiveness(account, this, this.clock) : undefined;
     this.stopFeeding = this.hub ? this.hub.addSource() : () => undefined;
     const { status } = callbacks;
     if (!account) status.failed('twilio-in.status.noAccount');
@@ -201,7 +204,13 @@ export class WebhookReceiver {
       // The signature too (heard.ts), except for the one request Twilio signs alike twice: a request
       // within a call (a <Redirect> loop), well formed. A re-split of another request into something
       // without an identity (its Sids or its CallStatus swallowed by a key) is not one.
-      signedAlike = identity === undefined && withinCall(params) && body.kind === 'form' ? undefined : signature;
+      const signedAlikeEachTime = identity === undefined && withinCall(params) && body.kind === 'form';
+      signedAlike = signedAlikeEachTime ? undefined : signature;
+      // What Twilio signs alike can still be told a replay when its call is over (call-liveness.ts).
+      if (signedAlikeEachTime && this.liveness && (await this.liveness.isOver(params.CallSid as string))) {
+        this.callbacks.status.warning('twilio-in.status.duplicate');
+        return answer(res, 200, EMPTY_TWIML);
+      }
       let first: boolean;
       try {
         first = await heardFirst(

@@ -9,6 +9,7 @@ import crypto from 'node:crypto';
 import { describe, it } from 'node:test';
 import twilio from 'twilio';
 import { ACCOUNT, FlowNode, accountNode, allNodes, helper, useHttpNode, useRuntime } from '../support/harness';
+import { useManualClock } from '../support/ticking';
 import { acquireStateEngine, embeddedStateDir } from '../../lib/account/state-engines';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -124,14 +125,12 @@ describe('attack: a captured signed webhook re-split into one without an identit
     assert.deepEqual(replays, []);
   });
 
-  // Not fixed (a limit of what Twilio signs, said in hub.ts's eventIdentity): a request within a call
-  // (CallStatus in-progress, a <Redirect>) is signed alike each time, so only its unsigned token tells
-  // two apart. A captured one is news with every fresh token, and each writes a token record for the
-  // node's duplicate window. Kept as a todo: it fails today, and says what remains.
-  it(
-    'a captured request within a call, replayed with fresh tokens, is news once',
-    { todo: 'Twilio signs nothing that tells two requests within a call apart' },
-    async () => {
+  // A request within a call (CallStatus in-progress, a <Redirect>) is signed alike each time, so only
+  // its unsigned token tells two apart (hub.ts's eventIdentity). What tells a replay is its call: over
+  // (minutes ago) or not this account's. Within the call itself a replay stays news: README, "What is not".
+  describe('within a call', () => {
+    const time = useManualClock();
+    it('a captured request within a call, replayed with fresh tokens once its call is over, is not news; nor one for a call the account does not have', async () => {
       const flow: FlowNode[] = [
         {
           id: 'in',
@@ -152,29 +151,48 @@ describe('attack: a captured signed webhook re-split into one without an identit
       const news: any[] = [];
       helper.getNode('news').on('input', (m: any) => news.push(m));
       const url = `${httpNode.base()}/twilio/in`;
-      const ca = 'CA' + crypto.randomBytes(16).toString('hex');
-      const within = {
+      const { sid: ca } = await simulator.receiveCall({ from: '+15555550177', to: '+15017122661' }, { url });
+      assert.equal(news.length, 1, "the call's first request (ringing) is news");
+      const within = (callSid: string, status = 'in-progress') => ({
         AccountSid: ACCOUNT.sid,
         ApiVersion: '2010-04-01',
-        CallSid: ca,
-        CallStatus: 'in-progress',
+        CallSid: callSid,
+        CallStatus: status,
         Direction: 'inbound',
         From: '+15555550177',
         To: '+15017122661',
-      };
-      const signature = twilio.getExpectedTwilioSignature(ACCOUNT.authToken, url, within);
-      for (let i = 0; i < 5; i++)
-        await fetch(url, {
+      });
+      const post = (params: Record<string, string>) =>
+        fetch(url, {
           method: 'POST',
           headers: {
             'Content-Type': 'application/x-www-form-urlencoded',
-            'X-Twilio-Signature': signature,
+            'X-Twilio-Signature': twilio.getExpectedTwilioSignature(ACCOUNT.authToken, url, params),
             'I-Twilio-Idempotency-Token': crypto.randomUUID(),
           },
-          body: new URLSearchParams(within).toString(),
-        });
-      await sleep(100);
-      assert.equal(news.length, 1, `news ${news.length} times`);
-    },
-  );
+          body: new URLSearchParams(params).toString(),
+        }).then((r) => r.status);
+      const looks = (sid: string) => simulator.requests.filter((r) => r.method === 'GET' && r.path.endsWith(`/Calls/${sid}.json`)).length;
+
+      // During the call: Twilio's requests within it (a <Redirect> loop) are each news.
+      for (let i = 0; i < 2; i++) assert.equal(await post(within(ca)), 200);
+      assert.equal(news.length, 3, 'requests within a call going on are news');
+
+      // The call ends; a <Dial> action right at its end is still Twilio's.
+      Object.assign(simulator.calls.get(ca)!, { status: 'completed', end_time: new Date(time.clock.now()).toUTCString() });
+      await time.clock.advance(1_100); // past the second a call seen going on is believed to be
+      assert.equal(await post(within(ca, 'completed')), 200);
+      assert.equal(news.length, 4, "a request right at the call's end is news");
+
+      // Minutes later, the captured request replayed with fresh tokens: refused, and one look for all.
+      await time.clock.advance(6 * 60_000);
+      const before = looks(ca);
+      for (let i = 0; i < 20; i++) assert.equal(await post(within(ca)), 200, 'answered, so Twilio would stop');
+      assert.ok(looks(ca) - before <= 1, `${looks(ca) - before} looks at the call for 20 replays`);
+      const other = 'CA' + crypto.randomBytes(16).toString('hex');
+      for (let i = 0; i < 3; i++) assert.equal(await post(within(other)), 200);
+      assert.equal(looks(other), 1, 'a call the account does not have: one look');
+      assert.equal(news.length, 4, `news ${news.length - 4} more times after the call ended`);
+    });
+  });
 });
