@@ -99,6 +99,9 @@ export async function heardFirst(
   const unknown = () => {
     throw new HeardUnknownError();
   };
+  // Claimed in this instance's name once its lease is held: until then, another would find it gone.
+  const presence = presenceOn(engine);
+  if (presence.shared) await presence.ready().catch(unknown);
   const mine: Taking = { taking: now, by: instanceId, ...(token?.value ? { token: digest(token.value) } : {}) };
   // Twilio signs key+value with no separator: a captured request re-split at a boundary
   // (MessageSid=SMxNumMedia0) keeps its signature but not its identity, as does a body signed by its

@@ -9,6 +9,7 @@
 import { isPlainObject } from '../core/shapes';
 import crypto from 'node:crypto';
 import type { StateEngine } from '../state/engine';
+import { presenceOn } from '../state/instance';
 import { digest, heardPrefix, inboundChannel } from './heard';
 import type { WebhookEvent } from './webhook';
 
@@ -239,9 +240,16 @@ export class InboundHub {
   /** A source (a twilio-in) starts feeding this hub; returns how to stop. */
   addSource(): () => void {
     this.sourceCount++;
+    // A source claims what it hears in this instance's name (heard.ts): the instance's lease, kept
+    // while a source feeds, tells the other instances that its claims' taker is alive.
+    const presence = this.remote ? presenceOn(this.remote.engine) : undefined;
+    presence?.join();
     let removed = false;
     return () => {
-      if (!removed) this.sourceCount--;
+      if (!removed) {
+        this.sourceCount--;
+        presence?.leave();
+      }
       removed = true;
     };
   }

@@ -53,6 +53,7 @@ export function setInstanceHome(userDir: string | undefined): void {
 }
 
 const leaseName = (id: string) => `instance/${id}`;
+const takeoverName = (id: string) => `instance-takeover/${id}`;
 const homeKey = (place: string) => `instance-home/${crypto.createHash('sha256').update(place).digest('hex').slice(0, 32)}`;
 
 export class Presence {
@@ -113,13 +114,21 @@ export class Presence {
 
   /**
    * Whether `owner`'s work may be taken over: not this instance, and its lease has expired. On a
-   * shared engine this instance then holds `owner`'s lease for a while: no other instance takes over
-   * at the same time (each record is still taken by compare-and-set).
+   * shared engine this instance then holds the right to take `owner`'s work over for a while: no other
+   * instance takes over at the same time (each record is still taken by compare-and-set). The owner's
+   * own lease is left free, so an owner that was only cut off (a Redis that stalled past every lease)
+   * takes it back at its next renewal, and is then alive again for everyone. An instance that does
+   * not hold its own lease takes nothing over: after such a stall, two instances would else each find
+   * the other gone and take the same work back and forth.
    */
   async isGone(owner: string | undefined): Promise<boolean> {
     if (owner === this.id) return false;
     if (owner === undefined || !this.shared || owner === this.predecessor) return true;
-    return (await this.engine.lease(leaseName(owner), this.id, this.ttlMs)) !== undefined;
+    if (!this.holding) return false;
+    const probe = await this.engine.lease(leaseName(owner), this.id, this.ttlMs);
+    if (!probe) return false;
+    await this.engine.release(probe);
+    return (await this.engine.lease(takeoverName(owner), this.id, this.ttlMs)) !== undefined;
   }
 
   /** Takes or renews the lease now, and again in a third of its time (a failure too: retried at that pace). */

@@ -294,39 +294,39 @@ return [msg, reply];`,
       assert.equal(endings(logFile).get('p')?.length, 1, `the page ended: ${JSON.stringify(endings(logFile).get('p'))}`);
     });
 
-    // Flaky under a loaded full run: with every lease lapsed at once, two instances can take the wait
-    // from each other until the test gives up (never two endings since endOwned; #22, open).
-    it(
-      'ends a wait once when Redis stalls longer than the lease and comes back',
-      { todo: 'takeovers can ping-pong under load (#22, open)' },
-      async () => {
-        const LEASE = 3_000; // a lease a loaded CI machine keeps renewed (a shorter one lapses under load alone)
-        const logFile = newLogFile();
-        const account = { stateBackend: 'redis', redisUrl: redis.url };
-        const lease = `twilio: { leaseMs: ${LEASE} },`;
-        const a = await startRed(flows(simulator.url, 10, account), CREDENTIALS, settingsFor(logFile, 'A', lease));
-        reds.push(a);
-        const b = await startRed(flows(simulator.url, 10, account), CREDENTIALS, settingsFor(logFile, 'B', lease));
-        reds.push(b);
-        await go(a, 2);
-        await until('the text created', () => [...simulator.messages.values()].some((m) => m.body === 'operator 2'));
-        await sleep(500); // its record stored
-        // Redis stalls (a fork for a snapshot on a full disk, a VM migration): 3 leases long, every instance alive.
-        const port = new URL(redis.url).port;
-        const pid = Number(
-          execFileSync('pgrep', ['-f', `redis-server 127.0.0.1:${port}`])
-            .toString()
-            .trim()
-            .split('\n')[0],
-        );
-        process.kill(pid, 'SIGSTOP');
-        await sleep(3 * LEASE);
-        process.kill(pid, 'SIGCONT');
-        await until('the wait ended', () => endings(logFile).get('2'), 30_000);
-        await sleep(4_000); // a second ending on its way
-        assert.deepEqual(endings(logFile).get('2')?.length, 1, `msg 2 ended: ${JSON.stringify(endings(logFile).get('2'))}`);
-      },
-    );
+    // With every lease lapsed at once, two instances took the wait from each other until the test gave
+    // up: an instance without its own lease now takes nothing over, and an owner takes its lease back.
+    it('ends a wait once when Redis stalls longer than the lease and comes back', async () => {
+      const LEASE = 3_000; // a lease a loaded CI machine keeps renewed (a shorter one lapses under load alone)
+      const logFile = newLogFile();
+      const account = { stateBackend: 'redis', redisUrl: redis.url };
+      const lease = `twilio: { leaseMs: ${LEASE} },`;
+      const a = await startRed(flows(simulator.url, 10, account), CREDENTIALS, settingsFor(logFile, 'A', lease));
+      reds.push(a);
+      const b = await startRed(flows(simulator.url, 10, account), CREDENTIALS, settingsFor(logFile, 'B', lease));
+      reds.push(b);
+      await go(a, 2);
+      await until('the text created', () => [...simulator.messages.values()].some((m) => m.body === 'operator 2'));
+      await sleep(500); // its record stored
+      // Redis stalls (a fork for a snapshot on a full disk, a VM migration): 3 leases long, every instance alive.
+      const port = new URL(redis.url).port;
+      const pid = Number(
+        execFileSync('pgrep', ['-f', `redis-server 127.0.0.1:${port}`])
+          .toString()
+          .trim()
+          .split('\n')[0],
+      );
+      process.kill(pid, 'SIGSTOP');
+      await sleep(3 * LEASE);
+      process.kill(pid, 'SIGCONT');
+      await until('the wait ended', () => endings(logFile).get('2'), 30_000).catch((err: unknown) => {
+        // Seen once under a loaded run (cause not known): what both instances said is the only witness.
+        console.log(`# instance A:\n${a.log()}\n# instance B:\n${b.log()}`);
+        throw err;
+      });
+      await sleep(4_000); // a second ending on its way
+      assert.deepEqual(endings(logFile).get('2')?.length, 1, `msg 2 ended: ${JSON.stringify(endings(logFile).get('2'))}`);
+    });
   },
   { timeout: 120_000 },
 );

@@ -139,6 +139,42 @@ describe('waits owned by an instance lease', () => {
     }
   });
 
+  it('after a stall that lapsed every lease at once, an owner takes its lease back at once, and one that has none takes nothing over', async () => {
+    const clock = new ManualClock();
+    const raw = openStateEngine({ backend: 'embedded', dir: path.join(tmp, `e${++dirs}`) }, clock);
+    // Redis stalled past every lease: each command fails meanwhile (no renewal gets through).
+    let stalled = false;
+    const shared = sharedView(raw);
+    const engine = new Proxy(shared, {
+      get: (target, property) => {
+        const value = (target as unknown as Record<string | symbol, unknown>)[property];
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => (stalled ? Promise.reject(new Error('stalled')) : (value as (...a: unknown[]) => unknown)(...args));
+      },
+    });
+    const [a, b, c] = ['A', 'B', 'C'].map((id) => new Presence(engine, id, clock, LEASE_MS));
+    try {
+      for (const p of [a, b, c]) p.join();
+      await Promise.all([a.ready(), b.ready(), c.ready()]);
+      stalled = true;
+      await pass(clock, LEASE_MS * 2);
+      stalled = false;
+      // Back, before any renewal: B's own lease lapsed too, so it takes nothing over (else A and B would
+      // each find the other gone and take the same work back and forth).
+      assert.equal(await b.isGone('A'), false, 'an instance without its own lease takes nothing over');
+      await b.ready();
+      assert.equal(await b.isGone('A'), true, 'once B holds its lease, A (not renewed yet) is gone to it');
+      assert.equal(await c.isGone('A'), false, 'one instance at a time takes A over');
+      await a.ready(); // A was only cut off: its lease is free for it to take back at once
+      assert.equal(a.holding, true);
+      assert.equal(await b.isGone('A'), false, 'A alive again, for everyone');
+      assert.equal(await a.isGone('B'), false);
+    } finally {
+      for (const p of [a, b, c]) p.leave();
+      await raw.close();
+    }
+  });
+
   it('a wait saved again by its live holder stays its own (its versions follow its writes)', async () => {
     const clock = new ManualClock();
     const raw = openStateEngine({ backend: 'embedded', dir: path.join(tmp, `e${++dirs}`) }, clock);
