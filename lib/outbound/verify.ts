@@ -102,8 +102,9 @@ function codeOf(value: unknown): string {
 }
 
 /**
- * Reads the code (a typed field, usually msg.code) and takes it off the msg at once, whatever comes of
- * reading it: from here on the msg carries no code, on any output, in any error, to any Catch node.
+ * Reads the code (a typed field, usually msg.code) and takes it away from where it came at once,
+ * whatever comes of reading it: off the msg (so no output, error or Catch node carries it on), or out
+ * of the flow or global context it was put in.
  */
 export async function takeCode(RED: NodeAPI, node: Node, config: Record<string, unknown>, msg: NodeMessage): Promise<unknown> {
   const type = typeof config.codeType === 'string' ? config.codeType : 'msg';
@@ -112,7 +113,20 @@ export async function takeCode(RED: NodeAPI, node: Node, config: Record<string, 
     return await readTypedProperty(RED, node, msg, 'Code', { value, type });
   } finally {
     if (type === 'msg' && value) RED.util.setMessageProperty(msg, value, undefined, false);
+    if ((type === 'flow' || type === 'global') && value) await forgetInContext(RED, node, type, value);
   }
+}
+
+function forgetInContext(RED: NodeAPI, node: Node, scope: 'flow' | 'global', property: string): Promise<void> {
+  const { key, store } = RED.util.parseContextStore(property);
+  // A store that cannot forget it (gone, failing) leaves it there: the check goes on, as the user asked.
+  return new Promise<void>((resolve) => {
+    try {
+      node.context()[scope].set(key, undefined, store, () => resolve());
+    } catch {
+      resolve();
+    }
+  });
 }
 
 /** What came of a start or a check: which output, Twilio's answer, and the refusal when there was one. */

@@ -172,6 +172,20 @@ describe('twilio-verify', () => {
     assertNowhere(code, msg);
   });
 
+  it('a code read from flow context is taken out of it', async () => {
+    await load();
+    await run({ to: PERSON });
+    const code = codeFor(PERSON);
+    await load({ action: 'check', code: 'otp', codeType: 'flow' });
+    const flow = (helper.getNode('verify') as any).context().flow;
+    flow.set('otp', code);
+    const { port, msg } = await run({ to: PERSON });
+    assert.equal(port, 0);
+    assert.equal(msg.payload.status, 'approved');
+    assert.equal(flow.get('otp'), undefined, 'the code is gone from flow context');
+    assertNowhere(code, msg);
+  });
+
   it('a wrong code: output 2, still pending', async () => {
     await load();
     await run({ to: PERSON });
