@@ -254,6 +254,31 @@ describe('twilio-verify', () => {
     assertNowhere(code, late.msg);
   });
 
+  it('removed with checks waiting, it ends each msg exactly once: those not sent as NOT_SENT, each sent one with its answer', async () => {
+    await load({ action: 'check' });
+    simulator.latencyMs = 300;
+    try {
+      const node = helper.getNode('verify');
+      const ends: Array<string | undefined> = [];
+      const complete = node._complete as (m: any, err?: any) => void;
+      node._complete = (m: any, err?: any) => {
+        ends.push(err?.code);
+        assert.equal('code' in m, false, 'no code on a msg that ends');
+        complete.call(node, m, err);
+      };
+      for (let i = 0; i < 40; i++) node.receive({ to: PERSON, code: '123456' });
+      await until(() => simulator.stats.requests > 0, 'the first checks under way');
+      await helper.unload();
+      assert.equal(ends.length, 40, 'each msg ended once');
+      const sent = simulator.stats.requests;
+      assert.ok(sent > 0 && sent < 40, `${sent} sent before the node went`);
+      assert.equal(ends.filter((c) => c === 'NOT_SENT').length, 40 - sent, 'the others were never sent');
+      assert.equal(ends.filter((c) => c === undefined).length, sent, 'each one sent got its answer (nothing pending: output 3)');
+    } finally {
+      simulator.latencyMs = 0;
+    }
+  });
+
   it('a 429 (60212, too many requests for one number) ends the msg with TOO_MANY_REQUESTS and is not retried', async () => {
     await load({ action: 'check' });
     simulator.failNext({ type: 'http', status: 429, code: 60212, message: 'Too many concurrent requests for phone number', retryAfter: 0 });
