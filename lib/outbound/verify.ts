@@ -64,7 +64,9 @@ export function verifyRequest(action: VerifyAction, fields: VerifyFields): Verif
   const serviceSid = textOf('Service SID', fields.serviceSid);
   if (!isSid(serviceSid, 'VA')) throw new TwilioNodeError('INVALID_INPUT', text('sidFormat', { field: 'Service SID', prefix: 'VA' }));
   const request: VerifyRequest = { action, serviceSid };
-  const channel = fields.channel === undefined ? 'sms' : textOf('Channel', fields.channel).toLowerCase();
+  // A check has no channel: its address is a phone number, or an email address when it has an @.
+  const checked = action === 'check' && typeof fields.to === 'string' ? (fields.to.includes('@') ? 'email' : 'sms') : undefined;
+  const channel = checked ?? (fields.channel === undefined ? 'sms' : textOf('Channel', fields.channel).toLowerCase());
   if (!(VERIFY_CHANNELS as readonly string[]).includes(channel))
     throw new TwilioNodeError('INVALID_INPUT', text('verifyChannel', { channels: VERIFY_CHANNELS.join(', ') }));
   if (fields.verificationSid !== undefined) {

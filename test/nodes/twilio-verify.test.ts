@@ -172,6 +172,18 @@ describe('twilio-verify', () => {
     assertNowhere(code, msg);
   });
 
+  it('checks a code sent by email, whatever the (start-only) channel says', async () => {
+    const to = 'person@example.com';
+    await load({ channel: 'email' });
+    await run({ to });
+    const code = codeFor(to);
+    await load({ action: 'check', channel: 'sms' });
+    const { port, msg } = await run({ to, code });
+    assert.equal(port, 0);
+    assert.equal(msg.payload.channel, 'email');
+    assert.deepEqual(verifyRequests().at(-1)!.params, { To: to, Code: code });
+  });
+
   it('a code read from flow context is taken out of it', async () => {
     await load();
     await run({ to: PERSON });
