@@ -86,8 +86,8 @@ function address(to: string, channel: VerifyChannel): string {
     if (to.length > 254 || !EMAIL.test(to)) throw new TwilioNodeError('INVALID_INPUT', text('verifyToEmail'));
     return to;
   }
-  // A phone number as people type it (spaces, dashes, brackets) is one; a WhatsApp address is its number.
-  const number = to.replace(/^whatsapp:/, '').replace(/[\s().-]/g, '');
+  // A phone number as people type it (spaces, dashes, brackets: never a line break) is one; a WhatsApp address is its number.
+  const number = to.replace(/^whatsapp:/, '').replace(/[ ().-]/g, '');
   if (to.length > 40 || !isE164(number)) throw new TwilioNodeError('INVALID_INPUT', text('verifyToPhone', { channel }));
   return number;
 }

@@ -370,6 +370,8 @@ describe('twilio-verify', () => {
       [{ to: PERSON, code: 1.5 }, 'INVALID_INPUT'],
       [{ to: `${PERSON}\nTo=+15555550101`, code: '123456' }, 'INVALID_INPUT'],
       [{ to: '{{payload}}', code: '123456' }, 'INVALID_INPUT'],
+      [{ to: '+1555\n5550100', code: '123456' }, 'INVALID_INPUT'],
+      [{ to: '+1555\t5550100', code: '123456' }, 'INVALID_INPUT'],
       [{ to: ['+15555550100'], code: '123456' }, 'INVALID_INPUT'],
       [{ code: '123456' }, 'MISSING_INPUT'],
     ];
