@@ -114,8 +114,16 @@ export async function takeCode(RED: NodeAPI, node: Node, config: Record<string, 
   try {
     return await readTypedProperty(RED, node, msg, 'Code', { value, type });
   } finally {
-    if (type === 'msg' && value) RED.util.setMessageProperty(msg, value, undefined, false);
+    if (type === 'msg' && value) forgetOnMsg(RED, msg, value);
     if ((type === 'flow' || type === 'global') && value) await forgetInContext(RED, node, type, value);
+  }
+}
+
+function forgetOnMsg(RED: NodeAPI, msg: NodeMessage, property: string): void {
+  try {
+    RED.util.setMessageProperty(msg, property, undefined, false);
+  } catch {
+    // A property that is no path was never read either: reading it failed already, with its own error.
   }
 }
 
