@@ -51,6 +51,7 @@ const DEMO_ORDER = [
   "Query today's messages",
   'Delete old recordings',
   'Mute everyone in a conference',
+  'Verify a code',
   'Any API call',
 ];
 function byDemoOrder(a, b) {

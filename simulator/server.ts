@@ -22,6 +22,7 @@ import {
 } from './resources';
 import { Delivery, DeliveryOptions, deliverWebhook } from './webhooks';
 import { Person, SIMULATED_PEOPLE, callSteps, messageSteps } from './people';
+import { SimulatedVerify } from './verify';
 
 export interface SimulatedAccount {
   sid: string;
@@ -170,6 +171,8 @@ export class TwilioSimulator {
   /** Numbers whose messages and calls do not simply succeed (see people.ts). */
   people: Record<string, Person>;
   private readonly schedules = new Set<NodeJS.Timeout>();
+  /** Twilio Verify v2 (simulator/verify.ts): services, verifications, checks, and the codes it sent. */
+  readonly verify = new SimulatedVerify(() => this.people);
 
   constructor(options: SimulatorOptions = {}) {
     for (const account of options.accounts ?? [DEMO_ACCOUNT]) this.accounts.set(account.sid, account);
@@ -184,6 +187,7 @@ export class TwilioSimulator {
     for (const def of COLLECTIONS) this.store.set(def.name, new Map());
     this.defineRoutes();
     this.seed();
+    this.verify.reset(this.accounts.keys());
   }
 
   get messages(): Map<string, TwilioRecord> {
@@ -255,6 +259,7 @@ export class TwilioSimulator {
     this.cancelSchedules();
     Object.assign(this.stats, { requests: 0, tooManyRequests: 0, faults: 0, created: 0 });
     this.seed();
+    this.verify.reset(this.accounts.keys());
   }
 
   private seed(): void {
@@ -373,6 +378,7 @@ export class TwilioSimulator {
     }));
 
     for (const def of COLLECTIONS) this.defineCollectionRoutes(def, account, route);
+    this.verify.defineRoutes(route);
   }
 
   private defineCollectionRoutes(
@@ -926,6 +932,8 @@ export class TwilioSimulator {
     if (action === 'GET /_sim/stats') return this.send(res, 200, this.stats);
     if (action === 'GET /_sim/requests') return this.send(res, 200, this.requests);
     if (action === 'GET /_sim/deliveries') return this.send(res, 200, this.deliveries);
+    const verify = url.pathname.startsWith('/_sim/verify/') ? this.verify.control(action, body) : undefined;
+    if (verify) return this.send(res, verify.status, verify.body);
     if (action === 'POST /_sim/inbound/message' || action === 'POST /_sim/inbound/call') {
       let input: InboundMessage;
       try {

@@ -4,6 +4,15 @@
  */
 import { LocalText, Translate, render, text } from './texts';
 
+/**
+ * Twilio Verify's refusals that a flow branches on (twilio-verify puts them on its outputs with
+ * msg.error): a code checked too often (60202), sent too often (60203), or an address Verify will not
+ * deliver to (60205 a landline for SMS, 60223 the channel disabled on the service, 60410 Fraud Guard,
+ * 60605 Geo Permissions).
+ */
+const VERIFY_ERROR_CODES_LIST = ['VERIFY_MAX_CHECK_ATTEMPTS', 'VERIFY_MAX_SEND_ATTEMPTS', 'VERIFY_NOT_DELIVERABLE'] as const;
+export const VERIFY_ERROR_CODES: readonly string[] = VERIFY_ERROR_CODES_LIST;
+
 /** Codes the nodes raise themselves, before or around a request. */
 const LOCAL_ERROR_CODES = [
   'MISSING_INPUT',
@@ -26,6 +35,7 @@ const LOCAL_ERROR_CODES = [
   /** The state store a wait, page or question must be kept in is not open (or Redis is unreachable): not sent. */
   'STATE_UNAVAILABLE',
   'UNKNOWN_ERROR',
+  ...VERIFY_ERROR_CODES_LIST,
 ] as const;
 
 /** HTTP failures that no Twilio code explains are named after their status. */
@@ -90,6 +100,14 @@ export const TWILIO_ERROR_TABLE: Readonly<Record<number, ErrorCode>> = {
   21614: 'INVALID_TO_PHONE_NUMBER_ERROR', // 'To' number is not a mobile number
   21619: 'MISSING_INPUT', // A body or media URL is required
   21611: 'TOO_MANY_REQUESTS', // 'From' number's outbound queue is full
+  60200: 'INVALID_REQUEST_ERROR', // Verify: invalid parameter (the message names it)
+  60202: 'VERIFY_MAX_CHECK_ATTEMPTS', // Verify: max (5) check attempts reached (429)
+  60203: 'VERIFY_MAX_SEND_ATTEMPTS', // Verify: max (5) send attempts reached (429)
+  60205: 'VERIFY_NOT_DELIVERABLE', // Verify: SMS is not supported by a landline number
+  60212: 'TOO_MANY_REQUESTS', // Verify: too many concurrent requests for this number (429)
+  60223: 'VERIFY_NOT_DELIVERABLE', // Verify: the delivery channel is disabled on the service
+  60410: 'VERIFY_NOT_DELIVERABLE', // Verify: Fraud Guard blocked delivery to this prefix
+  60605: 'VERIFY_NOT_DELIVERABLE', // Verify: Geo Permissions block this destination
   13223: 'INVALID_TO_PHONE_NUMBER_ERROR', // Dial: invalid phone number format
   13224: 'INVALID_TO_PHONE_NUMBER_ERROR', // Dial: invalid phone number
 };

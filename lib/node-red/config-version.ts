@@ -25,6 +25,7 @@ export const MIGRATIONS: Readonly<Record<string, readonly ConfigMigration[]>> = 
   'twilio-request': [() => undefined],
   'twilio-ask': [() => undefined, toStateEngine],
   'twilio-page': [() => undefined, toStateEngine],
+  'twilio-verify': [() => undefined],
 };
 
 /**

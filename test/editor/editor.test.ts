@@ -27,6 +27,7 @@ const TYPES = [
   'twilio-request',
   'twilio-ask',
   'twilio-page',
+  'twilio-verify',
 ];
 
 // Without a browser the suite is one skipped test, so the runner's summary counts it as skipped.
@@ -142,6 +143,7 @@ else
         'twilio-request': ['#node-input-method', '#node-input-domain', '#node-input-path'],
         'twilio-page': ['#node-input-contacts', '#node-input-alert', '#node-input-steps-container', '#node-input-keysNode'],
         'twilio-ask': ['#node-input-to', '#node-input-body', '#node-input-answers-container', '#node-input-timeout', '#node-input-mode'],
+        'twilio-verify': ['#node-input-action', '#node-input-serviceSid', '#node-input-to', '#node-input-channel', '#node-input-code'],
       };
       for (const type of TYPES) {
         const id = await firstOfType(type);
@@ -375,6 +377,45 @@ else
       assert.deepEqual(labels, ['acknowledged', 'nobody acknowledged', 'cancelled']);
     });
 
+    it("gives twilio-verify its action's outputs, labelled, and its action's fields; wires stay on their outputs", async () => {
+      const START = 'v1start000000001'; // Verify a code
+      const ports = () =>
+        page.evaluate((id) => {
+          const RED = (window as any).RED;
+          const node = RED.nodes.node(id);
+          const wires: Record<string, number> = {};
+          RED.nodes.filterLinks({ source: node }).forEach((l: any) => (wires[l.target.id] = Number(l.sourcePort)));
+          return {
+            outputs: node.outputs,
+            labels: Array.from({ length: node.outputs }, (_, i) => node._def.outputLabels.call(node, i)),
+            wires,
+          };
+        }, START);
+      const wires = { v1simurl00000001: 0, v1debug000000002: 1 };
+      assert.deepEqual(await ports(), { outputs: 2, labels: ['sent', 'not delivered'], wires });
+      await openDialog(START);
+      assert.ok(await visible('#node-input-channel'));
+      assert.ok(!(await visible('#node-input-code')));
+      await page.selectOption('#node-input-action', 'check');
+      assert.ok(await visible('#node-input-code'));
+      assert.ok(!(await visible('#node-input-channel')));
+      await page.screenshot({ path: path.join(artifacts, 'dialog-verify.png') });
+      await page.click('#node-dialog-ok');
+      await traysClosed();
+      assert.deepEqual(await ports(), {
+        outputs: 3,
+        labels: ['approved', 'wrong code (still pending)', 'expired or too many attempts'],
+        wires,
+      });
+      // Back to start, as the demo has it.
+      await openDialog(START);
+      await page.selectOption('#node-input-action', 'start');
+      await page.click('#node-dialog-ok');
+      await traysClosed();
+      assert.deepEqual((await ports()).outputs, 2);
+      assert.deepEqual((await ports()).wires, wires);
+    });
+
     it('opens on the simplest example: the first demo tab is the SMS alert', async () => {
       const tabs = await page.evaluate(() => {
         const labels: string[] = [];
@@ -499,6 +540,7 @@ else
         ['twilio-request', 6],
         ['twilio-ask', 7],
         ['twilio-page', 8],
+        ['twilio-verify', 4],
       ] as const) {
         await openDialog((await firstOfType(type))!);
         const tips = await page.evaluate(() => (window as any).$('.red-ui-editor .twilio-has-tip').length);

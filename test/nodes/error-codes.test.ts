@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { describe, it } from 'node:test';
-import { ALL_ERROR_CODES, HTTP_STATUS_CODES } from '../../lib/core/errors';
+import { ALL_ERROR_CODES, HTTP_STATUS_CODES, VERIFY_ERROR_CODES } from '../../lib/core/errors';
 import { accountNode, allNodes, helper, nodeRedPackage, runSend, useRuntime } from '../support/harness';
 
 const TO = '+15558675310';
@@ -254,7 +254,8 @@ describe('error codes through a flow', () => {
 
   it('has reached every documented code', () => {
     assert.deepEqual(
-      ALL_ERROR_CODES.filter((c) => !reached.has(c)),
+      // Verify's own codes are twilio-verify's: test/nodes/twilio-verify.test.ts reaches each.
+      ALL_ERROR_CODES.filter((c) => !reached.has(c) && !VERIFY_ERROR_CODES.includes(c)),
       [],
     );
   });

@@ -109,7 +109,7 @@ describe('locales', () => {
 
   it('has a help page for every node in every language, each with the sections and codes of the English one', () => {
     const nodes = NODES;
-    assert.equal(nodes.length, 11);
+    assert.equal(nodes.length, 12);
     const shape = (html: string) => ({
       sections: (html.match(/<h3>/g) ?? []).length,
       properties: [...html.matchAll(/<dt[^>]*>([^<]*)/g)]

@@ -55,6 +55,7 @@ describe('npm start (the demo)', () => {
         'twilio-request',
         'twilio-send',
         'twilio-update',
+        'twilio-verify',
       ],
     );
     for (const set of ours) assert.equal(set.err, undefined, `${set.id}: ${set.err}`);
@@ -103,6 +104,8 @@ describe('npm start (the demo)', () => {
         requests.some((r) => r.path.endsWith('/Recordings.json')) &&
         requests.some((r) => r.method === 'DELETE' && /\/Recordings\/RE\w+\.json$/.test(r.path)) &&
         requests.some((r) => r.path.endsWith('/Balance.json')) &&
+        // Verify a code: a code sent, and checked.
+        requests.some((r) => r.path.endsWith('/VerificationCheck')) &&
         requests.some((r) => r.path.endsWith('/Messages.json') && r.method === 'GET') &&
         // Text my house: the house (no URL) polled, and answered from its own number.
         messages.some((m) => m.from === '+15017122662' && m.to === '+15555550100' && /^All fine/.test(m.body)) &&
