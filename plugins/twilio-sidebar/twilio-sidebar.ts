@@ -101,8 +101,12 @@ function startPublisher(RED: NodeAPI): { watching: () => void; stop: () => void 
   };
 }
 
+/** The process's one publisher (a runtime loaded again, as in tests, replaces it). */
+let current: ReturnType<typeof startPublisher> | undefined;
+
 function registerTwilioSidebar(RED: NodeAPI): void {
-  const publisher = startPublisher(RED);
+  current?.stop();
+  const publisher = (current = startPublisher(RED));
   // The first look: every running account and every open wait; the changes follow over comms.
   adminEndpoint(RED, 'get', '/twilio-activity', 'twilio.read', async () => {
     publisher.watching();
