@@ -138,10 +138,14 @@
           .attr('title', t(entry.direction === 'in' ? 'incoming' : 'outgoing'))
           .appendTo(row);
         $('<td class="numbers">')
-          .append($('<span class="from">').text(entry.from), ' → ', $('<span class="to">').text(entry.to))
+          .append(
+            $('<span class="from">').text(entry.from),
+            ' → ',
+            $('<span class="to">').text(entry.to),
+            $('<div class="sid">').text(shortSid(entry.sid)),
+          )
           .appendTo(row);
         $('<td class="status">').text(entry.status).attr('data-status', entry.status).appendTo(row);
-        $('<td class="sid">').text(shortSid(entry.sid)).appendTo(row);
       }
     }
 
