@@ -121,6 +121,16 @@
       .text(t('queue', { queued: account.queue.queued, inFlight: account.queue.inFlight, retrying: account.queue.retrying }))
       .appendTo(section);
     chart(account.minutes).appendTo(section);
+    const legend = $('<div class="twilio-sidebar-legend">').appendTo(section);
+    for (const [cls, key] of [
+      ['in-flight', 'legendInFlight'],
+      ['queued', 'legendQueued'],
+      ['limited', 'legendLimited'],
+      ['retried', 'legendRetried'],
+    ])
+      $('<span>')
+        .append($('<i>').addClass(cls), document.createTextNode(t(key)))
+        .appendTo(legend);
     $('<div class="twilio-sidebar-totals">')
       .text(t('totals', { started: total('started'), limited: total('rateLimited'), retried: total('retried') }))
       .appendTo(section);
@@ -149,6 +159,10 @@
       }
     }
 
+    waitsSection(
+      waits.filter((w) => accountOf(w) === account.id),
+      t('waits'),
+    ).appendTo(section);
     $('<h4>').text(t('refusals')).appendTo(section);
     const r = account.refusals;
     $('<div class="twilio-sidebar-refusals">')
@@ -169,11 +183,15 @@
     return section;
   }
 
-  function waitsSection(): JQuery {
+  /** The account a wait's node uses (its config node's id), as the editor has the flow. */
+  const accountOf = (wait: Wait) => red.nodes.node(wait.nodeId)?.account;
+
+  /** Open waits (of one account, or those of no account shown above), nearest deadline first. */
+  function waitsSection(listed: Wait[], title: string): JQuery {
     const section = $('<div class="twilio-sidebar-waits">');
-    $('<h3>').text(t('waits')).appendTo(section);
-    if (waits.length === 0) $('<div class="twilio-sidebar-none">').text(t('none')).appendTo(section);
-    for (const wait of waits) {
+    $('<h4>').text(title).appendTo(section);
+    if (listed.length === 0) $('<div class="twilio-sidebar-none">').text(t('none')).appendTo(section);
+    for (const wait of listed) {
       const node = red.nodes.node(wait.nodeId);
       const kind = node?.type === 'twilio-ask' ? 'question' : node?.type === 'twilio-page' ? 'page' : 'wait';
       const row = $('<div class="twilio-sidebar-wait">').attr('data-node', wait.nodeId).appendTo(section);
@@ -199,7 +217,8 @@
     if (!loaded) return void $('<div class="twilio-sidebar-none">').text(t('loading')).appendTo(body);
     if (accounts.size === 0) $('<div class="twilio-sidebar-none">').text(t('noAccounts')).appendTo(body);
     for (const account of accounts.values()) accountSection(account).appendTo(body);
-    waitsSection().appendTo(body);
+    const elsewhere = waits.filter((w) => !accounts.has(accountOf(w) ?? ''));
+    if (elsewhere.length > 0) waitsSection(elsewhere, t('waits')).appendTo(body);
   }
 
   function load(): void {
@@ -237,6 +256,8 @@
         waits = (data as { waits?: Wait[] }).waits ?? [];
         render();
       });
+      // A deploy may add or remove accounts: the tab looks again.
+      red.comms.subscribe('notification/runtime-deploy', load);
       load();
     },
   });

@@ -5,6 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import {
   AccountActivity,
@@ -19,6 +21,7 @@ import {
 } from '../../../lib/account/activity';
 import { RequestQueue, Verdict } from '../../../lib/transport/request-queue';
 import { useManualClock } from '../../support/ticking';
+import { root } from '../../support/paths';
 
 const sid = (prefix: string, n: number) => prefix + n.toString(16).padStart(32, '0');
 const done: Verdict = { kind: 'done' };
@@ -42,6 +45,17 @@ function fakeRed() {
 
 describe('account activity (the Twilio sidebar)', () => {
   const time = useManualClock();
+
+  it("has the sidebar's texts in en-US, de and ja alike, and uses only those", () => {
+    const dir = path.join(root, 'plugins', 'twilio-sidebar');
+    const keys = (lang: string) =>
+      Object.keys(JSON.parse(fs.readFileSync(path.join(dir, 'locales', lang, 'twilio-sidebar.json'), 'utf8')).sidebar).sort();
+    assert.deepEqual(keys('de'), keys('en-US'));
+    assert.deepEqual(keys('ja'), keys('en-US'));
+    const script = fs.readFileSync(path.join(dir, 'twilio-sidebar.editor.ts'), 'utf8');
+    const used = new Set([...script.matchAll(/\bt\('(\w+)'/g)].map((m) => m[1]));
+    for (const key of used) assert.ok(keys('en-US').includes(key), `${key} is in the catalogue`);
+  });
 
   it('hides all but the last four digits of a number', () => {
     assert.equal(maskNumber('+15017122661'), '+•••••••2661');
