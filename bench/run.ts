@@ -21,6 +21,8 @@
  *   h. state behind the nodes: the p99 the embedded store adds to a send that waits (vs
  *      `stateIn: 'context:memory'`, same run), and webhooks per second and Redis round trips per
  *      webhook with twilio-in's duplicate window on Redis, 1 and 3 instances (bench/state-nodes.ts)
+ *   i. sidebar cost: CPU per send with the Twilio sidebar plugin loaded and no editor connected, vs
+ *      without it, and with an editor connected; and what the account's activity costs per event (bench/sidebar.ts)
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -34,6 +36,7 @@ import { stateEngine } from './state';
 import { waitLatency } from './state-nodes';
 import { noRedis, startRedis } from '../test/support/redis';
 import { twoWay } from './two-way';
+import { sidebarCost } from './sidebar';
 
 const helper = require('node-red-node-test-helper');
 const nodeRed = process.env.NODE_RED_PACKAGE || (Number(process.versions.node.split('.')[0]) >= 22 ? 'node-red-5' : 'node-red');
@@ -72,13 +75,14 @@ async function flowRun(
   account: Record<string, unknown> = {},
   ready?: () => Promise<void>,
   bare = false,
+  extra: unknown[] = [],
 ): Promise<{ seconds: number; cpuMs: number; outputs: number; errors: number }> {
   // The test helper wraps Node's methods (send, status, …) in spies and Proxies that record every
   // call; restoring its sandbox leaves the Proxies. A benchmark measures Node-RED, not the helper.
   const nodePrototype = helper._NodePrototype as Record<string, unknown>;
   const originals = Object.fromEntries(Object.getOwnPropertyNames(nodePrototype).map((name) => [name, nodePrototype[name]]));
   await helper.load(
-    nodes,
+    [...nodes, ...extra],
     [
       { id: 'tab', type: 'tab', label: 'bench' },
       {
@@ -404,6 +408,7 @@ async function main(): Promise<void> {
   };
   if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY.includes('a')) await overhead(rows);
   if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY.includes('f')) await cpuPerSend(rows);
+  if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY.includes('i')) await sidebarCost(rows, SCALE, flowRun, helper);
   if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY.includes('b'))
     for (const cap of (process.env.BENCH_CAPS || '5,20,50').split(',').map(Number)) await rateLimited(rows, cap);
   if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY.includes('c')) {

@@ -126,4 +126,18 @@ for (const lang of fs.readdirSync(path.join(root, 'locales'))) {
     if (fs.existsSync(help)) fs.writeFileSync(path.join(target, `${name}.html`), withCatalogue(fs.readFileSync(help, 'utf8'), shared));
   }
 }
+// Each editor plugin (plugins/<name>/: the Twilio sidebar) likewise: its .html with its editor script
+// built in, and its locales beside its .js (Node-RED serves them as the plugin's catalogue).
+const pluginNames = fs.existsSync(path.join(root, 'plugins')) ? fs.readdirSync(path.join(root, 'plugins')) : [];
+for (const name of pluginNames) {
+  const source = path.join(root, 'plugins', name);
+  const target = path.join(dist, 'plugins', name);
+  const script = () =>
+    `<script type="text/javascript">\n${compiledEditor(path.join('..', 'plugins', name, `${name}.editor.js`))}\n</script>`;
+  fs.writeFileSync(
+    path.join(target, `${name}.html`),
+    fs.readFileSync(path.join(source, `${name}.html`), 'utf8').replace('<!-- twilio:editor-script -->', script),
+  );
+  fs.cpSync(path.join(source, 'locales'), path.join(target, 'locales'), { recursive: true });
+}
 console.log(`build: ${nodeNames.length} nodes (${nodeNames.join(', ')}) in dist/nodes/<type>/`);

@@ -16,6 +16,7 @@ import { RequestQueue } from '../transport/request-queue';
 import type { StateEngine } from '../state/engine';
 import { StateBackend, StateHealth, acquireStateEngine, embeddedStateDir, redactUrl, urlCarriesPassword } from './state-engines';
 import { setInstanceHome, setInstanceLeaseMs } from '../state/instance';
+import { AccountActivity, attachActivity } from './activity';
 import {
   AuthMode,
   BaseUrlRequestClient,
@@ -88,6 +89,8 @@ export interface TwilioAccount {
    * called at once when it is down now; returns how to stop. See lib/account/state-health.ts.
    */
   onStateHealth?(listener: (health: StateHealth) => void): () => void;
+  /** What the Twilio sidebar shows of the account (lib/account/activity.ts): the layers above note their events here. */
+  readonly activity?: AccountActivity;
 }
 
 export type AccountNode = Node & TwilioAccount;
@@ -187,10 +190,12 @@ export function openAccount(RED: NodeAPI, node: Node, settings: AccountSettings,
   let state: ReturnType<typeof openState> | null = null;
   const stateOf = () => (state === null ? (state = openState(RED, node, settings, resolve(stored.redisPassword))) : state);
 
+  const shown = attachActivity(node.id, settings.name || '', credentials.accountSid, queue);
   const account: TwilioAccount = {
     accountSid: credentials.accountSid,
     defaultFrom: resolve(settings.defaultFrom),
     queue,
+    activity: shown.activity,
     redact,
     getClient() {
       if (handle) return handle.client;
@@ -240,6 +245,7 @@ export function openAccount(RED: NodeAPI, node: Node, settings: AccountSettings,
     handle?.requestClient.destroy();
     handle = undefined;
     closed = true;
+    shown.detach();
     await state?.release();
   };
 }

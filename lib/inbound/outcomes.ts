@@ -207,8 +207,10 @@ export async function fetchOutcome(account: TwilioAccount, owner: object, kind: 
   const client = account.clientFor(owner);
   if (kind === 'message') {
     const m = await client.messages(sid).fetch();
+    account.activity?.sent('message', m); // the Twilio sidebar: its status as Twilio has it now
     return { status: m.status, errorCode: m.errorCode, errorMessage: m.errorMessage };
   }
   const c = await client.calls(sid).fetch();
+  account.activity?.sent('call', c); // the Twilio sidebar
   return { status: c.status, answeredBy: c.answeredBy, duration: c.duration };
 }

@@ -63,6 +63,7 @@ export class PollReceiver {
         // taken by no one. When the account's state cannot say, the look fails and the next one asks again.
         const identity = eventIdentity(inboundEvent(event.params, origin));
         if (!(await heardFirst(account.state, account.accountSid, identity))) return;
+        account.activity?.heard(inboundEvent(event.params, origin));
         const msg = receiveInbound(hub, event.params, origin);
         if (msg) {
           this.received++;
@@ -70,7 +71,7 @@ export class PollReceiver {
         } // else an answer a twilio-ask took
         await handedOn(account.state, account.accountSid, identity);
       },
-      onPoll: (outcome) => this.report(outcome),
+      onPoll: (outcome) => (account.activity?.polled(settings.to, outcome), this.report(outcome)),
       // Several instances on one engine: one poller per account and number (lib/inbound/poller.ts).
       leaseName: `poll/${account.accountSid}/${settings.to || '*'}`,
     });

@@ -182,6 +182,7 @@ export class WebhookReceiver {
     } catch (err) {
       if (!(err instanceof BodyReadError)) throw err;
       if (err.status !== 0) this.warnThrottled('twilio-in.warnings.badBody', { reason: err.reason, status: err.status });
+      if (err.status !== 0) account.activity?.refused(err.status);
       return refuseBody(req, res, err);
     }
     if (settings.validate && account.validateWebhook(signature, url(), body) !== true)
@@ -234,6 +235,7 @@ export class WebhookReceiver {
       this.callbacks.status.warning('twilio-in.status.duplicate');
       return answer(res, 200, EMPTY_TWIML);
     }
+    if (this.hub) account.activity?.heard(inboundEvent(params, origin)); // checked: the sidebar shows what Twilio provably sent
     const msg = receiveInbound(this.hub, params, origin);
     if (msg) {
       if (!isPlainObject(value)) msg.payload = value; // a JSON array or scalar as it came
@@ -259,6 +261,7 @@ export class WebhookReceiver {
 
   private reject(res: Response, warning: string, subs: Record<string, string>, bodyRead: boolean): void {
     this.warnThrottled(warning, subs);
+    this.account?.activity?.refused(403);
     this.callbacks.status.failed('twilio-in.status.rejected');
     if (!bodyRead) res.set('Connection', 'close'); // the unread body is not worth reading for another request
     answer(res, 403, 'Forbidden: invalid Twilio signature', 'text/plain');

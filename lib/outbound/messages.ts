@@ -42,15 +42,17 @@ function asOwner(account: TwilioAccount, owner: object, request: (client: twilio
 export function sendText(account: TwilioAccount, owner: object, params: TextParams): Promise<TwilioRecord> {
   // A Messaging Service picks the sender itself: the default From is only for a text without one.
   const from = params.from || (params.messagingServiceSid ? undefined : account.defaultFrom);
-  return asOwner(account, owner, (client) =>
-    runAction(client, MESSAGE, 'create', OWN_ACCOUNT, from ? { ...params, from } : params),
+  return asOwner(account, owner, (client) => runAction(client, MESSAGE, 'create', OWN_ACCOUNT, from ? { ...params, from } : params)).then(
+    (record) => (account.activity?.sent('message', record as TwilioRecord), record),
   ) as Promise<TwilioRecord>;
 }
 
 /** Places one call as `owner`'s request (`twiml` says what it says). */
 export function placeCall(account: TwilioAccount, owner: object, params: TextParams & { twiml?: string }): Promise<TwilioRecord> {
   const from = params.from || account.defaultFrom;
-  return asOwner(account, owner, (client) => runAction(client, CALL, 'create', OWN_ACCOUNT, { ...params, from })) as Promise<TwilioRecord>;
+  return asOwner(account, owner, (client) => runAction(client, CALL, 'create', OWN_ACCOUNT, { ...params, from })).then(
+    (record) => (account.activity?.sent('call', record as TwilioRecord), record),
+  ) as Promise<TwilioRecord>;
 }
 
 /** Ends a call that rings or talks (a page that is over). Rejects when Twilio did not take it: the caller says so. */

@@ -293,6 +293,7 @@ export class SendController<T = unknown> {
     if (this.delivering === 0) status.working('twilio.status.sending', { count: sendPlan.recipients.length });
     this.delivering++;
     const delivery = await deliverToRecipients(sendPlan, this.create, this.options.account!.redact).finally(() => this.delivering--);
+    this.options.account!.activity?.sentAll(this.isCall ? 'call' : 'message', delivery.results.values()); // the Twilio sidebar
     this.sendOn(msg, accepted, delivery);
   }
 
@@ -326,6 +327,7 @@ export class SendController<T = unknown> {
     if (this.delivering === 0) this.options.status.working('twilio.status.sending', { count: sendPlan.recipients.length });
     this.delivering++;
     const delivery = await deliverToRecipients(planned, create, this.options.account!.redact).finally(() => this.delivering--);
+    this.options.account!.activity?.sentAll(this.isCall ? 'call' : 'message', delivery.results.values()); // the Twilio sidebar
     if (delivery.results.size > 0) return intended.hold(delivery);
     intended.release();
     this.sendOn(msg, accepted, delivery);

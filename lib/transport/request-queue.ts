@@ -106,8 +106,8 @@ export class RequestQueue {
   /** Jobs between a retryable answer and their retry, with the timer that brings them back. */
   private readonly retryingJobs = new Map<Job, NodeJS.Timeout>();
   private readonly idle: Array<() => void> = [];
-  /** Retries made, for tests and benchmarks. */
-  readonly stats = { retried: 0, rateLimited: 0 };
+  /** Requests started (retries too) and retries made, for the sidebar (lib/account/activity.ts), tests and benchmarks. */
+  readonly stats = { started: 0, retried: 0, rateLimited: 0 };
 
   constructor(options: QueueOptions = {}) {
     this.max = Math.max(1, options.maxConcurrency ?? 100);
@@ -230,6 +230,7 @@ export class RequestQueue {
 
   private start(job: Job): void {
     this.inFlight++;
+    this.stats.started++;
     job.attempts++;
     job.level = this.inFlight;
     job.startedAt = performance.now();

@@ -32,6 +32,7 @@ import { Translate, render, text } from '../core/texts';
 import type { KeyValueStore } from '../node-red/context';
 import { type Presence, presenceOn } from '../state/instance';
 import { type VersionedStore, isVersioned } from '../account/node-state';
+import { ShownWaits } from '../account/activity';
 import { AcceptedMessage, CLOSE_BUDGET_MS, MessageIntake } from '../outbound/intake';
 
 /** What all the waits of one node may hold in stored msgs together: a flow of big msgs is refused, not a crash. */
@@ -127,7 +128,7 @@ export interface WaitingRoomOptions<R> {
 }
 
 export class WaitingRoom<R> {
-  private readonly waits = new Map<string, Wait<R>>();
+  private readonly waits = new ShownWaits<Wait<R>>(); // listed in the Twilio sidebar (lib/account/activity.ts)
   /** Several instances: endings waiting for their owned delete (see endOwned). */
   private readonly ending = new Set<Promise<void>>();
   private readonly intake: MessageIntake<Msg>;
@@ -152,6 +153,7 @@ export class WaitingRoom<R> {
 
   constructor(private readonly options: WaitingRoomOptions<R>) {
     this.clock = options.clock ?? systemClock;
+    this.waits.show(options.node.id);
     const store = options.store;
     if (isVersioned(store) && store.engine.guarantees.instances === 'many') {
       const presence = options.presence ?? presenceOn(store.engine);
@@ -539,7 +541,9 @@ export class WaitingRoom<R> {
    * close must call its done whatever happens).
    */
   close(removed: boolean, endRemoved: (wait: Wait<R>) => TwilioNodeError | undefined = () => undefined): Promise<void> {
-    return this.closeNow(removed, endRemoved).catch((err: unknown) => this.options.node.warn(errorText(err)));
+    return this.closeNow(removed, endRemoved)
+      .catch((err: unknown) => this.options.node.warn(errorText(err)))
+      .finally(() => this.waits.hide());
   }
 
   private async closeNow(removed: boolean, endRemoved: (wait: Wait<R>) => TwilioNodeError | undefined): Promise<void> {
