@@ -70,6 +70,8 @@ export interface StepIntent {
   code?: string;
   /** Twilio's Sid of it, once known. */
   sid?: string;
+  /** Twilio's clock minus the node's when it was made, if known (reconcile compares with Twilio's dates). */
+  twilioOffsetMs?: number;
 }
 
 /** A running page, as the node stores it. */
@@ -652,7 +654,8 @@ export function isPageRecord(value: unknown): value is PageRecord {
         optional(v.from, isText) &&
         optional(v.body, isText) &&
         optional(v.code, isText) &&
-        optional(v.sid, isText),
+        optional(v.sid, isText) &&
+        optional(v.twilioOffsetMs, Number.isFinite),
     ) &&
     Array.isArray(p.texted) &&
     p.texted.every(

@@ -13,7 +13,7 @@ import type { InboundHub } from '../inbound/hub';
 import { OutcomeTracker, fetchOutcome } from '../inbound/outcomes';
 import type { NodeStatus } from '../node-red/status';
 import { hangUp, placeCall, sendText } from '../outbound/messages';
-import { reconcileIntent } from '../outbound/reconcile';
+import { reconcileIntent, rememberSid, twilioOffsetOf } from '../outbound/reconcile';
 import type { AcceptedMessage } from '../outbound/intake';
 import { renderTemplate } from '../twilio/templates';
 import { pageCallTwiml } from '../twilio/twiml';
@@ -198,7 +198,13 @@ export class Pager {
       const { page, actions } = escalate(this.options.policy, state, event, this.clock.now());
       // A closing node sends nothing: its intent is stored without a body, and the next start finds it never left.
       if (!this.options.waits.closing)
-        for (const action of actions) if (action.type === 'text' && page.intent) this.prepareText(page, action);
+        for (const action of actions) {
+          if (action.type === 'text' && page.intent) this.prepareText(page, action);
+          // The offset to Twilio's clock goes with the intent: a reconcile compares its time with Twilio's dates.
+          const offset = twilioOffsetOf(this.options.account);
+          if ((action.type === 'text' || action.type === 'call') && page.intent && !page.intent.sid && offset !== undefined)
+            page.intent.twilioOffsetMs ??= offset;
+        }
       if (wait) wait.record = page;
       for (const action of actions) this.perform(id, page, action);
     } catch (err) {
@@ -305,10 +311,16 @@ export class Pager {
       if (this.options.waits.closing || !this.options.waits.get(id)) return undefined;
       return action.type === 'text' ? this.sendAlertText(action, code, body) : this.placeAlertCall(action);
     });
+    const ref = intent && stepRef(id, intent);
     void this.options.waits.track(
       sent
         .then(
-          (event) => event && this.apply(id, event),
+          (event) => {
+            if (!event) return;
+            // The Sid is this step's: no reconcile of another intent takes it, after the page too.
+            if (ref && event.type === 'step-sent') void rememberSid(this.options.account, event.sid, ref);
+            this.apply(id, event);
+          },
           // Its intent was not stored: the page already ended (broken), and the step never went.
           (err: unknown) =>
             committed.then(
@@ -343,8 +355,16 @@ export class Pager {
       const sid = await reconcileIntent(
         account,
         node,
-        { kind: intent.action === 'text' ? 'message' : 'call', to: intent.to, from: intent.from, body: intent.body, at: intent.at },
+        {
+          kind: intent.action === 'text' ? 'message' : 'call',
+          to: intent.to,
+          from: intent.from,
+          body: intent.body,
+          at: intent.at,
+          twilioOffsetMs: intent.twilioOffsetMs,
+        },
         taken,
+        stepRef(id, intent),
       );
       if (sid) this.reconciled.add(sid);
       return sid;
@@ -534,3 +554,6 @@ export class Pager {
     this.options.node.warn(toTwilioNodeError(err, this.options.account.redact).localise(this.options.status.translate).message);
   }
 }
+
+/** A step's intent's name in the Sid claims (reconcile.ts): its page (a random id), its time, action and number. */
+const stepRef = (pageId: string, intent: StepIntent): string => `page/${pageId}/${intent.at}/${intent.action}/${intent.to}`;
