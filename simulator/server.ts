@@ -19,6 +19,7 @@ import {
   newSid,
   setClockSkew,
   twilioDate,
+  twilioNow,
 } from './resources';
 import { Delivery, DeliveryOptions, deliverWebhook } from './webhooks';
 import { Person, SIMULATED_PEOPLE, callSteps, messageSteps } from './people';
@@ -915,6 +916,8 @@ export class TwilioSimulator {
 
   private send(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
     if (res.destroyed) return;
+    // As Twilio's: every answer says the time, by the simulated Twilio's clock (its skew included).
+    headers = { Date: twilioNow().toUTCString(), ...headers };
     if (body === null) {
       res.writeHead(status, headers);
       return void res.end();

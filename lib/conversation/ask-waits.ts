@@ -34,6 +34,8 @@ export interface AskIntent {
   body: string;
   /** When its request was about to go (the node's Clock, ms). */
   at: number;
+  /** Twilio's clock minus the node's then, if the account knew it (reconcile compares with Twilio's dates). */
+  twilioOffsetMs?: number;
 }
 
 function isIntent(value: unknown): value is AskIntent {
@@ -44,7 +46,8 @@ function isIntent(value: unknown): value is AskIntent {
     typeof value.at === 'number' &&
     Number.isFinite(value.at) &&
     optional(value.from, 'string') &&
-    optional(value.messagingServiceSid, 'string')
+    optional(value.messagingServiceSid, 'string') &&
+    (value.twilioOffsetMs === undefined || Number.isFinite(value.twilioOffsetMs))
   );
 }
 

@@ -18,7 +18,7 @@ import { OutcomeTracker, fetchOutcome } from '../inbound/outcomes';
 import { Delivery, deliverToRecipients } from '../outbound/delivery';
 import type { AcceptedMessage } from '../outbound/intake';
 import { TextParams, sendText } from '../outbound/messages';
-import { reconcileIntent } from '../outbound/reconcile';
+import { reconcileIntent, rememberSid, twilioOffsetOf } from '../outbound/reconcile';
 import { parseRecipients } from '../twilio/addresses';
 import { MessageFields, SendPlan, TemplateFields, planMessage } from '../twilio/send-plans';
 import { renderTemplate } from '../twilio/templates';
@@ -192,6 +192,8 @@ export class Asking {
     for (const [recipient, created] of delivery.results) {
       const asked = record.recipients[recipient];
       asked.sid = String(created.sid);
+      // The Sid is this question's: no reconcile of another intent takes it, after the wait too.
+      void rememberSid(this.options.account, asked.sid, askRef(id, recipient));
       asked.from = (created.from as string) || asked.from;
       asked.askedAt = Date.parse(String(created.dateCreated)) || undefined;
       delete asked.intent;
@@ -268,8 +270,10 @@ export class Asking {
               messagingServiceSid: intent.messagingServiceSid,
               body: intent.body,
               at: intent.at,
+              twilioOffsetMs: intent.twilioOffsetMs,
             },
             this.taken,
+            askRef(id, recipient),
           ),
         );
         if (this.stopped) return this.letGo(sending);
@@ -383,6 +387,7 @@ export class Asking {
     const params = new Map<string, TextParams>();
     const recipients: Record<string, Asked> = {};
     const now = this.clock.now();
+    const offset = twilioOffsetOf(this.options.account);
     try {
       for (const recipient of plan.recipients) {
         const p = await this.withCode(plan, recipient, sending);
@@ -395,7 +400,14 @@ export class Asking {
           person,
           from: p.from || undefined,
           open: true,
-          intent: { to: p.to, from: p.from || undefined, messagingServiceSid: service, body: String(p.body ?? ''), at: now },
+          intent: {
+            to: p.to,
+            from: p.from || undefined,
+            messagingServiceSid: service,
+            body: String(p.body ?? ''),
+            at: now,
+            ...(offset === undefined ? {} : { twilioOffsetMs: offset }),
+          },
         };
       }
     } catch (err) {
@@ -659,3 +671,6 @@ export class Asking {
     return first?.type === 'words' ? first.value.split(',')[0].trim().toUpperCase() : '';
   }
 }
+
+/** A question's intent's name in the Sid claims (reconcile.ts): its wait (a random id) and recipient. */
+const askRef = (waitId: string, recipient: string): string => `ask/${waitId}/${recipient}`;

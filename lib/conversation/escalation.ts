@@ -70,6 +70,28 @@ export interface StepIntent {
   code?: string;
   /** Twilio's Sid of it, once known. */
   sid?: string;
+  /** Twilio's clock minus the node's when it was made, if known (reconcile compares with Twilio's dates). */
+  twilioOffsetMs?: number;
+}
+
+/**
+ * A text telling someone alerted that a cancelled page is over. Those of the cancel are intents, as
+ * a step is: committed with the page's end (`at`, and the body the pager writes in before that save)
+ * before they go, and the page's msg leaves only once Twilio took each; a restart that finds one
+ * without its Sid asks Twilio first (found: not sent again; not found: sent now). One sent for a
+ * step that landed after the end has no `at`: it goes once, as it is.
+ */
+export interface AllClearText {
+  number: string;
+  from?: string;
+  /** When it was committed (ms, the node's clock): an intent. */
+  at?: number;
+  /** The text as it goes (the node's template rendered once, before the page's end is saved). */
+  body?: string;
+  /** Twilio's clock minus the node's when committed, if known. */
+  twilioOffsetMs?: number;
+  /** Twilio's Sid, once it took it (in memory: the record goes once every one has one). */
+  sid?: string;
 }
 
 /** A running page, as the node stores it. */
@@ -102,6 +124,8 @@ export interface PageRecord {
   ended?: Port;
   /** How it ended (msg.page's acknowledged, cancelledAt or error), stored with `ended`: a restart ends it so. */
   endedWith?: Pick<PageSummary, 'acknowledged' | 'cancelledAt' | 'error'>;
+  /** The all clear of a cancel, committed with the end before it goes (see AllClearText). */
+  allClear?: AllClearText[];
   /**
    * Stored, and its first step not begun yet (the `start` event clears it): a page held while its
    * node closed is begun by the next start, not resumed as if its step had gone out.
@@ -185,8 +209,11 @@ export type EscalationAction =
   | { type: 'reconcile'; intent: StepIntent }
   /** The step is over: its timer is no longer heard (its call is, until the call ends). */
   | { type: 'quiet' }
-  /** Those alerted hear it is over. */
-  | { type: 'all-clear'; to: Array<{ number: string; from?: string }> }
+  /**
+   * Those alerted hear it is over (the texts are the record's own, when intents: the pager writes
+   * their Sids in); `reconcile`: a previous run may have sent them, Twilio is asked first.
+   */
+  | { type: 'all-clear'; to: AllClearText[]; reconcile?: boolean }
   /** The page ends on `port`, with msg.page = `page`; nothing of it is heard any more. */
   | { type: 'emit'; port: Port; page: PageSummary }
   /** The record changed: store it (a text or call after it goes only once it is committed). */
@@ -224,6 +251,7 @@ export function escalate(policy: EscalationPolicy, state: PageRecord, event: Esc
   const page: PageRecord = { ...state, texted: [...state.texted], alerted: [...state.alerted], history: [...state.history] };
   if (state.calls) page.calls = [...state.calls];
   if (state.intent) page.intent = { ...state.intent };
+  if (state.allClear) page.allClear = state.allClear.map((text) => ({ ...text }));
   if (page.ended !== undefined) return { page, actions: afterTheEnd(policy, page, event) };
   return { page, actions: running(policy, page, event, now) };
 }
@@ -306,8 +334,9 @@ function callEnded(
  * text that went out after a cancel is followed by the all clear.
  */
 function afterTheEnd(policy: EscalationPolicy, page: PageRecord, event: EscalationEvent): EscalationAction[] {
-  // Stored as ended, its msg not yet gone when the previous run stopped: its calls hung up, it ends now (it never pages on).
-  if (event.type === 'resumed') return hangUpsAndEmit(page);
+  // Stored as ended, its msg not yet gone when the previous run stopped: its calls hung up, its all
+  // clear asked after at Twilio (and sent if it never went), it ends now (it never pages on).
+  if (event.type === 'resumed') return hangUpsAndEmit(page, true);
   // An intent found at Twilio after the end went out all the same: undone like a step that lands late.
   if (event.type === 'reconciled' && event.sid && page.intent && !page.intent.sid)
     return afterTheEnd(policy, page, {
@@ -518,14 +547,14 @@ function liveCalls(page: PageRecord, except?: string): string[] {
 }
 
 function cancel(policy: EscalationPolicy, page: PageRecord, now: number): EscalationAction[] {
-  // Calls under way are hung up; those already alerted hear that it is over, if the node says so.
-  const actions = end(page, PORT.cancelled, { cancelledAt: iso(now) }, liveCalls(page));
+  // Calls under way are hung up; those already alerted hear that it is over, if the node says so:
+  // committed with the end, before they go.
   if (policy.allClear && page.alerted.length > 0)
-    actions.push({
-      type: 'all-clear',
-      to: page.alerted.map((number) => ({ number, from: page.texted.find((t) => t.number === number)?.from ?? page.from })),
+    page.allClear = page.alerted.map((number) => {
+      const from = page.texted.find((t) => t.number === number)?.from ?? page.from;
+      return { number, ...(from ? { from } : {}), at: now };
     });
-  return actions;
+  return end(page, PORT.cancelled, { cancelledAt: iso(now) }, liveCalls(page));
 }
 
 /**
@@ -543,8 +572,8 @@ function end(page: PageRecord, port: Port, extra: NonNullable<PageRecord['endedW
   return [{ type: 'save' }, ...hangUpsAndEmit(page)];
 }
 
-/** An ended page's hang-ups and its msg's end (msg.page: how it ended). */
-function hangUpsAndEmit(page: PageRecord): EscalationAction[] {
+/** An ended page's hang-ups, its all clear still to go, and its msg's end (msg.page: how it ended). */
+function hangUpsAndEmit(page: PageRecord, resumed = false): EscalationAction[] {
   const summary: PageSummary = {
     alarmId: page.alarmId,
     startedAt: page.startedAt,
@@ -554,6 +583,8 @@ function hangUpsAndEmit(page: PageRecord): EscalationAction[] {
     ...page.endedWith,
   };
   const hangUps = (page.calls ?? []).map((c): EscalationAction => ({ type: 'hang-up', sid: c.sid }));
+  const allClear = (page.allClear ?? []).filter((text) => !text.sid);
+  if (allClear.length > 0) hangUps.push({ type: 'all-clear', to: allClear, ...(resumed ? { reconcile: true } : {}) });
   return [...hangUps, { type: 'emit', port: page.ended ?? PORT.exhausted, page: summary }];
 }
 
@@ -652,7 +683,8 @@ export function isPageRecord(value: unknown): value is PageRecord {
         optional(v.from, isText) &&
         optional(v.body, isText) &&
         optional(v.code, isText) &&
-        optional(v.sid, isText),
+        optional(v.sid, isText) &&
+        optional(v.twilioOffsetMs, Number.isFinite),
     ) &&
     Array.isArray(p.texted) &&
     p.texted.every(
@@ -688,6 +720,21 @@ export function isPageRecord(value: unknown): value is PageRecord {
             isCount(a.afterSteps),
         ),
     ) &&
-    optional(p.notStarted, (v) => v === true)
+    optional(p.notStarted, (v) => v === true) &&
+    optional(
+      p.allClear,
+      (v) =>
+        Array.isArray(v) &&
+        v.every(
+          (t) =>
+            isPlainObject(t) &&
+            isText(t.number) &&
+            optional(t.from, isText) &&
+            optional(t.at, Number.isFinite) &&
+            optional(t.body, isText) &&
+            optional(t.twilioOffsetMs, Number.isFinite) &&
+            optional(t.sid, isText),
+        ),
+    )
   );
 }

@@ -13,7 +13,7 @@ import type { InboundHub } from '../inbound/hub';
 import { OutcomeTracker, fetchOutcome } from '../inbound/outcomes';
 import type { NodeStatus } from '../node-red/status';
 import { hangUp, placeCall, sendText } from '../outbound/messages';
-import { reconcileIntent } from '../outbound/reconcile';
+import { reconcileIntent, rememberSid, twilioOffsetOf } from '../outbound/reconcile';
 import type { AcceptedMessage } from '../outbound/intake';
 import { renderTemplate } from '../twilio/templates';
 import { pageCallTwiml } from '../twilio/twiml';
@@ -26,6 +26,7 @@ import {
   PageSummary,
   Port,
   StepIntent,
+  type AllClearText,
   escalate,
   newPage,
   parseContacts,
@@ -102,6 +103,8 @@ export class Pager {
   /** The hang-ups an ending page made: its msg ends (and its record goes) once Twilio took them. */
   private readonly hangingUp = new Map<string, Array<Promise<void>>>();
   private stopped = false;
+  /** All clear reconciliations waiting to ask Twilio again: a stop ends their waits. */
+  private readonly pauses = new Map<() => void, Timer>();
   /**
    * Reconciliations ask Twilio one at a time, and each Sid found is given to one intent only: two
    * pages that called one person in the same minutes, both cut in flight, are not both given one call.
@@ -168,6 +171,11 @@ export class Pager {
     this.stopped = true;
     for (const timer of this.retries.values()) this.clock.clearTimeout(timer);
     this.retries.clear();
+    for (const [resume, timer] of this.pauses) {
+      this.clock.clearTimeout(timer);
+      resume();
+    }
+    this.pauses.clear();
     this.tracker.stop();
     for (const id of new Set([...this.timers.keys(), ...this.calls.keys(), ...this.replies.keys()])) this.silence(id);
   }
@@ -198,7 +206,15 @@ export class Pager {
       const { page, actions } = escalate(this.options.policy, state, event, this.clock.now());
       // A closing node sends nothing: its intent is stored without a body, and the next start finds it never left.
       if (!this.options.waits.closing)
-        for (const action of actions) if (action.type === 'text' && page.intent) this.prepareText(page, action);
+        for (const action of actions) {
+          if (action.type === 'text' && page.intent) this.prepareText(page, action);
+          // The offset to Twilio's clock goes with the intent: a reconcile compares its time with Twilio's dates.
+          const offset = twilioOffsetOf(this.options.account);
+          if ((action.type === 'text' || action.type === 'call') && page.intent && !page.intent.sid && offset !== undefined)
+            page.intent.twilioOffsetMs ??= offset;
+        }
+      // An all clear's text is written into its intent before the page's end is saved (a closing node's too: it goes).
+      for (const action of actions) if (action.type === 'all-clear') this.prepareAllClear(page, action.to);
       if (wait) wait.record = page;
       for (const action of actions) this.perform(id, page, action);
     } catch (err) {
@@ -259,7 +275,7 @@ export class Pager {
       case 'quiet':
         return this.quiet(id);
       case 'all-clear':
-        return this.sendAllClear(page, action.to);
+        return this.sendAllClear(id, page, action.to, action.reconcile === true);
       case 'emit':
         return this.end(id, page, action.port, action.page);
       case 'save': {
@@ -305,10 +321,16 @@ export class Pager {
       if (this.options.waits.closing || !this.options.waits.get(id)) return undefined;
       return action.type === 'text' ? this.sendAlertText(action, code, body) : this.placeAlertCall(action);
     });
+    const ref = intent && stepRef(id, intent);
     void this.options.waits.track(
       sent
         .then(
-          (event) => event && this.apply(id, event),
+          (event) => {
+            if (!event) return;
+            // The Sid is this step's: no reconcile of another intent takes it, after the page too.
+            if (ref && event.type === 'step-sent') void rememberSid(this.options.account, event.sid, ref);
+            this.apply(id, event);
+          },
           // Its intent was not stored: the page already ended (broken), and the step never went.
           (err: unknown) =>
             committed.then(
@@ -343,8 +365,16 @@ export class Pager {
       const sid = await reconcileIntent(
         account,
         node,
-        { kind: intent.action === 'text' ? 'message' : 'call', to: intent.to, from: intent.from, body: intent.body, at: intent.at },
+        {
+          kind: intent.action === 'text' ? 'message' : 'call',
+          to: intent.to,
+          from: intent.from,
+          body: intent.body,
+          at: intent.at,
+          twilioOffsetMs: intent.twilioOffsetMs,
+        },
         taken,
+        stepRef(id, intent),
       );
       if (sid) this.reconciled.add(sid);
       return sid;
@@ -468,16 +498,98 @@ export class Pager {
     );
   };
 
-  private sendAllClear(page: PageRecord, to: Array<{ number: string; from?: string }>): void {
-    if (!this.options.allClear) return;
-    let body: string;
+  /** The all clear's text (the node's template and the page's msg), or undefined (said in the log) when it cannot render. */
+  private allClearBody(page: PageRecord): string | undefined {
+    if (!this.options.allClear) return undefined;
     try {
-      body = renderTemplate(this.options.allClear, { ...page.msg, page: { alarmId: page.alarmId } });
+      return renderTemplate(this.options.allClear, { ...page.msg, page: { alarmId: page.alarmId } });
     } catch (err) {
-      return this.warn(err);
+      this.warn(err);
+      return undefined;
     }
-    for (const { number, from } of to)
-      void sendText(this.options.account, this.options.node, { to: number, from, body }).catch((err: unknown) => this.warn(err));
+  }
+
+  /** Writes the text and the offset to Twilio's clock into a cancel's all clear intents, before their save. */
+  private prepareAllClear(page: PageRecord, texts: AllClearText[]): void {
+    const intents = texts.filter((t) => t.at !== undefined && t.body === undefined && !t.sid);
+    if (intents.length === 0) return;
+    const body = this.allClearBody(page);
+    const offset = twilioOffsetOf(this.options.account);
+    for (const text of intents) {
+      if (body !== undefined) text.body = body;
+      if (offset !== undefined) text.twilioOffsetMs ??= offset;
+    }
+  }
+
+  /**
+   * Tells those alerted that the page is over. An all clear that is an intent goes once the page's
+   * end (which holds it) is committed, and the page's msg leaves once Twilio took it (its record then
+   * goes); after a restart (`reconcile`) Twilio is asked first, and only one it does not have goes.
+   * One that Twilio refuses is logged; one whose node stops while Twilio cannot be asked stays stored.
+   */
+  private sendAllClear(id: string, page: PageRecord, texts: AllClearText[], reconcile: boolean): void {
+    const committed = (this.saved.get(id) ?? Promise.resolve()).catch(() => undefined);
+    const work = texts
+      .filter((text) => !text.sid)
+      .map((text) =>
+        committed
+          .then(() => this.allClearOne(id, page, text, reconcile))
+          .catch((err: unknown) => {
+            if (this.stopped) throw err; // left stored: the next start asks Twilio again
+            this.warn(err);
+          }),
+      );
+    // The page's msg leaves once they were taken (one for a step that landed after the end: the msg has left).
+    if (texts.some((text) => text.at !== undefined)) this.hangingUp.set(id, [...(this.hangingUp.get(id) ?? []), ...work]);
+    void this.options.waits.track(Promise.allSettled(work));
+  }
+
+  private async allClearOne(id: string, page: PageRecord, text: AllClearText, reconcile: boolean): Promise<void> {
+    const { account, node } = this.options;
+    const intent = text.at !== undefined;
+    // An intent's text is its own (rendered before it was saved); one that could not render is not sent.
+    const body = intent ? text.body : this.allClearBody(page);
+    if (body === undefined) return;
+    const ref = intent ? `all-clear/${id}/${text.at}/${text.number}` : undefined;
+    if (reconcile && intent) {
+      const found = await this.untilReconciled(() =>
+        reconcileIntent(
+          account,
+          node,
+          { kind: 'message', to: text.number, from: text.from, body, at: text.at!, twilioOffsetMs: text.twilioOffsetMs },
+          this.knownSids(''),
+          ref,
+        ),
+      );
+      if (found) return void (text.sid = found);
+    }
+    const created = await sendText(account, node, { to: text.number, from: text.from, body });
+    text.sid = created.sid;
+    if (ref) void rememberSid(account, created.sid, ref);
+  }
+
+  /** Asks until Twilio answers (backoff on the clock, as a step's reconciliation); rejects once the node stops. */
+  private async untilReconciled(ask: () => Promise<string | undefined>): Promise<string | undefined> {
+    const { first, last } = this.options.reconcileBackoffMs ?? { first: 1_000, last: 60_000 };
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await ask();
+      } catch (err) {
+        if (this.stopped) throw err;
+        if (attempt === 0) this.warn(err);
+        await new Promise<void>((resolve) => {
+          const timer = this.clock.setTimeout(
+            () => {
+              this.pauses.delete(resolve);
+              resolve();
+            },
+            Math.min(first * 2 ** attempt, last),
+          );
+          this.pauses.set(resolve, timer);
+        });
+        if (this.stopped) throw err;
+      }
+    }
   }
 
   /**
@@ -534,3 +646,6 @@ export class Pager {
     this.options.node.warn(toTwilioNodeError(err, this.options.account.redact).localise(this.options.status.translate).message);
   }
 }
+
+/** A step's intent's name in the Sid claims (reconcile.ts): its page (a random id), its time, action and number. */
+const stepRef = (pageId: string, intent: StepIntent): string => `page/${pageId}/${intent.at}/${intent.action}/${intent.to}`;

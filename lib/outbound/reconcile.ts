@@ -3,21 +3,35 @@
  * intent before its text or call went to Twilio, and no Sid was written after. Before anything else
  * happens to it, Twilio is asked whether it exists: a message (or call) to the same recipient, from
  * the same sender (or Messaging Service), created no earlier than a few minutes before the intent
- * (clocks differ; no limit after: a request may wait in the account's queue), with the same body.
- * Found: it was sent (the wait goes on with its Sid); not found: it was not (NOT_SENT, safe to send
- * again). Calls match by recipient, sender and time.
+ * (no limit after: a request may wait in the account's queue), with the same body. Found: it was
+ * sent (the wait goes on with its Sid); not found: it was not (NOT_SENT, safe to send again). Calls
+ * match by recipient, sender and time.
+ *
+ * Times are compared on Twilio's clock: the intent's time is this machine's, moved by the offset to
+ * Twilio's clock the account had learnt from the Date headers of Twilio's answers when the intent was
+ * made (`twilioOffsetMs`); an intent made before any answer came takes the offset learnt now (the
+ * list request of the reconcile itself brings one), so a machine minutes off Twilio finds its texts.
  *
  * Twilio keeps no key of ours on a message, so two intents with the same recipient and body in the
- * same minutes match the same records: each Sid is given to one intent only (`taken`), newest first.
- * What it cannot tell apart: a record of an identical msg (same recipient and body) that ended before
- * the crash, whose Sid no wait holds any more; it is taken as the intent's.
+ * same minutes match the same records. Each Sid goes to one intent only: every Sid an intent got
+ * (from Twilio's answer, or found here) is claimed in the account's state engine for
+ * SID_MEMORY_MS (`rememberSid`, the claim's value says whose), after its wait has ended too; a
+ * reconcile claims a record before taking it (engine.claim: atomic, so two intents of one body,
+ * on one instance or several, never take one record) and passes over records another intent owns
+ * (and the Sids in `taken`). A record created before the intent whose claim may have expired
+ * since (the restart came more than SID_MEMORY_MS after it) cannot be told from an older identical
+ * text: it is not taken (NOT_SENT, a text sent twice rather than an alarm reported delivered that
+ * never went). What it still cannot tell apart: an identical text sent by something that keeps no
+ * intent (a send that does not wait, twilio-request, another program) in the same minutes.
  * Only a look that read every record of the window concludes "not sent": a list that cannot be read
  * to its end (Twilio unreachable, or more records than a look reads) rejects, and the caller tries
- * again later (reconcileRetryMs) rather than guess. A message sent with a Content template has no
- * body of ours to compare: it matches by recipient, sender and time alone.
+ * again later (reconcileRetryMs) rather than guess; so does a claim the engine cannot make. A
+ * message sent with a Content template has no body of ours to compare: it matches by recipient,
+ * sender and time alone.
  */
 import type twilio from 'twilio';
 import type { TwilioAccount } from '../account/account';
+import { systemClock } from '../core/clock';
 
 export interface SendIntent {
   kind: 'message' | 'call';
@@ -31,14 +45,45 @@ export interface SendIntent {
   contentSid?: string;
   /** When the request was about to go (the node's clock, ms). */
   at: number;
+  /**
+   * Twilio's clock minus the node's when the intent was made (learnt from Twilio's Date headers);
+   * absent when no answer had told it yet (the offset learnt at the reconcile is taken then).
+   */
+  twilioOffsetMs?: number;
 }
 
 /**
- * How long before the intent's time a record may be created and still be it (Twilio's clock and
- * ours differ). No bound after: a request may wait in the account's queue (a 429's Retry-After) for
- * longer than any window, so a record created any time after the intent may be it.
+ * How long before the intent's time (on Twilio's clock) a record may be created and still be it: the
+ * offset is an estimate, and the node's clock may have been set between the intent and the reconcile
+ * (an intent made before any answer). No bound after: a request may wait in the account's queue (a
+ * 429's Retry-After) for longer than any window, so a record created any time after the intent may be it.
  */
 export const RECONCILE_WINDOW_MS = 5 * 60_000;
+/** How long the Sid of an intent's text or call is remembered as taken (its wait may end long before). */
+export const SID_MEMORY_MS = 60 * 60_000;
+/** A record created this much before the intent's time is "before it" (the offset's error, Twilio's own clocks). */
+const CLOCK_MARGIN_MS = 60_000;
+/** Where the account's engine keeps the Sids intents own. */
+const sidKey = (accountSid: string, sid: string) => `reconcile/sid/${accountSid}/${sid}`;
+
+/**
+ * Remembers that `sid` is the intent `ref`'s (its text or call went): no reconcile of another intent
+ * takes it for SID_MEMORY_MS. Best effort (never rejects): a wait that keeps its Sid is never reconciled.
+ * Resolves once stored (or refused).
+ */
+export function rememberSid(account: TwilioAccount, sid: string, ref: string): Promise<void> {
+  const engine = account.state;
+  if (!engine || !sid) return Promise.resolve();
+  return engine.claim(sidKey(account.accountSid, sid), SID_MEMORY_MS, ref).then(
+    () => undefined,
+    () => undefined,
+  );
+}
+
+/** The offset to Twilio's clock the account knows now (undefined before any answer with a Date header). */
+export function twilioOffsetOf(account: TwilioAccount): number | undefined {
+  return account.queue?.twilioClock?.offsetMs();
+}
 /** Records read per page (Twilio's largest), and pages at most: 50,000 records to one recipient since the intent. */
 const PAGE_SIZE = 1000;
 const MAX_PAGES = 50;
@@ -62,19 +107,26 @@ interface Candidate {
 
 /**
  * The Sid of the record `intent` became, if Twilio has it and no other intent took it (added to
- * `taken`); undefined when it was not sent. Rejects when Twilio cannot be asked (the caller tries
- * again later: the intent stays as it is).
+ * `taken`, and claimed for `ref` in the account's engine); undefined when it was not sent. Rejects
+ * when Twilio (or the engine) cannot be asked (the caller tries again later: the intent stays as it is).
  */
 export async function reconcileIntent(
   account: TwilioAccount,
   owner: object,
   intent: SendIntent,
   taken: Set<string> = new Set(),
+  ref?: string,
 ): Promise<string | undefined> {
   const client = account.clientFor(owner);
   const from = intent.from || (intent.messagingServiceSid ? undefined : account.defaultFrom) || undefined;
-  const earliest = intent.at - RECONCILE_WINDOW_MS;
   let page: Page | undefined = await firstPage(client, intent, from);
+  // The list's own answer told the offset if nothing had before (its Date header): learnt first.
+  const offsetNow = twilioOffsetOf(account) ?? 0;
+  const at = intent.at + (intent.twilioOffsetMs ?? offsetNow);
+  const earliest = at - RECONCILE_WINDOW_MS;
+  // Records created before this may have outlived the memory of whose they were.
+  const remembered = systemClock.now() + offsetNow - SID_MEMORY_MS + CLOCK_MARGIN_MS;
+  const engine = account.state;
   for (let read = 0; page; read++) {
     if (read === MAX_PAGES) throw new Error(`more than ${MAX_PAGES * PAGE_SIZE} records to ${intent.to} in the window`);
     let older = false;
@@ -84,6 +136,8 @@ export async function reconcileIntent(
       if (!(created >= earliest) || taken.has(record.sid)) continue;
       if (intent.kind === 'message' && !intent.contentSid && (record.body ?? '') !== (intent.body ?? '')) continue;
       if (intent.messagingServiceSid && !intent.from && record.messagingServiceSid !== intent.messagingServiceSid) continue;
+      if (created < at - CLOCK_MARGIN_MS && created < remembered) continue; // before the intent, and whose it was is forgotten
+      if (engine && !(await claimFor(engine, sidKey(account.accountSid, record.sid), ref))) continue;
       taken.add(record.sid);
       return record.sid;
     }
@@ -92,6 +146,13 @@ export async function reconcileIntent(
     page = page.instances.length > 0 ? await page.nextPage() : undefined;
   }
   return undefined;
+}
+
+/** Claims a record's Sid for the intent `ref`: true when it is now (or already was) that intent's. */
+async function claimFor(engine: NonNullable<TwilioAccount['state']>, key: string, ref: string | undefined): Promise<boolean> {
+  if (await engine.claim(key, SID_MEMORY_MS, ref ?? true)) return true;
+  // Already claimed: by this intent itself (its Sid came back, then the crash came before the wait kept it), or another's.
+  return ref !== undefined && (await engine.get(key))?.value === ref;
 }
 
 type Page = { instances: unknown[]; nextPage(): Promise<Page | undefined> };

@@ -8,6 +8,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { TwilioNodeError } from '../core/errors';
 import { text } from '../core/texts';
+import { TwilioClock, dateHeaderOf } from './twilio-clock';
 
 const FIRST_PROBE_INTERVAL_MS = 5_000;
 const MAX_PROBE_INTERVAL_MS = 120_000;
@@ -70,6 +71,8 @@ interface Job {
   /** Requests in flight, this one included, when it started: a 429 at level k says the limit is below k. */
   level: number;
   startedAt: number;
+  /** When it left, by lib's clock (for the offset to Twilio's clock its answer's Date header gives). */
+  sentAt: number;
   probe?: boolean;
   owner?: object;
 }
@@ -108,6 +111,8 @@ export class RequestQueue {
   private readonly idle: Array<() => void> = [];
   /** Requests started (retries too) and retries made, for the sidebar (lib/account/activity.ts), tests and benchmarks. */
   readonly stats = { started: 0, retried: 0, rateLimited: 0 };
+  /** Twilio's clock as its answers' Date headers tell it (reconcile compares an intent's time with Twilio's dates). */
+  readonly twilioClock = new TwilioClock();
 
   constructor(options: QueueOptions = {}) {
     this.max = Math.max(1, options.maxConcurrency ?? 100);
@@ -153,6 +158,7 @@ export class RequestQueue {
         attempts: 0,
         level: 0,
         startedAt: 0,
+        sentAt: 0,
         owner: owner ?? requestOwner.getStore(),
       });
       this.pump();
@@ -234,6 +240,7 @@ export class RequestQueue {
     job.attempts++;
     job.level = this.inFlight;
     job.startedAt = performance.now();
+    job.sentAt = this.twilioClock.now();
     job.probe = job.level >= this.ceiling;
     if (job.probe) this.probeInFlight = true;
     job.run().then(
@@ -245,6 +252,7 @@ export class RequestQueue {
   private finish(job: Job, outcome: { value?: unknown; error?: unknown }): void {
     this.inFlight--;
     if (job.probe) this.probeInFlight = false;
+    if (outcome.value !== undefined) this.twilioClock.observe(dateHeaderOf(outcome.value), job.sentAt);
     const verdict = job.judge(outcome);
     if (verdict.kind === 'retry' && verdict.reason === 'rate-limited') this.decrease(job);
     else if (verdict.kind === 'done') this.increase(job);

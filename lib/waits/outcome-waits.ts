@@ -22,7 +22,7 @@ import type { NodeStatus } from '../node-red/status';
 import { LIMITS, seconds } from '../twilio/values';
 import type { Delivery } from '../outbound/delivery';
 import type { AcceptedMessage } from '../outbound/intake';
-import { SendIntent, reconcileIntent, reconcileRetryMs } from '../outbound/reconcile';
+import { SendIntent, reconcileIntent, reconcileRetryMs, rememberSid, twilioOffsetOf } from '../outbound/reconcile';
 import {
   CreatedRecord,
   IntendedSend,
@@ -80,11 +80,12 @@ const isOptionalText = (value: unknown): boolean => value === undefined || typeo
 /** Whether a stored value is an intent reconcile can look up: a recipient, a time, texts where given. */
 export function isStoredIntent(value: unknown): value is StoredIntent {
   if (!isPlainObject(value)) return false;
-  const { to, from, messagingServiceSid, body, contentSid, at } = value;
+  const { to, from, messagingServiceSid, body, contentSid, at, twilioOffsetMs } = value;
   return (
     isText(to) &&
     typeof at === 'number' &&
     Number.isFinite(at) &&
+    (twilioOffsetMs === undefined || (typeof twilioOffsetMs === 'number' && Number.isFinite(twilioOffsetMs))) &&
     isOptionalText(from) &&
     isOptionalText(messagingServiceSid) &&
     isOptionalText(body) &&
@@ -176,10 +177,14 @@ export function intendedWaitOf(intents: Record<string, StoredIntent>, wait: Omit
   };
 }
 
-/** The intent a create's parameters make (what reconcile will look for): To, sender, body as sent. */
-export function intentOf(params: Record<string, unknown>, at: number): StoredIntent {
+/**
+ * The intent a create's parameters make (what reconcile will look for): To, sender, body as sent, and
+ * the time, with the offset to Twilio's clock when the account knows it.
+ */
+export function intentOf(params: Record<string, unknown>, at: number, twilioOffsetMs?: number): StoredIntent {
   const textOf = (value: unknown) => (typeof value === 'string' && value !== '' ? value : undefined);
   const intent: StoredIntent = { to: String(params.to), at };
+  if (twilioOffsetMs !== undefined) intent.twilioOffsetMs = twilioOffsetMs;
   const from = textOf(params.from);
   const service = textOf(params.messagingServiceSid);
   const body = textOf(params.body);
@@ -229,9 +234,14 @@ export interface OutcomeWaitsOptions {
   clock?: Clock;
   /**
    * Looks an intent up at Twilio after a restart (reconcile.ts): its Sid, undefined when it was not
-   * sent; rejects when Twilio cannot be asked. `taken`: Sids other waits hold (never given twice).
+   * sent; rejects when Twilio cannot be asked. `taken`: Sids other waits hold (never given twice);
+   * `ref`: who the intent is (a wait's id and recipient: the owner its Sid's claim names).
    */
-  reconcile?: (kind: TrackedKind, intent: StoredIntent, taken: Set<string>) => Promise<string | undefined>;
+  reconcile?: (kind: TrackedKind, intent: StoredIntent, taken: Set<string>, ref: string) => Promise<string | undefined>;
+  /** Remembers a Sid Twilio gave an intent as that intent's (`ref`), past the end of its wait (reconcile.ts). */
+  remember?: (sid: string, ref: string) => void;
+  /** Twilio's clock minus this node's, when the account knows it (stored with each intent). */
+  twilioOffset?: () => number | undefined;
   /** Logs a line (a reconcile that has to wait for Twilio). */
   log?: (message: string) => void;
 }
@@ -282,7 +292,8 @@ export class OutcomeWaits implements OutcomeHolder<Admission> {
   ): Promise<IntendedSend | undefined> {
     const { kind, deadlineMs, callbacks, status } = this.options;
     const at = this.clock.now();
-    const intents = Object.fromEntries(params.map(([recipient, p]) => [recipient, intentOf(p, at)]));
+    const offset = this.options.twilioOffset?.();
+    const intents = Object.fromEntries(params.map(([recipient, p]) => [recipient, intentOf(p, at, offset)]));
     const record = intendedWaitOf(intents, { kind, deadline: at + deadlineMs, callbacks, msg: admission.copy });
     const id = await this.room.hold(admission, record, accepted, msg);
     if (id === undefined) return undefined;
@@ -290,6 +301,7 @@ export class OutcomeWaits implements OutcomeHolder<Admission> {
     return {
       sent: (recipient, created) => {
         record.sids[recipient] = String(created.sid);
+        this.options.remember?.(String(created.sid), refOf(id, recipient));
         delete record.intents![recipient];
         // Best effort: a record that keeps the intent is reconciled (found) after a crash.
         if (held()) void this.room.save(id).catch(() => undefined);
@@ -405,7 +417,7 @@ export class OutcomeWaits implements OutcomeHolder<Admission> {
       let sid: string | undefined;
       try {
         if (!reconcile) throw new Error('no way to ask Twilio');
-        sid = await reconcile(record.kind ?? kind, intent, taken);
+        sid = await reconcile(record.kind ?? kind, intent, taken, refOf(wait.id, recipient));
       } catch (err) {
         if (!current()) return;
         const delayMs = reconcileRetryMs(attempt);
@@ -494,9 +506,13 @@ export function outcomeWaitsFor(account: TwilioAccount, owner: object, options: 
     fetchStatus: (kind, sid) => fetchOutcome(account, owner, kind, sid),
     clock: options.clock,
   });
-  const reconcile = (kind: TrackedKind, intent: StoredIntent, taken: Set<string>) =>
-    reconcileIntent(account, owner, { ...intent, kind }, taken);
-  return new OutcomeWaits({ reconcile, ...options, tracker });
+  const reconcile = (kind: TrackedKind, intent: StoredIntent, taken: Set<string>, ref: string) =>
+    reconcileIntent(account, owner, { ...intent, kind }, taken, ref);
+  const remember = (sid: string, ref: string) => void rememberSid(account, sid, ref);
+  return new OutcomeWaits({ reconcile, remember, twilioOffset: () => twilioOffsetOf(account), ...options, tracker });
 }
+
+/** An intent's name in the Sid claims: its wait (a random id) and recipient. */
+const refOf = (waitId: string, recipient: string): string => `send/${waitId}/${recipient}`;
 
 const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));

@@ -270,12 +270,20 @@ describe('simulator', () => {
     assert.equal(refused.status, 400);
   });
 
-  it("writes dates by its own clock when told that Twilio's is off", async () => {
+  it("writes dates by its own clock when told that Twilio's is off, its answers' Date headers too", async () => {
     await fetch(`${simulator.url}/_sim/settings`, { method: 'POST', body: JSON.stringify({ clockSkewMs: -3_600_000 }) });
     try {
       const created = await client.client.messages.create({ to: TO, from: FROM, body: 'late clock' });
       const skew = created.dateCreated.getTime() - Date.now();
       assert.ok(skew < -3_590_000 && skew > -3_610_000, `${skew} ms`);
+      // Every answer, an error's too, says the time as Twilio does (RFC 7231), by the simulated clock.
+      for (const answer of [await fetch(`${simulator.url}/2010-04-01/Accounts.json`), await fetch(`${simulator.url}/nowhere`)]) {
+        await answer.body?.cancel();
+        const header = answer.headers.get('date') ?? '';
+        assert.match(header, /^\w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} GMT$/);
+        const off = Date.parse(header) - Date.now();
+        assert.ok(off < -3_590_000 && off > -3_610_000, `${header}: ${off} ms`);
+      }
     } finally {
       await fetch(`${simulator.url}/_sim/settings`, { method: 'POST', body: JSON.stringify({ clockSkewMs: 0 }) });
     }

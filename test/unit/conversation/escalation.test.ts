@@ -350,11 +350,15 @@ describe('escalation', () => {
     run.on({ type: 'step-timer-due' }, 5_000);
     run.sent('CA1');
     const actions = run.on({ type: 'cancel' }, 1_000);
-    assert.deepEqual(types(actions), ['save', 'hang-up', 'emit', 'all-clear']);
+    // The all clear is an intent saved with the end; the msg leaves once it was taken.
+    assert.deepEqual(types(actions), ['save', 'hang-up', 'all-clear', 'emit']);
     assert.deepEqual(actions[1], { type: 'hang-up', sid: 'CA1' });
     assert.equal(emitted(actions).port, PORT.cancelled);
     assert.equal(emitted(actions).page.cancelledAt, new Date(T0 + 6_100).toISOString());
-    assert.deepEqual(actions[3], { type: 'all-clear', to: [{ number: ALICE.number, from: '+15017122662' }] });
+    const allClear = [{ number: ALICE.number, from: '+15017122662', at: T0 + 6_100 }];
+    assert.deepEqual(actions[2], { type: 'all-clear', to: allClear });
+    assert.deepEqual(run.page.allClear, allClear, 'committed with the end');
+    assert.ok(isPageRecord(run.page));
     // Nothing more happens to a page that ended.
     for (const event of [
       { type: 'cancel' },
@@ -362,6 +366,24 @@ describe('escalation', () => {
       { type: 'key-pressed', sid: 'CA1', digits: '1' },
     ] as EscalationEvent[])
       assert.deepEqual(run.on(event), [], event.type);
+  });
+
+  it('after a restart, asks Twilio about an all clear a cancel committed and Twilio had not confirmed, then ends', () => {
+    const run = new Run(policy({ steps: [{ action: 'text', wait: 60 }], allClear: 'All clear' }));
+    run.on({ type: 'start' });
+    run.sent('SM1');
+    run.on({ type: 'cancel' });
+    const stored = JSON.parse(JSON.stringify(run.page)) as PageRecord;
+    assert.ok(isPageRecord(stored));
+    const resumed = new Run(run.policy, undefined, stored);
+    const actions = resumed.on({ type: 'resumed' });
+    assert.deepEqual(types(actions), ['all-clear', 'emit']);
+    assert.deepEqual(actions[0], { type: 'all-clear', to: stored.allClear, reconcile: true });
+    // A record whose all clear Twilio took (its Sid known) only ends.
+    const done = new Run(run.policy, undefined, { ...stored, allClear: stored.allClear!.map((t) => ({ ...t, sid: 'SM2' })) });
+    assert.deepEqual(types(done.on({ type: 'resumed' })), ['emit']);
+    // A damaged all clear sets the record aside.
+    assert.equal(isPageRecord({ ...stored, allClear: [{ number: 5 }] }), false);
   });
 
   it('cancels without an all clear when the node has none, or nobody was alerted yet', () => {

@@ -1,21 +1,28 @@
 /**
  * reconcileIntent against the simulator (a real HTTP Twilio stand-in, through the account's SDK
- * client): an intent a crash left without its Sid is found (To, sender, body, minutes), or not; two
- * identical intents take two records; a Messaging Service's message; and a Twilio that cannot be
- * asked rejects (the caller tries later) instead of answering "not sent".
+ * client) and the account's real state engine: an intent a crash left without its Sid is found (To,
+ * sender, body, minutes), or not; two identical intents take two records; a Messaging Service's
+ * message; and a Twilio that cannot be asked rejects (the caller tries later) instead of answering
+ * "not sent". Times are compared on Twilio's clock (the offset learnt from its Date headers), and a
+ * Sid another intent got (its wait ended since) is never taken: claimed atomically, remembered for
+ * SID_MEMORY_MS, and a record older than that memory, made before the intent, is not guessed to be it.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { ManualClock, installClock } from '../../../lib/core/clock';
 import type { Node, NodeAPI } from 'node-red';
 import { TwilioAccount, openAccount } from '../../../lib/account/account';
 import {
   RECONCILE_RETRY_MAX_MS,
   RECONCILE_WINDOW_MS,
+  SID_MEMORY_MS,
   SendIntent,
   reconcileIntent,
   reconcileRetryMs,
+  rememberSid,
 } from '../../../lib/outbound/reconcile';
 import { DEMO_ACCOUNT, TwilioSimulator } from '../../../simulator/server';
+import { setClockSkew } from '../../../simulator/resources';
 import { freePort } from '../../support/prism';
 
 const RED = { util: (require('@node-red/util') as { util: NodeAPI['util'] }).util, _: (key: string) => key } as unknown as NodeAPI;
@@ -130,6 +137,86 @@ describe('reconcileIntent', () => {
     } finally {
       await failing.close();
     }
+  });
+
+  describe("on Twilio's clock", () => {
+    after(() => setClockSkew(0));
+
+    it("finds a text when this machine's clock is 10 minutes ahead of Twilio's, learning the offset from its own list first", async () => {
+      setClockSkew(-600_000); // Twilio's clock behind ours: its dateCreated is 10 minutes before our intent's time
+      const to = recipient();
+      const { sid } = await send({ to, from: FROM, body: 'Water leak' });
+      // A restart: a fresh account, no answer seen yet; the intent was made before any answer (no offset with it).
+      const restarted = accountAt(simulator.url);
+      try {
+        assert.equal(restarted.account.queue.twilioClock.offsetMs(), undefined);
+        assert.equal(await reconcileIntent(restarted.account, owner, message(to, 'Water leak'), new Set(), 'r-1'), sid);
+        const offset = restarted.account.queue.twilioClock.offsetMs()!;
+        assert.ok(Math.abs(offset + 600_000) < 2_000, `learnt ${offset} ms`);
+      } finally {
+        await restarted.close();
+      }
+    });
+
+    it('takes the offset stored with the intent over the one known now (the clock was set between them)', async () => {
+      setClockSkew(0);
+      const to = recipient();
+      const { sid } = await send({ to, from: FROM, body: 'Door open' });
+      // Made while this machine was 10 minutes ahead (the offset said so), reconciled after NTP set it right.
+      const intent = { ...message(to, 'Door open', Date.now() + 600_000), twilioOffsetMs: -600_000 };
+      assert.equal(await reconcileIntent(account, owner, intent, new Set(), 'r-2'), sid);
+      const wrong = { ...message(recipient(), 'Door open', Date.now() + 600_000), twilioOffsetMs: 0 };
+      assert.equal(await reconcileIntent(account, owner, wrong, new Set(), 'r-3'), undefined, 'the stored offset is the one used');
+    });
+  });
+
+  describe('Sids other intents got', () => {
+    it('never takes the Sid of an identical text another intent got (its wait ended since); takes back its own', async () => {
+      const to = recipient();
+      const { sid } = await send({ to, from: FROM, body: 'Smoke alarm' });
+      await rememberSid(account, sid, 'send/first/' + to); // as the first alarm's send did when Twilio answered
+      // The second alarm's request never left; its reconcile must not take the first one's text.
+      assert.equal(await reconcileIntent(account, owner, message(to, 'Smoke alarm'), new Set(), 'send/second/' + to), undefined);
+      // The first's own intent (Twilio answered, the crash came before its wait kept the Sid) finds it.
+      assert.equal(await reconcileIntent(account, owner, message(to, 'Smoke alarm'), new Set(), 'send/first/' + to), sid);
+    });
+
+    it('gives one record to one of two intents that reconcile at once (two nodes or instances, no shared `taken`)', async () => {
+      const to = recipient();
+      const { sid } = await send({ to, from: FROM, body: 'Gate open' });
+      const found = await Promise.all(
+        ['a', 'b', 'c'].map((ref) => reconcileIntent(account, owner, message(to, 'Gate open'), new Set(), `send/${ref}/${to}`)),
+      );
+      assert.deepEqual(
+        found.filter((f) => f !== undefined),
+        [sid],
+        `one intent has it: ${JSON.stringify(found)}`,
+      );
+    });
+
+    it('does not guess that a record made before the intent is it once whose it was may be forgotten (a restart hours later)', async () => {
+      const to = recipient();
+      const madeAt = Date.now();
+      const early = await send({ to, from: FROM, body: 'Flood' });
+      await rememberSid(account, early.sid, 'send/early/' + to);
+      // The second identical alarm's intent, 90 s later; its request never left. The restart comes 2 hours on.
+      const intent = { ...message(to, 'Flood', madeAt + 90_000), twilioOffsetMs: 0 };
+      const clock = new ManualClock(Date.now() + 2 * 3_600_000);
+      const restore = installClock(clock);
+      setClockSkew(2 * 3_600_000); // Twilio's clock moved on as well
+      const restarted = accountAt(simulator.url);
+      try {
+        assert.ok(2 * 3_600_000 > SID_MEMORY_MS, 'the first alarm’s claim has expired');
+        assert.equal(await reconcileIntent(restarted.account, owner, intent, new Set(), 'send/late/' + to), undefined);
+      } finally {
+        await restarted.close();
+        setClockSkew(0);
+        restore();
+      }
+      // Within the memory the same look trusts the claims: a record after the intent is taken.
+      const later = await send({ to, from: FROM, body: 'Flood' });
+      assert.equal(await reconcileIntent(account, owner, { ...intent, at: Date.now() - 1_000 }, new Set(), 'send/late/' + to), later.sid);
+    });
   });
 
   it('waits longer after each failed try, as the account does, up to its longest wait', () => {

@@ -179,6 +179,8 @@ function setUp(
     failureOutput?: boolean;
     twilio?: Record<string, string>;
     reconcile?: OutcomeWaitsOptions['reconcile'];
+    remember?: OutcomeWaitsOptions['remember'];
+    twilioOffset?: OutcomeWaitsOptions['twilioOffset'];
   } = {},
 ) {
   const clock = new ManualClock();
@@ -228,6 +230,8 @@ function setUp(
     status,
     clock,
     reconcile: options.reconcile,
+    remember: options.remember,
+    twilioOffset: options.twilioOffset,
     log: (m) => node.logs.push(m),
   });
   return { clock, store, node, room, waits, looks, statuses, twilio };
@@ -428,6 +432,41 @@ describe('OutcomeWaits: intents before sends, reconciled after a crash', () => {
     assert.deepEqual(looks.sort(), [SM1, SM2].sort());
     assert.equal(taken.seen.sent.length, 1);
     assert.equal(store.data.size, 0);
+  });
+
+  it("stores the offset to Twilio's clock with each intent, remembers each Sid as its intent's, and reconciles by that name", async () => {
+    const remembered: Array<[string, string]> = [];
+    let offset: number | undefined = -600_000;
+    const { store, waits } = setUp({ remember: (sid, ref) => remembered.push([sid, ref]), twilioOffset: () => offset });
+    const msg = { payload: 'x' } as any;
+    const params: Array<[string, Record<string, unknown>]> = [
+      [ANN, { to: ANN, from: '+15017122661', body: 'Hi' }],
+      [BOB, { to: BOB, from: '+15017122661', body: 'Hi' }],
+    ];
+    const intended = await waits.intend(waits.admit(msg), msg, accepted(), params);
+    const [[key, stored]] = [...store.data.entries()] as Array<[string, OutcomeWait]>;
+    const id = key.slice(OUTCOME_WAIT_PREFIX.length);
+    assert.equal(stored.intents![ANN].twilioOffsetMs, -600_000);
+    intended!.sent(ANN, { sid: SM1 });
+    assert.deepEqual(remembered, [[SM1, `send/${id}/${ANN}`]]);
+    await settle();
+    // The power goes with Bob's request on its way: the next start asks Twilio for it, by its name.
+    const asked: Array<[string, string | undefined, string]> = [];
+    const next = setUp({
+      store,
+      reconcile: async (_kind, intent, _taken, ref) => {
+        asked.push([intent.to, String(intent.twilioOffsetMs), ref]);
+        return undefined;
+      },
+    });
+    await next.waits.resume();
+    assert.deepEqual(asked, [[BOB, '-600000', `send/${id}/${BOB}`]]);
+    // Before any answer of the account told it, an intent carries no offset (the reconcile learns it then).
+    offset = undefined;
+    const fresh = setUp({ twilioOffset: () => offset });
+    await fresh.waits.intend(fresh.waits.admit(msg), msg, accepted(), [[ANN, { to: ANN, body: 'x' }]]);
+    const [late] = [...fresh.store.data.values()] as OutcomeWait[];
+    assert.equal(Object.hasOwn(late.intents![ANN], 'twilioOffsetMs'), false);
   });
 
   it("refuses with the store's coded error when the intent cannot be committed (nothing to send), and frees its room", async () => {
