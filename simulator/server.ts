@@ -22,6 +22,7 @@ import {
 } from './resources';
 import { Delivery, DeliveryOptions, deliverWebhook } from './webhooks';
 import { Person, SIMULATED_PEOPLE, callSteps, messageSteps } from './people';
+import { MediaFetcher, mediaFailedSteps } from './media';
 
 export interface SimulatedAccount {
   sid: string;
@@ -169,6 +170,8 @@ export class TwilioSimulator {
   readonly deliveries: Delivery[] = [];
   /** Numbers whose messages and calls do not simply succeed (see people.ts). */
   people: Record<string, Person>;
+  /** The MMS media fetched before a message goes (see media.ts). */
+  readonly media = new MediaFetcher();
   private readonly schedules = new Set<NodeJS.Timeout>();
 
   constructor(options: SimulatorOptions = {}) {
@@ -232,6 +235,7 @@ export class TwilioSimulator {
 
   async stop(): Promise<void> {
     this.cancelSchedules();
+    this.media.reset();
     await this.settled();
     if (!this.server) return;
     const server = this.server;
@@ -251,6 +255,7 @@ export class TwilioSimulator {
     this.subaccounts.clear();
     this.requests.length = 0;
     this.deliveries.length = 0;
+    this.media.reset();
     this.pendingFaults.length = 0;
     this.cancelSchedules();
     Object.assign(this.stats, { requests: 0, tooManyRequests: 0, faults: 0, created: 0 });
@@ -591,6 +596,10 @@ export class TwilioSimulator {
         ? messageSteps(record, this.people)
         : callSteps(record, this.people, Boolean(first(params.MachineDetection)));
     const run = async () => {
+      // An MMS: Twilio fetches its media first; a fetch that fails fails the message.
+      const failed =
+        collection === 'messages' ? await this.media.fetchFor(record, list(params.MediaUrl), this.collection('media').values()) : undefined;
+      if (failed) steps.splice(0, steps.length, ...mediaFailedSteps(record, failed, twilioDate()));
       for (const step of steps) {
         await new Promise((r) => setTimeout(r, this.statusCallbackDelayMs));
         Object.assign(record, step.fields, { date_updated: twilioDate() });
@@ -926,6 +935,7 @@ export class TwilioSimulator {
     if (action === 'GET /_sim/stats') return this.send(res, 200, this.stats);
     if (action === 'GET /_sim/requests') return this.send(res, 200, this.requests);
     if (action === 'GET /_sim/deliveries') return this.send(res, 200, this.deliveries);
+    if (action === 'GET /_sim/fetched-media') return this.send(res, 200, this.media);
     if (action === 'POST /_sim/inbound/message' || action === 'POST /_sim/inbound/call') {
       let input: InboundMessage;
       try {
