@@ -21,6 +21,7 @@
  *   h. state behind the nodes: the p99 the embedded store adds to a send that waits (vs
  *      `stateIn: 'context:memory'`, same run), and webhooks per second and Redis round trips per
  *      webhook with twilio-in's duplicate window on Redis, 1 and 3 instances (bench/state-nodes.ts)
+ *   i. MMS media served: GETs per second of a held 100 kB photo, and of a wrong token (bench/media.ts)
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -34,6 +35,7 @@ import { stateEngine } from './state';
 import { waitLatency } from './state-nodes';
 import { noRedis, startRedis } from '../test/support/redis';
 import { twoWay } from './two-way';
+import { mediaServed } from './media';
 
 const helper = require('node-red-node-test-helper');
 const nodeRed = process.env.NODE_RED_PACKAGE || (Number(process.versions.node.split('.')[0]) >= 22 ? 'node-red-5' : 'node-red');
@@ -435,6 +437,9 @@ async function main(): Promise<void> {
       rows.push({ scenario: 'e. two-way', perSecond: r.messages / r.seconds, tooManyRequests: 0, ...r });
     await sim.stop();
   }
+  if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY.includes('i'))
+    for (const r of await mediaServed(SCALE))
+      rows.push({ scenario: 'i. media served', perSecond: r.messages / r.seconds, tooManyRequests: 0, ...r });
   if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY.includes('g'))
     for (const r of await stateEngine(SCALE))
       rows.push({ scenario: 'g. state engine', perSecond: r.messages / r.seconds, tooManyRequests: 0, ...r });

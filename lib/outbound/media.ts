@@ -333,7 +333,10 @@ export function serveMedia(RED: NodeAPI): void {
   const app = RED.httpNode as unknown as ExpressLike | undefined;
   if (!app || typeof app.all !== 'function' || served.has(app)) return;
   served.add(app);
-  app.all(`${MEDIA_ROUTE}/:token`, (req, res) => void answerMedia(req.method ?? 'GET', String(req.params.token), res));
+  app.all(
+    `${MEDIA_ROUTE}/:token`,
+    (req, res) => void answerMedia(req.method ?? 'GET', String(req.params.token), res).catch(() => res.destroy()),
+  );
 }
 
 /** The URL base media is served under: the public base URL with httpNodeRoot after it. */
@@ -382,10 +385,11 @@ export function mediaSending(
  */
 export async function prepareMedia(value: unknown, sending: MediaSending | undefined): Promise<HeldMedia | undefined> {
   if (!holdsBytes(value)) return undefined;
+  // What the value is first (a mistyped URL reads as a path: MEDIA_PATH_REFUSED says what a path needs).
+  const entries = await collectMedia(value, sending?.mediaDir);
   const base = sending?.base();
   if (!base) throw new TwilioNodeError('MEDIA_NEEDS_PUBLIC_URL', text('mediaNeedsPublicUrl'));
-  const entries = await collectMedia(value, sending!.mediaDir);
-  const shelf = sending!.shelf();
+  const shelf = sending?.shelf();
   if (!shelf) throw new TwilioNodeError('STATE_UNAVAILABLE', text('stateNotOpen'));
   return shelf.hold(entries, base);
 }
@@ -403,7 +407,7 @@ export function afterCreates(
     const sid = record.sid;
     held.sent(sid, typeof record.status === 'string' ? record.status : undefined);
     if (!sending?.watch || FINAL_STATUSES.has(String(record.status))) continue;
-    const shelf = sending.shelf();
+    const shelf = sending?.shelf();
     // Heard until final, 15 minutes at most (the media has expired by then).
     const timer = systemClock.setTimeout(() => stop(), MEDIA_TTL_MS);
     const stop = sending.watch(sid, (status) => {
