@@ -177,6 +177,8 @@ export interface HeldMedia {
   sent(sid: string, status: string | undefined): void;
   /** Nothing was created: the media goes at once. */
   drop(): Promise<void>;
+  /** A text (Twilio's error, which may quote a MediaUrl) with the tokens masked: a token is in no log line. */
+  mask(text: string): string;
 }
 
 /** One account's media in its state engine. */
@@ -196,9 +198,11 @@ export class MediaShelf {
    */
   hold(entries: MediaEntry[], base: string): HeldMedia {
     const fresh: Array<[hash: string, entry: MediaBytes]> = [];
+    const tokens: string[] = [];
     const urls = entries.map((entry) => {
       if (typeof entry === 'string') return entry;
       const token = crypto.randomBytes(32).toString('base64url');
+      tokens.push(token);
       fresh.push([hashOf(token), entry]);
       return `${base.replace(/\/+$/, '')}${MEDIA_ROUTE}/${token}`;
     });
@@ -221,6 +225,7 @@ export class MediaShelf {
         if (FINAL_STATUSES.has(status ?? '')) void this.finished(sid).catch(() => undefined);
       },
       drop: () => Promise.all(hashes.map((hash) => this.forget(hash))).then(() => undefined),
+      mask: (text) => tokens.reduce((masked, token) => masked.split(token).join('…'), text),
     };
   }
 

@@ -276,6 +276,13 @@ export class SendController<T = unknown> {
     return Object.assign(plan, { media });
   }
 
+  /** The account's secrets masked in Twilio's texts, and the media tokens a plan's MediaUrls carry. */
+  private redactFor(sendPlan: PlannedSend): (text: string) => string {
+    const { redact } = this.options.account!;
+    const media = sendPlan.media;
+    return media ? (text) => media.mask(redact(text)) : redact;
+  }
+
   /** Once every request was answered: the media each created message has to hold on to (or none). */
   private created(sendPlan: PlannedSend, delivery: Delivery<CreatedRecord>): void {
     if (sendPlan.media) afterCreates(sendPlan.media, delivery.results.values(), this.options.media);
@@ -307,7 +314,7 @@ export class SendController<T = unknown> {
     // message: thousands of status events a second would tell the editor nothing.
     if (this.delivering === 0) status.working('twilio.status.sending', { count: sendPlan.recipients.length });
     this.delivering++;
-    const delivery = await deliverToRecipients(sendPlan, this.create, this.options.account!.redact).finally(() => this.delivering--);
+    const delivery = await deliverToRecipients(sendPlan, this.create, this.redactFor(sendPlan)).finally(() => this.delivering--);
     this.created(sendPlan, delivery);
     this.sendOn(msg, accepted, delivery);
   }
@@ -341,7 +348,7 @@ export class SendController<T = unknown> {
       });
     if (this.delivering === 0) this.options.status.working('twilio.status.sending', { count: sendPlan.recipients.length });
     this.delivering++;
-    const delivery = await deliverToRecipients(planned, create, this.options.account!.redact).finally(() => this.delivering--);
+    const delivery = await deliverToRecipients(planned, create, this.redactFor(sendPlan)).finally(() => this.delivering--);
     this.created(sendPlan, delivery);
     if (delivery.results.size > 0) return intended.hold(delivery);
     intended.release();

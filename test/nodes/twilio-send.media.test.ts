@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -101,6 +102,16 @@ describe('twilio-send: MMS media from a Buffer or a file', () => {
     { id: 'caught', type: 'helper', z: 'tab' },
   ];
 
+  /** Resolves once `url` answers 404 (the media was forgotten), within 5 s. */
+  async function gone(url: string): Promise<void> {
+    const deadline = Date.now() + 5_000;
+    while (Date.now() < deadline) {
+      if ((await fetch(url)).status === 404) return;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.fail(`${url} is still served`);
+  }
+
   const lastMediaUrls = (): string[] => {
     const params = simulator.requests.filter((r) => r.method === 'POST' && /Messages\.json$/.test(r.path)).at(-1)?.params;
     const urls = params?.MediaUrl;
@@ -144,6 +155,7 @@ describe('twilio-send: MMS media from a Buffer or a file', () => {
       assert.equal(head.headers.get('cache-control'), 'no-store');
       const got = await fetch(urls[0]);
       assert.ok(Buffer.from(await got.arrayBuffer()).equals(JPEG));
+      assert.equal((await fetch(urls[0])).status, 200, 'fetched, but its message is not final yet: still served');
       const post = await fetch(urls[0], { method: 'POST' });
       assert.equal(post.status, 405);
       assert.equal(post.headers.get('allow'), 'GET, HEAD');
@@ -180,15 +192,7 @@ describe('twilio-send: MMS media from a Buffer or a file', () => {
     await until(() => simulator.messages.get(sid)?.status === 'delivered', 'the message was delivered', 10_000);
     await until(() => simulator.deliveries.some((d) => d.params.MessageStatus === 'delivered'), 'the receipt arrived', 10_000);
     assert.ok(simulator.media.of(sid)[0].bytes!.equals(PNG));
-    let status = 0;
-    await until(
-      () => {
-        void fetch(url).then((res) => (status = res.status));
-        return status === 404;
-      },
-      'the media is gone',
-      10_000,
-    );
+    await gone(url);
   });
 
   it('forgets the media after 15 minutes, fetched or not', async () => {
@@ -294,6 +298,34 @@ describe('twilio-send: MMS media from a Buffer or a file', () => {
     const error = await refused({ payload: 'door.png' });
     assert.equal(error.code, 'MEDIA_PATH_REFUSED');
     assert.match(error.message, /mediaDir/);
+  });
+
+  it("masks the token in Twilio's error when it quotes the MediaUrl, and forgets the media nothing was created for", async () => {
+    // A Twilio that refuses the media URL and quotes it back, as its 21620 does.
+    let quoted = '';
+    const echo = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        quoted = new URLSearchParams(body).get('MediaUrl') ?? '';
+        const answer = JSON.stringify({ code: 21620, message: `Invalid media URL(s): ${quoted}`, status: 400 });
+        res.writeHead(400, { 'Content-Type': 'application/json' }).end(answer);
+      });
+    });
+    await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', () => resolve()));
+    try {
+      const url = `http://127.0.0.1:${(echo.address() as import('node:net').AddressInfo).port}`;
+      await load(flow({}, { baseUrl: url }, withCatch));
+      const error = await refused({ payload: PNG });
+      assert.equal(error.code, 'INVALID_REQUEST_ERROR');
+      const token = MEDIA_URL.exec(quoted)![1];
+      assert.ok(!error.message.includes(token), error.message);
+      assert.match(error.message, /\/twilio\/media\/…/);
+      assert.ok(!JSON.stringify((helper as any).log().args).includes(token), 'the token is in no log line');
+      await gone(quoted); // nothing was created: nothing will fetch it
+    } finally {
+      await new Promise<void>((resolve) => echo.close(() => resolve()));
+    }
   });
 
   it('makes the message fail as Twilio does when the media cannot be fetched', async () => {
