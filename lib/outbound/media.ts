@@ -139,7 +139,8 @@ export async function readAllowedFile(given: string, mediaDir: string | undefine
   if (!real.startsWith(folder.endsWith(path.sep) ? folder : folder + path.sep)) throw refusedPath('mediaOutside');
   let handle: fs.promises.FileHandle;
   try {
-    handle = await fs.promises.open(real, fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0));
+    // Not following a last symlink, and never waiting on a FIFO (it is then refused as no regular file).
+    handle = await fs.promises.open(real, fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0) | (fs.constants.O_NONBLOCK ?? 0));
   } catch {
     throw refusedPath('mediaNotFound');
   }
@@ -327,19 +328,23 @@ async function fetched(engine: StateEngine, accountSid: string, hash: string): P
   await engine.put(FETCHED + hash, true, { ttlMs: MEDIA_TTL_MS });
 }
 
+type Handler = (req: IncomingMessage & { params: { token: string } }, res: ServerResponse, next?: () => void) => void;
 interface ExpressLike {
-  all(route: string, handler: (req: IncomingMessage & { params: { token: string } }, res: ServerResponse) => void): void;
+  all(route: string, ...handlers: Handler[]): void;
   path?: () => string;
 }
 const served = new WeakSet<object>();
 
-/** Mounts the media route on RED.httpNode once (its handlers outlive a redeploy, as the engines do). */
+/** Mounts the media route on RED.httpNode once (its handlers outlive a redeploy, as the engines do), behind httpNodeMiddleware as twilio-in's routes are. */
 export function serveMedia(RED: NodeAPI): void {
   const app = RED.httpNode as unknown as ExpressLike | undefined;
   if (!app || typeof app.all !== 'function' || served.has(app)) return;
   served.add(app);
+  const middleware = (RED.settings as unknown as { httpNodeMiddleware?: unknown } | undefined)?.httpNodeMiddleware;
+  const before = (typeof middleware === 'function' ? [middleware] : Array.isArray(middleware) ? middleware : []) as Handler[];
   app.all(
     `${MEDIA_ROUTE}/:token`,
+    ...before,
     (req, res) => void answerMedia(req.method ?? 'GET', String(req.params.token), res).catch(() => res.destroy()),
   );
 }

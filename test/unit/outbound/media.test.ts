@@ -3,6 +3,7 @@
  * folder a path must stay in, and the account's bound on what it holds (a real embedded engine).
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -54,6 +55,9 @@ describe('media', () => {
     fs.symlinkSync(path.join(tmp, 'outside.png'), path.join(folder, 'out.png'));
     fs.symlinkSync(tmp, path.join(folder, 'up'));
     assert.ok((await readAllowedFile('a.png', folder, MAX_MMS_BYTES)).equals(PNG));
+    // A FIFO (or a device) in the folder is no file: refused at once, never waited on.
+    execFileSync('mkfifo', [path.join(folder, 'pipe.png')]);
+    assert.equal(await codeOfAsync(readAllowedFile('pipe.png', folder, MAX_MMS_BYTES)), 'MEDIA_PATH_REFUSED');
     // The folder itself may be named through a symlink.
     fs.symlinkSync(folder, path.join(tmp, 'alias'));
     assert.ok((await readAllowedFile('a.png', path.join(tmp, 'alias'), MAX_MMS_BYTES)).equals(PNG));
