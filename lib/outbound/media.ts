@@ -230,6 +230,11 @@ export class MediaShelf {
     };
   }
 
+  /** Stops waiting for a message's final status (its media expires by itself). */
+  release(sid: string): void {
+    this.bySid.delete(sid);
+  }
+
   /** The Sids whose final status this shelf waits for. */
   get waiting(): string[] {
     return [...this.bySid.keys()];
@@ -415,16 +420,25 @@ export function afterCreates(
     if (typeof record.sid !== 'string') continue;
     any = true;
     const sid = record.sid;
-    held.sent(sid, typeof record.status === 'string' ? record.status : undefined);
-    if (!sending?.watch || FINAL_STATUSES.has(String(record.status))) continue;
-    const shelf = sending?.shelf();
+    const status = typeof record.status === 'string' ? record.status : undefined;
+    // Final already (a failure Twilio knew at once): it goes once fetched. No way to hear its
+    // statuses: it goes after its 15 minutes, and nothing is remembered of it meanwhile.
+    if (FINAL_STATUSES.has(status ?? '') || !sending?.watch) {
+      if (FINAL_STATUSES.has(status ?? '')) held.sent(sid, status);
+      continue;
+    }
+    held.sent(sid, status);
+    const shelf = sending.shelf();
     // Heard until final, 15 minutes at most (the media has expired by then).
-    const timer = systemClock.setTimeout(() => stop(), MEDIA_TTL_MS);
-    const stop = sending.watch(sid, (status) => {
-      if (!FINAL_STATUSES.has(status ?? '')) return;
+    const timer = systemClock.setTimeout(() => {
+      stop();
+      shelf?.release(sid);
+    }, MEDIA_TTL_MS);
+    const stop = sending.watch(sid, (heard) => {
+      if (!FINAL_STATUSES.has(heard ?? '')) return;
       systemClock.clearTimeout(timer);
       stop();
-      void shelf?.status(sid, status).catch(() => undefined);
+      void shelf?.status(sid, heard).catch(() => undefined);
     });
   }
   if (!any) void held.drop().catch(() => undefined);

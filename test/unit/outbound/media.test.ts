@@ -7,9 +7,22 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, describe, it } from 'node:test';
+import crypto from 'node:crypto';
+import { PassThrough } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import type { NodeAPI } from 'node-red';
+import { RedisServer, noRedis, startRedis, suiteNeeding } from '../../support/redis';
 import { openStateEngine } from '../../../lib/state/open';
-import { MAX_MMS_BYTES, MediaShelf, collectMedia, holdsBytes, readAllowedFile, sniffType } from '../../../lib/outbound/media';
+import {
+  MAX_MMS_BYTES,
+  MediaShelf,
+  answerMedia,
+  collectMedia,
+  holdsBytes,
+  mediaSending,
+  readAllowedFile,
+  sniffType,
+} from '../../../lib/outbound/media';
 
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==', 'base64');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'twilio-media-unit-'));
@@ -85,6 +98,46 @@ describe('media', () => {
       await shelf.hold([big], 'https://example.test').commit();
     } finally {
       await engine.close();
+    }
+  });
+});
+
+suiteNeeding(noRedis, 'media on Redis (several instances)', () => {
+  let redis: RedisServer;
+  before(async () => {
+    redis = await startRedis();
+  });
+  after(async () => {
+    await redis?.stop();
+  });
+
+  it('holds a 5 MB photo in one instance and serves it byte-identical from another', async () => {
+    const [one, two] = [0, 1].map(() => openStateEngine({ backend: 'redis', url: redis.url, prefix: 'media:' }));
+    try {
+      const sid = 'AC' + '3'.repeat(32);
+      const photo = Buffer.concat([PNG, crypto.randomBytes(MAX_MMS_BYTES - PNG.length)]);
+      const held = new MediaShelf(one, sid).hold([{ bytes: photo, type: 'image/png' }], 'https://example.test');
+      await held.commit();
+      // The second instance knows the account (a twilio-send of it started there), not the media.
+      mediaSending({ settings: {} } as unknown as NodeAPI, { state: two, accountSid: sid });
+      const token = held.urls[0].split('/').pop()!;
+      const served = await new Promise<{ status: number; type: string; body: Buffer }>((resolve) => {
+        const chunks: Buffer[] = [];
+        const res = Object.assign(new PassThrough(), {
+          writeHead(status: number, headers: Record<string, string>) {
+            Object.assign(res, { status, type: headers['Content-Type'] });
+            return res;
+          },
+        }) as unknown as PassThrough & { status: number; type: string };
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('finish', () => resolve({ status: res.status, type: res.type, body: Buffer.concat(chunks) }));
+        void answerMedia('GET', token, res as unknown as import('node:http').ServerResponse);
+      });
+      assert.equal(served.status, 200);
+      assert.equal(served.type, 'image/png');
+      assert.ok(served.body.equals(photo));
+    } finally {
+      await Promise.all([one.close(), two.close()]);
     }
   });
 });
