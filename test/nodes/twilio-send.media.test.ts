@@ -328,11 +328,31 @@ describe('twilio-send: MMS media from a Buffer or a file', () => {
     }
   });
 
-  it('makes the message fail as Twilio does when the media cannot be fetched', async () => {
-    await load(flow({ mediaUrl: `${httpNode.base()}/twilio/media/${'B'.repeat(43)}`, mediaUrlType: 'str' }));
-    const { output } = await send({ payload: 'x' });
-    const sid = output.payload.sid as string;
-    await until(() => simulator.messages.get(sid)?.status === 'failed', 'the message failed', 10_000);
-    assert.equal(simulator.messages.get(sid)?.error_code, 11200);
+  it('makes the message fail as Twilio does when the media cannot be fetched: 11200, 12300, a redirect not followed', async () => {
+    // Someone else's media server on this machine: a page, a redirect, a photo that is missing.
+    const other = http.createServer((req, res) => {
+      if (req.url === '/page') return res.writeHead(200, { 'Content-Type': 'text/html' }).end('<html></html>');
+      if (req.url === '/moved') return res.writeHead(302, { Location: '/photo.png' }).end();
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', () => resolve()));
+    const at = `http://127.0.0.1:${(other.address() as import('node:net').AddressInfo).port}`;
+    try {
+      for (const [url, code] of [
+        [`${httpNode.base()}/twilio/media/${'B'.repeat(43)}`, 11200],
+        [`${at}/missing.png`, 11200],
+        [`${at}/moved`, 11200],
+        [`${at}/page`, 12300],
+      ] as const) {
+        await load(flow({ mediaUrl: url, mediaUrlType: 'str' }));
+        const { output } = await send({ payload: 'x' });
+        const sid = output.payload.sid as string;
+        await until(() => simulator.messages.get(sid)?.status === 'failed', `the message with ${url} failed`, 10_000);
+        assert.equal(simulator.messages.get(sid)?.error_code, code, url);
+        await helper.unload();
+      }
+    } finally {
+      await new Promise<void>((resolve) => other.close(() => resolve()));
+    }
   });
 });
