@@ -11,15 +11,21 @@ import crypto from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import type { NodeAPI } from 'node-red';
+import type { Node } from 'node-red';
 import { RedisServer, noRedis, startRedis, suiteNeeding } from '../../support/redis';
+import { root } from '../../support/paths';
+import { TwilioNodeError } from '../../../lib/core/errors';
+import { NodeStatus } from '../../../lib/node-red/status';
 import { openStateEngine } from '../../../lib/state/open';
 import {
   MAX_MMS_BYTES,
+  MediaSending,
   MediaShelf,
   answerMedia,
   collectMedia,
   holdsBytes,
   mediaSending,
+  prepareMedia,
   readAllowedFile,
   sniffType,
 } from '../../../lib/outbound/media';
@@ -100,6 +106,34 @@ describe('media', () => {
       await engine.close();
     }
   });
+});
+
+describe('media refusals in a status line', () => {
+  for (const [lang, publicUrl, folder] of [
+    ['en-US', 'set a Public URL (MEDIA_NEEDS_PUBLIC_URL)', 'set twilio.mediaDir (MEDIA_PATH_REFUSED)'],
+    ['de', 'öffentliche URL setzen (MEDIA_NEEDS_PUBLIC_URL)', 'twilio.mediaDir setzen (MEDIA_PATH_REFUSED)'],
+    ['ja', '公開 URL を設定 (MEDIA_NEEDS_PUBLIC_URL)', 'twilio.mediaDir を設定 (MEDIA_PATH_REFUSED)'],
+  ]) {
+    it(`names what to set (${lang})`, async () => {
+      const strings: Record<string, string> = {};
+      const walk = (value: object, prefix: string): void => {
+        for (const [k, v] of Object.entries(value)) {
+          if (typeof v === 'object' && v !== null) walk(v as object, `${prefix}${k}.`);
+          else strings[`${prefix}${k}`] = String(v);
+        }
+      };
+      walk(JSON.parse(fs.readFileSync(path.join(root, 'locales', lang, '_shared.json'), 'utf8')) as object, '');
+      const t = (key: string, subs: Record<string, string | number> = {}) =>
+        (strings[key] ?? key).replace(/__(\w+)__/g, (m, name: string) => (name in subs ? String(subs[name]) : m));
+      const shown: string[] = [];
+      const status = new NodeStatus({ status: (s: { text?: string }) => shown.push(String(s.text)) } as unknown as Node, t);
+      const refusal = (value: unknown, sending: MediaSending) => prepareMedia(value, sending).catch((err: TwilioNodeError) => err);
+      const noPublicUrl: MediaSending = { base: () => undefined, shelf: () => undefined };
+      status.failedWith((await refusal(PNG, noPublicUrl)) as TwilioNodeError);
+      status.failedWith((await refusal('door.png', noPublicUrl)) as TwilioNodeError);
+      assert.deepEqual(shown, [publicUrl, folder]);
+    });
+  }
 });
 
 suiteNeeding(noRedis, 'media on Redis (several instances)', () => {
