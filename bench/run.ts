@@ -23,6 +23,7 @@
  *      webhook with twilio-in's duplicate window on Redis, 1 and 3 instances (bench/state-nodes.ts)
  *   i. sidebar cost: CPU per send with the Twilio sidebar plugin loaded and no editor connected, vs
  *      without it, and with an editor connected; and what the account's activity costs per event (bench/sidebar.ts)
+ *   j. MMS media served: GETs per second of a held 100 kB photo, and of a wrong token (bench/media.ts)
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -37,6 +38,7 @@ import { waitLatency } from './state-nodes';
 import { noRedis, startRedis } from '../test/support/redis';
 import { twoWay } from './two-way';
 import { sidebarCost } from './sidebar';
+import { mediaServed } from './media';
 
 const helper = require('node-red-node-test-helper');
 const nodeRed = process.env.NODE_RED_PACKAGE || (Number(process.versions.node.split('.')[0]) >= 22 ? 'node-red-5' : 'node-red');
@@ -440,6 +442,9 @@ async function main(): Promise<void> {
       rows.push({ scenario: 'e. two-way', perSecond: r.messages / r.seconds, tooManyRequests: 0, ...r });
     await sim.stop();
   }
+  if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY.includes('j'))
+    for (const r of await mediaServed(SCALE))
+      rows.push({ scenario: 'j. media served', perSecond: r.messages / r.seconds, tooManyRequests: 0, ...r });
   if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY.includes('g'))
     for (const r of await stateEngine(SCALE))
       rows.push({ scenario: 'g. state engine', perSecond: r.messages / r.seconds, tooManyRequests: 0, ...r });

@@ -38,6 +38,7 @@ function installPackage() {
 /** The demo's tabs from the simplest on; an example not listed comes after these, by name. */
 const DEMO_ORDER = [
   'Send an SMS alert',
+  'Doorbell photo',
   'Place a phone call',
   'Send to several recipients',
   'Check delivery status',
@@ -76,6 +77,8 @@ const DEMO_ACCOUNT_NODE = {
   edge: '',
   defaultFrom: '+15017122661',
   baseUrl: '${TWILIO_SIMULATOR_URL}',
+  // Where the simulator fetches MMS media sent from a Buffer (Doorbell photo), as Twilio would from the internet.
+  publicBaseUrl: `http://127.0.0.1:${port}`,
 };
 const DEMO_ACCOUNT_CREDENTIALS = {
   accountSid: '${TWILIO_ACCOUNT}',

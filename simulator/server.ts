@@ -24,6 +24,7 @@ import {
 import { Delivery, DeliveryOptions, deliverWebhook } from './webhooks';
 import { Person, SIMULATED_PEOPLE, callSteps, messageSteps } from './people';
 import { SimulatedVerify } from './verify';
+import { MediaFetcher, mediaFailedSteps } from './media';
 
 export interface SimulatedAccount {
   sid: string;
@@ -171,6 +172,8 @@ export class TwilioSimulator {
   readonly deliveries: Delivery[] = [];
   /** Numbers whose messages and calls do not simply succeed (see people.ts). */
   people: Record<string, Person>;
+  /** The MMS media fetched before a message goes (see media.ts). */
+  readonly media = new MediaFetcher();
   private readonly schedules = new Set<NodeJS.Timeout>();
   /** Twilio Verify v2 (simulator/verify.ts): services, verifications, checks, and the codes it sent. */
   readonly verify = new SimulatedVerify(() => this.people);
@@ -237,6 +240,7 @@ export class TwilioSimulator {
 
   async stop(): Promise<void> {
     this.cancelSchedules();
+    this.media.reset();
     await this.settled();
     if (!this.server) return;
     const server = this.server;
@@ -256,6 +260,7 @@ export class TwilioSimulator {
     this.subaccounts.clear();
     this.requests.length = 0;
     this.deliveries.length = 0;
+    this.media.reset();
     this.pendingFaults.length = 0;
     this.cancelSchedules();
     Object.assign(this.stats, { requests: 0, tooManyRequests: 0, faults: 0, created: 0 });
@@ -598,6 +603,10 @@ export class TwilioSimulator {
         ? messageSteps(record, this.people)
         : callSteps(record, this.people, Boolean(first(params.MachineDetection)));
     const run = async () => {
+      // An MMS: Twilio fetches its media first; a fetch that fails fails the message.
+      const failed =
+        collection === 'messages' ? await this.media.fetchFor(record, list(params.MediaUrl), this.collection('media').values()) : undefined;
+      if (failed) steps.splice(0, steps.length, ...mediaFailedSteps(record, failed, twilioDate()));
       for (const step of steps) {
         await new Promise((r) => setTimeout(r, this.statusCallbackDelayMs));
         Object.assign(record, step.fields, { date_updated: twilioDate() });
@@ -937,6 +946,7 @@ export class TwilioSimulator {
     if (action === 'GET /_sim/deliveries') return this.send(res, 200, this.deliveries);
     const verify = url.pathname.startsWith('/_sim/verify/') ? this.verify.control(action, body) : undefined;
     if (verify) return this.send(res, verify.status, verify.body);
+    if (action === 'GET /_sim/fetched-media') return this.send(res, 200, this.media);
     if (action === 'POST /_sim/inbound/message' || action === 'POST /_sim/inbound/call') {
       let input: InboundMessage;
       try {

@@ -44,6 +44,8 @@ export interface AccountSettings {
   stateBackend?: StateBackend;
   /** Redis: `redis://host:port[/db]` or `rediss://…` (the password is a credential). */
   redisUrl?: string;
+  /** This Node-RED's address as the internet sees it: where Twilio fetches media sent from bytes. */
+  publicBaseUrl?: string;
 }
 
 /** The account's credentials, as Node-RED's credential store keeps them. */
@@ -59,6 +61,8 @@ export interface AccountCredentials {
 export interface TwilioAccount {
   readonly accountSid: string;
   readonly defaultFrom: string;
+  /** This Node-RED's public base URL, when the account sets one (MMS media from bytes is served under it). */
+  readonly publicBaseUrl?: string;
   /** The SDK client, or a coded error saying why the account cannot be used. */
   getClient(): twilio.Twilio;
   /**
@@ -194,6 +198,7 @@ export function openAccount(RED: NodeAPI, node: Node, settings: AccountSettings,
   const account: TwilioAccount = {
     accountSid: credentials.accountSid,
     defaultFrom: resolve(settings.defaultFrom),
+    publicBaseUrl: resolve(settings.publicBaseUrl) || undefined,
     queue,
     activity: shown.activity,
     redact,

@@ -34,6 +34,16 @@ const LOCAL_ERROR_CODES = [
   'OUTCOME_UNKNOWN',
   /** The state store a wait, page or question must be kept in is not open (or Redis is unreachable): not sent. */
   'STATE_UNAVAILABLE',
+  /** MMS media from bytes needs a public URL Twilio can fetch it from (the account's, or a twilio-in's): not sent. */
+  'MEDIA_NEEDS_PUBLIC_URL',
+  /** The message's media together is above Twilio's MMS limit (5 MB): not sent. */
+  'MEDIA_TOO_LARGE',
+  /** The bytes are not a type Twilio takes for MMS (JPEG, PNG, GIF, PDF): not sent. */
+  'MEDIA_TYPE_UNSUPPORTED',
+  /** A media path outside the folder settings.js allows (twilio.mediaDir), or none is allowed: not sent. */
+  'MEDIA_PATH_REFUSED',
+  /** The account holds as much media waiting to be fetched as it may (64 MiB): not sent. */
+  'MEDIA_STORE_FULL',
   'UNKNOWN_ERROR',
   ...VERIFY_ERROR_CODES_LIST,
 ] as const;

@@ -15,6 +15,7 @@ import type { NodeStatus } from '../node-red/status';
 import { isOwnText, typedFieldsReader } from '../node-red/typed-fields';
 import { CallAction, SendPlan, TemplateFields, planCall, planMessage } from '../twilio/send-plans';
 import { Delivery, deliverToRecipients } from './delivery';
+import { HeldMedia, MediaSending, afterCreates, prepareMedia } from './media';
 import type { AcceptedMessage } from './intake';
 
 type Msg = NodeMessageInFlow;
@@ -192,7 +193,12 @@ export interface SendControllerOptions<T> {
   intake: SendIntake;
   /** When the node waits for outcomes. */
   outcomes?: OutcomeHolder<T>;
+  /** MMS media from bytes (a Buffer, a file under settings.js `twilio.mediaDir`): see media.ts. */
+  media?: MediaSending;
 }
+
+/** A plan, with the media it holds (committed before the first request). */
+type PlannedSend = SendPlan<object> & { media?: HeldMedia };
 
 export class SendController<T = unknown> {
   /** Msgs being prepared (read and planned): they count against the queue before reaching it. */
@@ -256,22 +262,37 @@ export class SendController<T = unknown> {
     this.options.intake.wake();
   }
 
-  private plan(msg: Msg): Promise<SendPlan<object>> {
+  private async plan(msg: Msg): Promise<PlannedSend> {
     const { account, readFields, receiptsUrl, templates } = this.options;
-    if (!account) return Promise.reject(new TwilioNodeError('MISSING_INPUT', text('noAccount')));
-    return readFields!(msg).then((fields) => {
-      if (fields.statusCallback === undefined && receiptsUrl) fields.statusCallback = receiptsUrl();
-      return this.isCall
-        ? planCall(this.options.callAction ?? 'say', fields, msg, account.defaultFrom, templates)
-        : planMessage(fields, msg, account.defaultFrom, templates);
-    });
+    if (!account) throw new TwilioNodeError('MISSING_INPUT', text('noAccount'));
+    const fields = await readFields!(msg);
+    if (fields.statusCallback === undefined && receiptsUrl) fields.statusCallback = receiptsUrl();
+    if (this.isCall) return planCall(this.options.callAction ?? 'say', fields, msg, account.defaultFrom, templates);
+    // Media from bytes is checked and given its URLs first, and kept once the rest of the plan holds.
+    const media = await prepareMedia(fields.mediaUrl, this.options.media);
+    if (media) fields.mediaUrl = media.urls;
+    const plan: PlannedSend = planMessage(fields, msg, account.defaultFrom, templates);
+    if (media) await media.commit();
+    return Object.assign(plan, { media });
+  }
+
+  /** The account's secrets masked in Twilio's texts, and the media tokens a plan's MediaUrls carry. */
+  private redactFor(sendPlan: PlannedSend): (text: string) => string {
+    const { redact } = this.options.account!;
+    const media = sendPlan.media;
+    return media ? (text) => media.mask(redact(text)) : redact;
+  }
+
+  /** Once every request was answered: the media each created message has to hold on to (or none). */
+  private created(sendPlan: PlannedSend, delivery: Delivery<CreatedRecord>): void {
+    if (sendPlan.media) afterCreates(sendPlan.media, delivery.results.values(), this.options.media);
   }
 
   /** A message or a call: its plan, one request per recipient, and the outcome onto msg, status and done. */
   private async sendMessageOrCall(msg: Msg, accepted: Accepted): Promise<void> {
     const { status, outcomes } = this.options;
     this.options.warnDeprecated?.();
-    let sendPlan: SendPlan<object>;
+    let sendPlan: PlannedSend;
     try {
       // After a restart, the intents a crash left are looked up at Twilio before anything new is sent.
       if (outcomes?.ready) await outcomes.ready();
@@ -285,6 +306,7 @@ export class SendController<T = unknown> {
     if (!outcomes) this.prepared();
     if (this.options.intake.closing) {
       if (outcomes) this.prepared();
+      void sendPlan.media?.drop().catch(() => undefined);
       return accepted.done(notSent());
     }
     if (outcomes) return this.sendAndWait(outcomes, sendPlan, msg, accepted);
@@ -292,8 +314,9 @@ export class SendController<T = unknown> {
     // message: thousands of status events a second would tell the editor nothing.
     if (this.delivering === 0) status.working('twilio.status.sending', { count: sendPlan.recipients.length });
     this.delivering++;
-    const delivery = await deliverToRecipients(sendPlan, this.create, this.options.account!.redact).finally(() => this.delivering--);
+    const delivery = await deliverToRecipients(sendPlan, this.create, this.redactFor(sendPlan)).finally(() => this.delivering--);
     this.options.account!.activity?.sentAll(this.isCall ? 'call' : 'message', delivery.results.values()); // the Twilio sidebar
+    this.created(sendPlan, delivery);
     this.sendOn(msg, accepted, delivery);
   }
 
@@ -301,7 +324,7 @@ export class SendController<T = unknown> {
    * A send that waits for its outcome: its wait is committed as one intent per recipient before any
    * request goes, each Sid written once Twilio answered, then the msg is held until the outcomes are in.
    */
-  private async sendAndWait(outcomes: OutcomeHolder<T>, sendPlan: SendPlan<object>, msg: Msg, accepted: Accepted): Promise<void> {
+  private async sendAndWait(outcomes: OutcomeHolder<T>, sendPlan: PlannedSend, msg: Msg, accepted: Accepted): Promise<void> {
     const params = sendPlan.recipients.map((recipient): [string, Record<string, unknown>] => [
       recipient,
       sendPlan.paramsFor(recipient) as Record<string, unknown>,
@@ -315,7 +338,7 @@ export class SendController<T = unknown> {
     } finally {
       this.prepared();
     }
-    if (!intended) return; // the msg ended meanwhile (its node closed): nothing is sent
+    if (!intended) return void sendPlan.media?.drop().catch(() => undefined); // the msg ended meanwhile: nothing is sent
     const recipientOf = new Map<object, string>(params.map(([recipient, p]) => [p, recipient]));
     const byRecipient = new Map(params);
     const planned: SendPlan<object> = { recipients: sendPlan.recipients, paramsFor: (recipient) => byRecipient.get(recipient)! };
@@ -326,8 +349,9 @@ export class SendController<T = unknown> {
       });
     if (this.delivering === 0) this.options.status.working('twilio.status.sending', { count: sendPlan.recipients.length });
     this.delivering++;
-    const delivery = await deliverToRecipients(planned, create, this.options.account!.redact).finally(() => this.delivering--);
+    const delivery = await deliverToRecipients(planned, create, this.redactFor(sendPlan)).finally(() => this.delivering--);
     this.options.account!.activity?.sentAll(this.isCall ? 'call' : 'message', delivery.results.values()); // the Twilio sidebar
+    this.created(sendPlan, delivery);
     if (delivery.results.size > 0) return intended.hold(delivery);
     intended.release();
     this.sendOn(msg, accepted, delivery);
@@ -387,4 +411,29 @@ export class SendController<T = unknown> {
     accepted.send(msg);
     accepted.done();
   }
+}
+
+/** A twilio-in of this Node-RED, as a twilio-send sees it: its public URL (for receipts) and base (for media). */
+interface Receiver {
+  id: string;
+  name?: string;
+  publicUrl?: () => string | undefined;
+  publicBase?: () => string | undefined;
+}
+
+/** Delivery receipts go to a twilio-in node of this Node-RED: its public URL is the callback. */
+export function receiptsUrl(RED: NodeAPI, id: string): string {
+  const receiver = RED.nodes.getNode(id) as unknown as Receiver | null;
+  if (!receiver || typeof receiver.publicUrl !== 'function')
+    throw new TwilioNodeError('MISSING_INPUT', RED._('twilio-send.errors.noReceiver'));
+  const url = receiver.publicUrl();
+  if (!url)
+    throw new TwilioNodeError('MISSING_INPUT', RED._('twilio-send.errors.receiverWithoutUrl', { name: receiver.name || receiver.id }));
+  return url;
+}
+
+/** The public base URL of the twilio-in a twilio-send names for its receipts (its media is served there too). */
+export function receiverBase(RED: NodeAPI, id: string | undefined): (() => string | undefined) | undefined {
+  if (!id) return undefined;
+  return () => (RED.nodes.getNode(id) as unknown as Receiver | null)?.publicBase?.();
 }

@@ -39,6 +39,7 @@ import type { EditedNode, NodeDefinition } from '../../editor/twilio-editor';
       edge: { value: '', validate: RED.validators.regex(HOST_LABEL) },
       defaultFrom: { value: '', validate: RED.validators.regex(SENDER) },
       baseUrl: { value: '', validate: RED.validators.regex(BASE_URL) },
+      publicBaseUrl: { value: '', validate: RED.validators.regex(BASE_URL) },
       maxConcurrency: { value: '', validate: optionalNumber },
       ratePerSecond: { value: '', validate: optionalNumber },
       maxRetries: { value: '', validate: optionalNumber },

@@ -47,6 +47,7 @@ export interface TwilioInDef extends NodeDef, NodeStateSettings {
 export interface TwilioInNode extends Node {
   /** The URL Twilio should call, when a public base URL is set: for status callbacks and numbers. */
   publicUrl(): string | undefined;
+  publicBase?(): string | undefined;
   /** Whether what it receives reaches the account's other nodes (a webhook with the signature check on). */
   feedsInboundPath: boolean;
 }
@@ -110,6 +111,7 @@ module.exports = function registerTwilioIn(RED: NodeAPI): void {
       const base = polling ? undefined : publicBaseUrl(); // a polling node has no route
       return base ? publicWebhookUrl(RED, base, path) : undefined;
     };
+    node.publicBase = () => (polling ? undefined : publicBaseUrl()); // where a twilio-send's MMS media is served
     const callbacks: ReceiverCallbacks = {
       status,
       emit: (msg: InboundMsg) => node.send({ _msgid: RED.util.generateId(), ...msg } as NodeMessageInFlow),

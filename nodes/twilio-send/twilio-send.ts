@@ -8,13 +8,13 @@ import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { AccountNode, findAccount } from '../../lib/account/account';
 import { ObjectSpec, findObject } from '../../lib/catalogue/catalogue';
 import { warnIfDeprecated } from '../../lib/catalogue/resource-inputs';
-import { TwilioNodeError } from '../../lib/core/errors';
 import { upgradeConfig } from '../../lib/node-red/config-version';
 import { NodeStateSettings, nodeState } from '../../lib/account/node-state';
 import { watchStateHealth } from '../../lib/account/state-health';
-import type { KeyValueStore } from '../../lib/node-red/context';
 import { NodeStatus, nodeStatus, showQueue } from '../../lib/node-red/status';
-import { OutcomeHolder, SendController, SendKind, sendInputs, sendKind } from '../../lib/outbound/send-controller';
+import { serveMedia } from '../../lib/outbound/media';
+import { OutcomeHolder, SendController, SendKind, receiptsUrl, sendInputs, sendKind } from '../../lib/outbound/send-controller';
+import { sendMedia } from '../../lib/waits/media-receipts';
 import type { CallAction } from '../../lib/twilio/send-plans';
 import { OUTCOME_ROOM, OutcomeWait, outcomeDeadlineMs, outcomeWaitsFor } from '../../lib/waits/outcome-waits';
 import { WaitingRoom } from '../../lib/waits/waiting-room';
@@ -71,7 +71,9 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
     // room), the waits when the node waits for outcomes, and the close.
     const waiting = kind !== 'object' && def.waitFor === 'outcome' && account !== undefined;
     const state = nodeState(RED, node, account, def);
-    const room = waitingRoom(wiring, state.store, waiting, (): boolean => sender.canTakeMore());
+    const outputs = waiting && def.failureOutput ? 2 : 1;
+    const ready = (): boolean => sender.canTakeMore();
+    const room = new WaitingRoom<OutcomeWait>({ ...OUTCOME_ROOM, node, store: state.store, outputs, ready, translate: status.translate });
     // Only its waits need the state store: a send that does not wait goes on while Redis is down.
     const health = watchStateHealth(waiting ? account : undefined, state, status);
     // Each recipient's outcome heard of by callback, or looked at (the node's requests).
@@ -119,23 +121,9 @@ module.exports = function registerTwilioSend(RED: NodeAPI): void {
   }
 
   RED.nodes.registerType('twilio-send', TwilioSend);
+  // MMS media sent from bytes, at GET/HEAD <httpNodeRoot>/twilio/media/<token> (lib/outbound/media.ts).
+  serveMedia(RED);
 };
-
-function waitingRoom(
-  { node, def, status }: Wiring,
-  store: KeyValueStore,
-  waiting: boolean,
-  ready: () => boolean,
-): WaitingRoom<OutcomeWait> {
-  return new WaitingRoom<OutcomeWait>({
-    ...OUTCOME_ROOM,
-    node,
-    store,
-    outputs: waiting && def.failureOutput ? 2 : 1,
-    ready,
-    translate: status.translate,
-  });
-}
 
 function sendController<T>(wiring: Wiring, room: WaitingRoom<OutcomeWait>, outcomes: OutcomeHolder<T> | undefined): SendController<T> {
   const { RED, node, def, status, account, object } = wiring;
@@ -151,16 +139,7 @@ function sendController<T>(wiring: Wiring, room: WaitingRoom<OutcomeWait>, outco
     status,
     intake: room,
     outcomes,
+    // Media from a Buffer or a file: served under the account's public URL or the receipts twilio-in's.
+    media: sendMedia(RED, account, receivers),
   });
-}
-
-/** Delivery receipts go to a twilio-in node of this Node-RED: its public URL is the callback. */
-function receiptsUrl(RED: NodeAPI, id: string): string {
-  const receiver = RED.nodes.getNode(id) as (Node & { publicUrl?: () => string | undefined }) | null;
-  if (!receiver || typeof receiver.publicUrl !== 'function')
-    throw new TwilioNodeError('MISSING_INPUT', RED._('twilio-send.errors.noReceiver'));
-  const url = receiver.publicUrl();
-  if (!url)
-    throw new TwilioNodeError('MISSING_INPUT', RED._('twilio-send.errors.receiverWithoutUrl', { name: receiver.name || receiver.id }));
-  return url;
 }

@@ -176,6 +176,19 @@ describe("conformance with Twilio's OpenAPI spec (Prism)", () => {
     });
   }
 
+  it('message: MMS from a Buffer and a URL (the Buffer served under the account Public URL)', async () => {
+    const png = Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex');
+    const { output, error } = await runSend(
+      proxy.url,
+      { resource: 'message', to: TO, toType: 'str', body: 'door', bodyType: 'str', mediaUrl: 'payload', mediaUrlType: 'msg' },
+      { payload: [png, 'https://demo.twilio.com/owl.png'] },
+      { account: { publicBaseUrl: 'https://node-red.example.com' } },
+    );
+    await helper.unload();
+    assert.equal(error, undefined, `Prism refused the request: ${error?.message} ${JSON.stringify(error?.cause)}`);
+    assert.ok(output.payload.sid, 'Prism answered with a message');
+  });
+
   for (const [name, node] of CALL_REQUESTS) {
     it(`call: ${name}`, async () => {
       const { output, error } = await runSend(proxy.url, { resource: 'call', to: TO, toType: 'str', ...node }, {});

@@ -92,6 +92,30 @@ describe('error codes through a flow', () => {
     assert.equal(simulator.requests.length, 0);
   });
 
+  it('refuses MMS media from bytes it cannot serve, before any request (twilio-send.media.test.ts has the rest)', async () => {
+    const png = Buffer.from('89504e470d0a1a0a0000', 'hex');
+    const media = { mediaUrl: 'payload', mediaUrlType: 'msg' };
+    const publicUrl = { account: { publicBaseUrl: 'https://node-red.example.com' } };
+    await expectCode('MEDIA_NEEDS_PUBLIC_URL', media, { payload: png });
+    await expectCode('MEDIA_TOO_LARGE', media, { payload: Buffer.concat([png, Buffer.alloc(5_000_000)]) }, publicUrl);
+    await expectCode('MEDIA_TYPE_UNSUPPORTED', media, { payload: Buffer.from('text') }, publicUrl);
+    await expectCode('MEDIA_PATH_REFUSED', media, { payload: '../photo.png' }, publicUrl);
+    // The account's share of held media (64 MiB) full: thirteen photos of 5 MB wait for Twilio to fetch them.
+    simulator.media.delayMs = 60_000;
+    try {
+      const photo = Buffer.concat([png, Buffer.alloc(4_999_000)]);
+      for (let i = 0; i < 13; i++) {
+        const { error } = await runSend(simulator.url, { to: TO, toType: 'str', ...media }, { payload: photo }, publicUrl);
+        await helper.unload();
+        assert.equal(error, undefined);
+      }
+      await expectCode('MEDIA_STORE_FULL', media, { payload: photo }, publicUrl);
+    } finally {
+      simulator.media.delayMs = 0;
+    }
+    assert.equal(simulator.requests.length, 13);
+  });
+
   it('ends what a stopped node had not sent as NOT_SENT', async () => {
     simulator.latencyMs = 300;
     try {

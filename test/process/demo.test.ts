@@ -116,7 +116,9 @@ describe('npm start (the demo)', () => {
         // The garage: "close" came back to the questions' own number (polled), and the question took it.
         messages.some((m) => m.body === 'close' && m.to === '+15017122663') &&
         // The smoke alarm: past the phone that is off and the voicemail, Alice pressed 1 (her Digits reached twilio-in).
-        deliveries.some((d) => d.params.Digits === '1' && d.params.To === '+15555550120' && d.status === 200);
+        deliveries.some((d) => d.params.Digits === '1' && d.params.To === '+15555550120' && d.status === 200) &&
+        // Doorbell photo: the simulator fetched the PNG the flow made from this Node-RED, as Twilio would.
+        (await get('fetched-media')).some((f) => f.status === 200 && f.contentType === 'image/png' && f.size === 189);
       return done ? { messages, requests, deliveries } : undefined;
     });
     assert.ok(state.messages.some((m) => m.body === 'Alert: the greenhouse is at 31 °C'));
