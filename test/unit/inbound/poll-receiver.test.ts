@@ -152,6 +152,7 @@ describe('PollReceiver', () => {
     let down = false;
     // The engine stops answering (Redis down): its claims fail; the rest goes to the real one.
     (account as { state?: unknown }).state = {
+      guarantees: real.guarantees,
       claim: (key: string, ttlMs: number) => (down ? Promise.reject(new Error('connect ECONNREFUSED')) : real.claim(key, ttlMs)),
       subscribe: real.subscribe.bind(real),
       publish: real.publish.bind(real),
