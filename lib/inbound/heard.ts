@@ -109,14 +109,22 @@ export async function heardFirst(
   // first (as the identity is: taken over when its taker died), so a replay of any of them stops there
   // and writes nothing. The caller leaves it out only for what Twilio signs alike twice (a request
   // within a call, a <Redirect> loop: told apart by their tokens).
+  let signatureKey: string | undefined;
   if (signature) {
-    const key = `${prefix}s/${digest(signature)}`;
-    if (!(await engine.claim(key, HEARD_MEMORY_MS, mine).catch(unknown)) && !(await takeOver(engine, key, mine))) return false;
+    signatureKey = `${prefix}s/${digest(signature)}`;
+    if (!(await engine.claim(signatureKey, HEARD_MEMORY_MS, mine).catch(unknown)) && !(await takeOver(engine, signatureKey, mine)))
+      return false;
   }
   // The identity: a replay (a fresh token on what was heard) or the same event by a poll stops there.
   if (identity !== undefined) {
     const key = `${prefix}e/${digest(identity)}`;
-    if (!(await engine.claim(key, HEARD_MEMORY_MS, mine).catch(unknown))) return takeOver(engine, key, mine);
+    if (!(await engine.claim(key, HEARD_MEMORY_MS, mine).catch(unknown))) {
+      const taken = await takeOver(engine, key, mine);
+      // Another arrival (a poll) is taking the event: this delivery lets its signature go, so Twilio's
+      // retry of it is judged as it was (a duplicate), not asked to come back while the claim lasts.
+      if (!taken && signatureKey) await letGo(engine, signatureKey, mine);
+      return taken;
+    }
   }
   if (token && token.value && token.windowMs > 0) return engine.claim(`${prefix}t/${digest(token.value)}`, token.windowMs).catch(unknown);
   return true;
@@ -151,6 +159,14 @@ async function takeOver(engine: StateEngine, key: string, mine: Taking): Promise
     throw new HeardUnknownError();
   });
   return taken !== undefined;
+}
+
+/** Deletes a claim this arrival made (still as it wrote it), as if it had not come. Best effort. */
+async function letGo(engine: StateEngine, key: string, mine: Taking): Promise<void> {
+  const record = await engine.get(key).catch(() => undefined);
+  const value = record?.value as Partial<Taking> | undefined;
+  if (record && value?.by === mine.by && value?.taking === mine.taking && value?.token === mine.token)
+    await engine.delete(key, { ifVersion: record.version }).catch(() => undefined);
 }
 
 /**

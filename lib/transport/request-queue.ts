@@ -6,6 +6,7 @@
  * sent, with exponential backoff and jitter. A request that may have reached Twilio is never repeated.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { Clock, Timer, systemClock } from '../core/clock';
 import { TwilioNodeError } from '../core/errors';
 import { text } from '../core/texts';
 import { TwilioClock, dateHeaderOf } from './twilio-clock';
@@ -28,6 +29,8 @@ export interface QueueOptions {
   maxDelayMs?: number;
   /** Seeded for tests; Math.random otherwise. */
   random?: () => number;
+  /** Retry backoffs, the rate limit's spacing and probe intervals are read on it (tests move it). */
+  clock?: Clock;
 }
 
 /**
@@ -85,6 +88,7 @@ export class RequestQueue {
   private readonly baseDelay: number;
   private readonly maxDelay: number;
   private readonly random: () => number;
+  private readonly clock: Clock;
   private readonly waiting: Job[] = [];
   private inFlight = 0;
   private retrying = 0;
@@ -103,11 +107,11 @@ export class RequestQueue {
   private nextProbeAt = 0;
   private probeInFlight = false;
   private nextStart = 0;
-  private timer?: NodeJS.Timeout;
+  private timer?: Timer;
   private closed = false;
   private readonly listeners = new Set<(state: QueueState) => void>();
   /** Jobs between a retryable answer and their retry, with the timer that brings them back. */
-  private readonly retryingJobs = new Map<Job, NodeJS.Timeout>();
+  private readonly retryingJobs = new Map<Job, Timer>();
   private readonly idle: Array<() => void> = [];
   /** Requests started (retries too) and retries made, for the sidebar (lib/account/activity.ts), tests and benchmarks. */
   readonly stats = { started: 0, retried: 0, rateLimited: 0 };
@@ -122,6 +126,7 @@ export class RequestQueue {
     this.baseDelay = options.baseDelayMs ?? 250;
     this.maxDelay = options.maxDelayMs ?? 20_000;
     this.random = options.random ?? Math.random;
+    this.clock = options.clock ?? systemClock;
   }
 
   get state(): QueueState {
@@ -168,7 +173,7 @@ export class RequestQueue {
   /** Stops taking work: queued requests fail at once (their nodes report it); in-flight ones finish. */
   async close(): Promise<void> {
     this.closed = true;
-    clearTimeout(this.timer);
+    this.clock.clearTimeout(this.timer);
     for (const job of this.waiting.splice(0)) job.reject(this.closedError());
     for (const job of [...this.retryingJobs.keys()]) this.cancelRetry(job, this.closedError());
     this.notify();
@@ -191,7 +196,7 @@ export class RequestQueue {
   }
 
   private cancelRetry(job: Job, error: TwilioNodeError): void {
-    clearTimeout(this.retryingJobs.get(job));
+    this.clock.clearTimeout(this.retryingJobs.get(job));
     this.retryingJobs.delete(job);
     this.retrying--;
     job.reject(error);
@@ -214,10 +219,10 @@ export class RequestQueue {
   private pump(): void {
     while (!this.closed && this.waiting.length > 0 && this.inFlight < this.limit()) {
       if (this.rate > 0) {
-        const now = Date.now();
+        const now = this.clock.now();
         if (now < this.nextStart) {
-          clearTimeout(this.timer);
-          this.timer = setTimeout(() => this.pump(), this.nextStart - now);
+          this.clock.clearTimeout(this.timer);
+          this.timer = this.clock.setTimeout(() => this.pump(), this.nextStart - now);
           break;
         }
         this.nextStart = Math.max(now, this.nextStart) + 1000 / this.rate;
@@ -230,7 +235,7 @@ export class RequestQueue {
   private limit(): number {
     const window = Math.floor(this.window);
     if (window < this.ceiling - 1) return window;
-    const probe = !this.probeInFlight && performance.now() >= this.nextProbeAt;
+    const probe = !this.probeInFlight && this.clock.now() >= this.nextProbeAt;
     return this.ceiling - 1 + (probe ? 1 : 0);
   }
 
@@ -264,7 +269,7 @@ export class RequestQueue {
         ? job.policy.delayMs * job.policy.backoff ** (job.attempts - 1)
         : Math.min(this.maxDelay, this.baseDelay * 2 ** (job.attempts - 1)) * (0.5 + this.random() / 2); // jitter: 50–100 %
       const delay = Math.max(verdict.retryAfterMs ?? 0, backoff);
-      const timer = setTimeout(() => {
+      const timer = this.clock.setTimeout(() => {
         this.retrying--;
         this.retryingJobs.delete(job);
         this.waiting.unshift(job); // a retry keeps its place at the front
@@ -311,6 +316,6 @@ export class RequestQueue {
     this.probeInterval = job.probe
       ? Math.min(MAX_PROBE_INTERVAL_MS, Math.max(FIRST_PROBE_INTERVAL_MS, this.probeInterval * 2))
       : Math.max(FIRST_PROBE_INTERVAL_MS, this.probeInterval);
-    this.nextProbeAt = now + this.probeInterval;
+    this.nextProbeAt = this.clock.now() + this.probeInterval;
   }
 }

@@ -4,7 +4,17 @@
  * can make progress, so a poll interval or a backoff costs a few milliseconds, not seconds.
  */
 import { afterEach, beforeEach } from 'node:test';
-import { ManualClock, installClock } from '../../lib/core/clock';
+import { Clock, ManualClock, installClock } from '../../lib/core/clock';
+
+/**
+ * Real time whose timers keep the process alive, for a unit test with nothing else running: lib's
+ * real clock unrefs its timers (a node's close ends them), so a retry would else outlive the test's loop.
+ */
+export const livingClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, Math.max(0, ms)),
+  clearTimeout: (timer) => clearTimeout(timer as NodeJS.Timeout),
+};
 
 /** A fresh ManualClock installed before each test of the file (lib's systemClock reads it), the real one put back after. */
 export function useManualClock(): { readonly clock: ManualClock } {

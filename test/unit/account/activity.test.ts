@@ -20,7 +20,7 @@ import {
   runningActivities,
 } from '../../../lib/account/activity';
 import { RequestQueue, Verdict } from '../../../lib/transport/request-queue';
-import { useManualClock } from '../../support/ticking';
+import { livingClock, useManualClock } from '../../support/ticking';
 import { root } from '../../support/paths';
 
 const sid = (prefix: string, n: number) => prefix + n.toString(16).padStart(32, '0');
@@ -153,7 +153,8 @@ describe('account activity (the Twilio sidebar)', () => {
   });
 
   it('charts the queue minute by minute over the last 15 minutes: requests, 429s and retries', async () => {
-    const queue = new RequestQueue({ initialConcurrency: 4, baseDelayMs: 1, random: () => 0 });
+    // The queue's retry runs in real time; the chart's minutes on the test's clock.
+    const queue = new RequestQueue({ initialConcurrency: 4, baseDelayMs: 1, random: () => 0, clock: livingClock });
     const { activity, detach } = attachActivity('chart-acct', 'Chart', 'AC' + 'c'.repeat(32), queue);
     try {
       assert.ok(runningActivities().includes(activity));

@@ -43,6 +43,19 @@ describe('heardFirst and handedOn: a taker that dies between the claim and the h
     );
   });
 
+  it('answers a delivery whose event a poll is taking as a duplicate, and Twilio’s retry of it too (never asked to come back)', async () => {
+    const id = identity();
+    assert.equal(await heardFirst(engine, SID, id, undefined, T0), true, 'a poll takes it');
+    assert.equal(await heardFirst(engine, SID, id, token('delivery-4'), T0 + 10, 'signature-4'), false, 'the webhook: a duplicate');
+    assert.equal(
+      await heardFirst(engine, SID, id, token('delivery-4'), T0 + 500, 'signature-4'),
+      false,
+      'its retry: a duplicate, not a 503',
+    );
+    await handedOn(engine, SID, id);
+    assert.equal(await heardFirst(engine, SID, id, token('replay'), T0 + 10 * TAKEOVER_MS, 'signature-4'), false, 'and for good');
+  });
+
   it('gives an event whose taker died to its next arrival after TAKEOVER_MS, to one of many', async () => {
     const id = identity();
     assert.equal(await heardFirst(engine, SID, id, token('delivery-2'), T0), true);

@@ -13,6 +13,7 @@ import { createTwilioClient, judgeSdkOutcome } from '../../../lib/transport/sdk-
 import { toTwilioNodeError } from '../../../lib/core/errors';
 import { RequestQueue } from '../../../lib/transport/request-queue';
 import { RawSdkRequestClient } from '../../../simulator/raw-sdk-client';
+import { livingClock } from '../../support/ticking';
 
 const ACCOUNT_SID = 'AC' + 'a'.repeat(32);
 const KEY_SID = 'SK' + 'b'.repeat(32);
@@ -132,7 +133,7 @@ describe('http transport', () => {
   });
 
   it("carries a clientFor client's owner to the queue: withdraw(owner) takes back its queued requests, without requestOwner.run", async () => {
-    const queue = new RequestQueue({ maxConcurrency: 1, initialConcurrency: 1 });
+    const queue = new RequestQueue({ clock: livingClock, maxConcurrency: 1, initialConcurrency: 1 });
     const handle = createTwilioClient(
       { accountSid: ACCOUNT_SID, authMode: 'apiKey', apiKeySid: KEY_SID, apiKeySecret: KEY_SECRET },
       { baseUrl, queue },

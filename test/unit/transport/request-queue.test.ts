@@ -3,13 +3,14 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { RequestQueue, Verdict, requestOwner } from '../../../lib/transport/request-queue';
 import { accountNode, allNodes, helper, runSend, statusesOf, useRuntime } from '../../support/harness';
+import { livingClock } from '../../support/ticking';
 
 const done: Verdict = { kind: 'done' };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('RequestQueue', () => {
   it('keeps requests in flight within its window, and grows it on success', async () => {
-    const queue = new RequestQueue({ initialConcurrency: 2, maxConcurrency: 4 });
+    const queue = new RequestQueue({ clock: livingClock, initialConcurrency: 2, maxConcurrency: 4 });
     let running = 0;
     let peak = 0;
     const task = async () => {
@@ -24,7 +25,7 @@ describe('RequestQueue', () => {
   });
 
   it('on 429, drops its window just under the level that drew it, retries after Retry-After, and gives the last answer when retries run out', async () => {
-    const queue = new RequestQueue({ initialConcurrency: 8, baseDelayMs: 1, random: () => 0 });
+    const queue = new RequestQueue({ clock: livingClock, initialConcurrency: 8, baseDelayMs: 1, random: () => 0 });
     let calls = 0;
     const started = Date.now();
     // Three in flight: the third draws a 429, so the account allows at most two at a time.
@@ -52,7 +53,7 @@ describe('RequestQueue', () => {
     assert.equal(windowAtRetry, 2, '8 → 2, just under the level of the 429');
     assert.deepEqual([queue.stats.retried, queue.stats.rateLimited], [1, 1]);
 
-    const stubborn = new RequestQueue({ maxRetries: 2, baseDelayMs: 1 });
+    const stubborn = new RequestQueue({ clock: livingClock, maxRetries: 2, baseDelayMs: 1 });
     let tries = 0;
     const last = await stubborn.schedule(
       async () => ({ statusCode: 429, try: ++tries }),
@@ -63,7 +64,7 @@ describe('RequestQueue', () => {
 
   it('settles at a concurrency limit it is not told, probing above it ever more rarely', async () => {
     const limit = 5;
-    const queue = new RequestQueue({ baseDelayMs: 1, random: () => 0 });
+    const queue = new RequestQueue({ clock: livingClock, baseDelayMs: 1, random: () => 0 });
     let running = 0;
     let refused = 0;
     const call = async () => {
@@ -88,7 +89,7 @@ describe('RequestQueue', () => {
   });
 
   it('asks for about one window of requests waiting ahead, at least sixteen', async () => {
-    const small = new RequestQueue({ initialConcurrency: 1, maxConcurrency: 1 });
+    const small = new RequestQueue({ clock: livingClock, initialConcurrency: 1, maxConcurrency: 1 });
     const release: Array<() => void> = [];
     const blocked = () => new Promise<void>((resolve) => release.push(resolve));
     const all = Array.from({ length: 10 }, () => small.schedule(blocked, () => done));
@@ -100,13 +101,13 @@ describe('RequestQueue', () => {
       await sleep(1);
     }
     await Promise.all(all);
-    const wide = new RequestQueue({ initialConcurrency: 40, maxConcurrency: 100 });
+    const wide = new RequestQueue({ clock: livingClock, initialConcurrency: 40, maxConcurrency: 100 });
     assert.equal(wide.wantsMore(39), true);
     assert.equal(wide.wantsMore(40), false, 'a window of 40 wants 40 ready');
   });
 
   it('does not retry failures it is not told are safe', async () => {
-    const queue = new RequestQueue({ baseDelayMs: 1 });
+    const queue = new RequestQueue({ clock: livingClock, baseDelayMs: 1 });
     let tries = 0;
     await assert.rejects(
       queue.schedule(
@@ -122,7 +123,7 @@ describe('RequestQueue', () => {
   });
 
   it('spaces requests to a per-second cap', async () => {
-    const queue = new RequestQueue({ ratePerSecond: 50, initialConcurrency: 10 });
+    const queue = new RequestQueue({ clock: livingClock, ratePerSecond: 50, initialConcurrency: 10 });
     const starts: number[] = [];
     await Promise.all(
       Array.from({ length: 6 }, () =>
@@ -137,7 +138,7 @@ describe('RequestQueue', () => {
   });
 
   it('on close, fails what is queued (nothing silently lost) and lets what is in flight finish', async () => {
-    const queue = new RequestQueue({ initialConcurrency: 1 });
+    const queue = new RequestQueue({ clock: livingClock, initialConcurrency: 1 });
     const first = queue.schedule(
       async () => {
         await sleep(50);
@@ -163,7 +164,7 @@ describe('RequestQueue', () => {
   });
 
   it("withdraws one owner's waiting and retrying requests (NOT_SENT), and no one else's", async () => {
-    const queue = new RequestQueue({ initialConcurrency: 1, baseDelayMs: 60_000 });
+    const queue = new RequestQueue({ clock: livingClock, initialConcurrency: 1, baseDelayMs: 60_000 });
     const [mine, theirs] = [{}, {}];
     let answered429 = false;
     const inFlight = requestOwner.run(mine, () =>
