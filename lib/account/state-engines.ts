@@ -8,7 +8,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Clock } from '../core/clock';
+import { Clock, Timer, systemClock } from '../core/clock';
 import type { StateEngine } from '../state/engine';
 import { openStateEngine } from '../state/open';
 import { StateHealth, redactUrl, reportsHealth, urlCarriesPassword } from '../state/redis';
@@ -55,6 +55,16 @@ interface Shared {
  */
 const IDLE_CLOSE_MS = 30_000;
 const engines = new Map<string, Shared>();
+/** How long the last release waits for the writes under way: within the account's close budget. */
+const SETTLE_MS = 3_000;
+
+/** Resolves once the engine's writes under way have settled, or after `ms`. */
+function settledWithin(engine: StateEngine, ms: number, clock: Clock): Promise<void> {
+  if (!engine.settled) return Promise.resolve();
+  let timer: Timer | undefined;
+  const late = new Promise<void>((resolve) => (timer = clock.setTimeout(resolve, ms)));
+  return Promise.race([engine.settled(), late]).finally(() => clock.clearTimeout(timer));
+}
 
 /** Where the embedded store lives: `twilio-state/` in the Node-RED user dir. */
 export function embeddedStateDir(userDir: string | undefined): string {
@@ -123,6 +133,10 @@ export function acquireStateEngine(choice: StateChoice, clock?: Clock): Acquired
       if (released) return;
       released = true;
       if (--taken.users > 0) return;
+      // The last account gives it back when Node-RED stops too, which exits as soon as its nodes have
+      // closed: the writes under way commit first (one left waiting would hold the exit forever).
+      await settledWithin(taken.engine, SETTLE_MS, clock ?? systemClock);
+      if (taken.users > 0) return; // taken again meanwhile (a redeploy)
       taken.closing = setTimeout(() => {
         if (taken.users > 0) return;
         if (engines.get(id) === taken) engines.delete(id);

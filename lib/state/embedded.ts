@@ -88,6 +88,8 @@ export class EmbeddedStateEngine implements StateEngine {
   private readonly expiries: Database<number, [number, string]>;
   private readonly bus: InProcessBus;
   private closed = false;
+  /** Each write under way (settled either way), until it has. */
+  private readonly writing = new Set<Promise<void>>();
 
   constructor(options: EmbeddedOptions) {
     this.clock = options.clock ?? systemClock;
@@ -113,7 +115,7 @@ export class EmbeddedStateEngine implements StateEngine {
    */
   private transaction<T>(body: () => T): Promise<T> {
     this.quietCommit();
-    return this.env.transaction(body).catch((err: unknown) => {
+    const written = this.env.transaction(body).catch((err: unknown) => {
       settled((err as { commitError?: unknown } | null)?.commitError);
       this.quietCommit();
       // A write the disk refused (full, read-only, an I/O error): the caller hears it as the store's refusal.
@@ -122,6 +124,17 @@ export class EmbeddedStateEngine implements StateEngine {
         text('stateWriteFailed', { message: err instanceof Error ? err.message : String(err) }),
       );
     }) as Promise<T>;
+    const under = written.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.writing.add(under);
+    void under.then(() => this.writing.delete(under));
+    return written;
+  }
+
+  async settled(): Promise<void> {
+    while (this.writing.size > 0) await Promise.all(this.writing);
   }
 
   /** LMDB's promise for the batch under way (made in a turn of its own, held by no one): its failure is each transaction's. */

@@ -89,5 +89,12 @@ export interface StateEngine {
   /** Hears `channel`; resolves once subscribed, with how to stop. */
   subscribe(channel: string, listener: (message: unknown) => void): Promise<() => Promise<void>>;
 
+  /**
+   * Resolves once every write under way has committed (or failed). The embedded store's: a process
+   * that exits while one waits for its turn on the main thread never exits (lmdb's writer is a libuv
+   * pool thread, which exit joins), so whoever is the last to give the engine back waits for this.
+   */
+  settled?(): Promise<void>;
+
   close(): Promise<void>;
 }

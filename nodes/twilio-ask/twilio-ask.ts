@@ -12,33 +12,25 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { upgradeConfig } from '../../lib/node-red/config-version';
 import { systemClock } from '../../lib/core/clock';
-import { TwilioNodeError, toTwilioNodeError } from '../../lib/core/errors';
+import { TwilioNodeError } from '../../lib/core/errors';
 import { text } from '../../lib/core/texts';
 import { TwilioAccount, findAccount } from '../../lib/account/account';
 import { inboundHubFor } from '../../lib/inbound/hub';
-import { answerProblem } from '../../lib/conversation/answers';
-import { Asking, LabelledAnswer, askOutputs } from '../../lib/conversation/asking';
+import { Asking, askOutputs } from '../../lib/conversation/asking';
+import { AskDefinition, AskSettings, askSettings, showOpen, warnWithoutInbound } from '../../lib/conversation/ask-settings';
 import { AskWait, isAskWait } from '../../lib/conversation/ask-waits';
 import { questionBoardFor } from '../../lib/conversation/questions';
 import { WaitingRoom, isCancel, throttled } from '../../lib/waits/waiting-room';
+import { nodeErrors } from '../../lib/account/node-errors';
 import { NodeStateSettings, nodeState } from '../../lib/account/node-state';
-import { watchStateHealth } from '../../lib/account/state-health';
+import { StateHealthWatch, watchStateHealth } from '../../lib/account/state-health';
 import type { KeyValueStore } from '../../lib/node-red/context';
 import { NodeStatus, nodeStatus } from '../../lib/node-red/status';
 import { isOwnText, typedFieldsReader } from '../../lib/node-red/typed-fields';
-import { LIMITS, seconds } from '../../lib/twilio/values';
 
-export interface TwilioAskDef extends NodeDef, NodeStateSettings {
+/** The node's settings: its account, its answers and how it waits (AskDefinition), where its state lives. */
+export interface TwilioAskDef extends NodeDef, NodeStateSettings, AskDefinition {
   account: string;
-  answers?: LabelledAnswer[];
-  /** Seconds to wait for a reply. */
-  timeout?: number | string;
-  /** Several recipients: the first valid answer wins (`first`), or every answer goes out (`each`). */
-  mode?: 'first' | 'each';
-  /** A reply that matches no answer ends that person's question (`end`, the default), or it keeps waiting (`wait`). */
-  anythingElse?: 'end' | 'wait';
-  /** `first`: what the others are told once someone answered (the node's own text, a template). */
-  tellOthers?: string;
   /** A msg with this topic (or msg.cancel) ends the waits for its recipients. */
   cancelTopic?: string;
   [field: string]: unknown;
@@ -53,50 +45,28 @@ module.exports = function registerTwilioAsk(RED: NodeAPI): void {
     const node = this;
     const status = nodeStatus(RED, node);
     const account = findAccount(RED, def.account);
-    // A rule with a problem keeps its place (the outputs after it stay as wired) and matches nothing: the status and the log say why.
-    const answers = def.answers ?? [];
-    const problems = answers.flatMap((a) => (answerProblem(a) ? [`${a.value}: ${answerProblem(a)}`] : []));
+    // A rule with a problem keeps its place and matches nothing: the status and the log say why.
+    const settings = askSettings(def);
     if (!account) status.failed('twilio.status.failed', { code: 'MISSING_INPUT' });
-    if (problems.length > 0) status.warning('twilio-ask.status.badAnswer');
-    problems.forEach((problem) => node.warn(problem));
+    if (settings.problems.length > 0) status.warning('twilio-ask.status.badAnswer');
+    settings.problems.forEach((problem) => node.warn(problem));
     const state = nodeState(RED, node, account, def);
-    const room = openRoom(node, account, state.store, answers, status);
+    const room = openRoom(node, account, state.store, settings.asking.answers.length, status);
     const health = watchStateHealth(account, state, status);
     const stopWaking = account ? account.queue.onChange(() => room.wake()) : () => undefined;
-    const show = throttled(() => asking && showOpen(status, asking), systemClock);
-    const asking = account && createAsking(node, def, account, room, answers, status, show);
-    const hub = account && inboundHubFor(account);
-    // A second after the start, the account's twilio-in nodes have started too: none means no answer can come.
-    const inboundCheck = systemClock.setTimeout(() => hub?.sources === 0 && status.warning('twilio-ask.status.noInbound'), 1000);
+    const show = throttled(() => asking && showOpen(status, asking.summary()), systemClock);
+    const asking = account && createAsking(node, def, settings, account, room, status, show);
+    const stopInboundCheck = warnWithoutInbound(account && inboundHubFor(account), () => status.warning('twilio-ask.status.noInbound'));
     // Waits a previous run left: re-armed with the time they have left; their msgs leave as fresh ones
     // (questions that come meanwhile wait for them, and a cancel that comes meanwhile applies to them).
     if (asking)
       health.retryWhenBack(() => room.restore((restored) => asking.resume(restored))).catch((err: Error) => node.warn(err.message));
-
-    const coded = (err: unknown) => toTwilioNodeError(err, account?.redact).localise(status.translate);
-    const failed = (err: unknown) => {
-      const error = coded(err);
-      status.failedWith(error);
-      return error;
-    };
-    const noAccount = () => Promise.reject(new TwilioNodeError('MISSING_INPUT', text('noAccount')));
-    const ask = room.input(
-      health.guard((msg, accepted) => asking?.ask(msg, accepted) ?? noAccount()),
-      failed,
-    );
-    node.on('input', (msg, send, done) => {
-      // A question goes through the room's intake; a cancel ends at once, with its own outcome.
-      if (!isCancel(msg, def.cancelTopic)) return ask(msg, send, done);
-      void (asking?.cancel(msg) ?? Promise.resolve()).then(
-        () => done(),
-        (err: unknown) => done(coded(err)),
-      );
-    });
+    node.on('input', inputHandler(def, account, room, health, asking, status));
 
     node.on('close', (removed: boolean, done: () => void) => {
       asking?.stop();
       health.stop();
-      systemClock.clearTimeout(inboundCheck);
+      stopInboundCheck();
       account?.queue.withdraw(node);
       // Removing the node ends every wait it holds; a redeploy or shutdown keeps them stored, to resume.
       void room
@@ -111,14 +81,38 @@ module.exports = function registerTwilioAsk(RED: NodeAPI): void {
     });
   }
 
+  /** A question goes through the room's intake; a cancel ends at once, with its own outcome. */
+  function inputHandler(
+    def: TwilioAskDef,
+    account: TwilioAccount | undefined,
+    room: WaitingRoom<AskWait>,
+    health: StateHealthWatch,
+    asking: Asking | undefined,
+    status: NodeStatus,
+  ): ReturnType<WaitingRoom<AskWait>['input']> {
+    const { coded, failed } = nodeErrors(account, status);
+    const noAccount = () => Promise.reject(new TwilioNodeError('MISSING_INPUT', text('noAccount')));
+    const ask = room.input(
+      health.guard((msg, accepted) => asking?.ask(msg, accepted) ?? noAccount()),
+      failed,
+    );
+    return (msg, send, done) => {
+      if (!isCancel(msg, def.cancelTopic)) return ask(msg, send, done);
+      void (asking?.cancel(msg) ?? Promise.resolve()).then(
+        () => done(),
+        (err: unknown) => done(coded(err)),
+      );
+    };
+  }
+
   /** The node's waits: in the state store it chose, one key each. */
-  function openRoom(node: Node, account: TwilioAccount | undefined, store: KeyValueStore, answers: LabelledAnswer[], status: NodeStatus) {
+  function openRoom(node: Node, account: TwilioAccount | undefined, store: KeyValueStore, answers: number, status: NodeStatus) {
     return new WaitingRoom<AskWait>({
       node,
       store,
       prefix: 'twilio-ask-',
       capacity: MAX_WAITS,
-      outputs: askOutputs(answers.length).count,
+      outputs: askOutputs(answers).count,
       isRecord: isAskWait,
       // A burst waits as msgs until the account's queue has room; the queue says when it has.
       ready: () => !account || account.queue.wantsMore(0),
@@ -132,9 +126,9 @@ module.exports = function registerTwilioAsk(RED: NodeAPI): void {
   function createAsking(
     node: Node,
     def: TwilioAskDef,
+    settings: AskSettings,
     account: TwilioAccount,
     room: WaitingRoom<AskWait>,
-    answers: LabelledAnswer[],
     status: NodeStatus,
     changed: (force: boolean) => void,
   ): Asking {
@@ -145,11 +139,7 @@ module.exports = function registerTwilioAsk(RED: NodeAPI): void {
       hub,
       board: questionBoardFor(account, hub),
       waits: room,
-      answers,
-      mode: def.mode === 'first' ? 'first' : 'each',
-      anythingElse: def.anythingElse === 'wait' ? 'wait' : 'end',
-      timeoutMs: Math.min(seconds(def.timeout, 3600), LIMITS.askWaitSeconds.max) * 1000,
-      tellOthers: def.tellOthers,
+      ...settings.asking,
       readFields: typedFieldsReader(RED, node, def, ['to', 'from', 'body']),
       templates: { body: isOwnText(def, 'body') },
       translate: status.translate,
@@ -160,10 +150,3 @@ module.exports = function registerTwilioAsk(RED: NodeAPI): void {
 
   RED.nodes.registerType('twilio-ask', TwilioAsk);
 };
-
-/** The status: how many questions are open and the nearest deadline, or none open. */
-function showOpen(status: NodeStatus, asking: Asking): void {
-  const { open, nearest } = asking.summary();
-  if (open === 0) status.success('twilio-ask.status.idle');
-  else status.working('twilio-ask.status.open', { count: open, time: new Date(nearest).toLocaleTimeString() });
-}

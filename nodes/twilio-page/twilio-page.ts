@@ -10,12 +10,14 @@
  */
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { TwilioAccount, findAccount } from '../../lib/account/account';
-import { PageRecord, StepAction, escalationPolicy, isPageRecord } from '../../lib/conversation/escalation';
+import { PageRecord, isPageRecord } from '../../lib/conversation/escalation';
+import { KeysReceiver, PageDefinition, pageSettings } from '../../lib/conversation/page-settings';
 import { Pager } from '../../lib/conversation/pager';
-import { TwilioNodeError, toTwilioNodeError } from '../../lib/core/errors';
+import { TwilioNodeError } from '../../lib/core/errors';
 import { text } from '../../lib/core/texts';
 import { inboundHubFor } from '../../lib/inbound/hub';
 import { upgradeConfig } from '../../lib/node-red/config-version';
+import { nodeErrors } from '../../lib/account/node-errors';
 import { NodeStateSettings, nodeState } from '../../lib/account/node-state';
 import { watchStateHealth } from '../../lib/account/state-health';
 import type { KeyValueStore } from '../../lib/node-red/context';
@@ -23,23 +25,9 @@ import { NodeStatus, nodeStatus } from '../../lib/node-red/status';
 import { typedFieldsReader } from '../../lib/node-red/typed-fields';
 import { WaitingRoom, isCancel } from '../../lib/waits/waiting-room';
 
-export interface TwilioPageDef extends NodeDef, NodeStateSettings {
+/** The node's settings: its account, its ladder and alert (PageDefinition), where its state lives. */
+export interface TwilioPageDef extends NodeDef, NodeStateSettings, PageDefinition {
   account: string;
-  /** Each contact's ladder: what to do, and how long to wait for an acknowledgement after it. */
-  steps?: Array<{ action: StepAction; wait: number | string }>;
-  rounds?: number | string;
-  /** The alert, texted and said: the node's own text, a template. */
-  alert?: string;
-  voice?: string;
-  language?: string;
-  ackKey?: string;
-  ackWords?: string;
-  /** Machine detection: voicemail answers go on to the next step. */
-  skipVoicemail?: boolean;
-  /** A twilio-in with a public URL that receives the key presses (without one, calls ask for a text). */
-  keysNode?: string;
-  /** Texted, when a page is cancelled, to those already alerted (empty: nothing). */
-  allClear?: string;
   cancelTopic?: string;
   [field: string]: unknown;
 }
@@ -61,38 +49,10 @@ function pageRoom(node: Node, store: KeyValueStore, status: NodeStatus): Waiting
   });
 }
 
-/** The URL key presses go to: the chosen twilio-in's public URL, when it has one. */
-function keysUrl(RED: NodeAPI, def: TwilioPageDef): string | undefined {
-  if (!def.keysNode) return undefined;
-  const receiver = RED.nodes.getNode(def.keysNode) as (Node & { publicUrl?: () => string | undefined; feedsInboundPath?: boolean }) | null;
-  // A twilio-in that does not check signatures passes nothing on: asking to press a key would be a lie.
-  if (!receiver?.feedsInboundPath) return undefined;
-  return receiver.publicUrl?.();
-}
-
 /** The pager of the node's settings. */
-function pagerFor(
-  RED: NodeAPI,
-  node: Node,
-  def: TwilioPageDef,
-  account: TwilioAccount,
-  room: WaitingRoom<PageRecord>,
-  status: NodeStatus,
-): Pager {
-  return new Pager({
-    node,
-    account,
-    hub: inboundHubFor(account),
-    waits: room,
-    policy: escalationPolicy(def),
-    alert: def.alert ?? '',
-    allClear: def.allClear,
-    keysUrl: () => keysUrl(RED, def),
-    voice: def.voice,
-    language: def.language,
-    machineDetection: def.skipVoicemail !== false,
-    status,
-  });
+function pagerFor(RED: NodeAPI, node: Node, def: TwilioPageDef, account: TwilioAccount, room: WaitingRoom<PageRecord>, status: NodeStatus) {
+  const receiver = (id: string) => RED.nodes.getNode(id) as (Node & KeysReceiver) | null;
+  return new Pager({ node, account, hub: inboundHubFor(account), waits: room, ...pageSettings(def, receiver), status });
 }
 
 module.exports = function registerTwilioPage(RED: NodeAPI): void {
@@ -119,11 +79,7 @@ module.exports = function registerTwilioPage(RED: NodeAPI): void {
           pager.cancel(fields.alarmId ?? (msg as { topic?: unknown }).topic, def.cancelTopic);
           accepted.done();
         }),
-        (err) => {
-          const error = toTwilioNodeError(err, account?.redact).localise(status.translate);
-          status.failedWith(error);
-          return error;
-        },
+        nodeErrors(account, status).failed,
       ),
     );
 

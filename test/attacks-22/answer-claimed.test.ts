@@ -20,24 +20,14 @@ import twilio from 'twilio';
 import { heardPrefix, digest, HEARD_MEMORY_MS } from '../../lib/inbound/heard';
 import { EmbeddedStateEngine } from '../../lib/state/embedded';
 import { DEMO_ACCOUNT, TwilioSimulator } from '../../simulator/server';
+import { eventually as until, sleep } from '../support/assertions';
+import { CREDENTIALS, HOUSE, askFlow, postJson, postWebhook } from '../support/flows';
 import { RedProcess, restartRed, startRed } from '../support/red-process';
 
-const HOUSE = '+15017122661';
 const PERSON = '+15555553201';
 /** Asked too, and answers after the restart with nothing claimed: shows the path works. */
 const OTHER = '+15555553202';
 const PUBLIC = 'https://home.example.com';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, check: () => T | undefined | false, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 function flows(simulatorUrl: string) {
   const label = (port: number) => ({
@@ -49,67 +39,21 @@ function flows(simulatorUrl: string) {
     wires: [],
   });
   return [
-    { id: 'tab', type: 'tab', label: 't' },
-    {
-      id: 'account',
-      type: 'twilio-config',
-      name: 'a',
-      authMode: 'authToken',
-      region: '',
-      edge: '',
-      defaultFrom: HOUSE,
-      baseUrl: simulatorUrl,
-    },
-    { id: 'asks', type: 'http in', z: 'tab', url: '/ask', method: 'post', upload: false, wires: [['unpack', 'ok']] },
-    {
-      id: 'unpack',
-      type: 'function',
-      z: 'tab',
-      func: 'msg.to = msg.payload.to; msg.payload = msg.payload.payload; return msg;',
-      outputs: 1,
-      wires: [['ask']],
-    },
-    { id: 'ok', type: 'http response', z: 'tab', statusCode: '200', headers: {}, wires: [] },
-    {
-      id: 'ask',
-      type: 'twilio-ask',
-      z: 'tab',
-      account: 'account',
-      to: 'to',
-      toType: 'msg',
-      body: 'payload',
-      bodyType: 'msg',
-      answers: [
-        { type: 'words', value: 'yes' },
-        { type: 'words', value: 'no' },
-      ],
-      timeout: 600,
-      mode: 'each',
-      outputs: 5,
-      wires: [['out0'], ['out1'], ['out2'], ['out3'], ['out4']],
-    },
-    ...[0, 1, 2, 3, 4].map(label),
-    {
-      id: 'in',
-      type: 'twilio-in',
-      z: 'tab',
-      account: 'account',
-      path: '/sms',
+    ...askFlow(simulatorUrl, {
       publicBaseUrl: PUBLIC,
-      validate: true,
-      reply: 'auto',
-      dedupe: true,
-      wires: [['news']],
-    },
+      timeout: 600,
+      unpack: 'msg.to = msg.payload.to; msg.payload = msg.payload.payload; return msg;',
+      label,
+      news: {
+        id: 'news',
+        type: 'function',
+        z: 'tab',
+        func: `global.get('fs').appendFileSync(global.get('logFile'), 'news\\n'); return null;`,
+        outputs: 0,
+        wires: [],
+      },
+    }),
     label(9),
-    {
-      id: 'news',
-      type: 'function',
-      z: 'tab',
-      func: `global.get('fs').appendFileSync(global.get('logFile'), 'news\\n'); return null;`,
-      outputs: 0,
-      wires: [],
-    },
   ];
 }
 
@@ -127,15 +71,8 @@ describe('an answer claimed just before a power cut', { timeout: 120_000 }, () =
   });
 
   it('reaches the question when Twilio retries the webhook after the restart', async () => {
-    red = await startRed(flows(simulator.url), { account: { accountSid: DEMO_ACCOUNT.sid, authToken: DEMO_ACCOUNT.authToken } }, settings);
-    for (const to of [PERSON, OTHER]) {
-      const res: Response = await fetch(`${red.url}/ask`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ to, payload: 'Unlock the door for the plumber?' }),
-      });
-      assert.equal(res.status, 200);
-    }
+    red = await startRed(flows(simulator.url), CREDENTIALS, settings);
+    for (const to of [PERSON, OTHER]) await postJson(`${red.url}/ask`, { to, payload: 'Unlock the door for the plumber?' });
     await until('the questions texted', () => [PERSON, OTHER].every((to) => [...simulator.messages.values()].some((m) => m.to === to)));
     await sleep(1_000); // its Sid written
 
@@ -152,15 +89,8 @@ describe('an answer claimed just before a power cut', { timeout: 120_000 }, () =
     const params = yes(PERSON);
     const token = crypto.randomUUID();
     const post = async (to: RedProcess, params: Record<string, string>) => {
-      const r = await fetch(`${to.url}/sms`, {
-        method: 'POST',
-        headers: {
-          'Content-Type': 'application/x-www-form-urlencoded',
-          'X-Twilio-Signature': twilio.getExpectedTwilioSignature(DEMO_ACCOUNT.authToken, `${PUBLIC}/sms`, params),
-          'I-Twilio-Idempotency-Token': token,
-        },
-        body: new URLSearchParams(params).toString(),
-      });
+      const signature = twilio.getExpectedTwilioSignature(DEMO_ACCOUNT.authToken, `${PUBLIC}/sms`, params);
+      const r = await postWebhook(`${to.url}/sms`, params, signature, { token });
       return { status: r.status, body: await r.text() };
     };
 

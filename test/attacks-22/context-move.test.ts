@@ -15,31 +15,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DEMO_ACCOUNT, TwilioSimulator } from '../../simulator/server';
+import { eventually as until, sleep } from '../support/assertions';
+import { CREDENTIALS, TAB, accountConfig, endedLog, endingRecorders, endings, recorderSettings } from '../support/flows';
 import { RedProcess, restartRed, startRed } from '../support/red-process';
 
 const TO = '+15555553301';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const SETTINGS = `contextStorage: { default: { module: 'memory' }, file: { module: 'localfilesystem' } },
-  functionGlobalContext: { fs: require('fs'), path: require('path'), userDir: __dirname },`;
-
-async function until<T>(what: string, check: () => T | undefined | false, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
-const recorder = (id: string, what: string) => ({
-  id,
-  type: 'function',
-  z: 'tab',
-  func: `global.get('fs').appendFileSync(global.get('path').join(global.get('userDir'), 'ended.log'), '${what} ' + msg.mark + '\\n'); return null;`,
-  outputs: 0,
-  wires: [],
-});
+const SETTINGS = recorderSettings({}, `contextStorage: { default: { module: 'memory' }, file: { module: 'localfilesystem' } },`);
 
 describe('the move of context state, cut by a power cut', { timeout: 120_000 }, () => {
   const simulator = new TwilioSimulator({ accounts: [DEMO_ACCOUNT] });
@@ -52,17 +33,8 @@ describe('the move of context state, cut by a power cut', { timeout: 120_000 }, 
 
   it('does not resume a wait that ended after it was moved', async () => {
     const flows = [
-      { id: 'tab', type: 'tab', label: 't' },
-      {
-        id: 'account',
-        type: 'twilio-config',
-        name: 'a',
-        authMode: 'authToken',
-        region: '',
-        edge: '',
-        defaultFrom: '+15017122661',
-        baseUrl: simulator.url,
-      },
+      TAB,
+      accountConfig(simulator.url),
       {
         id: 'send',
         type: 'twilio-send',
@@ -80,13 +52,10 @@ describe('the move of context state, cut by a power cut', { timeout: 120_000 }, 
         outputs: 2,
         wires: [['reached'], ['missed']],
       },
-      recorder('reached', 'out1'),
-      recorder('missed', 'out2'),
-      { id: 'catcher', type: 'catch', z: 'tab', scope: ['send'], uncaught: false, wires: [['caught']] },
-      recorder('caught', 'error'),
+      ...endingRecorders('send', 'msg.mark'),
     ];
     // Started once to make the user dir, stopped by a kill (nothing of ours is stored yet).
-    red = await startRed(flows, { account: { accountSid: DEMO_ACCOUNT.sid, authToken: DEMO_ACCOUNT.authToken } }, SETTINGS);
+    red = await startRed(flows, CREDENTIALS, SETTINGS);
     await red.kill();
     fs.rmSync(path.join(red.userDir, 'twilio-state'), { recursive: true, force: true });
     // What the previous release left in the file context store: a wait whose outcome was known.
@@ -102,10 +71,8 @@ describe('the move of context state, cut by a power cut', { timeout: 120_000 }, 
     };
     fs.mkdirSync(path.join(red.userDir, 'context', 'tab'), { recursive: true });
     fs.writeFileSync(path.join(red.userDir, 'context', 'tab', 'send.json'), JSON.stringify({ 'twilio-send-wait-previous': record }));
-    const ended = () => {
-      const file = path.join(red!.userDir, 'ended.log');
-      return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean) : [];
-    };
+    /** "<what> <mark>" for each ending. */
+    const ended = () => [...endings(endedLog(red!.userDir))].flatMap(([mark, e]) => e.map((ending) => `${ending.split(' ')[0]} ${mark}`));
 
     red = await restartRed(red, SETTINGS);
     await until('the moved wait resumed and ended', () => ended().length === 1);

@@ -12,10 +12,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, it } from 'node:test';
 import { DEMO_ACCOUNT, TwilioSimulator } from '../../simulator/server';
+import { sleep } from '../support/assertions';
+import { CREDENTIALS, endedLog, endings, outcomeFlow, recorderSettings } from '../support/flows';
 import { RedProcess, restartRed, startRed } from '../support/red-process';
 import { suiteNeeding } from '../support/redis';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const mountPoint = fs.mkdtempSync(path.join(os.tmpdir(), 'attack-22-tmpfs-'));
 let cannotMount: string | undefined;
 try {
@@ -25,15 +26,7 @@ try {
   fs.rmSync(mountPoint, { recursive: true, force: true });
 }
 
-const SETTINGS = `functionGlobalContext: { fs: require('fs'), path: require('path'), userDir: __dirname },`;
-const recorder = (id: string, what: string, detail: string) => ({
-  id,
-  type: 'function',
-  z: 'tab',
-  func: `global.get('fs').appendFileSync(global.get('path').join(global.get('userDir'), 'ended.log'), '${what} ' + msg.id + ' ' + (${detail}) + '\\n'); return null;`,
-  outputs: 0,
-  wires: [],
-});
+const SETTINGS = recorderSettings();
 
 suiteNeeding(
   cannotMount,
@@ -51,53 +44,10 @@ suiteNeeding(
     });
 
     it('keeps Node-RED up and ends every msg once (refused with a code when it cannot be stored)', async () => {
-      const flows = [
-        { id: 'tab', type: 'tab', label: 't' },
-        {
-          id: 'account',
-          type: 'twilio-config',
-          name: 'a',
-          authMode: 'authToken',
-          region: '',
-          edge: '',
-          defaultFrom: '+15017122661',
-          baseUrl: simulator.url,
-        },
-        { id: 'in', type: 'http in', z: 'tab', url: '/go', method: 'post', wires: [['prep']] },
-        {
-          id: 'prep',
-          type: 'function',
-          z: 'tab',
-          func: `msg.id = msg.payload.id; msg.big = 'x'.repeat(20000);
-const reply = { req: msg.req, res: msg.res, payload: 'ok', statusCode: 200 };
-delete msg.req; delete msg.res; msg.payload = 'hello ' + msg.id;
-return [msg, reply];`,
-          outputs: 2,
-          wires: [['send'], ['reply']],
-        },
-        { id: 'reply', type: 'http response', z: 'tab', wires: [] },
-        {
-          id: 'send',
-          type: 'twilio-send',
-          z: 'tab',
-          account: 'account',
-          resource: 'message',
-          to: HELD,
-          toType: 'str',
-          body: 'payload',
-          bodyType: 'msg',
-          waitFor: 'outcome',
-          outcomeTimeout: 600,
-          failureOutput: true,
-          outputs: 2,
-          wires: [['reached'], ['missed']],
-        },
-        recorder('reached', 'out1', 'msg.payload.status'),
-        recorder('missed', 'out2', 'msg.payload.status'),
-        { id: 'catcher', type: 'catch', z: 'tab', scope: ['send'], uncaught: false, wires: [['caught']] },
-        recorder('caught', 'error', 'msg.error && msg.error.code'),
-      ];
-      red = await startRed(flows, { account: { accountSid: DEMO_ACCOUNT.sid, authToken: DEMO_ACCOUNT.authToken } }, SETTINGS);
+      const flows = outcomeFlow(simulator.url, `msg.id = msg.payload.id; msg.big = 'x'.repeat(20000); msg.payload = 'hello ' + msg.id;`, {
+        send: { to: HELD, toType: 'str', body: 'payload' },
+      });
+      red = await startRed(flows, CREDENTIALS, SETTINGS);
       await red.kill();
       fs.rmSync(path.join(red.userDir, 'twilio-state'), { recursive: true, force: true });
       fs.symlinkSync(mountPoint, path.join(red.userDir, 'twilio-state'), 'dir');
@@ -116,8 +66,7 @@ return [msg, reply];`,
       await sleep(3_000);
       const log = red.log();
       assert.ok(red.alive(), `Node-RED died with the disk full:\n${log.slice(-2000)}`);
-      const file = path.join(red.userDir, 'ended.log');
-      const ended = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean) : [];
+      const ended = [...endings(endedLog(red.userDir)).values()].flat(); // "<what> <detail>"
       const texts = [...simulator.messages.values()].filter((m) => m.to === HELD).length;
       // Each accepted msg is either waiting (its text made, held at `sent`) or ended with a code.
       assert.equal(
@@ -126,11 +75,9 @@ return [msg, reply];`,
         `${accepted.length} msgs, ${texts} texts, endings: ${ended.slice(0, 5).join(' | ')}`,
       );
       // What could not be kept was not sent: the flow's Catch is told so by the code a store refusal has.
-      const codes = new Set(ended.filter((l) => l.startsWith('error')).map((l) => l.split(' ')[2]));
+      const codes = new Set(ended.filter((l) => l.startsWith('error')).map((l) => l.split(' ')[1]));
       assert.deepEqual([...codes], ['STATE_UNAVAILABLE'], 'a full disk refuses a msg as STATE_UNAVAILABLE');
-      console.log(
-        `disk full: ${accepted.length} msgs, ${texts} texts, ${ended.length} endings (${[...new Set(ended.map((l) => l.split(' ')[0] + ' ' + l.split(' ')[2]))].join(', ')})`,
-      );
+      console.log(`disk full: ${accepted.length} msgs, ${texts} texts, ${ended.length} endings (${[...new Set(ended)].join(', ')})`);
     });
   },
   { timeout: 180_000 },

@@ -9,34 +9,16 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { describe, it } from 'node:test';
 import twilio from 'twilio';
-import { ACCOUNT, FlowNode, accountNode, allNodes, helper, useHttpNode, useRuntime } from '../support/harness';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+import { sleep } from '../support/assertions';
+import { ACCOUNT, loadWithAccount, received, signedInbound, useHttpNode, useRuntime } from '../support/harness';
 
 describe('attack: a captured JSON webhook replayed as a form', () => {
   const { simulator } = useRuntime();
   const httpNode = useHttpNode();
 
   it('its bytes under another Content-Type, with fresh tokens, are news once at most', async () => {
-    const flow: FlowNode[] = [
-      {
-        id: 'in',
-        type: 'twilio-in',
-        z: 'tab',
-        account: 'account',
-        path: '/twilio/json',
-        validate: true,
-        reply: 'auto',
-        dedupe: true,
-        dedupeWindow: 600,
-        wires: [['news']],
-      },
-      { id: 'news', type: 'helper', z: 'tab' },
-    ];
-    const { node, credentials } = accountNode(simulator.url, 'authToken');
-    await helper.load(allNodes, [{ id: 'tab', type: 'tab', label: 't' }, { ...node, id: 'account' }, ...flow], { account: credentials });
-    const news: any[] = [];
-    helper.getNode('news').on('input', (m: any) => news.push(m));
+    await loadWithAccount(simulator.url, signedInbound('/twilio/json'));
+    const { news } = received(['news']);
 
     const sid = 'SM' + crypto.randomBytes(16).toString('hex');
     const raw = JSON.stringify({

@@ -18,28 +18,15 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DEMO_ACCOUNT, TwilioSimulator } from '../../simulator/server';
 import { setClockSkew } from '../../simulator/resources';
+import { eventually as until, sleep } from '../support/assertions';
+import { CREDENTIALS, endings, logFiles, outcomeFlow, postJson, recorderSettings } from '../support/flows';
 import { freePort } from '../support/prism';
 import { RedProcess, restartRed, startRed } from '../support/red-process';
 import { noRedis, startRedis, type RedisServer } from '../support/redis';
-
-const FROM = '+15017122661';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const CREDENTIALS = { account: { accountSid: DEMO_ACCOUNT.sid, authToken: DEMO_ACCOUNT.authToken } };
-
-async function until<T>(what: string, check: () => T | undefined | false, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 /** In front of the simulator: passes everything, or loses the next message create before or after Twilio had it. */
 async function startCutter(target: string) {
@@ -87,99 +74,23 @@ async function startCutter(target: string) {
   };
 }
 
-const settingsFor = (logFile: string) => `functionGlobalContext: { fs: require('fs'), logFile: ${JSON.stringify(logFile)} },`;
-const recorder = (id: string, what: string, detail: string) => ({
-  id,
-  type: 'function',
-  z: 'tab',
-  func: `global.get('fs').appendFileSync(global.get('logFile'), '${what} ' + msg.id + ' ' + (${detail}) + '\\n');
-return null;`,
-  outputs: 0,
-  wires: [],
-});
-
-function flows(baseUrl: string, account: Record<string, unknown> = {}): object[] {
-  return [
-    { id: 'tab', type: 'tab', label: 't' },
-    {
-      id: 'account',
-      type: 'twilio-config',
-      name: 'a',
-      authMode: 'authToken',
-      region: '',
-      edge: '',
-      defaultFrom: FROM,
-      baseUrl,
-      ...account,
-    },
-    { id: 'in', type: 'http in', z: 'tab', url: '/go', method: 'post', wires: [['prep']] },
-    {
-      id: 'prep',
-      type: 'function',
-      z: 'tab',
-      func: `msg.id = msg.payload.id; msg.to = msg.payload.to; msg.text = msg.payload.text;
-const reply = { req: msg.req, res: msg.res, payload: 'ok', statusCode: 200 };
-delete msg.req; delete msg.res;
-return [msg, reply];`,
-      outputs: 2,
-      wires: [['send'], ['reply']],
-    },
-    { id: 'reply', type: 'http response', z: 'tab', wires: [] },
-    {
-      id: 'send',
-      type: 'twilio-send',
-      z: 'tab',
-      account: 'account',
-      resource: 'message',
-      to: 'to',
-      toType: 'msg',
-      body: 'text',
-      bodyType: 'msg',
-      waitFor: 'outcome',
-      outcomeTimeout: 600,
-      failureOutput: true,
-      outputs: 2,
-      wires: [['reached'], ['missed']],
-    },
-    recorder('reached', 'out1', 'msg.payload.status'),
-    recorder('missed', 'out2', 'msg.payload.status'),
-    { id: 'catcher', type: 'catch', z: 'tab', scope: ['send'], uncaught: false, wires: [['caught']] },
-    recorder('caught', 'error', 'msg.error && msg.error.code'),
-  ];
-}
-
-function endings(logFile: string): Map<string, string[]> {
-  const byId = new Map<string, string[]>();
-  if (!fs.existsSync(logFile)) return byId;
-  for (const line of fs.readFileSync(logFile, 'utf8').split('\n')) {
-    if (!line) continue;
-    const [what, id, detail] = line.split(' ');
-    byId.set(id, [...(byId.get(id) ?? []), `${what} ${detail}`]);
-  }
-  return byId;
-}
-
-async function go(red: RedProcess, id: number, to: string, text: string): Promise<void> {
-  const res = await fetch(`${red.url}/go`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ id, to, text }),
-  });
-  assert.equal(res.status, 200);
-  await res.body?.cancel();
-}
+const settingsFor = (logFile: string) => recorderSettings({ logFile });
+const flows = (baseUrl: string, account: Record<string, unknown> = {}): object[] =>
+  outcomeFlow(baseUrl, 'msg.id = msg.payload.id; msg.to = msg.payload.to; msg.text = msg.payload.text;', { account });
+const go = (red: RedProcess, id: number, to: string, text: string) => postJson(`${red.url}/go`, { id, to, text });
 
 describe('reconcile after a power cut, and a changed backend', { timeout: 120_000 }, () => {
   const HELD = '+15555553999';
   const simulator = new TwilioSimulator({ accounts: [DEMO_ACCOUNT], people: { [HELD]: { message: 'sent' as const } } });
   let cutter: Awaited<ReturnType<typeof startCutter>>;
-  const dirs: string[] = [];
   const reds: RedProcess[] = [];
-  const logFile = () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'attack-22-'));
-    dirs.push(dir);
-    return path.join(dir, 'ended.log');
-  };
+  const logs = logFiles();
+  const logFile = () => logs.next();
+  const started = (red: RedProcess) => (reds.push(red), red);
+  /** Node-RED on `flows`, recording to `file`; stopped after the suite. */
+  const start = async (flows: object[], file: string) => started(await startRed(flows, CREDENTIALS, settingsFor(file)));
+  /** Node-RED again on the user dir `red` (killed) left. */
+  const restart = async (red: RedProcess, file: string) => started(await restartRed(red, settingsFor(file)));
   const texts = (to: string, body: string) => [...simulator.messages.values()].filter((m) => m.to === to && m.body === body);
   before(async () => {
     await simulator.start();
@@ -189,15 +100,14 @@ describe('reconcile after a power cut, and a changed backend', { timeout: 120_00
     for (const red of reds) await red.stop();
     await cutter.stop();
     await simulator.stop();
-    for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
+    logs.remove();
   });
 
   // The reconcile window is read on Twilio's clock, its offset learnt from the Date header of the reconcile's own list.
   it("does not call a text Twilio made NOT_SENT when this machine's clock is 10 minutes ahead", async () => {
     const file = logFile();
     const TO = '+15555553101';
-    let red = await startRed(flows(cutter.url), CREDENTIALS, settingsFor(file));
-    reds.push(red);
+    let red = await start(flows(cutter.url), file);
     setClockSkew(-10 * 60_000);
     try {
       cutter.set('lose-answer');
@@ -206,8 +116,7 @@ describe('reconcile after a power cut, and a changed backend', { timeout: 120_00
       await sleep(300);
       await red.kill();
       cutter.set('pass');
-      red = await restartRed(red, settingsFor(file));
-      reds.push(red);
+      red = await restart(red, file);
       await until('msg 1 ended', () => endings(file).get('1'));
       await sleep(1_000);
       const ended = endings(file).get('1');
@@ -222,8 +131,7 @@ describe('reconcile after a power cut, and a changed backend', { timeout: 120_00
     const file = logFile();
     const TO = '+15555553102';
     const ALARM = 'Smoke alarm: kitchen';
-    let red = await startRed(flows(cutter.url), CREDENTIALS, settingsFor(file));
-    reds.push(red);
+    const red = await start(flows(cutter.url), file);
     await go(red, 1, TO, ALARM);
     await until('the first alarm delivered and its msg ended', () => endings(file).get('1')?.includes('out1 delivered'));
     cutter.set('lose-request');
@@ -232,8 +140,7 @@ describe('reconcile after a power cut, and a changed backend', { timeout: 120_00
     await sleep(300);
     await red.kill();
     cutter.set('pass');
-    red = await restartRed(red, settingsFor(file));
-    reds.push(red);
+    await restart(red, file);
     await until('msg 2 ended', () => endings(file).get('2'), 30_000);
     const made = texts(TO, ALARM).length;
     assert.equal(made, 1, 'Twilio made one text');
@@ -245,16 +152,14 @@ describe('reconcile after a power cut, and a changed backend', { timeout: 120_00
       const file = logFile();
       const TO = deployment === 'full' ? '+15555553103' : '+15555553104';
       const BODY = `Door open ${deployment}`;
-      let red = await startRed(flows(cutter.url), CREDENTIALS, settingsFor(file));
-      reds.push(red);
+      let red = await start(flows(cutter.url), file);
       cutter.set('lose-answer');
       await go(red, 1, TO, BODY);
       await until('Twilio made the text', () => texts(TO, BODY).length === 1);
       await sleep(300);
       await red.kill();
       cutter.set('fail-lists'); // Twilio cannot be asked: the reconcile tries again and again
-      red = await restartRed(red, settingsFor(file));
-      reds.push(red);
+      red = await restart(red, file);
       await sleep(1_500);
       // The operator deploys (a changed text elsewhere): the same flows, every node restarted.
       const next = flows(cutter.url).map((n: any) => (n.id === 'prep' ? { ...n, name: 'changed' } : n));
@@ -284,8 +189,7 @@ describe('reconcile after a power cut, and a changed backend', { timeout: 120_00
     let redis: RedisServer | undefined;
     try {
       redis = await startRedis();
-      let red = await startRed(flows(simulator.url), CREDENTIALS, settingsFor(file));
-      reds.push(red);
+      let red = await start(flows(simulator.url), file);
       for (let id = 1; id <= 3; id++) await go(red, id, HELD, `held ${id}`);
       await until('three texts', () => [1, 2, 3].every((id) => texts(HELD, `held ${id}`).length === 1));
       await sleep(1_000);
@@ -296,8 +200,7 @@ describe('reconcile after a power cut, and a changed backend', { timeout: 120_00
         JSON.stringify(flows(simulator.url, { stateBackend: 'redis', redisUrl: redis.url })),
       );
       for (let id = 1; id <= 3; id++) Object.assign(texts(HELD, `held ${id}`)[0], { status: 'delivered' });
-      red = await restartRed(red, settingsFor(file));
-      reds.push(red);
+      red = await restart(red, file);
       await sleep(8_000);
       const told = /twilio-state|embedded|left behind|not moved/i.test(red.log());
       assert.ok(

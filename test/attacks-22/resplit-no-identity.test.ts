@@ -8,41 +8,19 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { describe, it } from 'node:test';
 import twilio from 'twilio';
-import { ACCOUNT, FlowNode, accountNode, allNodes, helper, useHttpNode, useRuntime } from '../support/harness';
+import { sleep } from '../support/assertions';
+import { postWebhook } from '../support/flows';
+import { ACCOUNT, loadWithAccount, received, signedInbound, signedText, useHttpNode, useRuntime } from '../support/harness';
 import { useManualClock } from '../support/ticking';
 import { acquireStateEngine, embeddedStateDir } from '../../lib/account/state-engines';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const signedText = (params: Record<string, string>) =>
-  Object.keys(params)
-    .sort()
-    .map((k) => k + params[k])
-    .join('');
 
 describe('attack: a captured signed webhook re-split into one without an identity', () => {
   const { simulator } = useRuntime();
   const httpNode = useHttpNode();
 
   it('is not news again, however its boundaries move', async () => {
-    const flow: FlowNode[] = [
-      {
-        id: 'in',
-        type: 'twilio-in',
-        z: 'tab',
-        account: 'account',
-        path: '/twilio/in',
-        validate: true,
-        reply: 'auto',
-        dedupe: true,
-        dedupeWindow: 600,
-        wires: [['news']],
-      },
-      { id: 'news', type: 'helper', z: 'tab' },
-    ];
-    const { node, credentials } = accountNode(simulator.url, 'authToken');
-    await helper.load(allNodes, [{ id: 'tab', type: 'tab', label: 't' }, { ...node, id: 'account' }, ...flow], { account: credentials });
-    const news: any[] = [];
-    helper.getNode('news').on('input', (m: any) => news.push(m));
+    await loadWithAccount(simulator.url, signedInbound('/twilio/in'));
+    const { news } = received(['news']);
     const url = `${httpNode.base()}/twilio/in`;
 
     const sm = 'SM' + crypto.randomBytes(16).toString('hex');
@@ -99,18 +77,7 @@ describe('attack: a captured signed webhook re-split into one without an identit
       assert.equal(signedText(variant), signedText(original));
       const signature = twilio.getExpectedTwilioSignature(ACCOUNT.authToken, url, original);
       assert.equal(twilio.validateRequest(ACCOUNT.authToken, signature, url, variant), true);
-      const post = async (p: Record<string, string>) =>
-        (
-          await fetch(url, {
-            method: 'POST',
-            headers: {
-              'Content-Type': 'application/x-www-form-urlencoded',
-              'X-Twilio-Signature': signature,
-              'I-Twilio-Idempotency-Token': crypto.randomUUID(),
-            },
-            body: new URLSearchParams(p).toString(),
-          })
-        ).status;
+      const post = async (p: Record<string, string>) => (await postWebhook(url, p, signature)).status;
       const before = news.length;
       assert.equal(await post(original), 200, `${name}: Twilio's own delivery`);
       await sleep(50);
@@ -131,25 +98,8 @@ describe('attack: a captured signed webhook re-split into one without an identit
   describe('within a call', () => {
     const time = useManualClock();
     it('a captured request within a call, replayed with fresh tokens once its call is over, is not news; nor one for a call the account does not have', async () => {
-      const flow: FlowNode[] = [
-        {
-          id: 'in',
-          type: 'twilio-in',
-          z: 'tab',
-          account: 'account',
-          path: '/twilio/in',
-          validate: true,
-          reply: 'auto',
-          dedupe: true,
-          dedupeWindow: 600,
-          wires: [['news']],
-        },
-        { id: 'news', type: 'helper', z: 'tab' },
-      ];
-      const { node, credentials } = accountNode(simulator.url, 'authToken');
-      await helper.load(allNodes, [{ id: 'tab', type: 'tab', label: 't' }, { ...node, id: 'account' }, ...flow], { account: credentials });
-      const news: any[] = [];
-      helper.getNode('news').on('input', (m: any) => news.push(m));
+      await loadWithAccount(simulator.url, signedInbound('/twilio/in'));
+      const { news } = received(['news']);
       const url = `${httpNode.base()}/twilio/in`;
       const { sid: ca } = await simulator.receiveCall({ from: '+15555550177', to: '+15017122661' }, { url });
       assert.equal(news.length, 1, "the call's first request (ringing) is news");

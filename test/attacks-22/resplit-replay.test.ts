@@ -10,19 +10,13 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { describe, it } from 'node:test';
 import twilio from 'twilio';
-import { ACCOUNT, FlowNode, accountNode, allNodes, helper, useHttpNode, useRuntime } from '../support/harness';
+import { sleep } from '../support/assertions';
+import { postWebhook } from '../support/flows';
+import { ACCOUNT, helper, loadWithAccount, received, signedInbound, signedText, useHttpNode, useRuntime } from '../support/harness';
 import { useManualClock } from '../support/ticking';
 
 const HOUSE = '+15017122661';
 const PERSON = '+15555550177';
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** The string Twilio signs (after the URL): sorted keys, each key then its value, no separator. */
-const signedText = (params: Record<string, string>) =>
-  Object.keys(params)
-    .sort()
-    .map((k) => k + params[k])
-    .join('');
 
 describe('attack: a captured signed webhook re-split at a parameter boundary', () => {
   const { simulator } = useRuntime();
@@ -40,19 +34,8 @@ describe('attack: a captured signed webhook re-split at a parameter boundary', (
   }
 
   it('the same signature with moved boundaries is a duplicate: it answers no newer question', async () => {
-    const flow: FlowNode[] = [
-      {
-        id: 'in',
-        type: 'twilio-in',
-        z: 'tab',
-        account: 'account',
-        path: '/twilio/account',
-        validate: true,
-        reply: 'auto',
-        dedupe: true,
-        dedupeWindow: 600,
-        wires: [['news']],
-      },
+    await loadWithAccount(simulator.url, [
+      ...signedInbound('/twilio/account'),
       {
         id: 'ask',
         type: 'twilio-ask',
@@ -70,15 +53,9 @@ describe('attack: a captured signed webhook re-split at a parameter boundary', (
         outputs: 4,
         wires: [['yes'], ['else'], ['noReply'], ['notDelivered']],
       },
-      ...['news', 'yes', 'else', 'noReply', 'notDelivered'].map((id) => ({ id, type: 'helper', z: 'tab' })),
-    ];
-    const { node, credentials } = accountNode(simulator.url, 'authToken');
-    await helper.load(allNodes, [{ id: 'tab', type: 'tab', label: 't' }, { ...node, id: 'account' }, ...flow], { account: credentials });
-    const got: Record<string, any[]> = {};
-    for (const id of ['news', 'yes', 'else', 'noReply', 'notDelivered']) {
-      got[id] = [];
-      helper.getNode(id).on('input', (m: any) => got[id].push(m));
-    }
+      ...['yes', 'else', 'noReply', 'notDelivered'].map((id) => ({ id, type: 'helper', z: 'tab' })),
+    ]);
+    const got = received(['news', 'yes', 'else', 'noReply', 'notDelivered']);
     const questions = () => [...simulator.messages.values()].filter((m) => m.to === PERSON && m.direction !== 'inbound');
     const url = `${httpNode.base()}/twilio/account`;
 
@@ -97,15 +74,7 @@ describe('attack: a captured signed webhook re-split at a parameter boundary', (
     };
     const signature = twilio.getExpectedTwilioSignature(ACCOUNT.authToken, url, params);
     const post = async (p: Record<string, string>) => {
-      const res = await fetch(url, {
-        method: 'POST',
-        headers: {
-          'Content-Type': 'application/x-www-form-urlencoded',
-          'X-Twilio-Signature': signature,
-          'I-Twilio-Idempotency-Token': crypto.randomUUID(),
-        },
-        body: new URLSearchParams(p).toString(),
-      });
+      const res = await postWebhook(url, p, signature);
       return res.status;
     };
     helper.getNode('ask').receive({ to: PERSON, payload: 'first' });

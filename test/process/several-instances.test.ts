@@ -16,6 +16,7 @@ import { after, before, it } from 'node:test';
 import { DEMO_ACCOUNT, TwilioSimulator } from '../../simulator/server';
 import { deliverWebhook } from '../../simulator/webhooks';
 import { Redis } from 'ioredis';
+import { CREDENTIALS, TAB, accountConfig } from '../support/flows';
 import { startProxy, type RoundRobinProxy } from '../support/proxy';
 import { type RedProcess, restartRed, startRed } from '../support/red-process';
 import { noRedis, startRedis, suiteNeeding, type RedisServer } from '../support/redis';
@@ -84,19 +85,8 @@ suiteNeeding(
     /** The host the proxy answers at: webhooks are signed for its URL (the node's "hosts" setting names it). */
     let proxyHost = '';
     const flows = () => [
-      { id: 'tab', type: 'tab', label: 't' },
-      {
-        id: 'account',
-        type: 'twilio-config',
-        name: 'shared',
-        authMode: 'authToken',
-        region: '',
-        edge: '',
-        defaultFrom: HOUSE,
-        baseUrl: simulator.url,
-        stateBackend: 'redis',
-        redisUrl: redis.url,
-      },
+      TAB,
+      accountConfig(simulator.url, { name: 'shared', stateBackend: 'redis', redisUrl: redis.url }),
       {
         id: 'poller',
         type: 'twilio-in',
@@ -176,7 +166,6 @@ suiteNeeding(
         fn(`log-ask-${port}`, `node.log('OUT ask ${port} ' + msg.topic + ' on ' + global.get('instance')); return null;`),
       ),
     ];
-    const credentials = { account: { accountSid: DEMO_ACCOUNT.sid, authToken: DEMO_ACCOUNT.authToken } };
 
     /** The OUT lines of every process so far: what the flows emitted, across instances. */
     const outputs = (prefix: string): string[] =>
@@ -223,7 +212,7 @@ suiteNeeding(
       await simulator.start();
       proxy = await startProxy([]);
       proxyHost = new URL(proxy.url).host;
-      const started = await Promise.all([0, 1, 2].map((i) => startRed(flows(), credentials, settings(`r${i}`))));
+      const started = await Promise.all([0, 1, 2].map((i) => startRed(flows(), CREDENTIALS, settings(`r${i}`))));
       reds.push(...started);
       proxy.targets.push(...reds.map((r) => r.url));
     });

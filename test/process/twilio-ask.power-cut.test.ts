@@ -22,15 +22,15 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import twilio from 'twilio';
 import { DEMO_ACCOUNT, TwilioSimulator } from '../../simulator/server';
+import { sleep } from '../support/assertions';
+import { CREDENTIALS, HOUSE, askFlow, postWebhook } from '../support/flows';
 import { RedProcess, restartRed, startRed } from '../support/red-process';
 
-const HOUSE = '+15017122661';
 const PEOPLE = 200;
 const TIMEOUT_S = 40;
 const PUBLIC = 'https://ask.example.com';
 const RETRY = 1000;
 const person = (n: number) => `+1555030${String(n).padStart(4, '0')}`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** What each person does: answers yes, answers no, or never answers (their question times out). */
 const plan = (n: number): 'yes' | 'no' | 'silent' => (n % 4 === 0 ? 'yes' : n % 4 === 2 ? 'no' : 'silent');
@@ -54,66 +54,20 @@ function flows(simulatorUrl: string, log: string) {
     wires: [['sink']],
   });
   return [
-    { id: 'tab', type: 'tab', label: 't' },
-    {
-      id: 'account',
-      type: 'twilio-config',
-      name: 'a',
-      authMode: 'authToken',
-      region: '',
-      edge: '',
-      defaultFrom: HOUSE,
-      baseUrl: simulatorUrl,
-    },
-    { id: 'asks', type: 'http in', z: 'tab', url: '/ask', method: 'post', upload: false, wires: [['unpack', 'ok']] },
-    {
-      id: 'unpack',
-      type: 'function',
-      z: 'tab',
-      func: 'msg.n = msg.payload.n; msg.to = msg.payload.to; msg.payload = msg.payload.payload; return msg;',
-      outputs: 1,
-      wires: [['ask']],
-    },
-    { id: 'ok', type: 'http response', z: 'tab', statusCode: '200', headers: {}, wires: [] },
-    {
-      id: 'ask',
-      type: 'twilio-ask',
-      z: 'tab',
-      account: 'account',
-      to: 'to',
-      toType: 'msg',
-      body: 'payload',
-      bodyType: 'msg',
-      answers: [
-        { type: 'words', value: 'yes' },
-        { type: 'words', value: 'no' },
-      ],
-      timeout: TIMEOUT_S,
-      mode: 'each',
-      outputs: 5,
-      wires: [['out0'], ['out1'], ['out2'], ['out3'], ['out4']],
-    },
-    ...[0, 1, 2, 3, 4].map(label),
-    {
-      id: 'in',
-      type: 'twilio-in',
-      z: 'tab',
-      account: 'account',
-      path: '/sms',
+    ...askFlow(simulatorUrl, {
       publicBaseUrl: PUBLIC,
-      validate: true,
-      reply: 'auto',
-      dedupe: true,
-      wires: [['news']],
-    },
-    {
-      id: 'news',
-      type: 'function',
-      z: 'tab',
-      func: 'msg.payload = JSON.stringify({ n: -1, news: msg.payload && msg.payload.From }); return msg;',
-      outputs: 1,
-      wires: [['sink']],
-    },
+      timeout: TIMEOUT_S,
+      unpack: 'msg.n = msg.payload.n; msg.to = msg.payload.to; msg.payload = msg.payload.payload; return msg;',
+      label,
+      news: {
+        id: 'news',
+        type: 'function',
+        z: 'tab',
+        func: 'msg.payload = JSON.stringify({ n: -1, news: msg.payload && msg.payload.From }); return msg;',
+        outputs: 1,
+        wires: [['sink']],
+      },
+    }),
     { id: 'catcher', type: 'catch', z: 'tab', scope: null, uncaught: false, wires: [['failed']] },
     {
       id: 'failed',
@@ -200,7 +154,7 @@ describe('a real Node-RED: kill -9 while 200 questions are asked and open', { ti
 
   it('every msg ends exactly once across the runs, no one is asked twice, each answer reaches its own question', async () => {
     const log = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ask-cut-')), 'outcomes.log');
-    red = await startRed(flows(slow.proxy.url, log), { account: { accountSid: DEMO_ACCOUNT.sid, authToken: DEMO_ACCOUNT.authToken } });
+    red = await startRed(flows(slow.proxy.url, log), CREDENTIALS);
     const outcomes = (): Outcome[] =>
       fs.existsSync(log)
         ? fs
@@ -274,11 +228,7 @@ describe('a real Node-RED: kill -9 while 200 questions are asked and open', { ti
         Body: body,
       };
       const signature = twilio.getExpectedTwilioSignature(DEMO_ACCOUNT.authToken, `${PUBLIC}/sms`, params);
-      const res = await fetch(`${red!.url}/sms`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Twilio-Signature': signature },
-        body: new URLSearchParams(params).toString(),
-      });
+      const res = await postWebhook(`${red!.url}/sms`, params, signature, { token: null });
       assert.equal(res.status, 200, `the webhook was taken: ${await res.text()}`);
     };
     for (let n = 0; n < PEOPLE; n++) if (plan(n) !== 'silent') await answer(n, plan(n) === 'yes' ? 'Yes' : 'No');

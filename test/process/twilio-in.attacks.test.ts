@@ -10,6 +10,7 @@ import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import twilio from 'twilio';
 import { DEMO_ACCOUNT } from '../../simulator/server';
+import { CREDENTIALS, postWebhook, replyFlow } from '../support/flows';
 import { RedProcess, startRed } from '../support/red-process';
 
 const TOKEN = DEMO_ACCOUNT.authToken;
@@ -23,25 +24,6 @@ const PARAMS = {
 /** A text of its own each time: what Twilio signs of one text is heard once (a second post of it is a duplicate, answered empty). */
 const freshText = () => ({ ...PARAMS, MessageSid: 'SM' + crypto.randomBytes(16).toString('hex') });
 const BODY_TIMEOUT_MS = 1500;
-
-function flows(path: string) {
-  return [
-    { id: 'tab', type: 'tab', label: 't' },
-    {
-      id: 'account',
-      type: 'twilio-config',
-      name: 'a',
-      authMode: 'authToken',
-      region: '',
-      edge: '',
-      defaultFrom: '',
-      baseUrl: 'http://127.0.0.1:9',
-    },
-    { id: 'in', type: 'twilio-in', z: 'tab', account: 'account', path, validate: true, reply: 'flow', dedupe: true, wires: [['reply']] },
-    { id: 'reply', type: 'twilio-reply', z: 'tab', action: 'message', text: 'got {{payload.Body}}', textType: 'str', wires: [] },
-  ];
-}
-const credentials = { account: { accountSid: DEMO_ACCOUNT.sid, authToken: TOKEN } };
 
 interface RawAnswer {
   status: number;
@@ -138,7 +120,7 @@ for (const variant of variants) {
     const authHeader: Record<string, string> = variant.auth ? { Authorization: variant.auth } : {};
 
     before(async () => {
-      red = await startRed(flows('/twilio/sms'), credentials, variant.settings);
+      red = await startRed(replyFlow('/twilio/sms'), CREDENTIALS, variant.settings);
       port = Number(new URL(red.url).port);
     });
     after(async () => {
@@ -150,16 +132,7 @@ for (const variant of variants) {
       assert.ok(red.alive(), `Node-RED died:\n${red.log().slice(-2000)}`);
       const params = freshText();
       const signature = twilio.getExpectedTwilioSignature(TOKEN, `http://127.0.0.1:${port}${path}`, params);
-      const answer = await fetch(`http://127.0.0.1:${port}${path}`, {
-        method: 'POST',
-        headers: {
-          'Content-Type': 'application/x-www-form-urlencoded',
-          'X-Twilio-Signature': signature,
-          'I-Twilio-Idempotency-Token': crypto.randomUUID(),
-          ...authHeader,
-        },
-        body: new URLSearchParams(params).toString(),
-      });
+      const answer = await postWebhook(`http://127.0.0.1:${port}${path}`, params, signature, { headers: authHeader });
       assert.equal(answer.status, 200);
       assert.match(await answer.text(), /<Message>got still here<\/Message>/);
       assert.ok(!/Uncaught|TypeError/.test(red.log()), red.log().slice(-2000));

@@ -9,39 +9,14 @@ import crypto from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import twilio from 'twilio';
 import { DEMO_ACCOUNT } from '../../simulator/server';
+import { CREDENTIALS, postWebhook, replyFlow } from '../support/flows';
 import { RedProcess, restartRed, startRed } from '../support/red-process';
 
 const TOKEN = DEMO_ACCOUNT.authToken;
 const PUBLIC = 'https://home.example.com';
 const EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response/>';
 
-const flows = [
-  { id: 'tab', type: 'tab', label: 't' },
-  {
-    id: 'account',
-    type: 'twilio-config',
-    name: 'a',
-    authMode: 'authToken',
-    region: '',
-    edge: '',
-    defaultFrom: '',
-    baseUrl: 'http://127.0.0.1:9',
-  },
-  {
-    id: 'in',
-    type: 'twilio-in',
-    z: 'tab',
-    account: 'account',
-    path: '/twilio/sms',
-    publicBaseUrl: PUBLIC,
-    validate: true,
-    reply: 'flow',
-    dedupe: true,
-    wires: [['reply']],
-  },
-  { id: 'reply', type: 'twilio-reply', z: 'tab', action: 'message', text: 'got {{payload.Body}}', textType: 'str', wires: [] },
-];
-const credentials = { account: { accountSid: DEMO_ACCOUNT.sid, authToken: TOKEN } };
+const flows = replyFlow('/twilio/sms', { publicBaseUrl: PUBLIC });
 
 /** A text as Twilio posts it, signed for the public URL (the same whatever port Node-RED listens on). */
 function text(body: string) {
@@ -56,15 +31,7 @@ function text(body: string) {
   };
   const signature = twilio.getExpectedTwilioSignature(TOKEN, `${PUBLIC}/twilio/sms`, params);
   return async (red: RedProcess, token: string = crypto.randomUUID()) => {
-    const res = await fetch(`${red.url}/twilio/sms`, {
-      method: 'POST',
-      headers: {
-        'Content-Type': 'application/x-www-form-urlencoded',
-        'X-Twilio-Signature': signature,
-        'I-Twilio-Idempotency-Token': token,
-      },
-      body: new URLSearchParams(params).toString(),
-    });
+    const res = await postWebhook(`${red.url}/twilio/sms`, params, signature, { token });
     return { status: res.status, body: await res.text() };
   };
 }
@@ -74,7 +41,7 @@ describe('twilio-in after a power cut', { timeout: 120_000 }, () => {
   after(async () => red?.stop());
 
   it('drops a signed "yes" replayed with a fresh token after Node-RED was killed and started again', async () => {
-    red = await startRed(flows, credentials);
+    red = await startRed(flows, CREDENTIALS);
     const yes = text('yes');
     const first = await yes(red);
     assert.equal(first.status, 200);

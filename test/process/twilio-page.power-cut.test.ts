@@ -17,12 +17,12 @@ import { after, before, describe, it } from 'node:test';
 import { EmbeddedStateEngine } from '../../lib/state/embedded';
 import { DEMO_ACCOUNT, TwilioSimulator } from '../../simulator/server';
 import { freePort } from '../support/prism';
+import { CREDENTIALS, TAB, accountConfig } from '../support/flows';
 import { RedProcess, restartRed, startRed } from '../support/red-process';
 
 const ALICE = '+15555550131';
 const BOB = '+15555550132';
 const CAROL = '+15555550133';
-const OURS = '+15017122661';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Waits for `check` to hold, up to `ms`; fails with `what` and Node-RED's last lines. */
@@ -100,17 +100,8 @@ describe('a real Node-RED: kill -9 mid-page, three times', { timeout: 150_000 },
   });
 
   const flows = (triggerPath: string) => [
-    { id: 'tab', type: 'tab', label: 't' },
-    {
-      id: 'account',
-      type: 'twilio-config',
-      name: 'a',
-      authMode: 'authToken',
-      region: '',
-      edge: '',
-      defaultFrom: OURS,
-      baseUrl: simulator.url,
-    },
+    TAB,
+    accountConfig(simulator.url),
     { id: 'trigger', type: 'http in', z: 'tab', url: triggerPath, method: 'post', wires: [['page', 'answer']] },
     { id: 'answer', type: 'http response', z: 'tab', statusCode: '202', wires: [] },
     {
@@ -142,8 +133,7 @@ describe('a real Node-RED: kill -9 mid-page, three times', { timeout: 150_000 },
   ];
 
   it('reaches every contact in order, sends no step twice but the one Twilio never took, and ends the msg once', async () => {
-    const credentials = { account: { accountSid: DEMO_ACCOUNT.sid, authToken: DEMO_ACCOUNT.authToken } };
-    let red: RedProcess | undefined = await startRed(flows('/smoke'), credentials);
+    let red: RedProcess | undefined = await startRed(flows('/smoke'), CREDENTIALS);
     const current = () => red;
     /** Each run's log, kept as it is killed. */
     const logs: string[] = [];
@@ -252,8 +242,7 @@ describe('a real Node-RED: kill -9 mid-page, three times', { timeout: 150_000 },
     const seed = Number(process.env.PAGE_CUT_SEED) || Date.now() % 100_000;
     let state = seed;
     const random = () => (state = (state * 48_271) % 2_147_483_647) / 2_147_483_647;
-    const credentials = { account: { accountSid: DEMO_ACCOUNT.sid, authToken: DEMO_ACCOUNT.authToken } };
-    let red: RedProcess | undefined = await startRed(flows('/alarm'), credentials);
+    let red: RedProcess | undefined = await startRed(flows('/alarm'), CREDENTIALS);
     const current = () => red;
     const records = (kind: 'messages' | 'calls', to: string) => [...simulator[kind].values()].filter((r) => r.to === to);
     const moments: number[] = [];

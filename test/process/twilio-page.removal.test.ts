@@ -10,6 +10,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DEMO_ACCOUNT, TwilioSimulator } from '../../simulator/server';
+import { CREDENTIALS, TAB, accountConfig } from '../support/flows';
 import { startRed } from '../support/red-process';
 
 const ANSWERS_NO_KEY = '+15555550121';
@@ -21,17 +22,8 @@ describe('a real Node-RED: full deploy removing a twilio-page mid-call', { timeo
   after(() => simulator.stop());
 
   const flows = (withPage: boolean, steps: object[] = [{ action: 'call', wait: 60 }]) => [
-    { id: 'tab', type: 'tab', label: 't' },
-    {
-      id: 'account',
-      type: 'twilio-config',
-      name: 'a',
-      authMode: 'authToken',
-      region: '',
-      edge: '',
-      defaultFrom: '+15017122661',
-      baseUrl: simulator.url,
-    },
+    TAB,
+    accountConfig(simulator.url),
     ...(withPage
       ? [
           {
@@ -63,7 +55,7 @@ describe('a real Node-RED: full deploy removing a twilio-page mid-call', { timeo
   ];
 
   it('survives, and hangs the call up', async () => {
-    const red = await startRed(flows(true), { account: { accountSid: DEMO_ACCOUNT.sid, authToken: DEMO_ACCOUNT.authToken } });
+    const red = await startRed(flows(true), CREDENTIALS);
     try {
       const calls = () => [...simulator.calls.values()].filter((c) => c.to === ANSWERS_NO_KEY);
       for (let w = 0; calls().length === 0 && w < 10_000; w += 50) await sleep(50);
@@ -92,7 +84,7 @@ describe('a real Node-RED: full deploy removing a twilio-page mid-call', { timeo
       { action: 'text', wait: 2 },
       { action: 'call', wait: 60 },
     ];
-    const red = await startRed(flows(true, steps), { account: { accountSid: DEMO_ACCOUNT.sid, authToken: DEMO_ACCOUNT.authToken } });
+    const red = await startRed(flows(true, steps), CREDENTIALS);
     try {
       const texts = () => [...simulator.messages.values()].filter((m) => m.to === ANSWERS_NO_KEY);
       for (let w = 0; texts().length === 0 && w < 10_000; w += 50) await sleep(50);

@@ -21,7 +21,6 @@
  * never crash Node-RED: they are set aside, and a valid intent beside them is reconciled.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { open } from 'lmdb';
@@ -30,95 +29,26 @@ import { EmbeddedStateEngine } from '../../lib/state/embedded';
 import { OUTCOME_WAIT_PREFIX } from '../../lib/waits/outcome-waits';
 import { DEMO_ACCOUNT, TwilioSimulator } from '../../simulator/server';
 import { RedProcess, restartRed, startRed } from '../support/red-process';
-import { until } from '../support/assertions';
+import { sleep, until } from '../support/assertions';
+import { CREDENTIALS, HOUSE, endedLog, endings as endingsIn, outcomeFlow, recorderSettings } from '../support/flows';
 
 const MSGS = 3_000;
 /** A msg posted after a restart: its text comes once the restored intents were looked up. */
 const PROBE = 99_999;
-const FROM = '+15017122661';
 /** Forty recipients, none of them one of the simulator's people: each text is delivered. */
 const recipientOf = (id: number) => `+1555555${3100 + (id % 40)}`;
 const bodyOf = (id: number) => `power cut ${id}`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-/** The flow's functions append to a file in the user dir (settings.js lives there). */
-const SETTINGS = `functionGlobalContext: { fs: require('fs'), path: require('path'), userDir: __dirname },`;
-const CREDENTIALS = { account: { accountSid: DEMO_ACCOUNT.sid, authToken: DEMO_ACCOUNT.authToken } };
+/** The flow's recorders append to ended.log in the user dir (settings.js lives there). */
+const SETTINGS = recorderSettings();
 
-/** Appends "<what> <id> <detail>" to ended.log in the user dir. */
-const recorder = (id: string, what: string, detail: string) => ({
-  id,
-  type: 'function',
-  z: 'tab',
-  func: `const fs = global.get('fs'); const p = global.get('path');
-fs.appendFileSync(p.join(global.get('userDir'), 'ended.log'), '${what} ' + msg.id + ' ' + (${detail}) + '\\n');
-return null;`,
-  outputs: 0,
-  wires: [],
-});
-
-function flows(baseUrl: string): object[] {
-  return [
-    { id: 'tab', type: 'tab', label: 't' },
-    // Few requests at once: a burst queues behind them, so a kill finds intents whose requests never went.
-    {
-      id: 'account',
-      type: 'twilio-config',
-      name: 'a',
-      authMode: 'authToken',
-      region: '',
-      edge: '',
-      defaultFrom: FROM,
-      baseUrl,
-      maxConcurrency: 8,
-    },
-    { id: 'in', type: 'http in', z: 'tab', url: '/go', method: 'post', wires: [['prep']] },
-    {
-      id: 'prep',
-      type: 'function',
-      z: 'tab',
-      func: `msg.id = msg.payload.id; msg.to = msg.payload.to; msg.text = 'power cut ' + msg.payload.id;
-const reply = { req: msg.req, res: msg.res, payload: 'ok', statusCode: 200 };
-delete msg.req; delete msg.res;
-return [msg, reply];`,
-      outputs: 2,
-      wires: [['send'], ['reply']],
-    },
-    { id: 'reply', type: 'http response', z: 'tab', wires: [] },
-    {
-      id: 'send',
-      type: 'twilio-send',
-      z: 'tab',
-      account: 'account',
-      resource: 'message',
-      to: 'to',
-      toType: 'msg',
-      body: 'text',
-      bodyType: 'msg',
-      waitFor: 'outcome',
-      outcomeTimeout: 600,
-      failureOutput: true,
-      outputs: 2,
-      wires: [['reached'], ['missed']],
-    },
-    recorder('reached', 'out1', 'msg.payload.status'),
-    recorder('missed', 'out2', 'msg.payload.status'),
-    { id: 'catcher', type: 'catch', z: 'tab', scope: ['send'], uncaught: false, wires: [['caught']] },
-    recorder('caught', 'error', 'msg.error && msg.error.code'),
-  ];
-}
+// Few requests at once: a burst queues behind them, so a kill finds intents whose requests never went.
+const flows = (baseUrl: string): object[] =>
+  outcomeFlow(baseUrl, `msg.id = msg.payload.id; msg.to = msg.payload.to; msg.text = 'power cut ' + msg.payload.id;`, {
+    account: { maxConcurrency: 8 },
+  });
 
 /** The endings the flow wrote, by msg id. */
-function endings(userDir: string): Map<string, string[]> {
-  const file = path.join(userDir, 'ended.log');
-  const byId = new Map<string, string[]>();
-  if (!fs.existsSync(file)) return byId;
-  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
-    if (!line) continue;
-    const [what, id, detail] = line.split(' ');
-    byId.set(id, [...(byId.get(id) ?? []), `${what} ${detail}`]);
-  }
-  return byId;
-}
+const endings = (userDir: string) => endingsIn(endedLog(userDir));
 
 /** Posts ids to /go, `concurrency` at a time, until `stop()`; answers the ids whose POST was answered 200. */
 async function post(red: RedProcess, ids: number[], concurrency: number, stop: () => boolean = () => false) {
@@ -263,7 +193,7 @@ describe('a real Node-RED: kill -9 during 3,000 outcome waits', { timeout: 180_0
       sids: {},
       errors: {},
       outcomes: {},
-      intents: { [recipientOf(1)]: { to: recipientOf(1), from: FROM, body: 'never sent', at: now } },
+      intents: { [recipientOf(1)]: { to: recipientOf(1), from: HOUSE, body: 'never sent', at: now } },
     };
     const damaged: Record<string, unknown> = {
       recipientNull: { ...valid, sids: { [recipientOf(2)]: null }, intents: undefined },

@@ -26,3 +26,16 @@ export async function until(check: () => boolean, what: string, ms = 15_000): Pr
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Resolves with `check`'s first truthy value, trying every 50 ms; fails the test with `what` after `ms`. */
+export async function eventually<T>(what: string, check: () => T | undefined | false, ms = 20_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}

@@ -273,3 +273,45 @@ export function statusesOf(node: RuntimeNode): Array<{ fill?: string; shape?: st
     .filter((call) => call.thisValue === node)
     .map((call) => call.args[0] as { text?: string });
 }
+
+/** Loads `flow` (nodes on tab `tab`) beside the account node `account` (auth token) pointed at the simulator. */
+export async function loadWithAccount(simulatorUrl: string, flow: FlowNode[]): Promise<void> {
+  const { node, credentials } = accountNode(simulatorUrl, 'authToken');
+  await helper.load(allNodes, [{ id: 'tab', type: 'tab', label: 't' }, { ...node, id: 'account' }, ...flow], { account: credentials });
+}
+
+/** twilio-in `in` at `path`: signed, answered at once, duplicates dropped for 10 minutes; its news to helper `news`. */
+export function signedInbound(path: string): FlowNode[] {
+  return [
+    {
+      id: 'in',
+      type: 'twilio-in',
+      z: 'tab',
+      account: 'account',
+      path,
+      validate: true,
+      reply: 'auto',
+      dedupe: true,
+      dedupeWindow: 600,
+      wires: [['news']],
+    },
+    { id: 'news', type: 'helper', z: 'tab' },
+  ];
+}
+
+/** Every msg each of the loaded helper nodes `ids` receives from now on, by id. */
+export function received(ids: string[]): Record<string, any[]> {
+  const got: Record<string, any[]> = {};
+  for (const id of ids) {
+    got[id] = [];
+    helper.getNode(id).on('input', (m: any) => got[id].push(m));
+  }
+  return got;
+}
+
+/** The string Twilio signs after the URL: the sorted keys, each key then its value, no separator. */
+export const signedText = (params: Record<string, string>) =>
+  Object.keys(params)
+    .sort()
+    .map((k) => k + params[k])
+    .join('');

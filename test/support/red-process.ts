@@ -50,11 +50,43 @@ function prepareUserDir(userDir: string, flows: object[], credentials: Record<st
   fs.writeFileSync(path.join(userDir, 'flows_cred.json'), JSON.stringify(credentials));
 }
 
+/**
+ * In settings.js: what a Node-RED that does not stop says in its log (which the suite prints when
+ * it kills it): that SIGTERM came, what is still open 10 s later, and whether it began to exit.
+ */
+const STOP_DIAGNOSTICS = `process.on('SIGTERM', () => {
+  console.log('red-process: SIGTERM');
+  const handles = () => process._getActiveHandles().map((h) => h.constructor.name + (h.remotePort ? ':' + h.remotePort : '')).join(', ');
+  setTimeout(() => console.log('red-process: alive 10 s after SIGTERM; open: ' + handles()), 10000).unref();
+});
+process.on('exit', () => console.log('red-process: exiting'));`;
+
+/** Each thread of process `pid` and what it waits in (Linux /proc): where a process that does not exit is stuck. */
+function threadsOf(pid: number): string {
+  const dir = `/proc/${pid}/task`;
+  if (!fs.existsSync(dir)) return '';
+  const read = (tid: string, file: string) => {
+    try {
+      return fs.readFileSync(path.join(dir, tid, file), 'utf8').trim();
+    } catch {
+      return '?';
+    }
+  };
+  return fs
+    .readdirSync(dir)
+    .map(
+      (tid) =>
+        `thread ${tid} ${read(tid, 'comm')}: state ${read(tid, 'stat').split(') ')[1]?.split(' ')[0]}, waits in ${read(tid, 'wchan')}`,
+    )
+    .join('\n');
+}
+
 async function launchRed(userDir: string, settings: string): Promise<RedProcess> {
   const port = await freePort();
   fs.writeFileSync(
     path.join(userDir, 'settings.js'),
-    `module.exports = {
+    `${STOP_DIAGNOSTICS}
+module.exports = {
   uiHost: '127.0.0.1', uiPort: ${port}, flowFile: 'flows.json', credentialSecret: false,
   diagnostics: { enabled: false }, telemetry: { enabled: false, updateNotification: false },
   editorTheme: { projects: { enabled: false }, tours: false },
@@ -82,7 +114,8 @@ async function launchRed(userDir: string, settings: string): Promise<RedProcess>
         child.kill('SIGTERM');
         // Node-RED gives its nodes 15 s to close; one that takes longer is killed, and said, rather than holding the suite.
         const timer = setTimeout(() => {
-          process.stderr.write(`red-process: Node-RED did not stop within 20 s of SIGTERM; killed\n${log.slice(-2000)}\n`);
+          const threads = threadsOf(child.pid!);
+          process.stderr.write(`red-process: Node-RED did not stop within 20 s of SIGTERM; killed\n${log.slice(-2000)}\n${threads}\n`);
           child.kill('SIGKILL');
         }, 20_000);
         await exited;
