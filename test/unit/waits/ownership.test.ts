@@ -28,6 +28,13 @@ const isRecord = (value: unknown): value is Rec =>
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ownership-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 let dirs = 0;
+/** The engines opened: pass() lets their writes settle. */
+const engines = new Set<StateEngine>();
+function openEngine(clock: ManualClock): StateEngine {
+  const engine = openStateEngine({ backend: 'embedded', dir: path.join(tmp, `e${++dirs}`) }, clock);
+  engines.add(engine);
+  return engine;
+}
 
 /** The embedded engine as an engine instances share (what Redis is): ownership applies. */
 function sharedView(engine: StateEngine): StateEngine {
@@ -42,11 +49,17 @@ function sharedView(engine: StateEngine): StateEngine {
 
 const LEASE_MS = 3_000;
 
-/** Moves the clock on in steps, letting the store's real I/O (LMDB commits) finish between them. */
+/**
+ * Moves the clock on in steps, letting the store's real I/O (LMDB commits, each a chain of awaits)
+ * finish between them: on a loaded machine a lease renewal can else fall a lease behind the clock.
+ */
 async function pass(clock: ManualClock, ms: number): Promise<void> {
   for (let left = ms; left > 0; left -= 250) {
     await clock.advance(Math.min(250, left));
-    await new Promise((resolve) => setTimeout(resolve, 15));
+    for (let i = 0; i < 3; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      await Promise.all([...engines].map((engine) => engine.settled?.()));
+    }
   }
 }
 
@@ -84,7 +97,7 @@ async function holdOne(room: WaitingRoom<Rec>, step: number) {
 describe('waits owned by an instance lease', () => {
   it('a live instance keeps its waits; a dead one’s are taken over once, by one of the others, within the lease', async () => {
     const clock = new ManualClock();
-    const raw = openStateEngine({ backend: 'embedded', dir: path.join(tmp, `e${++dirs}`) }, clock);
+    const raw = openEngine(clock);
     const engine = sharedView(raw);
     try {
       const deadClock = new ManualClock(clock.now());
@@ -141,7 +154,7 @@ describe('waits owned by an instance lease', () => {
 
   it('after a stall that lapsed every lease at once, an owner takes its lease back at once, and one that has none takes nothing over', async () => {
     const clock = new ManualClock();
-    const raw = openStateEngine({ backend: 'embedded', dir: path.join(tmp, `e${++dirs}`) }, clock);
+    const raw = openEngine(clock);
     // Redis stalled past every lease: each command fails meanwhile (no renewal gets through).
     let stalled = false;
     const shared = sharedView(raw);
@@ -177,7 +190,7 @@ describe('waits owned by an instance lease', () => {
 
   it('a wait saved again by its live holder stays its own (its versions follow its writes)', async () => {
     const clock = new ManualClock();
-    const raw = openStateEngine({ backend: 'embedded', dir: path.join(tmp, `e${++dirs}`) }, clock);
+    const raw = openEngine(clock);
     const engine = sharedView(raw);
     try {
       const a = instance(engine, 'A', clock);
@@ -199,7 +212,7 @@ describe('waits owned by an instance lease', () => {
 
   it('a restart in the same home (host and user dir) takes over what its predecessor held at once, not a lease later', async () => {
     const clock = new ManualClock();
-    const raw = openStateEngine({ backend: 'embedded', dir: path.join(tmp, `e${++dirs}`) }, clock);
+    const raw = openEngine(clock);
     const engine = sharedView(raw);
     try {
       const first = instance(engine, 'A1', new ManualClock(clock.now()), 'host /data');
@@ -225,7 +238,7 @@ describe('waits owned by an instance lease', () => {
 
   it('one-instance engine (embedded): a restart resumes every wait at once, whoever held it before', async () => {
     const clock = new ManualClock();
-    const engine = openStateEngine({ backend: 'embedded', dir: path.join(tmp, `e${++dirs}`) }, clock);
+    const engine = openEngine(clock);
     try {
       await engine.put('node/n1/wait-x', { msg: {}, step: 1, [HELD_BY]: 'a previous process' });
       await engine.put('node/n1/wait-y', { msg: {}, step: 2 });
@@ -240,7 +253,7 @@ describe('waits owned by an instance lease', () => {
 
   it('a record of no instance (written before leases) is taken at once by one instance', async () => {
     const clock = new ManualClock();
-    const raw = openStateEngine({ backend: 'embedded', dir: path.join(tmp, `e${++dirs}`) }, clock);
+    const raw = openEngine(clock);
     const engine = sharedView(raw);
     try {
       await raw.put('node/n1/wait-old', { msg: {}, step: 7 });
