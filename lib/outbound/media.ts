@@ -186,6 +186,8 @@ export interface HeldMedia {
 export class MediaShelf {
   /** Which media each message of this process sent (for its final status). */
   private readonly bySid = new Map<string, string[]>();
+  /** The commit running now (the room is checked and taken by one commit at a time). */
+  private committing: Promise<unknown> = Promise.resolve();
 
   constructor(
     readonly engine: StateEngine,
@@ -210,17 +212,19 @@ export class MediaShelf {
     const hashes = fresh.map(([hash]) => hash);
     return {
       urls,
-      commit: async () => {
-        await this.checkRoom(
-          fresh.reduce((sum, [, e]) => sum + e.bytes.length, 0),
-          fresh.length,
-        );
-        for (const [hash, entry] of fresh) {
-          const stored: StoredMedia = { d: entry.bytes.toString('base64'), t: entry.type, n: entry.bytes.length, a: this.accountSid };
-          await this.engine.put(`${SIZE}${this.accountSid}/${hash}`, entry.bytes.length, { ttlMs: MEDIA_TTL_MS });
-          await this.engine.put(ITEM + hash, stored, { ttlMs: MEDIA_TTL_MS });
-        }
-      },
+      // One commit at a time per shelf: commits that ran at once each saw the room free and all wrote.
+      commit: () =>
+        this.oneAtATime(async () => {
+          await this.checkRoom(
+            fresh.reduce((sum, [, e]) => sum + e.bytes.length, 0),
+            fresh.length,
+          );
+          for (const [hash, entry] of fresh) {
+            const stored: StoredMedia = { d: entry.bytes.toString('base64'), t: entry.type, n: entry.bytes.length, a: this.accountSid };
+            await this.engine.put(`${SIZE}${this.accountSid}/${hash}`, entry.bytes.length, { ttlMs: MEDIA_TTL_MS });
+            await this.engine.put(ITEM + hash, stored, { ttlMs: MEDIA_TTL_MS });
+          }
+        }),
       sent: (sid, status) => {
         this.bySid.set(sid, hashes);
         if (FINAL_STATUSES.has(status ?? '')) void this.finished(sid).catch(() => undefined);
@@ -252,6 +256,12 @@ export class MediaShelf {
       if (await this.engine.get(FETCHED + hash)) await this.forget(hash);
       else await this.engine.put(FINAL + hash, true, { ttlMs: MEDIA_TTL_MS });
     }
+  }
+
+  private oneAtATime(run: () => Promise<void>): Promise<void> {
+    const next = this.committing.then(run, run);
+    this.committing = next.catch(() => undefined);
+    return next;
   }
 
   private async checkRoom(bytes: number, count: number): Promise<void> {
