@@ -315,7 +315,13 @@ async function lookUp(token: string): Promise<{ stored: StoredMedia; hash: strin
 
 /** What a GET or HEAD of a media URL gets; the one 404 for anything else there is to say. */
 export async function answerMedia(method: string, token: string, res: ServerResponse): Promise<void> {
-  const common = { 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'no-referrer' };
+  // Bytes a stranger may have chosen, on Node-RED's origin: nothing in them runs, loads or frames there.
+  const common = {
+    'Cache-Control': 'no-store',
+    'X-Content-Type-Options': 'nosniff',
+    'Referrer-Policy': 'no-referrer',
+    'Content-Security-Policy': "default-src 'none'; sandbox",
+  };
   if (method !== 'GET' && method !== 'HEAD') {
     res.writeHead(405, { ...common, Allow: 'GET, HEAD', 'Content-Type': 'text/plain' });
     return void res.end('Method Not Allowed');
@@ -331,7 +337,8 @@ export async function answerMedia(method: string, token: string, res: ServerResp
     ...common,
     'Content-Type': stored.t,
     'Content-Length': String(bytes.length),
-    'Content-Disposition': `inline; filename="media.${EXTENSIONS[stored.t] ?? 'bin'}"`,
+    // A PDF (which a viewer may script) is downloaded, never opened on this origin; Twilio reads only the type.
+    'Content-Disposition': `${stored.t.startsWith('image/') ? 'inline' : 'attachment'}; filename="media.${EXTENSIONS[stored.t] ?? 'bin'}"`,
   });
   res.end(method === 'HEAD' ? undefined : bytes);
   if (method === 'GET') await fetched(engine, stored.a, hash).catch(() => undefined);
