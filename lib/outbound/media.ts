@@ -129,14 +129,23 @@ export async function readAllowedFile(given: string, mediaDir: string | undefine
   if (!mediaDir) throw refusedPath('mediaNoFolder');
   if (given.includes('\0') || given.split(/[\\/]/).includes('..')) throw refusedPath('mediaOutside');
   let folder: string;
-  let real: string;
   try {
     folder = await fs.promises.realpath(mediaDir);
-    real = await fs.promises.realpath(path.resolve(folder, given));
   } catch {
     throw refusedPath('mediaNotFound');
   }
-  if (!real.startsWith(folder.endsWith(path.sep) ? folder : folder + path.sep)) throw refusedPath('mediaOutside');
+  const inside = (candidate: string, base: string) => candidate.startsWith(base.endsWith(path.sep) ? base : base + path.sep);
+  // Outside the folder (as written, or as its real path) is refused before the disk is asked about it:
+  // whether a file exists elsewhere is nobody's business (a refusal may be texted back to a stranger).
+  const candidate = path.resolve(folder, given);
+  if (!inside(candidate, folder) && !inside(path.resolve(mediaDir, given), path.resolve(mediaDir))) throw refusedPath('mediaOutside');
+  let real: string;
+  try {
+    real = await fs.promises.realpath(candidate);
+  } catch {
+    throw refusedPath('mediaNotFound');
+  }
+  if (!inside(real, folder)) throw refusedPath('mediaOutside');
   let handle: fs.promises.FileHandle;
   try {
     // Not following a last symlink, and never waiting on a FIFO (it is then refused as no regular file).
