@@ -87,10 +87,7 @@ describe('attack: a stranger and the Twilio sidebar', () => {
     await until(() => news.length === 1, 'the signed webhook reached the flow');
     const entry = (await served()).traffic.find((t) => t.sid === sid);
     assert.ok(entry, 'listed');
-    assert.ok(
-      !/[<>]/.test(entry.from.replace(/^•+/, '').slice(0, 0)) && !entry.from.includes('<img'),
-      `From kept as markup: ${entry.from}`,
-    );
+    assert.ok(!entry.from.includes('<img') && !entry.from.includes('onerror'), `From kept as markup: ${entry.from}`);
     assert.equal(entry.status, 'unknown', 'a status outside Twilio’s alphabet is not shown');
     const before = await served();
     assert.ok(!JSON.stringify(before).includes('swordfish'), 'no body text');
