@@ -10,7 +10,7 @@
  * taken as Twilio's (as it was before this check), never refused on a guess.
  */
 import type { TwilioAccount } from '../account/account';
-import { Clock, systemClock } from '../core/clock';
+import { Clock, Timer, systemClock } from '../core/clock';
 import { FINAL_STATUSES } from './outcomes';
 
 /** Calls remembered as ended (or unknown to the account), with when: the oldest is forgotten first. */
@@ -19,6 +19,11 @@ export const CALLS_KEPT = 1_000;
 export const LIVE_FOR_MS = 1_000;
 /** Twilio's last requests of a call (a <Dial> action after a hang-up, its retries) come within this of its end. */
 export const LAST_REQUESTS_MS = 5 * 60_000;
+/**
+ * How long a look may take: Twilio gives up on a webhook after 15 s (the caller hears an application
+ * error), so a look stuck behind a busy queue or a slow API says nothing, as a failed one does.
+ */
+export const LOOK_TIMEOUT_MS = 5_000;
 
 /** Sets key to value, forgetting the oldest key once `limit` are kept. */
 function keepBounded<V>(map: Map<string, V>, key: string, value: V, limit: number): void {
@@ -47,7 +52,8 @@ export class CallLiveness {
     if (until !== undefined && until > now) return false;
     let endedAt: number;
     try {
-      const call = await this.account.clientFor(this.owner).calls(callSid).fetch();
+      const call = await this.lookInTime(callSid);
+      if (!call) return false;
       if (!Object.hasOwn(FINAL_STATUSES.call, call.status)) {
         keepBounded(this.liveUntil, callSid, now + LIVE_FOR_MS, CALLS_KEPT);
         return false;
@@ -62,5 +68,14 @@ export class CallLiveness {
     }
     keepBounded(this.endedAt, callSid, endedAt, CALLS_KEPT);
     return this.clock.now() - endedAt > LAST_REQUESTS_MS;
+  }
+
+  /** The call as Twilio has it, or undefined when it did not answer within LOOK_TIMEOUT_MS. */
+  private lookInTime(callSid: string): Promise<{ status: string; endTime?: Date | null } | undefined> {
+    const look = this.account.clientFor(this.owner).calls(callSid).fetch();
+    let timer: Timer | undefined;
+    const late = new Promise<undefined>((resolve) => (timer = this.clock.setTimeout(() => resolve(undefined), LOOK_TIMEOUT_MS)));
+    look.catch(() => undefined); // a look answered after its time is not waited for
+    return Promise.race([look, late]).finally(() => this.clock.clearTimeout(timer));
   }
 }

@@ -129,14 +129,23 @@ export async function readAllowedFile(given: string, mediaDir: string | undefine
   if (!mediaDir) throw refusedPath('mediaNoFolder');
   if (given.includes('\0') || given.split(/[\\/]/).includes('..')) throw refusedPath('mediaOutside');
   let folder: string;
-  let real: string;
   try {
     folder = await fs.promises.realpath(mediaDir);
-    real = await fs.promises.realpath(path.resolve(folder, given));
   } catch {
     throw refusedPath('mediaNotFound');
   }
-  if (!real.startsWith(folder.endsWith(path.sep) ? folder : folder + path.sep)) throw refusedPath('mediaOutside');
+  const inside = (candidate: string, base: string) => candidate.startsWith(base.endsWith(path.sep) ? base : base + path.sep);
+  // Outside the folder (as written, or as its real path) is refused before the disk is asked about it:
+  // whether a file exists elsewhere is nobody's business (a refusal may be texted back to a stranger).
+  const candidate = path.resolve(folder, given);
+  if (!inside(candidate, folder) && !inside(path.resolve(mediaDir, given), path.resolve(mediaDir))) throw refusedPath('mediaOutside');
+  let real: string;
+  try {
+    real = await fs.promises.realpath(candidate);
+  } catch {
+    throw refusedPath('mediaNotFound');
+  }
+  if (!inside(real, folder)) throw refusedPath('mediaOutside');
   let handle: fs.promises.FileHandle;
   try {
     // Not following a last symlink, and never waiting on a FIFO (it is then refused as no regular file).
@@ -186,6 +195,8 @@ export interface HeldMedia {
 export class MediaShelf {
   /** Which media each message of this process sent (for its final status). */
   private readonly bySid = new Map<string, string[]>();
+  /** The commit running now (the room is checked and taken by one commit at a time). */
+  private committing: Promise<unknown> = Promise.resolve();
 
   constructor(
     readonly engine: StateEngine,
@@ -210,17 +221,19 @@ export class MediaShelf {
     const hashes = fresh.map(([hash]) => hash);
     return {
       urls,
-      commit: async () => {
-        await this.checkRoom(
-          fresh.reduce((sum, [, e]) => sum + e.bytes.length, 0),
-          fresh.length,
-        );
-        for (const [hash, entry] of fresh) {
-          const stored: StoredMedia = { d: entry.bytes.toString('base64'), t: entry.type, n: entry.bytes.length, a: this.accountSid };
-          await this.engine.put(`${SIZE}${this.accountSid}/${hash}`, entry.bytes.length, { ttlMs: MEDIA_TTL_MS });
-          await this.engine.put(ITEM + hash, stored, { ttlMs: MEDIA_TTL_MS });
-        }
-      },
+      // One commit at a time per shelf: commits that ran at once each saw the room free and all wrote.
+      commit: () =>
+        this.oneAtATime(async () => {
+          await this.checkRoom(
+            fresh.reduce((sum, [, e]) => sum + e.bytes.length, 0),
+            fresh.length,
+          );
+          for (const [hash, entry] of fresh) {
+            const stored: StoredMedia = { d: entry.bytes.toString('base64'), t: entry.type, n: entry.bytes.length, a: this.accountSid };
+            await this.engine.put(`${SIZE}${this.accountSid}/${hash}`, entry.bytes.length, { ttlMs: MEDIA_TTL_MS });
+            await this.engine.put(ITEM + hash, stored, { ttlMs: MEDIA_TTL_MS });
+          }
+        }),
       sent: (sid, status) => {
         this.bySid.set(sid, hashes);
         if (FINAL_STATUSES.has(status ?? '')) void this.finished(sid).catch(() => undefined);
@@ -252,6 +265,12 @@ export class MediaShelf {
       if (await this.engine.get(FETCHED + hash)) await this.forget(hash);
       else await this.engine.put(FINAL + hash, true, { ttlMs: MEDIA_TTL_MS });
     }
+  }
+
+  private oneAtATime(run: () => Promise<void>): Promise<void> {
+    const next = this.committing.then(run, run);
+    this.committing = next.catch(() => undefined);
+    return next;
   }
 
   private async checkRoom(bytes: number, count: number): Promise<void> {
@@ -305,7 +324,13 @@ async function lookUp(token: string): Promise<{ stored: StoredMedia; hash: strin
 
 /** What a GET or HEAD of a media URL gets; the one 404 for anything else there is to say. */
 export async function answerMedia(method: string, token: string, res: ServerResponse): Promise<void> {
-  const common = { 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'no-referrer' };
+  // Bytes a stranger may have chosen, on Node-RED's origin: nothing in them runs, loads or frames there.
+  const common = {
+    'Cache-Control': 'no-store',
+    'X-Content-Type-Options': 'nosniff',
+    'Referrer-Policy': 'no-referrer',
+    'Content-Security-Policy': "default-src 'none'; sandbox",
+  };
   if (method !== 'GET' && method !== 'HEAD') {
     res.writeHead(405, { ...common, Allow: 'GET, HEAD', 'Content-Type': 'text/plain' });
     return void res.end('Method Not Allowed');
@@ -321,7 +346,8 @@ export async function answerMedia(method: string, token: string, res: ServerResp
     ...common,
     'Content-Type': stored.t,
     'Content-Length': String(bytes.length),
-    'Content-Disposition': `inline; filename="media.${EXTENSIONS[stored.t] ?? 'bin'}"`,
+    // A PDF (which a viewer may script) is downloaded, never opened on this origin; Twilio reads only the type.
+    'Content-Disposition': `${stored.t.startsWith('image/') ? 'inline' : 'attachment'}; filename="media.${EXTENSIONS[stored.t] ?? 'bin'}"`,
   });
   res.end(method === 'HEAD' ? undefined : bytes);
   if (method === 'GET') await fetched(engine, stored.a, hash).catch(() => undefined);

@@ -180,7 +180,7 @@ export async function runVerify(account: TwilioAccount, request: VerifyRequest, 
     const resource = (typeof response.body === 'object' && response.body !== null ? response.body : {}) as Record<string, unknown>;
     result = { ...outcomeOf(request.action, String(resource.status ?? '')), resource };
   } catch (err) {
-    const error = toTwilioNodeError(err, account.redact);
+    const error = withoutCode(toTwilioNodeError(err, account.redact), request.code);
     const refusals = request.action === 'start' ? START_REFUSALS : CHECK_REFUSALS;
     if (!refusals.includes(error.code)) throw error;
     const outcome = request.action === 'start' ? 'notDelivered' : 'expired';
@@ -190,6 +190,24 @@ export async function runVerify(account: TwilioAccount, request: VerifyRequest, 
   if (result.output === 0) status.success(`twilio-verify.status.${shown}`);
   else status.warning(`twilio-verify.status.${shown}`);
   return result;
+}
+
+/**
+ * The error with the code masked wherever Twilio's answer (or a proxy's error page) quoted it: its
+ * message, its localised text's values, its more-info link and its stack. Nothing that reaches a msg,
+ * the log or a status carries the code.
+ */
+function withoutCode(error: TwilioNodeError, code: string | undefined): TwilioNodeError {
+  if (!code) return error;
+  const mask = (value: string) => value.split(code).join('••••');
+  const has = (value: unknown) => typeof value === 'string' && value.includes(code);
+  const subs = error.text?.subs ?? {};
+  if (!has(error.message) && !has(error.moreInfo) && !has(error.stack) && !Object.values(subs).some(has)) return error;
+  const masked = Object.fromEntries(Object.entries(subs).map(([k, v]) => [k, typeof v === 'string' ? mask(v) : v]));
+  const details = { twilioCode: error.twilioCode, status: error.status, moreInfo: error.moreInfo && mask(error.moreInfo) };
+  const safe = new TwilioNodeError(error.code, error.text ? { key: error.text.key, subs: masked } : mask(error.message), details);
+  if (error.text) safe.message = mask(error.message);
+  return safe;
 }
 
 /** What a refusal says of the verification: too many checks, gone (expired, approved or canceled before), or not delivered. */
