@@ -16,7 +16,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { after, before, describe, it } from 'node:test';
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { DEMO_ACCOUNT, TwilioSimulator } from '../../simulator/server';
 import { eventually, sleep } from '../support/assertions';
 import {
@@ -100,12 +100,14 @@ suiteNeeding(
       for (const name of ['A', 'B']) reds.push(await startRed(flows, CREDENTIALS, settingsFor(logFile, name, lease)));
       return reds.slice(-2);
     }
-    before(async () => {
-      await simulator.start();
+    before(() => simulator.start());
+    // Each test on a Redis of its own, its instances stopped after it: the same flows left running on
+    // one Redis would take the next test's waits over and end them into the last test's log.
+    beforeEach(async () => {
       redis = await startRedis();
     });
-    after(async () => {
-      for (const red of reds) {
+    afterEach(async () => {
+      for (const red of reds.splice(0)) {
         try {
           process.kill(red.pid, 'SIGCONT');
         } catch {
@@ -114,6 +116,8 @@ suiteNeeding(
         await red.stop();
       }
       await redis?.stop();
+    });
+    after(async () => {
       await simulator.stop();
       logs.remove();
     });
