@@ -286,8 +286,11 @@ const shelves = new Map<StateEngine, Map<string, MediaShelf>>();
 /**
  * The accounts whose nodes may send media, by Account SID (the newest config node of each): a media
  * request looks in their engines, opened only then (after a restart, before any node sent anything).
+ * Each is the config node running now under that node's id: a deploy that removed every twilio-send
+ * (a tab disabled) while Twilio had yet to fetch a photo left the closed node here, and the photo of a
+ * message already created was a 404 (the MMS failed with 11200).
  */
-const accounts = new Map<string, { state?: StateEngine }>();
+const accounts = new Map<string, () => { state?: StateEngine } | undefined>();
 
 /** The account's shelf in `engine` (one per engine and account in this process). */
 export function mediaShelf(engine: StateEngine, accountSid: string): MediaShelf {
@@ -303,8 +306,8 @@ async function lookUp(token: string): Promise<{ stored: StoredMedia; hash: strin
   if (!TOKEN.test(token)) return undefined;
   const hash = hashOf(token);
   const engines = new Set<StateEngine>();
-  for (const account of accounts.values()) {
-    const engine = account.state; // undefined once closed
+  for (const current of accounts.values()) {
+    const engine = current()?.state; // undefined once closed
     if (engine) engines.add(engine);
   }
   for (const engine of engines) {
@@ -384,15 +387,25 @@ export interface MediaSending {
   watch?(sid: string, listener: (status: string | undefined) => void): () => void;
 }
 
+/** The config node running now with the id of `account` (a deploy replaces it), or `account` itself. */
+function runningAccount<A extends { state?: StateEngine; id?: unknown }>(RED: NodeAPI, account: A): () => A | undefined {
+  const id = typeof account.id === 'string' ? account.id : undefined;
+  return () => {
+    if (id === undefined) return account;
+    const running = RED.nodes?.getNode?.(id) as unknown as A | null | undefined;
+    return running ?? account;
+  };
+}
+
 /** The media sending of an account, with the settings.js folder and a public base URL if one is set. */
 export function mediaSending(
   RED: NodeAPI,
-  account: { state?: StateEngine; accountSid: string; publicBaseUrl?: string } | undefined,
+  account: { id?: string; state?: StateEngine; accountSid: string; publicBaseUrl?: string } | undefined,
   receiverBase?: () => string | undefined,
   watch?: MediaSending['watch'],
 ): MediaSending {
   const settings = (RED.settings as unknown as { twilio?: { mediaDir?: unknown } } | undefined)?.twilio;
-  if (account?.accountSid) accounts.set(account.accountSid, account);
+  if (account?.accountSid) accounts.set(account.accountSid, runningAccount(RED, account));
   return {
     mediaDir: typeof settings?.mediaDir === 'string' && settings.mediaDir !== '' ? settings.mediaDir : undefined,
     base: () => {

@@ -175,6 +175,48 @@ describe('MMS media through a power cut (embedded store)', { timeout: 150_000 },
   });
 });
 
+describe('MMS media through a redeploy', { timeout: 150_000 }, () => {
+  const simulator = new TwilioSimulator({ accounts: [DEMO_ACCOUNT] });
+  let proxy: RoundRobinProxy;
+  let red: RedProcess | undefined;
+  before(async () => {
+    await simulator.start();
+    proxy = await startProxy([]);
+  });
+  after(async () => {
+    await red?.stop();
+    await proxy.close();
+    await simulator.stop();
+    for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  // The operator disables the camera's tab (or deletes its twilio-send) and deploys while an MMS
+  // waits for Twilio's fetch: the account stays, and the message was created; its photo must be served.
+  it('serves the photo of a message already created when its twilio-send is removed by a deploy before the fetch', async () => {
+    const logFile = newLogFile();
+    simulator.media.delayMs = 6_000;
+    const all = flows(simulator.url, proxy.url);
+    red = await startRed(all, CREDENTIALS, settingsFor(logFile, 'first'));
+    proxy.targets = [red.url];
+    const before = simulator.media.fetched.length;
+    await go(red, 4);
+    await until('the MMS created', () => photoMessages(simulator).some((m) => m.body === 'photo 4'));
+    const withoutSend = (all as Array<{ id: string; wires?: string[][] }>)
+      .filter((n) => !['send', 'reached', 'missed', 'catcher', 'caught'].includes(n.id))
+      .map((n) => (n.id === 'prep' ? { ...n, wires: [[], ['reply']] } : n));
+    const deployed = await fetch(`${red.url}/flows`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'Node-RED-Deployment-Type': 'full' },
+      body: JSON.stringify(withoutSend),
+    });
+    assert.equal(deployed.status, 204);
+    const fetched = await until('Twilio fetched the photo', () =>
+      simulator.media.fetched.slice(before).find((f) => f.status !== 0 || f.error),
+    );
+    assert.equal(fetched.status, 200, `the fetch after the deploy: ${JSON.stringify({ ...fetched, bytes: undefined })}`);
+  });
+});
+
 suiteNeeding(
   noRedis,
   'MMS media on two Node-RED sharing Redis behind a load balancer',
