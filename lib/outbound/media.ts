@@ -214,13 +214,23 @@ export class MediaShelf {
       // about to take, and all were kept (40 photos of 5 MB held where 64 MiB is the bound).
       commit: () =>
         this.oneAtATime(async () => {
+          if (fresh.length === 0) return;
           await this.checkRoom(
             fresh.reduce((sum, [, e]) => sum + e.bytes.length, 0),
             fresh.length,
           );
+          // Room taken first, then counted again with it: another instance on the same Redis that
+          // checked meanwhile sees it (two may both give theirs back; neither goes past the bound).
+          for (const [hash, entry] of fresh)
+            await this.engine.put(`${SIZE}${this.accountSid}/${hash}`, entry.bytes.length, { ttlMs: MEDIA_TTL_MS });
+          try {
+            await this.checkRoom(0, 0);
+          } catch (err) {
+            await Promise.all(fresh.map(([hash]) => this.engine.delete(`${SIZE}${this.accountSid}/${hash}`)));
+            throw err;
+          }
           for (const [hash, entry] of fresh) {
             const stored: StoredMedia = { d: entry.bytes.toString('base64'), t: entry.type, n: entry.bytes.length, a: this.accountSid };
-            await this.engine.put(`${SIZE}${this.accountSid}/${hash}`, entry.bytes.length, { ttlMs: MEDIA_TTL_MS });
             await this.engine.put(ITEM + hash, stored, { ttlMs: MEDIA_TTL_MS });
           }
         }),
@@ -266,8 +276,8 @@ export class MediaShelf {
     }
   }
 
+  /** Refuses when what is held and `bytes` more in `count` more items would pass the bound. */
   private async checkRoom(bytes: number, count: number): Promise<void> {
-    if (count === 0) return;
     const held = await this.engine.scan(`${SIZE}${this.accountSid}/`, MEDIA_HELD_MAX_ITEMS + 1);
     const total = held.reduce((sum, record) => sum + (typeof record.value === 'number' ? record.value : 0), bytes);
     if (total > MEDIA_HELD_MAX_BYTES || held.length + count > MEDIA_HELD_MAX_ITEMS)

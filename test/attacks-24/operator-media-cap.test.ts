@@ -5,6 +5,8 @@
  *
  * 1. Each commit checked the room, then wrote: a burst of commits each saw the room the others were
  *    about to take, and all were kept (40 photos of 5 MB: 200 MB where 64 MiB is the bound).
+ * 3. The same across two instances on one Redis: each process took its turn, but each saw the room
+ *    the other was about to take (70 MB held).
  * 2. Media a crash left (never fetched, never deleted) stops counting once its 15 minutes are over.
  */
 import assert from 'node:assert/strict';
@@ -12,6 +14,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { noRedis, startRedis, suiteNeeding, type RedisServer } from '../support/redis';
 import { ManualClock } from '../../lib/core/clock';
 import { TwilioNodeError } from '../../lib/core/errors';
 import { MAX_MMS_BYTES, MEDIA_HELD_MAX_BYTES, MEDIA_HELD_MAX_ITEMS, MEDIA_TTL_MS, MediaShelf } from '../../lib/outbound/media';
@@ -82,6 +85,35 @@ describe('the media bound under a burst and after a crash (embedded store)', () 
       assert.equal(await outcome(restarted.hold([small], 'https://example.test').commit()), 'kept');
     } finally {
       await engine.close();
+    }
+  });
+});
+
+suiteNeeding(noRedis, 'the media bound across two instances on one Redis', () => {
+  let redis: RedisServer;
+  before(async () => {
+    redis = await startRedis();
+  });
+  after(async () => {
+    await redis?.stop();
+  });
+
+  it('keeps at most 64 MiB when two instances each commit a burst of 5 MB photos at once', async () => {
+    const engines = [0, 1].map(() => openStateEngine({ backend: 'redis', url: redis.url, prefix: 'cap:' }));
+    try {
+      const shelves = engines.map((engine) => new MediaShelf(engine, ACCOUNT));
+      const big = { bytes: Buffer.concat([PNG, Buffer.alloc(MAX_MMS_BYTES - PNG.length)]), type: 'image/png' };
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => outcome(shelves[i % 2].hold([big], 'https://example.test').commit())),
+      );
+      const kept = results.filter((r) => r === 'kept').length;
+      console.log(`# two instances, 20 photos of 5 MB at once: ${kept} kept`);
+      assert.ok(kept >= 10, `only ${kept} kept: the bound is 13`);
+      const held = await engines[0].scan(`media/size/${ACCOUNT}/`, 1000);
+      const bytes = held.reduce((sum, record) => sum + Number(record.value), 0);
+      assert.ok(bytes <= MEDIA_HELD_MAX_BYTES, `held ${bytes} bytes where ${MEDIA_HELD_MAX_BYTES} is the bound`);
+    } finally {
+      for (const engine of engines) await engine.close();
     }
   });
 });
