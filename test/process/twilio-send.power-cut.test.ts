@@ -263,7 +263,7 @@ describe('a real Node-RED: kill -9 during 3,000 outcome waits', { timeout: 180_0
       sids: {},
       errors: {},
       outcomes: {},
-      intents: { [recipientOf(1)]: { to: recipientOf(1), from: FROM, body: 'never sent', at: now - 60_000 } }, // made before the crash, a minute ago
+      intents: { [recipientOf(1)]: { to: recipientOf(1), from: FROM, body: 'never sent', at: now } },
     };
     const damaged: Record<string, unknown> = {
       recipientNull: { ...valid, sids: { [recipientOf(2)]: null }, intents: undefined },

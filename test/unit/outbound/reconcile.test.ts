@@ -14,7 +14,6 @@ import type { Node, NodeAPI } from 'node-red';
 import { TwilioAccount, openAccount } from '../../../lib/account/account';
 import {
   RECONCILE_RETRY_MAX_MS,
-  RECONCILE_SETTLE_MS,
   RECONCILE_WINDOW_MS,
   SID_MEMORY_MS,
   SendIntent,
@@ -62,14 +61,7 @@ describe('reconcileIntent', () => {
 
   const send = (params: Record<string, unknown>) =>
     account.getClient().messages.create(params as never) as unknown as Promise<{ sid: string }>;
-  // Made long enough ago that no request of it can still be at Twilio (a look that finds nothing then concludes).
-  const message = (to: string, body: string, at = Date.now() - RECONCILE_SETTLE_MS): SendIntent => ({
-    kind: 'message',
-    to,
-    from: FROM,
-    body,
-    at,
-  });
+  const message = (to: string, body: string, at = Date.now()): SendIntent => ({ kind: 'message', to, from: FROM, body, at });
 
   it('finds the record an intent became (To, From, body, within the minutes), and not one with another body', async () => {
     const to = recipient();
@@ -107,13 +99,7 @@ describe('reconcileIntent', () => {
   it('finds a message sent through a Messaging Service (no From of ours), not one of another service', async () => {
     const to = recipient();
     const { sid } = await send({ to, messagingServiceSid: SERVICE, body: 'Via service' });
-    const intent: SendIntent = {
-      kind: 'message',
-      to,
-      messagingServiceSid: SERVICE,
-      body: 'Via service',
-      at: Date.now() - RECONCILE_SETTLE_MS,
-    };
+    const intent: SendIntent = { kind: 'message', to, messagingServiceSid: SERVICE, body: 'Via service', at: Date.now() };
     assert.equal(await reconcileIntent(account, owner, { ...intent, messagingServiceSid: 'MG' + 'b'.repeat(32) }), undefined);
     assert.equal(await reconcileIntent(account, owner, intent), sid);
   });
@@ -123,7 +109,7 @@ describe('reconcileIntent', () => {
     const call = (await account.getClient().calls.create({ to, from: FROM, twiml: '<Response><Say>Hi</Say></Response>' })) as {
       sid: string;
     };
-    const intent: SendIntent = { kind: 'call', to, from: FROM, at: Date.now() - RECONCILE_SETTLE_MS };
+    const intent: SendIntent = { kind: 'call', to, from: FROM, at: Date.now() };
     assert.equal(await reconcileIntent(account, owner, intent), call.sid);
     assert.equal(await reconcileIntent(account, owner, intent, new Set([call.sid])), undefined, 'one call, one intent');
   });
@@ -134,12 +120,6 @@ describe('reconcileIntent', () => {
     for (let i = 0; i < 1_050; i += 50)
       await Promise.all(Array.from({ length: 50 }, (_, j) => send({ to, from: FROM, body: `later ${i + j}` })));
     assert.equal(await reconcileIntent(account, owner, message(to, 'Deep')), sid);
-  });
-
-  it('looks again rather than say "not sent" while a request of the intent may still be at Twilio', async () => {
-    const to = recipient();
-    await assert.rejects(reconcileIntent(account, owner, message(to, 'Just now', Date.now() - 1_000)), /may still be at Twilio/);
-    assert.equal(await reconcileIntent(account, owner, message(to, 'Just now', Date.now() - RECONCILE_SETTLE_MS)), undefined);
   });
 
   it('rejects when Twilio cannot be asked (the caller tries again later), never answering "not sent"', async () => {
