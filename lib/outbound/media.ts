@@ -195,8 +195,6 @@ export interface HeldMedia {
 export class MediaShelf {
   /** Which media each message of this process sent (for its final status). */
   private readonly bySid = new Map<string, string[]>();
-  /** The commit running now (the room is checked and taken by one commit at a time). */
-  private committing: Promise<unknown> = Promise.resolve();
 
   constructor(
     readonly engine: StateEngine,
@@ -221,16 +219,27 @@ export class MediaShelf {
     const hashes = fresh.map(([hash]) => hash);
     return {
       urls,
-      // One commit at a time per shelf: commits that ran at once each saw the room free and all wrote.
+      // One commit at a time per shelf: a burst's commits each checked the room the others were
+      // about to take, and all were kept (40 photos of 5 MB held where 64 MiB is the bound).
       commit: () =>
         this.oneAtATime(async () => {
+          if (fresh.length === 0) return;
           await this.checkRoom(
             fresh.reduce((sum, [, e]) => sum + e.bytes.length, 0),
             fresh.length,
           );
+          // Room taken first, then counted again with it: another instance on the same Redis that
+          // checked meanwhile sees it (two may both give theirs back; neither goes past the bound).
+          for (const [hash, entry] of fresh)
+            await this.engine.put(`${SIZE}${this.accountSid}/${hash}`, entry.bytes.length, { ttlMs: MEDIA_TTL_MS });
+          try {
+            await this.checkRoom(0, 0);
+          } catch (err) {
+            await Promise.all(fresh.map(([hash]) => this.engine.delete(`${SIZE}${this.accountSid}/${hash}`)));
+            throw err;
+          }
           for (const [hash, entry] of fresh) {
             const stored: StoredMedia = { d: entry.bytes.toString('base64'), t: entry.type, n: entry.bytes.length, a: this.accountSid };
-            await this.engine.put(`${SIZE}${this.accountSid}/${hash}`, entry.bytes.length, { ttlMs: MEDIA_TTL_MS });
             await this.engine.put(ITEM + hash, stored, { ttlMs: MEDIA_TTL_MS });
           }
         }),
@@ -241,6 +250,15 @@ export class MediaShelf {
       drop: () => Promise.all(hashes.map((hash) => this.forget(hash))).then(() => undefined),
       mask: (text) => tokens.reduce((masked, token) => masked.split(token).join('…'), text),
     };
+  }
+
+  /** The commit running now (the room is checked and taken by one commit at a time). */
+  private committing: Promise<void> = Promise.resolve();
+
+  private oneAtATime(commit: () => Promise<void>): Promise<void> {
+    const run = this.committing.then(commit);
+    this.committing = run.catch(() => undefined);
+    return run;
   }
 
   /** Stops waiting for a message's final status (its media expires by itself). */
@@ -267,14 +285,8 @@ export class MediaShelf {
     }
   }
 
-  private oneAtATime(run: () => Promise<void>): Promise<void> {
-    const next = this.committing.then(run, run);
-    this.committing = next.catch(() => undefined);
-    return next;
-  }
-
+  /** Refuses when what is held and `bytes` more in `count` more items would pass the bound. */
   private async checkRoom(bytes: number, count: number): Promise<void> {
-    if (count === 0) return;
     const held = await this.engine.scan(`${SIZE}${this.accountSid}/`, MEDIA_HELD_MAX_ITEMS + 1);
     const total = held.reduce((sum, record) => sum + (typeof record.value === 'number' ? record.value : 0), bytes);
     if (total > MEDIA_HELD_MAX_BYTES || held.length + count > MEDIA_HELD_MAX_ITEMS)
@@ -293,8 +305,11 @@ const shelves = new Map<StateEngine, Map<string, MediaShelf>>();
 /**
  * The accounts whose nodes may send media, by Account SID (the newest config node of each): a media
  * request looks in their engines, opened only then (after a restart, before any node sent anything).
+ * Each is the config node running now under that node's id: a deploy that removed every twilio-send
+ * (a tab disabled) while Twilio had yet to fetch a photo left the closed node here, and the photo of a
+ * message already created was a 404 (the MMS failed with 11200).
  */
-const accounts = new Map<string, { state?: StateEngine }>();
+const accounts = new Map<string, () => { state?: StateEngine } | undefined>();
 
 /** The account's shelf in `engine` (one per engine and account in this process). */
 export function mediaShelf(engine: StateEngine, accountSid: string): MediaShelf {
@@ -310,8 +325,8 @@ async function lookUp(token: string): Promise<{ stored: StoredMedia; hash: strin
   if (!TOKEN.test(token)) return undefined;
   const hash = hashOf(token);
   const engines = new Set<StateEngine>();
-  for (const account of accounts.values()) {
-    const engine = account.state; // undefined once closed
+  for (const current of accounts.values()) {
+    const engine = current()?.state; // undefined once closed
     if (engine) engines.add(engine);
   }
   for (const engine of engines) {
@@ -398,15 +413,25 @@ export interface MediaSending {
   watch?(sid: string, listener: (status: string | undefined) => void): () => void;
 }
 
+/** The config node running now with the id of `account` (a deploy replaces it), or `account` itself. */
+function runningAccount<A extends { state?: StateEngine; id?: unknown }>(RED: NodeAPI, account: A): () => A | undefined {
+  const id = typeof account.id === 'string' ? account.id : undefined;
+  return () => {
+    if (id === undefined) return account;
+    const running = RED.nodes?.getNode?.(id) as unknown as A | null | undefined;
+    return running ?? account;
+  };
+}
+
 /** The media sending of an account, with the settings.js folder and a public base URL if one is set. */
 export function mediaSending(
   RED: NodeAPI,
-  account: { state?: StateEngine; accountSid: string; publicBaseUrl?: string } | undefined,
+  account: { id?: string; state?: StateEngine; accountSid: string; publicBaseUrl?: string } | undefined,
   receiverBase?: () => string | undefined,
   watch?: MediaSending['watch'],
 ): MediaSending {
   const settings = (RED.settings as unknown as { twilio?: { mediaDir?: unknown } } | undefined)?.twilio;
-  if (account?.accountSid) accounts.set(account.accountSid, account);
+  if (account?.accountSid) accounts.set(account.accountSid, runningAccount(RED, account));
   return {
     mediaDir: typeof settings?.mediaDir === 'string' && settings.mediaDir !== '' ? settings.mediaDir : undefined,
     base: () => {

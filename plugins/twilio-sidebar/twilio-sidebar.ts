@@ -55,6 +55,12 @@ function throttle(push: () => void): { changed: () => void; stop: () => void } {
  */
 function startPublisher(RED: NodeAPI): { watching: () => void; stop: () => void } {
   let editors = 0;
+  /**
+   * Counted by `watching()` before any connection was heard: most often an editor whose first look
+   * came before its websocket did, so the next connection is that one, not one more (counted twice,
+   * the count never came back to 0 when the tab closed, and pushes and timers ran on for no one).
+   */
+  let assumed = false;
   let stopListening: (() => void) | undefined;
   const accounts = new Map<AccountActivity, ReturnType<typeof throttle>>();
   const waits = throttle(() => RED.comms.publish(WAITS_TOPIC, { waits: openWaits(), now: systemClock.now() }, false));
@@ -79,18 +85,23 @@ function startPublisher(RED: NodeAPI): { watching: () => void; stop: () => void 
   };
   const events = RED.events as unknown as { on(name: string, f: () => void): void; removeListener(name: string, f: () => void): void };
   const added = () => {
-    editors++;
+    if (assumed) assumed = false;
+    else editors++;
     listen();
   };
   const removed = () => {
     editors = Math.max(0, editors - 1);
+    assumed = false;
     if (editors === 0) quiet();
   };
   events.on('comms:connection-added', added);
   events.on('comms:connection-removed', removed);
   return {
     watching: () => {
-      if (editors === 0) editors = 1;
+      if (editors === 0) {
+        editors = 1;
+        assumed = true;
+      }
       listen();
     },
     stop: () => {
