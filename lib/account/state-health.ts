@@ -6,6 +6,7 @@
  * watch: pass it no account. The log lines (one when Redis goes, one when it returns) are the
  * engine's, not the node's (lib/account/state-engines.ts).
  */
+import { Clock, systemClock } from '../core/clock';
 import { TwilioNodeError } from '../core/errors';
 import { text } from '../core/texts';
 import type { NodeStatus } from '../node-red/status';
@@ -31,10 +32,14 @@ export interface HealthSource {
   onStateHealth?(listener: (health: StateHealth) => void): () => void;
 }
 
+/** How soon work that failed as the store came back is tried again. */
+export const RETRY_WHEN_BACK_MS = 1_000;
+
 export function watchStateHealth(
   account: HealthSource | undefined,
   state: Pick<NodeState, 'durable'>,
   status: NodeStatus,
+  clock: Clock = systemClock,
 ): StateHealthWatch {
   let health: StateHealth = { up: true };
   let stopped = false;
@@ -58,7 +63,11 @@ export function watchStateHealth(
   const retryWhenBack = <T>(work: () => Promise<T>): Promise<T> =>
     work().catch((err: unknown) => {
       if ((err as { code?: unknown } | undefined)?.code !== 'STATE_UNAVAILABLE' || !watched || stopped) throw err;
-      return new Promise<void>((again) => owed.add(again)).then(() => retryWhenBack(work));
+      // A command sent while the store was down may fail after it is back (its "back" already heard):
+      // then again in a moment, not at a next "back" that may never come.
+      return new Promise<void>((again) => (health.up ? clock.setTimeout(again, RETRY_WHEN_BACK_MS) : owed.add(again))).then(() =>
+        retryWhenBack(work),
+      );
     });
   return {
     get up() {
