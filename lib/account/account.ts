@@ -195,10 +195,14 @@ export function openAccount(RED: NodeAPI, node: Node, settings: AccountSettings,
   const stateOf = () => (state === null ? (state = openState(RED, node, settings, resolve(stored.redisPassword))) : state);
 
   const shown = attachActivity(node.id, settings.name || '', credentials.accountSid, queue);
+  const publicBaseUrl = resolve(settings.publicBaseUrl) || undefined;
+  // Media tokens travel in its URLs: over plain http on the internet anyone on the way can read them.
+  if (publicBaseUrl && plainOverInternet(publicBaseUrl))
+    node.warn(render(text('publicUrlPlain', { url: publicBaseUrl }), RED._ as Translate));
   const account: TwilioAccount = {
     accountSid: credentials.accountSid,
     defaultFrom: resolve(settings.defaultFrom),
-    publicBaseUrl: resolve(settings.publicBaseUrl) || undefined,
+    publicBaseUrl,
     queue,
     activity: shown.activity,
     redact,
@@ -260,6 +264,16 @@ export function openAccount(RED: NodeAPI, node: Node, settings: AccountSettings,
  * they are not moved (another instance may hold the same nodes' waits in Redis), and not silently
  * dropped either: the log says how many and where, once.
  */
+/** An http:// URL to a host other than this machine (a tunnel's or a router's address): read by anyone on the way. */
+export function plainOverInternet(url: string): boolean {
+  try {
+    const { protocol, hostname } = new URL(url);
+    return protocol === 'http:' && !/^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/i.test(hostname);
+  } catch {
+    return false;
+  }
+}
+
 async function sayWhatIsLeftBehind(dir: string, warn: (count: number, dir: string) => void): Promise<void> {
   if (!fs.existsSync(path.join(dir, 'state.mdb'))) return;
   try {

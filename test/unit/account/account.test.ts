@@ -63,3 +63,33 @@ describe("the account's masking of Twilio's answers", () => {
     for (const value of [sent, outcome, raw.body]) noSecret(value);
   });
 });
+
+describe("the account's Public URL", () => {
+  const open = (publicBaseUrl: string) => {
+    const warnings: string[] = [];
+    const node = { warn: (w: string) => warnings.push(w) } as unknown as Node & TwilioAccount;
+    const close = openAccount(
+      RED,
+      node,
+      { authMode: 'authToken', region: '', edge: '', defaultFrom: '+15017122661', baseUrl: 'http://127.0.0.1:9', publicBaseUrl },
+      { accountSid: DEMO_ACCOUNT.sid, authToken: DEMO_ACCOUNT.authToken },
+    );
+    return { warnings, close };
+  };
+
+  it('warns once when media links and webhooks would cross the internet in plain http, not for https or this machine', async () => {
+    for (const [url, warned] of [
+      ['http://my-pi.example.com:1880', true],
+      ['http://203.0.113.7', true],
+      ['https://my-pi.example.com', false],
+      ['http://127.0.0.1:1880', false],
+      ['http://localhost:1880', false],
+      ['', false],
+    ] as const) {
+      const { warnings, close } = open(url);
+      assert.equal(warnings.length, warned ? 1 : 0, `${url || '(none)'}: ${warnings.join(' | ')}`);
+      if (warned) assert.match(warnings[0], /is plain http: .* Use an https address/);
+      await close();
+    }
+  });
+});
