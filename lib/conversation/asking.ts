@@ -18,7 +18,7 @@ import { OutcomeTracker, fetchOutcome } from '../inbound/outcomes';
 import { Delivery, deliverToRecipients } from '../outbound/delivery';
 import type { AcceptedMessage } from '../outbound/intake';
 import { TextParams, sendText } from '../outbound/messages';
-import { reconcileIntent, rememberSid, twilioOffsetOf } from '../outbound/reconcile';
+import { ReconcileNotYet, reconcileIntent, rememberSid, twilioOffsetOf } from '../outbound/reconcile';
 import { parseRecipients } from '../twilio/addresses';
 import { MessageFields, SendPlan, TemplateFields, planMessage } from '../twilio/send-plans';
 import { renderTemplate } from '../twilio/templates';
@@ -307,25 +307,33 @@ export class Asking {
     this.options.changed?.(true);
   }
 
-  /** Asks Twilio until it answers: a failure is retried with backoff on the Clock (1 s, doubling to 1 min), never guessed. */
+  /**
+   * Asks Twilio until it answers: a failure is retried with backoff on the Clock (1 s, doubling to 1 min),
+   * never guessed; nothing found too soon after the restart to say "not sent" (ReconcileNotYet) is
+   * asked again after its wait, with no warning (nothing failed).
+   */
   private async untilAnswered<T>(ask: () => Promise<T>): Promise<T | undefined> {
-    for (let attempt = 0; !this.stopped; attempt++) {
+    for (let attempt = 0; !this.stopped;) {
+      let delayMs: number;
       try {
         return await ask();
       } catch (err) {
-        if (attempt === 0)
-          this.options.node.warn(toTwilioNodeError(err, this.options.account.redact).localise(this.options.translate).message);
-        await new Promise<void>((resolve) => {
-          const timer = this.clock.setTimeout(
-            () => {
-              this.backoffs.delete(resolve);
-              resolve();
-            },
-            Math.min(1000 * 2 ** attempt, 60_000),
-          );
-          this.backoffs.set(resolve, timer);
-        });
+        if (err instanceof ReconcileNotYet) delayMs = err.waitMs;
+        else {
+          if (attempt === 0)
+            this.options.node.warn(toTwilioNodeError(err, this.options.account.redact).localise(this.options.translate).message);
+          delayMs = Math.min(1000 * 2 ** attempt, 60_000);
+          attempt++;
+        }
       }
+      if (this.stopped) break;
+      await new Promise<void>((resolve) => {
+        const timer = this.clock.setTimeout(() => {
+          this.backoffs.delete(resolve);
+          resolve();
+        }, delayMs);
+        this.backoffs.set(resolve, timer);
+      });
     }
     return undefined;
   }

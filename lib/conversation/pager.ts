@@ -13,7 +13,7 @@ import type { InboundHub } from '../inbound/hub';
 import { OutcomeTracker, fetchOutcome } from '../inbound/outcomes';
 import type { NodeStatus } from '../node-red/status';
 import { hangUp, placeCall, sendText } from '../outbound/messages';
-import { reconcileIntent, rememberSid, twilioOffsetOf } from '../outbound/reconcile';
+import { ReconcileNotYet, reconcileIntent, rememberSid, twilioOffsetOf } from '../outbound/reconcile';
 import type { AcceptedMessage } from '../outbound/intake';
 import { renderTemplate } from '../twilio/templates';
 import { pageCallTwiml } from '../twilio/twiml';
@@ -386,14 +386,16 @@ export class Pager {
           (sid) => this.apply(id, { type: 'reconciled', ...(sid ? { sid } : {}) }),
           (err: unknown) => {
             if (this.stopped || this.options.waits.closing || !this.options.waits.get(id)) return;
-            if (attempt === 0) this.warn(err);
+            // Nothing found yet, too soon after the restart to say "not sent": asked again then, no warning.
+            const notYet = err instanceof ReconcileNotYet;
+            if (attempt === 0 && !notYet) this.warn(err);
             const { first, last } = this.options.reconcileBackoffMs ?? { first: 1_000, last: 60_000 };
-            const delay = Math.min(first * 2 ** attempt, last);
+            const delay = notYet ? err.waitMs : Math.min(first * 2 ** attempt, last);
             this.retries.set(
               id,
               this.clock.setTimeout(() => {
                 this.retries.delete(id);
-                if (!this.stopped && this.options.waits.get(id)) this.reconcile(id, intent, attempt + 1);
+                if (!this.stopped && this.options.waits.get(id)) this.reconcile(id, intent, notYet ? attempt : attempt + 1);
               }, delay),
             );
           },
@@ -568,23 +570,26 @@ export class Pager {
     if (ref) void rememberSid(account, created.sid, ref);
   }
 
-  /** Asks until Twilio answers (backoff on the clock, as a step's reconciliation); rejects once the node stops. */
+  /**
+   * Asks until Twilio answers (backoff on the clock, as a step's reconciliation); rejects once the node
+   * stops. Nothing found too soon after the restart to say "not sent" (ReconcileNotYet): asked again
+   * after its wait, no warning.
+   */
   private async untilReconciled(ask: () => Promise<string | undefined>): Promise<string | undefined> {
     const { first, last } = this.options.reconcileBackoffMs ?? { first: 1_000, last: 60_000 };
-    for (let attempt = 0; ; attempt++) {
+    for (let attempt = 0; ;) {
       try {
         return await ask();
       } catch (err) {
         if (this.stopped) throw err;
-        if (attempt === 0) this.warn(err);
+        const notYet = err instanceof ReconcileNotYet;
+        if (attempt === 0 && !notYet) this.warn(err);
+        const delay = notYet ? err.waitMs : Math.min(first * 2 ** attempt++, last);
         await new Promise<void>((resolve) => {
-          const timer = this.clock.setTimeout(
-            () => {
-              this.pauses.delete(resolve);
-              resolve();
-            },
-            Math.min(first * 2 ** attempt, last),
-          );
+          const timer = this.clock.setTimeout(() => {
+            this.pauses.delete(resolve);
+            resolve();
+          }, delay);
           this.pauses.set(resolve, timer);
         });
         if (this.stopped) throw err;

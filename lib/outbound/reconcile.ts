@@ -26,6 +26,10 @@
  * Only a look that read every record of the window concludes "not sent": a list that cannot be read
  * to its end (Twilio unreachable, or more records than a look reads) rejects, and the caller tries
  * again later (reconcileRetryMs) rather than guess; so does a claim the engine cannot make. A
+ * look that read everything and found nothing is believed only RECONCILE_SETTLE_MS after its owner
+ * began looking (`reconcilingSince`): a create that reached Twilio just as the process died may be
+ * made there a moment after the restarted node looked; before that, it rejects with ReconcileNotYet
+ * (the caller looks again after its `waitMs`, with no warning: nothing failed). A
  * message sent with a Content template has no body of ours to compare: it matches by recipient,
  * sender and time alone.
  */
@@ -61,6 +65,14 @@ export interface SendIntent {
 export const RECONCILE_WINDOW_MS = 5 * 60_000;
 /** How long the Sid of an intent's text or call is remembered as taken (its wait may end long before). */
 export const SID_MEMORY_MS = 60 * 60_000;
+/**
+ * How long after a node began reconciling (its restore: a restart, a redeploy, a takeover) a look that
+ * finds nothing is believed: a create request that reached Twilio as the process died may be made
+ * there a moment after the restarted node looked (a slow Twilio). A takeover comes after a lease
+ * expired, when the dead instance's requests are long made; a restart or redeploy makes new node
+ * objects, so each begins its own 10 s. It costs a NOT_SENT after a restart those 10 s.
+ */
+export const RECONCILE_SETTLE_MS = 10_000;
 /** A record created this much before the intent's time is "before it" (the offset's error, Twilio's own clocks). */
 const CLOCK_MARGIN_MS = 60_000;
 /** Where the account's engine keeps the Sids intents own. */
@@ -97,6 +109,39 @@ export function reconcileRetryMs(attempt: number): number {
   return Math.min(RECONCILE_RETRY_MAX_MS, RECONCILE_RETRY_BASE_MS * 2 ** Math.max(0, Math.min(attempt, 20)));
 }
 
+/** When each owner (a node object) began reconciling, on the clock lib reads. */
+const lookingSince = new WeakMap<object, number>();
+
+/**
+ * Says that `owner` began looking at `at` (ms, lib's clock) and returns it; without `at`, returns when
+ * it began, its first reconcile being the start (now, if none yet). A look by `owner` that finds
+ * nothing before RECONCILE_SETTLE_MS after that rejects with ReconcileNotYet. Tests mark an owner as
+ * looking since long ago; a caller may mark the moment its restore began.
+ */
+export function reconcilingSince(owner: object, at?: number): number {
+  const since = at ?? lookingSince.get(owner) ?? systemClock.now();
+  lookingSince.set(owner, since);
+  return since;
+}
+
+/**
+ * A look that found nothing too soon after its owner began reconciling to say "not sent": a request
+ * may still be on its way to being made at Twilio. Not a failure: the caller looks again after `waitMs`.
+ */
+export class ReconcileNotYet extends Error {
+  constructor(readonly waitMs: number) {
+    super(`nothing found yet: a request may still be made at Twilio; looking again in ${Math.ceil(waitMs / 1000)} s`);
+    this.name = 'ReconcileNotYet';
+  }
+}
+
+/** Nothing found: undefined (not sent) once `owner` has looked for RECONCILE_SETTLE_MS, else ReconcileNotYet. */
+function notFound(owner: object): undefined {
+  const waitMs = reconcilingSince(owner) + RECONCILE_SETTLE_MS - systemClock.now();
+  if (waitMs > 0) throw new ReconcileNotYet(waitMs);
+  return undefined;
+}
+
 interface Candidate {
   sid: string;
   from?: string | null;
@@ -108,7 +153,8 @@ interface Candidate {
 /**
  * The Sid of the record `intent` became, if Twilio has it and no other intent took it (added to
  * `taken`, and claimed for `ref` in the account's engine); undefined when it was not sent. Rejects
- * when Twilio (or the engine) cannot be asked (the caller tries again later: the intent stays as it is).
+ * when Twilio (or the engine) cannot be asked (the caller tries again later: the intent stays as it is),
+ * and with ReconcileNotYet when nothing was found within RECONCILE_SETTLE_MS of `owner`'s first look.
  */
 export async function reconcileIntent(
   account: TwilioAccount,
@@ -117,6 +163,7 @@ export async function reconcileIntent(
   taken: Set<string> = new Set(),
   ref?: string,
 ): Promise<string | undefined> {
+  reconcilingSince(owner); // its first look starts the settle time
   const client = account.clientFor(owner);
   const from = intent.from || (intent.messagingServiceSid ? undefined : account.defaultFrom) || undefined;
   let page: Page | undefined = await firstPage(client, intent, from);
@@ -142,10 +189,10 @@ export async function reconcileIntent(
       return record.sid;
     }
     // Newest first: once a page reaches records older than the window, no later page can match.
-    if (older) return undefined;
+    if (older) return notFound(owner);
     page = page.instances.length > 0 ? await page.nextPage() : undefined;
   }
-  return undefined;
+  return notFound(owner);
 }
 
 /** Claims a record's Sid for the intent `ref`: true when it is now (or already was) that intent's. */

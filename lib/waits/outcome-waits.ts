@@ -22,7 +22,7 @@ import type { NodeStatus } from '../node-red/status';
 import { LIMITS, seconds } from '../twilio/values';
 import type { Delivery } from '../outbound/delivery';
 import type { AcceptedMessage } from '../outbound/intake';
-import { SendIntent, reconcileIntent, reconcileRetryMs, rememberSid, twilioOffsetOf } from '../outbound/reconcile';
+import { ReconcileNotYet, SendIntent, reconcileIntent, reconcileRetryMs, rememberSid, twilioOffsetOf } from '../outbound/reconcile';
 import {
   CreatedRecord,
   IntendedSend,
@@ -406,7 +406,8 @@ export class OutcomeWaits implements OutcomeHolder<Admission> {
   /**
    * Looks each intent of a restored wait up: found, it is sent (its Sid); not found, that recipient
    * is NOT_SENT. Then the wait goes on (tracked), or ends when nothing of it was sent. When Twilio
-   * cannot be asked, the wait is tried again after the account's backoff, on the clock.
+   * cannot be asked, the wait is tried again after the account's backoff, on the clock; when nothing
+   * was found too soon after the restart to say "not sent" (ReconcileNotYet), again after its wait.
    */
   private async reconcileWait(wait: Wait<OutcomeWait>, taken: Set<string>, attempt: number): Promise<void> {
     const { reconcile, status, kind } = this.options;
@@ -420,14 +421,16 @@ export class OutcomeWaits implements OutcomeHolder<Admission> {
         sid = await reconcile(record.kind ?? kind, intent, taken, refOf(wait.id, recipient));
       } catch (err) {
         if (!current()) return;
-        const delayMs = reconcileRetryMs(attempt);
-        if (attempt === 0)
+        // Nothing found yet, too soon after the restart to say "not sent": looked at again then, no warning.
+        const notYet = err instanceof ReconcileNotYet;
+        const delayMs = notYet ? err.waitMs : reconcileRetryMs(attempt);
+        if (attempt === 0 && !notYet)
           this.options.log?.(
             render(text('reconcileLater', { reason: errorText(err), seconds: Math.ceil(delayMs / 1000) }), status.translate),
           );
         const timer = this.clock.setTimeout(() => {
           this.retries.delete(timer);
-          void this.reconcileWait(wait, this.takenSids(), attempt + 1);
+          void this.reconcileWait(wait, this.takenSids(), notYet ? attempt : attempt + 1);
         }, delayMs);
         this.retries.add(timer);
         return;

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { NodeMessageInFlow } from 'node-red';
 import type { TwilioAccount } from '../../../lib/account/account';
-import { ManualClock } from '../../../lib/core/clock';
+import { ManualClock, installClock } from '../../../lib/core/clock';
+import { RECONCILE_SETTLE_MS, reconcilingSince } from '../../../lib/outbound/reconcile';
 import { TwilioNodeError, toTwilioNodeError } from '../../../lib/core/errors';
 import { AskWait, RecentCancels, isAskWait } from '../../../lib/conversation/ask-waits';
 import { Asking, LabelledAnswer } from '../../../lib/conversation/asking';
@@ -102,6 +103,8 @@ interface Options {
   store?: ReturnType<typeof memoryStore>;
   /** Texts Twilio has already (a previous run sent them). */
   existing?: Array<Record<string, any>>;
+  /** The node has just begun reconciling (a restart now): a look that finds nothing is not believed yet. */
+  justRestarted?: boolean;
 }
 
 function setup(options: Options = {}) {
@@ -117,6 +120,8 @@ function setup(options: Options = {}) {
     warn: (m: string) => warnings.push(m),
     error: (err: unknown, msg?: object) => errors.push([err, msg]),
   };
+  // Looking since long ago: a look that finds nothing is "not sent" at once (unless it just restarted).
+  if (!options.justRestarted) reconcilingSince(node, 0);
   const room = new WaitingRoom<AskWait>({
     node,
     store,
@@ -590,6 +595,34 @@ describe('asking after a crash: questions whose Sid was never written', () => {
       [[YES, 1, 'SMfound']],
     );
     assert.deepEqual([...store.data.keys()], [], 'both ended, both gone from the store');
+  });
+
+  it('believes a look that finds nothing only RECONCILE_SETTLE_MS after the restart began looking, saying no warning meanwhile', async () => {
+    const store = memoryStore();
+    store.data.set('twilio-ask-late', intentOf(ANN, 'Open the gate?', { n: 1 }));
+    store.data.set('twilio-ask-lost', intentOf(BOB, 'Open the gate?', { n: 2 }));
+    const t = setup({ store, justRestarted: true });
+    t.clock.set(T0 + 2_000);
+    const restore = installClock(t.clock);
+    try {
+      await t.room.restore((r) => t.asking.resume(r));
+      for (let i = 0; i < 5; i++) await settle();
+      assert.deepEqual([t.listing.asked, t.errors.length, t.warnings], [1, 0, []], 'nothing found yet: not believed, nothing said');
+      // The create that reached Twilio as the process died is made there now.
+      t.texts.push({ sid: 'SMlate', to: ANN, from: HOUSE, body: 'Open the gate?', dateCreated: new Date(T0 + 3_000).toISOString() });
+      await t.clock.advance(RECONCILE_SETTLE_MS);
+      await t.asking.reconciled();
+      assert.deepEqual(t.warnings, []);
+      assert.equal((store.data.get('twilio-ask-late') as AskWait).recipients[ANN].sid, 'SMlate', 'found after the wait');
+      assert.deepEqual(
+        t.errors.map(([err, msg]) => [err.code, msg.n]),
+        [['NOT_SENT', 2]],
+        'the other one, not found after the wait, ends NOT_SENT',
+      );
+      assert.equal(t.texts.length, 1, 'nothing texted again');
+    } finally {
+      restore();
+    }
   });
 
   it('asks Twilio again, with backoff on the Clock, while it cannot be asked: never a guess', async () => {

@@ -9,6 +9,7 @@ import type { TwilioAccount } from '../../../lib/account/account';
 import { PageRecord, escalationPolicy, isPageRecord } from '../../../lib/conversation/escalation';
 import { Pager } from '../../../lib/conversation/pager';
 import { ManualClock } from '../../../lib/core/clock';
+import { reconcilingSince } from '../../../lib/outbound/reconcile';
 import { TwilioNodeError, toTwilioNodeError } from '../../../lib/core/errors';
 import { InboundHub } from '../../../lib/inbound/hub';
 import type { KeyValueStore } from '../../../lib/node-red/context';
@@ -129,6 +130,7 @@ function setUp(settings: Parameters<typeof escalationPolicy>[0], data = new Map<
     log: () => undefined,
     warn: (m: string) => void warnings.push(m),
   };
+  reconcilingSince(node, 0); // looking since long ago: a look that finds nothing is "not sent" at once
   const room = new WaitingRoom<PageRecord>({
     node,
     store: memoryStore(data, writes),

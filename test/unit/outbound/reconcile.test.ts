@@ -14,11 +14,14 @@ import type { Node, NodeAPI } from 'node-red';
 import { TwilioAccount, openAccount } from '../../../lib/account/account';
 import {
   RECONCILE_RETRY_MAX_MS,
+  RECONCILE_SETTLE_MS,
   RECONCILE_WINDOW_MS,
+  ReconcileNotYet,
   SID_MEMORY_MS,
   SendIntent,
   reconcileIntent,
   reconcileRetryMs,
+  reconcilingSince,
   rememberSid,
 } from '../../../lib/outbound/reconcile';
 import { DEMO_ACCOUNT, TwilioSimulator } from '../../../simulator/server';
@@ -29,7 +32,9 @@ const RED = { util: (require('@node-red/util') as { util: NodeAPI['util'] }).uti
 const API_KEY = DEMO_ACCOUNT.apiKeys![0];
 const FROM = '+15017122661';
 const SERVICE = 'MG' + 'a'.repeat(32);
+/** The node the looks are made for: looking since long ago, so a look that finds nothing concludes "not sent". */
 const owner = {};
+reconcilingSince(owner, 0);
 
 function accountAt(baseUrl: string, settings: Record<string, unknown> = {}): { account: TwilioAccount; close: () => Promise<void> } {
   const node = {} as Node & TwilioAccount;
@@ -120,6 +125,32 @@ describe('reconcileIntent', () => {
     for (let i = 0; i < 1_050; i += 50)
       await Promise.all(Array.from({ length: 50 }, (_, j) => send({ to, from: FROM, body: `later ${i + j}` })));
     assert.equal(await reconcileIntent(account, owner, message(to, 'Deep')), sid);
+  });
+
+  it('says "not sent" only RECONCILE_SETTLE_MS after its node began looking (a create may still be made at Twilio)', async () => {
+    const clock = new ManualClock();
+    const restore = installClock(clock);
+    try {
+      const restarted = {}; // a restarted node: it begins looking now
+      const to = recipient();
+      const late = message(to, 'Back door', clock.now() - 1_000);
+      const first = await reconcileIntent(account, restarted, late).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      assert.ok(first instanceof ReconcileNotYet, `not yet: ${String(first)}`);
+      assert.equal(first.waitMs, RECONCILE_SETTLE_MS);
+      await clock.advance(4_000);
+      await assert.rejects(reconcileIntent(account, restarted, late), (err) => err instanceof ReconcileNotYet && err.waitMs === 6_000);
+      // The create that reached Twilio as the process died is made now: the next look finds it.
+      const { sid } = await send({ to, from: FROM, body: 'Back door' });
+      assert.equal(await reconcileIntent(account, restarted, late), sid);
+      await clock.advance(6_000);
+      assert.equal(await reconcileIntent(account, restarted, message(to, 'Front door', clock.now() - 1_000)), undefined, 'settled');
+      assert.equal(reconcilingSince(restarted), clock.now() - RECONCILE_SETTLE_MS);
+    } finally {
+      restore();
+    }
   });
 
   it('rejects when Twilio cannot be asked (the caller tries again later), never answering "not sent"', async () => {
