@@ -6,8 +6,9 @@
  * time out. The simulator (Twilio) runs in this process and keeps every text it was asked to send.
  *
  * Promise: each question is committed as an intent before its text goes. After a restart, one whose
- * Sid was never written is looked up at Twilio: found, it waits on; not found, its msg ends NOT_SENT
- * (seen by Catch) and its question never opens. So every msg ends exactly once across all runs (an
+ * Sid was never written is looked up at Twilio: found, it waits on; not found (and still not found
+ * RECONCILE_SETTLE_MS after the restart began looking), its msg ends NOT_SENT (seen by Catch) and its
+ * question never opens. So every msg ends exactly once across all runs (an
  * answer, "no reply", or a coded error), no one gets the question twice, and each answer reaches its
  * own question. A msg Node-RED had in memory only (not yet committed) when the process died is lost
  * with the process, as every msg in flight in Node-RED is: it was never texted; the test asks those
@@ -21,6 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import twilio from 'twilio';
+import { RECONCILE_SETTLE_MS } from '../../lib/outbound/reconcile';
 import { DEMO_ACCOUNT, TwilioSimulator } from '../../simulator/server';
 import { sleep } from '../support/assertions';
 import { CREDENTIALS, HOUSE, askFlow, postWebhook } from '../support/flows';
@@ -191,6 +193,9 @@ describe('a real Node-RED: kill -9 while 200 questions are asked and open', { ti
     // 2. Restart: intents reconciled. Who was never committed (lost with the process), or whose msg
     // ended NOT_SENT (safe to send again, as a flow would), is asked again, by a new msg.
     red = await restartRed(red);
+    // A question not found at Twilio ends NOT_SENT only RECONCILE_SETTLE_MS after the restarted node
+    // began looking (a create may still be made there): quiet before that is not the end of the reconcile.
+    await sleep(RECONCILE_SETTLE_MS);
     const settled = async () => {
       for (let last = -1, still = 0; still < 10;) {
         await sleep(200);
