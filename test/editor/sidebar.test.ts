@@ -86,6 +86,8 @@ else
     it('opens, shows a text sent and one received as the simulator recorded them, and an open question that reveals its node', async () => {
       await page.evaluate(() => (window as any).RED.sidebar.show('twilio'));
       await page.waitForSelector(`.twilio-sidebar-account[data-account="${DEMO_ACCOUNT_ID}"]`, { timeout: 30_000 });
+      // Drawn once the account's first snapshot is in (a moment after its section): waited for, not polled once.
+      await page.waitForSelector('.twilio-sidebar .twilio-sidebar-chart', { state: 'visible', timeout: 10_000 });
       assert.ok(await page.isVisible('.twilio-sidebar .twilio-sidebar-chart'), 'the queue chart shows');
 
       // A text with delivery receipts (its status comes back by callback), a text in, and a question no one answers.
