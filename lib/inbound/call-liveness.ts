@@ -43,8 +43,19 @@ export class CallLiveness {
     private readonly clock: Clock = systemClock,
   ) {}
 
+  /** Looks under way: requests for one call that arrive together wait for one look. */
+  private readonly looking = new Map<string, Promise<boolean>>();
+
   /** True when the call ended a while ago or is not this account's: a request within it is a replay. */
-  async isOver(callSid: string): Promise<boolean> {
+  isOver(callSid: string): Promise<boolean> {
+    const under = this.looking.get(callSid);
+    if (under) return under;
+    const look = this.judge(callSid).finally(() => this.looking.delete(callSid));
+    this.looking.set(callSid, look);
+    return look;
+  }
+
+  private async judge(callSid: string): Promise<boolean> {
     const now = this.clock.now();
     const known = this.endedAt.get(callSid);
     if (known !== undefined) return now - known > LAST_REQUESTS_MS;
