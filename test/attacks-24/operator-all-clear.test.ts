@@ -11,22 +11,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DEMO_ACCOUNT, TwilioSimulator } from '../../simulator/server';
+import { eventually, sleep } from '../support/assertions';
+import { CREDENTIALS } from '../support/flows';
 import { RedProcess, restartRed, startRed } from '../support/red-process';
 
 const FROM = '+15017122661';
 const CONTACTS = Array.from({ length: 6 }, (_, i) => `+1555555${3700 + i}`);
-const CREDENTIALS = { account: { accountSid: DEMO_ACCOUNT.sid, authToken: DEMO_ACCOUNT.authToken } };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(what: string, check: () => T | undefined | false, ms = 40_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
+/** eventually(), with this file's longer patience (whole Node-RED processes restart in it). */
+const until = <T>(what: string, check: () => T | undefined | false, ms = 40_000): Promise<T> => eventually(what, check, ms);
 
 const recorder = (id: string, what: string) => ({
   id,

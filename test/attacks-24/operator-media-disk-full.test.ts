@@ -12,11 +12,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, it } from 'node:test';
 import { DEMO_ACCOUNT, TwilioSimulator } from '../../simulator/server';
+import { sleep } from '../support/assertions';
 import { startProxy, type RoundRobinProxy } from '../support/proxy';
 import { RedProcess, restartRed, startRed } from '../support/red-process';
 import { suiteNeeding } from '../support/redis';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const TO = '+15555553451';
 const mountPoint = fs.mkdtempSync(path.join(os.tmpdir(), 'attack-24-tmpfs-'));
 let cannotMount: string | undefined;

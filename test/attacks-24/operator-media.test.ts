@@ -16,14 +16,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DEMO_ACCOUNT, TwilioSimulator } from '../../simulator/server';
+import { eventually, sleep } from '../support/assertions';
+import { CREDENTIALS } from '../support/flows';
 import { startProxy, type RoundRobinProxy } from '../support/proxy';
 import { RedProcess, restartRed, startRed } from '../support/red-process';
 import { noRedis, startRedis, suiteNeeding, type RedisServer } from '../support/redis';
 
 const FROM = '+15017122661';
 const TO = '+15555553201';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const CREDENTIALS = { account: { accountSid: DEMO_ACCOUNT.sid, authToken: DEMO_ACCOUNT.authToken } };
 /** The photo every flow sends: a PNG signature and 40 kB after it (the same bytes each time). */
 const PHOTO_JS = `Buffer.concat([Buffer.from([0x89,0x50,0x4e,0x47,0x0d,0x0a,0x1a,0x0a]), Buffer.alloc(40000, 7)])`;
 const PHOTO_SHA = crypto
@@ -31,15 +31,8 @@ const PHOTO_SHA = crypto
   .update(Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(40000, 7)]))
   .digest('hex');
 
-async function until<T>(what: string, check: () => T | undefined | false, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
+/** eventually(), with this file's longer patience (whole Node-RED processes restart in it). */
+const until = <T>(what: string, check: () => T | undefined | false, ms = 30_000): Promise<T> => eventually(what, check, ms);
 
 const dirs: string[] = [];
 function newLogFile(): string {

@@ -16,14 +16,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, it } from 'node:test';
 import { DEMO_ACCOUNT, TwilioSimulator } from '../../simulator/server';
+import { sleep } from '../support/assertions';
+import { CREDENTIALS } from '../support/flows';
 import { RedProcess, restartRed, startRed } from '../support/red-process';
 import { noRedis, startRedis, suiteNeeding, type RedisServer } from '../support/redis';
 
 const FROM = '+15017122661';
 const TO = '+15555553601';
 const LEASE = 3_000;
-const CREDENTIALS = { account: { accountSid: DEMO_ACCOUNT.sid, authToken: DEMO_ACCOUNT.authToken } };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const recorder = (id: string, what: string, detail: string) => ({
   id,

@@ -12,25 +12,18 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, it } from 'node:test';
 import { DEMO_ACCOUNT, TwilioSimulator } from '../../simulator/server';
+import { eventually, sleep } from '../support/assertions';
+import { CREDENTIALS } from '../support/flows';
 import { RedProcess, startRed } from '../support/red-process';
 import { noRedis, startRedis, suiteNeeding, type RedisServer } from '../support/redis';
 
 const FROM = '+15017122661';
 const LEASE = 3_000;
-const CREDENTIALS = { account: { accountSid: DEMO_ACCOUNT.sid, authToken: DEMO_ACCOUNT.authToken } };
 const WAITERS = Array.from({ length: 6 }, (_, i) => `+1555555${3800 + i}`);
 const CONTACTS = Array.from({ length: 3 }, (_, i) => `+1555555${3900 + i}`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(what: string, check: () => T | undefined | false, ms = 60_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
+/** eventually(), with this file's longer patience (whole Node-RED processes through Redis stalls). */
+const until = <T>(what: string, check: () => T | undefined | false, ms = 60_000): Promise<T> => eventually(what, check, ms);
 
 const recorder = (id: string, what: string) => ({
   id,
