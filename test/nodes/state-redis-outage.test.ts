@@ -166,13 +166,23 @@ suiteNeeding(
       const statuses: string[] = [];
       const out: any[] = [];
       (helper.getNode('waiting') as any).on('call:status', (call: any) => statuses.push(String(call.args[0]?.text ?? '')));
+      // What the node said, for a failure to explain itself (it failed twice in loaded full runs, never alone).
+      const said: string[] = [];
+      for (const level of ['warn', 'error', 'log'])
+        (helper.getNode('waiting') as any).on(`call:${level}`, (call: any) =>
+          said.push(`${level}: ${String(call.args[0]?.message ?? call.args[0])}`),
+        );
       helper.getNode('waitOut').on('input', (m: any) => out.push(m));
       await until(() => statuses.includes('twilio.status.stateDown'), 'the node says Redis is down');
       await new Promise((r) => setTimeout(r, 300));
       assert.equal(out.length, 0);
       // Redis returns with what it had: the stored wait is restored and ends as it would have.
       server = await startRedis([...durable(), '--port', port]);
-      await untilTicking(time.clock, () => out.length === 1, 'the stored wait resumed once Redis was back', 1_000, 25_000);
+      await untilTicking(time.clock, () => out.length === 1, 'the stored wait resumed once Redis was back', 1_000, 25_000).catch(
+        (err: Error) => {
+          throw new Error(`${err.message}; statuses ${JSON.stringify(statuses)}; the node said ${JSON.stringify(said)}`);
+        },
+      );
       assert.equal(out[0].n, 7);
       assert.equal(out[0].payload.status, 'delivered');
     });
