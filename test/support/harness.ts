@@ -9,6 +9,32 @@ import { builtNodes } from './paths';
 import { acquireStateEngine, embeddedStateDir } from '../../lib/account/state-engines';
 
 const helper = require('node-red-node-test-helper') as TestHelper;
+// helper.setFlows waits only 300 ms for the flows to start, and only once the deploy call returned: a
+// loaded machine (the nodes' closes run first: a page's hang-up, a send's waits) takes longer, and the
+// event can come before it listens. The same deploy, listened for first, with time to finish.
+const runtime = helper as unknown as {
+  _redNodes: { setFlows(f: unknown, c: unknown, t: string): Promise<unknown> };
+  _events: NodeJS.EventEmitter;
+};
+helper.setFlows = async (flow: unknown, type = 'full', credentials: unknown = {}) => {
+  let heard: () => void = () => undefined;
+  const started = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the flows did not start within 30 s of the deploy')), 30_000);
+    heard = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    runtime._events.once('flows:started', heard);
+  });
+  try {
+    await runtime._redNodes.setFlows(flow, credentials ?? {}, typeof type === 'string' && type ? type : 'full');
+  } catch (err) {
+    runtime._events.off('flows:started', heard);
+    started.catch(() => undefined);
+    throw err;
+  }
+  await started;
+};
 
 export interface FlowNode {
   id: string;
