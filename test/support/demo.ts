@@ -65,6 +65,8 @@ export async function startDemo(env: Record<string, string> = {}): Promise<Demo>
     await waitFor('Node-RED to start flows', async () =>
       started.some((s) => log.includes(s)) ? true : child.exitCode !== null ? Promise.reject(new Error(log)) : undefined,
     );
+    // Flows start while red.js begins to listen: the editor is asked until it answers.
+    await waitFor('the editor to answer', async () => ((await fetch(demo.editor)).ok ? true : undefined));
   } catch (err) {
     await demo.stop();
     throw err;

@@ -131,8 +131,14 @@ module.exports = {
     },
   };
   try {
-    await waitFor('Node-RED to start flows', async () =>
-      log.includes('Started flows') ? true : red.alive() ? undefined : Promise.reject(new Error(log)),
+    // red.js starts the flows and listens at the same time: "Started flows" can come before the
+    // port accepts (a POST then met ECONNREFUSED in CI), so both lines are awaited.
+    await waitFor('Node-RED to start flows and listen', async () =>
+      log.includes('Started flows') && log.includes('Server now running at')
+        ? true
+        : red.alive()
+          ? undefined
+          : Promise.reject(new Error(log)),
     );
   } catch (err) {
     await red.stop();
