@@ -18,7 +18,7 @@ import { OutcomeTracker, fetchOutcome } from '../inbound/outcomes';
 import { Delivery, deliverToRecipients } from '../outbound/delivery';
 import type { AcceptedMessage } from '../outbound/intake';
 import { TextParams, sendText } from '../outbound/messages';
-import { ReconcileNotYet, reconcileIntent, rememberSid, twilioOffsetOf } from '../outbound/reconcile';
+import { ReconcileNotYet, reconcileIntent, rememberSid, twilioOffsetForIntent, twilioOffsetOf } from '../outbound/reconcile';
 import { parseRecipients } from '../twilio/addresses';
 import { MessageFields, SendPlan, TemplateFields, planMessage } from '../twilio/send-plans';
 import { renderTemplate } from '../twilio/templates';
@@ -180,6 +180,7 @@ export class Asking {
       throw err;
     }
     if (id === undefined || !this.waits.get(id)) return this.releaseCodes(sending);
+    if (!(await this.withTwilioOffset(id, record))) return this.releaseCodes(sending);
     // Open on the board (and in the account's shared index) before the text goes: a reply finds it wherever it lands.
     this.openEarly(id, Object.keys(record.recipients), sending);
     await this.options.board.written([...sending.early.values()].map((e) => e.question.id));
@@ -430,6 +431,23 @@ export class Asking {
       recipients,
     };
     return { record, sending, params };
+  }
+
+  /**
+   * Intents stored with no offset to Twilio's clock (the first question after a start): held first (a
+   * power cut now loses nothing: nothing went), then one look at Twilio's clock, saved into them before
+   * their texts go (a reconcile after a power cut and a clock set since then still finds them).
+   * False when the wait is no longer held (the node let it go meanwhile: nothing is sent).
+   */
+  private async withTwilioOffset(id: string, record: AskWait): Promise<boolean> {
+    const intents = Object.values(record.recipients).flatMap((asked) => (asked.intent ? [asked.intent] : []));
+    if (intents.every((intent) => intent.twilioOffsetMs !== undefined)) return true;
+    const offset = await twilioOffsetForIntent(this.options.account);
+    if (!this.waits.get(id)) return false;
+    if (offset === undefined) return true;
+    for (const intent of intents) intent.twilioOffsetMs ??= offset;
+    await this.waits.save(id).catch(() => undefined); // best effort: without it, the offset known at a reconcile is taken
+    return !!this.waits.get(id);
   }
 
   /** Not held after all (nothing went out, or the msg ended): the questions opened as they were sent close again. */

@@ -13,7 +13,7 @@ import type { InboundHub } from '../inbound/hub';
 import { OutcomeTracker, fetchOutcome } from '../inbound/outcomes';
 import type { NodeStatus } from '../node-red/status';
 import { hangUp, placeCall, sendText } from '../outbound/messages';
-import { ReconcileNotYet, reconcileIntent, rememberSid, twilioOffsetOf } from '../outbound/reconcile';
+import { ReconcileNotYet, reconcileIntent, rememberSid, twilioOffsetForIntent, twilioOffsetOf } from '../outbound/reconcile';
 import type { AcceptedMessage } from '../outbound/intake';
 import { renderTemplate } from '../twilio/templates';
 import { pageCallTwiml } from '../twilio/twiml';
@@ -280,7 +280,7 @@ export class Pager {
         return this.end(id, page, action.port, action.page);
       case 'save': {
         // Tracked: a close waits for it, so what a step learnt is stored before the node lets go.
-        const saving = this.options.waits.track(this.options.waits.save(id));
+        const saving = this.options.waits.track(this.offsetIntoIntent(id).then(() => this.options.waits.save(id)));
         this.saved.set(id, saving);
         const forget = () => void (this.saved.get(id) === saving && this.saved.delete(id));
         return void saving.then(forget, (err: unknown) => {
@@ -289,6 +289,20 @@ export class Pager {
         });
       }
     }
+  }
+
+  /**
+   * Before a step's intent is saved with no offset to Twilio's clock (the first page after a start:
+   * no answer told it yet), one look learns it (twilioOffsetForIntent), so a reconcile after a power
+   * cut and a clock set since still finds the step. The page is held meanwhile (a cancel finds it).
+   */
+  private offsetIntoIntent(id: string): Promise<void> {
+    const intent = this.options.waits.get(id)?.record.intent;
+    if (!intent || intent.sid || intent.twilioOffsetMs !== undefined) return Promise.resolve();
+    return twilioOffsetForIntent(this.options.account).then((offset) => {
+      const now = this.options.waits.get(id)?.record.intent;
+      if (now && !now.sid && offset !== undefined) now.twilioOffsetMs ??= offset;
+    });
   }
 
   /**

@@ -10,6 +10,11 @@ export type Timer = { readonly __timer: unique symbol } | NodeJS.Timeout;
 export interface Clock {
   /** Milliseconds since the epoch, as Date.now(). */
   now(): number;
+  /**
+   * Milliseconds on a clock that only moves forward at the pace of time, whatever sets the wall clock
+   * (NTP, a person): what an estimate tied to a moment must be anchored to. Absent: `now()` is used.
+   */
+  monotonic?(): number;
   /** Calls `fn` once, `ms` from now. A timer never keeps the process alive (a node's close ends it). */
   setTimeout(fn: () => void, ms: number): Timer;
   clearTimeout(timer: Timer | undefined): void;
@@ -18,6 +23,7 @@ export interface Clock {
 /** The machine's clock and Node's timers. */
 export const realClock: Clock = {
   now: () => Date.now(),
+  monotonic: () => performance.now(),
   setTimeout: (fn, ms) => setTimeout(fn, Math.max(0, ms)).unref(),
   clearTimeout: (timer) => {
     if (timer !== undefined && !(timer instanceof ManualTimer)) clearTimeout(timer as NodeJS.Timeout);
@@ -30,8 +36,9 @@ let installed: Clock = realClock;
  * The clock lib uses unless it is given one: whatever is installed when it is read (the real clock,
  * or a test's). A timer is cleared by the clock that started it, even when another was installed since.
  */
-export const systemClock: Clock = {
+export const systemClock: Required<Clock> = {
   now: () => installed.now(),
+  monotonic: () => installed.monotonic?.() ?? installed.now(),
   setTimeout: (fn, ms) => installed.setTimeout(fn, ms),
   clearTimeout: (timer) => {
     if (timer instanceof ManualTimer) timer.clock.clearTimeout(timer);
@@ -66,6 +73,8 @@ class ManualTimer {
  */
 export class ManualClock implements Clock {
   private current: number;
+  /** Time moved by advance() alone: set() steps the wall clock, not this. */
+  private elapsed = 0;
   private readonly timers = new Set<ManualTimer>();
   private order = 0;
 
@@ -75,6 +84,10 @@ export class ManualClock implements Clock {
 
   now(): number {
     return this.current;
+  }
+
+  monotonic(): number {
+    return this.elapsed;
   }
 
   setTimeout(fn: () => void, ms: number): Timer {
@@ -101,15 +114,20 @@ export class ManualClock implements Clock {
       const next = this.nextDue();
       if (!next || next.due > until) break;
       this.timers.delete(next);
-      this.current = Math.max(this.current, next.due);
+      this.moveTo(Math.max(this.current, next.due));
       next.fn();
       await settle();
     }
-    this.current = until;
+    this.moveTo(until);
     await settle();
   }
 
-  /** Jumps the time (a wrong clock put right): no timer runs until the next advance. */
+  private moveTo(time: number): void {
+    this.elapsed += time - this.current;
+    this.current = time;
+  }
+
+  /** Jumps the wall time (a wrong clock put right; monotonic() does not move): no timer runs until the next advance. */
   set(time: number): void {
     this.current = time;
   }

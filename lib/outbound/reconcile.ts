@@ -35,7 +35,7 @@
  */
 import type twilio from 'twilio';
 import type { TwilioAccount } from '../account/account';
-import { systemClock } from '../core/clock';
+import { Timer, systemClock } from '../core/clock';
 
 export interface SendIntent {
   kind: 'message' | 'call';
@@ -92,9 +92,52 @@ export function rememberSid(account: TwilioAccount, sid: string, ref: string): P
   );
 }
 
-/** The offset to Twilio's clock the account knows now (undefined before any answer with a Date header). */
+/** The offset to Twilio's clock the account knows now (undefined before any answer told Twilio's time). */
 export function twilioOffsetOf(account: TwilioAccount): number | undefined {
   return account.queue?.twilioClock?.offsetMs();
+}
+
+/** How long an intent waits for a look at Twilio's clock before it is stored without an offset. */
+export const CLOCK_LOOK_WAIT_MS = 3_000;
+/** Looks at Twilio's clock at most this often per account (an answer with no Date header teaches nothing). */
+const CLOCK_LOOK_EVERY_MS = 60_000;
+const clockLooks = new WeakMap<TwilioAccount, { at: number; done: Promise<unknown> }>();
+
+/**
+ * The offset to Twilio's clock for an intent about to be stored. Known: at once. Not yet (no answer
+ * since the start: the first alarm after a boot, when an RTC may be an hour off and NTP about to
+ * set it), one look first: the account's own record, whose answer's Date header tells Twilio's time,
+ * awaited at most CLOCK_LOOK_WAIT_MS (concurrent intents share it). Without it, a power cut during
+ * that first text and a clock set before the restart would make the reconcile look an hour away
+ * from the text and call it not sent (sent twice). Undefined when the look told nothing in time:
+ * the intent goes without (its reconcile takes the offset known then).
+ */
+export async function twilioOffsetForIntent(account: TwilioAccount): Promise<number | undefined> {
+  const known = twilioOffsetOf(account);
+  if (known !== undefined || !account.queue) return known;
+  const now = systemClock.monotonic();
+  let look = clockLooks.get(account);
+  if (!look || now - look.at >= CLOCK_LOOK_EVERY_MS) {
+    look = { at: now, done: lookAtTwilioClock(account) };
+    clockLooks.set(account, look);
+  }
+  let timer: Timer | undefined;
+  await Promise.race([look.done, new Promise<void>((resolve) => (timer = systemClock.setTimeout(resolve, CLOCK_LOOK_WAIT_MS)))]);
+  systemClock.clearTimeout(timer);
+  return twilioOffsetOf(account);
+}
+
+/** One request whose answer tells Twilio's time (the queue learns it from every answer); never rejects. */
+function lookAtTwilioClock(account: TwilioAccount): Promise<unknown> {
+  try {
+    return account
+      .clientFor(account)
+      .api.v2010.accounts(account.accountSid)
+      .fetch()
+      .catch(() => undefined);
+  } catch {
+    return Promise.resolve(); // the account cannot be used: the intent's own request will say why
+  }
 }
 /** Records read per page (Twilio's largest), and pages at most: 50,000 records to one recipient since the intent. */
 const PAGE_SIZE = 1000;

@@ -74,7 +74,7 @@ interface Job {
   /** Requests in flight, this one included, when it started: a 429 at level k says the limit is below k. */
   level: number;
   startedAt: number;
-  /** When it left, by lib's clock (for the offset to Twilio's clock its answer's Date header gives). */
+  /** When it left, as TwilioClock.stamp() tells it (for the offset to Twilio's clock its answer gives). */
   sentAt: number;
   probe?: boolean;
   owner?: object;
@@ -245,7 +245,7 @@ export class RequestQueue {
     job.attempts++;
     job.level = this.inFlight;
     job.startedAt = performance.now();
-    job.sentAt = this.twilioClock.now();
+    job.sentAt = this.twilioClock.stamp();
     job.probe = job.level >= this.ceiling;
     if (job.probe) this.probeInFlight = true;
     job.run().then(
@@ -257,7 +257,11 @@ export class RequestQueue {
   private finish(job: Job, outcome: { value?: unknown; error?: unknown }): void {
     this.inFlight--;
     if (job.probe) this.probeInFlight = false;
-    if (outcome.value !== undefined) this.twilioClock.observe(dateHeaderOf(outcome.value), job.sentAt);
+    if (outcome.value !== undefined) {
+      const date = dateHeaderOf(outcome.value);
+      if (date !== undefined) this.twilioClock.observe(date, job.sentAt);
+      else this.twilioClock.observeCreated(outcome.value as { statusCode?: unknown; body?: unknown }, job.sentAt);
+    }
     const verdict = job.judge(outcome);
     if (verdict.kind === 'retry' && verdict.reason === 'rate-limited') this.decrease(job);
     else if (verdict.kind === 'done') this.increase(job);

@@ -22,7 +22,15 @@ import type { NodeStatus } from '../node-red/status';
 import { LIMITS, seconds } from '../twilio/values';
 import type { Delivery } from '../outbound/delivery';
 import type { AcceptedMessage } from '../outbound/intake';
-import { ReconcileNotYet, SendIntent, reconcileIntent, reconcileRetryMs, rememberSid, twilioOffsetOf } from '../outbound/reconcile';
+import {
+  ReconcileNotYet,
+  SendIntent,
+  reconcileIntent,
+  reconcileRetryMs,
+  rememberSid,
+  twilioOffsetForIntent,
+  twilioOffsetOf,
+} from '../outbound/reconcile';
 import {
   CreatedRecord,
   IntendedSend,
@@ -242,6 +250,8 @@ export interface OutcomeWaitsOptions {
   remember?: (sid: string, ref: string) => void;
   /** Twilio's clock minus this node's, when the account knows it (stored with each intent). */
   twilioOffset?: () => number | undefined;
+  /** Looks at Twilio's clock when no offset is known yet (reconcile.ts twilioOffsetForIntent). */
+  lookAtTwilioClock?: () => Promise<number | undefined>;
   /** Logs a line (a reconcile that has to wait for Twilio). */
   log?: (message: string) => void;
 }
@@ -298,6 +308,17 @@ export class OutcomeWaits implements OutcomeHolder<Admission> {
     const id = await this.room.hold(admission, record, accepted, msg);
     if (id === undefined) return undefined;
     const held = (): boolean => this.room.get(id)?.record === record;
+    // No offset known (the first send after a start): held first (a power cut now loses nothing: nothing
+    // went), then one look at Twilio's clock, saved into the intents before their requests go.
+    if (offset === undefined && this.options.lookAtTwilioClock) {
+      const learnt = await this.options.lookAtTwilioClock();
+      if (!held()) return undefined; // the node let go meanwhile: its stored intents never went (NOT_SENT at the next start)
+      if (learnt !== undefined) {
+        for (const intent of Object.values(intents)) intent.twilioOffsetMs = learnt;
+        await this.room.save(id).catch(() => undefined); // best effort: without it, the offset known at a reconcile is taken
+        if (!held()) return undefined;
+      }
+    }
     return {
       sent: (recipient, created) => {
         record.sids[recipient] = String(created.sid);
@@ -512,7 +533,14 @@ export function outcomeWaitsFor(account: TwilioAccount, owner: object, options: 
   const reconcile = (kind: TrackedKind, intent: StoredIntent, taken: Set<string>, ref: string) =>
     reconcileIntent(account, owner, { ...intent, kind }, taken, ref);
   const remember = (sid: string, ref: string) => void rememberSid(account, sid, ref);
-  return new OutcomeWaits({ reconcile, remember, twilioOffset: () => twilioOffsetOf(account), ...options, tracker });
+  return new OutcomeWaits({
+    reconcile,
+    remember,
+    twilioOffset: () => twilioOffsetOf(account),
+    lookAtTwilioClock: () => twilioOffsetForIntent(account),
+    ...options,
+    tracker,
+  });
 }
 
 /** An intent's name in the Sid claims: its wait (a random id) and recipient. */

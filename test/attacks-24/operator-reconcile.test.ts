@@ -115,6 +115,7 @@ suiteNeeding(
       const b = await startRed(flows(simulator.url, redis.url), CREDENTIALS, settings('B'));
       reds.push(b);
       simulator.latencyMs = 1_500;
+      const arrived = simulator.stats.requests;
       for (const id of ['x', 'y']) {
         const res = await fetch(`${a.url}/go`, {
           method: 'POST',
@@ -124,7 +125,11 @@ suiteNeeding(
         assert.equal(res.status, 200);
         await res.body?.cancel();
       }
-      await sleep(600); // both requests at Twilio, neither answered
+      // A's first sends look at Twilio's clock first (one request), then both creates go.
+      const deadline0 = Date.now() + 20_000;
+      while (simulator.stats.requests < arrived + 3 && Date.now() < deadline0) await sleep(20);
+      assert.equal(simulator.stats.requests, arrived + 3, 'the look at the clock and both creates reached Twilio');
+      await sleep(300); // both requests at Twilio, neither answered
       await a.kill();
       simulator.latencyMs = 0;
       if (process.env.ATK_RESTART_DELAY) await sleep(Number(process.env.ATK_RESTART_DELAY));

@@ -256,10 +256,15 @@ describe("conformance with Twilio's OpenAPI spec (Prism)", () => {
       { account: account.credentials },
     );
     helper.getNode('ask').receive({ payload: 'x' });
-    // The question, then (2 s on) the look for its outcome: not delivered goes to its own output.
-    for (let i = 0; i < 200 && made().length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+    // A look at Twilio's clock (the account's first intent), the question, then (2 s on) the look for
+    // its outcome: not delivered goes to its own output.
+    for (let i = 0; i < 200 && made().length < 3; i++) await new Promise((r) => setTimeout(r, 20));
     await helper.unload();
-    assert.deepEqual(made().slice(0, 2), ['POST /2010-04-01/Accounts/AC…/Messages.json', 'GET /2010-04-01/Accounts/AC…/Messages/SM….json']);
+    assert.deepEqual(made().slice(0, 3), [
+      'GET /2010-04-01/Accounts/AC….json',
+      'POST /2010-04-01/Accounts/AC…/Messages.json',
+      'GET /2010-04-01/Accounts/AC…/Messages/SM….json',
+    ]);
     assert.deepEqual(proxy.violations.slice(before), []);
   });
 

@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
+import type { TwilioAccount } from '../../lib/account/account';
 import { FlowNode, accountNode, allNodes, helper, useRuntime } from '../support/harness';
 import { useManualClock } from '../support/ticking';
 
@@ -57,6 +58,9 @@ describe('twilio-page removed mid-page', { timeout: 60_000 }, () => {
         dones++;
         complete(m, err);
       };
+      // The account has heard from Twilio before (its clock is known): the page's first request is its call.
+      const account = helper.getNode('account') as unknown as TwilioAccount;
+      await account.getClient().api.v2010.accounts(account.accountSid).fetch();
       if (when.includes('placed')) await settings({ latencyMs: 600 });
       const arrived = simulator.stats.requests;
       node.receive({ topic: 'smoke' });
