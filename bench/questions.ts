@@ -53,7 +53,12 @@ function flows(simulatorUrl: string, redisUrl: string, proxyUrl: string): object
     },
     { id: 'ready', type: 'http in', z: 'tab', url: '/bench/ready', method: 'post', upload: false, wires: [['ok']] },
     { id: 'askIn', type: 'http in', z: 'tab', url: '/bench/ask', method: 'post', upload: false, wires: [['prep', 'ok']] },
-    fn('prep', `msg = { to: msg.payload.to, topic: msg.payload.tag }; return msg;`, [['ask']]),
+    fn(
+      'prep',
+      `if (env.get('BENCH_DEBUG')) node.log('ASKED ' + msg.payload.tag + ' ' + Date.now() + ' on ' + env.get('NODE_RED_PUBLIC_URL'));
+msg = { to: msg.payload.to, topic: msg.payload.tag }; return msg;`,
+      [['ask']],
+    ),
     { id: 'ok', type: 'http response', z: 'tab', statusCode: '200', headers: {}, wires: [] },
     {
       id: 'ask',
@@ -87,7 +92,10 @@ function flows(simulatorUrl: string, redisUrl: string, proxyUrl: string): object
       reply: 'auto',
       wires: [['news']],
     },
-    fn('news', `node.log('OUT news ' + msg.payload.From + ' ' + Date.now() + ' ' + msg.payload.MessageSid); return null;`),
+    fn(
+      'news',
+      `node.log('OUT news ' + msg.payload.From + ' ' + Date.now() + ' ' + msg.payload.MessageSid + ' on ' + env.get('NODE_RED_PUBLIC_URL')); return null;`,
+    ),
   ];
 }
 
@@ -110,12 +118,16 @@ export async function questionsPerSecond(
   /** Texts twilio-in passed on as news: an answer that missed its question (by number). */
   const news: string[] = [];
   const stray: string[] = [];
+  /** BENCH_DEBUG: when and on which instance each question was asked. */
+  const askedOn = new Map<string, string>();
   const hear = () => {
     let partial = '';
     return (chunk: Buffer) => {
       const lines = (partial + chunk.toString()).split('\n');
       partial = lines.pop() ?? '';
       for (const line of lines) {
+        const asking = /\bASKED (\S+) (.*)$/.exec(line);
+        if (asking) askedOn.set(asking[1], asking[2]);
         const out = /\bOUT (\S+) (\S+) (\d+) (\S+) ?(.*)$/.exec(line);
         if (!out) continue;
         const [, port, tag, at, sid, error] = out;
@@ -123,7 +135,8 @@ export async function questionsPerSecond(
         const question = port === 'news' ? open.get(tag) : tag;
         if (port === 'news') {
           news.push(tag);
-          if (process.env.BENCH_DEBUG) console.log(`news from ${tag} (open: ${question}) at ${at}: ${sid}`);
+          if (process.env.BENCH_DEBUG)
+            console.log(`news from ${tag} at ${at} ${error} (its question ${question}, asked at ${askedOn.get(question ?? '')})`);
         } else emitted.set(tag, (emitted.get(tag) ?? 0) + 1);
         if (question === undefined) continue;
         const waiter = waiting.get(question);
