@@ -20,7 +20,11 @@
  *      Redis round trips per claim (bench/state.ts)
  *   h. state behind the nodes: the p99 the embedded store adds to a send that waits (vs
  *      `stateIn: 'context:memory'`, same run), and webhooks per second and Redis round trips per
- *      webhook with twilio-in's duplicate window on Redis, 1 and 3 instances (bench/state-nodes.ts)
+ *      webhook with twilio-in's duplicate window on Redis, 1 and 3 instances (bench/state-nodes.ts); and
+ *      questions per second through twilio-ask on Redis, 1 and 3 instances behind a round-robin proxy,
+ *      the answer's webhook → output latency and Redis round trips per question (bench/questions.ts).
+ *      BENCH_REDIS_INSTANCES=1,3 the instance counts; BENCH_H_ROWS=wait,webhooks,questions the rows;
+ *      BENCH_ASK_CONCURRENCY=30 the people answering at once
  *   i. sidebar cost: CPU per send with the Twilio sidebar plugin loaded and no editor connected, vs
  *      without it, and with an editor connected; and what the account's activity costs per event (bench/sidebar.ts)
  *   j. MMS media served: GETs per second of a held 100 kB photo, and of a wrong token (bench/media.ts)
@@ -35,6 +39,7 @@ import type { SinkNode } from './sink-node';
 import { redisWebhookIntake, webhookIntake } from './webhooks';
 import { stateEngine } from './state';
 import { waitLatency } from './state-nodes';
+import { questionsPerSecond } from './questions';
 import { noRedis, startRedis } from '../test/support/redis';
 import { twoWay } from './two-way';
 import { sidebarCost } from './sidebar';
@@ -449,17 +454,21 @@ async function main(): Promise<void> {
     for (const r of await stateEngine(SCALE))
       rows.push({ scenario: 'g. state engine', perSecond: r.messages / r.seconds, tooManyRequests: 0, ...r });
   if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY.includes('h')) {
-    const sim = await SimulatorProcess.start();
-    for (const r of await waitLatency(nodes, sim, SCALE))
-      rows.push({ scenario: 'h. state behind the nodes', perSecond: r.messages / r.seconds, tooManyRequests: 0, ...r });
-    await sim.stop();
-    if (noRedis) console.log(`bench: ${noRedis}; the Redis webhook row is skipped`);
+    // BENCH_H_ROWS=wait,webhooks,questions picks h's rows (all by default).
+    const hRows = (process.env.BENCH_H_ROWS || 'wait,webhooks,questions').split(',');
+    if (hRows.includes('wait')) {
+      const sim = await SimulatorProcess.start();
+      for (const r of await waitLatency(nodes, sim, SCALE))
+        rows.push({ scenario: 'h. state behind the nodes', perSecond: r.messages / r.seconds, tooManyRequests: 0, ...r });
+      await sim.stop();
+    }
+    if (noRedis) console.log(`bench: ${noRedis}; the Redis webhook and question rows are skipped`);
     else {
       const redis = await startRedis();
       try {
         const seconds = Math.max(2, Math.round(10 * SCALE));
         const instances = (process.env.BENCH_REDIS_INSTANCES || '1,3').split(',').map(Number);
-        for (const count of instances)
+        for (const count of hRows.includes('webhooks') ? instances : [])
           for (const r of await redisWebhookIntake(nodeRed, redis.url, {
             seconds,
             rounds: 3,
@@ -479,6 +488,14 @@ async function main(): Promise<void> {
               tooManyRequests: 0,
               note: `${r.note ?? ''}; p99 ${r.p99Ms} ms`,
             });
+        for (const count of hRows.includes('questions') ? instances : [])
+          for (const r of await questionsPerSecond(nodeRed, redis.url, {
+            seconds: Math.max(3, Math.round(5 * SCALE)),
+            concurrency: Number(process.env.BENCH_ASK_CONCURRENCY) || 30,
+            sample: 60,
+            instances: count,
+          }))
+            rows.push({ scenario: 'h. state behind the nodes', perSecond: r.delivered / r.seconds, tooManyRequests: 0, ...r });
       } finally {
         await redis.stop();
       }

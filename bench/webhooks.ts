@@ -34,7 +34,7 @@ export interface IntakeRow {
   note?: string;
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once('error', reject);
@@ -115,7 +115,23 @@ function flows(redisUrl?: string): object[] {
   ];
 }
 
-async function startNodeRed(port: number, userDir: string, nodeRed: string, redisUrl?: string): Promise<ChildProcess> {
+/**
+ * How a bench's red.js process is started (startNodeRed): its flows (the webhook flows by default),
+ * more environment, the route it is ready at once it answers a POST, and its standard output.
+ */
+export interface NodeRedOptions {
+  redisUrl?: string;
+  flows?: object[];
+  env?: Record<string, string>;
+  /** A route of the flows answering a POST with 2xx once they run (default /bench/plain). */
+  readyPath?: string;
+  /** Its log level (default warn), and who reads its standard output (default: no one). */
+  logLevel?: 'warn' | 'info';
+  onStdout?: (chunk: Buffer) => void;
+}
+
+/** A real red.js process with its own user dir, the package linked in, as `npm start` runs it. */
+export async function startNodeRed(port: number, userDir: string, nodeRed: string, options: NodeRedOptions = {}): Promise<ChildProcess> {
   const pkgName = (JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { name: string }).name;
   const link = path.join(userDir, 'node_modules', ...pkgName.split('/'));
   fs.mkdirSync(path.dirname(link), { recursive: true });
@@ -124,7 +140,7 @@ async function startNodeRed(port: number, userDir: string, nodeRed: string, redi
     path.join(userDir, 'package.json'),
     JSON.stringify({ name: 'bench', private: true, dependencies: { [pkgName]: `file:${root}` } }),
   );
-  fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify(flows(redisUrl)));
+  fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify(options.flows ?? flows(options.redisUrl)));
   // Credentials as ${ENV} references, as in the demo: nothing secret is written to disk.
   fs.writeFileSync(
     path.join(userDir, 'flows_cred.json'),
@@ -133,7 +149,7 @@ async function startNodeRed(port: number, userDir: string, nodeRed: string, redi
   fs.writeFileSync(
     path.join(userDir, 'settings.js'),
     `module.exports = { uiHost: '127.0.0.1', uiPort: ${port}, flowFile: 'flows.json', credentialSecret: false,
-  diagnostics: { enabled: false }, telemetry: { enabled: false, updateNotification: false }, logging: { console: { level: 'warn', metrics: false, audit: false } } };\n`,
+  diagnostics: { enabled: false }, telemetry: { enabled: false, updateNotification: false }, logging: { console: { level: '${options.logLevel ?? 'warn'}', metrics: false, audit: false } } };\n`,
   );
   const red = spawn(
     process.execPath,
@@ -146,18 +162,20 @@ async function startNodeRed(port: number, userDir: string, nodeRed: string, redi
       path.join(userDir, 'settings.js'),
     ],
     {
-      stdio: ['ignore', 'ignore', 'inherit'],
+      stdio: ['ignore', options.onStdout ? 'pipe' : 'ignore', 'inherit'],
       env: {
         ...process.env,
         TWILIO_ACCOUNT: DEMO_ACCOUNT.sid,
         TWILIO_TOKEN: DEMO_ACCOUNT.authToken,
         NODE_RED_PUBLIC_URL: `http://127.0.0.1:${port}`,
+        ...options.env,
       },
     },
   );
+  if (options.onStdout) red.stdout!.on('data', options.onStdout);
   for (let waited = 0; waited < 60_000; waited += 250) {
     if (red.exitCode !== null) throw new Error(`Node-RED exited (${red.exitCode}) before its flows started`);
-    const ready = await fetch(`http://127.0.0.1:${port}/bench/plain`, {
+    const ready = await fetch(`http://127.0.0.1:${port}${options.readyPath ?? '/bench/plain'}`, {
       method: 'POST',
       body: 'Body=ping',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -288,7 +306,7 @@ export async function redisWebhookIntake(
     for (let i = 0; i < count; i++) {
       const port = await freePort();
       const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'twilio-bench-redis-'));
-      reds.push({ red: await startNodeRed(port, userDir, nodeRed, redisUrl), port, userDir });
+      reds.push({ red: await startNodeRed(port, userDir, nodeRed, { redisUrl }), port, userDir });
     }
     const params = {
       AccountSid: DEMO_ACCOUNT.sid,
@@ -338,24 +356,7 @@ export async function redisWebhookIntake(
     const median = [...runs].sort((a, b) => a.perSecond - b.perSecond)[Math.floor(runs.length / 2)];
     const total = (pick: (r: Awaited<ReturnType<typeof round>>) => number) => runs.reduce((n, r) => n + pick(r), 0);
 
-    // redis-cli's MONITOR (ioredis's monitor mode can trip over its own queue under load).
-    const server = new URL(redisUrl);
-    const monitor = spawn('redis-cli', ['-h', server.hostname, '-p', server.port, 'monitor'], { stdio: ['ignore', 'pipe', 'ignore'] });
-    let sent = 0;
-    let inside = 0;
-    let partial = '';
-    monitor.stdout!.on('data', (chunk: Buffer) => {
-      const lines = (partial + chunk.toString()).split('\n');
-      partial = lines.pop() ?? '';
-      for (const line of lines) {
-        if (!/^\d+\.\d+ \[/.test(line)) continue;
-        if (/^\S+ \[\d+ lua\]/.test(line)) inside++;
-        else sent++;
-      }
-    });
-    await new Promise((r) => setTimeout(r, 500));
-    sent = 0;
-    inside = 0;
+    const monitor = await redisMonitor(redisUrl);
     let ok = 0;
     for (let i = 0; i < options.sample; i++) {
       const { port } = reds[i % reds.length];
@@ -368,7 +369,7 @@ export async function redisWebhookIntake(
       await res.arrayBuffer();
     }
     await new Promise((r) => setTimeout(r, 500));
-    monitor.kill();
+    const { sent, inside } = monitor.stop();
     return [
       {
         subject: `twilio-in, dedupe on, window on Redis (${count} instance${count === 1 ? '' : 's'})`,
@@ -387,4 +388,65 @@ export async function redisWebhookIntake(
       fs.rmSync(userDir, { recursive: true, force: true });
     }
   }
+}
+
+/**
+ * Commands Redis was sent (round trips, pipelining aside) and those run inside its Lua scripts, since
+ * the last reset; `byName`: the commands sent, by name (evalsha, publish, …).
+ */
+export interface RedisCounts {
+  sent: number;
+  inside: number;
+  byName: Map<string, number>;
+}
+
+export interface RedisMonitor {
+  reset(): void;
+  counts(): RedisCounts;
+  /** Stops counting; the counts since the last reset. */
+  stop(): RedisCounts;
+}
+
+/**
+ * Counts the commands every client sends a Redis with redis-cli's MONITOR (ioredis's monitor mode can
+ * trip over its own queue under load); counting from 500 ms after it started. MONITOR slows Redis:
+ * count in a run of its own, not one whose speed is measured.
+ */
+export async function redisMonitor(redisUrl: string): Promise<RedisMonitor> {
+  const server = new URL(redisUrl);
+  const monitor = spawn('redis-cli', ['-h', server.hostname, '-p', server.port, 'monitor'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  let sent = 0;
+  let inside = 0;
+  let byName = new Map<string, number>();
+  let partial = '';
+  monitor.stdout!.on('data', (chunk: Buffer) => {
+    const lines = (partial + chunk.toString()).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) {
+      const command = /^\d+\.\d+ \[\d+ (\S+)\] "([^"]*)"/.exec(line);
+      if (!command) continue;
+      if (command[1] === 'lua') inside++;
+      else {
+        sent++;
+        const name = command[2].toLowerCase();
+        byName.set(name, (byName.get(name) ?? 0) + 1);
+      }
+    }
+  });
+  const reset = () => {
+    sent = 0;
+    inside = 0;
+    byName = new Map();
+  };
+  await new Promise((r) => setTimeout(r, 500));
+  reset();
+  const counts = () => ({ sent, inside, byName });
+  return {
+    reset,
+    counts,
+    stop: () => {
+      monitor.kill();
+      return counts();
+    },
+  };
 }
