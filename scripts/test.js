@@ -11,24 +11,26 @@ const testDir = path.resolve(__dirname, '..', 'dist', 'test');
 const only = process.argv.slice(2);
 // The longest files (a browser, whole Node-RED processes, waiting in real time) start first, so the
 // short ones fill the gaps around them instead of leaving a long one to run alone at the end. These
-// are the longest of a full run (about 30 to 80 s each on 2 cores), longest first; then the folders
+// are the longest of a full run (about 20 to 90 s each on 2 cores), longest first; then the folders
 // whose files are long. `node --test <files>` sorts the files by name whatever order it is given,
 // so the runner is started through run(), which keeps this order.
 const LONGEST_FILES = [
-  'attacks-24/operator-media',
-  'editor/editor',
-  'attacks-22/operator',
-  'attacks-22/reconcile-and-switch',
   'process/twilio-page.power-cut',
+  'attacks-22/operator',
+  'attacks-24/operator-media',
   'process/twilio-ask.power-cut',
-  'process/twilio-send.power-cut',
+  'editor/editor',
+  'attacks-22/reconcile-and-switch',
   'process/several-instances',
   'process/demo',
-  'nodes/twilio-in.poll',
-  'attacks-24/operator-all-clear',
-  'attacks-24/operator-redis-stall',
-  'package/style',
+  'process/twilio-send.power-cut',
   'attacks-24/operator-media-cap',
+  'nodes/twilio-in.poll',
+  'attacks-24/operator-redis-stall',
+  'attacks-24/operator-all-clear',
+  'nodes/twilio-in.replay',
+  'conformance/conformance',
+  'attacks-22/disk-full',
   'process/twilio-in.attacks',
 ];
 const LONGEST_FIRST = ['editor/', 'process/', 'attacks-24/', 'attacks-22/', 'conformance/', 'nodes/'];
@@ -59,9 +61,10 @@ if (!process.env.REDIS_SERVER_PATH && !redisServer)
 // the next process that loads it: every test file and every red.js a test starts (they inherit this
 // environment). A module whose source changed is compiled again. Node 20 has no such cache.
 process.env.NODE_COMPILE_CACHE = process.env.NODE_COMPILE_CACHE || path.resolve(__dirname, '..', '.cache', 'node-compile');
-// Six files at once on 2 cores: most of a file's time is waiting (a process starting, a lease running
-// out), not computing. A hung test fails after 5 minutes instead of holding CI to its limit.
-const stream = run({ files, concurrency: 6, timeout: 300_000 });
+// Eight files at once on 2 cores: most of a file's time is waiting (a process starting, a lease running
+// out, a page's step), not computing: with six, a full run's processes kept 1.1 to 1.4 of the 2
+// cores busy on average. A hung test fails after 5 minutes instead of holding CI to its limit.
+const stream = run({ files, concurrency: 8, timeout: 300_000 });
 // The run fails as `node --test` would: a test failed (not a todo one), or the summary counts a
 // failure or a cancelled test (a file that crashed or timed out).
 stream.on('test:fail', (data) => {
