@@ -1,6 +1,8 @@
 /** The code keeps one style: prettier formats it and eslint (with TypeScript's rules) finds nothing. */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { root } from '../support/paths';
@@ -20,9 +22,16 @@ const run = (bin: string, args: string[]) =>
 /**
  * Each tool keeps a cache in .cache/ (git and both tools ignore it) keyed on every file's content and
  * the tool's version and configuration (eslint's rules here are per file, without type information):
- * a file unchanged since the last check is not checked again, and any change is. Both run at once.
+ * a file unchanged since the last check is not checked again, and any change is. The cache is one per
+ * package-lock.json, so a plugin upgraded under the same configuration checks every file again. Both
+ * run at once.
  */
-const cache = (tool: string) => path.join(root, '.cache', tool);
+const locked = crypto
+  .createHash('sha256')
+  .update(fs.readFileSync(path.join(root, 'package-lock.json')))
+  .digest('hex')
+  .slice(0, 16);
+const cache = (tool: string) => path.join(root, '.cache', `${tool}-${locked}`);
 
 describe('code style', { concurrency: true }, () => {
   it('is as prettier formats it (npm run format)', async () => {
