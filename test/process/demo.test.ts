@@ -182,7 +182,8 @@ describe('npm start (the demo)', () => {
       ['de_DE.UTF-8', /\[error\] \[twilio-send:bad number\] .*ist kein gültiger Empfänger: E\.164 wie \+14155550100/],
       ['ja_JP.UTF-8', /\[error\] \[twilio-send:bad number\] .*は有効な宛先ではありません。/],
     ] as const;
-    for (const [lang, expected] of cases) {
+    // One demo per language, both at once (each its own process, ports, user dir and simulator).
+    const inLanguage = async ([lang, expected]: (typeof cases)[number]) => {
       const localised = await startDemo({ LANG: lang, LC_ALL: lang });
       try {
         // A tab of its own, with no Catch node: the runtime logs the error as the user would read it.
@@ -225,6 +226,7 @@ describe('npm start (the demo)', () => {
       } finally {
         await localised.stop();
       }
-    }
+    };
+    await Promise.all(cases.map(inLanguage));
   });
 });

@@ -91,6 +91,8 @@ module.exports = {
   diagnostics: { enabled: false }, telemetry: { enabled: false, updateNotification: false },
   editorTheme: { projects: { enabled: false }, tours: false },
   logging: { console: { level: 'info', metrics: false, audit: false } },
+  // No palette installs: Node-RED would otherwise run \`npm -v\` before it loads its nodes, on every start.
+  externalModules: { palette: { allowInstall: false } },
   ${settings}
 };\n`,
   );
