@@ -456,8 +456,21 @@ export class QuestionBoard {
    */
   private route(person: string, event: InboundEvent): 'claimed' | undefined | Promise<'claimed' | undefined> {
     if (event.kind !== 'message' || !event.to) return undefined;
-    if (this.shared && this.remoteFor(person).some(fitting(event))) return this.lookThenAnswer(person, event);
+    if (this.shared && (this.remoteFor(person).some(fitting(event)) || this.quotesAnother(person, event)))
+      return this.lookThenAnswer(person, event);
     return this.answer(person, event);
+  }
+
+  /**
+   * Whether a text quotes a code none of the person's questions here has ("yes 22" while only 11 is
+   * known): the code of a question another instance opened unheard yet, which the index shows.
+   */
+  private quotesAnother(person: string, event: InboundEvent): boolean {
+    const body = event.params.Body;
+    if (typeof body !== 'string') return false;
+    const numbers = body.match(/\d{2,12}/g);
+    const quoted = numbers ? quotedCode(body, new Set(numbers)) : undefined;
+    return quoted !== undefined && ![...(this.byPerson.get(person)?.values() ?? [])].some((q) => q.code === quoted.code);
   }
 
   /**

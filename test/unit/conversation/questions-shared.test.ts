@@ -303,6 +303,26 @@ function sharedBoardSuite(name: string, engines: () => { open(): StateEngine; di
       assert.equal(b.errors.length, 2, 'each failed look is told to onError (the account says the first)');
     });
 
+    it('a reply quoting the code of A’s question unheard on B lands on B, where another question of that person is open: it reaches A’s, not B’s', async () => {
+      const a = instance(unsteady(store.open(), typed('opened')), 'A12');
+      const b = instance(store.open(), 'B12');
+      await Promise.all([a.board.ready, b.board.ready]);
+      const ivy = '+15555550138';
+      const closeB = b.open('ask b12 ivy', ivy, '51');
+      await b.board.written(['ask b12 ivy']);
+      const closeA = a.open('ask a12 ivy', ivy, '52');
+      await a.board.written(['ask a12 ivy']);
+      await sleep(50);
+      assert.equal(b.board.openFor(ivy), 1, 'B has not heard of A’s');
+      assert.equal(await claimedIn(b.hub.publish(message(ivy, 'yes 52'))), true);
+      await until(() => a.got.length === 1, 'the answer to reach A');
+      closeA();
+      await until(() => b.board.openFor(ivy) === 1, 'B to hear A’s closed');
+      assert.equal(await claimedIn(b.hub.publish(message(ivy, 'room 17'))), true, 'a number no question has: B’s one question takes it');
+      assert.deepEqual([a.got, b.got, b.clarified], [['ask a12 ivy:yes'], ['ask b12 ivy:room 17'], []]);
+      closeB();
+    });
+
     it('a third instance started later reads the open questions from the engine', async () => {
       const a = instance(store.open(), 'A4');
       await a.board.ready;
