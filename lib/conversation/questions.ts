@@ -108,6 +108,12 @@ const SCAN_PAGE = 500;
 /** How often a forwarded reply is handed on to a newer holder (takeovers the sender had not heard of). */
 const MAX_HOPS = 3;
 
+/** Whether a question may take this message: sent from the number it came to, and asked before it (a poll may list an old text again). */
+const fitting =
+  (event: InboundEvent) =>
+  (q: { ourNumber?: string; askedAt?: number }): boolean =>
+    (!q.ourNumber || q.ourNumber === event.to) && !(event.at !== undefined && q.askedAt !== undefined && event.at < q.askedAt);
+
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function isIndexed(v: unknown): v is IndexedQuestion {
@@ -146,6 +152,7 @@ export class QuestionBoard {
   /** Index writes under way, by question: a question's text goes once its record is written. */
   private readonly writes = new Map<string, Promise<void>>();
   private readonly stopShared: Array<Promise<() => Promise<void>>> = [];
+  private stopUnclaimed?: () => void;
   /** Resolves once the board has read the shared index and hears the other instances. */
   readonly ready: Promise<void>;
 
@@ -156,6 +163,8 @@ export class QuestionBoard {
     private readonly shared?: SharedBoard,
   ) {
     this.ready = shared ? this.join(shared).catch((err: unknown) => shared.onError?.(err)) : Promise.resolve();
+    // A text that answers nothing known here may answer a question another instance opened unheard yet.
+    if (shared) this.stopUnclaimed = hub.onUnclaimed((event) => this.unclaimed(event));
   }
 
   /** How many questions are open for a person (on any of our numbers, on any instance), those being sent included. */
@@ -170,6 +179,7 @@ export class QuestionBoard {
 
   /** Stops hearing the other instances (the account node closes). */
   async leave(): Promise<void> {
+    this.stopUnclaimed?.();
     const stops = await Promise.all(this.stopShared.splice(0));
     await Promise.all(stops.map((stop) => stop().catch(() => undefined)));
   }
@@ -439,13 +449,78 @@ export class QuestionBoard {
     this.unsubscribeIfIdle(person);
   }
 
-  /** A message from a person with open questions: to one of them, or a clarifying message. */
-  private route(person: string, event: InboundEvent): 'claimed' | undefined {
+  /**
+   * A message from a person with open questions: to one of them, or a clarifying message. With a
+   * shared engine the index is the truth and the mirror a cache that may lag (a `closed` not heard
+   * yet): when another instance's question is a candidate, the index is read first.
+   */
+  private route(person: string, event: InboundEvent): 'claimed' | undefined | Promise<'claimed' | undefined> {
     if (event.kind !== 'message' || !event.to) return undefined;
-    // A reply that came before a question was asked (a poll listing an old text again) cannot answer it.
-    const fits = (q: { ourNumber?: string; askedAt?: number }) =>
-      (!q.ourNumber || q.ourNumber === event.to) && !(event.at !== undefined && q.askedAt !== undefined && event.at < q.askedAt);
-    // Ours answer in this process; another instance's get the reply forwarded.
+    if (this.shared && (this.remoteFor(person).some(fitting(event)) || this.quotesAnother(person, event)))
+      return this.lookThenAnswer(person, event);
+    return this.answer(person, event);
+  }
+
+  /**
+   * Whether a text quotes a code none of the person's questions here has ("yes 22" while only 11 is
+   * known): the code of a question another instance opened unheard yet, which the index shows.
+   */
+  private quotesAnother(person: string, event: InboundEvent): boolean {
+    const body = event.params.Body;
+    if (typeof body !== 'string') return false;
+    const numbers = body.match(/\d{2,12}/g);
+    const quoted = numbers ? quotedCode(body, new Set(numbers)) : undefined;
+    return quoted !== undefined && ![...(this.byPerson.get(person)?.values() ?? [])].some((q) => q.code === quoted.code);
+  }
+
+  /**
+   * A text no question known here took: another instance may have opened one for its sender that
+   * this one has not heard of yet (its `opened` is on its way); the index says.
+   */
+  private unclaimed(event: InboundEvent): Promise<'claimed' | undefined> | undefined {
+    const person = event.from;
+    if (event.kind !== 'message' || !event.to || !person) return undefined;
+    const fits = fitting(event);
+    // Routed already on a question that fits (answered, clarified, or refused by its node).
+    if ([...(this.byPerson.get(person)?.values() ?? [])].some(fits)) return undefined;
+    return this.lookThenAnswer(person, event);
+  }
+
+  /** Reads the person's index records, then routes on them; an engine that cannot say makes it news. */
+  private async lookThenAnswer(person: string, event: InboundEvent): Promise<'claimed' | undefined> {
+    try {
+      await this.look(person);
+    } catch (err) {
+      this.shared!.onError?.(err);
+      return undefined;
+    }
+    return this.answer(person, event);
+  }
+
+  /** The mirror of a person's questions on other instances, made what the index says now (one bounded read). */
+  private async look(person: string): Promise<void> {
+    const shared = this.shared!;
+    const known = [...(this.remote.get(person)?.keys() ?? [])];
+    const records = await shared.engine.scan(`${this.prefix}q/${part(person)}/`, SCAN_PAGE);
+    const now = (shared.clock ?? systemClock).now();
+    const found = new Set<string>();
+    for (const { value } of records) {
+      if (!isIndexed(value) || value.person !== person || value.instance === shared.instance) continue;
+      if (value.deadline !== undefined && value.deadline + INDEX_MARGIN_MS <= now) continue;
+      found.add(value.id);
+      this.addRemote(value);
+    }
+    // Gone from the index (closed, its `closed` not heard yet): no longer a candidate. One heard of during the read stays.
+    const questions = this.remote.get(person);
+    for (const id of known) if (!found.has(id)) questions?.delete(id);
+    if (questions?.size === 0) this.remote.delete(person);
+    this.unsubscribeIfIdle(person);
+  }
+
+  /** Routes on what this instance knows now: ours answer here; another instance's get the reply forwarded. */
+  private answer(person: string, event: InboundEvent): 'claimed' | undefined {
+    if (!event.to) return undefined;
+    const fits = fitting(event);
     const candidates: OpenQuestion[] = [...(this.byPerson.get(person)?.values() ?? [])].filter(fits);
     for (const q of this.remoteFor(person).filter(fits)) candidates.push({ ...q, onReply: (reply) => this.forward(q, reply) });
     if (candidates.length === 0) return undefined;

@@ -38,15 +38,21 @@ export type InboundMatch = { sid: string } | { from: string; to: string } | { to
 
 /**
  * A subscriber gets each matching event; it returns `'claimed'` when the event was meant for it alone
- * (an answer to its question), so the source (twilio-in) does not also pass it on as news.
+ * (an answer to its question), so the source (twilio-in) does not also pass it on as news, or a
+ * Promise of that when it must look first (a question another instance may hold: the engine says).
  */
 export type InboundHandler = (event: InboundEvent) => unknown;
+
+/** Looks at an event no subscriber claimed or is deciding about: a Promise of `'claimed'`, or undefined when it has nothing to look at. */
+export type UnclaimedHook = (event: InboundEvent) => Promise<unknown> | undefined;
 
 export interface Published {
   /** How many subscribers got it (0 for a repeat of an event already published). */
   delivered: number;
   /** Whether one of them took it as its own. */
   claimed: boolean;
+  /** Only while a claim is pending: whether it was claimed in the end (never rejects). */
+  settled?: Promise<boolean>;
 }
 
 /** Events remembered to keep a second arrival of the same one from anyone: bounded, oldest out first. */
@@ -93,6 +99,9 @@ export class InboundHub {
   private readonly byPair = new Map<string, Set<InboundHandler>>();
   private readonly byNumber = new Map<string, Set<InboundHandler>>();
   private readonly bySender = new Map<string, Set<InboundHandler>>();
+  private readonly unclaimedHooks = new Set<UnclaimedHook>();
+  /** Claims still being decided, by identity: a repeat meanwhile waits on the same answer. */
+  private readonly settling = new Map<string, Promise<boolean>>();
   /** Sources that feed this hub (twilio-in nodes, by webhook or by poll): a node that waits can say when there is none. */
   private sourceCount = 0;
   /**
@@ -127,13 +136,17 @@ export class InboundHub {
   /**
    * Delivers an event to every subscriber it matches, once each; a repeat of an event already
    * published (the same status by webhook and by poll) reaches no one, and counts as claimed when
-   * the first one was (so neither arrival is passed on as news).
+   * the first one was (so neither arrival is passed on as news), or waits for its pending claim.
+   * Unclaimed and undecided, it goes to the `onUnclaimed` hooks.
    */
   publish(event: InboundEvent): Published {
     const identity = eventIdentity(event);
     if (identity !== undefined) {
       const before = this.seen.get(identity);
-      if (before !== undefined) return { delivered: 0, claimed: before === 'claimed' };
+      if (before !== undefined) {
+        const settled = before === 'heard' ? this.settling.get(identity) : undefined;
+        return settled ? { delivered: 0, claimed: false, settled } : { delivered: 0, claimed: before === 'claimed' };
+      }
       this.seen.set(identity, 'heard');
       if (this.seen.size > REMEMBERED_EVENTS) this.seen.delete(this.seen.keys().next().value as string);
     }
@@ -144,18 +157,61 @@ export class InboundHub {
     if (event.to) add(this.byNumber.get(event.to));
     if (event.from) add(this.bySender.get(event.from));
     let claimed = false;
+    let pending: Array<Promise<unknown>> | undefined;
     for (const handler of handlers) {
-      try {
-        if (handler(event) === 'claimed') claimed = true;
-      } catch (err) {
-        this.onHandlerError(err);
-      }
+      const result = this.call(handler, event);
+      if (result === 'claimed') claimed = true;
+      else if (result instanceof Promise) (pending ??= []).push(result);
     }
+    if (!claimed && !pending)
+      for (const hook of this.unclaimedHooks) {
+        const result = this.call(hook, event);
+        if (result instanceof Promise) (pending ??= []).push(result);
+      }
     if (claimed && identity !== undefined) this.seen.set(identity, 'claimed');
     // Another instance may hold what waits for this Sid (an outcome, a page's call): it hears it there.
     // An incoming text's Sid is new: no one anywhere waits for it.
     if (event.sid && event.kind !== 'message' && !this.bySid.has(event.sid)) this.sendAfar(event);
-    return { delivered: handlers.size, claimed };
+    // The common case allocates nothing more: nothing pending.
+    if (!pending) return { delivered: handlers.size, claimed };
+    const settled = this.settle(identity, pending);
+    return claimed ? { delivered: handlers.size, claimed } : { delivered: handlers.size, claimed, settled };
+  }
+
+  private call(handler: InboundHandler, event: InboundEvent): unknown {
+    try {
+      return handler(event);
+    } catch (err) {
+      this.onHandlerError(err);
+      return undefined;
+    }
+  }
+
+  /** Whether one of the pending claims comes true; remembered as claimed when one does. */
+  private settle(identity: string | undefined, pending: Array<Promise<unknown>>): Promise<boolean> {
+    const settled = Promise.all(
+      pending.map((p) =>
+        p.then(
+          (result) => result === 'claimed',
+          (err: unknown) => (this.onHandlerError(err), false),
+        ),
+      ),
+    ).then((results) => {
+      const claimed = results.includes(true);
+      if (identity !== undefined) {
+        this.settling.delete(identity);
+        if (claimed && this.seen.has(identity)) this.seen.set(identity, 'claimed');
+      }
+      return claimed;
+    });
+    if (identity !== undefined) this.settling.set(identity, settled);
+    return settled;
+  }
+
+  /** Hands `hook` the events nobody claimed or is deciding about (a text another instance's question may be waiting for); returns how to stop. */
+  onUnclaimed(hook: UnclaimedHook): () => void {
+    this.unclaimedHooks.add(hook);
+    return () => void this.unclaimedHooks.delete(hook);
   }
 
   /**

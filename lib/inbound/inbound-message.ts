@@ -58,17 +58,18 @@ export function inboundEvent(params: Record<string, unknown>, origin: InboundOri
 
 /**
  * Publishes what Twilio sent on `hub` and returns the msg to send on, or undefined when a subscriber
- * claimed it. Without a hub (a webhook whose signature is not checked: anyone could mark a message
- * delivered or answer a question) nothing is published and the msg always goes on.
+ * claimed it (at once, or once it looked: a question another instance may hold). Without a hub (a
+ * webhook whose signature is not checked: anyone could mark a message delivered or answer a
+ * question) nothing is published and the msg always goes on.
  */
-export function receiveInbound(
+export async function receiveInbound(
   hub: InboundHub | undefined,
   params: Record<string, unknown>,
   origin: InboundOrigin,
-): InboundMsg | undefined {
+): Promise<InboundMsg | undefined> {
   const summary = { ...summarise(params), ...(origin.event ? { event: origin.event } : {}) };
   const published = hub?.publish(inboundEvent(params, origin));
-  if (published?.claimed) return undefined;
+  if (published?.claimed || (published?.settled && (await published.settled))) return undefined;
   const payload: Record<string, unknown> & { media?: Media[] } = { ...params };
   const media = mediaOf(params);
   if (media.length > 0) payload.media = media;

@@ -64,7 +64,7 @@ export class PollReceiver {
         const identity = eventIdentity(inboundEvent(event.params, origin));
         if (!(await heardFirst(account.state, account.accountSid, identity))) return;
         account.activity?.heard(inboundEvent(event.params, origin));
-        const msg = receiveInbound(hub, event.params, origin);
+        const msg = await receiveInbound(hub, event.params, origin);
         if (msg) {
           this.received++;
           callbacks.emit(msg);

@@ -236,7 +236,7 @@ export class WebhookReceiver {
       return answer(res, 200, EMPTY_TWIML);
     }
     if (this.hub) account.activity?.heard(inboundEvent(params, origin)); // checked: the sidebar shows what Twilio provably sent
-    const msg = receiveInbound(this.hub, params, origin);
+    const msg = await receiveInbound(this.hub, params, origin);
     if (msg) {
       if (!isPlainObject(value)) msg.payload = value; // a JSON array or scalar as it came
       this.pass(msg, req, res);

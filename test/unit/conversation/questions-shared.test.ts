@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { QuestionBoard, Reply } from '../../../lib/conversation/questions';
-import { InboundEvent, InboundHub } from '../../../lib/inbound/hub';
+import { InboundEvent, InboundHub, Published } from '../../../lib/inbound/hub';
 import type { StateEngine } from '../../../lib/state/engine';
 import { openStateEngine } from '../../../lib/state/open';
 import { until } from '../../support/assertions';
@@ -34,6 +34,23 @@ const message = (from: string, body: string): InboundEvent => ({
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Whether the hub's subscribers took it in the end: at once, or once the board read the index. */
+const claimedIn = async (published: Published) => published.claimed || ((await published.settled) ?? false);
+
+/** An engine whose messages `drop` says are never sent (held back as a slow or lost event would be), and whose scans fail while `failing()` says. */
+function unsteady(engine: StateEngine, drop: (message: unknown) => boolean, failing: () => boolean = () => false): StateEngine {
+  return new Proxy(engine, {
+    get(target, prop) {
+      if (prop === 'publish')
+        return (channel: string, message: unknown) => (drop(message) ? Promise.resolve() : target.publish(channel, message));
+      if (prop === 'scan' && failing()) return () => Promise.reject(new Error('the engine cannot be read'));
+      const value: unknown = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+const typed = (type: string) => (message: unknown) => (message as { type?: unknown }).type === type;
 
 /** An instance: its own hub and board on `engine`; `got` holds each answer its questions took, as "question:text". */
 function instance(engine: StateEngine, name: string, random: () => number = Math.random) {
@@ -68,13 +85,13 @@ function sharedBoardSuite(name: string, engines: () => { open(): StateEngine; di
       await a.board.written(['ask q1 ann']);
       await until(() => b.board.openFor(ANN) === 1, 'B to hear of A’s question');
       const published = b.hub.publish(message(ANN, 'yes'));
-      assert.equal(published.claimed, true, 'claimed where it landed: twilio-in on B does not pass it on');
+      assert.equal(await claimedIn(published), true, 'claimed where it landed: twilio-in on B does not pass it on');
       await until(() => a.got.length === 1, 'the answer to reach A');
       assert.deepEqual(a.got, ['ask q1 ann:yes']);
       assert.deepEqual(b.got, []);
       close();
       await until(() => b.board.openFor(ANN) === 0, 'B to hear it closed');
-      assert.equal(b.hub.publish(message(ANN, 'yes again')).claimed, false, 'closed: news');
+      assert.equal(await claimedIn(b.hub.publish(message(ANN, 'yes again'))), false, 'closed: news');
       await sleep(100);
       assert.deepEqual(a.got, ['ask q1 ann:yes'], 'nothing more for the closed question');
       assert.deepEqual(await store.open().scan(`board/`, 100), [], 'nothing left in the engine');
@@ -93,9 +110,9 @@ function sharedBoardSuite(name: string, engines: () => { open(): StateEngine; di
       const closeB = b.open('ask q3 ann', ANN, code);
       await b.board.written(['ask q3 ann']);
       await until(() => a.board.openFor(ANN) === 2, 'A to hear of B’s question');
-      assert.equal(a.hub.publish(message(ANN, `yes ${code}`)).claimed, true);
-      assert.equal(a.hub.publish(message(ANN, 'no 22')).claimed, true);
-      assert.equal(a.hub.publish(message(ANN, 'maybe')).claimed, false, 'no code: news');
+      assert.equal(await claimedIn(a.hub.publish(message(ANN, `yes ${code}`))), true);
+      assert.equal(await claimedIn(a.hub.publish(message(ANN, 'no 22'))), true);
+      assert.equal(await claimedIn(a.hub.publish(message(ANN, 'maybe'))), false, 'no code: news');
       assert.equal(a.clarified.length, 1, 'one clarifying message');
       assert.deepEqual(a.clarified[0].sort(), ['22', code].sort());
       await until(() => b.got.length === 1, 'the answer to reach B');
@@ -114,7 +131,7 @@ function sharedBoardSuite(name: string, engines: () => { open(): StateEngine; di
       await until(() => b.board.openFor(BOB) === 1, 'B to hear of the question');
       // A power cut: the instance hears nothing more, and nothing of it closes its questions.
       await dead.board.leave();
-      assert.equal(b.hub.publish(message(BOB, 'yes')).claimed, true, 'claimed: not news');
+      assert.equal(await claimedIn(b.hub.publish(message(BOB, 'yes'))), true, 'claimed: not news');
       const engine = store.open();
       for (let w = 0; (await engine.scan('board/', 100)).filter((r) => r.key.includes('/fwd/')).length === 0 && w < 100; w++)
         await sleep(20);
@@ -128,7 +145,7 @@ function sharedBoardSuite(name: string, engines: () => { open(): StateEngine; di
       assert.equal((await engine.scan('board/', 100)).filter((r) => r.key.includes('/fwd/')).length, 0, 'taken once, gone');
       // B now routes to the new owner.
       await until(() => b.board.openFor(BOB) === 1, 'B to know the new owner');
-      assert.equal(b.hub.publish(message(BOB, 'no')).claimed, true);
+      assert.equal(await claimedIn(b.hub.publish(message(BOB, 'no'))), true);
       await until(() => next.got.length === 2, 'the next answer to reach the new owner');
       assert.deepEqual(dead.got, [], 'the dead instance took nothing');
     });
@@ -149,7 +166,7 @@ function sharedBoardSuite(name: string, engines: () => { open(): StateEngine; di
       await a.board.written(['ask stale cat']);
       await sleep(100);
       assert.equal(b.board.openFor(CAT), 0);
-      assert.equal(b.hub.publish(message(CAT, 'yes')).claimed, false, 'news');
+      assert.equal(await claimedIn(b.hub.publish(message(CAT, 'yes'))), false, 'news');
     });
 
     it('two instances asking one person at the same moment never hand out one code', async () => {
@@ -210,6 +227,102 @@ function sharedBoardSuite(name: string, engines: () => { open(): StateEngine; di
       assert.equal((await engine.scan(`${prefix}fwd/`, 100)).length, 0, 'nothing left behind');
     });
 
+    it('a reply landing on B before B heard of A’s question (its `opened` on the way): B reads the index, and A’s question gets it once; not news', async () => {
+      const a = instance(unsteady(store.open(), typed('opened')), 'A9');
+      const b = instance(store.open(), 'B9');
+      await Promise.all([a.board.ready, b.board.ready]);
+      const fay = '+15555550135';
+      a.open('ask q9 fay', fay, '19');
+      await a.board.written(['ask q9 fay']);
+      await sleep(50);
+      assert.equal(b.board.openFor(fay), 0, 'B has not heard of it');
+      const published = b.hub.publish(message(fay, 'yes'));
+      assert.equal(await claimedIn(published), true, 'claimed on B: twilio-in there does not pass it on');
+      await until(() => a.got.length === 1, 'the answer to reach A');
+      await sleep(100);
+      assert.deepEqual([a.got, b.got, b.clarified], [['ask q9 fay:yes'], [], []]);
+      assert.equal(b.board.openFor(fay), 1, 'B knows of it now');
+      assert.deepEqual([a.errors, b.errors, a.lost, b.lost], [[], [], [], []]);
+    });
+
+    it('a stale mirror (a question closed on A, its `closed` not heard on B): a reply on B goes to the one open, no clarifying text; with none open it is news, not forwarded into nothing', async () => {
+      const a = instance(unsteady(store.open(), typed('closed')), 'A10');
+      const b = instance(store.open(), 'B10');
+      await Promise.all([a.board.ready, b.board.ready]);
+      const gus = '+15555550136';
+      const engine = store.open();
+      const gone = async (id: string) => {
+        const key = `board/${ACCOUNT}/q/${encodeURIComponent(gus)}/${encodeURIComponent(id)}`;
+        for (let w = 0; (await engine.get(key)) && w < 100; w++) await sleep(20);
+        assert.equal(await engine.get(key), undefined, `${id} closed in the index`);
+      };
+      const closeOld = a.open('ask old gus', gus, '31');
+      await a.board.written(['ask old gus']);
+      await until(() => b.board.openFor(gus) === 1, 'B to hear of the first question');
+      closeOld();
+      await gone('ask old gus');
+      const closeNew = a.open('ask new gus', gus, '32');
+      await a.board.written(['ask new gus']);
+      await until(() => b.board.openFor(gus) === 2, 'B to hear of the second (the first still mirrored)');
+      assert.equal(await claimedIn(b.hub.publish(message(gus, 'yes'))), true, 'an answer: not news');
+      await until(() => a.got.length === 1, 'the answer to reach the open question');
+      assert.deepEqual([a.got, b.clarified], [['ask new gus:yes'], []], 'no clarifying text');
+      assert.equal(b.board.openFor(gus), 1, 'the stale one is dropped');
+      // The single stale candidate: the second closes unheard too.
+      closeNew();
+      await gone('ask new gus');
+      assert.equal(b.board.openFor(gus), 1, 'still mirrored on B');
+      assert.equal(await claimedIn(b.hub.publish(message(gus, 'and another thing'))), false, 'news: nothing is open');
+      await sleep(100);
+      assert.deepEqual([a.got, a.lost, b.lost, b.clarified], [['ask new gus:yes'], [], [], []], 'not forwarded, not lost');
+      assert.equal(b.board.openFor(gus), 0);
+      assert.deepEqual([a.errors, b.errors], [[], []]);
+    });
+
+    it('an engine that cannot be read while a text is routed: the text is news (not thrown, not lost), said once', async () => {
+      let failing = false;
+      const a = instance(store.open(), 'A11');
+      const b = instance(
+        unsteady(
+          store.open(),
+          () => false,
+          () => failing,
+        ),
+        'B11',
+      );
+      await Promise.all([a.board.ready, b.board.ready]);
+      const hal = '+15555550137';
+      a.open('ask q11 hal', hal, '41');
+      await a.board.written(['ask q11 hal']);
+      await until(() => b.board.openFor(hal) === 1, 'B to hear of it');
+      failing = true;
+      assert.equal(await claimedIn(b.hub.publish(message(hal, 'yes'))), false, 'a mirrored question that cannot be checked: news');
+      assert.equal(await claimedIn(b.hub.publish(message(CAT, 'hello'))), false, 'no question known: news');
+      await sleep(100);
+      assert.deepEqual(a.got, [], 'not forwarded on a mirror that could not be checked');
+      assert.equal(b.errors.length, 2, 'each failed look is told to onError (the account says the first)');
+    });
+
+    it('a reply quoting the code of A’s question unheard on B lands on B, where another question of that person is open: it reaches A’s, not B’s', async () => {
+      const a = instance(unsteady(store.open(), typed('opened')), 'A12');
+      const b = instance(store.open(), 'B12');
+      await Promise.all([a.board.ready, b.board.ready]);
+      const ivy = '+15555550138';
+      const closeB = b.open('ask b12 ivy', ivy, '51');
+      await b.board.written(['ask b12 ivy']);
+      const closeA = a.open('ask a12 ivy', ivy, '52');
+      await a.board.written(['ask a12 ivy']);
+      await sleep(50);
+      assert.equal(b.board.openFor(ivy), 1, 'B has not heard of A’s');
+      assert.equal(await claimedIn(b.hub.publish(message(ivy, 'yes 52'))), true);
+      await until(() => a.got.length === 1, 'the answer to reach A');
+      closeA();
+      await until(() => b.board.openFor(ivy) === 1, 'B to hear A’s closed');
+      assert.equal(await claimedIn(b.hub.publish(message(ivy, 'room 17'))), true, 'a number no question has: B’s one question takes it');
+      assert.deepEqual([a.got, b.got, b.clarified], [['ask a12 ivy:yes'], ['ask b12 ivy:room 17'], []]);
+      closeB();
+    });
+
     it('a third instance started later reads the open questions from the engine', async () => {
       const a = instance(store.open(), 'A4');
       await a.board.ready;
@@ -218,7 +331,7 @@ function sharedBoardSuite(name: string, engines: () => { open(): StateEngine; di
       const late = instance(store.open(), 'late');
       await late.board.ready;
       assert.equal(late.board.openFor(ANN), 1, 'known at once from the index');
-      assert.equal(late.hub.publish(message(ANN, 'yes')).claimed, true);
+      assert.equal(await claimedIn(late.hub.publish(message(ANN, 'yes'))), true);
       await until(() => a.got.length === 1, 'the answer to reach A');
       close();
     });

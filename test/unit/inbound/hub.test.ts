@@ -92,6 +92,54 @@ describe('InboundHub', () => {
     assert.deepEqual(hub.publish(reply({ sid: 'SM' + 'b'.repeat(32), from: '+15550000000' })), { delivered: 1, claimed: false });
   });
 
+  it('waits for a claim a subscriber is still deciding: a repeat meanwhile waits on the same answer; claimed once it resolves', async () => {
+    const hub = new InboundHub();
+    let decide!: (value: unknown) => void;
+    let calls = 0;
+    hub.subscribe({ from: '+15558675310' }, () => (calls++, new Promise((resolve) => (decide = resolve))));
+    const first = hub.publish(reply());
+    assert.equal(first.claimed, false);
+    assert.ok(first.settled, 'a pending claim is said');
+    const repeat = hub.publish(reply({ source: 'poll' }));
+    assert.equal(repeat.delivered, 0);
+    assert.equal(repeat.settled, first.settled, 'the repeat waits on the same answer, not news on its own');
+    decide('claimed');
+    assert.equal(await first.settled, true);
+    assert.deepEqual(hub.publish(reply({ source: 'poll' })), { delivered: 0, claimed: true }, 'remembered as claimed');
+    assert.equal(calls, 1);
+  });
+
+  it('a pending claim that fails or declines is news, the failure told to onHandlerError; nothing pending allocates no promise', async () => {
+    const errors: unknown[] = [];
+    const hub = new InboundHub((err) => errors.push(err));
+    let n = 0;
+    hub.subscribe({ from: '+15558675310' }, () => (n++ % 2 === 0 ? Promise.reject(new Error('engine down')) : Promise.resolve(undefined)));
+    const failed = hub.publish(reply());
+    assert.equal(await failed.settled, false);
+    assert.equal(errors.length, 1);
+    const declined = hub.publish(reply({ sid: 'SM' + 'd'.repeat(32) }));
+    assert.equal(await declined.settled, false);
+    assert.deepEqual(hub.publish(reply({ sid: 'SM' + 'd'.repeat(32) })), { delivered: 0, claimed: false }, 'settled: no longer pending');
+    assert.deepEqual(hub.publish(reply({ sid: 'SM' + 'e'.repeat(32), from: '+15550000000' })), { delivered: 0, claimed: false });
+  });
+
+  it('hands what no one claimed or is deciding to the onUnclaimed hooks, which may claim it later', async () => {
+    const hub = new InboundHub();
+    const looked: string[] = [];
+    const stop = hub.onUnclaimed(
+      (event) => (looked.push(String(event.params.Body)), Promise.resolve(event.params.Body === 'mine' ? 'claimed' : undefined)),
+    );
+    hub.subscribe({ from: '+15558675310' }, (event) => (event.params.Body === 'taken' ? 'claimed' : undefined));
+    assert.equal(hub.publish(reply({ sid: 'SM' + '3'.repeat(32) }, { Body: 'taken' })).claimed, true);
+    const mine = hub.publish(reply({ sid: 'SM' + '4'.repeat(32) }, { Body: 'mine' }));
+    assert.equal(await mine.settled, true);
+    const news = hub.publish(reply({ sid: 'SM' + '5'.repeat(32) }, { Body: 'news' }));
+    assert.equal(await news.settled, false);
+    assert.deepEqual(looked, ['mine', 'news'], 'not asked about what a subscriber claimed');
+    stop();
+    assert.deepEqual(hub.publish(reply({ sid: 'SM' + '6'.repeat(32) }, { Body: 'mine' })), { delivered: 1, claimed: false });
+  });
+
   it('counts the sources that feed it', () => {
     const hub = new InboundHub();
     const stop = hub.addSource();
