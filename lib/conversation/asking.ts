@@ -24,7 +24,8 @@ import { MessageFields, SendPlan, TemplateFields, planMessage } from '../twilio/
 import { renderTemplate } from '../twilio/templates';
 import { AnswerMatcher, ExpectedAnswer } from './answers';
 import { AskWait, Asked, RecentCancels, cancels, openSummary, stillOpen, unreconciled } from './ask-waits';
-import { OpenQuestion, QuestionBoard, Reply, Say, clarifyingMessage, peopleTexts } from './questions';
+import { OpenQuestion, QuestionBoard, Reply } from './questions';
+import { Say, clarifyingMessage, peopleTexts } from './clarifying';
 
 type Msg = NodeMessageInFlow;
 

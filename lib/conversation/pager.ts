@@ -31,7 +31,8 @@ import {
   newPage,
   parseContacts,
 } from './escalation';
-import { Clarify, QuestionBoard, Say, clarifyingMessage, peopleTexts, questionBoardFor } from './questions';
+import { Clarify, QuestionBoard, questionBoardFor } from './questions';
+import { Say, clarifyingMessage, peopleTexts } from './clarifying';
 
 type Msg = NodeMessageInFlow;
 

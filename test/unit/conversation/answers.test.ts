@@ -5,7 +5,8 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import vm from 'node:vm';
 import { AnswerMatcher, REGEX_REPLY_LIMIT, answerProblem, normaliseAnswer, regexHazard } from '../../../lib/conversation/answers';
-import { QuestionBoard, quotedCode } from '../../../lib/conversation/questions';
+import { QuestionBoard } from '../../../lib/conversation/questions';
+import { quotedCode } from '../../../lib/conversation/quoted-code';
 import { InboundEvent, InboundHub } from '../../../lib/inbound/hub';
 import { root } from '../../support/paths';
 

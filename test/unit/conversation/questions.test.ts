@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { QuestionBoard, clarifyingMessage, peopleTexts, quotedCode } from '../../../lib/conversation/questions';
+import { QuestionBoard } from '../../../lib/conversation/questions';
+import { clarifyingMessage, peopleTexts } from '../../../lib/conversation/clarifying';
+import { quotedCode } from '../../../lib/conversation/quoted-code';
 import { InboundEvent, InboundHub } from '../../../lib/inbound/hub';
 import { root } from '../../support/paths';
 
