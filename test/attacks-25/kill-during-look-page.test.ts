@@ -86,26 +86,30 @@ const flows = (baseUrl: string) => [
   recorder('caught', 'error', 'msg.error && msg.error.code', "'page'"),
 ];
 
-it('kill -9 while a page’s first look at Twilio’s clock is out: the page begins again, its text goes once, it ends once', { timeout: 90_000 }, async () => {
-  const red = await startRed(flows(proxy.url), CREDENTIALS, recorderSettings());
-  reds.push(red);
-  const res = await fetch(`${red.url}/smoke`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
-  assert.equal(res.status, 202);
-  await res.body?.cancel();
-  await until(() => proxy.looks >= 1, 'the look went');
-  await sleep(300);
-  const createsBefore = proxy.creates;
-  await red.kill();
-  proxy.holding = false;
-  const again = await restartRed(red, recorderSettings());
-  reds.push(again);
-  const ended = () => endings(endedLog(red.userDir)).get('page') ?? [];
-  await until(() => ended().length > 0, 'the page ended', 60_000);
-  await sleep(3_000); // a second ending, or a text sent again, on its way
-  const texts = [...simulator.messages.values()].filter((m) => m.to === ALICE).length;
-  const report = `creates before the kill ${createsBefore}; texts to Alice ${texts}; endings ${ended().join(' | ')}; looks ${proxy.looks}`;
-  console.log(`# kill-during-look-page: ${report}`);
-  assert.equal(createsBefore, 0, report);
-  assert.equal(texts, 1, `the first step's text went once: ${report}`);
-  assert.equal(ended().length, 1, `the page ended once: ${report}`);
-});
+it(
+  'kill -9 while a page’s first look at Twilio’s clock is out: the page begins again, its text goes once, it ends once',
+  { timeout: 90_000 },
+  async () => {
+    const red = await startRed(flows(proxy.url), CREDENTIALS, recorderSettings());
+    reds.push(red);
+    const res = await fetch(`${red.url}/smoke`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
+    assert.equal(res.status, 202);
+    await res.body?.cancel();
+    await until(() => proxy.looks >= 1, 'the look went');
+    await sleep(300);
+    const createsBefore = proxy.creates;
+    await red.kill();
+    proxy.holding = false;
+    const again = await restartRed(red, recorderSettings());
+    reds.push(again);
+    const ended = () => endings(endedLog(red.userDir)).get('page') ?? [];
+    await until(() => ended().length > 0, 'the page ended', 60_000);
+    await sleep(3_000); // a second ending, or a text sent again, on its way
+    const texts = [...simulator.messages.values()].filter((m) => m.to === ALICE).length;
+    const report = `creates before the kill ${createsBefore}; texts to Alice ${texts}; endings ${ended().join(' | ')}; looks ${proxy.looks}`;
+    console.log(`# kill-during-look-page: ${report}`);
+    assert.equal(createsBefore, 0, report);
+    assert.equal(texts, 1, `the first step's text went once: ${report}`);
+    assert.equal(ended().length, 1, `the page ended once: ${report}`);
+  },
+);

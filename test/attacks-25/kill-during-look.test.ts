@@ -69,7 +69,11 @@ it('kill -9 while the first look at Twilio’s clock is out: every msg ends once
   const red = await startRed(flows, CREDENTIALS, recorderSettings());
   reds.push(red);
   for (let id = 0; id < N; id++) {
-    const res = await fetch(`${red.url}/go`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ id }) });
+    const res = await fetch(`${red.url}/go`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ id }),
+    });
     assert.equal(res.status, 200);
     await res.body?.cancel();
   }

@@ -120,7 +120,9 @@ it('a look whose connection is reset lets the intents go at once, and no intent 
       await pending;
     }
     const withinMinute = proxy.looks() - before - afterFirst;
-    console.log(`look-storm: reset look: ${afterFirst} look request(s) for 50 intents (retries included); offsets ${[...new Set(offsets)].join(',')}; ${withinMinute} more within the minute`);
+    console.log(
+      `look-storm: reset look: ${afterFirst} look request(s) for 50 intents (retries included); offsets ${[...new Set(offsets)].join(',')}; ${withinMinute} more within the minute`,
+    );
     assert.ok(afterFirst <= 6, `look requests for 50 intents after a reset: ${afterFirst}`);
     assert.equal(withinMinute, 0, `looks within the minute after a reset look: ${withinMinute}`);
   } finally {
@@ -143,7 +145,9 @@ it('a look Twilio never answers holds an intent at most 3 s of lib’s clock, an
     for (let i = 0; i < 200 && settled < 20; i++) await new Promise((r) => setTimeout(r, 10));
     assert.equal(settled, 20, `intents that went 3.1 s after a look that never came back: ${settled} of 20`);
     assert.deepEqual(new Set(await Promise.all(intents)), new Set([undefined]));
-    const created = (await started.account.getClient().messages.create({ to: '+15555552521', from: FROM, body: 'Smoke' })) as { sid: string };
+    const created = (await started.account.getClient().messages.create({ to: '+15555552521', from: FROM, body: 'Smoke' })) as {
+      sid: string;
+    };
     assert.match(created.sid, /^SM/);
   } finally {
     await started.close();

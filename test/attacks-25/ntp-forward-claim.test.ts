@@ -19,13 +19,7 @@ import { after, before, it } from 'node:test';
 import type { Node, NodeAPI } from 'node-red';
 import { TwilioAccount, openAccount } from '../../lib/account/account';
 import { ManualClock, installClock, systemClock } from '../../lib/core/clock';
-import {
-  SendIntent,
-  reconcileIntent,
-  reconcilingSince,
-  rememberSid,
-  twilioOffsetForIntent,
-} from '../../lib/outbound/reconcile';
+import { SendIntent, reconcileIntent, reconcilingSince, rememberSid, twilioOffsetForIntent } from '../../lib/outbound/reconcile';
 import { DEMO_ACCOUNT, TwilioSimulator } from '../../simulator/server';
 import { setClockSkew } from '../../simulator/resources';
 

@@ -98,7 +98,14 @@ it('one stale Date header at the look does not make an alarm that never went "de
   let intent: SendIntent;
   try {
     const twilioOffsetMs = await twilioOffsetForIntent(booted.account);
-    intent = { kind: 'message', to: TO, from: FROM, body, at: systemClock.now(), ...(twilioOffsetMs === undefined ? {} : { twilioOffsetMs }) };
+    intent = {
+      kind: 'message',
+      to: TO,
+      from: FROM,
+      body,
+      at: systemClock.now(),
+      ...(twilioOffsetMs === undefined ? {} : { twilioOffsetMs }),
+    };
     assert.equal(proxy.looks(), 1, 'one look at Twilio’s clock');
     // The power is cut here: the alarm's request never left.
   } finally {
