@@ -109,7 +109,7 @@ it('a full redeploy during the first look: every msg ends once, nothing is sent 
   proxy.holding = false;
   const ended = () => endingsIn(endedLog(red.userDir));
   const allEnded = () => [...Array(N).keys()].every((id) => ended().has(String(id)));
-  for (let waited = 0; !allEnded() && waited < 45_000; waited += 100) await sleep(100);
+  for (let waited = 0; !allEnded() && waited < 25_000; waited += 100) await sleep(100);
   await sleep(3_000);
   const texts = [...simulator.messages.values()].filter((m) => m.to === to).length;
   const all = [...ended()].map(([id, e]) => `${id}: ${e.join(' | ')}`).join('; ');
