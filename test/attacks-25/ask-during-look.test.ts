@@ -117,7 +117,7 @@ it(
     proxy.holding = false;
     reds.push(await restartRed(red, recorderSettings()));
     const ended = () => endings(endedLog(red.userDir));
-    for (let waited = 0; ended().size < N && waited < 25_000; waited += 100) await sleep(100);
+    for (let waited = 0; ended().size < N && waited < 20_000; waited += 100) await sleep(100);
     await sleep(3_000);
     verdict(red, recipients, 'ask kill during look', `creates before the kill ${createsBefore}`);
   },
@@ -154,7 +154,7 @@ it(
     const deployMs = Date.now() - started;
     proxy.holding = false;
     const ended = () => endings(endedLog(red.userDir));
-    for (let waited = 0; ended().size < N && waited < 25_000; waited += 100) await sleep(100);
+    for (let waited = 0; ended().size < N && waited < 20_000; waited += 100) await sleep(100);
     await sleep(3_000);
     let stored = '';
     if (ended().size < N) {

@@ -109,7 +109,7 @@ it('a full redeploy during the first look: every msg ends once, nothing is sent 
   proxy.holding = false;
   const ended = () => endingsIn(endedLog(red.userDir));
   const allEnded = () => [...Array(N).keys()].every((id) => ended().has(String(id)));
-  for (let waited = 0; !allEnded() && waited < 25_000; waited += 100) await sleep(100);
+  for (let waited = 0; !allEnded() && waited < 20_000; waited += 100) await sleep(100);
   await sleep(3_000);
   const texts = [...simulator.messages.values()].filter((m) => m.to === to).length;
   const all = [...ended()].map(([id, e]) => `${id}: ${e.join(' | ')}`).join('; ');
@@ -146,3 +146,39 @@ it('the send node removed during the first look: nothing is sent after it let go
   assert.equal(texts, 0, `nothing sent after the node let go: ${report}`);
   assert.ok(red.alive());
 });
+
+it(
+  'control: the same redeploy once Twilio’s clock is known (the creates slow instead): every msg ends once',
+  { timeout: 90_000 },
+  async () => {
+    const to = '+15555552553';
+    const flows = outcomeFlow(proxy.url, `msg.id = msg.payload.id; msg.to = '${to}'; msg.text = 'Smoke in the kitchen';`);
+    proxy.holding = false;
+    const red = await startRed(flows, CREDENTIALS, recorderSettings());
+    reds.push(red);
+    const ended = () => endingsIn(endedLog(red.userDir));
+    const post = async (id: string) => {
+      const res = await fetch(`${red.url}/go`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ id }),
+      });
+      assert.equal(res.status, 200);
+      await res.body?.cancel();
+    };
+    await post('warm'); // the first send: the look answers, the offset is known
+    await until(() => ended().has('warm'), 'the first send ended', 20_000);
+    simulator.latencyMs = 1_500;
+    for (let id = 0; id < N; id++) await post(String(id));
+    await sleep(300); // the creates are out
+    await deploy(red, flows);
+    simulator.latencyMs = 0;
+    const allEnded = () => [...Array(N).keys()].every((id) => ended().has(String(id)));
+    for (let waited = 0; !allEnded() && waited < 20_000; waited += 100) await sleep(100);
+    await sleep(2_000);
+    const texts = [...simulator.messages.values()].filter((m) => m.to === to).length;
+    const report = `texts at Twilio ${texts}; endings ${[...ended()].map(([id, e]) => `${id}: ${e.join(' | ')}`).join('; ')}`;
+    console.log(`# redeploy-control: ${report}`);
+    for (let id = 0; id < N; id++) assert.equal(ended().get(String(id))?.length, 1, `msg ${id} ended once: ${report}`);
+  },
+);
