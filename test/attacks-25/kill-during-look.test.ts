@@ -1,0 +1,101 @@
+/**
+ * Attack: kill -9 during the look at Twilio's clock (twilioOffsetForIntent), through twilio-send
+ * "wait for the outcome" in a real red.js. A fresh Node-RED (no answer from Twilio yet) takes a burst
+ * of alarms; the first intents are HELD (stored without an offset) while the look at the account's
+ * record goes; a proxy in front of the simulator holds that look (Twilio slow), and the power is cut
+ * (SIGKILL) while it is out. Node-RED is started again on the same user dir, Twilio answering now.
+ *
+ * Promise: every msg the node accepted ends exactly once (NOT_SENT is right: nothing went), nothing
+ * is sent twice (no text at Twilio for them: none was made), and Node-RED comes back up. Figures:
+ * looks before the kill, looks after the restart, creates seen.
+ */
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, it } from 'node:test';
+import { DEMO_ACCOUNT, TwilioSimulator } from '../../simulator/server';
+import { sleep, until } from '../support/assertions';
+import { CREDENTIALS, endedLog, endings as endingsIn, outcomeFlow, recorderSettings } from '../support/flows';
+import { RedProcess, restartRed, startRed } from '../support/red-process';
+
+const N = 12;
+const TO = '+15555552531';
+const LOOK = /^\/2010-04-01\/Accounts\/AC[0-9a-f]+\.json/;
+
+/** A pass-through proxy that holds every look (GET of the account's record) while `holding`; counts looks and creates. */
+async function holdingProxy(target: string) {
+  const to = new URL(target);
+  const state = { holding: true, looks: 0, creates: 0, url: '', close: () => Promise.resolve() };
+  const server = http.createServer((req, res) => {
+    const isLook = req.method === 'GET' && LOOK.test(req.url ?? '');
+    if (isLook) state.looks++;
+    if (req.method === 'POST' && /\/Messages\.json/.test(req.url ?? '')) state.creates++;
+    if (isLook && state.holding) return; // never answered: Twilio slow; the socket dies with the proxy
+    const upstream = http.request(
+      { host: to.hostname, port: to.port, method: req.method, path: req.url, headers: { ...req.headers, host: to.host } },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  state.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  state.close = () =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
+  return state;
+}
+
+const simulator = new TwilioSimulator({ accounts: [DEMO_ACCOUNT] });
+let proxy: Awaited<ReturnType<typeof holdingProxy>>;
+const reds: RedProcess[] = [];
+before(async () => {
+  await simulator.start();
+  proxy = await holdingProxy(simulator.url);
+});
+after(async () => {
+  for (const red of reds) await red.stop();
+  await proxy.close();
+  await simulator.stop();
+});
+
+it('kill -9 while the first look at Twilio’s clock is out: every msg ends once, nothing is sent', { timeout: 90_000 }, async () => {
+  const flows = outcomeFlow(proxy.url, `msg.id = msg.payload.id; msg.to = '${TO}'; msg.text = 'Smoke in the kitchen';`);
+  const red = await startRed(flows, CREDENTIALS, recorderSettings());
+  reds.push(red);
+  for (let id = 0; id < N; id++) {
+    const res = await fetch(`${red.url}/go`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ id }),
+    });
+    assert.equal(res.status, 200);
+    await res.body?.cancel();
+  }
+  await until(() => proxy.looks >= 1, 'the look went');
+  await sleep(300); // the intents are held (stored) while the look is out; well within its 3 s
+  const looksBefore = proxy.looks;
+  const createsBefore = proxy.creates;
+  await red.kill();
+  proxy.holding = false;
+  const again = await restartRed(red, recorderSettings());
+  reds.push(again);
+  const ended = () => endingsIn(endedLog(red.userDir));
+  await until(() => [...Array(N).keys()].every((id) => ended().has(String(id))), `all ${N} msgs ended`, 60_000);
+  await sleep(3_000); // a second ending, or a text sent again, on its way
+  const texts = [...simulator.messages.values()].filter((m) => m.to === TO).length;
+  const all = [...ended()].map(([id, e]) => `${id}: ${e.join(' | ')}`).join('; ');
+  const report = `looks before the kill ${looksBefore}, after ${proxy.looks - looksBefore}; creates before the kill ${createsBefore}, after ${proxy.creates - createsBefore}; texts at Twilio ${texts}; endings ${all}`;
+  console.log(`# kill-during-look: ${report}`);
+  for (let id = 0; id < N; id++) assert.equal(ended().get(String(id))?.length, 1, `msg ${id} ended once: ${report}`);
+  assert.equal(createsBefore, 0, `no create before the kill (the look held them): ${report}`);
+  const notSent = [...ended().values()].filter((e) => e[0].includes('NOT_SENT')).length;
+  // Each text at Twilio belongs to one msg that did not end NOT_SENT; none sent twice.
+  assert.equal(texts, N - notSent, `texts at Twilio vs msgs not NOT_SENT: ${report}`);
+  assert.ok(again.alive());
+});

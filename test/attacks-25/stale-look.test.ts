@@ -1,0 +1,130 @@
+/**
+ * Attack on the first intent after a start (twilioOffsetForIntent, lib/outbound/reconcile.ts): its
+ * offset to Twilio's clock comes from ONE answer, the look at the account's record. A caching proxy
+ * on the way (or any middlebox) hands back a stale answer to that GET: its `Date` header is two
+ * hours old. The median of nine samples does not help: at the look there is one sample.
+ *
+ * Story: the same alarm ("Smoke in the kitchen") went to the same person 90 minutes ago (its Sid's
+ * claim is long gone: SID_MEMORY_MS is an hour). Node-RED starts; the alarm fires again; its intent
+ * is stored with the look's offset; the power is cut before its request reached Twilio (nothing went).
+ * After the restart (no proxy in the way now) the intent is reconciled.
+ *
+ * Promise: an intent whose request never reached Twilio is NOT_SENT (undefined), never "delivered"
+ * as an older identical text (an undelivered alarm reported delivered). Also checked: the offset the
+ * intent was stored with is within a minute of the truth.
+ */
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, it } from 'node:test';
+import type { Node, NodeAPI } from 'node-red';
+import { TwilioAccount, openAccount } from '../../lib/account/account';
+import { systemClock } from '../../lib/core/clock';
+import { SendIntent, reconcileIntent, reconcilingSince, twilioOffsetForIntent } from '../../lib/outbound/reconcile';
+import { DEMO_ACCOUNT, TwilioSimulator } from '../../simulator/server';
+import { setClockSkew } from '../../simulator/resources';
+
+const RED = { util: (require('@node-red/util') as { util: NodeAPI['util'] }).util, _: (key: string) => key } as unknown as NodeAPI;
+const API_KEY = DEMO_ACCOUNT.apiKeys![0];
+const FROM = '+15017122661';
+const TO = '+15555552511';
+const owner = {};
+reconcilingSince(owner, 0);
+
+function accountAt(baseUrl: string): { account: TwilioAccount; close: () => Promise<void> } {
+  const node = {} as Node & TwilioAccount;
+  const close = openAccount(
+    RED,
+    node,
+    { authMode: 'apiKey', region: '', edge: '', defaultFrom: FROM, baseUrl },
+    { accountSid: DEMO_ACCOUNT.sid, apiKeySid: API_KEY.sid, apiKeySecret: API_KEY.secret },
+  );
+  return { account: node, close };
+}
+
+/** A proxy to `target` whose answers to GET of the account's record carry a Date `staleMs` old (a stale cached answer). */
+async function staleCache(target: string, staleMs: number): Promise<{ url: string; looks: () => number; close: () => Promise<void> }> {
+  const to = new URL(target);
+  let looks = 0;
+  const server = http.createServer((req, res) => {
+    const isLook = req.method === 'GET' && /^\/2010-04-01\/Accounts\/AC[0-9a-f]+\.json/.test(req.url ?? '');
+    if (isLook) looks++;
+    res.sendDate = false;
+    const upstream = http.request(
+      { host: to.hostname, port: to.port, method: req.method, path: req.url, headers: { ...req.headers, host: to.host } },
+      (answer) => {
+        const headers = { ...answer.headers };
+        if (isLook) headers.date = new Date(Date.now() - staleMs).toUTCString();
+        res.writeHead(answer.statusCode ?? 502, headers);
+        answer.pipe(res);
+      },
+    );
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    looks: () => looks,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+const simulator = new TwilioSimulator({ accounts: [DEMO_ACCOUNT] });
+before(() => simulator.start());
+after(async () => {
+  setClockSkew(0);
+  await simulator.stop();
+});
+
+it('one stale Date header at the look does not make an alarm that never went "delivered" as an older identical text', async () => {
+  const body = 'Smoke in the kitchen';
+  // The same alarm, 90 minutes ago (Twilio's record says so); whose it was is forgotten by now.
+  setClockSkew(-90 * 60_000);
+  const older = accountAt(simulator.url);
+  let olderSid: string;
+  try {
+    olderSid = ((await older.account.getClient().messages.create({ to: TO, from: FROM, body })) as { sid: string }).sid;
+  } finally {
+    await older.close();
+    setClockSkew(0);
+  }
+  const proxy = await staleCache(simulator.url, 2 * 3_600_000);
+  const booted = accountAt(proxy.url);
+  let intent: SendIntent;
+  try {
+    const twilioOffsetMs = await twilioOffsetForIntent(booted.account);
+    intent = {
+      kind: 'message',
+      to: TO,
+      from: FROM,
+      body,
+      at: systemClock.now(),
+      ...(twilioOffsetMs === undefined ? {} : { twilioOffsetMs }),
+    };
+    assert.equal(proxy.looks(), 1, 'one look at Twilio’s clock');
+    // The power is cut here: the alarm's request never left.
+  } finally {
+    await booted.close();
+    await proxy.close();
+  }
+  const restarted = accountAt(simulator.url);
+  try {
+    const found = await reconcileIntent(restarted.account, owner, intent, new Set(), 'send/stale/' + TO);
+    assert.equal(
+      found,
+      undefined,
+      `the alarm never went, yet reconcile reported it sent as the 90-minute-old text ${olderSid} (intent stored with twilioOffsetMs ${intent.twilioOffsetMs})`,
+    );
+    assert.ok(
+      intent.twilioOffsetMs === undefined || Math.abs(intent.twilioOffsetMs) < 60_000,
+      `the intent was stored with an offset of ${intent.twilioOffsetMs} ms while the clocks agree`,
+    );
+  } finally {
+    await restarted.close();
+  }
+});
