@@ -47,6 +47,9 @@ export interface AskWaits {
   save(id: string): Promise<void>;
   /** Ends a wait without an output (its done called with `error`, when it has one). */
   end(id: string, error?: TwilioNodeError): unknown;
+  /** Whether the node is closing, and when it began (the WaitingRoom's). */
+  readonly closing?: boolean;
+  readonly whenClosing?: Promise<void>;
 }
 
 /** An answer the node expects: a rule, and the label msg.reply.answer carries (the rule's value without one). */
@@ -443,12 +446,14 @@ export class Asking {
   private async withTwilioOffset(id: string, record: AskWait): Promise<boolean> {
     const intents = Object.values(record.recipients).flatMap((asked) => (asked.intent ? [asked.intent] : []));
     if (intents.every((intent) => intent.twilioOffsetMs !== undefined)) return true;
-    const offset = await twilioOffsetForIntent(this.options.account);
-    if (!this.waits.get(id)) return false;
+    // A close meanwhile ends the look: the wait stays stored, and its close lets it go or ends it.
+    const going = (): boolean => !!this.waits.get(id) && !this.waits.closing;
+    const offset = await twilioOffsetForIntent(this.options.account, this.waits.whenClosing);
+    if (!going()) return false;
     if (offset === undefined) return true;
     for (const intent of intents) intent.twilioOffsetMs ??= offset;
     await this.waits.save(id).catch(() => undefined); // best effort: without it, the offset known at a reconcile is taken
-    return !!this.waits.get(id);
+    return going();
   }
 
   /** Not held after all (nothing went out, or the msg ended): the questions opened as they were sent close again. */

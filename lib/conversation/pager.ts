@@ -39,6 +39,8 @@ type Msg = NodeMessageInFlow;
 /** What a pager uses of the node's waiting room (a WaitingRoom<PageRecord>). */
 export interface PageWaits {
   readonly closing: boolean;
+  /** When the close began (the WaitingRoom's). */
+  readonly whenClosing?: Promise<void>;
   readonly size: number;
   values(): IterableIterator<{ id: string; record: PageRecord }>;
   get(id: string): { record: PageRecord } | undefined;
@@ -300,7 +302,7 @@ export class Pager {
   private offsetIntoIntent(id: string): Promise<void> {
     const intent = this.options.waits.get(id)?.record.intent;
     if (!intent || intent.sid || intent.twilioOffsetMs !== undefined) return Promise.resolve();
-    return twilioOffsetForIntent(this.options.account).then((offset) => {
+    return twilioOffsetForIntent(this.options.account, this.options.waits.whenClosing).then((offset) => {
       const now = this.options.waits.get(id)?.record.intent;
       if (now && !now.sid && offset !== undefined) now.twilioOffsetMs ??= offset;
     });

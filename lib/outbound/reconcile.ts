@@ -64,7 +64,7 @@ export interface SendIntent {
  */
 export const RECONCILE_WINDOW_MS = 5 * 60_000;
 /** How long the Sid of an intent's text or call is remembered as taken (its wait may end long before). */
-export const SID_MEMORY_MS = 60 * 60_000;
+export const SID_MEMORY_MS = 24 * 3_600_000;
 /**
  * How long after a node began reconciling (its restore: a restart, a redeploy, a takeover) a look that
  * finds nothing is believed: a create request that reached Twilio as the process died may be made
@@ -110,9 +110,10 @@ const clockLooks = new WeakMap<TwilioAccount, { at: number; done: Promise<unknow
  * awaited at most CLOCK_LOOK_WAIT_MS (concurrent intents share it). Without it, a power cut during
  * that first text and a clock set before the restart would make the reconcile look an hour away
  * from the text and call it not sent (sent twice). Undefined when the look told nothing in time:
- * the intent goes without (its reconcile takes the offset known then).
+ * the intent goes without (its reconcile takes the offset known then). `until` (a node's close)
+ * ends the wait at once.
  */
-export async function twilioOffsetForIntent(account: TwilioAccount): Promise<number | undefined> {
+export async function twilioOffsetForIntent(account: TwilioAccount, until?: Promise<void>): Promise<number | undefined> {
   const known = twilioOffsetOf(account);
   if (known !== undefined || !account.queue) return known;
   const now = systemClock.monotonic();
@@ -122,7 +123,8 @@ export async function twilioOffsetForIntent(account: TwilioAccount): Promise<num
     clockLooks.set(account, look);
   }
   let timer: Timer | undefined;
-  await Promise.race([look.done, new Promise<void>((resolve) => (timer = systemClock.setTimeout(resolve, CLOCK_LOOK_WAIT_MS)))]);
+  const waited = new Promise<void>((resolve) => (timer = systemClock.setTimeout(resolve, CLOCK_LOOK_WAIT_MS)));
+  await Promise.race([look.done, waited, ...(until ? [until] : [])]);
   systemClock.clearTimeout(timer);
   return twilioOffsetOf(account);
 }

@@ -251,7 +251,7 @@ export interface OutcomeWaitsOptions {
   /** Twilio's clock minus this node's, when the account knows it (stored with each intent). */
   twilioOffset?: () => number | undefined;
   /** Looks at Twilio's clock when no offset is known yet (reconcile.ts twilioOffsetForIntent). */
-  lookAtTwilioClock?: () => Promise<number | undefined>;
+  lookAtTwilioClock?: (until: Promise<void>) => Promise<number | undefined>;
   /** Logs a line (a reconcile that has to wait for Twilio). */
   log?: (message: string) => void;
 }
@@ -310,13 +310,16 @@ export class OutcomeWaits implements OutcomeHolder<Admission> {
     const held = (): boolean => this.room.get(id)?.record === record;
     // No offset known (the first send after a start): held first (a power cut now loses nothing: nothing
     // went), then one look at Twilio's clock, saved into the intents before their requests go.
+    // A close meanwhile ends the look: the wait stays stored as it is, and its close lets it go or ends
+    // it (its intents never went: NOT_SENT at the next start).
+    const going = (): boolean => held() && !this.room.closing;
     if (offset === undefined && this.options.lookAtTwilioClock) {
-      const learnt = await this.options.lookAtTwilioClock();
-      if (!held()) return undefined; // the node let go meanwhile: its stored intents never went (NOT_SENT at the next start)
+      const learnt = await this.options.lookAtTwilioClock(this.room.whenClosing);
+      if (!going()) return undefined;
       if (learnt !== undefined) {
         for (const intent of Object.values(intents)) intent.twilioOffsetMs = learnt;
         await this.room.save(id).catch(() => undefined); // best effort: without it, the offset known at a reconcile is taken
-        if (!held()) return undefined;
+        if (!going()) return undefined;
       }
     }
     return {
@@ -537,7 +540,7 @@ export function outcomeWaitsFor(account: TwilioAccount, owner: object, options: 
     reconcile,
     remember,
     twilioOffset: () => twilioOffsetOf(account),
-    lookAtTwilioClock: () => twilioOffsetForIntent(account),
+    lookAtTwilioClock: (until) => twilioOffsetForIntent(account, until),
     ...options,
     tracker,
   });

@@ -174,6 +174,10 @@ export class WaitingRoom<R> {
     return this.waits.size;
   }
 
+  private beganClosing?: () => void;
+  /** Resolves once the room begins to close: work waiting on something else (a look at Twilio's clock) stops waiting. */
+  readonly whenClosing: Promise<void> = new Promise((resolve) => (this.beganClosing = resolve));
+
   /** Whether the node is closing: work that gets here now must not start anything new. */
   get closing(): boolean {
     return this.closed;
@@ -548,6 +552,7 @@ export class WaitingRoom<R> {
 
   private async closeNow(removed: boolean, endRemoved: (wait: Wait<R>) => TwilioNodeError | undefined): Promise<void> {
     this.closed = true;
+    this.beganClosing?.();
     this.clock.clearTimeout(this.lookTimer);
     if (this.shared) this.shared.presence.leave();
     const budget = this.options.closeBudgetMs ?? CLOSE_BUDGET_MS;
