@@ -71,15 +71,18 @@ function instance(engine: StateEngine, name: string) {
   return { hub, board, got, late, errors, lost, ask };
 }
 
-/** `engine` whose scans under `prefix` answer only once `gate` resolves (the read itself is made at once). */
-function slowScans(engine: StateEngine, prefix: string, gate: () => Promise<void> | undefined): StateEngine {
+/** `engine` whose scans under `prefix` answer only once `gate` resolves (the read itself is made at once; `read()` is told when it is done). */
+function slowScans(engine: StateEngine, prefix: string, gate: () => Promise<void> | undefined, read: () => void): StateEngine {
   return new Proxy(engine, {
     get(target, prop) {
       if (prop === 'scan')
         return async (p: string, ...rest: unknown[]) => {
           const result = await (target.scan as (...args: unknown[]) => Promise<unknown>).call(target, p, ...rest);
           const held = p.startsWith(prefix) ? gate() : undefined;
-          if (held) await held;
+          if (held) {
+            read();
+            await held;
+          }
           return result;
         };
       const value: unknown = Reflect.get(target, prop, target);
@@ -108,10 +111,17 @@ suiteNeeding(
     it('the answer of a question that just ended is news on the instance it landed on, once; never neither', async () => {
       const raw = open();
       const held: { gate?: Promise<void> } = {};
+      let readDone: () => void = () => undefined;
+      const read = new Promise<void>((r) => (readDone = r));
       let release: () => void = () => undefined;
       const a = instance(open(), 'A');
       const b = instance(
-        slowScans(open(), `board/${ACCOUNT}/q/`, () => held.gate),
+        slowScans(
+          open(),
+          `board/${ACCOUNT}/q/`,
+          () => held.gate,
+          () => readDone(),
+        ),
         'B',
       );
       await Promise.all([a.board.ready, b.board.ready]);
@@ -122,6 +132,7 @@ suiteNeeding(
       held.gate = new Promise<void>((r) => (release = r));
       const published = b.hub.publish(message(ANN, 'yes'));
       // B's look has read the index (the record was there); its reply is on its way. A's timeout now.
+      await read;
       closeA();
       const key = `board/${ACCOUNT}/q/${encodeURIComponent(ANN)}/${encodeURIComponent('ask q ann')}`;
       for (let w = 0; (await raw.get(key)) !== undefined; w++) {
