@@ -571,12 +571,13 @@ export class Asking {
   /**
    * A reply to one recipient's question: to the output it matches, or anything else. `first`: a valid
    * answer wins (the others may be told). Anything else ends that person's question, or (`wait`)
-   * leaves as a copy while the question stays open.
+   * leaves as a copy while the question stays open. False: the question had closed (not an answer:
+   * the board passes the text on as news, never drops it).
    */
-  private answered(id: string, recipient: string, reply: Reply): void {
+  private answered(id: string, recipient: string, reply: Reply): false | void {
     const wait = this.waits.get(id)?.record;
     // A question already closed takes no more answers (two replies that came while it was being sent: the first counts).
-    if (!wait?.recipients[recipient]?.open) return;
+    if (!wait?.recipients[recipient]?.open) return false;
     const { answers } = this.options;
     const matched = this.matcher.match(reply.text);
     const label = matched >= 0 ? (answers[matched].label ?? answers[matched].value) : null;

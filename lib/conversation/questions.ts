@@ -21,7 +21,7 @@
  */
 import type { InboundEvent, InboundHub } from '../inbound/hub';
 import type { StateEngine } from '../state/engine';
-import { Clock, systemClock } from '../core/clock';
+import { Clock, Timer, systemClock } from '../core/clock';
 import { instanceId } from './instance';
 import { mediaOf } from '../inbound/webhook';
 import { render, text } from '../core/texts';
@@ -97,23 +97,45 @@ interface IndexedQuestion {
 /** How long an index record outlives its question's deadline (clocks differ; a restart takes time). */
 const INDEX_MARGIN_MS = 10 * 60_000;
 
-/** A reply stored for the instance holding its question. */
+/** A reply stored for the instance holding its question; `declined` once the holder could not take it. */
 interface ForwardedReply {
   question: string;
   reply: Reply;
+  declined?: true;
 }
 
 /** How long a forwarded reply stays in the engine for its question's owner (a question waits at most 14 days). */
 const FORWARD_TTL_MS = 15 * 24 * 3_600_000;
 const SCAN_PAGE = 500;
+/** Pages a look at one person's index records reads at most (beyond it, mirrored questions are kept, not dropped). */
+const LOOK_PAGES = 4;
+/** How often the mirror is read again from the whole index (a `closed` lost in a reconnect), and how much of it. */
+const MIRROR_REFRESH_MS = 60_000;
+const MIRROR_PAGES = 100;
 /** How often a forwarded reply is handed on to a newer holder (takeovers the sender had not heard of). */
 const MAX_HOPS = 3;
+/**
+ * How long the instance a reply landed on waits to hear whether the holder took it: declined (its
+ * question had ended), the reply is news there; no word in time (the holder stalled or died), it
+ * stays stored for the question's holder (claimed). Well within Twilio's 15 s for a webhook.
+ */
+const FORWARD_VERDICT_MS = 5_000;
+/** How long a declined forward stays for its sender to read. */
+const DECLINED_TTL_MS = 60_000;
+/** Questions this instance closed lately, remembered to decline replies forwarded to them (bounded). */
+const RECENTLY_CLOSED = 1_000;
 
 /** Whether a question may take this message: sent from the number it came to, and asked before it (a poll may list an old text again). */
 const fitting =
   (event: InboundEvent) =>
   (q: { ourNumber?: string; askedAt?: number }): boolean =>
     (!q.ourNumber || q.ourNumber === event.to) && !(event.at !== undefined && q.askedAt !== undefined && event.at < q.askedAt);
+
+/** What a question's onReply said: `false` is "not an answer after all" (news); a forward's answer comes later. */
+function claimedBy(said: unknown): 'claimed' | undefined | Promise<'claimed' | undefined> {
+  if (said instanceof Promise) return said.then((later) => (later === false || later === undefined ? undefined : 'claimed'));
+  return said === false ? undefined : 'claimed';
+}
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -154,6 +176,12 @@ export class QuestionBoard {
   private readonly writes = new Map<string, Promise<void>>();
   private readonly stopShared: Array<Promise<() => Promise<void>>> = [];
   private stopUnclaimed?: () => void;
+  /** Replies this instance forwarded, waiting for their holder's word, by key. */
+  private readonly verdicts = new Map<string, () => void>();
+  /** Questions closed here lately (oldest first out): a reply forwarded to one is declined, not kept for a reopening. */
+  private readonly closedHere = new Set<string>();
+  private refreshTimer?: Timer;
+  private left = false;
   /** Resolves once the board has read the shared index and hears the other instances. */
   readonly ready: Promise<void>;
 
@@ -180,6 +208,8 @@ export class QuestionBoard {
 
   /** Stops hearing the other instances (the account node closes). */
   async leave(): Promise<void> {
+    this.left = true;
+    (this.shared?.clock ?? systemClock).clearTimeout(this.refreshTimer);
     this.stopUnclaimed?.();
     const stops = await Promise.all(this.stopShared.splice(0));
     await Promise.all(stops.map((stop) => stop().catch(() => undefined)));
@@ -202,17 +232,59 @@ export class QuestionBoard {
     const { engine, instance } = shared;
     const events = engine.subscribe(`${this.prefix}events`, (message) => this.heard(message));
     const mine = engine.subscribe(`${this.prefix}instance/${part(instance)}`, (message) => {
-      if (isObj(message) && typeof message.key === 'string')
-        void this.take(message.key, typeof message.hops === 'number' ? message.hops : 0);
+      if (!isObj(message)) return;
+      // A holder's word on a reply this instance forwarded: only a wake-up, the forward's record says what became of it.
+      if (typeof message.verdict === 'string') return this.verdicts.get(message.verdict)?.();
+      if (typeof message.key === 'string')
+        void this.take(
+          message.key,
+          typeof message.hops === 'number' ? message.hops : 0,
+          typeof message.from === 'string' ? message.from : undefined,
+        );
     });
     this.stopShared.push(events, mine);
     await Promise.all([events, mine]);
-    for (let after: string | undefined; ;) {
-      const page = await engine.scan(`${this.prefix}q/`, SCAN_PAGE, after);
-      for (const record of page) if (isIndexed(record.value) && record.value.instance !== instance) this.addRemote(record.value);
-      if (page.length < SCAN_PAGE) break;
-      after = page[page.length - 1].key;
+    await this.readIndex();
+    this.refreshLater();
+  }
+
+  /**
+   * Makes the mirror what the whole index says (paged; at most MIRROR_PAGES pages): other instances'
+   * records are added; mirrored questions missing from a complete read are dropped (their `closed` was
+   * lost: pub/sub delivers nothing to a connection that was down). One heard of during the read stays.
+   */
+  private async readIndex(): Promise<void> {
+    const shared = this.shared!;
+    const known = new Set([...this.remote.values()].flatMap((questions) => [...questions.keys()]));
+    const found = new Set<string>();
+    let complete = false;
+    for (let pages = 0, after: string | undefined; pages < MIRROR_PAGES && !complete; pages++) {
+      const page = await shared.engine.scan(`${this.prefix}q/`, SCAN_PAGE, after);
+      for (const { value } of page)
+        if (isIndexed(value) && value.instance !== shared.instance) {
+          found.add(value.id);
+          this.addRemote(value);
+        }
+      complete = page.length < SCAN_PAGE;
+      after = page[page.length - 1]?.key;
     }
+    if (!complete) return;
+    for (const [person, questions] of [...this.remote]) {
+      for (const id of questions.keys()) if (known.has(id) && !found.has(id)) questions.delete(id);
+      if (questions.size === 0) this.remote.delete(person);
+      this.unsubscribeIfIdle(person);
+    }
+  }
+
+  /** Reads the index again every MIRROR_REFRESH_MS while the board is shared (until it leaves). */
+  private refreshLater(): void {
+    const clock = this.shared!.clock ?? systemClock;
+    this.refreshTimer = clock.setTimeout(() => {
+      if (this.left) return;
+      void this.readIndex()
+        .catch((err: unknown) => this.shared!.onError?.(err))
+        .finally(() => !this.left && this.refreshLater());
+    }, MIRROR_REFRESH_MS);
   }
 
   /** Another instance opened or closed a question. */
@@ -313,18 +385,25 @@ export class QuestionBoard {
       .catch((err: unknown) => shared.onError?.(err));
   }
 
-  /** A reply stored for one of this instance's questions: taken by one taker only (the delete), then answered. */
-  private async take(key: string, hops = 0): Promise<void> {
+  /**
+   * A reply stored for one of this instance's questions: taken by one taker only (the delete), then
+   * answered, and its sender (`from`) told. A question that ended meanwhile (two replies at once, a
+   * timeout) declines it: the sender passes it on as news.
+   */
+  private async take(key: string, hops = 0, from?: string): Promise<void> {
     const shared = this.shared!;
     const { engine } = shared;
     try {
       const stored = await engine.get(key);
-      if (!stored || !isForwarded(stored.value)) return;
+      if (!stored || !isForwarded(stored.value) || stored.value.declined) return;
       const { question, reply } = stored.value;
-      const open = this.byPerson.get(reply.from)?.get(question);
-      if (!open) return await this.notOurs(key, stored.version, stored.value, hops);
+      if (!this.byPerson.get(reply.from)?.get(question)) return await this.notOurs(key, stored.version, stored.value, hops, from);
       if (!(await engine.delete(key, { ifVersion: stored.version }))) return;
-      open.onReply(reply);
+      // Looked up again after the delete: another reply taken meanwhile may have ended it.
+      const open = this.byPerson.get(reply.from)?.get(question);
+      const taken = open !== undefined && (await open.onReply(reply)) !== false;
+      if (!taken) await engine.put(key, { ...stored.value, declined: true }, { ttlMs: DECLINED_TTL_MS });
+      if (from) await engine.publish(`${this.prefix}instance/${part(from)}`, { verdict: key });
     } catch (err) {
       shared.onError?.(err);
     }
@@ -332,32 +411,75 @@ export class QuestionBoard {
 
   /**
    * A reply forwarded here for a question this instance does not hold (any more): the index says who
-   * does. Another instance (a takeover the sender had not heard of yet): told in turn. This one (the
-   * question is being opened again): it stays, and the opening takes it. No one (it ended meanwhile):
-   * it answers nothing; said through onLost, and removed.
+   * does. Another instance (a takeover the sender had not heard of yet): told in turn. This one, and
+   * not closed here lately (the question is being opened again after a restart): it stays, and the
+   * opening takes it. No one, or closed here: declined (its sender passes it on as news; with no
+   * sender to tell, said through onLost).
    */
-  private async notOurs(key: string, version: number, forwarded: ForwardedReply, hops: number): Promise<void> {
+  private async notOurs(key: string, version: number, forwarded: ForwardedReply, hops: number, from?: string): Promise<void> {
     const shared = this.shared!;
     const index = await shared.engine.get(this.indexKey(forwarded.reply.from, forwarded.question));
     const holder = index && isIndexed(index.value) ? index.value.instance : undefined;
-    if (holder === shared.instance) return;
-    if (holder !== undefined) {
-      if (hops < MAX_HOPS) await shared.engine.publish(`${this.prefix}instance/${part(holder)}`, { key, hops: hops + 1 });
+    if (holder === shared.instance && !this.closedHere.has(forwarded.question)) return;
+    if (holder !== undefined && holder !== shared.instance) {
+      if (hops < MAX_HOPS) await shared.engine.publish(`${this.prefix}instance/${part(holder)}`, { key, hops: hops + 1, from });
       return;
     }
-    if (await shared.engine.delete(key, { ifVersion: version })) shared.onLost?.(forwarded.question);
+    if (!from) {
+      if (await shared.engine.delete(key, { ifVersion: version })) shared.onLost?.(forwarded.question);
+      return;
+    }
+    if ((await shared.engine.put(key, { ...forwarded, declined: true }, { ifVersion: version, ttlMs: DECLINED_TTL_MS })) !== undefined)
+      await shared.engine.publish(`${this.prefix}instance/${part(from)}`, { verdict: key });
   }
 
-  /** A reply to another instance's question: stored for it, and its holder told. Claimed here: not news. */
-  private forward(question: IndexedQuestion, reply: Reply): 'claimed' {
-    const { engine } = this.shared!;
+  /**
+   * A reply to another instance's question: stored for it, and its holder told; claimed here once the
+   * holder took it, or said nothing within FORWARD_VERDICT_MS (it stays stored for the question's
+   * holder). Not stored, or declined (the question had ended): undefined, news here.
+   */
+  private async forward(question: IndexedQuestion, reply: Reply): Promise<'claimed' | undefined> {
+    const shared = this.shared!;
+    const { engine } = shared;
     const key = `${this.forwardPrefix(question.id)}${part(reply.sid ?? `${Date.now()}-${Math.floor(this.random() * 1e9)}`)}`;
     const forwarded: ForwardedReply = { question: question.id, reply };
-    void (async () => {
+    try {
       await engine.put(key, forwarded, { ttlMs: FORWARD_TTL_MS });
-      await engine.publish(`${this.prefix}instance/${part(question.instance)}`, { key });
-    })().catch((err: unknown) => this.shared!.onError?.(err));
-    return 'claimed';
+    } catch (err) {
+      shared.onError?.(err);
+      return undefined; // nothing stored: nobody else can take it
+    }
+    const clock = shared.clock ?? systemClock;
+    let timer: Timer | undefined;
+    const outcome = new Promise<'claimed' | undefined>((resolve) => {
+      // Each wake-up reads the record (a message on a shared channel is not believed on its own).
+      const read = (final: boolean) =>
+        engine.get(key).then(
+          (now) => {
+            if (!now) return resolve('claimed'); // taken
+            if (isForwarded(now.value) && now.value.declined) {
+              void engine.delete(key).catch(() => undefined);
+              return resolve(undefined);
+            }
+            if (final) resolve('claimed'); // no word in time: it stays for the holder
+          },
+          (err: unknown) => {
+            shared.onError?.(err);
+            if (final) resolve('claimed');
+          },
+        );
+      this.verdicts.set(key, () => void read(false));
+      timer = clock.setTimeout(() => void read(true), FORWARD_VERDICT_MS);
+    });
+    try {
+      await engine.publish(`${this.prefix}instance/${part(question.instance)}`, { key, from: shared.instance });
+    } catch (err) {
+      shared.onError?.(err); // not told: it stays stored, and the holder takes it when it opens the question again
+    }
+    return outcome.finally(() => {
+      clock.clearTimeout(timer);
+      this.verdicts.delete(key);
+    });
   }
 
   /**
@@ -444,7 +566,11 @@ export class QuestionBoard {
     const question = questions?.get(id);
     if (!question || !questions?.delete(id)) return;
     this.clarified.delete(person);
-    if (this.shared) this.unindex(person, id, question.code);
+    if (this.shared) {
+      this.closedHere.add(id);
+      if (this.closedHere.size > RECENTLY_CLOSED) this.closedHere.delete(this.closedHere.values().next().value as string);
+      this.unindex(person, id, question.code);
+    }
     if (questions.size > 0) return;
     this.byPerson.delete(person);
     this.unsubscribeIfIdle(person);
@@ -498,11 +624,22 @@ export class QuestionBoard {
     return this.answer(person, event);
   }
 
-  /** The mirror of a person's questions on other instances, made what the index says now (one bounded read). */
+  /**
+   * The mirror of a person's questions on other instances, made what the index says now (a bounded
+   * read: LOOK_PAGES pages). Mirrored questions missing from it are dropped only when it read them all.
+   */
   private async look(person: string): Promise<void> {
     const shared = this.shared!;
     const known = [...(this.remote.get(person)?.keys() ?? [])];
-    const records = await shared.engine.scan(`${this.prefix}q/${part(person)}/`, SCAN_PAGE);
+    const prefix = `${this.prefix}q/${part(person)}/`;
+    const records: Array<{ key: string; value: unknown }> = [];
+    let complete = false;
+    for (let pages = 0, after: string | undefined; pages < LOOK_PAGES && !complete; pages++) {
+      const page = await shared.engine.scan(prefix, SCAN_PAGE, after);
+      records.push(...page);
+      complete = page.length < SCAN_PAGE;
+      after = page[page.length - 1]?.key;
+    }
     const now = (shared.clock ?? systemClock).now();
     const found = new Set<string>();
     for (const { value } of records) {
@@ -513,13 +650,16 @@ export class QuestionBoard {
     }
     // Gone from the index (closed, its `closed` not heard yet): no longer a candidate. One heard of during the read stays.
     const questions = this.remote.get(person);
-    for (const id of known) if (!found.has(id)) questions?.delete(id);
+    if (complete) for (const id of known) if (!found.has(id)) questions?.delete(id);
     if (questions?.size === 0) this.remote.delete(person);
     this.unsubscribeIfIdle(person);
   }
 
-  /** Routes on what this instance knows now: ours answer here; another instance's get the reply forwarded. */
-  private answer(person: string, event: InboundEvent): 'claimed' | undefined {
+  /**
+   * Routes on what this instance knows now: ours answer here; another instance's get the reply
+   * forwarded (claimed once its holder took it: a promise, see forward()).
+   */
+  private answer(person: string, event: InboundEvent): 'claimed' | undefined | Promise<'claimed' | undefined> {
     if (!event.to) return undefined;
     const fits = fitting(event);
     const candidates: OpenQuestion[] = [...(this.byPerson.get(person)?.values() ?? [])].filter(fits);
@@ -535,10 +675,10 @@ export class QuestionBoard {
       media: mediaOf(p),
       at: new Date().toISOString(),
     };
-    if (candidates.length === 1) return candidates[0].onReply(reply) === false ? undefined : 'claimed';
+    if (candidates.length === 1) return claimedBy(candidates[0].onReply(reply));
     const quoted = quotedCode(text, new Set(candidates.map((q) => q.code)));
     const chosen = quoted && candidates.find((q) => q.code === quoted.code);
-    if (chosen) return chosen.onReply({ ...reply, text: quoted.rest, code: quoted.code }) === false ? undefined : 'claimed';
+    if (chosen) return claimedBy(chosen.onReply({ ...reply, text: quoted.rest, code: quoted.code }));
     this.askWhich(person, event.to, candidates);
     // It answers none of them: news, which twilio-in passes on (a fire, a question back, anything).
     return undefined;
