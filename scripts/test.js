@@ -32,8 +32,9 @@ const LONGEST_FILES = [
   'conformance/conformance',
   'attacks-22/disk-full',
   'process/twilio-in.attacks',
+  'attacks-25/board-instances-flood',
 ];
-const LONGEST_FIRST = ['editor/', 'process/', 'attacks-24/', 'attacks-22/', 'conformance/', 'nodes/'];
+const LONGEST_FIRST = ['editor/', 'process/', 'attacks-25/', 'attacks-24/', 'attacks-22/', 'conformance/', 'nodes/'];
 const startsEarly = (file) => {
   const name = file.split(path.sep).join('/');
   const long = LONGEST_FILES.indexOf(name.replace(/\.test\.js$/, ''));

@@ -129,13 +129,25 @@ export async function twilioOffsetForIntent(account: TwilioAccount, until?: Prom
   return twilioOffsetOf(account);
 }
 
-/** One request whose answer tells Twilio's time (the queue learns it from every answer); never rejects. */
+/**
+ * One request whose answer tells Twilio's time (the queue learns it from every answer); never rejects.
+ * It gives up with the intent's wait (CLOCK_LOOK_WAIT_MS), never retried: a deploy's close, which lets
+ * the account's requests in flight finish, is not held by a look that hangs.
+ */
 function lookAtTwilioClock(account: TwilioAccount): Promise<unknown> {
   try {
     return account
-      .clientFor(account)
-      .api.v2010.accounts(account.accountSid)
-      .fetch()
+      .rawRequest(
+        {
+          domain: 'api',
+          method: 'GET',
+          path: `/2010-04-01/Accounts/${encodeURIComponent(account.accountSid)}.json`,
+          responseType: 'json',
+          timeoutMs: CLOCK_LOOK_WAIT_MS,
+          retry: { count: 0, delayMs: 0, backoff: 1, on: 'server' },
+        },
+        account,
+      )
       .catch(() => undefined);
   } catch {
     return Promise.resolve(); // the account cannot be used: the intent's own request will say why
