@@ -374,5 +374,5 @@ suiteNeeding(
       );
     });
   },
-  { timeout: 120_000 },
+  { timeout: 180_000 },
 );
