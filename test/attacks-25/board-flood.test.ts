@@ -9,82 +9,35 @@
  * mirror leaves it, and its subscription goes, once that question closes.
  */
 import assert from 'node:assert/strict';
-import { after, before, it } from 'node:test';
-import { QuestionBoard, Reply } from '../../lib/conversation/questions';
-import { InboundEvent, InboundHub, Published } from '../../lib/inbound/hub';
+import { it } from 'node:test';
+import { QuestionBoard } from '../../lib/conversation/questions';
+import { InboundHub } from '../../lib/inbound/hub';
 import type { StateEngine } from '../../lib/state/engine';
-import { openStateEngine } from '../../lib/state/open';
 import { until } from '../support/assertions';
-import { noRedis, startRedis, suiteNeeding, type RedisServer } from '../support/redis';
+import { boardInstances, claimedIn, intercepted, message, redisEngines } from '../support/boards';
+import { noRedis, suiteNeeding } from '../support/redis';
 
-const HOUSE = '+15017122661';
 const ANN = '+15555552521';
 const ACCOUNT = 'AC00000000000000000000000000002521';
-let sids = 0;
-const message = (from: string, body: string): InboundEvent => ({
-  kind: 'message',
-  sid: `SM${String(++sids).padStart(32, '0')}`,
-  from,
-  to: HOUSE,
-  params: { Body: body },
-  source: 'webhook',
-});
-const claimedIn = async (published: Published) => published.claimed || ((await published.settled) ?? false);
 
-function instance(engine: StateEngine, name: string) {
-  const hub = new InboundHub();
-  const errors: unknown[] = [];
-  const lost: string[] = [];
-  const board = new QuestionBoard(hub, () => undefined, Math.random, {
-    engine,
-    accountSid: ACCOUNT,
-    instance: name,
-    onError: (err) => errors.push(err),
-    onLost: (question) => lost.push(question),
-  });
-  const got: string[] = [];
-  /** Replies handed to a question after it ended: a twilio-ask drops them (asking.ts answered(): "takes no more answers"). */
-  const late: string[] = [];
-  /** A question that ends with its first answer, as a twilio-ask's does. */
-  const ask = (id: string, person: string, code: string) => {
-    let open = true;
-    const close: () => void = board.open({
-      id,
-      person,
-      ourNumber: HOUSE,
-      code,
-      summary: `${id}?`,
-      onReply: (r: Reply) => {
-        if (!open) return void late.push(`${id}:${r.text}`);
-        open = false;
-        got.push(`${id}:${r.text}`);
-        close();
-      },
-    });
-    return close;
-  };
-  return { hub, board, got, late, errors, lost, ask };
-}
+const instance = boardInstances(ACCOUNT);
 
 const FLOOD = 20_000;
 
 /** `engine` counting its scans (and the largest page asked for), and dropping the board's `opened` events while `dropOpened` says. */
 function watched(engine: StateEngine) {
   const seen = { scans: 0, largestPage: 0, dropOpened: false };
-  const proxy = new Proxy(engine, {
-    get(target, prop) {
-      if (prop === 'scan')
-        return (p: string, limit: number, ...rest: unknown[]) => {
-          seen.scans++;
-          seen.largestPage = Math.max(seen.largestPage, limit);
-          return (target.scan as (...args: unknown[]) => Promise<unknown>).call(target, p, limit, ...rest);
-        };
-      if (prop === 'publish')
-        return (channel: string, message: unknown) =>
-          seen.dropOpened && (message as { type?: unknown }).type === 'opened' ? Promise.resolve() : target.publish(channel, message);
-      const value: unknown = Reflect.get(target, prop, target);
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-    },
+  const proxy = intercepted(engine, (target, prop) => {
+    if (prop === 'scan')
+      return (p: string, limit: number, ...rest: unknown[]) => {
+        seen.scans++;
+        seen.largestPage = Math.max(seen.largestPage, limit);
+        return (target.scan as (...args: unknown[]) => Promise<unknown>).call(target, p, limit, ...rest);
+      };
+    if (prop === 'publish')
+      return (channel: string, message: unknown) =>
+        seen.dropOpened && (message as { type?: unknown }).type === 'opened' ? Promise.resolve() : target.publish(channel, message);
+    return undefined;
   });
   return { engine: proxy, seen };
 }
@@ -102,18 +55,7 @@ suiteNeeding(
   noRedis,
   'attack: a flood of texts that answer nothing, each an index read',
   () => {
-    let redis: RedisServer | undefined;
-    const engines: StateEngine[] = [];
-    before(async () => void (redis = await startRedis()));
-    after(async () => {
-      await Promise.all(engines.map((e) => e.close()));
-      await redis?.stop();
-    });
-    const open = () => {
-      const engine = openStateEngine({ backend: 'redis', url: redis!.url, prefix: 'a25flood:' });
-      engines.push(engine);
-      return engine;
-    };
+    const { open } = redisEngines('a25flood:');
 
     it(`${FLOOD} texts from ${FLOOD} strangers: each news after one bounded read; nothing left behind`, async () => {
       const a = instance(open(), 'A');

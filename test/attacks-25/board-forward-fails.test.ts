@@ -15,97 +15,37 @@
  * still ends once (answer or news), nothing thrown.
  */
 import assert from 'node:assert/strict';
-import { after, before, it } from 'node:test';
+import { it } from 'node:test';
 import { Redis } from 'ioredis';
-import { QuestionBoard, Reply } from '../../lib/conversation/questions';
-import { InboundEvent, InboundHub, Published } from '../../lib/inbound/hub';
 import type { StateEngine } from '../../lib/state/engine';
-import { openStateEngine } from '../../lib/state/open';
-import { until } from '../support/assertions';
-import { noRedis, startRedis, suiteNeeding, type RedisServer } from '../support/redis';
+import { sleep, until } from '../support/assertions';
+import { boardInstances, claimedIn, intercepted, message, redisEngines } from '../support/boards';
+import { noRedis, suiteNeeding } from '../support/redis';
 
-const HOUSE = '+15017122661';
 const ANN = '+15555552571';
 const ACCOUNT = 'AC00000000000000000000000000002571';
-let sids = 0;
-const message = (from: string, body: string): InboundEvent => ({
-  kind: 'message',
-  sid: `SM${String(++sids).padStart(32, '0')}`,
-  from,
-  to: HOUSE,
-  params: { Body: body },
-  source: 'webhook',
-});
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const claimedIn = async (published: Published) => published.claimed || ((await published.settled) ?? false);
 
-function instance(engine: StateEngine, name: string) {
-  const hub = new InboundHub();
-  const errors: unknown[] = [];
-  const lost: string[] = [];
-  const board = new QuestionBoard(hub, () => undefined, Math.random, {
-    engine,
-    accountSid: ACCOUNT,
-    instance: name,
-    onError: (err) => errors.push(err),
-    onLost: (question) => lost.push(question),
-  });
-  const got: string[] = [];
-  /** Replies handed to a question after it ended: a twilio-ask drops them (asking.ts answered(): "takes no more answers"). */
-  const late: string[] = [];
-  /** A question that ends with its first answer, as a twilio-ask's does. */
-  const ask = (id: string, person: string, code: string) => {
-    let open = true;
-    const close: () => void = board.open({
-      id,
-      person,
-      ourNumber: HOUSE,
-      code,
-      summary: `${id}?`,
-      onReply: (r: Reply) => {
-        if (!open) return void late.push(`${id}:${r.text}`);
-        open = false;
-        got.push(`${id}:${r.text}`);
-        close();
-      },
-    });
-    return close;
-  };
-  return { hub, board, got, late, errors, lost, ask };
-}
+const instance = boardInstances(ACCOUNT);
 
 /** `engine` whose scans answer only once `held.gate` resolves (the read is made at once; its answer is slow to come back). */
 function unlucky(engine: StateEngine, held: { gate?: Promise<void> }): StateEngine {
-  return new Proxy(engine, {
-    get(target, prop) {
-      if (prop === 'scan')
-        return async (...args: unknown[]) => {
+  return intercepted(engine, (target, prop) =>
+    prop === 'scan'
+      ? async (...args: unknown[]) => {
           const result = await (target.scan as (...a: unknown[]) => Promise<unknown>).apply(target, args);
           if (held.gate) await held.gate;
           return result;
-        };
-      const value: unknown = Reflect.get(target, prop, target);
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-    },
-  });
+        }
+      : undefined,
+  );
 }
 
 suiteNeeding(
   noRedis,
   'attack: the engine fails right after the look',
   () => {
-    let redis: RedisServer | undefined;
-    const engines: StateEngine[] = [];
-    before(async () => void (redis = await startRedis()));
-    after(async () => {
-      await Promise.all(engines.map((e) => e.close()));
-      await redis?.stop();
-    });
-    const open = () => {
-      const engine = openStateEngine({ backend: 'redis', url: redis!.url, prefix: 'a25fails:' });
-      engines.push(engine);
-      return engine;
-    };
+    const redis = redisEngines('a25fails:');
+    const open = redis.open;
 
     it('the write of the forwarded reply fails: the text is news, not claimed and lost', async () => {
       const held: { gate?: Promise<void> } = {};
@@ -119,7 +59,7 @@ suiteNeeding(
       held.gate = new Promise<void>((r) => (release = r));
       const published = b.hub.publish(message(ANN, 'yes'));
       // The index was read; Redis refuses writes from now on (its memory limit reached: a real OOM).
-      const admin = new Redis(redis!.url);
+      const admin = new Redis(redis.url());
       const claimed = await (async () => {
         try {
           await admin.config('SET', 'maxmemory', '1');

@@ -14,78 +14,28 @@
  * minute (its clock): within a minute B keeps nothing of them.
  */
 import assert from 'node:assert/strict';
-import { after, before, it } from 'node:test';
+import { it } from 'node:test';
 import { Clock, ManualClock } from '../../lib/core/clock';
-import { QuestionBoard, Reply } from '../../lib/conversation/questions';
-import { InboundEvent, InboundHub, Published } from '../../lib/inbound/hub';
 import type { StateEngine } from '../../lib/state/engine';
-import { openStateEngine } from '../../lib/state/open';
-import { until } from '../support/assertions';
-import { noRedis, startRedis, suiteNeeding, type RedisServer } from '../support/redis';
+import { sleep, until } from '../support/assertions';
+import { boardInstances, claimedIn, intercepted, message, redisEngines } from '../support/boards';
+import { noRedis, suiteNeeding } from '../support/redis';
 
-const HOUSE = '+15017122661';
 const ACCOUNT = 'AC00000000000000000000000000002581';
-let sids = 0;
-const message = (from: string, body: string): InboundEvent => ({
-  kind: 'message',
-  sid: `SM${String(++sids).padStart(32, '0')}`,
-  from,
-  to: HOUSE,
-  params: { Body: body },
-  source: 'webhook',
-});
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const claimedIn = async (published: Published) => published.claimed || ((await published.settled) ?? false);
 
-function instance(engine: StateEngine, name: string, clock?: Clock) {
-  const hub = new InboundHub();
-  const errors: unknown[] = [];
-  const lost: string[] = [];
-  const board = new QuestionBoard(hub, () => undefined, Math.random, {
-    engine,
-    accountSid: ACCOUNT,
-    instance: name,
-    clock,
-    onError: (err) => errors.push(err),
-    onLost: (question) => lost.push(question),
-  });
-  const got: string[] = [];
-  /** Replies handed to a question after it ended: a twilio-ask drops them (asking.ts answered(): "takes no more answers"). */
-  const late: string[] = [];
-  /** A question that ends with its first answer, as a twilio-ask's does. */
-  const ask = (id: string, person: string, code: string) => {
-    let open = true;
-    const close: () => void = board.open({
-      id,
-      person,
-      ourNumber: HOUSE,
-      code,
-      summary: `${id}?`,
-      onReply: (r: Reply) => {
-        if (!open) return void late.push(`${id}:${r.text}`);
-        open = false;
-        got.push(`${id}:${r.text}`);
-        close();
-      },
-    });
-    return close;
-  };
-  return { hub, board, got, late, errors, lost, ask };
-}
+const board = boardInstances(ACCOUNT);
+const instance = (engine: StateEngine, name: string, clock?: Clock) => board(engine, name, { clock });
 
 const PEOPLE = Array.from({ length: 300 }, (_, i) => `+1555700${String(i).padStart(4, '0')}`);
 
 /** `engine` that never delivers the board's `closed` events (published while a subscriber was reconnecting). */
 function dropsClosed(engine: StateEngine): StateEngine {
-  return new Proxy(engine, {
-    get(target, prop) {
-      if (prop === 'publish')
-        return (channel: string, message: unknown) =>
-          (message as { type?: unknown }).type === 'closed' ? Promise.resolve() : target.publish(channel, message);
-      const value: unknown = Reflect.get(target, prop, target);
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-    },
-  });
+  return intercepted(engine, (target, prop) =>
+    prop === 'publish'
+      ? (channel: string, message: unknown) =>
+          (message as { type?: unknown }).type === 'closed' ? Promise.resolve() : target.publish(channel, message)
+      : undefined,
+  );
 }
 
 type Inside = Record<'remote' | 'unsubscribe', Map<unknown, unknown>>;
@@ -94,18 +44,7 @@ suiteNeeding(
   noRedis,
   'attack: `closed` events B never hears',
   () => {
-    let redis: RedisServer | undefined;
-    const engines: StateEngine[] = [];
-    before(async () => void (redis = await startRedis()));
-    after(async () => {
-      await Promise.all(engines.map((e) => e.close()));
-      await redis?.stop();
-    });
-    const open = () => {
-      const engine = openStateEngine({ backend: 'redis', url: redis!.url, prefix: 'a25closed:' });
-      engines.push(engine);
-      return engine;
-    };
+    const { open } = redisEngines('a25closed:');
 
     it(`${PEOPLE.length} questions opened and closed on A, their \`closed\` lost: B keeps nothing of them once their records are gone`, async () => {
       const raw = open();

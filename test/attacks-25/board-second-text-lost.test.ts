@@ -18,80 +18,21 @@
  * on B, so never news: the second text vanishes.
  */
 import assert from 'node:assert/strict';
-import { after, before, it } from 'node:test';
-import { QuestionBoard, Reply } from '../../lib/conversation/questions';
-import { InboundEvent, InboundHub, Published } from '../../lib/inbound/hub';
-import type { StateEngine } from '../../lib/state/engine';
-import { openStateEngine } from '../../lib/state/open';
-import { until } from '../support/assertions';
-import { noRedis, startRedis, suiteNeeding, type RedisServer } from '../support/redis';
+import { it } from 'node:test';
+import { sleep, until } from '../support/assertions';
+import { boardInstances, claimedIn, message, redisEngines } from '../support/boards';
+import { noRedis, suiteNeeding } from '../support/redis';
 
-const HOUSE = '+15017122661';
 const ANN = '+15555552501';
 const ACCOUNT = 'AC00000000000000000000000000002501';
-let sids = 0;
-const message = (from: string, body: string): InboundEvent => ({
-  kind: 'message',
-  sid: `SM${String(++sids).padStart(32, '0')}`,
-  from,
-  to: HOUSE,
-  params: { Body: body },
-  source: 'webhook',
-});
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const claimedIn = async (published: Published) => published.claimed || ((await published.settled) ?? false);
 
-function instance(engine: StateEngine, name: string) {
-  const hub = new InboundHub();
-  const errors: unknown[] = [];
-  const lost: string[] = [];
-  const board = new QuestionBoard(hub, () => undefined, Math.random, {
-    engine,
-    accountSid: ACCOUNT,
-    instance: name,
-    onError: (err) => errors.push(err),
-    onLost: (question) => lost.push(question),
-  });
-  const got: string[] = [];
-  /** Replies handed to a question after it ended: a twilio-ask drops them (asking.ts answered(): "takes no more answers"). */
-  const late: string[] = [];
-  /** A question that ends with its first answer, as a twilio-ask's does. */
-  const ask = (id: string, person: string, code: string) => {
-    let open = true;
-    const close: () => void = board.open({
-      id,
-      person,
-      ourNumber: HOUSE,
-      code,
-      summary: `${id}?`,
-      onReply: (r: Reply) => {
-        if (!open) return void late.push(`${id}:${r.text}`);
-        open = false;
-        got.push(`${id}:${r.text}`);
-        close();
-      },
-    });
-    return close;
-  };
-  return { hub, board, got, late, errors, lost, ask };
-}
+const instance = boardInstances(ACCOUNT);
 
 suiteNeeding(
   noRedis,
   'attack: two texts at once for a question held on another instance',
   () => {
-    let redis: RedisServer | undefined;
-    const engines: StateEngine[] = [];
-    before(async () => void (redis = await startRedis()));
-    after(async () => {
-      await Promise.all(engines.map((e) => e.close()));
-      await redis?.stop();
-    });
-    const open = () => {
-      const engine = openStateEngine({ backend: 'redis', url: redis!.url, prefix: 'a25second:' });
-      engines.push(engine);
-      return engine;
-    };
+    const { open } = redisEngines('a25second:');
 
     it('each text ends once: one answers the question, the other is news; none vanishes', async () => {
       const a = instance(open(), 'A');

@@ -12,66 +12,32 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Clock, ManualClock } from '../../../lib/core/clock';
-import { QuestionBoard, Reply } from '../../../lib/conversation/questions';
-import { InboundEvent, InboundHub, Published } from '../../../lib/inbound/hub';
 import type { StateEngine } from '../../../lib/state/engine';
 import { openStateEngine } from '../../../lib/state/open';
-import { until } from '../../support/assertions';
+import { sleep, until } from '../../support/assertions';
+import { HOUSE, boardInstances, claimedIn, intercepted, message } from '../../support/boards';
 import { noRedis, startRedis, suiteNeeding, type RedisServer } from '../../support/redis';
 
-const HOUSE = '+15017122661';
 const ANN = '+15555550130';
 const BOB = '+15555550131';
 const CAT = '+15555550132';
 const ACCOUNT = 'AC00000000000000000000000000000001';
-let sids = 0;
-const message = (from: string, body: string): InboundEvent => ({
-  kind: 'message',
-  sid: `SM${String(++sids).padStart(32, '0')}`,
-  from,
-  to: HOUSE,
-  params: { Body: body },
-  source: 'webhook',
-});
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Whether the hub's subscribers took it in the end: at once, or once the board read the index. */
-const claimedIn = async (published: Published) => published.claimed || ((await published.settled) ?? false);
 
 /** An engine whose messages `drop` says are never sent (held back as a slow or lost event would be), and whose scans fail while `failing()` says. */
 function unsteady(engine: StateEngine, drop: (message: unknown) => boolean, failing: () => boolean = () => false): StateEngine {
-  return new Proxy(engine, {
-    get(target, prop) {
-      if (prop === 'publish')
-        return (channel: string, message: unknown) => (drop(message) ? Promise.resolve() : target.publish(channel, message));
-      if (prop === 'scan' && failing()) return () => Promise.reject(new Error('the engine cannot be read'));
-      const value: unknown = Reflect.get(target, prop, target);
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-    },
+  return intercepted(engine, (target, prop) => {
+    if (prop === 'publish')
+      return (channel: string, message: unknown) => (drop(message) ? Promise.resolve() : target.publish(channel, message));
+    if (prop === 'scan' && failing()) return () => Promise.reject(new Error('the engine cannot be read'));
+    return undefined;
   });
 }
 const typed = (type: string) => (message: unknown) => (message as { type?: unknown }).type === type;
 
 /** An instance: its own hub and board on `engine`; `got` holds each answer its questions took, as "question:text". */
-function instance(engine: StateEngine, name: string, random: () => number = Math.random, clock?: Clock) {
-  const hub = new InboundHub();
-  const errors: unknown[] = [];
-  const lost: string[] = [];
-  const clarified: string[][] = [];
-  const board = new QuestionBoard(hub, (_p, _f, open) => clarified.push(open.map((q) => q.code)), random, {
-    engine,
-    accountSid: ACCOUNT,
-    instance: name,
-    clock,
-    onError: (err) => errors.push(err),
-    onLost: (question) => lost.push(question),
-  });
-  const got: string[] = [];
-  const open = (id: string, person: string, code: string) =>
-    board.open({ id, person, ourNumber: HOUSE, code, summary: `${id}?`, onReply: (r: Reply) => got.push(`${id}:${r.text}`) });
-  return { hub, board, got, errors, clarified, open, lost };
-}
+const board = boardInstances(ACCOUNT);
+const instance = (engine: StateEngine, name: string, random: () => number = Math.random, clock?: Clock) =>
+  board(engine, name, { random, clock });
 
 function sharedBoardSuite(name: string, engines: () => { open(): StateEngine; dispose(): Promise<void> }) {
   describe(`the question board across instances (${name})`, { timeout: 60_000 }, () => {
