@@ -17,31 +17,16 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
-import type { Node, NodeAPI } from 'node-red';
-import { TwilioAccount, openAccount } from '../../lib/account/account';
 import { ManualClock, installClock, systemClock } from '../../lib/core/clock';
 import { SendIntent, reconcileIntent, reconcilingSince, rememberSid, twilioOffsetForIntent } from '../../lib/outbound/reconcile';
 import { DEMO_ACCOUNT, TwilioSimulator } from '../../simulator/server';
 import { setClockSkew } from '../../simulator/resources';
+import { FROM, accountAt } from '../support/accounts';
 
-const RED = { util: (require('@node-red/util') as { util: NodeAPI['util'] }).util, _: (key: string) => key } as unknown as NodeAPI;
-const API_KEY = DEMO_ACCOUNT.apiKeys![0];
-const FROM = '+15017122661';
 const TO = '+15555552501';
 const HOUR = 3_600_000;
 const owner = {};
 reconcilingSince(owner, 0);
-
-function accountAt(baseUrl: string): { account: TwilioAccount; close: () => Promise<void> } {
-  const node = {} as Node & TwilioAccount;
-  const close = openAccount(
-    RED,
-    node,
-    { authMode: 'apiKey', region: '', edge: '', defaultFrom: FROM, baseUrl },
-    { accountSid: DEMO_ACCOUNT.sid, apiKeySid: API_KEY.sid, apiKeySecret: API_KEY.secret },
-  );
-  return { account: node, close };
-}
 
 /** The simulated Twilio's clock is the real one plus a skew: moving lib's clock moves Twilio's as much. */
 let skew = 0;
