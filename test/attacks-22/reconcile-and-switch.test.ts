@@ -23,7 +23,7 @@ import { after, before, describe, it } from 'node:test';
 import { DEMO_ACCOUNT, TwilioSimulator } from '../../simulator/server';
 import { setClockSkew } from '../../simulator/resources';
 import { eventually as until, sleep } from '../support/assertions';
-import { CREDENTIALS, endings, logFiles, outcomeFlow, postJson, recorderSettings } from '../support/flows';
+import { CREDENTIALS, deployFlows, endings, logFiles, outcomeFlow, postJson, recorderSettings } from '../support/flows';
 import { freePort } from '../support/prism';
 import { RedProcess, restartRed, startRed } from '../support/red-process';
 import { noRedis, startRedis, type RedisServer } from '../support/redis';
@@ -190,11 +190,11 @@ describe('reconcile after a power cut, and a changed backend', { timeout: 120_00
       // The operator deploys (a changed text elsewhere): the same flows, every node restarted.
       const next = flows(cutter.url).map((n: any) => (n.id === 'prep' ? { ...n, name: 'changed' } : n));
       const started = Date.now();
-      const res = await fetch(`${red.url}/flows`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json', 'Node-RED-Deployment-Type': deployment, 'Node-RED-API-Version': 'v1' },
-        body: JSON.stringify(deployment === 'nodes' ? next.map((n: any) => (n.id === 'send' ? { ...n, name: 'changed' } : n)) : next),
-      });
+      const res = await deployFlows(
+        red.url,
+        deployment === 'nodes' ? next.map((n: any) => (n.id === 'send' ? { ...n, name: 'changed' } : n)) : next,
+        deployment,
+      );
       assert.equal(res.status, 204, await res.text());
       const deployMs = Date.now() - started;
       await sleep(1_000);

@@ -16,61 +16,27 @@
  *    (sent twice: the safe way to be wrong; never an undelivered alarm reported delivered).
  */
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import type { Node, NodeAPI } from 'node-red';
-import { TwilioAccount, openAccount } from '../../lib/account/account';
+import type { TwilioAccount } from '../../lib/account/account';
 import { ManualClock, installClock, systemClock } from '../../lib/core/clock';
 import { SendIntent, reconcileIntent, reconcilingSince, twilioOffsetForIntent, twilioOffsetOf } from '../../lib/outbound/reconcile';
 import { DEMO_ACCOUNT, TwilioSimulator } from '../../simulator/server';
 import { setClockSkew } from '../../simulator/resources';
+import { FROM, accountAt } from '../support/accounts';
+import { passThrough } from '../support/proxy';
 
-const RED = { util: (require('@node-red/util') as { util: NodeAPI['util'] }).util, _: (key: string) => key } as unknown as NodeAPI;
-const API_KEY = DEMO_ACCOUNT.apiKeys![0];
-const FROM = '+15017122661';
 /** Looking since long ago (RECONCILE_SETTLE_MS is not what these tests are about): nothing found is "not sent". */
 const owner = {};
 reconcilingSince(owner, 0);
 
-function accountAt(baseUrl: string): { account: TwilioAccount; close: () => Promise<void> } {
-  const node = {} as Node & TwilioAccount;
-  const close = openAccount(
-    RED,
-    node,
-    { authMode: 'apiKey', region: '', edge: '', defaultFrom: FROM, baseUrl },
-    { accountSid: DEMO_ACCOUNT.sid, apiKeySid: API_KEY.sid, apiKeySecret: API_KEY.secret },
-  );
-  return { account: node, close };
-}
-
 /** A proxy to `target` that strips the Date header of every answer (as some corporate proxies do). */
-async function dateStripper(target: string): Promise<{ url: string; close: () => Promise<void> }> {
-  const to = new URL(target);
-  const server = http.createServer((req, res) => {
-    res.sendDate = false;
-    const upstream = http.request(
-      { host: to.hostname, port: to.port, method: req.method, path: req.url, headers: { ...req.headers, host: to.host } },
-      (answer) => {
-        const headers = { ...answer.headers };
-        delete headers.date;
-        res.writeHead(answer.statusCode ?? 502, headers);
-        answer.pipe(res);
-      },
-    );
-    upstream.on('error', () => res.destroy());
-    req.pipe(upstream);
+const dateStripper = (target: string) =>
+  passThrough(target, {
+    headers: (_req, headers) => {
+      delete headers.date;
+      return headers;
+    },
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
 
 describe('reconcile with a wrong clock', () => {
   const simulator = new TwilioSimulator({ accounts: [DEMO_ACCOUNT] });

@@ -10,60 +10,19 @@
  * not end NOT_SENT).
  */
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import path from 'node:path';
 import { EmbeddedStateEngine } from '../../lib/state/embedded';
-import type { AddressInfo } from 'node:net';
-import { after, before, it } from 'node:test';
+import { it } from 'node:test';
 import { DEMO_ACCOUNT, TwilioSimulator } from '../../simulator/server';
 import { sleep, until } from '../support/assertions';
-import { CREDENTIALS, askFlow, endedLog, endings, recorder, recorderSettings } from '../support/flows';
+import { CREDENTIALS, askFlow, deployFlows, endedLog, endings, postJson, recorder, recorderSettings } from '../support/flows';
+import { behindHoldingProxy } from '../support/proxy';
 import { RedProcess, restartRed, startRed } from '../support/red-process';
 
 const N = 4;
-const LOOK = /^\/2010-04-01\/Accounts\/AC[0-9a-f]+\.json/;
-
-/** A pass-through proxy that holds every look (GET of the account's record) while `holding`; counts looks and creates. */
-async function holdingProxy(target: string) {
-  const to = new URL(target);
-  const state = { holding: true, looks: 0, creates: 0, url: '', close: () => Promise.resolve() };
-  const server = http.createServer((req, res) => {
-    const isLook = req.method === 'GET' && LOOK.test(req.url ?? '');
-    if (isLook) state.looks++;
-    if (req.method === 'POST' && /\/Messages\.json/.test(req.url ?? '')) state.creates++;
-    if (isLook && state.holding) return; // never answered: Twilio slow; the socket dies with the proxy
-    const upstream = http.request(
-      { host: to.hostname, port: to.port, method: req.method, path: req.url, headers: { ...req.headers, host: to.host } },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      },
-    );
-    upstream.on('error', () => res.destroy());
-    req.pipe(upstream);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  state.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  state.close = () =>
-    new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    });
-  return state;
-}
 
 const simulator = new TwilioSimulator({ accounts: [DEMO_ACCOUNT] });
-let proxy: Awaited<ReturnType<typeof holdingProxy>>;
-const reds: RedProcess[] = [];
-before(async () => {
-  await simulator.start();
-  proxy = await holdingProxy(simulator.url);
-});
-after(async () => {
-  for (const red of reds) await red.stop();
-  await proxy.close();
-  await simulator.stop();
-});
+const { proxy, reds } = behindHoldingProxy(simulator);
 
 const flows = (baseUrl: string) => [
   ...askFlow(baseUrl, {
@@ -78,15 +37,7 @@ const flows = (baseUrl: string) => [
 ];
 
 async function askBurst(red: RedProcess, recipients: string[]): Promise<void> {
-  for (let n = 0; n < recipients.length; n++) {
-    const res = await fetch(`${red.url}/ask`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ n, to: recipients[n] }),
-    });
-    assert.equal(res.status, 200);
-    await res.body?.cancel();
-  }
+  for (let n = 0; n < recipients.length; n++) await postJson(`${red.url}/ask`, { n, to: recipients[n] });
   await until(() => proxy.looks >= 1, 'the look went');
   await sleep(300); // the questions held (stored) while the look is out
 }
@@ -132,23 +83,11 @@ it(
     const looks = proxy.looks;
     const red = await startRed(flows(proxy.url), CREDENTIALS, recorderSettings());
     reds.push(red);
-    for (let n = 0; n < recipients.length; n++) {
-      const res = await fetch(`${red.url}/ask`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ n, to: recipients[n] }),
-      });
-      assert.equal(res.status, 200);
-      await res.body?.cancel();
-    }
+    for (let n = 0; n < recipients.length; n++) await postJson(`${red.url}/ask`, { n, to: recipients[n] });
     await until(() => proxy.looks > looks, 'the look went');
     await sleep(300);
     const started = Date.now();
-    const deployed = await fetch(`${red.url}/flows`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', 'Node-RED-Deployment-Type': 'full', 'Node-RED-API-Version': 'v1' },
-      body: JSON.stringify(flows(proxy.url)),
-    });
+    const deployed = await deployFlows(red.url, flows(proxy.url));
     assert.ok(deployed.ok);
     await deployed.body?.cancel();
     const deployMs = Date.now() - started;

@@ -9,82 +9,19 @@
  * and the msg ends once (one output of the page).
  */
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { after, before, it } from 'node:test';
+import { it } from 'node:test';
 import { DEMO_ACCOUNT, TwilioSimulator } from '../../simulator/server';
 import { sleep, until } from '../support/assertions';
-import { CREDENTIALS, TAB, accountConfig, endedLog, endings, recorder, recorderSettings } from '../support/flows';
-import { RedProcess, restartRed, startRed } from '../support/red-process';
+import { CREDENTIALS, endedLog, endings, pageFlow, recorderSettings } from '../support/flows';
+import { behindHoldingProxy } from '../support/proxy';
+import { restartRed, startRed } from '../support/red-process';
 
 const ALICE = '+15555552541';
-const LOOK = /^\/2010-04-01\/Accounts\/AC[0-9a-f]+\.json/;
-
-/** A pass-through proxy that holds every look (GET of the account's record) while `holding`; counts looks and creates. */
-async function holdingProxy(target: string) {
-  const to = new URL(target);
-  const state = { holding: true, looks: 0, creates: 0, url: '', close: () => Promise.resolve() };
-  const server = http.createServer((req, res) => {
-    const isLook = req.method === 'GET' && LOOK.test(req.url ?? '');
-    if (isLook) state.looks++;
-    if (req.method === 'POST' && /\/(Messages|Calls)\.json/.test(req.url ?? '')) state.creates++;
-    if (isLook && state.holding) return; // never answered: Twilio slow; the socket dies with the proxy
-    const upstream = http.request(
-      { host: to.hostname, port: to.port, method: req.method, path: req.url, headers: { ...req.headers, host: to.host } },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      },
-    );
-    upstream.on('error', () => res.destroy());
-    req.pipe(upstream);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  state.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  state.close = () =>
-    new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    });
-  return state;
-}
 
 const simulator = new TwilioSimulator({ accounts: [DEMO_ACCOUNT], people: { [ALICE]: { message: 'delivered', call: 'no-answer' } } });
-let proxy: Awaited<ReturnType<typeof holdingProxy>>;
-const reds: RedProcess[] = [];
-before(async () => {
-  await simulator.start();
-  proxy = await holdingProxy(simulator.url);
-});
-after(async () => {
-  for (const red of reds) await red.stop();
-  await proxy.close();
-  await simulator.stop();
-});
+const { proxy, reds } = behindHoldingProxy(simulator, /\/(Messages|Calls)\.json/);
 
-const flows = (baseUrl: string) => [
-  TAB,
-  accountConfig(baseUrl),
-  { id: 'trigger', type: 'http in', z: 'tab', url: '/smoke', method: 'post', wires: [['page', 'answer']] },
-  { id: 'answer', type: 'http response', z: 'tab', statusCode: '202', wires: [] },
-  {
-    id: 'page',
-    type: 'twilio-page',
-    z: 'tab',
-    account: 'account',
-    contacts: `Alice ${ALICE}`,
-    contactsType: 'str',
-    alarmId: 'smoke',
-    alarmIdType: 'str',
-    alert: 'Smoke in the kitchen.',
-    steps: [{ action: 'text', wait: 2 }],
-    rounds: 1,
-    wires: [['port0'], ['port1'], ['port2']],
-  },
-  ...[0, 1, 2].map((port) => recorder(`port${port}`, `out${port}`, 'msg.page && msg.page.steps', "'page'")),
-  { id: 'catcher', type: 'catch', z: 'tab', scope: ['page'], uncaught: false, wires: [['caught']] },
-  recorder('caught', 'error', 'msg.error && msg.error.code', "'page'"),
-];
+const flows = (baseUrl: string) => pageFlow(baseUrl, ALICE);
 
 it(
   'kill -9 while a page’s first look at Twilio’s clock is out: the page begins again, its text goes once, it ends once',

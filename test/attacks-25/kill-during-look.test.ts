@@ -10,73 +10,24 @@
  * looks before the kill, looks after the restart, creates seen.
  */
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { after, before, it } from 'node:test';
+import { it } from 'node:test';
 import { DEMO_ACCOUNT, TwilioSimulator } from '../../simulator/server';
 import { sleep, until } from '../support/assertions';
-import { CREDENTIALS, endedLog, endings as endingsIn, outcomeFlow, recorderSettings } from '../support/flows';
-import { RedProcess, restartRed, startRed } from '../support/red-process';
+import { CREDENTIALS, endedLog, endings as endingsIn, outcomeFlow, postJson, recorderSettings } from '../support/flows';
+import { behindHoldingProxy } from '../support/proxy';
+import { restartRed, startRed } from '../support/red-process';
 
 const N = 12;
 const TO = '+15555552531';
-const LOOK = /^\/2010-04-01\/Accounts\/AC[0-9a-f]+\.json/;
-
-/** A pass-through proxy that holds every look (GET of the account's record) while `holding`; counts looks and creates. */
-async function holdingProxy(target: string) {
-  const to = new URL(target);
-  const state = { holding: true, looks: 0, creates: 0, url: '', close: () => Promise.resolve() };
-  const server = http.createServer((req, res) => {
-    const isLook = req.method === 'GET' && LOOK.test(req.url ?? '');
-    if (isLook) state.looks++;
-    if (req.method === 'POST' && /\/Messages\.json/.test(req.url ?? '')) state.creates++;
-    if (isLook && state.holding) return; // never answered: Twilio slow; the socket dies with the proxy
-    const upstream = http.request(
-      { host: to.hostname, port: to.port, method: req.method, path: req.url, headers: { ...req.headers, host: to.host } },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      },
-    );
-    upstream.on('error', () => res.destroy());
-    req.pipe(upstream);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  state.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  state.close = () =>
-    new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    });
-  return state;
-}
 
 const simulator = new TwilioSimulator({ accounts: [DEMO_ACCOUNT] });
-let proxy: Awaited<ReturnType<typeof holdingProxy>>;
-const reds: RedProcess[] = [];
-before(async () => {
-  await simulator.start();
-  proxy = await holdingProxy(simulator.url);
-});
-after(async () => {
-  for (const red of reds) await red.stop();
-  await proxy.close();
-  await simulator.stop();
-});
+const { proxy, reds } = behindHoldingProxy(simulator);
 
 it('kill -9 while the first look at Twilio’s clock is out: every msg ends once, nothing is sent', { timeout: 90_000 }, async () => {
   const flows = outcomeFlow(proxy.url, `msg.id = msg.payload.id; msg.to = '${TO}'; msg.text = 'Smoke in the kitchen';`);
   const red = await startRed(flows, CREDENTIALS, recorderSettings());
   reds.push(red);
-  for (let id = 0; id < N; id++) {
-    const res = await fetch(`${red.url}/go`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ id }),
-    });
-    assert.equal(res.status, 200);
-    await res.body?.cancel();
-  }
+  for (let id = 0; id < N; id++) await postJson(`${red.url}/go`, { id });
   await until(() => proxy.looks >= 1, 'the look went');
   await sleep(300); // the intents are held (stored) while the look is out; well within its 3 s
   const looksBefore = proxy.looks;

@@ -8,45 +8,20 @@
  * the burst; every msg is sent once.
  */
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, it } from 'node:test';
 import { EmbeddedStateEngine } from '../../lib/state/embedded';
 import { accountNode, allNodes, helper, useRuntime } from '../support/harness';
+import { lookCounter } from '../support/proxy';
 
 const N = 200;
-const LOOK = /^\/2010-04-01\/Accounts\/AC[0-9a-f]+\.json/;
 const { simulator } = useRuntime();
 
-let looks = 0;
-let proxyUrl = '';
-let closeProxy = () => Promise.resolve();
-async function startProxy(): Promise<void> {
-  const to = new URL(simulator.url);
-  const server = http.createServer((req, res) => {
-    if (req.method === 'GET' && LOOK.test(req.url ?? '')) looks++;
-    const upstream = http.request(
-      { host: to.hostname, port: to.port, method: req.method, path: req.url, headers: { ...req.headers, host: to.host } },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      },
-    );
-    upstream.on('error', () => res.destroy());
-    req.pipe(upstream);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  proxyUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  closeProxy = () =>
-    new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    });
-}
-after(() => closeProxy());
+let proxy: Awaited<ReturnType<typeof lookCounter>> | undefined;
+after(() => proxy?.close());
 
 it(`a burst of ${N} waiting sends at a start costs at most one extra commit each, and one look`, { timeout: 60_000 }, async () => {
-  await startProxy();
+  proxy = await lookCounter(simulator.url);
+  const looks = proxy.looks;
   let puts = 0;
   const proto = EmbeddedStateEngine.prototype as unknown as { put: (key: string, ...rest: unknown[]) => Promise<unknown> };
   const put = proto.put;
@@ -55,7 +30,7 @@ it(`a burst of ${N} waiting sends at a start costs at most one extra commit each
     return put.call(this, key, ...rest);
   };
   try {
-    const account = accountNode(proxyUrl);
+    const account = accountNode(proxy.url);
     const flow = [
       { id: 'tab', type: 'tab', label: 't' },
       account.node,
@@ -85,9 +60,9 @@ it(`a burst of ${N} waiting sends at a start costs at most one extra commit each
       return { puts: puts - before.puts, texts: simulator.messages.size - before.texts };
     };
     const first = await burst('first');
-    const looksFirst = looks;
+    const looksFirst = looks();
     const second = await burst('second');
-    const report = `first burst (no offset known): ${first.puts} commits for ${first.texts} texts, ${looksFirst} look(s); second burst (offset known): ${second.puts} commits for ${second.texts} texts, ${looks - looksFirst} more look(s); extra commits ${first.puts - second.puts}`;
+    const report = `first burst (no offset known): ${first.puts} commits for ${first.texts} texts, ${looksFirst} look(s); second burst (offset known): ${second.puts} commits for ${second.texts} texts, ${looks() - looksFirst} more look(s); extra commits ${first.puts - second.puts}`;
     console.log(`# look-commits: ${report}`);
     assert.equal(first.texts, N, report);
     assert.equal(second.texts, N, report);

@@ -10,57 +10,12 @@
  * 3 s on lib's clock, and the alarm's create still goes right after.
  */
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, it } from 'node:test';
-import type { Node, NodeAPI } from 'node-red';
-import { TwilioAccount, openAccount } from '../../lib/account/account';
 import { ManualClock, installClock } from '../../lib/core/clock';
 import { twilioOffsetForIntent } from '../../lib/outbound/reconcile';
 import { DEMO_ACCOUNT, TwilioSimulator } from '../../simulator/server';
-
-const RED = { util: (require('@node-red/util') as { util: NodeAPI['util'] }).util, _: (key: string) => key } as unknown as NodeAPI;
-const API_KEY = DEMO_ACCOUNT.apiKeys![0];
-const FROM = '+15017122661';
-
-function accountAt(baseUrl: string): { account: TwilioAccount; close: () => Promise<void> } {
-  const node = {} as Node & TwilioAccount;
-  const close = openAccount(
-    RED,
-    node,
-    { authMode: 'apiKey', region: '', edge: '', defaultFrom: FROM, baseUrl },
-    { accountSid: DEMO_ACCOUNT.sid, apiKeySid: API_KEY.sid, apiKeySecret: API_KEY.secret },
-  );
-  return { account: node, close };
-}
-
-/** A pass-through proxy that counts the looks (GET of the account's record) as they arrive. */
-async function lookCounter(target: string): Promise<{ url: string; looks: () => number; close: () => Promise<void> }> {
-  const to = new URL(target);
-  let looks = 0;
-  const server = http.createServer((req, res) => {
-    if (req.method === 'GET' && /^\/2010-04-01\/Accounts\/AC[0-9a-f]+\.json/.test(req.url ?? '')) looks++;
-    const upstream = http.request(
-      { host: to.hostname, port: to.port, method: req.method, path: req.url, headers: { ...req.headers, host: to.host } },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      },
-    );
-    upstream.on('error', () => res.destroy());
-    req.pipe(upstream);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    looks: () => looks,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
+import { FROM, accountAt } from '../support/accounts';
+import { lookCounter } from '../support/proxy';
 
 const simulator = new TwilioSimulator({ accounts: [DEMO_ACCOUNT] });
 let proxy: Awaited<ReturnType<typeof lookCounter>>;

@@ -13,82 +13,38 @@
  * removed: nothing is sent after the node let go (no create reaches Twilio, 5 s after the look's cap).
  */
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import path from 'node:path';
 import { EmbeddedStateEngine } from '../../lib/state/embedded';
-import type { AddressInfo } from 'node:net';
-import { after, before, it } from 'node:test';
+import { it } from 'node:test';
 import { DEMO_ACCOUNT, TwilioSimulator } from '../../simulator/server';
 import { sleep, until } from '../support/assertions';
-import { CREDENTIALS, TAB, accountConfig, endedLog, endings as endingsIn, outcomeFlow, recorderSettings } from '../support/flows';
+import {
+  CREDENTIALS,
+  TAB,
+  accountConfig,
+  deployFlows,
+  endedLog,
+  endings as endingsIn,
+  outcomeFlow,
+  postJson,
+  recorderSettings,
+} from '../support/flows';
+import { behindHoldingProxy } from '../support/proxy';
 import { RedProcess, startRed } from '../support/red-process';
 
 const N = 10;
-const LOOK = /^\/2010-04-01\/Accounts\/AC[0-9a-f]+\.json/;
-
-/** A pass-through proxy that holds every look (GET of the account's record) while `holding`; counts looks and creates. */
-async function holdingProxy(target: string) {
-  const to = new URL(target);
-  const state = { holding: true, looks: 0, creates: 0, url: '', log: [] as string[], close: () => Promise.resolve() };
-  const server = http.createServer((req, res) => {
-    const isLook = req.method === 'GET' && LOOK.test(req.url ?? '');
-    if (isLook) state.looks++;
-    state.log.push(`${Date.now() % 100_000} ${req.method} ${(req.url ?? '').split('?')[0].slice(-40)}`);
-    if (req.method === 'POST' && /\/Messages\.json/.test(req.url ?? '')) state.creates++;
-    if (isLook && state.holding) return; // never answered: Twilio slow; the socket dies with the proxy
-    const upstream = http.request(
-      { host: to.hostname, port: to.port, method: req.method, path: req.url, headers: { ...req.headers, host: to.host } },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      },
-    );
-    upstream.on('error', () => res.destroy());
-    req.pipe(upstream);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  state.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  state.close = () =>
-    new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    });
-  return state;
-}
 
 const simulator = new TwilioSimulator({ accounts: [DEMO_ACCOUNT] });
-let proxy: Awaited<ReturnType<typeof holdingProxy>>;
-const reds: RedProcess[] = [];
-before(async () => {
-  await simulator.start();
-  proxy = await holdingProxy(simulator.url);
-});
-after(async () => {
-  for (const red of reds) await red.stop();
-  await proxy.close();
-  await simulator.stop();
-});
+const { proxy, reds } = behindHoldingProxy(simulator);
 
 const deploy = (red: RedProcess, flows: object[]) =>
-  fetch(`${red.url}/flows`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json', 'Node-RED-Deployment-Type': 'full', 'Node-RED-API-Version': 'v1' },
-    body: JSON.stringify(flows),
-  }).then(async (res) => {
+  deployFlows(red.url, flows).then(async (res) => {
     assert.ok(res.ok, `deploy answered ${res.status}`);
     await res.body?.cancel();
   });
 
 async function burst(red: RedProcess): Promise<void> {
-  for (let id = 0; id < N; id++) {
-    const res = await fetch(`${red.url}/go`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ id }),
-    });
-    assert.equal(res.status, 200);
-    await res.body?.cancel();
-  }
+  for (let id = 0; id < N; id++) await postJson(`${red.url}/go`, { id });
   const looks = proxy.looks;
   await until(() => proxy.looks > looks || looks > 0, 'the look went');
   await sleep(300); // the intents held while the look is out
@@ -157,15 +113,7 @@ it(
     const red = await startRed(flows, CREDENTIALS, recorderSettings());
     reds.push(red);
     const ended = () => endingsIn(endedLog(red.userDir));
-    const post = async (id: string) => {
-      const res = await fetch(`${red.url}/go`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ id }),
-      });
-      assert.equal(res.status, 200);
-      await res.body?.cancel();
-    };
+    const post = (id: string) => postJson(`${red.url}/go`, { id });
     await post('warm'); // the first send: the look answers, the offset is known
     await until(() => ended().has('warm'), 'the first send ended', 20_000);
     simulator.latencyMs = 1_500;

@@ -16,64 +16,26 @@
  * is the memory of whose each Sid is, a day now (a wrong offset moves the look-up back by as much).
  */
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, it } from 'node:test';
-import type { Node, NodeAPI } from 'node-red';
-import { TwilioAccount, openAccount } from '../../lib/account/account';
 import { systemClock } from '../../lib/core/clock';
 import { SendIntent, reconcileIntent, reconcilingSince, rememberSid, twilioOffsetForIntent } from '../../lib/outbound/reconcile';
 import { DEMO_ACCOUNT, TwilioSimulator } from '../../simulator/server';
 import { setClockSkew } from '../../simulator/resources';
+import { FROM, accountAt } from '../support/accounts';
+import { type PassThrough, isLook, passThrough } from '../support/proxy';
 
-const RED = { util: (require('@node-red/util') as { util: NodeAPI['util'] }).util, _: (key: string) => key } as unknown as NodeAPI;
-const API_KEY = DEMO_ACCOUNT.apiKeys![0];
-const FROM = '+15017122661';
 const TO = '+15555552511';
 const owner = {};
 reconcilingSince(owner, 0);
 
-function accountAt(baseUrl: string): { account: TwilioAccount; close: () => Promise<void> } {
-  const node = {} as Node & TwilioAccount;
-  const close = openAccount(
-    RED,
-    node,
-    { authMode: 'apiKey', region: '', edge: '', defaultFrom: FROM, baseUrl },
-    { accountSid: DEMO_ACCOUNT.sid, apiKeySid: API_KEY.sid, apiKeySecret: API_KEY.secret },
-  );
-  return { account: node, close };
-}
-
 /** A proxy to `target` whose answers to GET of the account's record carry a Date `staleMs` old (a stale cached answer). */
-async function staleCache(target: string, staleMs: number): Promise<{ url: string; looks: () => number; close: () => Promise<void> }> {
-  const to = new URL(target);
+async function staleCache(target: string, staleMs: number): Promise<PassThrough & { looks: () => number }> {
   let looks = 0;
-  const server = http.createServer((req, res) => {
-    const isLook = req.method === 'GET' && /^\/2010-04-01\/Accounts\/AC[0-9a-f]+\.json/.test(req.url ?? '');
-    if (isLook) looks++;
-    res.sendDate = false;
-    const upstream = http.request(
-      { host: to.hostname, port: to.port, method: req.method, path: req.url, headers: { ...req.headers, host: to.host } },
-      (answer) => {
-        const headers = { ...answer.headers };
-        if (isLook) headers.date = new Date(Date.now() - staleMs).toUTCString();
-        res.writeHead(answer.statusCode ?? 502, headers);
-        answer.pipe(res);
-      },
-    );
-    upstream.on('error', () => res.destroy());
-    req.pipe(upstream);
+  const proxy = await passThrough(target, {
+    onRequest: (req) => void (isLook(req) && looks++),
+    headers: (req, headers) => (isLook(req) ? { ...headers, date: new Date(Date.now() - staleMs).toUTCString() } : headers),
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    looks: () => looks,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return { ...proxy, looks: () => looks };
 }
 
 const simulator = new TwilioSimulator({ accounts: [DEMO_ACCOUNT] });

@@ -1,7 +1,8 @@
 /**
- * Flows for the tests that run real red.js processes (test/process/, test/attacks-22/): the account
- * node, the outcome-wait flow behind POST /go, the asking flow behind POST /ask, and the recorders
- * that append each msg's ending to a log file (a write a SIGKILL does not take back), with its reader.
+ * Flows for the tests that run real red.js processes (test/process/, test/attacks-2x/): the account
+ * node, the outcome-wait flow behind POST /go, the asking flow behind POST /ask, the paging flow
+ * behind POST /smoke, and the recorders that append each msg's ending to a log file (a write a
+ * SIGKILL does not take back), with its reader; a deploy as the editor makes it.
  */
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -193,6 +194,36 @@ export function askFlow(
   ];
 }
 
+/**
+ * POST /smoke (answered 202) → twilio-page `page` paging `contact` ("Alice") with one text step, one
+ * round, for the alarm "smoke"; its three outputs and a Catch of it recorded under the key "page".
+ */
+export function pageFlow(baseUrl: string, contact: string): object[] {
+  return [
+    TAB,
+    accountConfig(baseUrl),
+    { id: 'trigger', type: 'http in', z: 'tab', url: '/smoke', method: 'post', wires: [['page', 'answer']] },
+    { id: 'answer', type: 'http response', z: 'tab', statusCode: '202', wires: [] },
+    {
+      id: 'page',
+      type: 'twilio-page',
+      z: 'tab',
+      account: 'account',
+      contacts: `Alice ${contact}`,
+      contactsType: 'str',
+      alarmId: 'smoke',
+      alarmIdType: 'str',
+      alert: 'Smoke in the kitchen.',
+      steps: [{ action: 'text', wait: 2 }],
+      rounds: 1,
+      wires: [['port0'], ['port1'], ['port2']],
+    },
+    ...[0, 1, 2].map((port) => recorder(`port${port}`, `out${port}`, 'msg.page && msg.page.steps', "'page'")),
+    { id: 'catcher', type: 'catch', z: 'tab', scope: ['page'], uncaught: false, wires: [['caught']] },
+    recorder('caught', 'error', 'msg.error && msg.error.code', "'page'"),
+  ];
+}
+
 /** twilio-in at `path` (signed, duplicates dropped, the flow replies) → a twilio-reply "got <Body>"; no Twilio behind it. */
 export function replyFlow(path: string, inbound: Record<string, unknown> = {}): object[] {
   return [
@@ -219,6 +250,15 @@ export async function postJson(url: string, body: unknown): Promise<void> {
   const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
   assert.equal(res.status, 200);
   await res.body?.cancel();
+}
+
+/** Deploys `flows` to the Node-RED at `url` as the editor does (`type`: full, nodes or flows); Node-RED's answer. */
+export function deployFlows(url: string, flows: object[], type: 'full' | 'nodes' | 'flows' = 'full'): Promise<Response> {
+  return fetch(`${url}/flows`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'Node-RED-Deployment-Type': type, 'Node-RED-API-Version': 'v1' },
+    body: JSON.stringify(flows),
+  });
 }
 
 /**
