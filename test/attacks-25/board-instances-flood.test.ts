@@ -8,13 +8,12 @@
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { after, before, it } from 'node:test';
-import { DEMO_ACCOUNT, TwilioSimulator } from '../../simulator/server';
+import { it } from 'node:test';
+import { askInstancesOnRedis } from '../support/ask-instances';
 import { eventually, sleep } from '../support/assertions';
-import { CREDENTIALS, askFlow, endings, logFiles, recorder, recorderSettings } from '../support/flows';
-import { startProxy, type RoundRobinProxy } from '../support/proxy';
-import { type RedProcess, startRed } from '../support/red-process';
-import { noRedis, startRedis, suiteNeeding, type RedisServer } from '../support/redis';
+import { endings } from '../support/flows';
+import { type RedProcess } from '../support/red-process';
+import { noRedis, suiteNeeding } from '../support/redis';
 
 const PERSON = '+15555552591';
 const FLOOD = 5_000;
@@ -24,56 +23,7 @@ suiteNeeding(
   noRedis,
   'attack: a flood of strangers’ texts through two instances',
   () => {
-    const simulator = new TwilioSimulator({ accounts: [DEMO_ACCOUNT] });
-    const files = logFiles();
-    const logFile = files.next();
-    let redis: RedisServer;
-    let proxy: RoundRobinProxy;
-    const reds: RedProcess[] = [];
-
-    before(async () => {
-      await simulator.start();
-      redis = await startRedis();
-      proxy = await startProxy([]);
-      const flows = askFlow(simulator.url, {
-        publicBaseUrl: proxy.url,
-        timeout: 60,
-        unpack: 'msg.id = msg.payload.id; msg.to = msg.payload.to; msg.payload = msg.payload.text; return msg;',
-        label: (port) => recorder(`out${port}`, `out${port}`, `'-'`),
-        news: recorder('news', 'news', 'msg.payload.Body.replace(/ /g, "_")', 'msg.payload.MessageSid'),
-      }).map((node) => ((node as { id?: string }).id === 'account' ? { ...node, stateBackend: 'redis', redisUrl: redis.url } : node));
-      reds.push(
-        ...(await Promise.all(['A', 'B'].map((name) => startRed(flows, CREDENTIALS, recorderSettings({ logFile, instance: name }))))),
-      );
-      proxy.targets.push(...reds.map((r) => r.url));
-    });
-    after(async () => {
-      await proxy?.close();
-      await Promise.all(reds.map((r) => r.stop()));
-      await simulator.stop();
-      await redis?.stop();
-      files.remove();
-    });
-
-    /** Asks `person` on A (POST to A itself); resolves once the question's text exists (its index record is written before it goes). */
-    async function askOnA(id: string, person: string): Promise<void> {
-      const res = await fetch(`${reds[0].url}/ask`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ id, to: person, text: `Question ${id}?` }),
-      });
-      assert.equal(res.status, 200);
-      await until(`the question ${id} texted`, () =>
-        [...simulator.messages.values()].some((m) => String(m.body).includes(`Question ${id}?`)),
-      );
-    }
-
-    /** The person texts `body` to the house; Twilio posts it to the proxy (to B). Answers the webhook's status and how long it took. */
-    async function text(from: string, body: string): Promise<{ sid: string; status?: number; ms: number }> {
-      const started = Date.now();
-      const arrival = await simulator.receiveMessage({ from, to: '+15017122661', body }, { url: `${proxy.url}/sms` });
-      return { sid: arrival.sid, status: arrival.delivery?.status, ms: Date.now() - started };
-    }
+    const { logFile, reds, askOnA, text } = askInstancesOnRedis({ proxied: 'both' });
 
     const rss = (red: RedProcess) => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${red.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 

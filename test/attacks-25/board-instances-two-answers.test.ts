@@ -12,13 +12,11 @@
  * answers"): the second text ends nowhere (unit-level twin: board-second-text-lost.test.ts).
  */
 import assert from 'node:assert/strict';
-import { after, before, it } from 'node:test';
-import { DEMO_ACCOUNT, TwilioSimulator } from '../../simulator/server';
+import { it } from 'node:test';
+import { askInstancesOnRedis } from '../support/ask-instances';
 import { eventually, sleep } from '../support/assertions';
-import { CREDENTIALS, askFlow, endings, logFiles, recorder, recorderSettings } from '../support/flows';
-import { startProxy, type RoundRobinProxy } from '../support/proxy';
-import { type RedProcess, startRed } from '../support/red-process';
-import { noRedis, startRedis, suiteNeeding, type RedisServer } from '../support/redis';
+import { endings } from '../support/flows';
+import { noRedis, suiteNeeding } from '../support/redis';
 
 const PERSON = '+15555552561';
 const OTHER = '+15555552562';
@@ -28,59 +26,11 @@ suiteNeeding(
   noRedis,
   'attack: two answers at once landing on the instance that does not hold their question',
   () => {
-    const simulator = new TwilioSimulator({ accounts: [DEMO_ACCOUNT] });
-    const files = logFiles();
-    const logFile = files.next();
-    let redis: RedisServer;
-    let proxy: RoundRobinProxy;
-    const reds: RedProcess[] = [];
-
-    before(async () => {
-      await simulator.start();
-      redis = await startRedis();
-      proxy = await startProxy([]);
-      const flows = askFlow(simulator.url, {
-        publicBaseUrl: proxy.url,
-        timeout: 60,
-        unpack: 'msg.id = msg.payload.id; msg.to = msg.payload.to; msg.payload = msg.payload.text; return msg;',
-        label: (port) => recorder(`out${port}`, `out${port}`, `'-'`),
-        news: recorder('news', 'news', 'msg.payload.Body.replace(/ /g, "_")', 'msg.payload.MessageSid'),
-      }).map((node) => ((node as { id?: string }).id === 'account' ? { ...node, stateBackend: 'redis', redisUrl: redis.url } : node));
-      reds.push(
-        ...(await Promise.all(['A', 'B'].map((name) => startRed(flows, CREDENTIALS, recorderSettings({ logFile, instance: name }))))),
-      );
-      proxy.targets.push(reds[1].url);
-    });
-    after(async () => {
-      await proxy?.close();
-      await Promise.all(reds.map((r) => r.stop()));
-      await simulator.stop();
-      await redis?.stop();
-      files.remove();
-    });
-
-    /** Asks `person` on A (POST to A itself); resolves once the question's text exists (its index record is written before it goes). */
-    async function askOnA(id: string, person: string): Promise<void> {
-      const res = await fetch(`${reds[0].url}/ask`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ id, to: person, text: `Question ${id}?` }),
-      });
-      assert.equal(res.status, 200);
-      await until(`the question ${id} texted`, () =>
-        [...simulator.messages.values()].some((m) => String(m.body).includes(`Question ${id}?`)),
-      );
-    }
-
-    /** The person texts `body` to the house; Twilio posts it to the proxy (to B). Answers the webhook's status and how long it took. */
-    async function text(from: string, body: string): Promise<{ sid: string; status?: number; ms: number }> {
-      const started = Date.now();
-      const arrival = await simulator.receiveMessage({ from, to: '+15017122661', body }, { url: `${proxy.url}/sms` });
-      return { sid: arrival.sid, status: arrival.delivery?.status, ms: Date.now() - started };
-    }
+    const instances = askInstancesOnRedis({ proxied: 'B' });
+    const { logFile, reds, askOnA, text } = instances;
 
     it('control: both landing on A, which holds the question: one answers, the other is news', async () => {
-      proxy.targets = [reds[0].url];
+      instances.proxy.targets = [reds[0].url];
       try {
         await askOnA('q0', OTHER);
         const [first, second] = await Promise.all([text(OTHER, 'yes'), text(OTHER, 'no')]);
@@ -92,7 +42,7 @@ suiteNeeding(
         assert.equal(endings(logFile).get('q0')?.length, 1, 'the question ends once');
         assert.equal(news.length, 1, 'the other text is news, once');
       } finally {
-        proxy.targets = [reds[1].url];
+        instances.proxy.targets = [reds[1].url];
       }
     });
 

@@ -14,13 +14,11 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { after, before, it } from 'node:test';
-import { DEMO_ACCOUNT, TwilioSimulator } from '../../simulator/server';
+import { it } from 'node:test';
+import { askInstancesOnRedis } from '../support/ask-instances';
 import { eventually, sleep } from '../support/assertions';
-import { CREDENTIALS, askFlow, endings, logFiles, recorder, recorderSettings } from '../support/flows';
-import { startProxy, type RoundRobinProxy } from '../support/proxy';
-import { type RedProcess, startRed } from '../support/red-process';
-import { noRedis, startRedis, suiteNeeding, type RedisServer } from '../support/redis';
+import { endings } from '../support/flows';
+import { noRedis, suiteNeeding } from '../support/redis';
 
 const PEOPLE = ['+15555552551', '+15555552552'];
 const STRANGER = '+15555552559';
@@ -30,69 +28,26 @@ suiteNeeding(
   noRedis,
   'attack: an answer landing on the instance that does not hold its question, on a real Redis',
   () => {
-    const simulator = new TwilioSimulator({ accounts: [DEMO_ACCOUNT] });
-    const files = logFiles();
-    const logFile = files.next();
-    let redis: RedisServer;
     let redisPid = 0;
-    let proxy: RoundRobinProxy;
-    const reds: RedProcess[] = [];
-
-    before(async () => {
-      await simulator.start();
-      redis = await startRedis();
-      const port = new URL(redis.url).port;
-      redisPid = Number(
-        execFileSync('pgrep', ['-f', `redis-server 127.0.0.1:${port}`])
-          .toString()
-          .trim()
-          .split('\n')[0],
-      );
-      proxy = await startProxy([]);
-      const flows = askFlow(simulator.url, {
-        publicBaseUrl: proxy.url,
-        timeout: 60,
-        unpack: 'msg.id = msg.payload.id; msg.to = msg.payload.to; msg.payload = msg.payload.text; return msg;',
-        label: (port) => recorder(`out${port}`, `out${port}`, `'-'`),
-        news: recorder('news', 'news', 'msg.payload.Body.replace(/ /g, "_")', 'msg.payload.MessageSid'),
-      }).map((node) => ((node as { id?: string }).id === 'account' ? { ...node, stateBackend: 'redis', redisUrl: redis.url } : node));
-      reds.push(
-        ...(await Promise.all(['A', 'B'].map((name) => startRed(flows, CREDENTIALS, recorderSettings({ logFile, instance: name }))))),
-      );
-      proxy.targets.push(reds[1].url);
+    const { logFile, askOnA, text } = askInstancesOnRedis({
+      proxied: 'B',
+      onRedis: (redis) => {
+        const port = new URL(redis.url).port;
+        redisPid = Number(
+          execFileSync('pgrep', ['-f', `redis-server 127.0.0.1:${port}`])
+            .toString()
+            .trim()
+            .split('\n')[0],
+        );
+      },
+      stopping: () => {
+        try {
+          process.kill(redisPid, 'SIGCONT');
+        } catch {
+          // gone
+        }
+      },
     });
-    after(async () => {
-      try {
-        process.kill(redisPid, 'SIGCONT');
-      } catch {
-        // gone
-      }
-      await proxy?.close();
-      await Promise.all(reds.map((r) => r.stop()));
-      await simulator.stop();
-      await redis?.stop();
-      files.remove();
-    });
-
-    /** Asks `person` on A (POST to A itself); resolves once the question's text exists (its index record is written before it goes). */
-    async function askOnA(id: string, person: string): Promise<void> {
-      const res = await fetch(`${reds[0].url}/ask`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ id, to: person, text: `Question ${id}?` }),
-      });
-      assert.equal(res.status, 200);
-      await until(`the question ${id} texted`, () =>
-        [...simulator.messages.values()].some((m) => String(m.body).includes(`Question ${id}?`)),
-      );
-    }
-
-    /** The person texts `body` to the house; Twilio posts it to the proxy (to B). Answers the webhook's status and how long it took. */
-    async function text(from: string, body: string): Promise<{ sid: string; status?: number; ms: number }> {
-      const started = Date.now();
-      const arrival = await simulator.receiveMessage({ from, to: '+15017122661', body }, { url: `${proxy.url}/sms` });
-      return { sid: arrival.sid, status: arrival.delivery?.status, ms: Date.now() - started };
-    }
 
     const stall = (ms: number) => {
       process.kill(redisPid, 'SIGSTOP');
