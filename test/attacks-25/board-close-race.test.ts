@@ -15,7 +15,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { sleep, until } from '../support/assertions';
-import { boardInstances, claimedIn, message, redisEngines, slowScans } from '../support/boards';
+import { boardInstances, claimedIn, heldScans, message, redisEngines } from '../support/boards';
 import { noRedis, suiteNeeding } from '../support/redis';
 
 const ANN = '+15555552511';
@@ -31,36 +31,25 @@ suiteNeeding(
 
     it('the answer of a question that just ended is news on the instance it landed on, once; never neither', async () => {
       const raw = open();
-      const held: { gate?: Promise<void> } = {};
-      let readDone: () => void = () => undefined;
-      const read = new Promise<void>((r) => (readDone = r));
-      let release: () => void = () => undefined;
+      const slow = heldScans(open(), `board/${ACCOUNT}/q/`);
       const a = instance(open(), 'A');
-      const b = instance(
-        slowScans(
-          open(),
-          `board/${ACCOUNT}/q/`,
-          () => held.gate,
-          () => readDone(),
-        ),
-        'B',
-      );
+      const b = instance(slow.engine, 'B');
       await Promise.all([a.board.ready, b.board.ready]);
       const closeA = a.ask('ask q ann', ANN, '11');
       await a.board.written(['ask q ann']);
       await until(() => b.board.openFor(ANN) === 1, 'B to hear of A’s question');
 
-      held.gate = new Promise<void>((r) => (release = r));
+      slow.hold();
       const published = b.hub.publish(message(ANN, 'yes'));
       // B's look has read the index (the record was there); its reply is on its way. A's timeout now.
-      await read;
+      await slow.read;
       closeA();
       const key = `board/${ACCOUNT}/q/${encodeURIComponent(ANN)}/${encodeURIComponent('ask q ann')}`;
       for (let w = 0; (await raw.get(key)) !== undefined; w++) {
         assert.ok(w < 500, 'A removes its index record');
         await sleep(10);
       }
-      release();
+      slow.release();
       const claimed = await claimedIn(published);
       await sleep(500);
       const answers = a.got.length + a.late.length + b.got.length;

@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { sleep, until } from '../support/assertions';
-import { boardInstances, claimedIn, message, redisEngines, slowScans } from '../support/boards';
+import { boardInstances, claimedIn, heldScans, message, redisEngines } from '../support/boards';
 import { noRedis, suiteNeeding } from '../support/redis';
 
 const ANN = '+15555552601';
@@ -25,34 +25,23 @@ suiteNeeding(
     const { open } = redisEngines('a25repeat:');
 
     it('an answer and its repeat: both claimed, one answer; a stranger’s text and its repeat: both unclaimed', async () => {
-      const held: { gate?: Promise<void> } = {};
-      let release: () => void = () => undefined;
-      let readDone: () => void = () => undefined;
-      const read = new Promise<void>((r) => (readDone = r));
+      const slow = heldScans(open(), `board/${ACCOUNT}/q/`);
       const a = instance(open(), 'A');
-      const b = instance(
-        slowScans(
-          open(),
-          `board/${ACCOUNT}/q/`,
-          () => held.gate,
-          () => readDone(),
-        ),
-        'B',
-      );
+      const b = instance(slow.engine, 'B');
       await Promise.all([a.board.ready, b.board.ready]);
       a.ask('ask q ann', ANN, '11');
       await a.board.written(['ask q ann']);
-      held.gate = new Promise<void>((r) => (release = r));
+      slow.hold();
       const event = message(ANN, 'yes');
       const first = b.hub.publish(event);
-      await read;
+      await slow.read;
       const again = b.hub.publish({ ...event, source: 'poll' });
       assert.equal(again.delivered, 0, 'the repeat reaches no one');
       assert.ok(first.settled && again.settled, 'both pending');
       const stranger = message('+15555552609', 'hello');
       const s1 = b.hub.publish(stranger);
       const s2 = b.hub.publish({ ...stranger });
-      release();
+      slow.release();
       assert.deepEqual(await Promise.all([claimedIn(first), claimedIn(again)]), [true, true], 'both claimed');
       assert.deepEqual(await Promise.all([claimedIn(s1), claimedIn(s2)]), [false, false], 'both unclaimed');
       await until(() => a.got.length === 1, 'the answer to reach A');

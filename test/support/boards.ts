@@ -99,21 +99,35 @@ export function intercepted(engine: StateEngine, override: (target: StateEngine,
   });
 }
 
-/** `engine` whose scans under `prefix` answer only once `gate` resolves (the read itself is made at once; `read()` is told when it is done). */
-export function slowScans(engine: StateEngine, prefix: string, gate: () => Promise<void> | undefined, read: () => void): StateEngine {
-  return intercepted(engine, (target, prop) =>
+/**
+ * `engine` whose scans under `prefix` answer, once `hold()` was called, only after `release()` (the
+ * read itself is made at once: Redis answered in time, the reply is slow to come back); `read`
+ * resolves when a held read is done.
+ */
+export function heldScans(engine: StateEngine, prefix: string) {
+  let gate: Promise<void> | undefined;
+  let release: () => void = () => undefined;
+  let readDone: () => void = () => undefined;
+  const read = new Promise<void>((r) => (readDone = r));
+  const held = intercepted(engine, (target, prop) =>
     prop === 'scan'
       ? async (p: string, ...rest: unknown[]) => {
           const result = await (target.scan as (...args: unknown[]) => Promise<unknown>).call(target, p, ...rest);
-          const held = p.startsWith(prefix) ? gate() : undefined;
-          if (held) {
-            read();
-            await held;
+          const holding = p.startsWith(prefix) ? gate : undefined;
+          if (holding) {
+            readDone();
+            await holding;
           }
           return result;
         }
       : undefined,
   );
+  return {
+    engine: held,
+    read,
+    hold: () => void (gate = new Promise<void>((r) => (release = r))),
+    release: () => release(),
+  };
 }
 
 /**

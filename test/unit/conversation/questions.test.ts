@@ -10,20 +10,11 @@ import { describe, it } from 'node:test';
 import { QuestionBoard } from '../../../lib/conversation/questions';
 import { clarifyingMessage, peopleTexts } from '../../../lib/conversation/clarifying';
 import { quotedCode } from '../../../lib/conversation/quoted-code';
-import { InboundEvent, InboundHub } from '../../../lib/inbound/hub';
+import { InboundHub } from '../../../lib/inbound/hub';
+import { HOUSE, message } from '../../support/boards';
 import { root } from '../../support/paths';
 
-const HOUSE = '+15017122661';
 const ANN = '+15555550130';
-let sids = 0;
-const message = (from: string, body: string): InboundEvent => ({
-  kind: 'message',
-  sid: `SM${String(++sids).padStart(32, '0')}`,
-  from,
-  to: HOUSE,
-  params: { Body: body },
-  source: 'webhook',
-});
 
 /** RED._ over one language's shared catalogue. */
 function translateIn(lang: string) {
