@@ -6,7 +6,6 @@
  * and ends once.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,7 +14,7 @@ import { DEMO_ACCOUNT, TwilioSimulator } from '../../simulator/server';
 import { eventually, sleep } from '../support/assertions';
 import { CREDENTIALS } from '../support/flows';
 import { RedProcess, startRed } from '../support/red-process';
-import { noRedis, startRedis, suiteNeeding, type RedisServer } from '../support/redis';
+import { noRedis, redisPidOf, startRedis, suiteNeeding, type RedisServer } from '../support/redis';
 
 const FROM = '+15017122661';
 const LEASE = 3_000;
@@ -119,13 +118,7 @@ suiteNeeding(
       await simulator.start();
       redis = await startRedis();
       dir = fs.mkdtempSync(path.join(os.tmpdir(), 'attack-24-stall-'));
-      const port = new URL(redis.url).port;
-      redisPid = Number(
-        execFileSync('pgrep', ['-f', `redis-server 127.0.0.1:${port}`])
-          .toString()
-          .trim()
-          .split('\n')[0],
-      );
+      redisPid = redisPidOf(redis.url);
     });
     after(async () => {
       try {

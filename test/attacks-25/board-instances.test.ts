@@ -13,12 +13,11 @@
  *    news once.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { it } from 'node:test';
 import { askInstancesOnRedis } from '../support/ask-instances';
 import { eventually, sleep } from '../support/assertions';
 import { endings } from '../support/flows';
-import { noRedis, suiteNeeding } from '../support/redis';
+import { noRedis, redisPidOf, suiteNeeding } from '../support/redis';
 
 const PEOPLE = ['+15555552551', '+15555552552'];
 const STRANGER = '+15555552559';
@@ -31,15 +30,7 @@ suiteNeeding(
     let redisPid = 0;
     const { logFile, askOnA, text } = askInstancesOnRedis({
       proxied: 'B',
-      onRedis: (redis) => {
-        const port = new URL(redis.url).port;
-        redisPid = Number(
-          execFileSync('pgrep', ['-f', `redis-server 127.0.0.1:${port}`])
-            .toString()
-            .trim()
-            .split('\n')[0],
-        );
-      },
+      onRedis: (redis) => void (redisPid = redisPidOf(redis.url)),
       stopping: () => {
         try {
           process.kill(redisPid, 'SIGCONT');

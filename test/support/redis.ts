@@ -3,7 +3,7 @@
  * persistence, stopped after. Where Debian's redis-server is not installed, `noRedis` says why, and
  * the tests that need it are skipped with that message (.ci/run installs it).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -66,4 +66,15 @@ export async function startRedis(args: string[] = []): Promise<RedisServer> {
 export function suiteNeeding(missing: string | undefined, name: string, fn: () => void, options: { timeout?: number } = {}): void {
   if (missing) it(name, { skip: missing }, () => undefined);
   else describe(name, options, fn);
+}
+
+/** The process id of the redis-server at `url` (started by startRedis), to stop (SIGSTOP) and continue it as a stall does. */
+export function redisPidOf(url: string): number {
+  const port = new URL(url).port;
+  return Number(
+    execFileSync('pgrep', ['-f', `redis-server 127.0.0.1:${port}`])
+      .toString()
+      .trim()
+      .split('\n')[0],
+  );
 }
