@@ -16,13 +16,12 @@
  *    (sent twice: the safe way to be wrong; never an undelivered alarm reported delivered).
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { TwilioAccount } from '../../lib/account/account';
 import { ManualClock, installClock, systemClock } from '../../lib/core/clock';
 import { SendIntent, reconcileIntent, reconcilingSince, twilioOffsetForIntent, twilioOffsetOf } from '../../lib/outbound/reconcile';
-import { DEMO_ACCOUNT, TwilioSimulator } from '../../simulator/server';
 import { setClockSkew } from '../../simulator/resources';
-import { FROM, accountAt } from '../support/accounts';
+import { FROM, accountAt, skewedSimulator } from '../support/accounts';
 import { passThrough } from '../support/proxy';
 
 /** Looking since long ago (RECONCILE_SETTLE_MS is not what these tests are about): nothing found is "not sent". */
@@ -39,14 +38,9 @@ const dateStripper = (target: string) =>
   });
 
 describe('reconcile with a wrong clock', () => {
-  const simulator = new TwilioSimulator({ accounts: [DEMO_ACCOUNT] });
+  const simulator = skewedSimulator();
   let n = 0;
   const recipient = () => `+1555555${String(7600 + n++)}`;
-  before(() => simulator.start());
-  after(async () => {
-    setClockSkew(0);
-    await simulator.stop();
-  });
 
   /** An intent as the nodes make it (lib/waits/outcome-waits.ts intend, asking, pager): the offset looked up first. */
   const intentFor = async (account: TwilioAccount, to: string, body: string): Promise<SendIntent> => {

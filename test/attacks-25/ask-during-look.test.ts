@@ -15,14 +15,14 @@ import { EmbeddedStateEngine } from '../../lib/state/embedded';
 import { it } from 'node:test';
 import { DEMO_ACCOUNT, TwilioSimulator } from '../../simulator/server';
 import { sleep, until } from '../support/assertions';
-import { CREDENTIALS, askFlow, deployFlows, endedLog, endings, postJson, recorder, recorderSettings } from '../support/flows';
+import { askFlow, deployFlows, endedLog, endings, postJson, recorder, recorderSettings } from '../support/flows';
 import { behindHoldingProxy } from '../support/proxy';
-import { RedProcess, restartRed, startRed } from '../support/red-process';
+import { RedProcess, restartRed } from '../support/red-process';
 
 const N = 4;
 
 const simulator = new TwilioSimulator({ accounts: [DEMO_ACCOUNT] });
-const { proxy, reds } = behindHoldingProxy(simulator);
+const { proxy, reds, start } = behindHoldingProxy(simulator);
 
 const flows = (baseUrl: string) => [
   ...askFlow(baseUrl, {
@@ -60,8 +60,7 @@ it(
   async () => {
     const recipients = Array.from({ length: N }, (_, n) => `+1555555256${n}`);
     proxy.holding = true;
-    const red = await startRed(flows(proxy.url), CREDENTIALS, recorderSettings());
-    reds.push(red);
+    const red = await start(flows(proxy.url));
     await askBurst(red, recipients);
     const createsBefore = proxy.creates;
     await red.kill();
@@ -81,8 +80,7 @@ it(
     const recipients = Array.from({ length: N }, (_, n) => `+1555555257${n}`);
     proxy.holding = true;
     const looks = proxy.looks;
-    const red = await startRed(flows(proxy.url), CREDENTIALS, recorderSettings());
-    reds.push(red);
+    const red = await start(flows(proxy.url));
     for (let n = 0; n < recipients.length; n++) await postJson(`${red.url}/ask`, { n, to: recipients[n] });
     await until(() => proxy.looks > looks, 'the look went');
     await sleep(300);

@@ -12,14 +12,14 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { DEMO_ACCOUNT, TwilioSimulator } from '../../simulator/server';
 import { sleep, until } from '../support/assertions';
-import { CREDENTIALS, endedLog, endings, pageFlow, recorderSettings } from '../support/flows';
+import { endedLog, endings, pageFlow, postSmoke, recorderSettings } from '../support/flows';
 import { behindHoldingProxy } from '../support/proxy';
-import { restartRed, startRed } from '../support/red-process';
+import { restartRed } from '../support/red-process';
 
 const ALICE = '+15555552541';
 
 const simulator = new TwilioSimulator({ accounts: [DEMO_ACCOUNT], people: { [ALICE]: { message: 'delivered', call: 'no-answer' } } });
-const { proxy, reds } = behindHoldingProxy(simulator, /\/(Messages|Calls)\.json/);
+const { proxy, reds, start } = behindHoldingProxy(simulator, /\/(Messages|Calls)\.json/);
 
 const flows = (baseUrl: string) => pageFlow(baseUrl, ALICE);
 
@@ -27,11 +27,8 @@ it(
   'kill -9 while a page’s first look at Twilio’s clock is out: the page begins again, its text goes once, it ends once',
   { timeout: 90_000 },
   async () => {
-    const red = await startRed(flows(proxy.url), CREDENTIALS, recorderSettings());
-    reds.push(red);
-    const res = await fetch(`${red.url}/smoke`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
-    assert.equal(res.status, 202);
-    await res.body?.cancel();
+    const red = await start(flows(proxy.url));
+    await postSmoke(red.url);
     await until(() => proxy.looks >= 1, 'the look went');
     await sleep(300);
     const createsBefore = proxy.creates;

@@ -13,20 +13,19 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { DEMO_ACCOUNT, TwilioSimulator } from '../../simulator/server';
 import { sleep, until } from '../support/assertions';
-import { CREDENTIALS, endedLog, endings as endingsIn, outcomeFlow, postJson, recorderSettings } from '../support/flows';
+import { endedLog, endings as endingsIn, outcomeFlow, postJson, recorderSettings } from '../support/flows';
 import { behindHoldingProxy } from '../support/proxy';
-import { restartRed, startRed } from '../support/red-process';
+import { restartRed } from '../support/red-process';
 
 const N = 12;
 const TO = '+15555552531';
 
 const simulator = new TwilioSimulator({ accounts: [DEMO_ACCOUNT] });
-const { proxy, reds } = behindHoldingProxy(simulator);
+const { proxy, reds, start } = behindHoldingProxy(simulator);
 
 it('kill -9 while the first look at Twilio’s clock is out: every msg ends once, nothing is sent', { timeout: 90_000 }, async () => {
   const flows = outcomeFlow(proxy.url, `msg.id = msg.payload.id; msg.to = '${TO}'; msg.text = 'Smoke in the kitchen';`);
-  const red = await startRed(flows, CREDENTIALS, recorderSettings());
-  reds.push(red);
+  const red = await start(flows);
   for (let id = 0; id < N; id++) await postJson(`${red.url}/go`, { id });
   await until(() => proxy.looks >= 1, 'the look went');
   await sleep(300); // the intents are held (stored) while the look is out; well within its 3 s

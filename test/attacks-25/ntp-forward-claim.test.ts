@@ -16,12 +16,11 @@
  * an hour (this failed). It is a day now: a step of more than a day still ends them (the README says so).
  */
 import assert from 'node:assert/strict';
-import { after, before, it } from 'node:test';
+import { it } from 'node:test';
 import { ManualClock, installClock, systemClock } from '../../lib/core/clock';
 import { SendIntent, reconcileIntent, reconcilingSince, rememberSid, twilioOffsetForIntent } from '../../lib/outbound/reconcile';
-import { DEMO_ACCOUNT, TwilioSimulator } from '../../simulator/server';
 import { setClockSkew } from '../../simulator/resources';
-import { FROM, accountAt } from '../support/accounts';
+import { FROM, accountAt, skewedSimulator } from '../support/accounts';
 
 const TO = '+15555552501';
 const HOUR = 3_600_000;
@@ -36,12 +35,7 @@ async function later(clock: ManualClock, ms: number): Promise<void> {
   await clock.advance(ms);
 }
 
-const simulator = new TwilioSimulator({ accounts: [DEMO_ACCOUNT] });
-before(() => simulator.start());
-after(async () => {
-  setClockSkew(0);
-  await simulator.stop();
-});
+const simulator = skewedSimulator();
 
 it('an alarm whose request never reached Twilio is not reported delivered with an earlier identical alarm after NTP steps the clock forward', async () => {
   skewTo(HOUR); // Twilio's clock an hour ahead of this machine's

@@ -12,14 +12,13 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { DEMO_ACCOUNT, TwilioSimulator } from '../../simulator/server';
 import { sleep, until } from '../support/assertions';
-import { CREDENTIALS, deployFlows, endedLog, endings, pageFlow, recorderSettings } from '../support/flows';
+import { deployFlows, endedLog, endings, pageFlow, postSmoke } from '../support/flows';
 import { behindHoldingProxy } from '../support/proxy';
-import { startRed } from '../support/red-process';
 
 const ALICE = '+15555552542';
 
 const simulator = new TwilioSimulator({ accounts: [DEMO_ACCOUNT], people: { [ALICE]: { message: 'delivered', call: 'no-answer' } } });
-const { proxy, reds } = behindHoldingProxy(simulator, /\/(Messages|Calls)\.json/);
+const { proxy, start } = behindHoldingProxy(simulator, /\/(Messages|Calls)\.json/);
 
 const flows = (baseUrl: string) => pageFlow(baseUrl, ALICE);
 
@@ -27,11 +26,8 @@ it(
   'a full redeploy while a page’s first look at Twilio’s clock is out: the page goes on, its text goes once, it ends once',
   { timeout: 90_000 },
   async () => {
-    const red = await startRed(flows(proxy.url), CREDENTIALS, recorderSettings());
-    reds.push(red);
-    const res = await fetch(`${red.url}/smoke`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
-    assert.equal(res.status, 202);
-    await res.body?.cancel();
+    const red = await start(flows(proxy.url));
+    await postSmoke(red.url);
     await until(() => proxy.looks >= 1, 'the look went');
     await sleep(300);
     const createsBefore = proxy.creates;

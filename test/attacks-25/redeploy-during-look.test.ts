@@ -18,24 +18,14 @@ import { EmbeddedStateEngine } from '../../lib/state/embedded';
 import { it } from 'node:test';
 import { DEMO_ACCOUNT, TwilioSimulator } from '../../simulator/server';
 import { sleep, until } from '../support/assertions';
-import {
-  CREDENTIALS,
-  TAB,
-  accountConfig,
-  deployFlows,
-  endedLog,
-  endings as endingsIn,
-  outcomeFlow,
-  postJson,
-  recorderSettings,
-} from '../support/flows';
+import { TAB, accountConfig, deployFlows, endedLog, endings as endingsIn, outcomeFlow, postJson } from '../support/flows';
 import { behindHoldingProxy } from '../support/proxy';
-import { RedProcess, startRed } from '../support/red-process';
+import { RedProcess } from '../support/red-process';
 
 const N = 10;
 
 const simulator = new TwilioSimulator({ accounts: [DEMO_ACCOUNT] });
-const { proxy, reds } = behindHoldingProxy(simulator);
+const { proxy, start } = behindHoldingProxy(simulator);
 
 const deploy = (red: RedProcess, flows: object[]) =>
   deployFlows(red.url, flows).then(async (res) => {
@@ -53,8 +43,7 @@ async function burst(red: RedProcess): Promise<void> {
 it('a full redeploy during the first look: every msg ends once, nothing is sent twice', { timeout: 90_000 }, async () => {
   const to = '+15555552551';
   const flows = outcomeFlow(proxy.url, `msg.id = msg.payload.id; msg.to = '${to}'; msg.text = 'Smoke in the kitchen';`);
-  const red = await startRed(flows, CREDENTIALS, recorderSettings());
-  reds.push(red);
+  const red = await start(flows);
   proxy.holding = true;
   await burst(red);
   const createsBefore = proxy.creates;
@@ -88,8 +77,7 @@ it('a full redeploy during the first look: every msg ends once, nothing is sent 
 it('the send node removed during the first look: nothing is sent after it let go', { timeout: 90_000 }, async () => {
   const to = '+15555552552';
   const flows = outcomeFlow(proxy.url, `msg.id = msg.payload.id; msg.to = '${to}'; msg.text = 'Smoke in the kitchen';`);
-  const red = await startRed(flows, CREDENTIALS, recorderSettings());
-  reds.push(red);
+  const red = await start(flows);
   proxy.holding = true;
   await burst(red);
   const createsBefore = proxy.creates;
@@ -110,8 +98,7 @@ it(
     const to = '+15555552553';
     const flows = outcomeFlow(proxy.url, `msg.id = msg.payload.id; msg.to = '${to}'; msg.text = 'Smoke in the kitchen';`);
     proxy.holding = false;
-    const red = await startRed(flows, CREDENTIALS, recorderSettings());
-    reds.push(red);
+    const red = await start(flows);
     const ended = () => endingsIn(endedLog(red.userDir));
     const post = (id: string) => postJson(`${red.url}/go`, { id });
     await post('warm'); // the first send: the look answers, the offset is known

@@ -16,12 +16,11 @@
  * is the memory of whose each Sid is, a day now (a wrong offset moves the look-up back by as much).
  */
 import assert from 'node:assert/strict';
-import { after, before, it } from 'node:test';
+import { it } from 'node:test';
 import { systemClock } from '../../lib/core/clock';
 import { SendIntent, reconcileIntent, reconcilingSince, rememberSid, twilioOffsetForIntent } from '../../lib/outbound/reconcile';
-import { DEMO_ACCOUNT, TwilioSimulator } from '../../simulator/server';
 import { setClockSkew } from '../../simulator/resources';
-import { FROM, accountAt } from '../support/accounts';
+import { FROM, accountAt, skewedSimulator } from '../support/accounts';
 import { type PassThrough, isLook, passThrough } from '../support/proxy';
 
 const TO = '+15555552511';
@@ -38,12 +37,7 @@ async function staleCache(target: string, staleMs: number): Promise<PassThrough 
   return { ...proxy, looks: () => looks };
 }
 
-const simulator = new TwilioSimulator({ accounts: [DEMO_ACCOUNT] });
-before(() => simulator.start());
-after(async () => {
-  setClockSkew(0);
-  await simulator.stop();
-});
+const simulator = skewedSimulator();
 
 it('one stale Date header at the look does not make an alarm that never went "delivered" as an older identical text', async () => {
   const body = 'Smoke in the kitchen';

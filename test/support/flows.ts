@@ -224,6 +224,13 @@ export function pageFlow(baseUrl: string, contact: string): object[] {
   ];
 }
 
+/** POSTs an alarm to pageFlow's /smoke and asserts it was answered 202. */
+export async function postSmoke(url: string): Promise<void> {
+  const res = await fetch(`${url}/smoke`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
+  assert.equal(res.status, 202);
+  await res.body?.cancel();
+}
+
 /** twilio-in at `path` (signed, duplicates dropped, the flow replies) → a twilio-reply "got <Body>"; no Twilio behind it. */
 export function replyFlow(path: string, inbound: Record<string, unknown> = {}): object[] {
   return [

@@ -13,7 +13,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before } from 'node:test';
-import type { RedProcess } from './red-process';
+import { CREDENTIALS, recorderSettings } from './flows';
+import { type RedProcess, startRed } from './red-process';
 
 export interface RoundRobinProxy {
   url: string;
@@ -163,13 +164,13 @@ export function holdingProxy(creates: RegExp = /\/Messages\.json/): HoldingProxy
 
 /**
  * For a test file of red.js processes calling `simulator` through a holding proxy: the simulator and
- * the proxy started before its tests; after them, every red.js pushed to `reds` stopped, the proxy
- * closed, the simulator stopped.
+ * the proxy started before its tests; after them, every red.js in `reds` stopped, the proxy closed,
+ * the simulator stopped. `start(flows)` starts one (with the recorders' settings) and adds it to `reds`.
  */
 export function behindHoldingProxy(
   simulator: { start(): Promise<unknown>; stop(): Promise<unknown>; url: string },
   creates?: RegExp,
-): { proxy: HoldingProxy; reds: RedProcess[] } {
+): { proxy: HoldingProxy; reds: RedProcess[]; start(flows: object[]): Promise<RedProcess> } {
   const proxy = holdingProxy(creates);
   const reds: RedProcess[] = [];
   before(async () => {
@@ -181,5 +182,10 @@ export function behindHoldingProxy(
     await proxy.close();
     await simulator.stop();
   });
-  return { proxy, reds };
+  const start = async (flows: object[]) => {
+    const red = await startRed(flows, CREDENTIALS, recorderSettings());
+    reds.push(red);
+    return red;
+  };
+  return { proxy, reds, start };
 }
