@@ -485,7 +485,8 @@ export class Asking {
       sending.codes.set(recipient, { person, code });
     }
     // Another question is open (or being sent) for this person: this one carries its code, which the reply quotes.
-    if (board.openFor(person) > 1) params.body = `${params.body ?? ''} ${this.say('codeHint', { code, answer: this.firstWord() })}`.trim();
+    if ((await board.openForNow(person)) > 1)
+      params.body = `${params.body ?? ''} ${this.say('codeHint', { code, answer: this.firstWord() })}`.trim();
     return params;
   }
 

@@ -201,6 +201,18 @@ export class QuestionBoard {
     return (this.byPerson.get(person)?.size ?? 0) + (this.pending.get(person)?.size ?? 0) + this.remoteFor(person).length;
   }
 
+  /**
+   * openFor, with other instances' questions for the person read from the index first (one bounded
+   * read): the mirror lags an `opened` or a `closed` by a pub/sub hop, and a question sent with a code
+   * for one already answered elsewhere asks the person to quote a number for nothing, one sent without
+   * while another just opened elsewhere makes an uncoded reply ambiguous. An engine that cannot say:
+   * the mirror's count.
+   */
+  async openForNow(person: string): Promise<number> {
+    if (this.shared) await this.look(person).catch((err: unknown) => this.shared!.onError?.(err));
+    return this.openFor(person);
+  }
+
   /** Resolves once the index records of these questions are written (a failed write is reported, not thrown). */
   async written(ids: readonly string[]): Promise<void> {
     await Promise.all(ids.map((id) => this.writes.get(id)));

@@ -217,6 +217,28 @@ function sharedBoardSuite(name: string, engines: () => { open(): StateEngine; di
       assert.deepEqual([a.errors, b.errors, a.lost, b.lost], [[], [], [], []]);
     });
 
+    it('a question asked on B counts what the index says of A’s: an answered one still mirrored (its `closed` not heard) is not counted, one just opened and not heard of is', async () => {
+      const a = instance(unsteady(store.open(), typed('closed')), 'A11');
+      const b = instance(store.open(), 'B11');
+      await Promise.all([a.board.ready, b.board.ready]);
+      const hal = '+15555550137';
+      const engine = store.open();
+      const closeOld = a.open('ask old hal', hal, '41');
+      await a.board.written(['ask old hal']);
+      await until(() => b.board.openFor(hal) === 1, 'B to hear of A’s question');
+      closeOld();
+      const key = `board/${ACCOUNT}/q/${encodeURIComponent(hal)}/${encodeURIComponent('ask old hal')}`;
+      for (let w = 0; (await engine.get(key)) && w < 100; w++) await sleep(20);
+      assert.equal(b.board.openFor(hal), 1, 'the mirror still counts it');
+      assert.equal(await b.board.openForNow(hal), 0, 'the index does not');
+      assert.equal(b.board.openFor(hal), 0, 'and the mirror follows');
+      // One just opened elsewhere, its `opened` not heard yet, is counted.
+      const closeNew = a.open('ask new hal', hal, '42');
+      await a.board.written(['ask new hal']);
+      assert.equal(await b.board.openForNow(hal), 1);
+      closeNew();
+    });
+
     it('a stale mirror (a question closed on A, its `closed` not heard on B): a reply on B goes to the one open, no clarifying text; with none open it is news, not forwarded into nothing', async () => {
       const a = instance(unsteady(store.open(), typed('closed')), 'A10');
       const b = instance(store.open(), 'B10');
