@@ -13,13 +13,24 @@ import path from 'node:path';
 export const SPEC_DIR =
   process.env.TWILIO_OAI_DIR || path.join(path.dirname(require.resolve('@twilio-alpha/mcp/package.json')), 'twilio-oai', 'spec', 'json');
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
+/**
+ * A port free now for a server a test starts later (a child process binds it), below the ephemeral
+ * range (32768–60999 on Linux): a port the system handed out (listen on 0) is one an outgoing
+ * connection of any test may take before the child binds it (EADDRINUSE under a full run's load).
+ */
+export async function freePort(): Promise<number> {
+  for (let tries = 0; ; tries++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (await canListen(port)) return port;
+    if (tries > 50) throw new Error('no free port between 20000 and 32000');
+  }
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 }
 

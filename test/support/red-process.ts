@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { nodeRedPackage } from './harness';
-import { root, waitFor } from './demo';
+import { root } from './demo';
 import { freePort } from './prism';
 
 export interface RedProcess {
@@ -81,7 +81,7 @@ function threadsOf(pid: number): string {
     .join('\n');
 }
 
-async function launchRed(userDir: string, settings: string): Promise<RedProcess> {
+async function launchRed(userDir: string, settings: string, attempt = 1): Promise<RedProcess> {
   const port = await freePort();
   fs.writeFileSync(
     path.join(userDir, 'settings.js'),
@@ -132,19 +132,21 @@ module.exports = {
       await exited;
     },
   };
-  try {
-    // red.js starts the flows and listens at the same time: "Started flows" can come before the
-    // port accepts (a POST then met ECONNREFUSED in CI), so both lines are awaited.
-    await waitFor('Node-RED to start flows and listen', async () =>
-      log.includes('Started flows') && log.includes('Server now running at')
-        ? true
-        : red.alive()
-          ? undefined
-          : Promise.reject(new Error(log)),
-    );
-  } catch (err) {
-    await red.stop();
-    throw err;
+  // red.js starts the flows and listens at the same time: "Started flows" can come before the port
+  // accepts (a POST then met ECONNREFUSED in CI), so both lines are awaited. A port taken meanwhile
+  // (red.js says so and exits) is tried again with another; any other exit fails at once, with its log.
+  const deadline = Date.now() + 60_000;
+  while (!(log.includes('Started flows') && log.includes('Server now running at'))) {
+    if (!red.alive()) {
+      if (/port in use|Unable to listen/.test(log) && attempt < 4) return launchRed(userDir, settings, attempt + 1);
+      fs.rmSync(userDir, { recursive: true, force: true });
+      throw new Error(`Node-RED exited before it started:\n${log.slice(-3000)}`);
+    }
+    if (Date.now() > deadline) {
+      await red.stop();
+      throw new Error(`timed out waiting for Node-RED to start flows and listen:\n${log.slice(-3000)}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
   }
   return red;
 }
