@@ -60,16 +60,18 @@ export function inboundEvent(params: Record<string, unknown>, origin: InboundOri
  * Publishes what Twilio sent on `hub` and returns the msg to send on, or undefined when a subscriber
  * claimed it (at once, or once it looked: a question another instance may hold). Without a hub (a
  * webhook whose signature is not checked: anyone could mark a message delivered or answer a
- * question) nothing is published and the msg always goes on.
+ * question) nothing is published and the msg always goes on. `event`: the receiver's own, when it
+ * built one already (its identity, the sidebar).
  */
 export async function receiveInbound(
   hub: InboundHub | undefined,
   params: Record<string, unknown>,
   origin: InboundOrigin,
+  event: InboundEvent = inboundEvent(params, origin),
 ): Promise<InboundMsg | undefined> {
-  const summary = { ...summarise(params), ...(origin.event ? { event: origin.event } : {}) };
-  const published = hub?.publish(inboundEvent(params, origin));
+  const published = hub?.publish(event);
   if (published?.claimed || (published?.settled && (await published.settled))) return undefined;
+  const summary = { ...summarise(params), ...(origin.event ? { event: origin.event } : {}) };
   const payload: Record<string, unknown> & { media?: Media[] } = { ...params };
   const media = mediaOf(params);
   if (media.length > 0) payload.media = media;

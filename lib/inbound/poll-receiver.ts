@@ -61,10 +61,11 @@ export class PollReceiver {
         const origin = { source: 'poll' as const, event: event.kind, at: event.at };
         // Heard before by any node of this account (by webhook or by poll, here or on another instance):
         // taken by no one. When the account's state cannot say, the look fails and the next one asks again.
-        const identity = eventIdentity(inboundEvent(event.params, origin));
+        const inbound = inboundEvent(event.params, origin);
+        const identity = eventIdentity(inbound);
         if (!(await heardFirst(account.state, account.accountSid, identity))) return;
-        account.activity?.heard(inboundEvent(event.params, origin));
-        const msg = await receiveInbound(hub, event.params, origin);
+        account.activity?.heard(inbound);
+        const msg = await receiveInbound(hub, event.params, origin, inbound);
         if (msg) {
           this.received++;
           callbacks.emit(msg);

@@ -194,6 +194,7 @@ export class WebhookReceiver {
     const token = typeof delivery === 'string' && delivery ? delivery : undefined;
     const params = isPlainObject(value) ? value : {};
     const origin = { source: 'webhook' as const, route: req.originalUrl };
+    const event = inboundEvent(params, origin);
     let signedAlike: string | undefined;
     if (this.hub) {
       // What Twilio signed, heard before by any node of this account (here or on another instance), is
@@ -201,7 +202,7 @@ export class WebhookReceiver {
       // When the account's state cannot say, Twilio is asked to try again later (503): an event not
       // known to be new is never handed to a question.
       const windowMs = token ? (settings.tokenWindowMs ?? 0) : 0;
-      const identity = eventIdentity(inboundEvent(params, origin));
+      const identity = eventIdentity(event);
       // The signature too (heard.ts), except for the one request Twilio signs alike twice: a request
       // within a call (a <Redirect> loop), well formed. A re-split of another request into something
       // without an identity (its Sids or its CallStatus swallowed by a key) is not one.
@@ -235,15 +236,15 @@ export class WebhookReceiver {
       this.callbacks.status.warning('twilio-in.status.duplicate');
       return answer(res, 200, EMPTY_TWIML);
     }
-    if (this.hub) account.activity?.heard(inboundEvent(params, origin)); // checked: the sidebar shows what Twilio provably sent
-    const msg = await receiveInbound(this.hub, params, origin);
+    if (this.hub) account.activity?.heard(event); // checked: the sidebar shows what Twilio provably sent
+    const msg = await receiveInbound(this.hub, params, origin, event);
     if (msg) {
       if (!isPlainObject(value)) msg.payload = value; // a JSON array or scalar as it came
       this.pass(msg, req, res);
     }
     // Handed on (to the question that claimed it, or to the flow): heard for good, before Twilio hears
     // its 200 (a retry after a 200 is then a duplicate, never asked to come back).
-    if (this.hub) await handedOn(account.state, account.accountSid, eventIdentity(inboundEvent(params, origin)), signedAlike);
+    if (this.hub) await handedOn(account.state, account.accountSid, eventIdentity(event), signedAlike);
     // An answer to a question a twilio-ask asked is that node's, not news for this flow.
     if (!msg) {
       this.callbacks.status.success('twilio-in.status.answer');

@@ -77,6 +77,57 @@ suiteNeeding(noRedis, 'attack: forged messages on the shared Redis channels', ()
     assert.deepEqual({ got, clarified, claimed: reply.claimed }, { got: ['yes'], clarified: [], claimed: true });
   });
 
+  it('forged verdicts and hand-overs on an instance channel neither lose a forwarded answer nor make it news twice', async () => {
+    const gotA: string[] = [];
+    const hubB = new InboundHub();
+    const a = new QuestionBoard(new InboundHub(), () => undefined, Math.random, { engine: engine(), accountSid: ACCOUNT, instance: 'FA' });
+    const b = new QuestionBoard(hubB, () => undefined, Math.random, { engine: engine(), accountSid: ACCOUNT, instance: 'FB' });
+    await Promise.all([a.ready, b.ready]);
+    const bob = '+15555550131';
+    let open = true;
+    const close = a.open({
+      id: 'fq',
+      person: bob,
+      ourNumber: HOUSE,
+      code: '21',
+      summary: '?',
+      onReply: (r: Reply) => {
+        if (!open) return false;
+        open = false;
+        gotA.push(r.text);
+        close();
+      },
+    });
+    await a.written(['fq']);
+    const text = (n: number, body: string): InboundEvent => ({
+      kind: 'message',
+      sid: `SM${String(n).padStart(32, '7')}`,
+      from: bob,
+      to: HOUSE,
+      params: { Body: body },
+      source: 'webhook',
+    });
+    const claimedOf = async (p: { claimed: boolean; settled?: Promise<boolean> }) => p.claimed || ((await p.settled) ?? false);
+    // The stranger floods both instance channels with wake-ups for keys it guesses, and hand-overs that
+    // name itself as the sender (it would hear the verdict instead of B).
+    const channel = (name: string) => `board/${encodeURIComponent(ACCOUNT)}/instance/${name}`;
+    const forging = setInterval(() => {
+      for (const key of [`board/${encodeURIComponent(ACCOUNT)}/fwd/fq/x`, 'node/anything'])
+        for (const name of ['FA', 'FB']) {
+          void publish(channel(name), { verdict: key });
+          void publish(channel(name), { key, from: 'stranger' });
+        }
+    }, 5);
+    try {
+      const claimed = await Promise.all([claimedOf(hubB.publish(text(1, 'yes'))), claimedOf(hubB.publish(text(2, 'no, wait')))]);
+      // One is the answer (claimed on B); the other finds the question ended: news on B. Neither lost.
+      assert.deepEqual([...claimed].sort(), [false, true]);
+      assert.deepEqual(gotA, [claimed[0] ? 'yes' : 'no, wait']);
+    } finally {
+      clearInterval(forging);
+    }
+  });
+
   it('forged "opened" questions for many people do not grow an instance without bound', async () => {
     const hub = new InboundHub();
     const board = new QuestionBoard(hub, () => undefined, Math.random, { engine: engine(), accountSid: ACCOUNT, instance: 'B' });

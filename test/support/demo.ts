@@ -9,10 +9,16 @@ import { freePort } from './prism';
 export { root } from './paths';
 import { root } from './paths';
 
+/** Thrown by a waitFor probe: stop waiting now (anything else a probe throws means "not yet"). */
+export class GiveUp extends Error {}
+
 export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
-    const value = await probe().catch(() => undefined);
+    const value = await probe().catch((err: unknown) => {
+      if (err instanceof GiveUp) throw err;
+      return undefined;
+    });
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 200));
@@ -62,9 +68,10 @@ export async function startDemo(env: Record<string, string> = {}): Promise<Demo>
   try {
     // Node-RED logs in its runtime language: the tests run it in English, German and Japanese.
     const started = ['Started flows', 'Flows sind gestartet', 'フローを開始しました'];
-    await waitFor('Node-RED to start flows', async () =>
-      started.some((s) => log.includes(s)) ? true : child.exitCode !== null ? Promise.reject(new Error(log)) : undefined,
-    );
+    await waitFor('Node-RED to start flows', async () => {
+      if (child.exitCode !== null) throw new GiveUp(`the demo exited before it started:\n${log.slice(-3000)}`);
+      return started.some((s) => log.includes(s)) ? true : undefined;
+    });
     // Flows start while red.js begins to listen: the editor is asked until it answers.
     await waitFor('the editor to answer', async () => ((await fetch(demo.editor)).ok ? true : undefined));
   } catch (err) {
