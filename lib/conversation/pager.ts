@@ -157,11 +157,21 @@ export class Pager {
     this.apply(id, { type: 'start' });
   }
 
-  /** Cancels the pages of an alarm; the cancel topic itself, or no alarm id, cancels every page. */
-  cancel(alarmId: unknown, cancelTopic: string | undefined): void {
+  /**
+   * Cancels the pages of an alarm; the cancel topic itself, or no alarm id, cancels every page.
+   * Resolves once each cancelled page's end is stored: the cancel msg ends then, so a flow that
+   * hears it end (a complete node) knows a power cut after it still cancels.
+   */
+  async cancel(alarmId: unknown, cancelTopic: string | undefined): Promise<void> {
     const every = alarmId === undefined || alarmId === '' || (!!cancelTopic && alarmId === cancelTopic);
+    const stored: Array<Promise<unknown>> = [];
     for (const wait of [...this.options.waits.values()])
-      if (every || wait.record.alarmId === String(alarmId)) this.apply(wait.id, { type: 'cancel' });
+      if (every || wait.record.alarmId === String(alarmId)) {
+        this.apply(wait.id, { type: 'cancel' });
+        // A save that fails ends the page as broken, on the page's own msg; the cancel itself was heard.
+        stored.push((this.saved.get(wait.id) ?? Promise.resolve()).catch(() => undefined));
+      }
+    await Promise.all(stored);
   }
 
   /** Pages a previous run left: each resumes its step with the time it had left. */

@@ -76,7 +76,7 @@ module.exports = function registerTwilioPage(RED: NodeAPI): void {
           if (!pager) throw new TwilioNodeError('MISSING_INPUT', text('noAccount'));
           if (!isCancel(msg, def.cancelTopic)) return pager.start(msg, accepted, await readFields(msg));
           const fields = await readFields(msg).catch(() => ({}) as { alarmId?: unknown });
-          pager.cancel(fields.alarmId ?? (msg as { topic?: unknown }).topic, def.cancelTopic);
+          await pager.cancel(fields.alarmId ?? (msg as { topic?: unknown }).topic, def.cancelTopic);
           accepted.done();
         }),
         nodeErrors(account, status).failed,

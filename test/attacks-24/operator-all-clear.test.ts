@@ -2,8 +2,9 @@
  * Attack on #22's all-clear texts as intents (lib/conversation/pager.ts) as an unlucky operator sees
  * it: a page reached six people, the alarm is cancelled, and the power is cut (kill -9 of red.js)
  * while the all-clear texts are on their way (Twilio slow: each create takes 800 ms), at a few
- * moments; Node-RED restarted on its user dir. Each person alerted gets the all clear exactly once,
- * and the page's msg ends once, on the cancelled output.
+ * moments after twilio-page ended the cancel msg (a complete node answers the cancel's request);
+ * Node-RED restarted on its user dir. Each person alerted gets the all clear exactly once, and the
+ * page's msg ends once, on the cancelled output.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -59,7 +60,25 @@ return [msg, reply];`,
       baseUrl: simulatorUrl,
     },
     ...entry('start', '/page', `msg.topic = msg.payload.alarm;`),
-    ...entry('cancel', '/cancel', `msg.topic = msg.payload.alarm; msg.cancel = true;`),
+    // The cancel is answered when twilio-page ends its msg: from then on a power cut still cancels.
+    { id: 'cancel-in', type: 'http in', z: 'tab', url: '/cancel', method: 'post', wires: [['cancel-prep']] },
+    {
+      id: 'cancel-prep',
+      type: 'function',
+      z: 'tab',
+      func: `msg.topic = msg.payload.alarm; msg.cancel = true; return msg;`,
+      outputs: 1,
+      wires: [['page']],
+    },
+    { id: 'cancel-ended', type: 'complete', z: 'tab', scope: ['page'], uncaught: false, wires: [['cancel-reply']] },
+    {
+      id: 'cancel-reply',
+      type: 'function',
+      z: 'tab',
+      func: `if (!msg.cancel || !msg.res) return null; msg.payload = 'ok'; msg.statusCode = 200; return msg;`,
+      outputs: 1,
+      wires: [['reply']],
+    },
     { id: 'reply', type: 'http response', z: 'tab', wires: [] },
     {
       id: 'page',

@@ -103,11 +103,15 @@ function fakeTwilio() {
   };
 }
 
-/** A store in memory; `writes.left` (when set) is how many more writes it takes before it refuses them. */
-function memoryStore(data = new Map<string, unknown>(), writes: { left?: number } = {}): KeyValueStore {
+/**
+ * A store in memory; `writes.left` (when set) is how many more writes it takes before it refuses
+ * them; `writes.slow` (when set) holds each write until it resolves.
+ */
+function memoryStore(data = new Map<string, unknown>(), writes: { left?: number; slow?: Promise<void> } = {}): KeyValueStore {
   return {
     get: async (key) => data.get(key),
     set: async (key, value) => {
+      await writes.slow;
       if (writes.left !== undefined && writes.left-- <= 0) throw new Error('store refuses writes');
       void (value === undefined ? data.delete(key) : data.set(key, value));
     },
@@ -115,7 +119,11 @@ function memoryStore(data = new Map<string, unknown>(), writes: { left?: number 
   };
 }
 
-function setUp(settings: Parameters<typeof escalationPolicy>[0], data = new Map<string, unknown>(), writes: { left?: number } = {}) {
+function setUp(
+  settings: Parameters<typeof escalationPolicy>[0],
+  data = new Map<string, unknown>(),
+  writes: { left?: number; slow?: Promise<void> } = {},
+) {
   const twilio = fakeTwilio();
   const clock = new ManualClock(Date.UTC(2026, 0, 1, 3));
   const hub = new InboundHub();
@@ -160,7 +168,7 @@ function setUp(settings: Parameters<typeof escalationPolicy>[0], data = new Map<
   const input = (msg: Record<string, unknown>) =>
     room.input(
       async (_m, accepted) => {
-        if (isCancel(msg, 'cleared')) return void (pager.cancel(msg.topic, 'cleared'), accepted.done());
+        if (isCancel(msg, 'cleared')) return pager.cancel(msg.topic, 'cleared').then(() => accepted.done());
         await pager.start(msg as never, accepted, { contacts: msg.contacts });
       },
       (err) => toTwilioNodeError(err),
@@ -327,6 +335,27 @@ describe('pager', () => {
     );
     assert.deepEqual(t.ended, [undefined, undefined, undefined]);
     assert.equal(t.room.size, 0);
+  });
+
+  it('ends a cancel msg only once the cancelled page is stored as ended (a power cut after it still cancels)', async () => {
+    const writes: { slow?: Promise<void> } = {};
+    const data = new Map<string, unknown>();
+    const t = setUp({ steps: [{ action: 'text', wait: 60 }], rounds: 1, allClear: 'All clear: {{payload}}' }, data, writes);
+    t.input({ topic: 'smoke', payload: 'garage', contacts: `Alice ${ALICE}` });
+    await t.clock.advance(0);
+    let store!: () => void;
+    writes.slow = new Promise((resolve) => (store = resolve));
+    t.input({ topic: 'cleared' });
+    await t.clock.advance(0);
+    assert.deepEqual(t.ended, [], 'the cancel has not ended while its page is not yet stored');
+    const stored = () => [...data.values()].map((v) => (v as PageRecord).ended);
+    assert.deepEqual(stored(), [undefined]);
+    store();
+    writes.slow = undefined;
+    await t.clock.advance(0);
+    assert.equal(t.ended.length, 2, 'the cancel and the page each ended');
+    assert.deepEqual(t.ended, [undefined, undefined]);
+    assert.equal(port(t.out[0]), 2);
   });
 
   it("takes no reply dated before the page's text as its acknowledgement (a poll listing an older 'ok'), as twilio-ask does not", async () => {
