@@ -28,6 +28,8 @@
  *   i. sidebar cost: CPU per send with the Twilio sidebar plugin loaded and no editor connected, vs
  *      without it, and with an editor connected; and what the account's activity costs per event (bench/sidebar.ts)
  *   j. MMS media served: GETs per second of a held 100 kB photo, and of a wrong token (bench/media.ts)
+ *   k. answer patterns: the slowest of the worst one-message replies for each ordinary pattern
+ *      regexHazard lets through (test/support/answer-patterns.ts); the target is well under 50 ms
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -41,6 +43,8 @@ import { stateEngine } from './state';
 import { waitLatency } from './state-nodes';
 import { questionsPerSecond } from './questions';
 import { noRedis, startRedis } from '../test/support/redis';
+import { ORDINARY_PATTERNS, WORST_REPLIES } from '../test/support/answer-patterns';
+import { AnswerMatcher } from '../lib/conversation/answers';
 import { twoWay } from './two-way';
 import { sidebarCost } from './sidebar';
 import { mediaServed } from './media';
@@ -404,6 +408,35 @@ async function memory(rows: Row[]): Promise<void> {
   await sim.stop();
 }
 
+/** k: each ordinary answer pattern on its worst replies, the slowest of five tries each (a reply stalls Node-RED for that long). */
+function answerPatterns(rows: Row[]): void {
+  for (const value of ORDINARY_PATTERNS) {
+    const matcher = new AnswerMatcher([{ type: 'regex', value }]);
+    let slowest = 0;
+    const started = performance.now();
+    for (let round = 0; round < 5; round++)
+      for (const reply of WORST_REPLIES) {
+        const at = performance.now();
+        matcher.match(reply);
+        slowest = Math.max(slowest, performance.now() - at);
+      }
+    const seconds = (performance.now() - started) / 1000;
+    const count = 5 * WORST_REPLIES.length;
+    rows.push({
+      scenario: 'k. answer patterns',
+      subject: value,
+      messages: count,
+      seconds,
+      perSecond: count / seconds,
+      delivered: count,
+      lost: 0,
+      duplicated: 0,
+      tooManyRequests: 0,
+      note: `slowest worst reply ${slowest.toFixed(1)} ms (target: well under 50 ms)`,
+    });
+  }
+}
+
 async function main(): Promise<void> {
   await helper.startServer();
   const rows: Row[] = [];
@@ -450,6 +483,7 @@ async function main(): Promise<void> {
   if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY.includes('j'))
     for (const r of await mediaServed(SCALE))
       rows.push({ scenario: 'j. media served', perSecond: r.messages / r.seconds, tooManyRequests: 0, ...r });
+  if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY.includes('k')) answerPatterns(rows);
   if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY.includes('g'))
     for (const r of await stateEngine(SCALE))
       rows.push({ scenario: 'g. state engine', perSecond: r.messages / r.seconds, tooManyRequests: 0, ...r });

@@ -8,6 +8,7 @@ import { AnswerMatcher, REGEX_REPLY_LIMIT, answerProblem, normaliseAnswer, regex
 import { QuestionBoard } from '../../../lib/conversation/questions';
 import { quotedCode } from '../../../lib/conversation/quoted-code';
 import { InboundEvent, InboundHub } from '../../../lib/inbound/hub';
+import { ORDINARY_PATTERNS, WORST_REPLIES } from '../../support/answer-patterns';
 import { root } from '../../support/paths';
 
 describe('answers', () => {
@@ -96,30 +97,14 @@ describe('answers', () => {
     for (const value of hazards) assert.match(answerProblem({ type: 'regex', value }) ?? '', /polynomial/, value);
   });
 
-  it('times the ordinary patterns it lets through on the worst one-message replies: each well under 50 ms', () => {
-    const ordinary = [
-      '^\\s*yes\\s*$',
-      'yes|no',
-      '^\\d{4}$',
-      '\\b(ok|ack)\\b',
-      '^(y|yes|ok)!*$',
-      '^\\s*(\\d{1,2})\\s*°?c?\\s*$',
-      '\\s*\\d+\\s*$',
-      '^a*a*b',
-    ];
-    const replies = ['a', ' ', '1', '=a', 'yes ', 'ok!'].map(
-      (unit) => unit.repeat(REGEX_REPLY_LIMIT).slice(0, REGEX_REPLY_LIMIT - 1) + '\u0000',
+  it('lets the ordinary patterns through, and they answer the worst one-message replies as a person would expect (bench k times them)', () => {
+    // Each worst reply ends in a character no pattern takes: only the unanchored words find themselves in it.
+    const answered = (value: string) => WORST_REPLIES.filter((reply) => new AnswerMatcher([{ type: 'regex', value }]).match(reply) === 0);
+    for (const value of ORDINARY_PATTERNS) assert.equal(regexHazard(value), undefined, value);
+    assert.deepEqual(
+      ORDINARY_PATTERNS.map((value) => [value, answered(value).map((reply) => reply.slice(0, 4))]),
+      ORDINARY_PATTERNS.map((value) => [value, value === 'yes|no' ? ['yes '] : value === '\\b(ok|ack)\\b' ? ['ok!o'] : []]),
     );
-    for (const value of ordinary) {
-      assert.equal(regexHazard(value), undefined, value);
-      const matcher = new AnswerMatcher([{ type: 'regex', value }]);
-      for (const reply of replies) {
-        const started = performance.now();
-        matcher.match(reply);
-        const ms = performance.now() - started;
-        assert.ok(ms < 50, `${value} on ${JSON.stringify(reply.slice(0, 6))}…: ${ms.toFixed(1)} ms`);
-      }
-    }
   });
 
   // attack23 (ATTACK 5): no nesting, no alternation, yet adjacent unbounded quantifiers that can match the
