@@ -28,7 +28,7 @@ export interface RedProcess {
 /**
  * What red.js loads: this package and the core nodes the suite's flows use. The rest of the core
  * palette (mqtt, websocket, tcp, exec, the parsers…) took a fifth of each start's CPU, and the suite
- * starts red.js about 130 times. A flow with a type left out fails at once, naming it (see below).
+ * starts red.js 92 times. A flow with a type left out fails at once, naming it (see below).
  */
 const CORE_NODES = [
   ...['05-junction', '20-inject', '21-debug', '24-complete', '25-catch', '25-status', '60-link', '90-comment', '91-global-config'],
