@@ -63,6 +63,9 @@ export const notSent = (): TwilioNodeError => new TwilioNodeError('NOT_SENT', te
 /** A msg that ends because the close could not wait for Twilio's answer. */
 export const abandoned = (): TwilioNodeError => new TwilioNodeError('REQUEST_TIMEOUT', text('stoppedWaiting'));
 
+/** What share of the queue's window a send keeps prepared ahead (see canTakeMore). */
+const AHEAD_SHARE = 0.25;
+
 /** A message or call is created in the client's own account. */
 const OWN_ACCOUNT = { parts: {} };
 
@@ -222,9 +225,15 @@ export class SendController<T = unknown> {
       ) as Promise<CreatedRecord>;
   }
 
-  /** Whether the account's queue wants another msg (a burst waits as msgs, not as requests). */
+  /**
+   * Whether the account's queue wants another msg (a burst waits as msgs, not as requests). A msg is
+   * planned in a moment and the intake starts more at each turn of the event loop, so a quarter of
+   * the queue's window waiting ahead (sixteen at least) keeps its slots busy; a burst's requests then
+   * wait less, and less of each is still alive at a young-generation collection, to be copied into
+   * the old generation as garbage (bench d: peak RSS of 50,000 msgs at once).
+   */
   canTakeMore(): boolean {
-    return !this.options.account || this.options.account.queue.wantsMore(this.preparing);
+    return !this.options.account || this.options.account.queue.wantsMore(this.preparing, AHEAD_SHARE);
   }
 
   /** Whether this node has requests in the account's queue (its status then follows the queue). */

@@ -136,10 +136,13 @@ export class RequestQueue {
   /**
    * Whether a node that prepares requests ahead (`preparing` of them not yet here) should hand over
    * more: about one window's worth waiting keeps every slot busy as answers come in, and no more,
-   * since a prepared request waiting long is memory the garbage collector copies.
+   * since a prepared request waiting long is memory the garbage collector copies. A node that
+   * prepares a request in a moment (twilio-send's plain sends) asks for a `share` of that: a request
+   * that waits less is less often still alive when V8 next collects, and so less often copied into
+   * the old generation, where it stays as garbage until the next full collection.
    */
-  wantsMore(preparing = 0): boolean {
-    return this.waiting.length + preparing < Math.max(MIN_AHEAD, Math.ceil(this.window));
+  wantsMore(preparing = 0, share = 1): boolean {
+    return this.waiting.length + preparing < Math.max(MIN_AHEAD, Math.ceil(this.window * share));
   }
 
   onChange(listener: (state: QueueState) => void): () => void {
