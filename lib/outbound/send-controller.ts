@@ -200,6 +200,35 @@ export interface SendControllerOptions<T> {
   media?: MediaSending;
 }
 
+/**
+ * The last string value of each field of the records a node's sends answered: a burst's records
+ * repeat most of theirs (account, sender, body, status, direction, API version, price unit). A
+ * record's equal strings are replaced by the ones kept (equal values: msg.payload reads the same),
+ * so that each msg.payload holds only its own few new strings: a payload outlives its msg's trip
+ * through a young-generation collection (the msg is old), and every string it holds is copied into
+ * the old generation, to stay there as garbage until the next full collection.
+ */
+export class RepeatedValues {
+  private readonly last = new Map<string, string>();
+
+  /** Shares `record`'s string fields with the previous record's equal ones, in place; returns it. */
+  share<R>(record: R): R {
+    if (typeof record !== 'object' || record === null) return record;
+    const fields = record as Record<string, unknown>;
+    for (const key of Object.keys(fields)) {
+      const value = fields[key];
+      if (typeof value !== 'string') continue;
+      const kept = this.last.get(key);
+      if (kept === value) fields[key] = kept;
+      else if (kept !== undefined || this.last.size < MAX_SHARED_FIELDS) this.last.set(key, value);
+    }
+    return record;
+  }
+}
+
+/** Fields whose last value RepeatedValues keeps at most (a record of any other object has its own). */
+const MAX_SHARED_FIELDS = 64;
+
 /** A plan, with the media it holds (committed before the first request). */
 type PlannedSend = SendPlan<object> & { media?: HeldMedia };
 
@@ -211,6 +240,8 @@ export class SendController<T = unknown> {
   private readonly isCall: boolean;
   /** One create for every msg: each recipient's request, a message or a call. */
   private readonly create: (params: object) => Promise<CreatedRecord>;
+  /** A burst's payloads share their repeated strings (see RepeatedValues). */
+  private readonly repeated = new RepeatedValues();
 
   constructor(private readonly options: SendControllerOptions<T>) {
     this.isCall = options.kind === 'call';
@@ -373,7 +404,7 @@ export class SendController<T = unknown> {
     const last = this.delivering === 0;
     if (recipients.length === 1) {
       if (delivery.firstFailure) return accepted.done(this.failed(delivery.firstFailure));
-      msg.payload = delivery.results.get(recipients[0]);
+      msg.payload = this.repeated.share(delivery.results.get(recipients[0]));
       if (last) status.success(this.isCall ? 'twilio.status.called' : 'twilio.status.sent');
       accepted.send(msg);
       return accepted.done();
