@@ -10,7 +10,8 @@
  *      response, autocannon against one real Node-RED process; and twilio-in's duplicate window, nearly
  *      empty and holding 100,000 tokens (BENCH_DEDUPE_TOKENS)
  *   d. memory: peak RSS for a burst of messages, and RSS after the queue drains, three bursts; then the
- *      same through the bare node (BENCH_MEMORY_SUBJECTS=flow,bare picks them)
+ *      same through the bare node, and into a sink in twilio-send's place, the floor (what the msgs cost
+ *      Node-RED alone) (BENCH_MEMORY_SUBJECTS=flow,bare,floor picks them)
  *   e. two-way: requests per hour of an idle poll, a text's delay to its msg, 5,000 sends that wait
  *      for their outcome, 1,000 open questions (bench/two-way.ts)
  *   f. CPU per send: this process's CPU time (user + system; the simulator runs in its own) per plain
@@ -77,7 +78,8 @@ interface Row {
 
 /**
  * `ready` runs just before the clock starts, after the flow is deployed. `bare` puts the least a node
- * can do (bench/bare-send-node.ts) where twilio-send is, at the account's concurrency.
+ * can do (bench/bare-send-node.ts) where twilio-send is, at the account's concurrency; 'floor' puts
+ * a sink there (it ends each msg at once, sends nothing): what the msgs cost Node-RED alone.
  */
 async function flowRun(
   sim: SimulatorProcess,
@@ -85,7 +87,7 @@ async function flowRun(
   body: string,
   account: Record<string, unknown> = {},
   ready?: () => Promise<void>,
-  bare = false,
+  bare: boolean | 'floor' = false,
   extra: unknown[] = [],
 ): Promise<{ seconds: number; cpuMs: number; outputs: number; errors: number }> {
   // The test helper wraps Node's methods (send, status, …) in spies and Proxies that record every
@@ -106,32 +108,34 @@ async function flowRun(
         baseUrl: sim.url,
         ...account,
       },
-      bare
-        ? {
-            id: 'send',
-            type: 'bench-bare-send',
-            z: 'tab',
-            baseUrl: sim.url,
-            accountSid: DEMO_ACCOUNT.sid,
-            keySid: KEY.sid,
-            keySecret: KEY.secret,
-            from: '+15017122661',
-            body,
-            concurrency: account.maxConcurrency,
-            wires: [['out']],
-          }
-        : {
-            id: 'send',
-            type: 'twilio-send',
-            z: 'tab',
-            account: 'account',
-            resource: 'message',
-            to: 'to',
-            toType: 'msg',
-            body,
-            bodyType: 'str',
-            wires: [['out']],
-          },
+      bare === 'floor'
+        ? { id: 'send', type: SINK, z: 'tab' }
+        : bare
+          ? {
+              id: 'send',
+              type: 'bench-bare-send',
+              z: 'tab',
+              baseUrl: sim.url,
+              accountSid: DEMO_ACCOUNT.sid,
+              keySid: KEY.sid,
+              keySecret: KEY.secret,
+              from: '+15017122661',
+              body,
+              concurrency: account.maxConcurrency,
+              wires: [['out']],
+            }
+          : {
+              id: 'send',
+              type: 'twilio-send',
+              z: 'tab',
+              account: 'account',
+              resource: 'message',
+              to: 'to',
+              toType: 'msg',
+              body,
+              bodyType: 'str',
+              wires: [['out']],
+            },
       { id: 'out', type: SINK, z: 'tab' },
       { id: 'catcher', type: 'catch', z: 'tab', scope: ['send'], uncaught: false, wires: [['failed']] },
       { id: 'failed', type: SINK, z: 'tab' },
@@ -156,7 +160,7 @@ async function flowRun(
       if (SINK === 'bench-sink') node.onReceived = received;
       else node.on('input', received);
     };
-    sink('out', () => {
+    sink(bare === 'floor' ? 'send' : 'out', () => {
       outputs++;
       check();
     });
@@ -377,14 +381,16 @@ async function memory(rows: Row[]): Promise<void> {
     peak = Math.max(peak, now.rss);
     peakHeap = Math.max(peakHeap, now.heapUsed);
   }, 20);
-  const subjects = (process.env.BENCH_MEMORY_SUBJECTS || 'flow,bare').split(',');
+  // The floor: the same msgs into a node that ends each at once (what holding 50,000 msgs costs Node-RED).
+  const subjects = (process.env.BENCH_MEMORY_SUBJECTS || 'flow,bare,floor').split(',');
   for (const subject of subjects)
     for (let burst = 1; burst <= 3; burst++) {
       // Each burst's own peaks (RSS keeps what earlier bursts took from the system, so the first tells most).
       peak = 0;
       peakHeap = 0;
       const bare = subject === 'bare';
-      const { seconds } = await flowRun(sim, count, `d-${burst}`, bare ? { maxConcurrency: 20 } : {}, undefined, bare);
+      const floor = subject === 'floor';
+      const { seconds } = await flowRun(sim, count, `d-${burst}`, bare ? { maxConcurrency: 20 } : {}, undefined, floor ? 'floor' : bare);
       await sim.reset(); // its records would only grow the listing
       global.gc?.();
       await new Promise((r) => setTimeout(r, 200));
@@ -393,7 +399,7 @@ async function memory(rows: Row[]): Promise<void> {
       rss.push(after.rss);
       rows.push({
         scenario: 'd. memory',
-        subject: `${bare ? 'bare ' : ''}burst ${burst}`,
+        subject: `${bare ? 'bare ' : floor ? 'floor: a sink, ' : ''}burst ${burst}`,
         messages: count,
         seconds,
         perSecond: count / seconds,

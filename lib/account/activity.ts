@@ -38,6 +38,9 @@ export interface TrafficEntry {
   updatedAt: number;
 }
 
+/** A TrafficEntry as kept: its numbers not yet masked. */
+type Traffic = Omit<TrafficEntry, 'from' | 'to'> & { from: unknown; to: unknown };
+
 export interface QueueMinute {
   /** The minute's start (ms since the epoch). */
   at: number;
@@ -151,7 +154,12 @@ type Listener = (activity: AccountActivity) => void;
 const listeners = new Set<Listener>();
 
 export class AccountActivity {
-  private readonly traffic = new Map<string, TrafficEntry>();
+  /**
+   * The last TRAFFIC_KEPT messages and calls, their numbers as they came (masked when a snapshot is
+   * made: a burst of sends would otherwise make two masked strings per send that only the last few
+   * keep, copied into the old generation with the entry).
+   */
+  private readonly traffic = new Map<string, Traffic>();
   private readonly minutes: QueueMinute[] = [];
   private readonly refusals: Record<Refusal, number> = { signature: 0, size: 0, type: 0, slow: 0, other: 0 };
   private lastRefusalAt?: number;
@@ -236,7 +244,7 @@ export class AccountActivity {
       known.status = status;
       known.updatedAt = now;
     } else {
-      this.traffic.set(sid, { sid, kind, direction, from: maskNumber(from), to: maskNumber(to), status, at: now, updatedAt: now });
+      this.traffic.set(sid, { sid, kind, direction, from, to, status, at: now, updatedAt: now });
       if (this.traffic.size > TRAFFIC_KEPT) this.traffic.delete(this.traffic.keys().next().value as string);
     }
     this.changed();
@@ -282,7 +290,7 @@ export class AccountActivity {
       accountSid: this.accountSid ? `…${this.accountSid.slice(-4)}` : '',
       queue: { ...this.queue },
       minutes,
-      traffic: [...this.traffic.values()].reverse().map((entry) => ({ ...entry })),
+      traffic: [...this.traffic.values()].reverse().map((entry) => ({ ...entry, from: maskNumber(entry.from), to: maskNumber(entry.to) })),
       refusals: { ...this.refusals },
       ...(this.lastRefusalAt !== undefined ? { lastRefusalAt: this.lastRefusalAt } : {}),
       pollers: [...this.pollers.values()].map((poller) => ({

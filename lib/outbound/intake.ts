@@ -117,7 +117,8 @@ export interface MessageIntakeOptions {
  */
 export class MessageIntake<M> {
   private readonly waiting: SlicedIntake;
-  private readonly underWay = new Set<(error: TwilioNodeError) => void>();
+  /** Msgs started and not yet ended (each ends once: a close that cannot wait ends them as abandoned). */
+  private readonly underWay = new Set<AcceptedMessage<M>>();
   private closed = false;
   private onIdle?: () => void;
 
@@ -173,14 +174,34 @@ export class MessageIntake<M> {
       done: (error) => {
         if (ended) return;
         ended = true;
-        this.underWay.delete(accepted.done);
+        this.ended(accepted);
         done(error);
-        if (this.closed && this.underWay.size === 0) this.onIdle?.();
+        this.idleCheck();
       },
     };
     if (cancelled) return accepted.done(this.options.notSent());
-    this.underWay.add(accepted.done);
+    this.underWay.add(accepted);
     start(accepted);
+  }
+
+  /** The error of a msg whose turn never came: the node stopped first. */
+  notSent(): TwilioNodeError {
+    return this.options.notSent();
+  }
+
+  /** A msg under way ended (its done is called next). */
+  ended(accepted: AcceptedMessage<M>): void {
+    this.underWay.delete(accepted);
+  }
+
+  /** After a msg's done: a close waiting for the msgs under way hears that the last one ended. */
+  idleCheck(): void {
+    if (this.closed && this.underWay.size === 0) this.onIdle?.();
+  }
+
+  /** A msg taken by `take` starts: it is its own AcceptedMessage, under way until it ends. */
+  started(accepted: AcceptedMessage<M>): void {
+    this.underWay.add(accepted);
   }
 
   /**
@@ -219,7 +240,7 @@ export class MessageIntake<M> {
     return new Promise((resolve) => {
       const clock = this.options.clock ?? systemClock;
       const deadline = clock.setTimeout(() => {
-        for (const end of [...this.underWay]) end(this.options.abandoned());
+        for (const accepted of [...this.underWay]) accepted.done(this.options.abandoned());
       }, this.options.closeWaitMs ?? CLOSE_BUDGET_MS);
       this.onIdle = () => {
         clock.clearTimeout(deadline);
@@ -243,23 +264,42 @@ class WaitingMessage<M> {
   }
 }
 
-/** A msg taken by `take`, waiting for its turn: the msg, Node-RED's send and done, the node's start. */
-class WaitingInput<M> {
+/**
+ * A msg taken by `take`: while it waits for its turn, the msg, Node-RED's send and done and the node's
+ * start; once started, the same record is the msg's AcceptedMessage (a burst of 50,000 makes nothing
+ * more per msg when its turn comes: the record, long since in the old generation, is all it holds).
+ * Once ended it lets go of the msg and its callbacks.
+ */
+class WaitingInput<M> implements AcceptedMessage<M> {
+  ended = false;
+
   constructor(
-    private readonly intake: MessageIntake<M>,
-    private readonly msg: M,
-    private readonly send: (msg: M) => void,
-    private readonly done: (error?: Error) => void,
-    private readonly start: (msg: M, accepted: AcceptedMessage<M>) => void,
+    private intake: MessageIntake<M> | undefined,
+    private msg: M | undefined,
+    private sendOn: ((msg: M) => void) | undefined,
+    private end: ((error?: Error) => void) | undefined,
+    private start: ((msg: M, accepted: AcceptedMessage<M>) => void) | undefined,
   ) {}
 
   run(cancelled: boolean): void {
-    const { intake, msg, done, start } = this;
-    intake.begin(
-      this.send,
-      (error) => done(intake.said(error)),
-      (accepted) => start(msg, accepted),
-      cancelled,
-    );
+    if (cancelled) return this.done(this.intake!.notSent());
+    const { intake, msg, start } = this;
+    this.start = undefined;
+    intake!.started(this);
+    start!(msg!, this);
+  }
+
+  send(msg: M): void {
+    if (!this.ended) this.sendOn!(msg);
+  }
+
+  done(error?: TwilioNodeError): void {
+    if (this.ended) return;
+    this.ended = true;
+    const { intake, end } = this;
+    this.intake = this.msg = this.sendOn = this.end = this.start = undefined;
+    intake!.ended(this);
+    end!(intake!.said(error));
+    intake!.idleCheck();
   }
 }

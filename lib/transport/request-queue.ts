@@ -64,20 +64,30 @@ export interface RetryPolicy {
   backoff: number;
 }
 
-interface Job {
-  run: () => Promise<unknown>;
-  policy?: RetryPolicy;
-  judge: (outcome: { value?: unknown; error?: unknown }) => Verdict;
-  resolve: (value: unknown) => void;
-  reject: (error: unknown) => void;
-  attempts: number;
+/**
+ * A request in the queue, from its scheduling to its answer. A class, not an object literal: V8 may
+ * decide that a literal's objects outlive young-generation collections (a burst's first requests
+ * all wait at once when the first full collection comes) and from then on allocate them in the old
+ * generation, where each pulls what it refers to (its promise, and so the answer) along with it,
+ * to stay as garbage until the next full collection. Instances of a class are never allocated there.
+ */
+class Job {
+  attempts = 0;
   /** Requests in flight, this one included, when it started: a 429 at level k says the limit is below k. */
-  level: number;
-  startedAt: number;
+  level = 0;
+  startedAt = 0;
   /** When it left, as TwilioClock.stamp() tells it (for the offset to Twilio's clock its answer gives). */
-  sentAt: number;
+  sentAt = 0;
   probe?: boolean;
-  owner?: object;
+
+  constructor(
+    readonly run: () => Promise<unknown>,
+    readonly judge: (outcome: { value?: unknown; error?: unknown }) => Verdict,
+    readonly policy: RetryPolicy | undefined,
+    readonly resolve: (value: unknown) => void,
+    readonly reject: (error: unknown) => void,
+    readonly owner: object | undefined,
+  ) {}
 }
 
 export class RequestQueue {
@@ -136,10 +146,13 @@ export class RequestQueue {
   /**
    * Whether a node that prepares requests ahead (`preparing` of them not yet here) should hand over
    * more: about one window's worth waiting keeps every slot busy as answers come in, and no more,
-   * since a prepared request waiting long is memory the garbage collector copies.
+   * since a prepared request waiting long is memory the garbage collector copies. A node that
+   * prepares a request in a moment (twilio-send's plain sends) asks for a `share` of that: a request
+   * that waits less is less often still alive when V8 next collects, and so less often copied into
+   * the old generation, where it stays as garbage until the next full collection.
    */
-  wantsMore(preparing = 0): boolean {
-    return this.waiting.length + preparing < Math.max(MIN_AHEAD, Math.ceil(this.window));
+  wantsMore(preparing = 0, share = 1): boolean {
+    return this.waiting.length + preparing < Math.max(MIN_AHEAD, Math.ceil(this.window * share));
   }
 
   onChange(listener: (state: QueueState) => void): () => void {
@@ -154,18 +167,7 @@ export class RequestQueue {
   schedule<T>(run: () => Promise<T>, judge: Job['judge'], policy?: RetryPolicy, owner?: object): Promise<T> {
     if (this.closed) return Promise.reject(this.closedError());
     return new Promise<T>((resolve, reject) => {
-      this.waiting.push({
-        run,
-        judge,
-        policy,
-        resolve: resolve as (v: unknown) => void,
-        reject,
-        attempts: 0,
-        level: 0,
-        startedAt: 0,
-        sentAt: 0,
-        owner: owner ?? requestOwner.getStore(),
-      });
+      this.waiting.push(new Job(run, judge, policy, resolve as (v: unknown) => void, reject, owner ?? requestOwner.getStore()));
       this.pump();
     });
   }
