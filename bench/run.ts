@@ -370,6 +370,21 @@ async function rateLimited(rows: Row[], cap: number): Promise<void> {
   }
 }
 
+/** A row of `count` done in `seconds`, each of them delivered once. */
+function allDelivered(scenario: string, subject: string, count: number, seconds: number): Omit<Row, 'note'> {
+  return {
+    scenario,
+    subject,
+    messages: count,
+    seconds,
+    perSecond: count / seconds,
+    delivered: count,
+    lost: 0,
+    duplicated: 0,
+    tooManyRequests: 0,
+  };
+}
+
 async function memory(rows: Row[]): Promise<void> {
   const count = Math.round(50_000 * SCALE);
   const sim = await SimulatorProcess.start();
@@ -398,15 +413,7 @@ async function memory(rows: Row[]): Promise<void> {
       const after = process.memoryUsage();
       rss.push(after.rss);
       rows.push({
-        scenario: 'd. memory',
-        subject: `${bare ? 'bare ' : floor ? 'floor: a sink, ' : ''}burst ${burst}`,
-        messages: count,
-        seconds,
-        perSecond: count / seconds,
-        delivered: count,
-        lost: 0,
-        duplicated: 0,
-        tooManyRequests: 0,
+        ...allDelivered('d. memory', `${bare ? 'bare ' : floor ? 'floor: a sink, ' : ''}burst ${burst}`, count, seconds),
         note: `peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB, peak heap ${(peakHeap / 2 ** 20).toFixed(0)} MiB, after draining ${(after.rss / 2 ** 20).toFixed(0)} MiB (live heap ${(after.heapUsed / 2 ** 20).toFixed(1)} MiB)`,
       });
     }
@@ -429,15 +436,7 @@ function answerPatterns(rows: Row[]): void {
     const seconds = (performance.now() - started) / 1000;
     const count = 5 * WORST_REPLIES.length;
     rows.push({
-      scenario: 'k. answer patterns',
-      subject: value,
-      messages: count,
-      seconds,
-      perSecond: count / seconds,
-      delivered: count,
-      lost: 0,
-      duplicated: 0,
-      tooManyRequests: 0,
+      ...allDelivered('k. answer patterns', value, count, seconds),
       note: `slowest worst reply ${slowest.toFixed(1)} ms (target: well under 50 ms)`,
     });
   }
