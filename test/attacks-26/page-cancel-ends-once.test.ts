@@ -190,6 +190,30 @@ describe('twilio-page: each cancel msg ends exactly once', { timeout: 90_000 }, 
     assert.deepEqual(stored, [], 'its record is gone');
   });
 
+  it(
+    'a cancel while the first step is being stored (its intent saved, the text not yet sent): nobody is alerted',
+    {
+      todo:
+        'finding: a step whose intent save is on its way when the cancel comes is sent all the same once that save lands ' +
+        '(pager.ts sendStep(): `committed.then(() => ...)` checks only that the node is not closing and the wait is still ' +
+        "held, and a cancelled page's wait is held until its all clear and msg leave), so the person gets the alert after " +
+        'the cancel, then an all clear',
+    },
+    async () => {
+      const got = await load('slow');
+      slowStore.delayMs = 300;
+      helper.getNode('page').receive(page('p'));
+      await sleep(450); // held (300 ms), its first step's intent on its way to the store (300 ms more)
+      assert.equal(texts(ALICE, 'Smoke'), 0, 'not sent yet');
+      helper.getNode('page').receive(cancel('c'));
+      await untilTicking(time.clock, () => ends(got, 'c') === 1 && ends(got, 'p') === 1, 'both end', 5);
+      slowStore.delayMs = 0;
+      await sleep(300);
+      assert.deepEqual(got.out.cancelled, ['p']);
+      assert.deepEqual([texts(ALICE, 'Smoke'), texts(ALICE, 'All clear')], [0, 0], 'the cancel came before any alert went: none goes');
+    },
+  );
+
   it('two cancels at once for one alarm: each ends once, the page once, the all clear once', async () => {
     const got = await load();
     await running();
