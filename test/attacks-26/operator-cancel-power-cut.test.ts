@@ -150,7 +150,7 @@ describe('twilio-page: a cancel through a power cut', { timeout: 300_000 }, () =
 
   /** After the restart: nobody alerted since `atCancel`, the all clear once to each alerted, the msg once on cancelled. */
   async function afterRestart(alarm: string, atCancel: number[], failures: string[], label: string): Promise<void> {
-    await until(`the page ${alarm} ended`, () => endings(alarm).length > 0, 15_000).catch(() => undefined);
+    await until(`the page ${alarm} ended`, () => endings(alarm).length > 0, 8_000).catch(() => undefined);
     await sleep(4_000); // longer than a step's wait: a resumed page would alert again by now
     const now = allAlerts(alarm);
     if (JSON.stringify(now) !== JSON.stringify(atCancel)) failures.push(`${label}: alerts at the cancel ${atCancel}, now ${now}`);

@@ -214,6 +214,30 @@ describe('twilio-page: each cancel msg ends exactly once', { timeout: 90_000 }, 
     },
   );
 
+  it('the cancel msg ends only once its page is stored as ended (writes visible 150 ms after they are made)', async () => {
+    lag.ms = 150;
+    const got = await load('lagging');
+    await running();
+    await sleep(400); // the step's Sid stored
+    const store = lagging.at(-1)!;
+    const records = () => Object.values(store.data).flatMap((scope) => Object.values(scope)) as Array<{ ended?: number }>;
+    assert.equal(records().length, 1);
+    let atEnd: Array<{ ended?: number }> | undefined;
+    const node = helper.getNode('page') as any;
+    const complete = node._complete;
+    node._complete = (m: any, err: any) => {
+      if (m?.mark === 'c') atEnd = records();
+      complete(m, err);
+    };
+    helper.getNode('page').receive(cancel('c'));
+    await untilTicking(time.clock, () => ends(got, 'c') === 1, 'the cancel ends', 5);
+    assert.ok(atEnd, 'seen');
+    assert.ok(
+      atEnd.every((r) => r.ended === 2),
+      `as the cancel ended, the store held ${JSON.stringify(atEnd.map((r) => r.ended))}`,
+    );
+  });
+
   it('two cancels at once for one alarm: each ends once, the page once, the all clear once', async () => {
     const got = await load();
     await running();
