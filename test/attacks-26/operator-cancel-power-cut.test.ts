@@ -32,7 +32,7 @@ return null;`,
   wires: [],
 });
 
-function flows(simulatorUrl: string): object[] {
+function flows(simulatorUrl: string, stateIn = ''): object[] {
   return [
     { id: 'tab', type: 'tab', label: 't' },
     {
@@ -91,6 +91,7 @@ return [msg, reply];`,
         { action: 'call', wait: 2 },
       ],
       rounds: 20,
+      stateIn,
       wires: [['acked'], ['exhausted'], ['cancelled']],
     },
     recorder('acked', 'acked'),
@@ -214,6 +215,68 @@ describe('twilio-page: a cancel through a power cut', { timeout: 300_000 }, () =
       red = await restartRed(stopped, settings);
       await afterRestart(alarm, atCancel, failures, 'SIGTERM at the cancel');
       assert.deepEqual(failures, []);
+    },
+  );
+});
+
+describe('twilio-page: a cancel through a power cut, pages kept in a file context store', { timeout: 120_000 }, () => {
+  const simulator = new TwilioSimulator({
+    accounts: [DEMO_ACCOUNT],
+    people: Object.fromEntries(CONTACTS.map((n) => [n, { message: 'delivered' as const, call: 'no-answer' as const }])),
+  });
+  let dir: string;
+  let red: RedProcess | undefined;
+  before(async () => {
+    await simulator.start();
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'attack-26-cancel-file-'));
+  });
+  after(async () => {
+    await red?.stop();
+    await simulator.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const texts = (start: string) => [...simulator.messages.values()].filter((m) => String(m.body).startsWith(start)).length;
+
+  it(
+    'after the complete node heard the cancel, a kill -9 does not resume the page',
+    {
+      todo:
+        'finding: the help (1b98f8f) says that once the cancel msg ends a power cut no longer undoes it, and that a page ' +
+        'survives a crash in "a persistent context store"; with Keep pages in = a localfilesystem context store (cached, ' +
+        'written every flushInterval) the cancel msg ends when the cache took the write, so a kill -9 before the next ' +
+        'flush resumes the cancelled page: its contacts are alerted again, and no all clear follows',
+    },
+    async () => {
+      const logFile = path.join(dir, 'ended.log');
+      const settings =
+        `functionGlobalContext: { fs: require('fs'), logFile: ${JSON.stringify(logFile)} },` +
+        `contextStorage: { default: { module: 'memory' }, file: { module: 'localfilesystem', config: { flushInterval: 2 } } },`;
+      red = await startRed(flows(simulator.url, 'context:file'), CREDENTIALS, settings);
+      const post = async (what: string) => {
+        const res = await fetch(`${red!.url}/${what}`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({ alarm: 'cellar' }),
+        });
+        assert.equal(res.status, 200);
+        await res.body?.cancel();
+      };
+      await post('page');
+      await until('the first alert', () => texts('Fire in cellar') >= 1);
+      await sleep(2_500); // the running page is flushed to the file
+      await post('cancel');
+      const atCancel = texts('Fire in cellar');
+      await sleep(100);
+      await red.kill();
+      const atKill = texts('Fire in cellar');
+      red = await restartRed(red, settings);
+      await sleep(5_000); // a resumed page alerts again by now (its steps wait 1 and 2 s)
+      const ended = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8').trim().split('\n') : [];
+      assert.deepEqual(
+        { alerts: texts('Fire in cellar'), ended },
+        { alerts: atCancel, ended: ['cancelled cellar'] },
+        `alerts at the kill ${atKill}; all clears ${texts('All clear: cellar')}; ${JSON.stringify([...simulator.messages.values()].map((m) => [m.to, m.body]))}`,
+      );
     },
   );
 });
