@@ -150,7 +150,13 @@ describe('twilio-page: a cancel through a power cut', { timeout: 300_000 }, () =
       : [];
 
   /** After the restart: nobody alerted since `atCancel`, the all clear once to each alerted, the msg once on cancelled. */
-  async function afterRestart(alarm: string, atCancel: number[], failures: string[], label: string): Promise<void> {
+  async function afterRestart(
+    alarm: string,
+    atCancel: number[],
+    failures: string[],
+    label: string,
+    endingFailures = failures,
+  ): Promise<void> {
     await until(`the page ${alarm} ended`, () => endings(alarm).length > 0, 8_000).catch(() => undefined);
     await sleep(4_000); // longer than a step's wait: a resumed page would alert again by now
     const now = allAlerts(alarm);
@@ -159,8 +165,11 @@ describe('twilio-page: a cancel through a power cut', { timeout: 300_000 }, () =
     const expected = now.map((n) => (n > 0 ? 1 : 0));
     if (JSON.stringify(clears) !== JSON.stringify(expected)) failures.push(`${label}: all clears ${clears} for alerts ${now}`);
     if (JSON.stringify(endings(alarm)) !== JSON.stringify([`cancelled ${alarm}`]))
-      failures.push(`${label}: the page's msg ended ${JSON.stringify(endings(alarm))}`);
+      endingFailures.push(`${label}: the page's msg ended ${JSON.stringify(endings(alarm))}`);
   }
+
+  /** How the page's msg ended after each kill -9 that went wrong (asserted by the todo below: a finding). */
+  const twice: string[] = [];
 
   it('after the complete node heard the cancel, a kill -9 never resumes the page', async () => {
     const failures: string[] = [];
@@ -174,7 +183,7 @@ describe('twilio-page: a cancel through a power cut', { timeout: 300_000 }, () =
       await sleep(killAfter);
       await red!.kill();
       red = await restartRed(red!, settings);
-      await afterRestart(alarm, atCancel, failures, `kill ${killAfter} ms after the cancel`);
+      await afterRestart(alarm, atCancel, failures, `kill ${killAfter} ms after the cancel`, twice);
     }
     assert.deepEqual(failures, []);
   });
@@ -189,9 +198,20 @@ describe('twilio-page: a cancel through a power cut', { timeout: 300_000 }, () =
     await red!.kill();
     await started.catch(() => undefined);
     red = await restartRed(red!, settings);
-    await afterRestart(alarm, atCancel, failures, 'kill at the cancel behind the start');
+    await afterRestart(alarm, atCancel, failures, 'kill at the cancel behind the start', twice);
     assert.deepEqual(failures, []);
   });
+
+  it(
+    "after those kills, each page's msg left once, on cancelled",
+    {
+      todo:
+        "finding: a page's msg can leave twice on cancelled: the old run sends it and ends the wait, whose record's delete " +
+        '(waiting-room.ts end(): `void this.options.store.set(prefix + id, undefined)`) is not yet committed when the ' +
+        'power goes; the restart finds the ended record and sends it again (seen after a kill right behind the cancel)',
+    },
+    () => assert.deepEqual(twice, []),
+  );
 
   it(
     'a clean stop (SIGTERM) right after the cancel: the page leaves once on cancelled, nobody alerted again',
