@@ -28,6 +28,7 @@ const LONGEST_FILES = [
   'nodes/twilio-in.poll',
   'attacks-24/operator-redis-stall',
   'attacks-24/operator-all-clear',
+  'attacks-26/operator-cancel-power-cut',
   'nodes/twilio-in.replay',
   'conformance/conformance',
   'attacks-22/disk-full',

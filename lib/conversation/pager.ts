@@ -136,7 +136,7 @@ export class Pager {
   /** A msg that starts a page, or joins the one of its alarm. */
   async start(msg: Msg, accepted: AcceptedMessage<Msg>, fields: PageFields): Promise<void> {
     const { waits } = this.options;
-    const alarmId = String(fields.alarmId ?? (msg as { topic?: unknown }).topic ?? '') || 'alarm';
+    const alarmId = alarmText(fields.alarmId ?? (msg as { topic?: unknown }).topic ?? '') || 'alarm';
     // One page per alarm: the same alarm again while it runs is merged into it, not paged twice.
     for (const wait of waits.values())
       if (wait.record.alarmId === alarmId && wait.record.ended === undefined) {
@@ -164,9 +164,10 @@ export class Pager {
    */
   async cancel(alarmId: unknown, cancelTopic: string | undefined): Promise<void> {
     const every = alarmId === undefined || alarmId === '' || (!!cancelTopic && alarmId === cancelTopic);
+    const wanted = every ? '' : alarmText(alarmId);
     const stored: Array<Promise<unknown>> = [];
     for (const wait of [...this.options.waits.values()])
-      if (every || wait.record.alarmId === String(alarmId)) {
+      if (every || wait.record.alarmId === wanted) {
         this.apply(wait.id, { type: 'cancel' });
         // A save that fails ends the page as broken, on the page's own msg; the cancel itself was heard.
         stored.push((this.saved.get(wait.id) ?? Promise.resolve()).catch(() => undefined));
@@ -345,7 +346,9 @@ export class Pager {
     const body = action.type === 'text' ? (intent?.body ?? action.body) : '';
     const committed = this.saved.get(id) ?? Promise.resolve();
     const sent = committed.then(() => {
-      if (this.options.waits.closing || !this.options.waits.get(id)) return undefined;
+      // A page cancelled (or ended) while this step's intent was being stored sends no more alerts.
+      const wait = this.options.waits.get(id);
+      if (this.options.waits.closing || !wait || wait.record.ended !== undefined) return undefined;
       return action.type === 'text' ? this.sendAlertText(action, code, body) : this.placeAlertCall(action);
     });
     const ref = intent && stepRef(id, intent);
@@ -637,6 +640,9 @@ export class Pager {
     this.hangingUp.delete(id);
     const leave = (): void => {
       this.hangingUp.delete(id); // a call that landed after the end was hung up on its own
+      // A closing node's sends go nowhere (Node-RED has taken its flow apart): the page stays stored
+      // as ended, its msg let go by the close, and the next start sends it on its output.
+      if (this.options.waits.closing) return;
       const msg = this.options.waits.message(id) ?? ({ ...page.msg } as Msg);
       (msg as Msg & { page?: PageSummary }).page = summary;
       this.options.waits.emit(id, port, msg);
@@ -677,6 +683,16 @@ export class Pager {
   private warn(err: unknown): void {
     this.options.node.warn(toTwilioNodeError(err, this.options.account.redact).localise(this.options.status.translate).message);
   }
+}
+
+/** An alarm id as text; one that cannot be (an object whose toString throws, a symbol) is refused. */
+function alarmText(value: unknown): string {
+  try {
+    if (typeof value !== 'symbol') return String(value);
+  } catch {
+    // refused below
+  }
+  throw new TwilioNodeError('INVALID_INPUT', text('alarmId'));
 }
 
 /** A step's intent's name in the Sid claims (reconcile.ts): its page (a random id), its time, action and number. */

@@ -412,7 +412,8 @@ export class WaitingRoom<R> {
     }
     this.waits.delete(id);
     this.heldBytes -= wait.bytes;
-    void this.options.store.set(this.options.prefix + id, undefined).catch(() => undefined);
+    // Tracked: a redeploy's close waits for it, so the next node does not restore the wait and end it again.
+    void this.track(this.options.store.set(this.options.prefix + id, undefined)).catch(() => undefined);
     if (wait.accepted) wait.accepted.done(error);
     else if (error) this.options.node.error?.(error, wait.msg ?? (wait.record as { msg?: unknown }).msg);
     return wait;

@@ -64,6 +64,7 @@ module.exports = function registerTwilioPage(RED: NodeAPI): void {
     const account = findAccount(RED, def.account);
     if (!account) status.failed('twilio.status.failed', { code: 'MISSING_INPUT' });
     const readFields = typedFieldsReader(RED, node, def, ['contacts', 'from', 'alarmId']);
+    const readAlarmId = typedFieldsReader(RED, node, def, ['alarmId']);
     const state = nodeState(RED, node, account, def);
     const room = pageRoom(node, state.store, status);
     const health = watchStateHealth(account, state, status);
@@ -75,8 +76,9 @@ module.exports = function registerTwilioPage(RED: NodeAPI): void {
         health.guard(async (msg, accepted) => {
           if (!pager) throw new TwilioNodeError('MISSING_INPUT', text('noAccount'));
           if (!isCancel(msg, def.cancelTopic)) return pager.start(msg, accepted, await readFields(msg));
-          const fields = await readFields(msg).catch(() => ({}) as { alarmId?: unknown });
-          await pager.cancel(fields.alarmId ?? (msg as { topic?: unknown }).topic, def.cancelTopic);
+          // A cancel reads only its alarm id: one that cannot be read cancels nothing (its msg ends with why).
+          const { alarmId } = await readAlarmId(msg);
+          await pager.cancel(alarmId ?? (msg as { topic?: unknown }).topic, def.cancelTopic);
           accepted.done();
         }),
         nodeErrors(account, status).failed,

@@ -190,29 +190,23 @@ describe('twilio-page: each cancel msg ends exactly once', { timeout: 90_000 }, 
     assert.deepEqual(stored, [], 'its record is gone');
   });
 
-  it(
-    'a cancel while the first step is being stored (its intent saved, the text not yet sent): nobody is alerted',
-    {
-      todo:
-        'finding: a step whose intent save is on its way when the cancel comes is sent all the same once that save lands ' +
-        '(pager.ts sendStep(): `committed.then(() => ...)` checks only that the node is not closing and the wait is still ' +
-        "held, and a cancelled page's wait is held until its all clear and msg leave), so the person gets the alert after " +
-        'the cancel, then an all clear',
-    },
-    async () => {
-      const got = await load('slow');
-      slowStore.delayMs = 300;
-      helper.getNode('page').receive(page('p'));
-      await sleep(450); // held (300 ms), its first step's intent on its way to the store (300 ms more)
-      assert.equal(texts(ALICE, 'Smoke'), 0, 'not sent yet');
-      helper.getNode('page').receive(cancel('c'));
-      await untilTicking(time.clock, () => ends(got, 'c') === 1 && ends(got, 'p') === 1, 'both end', 5);
-      slowStore.delayMs = 0;
-      await sleep(300);
-      assert.deepEqual(got.out.cancelled, ['p']);
-      assert.deepEqual([texts(ALICE, 'Smoke'), texts(ALICE, 'All clear')], [0, 0], 'the cancel came before any alert went: none goes');
-    },
-  );
+  // Was a finding of the attack (fixed): a step whose intent save is on its way when the cancel comes is sent all the same
+  // once that save lands (pager.ts sendStep(): `committed.then(() => ...)` checks only that the node is not closing and the
+  // wait is still held, and a cancelled page's wait is held until its all clear and msg leave), so the person gets the alert
+  // after the cancel, then an all clear
+  it('a cancel while the first step is being stored (its intent saved, the text not yet sent): nobody is alerted', async () => {
+    const got = await load('slow');
+    slowStore.delayMs = 300;
+    helper.getNode('page').receive(page('p'));
+    await sleep(450); // held (300 ms), its first step's intent on its way to the store (300 ms more)
+    assert.equal(texts(ALICE, 'Smoke'), 0, 'not sent yet');
+    helper.getNode('page').receive(cancel('c'));
+    await untilTicking(time.clock, () => ends(got, 'c') === 1 && ends(got, 'p') === 1, 'both end', 5);
+    slowStore.delayMs = 0;
+    await sleep(300);
+    assert.deepEqual(got.out.cancelled, ['p']);
+    assert.deepEqual([texts(ALICE, 'Smoke'), texts(ALICE, 'All clear')], [0, 0], 'the cancel came before any alert went: none goes');
+  });
 
   it('the cancel msg ends only once its page is stored as ended (writes visible 150 ms after they are made)', async () => {
     lag.ms = 150;
@@ -252,83 +246,74 @@ describe('twilio-page: each cancel msg ends exactly once', { timeout: 90_000 }, 
     assert.equal(texts(BOB, 'Smoke') + texts(BOB, 'All clear'), 0);
   });
 
-  const REDEPLOY_TODO =
-    'finding: a page that ends while its node closes for a redeploy (a cancel just before it) can leave twice on ' +
-    'cancelled: the old node emits it and ends it, but the delete of its record (waiting-room.ts end(): ' +
-    '`void this.options.store.set(prefix + id, undefined)`) is neither awaited nor tracked by the close, so the new ' +
-    "node's restore can still find the ended record and send it again";
-  it(
-    'pages cancelled at once right before a nodes redeploy (writes that commit 200 ms late): each leaves once, on cancelled',
-    { todo: REDEPLOY_TODO },
-    async () => {
-      lag.ms = 200;
-      const got = await load('lagging');
-      const alarms = ['a0', 'a1', 'a2', 'a3', 'a4', 'a5'];
-      for (const a of alarms) helper.getNode('page').receive(page(a, a));
-      await untilTicking(time.clock, () => texts(ALICE, 'Smoke') === alarms.length, "Alice's alerts", 5);
-      await sleep(600); // their Sids stored
-      helper.getNode('page').receive({ topic: 'cleared', mark: 'c' });
-      await sleep(0);
-      const deployed = helper.setFlows(flow('lagging', 'changed'), 'nodes', credentials());
-      // Real time only (the close budget is on the clock): the store's writes take 200 ms each.
-      await until(() => ends(got, 'c') >= 1, 'the cancel ends', 5_000);
-      await deployed;
-      await until(() => got.out.cancelled.length >= alarms.length, 'the pages leave', 3_000).catch(() => undefined);
-      await sleep(500);
-      assert.equal(ends(got, 'c'), 1);
-      assert.deepEqual(
-        [...got.out.cancelled].sort(),
-        alarms,
-        `each page left once, on cancelled: ${JSON.stringify(got.out)}, ends ${JSON.stringify([...got.ends])}, all clears ${texts(ALICE, 'All clear')}, alerts ${texts(ALICE, 'Smoke')}, stored ${JSON.stringify(lagging.map((l) => l.data))}`,
-      );
-      assert.equal(texts(ALICE, 'All clear'), alarms.length, 'each all clear once');
-    },
-  );
-
-  const FULL_TODO =
-    "finding: a page cancelled just before a full redeploy ends its msg (done) during its node's close, but its msg on " +
-    "the cancelled output is sent while the flow's other nodes are already stopped (Node-RED drops it), and its record " +
-    'is deleted, so the next start does not send it either (pager.ts end(): leave() emits whether or not the room is closing)';
-  for (const how of ['nodes', 'full', 'removed'] as const)
-    it(
-      `a cancel followed at once by ${how === 'removed' ? "the node's removal" : `a ${how} redeploy`}: each msg ends once, the page never resumes`,
-      how === 'full' ? { todo: FULL_TODO } : how === 'nodes' ? { todo: `${REDEPLOY_TODO} (here about 1 run in 7)` } : {},
-      async () => {
-        const got = await load();
-        await running();
-        helper.getNode('page').receive(cancel('c'));
-        await sleep(0);
-        const next = how === 'removed' ? flow().filter((n) => n.id !== 'page') : flow('', 'changed');
-        const deployed = helper.setFlows(next, how === 'removed' ? 'full' : how, credentials());
-        await untilTicking(time.clock, () => ends(got, 'c') >= 1, 'the cancel ends', 5);
-        await deployed;
-        if (how !== 'removed') {
-          if (how === 'full') {
-            // The new helpers and page: what the restored page does goes to the same record.
-            const fresh: Got = { ends: got.ends, out: got.out };
-            hook(fresh);
-          }
-          await untilTicking(time.clock, () => got.out.cancelled.length >= 1, 'the page leaves on cancelled', 5, 3_000).catch(
-            () => undefined,
-          );
-        }
-        await time.clock.advance(120_000);
-        await sleep(300);
-        assert.equal(ends(got, 'c'), 1, `the cancel ended once: ${JSON.stringify(got.ends.get('c'))}`);
-        assert.ok(ends(got, 'p') <= 1, `the page's msg ended at most once: ${JSON.stringify(got.ends.get('p'))}`);
-        if (how !== 'removed')
-          assert.deepEqual(
-            got.out.cancelled,
-            ['p'],
-            `the page left once, on cancelled: all clears ${texts(ALICE, 'All clear')}, ends ${JSON.stringify([...got.ends])}`,
-          );
-        assert.deepEqual([got.out.acknowledged, got.out.exhausted], [[], []]);
-        assert.equal(texts(ALICE, 'Smoke'), 1, 'Alice was not alerted again');
-        assert.equal(texts(BOB, 'Smoke'), 0, 'the page never went on to Bob');
-        assert.ok(texts(ALICE, 'All clear') <= 1, 'the all clear at most once');
-        if (how !== 'removed') assert.equal(texts(ALICE, 'All clear'), 1, 'the all clear once');
-      },
+  // Was a finding of the attack (fixed: the close now waits for that delete): a page that ends while
+  // its node closes for a redeploy (a cancel just before it) could leave twice on cancelled: the old
+  // node emitted it and ended it, but the delete of its record was neither awaited nor tracked by the
+  // close, so the new node's restore could still find the ended record and send it again.
+  it('pages cancelled at once right before a nodes redeploy (writes that commit 200 ms late): each leaves once, on cancelled', async () => {
+    lag.ms = 200;
+    const got = await load('lagging');
+    const alarms = ['a0', 'a1', 'a2', 'a3', 'a4', 'a5'];
+    for (const a of alarms) helper.getNode('page').receive(page(a, a));
+    await untilTicking(time.clock, () => texts(ALICE, 'Smoke') === alarms.length, "Alice's alerts", 5);
+    await sleep(600); // their Sids stored
+    helper.getNode('page').receive({ topic: 'cleared', mark: 'c' });
+    await sleep(0);
+    const deployed = helper.setFlows(flow('lagging', 'changed'), 'nodes', credentials());
+    // Real time only (the close budget is on the clock): the store's writes take 200 ms each.
+    await until(() => ends(got, 'c') >= 1, 'the cancel ends', 5_000);
+    await deployed;
+    await until(() => got.out.cancelled.length >= alarms.length, 'the pages leave', 3_000).catch(() => undefined);
+    await sleep(500);
+    assert.equal(ends(got, 'c'), 1);
+    assert.deepEqual(
+      [...got.out.cancelled].sort(),
+      alarms,
+      `each page left once, on cancelled: ${JSON.stringify(got.out)}, ends ${JSON.stringify([...got.ends])}, all clears ${texts(ALICE, 'All clear')}, alerts ${texts(ALICE, 'Smoke')}, stored ${JSON.stringify(lagging.map((l) => l.data))}`,
     );
+    assert.equal(texts(ALICE, 'All clear'), alarms.length, 'each all clear once');
+  });
+
+  // Was a finding of the attack (fixed: a closing node leaves the ended page stored, and the next start
+  // sends it): a page cancelled just before a full redeploy ended its msg (done) during its node's
+  // close, but its msg on the cancelled output was sent while the flow's other nodes were already
+  // stopped (Node-RED drops it), and its record was deleted, so the next start did not send it either.
+  for (const how of ['nodes', 'full', 'removed'] as const)
+    it(`a cancel followed at once by ${how === 'removed' ? "the node's removal" : `a ${how} redeploy`}: each msg ends once, the page never resumes`, async () => {
+      const got = await load();
+      await running();
+      helper.getNode('page').receive(cancel('c'));
+      await sleep(0);
+      const next = how === 'removed' ? flow().filter((n) => n.id !== 'page') : flow('', 'changed');
+      const deployed = helper.setFlows(next, how === 'removed' ? 'full' : how, credentials());
+      await untilTicking(time.clock, () => ends(got, 'c') >= 1, 'the cancel ends', 5);
+      await deployed;
+      if (how !== 'removed') {
+        if (how === 'full') {
+          // The new helpers and page: what the restored page does goes to the same record.
+          const fresh: Got = { ends: got.ends, out: got.out };
+          hook(fresh);
+        }
+        await untilTicking(time.clock, () => got.out.cancelled.length >= 1, 'the page leaves on cancelled', 5, 3_000).catch(
+          () => undefined,
+        );
+      }
+      await time.clock.advance(120_000);
+      await sleep(300);
+      assert.equal(ends(got, 'c'), 1, `the cancel ended once: ${JSON.stringify(got.ends.get('c'))}`);
+      assert.ok(ends(got, 'p') <= 1, `the page's msg ended at most once: ${JSON.stringify(got.ends.get('p'))}`);
+      if (how !== 'removed')
+        assert.deepEqual(
+          got.out.cancelled,
+          ['p'],
+          `the page left once, on cancelled: all clears ${texts(ALICE, 'All clear')}, ends ${JSON.stringify([...got.ends])}`,
+        );
+      assert.deepEqual([got.out.acknowledged, got.out.exhausted], [[], []]);
+      assert.equal(texts(ALICE, 'Smoke'), 1, 'Alice was not alerted again');
+      assert.equal(texts(BOB, 'Smoke'), 0, 'the page never went on to Bob');
+      assert.ok(texts(ALICE, 'All clear') <= 1, 'the all clear at most once');
+      if (how !== 'removed') assert.equal(texts(ALICE, 'All clear'), 1, 'the all clear once');
+    });
 
   it('a cancel while the store refuses writes: the page ends once, the cancel once, nobody alerted again', async () => {
     const got = await load('refusing');
@@ -403,42 +388,31 @@ describe('twilio-page: each cancel msg ends exactly once', { timeout: 90_000 }, 
     assert.equal(texts(ALICE, 'All clear'), 1);
   });
 
-  it(
-    'a cancel whose alarm id cannot be read (its JSONata fails) cancels nothing and ends with an error',
-    {
-      todo:
-        "finding: twilio-page.ts reads a cancel's fields with `.catch(() => ({}))`, so a cancel whose alarm id expression fails " +
-        'falls back to msg.topic; without a topic that is "no alarm id": EVERY running page is cancelled (here alarm 7 ' +
-        'too, by a malformed cancel meant for another alarm), and the cancel msg ends as if it went well',
-    },
-    async () => {
-      const got = await load('', { alarmId: '$string($number(id))', alarmIdType: 'jsonata' });
-      helper.getNode('page').receive({ id: '5', payload: 'kitchen', mark: 'p5' });
-      await untilTicking(time.clock, () => texts(ALICE, 'Smoke') === 1, "Alice's first alert", 5);
-      helper.getNode('page').receive({ id: '7', payload: 'hall', mark: 'p7' });
-      await untilTicking(time.clock, () => texts(ALICE, 'Smoke') === 2, "Alice's second alert", 5);
-      await sleep(100);
-      helper.getNode('page').receive({ cancel: true, id: 'five', mark: 'c' });
-      await untilTicking(time.clock, () => ends(got, 'c') === 1, 'the cancel ends', 5);
-      await sleep(300);
-      assert.deepEqual(got.out.cancelled, [], `no page cancelled by a cancel whose id could not be read: ${JSON.stringify(got.out)}`);
-      assert.equal(got.ends.get('c')?.[0], 'INVALID_INPUT', `the cancel ends with an error: ${JSON.stringify(got.ends.get('c'))}`);
-    },
-  );
+  // Was a finding of the attack (fixed): twilio-page.ts reads a cancel's fields with `.catch(() => ({}))`, so a cancel whose
+  // alarm id expression fails falls back to msg.topic; without a topic that is "no alarm id": EVERY running page is
+  // cancelled (here alarm 7 too, by a malformed cancel meant for another alarm), and the cancel msg ends as if it went well
+  it('a cancel whose alarm id cannot be read (its JSONata fails) cancels nothing and ends with an error', async () => {
+    const got = await load('', { alarmId: '$string($number(id))', alarmIdType: 'jsonata' });
+    helper.getNode('page').receive({ id: '5', payload: 'kitchen', mark: 'p5' });
+    await untilTicking(time.clock, () => texts(ALICE, 'Smoke') === 1, "Alice's first alert", 5);
+    helper.getNode('page').receive({ id: '7', payload: 'hall', mark: 'p7' });
+    await untilTicking(time.clock, () => texts(ALICE, 'Smoke') === 2, "Alice's second alert", 5);
+    await sleep(100);
+    helper.getNode('page').receive({ cancel: true, id: 'five', mark: 'c' });
+    await untilTicking(time.clock, () => ends(got, 'c') === 1, 'the cancel ends', 5);
+    await sleep(300);
+    assert.deepEqual(got.out.cancelled, [], `no page cancelled by a cancel whose id could not be read: ${JSON.stringify(got.out)}`);
+    assert.equal(got.ends.get('c')?.[0], 'INVALID_INPUT', `the cancel ends with an error: ${JSON.stringify(got.ends.get('c'))}`);
+  });
 
-  it(
-    'a cancel whose alarm id cannot become text ends as INVALID_INPUT',
-    {
-      todo:
-        'finding (minor): pager.ts cancel() compares `String(alarmId)`, which throws for an object without a usable toString ' +
-        '(Object.create(null), {toString: 5}); the cancel then ends once, but as UNKNOWN_ERROR, where a bad alarm id is INVALID_INPUT',
-    },
-    async () => {
-      const got = await load();
-      await running();
-      helper.getNode('page').receive(cancel('h', Object.create(null)));
-      await untilTicking(time.clock, () => ends(got, 'h') === 1, 'the cancel ends', 5);
-      assert.deepEqual(got.ends.get('h'), ['INVALID_INPUT']);
-    },
-  );
+  // Was a finding of the attack (fixed): pager.ts cancel() compares `String(alarmId)`, which throws for an object without a
+  // usable toString (Object.create(null), {toString: 5}); the cancel then ends once, but as UNKNOWN_ERROR, where a bad alarm
+  // id is INVALID_INPUT
+  it('a cancel whose alarm id cannot become text ends as INVALID_INPUT', async () => {
+    const got = await load();
+    await running();
+    helper.getNode('page').receive(cancel('h', Object.create(null)));
+    await untilTicking(time.clock, () => ends(got, 'h') === 1, 'the cancel ends', 5);
+    assert.deepEqual(got.ends.get('h'), ['INVALID_INPUT']);
+  });
 });
