@@ -10,9 +10,16 @@
 import crypto from 'node:crypto';
 import type { Node, NodeAPI } from 'node-red';
 import type { Lease, StateEngine } from '../state/engine';
+import { Timer, systemClock } from '../core/clock';
 import { TwilioNodeError } from '../core/errors';
 import { text } from '../core/texts';
 import { KeyValueStore, contextStore, forgetNodeState, nodeStateStore } from '../node-red/context';
+
+/**
+ * How long a removed node's close waits for its state to be deleted: after the room's close budget
+ * (12 s), within Node-RED's own 15 s for a node's close.
+ */
+const FORGET_BUDGET_MS = 2_000;
 
 /** How many keys one scan reads: a node's waits are read in pages, never all at once. */
 const SCAN_PAGE = 500;
@@ -145,8 +152,15 @@ export function nodeState(RED: NodeAPI, node: Node, account: StateOwner | undefi
   return {
     store,
     durable: engine.guarantees.durable,
-    forget: async () => {
-      for (const key of await store.keys()) await store.set(key, undefined);
+    forget: () => {
+      const all = (async () => {
+        for (const key of await store.keys()) await store.set(key, undefined);
+      })();
+      // Redis stalled: the close goes on after the budget, and the deletes when Redis answers again.
+      all.catch(() => undefined);
+      let timer: Timer | undefined;
+      const budget = new Promise<void>((resolve) => (timer = systemClock.setTimeout(resolve, FORGET_BUDGET_MS)));
+      return Promise.race([all, budget]).finally(() => systemClock.clearTimeout(timer));
     },
     moved,
   };
