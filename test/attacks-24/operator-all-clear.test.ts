@@ -13,93 +13,23 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DEMO_ACCOUNT, TwilioSimulator } from '../../simulator/server';
 import { eventually, sleep } from '../support/assertions';
-import { CREDENTIALS } from '../support/flows';
+import { CREDENTIALS, pageCancelFlow, recorderSettings } from '../support/flows';
 import { RedProcess, restartRed, startRed } from '../support/red-process';
 
-const FROM = '+15017122661';
 const CONTACTS = Array.from({ length: 6 }, (_, i) => `+1555555${3700 + i}`);
 
 /** eventually(), with this file's longer patience (whole Node-RED processes restart in it). */
 const until = <T>(what: string, check: () => T | undefined | false, ms = 40_000): Promise<T> => eventually(what, check, ms);
 
-const recorder = (id: string, what: string) => ({
-  id,
-  type: 'function',
-  z: 'tab',
-  func: `global.get('fs').appendFileSync(global.get('logFile'), '${what} ' + msg.topic + ' ' + (msg.error ? msg.error.code : '-') + '\\n');
-return null;`,
-  outputs: 0,
-  wires: [],
-});
-
-function flows(simulatorUrl: string): object[] {
-  const entry = (id: string, url: string, func: string) => [
-    { id: `${id}-in`, type: 'http in', z: 'tab', url, method: 'post', wires: [[`${id}-prep`]] },
-    {
-      id: `${id}-prep`,
-      type: 'function',
-      z: 'tab',
-      func: `${func}
-const reply = { req: msg.req, res: msg.res, payload: 'ok', statusCode: 200 };
-delete msg.req; delete msg.res;
-return [msg, reply];`,
-      outputs: 2,
-      wires: [['page'], ['reply']],
-    },
-  ];
-  return [
-    { id: 'tab', type: 'tab', label: 't' },
-    {
-      id: 'account',
-      type: 'twilio-config',
-      name: 'a',
-      authMode: 'authToken',
-      region: '',
-      edge: '',
-      defaultFrom: FROM,
-      baseUrl: simulatorUrl,
-    },
-    ...entry('start', '/page', `msg.topic = msg.payload.alarm;`),
-    // The cancel is answered when twilio-page ends its msg: from then on a power cut still cancels.
-    { id: 'cancel-in', type: 'http in', z: 'tab', url: '/cancel', method: 'post', wires: [['cancel-prep']] },
-    {
-      id: 'cancel-prep',
-      type: 'function',
-      z: 'tab',
-      func: `msg.topic = msg.payload.alarm; msg.cancel = true; return msg;`,
-      outputs: 1,
-      wires: [['page']],
-    },
-    { id: 'cancel-ended', type: 'complete', z: 'tab', scope: ['page'], uncaught: false, wires: [['cancel-reply']] },
-    {
-      id: 'cancel-reply',
-      type: 'function',
-      z: 'tab',
-      func: `if (!msg.cancel || !msg.res) return null; msg.payload = 'ok'; msg.statusCode = 200; return msg;`,
-      outputs: 1,
-      wires: [['reply']],
-    },
-    { id: 'reply', type: 'http response', z: 'tab', wires: [] },
-    {
-      id: 'page',
-      type: 'twilio-page',
-      z: 'tab',
-      account: 'account',
-      contacts: CONTACTS.map((n, i) => `P${i} ${n}`).join('\n'),
-      contactsType: 'str',
-      alert: 'Fire in {{topic}}',
-      allClear: 'All clear: {{topic}}',
-      steps: [{ action: 'text', wait: 1 }],
-      rounds: 20,
-      wires: [['acked'], ['exhausted'], ['cancelled']],
-    },
-    recorder('acked', 'acked'),
-    recorder('exhausted', 'exhausted'),
-    recorder('cancelled', 'cancelled'),
-    { id: 'catcher', type: 'catch', z: 'tab', scope: ['page'], uncaught: false, wires: [['caught']] },
-    recorder('caught', 'error'),
-  ];
-}
+const flows = (simulatorUrl: string): object[] =>
+  pageCancelFlow(simulatorUrl, {
+    contacts: CONTACTS.map((n, i) => `P${i} ${n}`).join('\n'),
+    contactsType: 'str',
+    alert: 'Fire in {{topic}}',
+    allClear: 'All clear: {{topic}}',
+    steps: [{ action: 'text', wait: 1 }],
+    rounds: 20,
+  });
 
 describe('all-clear texts through a power cut', { timeout: 300_000 }, () => {
   const simulator = new TwilioSimulator({
@@ -130,7 +60,7 @@ describe('all-clear texts through a power cut', { timeout: 300_000 }, () => {
 
   it('gives each person alerted the all clear once, and ends the msg once, whenever the power is cut', async () => {
     const logFile = path.join(dir, 'ended.log');
-    const settings = `functionGlobalContext: { fs: require('fs'), logFile: ${JSON.stringify(logFile)} },`;
+    const settings = recorderSettings({ logFile });
     red = await startRed(flows(simulator.url), CREDENTIALS, settings);
     const texts = (body: string, to: string) =>
       [...simulator.messages.values()].filter((m) => String(m.body).startsWith(body) && m.to === to).length;

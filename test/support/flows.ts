@@ -110,6 +110,43 @@ return [msg, reply];`,
 }
 
 /**
+ * twilio-page `page` (its settings `page`) behind two POSTs: /page {alarm} starts a page for the alarm
+ * (answered at once); /cancel {alarm} cancels it, answered once twilio-page ended the cancel msg (a
+ * complete node: from then on a power cut still cancels). Each output, and each error a Catch hears,
+ * is appended as "<acked|exhausted|cancelled|error> <alarm> …" to recorderSettings' log file.
+ */
+export function pageCancelFlow(baseUrl: string, page: Record<string, unknown>): object[] {
+  const detail = "msg.error ? msg.error.code : '-'";
+  return [
+    TAB,
+    accountConfig(baseUrl),
+    ...httpTrigger('/page', 'msg.topic = msg.payload.alarm;', 'page'),
+    { id: 'cancel-in', type: 'http in', z: 'tab', url: '/cancel', method: 'post', wires: [['cancel-prep']] },
+    {
+      id: 'cancel-prep',
+      type: 'function',
+      z: 'tab',
+      func: 'msg.topic = msg.payload.alarm; msg.cancel = true; return msg;',
+      outputs: 1,
+      wires: [['page']],
+    },
+    { id: 'cancel-ended', type: 'complete', z: 'tab', scope: ['page'], uncaught: false, wires: [['cancel-reply']] },
+    {
+      id: 'cancel-reply',
+      type: 'function',
+      z: 'tab',
+      func: "if (!msg.cancel || !msg.res) return null; msg.payload = 'ok'; msg.statusCode = 200; return msg;",
+      outputs: 1,
+      wires: [['reply']],
+    },
+    { id: 'page', type: 'twilio-page', z: 'tab', account: 'account', ...page, wires: [['acked'], ['exhausted'], ['cancelled']] },
+    ...['acked', 'exhausted', 'cancelled'].map((output) => recorder(output, output, detail, 'msg.topic')),
+    { id: 'catcher', type: 'catch', z: 'tab', scope: ['page'], uncaught: false, wires: [['caught']] },
+    recorder('caught', 'error', detail, 'msg.topic'),
+  ];
+}
+
+/**
  * POST /go (answered 200 at once) → `prep` (a function's code: sets msg.id and what the send reads,
  * by default msg.to and msg.text) → twilio-send `send` "wait for the outcome" with a failure output →
  * the ending recorders. `account` and `send` add to or override the account's and the send's settings.
