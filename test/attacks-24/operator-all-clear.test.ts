@@ -13,7 +13,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DEMO_ACCOUNT, TwilioSimulator } from '../../simulator/server';
 import { eventually, sleep } from '../support/assertions';
-import { CREDENTIALS, pageCancelFlow, recorderSettings } from '../support/flows';
+import { CREDENTIALS, pageCancelFlow, postJson, recorderSettings } from '../support/flows';
 import { RedProcess, restartRed, startRed } from '../support/red-process';
 
 const CONTACTS = Array.from({ length: 6 }, (_, i) => `+1555555${3700 + i}`);
@@ -48,15 +48,7 @@ describe('all-clear texts through a power cut', { timeout: 300_000 }, () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  const post = async (what: string, alarm: string) => {
-    const res = await fetch(`${red!.url}/${what}`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ alarm }),
-    });
-    assert.equal(res.status, 200);
-    await res.body?.cancel();
-  };
+  const post = (what: string, alarm: string) => postJson(`${red!.url}/${what}`, { alarm });
 
   it('gives each person alerted the all clear once, and ends the msg once, whenever the power is cut', async () => {
     const logFile = path.join(dir, 'ended.log');

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DEMO_ACCOUNT, TwilioSimulator } from '../../simulator/server';
 import { eventually, sleep } from '../support/assertions';
-import { CREDENTIALS, endings, pageCancelFlow, recorderSettings } from '../support/flows';
+import { CREDENTIALS, endings, pageCancelFlow, postJson, recorderSettings } from '../support/flows';
 import { RedProcess, restartRed, startRed } from '../support/red-process';
 
 const CONTACTS = ['+15555553801', '+15555553802'];
@@ -58,15 +58,7 @@ describe('twilio-page: a cancel through a power cut', { timeout: 300_000 }, () =
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  const post = async (what: string, alarm: string) => {
-    const res = await fetch(`${red!.url}/${what}`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ alarm }),
-    });
-    assert.equal(res.status, 200);
-    await res.body?.cancel();
-  };
+  const post = (what: string, alarm: string) => postJson(`${red!.url}/${what}`, { alarm });
   /** The alerts of an alarm (texts and calls) to `to`. */
   const alerts = (alarm: string, to: string) =>
     [...simulator.messages.values()].filter((m) => m.to === to && String(m.body).startsWith(`Fire in ${alarm} `)).length +
@@ -191,15 +183,7 @@ describe('twilio-page: a cancel through a power cut, pages kept in a file contex
       `contextStorage: { default: { module: 'memory' }, file: { module: 'localfilesystem', config: { flushInterval: 2 } } },`,
     );
     red = await startRed(flows(simulator.url, 'context:file'), CREDENTIALS, settings);
-    const post = async (what: string) => {
-      const res = await fetch(`${red!.url}/${what}`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ alarm: 'cellar' }),
-      });
-      assert.equal(res.status, 200);
-      await res.body?.cancel();
-    };
+    const post = (what: string) => postJson(`${red!.url}/${what}`, { alarm: 'cellar' });
     await post('page');
     await until('the first alert', () => texts('Fire in cellar') >= 1);
     await sleep(2_500); // the running page is flushed to the file
