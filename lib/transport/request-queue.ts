@@ -69,7 +69,8 @@ export interface RetryPolicy {
  * decide that a literal's objects outlive young-generation collections (a burst's first requests
  * all wait at once when the first full collection comes) and from then on allocate them in the old
  * generation, where each pulls what it refers to (its promise, and so the answer) along with it,
- * to stay as garbage until the next full collection. Instances of a class are never allocated there.
+ * to stay as garbage until the next full collection. V8 makes that decision per literal (its
+ * allocation site); instances of a class are not pretenured that way.
  */
 class Job {
   attempts = 0;
