@@ -210,23 +210,38 @@ function rebuildParsedBody(req: DeferredRequest): string {
  * Tells a client its body was refused (or, for a 415, never read) and closes the connection: the rest of an oversized or slow
  * body is not read, and the socket is not kept for another request.
  */
-export function refuseBody(req: Request, res: Response, error: BodyReadError): void {
+export function refuseBody(req: Request, res: Response, error: BodyReadError, clock: Clock = systemClock): void {
   if (error.status === 0 || res.headersSent || res.writableEnded) {
     if (!req.socket.destroyed && error.status === 0) req.socket.destroy();
     return;
   }
-  res.set('Connection', 'close');
+  closeAfterAnswer(req, res, clock);
   res.status(error.status).type('text/plain').send(STATUS_TEXT[error.status]);
-  // The client may still be sending. Closing with its bytes unread would reset the connection, and a
-  // reset can take the answer with it before the client reads it: what still comes is read and
-  // dropped for a moment (REFUSED_LINGER_MS at most, whatever it sends), then the socket goes.
-  res.once('finish', () => {
-    req.resume();
-    const socket = req.socket;
-    const timer = systemClock.setTimeout(() => socket.destroy(), REFUSED_LINGER_MS);
-    socket.once('close', () => systemClock.clearTimeout(timer));
-  });
 }
 
-/** How long a refused body is read and dropped after the answer, so that the answer reaches the client. */
-const REFUSED_LINGER_MS = 1_000;
+/** How long a refused client may go on sending after its answer, read and dropped, before its connection goes. */
+export const REFUSED_LINGER_MS = 1_000;
+
+/**
+ * Marks an answer to a request whose body was not read (or not all of it) as the connection's last,
+ * and lets the connection close the way that answer still reaches the client: Node ends a
+ * `Connection: close` answer with `socket.destroySoon()`, which destroys the socket the moment the
+ * answer is written. A client still sending then meets a closed socket, the kernel resets the
+ * connection, and a reset can take the answer with it before the client reads it. So this socket's
+ * destroySoon half-closes instead: our side ends after the answer, what the client still sends is
+ * read and dropped, and the socket goes when the client ends its side or after REFUSED_LINGER_MS,
+ * whatever it sends meanwhile.
+ */
+export function closeAfterAnswer(req: Request, res: Response, clock: Clock = systemClock): void {
+  res.set('Connection', 'close');
+  req.resume(); // the body's bytes are pulled off the wire and dropped, never buffered
+  const socket = req.socket;
+  if (socket.destroyed) return;
+  socket.destroySoon = () => {
+    const timer = clock.setTimeout(() => socket.destroy(), REFUSED_LINGER_MS);
+    socket.once('close', () => clock.clearTimeout(timer));
+    socket.once('end', () => socket.destroy());
+    socket.on('error', () => undefined); // a client that resets a refused connection is no news
+    socket.end();
+  };
+}

@@ -16,7 +16,7 @@ import { CallLiveness } from './call-liveness';
 import { handedOn, heardFirst } from './heard';
 import { InboundHub, eventIdentity, inboundHubFor } from './hub';
 import { InboundMsg, ReceiverCallbacks, inboundEvent, receiveInbound } from './inbound-message';
-import { BodyReadError, readWebhookBody, refuseBody } from './route';
+import { BodyReadError, closeAfterAnswer, readWebhookBody, refuseBody } from './route';
 import {
   WEBHOOK_LIMITS,
   acceptedHost,
@@ -168,14 +168,21 @@ export class WebhookReceiver {
     // A proto that is not http or https would be part of the URL the signature is checked against:
     // refused before anything is built from it (see requestProto).
     if (settings.validate && !options.publicBaseUrl && !requestProto(request, options))
-      return this.reject(res, 'twilio-in.warnings.unknownProto', { proto: String(req.headers['x-forwarded-proto']).slice(0, 100) }, false);
+      return this.reject(
+        req,
+        res,
+        'twilio-in.warnings.unknownProto',
+        { proto: String(req.headers['x-forwarded-proto']).slice(0, 100) },
+        false,
+      );
     // What can be refused without the body is refused before a byte of it is read.
-    if (settings.validate && !account.canValidateWebhooks()) return this.reject(res, 'twilio-in.warnings.noToken', { url: url() }, false);
-    if (settings.validate && !signature) return this.reject(res, 'twilio-in.warnings.missingSignature', { url: url() }, false);
+    if (settings.validate && !account.canValidateWebhooks())
+      return this.reject(req, res, 'twilio-in.warnings.noToken', { url: url() }, false);
+    if (settings.validate && !signature) return this.reject(req, res, 'twilio-in.warnings.missingSignature', { url: url() }, false);
     // Without a public URL the signed URL is built from the host the request names: only ours may be.
     const host = requestHost(request, options);
     if (settings.validate && !options.publicBaseUrl && !acceptedHost(host, settings.hosts?.() ?? [], undefined, this.ports(req)))
-      return this.reject(res, 'twilio-in.warnings.unknownHost', { host }, false);
+      return this.reject(req, res, 'twilio-in.warnings.unknownHost', { host }, false);
     let body: Body;
     try {
       body = await this.readBody(req);
@@ -183,10 +190,10 @@ export class WebhookReceiver {
       if (!(err instanceof BodyReadError)) throw err;
       if (err.status !== 0) this.warnThrottled('twilio-in.warnings.badBody', { reason: err.reason, status: err.status });
       if (err.status !== 0) account.activity?.refused(err.status);
-      return refuseBody(req, res, err);
+      return refuseBody(req, res, err, this.clock);
     }
     if (settings.validate && account.validateWebhook(signature, url(), body) !== true)
-      return this.reject(res, 'twilio-in.warnings.invalidSignature', { url: url() }, true);
+      return this.reject(req, res, 'twilio-in.warnings.invalidSignature', { url: url() }, true);
     // Read only once Twilio's signature holds; every text passes the account's masking before anyone
     // reads it (a polled one did as the account's answer).
     const value = maskTexts(body.kind === 'json' ? jsonValue(body.raw) : body.params, account.redact);
@@ -260,11 +267,11 @@ export class WebhookReceiver {
     return ports;
   }
 
-  private reject(res: Response, warning: string, subs: Record<string, string>, bodyRead: boolean): void {
+  private reject(req: Request, res: Response, warning: string, subs: Record<string, string>, bodyRead: boolean): void {
     this.warnThrottled(warning, subs);
     this.account?.activity?.refused(403);
     this.callbacks.status.failed('twilio-in.status.rejected');
-    if (!bodyRead) res.set('Connection', 'close'); // the unread body is not worth reading for another request
+    if (!bodyRead) closeAfterAnswer(req, res, this.clock); // the unread body is not worth reading for another request
     answer(res, 403, 'Forbidden: invalid Twilio signature', 'text/plain');
   }
 

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import express from 'express';
 import { ManualClock } from '../../../lib/core/clock';
@@ -24,6 +24,7 @@ import {
 } from '../../../lib/inbound/webhook-receiver';
 import type { KeyValueStore } from '../../../lib/node-red/context';
 import { EmbeddedStateEngine } from '../../../lib/state/embedded';
+import { REFUSED_LINGER_MS } from '../../../lib/inbound/route';
 import { EMPTY_TWIML } from '../../../lib/twilio/twiml';
 import { standInState } from './stand-in-state';
 
@@ -82,10 +83,12 @@ describe('WebhookReceiver', () => {
   let server: http.Server;
   let base = '';
   let current: WebhookReceiver | undefined;
+  const serverSockets: net.Socket[] = [];
   before(async () => {
     const app = express();
     app.post('/hook', (req, res) => void current?.handle(req, res));
     server = http.createServer(app);
+    server.on('connection', (socket) => serverSockets.push(socket));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
@@ -380,6 +383,124 @@ describe('WebhookReceiver', () => {
     assert.deepEqual(heard, []);
     assert.equal(inboundHubFor(account!).sources, 0);
     assert.equal(got.statuses[0], 'yellow twilio-in.status.unchecked');
+  });
+
+  /**
+   * A raw client that sends `head` and `body`, reads the whole answer, then goes on sending `after`
+   * (a client that does not stop at a refusal) and ends its side unless `staySilent`. Resolves with
+   * the answer, the client's socket error if any, and the server's socket for that connection.
+   */
+  async function sendOnAfterAnswer(head: string, body: Buffer[], after: Buffer[], staySilent = false) {
+    const { port } = server.address() as AddressInfo;
+    const client = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    await new Promise((resolve) => client.once('connect', resolve));
+    const serverSocket = serverSockets.at(-1)!;
+    let text = '';
+    let error: string | undefined;
+    client.on('error', (err: NodeJS.ErrnoException) => (error = err.code));
+    const answered = new Promise<void>((resolve) =>
+      client.on('data', (chunk) => {
+        text += chunk.toString();
+        const [header, rest = ''] = text.split('\r\n\r\n');
+        const length = Number(/content-length: *(\d+)/i.exec(header)?.[1] ?? NaN);
+        if (Buffer.byteLength(rest) >= length) resolve();
+      }),
+    );
+    client.write(head);
+    for (const part of body) client.write(part);
+    await answered;
+    for (const part of after) client.write(part);
+    if (staySilent) await new Promise<void>((resolve) => client.write('', () => resolve()));
+    else client.end();
+    return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1]), text, client, serverSocket, error: () => error };
+  }
+  const closed = (socket: net.Socket) =>
+    new Promise<void>((resolve) => (socket.destroyed ? resolve() : socket.once('close', () => resolve())));
+  const chunk = (bytes: number) => {
+    const part = Buffer.alloc(bytes, 'a');
+    return Buffer.concat([Buffer.from(`${bytes.toString(16)}\r\n`), part, Buffer.from('\r\n')]);
+  };
+  const headOf = (headers: Record<string, string | number>) =>
+    `POST /hook HTTP/1.1\r\nHost: 127.0.0.1\r\n${Object.entries(headers)
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('')}\r\n`;
+  const refusals = [
+    {
+      name: 'a body over the cap (413), chunked',
+      status: 413,
+      head: headOf({ 'X-Twilio-Signature': 'good', 'Content-Type': 'application/x-www-form-urlencoded', 'Transfer-Encoding': 'chunked' }),
+      body: Array.from({ length: 17 }, () => chunk(64 * 1024)),
+      after: [chunk(64 * 1024), chunk(64 * 1024), Buffer.from('0\r\n\r\n')],
+    },
+    {
+      name: 'a declared length over the cap (413), sent anyway',
+      status: 413,
+      head: headOf({
+        'X-Twilio-Signature': 'good',
+        'Content-Type': 'application/x-www-form-urlencoded',
+        'Content-Length': 3 * 1024 * 1024,
+      }),
+      body: [Buffer.alloc(1024 * 1024, 'a')],
+      after: [Buffer.alloc(2 * 1024 * 1024, 'a')],
+    },
+    {
+      name: 'no signature (403), its body unread',
+      status: 403,
+      head: headOf({ 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': 512 * 1024 }),
+      body: [Buffer.alloc(64 * 1024, 'a')],
+      after: [Buffer.alloc(448 * 1024, 'a')],
+    },
+    {
+      name: 'a type Twilio never sends (415), its body unread',
+      status: 415,
+      head: headOf({ 'X-Twilio-Signature': 'good', 'Content-Type': 'text/plain', 'Content-Length': 512 * 1024 }),
+      body: [Buffer.alloc(64 * 1024, 'a')],
+      after: [Buffer.alloc(448 * 1024, 'a')],
+    },
+  ];
+
+  // Closing at once would leave the client's bytes unread: the kernel then resets the connection,
+  // and a reset can take the answer with it before the client reads it (seen as a status 0 in CI).
+  it('lets a refused client that goes on sending finish: its answer first, the rest read and dropped, then a clean close', async () => {
+    for (const refusal of refusals) {
+      const { receiver } = receiverWith();
+      current = receiver;
+      const sent = refusal.body.concat(refusal.after).reduce((sum, part) => sum + part.length, refusal.head.length);
+      const run = await sendOnAfterAnswer(refusal.head, refusal.body, refusal.after);
+      await closed(run.serverSocket);
+      await closed(run.client);
+      assert.equal(run.status, refusal.status, refusal.name);
+      assert.match(run.text, /\r\nConnection: close\r\n/i, refusal.name);
+      assert.equal(run.serverSocket.bytesRead, sent, `${refusal.name}: every byte the client sent was read before the close`);
+      assert.equal(run.error(), undefined, `${refusal.name}: the connection was not reset`);
+    }
+  });
+
+  it('closes a refused connection REFUSED_LINGER_MS after its answer when the client neither stops nor ends', async () => {
+    const { receiver, clock } = receiverWith();
+    current = receiver;
+    const refusal = refusals[0];
+    const run = await sendOnAfterAnswer(refusal.head, refusal.body, [chunk(1024)], true);
+    assert.equal(run.status, 413);
+    await clock.advance(REFUSED_LINGER_MS - 1);
+    assert.equal(run.serverSocket.destroyed, false, 'the client may still send');
+    await clock.advance(1);
+    assert.equal(run.serverSocket.destroyed, true);
+    run.client.destroy();
+  });
+
+  it('answers nothing more on a refused connection: a request sent after the refused body crashes nothing', async () => {
+    const { receiver, got } = receiverWith();
+    current = receiver;
+    const second = `${headOf({ 'X-Twilio-Signature': `good:${Buffer.from('a=1').toString('base64')}`, 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': 3 })}a=1`;
+    const refusal = refusals[2];
+    const run = await sendOnAfterAnswer(refusal.head, refusal.body, [...refusal.after, Buffer.from(second)]);
+    await closed(run.serverSocket);
+    await closed(run.client);
+    assert.equal(run.status, 403);
+    assert.equal(run.text.match(/HTTP\/1\.1/g)?.length, 1, 'one answer on the connection');
+    assert.equal(got.msgs.length, 0);
+    assert.equal((await post(form(incoming))).status, 200, 'the server still serves');
   });
 
   it('answers 500 without an account, and says why', async () => {
