@@ -64,6 +64,12 @@ const LOOK_DELAY_WITH_CALLBACKS = 15;
 /** With N waits the longest gap between one wait's looks is at least N × this (N / 10 looks a second in all). */
 const LOOK_GAP_PER_WAIT_MS = 100;
 
+/** How an outcome is waited for: see OutcomeTracker.track. */
+export interface TrackOptions {
+  callbacks?: boolean;
+  restored?: boolean;
+}
+
 interface Tracked {
   kind: TrackedKind;
   sid: string;
@@ -95,15 +101,18 @@ export class OutcomeTracker {
   /**
    * Waits for the outcome of `sid`: `onOutcome` is called once, with the final status, or with
    * `unknown` at `deadline` (a time). `callbacks`: a status callback is on its way to this Node-RED.
+   * `restored`: the wait was held by no one for a while (a restart, or an instance taken over), so a
+   * callback may have come and gone meanwhile: its first look comes as soon as without callbacks.
    */
-  track(kind: TrackedKind, sid: string, deadline: number, onOutcome: (outcome: Outcome) => void, callbacks = false): void {
+  track(kind: TrackedKind, sid: string, deadline: number, onOutcome: (outcome: Outcome) => void, how: TrackOptions = {}): void {
     if (this.tracked.has(sid)) return;
-    const first = this.firstLookMs[kind] * (callbacks ? LOOK_DELAY_WITH_CALLBACKS : 1);
+    const gap = this.firstLookMs[kind] * (how.callbacks ? LOOK_DELAY_WITH_CALLBACKS : 1);
+    const first = how.restored ? this.firstLookMs[kind] : gap;
     const entry: Tracked = {
       kind,
       sid,
       onOutcome,
-      nextLookMs: first,
+      nextLookMs: gap,
       unsubscribe: this.options.hub.subscribe({ sid }, (event) => this.heard(entry, event)),
     };
     this.tracked.set(sid, entry);

@@ -384,7 +384,7 @@ export class OutcomeWaits implements OutcomeHolder<Admission> {
       const pending: Array<Wait<OutcomeWait>> = [];
       for (const wait of waits) {
         if (pendingIntents(wait.record).length > 0) pending.push(wait);
-        else this.track(wait.id, wait.record);
+        else this.track(wait.id, wait.record, true);
       }
       if (pending.length > 0) {
         this.options.status.working('twilio-send.status.reconciling', { count: pending.length });
@@ -470,7 +470,7 @@ export class OutcomeWaits implements OutcomeHolder<Admission> {
     // Committed before the wait goes on: a crash now does not ask Twilio again.
     await this.room.save(wait.id).catch(() => undefined);
     if (!current()) return;
-    if (Object.keys(record.sids).length > 0) return this.track(wait.id, record);
+    if (Object.keys(record.sids).length > 0) return this.track(wait.id, record, true);
     // Nothing of it was sent: the msg ends with NOT_SENT (Catch hears it with the msg).
     this.room.end(wait.id, failureOf(record));
   }
@@ -481,7 +481,8 @@ export class OutcomeWaits implements OutcomeHolder<Admission> {
       this.options.status.translate,
     );
 
-  private track(id: string, wait: OutcomeWait): void {
+  /** `restored`: resumed from the store (a restart, a takeover), its callbacks perhaps missed meanwhile. */
+  private track(id: string, wait: OutcomeWait, restored = false): void {
     for (const [recipient, sid] of Object.entries(wait.sids)) {
       if (Object.hasOwn(wait.outcomes, recipient)) continue;
       this.options.tracker.track(
@@ -493,7 +494,7 @@ export class OutcomeWaits implements OutcomeHolder<Admission> {
           if (isSettled(wait)) this.finish(id);
           else void this.room.save(id).catch(() => undefined);
         },
-        wait.callbacks,
+        { callbacks: wait.callbacks, restored },
       );
     }
     // A restored wait whose outcomes were all in before the node stopped: nothing left to hear.

@@ -181,6 +181,8 @@ function setUp(
     reconcile?: OutcomeWaitsOptions['reconcile'];
     remember?: OutcomeWaitsOptions['remember'];
     twilioOffset?: OutcomeWaitsOptions['twilioOffset'];
+    callbacks?: boolean;
+    deadlineMs?: number;
   } = {},
 ) {
   const clock = new ManualClock();
@@ -225,8 +227,8 @@ function setUp(
     room,
     tracker,
     kind: 'message',
-    deadlineMs: 10_000,
-    callbacks: false,
+    deadlineMs: options.deadlineMs ?? 10_000,
+    callbacks: options.callbacks ?? false,
     status,
     clock,
     reconcile: options.reconcile,
@@ -315,6 +317,26 @@ describe('OutcomeWaits', () => {
     const out = node.sent[0] as any;
     assert.equal(out.door, 'garage', 'the msg as it came in');
     assert.deepEqual(Object.keys(out.payload.outcomes).sort(), [ANN, BOB].sort());
+  });
+
+  it('with status callbacks on, looks 30 s after a send, but 2 s after a restore (a callback may have come while no one held it)', async () => {
+    const held = setUp({ callbacks: true, deadlineMs: 600_000 });
+    const msg = { payload: 'x' } as any;
+    await held.waits.hold(held.waits.admit(msg), msg, accepted(), delivery({ [ANN]: SM1 }));
+    await held.clock.advance(29_999);
+    assert.deepEqual(held.looks, [], 'a callback is on its way: the look only catches a lost one');
+    await held.clock.advance(1);
+    assert.deepEqual(held.looks, [SM1]);
+
+    const store = memoryStore({ [`${OUTCOME_WAIT_PREFIX}w`]: record({ callbacks: true, deadline: Date.now() + 600_000 }) });
+    const restored = setUp({ store, callbacks: true });
+    assert.equal(await restored.waits.resume(), 1);
+    await restored.clock.advance(2_000);
+    assert.deepEqual(restored.looks, [SM1], 'looked at soon after the restore');
+    await restored.clock.advance(59_999);
+    assert.deepEqual(restored.looks, [SM1], 'then as often as with callbacks');
+    await restored.clock.advance(1);
+    assert.deepEqual(restored.looks, [SM1, SM1]);
   });
 
   it('sends on at once a restored wait whose outcomes were all in, and looks once for one whose deadline passed', async () => {
