@@ -83,8 +83,16 @@ else
       // Its values are in place once oneditprepare ran (the catalogue is cached after the first dialog);
       // a test that looks at or clicks in it waits until it has slid in.
       if (slideIn) await trayAtRest();
-      else await page.evaluate(() => new Promise((resolve) => setTimeout(resolve, 0)));
+      else await trayBuilt();
     }
+
+    /**
+     * Waits until Node-RED has built the top dialog and set it sliding in (its right edge set to 0).
+     * Node-RED builds a node's dialog when its panes are ready, and resizes them 150 ms later: a
+     * dialog closed before it was built had that resize come after its close (on CI, "Cannot read
+     * properties of null (reading 'resize')" from the description pane Node-RED had destroyed).
+     */
+    const trayBuilt = () => page.waitForFunction(() => (window as any).$('.red-ui-tray:last')[0]?.style.right === '0px');
 
     /** Waits until the top dialog has slid in (its right edge at 0 once the 0.25 s transition ends): its rows are built. */
     const trayAtRest = () =>
