@@ -61,7 +61,8 @@ async function refused(port: number, requestHead: string, body: Buffer = Buffer.
       text += d.toString('latin1');
       const split = text.indexOf('\r\n\r\n');
       const length = Number(/\r\ncontent-length: *(\d+)/i.exec(text.slice(0, split))?.[1] ?? NaN);
-      if (split !== -1 && Buffer.byteLength(text.slice(split + 4)) >= length) resolve();
+      const whole = Number.isNaN(length) ? text.endsWith('0\r\n\r\n') : Buffer.byteLength(text.slice(split + 4)) >= length; // else chunked
+      if (split !== -1 && whole) resolve();
     });
     void over.then(() => resolve());
   });
@@ -112,6 +113,19 @@ describe('a refused connection lingering in a real Node-RED', { timeout: 120_000
       assert.ok(!BROKEN.test(red.log()), red.log().slice(-2000));
     },
   );
+
+  it('answers a media URL posted to with a body it never reads (405), whatever the client still sends: the answer arrives', async () => {
+    const run = await refused(
+      port,
+      head({ 'Content-Type': 'application/octet-stream', 'Content-Length': 4 * 1024 * 1024 }, '/twilio/media/' + 'a'.repeat(43)),
+      Buffer.alloc(64 * 1024, 'a'),
+    );
+    assert.equal(run.status, 405);
+    // Not the connection's last answer (no Connection: close): Node reads the rest of the body itself, nothing is reset.
+    await new Promise<void>((resolve) => run.socket.write(Buffer.alloc(4 * 1024 * 1024 - 64 * 1024, 'a'), () => resolve()));
+    run.socket.destroy();
+    assert.ok(red.alive() && !BROKEN.test(red.log()), red.log().slice(-2000));
+  });
 
   it('redeploys without the route while refused connections linger: no crash, every socket goes, the new route serves', async () => {
     const runs: Lingering[] = [];

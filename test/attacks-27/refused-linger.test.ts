@@ -174,6 +174,26 @@ describe('attacks on a refused connection that lingers (closeAfterAnswer)', () =
     },
   );
 
+  it(
+    'takes no request pipelined in the same packet as a refused one: nothing more is emitted',
+    {
+      todo: 'finding: Node dispatches a request pipelined behind the refused one as soon as it parses it, before the answer is written; the signed webhook is handled and emitted (a socket-level fix after the answer cannot catch it: the receiver must drop requests on a connection it refused)',
+    },
+    async () => {
+      const { receiver, got, clock } = receiverWith();
+      current = receiver;
+      const before = handled.length;
+      const run = await refusedClient(unsignedHead(64) + 'a'.repeat(64) + signedRequest());
+      assert.equal(run.status, 403);
+      await clock.advance(REFUSED_LINGER_MS);
+      await closed(run.serverSocket);
+      await Promise.all(handled.slice(before).map((h) => h.done));
+      run.client.destroy();
+      assert.equal(got.msgs.length, 0, 'nothing pipelined behind a refusal is emitted');
+      assert.equal(handled.length - before, 1, 'only the refused request reached the route');
+    },
+  );
+
   it('closes every one of many refused connections that keep sending and never end, REFUSED_LINGER_MS after their answers', async () => {
     const { receiver, clock } = receiverWith();
     current = receiver;
@@ -250,6 +270,8 @@ describe('attacks on a refused connection that lingers (closeAfterAnswer)', () =
     const run = await refusedClient(chunkedHead, overCap());
     assert.equal(run.status, 413);
     await written(run.client, 'zz-not-hex\r\n\r\n\x00\x01garbage');
+    // Node's parser may end the connection at the broken framing; else it goes with the linger.
+    await clock.advance(REFUSED_LINGER_MS);
     await closed(run.serverSocket);
     run.client.destroy();
     assert.equal(run.text().match(/HTTP\/1\.1 /g)?.length, 1, 'Node does not answer the broken framing on a half-closed socket');
