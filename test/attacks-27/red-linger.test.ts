@@ -73,6 +73,20 @@ async function refused(port: number, requestHead: string, body: Buffer = Buffer.
   return { socket, status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0), over };
 }
 
+/**
+ * Resolves once the server has let go of `socket` altogether (not only ended its side): the client
+ * writes empty lines (which an HTTP parser skips between requests) until a write meets the closed socket.
+ */
+async function untilGone(socket: net.Socket): Promise<void> {
+  const gone = new Promise<void>((resolve) => {
+    socket.once('error', () => resolve());
+    socket.once('close', () => resolve());
+  });
+  const poke = setInterval(() => socket.writable && socket.write('\r\n'), 20);
+  await gone;
+  clearInterval(poke);
+}
+
 describe('a refused connection lingering in a real Node-RED', { timeout: 120_000 }, () => {
   let red: RedProcess;
   let port: number;
@@ -105,6 +119,7 @@ describe('a refused connection lingering in a real Node-RED', { timeout: 120_000
       assert.equal(run.status, 403);
       run.socket.write(Buffer.concat([Buffer.alloc(64, 'a'), Buffer.from(second + form)]));
       await run.over; // the client never ends: the server's side goes by itself
+      await untilGone(run.socket); // whatever the server did with the pipelined text, it has done it by now
       run.socket.destroy();
       // The same text, delivered now as Twilio would: taken by the flow unless it was heard on the refused connection.
       const answer = await postWebhook(url, params, signature);

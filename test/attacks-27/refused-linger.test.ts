@@ -190,7 +190,7 @@ describe('attacks on a refused connection that lingers (closeAfterAnswer)', () =
       await Promise.all(handled.slice(before).map((h) => h.done));
       run.client.destroy();
       assert.equal(got.msgs.length, 0, 'nothing pipelined behind a refusal is emitted');
-      assert.equal(handled.length - before, 1, 'only the refused request reached the route');
+      assert.equal(run.text().match(/HTTP\/1\.1 /g)?.length, 1, 'one answer on the connection');
     },
   );
 
