@@ -83,6 +83,7 @@ function deferBodiesAtRoot(httpNode: ExpressApp): void {
   if (markedApps.has(root) || typeof root.use !== 'function') return;
   markedApps.add(root);
   const defer = (req: Request, _res: Response, next: NextFunction) => {
+    if (onRefusedConnection(req)) return void req.resume(); // no route takes it; the connection goes (closeAfterAnswer)
     const raw = req as unknown as DeferredRequest;
     if (raw.method === 'POST' && !raw._body && deferredRoutes.size > 0) {
       const path = pathnameOf(raw.originalUrl ?? raw.url ?? '/');
@@ -219,6 +220,16 @@ export function refuseBody(req: Request, res: Response, error: BodyReadError, cl
   res.status(error.status).type('text/plain').send(STATUS_TEXT[error.status]);
 }
 
+const refusedSockets = new WeakSet<object>();
+
+/**
+ * Whether `req` came on a connection an earlier request of which was refused (closeAfterAnswer). Node
+ * hands on a request pipelined behind the refused one as soon as it has parsed it, even before the
+ * refusal is written, but its answer could never be sent: the connection goes. No route takes it
+ * (the hook at the root, and twilio-in's receiver where there is no hook).
+ */
+export const onRefusedConnection = (req: Request): boolean => refusedSockets.has(req.socket);
+
 /** How long a refused client may go on sending after its answer, read and dropped, before its connection goes. */
 export const REFUSED_LINGER_MS = 1_000;
 
@@ -234,6 +245,7 @@ export const REFUSED_LINGER_MS = 1_000;
  */
 export function closeAfterAnswer(req: Request, res: Response, clock: Clock = systemClock): void {
   res.set('Connection', 'close');
+  refusedSockets.add(req.socket);
   req.resume(); // the body's bytes are pulled off the wire and dropped, never buffered
   const socket = req.socket;
   if (socket.destroyed) return;

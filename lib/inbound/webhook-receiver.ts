@@ -16,7 +16,7 @@ import { CallLiveness } from './call-liveness';
 import { handedOn, heardFirst } from './heard';
 import { InboundHub, eventIdentity, inboundHubFor } from './hub';
 import { InboundMsg, ReceiverCallbacks, inboundEvent, receiveInbound } from './inbound-message';
-import { BodyReadError, closeAfterAnswer, readWebhookBody, refuseBody } from './route';
+import { BodyReadError, closeAfterAnswer, onRefusedConnection, readWebhookBody, refuseBody } from './route';
 import {
   WEBHOOK_LIMITS,
   acceptedHost,
@@ -158,6 +158,7 @@ export class WebhookReceiver {
   }
 
   private async receive(req: Request, res: Response): Promise<void> {
+    if (onRefusedConnection(req)) return void req.resume(); // see onRefusedConnection
     const { account, settings } = this;
     if (!account) return answer(res, 500, 'Twilio account not configured', 'text/plain');
     const header = req.headers['x-twilio-signature'];
@@ -192,6 +193,8 @@ export class WebhookReceiver {
       if (err.status !== 0) account.activity?.refused(err.status);
       return refuseBody(req, res, err, this.clock);
     }
+    // Pipelined behind a request this connection had refused (in the same packet, it came before the refusal).
+    if (onRefusedConnection(req)) return;
     if (settings.validate && account.validateWebhook(signature, url(), body) !== true)
       return this.reject(req, res, 'twilio-in.warnings.invalidSignature', { url: url() }, true);
     // Read only once Twilio's signature holds; every text passes the account's masking before anyone

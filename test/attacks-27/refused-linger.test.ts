@@ -150,49 +150,42 @@ describe('attacks on a refused connection that lingers (closeAfterAnswer)', () =
     assert.equal(got.msgs.length, 1);
   };
 
-  it(
-    'takes no request pipelined after a refused body while the client keeps its side open: nothing more is dispatched or emitted',
-    {
-      todo: "finding: after the half-close Node's parser still dispatches the next request on the connection; a signed webhook pipelined after a refused one is handled and emitted, its answer never sent",
-    },
-    async () => {
-      const { receiver, got, clock } = receiverWith();
-      current = receiver;
-      const before = handled.length;
-      const run = await refusedClient(unsignedHead(4096), [Buffer.alloc(1024, 'a')]);
-      assert.equal(run.status, 403);
-      // The rest of the refused body, then a second request, on the same connection; the client does not end.
-      await written(run.client, Buffer.concat([Buffer.alloc(3072, 'a'), Buffer.from(signedRequest())]));
-      // The connection goes REFUSED_LINGER_MS after the answer; whatever was dispatched meanwhile has settled then.
-      await clock.advance(REFUSED_LINGER_MS);
-      await closed(run.serverSocket);
-      await Promise.all(handled.slice(before).map((h) => h.done));
-      run.client.destroy();
-      assert.equal(run.text().match(/HTTP\/1\.1 /g)?.length, 1, 'one answer on the connection');
-      assert.equal(got.msgs.length, 0, 'nothing pipelined after a refusal is emitted');
-      assert.equal(handled.length - before, 1, 'only the refused request reached the route');
-    },
-  );
+  // Found by this attack: the half-closed connection's parser still hands on the next request. The
+  // receiver now drops every request on a connection it refused (in Node-RED, a hook at the root does,
+  // before any route), so nothing of it is emitted or answered.
+  it('takes no request pipelined after a refused body while the client keeps its side open: nothing more is answered or emitted', async () => {
+    const { receiver, got, clock } = receiverWith();
+    current = receiver;
+    const before = handled.length;
+    const run = await refusedClient(unsignedHead(4096), [Buffer.alloc(1024, 'a')]);
+    assert.equal(run.status, 403);
+    // The rest of the refused body, then a second request, on the same connection; the client does not end.
+    await written(run.client, Buffer.concat([Buffer.alloc(3072, 'a'), Buffer.from(signedRequest())]));
+    // The connection goes REFUSED_LINGER_MS after the answer; whatever was dispatched meanwhile has settled then.
+    await clock.advance(REFUSED_LINGER_MS);
+    await closed(run.serverSocket);
+    await Promise.all(handled.slice(before).map((h) => h.done));
+    run.client.destroy();
+    assert.equal(run.text().match(/HTTP\/1\.1 /g)?.length, 1, 'one answer on the connection');
+    assert.equal(got.msgs.length, 0, 'nothing pipelined after a refusal is emitted');
+    assert.ok(handled.length - before <= 2, 'the refused request, and at most the one behind it (dropped)');
+  });
 
-  it(
-    'takes no request pipelined in the same packet as a refused one: nothing more is emitted',
-    {
-      todo: 'finding: Node dispatches a request pipelined behind the refused one as soon as it parses it, before the answer is written; the signed webhook is handled and emitted (a socket-level fix after the answer cannot catch it: the receiver must drop requests on a connection it refused)',
-    },
-    async () => {
-      const { receiver, got, clock } = receiverWith();
-      current = receiver;
-      const before = handled.length;
-      const run = await refusedClient(unsignedHead(64) + 'a'.repeat(64) + signedRequest());
-      assert.equal(run.status, 403);
-      await clock.advance(REFUSED_LINGER_MS);
-      await closed(run.serverSocket);
-      await Promise.all(handled.slice(before).map((h) => h.done));
-      run.client.destroy();
-      assert.equal(got.msgs.length, 0, 'nothing pipelined behind a refusal is emitted');
-      assert.equal(run.text().match(/HTTP\/1\.1 /g)?.length, 1, 'one answer on the connection');
-    },
-  );
+  // Found by this attack (and older than the half-close): Node hands on a request pipelined in the same
+  // packet as soon as it parses it, before the refusal is written.
+  it('takes no request pipelined in the same packet as a refused one: nothing more is emitted', async () => {
+    const { receiver, got, clock } = receiverWith();
+    current = receiver;
+    const before = handled.length;
+    const run = await refusedClient(unsignedHead(64) + 'a'.repeat(64) + signedRequest());
+    assert.equal(run.status, 403);
+    await clock.advance(REFUSED_LINGER_MS);
+    await closed(run.serverSocket);
+    await Promise.all(handled.slice(before).map((h) => h.done));
+    run.client.destroy();
+    assert.equal(got.msgs.length, 0, 'nothing pipelined behind a refusal is emitted');
+    assert.equal(run.text().match(/HTTP\/1\.1 /g)?.length, 1, 'one answer on the connection');
+  });
 
   it('closes every one of many refused connections that keep sending and never end, REFUSED_LINGER_MS after their answers', async () => {
     const { receiver, clock } = receiverWith();
