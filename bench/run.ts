@@ -49,6 +49,7 @@ import { AnswerMatcher } from '../lib/conversation/answers';
 import { twoWay } from './two-way';
 import { sidebarCost } from './sidebar';
 import { mediaServed } from './media';
+import { startPromoted, stopPromoted } from './promoted';
 
 const helper = require('node-red-node-test-helper');
 const nodeRed = process.env.NODE_RED_PACKAGE || (Number(process.versions.node.split('.')[0]) >= 22 ? 'node-red-5' : 'node-red');
@@ -399,13 +400,15 @@ async function memory(rows: Row[]): Promise<void> {
   // The floor: the same msgs into a node that ends each at once (what holding 50,000 msgs costs Node-RED).
   const subjects = (process.env.BENCH_MEMORY_SUBJECTS || 'flow,bare,floor').split(',');
   for (const subject of subjects)
-    for (let burst = 1; burst <= 3; burst++) {
+    for (let burst = 1; burst <= (Number(process.env.BENCH_MEMORY_BURSTS) || 3); burst++) {
       // Each burst's own peaks (RSS keeps what earlier bursts took from the system, so the first tells most).
       peak = 0;
       peakHeap = 0;
       const bare = subject === 'bare';
       const floor = subject === 'floor';
+      const profiling = process.env.BENCH_PROMOTED && burst === 1 ? await startPromoted() : undefined;
       const { seconds } = await flowRun(sim, count, `d-${burst}`, bare ? { maxConcurrency: 20 } : {}, undefined, floor ? 'floor' : bare);
+      if (profiling) await stopPromoted(profiling, `${process.env.BENCH_PROMOTED}.${subject}`);
       await sim.reset(); // its records would only grow the listing
       global.gc?.();
       await new Promise((r) => setTimeout(r, 200));

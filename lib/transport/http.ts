@@ -125,6 +125,8 @@ export function sendOverWire(request: WireRequest): Promise<SdkResponse> {
     method: request.method.toUpperCase(),
     headers,
     agent: request.agent,
+    // The socket's idle timeout (WireCall hears it as the request's 'timeout' event).
+    timeout: request.timeoutMs,
   };
   return new Promise((resolve, reject) => new WireCall(request.timeoutMs, resolve, reject).send(transport, options, body));
 }
@@ -171,12 +173,15 @@ class WireCall {
     // e.g. a proxy that never answers CONNECT, has no idle time to count), then a socket silent for
     // the timeout, even in the middle of an answer. ECONNABORTED says the request may have reached
     // Twilio, so the queue does not repeat it.
+    // Listeners are added with `on`, never `once` (each event comes once anyway): every `once` of the
+    // process makes its record at one object literal in node:events, and were V8 to allocate those in
+    // the old generation (see Job in request-queue.ts), each would pull its request along.
     this.untilAnswer = setTimeout(this.timeOut, this.timeoutMs);
     const req = transport.request(options, this.answered);
     this.req = req;
     req.on('error', this.reject);
-    req.once('close', this.closed);
-    req.setTimeout(this.timeoutMs, this.timeOut);
+    req.on('close', this.closed);
+    req.on('timeout', this.timeOut);
     req.end(body);
   }
 
@@ -210,7 +215,6 @@ class WireCall {
   private readonly answered = (res: http.IncomingMessage): void => {
     clearTimeout(this.untilAnswer);
     this.untilComplete = setTimeout(this.timeOut, this.timeoutMs * ANSWER_TIME_FACTOR);
-    res.once('close', () => clearTimeout(this.untilComplete));
     res.on('data', (chunk: Buffer) => {
       this.received += chunk.length;
       if (this.received > MAX_ANSWER_BYTES) {
@@ -232,9 +236,9 @@ class WireCall {
         this.reject(err);
       }
     });
-    res.on(
-      'close',
-      () => res.complete || this.reject(this.timedOut ?? failure('the connection closed before the answer was complete', 'ECONNRESET')),
-    );
+    res.on('close', () => {
+      clearTimeout(this.untilComplete);
+      if (!res.complete) this.reject(this.timedOut ?? failure('the connection closed before the answer was complete', 'ECONNRESET'));
+    });
   };
 }

@@ -12,7 +12,7 @@ import { TwilioNodeError } from '../core/errors';
 import { checkHostLabel, isSid } from '../twilio/values';
 import { text } from '../core/texts';
 import { urlToHttpOptions } from 'node:url';
-import { WireTarget, sendOverWire } from './http';
+import { WireRequest, WireTarget, sendOverWire } from './http';
 import { RequestQueue, Verdict } from './request-queue';
 
 export type AuthMode = 'apiKey' | 'authToken';
@@ -100,8 +100,48 @@ export class BaseUrlRequestClient extends twilio.RequestClient {
   }
 
   override request<TData>(opts: RequestClient.RequestOptions<TData>): Promise<SdkHttpResponse<TData>> {
-    const send = () => this.send(opts) as Promise<SdkHttpResponse<TData>>;
-    return this.queue ? this.queue.schedule(send, judgeSdkOutcome, undefined, this.owner) : send();
+    if (!this.queue) return this.send(opts) as Promise<SdkHttpResponse<TData>>;
+    // What waits in the queue is the request as it goes on the wire (class instances), made now, not
+    // the SDK's options: an object literal of the SDK's holding its parameters and headers, which V8
+    // may decide to allocate in the old generation once a burst's first requests all wait at once
+    // (each then pulls what it holds along, to stay as garbage until the next full collection). The
+    // sending function is made apart: a closure made here would keep this call's scope, and with it
+    // the SDK's options, for as long as the request waits and flies.
+    const wire = this.wireRequest(opts);
+    const send = wire ? wireSender(wire) : this.sdkSender(opts);
+    return this.queue.schedule(send, judgeSdkOutcome, undefined, this.owner) as Promise<SdkHttpResponse<TData>>;
+  }
+
+  /** The request as sendOverWire takes it, when it can be made at once (Basic auth, no redirects or debug log). */
+  private wireRequest(opts: RequestClient.RequestOptions<unknown>): SdkWireRequest | undefined {
+    if (!opts.method || !opts.uri || opts.allowRedirects || opts.logLevel === 'debug' || !opts.username || !opts.password) return undefined;
+    try {
+      const { target, agent } = this.destination(opts.uri);
+      return new SdkWireRequest(
+        opts.method,
+        target,
+        this.headers(opts, this.basicAuthorization(opts.username, opts.password)),
+        opts.data,
+        opts.params,
+        opts.timeout || this.defaultTimeout,
+        agent,
+      );
+    } catch {
+      return undefined; // sent as before: its error then comes through the queue
+    }
+  }
+
+  /** The SDK's headers, kept alive, and signed when signed (a copy: the SDK's object is its own). */
+  private headers(opts: RequestClient.RequestOptions<unknown>, authorization: string | undefined): Record<string, string> {
+    const headers: Record<string, string> = { ...(opts.headers as Record<string, string> | undefined) };
+    if (!headers.Connection && !headers.connection) headers.Connection = 'keep-alive';
+    if (authorization !== undefined) headers.Authorization = authorization;
+    return headers;
+  }
+
+  /** A request sent the SDK's way when its turn comes (redirects, a debug log, another sign-in). */
+  private sdkSender(opts: RequestClient.RequestOptions<unknown>): () => Promise<unknown> {
+    return () => this.send(opts);
   }
 
   /**
@@ -118,10 +158,13 @@ export class BaseUrlRequestClient extends twilio.RequestClient {
       const url = this.base ? onBaseUrl(new URL(opts.uri), this.base) : new URL(opts.uri);
       return super.request({ ...opts, uri: url.href });
     }
-    const headers: Record<string, string> = { ...(opts.headers as Record<string, string> | undefined) };
-    if (!headers.Connection && !headers.connection) headers.Connection = 'keep-alive';
-    if (opts.username && opts.password) headers.Authorization = this.basicAuthorization(opts.username, opts.password);
-    else if (opts.authStrategy) headers.Authorization = await opts.authStrategy.getAuthString();
+    const authorization =
+      opts.username && opts.password
+        ? this.basicAuthorization(opts.username, opts.password)
+        : opts.authStrategy
+          ? await opts.authStrategy.getAuthString()
+          : undefined;
+    const headers = this.headers(opts, authorization);
     const { target, agent } = this.destination(opts.uri);
     return sendOverWire({
       method: opts.method,
@@ -175,7 +218,7 @@ export class BaseUrlRequestClient extends twilio.RequestClient {
       this.origins.set(key, origin);
     }
     const { protocol, hostname, port, prefix, agent } = origin;
-    return { target: { protocol, hostname, port, path: prefix + uri.slice(end) }, agent };
+    return { target: new SdkWireTarget(protocol, hostname, port, prefix + uri.slice(end)), agent };
   }
 
   /** The agent for a URL: https through the SDK's own (its proxy and CA bundle), http through ours. */
@@ -189,6 +232,40 @@ export class BaseUrlRequestClient extends twilio.RequestClient {
     const httpsAgent = this.axios.defaults.httpsAgent as https.Agent | undefined;
     if (httpsAgent && typeof httpsAgent.destroy === 'function') httpsAgent.destroy();
   }
+}
+
+/** Sends a prepared request; what fails before it is on the wire (its encoding) rejects, as from `send`. */
+function wireSender(wire: SdkWireRequest): () => Promise<unknown> {
+  return () => {
+    try {
+      return sendOverWire(wire);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  };
+}
+
+/** Where an SDK request goes (a class, for the reason SdkWireRequest is one). */
+class SdkWireTarget implements WireTarget {
+  constructor(
+    readonly protocol: string,
+    readonly hostname: string,
+    readonly port: number | undefined,
+    readonly path: string,
+  ) {}
+}
+
+/** An SDK request as it waits in the queue: what sendOverWire takes (see BaseUrlRequestClient.request). */
+class SdkWireRequest implements WireRequest {
+  constructor(
+    readonly method: string,
+    readonly url: URL | WireTarget,
+    readonly headers: Record<string, string>,
+    readonly data: unknown,
+    readonly params: object | undefined,
+    readonly timeoutMs: number,
+    readonly agent: http.Agent,
+  ) {}
 }
 
 export interface TwilioClientHandle {

@@ -40,9 +40,21 @@ export function normaliseRecipient(raw: string, channel: Channel): string {
   );
 }
 
+/** One item of a To list, normalised; '' for a blank one. */
+function recipientItem(this: Channel, item: unknown): string {
+  if (typeof item !== 'string') throw new TwilioNodeError('INVALID_INPUT', text('recipientType', { type: typeof item }));
+  return item.trim() === '' ? '' : normaliseRecipient(item, this);
+}
+
+/** Keeps an address where it first appears, and no blank. */
+const firstOfEach = (address: string, index: number, all: string[]): boolean => address !== '' && all.indexOf(address) === index;
+
 /**
  * Reads the To field: one address, a comma/semicolon/newline-separated list, or an array. Duplicates
- * are sent once, since results are keyed by recipient.
+ * are sent once, since results are keyed by recipient. The list is made by Array methods, not grown
+ * from a literal `[]`: a send holds its recipients until Twilio answers, and V8 may decide from a
+ * burst's first requests (all waiting at once) that a literal's arrays live long and allocate every
+ * later one in the old generation, where it stays as garbage until the next full collection.
  */
 export function parseRecipients(value: unknown, channel: Channel): string[] {
   let items: unknown[];
@@ -50,13 +62,9 @@ export function parseRecipients(value: unknown, channel: Channel): string[] {
   else if (typeof value === 'string') items = value.split(/[,;\n]/);
   else if (typeof value === 'number') items = [`+${value}`];
   else throw new TwilioNodeError('INVALID_INPUT', text('toType', { type: value === null ? 'null' : typeof value }));
-  const recipients: string[] = [];
-  for (const item of items) {
-    if (typeof item !== 'string') throw new TwilioNodeError('INVALID_INPUT', text('recipientType', { type: typeof item }));
-    if (item.trim() === '') continue;
-    const address = normaliseRecipient(item, channel);
-    if (!recipients.includes(address)) recipients.push(address);
-  }
+  // Each item in turn (its type, then its address), as one loop would; then the first of each address.
+  const addresses = items.map(recipientItem, channel);
+  const recipients = addresses.length === 1 && addresses[0] !== '' ? addresses : addresses.filter(firstOfEach);
   if (recipients.length === 0) throw new TwilioNodeError('MISSING_INPUT', text('noRecipient'));
   return recipients;
 }
@@ -87,9 +95,13 @@ export function parseSender(value: unknown, channel: Channel): Sender {
   );
 }
 
+/** The channel prefix (`whatsapp:`) a bare number gets from this sender, or ''. */
+export function channelPrefix(sender: Sender): string {
+  return sender.from ? channelOf(sender.from) : '';
+}
+
 /** WhatsApp senders only reach WhatsApp recipients, so a bare number gets the sender's channel. */
 export function matchSenderChannel(recipient: string, sender: Sender): string {
-  if (!sender.from) return recipient;
-  const prefix = channelOf(sender.from);
+  const prefix = channelPrefix(sender);
   return prefix && recipient.startsWith('+') ? prefix + recipient : recipient;
 }

@@ -5,7 +5,7 @@
 import twilio from 'twilio';
 import type { MessageListInstanceCreateOptions } from 'twilio/lib/rest/api/v2010/account/message';
 import type { CallListInstanceCreateOptions } from 'twilio/lib/rest/api/v2010/account/call';
-import { Sender, matchSenderChannel, parseRecipients, parseSender } from './addresses';
+import { Sender, channelPrefix, parseRecipients, parseSender } from './addresses';
 import { isHttpUrl, isSid, wholeNumber } from './values';
 import { TwilioNodeError } from '../core/errors';
 import { text } from '../core/texts';
@@ -160,12 +160,30 @@ export function planMessage(
   if (fields.statusCallback !== undefined) params.statusCallback = httpUrl('Status callback', fields.statusCallback);
   if (fields.validityPeriod !== undefined)
     params.validityPeriod = wholeNumber('Validity period', fields.validityPeriod, { min: 1, max: 36000 });
-  return {
-    recipients,
+  return new MessagePlan(recipients, channelPrefix(sender), params);
+}
+
+/**
+ * A message's plan: a class, not an object literal with a closure. A send holds its plan until
+ * Twilio answers; V8 may decide from a burst's first sends (all waiting at once) that a literal's
+ * objects live long, and from then on allocate each in the old generation, pulling what it holds
+ * (its parameters, its closure's scope) along, to stay as garbage until the next full collection.
+ * V8 makes that decision per literal; instances of a class are not allocated old that way.
+ */
+class MessagePlan implements SendPlan<MessageListInstanceCreateOptions> {
+  constructor(
+    readonly recipients: string[],
+    /** The sender's channel (`whatsapp:`), given to a bare number (matchSenderChannel). */
+    private readonly prefix: string,
+    private readonly params: Omit<MessageListInstanceCreateOptions, 'to'>,
+  ) {}
+
+  paramsFor(recipient: string): MessageListInstanceCreateOptions {
+    const to = this.prefix && recipient.startsWith('+') ? this.prefix + recipient : recipient;
     // To first, as in the SDK's own examples ({ to, from, body }): its create() reads some thirty
     // optional keys and stays fast only while every caller in the process passes objects of one shape.
-    paramsFor: (recipient) => ({ to: matchSenderChannel(recipient, sender), ...params }),
-  };
+    return { to, ...this.params };
+  }
 }
 
 const MACHINE_DETECTION = ['Enable', 'DetectMessageEnd'];
