@@ -16,7 +16,7 @@ import { WebhookReceiver, type WebhookSettings } from '../../lib/inbound/webhook
 import { REFUSED_LINGER_MS } from '../../lib/inbound/route';
 import { EMPTY_TWIML } from '../../lib/twilio/twiml';
 import { until } from '../support/assertions';
-import { standInState } from '../unit/inbound/stand-in-state';
+import { standInState, webhookSettings } from '../unit/inbound/stand-in-state';
 
 /** A receiver as twilio-in makes one (the signature is good when it starts with "good"), on its own ManualClock. */
 function receiverWith(settings: Partial<WebhookSettings> = {}) {
@@ -29,26 +29,12 @@ function receiverWith(settings: Partial<WebhookSettings> = {}) {
     validateWebhook: (signature: string | undefined) => signature?.startsWith('good') === true,
   };
   const noop = () => undefined;
-  const receiver = new WebhookReceiver(
-    account as unknown as TwilioAccount,
-    {
-      path: '/hook',
-      validate: true,
-      publicBaseUrl: () => undefined,
-      trustProxy: false,
-      reply: 'auto',
-      replyTimeoutMs: 5_000,
-      fallback: EMPTY_TWIML,
-      bodyTimeoutMs: 10_000,
-      ...settings,
-    },
-    {
-      emit: (msg) => void got.msgs.push(msg),
-      warn: (key) => void got.warnings.push(key),
-      status: { working: noop, success: noop, warning: noop, failed: noop },
-      clock,
-    },
-  );
+  const receiver = new WebhookReceiver(account as unknown as TwilioAccount, webhookSettings(settings), {
+    emit: (msg) => void got.msgs.push(msg),
+    warn: (key) => void got.warnings.push(key),
+    status: { working: noop, success: noop, warning: noop, failed: noop },
+    clock,
+  });
   return { receiver, got, clock };
 }
 

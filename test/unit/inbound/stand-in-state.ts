@@ -9,6 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after } from 'node:test';
 import { EmbeddedStateEngine } from '../../../lib/state/embedded';
+import type { WebhookSettings } from '../../../lib/inbound/webhook-receiver';
+import { EMPTY_TWIML } from '../../../lib/twilio/twiml';
 
 /** The file's engine: opened as the file loads, closed after its last test (an after() at the top level). */
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twilio-inbound-'));
@@ -25,4 +27,19 @@ export function testEngine(): EmbeddedStateEngine {
 /** `{ accountSid, state }` for a stand-in account: a fresh Account SID on the file's engine. */
 export function standInState(): { accountSid: string; state: EmbeddedStateEngine } {
   return { accountSid: 'AC' + crypto.randomBytes(16).toString('hex'), state: engine };
+}
+
+/** A webhook route's settings as twilio-in's defaults make them (on /hook, checked, answered at once), with `overrides`. */
+export function webhookSettings(overrides: Partial<WebhookSettings> = {}): WebhookSettings {
+  return {
+    path: '/hook',
+    validate: true,
+    publicBaseUrl: () => undefined,
+    trustProxy: false,
+    reply: 'auto',
+    replyTimeoutMs: 5_000,
+    fallback: EMPTY_TWIML,
+    bodyTimeoutMs: 10_000,
+    ...overrides,
+  };
 }

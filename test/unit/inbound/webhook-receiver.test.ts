@@ -26,7 +26,7 @@ import type { KeyValueStore } from '../../../lib/node-red/context';
 import { EmbeddedStateEngine } from '../../../lib/state/embedded';
 import { REFUSED_LINGER_MS } from '../../../lib/inbound/route';
 import { EMPTY_TWIML } from '../../../lib/twilio/twiml';
-import { standInState } from './stand-in-state';
+import { standInState, webhookSettings } from './stand-in-state';
 
 const SM = 'SM' + 'b'.repeat(32);
 const FROM = '+15558675310';
@@ -56,26 +56,12 @@ function receiverWith(settings: Partial<WebhookSettings> = {}, account: Partial<
     ...account,
   };
   const status = (fill: string) => (key: string) => void got.statuses.push(`${fill} ${key}`);
-  const receiver = new WebhookReceiver(
-    (stand ?? undefined) as TwilioAccount | undefined,
-    {
-      path: '/hook',
-      validate: true,
-      publicBaseUrl: () => undefined,
-      trustProxy: false,
-      reply: 'auto',
-      replyTimeoutMs: 5_000,
-      fallback: EMPTY_TWIML,
-      bodyTimeoutMs: 10_000,
-      ...settings,
-    },
-    {
-      emit: (msg) => void got.msgs.push(msg),
-      warn: (key, subs) => void got.warnings.push([key, subs]),
-      status: { working: status('blue'), success: status('green'), warning: status('yellow'), failed: status('red') },
-      clock,
-    },
-  );
+  const receiver = new WebhookReceiver((stand ?? undefined) as TwilioAccount | undefined, webhookSettings(settings), {
+    emit: (msg) => void got.msgs.push(msg),
+    warn: (key, subs) => void got.warnings.push([key, subs]),
+    status: { working: status('blue'), success: status('green'), warning: status('yellow'), failed: status('red') },
+    clock,
+  });
   return { receiver, got, clock, account: stand };
 }
 
