@@ -126,6 +126,9 @@ suiteNeeding(
         wires: [['log-send']],
       },
       fn('log-send', `node.log('OUT send ' + msg.topic); return null;`),
+      // A send that ends with an error (STATE_UNAVAILABLE while Redis is down, say) says so, instead of never ending in a test.
+      { id: 'catch-send', type: 'catch', z: 'tab', scope: ['send'], uncaught: false, wires: [['log-send-failed']] },
+      fn('log-send-failed', `node.log('OUT failed ' + msg.topic + ' ' + (msg.error && msg.error.code)); return null;`),
       ...httpIn('page-in', '/page', 'page'),
       {
         id: 'page',
@@ -309,18 +312,43 @@ suiteNeeding(
       simulator.statusCallbackDelayMs = 800;
       const tags = ['r0', 'r1', 'r2'];
       await Promise.all(tags.map((tag) => post('/send', tag)));
+      // Each wait committed before Redis stops (its intent is stored before its text is created): a send
+      // that meets the outage before that is refused with STATE_UNAVAILABLE, which is not what this is about.
+      await until(
+        '3 texts created',
+        () => [...simulator.messages.values()].filter((m) => /^Test r\d$/.test(String(m.body))).length >= 3 || undefined,
+      );
       const sids = [(await simulator.receiveMessage({ from: ANSWERS, to: HOUSE, body: 'before' })).sid];
       await redis.stop();
       for (let i = 0; i < 3; i++) sids.push((await simulator.receiveMessage({ from: ANSWERS, to: HOUSE, body: `while down ${i}` })).sid);
+      // A send that meets the outage: refused (STATE_UNAVAILABLE, nothing sent) unless Redis is back before its intent gives up.
+      await post('/send', 'rx');
       await sleep(1_000);
       redis = await startRedis([...redisArgs, '--port', port]);
       await until('every text emitted', () => sids.every((sid) => outputs('in').includes(sid)), 20_000);
       // A status callback that came while Redis was down was answered 503 (Twilio does not send it again):
       // its wait learns the outcome from its own look, 30 s after the create when callbacks are on, or 2 s
-      // after another instance took it over (an outage longer than the lease ends every presence), and
-      // from the next, 60 s later, when that one found it not final yet (seen once in five CI runs).
-      await until('every wait ended', () => tags.every((tag) => outputs('send').includes(tag)), 95_000);
+      // after another instance took it over (an outage longer than the lease ends every presence).
+      const failed = () => outputs('failed').filter((f) => !f.startsWith('rx '));
+      await until(
+        'every wait ended',
+        () => {
+          assert.deepEqual(failed(), [], 'no send committed before the outage ended with an error');
+          return (
+            tags.every((tag) => outputs('send').includes(tag)) &&
+            (outputs('send').includes('rx') || outputs('failed').some((f) => f.startsWith('rx ')))
+          );
+        },
+        95_000,
+      );
       await sleep(2_000);
+      const rx = [...outputs('send').filter((t) => t === 'rx'), ...outputs('failed').filter((f) => f.startsWith('rx '))];
+      const rxTexts = [...simulator.messages.values()].filter((m) => String(m.body) === 'Test rx').length;
+      console.log(
+        `# Redis restart: the send during the outage ${rx[0] === 'rx' ? 'went once (Redis was back in time)' : 'was refused once'}`,
+      );
+      if (rx[0] === 'rx') assert.deepEqual([rx, rxTexts], [['rx'], 1], 'the send during the outage went once, and ended once');
+      else assert.deepEqual([rx, rxTexts], [['rx STATE_UNAVAILABLE'], 0], 'the send during the outage was refused once, nothing sent');
       const seen = counts(outputs('in'));
       for (const sid of sids) assert.equal(seen.get(sid), 1, `${sid} emitted once`);
       const ended = counts(outputs('send'));
