@@ -138,8 +138,7 @@ export class MessageIntake<M> {
 
   /** Takes a msg; `start` runs when its turn comes (never, if the node closes first). */
   accept(send: (msg: M) => void, done: (error?: TwilioNodeError) => void, start: (msg: AcceptedMessage<M>) => void): void {
-    // While it waits, a msg is this record; its AcceptedMessage is made when its turn comes.
-    this.waiting.run(new WaitingMessage(this, send, done, start));
+    this.waiting.run(new TakenMessage<M>(this, undefined, send, done, (_msg, accepted) => start(accepted), false));
   }
 
   /**
@@ -148,7 +147,7 @@ export class MessageIntake<M> {
    * is said in the runtime's language (`translate`) before `done`.
    */
   take(msg: M, send: (msg: M) => void, done: (error?: Error) => void, start: (msg: M, accepted: AcceptedMessage<M>) => void): void {
-    this.waiting.run(new WaitingInput(this, msg, send, done, start));
+    this.waiting.run(new TakenMessage(this, msg, send, done, start, true));
   }
 
   /** The error `done` gets for a msg taken by `take`. */
@@ -156,52 +155,20 @@ export class MessageIntake<M> {
     return error && this.options.translate ? error.localise(this.options.translate) : error;
   }
 
-  /** A waiting msg's turn (or the close that came first): it becomes an AcceptedMessage that ends once. */
-  begin(
-    send: (msg: M) => void,
-    done: (error?: TwilioNodeError) => void,
-    start: (msg: AcceptedMessage<M>) => void,
-    cancelled: boolean,
-  ): void {
-    let ended = false;
-    const accepted: AcceptedMessage<M> = {
-      get ended() {
-        return ended;
-      },
-      send: (msg) => {
-        if (!ended) send(msg);
-      },
-      done: (error) => {
-        if (ended) return;
-        ended = true;
-        this.ended(accepted);
-        done(error);
-        this.idleCheck();
-      },
-    };
-    if (cancelled) return accepted.done(this.options.notSent());
-    this.underWay.add(accepted);
-    start(accepted);
-  }
-
   /** The error of a msg whose turn never came: the node stopped first. */
   notSent(): TwilioNodeError {
     return this.options.notSent();
   }
 
-  /** A msg under way ended (its done is called next). */
-  ended(accepted: AcceptedMessage<M>): void {
-    this.underWay.delete(accepted);
-  }
-
-  /** After a msg's done: a close waiting for the msgs under way hears that the last one ended. */
-  idleCheck(): void {
-    if (this.closed && this.underWay.size === 0) this.onIdle?.();
-  }
-
-  /** A msg taken by `take` starts: it is its own AcceptedMessage, under way until it ends. */
+  /** A msg starts: under way until it ends (see TakenMessage). */
   started(accepted: AcceptedMessage<M>): void {
     this.underWay.add(accepted);
+  }
+
+  /** A msg under way ended; a close waiting for the msgs under way hears when the last one did. */
+  ended(accepted: AcceptedMessage<M>): void {
+    this.underWay.delete(accepted);
+    if (this.closed && this.underWay.size === 0) this.onIdle?.();
   }
 
   /**
@@ -250,35 +217,23 @@ export class MessageIntake<M> {
   }
 }
 
-/** A msg waiting for its turn in a MessageIntake: its three callbacks, nothing more. */
-class WaitingMessage<M> {
-  constructor(
-    private readonly intake: MessageIntake<M>,
-    private readonly send: (msg: M) => void,
-    private readonly done: (error?: TwilioNodeError) => void,
-    private readonly start: (msg: AcceptedMessage<M>) => void,
-  ) {}
-
-  run(cancelled: boolean): void {
-    this.intake.begin(this.send, this.done, this.start, cancelled);
-  }
-}
-
 /**
- * A msg taken by `take`: while it waits for its turn, the msg, Node-RED's send and done and the node's
- * start; once started, the same record is the msg's AcceptedMessage (a burst of 50,000 makes nothing
- * more per msg when its turn comes: the record, long since in the old generation, is all it holds).
- * Once ended it lets go of the msg and its callbacks.
+ * A msg a MessageIntake took: while it waits for its turn, the msg (for `take`), Node-RED's send and
+ * done and the node's start; once started, the same record is the msg's AcceptedMessage (a burst of
+ * 50,000 makes nothing more per msg when its turn comes: the record, long since in the old
+ * generation, is all it holds). Once ended it lets go of the msg and its callbacks.
  */
-class WaitingInput<M> implements AcceptedMessage<M> {
+class TakenMessage<M> implements AcceptedMessage<M> {
   ended = false;
 
   constructor(
     private intake: MessageIntake<M> | undefined,
     private msg: M | undefined,
     private sendOn: ((msg: M) => void) | undefined,
-    private end: ((error?: Error) => void) | undefined,
+    private end: ((error?: TwilioNodeError) => void) | undefined,
     private start: ((msg: M, accepted: AcceptedMessage<M>) => void) | undefined,
+    /** Whether its error is said in the runtime's language before `done` (a msg taken by `take`). */
+    private readonly localised: boolean,
   ) {}
 
   run(cancelled: boolean): void {
@@ -286,7 +241,7 @@ class WaitingInput<M> implements AcceptedMessage<M> {
     const { intake, msg, start } = this;
     this.start = undefined;
     intake!.started(this);
-    start!(msg!, this);
+    start!(msg as M, this);
   }
 
   send(msg: M): void {
@@ -298,8 +253,7 @@ class WaitingInput<M> implements AcceptedMessage<M> {
     this.ended = true;
     const { intake, end } = this;
     this.intake = this.msg = this.sendOn = this.end = this.start = undefined;
+    end!(this.localised ? intake!.said(error) : error);
     intake!.ended(this);
-    end!(intake!.said(error));
-    intake!.idleCheck();
   }
 }

@@ -12,7 +12,7 @@ module.exports = function registerTwilioQuery(RED: NodeAPI): void {
     const status = nodeStatus(RED, this);
     const action = new ResourceAction({ RED, node: this, def: upgradeConfig('twilio-query', def), action: 'query', status });
     const input = new NodeInput<NodeMessageInFlow>(this, status);
-    this.on('input', (msg, send, done) => input.take(send, done, (accepted) => action.run(msg, accepted.send)));
+    this.on('input', (msg, send, done) => input.take(send, done, (accepted) => action.run(msg, (out) => accepted.send(out))));
     this.on('close', (_removed: boolean, done: () => void) => void input.close(action.queue).then(done));
   }
 
