@@ -102,6 +102,10 @@ export function channelPrefix(sender: Sender): string {
 
 /** WhatsApp senders only reach WhatsApp recipients, so a bare number gets the sender's channel. */
 export function matchSenderChannel(recipient: string, sender: Sender): string {
-  const prefix = channelPrefix(sender);
+  return withChannel(recipient, channelPrefix(sender));
+}
+
+/** `recipient` on the channel `prefix` names (channelPrefix), when it is a bare number. */
+export function withChannel(recipient: string, prefix: string): string {
   return prefix && recipient.startsWith('+') ? prefix + recipient : recipient;
 }

@@ -5,7 +5,7 @@
 import twilio from 'twilio';
 import type { MessageListInstanceCreateOptions } from 'twilio/lib/rest/api/v2010/account/message';
 import type { CallListInstanceCreateOptions } from 'twilio/lib/rest/api/v2010/account/call';
-import { Sender, channelPrefix, parseRecipients, parseSender } from './addresses';
+import { Sender, channelPrefix, parseRecipients, parseSender, withChannel } from './addresses';
 import { isHttpUrl, isSid, wholeNumber } from './values';
 import { TwilioNodeError } from '../core/errors';
 import { text } from '../core/texts';
@@ -173,16 +173,15 @@ export function planMessage(
 class MessagePlan implements SendPlan<MessageListInstanceCreateOptions> {
   constructor(
     readonly recipients: string[],
-    /** The sender's channel (`whatsapp:`), given to a bare number (matchSenderChannel). */
+    /** The sender's channel (`whatsapp:`), given to a bare number (withChannel). */
     private readonly prefix: string,
     private readonly params: Omit<MessageListInstanceCreateOptions, 'to'>,
   ) {}
 
   paramsFor(recipient: string): MessageListInstanceCreateOptions {
-    const to = this.prefix && recipient.startsWith('+') ? this.prefix + recipient : recipient;
     // To first, as in the SDK's own examples ({ to, from, body }): its create() reads some thirty
     // optional keys and stays fast only while every caller in the process passes objects of one shape.
-    return { to, ...this.params };
+    return { to: withChannel(recipient, this.prefix), ...this.params };
   }
 }
 
