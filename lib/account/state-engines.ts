@@ -47,6 +47,7 @@ interface Shared {
   engine: StateEngine;
   users: number;
   closing?: ReturnType<typeof setTimeout>;
+  closed?: boolean;
 }
 /**
  * How long an engine no account uses stays open: a full redeploy closes every account node after
@@ -137,15 +138,29 @@ export function acquireStateEngine(choice: StateChoice, clock?: Clock): Acquired
       // closed: the writes under way commit first (one left waiting would hold the exit forever).
       await settledWithin(taken.engine, SETTLE_MS, clock ?? systemClock);
       if (taken.users > 0) return; // taken again meanwhile (a redeploy)
-      taken.closing = setTimeout(() => {
-        if (taken.users > 0) return;
-        if (engines.get(id) === taken) engines.delete(id);
-        void taken.engine.close().catch(() => undefined);
-      }, IDLE_CLOSE_MS);
+      if (taken.closed) return;
+      taken.closing = setTimeout(() => void closeShared(id, taken), IDLE_CLOSE_MS);
       // An idle engine does not keep Node-RED from exiting (LMDB commits each write: nothing is pending).
       taken.closing.unref();
     },
   };
+}
+
+function closeShared(id: string, shared: Shared): Promise<void> {
+  if (shared.users > 0 || shared.closed) return Promise.resolve();
+  shared.closed = true;
+  clearTimeout(shared.closing);
+  if (engines.get(id) === shared) engines.delete(id);
+  return shared.engine.close().catch(() => undefined);
+}
+
+/**
+ * Closes at once every engine no account uses, instead of IDLE_CLOSE_MS later: for a process that
+ * is done with Node-RED (a test file), which an idle Redis connection, reconnecting while its server
+ * is gone, would otherwise hold open that long.
+ */
+export async function closeIdleStateEngines(): Promise<void> {
+  await Promise.all([...engines].map(([id, shared]) => closeShared(id, shared)));
 }
 
 /**

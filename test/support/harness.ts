@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after, afterEach, before } from 'node:test';
 import { DEMO_ACCOUNT, SimulatorOptions, TwilioSimulator } from '../../simulator/server';
 import { builtNodes } from './paths';
-import { acquireStateEngine, embeddedStateDir } from '../../lib/account/state-engines';
+import { acquireStateEngine, closeIdleStateEngines, embeddedStateDir } from '../../lib/account/state-engines';
 
 const helper = require('node-red-node-test-helper') as TestHelper;
 // helper.setFlows waits only 300 ms for the flows to start, and only once the deploy call returned: a
@@ -146,6 +146,8 @@ export function useRuntime(options: SimulatorOptions = {}): { simulator: TwilioS
   after(async () => {
     await helper.stopServer();
     await context.simulator.stop();
+    // Its accounts are gone: their engines close now, not when idle (a Redis one would hold the file open).
+    await closeIdleStateEngines();
   });
   return context;
 }
