@@ -19,7 +19,11 @@ const INPUT_FILES = ['package.json', 'package-lock.json', 'tsconfig.json'];
 const stampFile = path.join(dist, '.inputs.sha256');
 const inputsHash = () => {
   const hash = require('crypto').createHash('sha256');
-  const add = (file) => hash.update(`${path.relative(root, file)}\0`).update(fs.readFileSync(file)).update('\0');
+  const add = (file) =>
+    hash
+      .update(`${path.relative(root, file)}\0`)
+      .update(fs.readFileSync(file))
+      .update('\0');
   for (const dir of INPUT_DIRS.map((d) => path.join(root, d)).filter((d) => fs.existsSync(d)))
     for (const file of fs.readdirSync(dir, { recursive: true }).sort()) {
       const full = path.join(dir, file);

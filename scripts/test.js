@@ -11,29 +11,34 @@ const testDir = path.resolve(__dirname, '..', 'dist', 'test');
 const only = process.argv.slice(2);
 // The longest files (a browser, whole Node-RED processes, waiting in real time) start first, so the
 // short ones fill the gaps around them instead of leaving a long one to run alone at the end. These
-// are the longest of a full run (about 20 to 90 s each on 2 cores), longest first; then the folders
+// are the longest of a full run (about 13 to 75 s each on 2 cores), longest first; then the folders
 // whose files are long. `node --test <files>` sorts the files by name whatever order it is given,
 // so the runner is started through run(), which keeps this order.
 const LONGEST_FILES = [
   'process/twilio-page.power-cut',
-  'attacks-22/operator',
   'attacks-24/operator-media',
-  'process/twilio-ask.power-cut',
   'editor/editor',
+  'process/twilio-ask.power-cut',
+  'attacks-22/operator',
+  'process/twilio-send.power-cut',
   'attacks-22/reconcile-and-switch',
+  'attacks-26/operator-cancel-power-cut',
   'process/several-instances',
   'process/demo',
-  'process/twilio-send.power-cut',
+  'attacks-24/operator-redis-stall',
+  'attacks-25/redeploy-during-look',
+  'attacks-24/operator-all-clear',
+  'attacks-25/ask-during-look',
   'attacks-24/operator-media-cap',
   'nodes/twilio-in.poll',
-  'attacks-24/operator-redis-stall',
-  'attacks-24/operator-all-clear',
-  'attacks-26/operator-cancel-power-cut',
-  'nodes/twilio-in.replay',
-  'conformance/conformance',
-  'attacks-22/disk-full',
+  'attacks-24/operator-reconcile',
+  'attacks-25/redeploy-during-look-page',
   'process/twilio-in.attacks',
-  'attacks-25/board-instances-flood',
+  'attacks-25/kill-during-look',
+  'attacks-26/page-cancel-redis',
+  'process/twilio-page.removal',
+  'attacks-26/page-cancel-ends-once',
+  'conformance/conformance',
 ];
 const LONGEST_FIRST = ['editor/', 'process/', 'attacks-25/', 'attacks-24/', 'attacks-22/', 'conformance/', 'nodes/'];
 const startsEarly = (file) => {
