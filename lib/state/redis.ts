@@ -12,7 +12,7 @@
  * hash-tagged): one Redis server or a primary with replicas.
  */
 import type { ConnectionOptions } from 'node:tls';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { systemClock, type Clock } from '../core/clock';
 import { TwilioNodeError } from '../core/errors';
 import { text } from '../core/texts';
@@ -197,8 +197,10 @@ export class RedisStateEngine implements StateEngine {
     this.prefix = options.prefix ?? 'nr-twilio:';
     const first = options.backoff?.firstMs ?? 100;
     const max = options.backoff?.maxMs ?? 5_000;
+    // ioredis loads with the first Redis engine: a Node-RED on the embedded store never loads it.
+    const { Redis: RedisClient } = require('ioredis') as typeof import('ioredis');
     this.redis = this.connect(
-      new Redis(options.url, {
+      new RedisClient(options.url, {
         ...(options.password ? { password: options.password } : {}),
         ...(options.tls ? { tls: options.tls } : {}),
         // Reconnects for ever, backing off (with jitter, so instances do not all come back at once).

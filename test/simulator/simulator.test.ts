@@ -1,6 +1,9 @@
 /** The simulator itself, driven by the unmodified twilio SDK through the base-URL request client. */
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
+import twilio from 'twilio';
 import { createTwilioClient } from '../../lib/transport/sdk-client';
 import { DEMO_ACCOUNT, TwilioSimulator } from '../../simulator/server';
 
@@ -52,6 +55,55 @@ describe('simulator', () => {
     assert.equal((await client.client.messages(message.sid).fetch()).status, 'delivered', 'a later Get sees where it got to');
     assert.equal((await client.client.calls(call.sid).fetch()).status, 'completed');
     assert.equal(simulator.deliveries.length, 0, 'no callback was asked for, none was sent');
+  });
+
+  it("signs each status callback as Twilio does: a message's POSTed as a form, a call's by GET with its parameters in the query", async () => {
+    const heard: { method?: string; url: string; body: string; signature: string }[] = [];
+    const receiver = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        heard.push({ method: req.method, url: req.url ?? '', body, signature: String(req.headers['x-twilio-signature']) });
+        res.end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+    try {
+      await client.client.messages.create({ to: TO, from: FROM, body: 'hi', statusCallback: `${base}/message?x=1` });
+      const twiml = '<Response><Say>hi</Say></Response>';
+      const events = ['initiated', 'ringing', 'answered', 'completed'];
+      await client.client.calls.create({
+        to: TO,
+        from: FROM,
+        twiml,
+        statusCallback: `${base}/call`,
+        statusCallbackMethod: 'GET',
+        statusCallbackEvent: events,
+      });
+      await simulator.settled();
+      for (const [path, method, field] of [
+        ['/message', 'POST', 'MessageStatus'],
+        ['/call', 'GET', 'CallStatus'],
+      ]) {
+        const mine = heard.filter((h) => h.url.startsWith(path));
+        assert.ok(mine.length >= 2, `${path}: a callback for each step (${mine.length})`);
+        for (const h of mine) {
+          assert.equal(h.method, method);
+          const url = new URL(h.url, base);
+          const params = method === 'POST' ? Object.fromEntries(new URLSearchParams(h.body)) : {};
+          if (method === 'GET') assert.equal(h.body, '', 'a GET carries no body');
+          assert.ok(method === 'POST' ? params[field] : url.searchParams.get(field), `${path}: ${field} is there`);
+          assert.ok(twilio.validateRequest(DEMO_ACCOUNT.authToken, h.signature, url.href, params), `${path}: the signature holds`);
+        }
+      }
+      assert.ok(
+        simulator.deliveries.every((d) => d.error === undefined && d.status === 200),
+        'every delivery was answered',
+      );
+    } finally {
+      await new Promise<void>((resolve) => receiver.close(() => resolve()));
+    }
   });
 
   it('pages lists as Twilio does (next_page_uri), followed by the SDK', async () => {

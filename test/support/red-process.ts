@@ -28,22 +28,30 @@ export interface RedProcess {
 /**
  * What red.js loads: this package and the core nodes the suite's flows use. The rest of the core
  * palette (mqtt, websocket, tcp, exec, the parsers…) took a fifth of each start's CPU, and the suite
- * starts red.js 92 times. A flow with a type left out fails at once, naming it (see below).
+ * starts red.js about 90 times. The http request, json and file nodes (their dependencies took a
+ * quarter of what was left) load only where the flow has one. A flow with a type left out fails at
+ * once, naming it (see below).
  */
 const CORE_NODES = [
   ...['05-junction', '20-inject', '21-debug', '24-complete', '25-catch', '25-status', '60-link', '90-comment', '91-global-config'],
   ...['98-unknown', '10-function', '10-switch', '15-change', '80-template', '89-delay', '89-trigger', '05-tls', '06-httpproxy'],
-  ...['21-httpin', '21-httprequest', '70-JSON', '10-file'],
-].map((name) => `${name}.js`);
+  '21-httpin',
+];
+const CORE_NODES_BY_TYPE: Record<string, string> = { 'http request': '21-httprequest', json: '70-JSON', file: '10-file', 'file in': '10-file' };
 const PACKAGE = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as {
   name: string;
   'node-red': { nodes: Record<string, string>; plugins?: Record<string, string> };
 };
-const NODES_INCLUDED = [
-  path.basename(PACKAGE.name),
-  ...CORE_NODES,
-  ...[...Object.values(PACKAGE['node-red'].nodes), ...Object.values(PACKAGE['node-red'].plugins ?? {})].map((file) => path.basename(file)),
-];
+/** The files red.js loads for the flows in `userDir`. */
+function nodesIncluded(userDir: string): string[] {
+  const flows = JSON.parse(fs.readFileSync(path.join(userDir, 'flows.json'), 'utf8')) as { type?: string }[];
+  const onDemand = flows.map((node) => CORE_NODES_BY_TYPE[node.type ?? '']).filter((file) => file !== undefined);
+  return [
+    path.basename(PACKAGE.name),
+    ...[...new Set([...CORE_NODES, ...onDemand])].map((name) => `${name}.js`),
+    ...[...Object.values(PACKAGE['node-red'].nodes), ...Object.values(PACKAGE['node-red'].plugins ?? {})].map((file) => path.basename(file)),
+  ];
+}
 
 /** `settings` is the body of settings.js's object literal beyond port, host and files. */
 export async function startRed(flows: object[], credentials: Record<string, object>, settings = ''): Promise<RedProcess> {
@@ -112,7 +120,7 @@ module.exports = {
   logging: { console: { level: 'info', metrics: false, audit: false } },
   // No palette installs: Node-RED would otherwise run \`npm -v\` before it loads its nodes, on every start.
   externalModules: { palette: { allowInstall: false } },
-  nodesIncludes: ${JSON.stringify(NODES_INCLUDED)},
+  nodesIncludes: ${JSON.stringify(nodesIncluded(userDir))},
   ${settings}
 };\n`,
   );
@@ -165,7 +173,7 @@ module.exports = {
     if (/Waiting for missing types/.test(log)) {
       await red.stop();
       throw new Error(
-        `a flow uses a node type red.js did not load (add its core file to CORE_NODES in red-process.ts):\n${log.slice(-3000)}`,
+        `a flow uses a node type red.js did not load (add its core file to CORE_NODES or CORE_NODES_BY_TYPE in red-process.ts):\n${log.slice(-3000)}`,
       );
     }
     if (Date.now() > deadline) {
