@@ -5,8 +5,8 @@
  * recorded as skipped, never requested.
  */
 import crypto from 'node:crypto';
-import http from 'node:http';
 import twilio from 'twilio';
+import { httpRequest } from './http-client';
 
 export interface DeliveryOptions {
   authToken: string;
@@ -55,6 +55,9 @@ export function messageReplies(twiml: string): string[] {
   );
 }
 
+/** Twilio gives up on a webhook after 15 s. */
+const DELIVERY_TIMEOUT_MS = 15_000;
+
 export async function deliverWebhook(url: string, params: Record<string, string>, options: DeliveryOptions): Promise<Delivery> {
   const idempotencyToken = options.idempotencyToken ?? crypto.randomUUID();
   const delivery: Delivery = { url, params, idempotencyToken, replies: [], at: Date.now() };
@@ -86,10 +89,10 @@ export async function deliverWebhook(url: string, params: Record<string, string>
     'X-Twilio-Signature': signature,
     'I-Twilio-Idempotency-Token': idempotencyToken,
     'User-Agent': 'TwilioProxy/1.1',
-    ...(contentType ? { 'Content-Type': contentType, 'Content-Length': String(Buffer.byteLength(body)) } : {}),
+    ...(contentType ? { 'Content-Type': contentType } : {}),
   };
   try {
-    const answer = await request(target, method, headers, body);
+    const answer = await httpRequest(target, { method, headers, body, timeoutMs: DELIVERY_TIMEOUT_MS });
     delivery.status = answer.status;
     delivery.contentType = answer.contentType;
     delivery.body = answer.body;
@@ -98,27 +101,4 @@ export async function deliverWebhook(url: string, params: Record<string, string>
     delivery.error = (err as Error).message;
   }
   return delivery;
-}
-
-/**
- * Connections kept open between deliveries, as Twilio's are (node:http, which costs a quarter of
- * fetch's CPU a request); one idle 4 s is closed, before a server's own 5 s idle close can race a delivery.
- */
-const agent = new http.Agent({ keepAlive: true, timeout: 4_000 });
-/** Twilio gives up on a webhook after 15 s. */
-const DELIVERY_TIMEOUT_MS = 15_000;
-
-function request(url: string, method: string, headers: Record<string, string>, body: string) {
-  return new Promise<{ status: number; contentType?: string; body: string }>((resolve, reject) => {
-    const req = http.request(url, { method, headers, agent, timeout: DELIVERY_TIMEOUT_MS }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, contentType: res.headers['content-type'], body: text }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${DELIVERY_TIMEOUT_MS / 1000} s`)));
-    req.on('error', reject);
-    req.end(body);
-  });
 }

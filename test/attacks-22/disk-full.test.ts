@@ -16,6 +16,7 @@ import { sleep } from '../support/assertions';
 import { CREDENTIALS, endedLog, endings, outcomeFlow, recorderSettings } from '../support/flows';
 import { RedProcess, restartRed, startRed } from '../support/red-process';
 import { suiteNeeding } from '../support/redis';
+import { httpRequest } from '../../simulator/http-client';
 
 const mountPoint = fs.mkdtempSync(path.join(os.tmpdir(), 'attack-22-tmpfs-'));
 let cannotMount: string | undefined;
@@ -55,13 +56,12 @@ suiteNeeding(
       const N = 400; // 400 waits of 20 kB: twice the disk
       const accepted: number[] = [];
       for (let id = 0; id < N && red.alive(); id++) {
-        const res = await fetch(`${red.url}/go`, {
+        const res = await httpRequest(`${red.url}/go`, {
           method: 'POST',
           headers: { 'Content-Type': 'application/json' },
           body: JSON.stringify({ id }),
         }).catch(() => undefined);
         if (res?.status === 200) accepted.push(id);
-        await res?.body?.cancel().catch(() => undefined);
       }
       await sleep(3_000);
       const log = red.log();

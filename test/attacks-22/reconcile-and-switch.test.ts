@@ -27,6 +27,7 @@ import { CREDENTIALS, deployFlows, endings, logFiles, outcomeFlow, postJson, rec
 import { freePort } from '../support/prism';
 import { RedProcess, restartRed, startRed } from '../support/red-process';
 import { noRedis, startRedis, type RedisServer } from '../support/redis';
+import { httpRequest } from '../../simulator/http-client';
 
 /** In front of the simulator: passes everything, or loses the next message create before or after Twilio had it. */
 async function startCutter(target: string) {
@@ -50,16 +51,16 @@ async function startCutter(target: string) {
     }
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && k !== 'host' && k !== 'content-length') headers[k] = v;
-    const answer = await fetch(target + req.url, { method: req.method, headers, body: chunks.length ? body : undefined });
-    const text = await answer.text();
+    const answer = await httpRequest(target + req.url, { method: req.method, headers, body: chunks.length ? body : undefined });
+    const text = answer.body;
     if (create && mode === 'lose-answer') {
       lost.push(body.toString());
       return; // Twilio made it; its answer never comes back
     }
     // Twilio's Date header passes as a network passes it (it tells this machine's offset to Twilio's clock).
-    const date = answer.headers.get('date');
+    const date = answer.headers.date;
     res.writeHead(answer.status, {
-      'content-type': answer.headers.get('content-type') ?? 'application/json',
+      'content-type': answer.contentType ?? 'application/json',
       ...(date ? { date } : {}),
     });
     res.end(text);

@@ -16,6 +16,7 @@ import { sleep } from '../support/assertions';
 import { startProxy, type RoundRobinProxy } from '../support/proxy';
 import { RedProcess, restartRed, startRed } from '../support/red-process';
 import { suiteNeeding } from '../support/redis';
+import { httpRequest } from '../../simulator/http-client';
 
 const TO = '+15555553451';
 const mountPoint = fs.mkdtempSync(path.join(os.tmpdir(), 'attack-24-tmpfs-'));
@@ -111,13 +112,12 @@ return [msg, reply];`,
       const N = 16; // 16 photos of 1 MB (1.3 MB as stored): twice the disk
       const accepted: number[] = [];
       for (let id = 0; id < N && red.alive(); id++) {
-        const res = await fetch(`${red.url}/go`, {
+        const res = await httpRequest(`${red.url}/go`, {
           method: 'POST',
           headers: { 'Content-Type': 'application/json' },
           body: JSON.stringify({ id }),
         }).catch(() => undefined);
         if (res?.status === 200) accepted.push(id);
-        await res?.body?.cancel().catch(() => undefined);
       }
       const file = path.join(red.userDir, 'ended.log');
       const ended = () => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean) : []);

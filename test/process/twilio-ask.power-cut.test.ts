@@ -27,6 +27,7 @@ import { DEMO_ACCOUNT, TwilioSimulator } from '../../simulator/server';
 import { sleep } from '../support/assertions';
 import { CREDENTIALS, HOUSE, askFlow, postWebhook } from '../support/flows';
 import { RedProcess, restartRed, startRed } from '../support/red-process';
+import { httpRequest } from '../../simulator/http-client';
 
 const PEOPLE = 200;
 const TIMEOUT_S = 40;
@@ -106,20 +107,20 @@ function slowAnswers(target: () => string) {
     req.on('end', async () => {
       const creating = req.method === 'POST' && /\/Messages\.json$/.test(req.url ?? '');
       try {
-        const answer = await fetch(`${target()}${req.url}`, {
+        const answer = await httpRequest(`${target()}${req.url}`, {
           method: req.method,
           headers: Object.fromEntries(
             Object.entries(req.headers).filter(([k]) => !['host', 'connection', 'content-length'].includes(k)),
           ) as Record<string, string>,
           body: req.method === 'GET' ? undefined : Buffer.concat(chunks),
         });
-        const body = Buffer.from(await answer.arrayBuffer());
+        const body = answer.body;
         if (creating && proxy.delayMs > 0) {
           proxy.pending++;
           await sleep(proxy.delayMs);
           proxy.pending--;
         }
-        res.writeHead(answer.status, { 'Content-Type': answer.headers.get('content-type') ?? 'application/json' });
+        res.writeHead(answer.status, { 'Content-Type': answer.contentType ?? 'application/json' });
         res.end(body);
       } catch {
         res.destroy();
@@ -168,7 +169,7 @@ describe('a real Node-RED: kill -9 while 200 questions are asked and open', { ti
     const texts = (n: number) => [...simulator.messages.values()].filter((m) => m.to === person(n) && m.direction !== 'inbound');
     /** Asks person `n`; the msg is `n` (`RETRY + n` when the flow asks again after NOT_SENT). */
     const ask = (n: number, msg = n) =>
-      fetch(`${red!.url}/ask`, {
+      httpRequest(`${red!.url}/ask`, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
         body: JSON.stringify({ n: msg, to: person(n), payload: `Is door ${n} shut?` }),

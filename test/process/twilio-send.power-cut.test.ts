@@ -28,6 +28,7 @@ import { engineStore } from '../../lib/account/node-state';
 import { EmbeddedStateEngine } from '../../lib/state/embedded';
 import { RECONCILE_SETTLE_MS } from '../../lib/outbound/reconcile';
 import { OUTCOME_WAIT_PREFIX } from '../../lib/waits/outcome-waits';
+import { httpRequest } from '../../simulator/http-client';
 import { DEMO_ACCOUNT, TwilioSimulator } from '../../simulator/server';
 import { RedProcess, restartRed, startRed } from '../support/red-process';
 import { sleep, until } from '../support/assertions';
@@ -60,13 +61,12 @@ async function post(red: RedProcess, ids: number[], concurrency: number, stop: (
     while (next < ids.length && !stop()) {
       const id = ids[next++];
       tried.add(id);
-      const res = await fetch(`${red.url}/go`, {
+      const res = await httpRequest(`${red.url}/go`, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
         body: JSON.stringify({ id, to: recipientOf(id) }),
       }).catch(() => undefined);
       if (res?.status === 200) answered.add(id);
-      await res?.body?.cancel().catch(() => undefined);
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));

@@ -5,6 +5,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
+import { httpRequest } from '../../simulator/http-client';
 
 /**
  * Twilio's official OpenAPI specs (twilio/twilio-oai, MIT) as Twilio ships them on the npm registry
@@ -157,8 +158,8 @@ export async function startConformanceProxy(
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers))
       if (typeof v === 'string' && !['host', 'content-length', 'connection'].includes(k)) headers[k] = v;
-    const answer = await fetch(url, { method: req.method, headers, body: req.method === 'GET' ? undefined : body });
-    let payload = Buffer.from(await answer.arrayBuffer());
+    const answer = await httpRequest(url.href, { method: req.method, headers, body: req.method === 'GET' ? undefined : body });
+    let payload = Buffer.from(answer.body);
     if (answer.status === 422) {
       // Give Prism's findings a `message`, so the SDK's error (and the test's failure) says what broke.
       const problem = JSON.parse(payload.toString('utf8')) as { validation?: Array<{ location: string[]; message: string }> };
@@ -166,7 +167,7 @@ export async function startConformanceProxy(
       violations.push(`${req.method} ${url.pathname}: ${message}`);
       payload = Buffer.from(JSON.stringify({ ...problem, message }));
     }
-    res.writeHead(answer.status, { 'Content-Type': answer.headers.get('content-type') ?? 'application/json' });
+    res.writeHead(answer.status, { 'Content-Type': answer.contentType ?? 'application/json' });
     res.end(payload);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
