@@ -37,7 +37,12 @@ const CORE_NODES = [
   ...['98-unknown', '10-function', '10-switch', '15-change', '80-template', '89-delay', '89-trigger', '05-tls', '06-httpproxy'],
   '21-httpin',
 ];
-const CORE_NODES_BY_TYPE: Record<string, string> = { 'http request': '21-httprequest', json: '70-JSON', file: '10-file', 'file in': '10-file' };
+const CORE_NODES_BY_TYPE: Record<string, string> = {
+  'http request': '21-httprequest',
+  json: '70-JSON',
+  file: '10-file',
+  'file in': '10-file',
+};
 const PACKAGE = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as {
   name: string;
   'node-red': { nodes: Record<string, string>; plugins?: Record<string, string> };
@@ -49,7 +54,9 @@ function nodesIncluded(userDir: string): string[] {
   return [
     path.basename(PACKAGE.name),
     ...[...new Set([...CORE_NODES, ...onDemand])].map((name) => `${name}.js`),
-    ...[...Object.values(PACKAGE['node-red'].nodes), ...Object.values(PACKAGE['node-red'].plugins ?? {})].map((file) => path.basename(file)),
+    ...[...Object.values(PACKAGE['node-red'].nodes), ...Object.values(PACKAGE['node-red'].plugins ?? {})].map((file) =>
+      path.basename(file),
+    ),
   ];
 }
 
