@@ -30,4 +30,13 @@ describe('the published package', () => {
       'no source maps, sources, tests or tools',
     );
   });
+
+  it('loads no Redis client for a Node-RED on the embedded store: ioredis comes with the first Redis engine', () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { 'node-red': { nodes: Record<string, string> } };
+    const script = `for (const file of ${JSON.stringify(Object.values(pkg['node-red'].nodes))}) require('./' + file);
+      console.log(Object.keys(require.cache).filter((file) => file.includes('/node_modules/ioredis/')).length);`;
+    const run = spawnSync(process.execPath, ['-e', script], { cwd: root, encoding: 'utf8' });
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(run.stdout.trim(), '0', 'no ioredis module was loaded');
+  });
 });
