@@ -13,10 +13,10 @@ const path = require('path');
 const root = path.resolve(__dirname, '..');
 const validator = require.resolve('node-red-dev/bin/run', { paths: [root] });
 const jsonFlag = process.argv.indexOf('--json');
-const report =
-  jsonFlag > 0
-    ? path.resolve(process.argv[jsonFlag + 1])
-    : path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'scorecard-')), 'scorecard.json');
+// Without --json the report goes to a directory of its own, removed as this script exits.
+const tempDir = jsonFlag > 0 ? undefined : fs.mkdtempSync(path.join(os.tmpdir(), 'scorecard-'));
+if (tempDir) process.on('exit', () => fs.rmSync(tempDir, { recursive: true, force: true }));
+const report = tempDir ? path.join(tempDir, 'scorecard.json') : path.resolve(process.argv[jsonFlag + 1]);
 
 const run = spawnSync(process.execPath, ['-r', path.join(__dirname, 'flow-library-offline.js'), validator, 'validate', '-o', report], {
   cwd: root,

@@ -153,10 +153,15 @@ describe('a real Node-RED: kill -9 while 200 questions are asked and open', { ti
     await simulator.stop();
   });
   let red: RedProcess | undefined;
-  after(() => red?.stop());
+  // The flow's log lives outside Node-RED's user dir (which each restart keeps), removed after the file.
+  const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ask-cut-'));
+  after(async () => {
+    await red?.stop();
+    fs.rmSync(logDir, { recursive: true, force: true });
+  });
 
   it('every msg ends exactly once across the runs, no one is asked twice, each answer reaches its own question', async () => {
-    const log = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ask-cut-')), 'outcomes.log');
+    const log = path.join(logDir, 'outcomes.log');
     red = await startRed(flows(slow.proxy.url, log), CREDENTIALS);
     const outcomes = (): Outcome[] =>
       fs.existsSync(log)
