@@ -583,8 +583,10 @@ export class Asking {
     const matched = this.matcher.match(reply.text);
     const label = matched >= 0 ? (answers[matched].label ?? answers[matched].value) : null;
     const full: FullReply = { ...reply, answer: label, matched: matched >= 0 ? matched : null };
-    if (matched < 0 && this.options.anythingElse === 'wait')
-      return this.waits.emit(id, this.outputs.else, this.outgoing(id, recipient, 'answered', full, true), false);
+    if (matched < 0 && this.options.anythingElse === 'wait') {
+      this.waits.emit(id, this.outputs.else, this.outgoing(id, recipient, 'answered', full, true), false);
+      return;
+    }
     if (matched >= 0 && this.options.mode === 'first') {
       this.tellOthers(
         wait,

@@ -53,7 +53,8 @@ export interface PageWaits {
   ): Promise<string | undefined>;
   save(id: string): Promise<void>;
   message(id: string): Msg | undefined;
-  emit(id: string, port: number, msg: Msg): void;
+  /** Resolves once the page's record is gone from the store. */
+  emit(id: string, port: number, msg: Msg): Promise<void>;
   track<T>(work: Promise<T>): Promise<T>;
 }
 
@@ -105,6 +106,8 @@ export class Pager {
   private readonly retries = new Map<string, Timer>();
   /** The hang-ups an ending page made: its msg ends (and its record goes) once Twilio took them. */
   private readonly hangingUp = new Map<string, Array<Promise<void>>>();
+  /** Pages leaving now with no call to hang up: resolved once the msg left and the record is gone. */
+  private readonly leaving = new Map<string, Promise<void | undefined>>();
   private stopped = false;
   /** All clear reconciliations waiting to ask Twilio again: a stop ends their waits. */
   private readonly pauses = new Map<() => void, Timer>();
@@ -160,7 +163,9 @@ export class Pager {
   /**
    * Cancels the pages of an alarm; the cancel topic itself, or no alarm id, cancels every page.
    * Resolves once each cancelled page's end is stored: the cancel msg ends then, so a flow that
-   * hears it end (a complete node) knows a power cut after it still cancels.
+   * hears it end (a complete node) knows a power cut after it still cancels. A page with no call to
+   * hang up leaves at once, and the cancel ends once it has left and its record is gone: a power
+   * cut the complete node heard of then cannot find the page to end again (and send it twice).
    */
   async cancel(alarmId: unknown, cancelTopic: string | undefined): Promise<void> {
     const every = alarmId === undefined || alarmId === '' || (!!cancelTopic && alarmId === cancelTopic);
@@ -171,6 +176,8 @@ export class Pager {
         this.apply(wait.id, { type: 'cancel' });
         // A save that fails ends the page as broken, on the page's own msg; the cancel itself was heard.
         stored.push((this.saved.get(wait.id) ?? Promise.resolve()).catch(() => undefined));
+        const leaving = this.leaving.get(wait.id);
+        if (leaving) stored.push(leaving);
       }
     await Promise.all(stored);
   }
@@ -638,19 +645,24 @@ export class Pager {
     if (this.sending.has(id)) this.ended.set(id, page);
     const hangUps = this.hangingUp.get(id) ?? [];
     this.hangingUp.delete(id);
-    const leave = (): void => {
+    const leave = (): Promise<void> | undefined => {
       this.hangingUp.delete(id); // a call that landed after the end was hung up on its own
       // A closing node's sends go nowhere (Node-RED has taken its flow apart): the page stays stored
       // as ended, its msg let go by the close, and the next start sends it on its output.
       if (this.options.waits.closing) return;
       const msg = this.options.waits.message(id) ?? ({ ...page.msg } as Msg);
       (msg as Msg & { page?: PageSummary }).page = summary;
-      this.options.waits.emit(id, port, msg);
+      const gone = this.options.waits.emit(id, port, msg);
       this.showEnd(port, summary);
+      return gone;
     };
     // A save that failed ends the page all the same (broken): its msg must not stay behind.
     const committed = (this.saved.get(id) ?? Promise.resolve()).catch(() => undefined);
-    void this.options.waits.track(committed.then(() => Promise.all(hangUps)).then(leave));
+    const left = this.options.waits.track(committed.then(() => Promise.all(hangUps)).then(leave));
+    // With no call to hang up it leaves at once: a cancel waits for that (see cancel).
+    if (hangUps.length > 0) return;
+    this.leaving.set(id, left);
+    void left.finally(() => this.leaving.get(id) === left && this.leaving.delete(id));
   }
 
   private showEnd(port: Port, summary: PageSummary): void {

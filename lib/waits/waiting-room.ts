@@ -348,7 +348,7 @@ export class WaitingRoom<R> {
    * here too. When the store cannot say (Redis down), this instance still holds it as far as it knows:
    * the msg leaves (at least once, never lost).
    */
-  private endOwned(wait: Wait<R>, send: (() => void) | undefined, error?: TwilioNodeError): void {
+  private endOwned(wait: Wait<R>, send: (() => void) | undefined, error?: TwilioNodeError): Promise<void> {
     this.waits.delete(wait.id);
     this.heldBytes -= wait.bytes;
     const ending = this.afterWrites(wait, async () => {
@@ -367,6 +367,7 @@ export class WaitingRoom<R> {
       })
       .finally(() => this.ending.delete(ending));
     this.ending.add(ending);
+    return ending;
   }
 
   /** A wait another instance took over: gone from here without a word to the flow (it goes on there). */
@@ -390,33 +391,36 @@ export class WaitingRoom<R> {
 
   /**
    * Sends `msg` by output `port`. With `last`, the wait ends too (its done called once, with `error`
-   * when Catch nodes should hear of something).
+   * when Catch nodes should hear of something); the promise resolves once its record is gone from the store.
    */
-  emit(id: string, port: number, msg: Msg, last = true, error?: TwilioNodeError): void {
+  emit(id: string, port: number, msg: Msg, last = true, error?: TwilioNodeError): Promise<void> {
     const wait = this.waits.get(id);
-    if (!wait) return;
+    if (!wait) return Promise.resolve();
     const out = this.options.outputs === 1 ? msg : Array.from({ length: this.options.outputs }, (_, i) => (i === port ? msg : null));
     const send = () => (wait.accepted ? wait.accepted.send(out as Msg) : this.options.node.send(out));
     if (last && this.shared) return this.endOwned(wait, send, error);
     send();
-    if (last) this.end(id, error);
+    return last ? this.forget(wait, error) : Promise.resolve();
   }
 
   /** Ends a wait: gone from memory and store, its msg done. Returns it, or undefined when it had ended. */
   end(id: string, error?: TwilioNodeError): Wait<R> | undefined {
     const wait = this.waits.get(id);
     if (!wait) return undefined;
-    if (this.shared) {
-      this.endOwned(wait, undefined, error);
-      return wait;
-    }
-    this.waits.delete(id);
+    if (this.shared) void this.endOwned(wait, undefined, error);
+    else void this.forget(wait, error);
+    return wait;
+  }
+
+  /** One instance: the wait leaves memory, its msg is done, its record's delete goes (resolved once committed or failed). */
+  private forget(wait: Wait<R>, error?: TwilioNodeError): Promise<void> {
+    this.waits.delete(wait.id);
     this.heldBytes -= wait.bytes;
     // Tracked: a redeploy's close waits for it, so the next node does not restore the wait and end it again.
-    void this.track(this.options.store.set(this.options.prefix + id, undefined)).catch(() => undefined);
+    const deleted = this.track(this.options.store.set(this.options.prefix + wait.id, undefined)).catch(() => undefined);
     if (wait.accepted) wait.accepted.done(error);
     else if (error) this.options.node.error?.(error, wait.msg ?? (wait.record as { msg?: unknown }).msg);
-    return wait;
+    return deleted;
   }
 
   /**

@@ -107,11 +107,15 @@ function fakeTwilio() {
  * A store in memory; `writes.left` (when set) is how many more writes it takes before it refuses
  * them; `writes.slow` (when set) holds each write until it resolves.
  */
-function memoryStore(data = new Map<string, unknown>(), writes: { left?: number; slow?: Promise<void> } = {}): KeyValueStore {
+/** Writes held while `slow` (deletes alone while `slowDeletes`) is pending; refused once `left` ran out. */
+type Writes = { left?: number; slow?: Promise<void>; slowDeletes?: Promise<void> };
+
+function memoryStore(data = new Map<string, unknown>(), writes: Writes = {}): KeyValueStore {
   return {
     get: async (key) => data.get(key),
     set: async (key, value) => {
       await writes.slow;
+      if (value === undefined) await writes.slowDeletes;
       if (writes.left !== undefined && writes.left-- <= 0) throw new Error('store refuses writes');
       void (value === undefined ? data.delete(key) : data.set(key, value));
     },
@@ -119,11 +123,7 @@ function memoryStore(data = new Map<string, unknown>(), writes: { left?: number;
   };
 }
 
-function setUp(
-  settings: Parameters<typeof escalationPolicy>[0],
-  data = new Map<string, unknown>(),
-  writes: { left?: number; slow?: Promise<void> } = {},
-) {
+function setUp(settings: Parameters<typeof escalationPolicy>[0], data = new Map<string, unknown>(), writes: Writes = {}) {
   const twilio = fakeTwilio();
   const clock = new ManualClock(Date.UTC(2026, 0, 1, 3));
   const hub = new InboundHub();
@@ -356,6 +356,25 @@ describe('pager', () => {
     assert.equal(t.ended.length, 2, 'the cancel and the page each ended');
     assert.deepEqual(t.ended, [undefined, undefined]);
     assert.equal(port(t.out[0]), 2);
+  });
+
+  it('ends the cancel of a page with no call to hang up once the page has left and its record is gone (a power cut then cannot send it twice)', async () => {
+    const writes: Writes = {};
+    const data = new Map<string, unknown>();
+    const t = setUp({ steps: [{ action: 'text', wait: 60 }], rounds: 1 }, data, writes);
+    t.input({ topic: 'smoke', payload: 'garage', contacts: `Alice ${ALICE}` });
+    await t.clock.advance(0);
+    let deleted!: () => void;
+    writes.slowDeletes = new Promise((resolve) => (deleted = resolve));
+    t.input({ topic: 'cleared' });
+    await t.clock.advance(0);
+    assert.equal(port(t.out[0]), 2, 'the page left on cancelled');
+    assert.deepEqual(t.ended, [undefined], "the page's msg ended; the cancel's waits for the page's record to go");
+    assert.equal(data.size, 1, 'the record is still stored');
+    deleted();
+    await t.clock.advance(0);
+    assert.equal(data.size, 0);
+    assert.deepEqual(t.ended, [undefined, undefined], 'the cancel ended once the record was gone');
   });
 
   it("takes no reply dated before the page's text as its acknowledgement (a poll listing an older 'ok'), as twilio-ask does not", async () => {
