@@ -35,6 +35,10 @@ import { type VersionedStore, isVersioned } from '../account/node-state';
 import { ShownWaits } from '../account/activity';
 import { AcceptedMessage, CLOSE_BUDGET_MS, MessageIntake } from '../outbound/intake';
 
+/** How soon an ended wait's delete the store could not answer is tried again, doubling up to the max. */
+export const DELETE_RETRY_FIRST_MS = 500;
+const DELETE_RETRY_MAX_MS = 10_000;
+
 /** What all the waits of one node may hold in stored msgs together: a flow of big msgs is refused, not a crash. */
 export const MAX_HELD_BYTES = 64 * 2 ** 20;
 
@@ -150,6 +154,8 @@ export class WaitingRoom<R> {
   private resumer?: (restored: Array<Wait<R>>) => void;
   private lookTimer?: Timer;
   private lookFailing = false;
+  /** Deletes of ended waits' records, waiting for the store to answer again (see deleteLater). */
+  private readonly deleteRetries = new Set<Timer>();
 
   constructor(private readonly options: WaitingRoomOptions<R>) {
     this.clock = options.clock ?? systemClock;
@@ -342,11 +348,27 @@ export class WaitingRoom<R> {
   }
 
   /**
+   * An ended wait's delete the store could not answer, tried again (backing off to
+   * DELETE_RETRY_MAX_MS) until it does: deleted, or found another instance's or gone. A close stops it
+   * (the record then stays for whoever resumes it).
+   */
+  private deleteLater(wait: Wait<R>, delayMs: number): void {
+    if (this.closed) return;
+    const timer = this.clock.setTimeout(() => {
+      this.deleteRetries.delete(timer);
+      this.deleteOwned(wait).catch(() => this.deleteLater(wait, Math.min(delayMs * 2, DELETE_RETRY_MAX_MS)));
+    }, delayMs);
+    this.deleteRetries.add(timer);
+  }
+
+  /**
    * Several instances: a wait ends here only once its record is deleted as this instance's. An
    * instance paused past its lease (a frozen VM, a Redis that stalled) whose wait was taken over
    * meanwhile finds the record moved on: its msg leaves from the instance that took it, not from
    * here too. When the store cannot say (Redis down), this instance still holds it as far as it knows:
-   * the msg leaves (at least once, never lost).
+   * the msg leaves (at least once, never lost), and the delete is tried again until the store answers:
+   * a record left behind would be resumed once Redis is back (by this instance's look, or by another's
+   * takeover) and its msg would leave a second time.
    */
   private endOwned(wait: Wait<R>, send: (() => void) | undefined, error?: TwilioNodeError): Promise<void> {
     this.waits.delete(wait.id);
@@ -354,7 +376,7 @@ export class WaitingRoom<R> {
     const ending = this.afterWrites(wait, async () => {
       wait.owned = await this.deleteOwned(wait);
     })
-      .catch(() => undefined)
+      .catch(() => this.deleteLater(wait, DELETE_RETRY_FIRST_MS))
       .then(() => {
         if (wait.owned === false) {
           wait.accepted?.done();
@@ -559,6 +581,8 @@ export class WaitingRoom<R> {
     this.closed = true;
     this.beganClosing?.();
     this.clock.clearTimeout(this.lookTimer);
+    for (const timer of this.deleteRetries) this.clock.clearTimeout(timer);
+    this.deleteRetries.clear();
     if (this.shared) this.shared.presence.leave();
     const budget = this.options.closeBudgetMs ?? CLOSE_BUDGET_MS;
     let timer: Timer | undefined;

@@ -16,7 +16,7 @@ import { engineStore } from '../../../lib/account/node-state';
 import type { StateEngine } from '../../../lib/state/engine';
 import { Presence } from '../../../lib/state/instance';
 import { openStateEngine } from '../../../lib/state/open';
-import { HELD_BY, WaitingRoom, type Wait } from '../../../lib/waits/waiting-room';
+import { DELETE_RETRY_FIRST_MS, HELD_BY, WaitingRoom, type Wait } from '../../../lib/waits/waiting-room';
 
 interface Rec {
   msg: Record<string, unknown>;
@@ -43,6 +43,20 @@ function sharedView(engine: StateEngine): StateEngine {
       if (property === 'guarantees') return { durable: 'commit', instances: 'many' };
       const value = (target as unknown as Record<string | symbol, unknown>)[property];
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
+/** `engine` as Redis is while it is down: every call refused (STATE_UNAVAILABLE) while `outage.down`. */
+function failingWhile(engine: StateEngine, outage: { down: boolean }): StateEngine {
+  return new Proxy(engine, {
+    get: (target, property) => {
+      const value = (target as unknown as Record<string | symbol, unknown>)[property];
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        if (outage.down) return Promise.reject(new TwilioNodeError('STATE_UNAVAILABLE', 'Redis is down'));
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
     },
   });
 }
@@ -268,6 +282,45 @@ describe('waits owned by an instance lease', () => {
       await Promise.all([a.restore(), b.restore()]);
       assert.equal(a.resumed.length + b.resumed.length, 1);
       await Promise.all([a.room.close(false), b.room.close(false)]);
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it('a wait that ends while the store cannot answer: its msg leaves once, its record goes once the store is back, and no instance resumes it', async () => {
+    const clock = new ManualClock();
+    const raw = openEngine(clock);
+    const outage = { down: false };
+    const engine = failingWhile(sharedView(raw), outage);
+    try {
+      const a = instance(engine, 'A', clock);
+      const b = instance(engine, 'B', clock);
+      await Promise.all([a.restore(), b.restore()]);
+      const sent: unknown[] = [];
+      const done: Array<Error | undefined> = [];
+      const m = { _msgid: 'm1', payload: 1 } as unknown as NodeMessageInFlow;
+      const id = (await a.room.hold(a.room.admit(m), { msg: { payload: 1 }, step: 1 }, {
+        send: (out: unknown) => sent.push(out),
+        done: (err?: Error) => done.push(err),
+        ended: false,
+      } as never))!;
+      const key = `node/n1/wait-${id}`;
+
+      outage.down = true;
+      await a.room.emit(id, 0, m);
+      assert.equal(sent.length, 1, 'the msg left (never lost) though the store could not say');
+      assert.deepEqual(done, [undefined]);
+      assert.ok(await raw.get(key), 'its record is still stored: the delete was refused');
+      outage.down = false;
+      await pass(clock, DELETE_RETRY_FIRST_MS + 250);
+      assert.equal(await raw.get(key), undefined, 'deleted once the store answered again');
+
+      // A goes: its lease runs out; B looks and finds nothing of A's to take over.
+      await a.room.close(false);
+      await pass(clock, LEASE_MS * 3);
+      assert.deepEqual(b.resumed, [], 'no instance resumes a wait whose msg has left');
+      assert.equal(sent.length, 1);
+      await b.room.close(false);
     } finally {
       await raw.close();
     }
