@@ -31,6 +31,7 @@ import { TwilioNodeError } from '../core/errors';
 import { Translate, render, text } from '../core/texts';
 import type { KeyValueStore } from '../node-red/context';
 import { type Presence, presenceOn } from '../state/instance';
+import { reportsHealth } from '../state/redis';
 import { type VersionedStore, isVersioned } from '../account/node-state';
 import { ShownWaits } from '../account/activity';
 import { AcceptedMessage, CLOSE_BUDGET_MS, MessageIntake } from '../outbound/intake';
@@ -154,8 +155,8 @@ export class WaitingRoom<R> {
   private resumer?: (restored: Array<Wait<R>>) => void;
   private lookTimer?: Timer;
   private lookFailing = false;
-  /** Deletes of ended waits' records, waiting for the store to answer again (see deleteLater). */
-  private readonly deleteRetries = new Set<Timer>();
+  /** Deletes of ended waits' records waiting for the store to answer again, each with how to stop it (see deleteLater). */
+  private readonly deleteRetries = new Set<() => void>();
 
   constructor(private readonly options: WaitingRoomOptions<R>) {
     this.clock = options.clock ?? systemClock;
@@ -348,17 +349,28 @@ export class WaitingRoom<R> {
   }
 
   /**
-   * An ended wait's delete the store could not answer, tried again (backing off to
-   * DELETE_RETRY_MAX_MS) until it does: deleted, or found another instance's or gone. A close stops it
-   * (the record then stays for whoever resumes it).
+   * An ended wait's delete the store could not answer, tried again until it does: deleted, or found
+   * another instance's or gone. Tried at once when Redis says it is back (before another instance's
+   * look can take the record over), else after `delayMs`, backing off to DELETE_RETRY_MAX_MS. A close
+   * stops it (the record then stays for whoever resumes it).
    */
   private deleteLater(wait: Wait<R>, delayMs: number): void {
     if (this.closed) return;
-    const timer = this.clock.setTimeout(() => {
-      this.deleteRetries.delete(timer);
+    const engine = this.shared?.store.engine;
+    let stopHearing = (): void => undefined;
+    const cancel = (): void => {
+      this.clock.clearTimeout(timer);
+      stopHearing();
+      this.deleteRetries.delete(cancel);
+    };
+    const again = (): void => {
+      if (!this.deleteRetries.has(cancel)) return;
+      cancel();
       this.deleteOwned(wait).catch(() => this.deleteLater(wait, Math.min(delayMs * 2, DELETE_RETRY_MAX_MS)));
-    }, delayMs);
-    this.deleteRetries.add(timer);
+    };
+    const timer = this.clock.setTimeout(again, delayMs);
+    if (engine && reportsHealth(engine)) stopHearing = engine.onHealth((health) => void (health.up && again()));
+    this.deleteRetries.add(cancel);
   }
 
   /**
@@ -581,8 +593,7 @@ export class WaitingRoom<R> {
     this.closed = true;
     this.beganClosing?.();
     this.clock.clearTimeout(this.lookTimer);
-    for (const timer of this.deleteRetries) this.clock.clearTimeout(timer);
-    this.deleteRetries.clear();
+    for (const cancel of [...this.deleteRetries]) cancel();
     if (this.shared) this.shared.presence.leave();
     const budget = this.options.closeBudgetMs ?? CLOSE_BUDGET_MS;
     let timer: Timer | undefined;

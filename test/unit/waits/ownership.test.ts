@@ -47,10 +47,15 @@ function sharedView(engine: StateEngine): StateEngine {
   });
 }
 
-/** `engine` as Redis is while it is down: every call refused (STATE_UNAVAILABLE) while `outage.down`. */
-function failingWhile(engine: StateEngine, outage: { down: boolean }): StateEngine {
+/** `engine` as Redis is while it is down: every call refused (STATE_UNAVAILABLE); `back()` says it is up again, as Redis does. */
+function failingWhile(engine: StateEngine, outage: { down: boolean; heard?: (health: { up: boolean }) => void }): StateEngine {
   return new Proxy(engine, {
     get: (target, property) => {
+      if (property === 'onHealth')
+        return (listener: (health: { up: boolean }) => void) => {
+          outage.heard = listener;
+          return () => (outage.heard = undefined);
+        };
       const value = (target as unknown as Record<string | symbol, unknown>)[property];
       if (typeof value !== 'function') return value;
       return (...args: unknown[]) => {
@@ -290,7 +295,7 @@ describe('waits owned by an instance lease', () => {
   it('a wait that ends while the store cannot answer: its msg leaves once, its record goes once the store is back, and no instance resumes it', async () => {
     const clock = new ManualClock();
     const raw = openEngine(clock);
-    const outage = { down: false };
+    const outage: { down: boolean; heard?: (health: { up: boolean }) => void } = { down: false };
     const engine = failingWhile(sharedView(raw), outage);
     try {
       const a = instance(engine, 'A', clock);
@@ -298,28 +303,38 @@ describe('waits owned by an instance lease', () => {
       await Promise.all([a.restore(), b.restore()]);
       const sent: unknown[] = [];
       const done: Array<Error | undefined> = [];
-      const m = { _msgid: 'm1', payload: 1 } as unknown as NodeMessageInFlow;
-      const id = (await a.room.hold(a.room.admit(m), { msg: { payload: 1 }, step: 1 }, {
-        send: (out: unknown) => sent.push(out),
-        done: (err?: Error) => done.push(err),
-        ended: false,
-      } as never))!;
-      const key = `node/n1/wait-${id}`;
+      const hold = async (n: number) => {
+        const m = { _msgid: `m${n}`, payload: n } as unknown as NodeMessageInFlow;
+        const accepted = { send: (out: unknown) => sent.push(out), done: (err?: Error) => done.push(err), ended: false };
+        const id = (await a.room.hold(a.room.admit(m), { msg: { payload: n }, step: n }, accepted as never))!;
+        return { id, m, key: `node/n1/wait-${id}` };
+      };
+      const [first, second] = [await hold(1), await hold(2)];
 
+      // Redis goes; a wait ends meanwhile; Redis says it is back: the delete goes at once, the clock unmoved.
       outage.down = true;
-      await a.room.emit(id, 0, m);
+      await a.room.emit(first.id, 0, first.m);
       assert.equal(sent.length, 1, 'the msg left (never lost) though the store could not say');
       assert.deepEqual(done, [undefined]);
-      assert.ok(await raw.get(key), 'its record is still stored: the delete was refused');
+      assert.ok(await raw.get(first.key), 'its record is still stored: the delete was refused');
+      outage.down = false;
+      outage.heard?.({ up: true });
+      await settle();
+      assert.equal(await raw.get(first.key), undefined, 'deleted as soon as Redis said it was back');
+
+      // Again, with no word from the store: the delete is tried again on the clock.
+      outage.down = true;
+      await a.room.emit(second.id, 0, second.m);
+      assert.ok(await raw.get(second.key));
       outage.down = false;
       await pass(clock, DELETE_RETRY_FIRST_MS + 250);
-      assert.equal(await raw.get(key), undefined, 'deleted once the store answered again');
+      assert.equal(await raw.get(second.key), undefined, 'deleted once the store answered again');
 
       // A goes: its lease runs out; B looks and finds nothing of A's to take over.
       await a.room.close(false);
       await pass(clock, LEASE_MS * 3);
       assert.deepEqual(b.resumed, [], 'no instance resumes a wait whose msg has left');
-      assert.equal(sent.length, 1);
+      assert.equal(sent.length, 2, 'each msg left once');
       await b.room.close(false);
     } finally {
       await raw.close();
