@@ -14,6 +14,10 @@
  * it: gone at once, so a restart resumes everything as it always did, without waiting for a lease.
  * A restart on a shared engine: the process before it on the same host and user dir (its home) is
  * its predecessor, gone for sure: its work is taken over at once rather than a lease later.
+ * After an outage that cut this instance off (its lease could not be renewed), it takes nothing over
+ * for OUTAGE_GRACE_LEASES leases (at least OUTAGE_GRACE_MIN_MS): the others were cut off too, and each
+ * reconnects on its own backoff; one that is back later than this one is not gone, and its ended work's
+ * deletes are still on their way (a takeover then would send a msg a second time).
  * Settings: `twilio: { leaseMs }` in settings.js shortens the lease (tests; a takeover then comes sooner).
  */
 import crypto from 'node:crypto';
@@ -52,6 +56,11 @@ export function setInstanceHome(userDir: string | undefined): void {
   home = userDir ? `${os.hostname()} ${path.resolve(userDir)}` : undefined;
 }
 
+/** After an outage, takeovers wait this many leases, and at least OUTAGE_GRACE_MIN_MS (see the header). */
+const OUTAGE_GRACE_LEASES = 2;
+/** Longer than Redis's longest reconnection backoff (5 s, with its jitter): every instance is back by then. */
+export const OUTAGE_GRACE_MIN_MS = 10_000;
+
 const leaseName = (id: string) => `instance/${id}`;
 const takeoverName = (id: string) => `instance-takeover/${id}`;
 const homeKey = (place: string) => `instance-home/${crypto.createHash('sha256').update(place).digest('hex').slice(0, 32)}`;
@@ -66,6 +75,9 @@ export class Presence {
   /** The process before this one in the same home, once read: gone (see the header). */
   private predecessor?: string;
   private homeRead = false;
+  /** A renewal failed (an outage cut this instance off); then when the lease was held again. */
+  private cutOff = false;
+  private backSince?: number;
 
   constructor(
     readonly engine: StateEngine,
@@ -124,11 +136,18 @@ export class Presence {
   async isGone(owner: string | undefined): Promise<boolean> {
     if (owner === this.id) return false;
     if (owner === undefined || !this.shared || owner === this.predecessor) return true;
-    if (!this.holding) return false;
+    if (!this.holding || this.inOutageGrace) return false;
     const probe = await this.engine.lease(leaseName(owner), this.id, this.ttlMs);
     if (!probe) return false;
     await this.engine.release(probe);
     return (await this.engine.lease(takeoverName(owner), this.id, this.ttlMs)) !== undefined;
+  }
+
+  /** Back from an outage less than the grace ago: others may still be reconnecting (see the header). */
+  private get inOutageGrace(): boolean {
+    if (this.backSince === undefined) return false;
+    const grace = Math.max(OUTAGE_GRACE_LEASES * this.ttlMs, OUTAGE_GRACE_MIN_MS);
+    return this.clock.now() < this.backSince + grace;
   }
 
   /** Takes or renews the lease now, and again in a third of its time (a failure too: retried at that pace). */
@@ -147,9 +166,18 @@ export class Presence {
   }
 
   private async keep(): Promise<void> {
-    const renewed = this.lease && (await this.engine.renew(this.lease, this.ttlMs));
-    this.lease = renewed || (await this.engine.lease(leaseName(this.id), this.id, this.ttlMs));
+    try {
+      const renewed = this.lease && (await this.engine.renew(this.lease, this.ttlMs));
+      this.lease = renewed || (await this.engine.lease(leaseName(this.id), this.id, this.ttlMs));
+    } catch (err) {
+      this.cutOff = true;
+      throw err;
+    }
     if (!this.lease) throw new Error(`instance lease ${this.id} is held by another`);
+    if (this.cutOff) {
+      this.cutOff = false;
+      this.backSince = this.clock.now();
+    }
     if (!this.homeRead && this.place !== undefined) {
       // Read before this instance's first record is written: what the process before it left is its own to resume.
       const before = await this.engine.get(homeKey(this.place));
