@@ -1,0 +1,276 @@
+/**
+ * Attacks the retried delete of an ended wait's record while the shared store (Redis) cannot answer
+ * (lib/waits/waiting-room.ts, deleteLater/endOwned): 1,000 waits ending during a long outage (health
+ * listeners and timers kept, store calls made while down, the burst when it is back, each msg once),
+ * a delete that committed but whose reply was lost, a close with retries pending, and another
+ * instance taking over the record before this instance's retry could reach the store.
+ * A real engine (embedded LMDB) seen as shared; the outage a proxy that refuses every call.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import type { NodeMessageInFlow } from 'node-red';
+import { ManualClock } from '../../lib/core/clock';
+import { TwilioNodeError } from '../../lib/core/errors';
+import { engineStore } from '../../lib/account/node-state';
+import type { StateEngine } from '../../lib/state/engine';
+import { Presence } from '../../lib/state/instance';
+import { openStateEngine } from '../../lib/state/open';
+import { WaitingRoom } from '../../lib/waits/waiting-room';
+
+interface Rec {
+  msg: Record<string, unknown>;
+  step: number;
+}
+const isRecord = (value: unknown): value is Rec =>
+  typeof value === 'object' && value !== null && typeof (value as Rec).step === 'number' && typeof (value as Rec).msg === 'object';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'attack28-'));
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+let dirs = 0;
+const engines = new Set<StateEngine>();
+function openEngine(clock: ManualClock): StateEngine {
+  const engine = openStateEngine({ backend: 'embedded', dir: path.join(tmp, `e${++dirs}`) }, clock);
+  engines.add(engine);
+  return engine;
+}
+
+/** Redis as an outage sees it: every call refused while `down`, each health listener kept (all of them, unlike ownership.test's). */
+interface Outage {
+  down: boolean;
+  listeners: Set<(health: { up: boolean }) => void>;
+  callsWhileDown: number;
+  /** Deletes that commit but whose reply is lost (rejected as a broken connection would). */
+  loseDeleteReplies: number;
+}
+const outage = (): Outage => ({ down: false, listeners: new Set(), callsWhileDown: 0, loseDeleteReplies: 0 });
+
+function sharedFailing(engine: StateEngine, o: Outage): StateEngine {
+  return new Proxy(engine, {
+    get: (target, property) => {
+      if (property === 'guarantees') return { durable: 'commit', instances: 'many' };
+      if (property === 'onHealth')
+        return (listener: (health: { up: boolean }) => void) => {
+          o.listeners.add(listener);
+          return () => o.listeners.delete(listener);
+        };
+      const value = (target as unknown as Record<string | symbol, unknown>)[property];
+      if (typeof value !== 'function') return value;
+      return async (...args: unknown[]) => {
+        if (o.down) {
+          o.callsWhileDown++;
+          throw new TwilioNodeError('STATE_UNAVAILABLE', 'Redis is down');
+        }
+        const result = await (value as (...a: unknown[]) => unknown).apply(target, args);
+        // A delete of a wait's record that committed: its reply lost on the way back.
+        if (o.loseDeleteReplies > 0 && property === 'delete' && String(args[0]).includes('wait-') && result === true) {
+          o.loseDeleteReplies--;
+          throw new TwilioNodeError('STATE_UNAVAILABLE', 'connection lost before the reply');
+        }
+        return result;
+      };
+    },
+  });
+}
+
+const LEASE_MS = 3_000;
+
+async function settle(): Promise<void> {
+  for (let i = 0; i < 3; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    await Promise.all([...engines].map((engine) => engine.settled?.()));
+  }
+}
+async function pass(clock: ManualClock, ms: number, step = 250): Promise<void> {
+  for (let left = ms; left > 0; left -= step) {
+    await clock.advance(Math.min(step, left));
+    await settle();
+  }
+}
+
+function instance(engine: StateEngine, id: string, clock: ManualClock) {
+  const presence = new Presence(engine, id, clock, LEASE_MS);
+  const resumed: string[] = [];
+  const logs: string[] = [];
+  const room = new WaitingRoom<Rec>({
+    node: { id: 'n1', send: () => undefined, log: (t) => logs.push(t), warn: (t) => logs.push(t) },
+    store: engineStore(engine, 'node/n1/'),
+    prefix: 'wait-',
+    capacity: 5_000,
+    outputs: 1,
+    isRecord,
+    notSent: () => new TwilioNodeError('NOT_SENT', 'not sent'),
+    abandoned: () => new TwilioNodeError('REQUEST_TIMEOUT', 'abandoned'),
+    clock,
+    presence,
+    closeBudgetMs: 1_000,
+  });
+  return { room, presence, resumed, logs, restore: () => room.restore((waits) => resumed.push(...waits.map((w) => w.id))) };
+}
+
+function holder(room: WaitingRoom<Rec>) {
+  const sent = new Map<number, number>();
+  const done: Array<Error | undefined> = [];
+  return {
+    sent,
+    done,
+    hold: async (n: number) => {
+      const m = { _msgid: `m${n}`, payload: n } as unknown as NodeMessageInFlow;
+      const accepted = {
+        send: () => sent.set(n, (sent.get(n) ?? 0) + 1),
+        done: (err?: Error) => done.push(err),
+        ended: false,
+      };
+      const id = (await room.hold(room.admit(m), { msg: { payload: n }, step: n }, accepted as never))!;
+      return { id, m, key: `node/n1/wait-${id}` };
+    },
+  };
+}
+
+const storedWaits = async (raw: StateEngine) => (await raw.scan('node/n1/wait-', 100_000)).length;
+
+describe('attack 28: the retried delete of an ended wait (Redis down)', () => {
+  it('1,000 waits end during a long outage: one listener and one timer each, backing off; all deleted when it is back, nothing kept, each msg once', async () => {
+    const clock = new ManualClock();
+    const raw = openEngine(clock);
+    const o = outage();
+    const engine = sharedFailing(raw, o);
+    try {
+      const a = instance(engine, 'A', clock);
+      await a.restore();
+      const h = holder(a.room);
+      const N = 1_000;
+      const held = [];
+      for (let n = 0; n < N; n++) held.push(await h.hold(n));
+      await settle();
+      assert.equal(await storedWaits(raw), N);
+      const timersBefore = clock.pending;
+
+      o.down = true;
+      await Promise.all(held.map((w) => a.room.emit(w.id, 0, w.m)));
+      assert.equal(h.sent.size, N, 'every msg left though the store could not say');
+      assert.equal(o.listeners.size, N, 'one health listener per pending delete');
+      assert.equal(clock.pending - timersBefore, N, 'one timer per pending delete');
+
+      // Down for ten minutes, the clock moving in 5 s steps: the retries back off to 10 s.
+      o.callsWhileDown = 0;
+      await pass(clock, 600_000, 5_000);
+      const perWait = o.callsWhileDown / N;
+      assert.ok(perWait <= 70, `store calls per ended wait during 10 min down: ${perWait} (backing off to 10 s is ~60 + presence)`);
+      assert.equal(o.listeners.size, N, 'listeners do not pile up: one per pending delete, not one per try');
+      assert.equal(clock.pending - timersBefore, N, 'timers do not pile up either');
+
+      o.down = false;
+      for (const listener of [...o.listeners]) listener({ up: true });
+      await settle();
+      await settle();
+      assert.equal(await storedWaits(raw), 0, 'every record deleted once Redis said it was back (the burst)');
+      assert.equal(o.listeners.size, 0, 'no listener kept');
+      assert.equal(clock.pending, timersBefore, 'no timer kept');
+      assert.ok(
+        [...h.sent.values()].every((c) => c === 1),
+        'each msg left exactly once',
+      );
+      assert.equal(h.done.length, N);
+      await a.room.close(false);
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it('a delete that committed but whose reply was lost: the retry finds it gone, sends nothing again, stops', async () => {
+    const clock = new ManualClock();
+    const raw = openEngine(clock);
+    const o = outage();
+    const engine = sharedFailing(raw, o);
+    try {
+      const a = instance(engine, 'A', clock);
+      await a.restore();
+      const h = holder(a.room);
+      const w = await h.hold(1);
+      o.loseDeleteReplies = 1;
+      await a.room.emit(w.id, 0, w.m);
+      assert.equal(h.sent.get(1), 1);
+      assert.equal(await raw.get(w.key), undefined, 'the delete committed');
+      assert.equal(o.listeners.size, 1, 'a retry is pending: the instance could not know');
+      await pass(clock, 2_000);
+      assert.equal(o.listeners.size, 0, 'the retry found the record gone and stopped');
+      assert.equal(h.sent.get(1), 1, 'not sent again');
+      assert.deepEqual(h.done, [undefined]);
+      await a.room.close(false);
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it('a close with retries pending: every listener and timer gone, within its budget, nothing tried after', async () => {
+    const clock = new ManualClock();
+    const raw = openEngine(clock);
+    const o = outage();
+    const engine = sharedFailing(raw, o);
+    try {
+      const a = instance(engine, 'A', clock);
+      await a.restore();
+      const h = holder(a.room);
+      const held = [];
+      for (let n = 0; n < 50; n++) held.push(await h.hold(n));
+      o.down = true;
+      await Promise.all(held.map((w) => a.room.emit(w.id, 0, w.m)));
+      assert.equal(o.listeners.size, 50);
+      let closed = false;
+      const closing = a.room.close(false).then(() => (closed = true));
+      await settle();
+      await clock.advance(1_000);
+      await settle();
+      assert.ok(closed, 'the close ended within its budget');
+      await closing;
+      assert.equal(o.listeners.size, 0, 'no health listener kept after the close');
+      assert.equal(clock.pending, 0, 'no timer kept after the close');
+      o.callsWhileDown = 0;
+      await pass(clock, 30_000, 1_000);
+      assert.equal(o.callsWhileDown, 0, 'nothing tried after the close');
+      assert.ok([...h.sent.values()].every((c) => c === 1));
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it("another instance whose connection came back first takes over the ended wait's record before this instance's retry: its msg leaves twice", async () => {
+    const clock = new ManualClock();
+    const raw = openEngine(clock);
+    const oa = outage();
+    const ob = outage();
+    const a = instance(sharedFailing(raw, oa), 'A', clock);
+    const b = instance(sharedFailing(raw, ob), 'B', clock);
+    const sentByB: unknown[] = [];
+    try {
+      await Promise.all([a.restore(), b.restore()]);
+      const h = holder(a.room);
+      const w = await h.hold(1);
+      // Redis goes for both; the wait ends on A meanwhile (its msg leaves, its delete refused).
+      oa.down = true;
+      ob.down = true;
+      await a.room.emit(w.id, 0, w.m);
+      assert.equal(h.sent.get(1), 1);
+      // Down longer than a lease. B's connection comes back first (ioredis reconnects each
+      // instance on its own jittered backoff, up to ~6 s apart); A's still retries.
+      await pass(clock, LEASE_MS * 2, 500);
+      ob.down = false;
+      for (const l of [...ob.listeners]) l({ up: true });
+      await pass(clock, LEASE_MS, 250);
+      sentByB.push(...b.resumed);
+      oa.down = false;
+      for (const l of [...oa.listeners]) l({ up: true });
+      await pass(clock, LEASE_MS, 250);
+      sentByB.push(...b.resumed.filter((id) => !sentByB.includes(id)));
+      // A sent it once; B resumed it too (its msg would leave a second time).
+      assert.equal(h.sent.get(1), 1);
+      assert.deepEqual(sentByB, [], `msg sent by A and resumed by B: ${sentByB.length} resume(s)`);
+    } finally {
+      await Promise.all([a.room.close(false), b.room.close(false)]);
+      await raw.close();
+    }
+  });
+});
