@@ -53,7 +53,7 @@ export interface PageWaits {
   ): Promise<string | undefined>;
   save(id: string): Promise<void>;
   message(id: string): Msg | undefined;
-  /** Resolves once the page's record is gone from the store. */
+  /** Resolves once the page's record is gone from the store; rejects when the store refused that. */
   emit(id: string, port: number, msg: Msg): Promise<void>;
   track<T>(work: Promise<T>): Promise<T>;
 }
@@ -165,7 +165,8 @@ export class Pager {
    * Resolves once each cancelled page's end is stored: the cancel msg ends then, so a flow that
    * hears it end (a complete node) knows a power cut after it still cancels. A page with no call to
    * hang up leaves at once, and the cancel ends once it has left and its record is gone: a power
-   * cut the complete node heard of then cannot find the page to end again (and send it twice).
+   * cut the complete node heard of then cannot find the page to end again (and send it twice). A
+   * store that refused that delete ends the cancel with its error: a restart would send the page again.
    */
   async cancel(alarmId: unknown, cancelTopic: string | undefined): Promise<void> {
     const every = alarmId === undefined || alarmId === '' || (!!cancelTopic && alarmId === cancelTopic);
@@ -179,7 +180,8 @@ export class Pager {
         const leaving = this.leaving.get(wait.id);
         if (leaving) stored.push(leaving);
       }
-    await Promise.all(stored);
+    const refused = (await Promise.allSettled(stored)).find((result) => result.status === 'rejected');
+    if (refused) throw refused.reason;
   }
 
   /** Pages a previous run left: each resumes its step with the time it had left. */
@@ -662,7 +664,8 @@ export class Pager {
     // With no call to hang up it leaves at once: a cancel waits for that (see cancel).
     if (hangUps.length > 0) return;
     this.leaving.set(id, left);
-    void left.finally(() => this.leaving.get(id) === left && this.leaving.delete(id));
+    const forget = () => void (this.leaving.get(id) === left && this.leaving.delete(id));
+    left.then(forget, forget);
   }
 
   private showEnd(port: Port, summary: PageSummary): void {

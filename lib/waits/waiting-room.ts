@@ -425,7 +425,8 @@ export class WaitingRoom<R> {
 
   /**
    * Sends `msg` by output `port`. With `last`, the wait ends too (its done called once, with `error`
-   * when Catch nodes should hear of something); the promise resolves once its record is gone from the store.
+   * when Catch nodes should hear of something); the promise resolves once its record is gone from the
+   * store (rejects when one instance's store refused the delete).
    */
   emit(id: string, port: number, msg: Msg, last = true, error?: TwilioNodeError): Promise<void> {
     const wait = this.waits.get(id);
@@ -446,12 +447,16 @@ export class WaitingRoom<R> {
     return wait;
   }
 
-  /** One instance: the wait leaves memory, its msg is done, its record's delete goes (resolved once committed or failed). */
+  /**
+   * One instance: the wait leaves memory, its msg is done, its record's delete goes: resolved once
+   * committed, rejected when the store refused it (a restart would then find the wait again).
+   */
   private forget(wait: Wait<R>, error?: TwilioNodeError): Promise<void> {
     this.waits.delete(wait.id);
     this.heldBytes -= wait.bytes;
     // Tracked: a redeploy's close waits for it, so the next node does not restore the wait and end it again.
-    const deleted = this.track(this.options.store.set(this.options.prefix + wait.id, undefined)).catch(() => undefined);
+    const deleted = this.track(this.options.store.set(this.options.prefix + wait.id, undefined));
+    deleted.catch(() => undefined); // heard by those who asked (emit's callers); else it is the store's to report
     if (wait.accepted) wait.accepted.done(error);
     else if (error) this.options.node.error?.(error, wait.msg ?? (wait.record as { msg?: unknown }).msg);
     return deleted;

@@ -3,7 +3,8 @@
  * (lib/waits/waiting-room.ts, deleteLater/endOwned): 1,000 waits ending during a long outage (health
  * listeners and timers kept, store calls made while down, the burst when it is back, each msg once),
  * a delete that committed but whose reply was lost, a close with retries pending, and another
- * instance taking over the record before this instance's retry could reach the store.
+ * instance taking over the record before this instance's retry could reach the store (was a finding:
+ * its msg left twice; an instance back from an outage now takes nothing over for the outage grace).
  * A real engine (embedded LMDB) seen as shared; the outage a proxy that refuses every call.
  */
 import assert from 'node:assert/strict';
@@ -237,7 +238,7 @@ describe('attack 28: the retried delete of an ended wait (Redis down)', () => {
     }
   });
 
-  it("another instance whose connection came back first takes over the ended wait's record before this instance's retry: its msg leaves twice", async () => {
+  it("another instance whose connection came back first takes nothing over within the outage grace: this instance's retry deletes the record first, its msg leaves once", async () => {
     const clock = new ManualClock();
     const raw = openEngine(clock);
     const oa = outage();
@@ -265,7 +266,7 @@ describe('attack 28: the retried delete of an ended wait (Redis down)', () => {
       for (const l of [...oa.listeners]) l({ up: true });
       await pass(clock, LEASE_MS, 250);
       sentByB.push(...b.resumed.filter((id) => !sentByB.includes(id)));
-      // A sent it once; B resumed it too (its msg would leave a second time).
+      // A sent it once; B, back first, waited out the outage grace instead of resuming it (its msg would leave twice).
       assert.equal(h.sent.get(1), 1);
       assert.deepEqual(sentByB, [], `msg sent by A and resumed by B: ${sentByB.length} resume(s)`);
     } finally {

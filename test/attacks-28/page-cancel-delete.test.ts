@@ -1,7 +1,8 @@
 /**
  * Attacks twilio-page's cancel that now waits for a cancelled page's record to be gone
  * (lib/conversation/pager.ts cancel/leave, WaitingRoom.emit's promise): a delete that the store
- * refuses (the cancel msg ends as if the record were gone), a delete that stalls across a redeploy
+ * refuses (was a finding: the cancel msg ended as if the record were gone; it now ends with the
+ * store's error), a delete that stalls across a redeploy
  * (the cancel msg must end once, not twice nor never), and a cancel of many pages at once.
  * The harness is test/unit/conversation/pager.test.ts's (copied: a fake Twilio, a memory store).
  */
@@ -197,7 +198,7 @@ function setUp(settings: Parameters<typeof escalationPolicy>[0], data = new Map<
 const port = (outputs: Array<Record<string, any> | null>) => outputs.findIndex((m) => m !== null);
 
 describe('attack 28: a page cancel waits for the record to go', () => {
-  it('a delete the store refuses: the cancel msg still ends as done, the record left behind (a restart sends the page again)', async () => {
+  it("a delete the store refuses: the cancel msg ends with the store's error, not as done (the record is left behind: a restart would send the page again)", async () => {
     const writes: Writes = {};
     const data = new Map<string, unknown>();
     const t = setUp({ steps: [{ action: 'text', wait: 60 }], rounds: 1 }, data, writes);

@@ -14,7 +14,7 @@ import { ManualClock } from '../../../lib/core/clock';
 import { TwilioNodeError } from '../../../lib/core/errors';
 import { engineStore } from '../../../lib/account/node-state';
 import type { StateEngine } from '../../../lib/state/engine';
-import { Presence } from '../../../lib/state/instance';
+import { OUTAGE_GRACE_MIN_MS, Presence } from '../../../lib/state/instance';
 import { openStateEngine } from '../../../lib/state/open';
 import { DELETE_RETRY_FIRST_MS, HELD_BY, WaitingRoom, type Wait } from '../../../lib/waits/waiting-room';
 
@@ -177,7 +177,7 @@ describe('waits owned by an instance lease', () => {
     }
   });
 
-  it('after a stall that lapsed every lease at once, an owner takes its lease back at once, and one that has none takes nothing over', async () => {
+  it('after a stall that lapsed every lease at once, an owner takes its lease back at once, and none is taken over within the outage grace', async () => {
     const clock = new ManualClock();
     const raw = openEngine(clock);
     // Redis stalled past every lease: each command fails meanwhile (no renewal gets through).
@@ -201,12 +201,17 @@ describe('waits owned by an instance lease', () => {
       // each find the other gone and take the same work back and forth).
       assert.equal(await b.isGone('A'), false, 'an instance without its own lease takes nothing over');
       await b.ready();
-      assert.equal(await b.isGone('A'), true, 'once B holds its lease, A (not renewed yet) is gone to it');
-      assert.equal(await c.isGone('A'), false, 'one instance at a time takes A over');
+      // Every instance was cut off: A may still be reconnecting on its own backoff, so B takes nothing of it yet.
+      assert.equal(await b.isGone('A'), false, 'within the outage grace, A (not renewed yet) is not gone to B');
       await a.ready(); // A was only cut off: its lease is free for it to take back at once
       assert.equal(a.holding, true);
       assert.equal(await b.isGone('A'), false, 'A alive again, for everyone');
       assert.equal(await a.isGone('B'), false);
+      // A stops for good: once the grace is over, one instance at a time takes it over.
+      a.leave();
+      await pass(clock, Math.max(2 * LEASE_MS, OUTAGE_GRACE_MIN_MS) + LEASE_MS);
+      assert.equal(await b.isGone('A'), true, 'after the grace, A (not renewed) is gone to B');
+      assert.equal(await c.isGone('A'), false, 'one instance at a time takes A over');
     } finally {
       for (const p of [a, b, c]) p.leave();
       await raw.close();
