@@ -8,35 +8,17 @@
  * A real engine (embedded LMDB) seen as shared; the outage a proxy that refuses every call.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { NodeMessageInFlow } from 'node-red';
 import { ManualClock } from '../../lib/core/clock';
 import { TwilioNodeError } from '../../lib/core/errors';
 import { engineStore } from '../../lib/account/node-state';
 import type { StateEngine } from '../../lib/state/engine';
 import { Presence } from '../../lib/state/instance';
-import { openStateEngine } from '../../lib/state/open';
 import { WaitingRoom } from '../../lib/waits/waiting-room';
+import { type Rec, fileEngines, isRecord } from '../support/shared-rooms';
 
-interface Rec {
-  msg: Record<string, unknown>;
-  step: number;
-}
-const isRecord = (value: unknown): value is Rec =>
-  typeof value === 'object' && value !== null && typeof (value as Rec).step === 'number' && typeof (value as Rec).msg === 'object';
-
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'attack28-'));
-after(() => fs.rmSync(tmp, { recursive: true, force: true }));
-let dirs = 0;
-const engines = new Set<StateEngine>();
-function openEngine(clock: ManualClock): StateEngine {
-  const engine = openStateEngine({ backend: 'embedded', dir: path.join(tmp, `e${++dirs}`) }, clock);
-  engines.add(engine);
-  return engine;
-}
+const { openEngine, settle, pass } = fileEngines('attack28-');
 
 /** Redis as an outage sees it: every call refused while `down`, each health listener kept (all of them, unlike ownership.test's). */
 interface Outage {
@@ -77,19 +59,6 @@ function sharedFailing(engine: StateEngine, o: Outage): StateEngine {
 }
 
 const LEASE_MS = 3_000;
-
-async function settle(): Promise<void> {
-  for (let i = 0; i < 3; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 10));
-    await Promise.all([...engines].map((engine) => engine.settled?.()));
-  }
-}
-async function pass(clock: ManualClock, ms: number, step = 250): Promise<void> {
-  for (let left = ms; left > 0; left -= step) {
-    await clock.advance(Math.min(step, left));
-    await settle();
-  }
-}
 
 function instance(engine: StateEngine, id: string, clock: ManualClock) {
   const presence = new Presence(engine, id, clock, LEASE_MS);

@@ -5,49 +5,19 @@
  * A real engine (embedded LMDB), seen as shared; each "instance" is its own Presence with its own id.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { NodeMessageInFlow } from 'node-red';
 import { ManualClock } from '../../../lib/core/clock';
 import { TwilioNodeError } from '../../../lib/core/errors';
 import { engineStore } from '../../../lib/account/node-state';
 import type { StateEngine } from '../../../lib/state/engine';
 import { OUTAGE_GRACE_MIN_MS, Presence } from '../../../lib/state/instance';
-import { openStateEngine } from '../../../lib/state/open';
 import { DELETE_RETRY_FIRST_MS, HELD_BY, WaitingRoom, type Wait } from '../../../lib/waits/waiting-room';
+import { type Rec, fileEngines, isRecord, sharedView } from '../../support/shared-rooms';
 
-interface Rec {
-  msg: Record<string, unknown>;
-  step: number;
-}
-const isRecord = (value: unknown): value is Rec =>
-  typeof value === 'object' && value !== null && typeof (value as Rec).step === 'number' && typeof (value as Rec).msg === 'object';
+const { openEngine, settle, pass } = fileEngines('ownership-');
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ownership-'));
-after(() => fs.rmSync(tmp, { recursive: true, force: true }));
-let dirs = 0;
-/** The engines opened: pass() lets their writes settle. */
-const engines = new Set<StateEngine>();
-function openEngine(clock: ManualClock): StateEngine {
-  const engine = openStateEngine({ backend: 'embedded', dir: path.join(tmp, `e${++dirs}`) }, clock);
-  engines.add(engine);
-  return engine;
-}
-
-/** The embedded engine as an engine instances share (what Redis is): ownership applies. */
-function sharedView(engine: StateEngine): StateEngine {
-  return new Proxy(engine, {
-    get: (target, property) => {
-      if (property === 'guarantees') return { durable: 'commit', instances: 'many' };
-      const value = (target as unknown as Record<string | symbol, unknown>)[property];
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-    },
-  });
-}
-
-/** `engine` as Redis is while it is down: every call refused (STATE_UNAVAILABLE); `back()` says it is up again, as Redis does. */
+/** `engine` as Redis is while it is down: every call refused (STATE_UNAVAILABLE); `heard` is its health listener (Redis says when it is back). */
 function failingWhile(engine: StateEngine, outage: { down: boolean; heard?: (health: { up: boolean }) => void }): StateEngine {
   return new Proxy(engine, {
     get: (target, property) => {
@@ -67,25 +37,6 @@ function failingWhile(engine: StateEngine, outage: { down: boolean; heard?: (hea
 }
 
 const LEASE_MS = 3_000;
-
-/**
- * Moves the clock on in steps, letting the store's real I/O (LMDB commits, each a chain of awaits)
- * finish between them: on a loaded machine a lease renewal can else fall a lease behind the clock.
- */
-async function pass(clock: ManualClock, ms: number): Promise<void> {
-  for (let left = ms; left > 0; left -= 250) {
-    await clock.advance(Math.min(250, left));
-    await settle();
-  }
-}
-
-/** Lets the engines' writes under way (each a chain of awaits) finish, without moving the clock. */
-async function settle(): Promise<void> {
-  for (let i = 0; i < 3; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 10));
-    await Promise.all([...engines].map((engine) => engine.settled?.()));
-  }
-}
 
 function instance(engine: StateEngine, id: string, clock: ManualClock, home?: string) {
   const presence = new Presence(engine, id, clock, LEASE_MS, home);
