@@ -14,25 +14,11 @@ const nodesOut = path.join(dist, 'nodes');
 
 // A build whose inputs are the last build's, byte for byte, is that build: `npm test` on a second
 // runtime (CI runs Node 20, then Node 22, on one checkout) does not compile the same sources again.
-const INPUT_DIRS = ['nodes', 'plugins', 'lib', 'simulator', 'test', 'bench', 'editor', 'locales', 'scripts'];
-const INPUT_FILES = ['package.json', 'package-lock.json', 'tsconfig.json'];
+const INPUTS = ['nodes', 'plugins', 'lib', 'simulator', 'test', 'bench', 'editor', 'locales', 'scripts'];
 const stampFile = path.join(dist, '.inputs.sha256');
-const inputsHash = () => {
-  const hash = require('crypto').createHash('sha256');
-  const add = (file) =>
-    hash
-      .update(`${path.relative(root, file)}\0`)
-      .update(fs.readFileSync(file))
-      .update('\0');
-  for (const dir of INPUT_DIRS.map((d) => path.join(root, d)).filter((d) => fs.existsSync(d)))
-    for (const file of fs.readdirSync(dir, { recursive: true }).sort()) {
-      const full = path.join(dir, file);
-      if (fs.statSync(full).isFile()) add(full);
-    }
-  for (const file of INPUT_FILES.map((f) => path.join(root, f)).filter((f) => fs.existsSync(f))) add(file);
-  return hash.digest('hex');
-};
-const inputs = inputsHash();
+const inputs = require('./content-hash').contentHash(root, {
+  entries: [...INPUTS, 'package.json', 'package-lock.json', 'tsconfig.json'],
+});
 const built = (file) => fs.existsSync(file) && fs.readFileSync(file, 'utf8');
 if (built(stampFile) === inputs && fs.existsSync(path.join(root, 'resources', 'twilio-editor.js'))) {
   console.log('build: dist/ is up to date (its inputs are those of the last build)');

@@ -24,7 +24,9 @@ export function httpRequest(
   options: { method?: string; headers?: Record<string, string>; body?: string | Buffer; timeoutMs?: number } = {},
 ): Promise<HttpAnswer> {
   const { method = 'GET', body = '', timeoutMs = 15_000 } = options;
-  const headers = { ...options.headers, ...(body.length > 0 ? { 'Content-Length': String(Buffer.byteLength(body)) } : {}) };
+  // A body's length, even none for a POST (else Node would send an empty chunked body).
+  const bodied = body.length > 0 || !['GET', 'HEAD'].includes(method);
+  const headers = { ...options.headers, ...(bodied ? { 'Content-Length': String(Buffer.byteLength(body)) } : {}) };
   return new Promise((resolve, reject) => {
     const req = http.request(url, { method, headers, agent, timeout: timeoutMs }, (res) => {
       let text = '';

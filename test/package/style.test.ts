@@ -39,26 +39,12 @@ const cache = (tool: string) => path.join(root, '.cache', `${tool}-${locked}`);
  * here (every file but what both ignore, and their configurations and versions in package-lock.json);
  * content that both passed as it is now passes again without running them.
  */
-const IGNORED = new Set(['.git', 'node_modules', 'dist', 'resources', '.demo', '.cache', 'test-artifacts', path.join('bench', 'results')]);
-function contentHash(): string {
-  const hash = crypto.createHash('sha256');
-  const walk = (dir: string) => {
-    for (const entry of fs.readdirSync(path.join(root, dir), { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-      const rel = path.join(dir, entry.name);
-      if (IGNORED.has(rel)) continue;
-      if (entry.isDirectory()) walk(rel);
-      else if (entry.isFile())
-        hash
-          .update(`${rel}\0`)
-          .update(fs.readFileSync(path.join(root, rel)))
-          .update('\0');
-    }
-  };
-  walk('');
-  return hash.digest('hex');
-}
+const IGNORED = ['.git', 'node_modules', 'dist', 'resources', '.demo', '.cache', 'test-artifacts', path.join('bench', 'results')];
+const { contentHash } = require(path.join(root, 'scripts', 'content-hash.js')) as {
+  contentHash(root: string, options: { ignored: string[] }): string;
+};
 const passedStamp = path.join(root, '.cache', `style-passed-${locked}`);
-const content = contentHash();
+const content = contentHash(root, { ignored: IGNORED });
 const passedBefore = fs.existsSync(passedStamp) && fs.readFileSync(passedStamp, 'utf8') === content;
 const samePassedBefore = (t: TestContext) => {
   assert.equal(fs.readFileSync(passedStamp, 'utf8'), content, 'every file is as it was when both tools last passed it');
