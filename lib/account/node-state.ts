@@ -154,7 +154,11 @@ export function nodeState(RED: NodeAPI, node: Node, account: StateOwner | undefi
     durable: engine.guarantees.durable,
     forget: () => {
       const all = (async () => {
-        for (const key of await store.keys()) await store.set(key, undefined);
+        // A page of deletes at a time: the embedded store commits each page once, not each key (a
+        // poller remembers up to 20,000 Sids), and Redis takes a page in one round of replies.
+        const keys = await store.keys();
+        for (let i = 0; i < keys.length; i += SCAN_PAGE)
+          await Promise.all(keys.slice(i, i + SCAN_PAGE).map((key) => store.set(key, undefined)));
       })();
       // Redis stalled: the close goes on after the budget, and the deletes when Redis answers again.
       all.catch(() => undefined);

@@ -10,6 +10,9 @@ import crypto from 'node:crypto';
 import { Clock, systemClock } from '../core/clock';
 import type { KeyValueStore } from '../node-red/context';
 
+/** How many tokens rememberAll writes together: a listing's page. */
+const REMEMBER_BATCH = 1_000;
+
 export interface DuplicateWindowOptions {
   /** How long a token is remembered. */
   windowMs: number;
@@ -47,7 +50,7 @@ export class DuplicateWindow {
     this.checking.add(key);
     try {
       if (await this.holds(key)) return true;
-      await this.write(key);
+      await this.write([key]);
       return false;
     } finally {
       this.checking.delete(key);
@@ -61,7 +64,18 @@ export class DuplicateWindow {
 
   /** Remembers `token` (again: its window starts over). */
   remember(token: string): Promise<void> {
-    return this.write(this.keyOf(token));
+    return this.write([this.keyOf(token)]);
+  }
+
+  /**
+   * Remembers many tokens at once (a poller's first look at a busy number): their writes go together,
+   * so the embedded store commits them in one transaction, not one durable commit (two fsyncs) each.
+   */
+  async rememberAll(tokens: Iterable<string>): Promise<void> {
+    const keys = [...new Set(Array.from(tokens, (token) => this.keyOf(token)))];
+    // Within one batch each key has a slot of its own: never more than the ring holds.
+    const batch = Math.min(this.options.capacity, REMEMBER_BATCH);
+    for (let i = 0; i < keys.length; i += batch) await this.write(keys.slice(i, i + batch));
   }
 
   private keyOf(token: string): string {
@@ -73,15 +87,20 @@ export class DuplicateWindow {
     return typeof expiry === 'number' && expiry > this.clock.now();
   }
 
-  private async write(key: string): Promise<void> {
-    const slot = await this.claimSlot();
-    const slotKey = `${this.prefix}-s-${slot}`;
-    const evicted = await this.store.get(slotKey);
-    if (typeof evicted === 'string' && evicted !== key) await this.store.set(evicted, undefined);
+  /** Each key into the next slot of the ring; what a slot held before is forgotten (unless it is written again here). */
+  private async write(keys: string[]): Promise<void> {
+    const slots: number[] = [];
+    for (let i = 0; i < keys.length; i++) slots.push(await this.claimSlot());
+    const slotKeys = slots.map((slot) => `${this.prefix}-s-${slot}`);
+    const written = new Set(keys);
+    const evicted = await Promise.all(slotKeys.map((slotKey) => this.store.get(slotKey)));
+    await Promise.all(
+      evicted.filter((key): key is string => typeof key === 'string' && !written.has(key)).map((key) => this.store.set(key, undefined)),
+    );
+    const expiry = this.clock.now() + this.options.windowMs;
     await Promise.all([
-      this.store.set(slotKey, key),
-      this.store.set(key, this.clock.now() + this.options.windowMs),
-      this.store.set(`${this.prefix}-head`, (slot + 1) % this.options.capacity),
+      ...keys.flatMap((key, i) => [this.store.set(slotKeys[i], key), this.store.set(key, expiry)]),
+      this.store.set(`${this.prefix}-head`, (slots[slots.length - 1] + 1) % this.options.capacity),
     ]);
   }
 

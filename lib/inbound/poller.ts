@@ -378,7 +378,7 @@ export class InboundPoller {
   /** A list's first look: the newest record listed is the mark, and what shares its second is remembered, not handed on. */
   private async begin(kind: Kind, now: number): Promise<Position> {
     const reading = await this.read(kind, {}, MAX_PAGES, now);
-    for (const item of reading.items) await this.options.seen.remember(item.sid);
+    await this.options.seen.rememberAll(reading.items.map((item) => item.sid));
     const mark = capped(reading.newest ?? 0, now);
     return { mark, floor: mark, ceilings: [] };
   }

@@ -159,6 +159,35 @@ describe('nodeState', () => {
     }
   });
 
+  it("forgets a removed node's 1,200 keys a page of deletes at a time (one commit a page), not one key after another", async () => {
+    const engine = openStateEngine({ backend: 'context', store: memoryStore() });
+    let pending = 0;
+    let most = 0;
+    const counted = new Proxy(engine, {
+      get(target, name) {
+        const value = Reflect.get(target, name, target);
+        if (name !== 'delete') return typeof value === 'function' ? value.bind(target) : value;
+        return async (...args: Parameters<StateEngine['delete']>) => {
+          most = Math.max(most, ++pending);
+          try {
+            return await target.delete(...args);
+          } finally {
+            pending--;
+          }
+        };
+      },
+    });
+    try {
+      const state = nodeState(RED, { id: 'n4' } as never, { state: counted }, {});
+      await Promise.all(Array.from({ length: 1_200 }, (_, i) => state.store.set(`polled-t-${i}`, i)));
+      await state.forget();
+      assert.deepEqual(await engine.scan('node/n4/', 10), []);
+      assert.equal(most, 500, 'a scan page of deletes in flight at once');
+    } finally {
+      await engine.close();
+    }
+  });
+
   it('moves what the context store (stateMovedFrom) held before anything is read', async () => {
     const engine = openStateEngine({ backend: 'context', store: memoryStore() });
     const file = new Map<string, unknown>([['twilio-send-old', { msg: { payload: 'kept' } }]]);

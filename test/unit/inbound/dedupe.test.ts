@@ -1,7 +1,7 @@
 /**
  * The duplicate window twilio-in keeps in context: a fixed number of context calls per webhook however
  * many tokens it remembers, a cap with the oldest dropped first, expiry, hashed key names, and a ring
- * that carries on where it stood after a restart.
+ * that carries on where it stood after a restart; many tokens remembered at once in one round of writes.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -74,6 +74,48 @@ describe('DuplicateWindow', () => {
         },
       ),
     );
+  });
+
+  it('remembers a batch as it remembers one token after another: the newest `capacity` kept, the rest dropped (any batches)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 0, max: 30 }), { maxLength: 12 }),
+        fc.integer({ min: 1, max: 12 }),
+        async (sizes, capacity) => {
+          const store = countingStore();
+          const window = new DuplicateWindow(store, { windowMs: 60_000, capacity, prefix: 'd' });
+          const all: string[] = [];
+          for (const size of sizes) {
+            const batch = Array.from({ length: size }, (_, i) => `t${all.length + i}`);
+            all.push(...batch);
+            if (size === 1) await window.remember(batch[0]);
+            else await window.rememberAll([...batch, ...batch.slice(0, 2)]); // a token twice in a batch takes one slot
+          }
+          const kept = all.slice(-capacity);
+          for (const token of all) assert.equal(await window.has(token), kept.includes(token), token);
+          assert.equal([...store.data.keys()].filter((k) => k.startsWith('d-t-')).length, kept.length);
+        },
+      ),
+    );
+  });
+
+  it("writes a batch in one round (the embedded store commits it once), not one token's writes after another's", async () => {
+    const store = countingStore();
+    let pending = 0;
+    let most = 0;
+    const gated: KeyValueStore = {
+      ...store,
+      set: async (key, value) => {
+        most = Math.max(most, ++pending);
+        await new Promise((resolve) => setImmediate(resolve));
+        pending--;
+        return store.set(key, value);
+      },
+    };
+    const window = new DuplicateWindow(gated, { windowMs: 60_000, capacity: 20_000, prefix: 'd' });
+    await window.rememberAll(Array.from({ length: 1_000 }, (_, i) => `sid-${i}`));
+    assert.equal(most, 2 * 1_000 + 1, 'each token and its slot, and the head, at once');
+    assert.equal(await window.has('sid-999'), true);
   });
 
   it("names keys by a hash: a stranger's token is never a context path", async () => {

@@ -198,6 +198,30 @@ describe('InboundPoller', () => {
         HOUSE,
       ],
     ];
+    it("remembers what shares its first look's second (1,100 texts) in one round of writes, not a durable commit each", async () => {
+      const { clock, twilio } = start();
+      twilio.texts(1_100, 0);
+      const memory = memoryStore();
+      let pending = 0;
+      let most = 0;
+      const store: KeyValueStore = {
+        ...memory,
+        set: async (key, value) => {
+          most = Math.max(most, ++pending);
+          await new Promise((resolve) => setImmediate(resolve)); // a commit: the writes issued meanwhile share it
+          pending--;
+          return memory.set(key, value);
+        },
+      };
+      const { look, sids } = pollerOver(twilio, clock, { store });
+      await look(0);
+      assert.ok(most > 2 * 1_000, `${most} writes at once`); // each Sid and its ring slot: a page of Sids in one round
+      const fresh = twilio.text();
+      await look();
+      await look();
+      assert.deepEqual(sids(), [fresh], 'none of the 1,100 handed on');
+    });
+
     for (const [name, history, to] of histories) {
       it(name, async () => {
         const { clock, twilio } = start();
