@@ -70,7 +70,7 @@ export class PollReceiver {
           this.received++;
           callbacks.emit(msg);
         } // else an answer a twilio-ask took
-        await handedOn(account.state, account.accountSid, identity);
+        return { recorded: handedOn(account.state, account.accountSid, identity) };
       },
       onPoll: (outcome) => (account.activity?.polled(settings.to, outcome), this.report(outcome)),
       // Several instances on one engine: one poller per account and number (lib/inbound/poller.ts).

@@ -103,6 +103,11 @@ export interface PollOutcome {
   standingBy?: boolean;
 }
 
+/** What an event's hand-on still writes once the event is out (the account's memory of it). */
+export interface HandedOn {
+  recorded: Promise<void>;
+}
+
 export interface PollerOptions {
   client: () => twilio.Twilio;
   /** The node's state: the marks. */
@@ -117,8 +122,10 @@ export interface PollerOptions {
   /**
    * Handed each new event, oldest first; not called once the poller stops. A promise is awaited before
    * the next; a rejection fails the look (the event is not remembered: the next look hands it on again).
+   * It may resolve to the writes that record the hand-on (`recorded`): they go on with the next event,
+   * and the look waits for them before it moves its mark.
    */
-  onEvent: (event: PolledEvent) => void | Promise<void>;
+  onEvent: (event: PolledEvent) => void | Promise<void | HandedOn>;
   onPoll: (outcome: PollOutcome) => void;
   redact?: (text: string) => string;
   /** Intervals, backoffs, the stop wait and when a look began. */
@@ -434,18 +441,27 @@ export class InboundPoller {
   /** Hands on what was not handed on before, oldest first (the stable sort keeps one second's arrivals in their order). */
   private async handOn(items: Listed[], outcome: { received: number }): Promise<boolean> {
     const oldestFirst = items.reverse().sort((a, b) => a.at - b.at);
-    for (const item of oldestFirst) {
-      if (this.stopped) return false;
-      // Several instances: past the lease (a pause), what is left is the new holder's to hand on.
-      if (this.leasing && !(this.lease && this.lease.expiresAt > this.clock.now())) throw new LeaseLost('poll lease expired');
-      if (await this.options.seen.has(item.sid)) continue;
-      const event = await item.event();
-      if (this.stopped) return false;
-      await this.options.onEvent(event);
-      outcome.received++;
-      await this.options.seen.remember(item.sid);
+    // What records an event as handed on (its Sid remembered, the account's memory) is written while
+    // the next event is claimed: one commit of the embedded store per event, not three in a row.
+    const recording: Promise<unknown>[] = [];
+    try {
+      for (const item of oldestFirst) {
+        if (this.stopped) return false;
+        // Several instances: past the lease (a pause), what is left is the new holder's to hand on.
+        if (this.leasing && !(this.lease && this.lease.expiresAt > this.clock.now())) throw new LeaseLost('poll lease expired');
+        if (await this.options.seen.has(item.sid)) continue;
+        const event = await item.event();
+        if (this.stopped) return false;
+        const handed = await this.options.onEvent(event);
+        outcome.received++;
+        const recorded = Promise.all([handed?.recorded, this.options.seen.remember(item.sid)]);
+        recorded.catch(() => undefined); // heard at the end of the look (a failure fails it), never unhandled meanwhile
+        recording.push(recorded);
+      }
+      return true;
+    } finally {
+      await Promise.all(recording);
     }
-    return true;
   }
 
   /**
