@@ -153,13 +153,7 @@ export function nodeState(RED: NodeAPI, node: Node, account: StateOwner | undefi
     store,
     durable: engine.guarantees.durable,
     forget: () => {
-      const all = (async () => {
-        // A page of deletes at a time: the embedded store commits each page once, not each key (a
-        // poller remembers up to 20,000 Sids), and Redis takes a page in one round of replies.
-        const keys = await store.keys();
-        for (let i = 0; i < keys.length; i += SCAN_PAGE)
-          await Promise.all(keys.slice(i, i + SCAN_PAGE).map((key) => store.set(key, undefined)));
-      })();
+      const all = moved.then(() => forgetAll(own, account));
       // Redis stalled: the close goes on after the budget, and the deletes when Redis answers again.
       all.catch(() => undefined);
       let timer: Timer | undefined;
@@ -200,6 +194,43 @@ export async function moveContextState(from: KeyValueStore, to: KeyValueStore): 
   }
   return moved;
 }
+
+/**
+ * Deletes every key of a removed node as it was listed: a key written since (the node added again
+ * under its id) is kept. A page of deletes at a time: the embedded store commits a page once, not
+ * each key (a poller remembers up to 20,000 Sids), and Redis answers a page in one round. A page that
+ * fails does not stop the next; what the engine refused while down is deleted once it is back, and
+ * the first refusal is the forget's error.
+ */
+async function forgetAll(own: VersionedStore, account: StateOwner): Promise<void> {
+  const listed: Array<{ key: string; version: number }> = [];
+  for await (const { key, version } of own.entries('')) listed.push({ key, version });
+  const owed: typeof listed = [];
+  let failure: unknown;
+  for (let i = 0; i < listed.length; i += SCAN_PAGE) {
+    const page = listed.slice(i, i + SCAN_PAGE);
+    const results = await Promise.allSettled(page.map(({ key, version }) => own.write(key, undefined, { ifVersion: version })));
+    results.forEach((result, j) => {
+      if (result.status === 'fulfilled') return;
+      failure ??= result.reason;
+      owed.push(page[j]);
+    });
+  }
+  if (owed.length > 0 && account.onStateHealth) {
+    const stop = account.onStateHealth((health) => {
+      if (!health.up) return;
+      stop();
+      void forgetAll({ ...own, entries: () => listOf(owed) }, account).catch(() => undefined);
+    });
+  }
+  if (failure !== undefined) throw failure;
+}
+
+const listOf = (entries: Array<{ key: string; version: number }>): AsyncIterable<Versioned> => ({
+  [Symbol.asyncIterator]: async function* () {
+    for (const { key, version } of entries) yield { key, value: undefined, version };
+  },
+});
 
 /**
  * A delete the engine could not do (Redis unreachable: a wait that ended meanwhile) is done again once

@@ -78,6 +78,11 @@ export class DuplicateWindow {
     for (let i = 0; i < keys.length; i += batch) await this.write(keys.slice(i, i + batch));
   }
 
+  /** A token's key of this window: a slot holding anything else (a damaged record) names nothing to delete. */
+  private isToken(key: unknown): key is string {
+    return typeof key === 'string' && key.startsWith(`${this.prefix}-t-`);
+  }
+
   private keyOf(token: string): string {
     return `${this.prefix}-t-${crypto.createHash('sha256').update(token).digest('base64url').slice(0, 22)}`;
   }
@@ -95,7 +100,7 @@ export class DuplicateWindow {
     const written = new Set(keys);
     const evicted = await Promise.all(slotKeys.map((slotKey) => this.store.get(slotKey)));
     await Promise.all(
-      evicted.filter((key): key is string => typeof key === 'string' && !written.has(key)).map((key) => this.store.set(key, undefined)),
+      evicted.filter((key): key is string => this.isToken(key) && !written.has(key)).map((key) => this.store.set(key, undefined)),
     );
     const expiry = this.clock.now() + this.options.windowMs;
     await Promise.all([

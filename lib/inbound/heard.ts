@@ -161,6 +161,21 @@ async function takeOver(engine: StateEngine, key: string, mine: Taking): Promise
   return taken !== undefined;
 }
 
+/**
+ * An event claimed by heardFirst (at `taking`, by this process) that its taker then did not hand on
+ * (it stopped first): the claim is given back, so the next arrival takes it at once, not after
+ * TAKEOVER_MS. Best effort.
+ */
+export async function notHandedOn(
+  engine: StateEngine | undefined,
+  accountSid: string,
+  identity: string | undefined,
+  taking: number,
+): Promise<void> {
+  if (!engine || identity === undefined) return;
+  await letGo(engine, `${heardPrefix(accountSid)}e/${digest(identity)}`, { taking, by: instanceId });
+}
+
 /** Deletes a claim this arrival made (still as it wrote it), as if it had not come. Best effort. */
 async function letGo(engine: StateEngine, key: string, mine: Taking): Promise<void> {
   const record = await engine.get(key).catch(() => undefined);
@@ -172,19 +187,24 @@ async function letGo(engine: StateEngine, key: string, mine: Taking): Promise<vo
 /**
  * The event heard first (heardFirst) was handed on: its identity is heard for good. Best effort: if
  * the engine cannot take it now, the claim stays "being taken" and a later arrival after TAKEOVER_MS
- * is handed on again (at least once, never lost).
+ * is handed on again (at least once, never lost). False when a write failed (the caller may say it again).
  */
 export async function handedOn(
   engine: StateEngine | undefined,
   accountSid: string,
   identity: string | undefined,
   signature?: string,
-): Promise<void> {
-  if (!engine) return;
-  const heard = (key: string) => engine.put(key, { heard: true }, { ttlMs: HEARD_MEMORY_MS }).catch(() => undefined);
+): Promise<boolean> {
+  if (!engine) return false;
+  const heard = (key: string) =>
+    engine.put(key, { heard: true }, { ttlMs: HEARD_MEMORY_MS }).then(
+      (version) => version !== undefined,
+      () => false,
+    );
   const prefix = heardPrefix(accountSid);
-  await Promise.all([
-    identity === undefined ? undefined : heard(`${prefix}e/${digest(identity)}`),
-    signature ? heard(`${prefix}s/${digest(signature)}`) : undefined,
+  const written = await Promise.all([
+    identity === undefined ? true : heard(`${prefix}e/${digest(identity)}`),
+    signature ? heard(`${prefix}s/${digest(signature)}`) : true,
   ]);
+  return written.every(Boolean);
 }

@@ -6,8 +6,10 @@
  */
 import type { KeyValueStore } from '../node-red/context';
 import type { TwilioAccount } from '../account/account';
+import type { StateEngine } from '../state/engine';
 import { DuplicateWindow } from './dedupe';
-import { handedOn, heardFirst } from './heard';
+import { handedOn, heardFirst, notHandedOn } from './heard';
+import { systemClock } from '../core/clock';
 import { eventIdentity, inboundHubFor } from './hub';
 import { ReceiverCallbacks, inboundEvent, receiveInbound } from './inbound-message';
 import { InboundPoller, PollOutcome } from './poller';
@@ -15,6 +17,8 @@ import { InboundPoller, PollOutcome } from './poller';
 /** Sids a poller remembers: twice what one look reads (POLL_MAX_RECORDS); each is remembered long after it can be listed again. */
 const POLLED_CAPACITY = 20_000;
 const POLLED_MEMORY_MS = 30 * 24 * 3600_000;
+/** Records said again after a look at most: a look's worth of texts (past it, the oldest claims stay "being taken"). */
+const MAX_OWED_RECORDS = 10_000;
 
 export interface PollSettings {
   /** The node's state: the poller's cursor and the Sids it handed on. */
@@ -34,6 +38,9 @@ export class PollReceiver {
   private readonly stopFeeding: () => void;
   private received = 0;
   private failing = false;
+  private closed = false;
+  /** Events handed on whose record the engine refused (identity → the engine of their claim), oldest first. */
+  private readonly owed = new Map<string, StateEngine | undefined>();
 
   constructor(
     private readonly account: TwilioAccount,
@@ -63,16 +70,32 @@ export class PollReceiver {
         // taken by no one. When the account's state cannot say, the look fails and the next one asks again.
         const inbound = inboundEvent(event.params, origin);
         const identity = eventIdentity(inbound);
-        if (!(await heardFirst(account.state, account.accountSid, identity))) return;
+        // The engine as it is now: a redeploy closes the account too, and its claim is still to be given back or recorded.
+        const engine = account.state;
+        const taking = (callbacks.clock ?? systemClock).now();
+        if (!(await heardFirst(engine, account.accountSid, identity, undefined, taking))) return;
+        // Closed while its claim was out: Node-RED took the flow out first, so a msg now would reach no
+        // one. The claim is given back and the look fails: the text stays for the node that comes next.
+        const unlessClosed = async () => {
+          if (!this.closed) return;
+          await notHandedOn(engine, account.accountSid, identity, taking);
+          throw new Error('twilio-in closed');
+        };
+        await unlessClosed();
         account.activity?.heard(inbound);
         const msg = await receiveInbound(hub, event.params, origin, inbound);
         if (msg) {
+          await unlessClosed();
           this.received++;
           callbacks.emit(msg);
         } // else an answer a twilio-ask took
-        return { recorded: handedOn(account.state, account.accountSid, identity) };
+        return { recorded: this.record(engine, identity) };
       },
-      onPoll: (outcome) => (account.activity?.polled(settings.to, outcome), this.report(outcome)),
+      onPoll: (outcome) => {
+        account.activity?.polled(settings.to, outcome);
+        this.report(outcome);
+        void this.recordOwed();
+      },
       // Several instances on one engine: one poller per account and number (lib/inbound/poller.ts).
       leaseName: `poll/${account.accountSid}/${settings.to || '*'}`,
     });
@@ -83,9 +106,28 @@ export class PollReceiver {
 
   /** Stops looking; resolves once a look under way has handed on what it found (or after a few seconds). */
   async close(): Promise<void> {
+    this.closed = true;
     this.stopFeeding();
     this.account.queue.withdraw(this);
     await this.poller.stop();
+  }
+
+  /**
+   * Marks a handed-on event heard. When the engine cannot take it now, it is said again after each
+   * look until it can: left "being taken", a replay of its signed webhook would be taken after TAKEOVER_MS.
+   */
+  private async record(engine: StateEngine | undefined, identity: string | undefined): Promise<void> {
+    if (identity === undefined || (await handedOn(engine, this.account.accountSid, identity))) return;
+    this.owed.delete(identity);
+    this.owed.set(identity, engine);
+    if (this.owed.size > MAX_OWED_RECORDS) this.owed.delete(this.owed.keys().next().value!);
+  }
+
+  private async recordOwed(): Promise<void> {
+    for (const [identity, engine] of [...this.owed]) {
+      if (!(await handedOn(engine, this.account.accountSid, identity))) return; // still down: after the next look
+      this.owed.delete(identity);
+    }
   }
 
   /** The log hears of the first failure and of the recovery, never of each retry. */

@@ -105,7 +105,7 @@ export interface PollOutcome {
 
 /** What an event's hand-on still writes once the event is out (the account's memory of it). */
 export interface HandedOn {
-  recorded: Promise<void>;
+  recorded: Promise<unknown>;
 }
 
 export interface PollerOptions {
@@ -354,6 +354,8 @@ export class InboundPoller {
       this.options.onPoll({ at, failures: 0, nextInMs: this.options.intervalMs, ...outcome });
       this.schedule(this.options.intervalMs);
     } catch (err) {
+      // Stopped meanwhile (the node closed): what was not handed on is the next start's; nothing to report.
+      if (this.stopped) return;
       if (err instanceof LeaseLost) {
         // Another instance holds the lease now: this one stands by (what it read, the holder reads again).
         this.lease = undefined;
@@ -444,24 +446,34 @@ export class InboundPoller {
     // What records an event as handed on (its Sid remembered, the account's memory) is written while
     // the next event is claimed: one commit of the embedded store per event, not three in a row.
     const recording: Promise<unknown>[] = [];
+    let handing = true;
     try {
       for (const item of oldestFirst) {
-        if (this.stopped) return false;
+        if (this.stopped) {
+          handing = false;
+          break;
+        }
         // Several instances: past the lease (a pause), what is left is the new holder's to hand on.
         if (this.leasing && !(this.lease && this.lease.expiresAt > this.clock.now())) throw new LeaseLost('poll lease expired');
         if (await this.options.seen.has(item.sid)) continue;
         const event = await item.event();
-        if (this.stopped) return false;
+        if (this.stopped) {
+          handing = false;
+          break;
+        }
         const handed = await this.options.onEvent(event);
         outcome.received++;
         const recorded = Promise.all([handed?.recorded, this.options.seen.remember(item.sid)]);
-        recorded.catch(() => undefined); // heard at the end of the look (a failure fails it), never unhandled meanwhile
+        recorded.catch(() => undefined); // heard below (a failure fails the look), never unhandled meanwhile
         recording.push(recorded);
       }
-      return true;
-    } finally {
-      await Promise.all(recording);
+    } catch (err) {
+      // The loop's own reason (a lost lease, a refused claim) is the look's, not a record failing meanwhile.
+      await Promise.allSettled(recording);
+      throw err;
     }
+    await Promise.all(recording);
+    return handing;
   }
 
   /**
