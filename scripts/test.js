@@ -38,6 +38,7 @@ const LONGEST_FILES = [
   'attacks-26/page-cancel-redis',
   'process/twilio-page.removal',
   'attacks-26/page-cancel-ends-once',
+  'attacks-29/kill-during-burst',
   'conformance/conformance',
   // Not long, but busy (eslint and prettier over every file; 20,000 polled texts), so not left for the end.
   'package/style',
@@ -69,8 +70,13 @@ if (!process.env.REDIS_SERVER_PATH && !redisServer)
   console.log('test: no redis-server on the PATH, so the Redis state engine tests are skipped: apt-get install redis-server');
 // Node 22 keeps the code it compiled for each module (node-red, twilio, the package) in .cache/ for
 // the next process that loads it: every test file and every red.js a test starts (they inherit this
-// environment). A module whose source changed is compiled again. Node 20 has no such cache.
+// environment). A module whose source changed is compiled again.
 process.env.NODE_COMPILE_CACHE = process.env.NODE_COMPILE_CACHE || path.resolve(__dirname, '..', '.cache', 'node-compile');
+// Every test process (and what it starts) loads these first: see each file. Node 20, which has no
+// compile cache of its own, gets one.
+const preloads = ['untracked-promises.js', ...(require('module').enableCompileCache ? [] : ['compile-cache.js'])];
+for (const preload of preloads.map((file) => `--require "${path.join(__dirname, file)}"`))
+  if (!(process.env.NODE_OPTIONS || '').includes(preload)) process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS || ''} ${preload}`.trim();
 // Twelve files at once on 2 cores: the longest files mostly wait (a process starting, a lease running
 // out, a page's step), and with eight at once they held every slot for their first minute while the
 // cores idled (a full run on Node 20: 168 s with eight, 138 s with twelve, 137 s with fourteen).

@@ -133,7 +133,11 @@ describe('the Twilio sidebar: admin endpoint and pushes', () => {
     assert.equal(out.status, 'delivered');
     assert.equal(ours[1].to, '+•••••••5310');
     assert.equal(account.refusals.signature, 1);
-    assert.ok(account.minutes.at(-1)!.started >= 1, 'the request is in this minute of the chart');
+    // This minute's bar, or the one before when the test ran across a minute's turn.
+    assert.ok(
+      account.minutes.slice(-2).some((minute) => minute.started >= 1),
+      'the request is in this minute of the chart',
+    );
     const text = JSON.stringify(body);
     for (const secret of [ACCOUNT.authToken, API_KEY.secret, 'Lights off', 'The garage is open', '+15558675310', '+15558675399'])
       assert.ok(!text.includes(secret), `${secret} is not served`);
