@@ -192,6 +192,32 @@ export function burstReceiver(
   return burst;
 }
 
+/**
+ * A burst receiver on a fresh embedded store that `store` can fail or hold, on a ManualClock; `end`
+ * closes the receiver, puts the real clock back and closes the store.
+ */
+export function burstOnEmbedded(): {
+  clock: ManualClock;
+  raw: EmbeddedStateEngine;
+  store: ReturnType<typeof faulty>;
+  burst: Burst;
+  end(): Promise<void>;
+} {
+  const clock = new ManualClock(Date.UTC(2026, 11, 7, 12));
+  const { engine: raw, close } = embedded(clock);
+  const store = faulty(raw);
+  const burst = burstReceiver(clock, store.engine);
+  const end = async () => {
+    // Its close waits for a look under way on the clock (5 s at most): moved past that, a stalled look does not hang the test.
+    const closing = burst.receiver.close();
+    await clock.advance(5_000);
+    await closing;
+    burst.restoreClock();
+    await close();
+  };
+  return { clock, raw, store, burst, end };
+}
+
 /** How often each Sid was emitted, for those emitted more than once. */
 export function twice(emitted: string[]): Record<string, number> {
   const counts: Record<string, number> = {};

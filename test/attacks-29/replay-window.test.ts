@@ -11,15 +11,11 @@
  */
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { ManualClock } from '../../lib/core/clock';
 import { heardFirst } from '../../lib/inbound/heard';
-import { INTERVAL_MS, burstReceiver, embedded, faulty } from './burst';
+import { INTERVAL_MS, burstOnEmbedded } from './burst';
 
 it('attack 29: a replay of a text’s signed webhook while its records are pending, and after, is refused', async () => {
-  const clock = new ManualClock(Date.UTC(2026, 11, 7, 12));
-  const { engine: raw, close } = embedded(clock);
-  const store = faulty(raw);
-  const burst = burstReceiver(clock, store.engine);
+  const { clock, raw, store, burst, end } = burstOnEmbedded();
   try {
     await burst.step(0);
     const sent = Array.from({ length: 8 }, () => burst.twilio.text());
@@ -41,10 +37,6 @@ it('attack 29: a replay of a text’s signed webhook while its records are pendi
     clock.set(clock.now() + 61_000); // past TAKEOVER_MS: a claim still "being taken" would be taken now
     for (const [i, sid] of sent.entries()) assert.equal(await replay(sid, 10 + i), false, `text ${i + 1} refused later`);
   } finally {
-    const closing = burst.receiver.close();
-    await clock.advance(5_000);
-    await closing;
-    burst.restoreClock();
-    await close();
+    await end();
   }
 });

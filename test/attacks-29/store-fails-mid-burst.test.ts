@@ -19,19 +19,15 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ManualClock } from '../../lib/core/clock';
 import { TAKEOVER_MS, heardFirst } from '../../lib/inbound/heard';
-import { INTERVAL_MS, burstReceiver, embedded, faulty, twice, unhandledDuring } from './burst';
+import { INTERVAL_MS, burstOnEmbedded, twice, unhandledDuring } from './burst';
 
 const BURST = 12;
 const FAILS_AT = 5;
 
 describe('attack 29: the store fails mid-burst', () => {
   it('full from text 5’s records until the look fails: every text once after, nothing unhandled', async () => {
-    const clock = new ManualClock(Date.UTC(2026, 11, 7, 12));
-    const { engine: raw, close } = embedded(clock);
-    const store = faulty(raw);
-    const burst = burstReceiver(clock, store.engine);
+    const { store, burst, end } = burstOnEmbedded();
     try {
       const unhandled = await unhandledDuring(async () => {
         await burst.step(0); // the first look: the mark
@@ -50,17 +46,12 @@ describe('attack 29: the store fails mid-burst', () => {
       });
       assert.deepEqual(unhandled, []);
     } finally {
-      await burst.receiver.close();
-      burst.restoreClock();
-      await close();
+      await end();
     }
   });
 
   it('full for several looks (back after TAKEOVER_MS): text 5 at most twice, as before, every other once', async (t) => {
-    const clock = new ManualClock(Date.UTC(2026, 11, 7, 12));
-    const { engine: raw, close } = embedded(clock);
-    const store = faulty(raw);
-    const burst = burstReceiver(clock, store.engine);
+    const { store, burst, end } = burstOnEmbedded();
     try {
       const unhandled = await unhandledDuring(async () => {
         await burst.step(0);
@@ -83,17 +74,12 @@ describe('attack 29: the store fails mid-burst', () => {
       });
       assert.deepEqual(unhandled, []);
     } finally {
-      await burst.receiver.close();
-      burst.restoreClock();
-      await close();
+      await end();
     }
   });
 
   it('the text whose records failed is heard for good once the store is back: its signed webhook replayed later is refused', async () => {
-    const clock = new ManualClock(Date.UTC(2026, 11, 7, 12));
-    const { engine: raw, close } = embedded(clock);
-    const store = faulty(raw);
-    const burst = burstReceiver(clock, store.engine);
+    const { clock, store, burst, end } = burstOnEmbedded();
     try {
       await burst.step(0);
       const sent = Array.from({ length: BURST }, () => burst.twilio.text());
@@ -119,9 +105,7 @@ describe('attack 29: the store fails mid-burst', () => {
         `handed on by poll, yet taken again by a replay: ${taken.join(', ')} (text ${FAILS_AT} is ${sent[FAILS_AT - 1]})`,
       );
     } finally {
-      await burst.receiver.close();
-      burst.restoreClock();
-      await close();
+      await end();
     }
   });
 });
