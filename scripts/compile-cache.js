@@ -21,8 +21,17 @@ const inProject = (filename) =>
   filename.startsWith(path.join(root, 'node_modules') + path.sep) || filename.startsWith(path.join(root, 'dist') + path.sep);
 const HASH_BYTES = 20;
 
-if (typeof Module.enableCompileCache !== 'function' && !process.env.NO_COMPILE_CACHE) {
-  fs.mkdirSync(dir, { recursive: true });
+/** Whether the cache's folder can be made (not in a read-only checkout); if not, Node compiles as always. */
+function usable() {
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+if (typeof Module.enableCompileCache !== 'function' && !process.env.NO_COMPILE_CACHE && usable()) {
   const compile = Module.prototype._compile;
   Module.prototype._compile = function (content, filename, format) {
     if (format === 'module' || !/\.c?js$/.test(filename) || !inProject(filename) || content.includes('import(')) {
