@@ -199,12 +199,12 @@ export async function moveContextState(from: KeyValueStore, to: KeyValueStore): 
  * Deletes every key of a removed node as it was listed: a key written since (the node added again
  * under its id) is kept. A page of deletes at a time: the embedded store commits a page once, not
  * each key (a poller remembers up to 20,000 Sids), and Redis answers a page in one round. A page that
- * fails does not stop the next; what the engine refused while down is deleted once it is back, and
- * the first refusal is the forget's error.
+ * fails does not stop the next; what the engine refused while down (`keys`, then) is deleted once it
+ * is back, and the first refusal is the forget's error.
  */
-async function forgetAll(own: VersionedStore, account: StateOwner): Promise<void> {
-  const listed: Array<{ key: string; version: number }> = [];
-  for await (const { key, version } of own.entries('')) listed.push({ key, version });
+async function forgetAll(own: VersionedStore, account: StateOwner, keys?: Array<{ key: string; version: number }>): Promise<void> {
+  const listed = keys ?? [];
+  if (!keys) for await (const { key, version } of own.entries('')) listed.push({ key, version });
   const owed: typeof listed = [];
   let failure: unknown;
   for (let i = 0; i < listed.length; i += SCAN_PAGE) {
@@ -220,17 +220,11 @@ async function forgetAll(own: VersionedStore, account: StateOwner): Promise<void
     const stop = account.onStateHealth((health) => {
       if (!health.up) return;
       stop();
-      void forgetAll({ ...own, entries: () => listOf(owed) }, account).catch(() => undefined);
+      void forgetAll(own, account, owed).catch(() => undefined);
     });
   }
   if (failure !== undefined) throw failure;
 }
-
-const listOf = (entries: Array<{ key: string; version: number }>): AsyncIterable<Versioned> => ({
-  [Symbol.asyncIterator]: async function* () {
-    for (const { key, version } of entries) yield { key, value: undefined, version };
-  },
-});
 
 /**
  * A delete the engine could not do (Redis unreachable: a wait that ended meanwhile) is done again once

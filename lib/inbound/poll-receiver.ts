@@ -41,6 +41,7 @@ export class PollReceiver {
   private closed = false;
   /** Events handed on whose record the engine refused (identity → the engine of their claim), oldest first. */
   private readonly owed = new Map<string, StateEngine | undefined>();
+  private recordingOwed = false;
 
   constructor(
     private readonly account: TwilioAccount,
@@ -124,9 +125,15 @@ export class PollReceiver {
   }
 
   private async recordOwed(): Promise<void> {
-    for (const [identity, engine] of [...this.owed]) {
-      if (!(await handedOn(engine, this.account.accountSid, identity))) return; // still down: after the next look
-      this.owed.delete(identity);
+    if (this.recordingOwed) return; // a slow store: the round under way goes on, not a second one beside it
+    this.recordingOwed = true;
+    try {
+      for (const [identity, engine] of [...this.owed]) {
+        if (!(await handedOn(engine, this.account.accountSid, identity))) return; // still down: after the next look
+        this.owed.delete(identity);
+      }
+    } finally {
+      this.recordingOwed = false;
     }
   }
 

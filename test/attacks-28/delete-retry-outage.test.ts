@@ -12,11 +12,9 @@ import { describe, it } from 'node:test';
 import type { NodeMessageInFlow } from 'node-red';
 import { ManualClock } from '../../lib/core/clock';
 import { TwilioNodeError } from '../../lib/core/errors';
-import { engineStore } from '../../lib/account/node-state';
 import type { StateEngine } from '../../lib/state/engine';
-import { Presence } from '../../lib/state/instance';
 import { WaitingRoom } from '../../lib/waits/waiting-room';
-import { type Rec, fileEngines, isRecord } from '../support/shared-rooms';
+import { LEASE_MS, type Rec, fileEngines, roomInstance } from '../support/shared-rooms';
 
 const { openEngine, settle, pass } = fileEngines('attack28-');
 
@@ -58,27 +56,8 @@ function sharedFailing(engine: StateEngine, o: Outage): StateEngine {
   });
 }
 
-const LEASE_MS = 3_000;
-
-function instance(engine: StateEngine, id: string, clock: ManualClock) {
-  const presence = new Presence(engine, id, clock, LEASE_MS);
-  const resumed: string[] = [];
-  const logs: string[] = [];
-  const room = new WaitingRoom<Rec>({
-    node: { id: 'n1', send: () => undefined, log: (t) => logs.push(t), warn: (t) => logs.push(t) },
-    store: engineStore(engine, 'node/n1/'),
-    prefix: 'wait-',
-    capacity: 5_000,
-    outputs: 1,
-    isRecord,
-    notSent: () => new TwilioNodeError('NOT_SENT', 'not sent'),
-    abandoned: () => new TwilioNodeError('REQUEST_TIMEOUT', 'abandoned'),
-    clock,
-    presence,
-    closeBudgetMs: 1_000,
-  });
-  return { room, presence, resumed, logs, restore: () => room.restore((waits) => resumed.push(...waits.map((w) => w.id))) };
-}
+const instance = (engine: StateEngine, id: string, clock: ManualClock) =>
+  roomInstance(engine, id, clock, { capacity: 5_000, closeBudgetMs: 1_000 });
 
 function holder(room: WaitingRoom<Rec>) {
   const sent = new Map<number, number>();
@@ -99,15 +78,23 @@ function holder(room: WaitingRoom<Rec>) {
   };
 }
 
+/** A fresh store, seen by one instance through an outage it controls (`o`); closed after `body`. */
+async function throughOutage(body: (t: { clock: ManualClock; raw: StateEngine; o: Outage; engine: StateEngine }) => Promise<void>) {
+  const clock = new ManualClock();
+  const raw = openEngine(clock);
+  const o = outage();
+  try {
+    await body({ clock, raw, o, engine: sharedFailing(raw, o) });
+  } finally {
+    await raw.close();
+  }
+}
+
 const storedWaits = async (raw: StateEngine) => (await raw.scan('node/n1/wait-', 100_000)).length;
 
 describe('attack 28: the retried delete of an ended wait (Redis down)', () => {
   it('1,000 waits end during a long outage: one listener and one timer each, backing off; all deleted when it is back, nothing kept, each msg once', async () => {
-    const clock = new ManualClock();
-    const raw = openEngine(clock);
-    const o = outage();
-    const engine = sharedFailing(raw, o);
-    try {
+    await throughOutage(async ({ clock, raw, o, engine }) => {
       const a = instance(engine, 'A', clock);
       await a.restore();
       const h = holder(a.room);
@@ -145,17 +132,11 @@ describe('attack 28: the retried delete of an ended wait (Redis down)', () => {
       );
       assert.equal(h.done.length, N);
       await a.room.close(false);
-    } finally {
-      await raw.close();
-    }
+    });
   });
 
   it('a delete that committed but whose reply was lost: the retry finds it gone, sends nothing again, stops', async () => {
-    const clock = new ManualClock();
-    const raw = openEngine(clock);
-    const o = outage();
-    const engine = sharedFailing(raw, o);
-    try {
+    await throughOutage(async ({ clock, raw, o, engine }) => {
       const a = instance(engine, 'A', clock);
       await a.restore();
       const h = holder(a.room);
@@ -170,17 +151,11 @@ describe('attack 28: the retried delete of an ended wait (Redis down)', () => {
       assert.equal(h.sent.get(1), 1, 'not sent again');
       assert.deepEqual(h.done, [undefined]);
       await a.room.close(false);
-    } finally {
-      await raw.close();
-    }
+    });
   });
 
   it('a close with retries pending: every listener and timer gone, within its budget, nothing tried after', async () => {
-    const clock = new ManualClock();
-    const raw = openEngine(clock);
-    const o = outage();
-    const engine = sharedFailing(raw, o);
-    try {
+    await throughOutage(async ({ clock, o, engine }) => {
       const a = instance(engine, 'A', clock);
       await a.restore();
       const h = holder(a.room);
@@ -202,9 +177,7 @@ describe('attack 28: the retried delete of an ended wait (Redis down)', () => {
       await pass(clock, 30_000, 1_000);
       assert.equal(o.callsWhileDown, 0, 'nothing tried after the close');
       assert.ok([...h.sent.values()].every((c) => c === 1));
-    } finally {
-      await raw.close();
-    }
+    });
   });
 
   it("another instance whose connection came back first takes nothing over within the outage grace: this instance's retry deletes the record first, its msg leaves once", async () => {
@@ -230,11 +203,11 @@ describe('attack 28: the retried delete of an ended wait (Redis down)', () => {
       ob.down = false;
       for (const l of [...ob.listeners]) l({ up: true });
       await pass(clock, LEASE_MS, 250);
-      sentByB.push(...b.resumed);
+      sentByB.push(...b.resumed.map((w) => w.id));
       oa.down = false;
       for (const l of [...oa.listeners]) l({ up: true });
       await pass(clock, LEASE_MS, 250);
-      sentByB.push(...b.resumed.filter((id) => !sentByB.includes(id)));
+      sentByB.push(...b.resumed.map((w) => w.id).filter((id) => !sentByB.includes(id)));
       // A sent it once; B, back first, waited out the outage grace instead of resuming it (its msg would leave twice).
       assert.equal(h.sent.get(1), 1);
       assert.deepEqual(sentByB, [], `msg sent by A and resumed by B: ${sentByB.length} resume(s)`);

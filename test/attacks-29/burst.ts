@@ -218,6 +218,20 @@ export function burstOnEmbedded(): {
   return { clock, raw, store, burst, end };
 }
 
+/**
+ * The node a redeploy adds in `old`'s place (its clock put back first): a receiver on the same store,
+ * account and Twilio, after its first look and one interval (closed again, its emitted kept).
+ */
+export async function redeployed(old: Burst, engine: StateEngine): Promise<Burst> {
+  old.restoreClock();
+  const again = burstReceiver(old.clock, engine, { accountSid: old.accountSid, twilio: old.twilio, store: old.store });
+  await again.step(0);
+  await again.step(INTERVAL_MS);
+  await again.receiver.close();
+  again.restoreClock();
+  return again;
+}
+
 /** How often each Sid was emitted, for those emitted more than once. */
 export function twice(emitted: string[]): Record<string, number> {
   const counts: Record<string, number> = {};

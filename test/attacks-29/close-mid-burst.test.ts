@@ -24,9 +24,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ManualClock } from '../../lib/core/clock';
 import { digest, heardPrefix } from '../../lib/inbound/heard';
-import { INTERVAL_MS, burstReceiver, embedded, faulty, unhandledDuring } from './burst';
+import { INTERVAL_MS, burstOnEmbedded, redeployed, unhandledDuring } from './burst';
 
 const BURST = 12;
 const AT = 5;
@@ -39,23 +38,13 @@ async function until(check: () => boolean, what: string): Promise<void> {
   }
 }
 
-/** Closes `receiver` (again), moving the clock past its 5 s budget: a failed test does not hang on a stalled look. */
-async function closeWithin(clock: ManualClock, receiver: { close(): Promise<void> }): Promise<void> {
-  const closing = receiver.close();
-  await clock.advance(5_000);
-  await closing;
-}
-
 const turns = async (n = 10) => {
   for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
 };
 
 describe('attack 29: closed in the middle of a hand-on', () => {
   it('a stalled store: close resolves within its budget, nothing unhandled, the redeployed node hands on the rest once', async () => {
-    const clock = new ManualClock(Date.UTC(2026, 11, 7, 12));
-    const { engine: raw, close } = embedded(clock);
-    const store = faulty(raw);
-    const old = burstReceiver(clock, store.engine);
+    const { clock, store, burst: old, end } = burstOnEmbedded();
     try {
       const unhandled = await unhandledDuring(async () => {
         await old.step(0);
@@ -80,28 +69,18 @@ describe('attack 29: closed in the middle of a hand-on', () => {
         for (const write of store.held.splice(0)) write.fail();
         await turns(50);
         assert.deepEqual(old.emitted, sent.slice(0, AT), 'nothing emitted after close');
-        old.restoreClock();
-        const again = burstReceiver(clock, store.engine, { accountSid: old.accountSid, twilio: old.twilio, store: old.store });
-        await again.step(0);
-        await again.step(INTERVAL_MS);
-        await again.receiver.close();
-        again.restoreClock();
+        const again = await redeployed(old, store.engine);
         assert.deepEqual([...old.emitted, ...again.emitted], sent, 'every text once, by the old node or the redeployed one');
       });
       assert.deepEqual(unhandled, []);
     } finally {
-      await closeWithin(clock, old.receiver);
-      old.restoreClock();
-      await close();
+      await end();
     }
   });
 
   for (const how of ['the store stalled at close, answering after', 'no stall: close called as the next claim goes out'] as const) {
     it(`a claim in flight at close (${how}): the text is emitted by no closed node and handed on by the redeployed one`, async () => {
-      const clock = new ManualClock(Date.UTC(2026, 11, 7, 12));
-      const { engine: raw, close } = embedded(clock);
-      const store = faulty(raw);
-      const old = burstReceiver(clock, store.engine);
+      const { clock, raw, store, burst: old, end } = burstOnEmbedded();
       let closing: Promise<void> | undefined;
       let closedAt: number | undefined;
       try {
@@ -138,12 +117,7 @@ describe('attack 29: closed in the middle of a hand-on', () => {
           await closing;
           await turns(50);
           await raw.settled();
-          old.restoreClock();
-          const again = burstReceiver(clock, store.engine, { accountSid: old.accountSid, twilio: old.twilio, store: old.store });
-          await again.step(0);
-          await again.step(INTERVAL_MS);
-          await again.receiver.close();
-          again.restoreClock();
+          const again = await redeployed(old, store.engine);
           const reached = [...old.emitted.slice(0, closedAt), ...again.emitted];
           const afterClose = old.emitted.slice(closedAt);
           assert.deepEqual(
@@ -154,9 +128,7 @@ describe('attack 29: closed in the middle of a hand-on', () => {
         });
         assert.deepEqual(unhandled, []);
       } finally {
-        await closeWithin(clock, old.receiver);
-        old.restoreClock();
-        await close();
+        await end();
       }
     });
   }

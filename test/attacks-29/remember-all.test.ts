@@ -28,17 +28,9 @@ import { engineStore } from '../../lib/account/node-state';
 import { DuplicateWindow } from '../../lib/inbound/dedupe';
 import type { KeyValueStore } from '../../lib/node-red/context';
 import { EmbeddedStateEngine } from '../../lib/state/embedded';
+import { memoryStore } from '../support/memory-store';
 
 const WINDOW_MS = 30 * 24 * 3600_000;
-
-function memoryStore(data = new Map<string, unknown>()): KeyValueStore & { data: Map<string, unknown> } {
-  return {
-    data,
-    get: async (key) => data.get(key),
-    set: async (key, value) => void (value === undefined ? data.delete(key) : data.set(key, value)),
-    keys: async () => [...data.keys()],
-  };
-}
 
 /** A store over `data` that applies the first `budget` writes, then dies: every later write is lost (the process is gone). */
 function dyingStore(data: Map<string, unknown>, budget: number): KeyValueStore {

@@ -1,15 +1,20 @@
 /**
  * Waiting rooms of several "instances" on one real engine (embedded LMDB) seen as shared (what
- * Redis is), for the ownership tests and the attacks on them: the record they hold, the engines a
- * file opens (removed after it), and a clock moved on while the engines' real I/O settles.
+ * Redis is), for the ownership tests and the attacks on them: the record they hold, an instance's
+ * room (node n1) and presence, the engines a file opens (removed after it), and a clock moved on
+ * while the engines' real I/O settles.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after } from 'node:test';
 import type { ManualClock } from '../../lib/core/clock';
+import { TwilioNodeError } from '../../lib/core/errors';
+import { engineStore } from '../../lib/account/node-state';
 import type { StateEngine } from '../../lib/state/engine';
+import { Presence } from '../../lib/state/instance';
 import { openStateEngine } from '../../lib/state/open';
+import { WaitingRoom, type Wait } from '../../lib/waits/waiting-room';
 
 export interface Rec {
   msg: Record<string, unknown>;
@@ -58,4 +63,33 @@ export function fileEngines(prefix: string) {
     }
   };
   return { openEngine, settle, pass };
+}
+
+/** The instance lease of these tests: short, so a takeover comes within a few steps of the clock. */
+export const LEASE_MS = 3_000;
+
+/** One "instance": its own Presence (id `id`, in `home`) and node n1's waiting room on `engine`; `resumed` is what its restore took. */
+export function roomInstance(
+  engine: StateEngine,
+  id: string,
+  clock: ManualClock,
+  options: { home?: string; capacity?: number; closeBudgetMs?: number } = {},
+) {
+  const presence = new Presence(engine, id, clock, LEASE_MS, options.home);
+  const resumed: Array<Wait<Rec>> = [];
+  const logs: string[] = [];
+  const room = new WaitingRoom<Rec>({
+    node: { id: 'n1', send: () => undefined, log: (t) => logs.push(t), warn: (t) => logs.push(t) },
+    store: engineStore(engine, 'node/n1/'),
+    prefix: 'wait-',
+    capacity: options.capacity ?? 100,
+    outputs: 1,
+    isRecord,
+    notSent: () => new TwilioNodeError('NOT_SENT', 'not sent'),
+    abandoned: () => new TwilioNodeError('REQUEST_TIMEOUT', 'abandoned'),
+    clock,
+    presence,
+    ...(options.closeBudgetMs !== undefined ? { closeBudgetMs: options.closeBudgetMs } : {}),
+  });
+  return { room, presence, resumed, logs, restore: () => room.restore((waits) => resumed.push(...waits)) };
 }

@@ -15,6 +15,7 @@ import { ManualClock } from '../../../lib/core/clock';
 import { DuplicateWindow } from '../../../lib/inbound/dedupe';
 import { HandedOn, InboundPoller, PollOutcome, PolledEvent } from '../../../lib/inbound/poller';
 import type { KeyValueStore } from '../../../lib/node-red/context';
+import { memoryStore } from '../../support/memory-store';
 
 const HOUSE = '+15017122661';
 const OTHER = '+15017122662';
@@ -23,16 +24,6 @@ const ACCOUNT = 'AC' + '0'.repeat(32);
 const INTERVAL = 10_000;
 /** Records one look reads at most. */
 const MAX_RECORDS = 10_000;
-
-function memoryStore(): KeyValueStore & { data: Map<string, unknown> } {
-  const data = new Map<string, unknown>();
-  return {
-    data,
-    get: async (key) => data.get(key),
-    set: async (key, value) => void (value === undefined ? data.delete(key) : data.set(key, value)),
-    keys: async () => [...data.keys()],
-  };
-}
 
 interface Record_ {
   sid: string;

@@ -9,11 +9,10 @@ import { describe, it } from 'node:test';
 import type { NodeMessageInFlow } from 'node-red';
 import { ManualClock } from '../../../lib/core/clock';
 import { TwilioNodeError } from '../../../lib/core/errors';
-import { engineStore } from '../../../lib/account/node-state';
 import type { StateEngine } from '../../../lib/state/engine';
 import { OUTAGE_GRACE_MIN_MS, Presence } from '../../../lib/state/instance';
-import { DELETE_RETRY_FIRST_MS, HELD_BY, WaitingRoom, type Wait } from '../../../lib/waits/waiting-room';
-import { type Rec, fileEngines, isRecord, sharedView } from '../../support/shared-rooms';
+import { DELETE_RETRY_FIRST_MS, HELD_BY, WaitingRoom } from '../../../lib/waits/waiting-room';
+import { LEASE_MS, type Rec, fileEngines, roomInstance, sharedView } from '../../support/shared-rooms';
 
 const { openEngine, settle, pass } = fileEngines('ownership-');
 
@@ -36,26 +35,7 @@ function failingWhile(engine: StateEngine, outage: { down: boolean; heard?: (hea
   });
 }
 
-const LEASE_MS = 3_000;
-
-function instance(engine: StateEngine, id: string, clock: ManualClock, home?: string) {
-  const presence = new Presence(engine, id, clock, LEASE_MS, home);
-  const resumed: Array<Wait<Rec>> = [];
-  const logs: string[] = [];
-  const room = new WaitingRoom<Rec>({
-    node: { id: 'n1', send: () => undefined, log: (t) => logs.push(t), warn: (t) => logs.push(t) },
-    store: engineStore(engine, 'node/n1/'),
-    prefix: 'wait-',
-    capacity: 100,
-    outputs: 1,
-    isRecord,
-    notSent: () => new TwilioNodeError('NOT_SENT', 'not sent'),
-    abandoned: () => new TwilioNodeError('REQUEST_TIMEOUT', 'abandoned'),
-    clock,
-    presence,
-  });
-  return { room, presence, resumed, logs, restore: () => room.restore((waits) => resumed.push(...waits)) };
-}
+const instance = (engine: StateEngine, id: string, clock: ManualClock, home?: string) => roomInstance(engine, id, clock, { home });
 
 async function holdOne(room: WaitingRoom<Rec>, step: number) {
   const done: Array<Error | undefined> = [];
